@@ -1,0 +1,41 @@
+// Module entry: context-aware init (loads in worker threads), per-thread state, errors.
+#include "common.h"
+
+#include <string.h>
+#include <errno.h>
+
+namespace tsyd {
+
+Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  e.ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+ThreadState* State(Napi::Env env) { return env.GetInstanceData<ThreadState>(); }
+
+static void FreeState(Napi::Env, ThreadState* st) {
+  free(st->req);
+  free(st->resp);
+  delete st;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData<ThreadState, FreeState>(new ThreadState());
+  InitFilter(env, exports);
+  InitSpawn(env, exports);
+  InitNotify(env, exports);
+  InitMemory(env, exports);
+  InitPath(env, exports);
+  InitOpen(env, exports);
+  InitProcess(env, exports);
+  return exports;
+}
+
+}  // namespace tsyd
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return tsyd::Init(env, exports); }
+
+NODE_API_MODULE(tsyd, InitModule)

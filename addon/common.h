@@ -1,0 +1,95 @@
+// Shared helpers for the tsyd addon: errno-carrying errors and the per-thread state.
+#pragma once
+
+#include <napi.h>
+#include <linux/seccomp.h>
+#include <stdint.h>
+#include <limits.h>
+
+namespace tsyd {
+
+// Throws a JS Error with `errno` (positive) and `syscall`, as Node's system errors do.
+// Returns an empty value for the caller to return.
+Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err);
+
+// Layout of the request buffer shared with JS (an Int32Array view over an ArrayBuffer
+// that JS creates once per emulator and binds with bindBuffers()).
+enum ReqSlot {
+  kReqPid = 0,      // thread id of the caller (in tsyd's pid namespace)
+  kReqNr = 1,       // system call number
+  kReqArch = 2,     // AUDIT_ARCH_*
+  kReqIdLo = 3,     // notification id, low/high 32 bits (for the interrupter)
+  kReqIdHi = 4,
+  kReqArgs = 5,     // args[i] low 32 bits at kReqArgs+2i, high 32 bits at kReqArgs+2i+1
+  kHowFlagsLo = 17, // readOpenHow(): struct open_how
+  kHowFlagsHi = 18,
+  kHowMode = 19,
+  kHowResolveLo = 20,
+  kHowResolveHi = 21,
+  kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
+  kReqSlots = 32,
+};
+
+constexpr size_t kPathBufSize = 2 * PATH_MAX;
+
+// Per-environment (per thread) state: the notification being handled now, and the
+// buffers shared with JS. No mutable statics: worker threads each get their own.
+struct ThreadState {
+  struct seccomp_notif* req = nullptr;
+  size_t req_size = 0;
+  struct seccomp_notif_resp* resp = nullptr;
+  size_t resp_size = 0;
+  int notify_fd = -1;
+  bool have_req = false;
+  int32_t* slots = nullptr;          // kReqSlots int32 slots, JS-owned
+  uint8_t* path = nullptr;           // kPathBufSize bytes, JS-owned
+  size_t path_len = 0;
+  Napi::ObjectReference slots_ref;
+  Napi::ObjectReference path_ref;
+};
+
+ThreadState* State(Napi::Env env);
+
+// Module init hooks, one per facility file.
+void InitFilter(Napi::Env env, Napi::Object exports);
+void InitSpawn(Napi::Env env, Napi::Object exports);
+void InitNotify(Napi::Env env, Napi::Object exports);
+void InitMemory(Napi::Env env, Napi::Object exports);
+void InitPath(Napi::Env env, Napi::Object exports);
+void InitOpen(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
+
+// Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
+// memory of thread `tid` at `addr`. Returns its length, or -errno:
+// EFAULT for an unreadable address, ENAMETOOLONG when no NUL is found within max bytes.
+long ReadRemoteString(pid_t tid, uint64_t addr, char* out, size_t max);
+// Reads exactly `len` bytes; returns 0 or -errno (EFAULT).
+int ReadRemote(pid_t tid, uint64_t addr, void* out, size_t len);
+
+// Canonicalises `raw` for thread `tid` relative to `dirfd` (the program's fd number or
+// AT_FDCWD). Writes the absolute canonical path into out (NUL-terminated).
+// Returns its length or -errno.
+struct ResolveOpts {
+  bool nofollow_last = false;  // O_NOFOLLOW / AT_SYMLINK_NOFOLLOW
+  bool beneath = false;        // RESOLVE_BENEATH
+  bool in_root = false;        // RESOLVE_IN_ROOT
+  bool no_symlinks = false;    // RESOLVE_NO_SYMLINKS
+  bool no_magiclinks = false;  // RESOLVE_NO_MAGICLINKS
+  bool no_xdev = false;        // RESOLVE_NO_XDEV
+};
+struct ResolveResult {
+  bool magic = false;  // result is a /proc/<tgid>/fd/N style magic link of the caller's own
+};
+long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
+                  size_t outsz, ResolveResult* res);
+
+// Answers the current request: 0 CONTINUE, 1 error `value`, 2 success `value`. 0 or -errno.
+int Respond(ThreadState* st, int kind, int64_t value);
+
+// The system call a spawn stage (reported by the child through the status fd) stands for.
+const char* SpawnStageSyscall(int stage);
+
+// True when the notification being handled is still valid (the caller still waits).
+bool NotifIdValid(int notify_fd, uint64_t id);
+
+}  // namespace tsyd

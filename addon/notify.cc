@@ -1,0 +1,146 @@
+// Seccomp user notification: receive (never blocks forever), answer, validity.
+#include "common.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace tsyd {
+
+bool NotifIdValid(int notify_fd, uint64_t id) {
+  return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+// bindBuffers(slots: Int32Array(kReqSlots), path: Uint8Array(kPathBufSize))
+// Called once per emulator thread: the request and the canonical path are written into
+// these JS-owned buffers so that the hot path creates no JS objects.
+static Napi::Value BindBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  if (info.Length() < 2 || !info[0].IsTypedArray() || !info[1].IsTypedArray()) {
+    Napi::TypeError::New(env, "bindBuffers(Int32Array, Uint8Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Int32Array slots = info[0].As<Napi::Int32Array>();
+  Napi::Uint8Array path = info[1].As<Napi::Uint8Array>();
+  if (slots.ElementLength() < kReqSlots || path.ByteLength() < kPathBufSize) {
+    Napi::RangeError::New(env, "bindBuffers: buffers too small").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (!st->req) {
+    seccomp_notif_sizes sizes;
+    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0) return ThrowErrno(env, "seccomp", errno);
+    st->req_size = sizes.seccomp_notif > sizeof(seccomp_notif) ? sizes.seccomp_notif : sizeof(seccomp_notif);
+    st->resp_size =
+        sizes.seccomp_notif_resp > sizeof(seccomp_notif_resp) ? sizes.seccomp_notif_resp : sizeof(seccomp_notif_resp);
+    st->req = static_cast<seccomp_notif*>(calloc(1, st->req_size));
+    st->resp = static_cast<seccomp_notif_resp*>(calloc(1, st->resp_size));
+  }
+  st->slots = slots.Data();
+  st->path = path.Data();
+  st->slots_ref = Napi::Persistent(info[0].As<Napi::Object>());
+  st->path_ref = Napi::Persistent(info[1].As<Napi::Object>());
+  return env.Undefined();
+}
+
+enum RecvResult { kRecvNone = 0, kRecvGot = 1, kRecvWoken = 2, kRecvHangup = 3 };
+
+// recv(notifyFd, wakeFd, timeoutMs) → 1 got a request (in the slots), 0 nothing (timeout,
+// raced by another emulator, EINTR), 2 the wake fd is readable, 3 the notify fd hung up
+// (no task uses the filter any more), or -errno. Returns plain numbers only: it may be
+// the call a terminating worker is blocked in.
+static Napi::Value Recv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int nfd = info[0].As<Napi::Number>().Int32Value();
+  int wfd = info[1].As<Napi::Number>().Int32Value();
+  int timeout = info[2].As<Napi::Number>().Int32Value();
+  if (!st->req) return Napi::Number::New(env, -EINVAL);
+  pollfd p[2] = {{nfd, POLLIN, 0}, {wfd, POLLIN, 0}};
+  int n = poll(p, wfd >= 0 ? 2 : 1, timeout);
+  if (n < 0) return Napi::Number::New(env, errno == EINTR ? kRecvNone : -errno);
+  if (n == 0) return Napi::Number::New(env, kRecvNone);
+  if (wfd >= 0 && (p[1].revents & POLLIN)) return Napi::Number::New(env, kRecvWoken);
+  if (!(p[0].revents & POLLIN)) {
+    if (p[0].revents & (POLLHUP | POLLERR)) return Napi::Number::New(env, kRecvHangup);
+    if (p[0].revents & POLLNVAL) return Napi::Number::New(env, -EBADF);
+    return Napi::Number::New(env, kRecvNone);
+  }
+  memset(st->req, 0, st->req_size);
+  if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, st->req) < 0) {
+    int e = errno;
+    // ENOENT: the caller went away before we got it, or another emulator took it.
+    if (e == ENOENT || e == EINTR || e == EAGAIN) return Napi::Number::New(env, kRecvNone);
+    return Napi::Number::New(env, -e);
+  }
+  st->notify_fd = nfd;
+  st->have_req = true;
+  int32_t* s = st->slots;
+  s[kReqPid] = static_cast<int32_t>(st->req->pid);
+  s[kReqNr] = st->req->data.nr;
+  s[kReqArch] = static_cast<int32_t>(st->req->data.arch);
+  s[kReqIdLo] = static_cast<int32_t>(st->req->id & 0xffffffffu);
+  s[kReqIdHi] = static_cast<int32_t>(st->req->id >> 32);
+  for (int i = 0; i < 6; i++) {
+    s[kReqArgs + 2 * i] = static_cast<int32_t>(st->req->data.args[i] & 0xffffffffu);
+    s[kReqArgs + 2 * i + 1] = static_cast<int32_t>(st->req->data.args[i] >> 32);
+  }
+  return Napi::Number::New(env, kRecvGot);
+}
+
+int Respond(ThreadState* st, int kind, int64_t value) {
+  if (!st->have_req) return -EINVAL;
+  memset(st->resp, 0, st->resp_size);
+  st->resp->id = st->req->id;
+  if (kind == 0) {
+    // SAFETY: CONTINUE only where no decision depends on memory the program can change.
+    st->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  } else if (kind == 1) {
+    st->resp->error = -static_cast<int32_t>(value);
+  } else {
+    st->resp->val = value;
+  }
+  st->have_req = false;
+  if (ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, st->resp) < 0) return -errno;
+  return 0;
+}
+
+// respond(kind, value): 0 CONTINUE, 1 fail with errno `value`, 2 succeed with `value`.
+// → 0, or -errno (ENOENT: the caller is gone, nothing to answer).
+static Napi::Value RespondJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int kind = info[0].As<Napi::Number>().Int32Value();
+  int64_t value = info.Length() > 1 ? info[1].As<Napi::Number>().Int64Value() : 0;
+  return Napi::Number::New(env, Respond(State(env), kind, value));
+}
+
+// idValid() → whether the current request's caller still waits for the answer.
+static Napi::Value IdValid(const Napi::CallbackInfo& info) {
+  ThreadState* st = State(info.Env());
+  return Napi::Boolean::New(info.Env(), st->have_req && NotifIdValid(st->notify_fd, st->req->id));
+}
+
+// setNotifyFlags(notifyFd, flags): SECCOMP_IOCTL_NOTIF_SET_FLAGS (e.g. SYNC_WAKE_UP = 1).
+static Napi::Value SetNotifyFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  uint64_t flags = info[1].As<Napi::Number>().Uint32Value();
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+  if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, flags) < 0) return ThrowErrno(env, "ioctl", errno);
+  return env.Undefined();
+}
+
+void InitNotify(Napi::Env env, Napi::Object exports) {
+  exports.Set("bindBuffers", Napi::Function::New(env, BindBuffers, "bindBuffers"));
+  exports.Set("recv", Napi::Function::New(env, Recv, "recv"));
+  exports.Set("respond", Napi::Function::New(env, RespondJs, "respond"));
+  exports.Set("idValid", Napi::Function::New(env, IdValid, "idValid"));
+  exports.Set("setNotifyFlags", Napi::Function::New(env, SetNotifyFlags, "setNotifyFlags"));
+}
+
+}  // namespace tsyd

@@ -1,0 +1,177 @@
+// The emulated open: tsyd opens the canonical path it decided on and injects the fd.
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace tsyd {
+
+static constexpr uint64_t kOpenHowSizeVer0 = 24;  // sizeof(struct open_how) in Linux 5.6
+static constexpr uint64_t kKnownResolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS |
+                                          RESOLVE_BENEATH | RESOLVE_IN_ROOT | RESOLVE_CACHED;
+
+// readOpenHow(howArg, sizeArg) → 0 with flags/mode/resolve in the slots, or -errno.
+// Mirrors the kernel's checks of struct open_how (size, unknown bits, trailing zeroes).
+static Napi::Value ReadOpenHow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int how_arg = info[0].As<Napi::Number>().Int32Value();
+  int size_arg = info[1].As<Napi::Number>().Int32Value();
+  if (!st->have_req || how_arg < 0 || how_arg > 5 || size_arg < 0 || size_arg > 5)
+    return Napi::Number::New(env, -EINVAL);
+  const seccomp_notif* req = st->req;
+  uint64_t size = req->data.args[size_arg];
+  if (size < kOpenHowSizeVer0) return Napi::Number::New(env, -EINVAL);
+  if (size > 4096) return Napi::Number::New(env, -E2BIG);
+  open_how how;
+  int r = ReadRemote(static_cast<pid_t>(req->pid), req->data.args[how_arg], &how, sizeof how);
+  if (r == 0 && size > sizeof how) {
+    char rest[4096];
+    r = ReadRemote(static_cast<pid_t>(req->pid), req->data.args[how_arg] + sizeof how, rest, size - sizeof how);
+    if (r == 0) {
+      for (size_t i = 0; i < size - sizeof how; i++)
+        if (rest[i]) return Napi::Number::New(env, -E2BIG);
+    }
+  }
+  if (!NotifIdValid(st->notify_fd, req->id)) return Napi::Number::New(env, -ESRCH);
+  if (r < 0) return Napi::Number::New(env, r);
+  if (how.flags >> 32) return Napi::Number::New(env, -EINVAL);
+  if (how.resolve & ~kKnownResolve) return Napi::Number::New(env, -EINVAL);
+  if ((how.resolve & RESOLVE_BENEATH) && (how.resolve & RESOLVE_IN_ROOT)) return Napi::Number::New(env, -EINVAL);
+  const bool creating = (how.flags & O_CREAT) || (how.flags & __O_TMPFILE) == __O_TMPFILE;
+  if (how.mode & ~07777ULL) return Napi::Number::New(env, -EINVAL);
+  if (how.mode && !creating) return Napi::Number::New(env, -EINVAL);
+  st->slots[kHowFlagsLo] = static_cast<int32_t>(how.flags & 0xffffffffu);
+  st->slots[kHowFlagsHi] = static_cast<int32_t>(how.flags >> 32);
+  st->slots[kHowMode] = static_cast<int32_t>(how.mode);
+  st->slots[kHowResolveLo] = static_cast<int32_t>(how.resolve & 0xffffffffu);
+  st->slots[kHowResolveHi] = static_cast<int32_t>(how.resolve >> 32);
+  return Napi::Number::New(env, 0);
+}
+
+// The caller's umask, from /proc/<tid>/status; -errno on failure.
+static int UmaskOf(pid_t tid) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/status", tid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -ESRCH;
+  buf[n] = 0;
+  const char* u = strstr(buf, "\nUmask:");
+  if (!u) return -ESRCH;
+  return static_cast<int>(strtol(u + 7, nullptr, 8)) & 0777;
+}
+
+// Opens the canonical path in the path buffer with the program's flags and mode.
+// Returns our fd or -errno.
+static int OpenCanonical(ThreadState* st, int flags, unsigned mode) {
+  const char* path = reinterpret_cast<const char*>(st->path);
+  // SAFETY: O_CLOEXEC so no child of tsyd inherits the fd; the program's own O_CLOEXEC
+  // is applied when the fd is injected.
+  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | O_NOCTTY;
+  if (st->slots[kPathMagic]) {
+    // /proc/<tgid>/fd/N of the program itself: open the directory without following
+    // anything, then follow only the final magic link.
+    const char* slash = strrchr(path, '/');
+    std::string dir(path, static_cast<size_t>(slash - path));
+    open_how dh{};
+    dh.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    dh.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    int dfd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &dh, sizeof dh));
+    if (dfd < 0) return -errno;
+    int fd = openat(dfd, slash + 1, static_cast<int>(oflags), mode);
+    int e = errno;
+    close(dfd);
+    if (fd < 0) return -e;
+    // SAFETY: the pid in the path is the caller's; if the caller died meanwhile the pid
+    // could name another process, so drop the fd unless the request is still valid.
+    if (!NotifIdValid(st->notify_fd, st->req->id)) {
+      close(fd);
+      return -ESRCH;
+    }
+    return fd;
+  }
+  // SAFETY: what was checked is what is opened: no symlink or magic link is followed, so a
+  // component swapped for a symlink after the check fails with ELOOP instead of escaping.
+  open_how how{};
+  how.flags = oflags;
+  how.mode = mode;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
+  return fd < 0 ? -errno : fd;
+}
+
+// openInject(flags, mode) → the fd number in the program, or -errno. Always answers the
+// current request (with the fd, or with the error), unless the caller is gone (-ESRCH/-ENOENT).
+static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int flags = info[0].As<Napi::Number>().Int32Value();
+  unsigned mode = info[1].As<Napi::Number>().Uint32Value() & 07777;
+  if (!st->have_req || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  const bool creating = (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE;
+  if (creating) {
+    // tsyd's emulator threads run with umask 0 (unshared fs); apply the program's own.
+    int um = UmaskOf(static_cast<pid_t>(st->req->pid));
+    if (um < 0) {
+      Respond(st, 1, um == -ESRCH ? ESRCH : -um);
+      return Napi::Number::New(env, um);
+    }
+    mode &= ~static_cast<unsigned>(um);
+  }
+  int fd = OpenCanonical(st, flags, mode);
+  if (fd < 0) {
+    int r = Respond(st, 1, -fd);
+    return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
+  }
+  seccomp_notif_addfd add{};
+  add.id = st->req->id;
+  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.srcfd = static_cast<uint32_t>(fd);
+  add.newfd = 0;
+  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+  int remote = ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  int e = errno;
+  close(fd);
+  if (remote >= 0) {
+    st->have_req = false;
+    return Napi::Number::New(env, remote);
+  }
+  if (e == ENOENT) {  // the caller is gone: nothing to answer
+    st->have_req = false;
+    return Napi::Number::New(env, -ESRCH);
+  }
+  Respond(st, 1, e);  // e.g. EMFILE: the program's fd table is full
+  return Napi::Number::New(env, -e);
+}
+
+// openat2(path, flags, mode, resolve) → fd (throws). For tests and tools.
+static Napi::Value Openat2(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  open_how how{};
+  how.flags = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) | O_CLOEXEC;
+  how.mode = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  how.resolve = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how));
+  if (fd < 0) return ThrowErrno(env, "openat2", errno);
+  return Napi::Number::New(env, fd);
+}
+
+void InitOpen(Napi::Env env, Napi::Object exports) {
+  exports.Set("readOpenHow", Napi::Function::New(env, ReadOpenHow, "readOpenHow"));
+  exports.Set("openInject", Napi::Function::New(env, OpenInject, "openInject"));
+  exports.Set("openat2", Napi::Function::New(env, Openat2, "openat2"));
+}
+
+}  // namespace tsyd

@@ -1,0 +1,273 @@
+// Canonicalisation of a path in the sandboxed program's view: the decision is made on the
+// result, and the emulated open then opens exactly this string with RESOLVE_NO_SYMLINKS.
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace tsyd {
+
+static constexpr int kMaxSymlinks = 40;  // as the kernel's MAXSYMLINKS
+
+// Tgid of a thread id, from /proc/<tid>/status; -errno on failure.
+static pid_t TgidOf(pid_t tid) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/status", tid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  char buf[1024];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -ESRCH;
+  buf[n] = 0;
+  const char* t = strstr(buf, "\nTgid:");
+  if (!t) return -ESRCH;
+  return static_cast<pid_t>(strtol(t + 6, nullptr, 10));
+}
+
+// Reads a link of the caller's /proc entry (cwd or an fd): the directory a relative path
+// starts from. Returns 0 or -errno.
+static int ProcLink(pid_t tid, int dirfd, std::string* out) {
+  char p[64];
+  if (dirfd == AT_FDCWD) {
+    snprintf(p, sizeof p, "/proc/%d/cwd", tid);
+  } else {
+    if (dirfd < 0) return -EBADF;
+    snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, dirfd);
+  }
+  char buf[PATH_MAX];
+  ssize_t n = readlink(p, buf, sizeof buf);
+  if (n < 0) return errno == ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : -errno;
+  if (n >= static_cast<ssize_t>(sizeof buf)) return -ENAMETOOLONG;
+  out->assign(buf, static_cast<size_t>(n));
+  if (out->empty() || (*out)[0] != '/') return -ENOTDIR;  // pipe:[..], socket:[..], ...
+  static const char kDeleted[] = " (deleted)";
+  if (out->size() > sizeof kDeleted - 1 &&
+      out->compare(out->size() - (sizeof kDeleted - 1), std::string::npos, kDeleted) == 0)
+    return -ENOENT;
+  return 0;
+}
+
+static void PushComponents(std::vector<std::string>* pending, const std::string& s) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i <= s.size()) {
+    size_t j = s.find('/', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) parts.push_back(s.substr(i, j - i));
+    i = j + 1;
+  }
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) pending->push_back(*it);
+}
+
+static void PopComponent(std::string* out) {
+  size_t slash = out->rfind('/');
+  if (slash == 0) out->resize(1);
+  else if (slash != std::string::npos) out->resize(slash);
+}
+
+static void Append(std::string* out, const std::string& c) {
+  if (out->size() > 1) out->push_back('/');
+  out->append(c);
+}
+
+// /proc/<digits>[/...] → digits, or -1.
+static long ProcPid(const std::string& path) {
+  if (path.compare(0, 6, "/proc/") != 0) return -1;
+  size_t i = 6, j = i;
+  while (j < path.size() && path[j] >= '0' && path[j] <= '9') j++;
+  if (j == i || (j < path.size() && path[j] != '/')) return -1;
+  return strtol(path.c_str() + i, nullptr, 10);
+}
+
+// A /proc link whose target is not a path that can be opened again by name.
+static bool IsMagicTarget(const std::string& t) {
+  static const char kDeleted[] = " (deleted)";
+  if (!t.empty() && t[0] == '/') {
+    return t.size() > sizeof kDeleted - 1 &&
+           t.compare(t.size() - (sizeof kDeleted - 1), std::string::npos, kDeleted) == 0;
+  }
+  size_t colon = t.find(':');
+  size_t slash = t.find('/');
+  return colon != std::string::npos && (slash == std::string::npos || colon < slash);
+}
+
+long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
+                  size_t outsz, ResolveResult* res) {
+  res->magic = false;
+  if (raw[0] == 0) return -ENOENT;
+  const bool absolute = raw[0] == '/';
+  std::string base;
+  if (!absolute || opts.in_root) {
+    int r = ProcLink(tid, dirfd, &base);
+    if (r < 0) return r;
+  }
+  // SAFETY: RESOLVE_BENEATH refuses absolute paths and `..` above the start directory;
+  // RESOLVE_IN_ROOT treats the start directory as `/` for absolute paths, `..` and symlinks.
+  if (absolute && opts.beneath) return -EXDEV;
+  const std::string root = opts.in_root ? base : std::string("/");
+  std::string out = absolute ? root : base;
+  pid_t tgid = 0;
+  auto own_tgid = [&]() -> pid_t {
+    if (tgid == 0) tgid = TgidOf(tid);
+    return tgid;
+  };
+
+  std::vector<std::string> pending;
+  PushComponents(&pending, raw);
+  const size_t rawlen = strlen(raw);
+  const bool trailing_slash = raw[rawlen - 1] == '/';
+  int links = 0;
+  char link[PATH_MAX];
+  while (!pending.empty()) {
+    std::string c = std::move(pending.back());
+    pending.pop_back();
+    const bool last = pending.empty();
+    if (c == ".") continue;
+    if (c == "..") {
+      if (out == root) continue;  // `..` of the root is the root
+      if (opts.beneath && out == base) return -EXDEV;
+      PopComponent(&out);
+      continue;
+    }
+    // /proc/self and /proc/thread-self name the program, not tsyd.
+    if (out == "/proc" && root == "/" && (c == "self" || c == "thread-self")) {
+      pid_t g = own_tgid();
+      if (g < 0) return g;
+      Append(&out, std::to_string(g));
+      if (c == "thread-self") {
+        Append(&out, "task");
+        Append(&out, std::to_string(tid));
+      }
+      continue;
+    }
+    std::string next = out;
+    Append(&next, c);
+    if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
+    if (last && opts.nofollow_last && !trailing_slash) {
+      out = std::move(next);
+      break;
+    }
+    ssize_t n = readlink(next.c_str(), link, sizeof link);
+    if (n < 0) {
+      int e = errno;
+      if (e == EINVAL) {  // exists and is not a symlink
+        out = std::move(next);
+        continue;
+      }
+      if (e == ENOENT && last) {  // the last component may be created
+        out = std::move(next);
+        break;
+      }
+      return -e;
+    }
+    if (n >= static_cast<ssize_t>(sizeof link)) return -ENAMETOOLONG;
+    std::string target(link, static_cast<size_t>(n));
+    const bool in_proc = next.compare(0, 6, "/proc/") == 0;
+    if (opts.no_symlinks) return -ELOOP;
+    if (opts.no_magiclinks && in_proc && ProcPid(next) >= 0) return -ELOOP;
+    if (++links > kMaxSymlinks) return -ELOOP;
+    if (target.empty()) return -ENOENT;
+    if (in_proc && IsMagicTarget(target)) {
+      // A magic link to an object without a path (pipe, socket, memfd, deleted file).
+      // SAFETY: tsyd reopens such a link only for the program's own process: opening
+      // another process's fds would lend tsyd's access to the program.
+      if (!last || trailing_slash) return -ENOTDIR;
+      long owner = ProcPid(next);
+      pid_t g = own_tgid();
+      if (g < 0) return g;
+      if (owner < 0 || (owner != g && TgidOf(static_cast<pid_t>(owner)) != g)) return -EACCES;
+      out = std::move(next);
+      res->magic = true;
+      break;
+    }
+    if (target[0] == '/') out = root;
+    PushComponents(&pending, target);
+  }
+  // SAFETY: the supervisor's own /proc entries (memory, fds, environment) are never
+  // reachable from the sandbox, whatever the policy says.
+  long owner = ProcPid(out);
+  if (owner >= 0 && (owner == getpid() || TgidOf(static_cast<pid_t>(owner)) == getpid())) return -EACCES;
+  if (out.size() + 1 > outsz) return -ENAMETOOLONG;
+  memcpy(outbuf, out.c_str(), out.size() + 1);
+  return static_cast<long>(out.size());
+}
+
+enum ResolveFlag {
+  kNoFollow = 1,
+  kBeneath = 2,
+  kInRoot = 4,
+  kNoSymlinks = 8,
+  kNoMagiclinks = 16,
+};
+
+// resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
+// path buffer, or -errno. dirfdArg: index of the request argument holding the dirfd, or -1
+// for AT_FDCWD. pathArg: index of the argument holding the path pointer. The path is read
+// from the program's memory once; the request's validity is checked after the read.
+static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int dirfd_arg = info[0].As<Napi::Number>().Int32Value();
+  int path_arg = info[1].As<Napi::Number>().Int32Value();
+  int flags = info[2].As<Napi::Number>().Int32Value();
+  if (!st->have_req || path_arg < 0 || path_arg > 5 || dirfd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  const seccomp_notif* req = st->req;
+  pid_t tid = static_cast<pid_t>(req->pid);
+  int dirfd = dirfd_arg < 0 ? AT_FDCWD : static_cast<int>(static_cast<int32_t>(req->data.args[dirfd_arg]));
+  char raw[PATH_MAX];
+  long n = ReadRemoteString(tid, req->data.args[path_arg], raw, sizeof raw);
+  // SAFETY: the tid may have been reused if the caller died while we read: only trust
+  // what we read while the request is still valid.
+  if (!NotifIdValid(st->notify_fd, req->id)) return Napi::Number::New(env, -ESRCH);
+  if (n < 0) return Napi::Number::New(env, static_cast<double>(n));
+  ResolveOpts opts;
+  opts.nofollow_last = flags & kNoFollow;
+  opts.beneath = flags & kBeneath;
+  opts.in_root = flags & kInRoot;
+  opts.no_symlinks = flags & kNoSymlinks;
+  opts.no_magiclinks = flags & kNoMagiclinks;
+  ResolveResult res;
+  long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kPathBufSize, &res);
+  if (len < 0) {
+    st->path_len = 0;
+    return Napi::Number::New(env, static_cast<double>(len));
+  }
+  st->path_len = static_cast<size_t>(len);
+  st->slots[kPathMagic] = res.magic ? 1 : 0;
+  return Napi::Number::New(env, static_cast<double>(len));
+}
+
+// canonicalize(tid, path, dirfd = AT_FDCWD, flags = 0) → string | -errno (tests, tools).
+static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  std::string raw = info[1].As<Napi::String>().Utf8Value();
+  int dirfd = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : AT_FDCWD;
+  int flags = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : 0;
+  ResolveOpts opts;
+  opts.nofollow_last = flags & kNoFollow;
+  opts.beneath = flags & kBeneath;
+  opts.in_root = flags & kInRoot;
+  opts.no_symlinks = flags & kNoSymlinks;
+  opts.no_magiclinks = flags & kNoMagiclinks;
+  ResolveResult res;
+  char out[kPathBufSize];
+  long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out, sizeof out, &res);
+  if (len < 0) return Napi::Number::New(env, static_cast<double>(len));
+  return Napi::String::New(env, out, static_cast<size_t>(len));
+}
+
+void InitPath(Napi::Env env, Napi::Object exports) {
+  exports.Set("resolvePath", Napi::Function::New(env, ResolvePath, "resolvePath"));
+  exports.Set("canonicalize", Napi::Function::New(env, CanonicalizeJs, "canonicalize"));
+}
+
+}  // namespace tsyd

@@ -1,0 +1,166 @@
+// Processes, threads and fds: pidfds, the exit watcher, signals, unshare, small syscalls.
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+namespace tsyd {
+
+static int Int(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
+
+// A child event delivered to JS: kind 0 = exec status (a = errno or 0, b = stage),
+// kind 1 = exit (a = exit code or -1, b = signal or 0).
+struct ChildEvent {
+  int kind;
+  int a;
+  int b;
+};
+
+// watchChild(pidfd, statusFd, cb(kind, a, b)): a native thread reads the exec status,
+// then waits for the exit with waitid(P_PIDFD). Events reach JS through a thread-safe
+// function, so the main thread never blocks on the child.
+static Napi::Value WatchChild(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int pidfd = Int(info, 0);
+  int status_fd = Int(info, 1);
+  auto tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tsyd_wait", 0, 1);
+  auto deliver = [](Napi::Env env, Napi::Function cb, ChildEvent* ev) {
+    if (env != nullptr && cb != nullptr) {
+      const char* syscall = ev->kind == 0 && ev->a ? SpawnStageSyscall(ev->b) : "";
+      cb.Call({Napi::Number::New(env, ev->kind), Napi::Number::New(env, ev->a), Napi::Number::New(env, ev->b),
+               Napi::String::New(env, syscall)});
+    }
+    delete ev;
+  };
+  std::thread([tsfn, pidfd, status_fd, deliver]() mutable {
+    int buf[2] = {0, 0};
+    ssize_t n;
+    do {
+      n = read(status_fd, buf, sizeof buf);
+    } while (n < 0 && errno == EINTR);
+    close(status_fd);
+    tsfn.BlockingCall(new ChildEvent{0, n == sizeof buf ? buf[1] : 0, n == sizeof buf ? buf[0] : 0}, deliver);
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int r;
+    do {
+      r = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+    } while (r < 0 && errno == EINTR);
+    ChildEvent* ev = new ChildEvent{1, -1, 0};
+    if (r == 0) {
+      if (si.si_code == CLD_EXITED) ev->a = si.si_status;
+      else ev->b = si.si_status;
+    } else {
+      ev->a = -errno;
+    }
+    tsfn.BlockingCall(ev, deliver);
+    tsfn.Release();
+  }).detach();
+  return env.Undefined();
+}
+
+static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (syscall(SYS_pidfd_send_signal, Int(info, 0), Int(info, 1), nullptr, 0) < 0) {
+    return Napi::Number::New(env, -errno);
+  }
+  return Napi::Number::New(env, 0);
+}
+
+static Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, Int(info, 0), 0));
+  if (fd < 0) return ThrowErrno(info.Env(), "pidfd_open", errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// eventfd() → fd (non-blocking, close-on-exec). Used as the emulators' wake-up fd.
+static Napi::Value Eventfd(const Napi::CallbackInfo& info) {
+  int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (fd < 0) return ThrowErrno(info.Env(), "eventfd", errno);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+static Napi::Value EventfdWrite(const Napi::CallbackInfo& info) {
+  uint64_t one = 1;
+  ssize_t n = write(Int(info, 0), &one, sizeof one);
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : 0);
+}
+
+static Napi::Value Close(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), close(Int(info, 0)) < 0 ? -errno : 0);
+}
+
+static Napi::Value Gettid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+static Napi::Value Tgkill(const Napi::CallbackInfo& info) {
+  long r = syscall(SYS_tgkill, Int(info, 0), Int(info, 1), Int(info, 2));
+  return Napi::Number::New(info.Env(), r < 0 ? -errno : 0);
+}
+
+// unshare(flags): for the calling thread only when flags are CLONE_FS/CLONE_FILES.
+static Napi::Value Unshare(const Napi::CallbackInfo& info) {
+  if (unshare(Int(info, 0)) < 0) return ThrowErrno(info.Env(), "unshare", errno);
+  return info.Env().Undefined();
+}
+
+static Napi::Value Umask(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), umask(static_cast<mode_t>(Int(info, 0))));
+}
+
+// setDumpable(bool): PR_SET_DUMPABLE. tsyd makes itself non-dumpable so that a program
+// running as the same user cannot ptrace it or open its /proc/<pid>/mem.
+static Napi::Value SetDumpable(const Napi::CallbackInfo& info) {
+  if (prctl(PR_SET_DUMPABLE, info[0].ToBoolean().Value() ? 1 : 0, 0, 0, 0) < 0)
+    return ThrowErrno(info.Env(), "prctl", errno);
+  return info.Env().Undefined();
+}
+
+static Napi::Value CloseRange(const Napi::CallbackInfo& info) {
+  unsigned first = info[0].As<Napi::Number>().Uint32Value();
+  unsigned last = info[1].As<Napi::Number>().Uint32Value();
+  unsigned flags = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  if (syscall(SYS_close_range, first, last, flags) < 0) return ThrowErrno(info.Env(), "close_range", errno);
+  return info.Env().Undefined();
+}
+
+// pipe2() → [readFd, writeFd], close-on-exec.
+static Napi::Value Pipe2(const Napi::CallbackInfo& info) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return ThrowErrno(info.Env(), "pipe2", errno);
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, Napi::Number::New(info.Env(), p[0]));
+  a.Set(1u, Napi::Number::New(info.Env(), p[1]));
+  return a;
+}
+
+void InitProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("watchChild", Napi::Function::New(env, WatchChild, "watchChild"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("eventfd", Napi::Function::New(env, Eventfd, "eventfd"));
+  exports.Set("eventfdWrite", Napi::Function::New(env, EventfdWrite, "eventfdWrite"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("gettid", Napi::Function::New(env, Gettid, "gettid"));
+  exports.Set("tgkill", Napi::Function::New(env, Tgkill, "tgkill"));
+  exports.Set("unshare", Napi::Function::New(env, Unshare, "unshare"));
+  exports.Set("umask", Napi::Function::New(env, Umask, "umask"));
+  exports.Set("setDumpable", Napi::Function::New(env, SetDumpable, "setDumpable"));
+  exports.Set("closeRange", Napi::Function::New(env, CloseRange, "closeRange"));
+  exports.Set("pipe2", Napi::Function::New(env, Pipe2, "pipe2"));
+}
+
+}  // namespace tsyd

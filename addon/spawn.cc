@@ -1,0 +1,284 @@
+// Starting the sandboxed program: fork, confine, hand the listener to tsyd, execve.
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/filter.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+namespace tsyd {
+
+// What the child reports through the error pipe when it cannot exec.
+enum ChildStage : int { kStageStdio = 1, kStageChdir, kStageNoNewPrivs, kStageSeccomp, kStageSendFd, kStageExec };
+struct ChildError {
+  int stage;
+  int err;
+};
+
+const char* SpawnStageSyscall(int stage) {
+  switch (stage) {
+    case kStageStdio: return "dup2";
+    case kStageChdir: return "chdir";
+    case kStageNoNewPrivs: return "prctl";
+    case kStageSeccomp: return "seccomp";
+    case kStageSendFd: return "sendmsg";
+    default: return "execve";
+  }
+}
+
+struct ChildArgs {
+  const char* file;
+  char* const* argv;
+  char* const* envp;
+  const char* cwd;
+  int stdio[3];
+  sock_fprog prog;
+  int sock;
+  int errpipe;
+  pid_t parent;
+};
+
+[[noreturn]] static void ChildFail(const ChildArgs& a, int stage, int err) {
+  ChildError ce{stage, err};
+  ssize_t w;
+  do {
+    w = write(a.errpipe, &ce, sizeof ce);
+  } while (w < 0 && errno == EINTR);
+  _exit(stage == kStageExec ? 127 : 125);
+}
+
+// Runs in the forked child: only async-signal-safe calls from here to execve.
+[[noreturn]] static void ChildMain(const ChildArgs& a) {
+  // The program starts as from a shell: default dispositions (Node ignores SIGPIPE).
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++) {
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, nullptr);
+  }
+  // SAFETY: the program must not outlive tsyd: once the listener is closed every
+  // intercepted call would fail with ENOSYS, and nobody would enforce the policy.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
+  if (getppid() != a.parent) _exit(125);
+
+  // stdio: move the chosen fds out of the way first, so that overlapping choices work.
+  int moved[3];
+  for (int i = 0; i < 3; i++) {
+    moved[i] = -1;
+    if (a.stdio[i] >= 0 && a.stdio[i] != i) {
+      moved[i] = fcntl(a.stdio[i], F_DUPFD_CLOEXEC, 10);
+      if (moved[i] < 0) ChildFail(a, kStageStdio, errno);
+    }
+  }
+  for (int i = 0; i < 3; i++) {
+    if (moved[i] >= 0) {
+      if (dup2(moved[i], i) < 0) ChildFail(a, kStageStdio, errno);
+    } else if (a.stdio[i] == i) {
+      fcntl(i, F_SETFD, 0);
+    }
+    int fl = fcntl(i, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(i, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  if (a.cwd && chdir(a.cwd) < 0) ChildFail(a, kStageChdir, errno);
+
+  // SAFETY: no fd of tsyd's (log fd, notify fds, pipes) may leak into the program.
+  syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
+  int listener = static_cast<int>(
+      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &a.prog));
+  if (listener < 0) ChildFail(a, kStageSeccomp, errno);
+
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  memset(cbuf, 0, sizeof cbuf);
+  char byte = 'L';
+  iovec iov{&byte, 1};
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &listener, sizeof(int));
+  ssize_t sent;
+  do {
+    sent = sendmsg(a.sock, &msg, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) ChildFail(a, kStageSendFd, errno);
+  close(listener);
+
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execve(a.file, a.argv, a.envp);
+  ChildFail(a, kStageExec, errno);
+}
+
+static int RecvFd(int sock) {
+  char cbuf[CMSG_SPACE(sizeof(int))];
+  char byte;
+  iovec iov{&byte, 1};
+  msghdr msg;
+  memset(&msg, 0, sizeof msg);
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof cbuf;
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return -1;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  return fd;
+}
+
+static std::vector<std::string> Strings(Napi::Array arr) {
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < arr.Length(); i++) out.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  return out;
+}
+
+static std::vector<char*> Pointers(std::vector<std::string>& v) {
+  std::vector<char*> p;
+  for (auto& s : v) p.push_back(s.data());
+  p.push_back(nullptr);
+  return p;
+}
+
+// spawn({file, argv, env, cwd?, stdio: [fd|-1 x3], filter: Buffer})
+//   → {pid, pidfd, notifyFd, statusFd}
+// statusFd: read it to learn whether execve succeeded (EOF) or failed ({stage, errno}).
+// Reading it is left to the caller (watchChild) because an intercepted execve must be
+// answered by an emulator before the status is known.
+static Napi::Value Spawn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    Napi::TypeError::New(env, "spawn(options) expects an object").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Object o = info[0].As<Napi::Object>();
+  std::string file = o.Get("file").As<Napi::String>().Utf8Value();
+  std::vector<std::string> argv = Strings(o.Get("argv").As<Napi::Array>());
+  std::vector<std::string> envv = Strings(o.Get("env").As<Napi::Array>());
+  std::string cwd;
+  bool has_cwd = o.Has("cwd") && o.Get("cwd").IsString();
+  if (has_cwd) cwd = o.Get("cwd").As<Napi::String>().Utf8Value();
+  Napi::Array stdio = o.Get("stdio").As<Napi::Array>();
+  Napi::Buffer<uint8_t> filter = o.Get("filter").As<Napi::Buffer<uint8_t>>();
+  if (filter.Length() == 0 || filter.Length() % sizeof(sock_filter) != 0) {
+    Napi::TypeError::New(env, "spawn: filter must be a BPF program").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::vector<char*> argvp = Pointers(argv);
+  std::vector<char*> envp = Pointers(envv);
+
+  ChildArgs a;
+  a.file = file.c_str();
+  a.argv = argvp.data();
+  a.envp = envp.data();
+  a.cwd = has_cwd ? cwd.c_str() : nullptr;
+  for (int i = 0; i < 3; i++) a.stdio[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+  a.prog.len = static_cast<unsigned short>(filter.Length() / sizeof(sock_filter));
+  a.prog.filter = reinterpret_cast<sock_filter*>(filter.Data());
+  a.parent = getpid();
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return ThrowErrno(env, "socketpair", errno);
+  int ep[2];
+  if (pipe2(ep, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return ThrowErrno(env, "pipe2", e);
+  }
+  a.sock = sv[1];
+  a.errpipe = ep[1];
+
+  // Block every signal around fork so no Node handler runs in the child before it
+  // has reset the dispositions.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) ChildMain(a);
+  int fork_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  close(sv[1]);
+  close(ep[1]);
+  if (pid < 0) {
+    close(sv[0]);
+    close(ep[0]);
+    return ThrowErrno(env, "fork", fork_err);
+  }
+  // No one else reaps this child (libuv only waits for its own pids), so the pid
+  // cannot be reused before pidfd_open.
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  int pidfd_err = errno;
+  int listener = RecvFd(sv[0]);
+  close(sv[0]);
+  if (listener < 0 || pidfd < 0) {
+    // The child failed before it could hand over the listener: it has written why.
+    ChildError ce{kStageSendFd, EPROTO};
+    ssize_t n;
+    do {
+      n = read(ep[0], &ce, sizeof ce);
+    } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (listener >= 0) close(listener);
+    if (pidfd >= 0) close(pidfd);
+    kill(pid, SIGKILL);
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (pidfd < 0 && n != sizeof ce) return ThrowErrno(env, "pidfd_open", pidfd_err);
+    return ThrowErrno(env, SpawnStageSyscall(ce.stage), ce.err);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("pid", Napi::Number::New(env, pid));
+  r.Set("pidfd", Napi::Number::New(env, pidfd));
+  r.Set("notifyFd", Napi::Number::New(env, listener));
+  r.Set("statusFd", Napi::Number::New(env, ep[0]));
+  return r;
+}
+
+// readSpawnStatus(statusFd) → null (exec succeeded) | {syscall, errno}. Blocks; closes the fd.
+static Napi::Value ReadSpawnStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  ChildError ce{0, 0};
+  ssize_t n;
+  do {
+    n = read(fd, &ce, sizeof ce);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n != sizeof ce) return env.Null();
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("syscall", Napi::String::New(env, SpawnStageSyscall(ce.stage)));
+  r.Set("errno", Napi::Number::New(env, ce.err));
+  return r;
+}
+
+void InitSpawn(Napi::Env env, Napi::Object exports) {
+  exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
+  exports.Set("readSpawnStatus", Napi::Function::New(env, ReadSpawnStatus, "readSpawnStatus"));
+}
+
+}  // namespace tsyd

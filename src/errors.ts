@@ -1,0 +1,79 @@
+// One base error for everything tsyd throws, with a stable `code` and an optional `cause`.
+// Errors that cross a worker boundary are rebuilt from {name, code, errno, syscall, message}.
+import { getSystemErrorName } from 'node:util';
+
+export class TsydError extends Error {
+  override name = 'TsydError';
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A system call failed; `errno` is positive, `code` its name (ENOENT, ...). */
+export class SystemCallError extends TsydError {
+  override name = 'SystemCallError';
+  readonly errno: number;
+  readonly syscall: string;
+  readonly path?: string;
+
+  constructor(syscall: string, errno: number, options?: { path?: string; cause?: unknown }) {
+    const code = errnoName(errno);
+    const where = options?.path ? ` '${options.path}'` : '';
+    super(code, `${syscall}${where}: ${code} (errno ${errno})`, options);
+    this.errno = errno;
+    this.syscall = syscall;
+    if (options?.path) this.path = options.path;
+  }
+}
+
+/** A rule, profile or policy file is malformed; nothing runs. Exit status 125. */
+export class PolicyError extends TsydError {
+  override name = 'PolicyError';
+  constructor(message: string) {
+    super('EPOLICY', message);
+  }
+}
+
+/** Bad command line or library options. Exit status 125. */
+export class UsageError extends TsydError {
+  override name = 'UsageError';
+  constructor(message: string) {
+    super('EUSAGE', message);
+  }
+}
+
+export function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `E${errno}`;
+  }
+}
+
+/** Plain data for postMessage. */
+export interface SerializedError {
+  name: string;
+  code: string;
+  message: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof SystemCallError) {
+    return { name: err.name, code: err.code, message: err.message, errno: err.errno, syscall: err.syscall };
+  }
+  if (err instanceof TsydError) return { name: err.name, code: err.code, message: err.message };
+  const e = err as { name?: string; code?: string; message?: string };
+  return { name: e?.name ?? 'Error', code: e?.code ?? 'EUNKNOWN', message: e?.message ?? String(err) };
+}
+
+export function deserializeError(data: SerializedError): TsydError {
+  if (data.errno !== undefined && data.syscall !== undefined) return new SystemCallError(data.syscall, data.errno);
+  const err = new TsydError(data.code, data.message);
+  err.name = data.name;
+  return err;
+}
