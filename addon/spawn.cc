@@ -83,8 +83,8 @@ struct ChildArgs {
   for (int i = 0; i < 3; i++) {
     if (moved[i] >= 0) {
       if (dup2(moved[i], i) < 0) ChildFail(a, kStageStdio, errno);
-    } else if (a.stdio[i] == i) {
-      fcntl(i, F_SETFD, 0);
+    } else {
+      fcntl(i, F_SETFD, 0);  // inherited as it is, but never close-on-exec
     }
     int fl = fcntl(i, F_GETFL);
     if (fl >= 0 && (fl & O_NONBLOCK)) fcntl(i, F_SETFL, fl & ~O_NONBLOCK);

@@ -1,0 +1,138 @@
+// The open family: open, openat, openat2, creat. Emulated: decided on the canonical path,
+// then opened by tsyd and injected into the program (ADDFD + SEND).
+import { constants as os } from 'node:os';
+import { Answer, native, Resolve, Slot } from '../../native/addon.js';
+import type { Capability } from '../../sandbox/rules.js';
+import type { EmulatorContext, Handler } from '../emulator-context.js';
+
+const O_ACCMODE = 3;
+const O_WRONLY = 1;
+const O_RDWR = 2;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_TRUNC = 0o1000;
+const O_NOFOLLOW = 0o400000;
+const O_TMPFILE = 0o20200000;
+const O_PATH = 0o10000000;
+
+const RESOLVE_NO_XDEV = 0x01;
+const RESOLVE_NO_MAGICLINKS = 0x02;
+const RESOLVE_NO_SYMLINKS = 0x04;
+const RESOLVE_BENEATH = 0x08;
+const RESOLVE_IN_ROOT = 0x10;
+void RESOLVE_NO_XDEV;
+
+const { EACCES, ESRCH } = os.errno;
+
+// The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
+const VALID_OPEN_FLAGS =
+  O_ACCMODE | O_CREAT | O_EXCL | 0o400 /* O_NOCTTY */ | O_TRUNC | 0o2000 /* O_APPEND */ |
+  0o4000 /* O_NONBLOCK */ | 0o10000 /* O_DSYNC */ | 0o20000 /* FASYNC */ | 0o40000 /* O_DIRECT */ |
+  0o100000 /* O_LARGEFILE */ | 0o200000 /* O_DIRECTORY */ | O_NOFOLLOW | 0o1000000 /* O_NOATIME */ |
+  0o2000000 /* O_CLOEXEC */ | 0o4000000 /* __O_SYNC */ | O_PATH | O_TMPFILE;
+const O_PATH_FLAGS = 0o200000 | O_NOFOLLOW | O_PATH | 0o2000000;
+
+/** open/openat flags as the kernel's build_open_how() sees them. */
+function legacyOpenFlags(flags: number): number {
+  flags &= VALID_OPEN_FLAGS;
+  return flags & O_PATH ? flags & O_PATH_FLAGS : flags;
+}
+
+function isCreating(flags: number): boolean {
+  return (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
+}
+
+/** The capabilities an open with these flags needs. */
+export function openCapabilities(flags: number): { read: boolean; write: boolean } {
+  // SAFETY: O_PATH opens no data but is checked as a read (stricter than needed).
+  if (flags & O_PATH) return { read: true, write: false };
+  const acc = flags & O_ACCMODE;
+  const write =
+    acc === O_WRONLY || acc === O_RDWR || acc === O_ACCMODE || (flags & (O_CREAT | O_TRUNC)) !== 0 ||
+    (flags & O_TMPFILE) === O_TMPFILE;
+  const read = acc === 0 || acc === O_RDWR || acc === O_ACCMODE;
+  return { read, write };
+}
+
+function arg32(slots: Int32Array, i: number): number {
+  return slots[Slot.args + 2 * i]!;
+}
+
+/**
+ * Decides and performs one open. `resolveExtra` carries openat2's RESOLVE_* choices.
+ * Every path answers the request exactly once.
+ */
+function emulateOpen(
+  ctx: EmulatorContext,
+  sys: string,
+  dirfdArg: number,
+  pathArg: number,
+  flags: number,
+  mode: number,
+  resolveExtra: number,
+): void {
+  const { read, write } = openCapabilities(flags);
+  const checkRead = read && ctx.policy.isOn('read');
+  const checkWrite = write && ctx.policy.isOn('write');
+  if (!checkRead && !checkWrite) {
+    // SAFETY: no capability that applies is on, so no decision depends on the path the
+    // program passed: letting the kernel run the call cannot be raced into a denial.
+    native.respond(Answer.continue);
+    return;
+  }
+  let rflags = resolveExtra;
+  // O_NOFOLLOW, and O_CREAT|O_EXCL (which never follows a trailing symlink), decide on
+  // the link itself.
+  if (flags & O_NOFOLLOW || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) rflags |= Resolve.noFollow;
+  const len = native.resolvePath(dirfdArg, pathArg, rflags);
+  if (len < 0) {
+    if (len !== -ESRCH) native.respond(Answer.error, -len);
+    return;
+  }
+  const path = ctx.pathBuf.toString('latin1', 0, len);
+  let denied: Capability | null = null;
+  if (checkRead && !ctx.policy.check('read', path)) denied = 'read';
+  else if (checkWrite && !ctx.policy.check('write', path)) denied = 'write';
+  if (denied) {
+    ctx.deny({ cap: denied, path, sys, pid: ctx.slots[Slot.pid]! });
+    native.respond(Answer.error, EACCES);
+    return;
+  }
+  native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0);
+}
+
+function openatResolveFlags(resolve: number): number {
+  let r = 0;
+  if (resolve & RESOLVE_NO_SYMLINKS) r |= Resolve.noSymlinks;
+  if (resolve & RESOLVE_NO_MAGICLINKS) r |= Resolve.noMagiclinks;
+  if (resolve & RESOLVE_BENEATH) r |= Resolve.beneath;
+  if (resolve & RESOLVE_IN_ROOT) r |= Resolve.inRoot;
+  return r;
+}
+
+export function openHandlers(): Map<string, Handler> {
+  const h = new Map<string, Handler>();
+  h.set('open', (ctx) => {
+    const flags = legacyOpenFlags(arg32(ctx.slots, 1));
+    emulateOpen(ctx, 'open', -1, 0, flags, arg32(ctx.slots, 2), 0);
+  });
+  h.set('openat', (ctx) => {
+    const flags = legacyOpenFlags(arg32(ctx.slots, 2));
+    emulateOpen(ctx, 'openat', 0, 1, flags, arg32(ctx.slots, 3), 0);
+  });
+  h.set('creat', (ctx) => {
+    emulateOpen(ctx, 'creat', -1, 0, O_CREAT | O_WRONLY | O_TRUNC, arg32(ctx.slots, 1), 0);
+  });
+  h.set('openat2', (ctx) => {
+    const r = native.readOpenHow(2, 3);
+    if (r < 0) {
+      if (r !== -ESRCH) native.respond(Answer.error, -r);
+      return;
+    }
+    const flags = ctx.slots[Slot.howFlagsLo]!;
+    const mode = ctx.slots[Slot.howMode]!;
+    const resolve = openatResolveFlags(ctx.slots[Slot.howResolveLo]!);
+    emulateOpen(ctx, 'openat2', 0, 1, flags, mode, resolve);
+  });
+  return h;
+}

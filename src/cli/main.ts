@@ -1,0 +1,76 @@
+// The `tsyd` command: argv → library call → exit status. Thin by design.
+import { fstatSync, readFileSync } from 'node:fs';
+import { SystemCallError, TsydError } from '../errors.js';
+import { native } from '../native/addon.js';
+import { buildPolicy } from '../sandbox/build.js';
+import { spawn } from '../spawn.js';
+import { parseArgs, USAGE, type RunCommand } from './args.js';
+
+/** Signals sent to tsyd that are passed on to the program. */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+const EXIT_START_FAILED = 125;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`tsyd: ${message}\n`);
+  process.exit(code);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function runCommand(cmd: RunCommand): Promise<number> {
+  if (cmd.logFd !== undefined) {
+    try {
+      fstatSync(cmd.logFd);
+    } catch {
+      fail(`--log-fd ${cmd.logFd}: not an open file descriptor`, EXIT_START_FAILED);
+    }
+  }
+  // SAFETY: a program running as the same user must not be able to ptrace tsyd or open
+  // its /proc/<pid>/mem; the program itself gets a fresh dumpable flag at execve.
+  native.setDumpable(false);
+  const child = spawn(cmd.program, cmd.args, { policy: cmd.policy, logLevel: cmd.logLevel, logFd: cmd.logFd });
+  for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
+  const result = await child.result;
+  if (result.error) {
+    const e = result.error;
+    const why = e instanceof SystemCallError && e.errno === 2 ? 'command not found' : e.message;
+    process.stderr.write(`tsyd: ${cmd.program}: ${why}\n`);
+  }
+  return result.exitCode;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    const cmd = parseArgs(argv);
+    switch (cmd.command) {
+      case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        code = 0;
+        break;
+      case 'version':
+        process.stdout.write(`tsyd ${version()}\n`);
+        code = 0;
+        break;
+      case 'check':
+        process.stdout.write(buildPolicy(cmd.policy).normalized().map((l) => `${l}\n`).join(''));
+        code = 0;
+        break;
+      case 'run':
+        code = await runCommand(cmd);
+        break;
+    }
+  } catch (err) {
+    if (err instanceof SystemCallError && err.syscall === 'execve') {
+      const why = err.code === 'ENOENT' ? 'command not found' : 'permission denied (not executable)';
+      fail(`${err.path ?? ''}: ${why}`, err.code === 'ENOENT' ? 127 : 126);
+    }
+    if (err instanceof TsydError) fail(err.message, EXIT_START_FAILED);
+    fail(`internal error: ${(err as Error)?.stack ?? String(err)}`, EXIT_START_FAILED);
+  }
+  process.exit(code);
+}

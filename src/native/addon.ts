@@ -1,0 +1,120 @@
+// The only importer of the compiled addon: loads it, types it, and maps its errors.
+import { createRequire } from 'node:module';
+import { SystemCallError, TsydError } from '../errors.js';
+
+/** Slots of the request buffer shared with the addon (see addon/common.h ReqSlot). */
+export const Slot = {
+  pid: 0,
+  nr: 1,
+  arch: 2,
+  idLo: 3,
+  idHi: 4,
+  args: 5,
+  howFlagsLo: 17,
+  howFlagsHi: 18,
+  howMode: 19,
+  howResolveLo: 20,
+  howResolveHi: 21,
+  pathMagic: 22,
+  count: 32,
+} as const;
+
+export const PATH_BUF_SIZE = 2 * 4096;
+
+/** Flags of resolvePath()/canonicalize() (addon/path.cc ResolveFlag). */
+export const Resolve = {
+  noFollow: 1,
+  beneath: 2,
+  inRoot: 4,
+  noSymlinks: 8,
+  noMagiclinks: 16,
+} as const;
+
+/** recv() results besides -errno. */
+export const Recv = { none: 0, got: 1, woken: 2, hangup: 3 } as const;
+
+/** respond() kinds. */
+export const Answer = { continue: 0, error: 1, value: 2 } as const;
+
+export interface SpawnRequest {
+  file: string;
+  argv: string[];
+  env: string[];
+  cwd?: string;
+  /** fds for the program's 0, 1, 2; -1 inherits tsyd's. */
+  stdio: [number, number, number];
+  filter: Buffer;
+}
+
+export interface Spawned {
+  pid: number;
+  pidfd: number;
+  notifyFd: number;
+  statusFd: number;
+}
+
+export interface Addon {
+  arch: 'x86_64' | 'aarch64';
+  syscalls: Record<string, number>;
+  buildFilter(notify: number[], deny: Array<[number, number]>, fallbackErrno?: number): Buffer;
+  spawn(req: SpawnRequest): Spawned;
+  readSpawnStatus(fd: number): { syscall: string; errno: number } | null;
+  bindBuffers(slots: Int32Array, path: Uint8Array): void;
+  recv(notifyFd: number, wakeFd: number, timeoutMs: number): number;
+  respond(kind: number, value?: number): number;
+  idValid(): boolean;
+  setNotifyFlags(notifyFd: number, flags: number): void;
+  readString(tid: number, addr: number, max: number): Buffer | number;
+  resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
+  canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
+  readOpenHow(howArg: number, sizeArg: number): number;
+  openInject(flags: number, mode: number): number;
+  openat2(path: string, flags: number, mode?: number, resolve?: number): number;
+  watchChild(pidfd: number, statusFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;
+  pidfdSendSignal(pidfd: number, signal: number): number;
+  pidfdOpen(pid: number): number;
+  eventfd(): number;
+  eventfdWrite(fd: number): number;
+  close(fd: number): number;
+  gettid(): number;
+  tgkill(tgid: number, tid: number, signal: number): number;
+  unshare(flags: number): void;
+  umask(mask: number): number;
+  setDumpable(on: boolean): void;
+  closeRange(first: number, last: number, flags?: number): void;
+  pipe2(): [number, number];
+}
+
+function load(): Addon {
+  const require = createRequire(import.meta.url);
+  try {
+    // dist/src/native/addon.js → <root>/build/Release/tsyd.node
+    return require('../../../build/Release/tsyd.node') as Addon;
+  } catch (cause) {
+    throw new TsydError(
+      'ENOADDON',
+      'tsyd: the native addon is not built (build/Release/tsyd.node): run `npm install` in the tsyd checkout',
+      { cause },
+    );
+  }
+}
+
+export const native: Addon = load();
+
+/** Turns an addon exception ({errno, syscall}) into a SystemCallError; others pass through. */
+export function systemError(err: unknown, path?: string): unknown {
+  const e = err as { errno?: number; syscall?: string };
+  if (e && typeof e.errno === 'number' && typeof e.syscall === 'string') {
+    return new SystemCallError(e.syscall, e.errno, { path, cause: err });
+  }
+  return err;
+}
+
+/** Runs an addon call, rethrowing its failure as a SystemCallError. */
+export function sys<T>(fn: () => T, path?: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw systemError(err, path);
+  }
+}
