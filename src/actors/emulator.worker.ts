@@ -59,17 +59,20 @@ function handleOne(): void {
   }
 }
 
+// After a hang-up (no task uses the filter any more: nothing can arrive again) the emulator
+// only waits for should_exit, so that the pool does not take its end for a crash.
+let notifyFd = data.notifyFd;
 for (;;) {
-  const r = native.recv(data.notifyFd, data.wakeFd, -1);
+  const r = native.recv(notifyFd, data.wakeFd, -1);
   if (r === Recv.got) {
     handleOne();
     continue;
   }
   if (Atomics.load(control, 0) !== 0) break;
-  if (r === Recv.hangup) break;
-  if (r < 0) {
+  if (r === Recv.hangup) notifyFd = -1;
+  else if (r < 0) {
     log.error({ ctx: 'emulator', op: 'recv_failed', err: -r }, 'receiving a notification failed');
-    break;
+    notifyFd = -1;
   }
 }
 log.debug({ ctx: 'emulator', op: 'exit_emulator', id: data.id }, 'emulator exits');
