@@ -1,6 +1,6 @@
 // One base error for everything tsyd throws, with a stable `code` and an optional `cause`.
 // Errors that cross a worker boundary are rebuilt from {name, code, errno, syscall, message}.
-import { getSystemErrorName } from 'node:util';
+import { constants } from 'node:os';
 
 export class TsydError extends Error {
   override name = 'TsydError';
@@ -22,7 +22,7 @@ export class SystemCallError extends TsydError {
   constructor(syscall: string, errno: number, options?: { path?: string; cause?: unknown }) {
     const code = errnoName(errno);
     const where = options?.path ? ` '${options.path}'` : '';
-    super(code, `${syscall}${where}: ${code} (errno ${errno})`, options);
+    super(code, `${syscall}${where}: ${errnoText(errno)} (${code})`, options);
     this.errno = errno;
     this.syscall = syscall;
     if (options?.path) this.path = options.path;
@@ -45,12 +45,34 @@ export class UsageError extends TsydError {
   }
 }
 
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, n] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOEXEC: 'Exec format error',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
+  ELOOP: 'Too many levels of symbolic links',
+  ETXTBSY: 'Text file busy',
+  E2BIG: 'Argument list too long',
+  ENOMEM: 'Cannot allocate memory',
+  ENOSYS: 'Function not implemented',
+  EINVAL: 'Invalid argument',
+  EBADF: 'Bad file descriptor',
+};
+
+/** The errno's name (ENOENT, ...) for a positive or negative number. */
 export function errnoName(errno: number): string {
-  try {
-    return getSystemErrorName(-Math.abs(errno));
-  } catch {
-    return `E${errno}`;
-  }
+  return ERRNO_NAMES.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}
+
+/** A short human text for an errno, as strerror() would say it. */
+export function errnoText(errno: number): string {
+  const name = errnoName(errno);
+  return ERRNO_TEXT[name] ?? name;
 }
 
 /** Plain data for postMessage. */

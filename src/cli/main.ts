@@ -1,6 +1,7 @@
 // The `tsyd` command: argv → library call → exit status. Thin by design.
 import { fstatSync, readFileSync } from 'node:fs';
-import { SystemCallError, TsydError } from '../errors.js';
+import { errnoText, SystemCallError, TsydError } from '../errors.js';
+import { startFailureStatus } from '../program.js';
 import { native } from '../native/addon.js';
 import { buildPolicy } from '../sandbox/build.js';
 import { spawn } from '../spawn.js';
@@ -21,6 +22,13 @@ function version(): string {
   return pkg.version;
 }
 
+function startFailureText(err: TsydError): string {
+  if (!(err instanceof SystemCallError)) return err.message;
+  if (err.syscall !== 'execve') return `cannot start the sandbox: ${err.message}`;
+  if (err.code === 'ENOENT') return 'command not found';
+  return `cannot execute: ${errnoText(err.errno)}`;
+}
+
 async function runCommand(cmd: RunCommand): Promise<number> {
   if (cmd.logFd !== undefined) {
     try {
@@ -35,11 +43,7 @@ async function runCommand(cmd: RunCommand): Promise<number> {
   const child = spawn(cmd.program, cmd.args, { policy: cmd.policy, logLevel: cmd.logLevel, logFd: cmd.logFd });
   for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
   const result = await child.result;
-  if (result.error) {
-    const e = result.error;
-    const why = e instanceof SystemCallError && e.errno === 2 ? 'command not found' : e.message;
-    process.stderr.write(`tsyd: ${cmd.program}: ${why}\n`);
-  }
+  if (result.error) process.stderr.write(`tsyd: ${cmd.program}: ${startFailureText(result.error)}\n`);
   return result.exitCode;
 }
 
@@ -66,8 +70,7 @@ export async function main(argv: string[]): Promise<void> {
     }
   } catch (err) {
     if (err instanceof SystemCallError && err.syscall === 'execve') {
-      const why = err.code === 'ENOENT' ? 'command not found' : 'permission denied (not executable)';
-      fail(`${err.path ?? ''}: ${why}`, err.code === 'ENOENT' ? 127 : 126);
+      fail(`${err.path ?? ''}: ${startFailureText(err)}`, startFailureStatus(err.errno));
     }
     if (err instanceof TsydError) fail(err.message, EXIT_START_FAILED);
     fail(`internal error: ${(err as Error)?.stack ?? String(err)}`, EXIT_START_FAILED);
