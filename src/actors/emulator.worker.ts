@@ -52,10 +52,15 @@ function handleOne(): void {
   try {
     entry.handle(ctx);
   } catch (err) {
-    // SAFETY: a bug in a handler must not leave the program waiting, nor let the call
-    // through: answer with EACCES (a no-op if the handler already answered).
-    log.error({ ctx: 'emulator', op: 'handler_failed', sys: entry.name, err: String(err) }, 'handler threw');
+    // SAFETY: a bug in a handler (or a log write that failed) must not leave the program
+    // waiting, nor let the call through: answer EACCES first (a no-op if the handler already
+    // answered), then try to tell.
     native.respond(Answer.error, EACCES);
+    try {
+      log.error({ ctx: 'emulator', op: 'handler_failed', sys: entry.name, err: String(err) }, 'handler threw');
+    } catch {
+      // the log itself is what failed
+    }
   }
 }
 

@@ -1,0 +1,11 @@
+// tsyd's public API: re-exports only.
+export { spawn, run, SandboxedProcess } from './spawn.js';
+export type { SpawnOptions, SandboxResult, StdioOption, Violation } from './spawn.js';
+export { Policy } from './sandbox/policy.js';
+export type { PolicyData } from './sandbox/policy.js';
+export { buildPolicy } from './sandbox/build.js';
+export type { PolicyInput } from './sandbox/build.js';
+export { parseRule, loadPolicyFile, CAPABILITIES } from './sandbox/rules.js';
+export type { Capability, Statement, RuleSource } from './sandbox/rules.js';
+export { TsydError, SystemCallError, PolicyError, UsageError } from './errors.js';
+export type { LogLevel } from './log.js';

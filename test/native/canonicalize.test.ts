@@ -1,0 +1,92 @@
+// The addon's canonicalisation, against a real process whose cwd and fds we control.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, closeSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { constants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { native, Resolve } from '../../src/native/addon.js';
+
+const AT_FDCWD = -100;
+const { ENOENT, ELOOP, EXDEV, EACCES, ENOTDIR, EBADF } = constants.errno;
+
+let dir: string;
+let target: ChildProcess;
+
+test.before(async () => {
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'tsyd-canon-')));
+  mkdirSync(join(dir, 'a/b'), { recursive: true });
+  writeFileSync(join(dir, 'a/b/file'), 'x');
+  symlinkSync(join(dir, 'a/b/file'), join(dir, 'abs-link'));
+  symlinkSync('a/b', join(dir, 'rel-link'));
+  symlinkSync('loop2', join(dir, 'loop1'));
+  symlinkSync('loop1', join(dir, 'loop2'));
+  symlinkSync('/', join(dir, 'a/root-link'));
+  // A program that sits in `dir` with fd 3 open on `dir/a` (the dirfd for relative lookups).
+  const fd = openSync(join(dir, 'a'), 'r');
+  target = spawn('sleep', ['60'], { cwd: dir, stdio: ['ignore', 'ignore', 'ignore', fd] });
+  closeSync(fd);
+  await new Promise((r) => target.once('spawn', r));
+});
+
+test.after(() => {
+  target.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const canon = (path: string, dirfd = AT_FDCWD, flags = 0) => native.canonicalize(target.pid!, path, dirfd, flags);
+
+test('absolute paths: dots, double slashes and .. above the root', () => {
+  assert.is(canon(`${dir}//a/./b/../b/file`), `${dir}/a/b/file`);
+  assert.is(canon('/../../etc/../etc/hostname'), '/etc/hostname');
+  assert.is(canon('/'), '/');
+});
+
+test('relative paths start at the program cwd, or at its dirfd', () => {
+  assert.is(canon('a/b/file'), `${dir}/a/b/file`);
+  assert.is(canon('b/file', 3), `${dir}/a/b/file`);
+  assert.is(canon('../abs-link', 3), `${dir}/a/b/file`);
+  assert.is(canon('x', 99), -EBADF);
+});
+
+test('symlinks are resolved, absolute and relative, in the middle and at the end', () => {
+  assert.is(canon(`${dir}/abs-link`), `${dir}/a/b/file`);
+  assert.is(canon(`${dir}/rel-link/file`), `${dir}/a/b/file`);
+  assert.is(canon(`${dir}/a/root-link/etc/hostname`), '/etc/hostname');
+  assert.is(canon(`${dir}/rel-link/../b/file`), `${dir}/a/b/file`, '.. applies to the resolved directory');
+});
+
+test('no-follow keeps a trailing symlink; missing last components are allowed, middle ones not', () => {
+  assert.is(canon(`${dir}/abs-link`, AT_FDCWD, Resolve.noFollow), `${dir}/abs-link`);
+  assert.is(canon(`${dir}/a/new-file`), `${dir}/a/new-file`);
+  assert.is(canon(`${dir}/missing/new-file`), -ENOENT);
+  assert.is(canon(`${dir}/a/b/file/x`), -ENOTDIR);
+});
+
+test('loops and resolve flags', () => {
+  assert.is(canon(`${dir}/loop1`), -ELOOP);
+  assert.is(canon(`${dir}/abs-link`, AT_FDCWD, Resolve.noSymlinks), -ELOOP);
+  assert.is(canon('/etc/hostname', 3, Resolve.beneath), -EXDEV);
+  assert.is(canon('../../x', 3, Resolve.beneath), -EXDEV);
+  assert.is(canon('b/file', 3, Resolve.beneath), `${dir}/a/b/file`);
+  assert.is(canon('/b/../../b/file', 3, Resolve.inRoot), `${dir}/a/b/file`, 'IN_ROOT clamps / and .. to the dirfd');
+  assert.is(canon('', AT_FDCWD), -ENOENT);
+});
+
+test('/proc/self and /proc/thread-self name the program; magic links are resolved or kept', () => {
+  const pid = target.pid!;
+  assert.is(canon('/proc/self/status'), `/proc/${pid}/status`);
+  assert.is(canon('/proc/thread-self/status'), `/proc/${pid}/task/${pid}/status`);
+  assert.is(canon('/proc/self/cwd/a'), `${dir}/a`);
+  assert.is(canon('/proc/self/fd/3/b/file'), `${dir}/a/b/file`);
+  // stdin is /dev/null (a path); a pipe or socket has none and stays a magic link of its own.
+  assert.is(canon('/proc/self/fd/0'), '/dev/null');
+});
+
+test("the supervisor's own /proc entries are refused", () => {
+  assert.is(canon(`/proc/${process.pid}/mem`), -EACCES);
+  assert.is(canon(`/proc/${process.pid}/fd`), -EACCES);
+  assert.is(canon(`/proc/${process.pid}/cwd/x`).toString().startsWith('/'), true, 'a symlink out of /proc/<tsyd> is a path');
+});
+
+test.run();
