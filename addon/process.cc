@@ -147,7 +147,31 @@ static Napi::Value Pipe2(const Napi::CallbackInfo& info) {
   return a;
 }
 
+static void OnSigalrm(int) {}
+
+// installInterruptHandler(): a no-op SIGALRM handler without SA_RESTART, so a SIGALRM sent
+// with tgkill to an emulator thread makes its blocking system call (a FIFO open, say) return
+// EINTR. Process-wide; never register process.on('SIGALRM'), which would replace it.
+static Napi::Value InstallInterruptHandler(const Napi::CallbackInfo& info) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = OnSigalrm;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: that is the point
+  if (sigaction(SIGALRM, &sa, nullptr) < 0) return ThrowErrno(info.Env(), "sigaction", errno);
+  return info.Env().Undefined();
+}
+
+// exitNow(code): _exit(2) without running Node's shutdown, the last resort when a thread
+// cannot be stopped (Node would wait for it forever). Logs are written synchronously, so
+// nothing is lost.
+static Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  _exit(Int(info, 0));
+}
+
 void InitProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("installInterruptHandler", Napi::Function::New(env, InstallInterruptHandler, "installInterruptHandler"));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("watchChild", Napi::Function::New(env, WatchChild, "watchChild"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));

@@ -44,6 +44,11 @@ export interface SandboxResult {
   violationCount: number;
   /** Why the program could not be started (exit code 126/127). */
   error?: TsydError;
+  /**
+   * False when an emulator thread could not be stopped (blocked in a call that ignores
+   * signals): the process then cannot exit normally, as Node waits for its threads.
+   */
+  cleanShutdown: boolean;
 }
 
 const MAX_KEPT_VIOLATIONS = 1000;
@@ -152,10 +157,10 @@ export class SandboxedProcess extends EventEmitter {
         if (startError instanceof SystemCallError && startError.syscall === 'execve') exitCode = startFailureStatus(startError.errno);
         else if (startError) exitCode = 125;
         logger.info({ ctx: 'spawn', op: 'program_exit', pid: spawned.pid, code: exitCode, signal }, 'program ended');
-        void pool.stop().then(() => {
+        void pool.stop().then((stopped) => {
           native.close(spawned.notifyFd);
           native.close(spawned.pidfd);
-          const result: SandboxResult = { exitCode, signal, violations, violationCount };
+          const result: SandboxResult = { exitCode, signal, violations, violationCount, cleanShutdown: stopped };
           if (startError) result.error = startError;
           this.emit('exit', result);
           resolve(result);

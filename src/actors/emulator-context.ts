@@ -8,7 +8,7 @@ export interface EmulatorData {
   id: number;
   notifyFd: number;
   wakeFd: number;
-  /** Int32 control words: [0] = should_exit. */
+  /** Int32 control words: [0] = should_exit, [1 + id] = the emulator's thread id while it runs. */
   control: SharedArrayBuffer;
   policy: unknown;
   log: { level: string; fd: number };

@@ -38,7 +38,9 @@ const ctx: EmulatorContext = {
 };
 const handlers = buildHandlerTable();
 
-log.debug({ ctx: 'emulator', op: 'start_emulator', id: data.id, tid: native.gettid() }, 'emulator started');
+const tid = native.gettid();
+Atomics.store(control, 1 + data.id, tid);
+log.debug({ ctx: 'emulator', op: 'start_emulator', id: data.id, tid }, 'emulator started');
 
 function handleOne(): void {
   const nr = slots[Slot.nr]!;
@@ -80,4 +82,5 @@ for (;;) {
     notifyFd = -1;
   }
 }
+Atomics.store(control, 1 + data.id, 0);
 log.debug({ ctx: 'emulator', op: 'exit_emulator', id: data.id }, 'emulator exits');

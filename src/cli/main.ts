@@ -44,6 +44,8 @@ async function runCommand(cmd: RunCommand): Promise<number> {
   for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
   const result = await child.result;
   if (result.error) process.stderr.write(`tsyd: ${cmd.program}: ${startFailureText(result.error)}\n`);
+  // SAFETY: never hang: Node would wait forever for a thread it cannot stop.
+  if (!result.cleanShutdown) native.exitNow(result.exitCode);
   return result.exitCode;
 }
 

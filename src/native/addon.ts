@@ -83,6 +83,8 @@ export interface Addon {
   setDumpable(on: boolean): void;
   closeRange(first: number, last: number, flags?: number): void;
   pipe2(): [number, number];
+  installInterruptHandler(): void;
+  exitNow(code: number): never;
 }
 
 function load(): Addon {
