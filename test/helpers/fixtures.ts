@@ -1,0 +1,52 @@
+// Compiles the C fixture programs of test/fixtures/ on first use, once per test process, into a
+// private temp dir that every user may read and execute (the unprivileged tests run them as nobody).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The checkout's root: the nearest directory above this file that holds package.json. */
+export const repoRoot: string = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+})();
+
+const sourceDir = join(repoRoot, 'test', 'fixtures');
+const compiled = new Map<string, string>();
+let outDir: string | undefined;
+
+function binDir(): string {
+  if (outDir === undefined) {
+    outDir = mkdtempSync(join(tmpdir(), 'tsyd-fixtures-'));
+    chmodSync(outDir, 0o755);
+    const dir = outDir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return outDir;
+}
+
+/** Absolute path of the compiled fixture `name` (test/fixtures/NAME.c), compiling it if needed. */
+export function fixture(name: string): string {
+  const done = compiled.get(name);
+  if (done !== undefined) return done;
+  const src = join(sourceDir, `${name}.c`);
+  if (!existsSync(src)) throw new Error(`no fixture source ${src}`);
+  const out = join(binDir(), name);
+  try {
+    execFileSync('cc', ['-O2', '-Wall', '-Werror', '-pthread', '-o', out, src], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (err) {
+    const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? '';
+    throw new Error(`cc failed for ${src}:\n${stderr}`, { cause: err });
+  }
+  chmodSync(out, 0o755);
+  compiled.set(name, out);
+  return out;
+}

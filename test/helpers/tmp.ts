@@ -1,0 +1,25 @@
+// Temp directories for test files, removed when the test process exits.
+import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+/**
+ * A fresh directory (canonical path: no symlink in it) holding `files` (relative path → content),
+ * mode 0755 for directories and 0644 for files so that any user may read them.
+ */
+const made: string[] = [];
+process.on('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+export function tempTree(prefix: string, files: Record<string, string> = {}): string {
+  const dir = realpathSync(mkdtempSync(join(tmpdir(), `tsyd-${prefix}-`)));
+  chmodSync(dir, 0o755);
+  made.push(dir);
+  for (const [rel, content] of Object.entries(files)) {
+    const path = join(dir, rel);
+    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    writeFileSync(path, content, { mode: 0o644 });
+  }
+  return dir;
+}
