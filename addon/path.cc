@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
@@ -190,6 +191,11 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     }
     if (target[0] == '/') out = root;
     PushComponents(&pending, target);
+  }
+  // "file/" names a directory: the kernel refuses it for anything else.
+  if (trailing_slash && !res->magic) {
+    struct stat st;
+    if (stat(out.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
   }
   // SAFETY: the supervisor's own /proc entries (memory, fds, environment) are never
   // reachable from the sandbox, whatever the policy says.

@@ -61,6 +61,8 @@ test('no-follow keeps a trailing symlink; missing last components are allowed, m
   assert.is(canon(`${dir}/a/new-file`), `${dir}/a/new-file`);
   assert.is(canon(`${dir}/missing/new-file`), -ENOENT);
   assert.is(canon(`${dir}/a/b/file/x`), -ENOTDIR);
+  assert.is(canon(`${dir}/a/b/file/`), -ENOTDIR, 'a trailing slash needs a directory');
+  assert.is(canon(`${dir}/a/b/`), `${dir}/a/b`);
 });
 
 test('loops and resolve flags', () => {
