@@ -11,7 +11,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const tsyd = join(root, 'bin', 'tsyd.js');
 const work = mkdtempSync(join(tmpdir(), 'tsyd-bench-'));
 const openloop = join(work, 'openloop');
+const csuper = join(work, 'csuper');
 execFileSync('cc', ['-O2', '-Wall', '-o', openloop, join(root, 'bench', 'openloop.c')]);
+execFileSync('cc', ['-O2', '-Wall', '-o', csuper, join(root, 'bench', 'csuper.c')]);
 
 const ITER = '20000';
 const INNER = '11';
@@ -20,6 +22,8 @@ const target = '/etc/hostname';
 type Variant = { name: string; argv: string[] };
 const variants: Variant[] = [
   { name: 'native', argv: [openloop, target, ITER, INNER] },
+  { name: 'C limit CONTINUE (sync wake-up)', argv: [csuper, 'continue', 'sync', '--', openloop, target, ITER, INNER] },
+  { name: 'C limit emulated (realpath, openat2+ADDFD)', argv: [csuper, 'emulate', '--', openloop, target, ITER, INNER] },
   { name: 'tsyd CONTINUE (no capability on)', argv: [process.execPath, tsyd, 'run', '--', openloop, target, ITER, INNER] },
   {
     name: 'tsyd emulated (read:on, openat2+ADDFD)',
