@@ -27,6 +27,7 @@ enum ReqSlot {
   kHowResolveLo = 20,
   kHowResolveHi = 21,
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
+  kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kReqSlots = 32,
 };
 

@@ -168,6 +168,34 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
 #ifdef __NR_renameat
   NR(renameat)
 #endif
+#ifdef __NR_fork
+  NR(fork)
+  NR(vfork)
+#endif
+  NR(rt_sigaction)
+  NR(umount2)
+  NR(kexec_load)
+  NR(kexec_file_load)
+  NR(init_module)
+  NR(finit_module)
+  NR(delete_module)
+  NR(bpf)
+  NR(setns)
+  NR(unshare)
+  NR(reboot)
+  NR(swapon)
+  NR(swapoff)
+  NR(acct)
+  NR(userfaultfd)
+  NR(socket)
+  NR(listen)
+  NR(accept4)
+  NR(personality)
+  NR(pidfd_getfd)
+  NR(open_tree)
+  NR(move_mount)
+  NR(fsopen)
+  NR(fsmount)
 #undef NR
   exports.Set("syscalls", s);
   exports.Set("arch", Napi::String::New(env, kArchName == 0 ? "x86_64" : "aarch64"));

@@ -78,7 +78,20 @@ static Napi::Value ReadString(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n));
 }
 
+// readMemory(tid, addr, len) → Buffer | null (unreadable). len ≤ 4096.
+static Napi::Value ReadMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  double a = info[1].As<Napi::Number>().DoubleValue();
+  size_t len = info[2].As<Napi::Number>().Uint32Value();
+  if (a < 0 || a >= 18446744073709551616.0 || len == 0 || len > 4096) return env.Null();
+  char buf[4096];
+  if (ReadRemote(tid, static_cast<uint64_t>(a), buf, len) < 0) return env.Null();
+  return Napi::Buffer<char>::Copy(env, buf, len);
+}
+
 void InitMemory(Napi::Env env, Napi::Object exports) {
+  exports.Set("readMemory", Napi::Function::New(env, ReadMemory, "readMemory"));
   exports.Set("readString", Napi::Function::New(env, ReadString, "readString"));
 }
 

@@ -135,7 +135,34 @@ static Napi::Value SetNotifyFlags(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+static uint64_t IdFrom(const Napi::CallbackInfo& info, size_t i) {
+  uint64_t lo = info[i].As<Napi::Number>().Uint32Value();
+  uint64_t hi = info[i + 1].As<Napi::Number>().Uint32Value();
+  return (hi << 32) | lo;
+}
+
+// idValidFor(notifyFd, idLo, idHi): NOTIF_ID_VALID for a request another thread holds
+// (the interrupter, the monitor).
+static Napi::Value IdValidFor(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  return Napi::Boolean::New(info.Env(), NotifIdValid(fd, IdFrom(info, 1)));
+}
+
+// respondFor(notifyFd, idLo, idHi, errno): answers a request another thread received and can
+// no longer answer (a dead emulator's in-flight request). → 0 or -errno.
+static Napi::Value RespondFor(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  seccomp_notif_resp resp;
+  memset(&resp, 0, sizeof resp);
+  resp.id = IdFrom(info, 1);
+  resp.error = -info[3].As<Napi::Number>().Int32Value();
+  if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0) return Napi::Number::New(info.Env(), -errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
 void InitNotify(Napi::Env env, Napi::Object exports) {
+  exports.Set("idValidFor", Napi::Function::New(env, IdValidFor, "idValidFor"));
+  exports.Set("respondFor", Napi::Function::New(env, RespondFor, "respondFor"));
   exports.Set("bindBuffers", Napi::Function::New(env, BindBuffers, "bindBuffers"));
   exports.Set("recv", Napi::Function::New(env, Recv, "recv"));
   exports.Set("respond", Napi::Function::New(env, RespondJs, "respond"));

@@ -130,6 +130,8 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     mode &= ~static_cast<unsigned>(um);
   }
   int fd = OpenCanonical(st, flags, mode);
+  // The open was the part that may block: the interrupter must not touch what follows.
+  __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
   if (fd < 0) {
     int r = Respond(st, 1, -fd);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
@@ -140,7 +142,10 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   add.srcfd = static_cast<uint32_t>(fd);
   add.newfd = 0;
   add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
-  int remote = ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  int remote;
+  do {  // a stray SIGALRM must not lose the fd: the kernel withdrew it, send it again
+    remote = ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  } while (remote < 0 && errno == EINTR && NotifIdValid(st->notify_fd, add.id));
   int e = errno;
   close(fd);
   if (remote >= 0) {

@@ -14,6 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
+#include <poll.h>
+#include <stdio.h>
+#include <uv.h>
+#include <pthread.h>
+
+#include <string>
 #include <thread>
 
 namespace tsyd {
@@ -169,7 +176,103 @@ static Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   _exit(Int(info, 0));
 }
 
+// setThreadName(name): PR_SET_NAME for the calling thread (what ps -T and top -H show).
+static Napi::Value SetThreadName(const Napi::CallbackInfo& info) {
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
+  return info.Env().Undefined();
+}
+
+// threadSignalMask(how, signals[]): pthread_sigmask for the calling thread only.
+// how: 0 block, 1 unblock. Threads created afterwards inherit the mask.
+static Napi::Value ThreadSignalMask(const Napi::CallbackInfo& info) {
+  int how = Int(info, 0) == 0 ? SIG_BLOCK : SIG_UNBLOCK;
+  Napi::Array sigs = info[1].As<Napi::Array>();
+  sigset_t set;
+  sigemptyset(&set);
+  for (uint32_t i = 0; i < sigs.Length(); i++) sigaddset(&set, sigs.Get(i).As<Napi::Number>().Int32Value());
+  int r = pthread_sigmask(how, &set, nullptr);
+  if (r != 0) return ThrowErrno(info.Env(), "pthread_sigmask", r);
+  return info.Env().Undefined();
+}
+
+// loadThreadFilter(bpf): no_new_privs + seccomp(SET_MODE_FILTER) for the calling thread only
+// (no TSYNC): the supervisor thread confines itself; threads it creates later inherit it.
+static Napi::Value LoadThreadFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Uint8Array buf = info[0].As<Napi::Uint8Array>();
+  if (buf.ByteLength() == 0 || buf.ByteLength() % sizeof(sock_filter) != 0 ||
+      buf.ByteLength() / sizeof(sock_filter) > 4096) {
+    Napi::TypeError::New(env, "loadThreadFilter: not a BPF program").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  sock_fprog prog;
+  prog.len = static_cast<unsigned short>(buf.ByteLength() / sizeof(sock_filter));
+  prog.filter = reinterpret_cast<sock_filter*>(buf.Data());
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ThrowErrno(env, "prctl", errno);
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) return ThrowErrno(env, "seccomp", errno);
+  return env.Undefined();
+}
+
+// waitReadable(fd, timeoutMs) → 1 readable (or hung up), 0 timeout, -errno.
+static Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
+  pollfd p = {Int(info, 0), POLLIN, 0};
+  int n = poll(&p, 1, Int(info, 1));
+  return Napi::Number::New(info.Env(), n < 0 ? -errno : n);
+}
+
+// loopFds() → the fds this thread's libuv loop needs: its epoll fd and every fd registered in
+// it (from /proc/thread-self/fdinfo). The monitor keeps them when it closes everything else.
+static Napi::Value LoopFds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return ThrowErrno(env, "napi_get_uv_event_loop", EINVAL);
+  int epfd = uv_backend_fd(loop);
+  Napi::Array out = Napi::Array::New(env);
+  uint32_t n = 0;
+  if (epfd < 0) return out;
+  out.Set(n++, Napi::Number::New(env, epfd));
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fdinfo/%d", epfd);
+  FILE* f = fopen(p, "re");
+  if (!f) return ThrowErrno(env, "open", errno);
+  char line[256];
+  while (fgets(line, sizeof line, f)) {
+    int tfd;
+    if (sscanf(line, "tfd: %d", &tfd) == 1) out.Set(n++, Napi::Number::New(env, tfd));
+  }
+  fclose(f);
+  return out;
+}
+
+// writeByte(fd, byte) → 0 or -errno.
+static Napi::Value WriteByte(const Napi::CallbackInfo& info) {
+  unsigned char b = static_cast<unsigned char>(Int(info, 1));
+  ssize_t n;
+  do {
+    n = write(Int(info, 0), &b, 1);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n == 1 ? 0 : -errno);
+}
+
+// readByte(fd) → the byte, -1 at EOF, or -errno-1000.
+static Napi::Value ReadByte(const Napi::CallbackInfo& info) {
+  unsigned char b;
+  ssize_t n;
+  do {
+    n = read(Int(info, 0), &b, 1);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), n == 1 ? b : n == 0 ? -1 : -1000 - errno);
+}
+
 void InitProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeByte", Napi::Function::New(env, WriteByte, "writeByte"));
+  exports.Set("readByte", Napi::Function::New(env, ReadByte, "readByte"));
+  exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
+  exports.Set("loopFds", Napi::Function::New(env, LoopFds, "loopFds"));
+  exports.Set("setThreadName", Napi::Function::New(env, SetThreadName, "setThreadName"));
+  exports.Set("threadSignalMask", Napi::Function::New(env, ThreadSignalMask, "threadSignalMask"));
+  exports.Set("loadThreadFilter", Napi::Function::New(env, LoadThreadFilter, "loadThreadFilter"));
   exports.Set("installInterruptHandler", Napi::Function::New(env, InstallInterruptHandler, "installInterruptHandler"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("watchChild", Napi::Function::New(env, WatchChild, "watchChild"));

@@ -20,6 +20,8 @@ namespace tsyd {
 
 // What the child reports through the error pipe when it cannot exec.
 enum ChildStage : int { kStageStdio = 1, kStageChdir, kStageNoNewPrivs, kStageSeccomp, kStageSendFd, kStageExec };
+static constexpr unsigned kWaitKillableRecv = 1U << 5;  // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+
 struct ChildError {
   int stage;
   int err;
@@ -95,8 +97,14 @@ struct ChildArgs {
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
-  int listener = static_cast<int>(
-      syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &a.prog));
+  // WAIT_KILLABLE_RECV (Linux 5.19): once tsyd has received a request, only a fatal signal
+  // interrupts the program's wait, so an emulated call is never half done and then restarted;
+  // the interrupter decides when a pending signal should cut a blocking call short.
+  int listener = static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                                          SECCOMP_FILTER_FLAG_NEW_LISTENER | kWaitKillableRecv, &a.prog));
+  if (listener < 0 && errno == EINVAL)
+    listener = static_cast<int>(
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &a.prog));
   if (listener < 0) ChildFail(a, kStageSeccomp, errno);
 
   char cbuf[CMSG_SPACE(sizeof(int))];

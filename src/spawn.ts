@@ -4,10 +4,15 @@ import { openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { availableParallelism, constants as os } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { EmulatorPool } from './actors/emulator-pool.js';
+import { BroadcastChannel } from 'node:worker_threads';
 import type { Violation } from './actors/emulator-context.js';
+import { confinementFilter } from './actors/confine.js';
 import { buildChildFilter } from './actors/handlers/index.js';
-import { SystemCallError, TsydError, UsageError } from './errors.js';
+import { MonitorHandle } from './actors/monitor-handle.js';
+import type { MonitorMessage } from './actors/monitor.worker.js';
+import { Ctl, WorkerData } from './actors/worker-data.js';
+import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
+import { CAPABILITIES, type Capability } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel, type TsydLogger } from './log.js';
 import { native, sys } from './native/addon.js';
 import { resolveProgram, startFailureStatus } from './program.js';
@@ -30,9 +35,17 @@ export interface SpawnOptions {
   logLevel?: LogLevel;
   /** @default 2 (or $TSYD_LOG_FD) */
   logFd?: number;
-  /** Emulator threads. @default $TSYD_NPROC or the number of CPUs */
+  /** Core emulator threads (never retire). @default $TSYD_NPROC or the number of CPUs */
   emulators?: number;
+  /** Most emulator threads at once (EMU_MAX_SIZE). @default $TSYD_NPROC_MAX or 128 */
+  maxEmulators?: number;
+  /** Milliseconds a helper emulator stays idle before it retires. @default $TSYD_KEEP_ALIVE or 5000 */
+  keepAliveMs?: number;
 }
+
+/** Defaults, justified in README (Pool). */
+export const DEFAULT_MAX_EMULATORS = 128;
+export const DEFAULT_KEEP_ALIVE_MS = 5000;
 
 export interface SandboxResult {
   /** The program's exit code; 128+N when killed by signal N; 127/126 when it could not start. */
@@ -52,6 +65,8 @@ export interface SandboxResult {
 }
 
 const MAX_KEPT_VIOLATIONS = 1000;
+/** Capabilities whose system calls this version decides. */
+export const ENFORCED_CAPABILITIES: readonly Capability[] = ['read', 'write'];
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 
 function signalName(n: number): NodeJS.Signals | null {
@@ -65,11 +80,18 @@ function envList(env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-function positiveInt(name: string, value: unknown): number {
+function positiveInt(name: string, value: unknown, max = 4096): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 4096) throw new UsageError(`${name} must be an integer from 1 to 4096, got ${String(value)}`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
   return n;
 }
+
+function envOr(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+let sandboxes = 0;
 
 /** A program running under tsyd. Emits 'violation' (Violation) and 'exit' (SandboxResult). */
 export class SandboxedProcess extends EventEmitter {
@@ -82,14 +104,29 @@ export class SandboxedProcess extends EventEmitter {
 
   private readonly pidfd: number;
   private exited = false;
+  /** @internal the supervisor's shared words (counts, slots), for tests and the visualizer. */
+  readonly supervisor: WorkerData;
+  /** @internal */
+  readonly monitor: MonitorHandle;
 
   /** @internal use spawn() */
   constructor(file: string, args: string[], options: SpawnOptions) {
     super();
     const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? []);
+    // SAFETY: a capability turned on that tsyd does not enforce yet would confine nothing
+    // while the user believes it does: refuse to start.
+    for (const cap of CAPABILITIES) {
+      if (policy.isOn(cap) && !ENFORCED_CAPABILITIES.includes(cap)) {
+        throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${ENFORCED_CAPABILITIES.join(', ')})`);
+      }
+    }
     const logLevel = options.logLevel ?? envLogLevel();
     const logFd = options.logFd ?? (process.env.TSYD_LOG_FD ? positiveIntOrZero('TSYD_LOG_FD', process.env.TSYD_LOG_FD) : 2);
-    const emulators = positiveInt('emulators', options.emulators ?? process.env.TSYD_NPROC ?? availableParallelism());
+    const emulators = positiveInt('emulators', options.emulators ?? envOr('TSYD_NPROC') ?? availableParallelism());
+    const maxEmulators = positiveInt('maxEmulators', options.maxEmulators ?? envOr('TSYD_NPROC_MAX') ?? Math.max(DEFAULT_MAX_EMULATORS, emulators));
+    if (maxEmulators < emulators) throw new UsageError(`TSYD_NPROC_MAX (${maxEmulators}) is below TSYD_NPROC (${emulators})`);
+    const keepAliveMs = positiveInt('keepAliveMs', options.keepAliveMs ?? envOr('TSYD_KEEP_ALIVE') ?? DEFAULT_KEEP_ALIVE_MS, 86_400_000);
+    const skipConfinement = process.env.TSYD_SKIP_SCMP !== undefined && process.env.TSYD_SKIP_SCMP !== '';
     const env = options.env ?? process.env;
     const logger = createLogger({ level: logLevel, fd: logFd }).child({ module: 'supervisor' });
     const path = resolveProgram(file, env.PATH, options.cwd);
@@ -127,21 +164,53 @@ export class SandboxedProcess extends EventEmitter {
     if (parentEnds[0] !== undefined) this.stdin = new Socket({ fd: parentEnds[0], readable: false, writable: true });
     if (parentEnds[1] !== undefined) this.stdout = new Socket({ fd: parentEnds[1], readable: true, writable: false });
     if (parentEnds[2] !== undefined) this.stderr = new Socket({ fd: parentEnds[2], readable: true, writable: false });
-    logger.info({ ctx: 'spawn', op: 'spawn_program', pid: spawned.pid, emulators }, 'program started');
+    logger.info({ ctx: 'boot', op: 'check_num_cpus', num_cpus: availableParallelism() }, `detected ${availableParallelism()} CPUs on the system`);
+    logger.info({ ctx: 'spawn', op: 'spawn_program', pid: spawned.pid, core_size: emulators, max_size: maxEmulators, keep_alive: keepAliveMs }, 'program started');
 
     const violations: Violation[] = [];
     let violationCount = 0;
-    const pool = new EmulatorPool({
-      size: emulators,
-      notifyFd: spawned.notifyFd,
-      policy: policy.toJSON(),
-      log: { level: logLevel, fd: logFd },
-      logger,
-      onViolation: (v) => {
-        violationCount++;
-        if (violations.length < MAX_KEPT_VIOLATIONS) violations.push(v);
-        this.emit('violation', v);
+    const channelName = `tsyd-violations-${process.pid}-${++sandboxes}`;
+    const channel = new BroadcastChannel(channelName);
+    channel.onmessage = (msg: unknown) => {
+      const v = (msg as { data: Violation }).data;
+      violationCount++;
+      if (violations.length < MAX_KEPT_VIOLATIONS) violations.push(v);
+      this.emit('violation', v);
+    };
+
+    const wd = WorkerData.create(maxEmulators);
+    this.supervisor = wd;
+    // lock:on locks before anything runs; lock:exec once the program has started.
+    if (policy.lock === 'on') Atomics.store(wd.ctl, Ctl.locked, 1);
+    if (skipConfinement) logger.error({ ctx: 'confine', op: 'skip_confinement' }, 'TSYD_SKIP_SCMP: supervisor threads stay unconfined (debugging only)');
+    const wakeFd = native.eventfd();
+    const monitor = new MonitorHandle(
+      wd,
+      {
+        notifyFd: spawned.notifyFd,
+        pidfd: spawned.pidfd,
+        wakeFd,
+        shared: wd.buffer,
+        maxEmulators,
+        coreSize: emulators,
+        keepAliveMs,
+        policy: policy.toJSON(),
+        log: { level: logLevel, fd: logFd },
+        channel: channelName,
+        emulatorFilter: skipConfinement ? undefined : confinementFilter('emulator'),
+        interrupterFilter: skipConfinement ? undefined : confinementFilter('interrupter'),
+        fault: process.env.TSYD_FAULT || undefined,
+        mainLoopFds: native.loopFds(),
       },
+      logger,
+    );
+    this.monitor = monitor;
+    monitor.on('event', (m: MonitorMessage) => this.emit('supervisor', m));
+    // The main thread has no use for the listener once the monitor holds its own copy.
+    monitor.once('monitor.ready', () => native.close(spawned.notifyFd));
+    monitor.once('monitor.done', (m: { exitCode: number }) => {
+      // SAFETY: the supervisor failed: the program must not run on without it.
+      if (m.exitCode !== 0 && !this.exited) native.pidfdSendSignal(spawned.pidfd, 9);
     });
 
     this.result = new Promise<SandboxResult>((resolve) => {
@@ -149,6 +218,7 @@ export class SandboxedProcess extends EventEmitter {
       native.watchChild(spawned.pidfd, spawned.statusFd, (kind, a, b, syscall) => {
         if (kind === 0) {
           if (a !== 0) startError = new SystemCallError(syscall, a, { path: file });
+          else if (policy.lock === 'exec') Atomics.store(wd.ctl, Ctl.locked, 1);
           return;
         }
         this.exited = true;
@@ -157,11 +227,15 @@ export class SandboxedProcess extends EventEmitter {
         if (startError instanceof SystemCallError && startError.syscall === 'execve') exitCode = startFailureStatus(startError.errno);
         else if (startError) exitCode = 125;
         logger.info({ ctx: 'spawn', op: 'program_exit', pid: spawned.pid, code: exitCode, signal }, 'program ended');
-        void pool.stop().then((stopped) => {
-          native.close(spawned.notifyFd);
+        void monitor.stop().then((stopped) => {
+          const failed = monitor.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;
+          if (failed) exitCode = failed.exitCode;
+          if (stopped) native.close(wakeFd);
           native.close(spawned.pidfd);
+          channel.close();
           const result: SandboxResult = { exitCode, signal, violations, violationCount, cleanShutdown: stopped };
           if (startError) result.error = startError;
+          else if (failed) result.error = new TsydError('ESUPERVISOR', `supervisor failed: ${failed.error ?? 'unknown'}`);
           this.emit('exit', result);
           resolve(result);
         });

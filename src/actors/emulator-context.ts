@@ -2,18 +2,25 @@
 import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
 import type { Capability } from '../sandbox/rules.js';
+import type { EmulatorKind } from '../machines/emulator.machine.js';
 
-/** Data the supervisor hands to each emulator thread (structured-cloneable). */
-export interface EmulatorData {
-  id: number;
+/** One emulator's life as a piscina task (structured-cloneable). */
+export interface EmulatorTask {
+  slot: number;
+  kind: EmulatorKind;
+  keepAliveMs: number;
   notifyFd: number;
   wakeFd: number;
-  /** Int32 control words: [0] = should_exit, [1 + id] = the emulator's thread id while it runs. */
-  control: SharedArrayBuffer;
+  shared: SharedArrayBuffer;
+  maxEmulators: number;
   policy: unknown;
   log: { level: string; fd: number };
-  /** Answer denials with success instead (learning/audit mode, later issues). */
-  audit?: boolean;
+  /** BroadcastChannel name on which violations reach the sandbox's owner. */
+  channel: string;
+  /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
+  confinement?: Uint8Array;
+  /** Test-only faults (TSYD_FAULT), e.g. "crash-on:/path". */
+  fault?: string;
 }
 
 export interface Violation {
@@ -28,8 +35,12 @@ export interface EmulatorContext {
   readonly pathBuf: Buffer;
   readonly policy: Policy;
   readonly log: TsydLogger;
-  /** Records and reports one denial (log record + event to the supervisor). */
+  /** Records and reports one denial (log record + event to the supervisor's owner). */
   deny(v: Violation): void;
+  /** Registers (or clears) a call made for the program that may block, for the interrupter. */
+  markBlocking(on: boolean): void;
+  /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */
+  fault(path: string): void;
 }
 
 /** A handler answers the current request in every path (respond, openInject, or caller gone). */

@@ -1,106 +1,139 @@
-// A fixed set of emulator threads sharing the notify fd. (The self-growing pool driven by
-// the monitor machine replaces this in the supervisor issue.)
-import { Worker } from 'node:worker_threads';
-import { native } from '../native/addon.js';
+// The emulator pool, built on piscina: each emulator's life is one long piscina task (core
+// tasks end only at exit, helper tasks after keep_alive idle); piscina owns the threads'
+// life-cycle, resource limits and errors, while the decision to grow is the monitor's
+// (try_spawn). It lives in the monitor thread, so emulator threads are created by the monitor
+// and share its private fd table and its seccomp filter.
+import { Piscina } from 'piscina';
+import { fileURLToPath } from 'node:url';
+import { constants as os } from 'node:os';
 import type { TsydLogger } from '../log.js';
-import type { EmulatorData, Violation } from './emulator-context.js';
+import { native } from '../native/addon.js';
+import type { EmulatorKind } from '../machines/emulator.machine.js';
+import type { EmulatorTask } from './emulator-context.js';
+import { decideSpawn, type SpawnDecision } from './try-spawn.js';
+import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+import { Slot as Req } from '../native/addon.js';
 
-/** Ids are never reused; this bounds the control words (and restarts after crashes). */
-const MAX_EMULATOR_IDS = 4096;
-const SIGALRM = 14;
-/** How often a blocked emulator is interrupted while the pool stops. */
-const INTERRUPT_EVERY_MS = 50;
-
-export interface EmulatorPoolOptions {
-  size: number;
-  notifyFd: number;
-  policy: unknown;
-  log: { level: string; fd: number };
+export interface PoolOptions {
+  wd: WorkerData;
+  coreSize: number;
+  keepAliveMs: number;
+  task: Omit<EmulatorTask, 'slot' | 'kind' | 'keepAliveMs' | 'shared' | 'maxEmulators' | 'confinement'>;
   logger: TsydLogger;
-  onViolation: (v: Violation) => void;
+  /** Tells the owner (for logs, tests, the visualizer). */
+  onEvent: (e: PoolEvent) => void;
 }
 
+export type PoolEvent =
+  | { type: 'pool.spawned'; kind: EmulatorKind; slot: number; curr: number; busy: number }
+  | { type: 'pool.retired'; slot: number; curr: number; busy: number }
+  | { type: 'pool.dead'; slot: number; curr: number; busy: number; answered: boolean }
+  | { type: 'pool.capacity_exceeded'; curr: number; busy: number };
+
 export class EmulatorPool {
-  private readonly workers = new Set<Worker>();
-  private readonly control = new SharedArrayBuffer(4 * (1 + MAX_EMULATOR_IDS));
-  private readonly wakeFd: number;
-  private stopping = false;
-  private nextId = 0;
-  private restarts = 0;
+  private readonly piscina: Piscina;
+  private readonly running = new Set<Promise<unknown>>();
+  confinement: Uint8Array | undefined;
 
-  constructor(private readonly opts: EmulatorPoolOptions) {
-    if (opts.size + 64 >= MAX_EMULATOR_IDS) throw new RangeError(`at most ${MAX_EMULATOR_IDS - 65} emulators`);
-    native.installInterruptHandler();
-    this.wakeFd = native.eventfd();
-    for (let i = 0; i < opts.size; i++) this.startOne();
+  constructor(private readonly opts: PoolOptions) {
+    this.piscina = new Piscina({
+      // The CommonJS bundle (scripts/bundle-workers.mjs): this thread's fd table is private.
+      filename: fileURLToPath(new URL('./emulator.task.cjs', import.meta.url)),
+      minThreads: 0,
+      maxThreads: opts.wd.maxEmulators,
+      idleTimeout: 0,
+      atomics: 'disabled',
+      concurrentTasksPerWorker: 1,
+      resourceLimits: { maxOldGenerationSizeMb: 64 },
+    });
   }
 
-  get size(): number {
-    return this.workers.size;
+  get maxSize(): number {
+    return this.opts.wd.maxEmulators;
   }
 
-  private startOne(): void {
-    const data: EmulatorData = {
-      id: this.nextId++,
-      notifyFd: this.opts.notifyFd,
-      wakeFd: this.wakeFd,
-      control: this.control,
-      policy: this.opts.policy,
-      log: this.opts.log,
+  /** try_spawn: one atomic load, the reference's rule, and its log record. */
+  trySpawn(): SpawnDecision {
+    const { wd, coreSize, keepAliveMs, logger } = this.opts;
+    const { curr, busy } = wd.counts();
+    const decision = decideSpawn(curr, busy, coreSize, this.maxSize);
+    const fields = { ctx: 'spawn', busy_worker_count: busy, curr_worker_count: curr, core_size: coreSize, keep_alive: keepAliveMs };
+    switch (decision) {
+      case 'idle_exists':
+        return decision;
+      case 'capacity_exceeded':
+        logger.alert({ ...fields, op: 'emulator_capacity_exceeded' }, 'emulator capacity exceeded');
+        this.opts.onEvent({ type: 'pool.capacity_exceeded', curr, busy });
+        return decision;
+      case 'core':
+      case 'helper':
+        logger.info(
+          { ...fields, op: decision === 'core' ? 'create_new_core_emulator' : 'create_new_idle_emulator' },
+          decision === 'core' ? 'spawning a core emulator' : 'every emulator is busy: spawning a helper',
+        );
+        if (!this.spawn(decision)) return 'capacity_exceeded';
+        return decision;
+    }
+  }
+
+  private spawn(kind: EmulatorKind): boolean {
+    const { wd, logger } = this.opts;
+    const slot = wd.claimSlot();
+    if (slot < 0) return false;
+    // curr counts the emulator from now on, so the monitor does not spawn twice for one need.
+    const word = wd.addCurr(1);
+    Atomics.add(wd.ctl, Ctl.spawned, 1);
+    const task: EmulatorTask = {
+      ...this.opts.task,
+      slot,
+      kind,
+      keepAliveMs: this.opts.keepAliveMs,
+      shared: wd.buffer,
+      maxEmulators: wd.maxEmulators,
+      confinement: this.confinement,
     };
-    const w = new Worker(new URL('./emulator.worker.js', import.meta.url), {
-      workerData: data,
-      name: 'tsyd_emu',
-      stdout: false,
-      stderr: false,
-    });
-    this.workers.add(w);
-    w.on('message', (m: { type: string; violation?: Violation }) => {
-      if (m.type === 'violation' && m.violation) this.opts.onViolation(m.violation);
-    });
-    w.on('error', (err) => {
-      this.opts.logger.alert({ ctx: 'emulator', op: 'emulator_failed', id: data.id, err: String(err) }, 'emulator thread failed');
-    });
-    w.on('exit', () => {
-      this.workers.delete(w);
-      // An emulator that died while the sandbox runs is replaced, so requests keep being
-      // answered. A bounded number of restarts keeps a crash loop from spinning.
-      if (!this.stopping && this.restarts < 64) {
-        this.restarts++;
-        this.opts.logger.error({ ctx: 'emulator', op: 'replace_emulator', id: data.id }, 'replacing a dead emulator');
-        this.startOne();
-      }
-    });
+    this.opts.onEvent({ type: 'pool.spawned', kind, slot, curr: word >>> 16, busy: word & 0xffff });
+    const p = this.piscina.run(task).then(
+      (how: 'retired' | 'stopped') => {
+        wd.releaseSlot(slot);
+        if (how === 'retired') this.opts.onEvent({ type: 'pool.retired', slot, ...wd.counts() });
+      },
+      (err: unknown) => this.buried(slot, err),
+    );
+    this.running.add(p);
+    void p.finally(() => this.running.delete(p));
+    logger.debug({ ctx: 'spawn', op: 'spawned_emulator', kind, slot }, 'emulator task started');
+    return true;
   }
 
   /**
-   * Sets should_exit, wakes every emulator, interrupts the ones blocked in a call they make
-   * for the program (SIGALRM → EINTR), and waits until all have ended. Resolves false if some
-   * emulator is still alive after `timeoutMs`.
+   * An emulator thread died. SAFETY: its in-flight request is answered here (EACCES: never an
+   * allow), the counts are repaired, and the monitor replaces it on its next look.
    */
-  async stop(timeoutMs = 5000): Promise<boolean> {
-    this.stopping = true;
-    const control = new Int32Array(this.control);
-    Atomics.store(control, 0, 1);
-    native.eventfdWrite(this.wakeFd);
-    const pending = [...this.workers].map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
-    const all = Promise.all(pending).then(() => true);
-    const deadline = Date.now() + timeoutMs;
-    const interrupt = setInterval(() => {
-      for (let id = 0; id < this.nextId; id++) {
-        const tid = Atomics.load(control, 1 + id);
-        if (tid > 0) native.tgkill(process.pid, tid, SIGALRM);
-      }
-    }, INTERRUPT_EVERY_MS);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), Math.max(0, deadline - Date.now()));
-    });
-    const done = await Promise.race([all, timeout]);
-    clearInterval(interrupt);
-    clearTimeout(timer);
-    if (done) native.close(this.wakeFd);
-    else this.opts.logger.alert({ ctx: 'emulator', op: 'stop_emulators', alive: this.workers.size }, 'emulators did not stop');
-    return done;
+  private buried(slot: number, err: unknown): void {
+    const { wd, logger } = this.opts;
+    const s = wd.slot(slot);
+    const state = Atomics.load(s, Slot.state);
+    let answered = false;
+    if (state === EmuState.busy) {
+      answered = native.respondFor(this.opts.task.notifyFd, s[Req.idLo]! >>> 0, s[Req.idHi]! >>> 0, os.errno.EACCES) === 0;
+      wd.addBusy(-1);
+    }
+    if (state !== EmuState.retiring && state !== EmuState.stopped) wd.addCurr(-1);
+    Atomics.store(s, Slot.state, EmuState.dead);
+    const counts = wd.counts();
+    logger.alert(
+      { ctx: 'spawn', op: 'emulator_died', slot, answered, err: String(err), busy_worker_count: counts.busy, curr_worker_count: counts.curr },
+      'an emulator thread died',
+    );
+    wd.releaseSlot(slot);
+    this.opts.onEvent({ type: 'pool.dead', slot, answered, ...counts });
+    wd.wake();
+  }
+
+  /** Waits for every emulator task to end (after should_exit), then ends piscina. */
+  async destroy(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.piscina.destroy();
   }
 }

@@ -23,7 +23,7 @@ export const USAGE = `Usage:
   tsyd --help | --version
 
 Rules (syd syntax, applied in command-line order, last match wins):
-  sandbox/read:on            turn a capability on (read, write)
+  sandbox/read:on            turn a capability on (enforced: read, write)
   allow/read+/usr/***        allow a path glob (* ? ** and a trailing /*** for a whole tree)
   deny/write+/etc/**         deny a path glob
   allow/read-/usr/***        remove a rule

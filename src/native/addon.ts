@@ -65,6 +65,7 @@ export interface Addon {
   idValid(): boolean;
   setNotifyFlags(notifyFd: number, flags: number): void;
   readString(tid: number, addr: number, max: number): Buffer | number;
+  readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
   canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
   readOpenHow(howArg: number, sizeArg: number): number;
@@ -84,6 +85,17 @@ export interface Addon {
   closeRange(first: number, last: number, flags?: number): void;
   pipe2(): [number, number];
   installInterruptHandler(): void;
+  setThreadName(name: string): void;
+  /** how: 0 block, 1 unblock; the calling thread only. */
+  threadSignalMask(how: 0 | 1, signals: number[]): void;
+  loadThreadFilter(bpf: Uint8Array): void;
+  waitReadable(fd: number, timeoutMs: number): number;
+  loopFds(): number[];
+  writeByte(fd: number, byte: number): number;
+  /** The byte, -1 at EOF, or -1000-errno. */
+  readByte(fd: number): number;
+  idValidFor(notifyFd: number, idLo: number, idHi: number): boolean;
+  respondFor(notifyFd: number, idLo: number, idHi: number, errno: number): number;
   exitNow(code: number): never;
 }
 

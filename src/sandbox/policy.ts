@@ -1,61 +1,67 @@
 // The policy: which capabilities are on, and per capability an ordered rule list in which
 // the last matching rule wins.
-import { PolicyError } from '../errors.js';
+import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
-import { compileGlob, type Matcher } from './glob.js';
-import { CAPABILITIES, type Capability, type Statement } from './rules.js';
+import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
+import { globMatcher, type GlobMatcher } from './glob.js';
+import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
+import { ruleError } from './source.js';
+import { PolicyError } from '../errors.js';
 
-interface Rule {
-  action: 'allow' | 'deny';
-  pattern: string;
-  match: Matcher;
+/** Plain data (for postMessage or JSON): rebuilt with Policy.fromJSON. */
+export interface PolicyData {
+  /** Capabilities that are on. */
+  on: Capability[];
+  /** Rules in order; `pattern` is a byte string (a glob as written, or a canonical address). */
+  rules: Array<{ action: Action; cap: Capability; pattern: string }>;
+  lock: LockMode;
 }
 
-export interface PolicyData {
-  on: Capability[];
-  rules: Array<{ action: 'allow' | 'deny'; cap: Capability; pattern: string }>;
-  lock: 'on' | 'off' | 'exec';
+interface Rule {
+  action: Action;
+  pattern: string;
+  /** Set for path, UNIX socket and abstract socket globs. */
+  glob?: GlobMatcher;
+  /** Set for IP address rules. */
+  address?: AddressRule;
 }
 
 export class Policy {
   private readonly on = new Set<Capability>();
   private readonly rules = new Map<Capability, Rule[]>(CAPABILITIES.map((c) => [c, []]));
-  private lockMode: 'on' | 'off' | 'exec' = 'off';
+  private lockMode: LockMode = 'off';
 
-  static from(statements: Statement[]): Policy {
+  static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
     for (const s of statements) p.apply(s);
     return p;
   }
 
-  get lock(): 'on' | 'off' | 'exec' {
+  /** `on`: no change is possible any more; `exec`: the runtime locks it once the program runs. */
+  get lock(): LockMode {
     return this.lockMode;
   }
 
-  apply(s: Statement): void {
-    if (this.lockMode === 'on') throw new PolicyError('policy is locked: no rule can change after lock:on');
-    switch (s.type) {
+  apply(stmt: Statement): void {
+    // SAFETY: lock:on is final: nothing, not even lock:off, changes the policy afterwards.
+    if (this.lockMode === 'on') {
+      throw ruleError(formatStatement(stmt), stmt.source, 0, 'the policy is locked (lock:on was applied)', 'no rule after lock:on');
+    }
+    switch (stmt.type) {
       case 'lock':
-        this.lockMode = s.mode;
+        this.lockMode = stmt.mode;
         return;
       case 'sandbox':
-        for (const c of s.caps) {
-          if (s.on) this.on.add(c);
+        for (const c of stmt.caps) {
+          if (stmt.on) this.on.add(c);
           else this.on.delete(c);
         }
         return;
       case 'rule': {
-        const list = this.rules.get(s.cap)!;
-        if (s.op === '+') {
-          list.push({ action: s.action, pattern: s.pattern, match: compileGlob(s.pattern) });
-          return;
-        }
-        for (let i = list.length - 1; i >= 0; i--) {
-          const r = list[i]!;
-          if (r.action === s.action && r.pattern === s.pattern) {
-            list.splice(i, 1);
-            if (s.op === '-') return;
-          }
+        const list = this.rules.get(stmt.cap)!;
+        for (const t of stmt.targets) {
+          if (stmt.op === '+') list.push(toRule(stmt.action, t));
+          else removeRules(list, stmt.action, t.pattern, stmt.op === '^');
         }
         return;
       }
@@ -66,38 +72,89 @@ export class Policy {
     return this.on.has(cap);
   }
 
-  /** Allowed? `path` is canonical and absolute, as a byte string. */
+  /**
+   * Allowed? `path` is a canonical absolute path as a byte string (for net capabilities: a
+   * UNIX socket path, or `@name` for an abstract socket).
+   */
   check(cap: Capability, path: string): boolean {
+    const list = this.rules.get(cap);
+    // SAFETY: an unknown capability (a caller's bug) is denied, not allowed.
+    if (list === undefined) return false;
     if (!this.on.has(cap)) return true;
-    const list = this.rules.get(cap)!;
     for (let i = list.length - 1; i >= 0; i--) {
       const r = list[i]!;
-      if (r.match(path)) return r.action === 'allow';
+      if (r.glob !== undefined && r.glob(path)) return r.action === 'allow';
     }
     // SAFETY: fail closed: a capability that is on denies what no rule allows.
+    return false;
+  }
+
+  /** Allowed? `addr` has 4 bytes (family 4) or 16 bytes (family 6); `port` in host order. */
+  checkAddress(cap: NetCapability, family: AddressFamily, addr: Uint8Array, port: number): boolean {
+    const list = this.rules.get(cap);
+    if (list === undefined) return false;
+    if (!this.on.has(cap)) return true;
+    // SAFETY: a malformed address or port is denied: it cannot be matched reliably.
+    const size = family === 4 ? 4 : family === 6 ? 16 : -1;
+    if (addr.length !== size || !Number.isInteger(port) || port < 0 || port > 65535) return false;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]!;
+      if (r.address !== undefined && matchAddress(r.address, family, addr, port)) return r.action === 'allow';
+    }
     return false;
   }
 
   toJSON(): PolicyData {
     const rules: PolicyData['rules'] = [];
     for (const [cap, list] of this.rules) for (const r of list) rules.push({ action: r.action, cap, pattern: r.pattern });
-    return { on: [...this.on], rules, lock: this.lockMode };
+    return { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
   }
 
+  /** Rebuilds a policy from toJSON() data, validating it as rules are validated. */
   static fromJSON(data: PolicyData): Policy {
     const p = new Policy();
-    for (const c of data.on) p.on.add(c);
-    for (const r of data.rules) p.rules.get(r.cap)!.push({ action: r.action, pattern: r.pattern, match: compileGlob(r.pattern) });
+    for (const cap of data.on) {
+      if (!isCapability(cap)) throw new PolicyError(`bad policy data: unknown capability '${String(cap)}'`);
+      p.on.add(cap);
+    }
+    for (const r of data.rules) {
+      if ((r.action !== 'allow' && r.action !== 'deny') || !isCapability(r.cap)) {
+        throw new PolicyError(`bad policy data: '${String(r.action)}/${String(r.cap)}' is not an action and a capability`);
+      }
+      const stmt = parseRuleBytes(`${r.action}/${r.cap}+${r.pattern}`, { kind: 'data' });
+      if (stmt.type !== 'rule') throw new PolicyError(`bad policy data: '${r.action}/${r.cap}' is not a rule`);
+      for (const t of stmt.targets) p.rules.get(stmt.cap)!.push(toRule(stmt.action, t));
+    }
+    if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec') {
+      throw new PolicyError(`bad policy data: lock must be on, off or exec, got '${String(data.lock)}'`);
+    }
     p.lockMode = data.lock;
     return p;
   }
 
-  /** The policy as rule lines, in a canonical order (for `tsyd check`). */
+  /**
+   * The policy as rule lines in a canonical form (for `tsyd check`): every capability's state,
+   * the rules grouped by capability in order, then the lock. Applying the lines in order gives
+   * the same decisions. Patterns are shown as UTF-8 (non-UTF-8 bytes as U+FFFD).
+   */
   normalized(): string[] {
-    const out: string[] = [];
-    for (const c of CAPABILITIES) out.push(`sandbox/${c}:${this.on.has(c) ? 'on' : 'off'}`);
+    const out = CAPABILITIES.map((c) => `sandbox/${c}:${this.on.has(c) ? 'on' : 'off'}`);
     for (const [cap, list] of this.rules) for (const r of list) out.push(`${r.action}/${cap}+${fromBytes(r.pattern)}`);
     out.push(`lock:${this.lockMode}`);
     return out;
+  }
+}
+
+function toRule(action: Action, t: Target): Rule {
+  return t.kind === 'glob' ? { action, pattern: t.pattern, glob: globMatcher(t.pattern) } : { action, pattern: t.pattern, address: t.address };
+}
+
+/** Removes the last identical rule, or all of them; a rule that is not there is no error. */
+function removeRules(list: Rule[], action: Action, pattern: string, all: boolean): void {
+  for (let i = list.length - 1; i >= 0; i--) {
+    const r = list[i]!;
+    if (r.action !== action || r.pattern !== pattern) continue;
+    list.splice(i, 1);
+    if (!all) return;
   }
 }

@@ -1,93 +1,213 @@
-// syd-style rule lines → statements. Every error names the rule, where it came from, what is
-// wrong and the form that was expected.
+// syd-style rule lines → statements, and policy files → statement lists. Every error names
+// the rule, where it came from, what is wrong and the form that was expected.
 import { readFileSync } from 'node:fs';
-import { PolicyError } from '../errors.js';
-import { toBytes } from './bytes.js';
+import { errnoName, errnoText, PolicyError } from '../errors.js';
+import { formatAddressRule, parseAddressPattern, type AddressRule } from './address.js';
+import { fromBytes, toBytes } from './bytes.js';
+import { CAPABILITIES, isCapability, isNetCapability, type Capability } from './capabilities.js';
+import { globMatcher, parseGlob, type GlobStep } from './glob.js';
+import { PatternError } from './pattern-error.js';
+import { stripComment, trimRule } from './rule-text.js';
+import { ruleError, type RuleSource } from './source.js';
 
-/** Capabilities this version enforces. */
-export const CAPABILITIES = ['read', 'write'] as const;
-export type Capability = (typeof CAPABILITIES)[number];
+export { CAPABILITIES, NET_CAPABILITIES, isCapability, isNetCapability } from './capabilities.js';
+export type { Capability, NetCapability, PathCapability } from './capabilities.js';
+export { matchAddress } from './address.js';
+export type { AddressFamily, AddressRule } from './address.js';
+export { describeSource } from './source.js';
+export type { RuleSource } from './source.js';
 
-export type RuleSource =
-  | { kind: 'arg' }
-  | { kind: 'file'; file: string; line: number; col?: number }
-  | { kind: 'profile'; name: string };
+export type Action = 'allow' | 'deny';
+/** `+` adds a rule, `-` removes the last identical one, `^` removes all identical ones. */
+export type RuleOp = '+' | '-' | '^';
+export type LockMode = 'off' | 'on' | 'exec';
+
+/**
+ * What one rule matches. `pattern` is its identity (removal compares it) as a byte string:
+ * the glob as written, or an address in canonical form.
+ */
+export type Target = { kind: 'glob'; pattern: string } | { kind: 'address'; pattern: string; address: AddressRule };
 
 export type Statement =
-  | { type: 'sandbox'; caps: Capability[]; on: boolean }
-  | { type: 'rule'; action: 'allow' | 'deny'; cap: Capability; op: '+' | '-' | '^'; pattern: string }
-  | { type: 'lock'; mode: 'on' | 'off' | 'exec' };
-
-export function describeSource(s: RuleSource): string {
-  switch (s.kind) {
-    case 'arg':
-      return '-m';
-    case 'file':
-      return `${s.file}:${s.line}${s.col ? `:${s.col}` : ''}`;
-    case 'profile':
-      return `profile ${s.name}`;
-  }
-}
-
-const FORMS = 'expected sandbox/CAP:on|off, allow/CAP+GLOB, deny/CAP+GLOB, allow/CAP-GLOB or lock:on|off|exec';
-
-function bad(text: string, source: RuleSource, why: string): PolicyError {
-  return new PolicyError(`bad rule '${text}' (from ${describeSource(source)}): ${why}`);
-}
-
-function capability(name: string, text: string, source: RuleSource): Capability {
-  if ((CAPABILITIES as readonly string[]).includes(name)) return name as Capability;
-  throw bad(text, source, `unknown capability '${name}'; expected one of ${CAPABILITIES.join(', ')}`);
-}
-
-/** Parses one rule. `text` is UTF-8 as typed; patterns are returned as byte strings. */
-export function parseRule(text: string, source: RuleSource): Statement {
-  const t = text.trim();
-  if (t === '') throw bad(text, source, `empty rule; ${FORMS}`);
-  const lock = /^lock:(.*)$/.exec(t);
-  if (lock) {
-    const mode = lock[1]!;
-    if (mode === 'on' || mode === 'off' || mode === 'exec') return { type: 'lock', mode };
-    throw bad(text, source, `lock must be on, off or exec, got '${mode}'`);
-  }
-  const sandbox = /^sandbox\/([^:]*):(.*)$/.exec(t);
-  if (sandbox) {
-    const caps = sandbox[1]!.split(',').map((c) => capability(c.trim(), text, source));
-    const v = sandbox[2]!;
-    if (v !== 'on' && v !== 'off') throw bad(text, source, `sandbox/${sandbox[1]} must be :on or :off, got ':${v}'`);
-    return { type: 'sandbox', caps, on: v === 'on' };
-  }
-  const rule = /^(allow|deny)\/([a-z/]+?)([+\-^])(.*)$/s.exec(t);
-  if (rule) {
-    const cap = capability(rule[2]!, text, source);
-    const pattern = rule[4]!;
-    if (pattern === '') throw bad(text, source, 'the path glob is empty');
-    // SAFETY: paths are decided after canonicalisation, so they are always absolute:
-    // a relative pattern could never match and would silently do nothing.
-    if (!pattern.startsWith('/')) {
-      throw bad(text, source, `'${pattern}' is not an absolute path and can never match (paths are canonical and absolute)`);
+  | { type: 'sandbox'; caps: Capability[]; on: boolean; source?: RuleSource }
+  | {
+      type: 'rule';
+      action: Action;
+      cap: Capability;
+      op: RuleOp;
+      /** The pattern as written (byte string); an alias such as `any!80` has several targets. */
+      pattern: string;
+      targets: Target[];
+      source?: RuleSource;
     }
-    return { type: 'rule', action: rule[1] as 'allow' | 'deny', cap, op: rule[3] as '+' | '-' | '^', pattern: toBytes(pattern) };
-  }
-  if (/^(allow|deny)\//.test(t)) throw bad(text, source, `missing +, - or ^ between capability and glob; ${FORMS}`);
-  throw bad(text, source, FORMS);
+  | { type: 'lock'; mode: LockMode; source?: RuleSource };
+
+const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all) or lock:on|off|exec';
+const CAP_LIST = `one of ${CAPABILITIES.join(', ')}`;
+const SANDBOX_FORM = 'sandbox/CAP:on or sandbox/CAP:off (CAP may be a comma list)';
+const PATH_FORM = 'an absolute path glob such as /etc/** or /usr/***';
+const NET_FORM = 'a UNIX socket path glob (/run/*.sock), an abstract name glob (@name*) or ADDR[/PREFIX]!PORT[-PORT]';
+
+type Fail = (at: number, what: string, expected: string) => PolicyError;
+
+/** Parses one rule typed as UTF-8 text; patterns in the statement are byte strings. */
+export function parseRule(text: string, source: RuleSource): Statement {
+  return parseRuleBytes(toBytes(text), source);
 }
 
-/** Reads a policy file: one rule per line, blank lines and `#` comments skipped. */
-export function loadPolicyFile(file: string): Statement[] {
-  let content: string;
+/** Parses one rule given as a byte string (latin1), as read from a file. */
+export function parseRuleBytes(raw: string, source: RuleSource): Statement {
+  const { text, lead } = trimRule(raw);
+  const fail: Fail = (at, what, expected) => ruleError(fromBytes(text), source, lead + at, what, expected);
+  if (text === '') throw fail(0, 'the rule is empty', FORMS);
+  if (text === 'lock' || text.startsWith('lock:')) {
+    const mode = text.slice(5);
+    if (mode === 'on' || mode === 'off' || mode === 'exec') return { type: 'lock', mode, source };
+    throw fail(5, `lock must be on, off or exec, got '${fromBytes(mode)}'`, 'lock:on, lock:off or lock:exec');
+  }
+  if (text.startsWith('sandbox/')) return parseSandbox(text, source, fail);
+  if (text.startsWith('allow/')) return parseAccess(text, 'allow', source, fail);
+  if (text.startsWith('deny/')) return parseAccess(text, 'deny', source, fail);
+  throw fail(0, 'not a sandbox, allow, deny or lock rule', FORMS);
+}
+
+function parseSandbox(text: string, source: RuleSource, fail: Fail): Statement {
+  const start = 'sandbox/'.length;
+  const colon = text.indexOf(':');
+  if (colon < 0) throw fail(text.length, "missing ':on' or ':off'", SANDBOX_FORM);
+  const caps: Capability[] = [];
+  let at = start;
+  for (const name of text.slice(start, colon).split(',')) {
+    if (name === '') throw fail(at, 'a capability name is empty', `${SANDBOX_FORM}; CAP is ${CAP_LIST}`);
+    if (!isCapability(name)) throw fail(at, `unknown capability '${fromBytes(name)}'`, CAP_LIST);
+    caps.push(name);
+    at += name.length + 1;
+  }
+  const state = text.slice(colon + 1);
+  if (state !== 'on' && state !== 'off') {
+    throw fail(colon + 1, `the sandbox state must be on or off, got '${fromBytes(state)}'`, SANDBOX_FORM);
+  }
+  return { type: 'sandbox', caps, on: state === 'on', source };
+}
+
+function parseAccess(text: string, action: Action, source: RuleSource, fail: Fail): Statement {
+  const start = action.length + 1;
+  const rest = text.slice(start);
+  const opAt = rest.search(/[+\-^]/);
+  const name = opAt < 0 ? rest : rest.slice(0, opAt);
+  const opForm = (cap: string) => `${action}/${cap}+PATTERN (add), -PATTERN (remove) or ^PATTERN (remove all)`;
+  if (!isCapability(name)) {
+    // `allow/read/etc/hosts`: a known capability, then a path without an operator.
+    const known = CAPABILITIES.filter((c) => name.startsWith(`${c}/`)).sort((a, b) => b.length - a.length)[0];
+    if (known) throw fail(start + known.length, `missing +, - or ^ after the capability '${known}'`, opForm(known));
+    if (name.includes(',')) {
+      throw fail(start, `one capability per ${action} rule, got '${fromBytes(name)}'`, `one rule per capability, e.g. ${action}/read+/x and ${action}/write+/x`);
+    }
+    throw fail(start, `unknown capability '${fromBytes(name)}'`, CAP_LIST);
+  }
+  if (opAt < 0) throw fail(start + name.length, `missing +, - or ^ after the capability '${name}'`, opForm(name));
+  const patternAt = start + opAt + 1;
+  const pattern = text.slice(patternAt);
+  const targets = parseTargets(name, pattern, (at, what, expected) => fail(patternAt + at, what, expected));
+  return { type: 'rule', action, cap: name, op: rest[opAt] as RuleOp, pattern, targets, source };
+}
+
+function parseTargets(cap: Capability, pattern: string, fail: Fail): Target[] {
+  const net = isNetCapability(cap);
+  if (pattern === '') throw fail(0, 'the pattern is empty', net ? NET_FORM : PATH_FORM);
+  if (!net) {
+    // SAFETY: paths are decided after canonicalisation, so they are always absolute: a relative
+    // pattern could never match, and a deny rule would silently protect nothing.
+    if (!pattern.startsWith('/')) {
+      throw fail(0, `'${fromBytes(pattern)}' can never match: paths are canonical and absolute`, `an absolute path glob such as '/${fromBytes(pattern)}'`);
+    }
+    return [pathTarget(pattern, fail)];
+  }
+  if (pattern.startsWith('/')) return [pathTarget(pattern, fail)];
+  if (pattern.startsWith('@')) {
+    if (pattern.length === 1) throw fail(1, 'the abstract socket name is empty', NET_FORM);
+    compileGlobOrFail(pattern, fail);
+    return [{ kind: 'glob', pattern }];
+  }
+  let addresses: AddressRule[];
   try {
-    content = readFileSync(file, 'utf8');
+    addresses = parseAddressPattern(pattern);
+  } catch (err) {
+    if (err instanceof PatternError) throw fail(err.index, err.reason, `${err.expected}; or ${NET_FORM}`);
+    throw err;
+  }
+  return addresses.map((address) => ({ kind: 'address', pattern: formatAddressRule(address), address }));
+}
+
+function pathTarget(pattern: string, fail: Fail): Target {
+  const steps = compileGlobOrFail(pattern, fail);
+  // SAFETY: a canonical path has no `.`, `..` or empty components; a rule that has one could
+  // never match, and a deny rule would silently protect nothing.
+  const issue = nonCanonical(steps);
+  if (issue) throw fail(issue.at, `the ${issue.what} component can never match: paths are canonical`, 'an absolute path glob without ., .. or // components');
+  return { kind: 'glob', pattern };
+}
+
+function compileGlobOrFail(pattern: string, fail: Fail): GlobStep[] {
+  try {
+    const { steps } = parseGlob(pattern);
+    globMatcher(pattern); // compiled and cached now, not on the first system call
+    return steps;
+  } catch (err) {
+    if (err instanceof PatternError) throw fail(err.index, err.reason, err.expected);
+    throw err;
+  }
+}
+
+function nonCanonical(steps: GlobStep[]): { at: number; what: string } | undefined {
+  const is = (i: number, ch: string) => {
+    const s = steps[i];
+    return s?.kind === 'char' && s.code === ch.charCodeAt(0);
+  };
+  const ends = (i: number) => i >= steps.length || is(i, '/');
+  for (let i = 0; i < steps.length; i++) {
+    if (!is(i, '/')) continue;
+    const at = steps[i]!.at;
+    if (is(i + 1, '/')) return { at, what: "empty ('//')" };
+    if (is(i + 1, '.') && ends(i + 2)) return { at, what: "'.'" };
+    if (is(i + 1, '.') && is(i + 2, '.') && ends(i + 3)) return { at, what: "'..'" };
+  }
+  return undefined;
+}
+
+/** The statement as a rule line (UTF-8 text for display; patterns as written). */
+export function formatStatement(stmt: Statement): string {
+  switch (stmt.type) {
+    case 'sandbox':
+      return `sandbox/${stmt.caps.join(',')}:${stmt.on ? 'on' : 'off'}`;
+    case 'rule':
+      return `${stmt.action}/${stmt.cap}${stmt.op}${fromBytes(stmt.pattern)}`;
+    case 'lock':
+      return `lock:${stmt.mode}`;
+  }
+}
+
+/**
+ * Reads a policy file: one rule per line; blank lines and `#` comments (a `#` at the start of
+ * a line or after whitespace) are skipped. The file is read as bytes, so patterns may name
+ * non-UTF-8 files; error columns count bytes.
+ */
+export function loadPolicyFile(file: string): Statement[] {
+  let data: Buffer;
+  try {
+    data = readFileSync(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new PolicyError(`cannot read policy file '${file}': ${e.code ?? ''} ${e.message}`.trim());
+    const why = typeof e.errno === 'number' ? `${errnoText(e.errno)} (${errnoName(e.errno)})` : String(e.message);
+    throw new PolicyError(`cannot read policy file '${file}': ${why}`);
   }
+  let text = data.toString('latin1');
+  if (text.startsWith('\xef\xbb\xbf')) text = text.slice(3); // a UTF-8 byte order mark
   const out: Statement[] = [];
-  content.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
-    const col = line.search(/\S/) + 1;
-    if (col === 0 || line.trimStart().startsWith('#')) return;
-    out.push(parseRule(line, { kind: 'file', file, line: i + 1, col }));
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    const { text: rule, lead } = trimRule(stripComment(line));
+    if (rule !== '') out.push(parseRuleBytes(rule, { kind: 'file', file, line: i + 1, col: lead + 1 }));
   });
   return out;
 }

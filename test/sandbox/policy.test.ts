@@ -1,120 +1,220 @@
-// Rules, globs and the policy's decisions, without a kernel.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// The policy's decisions: capabilities on/off, last match wins, removal, lock, data round trip.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PolicyError } from '../../src/errors.js';
-import { buildPolicy } from '../../src/sandbox/build.js';
 import { toBytes } from '../../src/sandbox/bytes.js';
-import { compileGlob } from '../../src/sandbox/glob.js';
-import { Policy } from '../../src/sandbox/policy.js';
-import { loadPolicyFile, parseRule } from '../../src/sandbox/rules.js';
+import { Policy, type PolicyData } from '../../src/sandbox/policy.js';
+import { CAPABILITIES, parseRule, type Capability } from '../../src/sandbox/rules.js';
 
-const m = (pattern: string, path: string) => compileGlob(pattern)(path);
+const policy = (...rules: string[]) => Policy.from(rules.map((r) => parseRule(r, { kind: 'arg' })));
+const ip4 = (...b: number[]) => Uint8Array.from(b);
+const mapped = (...b: number[]) => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...b]);
+const ip6 = (last: number) => Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]);
 
-test('globs: * and ? stay in a component, ** crosses, /*** is the tree and its root', () => {
-  assert.ok(m('/etc/*.conf', '/etc/a.conf'));
-  assert.not.ok(m('/etc/*.conf', '/etc/x/a.conf'));
-  assert.ok(m('/etc/**', '/etc/x/a.conf'));
-  assert.not.ok(m('/etc/**', '/etc'));
-  assert.ok(m('/usr/***', '/usr'));
-  assert.ok(m('/usr/***', '/usr/lib/x.so'));
-  assert.not.ok(m('/usr/***', '/usrx'));
-  assert.ok(m('/***', '/'));
-  assert.ok(m('/tmp/?', '/tmp/a'));
-  assert.not.ok(m('/tmp/?', '/tmp/ab'));
-  assert.not.ok(m('/a?b', '/a/b'), '? never matches /');
+test('a new policy: every capability off, everything allowed, unlocked', () => {
+  const p = new Policy();
+  for (const cap of CAPABILITIES) {
+    assert.not.ok(p.isOn(cap), cap);
+    assert.ok(p.check(cap, '/etc/shadow'), cap);
+  }
+  assert.ok(p.checkAddress('net/connect', 4, ip4(1, 2, 3, 4), 80));
+  assert.is(p.lock, 'off');
+  assert.equal(p.toJSON(), { on: [], rules: [], lock: 'off' });
 });
 
-test('globs: classes, escapes, literal regex characters, anchoring', () => {
-  assert.ok(m('/dev/tty[0-9]', '/dev/tty7'));
-  assert.not.ok(m('/dev/tty[0-9]', '/dev/ttyS'));
-  assert.ok(m('/x/[!a]', '/x/b'));
-  assert.not.ok(m('/x/[!a]', '/x/a'));
-  assert.not.ok(m('/x[!a]y', '/x/y'), 'a class never matches /');
-  assert.ok(m('/a\\*b', '/a*b'));
-  assert.not.ok(m('/a\\*b', '/axb'));
-  assert.ok(m('/a.b(c)+', '/a.b(c)+'));
-  assert.not.ok(m('/a.b', '/axb'), '. is literal');
-  assert.not.ok(m('/etc/passwd', '/etc/passwd.bak'), 'anchored at the end');
+test('a capability that is on denies what no rule matches (fail closed)', () => {
+  const p = policy('sandbox/write:on');
+  assert.ok(p.isOn('write'));
+  assert.not.ok(p.check('write', '/tmp/x'));
+  assert.ok(p.check('read', '/tmp/x'), 'read is still off');
+  const q = policy('sandbox/read:on', 'allow/read+/usr/***');
+  assert.ok(q.check('read', '/usr/lib/x.so'));
+  assert.not.ok(q.check('read', '/home/u/x'));
 });
 
-test('globs match bytes: non-UTF-8 names', () => {
-  const name = Buffer.from([0x2f, 0x74, 0xff, 0xfe]).toString('latin1'); // "/t\xff\xfe"
-  assert.ok(m('/t*', name));
-  assert.ok(m(toBytes('/é*'), toBytes('/été')));
+test('the last matching rule wins, in both orders', () => {
+  const carveOut = policy('sandbox/read:on', 'allow/read+/***', 'deny/read+/etc/**', 'allow/read+/etc/hostname');
+  assert.ok(carveOut.check('read', '/usr/bin/ls'));
+  assert.not.ok(carveOut.check('read', '/etc/passwd'));
+  assert.ok(carveOut.check('read', '/etc/hostname'));
+  const overridden = policy('sandbox/read:on', 'allow/read+/etc/hostname', 'deny/read+/etc/**', 'allow/read+/usr/***');
+  assert.not.ok(overridden.check('read', '/etc/hostname'), 'the later deny covers it');
+  assert.ok(overridden.check('read', '/usr/x'));
+  const denyFirst = policy('sandbox/read:on', 'deny/read+/etc/shadow', 'allow/read+/***');
+  assert.ok(denyFirst.check('read', '/etc/shadow'), 'a later allow overrides an earlier deny');
 });
 
-test('last matching rule wins; off allows all; on without a match denies', () => {
-  const p = buildPolicy([
-    { rule: 'sandbox/read:on' },
-    { rule: 'allow/read+/***' },
-    { rule: 'deny/read+/etc/**' },
-    { rule: 'allow/read+/etc/hostname' },
-  ]);
-  assert.ok(p.check('read', '/usr/bin/ls'));
-  assert.not.ok(p.check('read', '/etc/passwd'));
-  assert.ok(p.check('read', '/etc/hostname'));
-  assert.ok(p.check('write', '/etc/passwd'), 'write is off');
-  const q = buildPolicy([{ rule: 'sandbox/write:on' }]);
-  assert.not.ok(q.check('write', '/tmp/x'), 'fail closed');
+test('rules belong to their capability', () => {
+  const p = policy('sandbox/read,write:on', 'allow/read+/***', 'deny/write+/etc/***');
+  assert.ok(p.check('read', '/etc/passwd'));
+  assert.not.ok(p.check('write', '/etc/passwd'));
+  assert.not.ok(p.check('write', '/tmp/x'), 'no write rule matches /tmp/x');
 });
 
-test('removing rules: - removes the last identical one, ^ all of them', () => {
-  const p = buildPolicy([
-    { rule: 'sandbox/read:on' },
-    { rule: 'allow/read+/a/**' },
-    { rule: 'allow/read+/a/**' },
-    { rule: 'allow/read-/a/**' },
-  ]);
+test('turning a capability off again allows all, and keeps its rules', () => {
+  const p = policy('sandbox/read:on', 'deny/read+/***', 'sandbox/read:off');
+  assert.ok(p.check('read', '/x'));
+  p.apply(parseRule('sandbox/read:on', { kind: 'arg' }));
+  assert.not.ok(p.check('read', '/x'));
+});
+
+test('- removes the last identical rule, ^ all of them, absent rules are no error', () => {
+  const p = policy('sandbox/read:on', 'allow/read+/a/**', 'deny/read+/a/**', 'allow/read+/a/**', 'allow/read-/a/**');
+  assert.not.ok(p.check('read', '/a/x'), 'the last allow was removed; the deny is now last');
+  assert.equal(
+    p.toJSON().rules.map((r) => `${r.action}:${r.pattern}`),
+    ['allow:/a/**', 'deny:/a/**'],
+  );
+  p.apply(parseRule('deny/read-/a/**', { kind: 'arg' }));
   assert.ok(p.check('read', '/a/x'));
-  p.apply(parseRule('allow/read^/a/**', { kind: 'arg' }));
-  assert.not.ok(p.check('read', '/a/x'));
+  p.apply(parseRule('allow/read-/nothing/here', { kind: 'arg' }));
+  p.apply(parseRule('deny/write^/nothing', { kind: 'arg' }));
+  const q = policy('sandbox/read:on', 'allow/read+/b', 'allow/read+/b', 'deny/read+/b', 'allow/read+/b', 'allow/read^/b');
+  assert.equal(q.toJSON().rules.map((r) => r.action), ['deny']);
+  assert.not.ok(q.check('read', '/b'));
+  const r = policy('sandbox/read:on', 'allow/read+/c/*', 'allow/read-/c/**');
+  assert.ok(r.check('read', '/c/x'), 'removal needs the identical pattern');
 });
 
-test('bad rules say what, where and what was expected', () => {
-  const err = (text: string) => {
+test('net: addresses decide by last match; UNIX and abstract sockets by glob', () => {
+  const p = policy(
+    'sandbox/net/connect:on',
+    'allow/net/connect+any!0-65535',
+    'deny/net/connect+10.0.0.0/8!0-65535',
+    'allow/net/connect+10.1.2.3!443',
+    'deny/net/connect+2001:db8::/120!22',
+    'allow/net/connect+/run/*.sock',
+    'allow/net/connect+@dbus-*',
+  );
+  assert.ok(p.checkAddress('net/connect', 4, ip4(8, 8, 8, 8), 53));
+  assert.not.ok(p.checkAddress('net/connect', 4, ip4(10, 9, 9, 9), 443));
+  assert.ok(p.checkAddress('net/connect', 4, ip4(10, 1, 2, 3), 443));
+  assert.not.ok(p.checkAddress('net/connect', 4, ip4(10, 1, 2, 3), 80));
+  assert.not.ok(p.checkAddress('net/connect', 6, ip6(7), 22));
+  assert.ok(p.checkAddress('net/connect', 6, ip6(7), 23));
+  // An IPv4-mapped IPv6 address cannot get around the IPv4 deny.
+  assert.not.ok(p.checkAddress('net/connect', 6, mapped(10, 9, 9, 9), 443));
+  assert.ok(p.checkAddress('net/connect', 6, mapped(10, 1, 2, 3), 443));
+  assert.ok(p.check('net/connect', '/run/app.sock'));
+  assert.not.ok(p.check('net/connect', '/tmp/app.sock'));
+  assert.ok(p.check('net/connect', '@dbus-1'));
+  assert.not.ok(p.check('net/connect', '@x11'));
+  assert.ok(p.checkAddress('net/bind', 4, ip4(0, 0, 0, 0), 1), 'net/bind is off');
+  const lo = policy('sandbox/net/bind:on', 'allow/net/bind+loopback!8000-8999');
+  assert.ok(lo.checkAddress('net/bind', 4, ip4(127, 0, 0, 2), 8080));
+  assert.ok(lo.checkAddress('net/bind', 6, Uint8Array.from([...new Array(15).fill(0), 1]), 8999));
+  assert.not.ok(lo.checkAddress('net/bind', 4, ip4(0, 0, 0, 0), 8080));
+  assert.not.ok(lo.checkAddress('net/bind', 4, ip4(127, 0, 0, 1), 9000));
+});
+
+test('malformed queries are denied, not allowed', () => {
+  const p = policy('sandbox/net/connect:on', 'allow/net/connect+any!0-65535');
+  assert.not.ok(p.checkAddress('net/connect', 4, ip6(1), 80), '16 bytes for IPv4');
+  assert.not.ok(p.checkAddress('net/connect', 6, ip4(1, 2, 3, 4), 80), '4 bytes for IPv6');
+  assert.not.ok(p.checkAddress('net/connect', 4, ip4(1, 2, 3, 4), 65536));
+  assert.not.ok(p.checkAddress('net/connect', 4, ip4(1, 2, 3, 4), -1));
+  assert.not.ok(p.checkAddress('net/connect', 4, ip4(1, 2, 3, 4), 1.5));
+  assert.not.ok(new Policy().check('bogus' as Capability, '/x'), 'an unknown capability is denied');
+});
+
+test('lock:on freezes the policy; lock:exec and lock:off do not', () => {
+  const p = policy('sandbox/read:on', 'lock:exec', 'allow/read+/a', 'lock:off', 'allow/read+/b');
+  assert.is(p.lock, 'off');
+  p.apply(parseRule('lock:on', { kind: 'arg' }));
+  assert.is(p.lock, 'on');
+  for (const text of ['allow/read+/etc/shadow', 'lock:off', 'lock:on', 'sandbox/read:off']) {
     try {
-      parseRule(text, { kind: 'arg' });
+      p.apply(parseRule(text, { kind: 'file', file: 'late.syd', line: 9 }));
+      assert.unreachable(`${text} was applied after lock:on`);
     } catch (e) {
       assert.instance(e, PolicyError);
-      return (e as Error).message;
+      assert.is((e as Error).message, `bad rule '${text}' (from late.syd:9:1): the policy is locked (lock:on was applied); expected no rule after lock:on`);
     }
-    throw new Error(`'${text}' was accepted`);
-  };
-  assert.match(err('allow/raed+/x'), /unknown capability 'raed'/);
-  assert.match(err('allow/raed+/x'), /from -m/);
-  assert.match(err('allow/read+etc/x'), /not an absolute path/);
-  assert.match(err('allow/read/x'), /missing \+, - or \^/);
-  assert.match(err('sandbox/read:maybe'), /must be :on or :off/);
-  assert.match(err('lock:sometimes'), /lock must be on, off or exec/);
-  assert.match(err('frobnicate'), /expected sandbox\/CAP:on\|off/);
-});
-
-test('policy files: comments and blank lines skipped, errors carry FILE:LINE:COL', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsyd-pol-'));
-  const file = join(dir, 'p.policy');
-  writeFileSync(file, '# a policy\n\nsandbox/read:on\n  allow/read+/usr/***\n  deny/raed+/x\n');
-  try {
-    loadPolicyFile(file);
-    assert.unreachable();
-  } catch (e) {
-    assert.match((e as Error).message, `${file}:5:3`);
   }
-  writeFileSync(file, '# ok\nsandbox/read:on\nallow/read+/usr/***\n');
-  assert.is(loadPolicyFile(file).length, 2);
-  assert.throws(() => loadPolicyFile(join(dir, 'missing')), /cannot read policy file/);
+  assert.not.ok(p.check('read', '/etc/shadow'), 'nothing changed');
+  assert.ok(p.isOn('read'));
+  assert.throws(() => policy('lock:on', 'sandbox/read:on'), /policy is locked/);
 });
 
-test('JSON round trip keeps order and decisions; lock:on freezes the policy', () => {
-  const p = buildPolicy([{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }, { rule: 'deny/read+/etc/shadow' }]);
-  const q = Policy.fromJSON(JSON.parse(JSON.stringify(p.toJSON())));
-  assert.equal(q.normalized(), p.normalized());
-  assert.not.ok(q.check('read', '/etc/shadow'));
-  assert.ok(q.check('read', '/etc/passwd'));
-  p.apply(parseRule('lock:on', { kind: 'arg' }));
-  assert.throws(() => p.apply(parseRule('allow/read+/etc/shadow', { kind: 'arg' })), /locked/);
+test('JSON round trip: same data, same decisions, through JSON and structuredClone', () => {
+  const p = policy(
+    'sandbox/read,net/connect:on',
+    'allow/read+/***',
+    'deny/read+/etc/shadow',
+    'deny/read+/home/*/.ssh/***',
+    'allow/net/connect+loopback!1-65535',
+    'allow/net/connect+/run/x.sock',
+    'lock:exec',
+  );
+  p.apply(parseRule('deny/read+/data/\u00e9t\u00e9', { kind: 'arg' }));
+  const data = p.toJSON();
+  assert.equal(data, {
+    on: ['read', 'net/connect'],
+    rules: [
+      { action: 'allow', cap: 'read', pattern: '/***' },
+      { action: 'deny', cap: 'read', pattern: '/etc/shadow' },
+      { action: 'deny', cap: 'read', pattern: '/home/*/.ssh/***' },
+      { action: 'deny', cap: 'read', pattern: toBytes('/data/\u00e9t\u00e9') },
+      { action: 'allow', cap: 'net/connect', pattern: '127.0.0.0/8!1-65535' },
+      { action: 'allow', cap: 'net/connect', pattern: '::1!1-65535' },
+      { action: 'allow', cap: 'net/connect', pattern: '/run/x.sock' },
+    ],
+    lock: 'exec',
+  });
+  for (const copy of [JSON.parse(JSON.stringify(data)) as PolicyData, structuredClone(data)]) {
+    const q = Policy.fromJSON(copy);
+    assert.equal(q.toJSON(), data);
+    assert.equal(q.normalized(), p.normalized());
+    assert.is(q.lock, 'exec');
+    for (const path of [toBytes('/data/\u00e9t\u00e9'), '/etc/shadow', '/etc/passwd', '/home/u/.ssh', '/home/u/.ssh/id', '/home/u/x']) {
+      assert.is(q.check('read', path), p.check('read', path), path);
+    }
+    assert.ok(q.checkAddress('net/connect', 4, ip4(127, 0, 0, 1), 80));
+    assert.not.ok(q.checkAddress('net/connect', 4, ip4(10, 0, 0, 1), 80));
+    assert.ok(q.check('net/connect', '/run/x.sock'));
+  }
+  const locked = Policy.fromJSON({ on: [], rules: [], lock: 'on' });
+  assert.throws(() => locked.apply(parseRule('sandbox/read:on', { kind: 'arg' })), /policy is locked/);
+});
+
+test('fromJSON refuses bad data', () => {
+  const bad = (data: unknown) => assert.throws(() => Policy.fromJSON(data as PolicyData), (e: Error) => e instanceof PolicyError);
+  bad({ on: ['raed'], rules: [], lock: 'off' });
+  bad({ on: [], rules: [{ action: 'permit', cap: 'read', pattern: '/x' }], lock: 'off' });
+  bad({ on: [], rules: [{ action: 'allow', cap: 'read', pattern: 'relative' }], lock: 'off' });
+  bad({ on: [], rules: [{ action: 'allow', cap: 'net/connect', pattern: '1.2.3.4/40!1' }], lock: 'off' });
+  bad({ on: [], rules: [], lock: 'sometimes' });
+});
+
+test('normalized(): every capability, the rules grouped by capability in order, the lock', () => {
+  const p = policy(
+    'sandbox/write:on',
+    'allow/write+/tmp/***',
+    'allow/read+/usr/***',
+    'deny/write+/tmp/x',
+    'allow/net/connect+127.0.0.1/8!80',
+    'allow/read+/caf\u00e9',
+  );
+  const lines = p.normalized();
+  assert.equal(lines, [
+    'sandbox/read:off',
+    'sandbox/write:on',
+    'sandbox/create:off',
+    'sandbox/delete:off',
+    'sandbox/stat:off',
+    'sandbox/exec:off',
+    'sandbox/net/bind:off',
+    'sandbox/net/connect:off',
+    'allow/read+/usr/***',
+    'allow/read+/caf\u00e9',
+    'allow/write+/tmp/***',
+    'deny/write+/tmp/x',
+    'allow/net/connect+127.0.0.0/8!80',
+    'lock:off',
+  ]);
+  const again = policy(...lines);
+  assert.equal(again.normalized(), lines, 'the normalized form parses back to itself');
+  assert.equal(again.toJSON(), p.toJSON());
 });
 
 test.run();

@@ -3,6 +3,7 @@ import { constants as os } from 'node:os';
 import { native } from '../../native/addon.js';
 import type { Handler } from '../emulator-context.js';
 import { openHandlers } from './open.js';
+import { sigactionHandlers } from './sigaction.js';
 
 export interface HandlerEntry {
   name: string;
@@ -27,10 +28,15 @@ export const DENIED_SYSCALLS: ReadonlyArray<{ name: string; errno: number; why: 
   { name: 'pivot_root', errno: os.errno.EPERM, why: 'changes the root paths are resolved in' },
 ];
 
+export interface HandlerDeps {
+  /** Records a process's SA_RESTART handler (for the interrupter). */
+  recordRestart(tgid: number, sig: number, restart: boolean, gone: (tgid: number) => boolean): void;
+}
+
 /** nr → handler, for the system calls that notify. */
-export function buildHandlerTable(): Map<number, HandlerEntry> {
+export function buildHandlerTable(deps: HandlerDeps): Map<number, HandlerEntry> {
   const table = new Map<number, HandlerEntry>();
-  for (const [name, handle] of openHandlers()) {
+  for (const [name, handle] of [...openHandlers(), ...sigactionHandlers(deps.recordRestart)]) {
     const nr = native.syscalls[name];
     if (nr !== undefined) table.set(nr, { name, handle });
   }
@@ -39,7 +45,7 @@ export function buildHandlerTable(): Map<number, HandlerEntry> {
 
 /** The child's filter: notify on every handled call, deny the escape hatches, allow the rest. */
 export function buildChildFilter(): Buffer {
-  const notify = [...buildHandlerTable().keys()];
+  const notify = [...buildHandlerTable({ recordRestart: () => {} }).keys()];
   const deny: Array<[number, number]> = [];
   for (const d of DENIED_SYSCALLS) {
     const nr = native.syscalls[d.name];

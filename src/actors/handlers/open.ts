@@ -90,6 +90,7 @@ function emulateOpen(
     return;
   }
   const path = ctx.pathBuf.toString('latin1', 0, len);
+  ctx.fault(path);
   let denied: Capability | null = null;
   if (checkRead && !ctx.policy.check('read', path)) denied = 'read';
   else if (checkWrite && !ctx.policy.check('write', path)) denied = 'write';
@@ -98,6 +99,9 @@ function emulateOpen(
     native.respond(Answer.error, EACCES);
     return;
   }
+  // An open may block for as long as the program likes (a FIFO without writer): the
+  // interrupter may cut it short with EINTR, so the emulator is never lost for good.
+  ctx.markBlocking(true); // the addon clears it as soon as the open itself returned
   native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0);
 }
 

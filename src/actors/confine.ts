@@ -1,0 +1,82 @@
+// Self-confinement of supervisor threads: what each thread kind may not do once the sandbox is
+// locked. A Node thread needs too many system calls for a short allow-list to stay honest, so
+// this is a deny-list of what a supervisor thread never needs and an attacker would want;
+// every entry says why. Answered with EPERM (an emulator that tries execve sees it fail).
+import { constants as os } from 'node:os';
+import { native } from '../native/addon.js';
+
+export const THREAD_KINDS = ['emulator', 'interrupter', 'ipc', 'aes'] as const;
+export type ThreadKind = (typeof THREAD_KINDS)[number];
+
+/** Export file names, as the reference's syd_*.bpf. */
+export const EXPORT_FILES: Record<ThreadKind, string> = {
+  emulator: 'tsyd_emu.bpf',
+  interrupter: 'tsyd_int.bpf',
+  ipc: 'tsyd_ipc.bpf',
+  aes: 'tsyd_aes.bpf',
+};
+
+const COMMON: Array<[string, string]> = [
+  ['execve', 'a supervisor thread never runs programs'],
+  ['execveat', 'a supervisor thread never runs programs'],
+  ['fork', 'no new processes from supervisor threads'],
+  ['vfork', 'no new processes from supervisor threads'],
+  ['ptrace', 'no tracing of the program or of tsyd'],
+  ['process_vm_writev', "never writes another process's memory"],
+  ['mount', 'no file system changes'],
+  ['umount2', 'no file system changes'],
+  ['pivot_root', 'no root changes'],
+  ['chroot', 'no root changes'],
+  ['open_tree', 'no mount trees'],
+  ['move_mount', 'no mount trees'],
+  ['fsopen', 'no new mounts'],
+  ['fsmount', 'no new mounts'],
+  ['setns', 'stays in its namespaces'],
+  ['kexec_load', 'no kernel replacement'],
+  ['kexec_file_load', 'no kernel replacement'],
+  ['init_module', 'no kernel modules'],
+  ['finit_module', 'no kernel modules'],
+  ['delete_module', 'no kernel modules'],
+  ['bpf', 'no eBPF programs'],
+  ['reboot', 'no reboot'],
+  ['swapon', 'no swap changes'],
+  ['swapoff', 'no swap changes'],
+  ['acct', 'no process accounting'],
+  ['userfaultfd', 'a classic exploitation primitive'],
+  ['io_uring_setup', 'bypasses seccomp'],
+  ['io_uring_enter', 'bypasses seccomp'],
+  ['io_uring_register', 'bypasses seccomp'],
+  ['open_by_handle_at', 'opens files without a path'],
+  ['personality', 'no ABI changes'],
+];
+
+/** Thread kinds that never touch the network (the IPC and AES workers need sockets). */
+const NO_SOCKETS: Array<[string, string]> = [
+  ['socket', 'this thread kind needs no socket'],
+  ['listen', 'this thread kind needs no socket'],
+  ['accept4', 'this thread kind needs no socket'],
+];
+
+/** The deny-list of one thread kind: [syscall, reason]. */
+export function confinementRules(kind: ThreadKind): Array<[string, string]> {
+  switch (kind) {
+    case 'emulator':
+      return [...COMMON, ['unshare', 'its fd table and fs are set up before confinement'], ...NO_SOCKETS];
+    case 'interrupter':
+      return [...COMMON, ['unshare', 'set up before confinement'], ['process_vm_readv', 'reads only /proc status'], ...NO_SOCKETS];
+    case 'ipc':
+      return [...COMMON, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
+    case 'aes':
+      return [...COMMON, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
+  }
+}
+
+/** The BPF program of one thread kind (errno EPERM for the listed calls, allow the rest). */
+export function confinementFilter(kind: ThreadKind): Buffer {
+  const deny: Array<[number, number]> = [];
+  for (const [name] of confinementRules(kind)) {
+    const nr = native.syscalls[name];
+    if (nr !== undefined) deny.push([nr, os.errno.EPERM]);
+  }
+  return native.buildFilter([], deny);
+}

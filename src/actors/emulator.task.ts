@@ -1,0 +1,151 @@
+// Emulator thread (tsyd_emu): one piscina task is one emulator's whole life. It waits on the
+// notify fd, decides, emulates, answers — the whole hot path stays in this thread. Core
+// emulators run until should_exit; helpers retire after keep_alive idle.
+import { BroadcastChannel } from 'node:worker_threads';
+import { constants as os } from 'node:os';
+import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
+import { emulatorMachine } from '../machines/emulator.machine.js';
+import { compileFlat } from '../machines/flat-transitions.js';
+import { Answer, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
+import { fromBytes } from '../sandbox/bytes.js';
+import { Policy, type PolicyData } from '../sandbox/policy.js';
+import type { EmulatorContext, EmulatorTask, Violation } from './emulator-context.js';
+import { buildHandlerTable } from './handlers/index.js';
+import { Ctl, EmuState, Slot, split, WorkerData } from './worker-data.js';
+
+const SIGALRM = 14;
+const { EACCES, ENOSYS } = os.errno;
+/** Idle emulators look at the lock flag and keep_alive this often. */
+const POLL_MS = 250;
+
+const table = compileFlat(emulatorMachine);
+let handlers: ReturnType<typeof buildHandlerTable> | undefined;
+const pathBuf = Buffer.alloc(PATH_BUF_SIZE);
+
+// Once per thread. The umask is 0 here: emulators share the monitor's private fs (it unshared
+// CLONE_FS and set umask 0), so a mode is masked once, with the program's own umask.
+// SIGALRM must reach this thread (it is blocked in the monitor): it is how a blocking call
+// is interrupted.
+native.threadSignalMask(1, [SIGALRM]);
+native.setThreadName('tsyd_emu');
+const tid = native.gettid();
+
+let log: TsydLogger | undefined;
+let policy: Policy | undefined;
+let channel: BroadcastChannel | undefined;
+let confined = false;
+
+function faultHook(spec: string | undefined): (path: string) => void {
+  const crash = spec?.startsWith('crash-on:') ? spec.slice('crash-on:'.length) : undefined;
+  if (crash === undefined) return () => {};
+  return (path) => {
+    // Test only: this thread dies in the middle of a request, as a crash would.
+    if (fromBytes(path) === crash) process.exit(70);
+  };
+}
+
+export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
+  log ??= createLogger({ level: task.log.level as LogLevel, fd: task.log.fd }).child({ module: 'emulator' });
+  policy ??= Policy.fromJSON(task.policy as PolicyData);
+  channel ??= new BroadcastChannel(task.channel);
+  const wd = new WorkerData(task.shared, task.maxEmulators);
+  handlers ??= buildHandlerTable({ recordRestart: (tgid, sig, restart, gone) => wd.setRestart(tgid, sig, restart, gone) });
+  const table_ = handlers;
+  const slot = wd.slot(task.slot);
+  native.bindBuffers(slot, pathBuf);
+  const logger = log;
+  const ch = channel;
+
+  let state = table.initial;
+  const step = (event: string) => {
+    state = table.step(state, event);
+    Atomics.store(slot, Slot.state, EmuState[state as keyof typeof EmuState]);
+  };
+  Atomics.store(slot, Slot.tid, tid);
+  Atomics.store(slot, Slot.kind, task.kind === 'core' ? 0 : 1);
+  Atomics.store(slot, Slot.confined, confined ? 1 : 0);
+
+  const ctx: EmulatorContext = {
+    slots: slot,
+    pathBuf,
+    policy,
+    log: logger,
+    deny(v: Violation) {
+      const path = fromBytes(v.path);
+      logger.warn({ ctx: 'access', cap: v.cap, path, sys: v.sys, pid: v.pid }, `denied ${v.cap} of ${path}`);
+      ch.postMessage({ ...v, path });
+    },
+    markBlocking(on) {
+      Atomics.store(slot, Slot.blocking, on ? 1 : 0);
+    },
+    fault: faultHook(task.fault),
+  };
+
+  const handleOne = () => {
+    const nr = slot[Req.nr]!;
+    const entry = table_.get(nr);
+    if (!entry) {
+      native.respond(Answer.error, ENOSYS);
+      logger.error({ ctx: 'emulator', op: 'unknown_syscall', nr }, 'notification for a system call without handler');
+      return;
+    }
+    try {
+      entry.handle(ctx);
+    } catch (err) {
+      // SAFETY: a bug in a handler (or a log write that failed) must not leave the program
+      // waiting, nor let the call through: answer EACCES first (a no-op if already answered).
+      native.respond(Answer.error, EACCES);
+      Atomics.store(slot, Slot.blocking, 0);
+      try {
+        logger.error({ ctx: 'emulator', op: 'handler_failed', sys: entry.name, err: String(err) }, 'handler threw');
+      } catch {
+        // the log itself is what failed
+      }
+    }
+  };
+
+  step('emulator.ready');
+  logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');
+  let notifyFd = task.notifyFd;
+  let lastWork = Date.now();
+  const timeout = task.kind === 'helper' ? Math.min(POLL_MS, task.keepAliveMs) : POLL_MS;
+  for (;;) {
+    if (!confined && task.confinement && wd.locked) {
+      // confine-when-locked: this thread (and threads it would create) loses execve & co.
+      native.loadThreadFilter(task.confinement);
+      confined = true;
+      Atomics.store(slot, Slot.confined, 1);
+      logger.info({ ctx: 'confine', op: 'confine_emulator_thread', tid }, 'emulator thread confined');
+    }
+    const r = native.recv(notifyFd, task.wakeFd, timeout);
+    if (r === Recv.got) {
+      Atomics.add(slot, Slot.seq, 1);
+      step('request.received');
+      const { curr, busy } = split(wd.addBusy(1));
+      if (busy >= curr) wd.wake(); // every emulator is busy: the monitor may grow the pool
+      handleOne();
+      wd.addBusy(-1);
+      step('request.answered');
+      lastWork = Date.now();
+      continue;
+    }
+    if (wd.shouldExit) {
+      step('pool.should_exit');
+      wd.addCurr(-1);
+      return 'stopped';
+    }
+    // After a hang-up no task uses the filter any more: nothing can arrive again.
+    if (r === Recv.hangup) notifyFd = -1;
+    else if (r < 0 && notifyFd >= 0) {
+      logger.error({ ctx: 'emulator', op: 'recv_failed', err: -r }, 'receiving a notification failed');
+      notifyFd = -1;
+    }
+    if (task.kind === 'helper' && Date.now() - lastWork >= task.keepAliveMs) {
+      step('keepalive.expired');
+      wd.addCurr(-1);
+      Atomics.add(wd.ctl, Ctl.retired, 1);
+      logger.debug({ ctx: 'spawn', op: 'retire_helper_emulator', slot: task.slot, ...wd.counts() }, 'helper emulator retired');
+      return 'retired';
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// rt_sigaction: checked and continued. tsyd only records which handlers are installed with
+// SA_RESTART, so that the interrupter cuts a blocking emulated call short exactly when the
+// kernel would (a caught signal without SA_RESTART) and leaves it running otherwise.
+// SAFETY: no policy decision depends on this: a program that races the struct only changes
+// how its own blocked calls are interrupted.
+import { existsSync } from 'node:fs';
+import { Answer, native, Slot } from '../../native/addon.js';
+import type { EmulatorContext, Handler } from '../emulator-context.js';
+import { tgidOf } from '../proc-status.js';
+
+const SA_RESTART = 0x10000000;
+const SIG_DFL = 0;
+const SIG_IGN = 1;
+
+export function sigactionHandlers(record: (tgid: number, sig: number, restart: boolean, gone: (t: number) => boolean) => void): Map<string, Handler> {
+  const h = new Map<string, Handler>();
+  h.set('rt_sigaction', (ctx: EmulatorContext) => {
+    const s = ctx.slots;
+    const sig = s[Slot.args]!;
+    const actLo = s[Slot.args + 2]! >>> 0;
+    const actHi = s[Slot.args + 3]! >>> 0;
+    const tid = s[Slot.pid]!;
+    if ((actLo !== 0 || actHi !== 0) && sig > 0 && sig <= 64) {
+      // struct kernel_sigaction { handler; flags; restorer; mask } on 64-bit.
+      const raw = native.readMemory(tid, actHi * 2 ** 32 + actLo, 16);
+      if (raw !== null && native.idValid()) {
+        const handler = raw.readBigUInt64LE(0);
+        const flags = Number(raw.readBigUInt64LE(8) & 0xffffffffn);
+        const restart = (flags & SA_RESTART) !== 0 && handler !== BigInt(SIG_DFL) && handler !== BigInt(SIG_IGN);
+        const tgid = tgidOf(tid);
+        if (tgid > 0) record(tgid, sig, restart, (t) => !existsSync(`/proc/${t}`));
+      }
+    }
+    native.respond(Answer.continue);
+  });
+  return h;
+}

@@ -1,0 +1,84 @@
+// The interrupter (tsyd_int): every cycle it looks at the emulators that registered a call
+// that may block, and sends the emulator thread SIGALRM (handler without SA_RESTART → the call
+// returns EINTR) when the request is no longer valid (the program's thread died, or the
+// kernel withdrew it) or when the program's thread has a pending, unblocked, caught signal
+// whose handler was not installed with SA_RESTART — exactly when the kernel would interrupt.
+import { workerData } from 'node:worker_threads';
+import { createLogger, type LogLevel } from '../log.js';
+import { native, Slot as Req } from '../native/addon.js';
+import { readSignalState } from './proc-status.js';
+import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+
+export interface InterrupterData {
+  notifyFd: number;
+  shared: SharedArrayBuffer;
+  maxEmulators: number;
+  handshakeFd: number;
+  log: { level: string; fd: number };
+  confinement?: Uint8Array;
+  cycleMs: number;
+}
+
+const SIGALRM = 14;
+const data = workerData as InterrupterData;
+const log = createLogger({ level: data.log.level as LogLevel, fd: data.log.fd }).child({ module: 'interrupter' });
+const wd = new WorkerData(data.shared, data.maxEmulators);
+const tid = native.gettid();
+native.setThreadName('tsyd_int');
+// SIGALRM is for emulators only (the monitor blocked it before creating this thread).
+native.threadSignalMask(0, [SIGALRM]);
+Atomics.store(wd.ctl, Ctl.interrupterTid, tid);
+
+// Handshake: one byte, 42, tells the monitor this thread is up.
+native.writeByte(data.handshakeFd, 42);
+
+let confined = false;
+
+/** The SA_RESTART mask of the process, or of its parent (a fork inherits handlers). */
+function restartMask(tgid: number, ppid: number): bigint {
+  return wd.restartMask(tgid) ?? wd.restartMask(ppid) ?? 0n;
+}
+
+function shouldInterrupt(target: number, idLo: number, idHi: number): string | null {
+  if (!native.idValidFor(data.notifyFd, idLo, idHi)) return 'request no longer valid';
+  const st = readSignalState(target);
+  if (st === null) return 'thread gone';
+  const interrupting = st.deliverable & st.caught & ~restartMask(st.tgid, st.ppid);
+  return interrupting !== 0n ? `signal pending (mask 0x${interrupting.toString(16)})` : null;
+}
+
+// A request is interrupted only when it was seen blocking in two scans in a row (same seq):
+// one that completes within a cycle is never hit by a SIGALRM meant for an older one.
+const seenBlocking = new Int32Array(wd.maxEmulators).fill(-1);
+
+log.info({ ctx: 'boot', op: 'start_interrupter_thread', tid }, 'interrupter started');
+while (!wd.shouldExit) {
+  if (!confined && data.confinement && wd.locked) {
+    native.loadThreadFilter(data.confinement);
+    confined = true;
+    log.info({ ctx: 'confine', op: 'confine_interrupter_thread', tid }, 'interrupter thread confined');
+  }
+  for (let i = 0; i < wd.maxEmulators; i++) {
+    const s = wd.slot(i);
+    const seq = Atomics.load(s, Slot.seq);
+    if (Atomics.load(s, Slot.state) !== EmuState.busy || Atomics.load(s, Slot.blocking) !== 1) {
+      seenBlocking[i] = -1;
+      continue;
+    }
+    if (seenBlocking[i] !== seq) {
+      seenBlocking[i] = seq;
+      continue;
+    }
+    const idLo = s[Req.idLo]! >>> 0;
+    const idHi = s[Req.idHi]! >>> 0;
+    const why = shouldInterrupt(s[Req.pid]!, idLo, idHi);
+    // Still the same request, still blocking: interrupt (the window left is a few µs).
+    if (why && Atomics.load(s, Slot.seq) === seq && Atomics.load(s, Slot.blocking) === 1) {
+      const emu = Atomics.load(s, Slot.tid);
+      native.tgkill(process.pid, emu, SIGALRM);
+      log.debug({ ctx: 'interrupt', op: 'interrupt_emulator', slot: i, emulator: emu, pid: s[Req.pid], why }, 'interrupting a blocked emulator');
+    }
+  }
+  Atomics.wait(wd.ctl, Ctl.shouldExit, 0, data.cycleMs);
+}
+log.debug({ ctx: 'boot', op: 'exit_interrupter_thread', tid }, 'interrupter exits');

@@ -1,0 +1,90 @@
+// The main thread's side of the monitor: starts tsyd_mon, relays its events, and stops the
+// whole supervisor (should_exit, wake, interrupt blocked emulators) within a bound.
+import { stat } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { EventEmitter } from 'node:events';
+import type { TsydLogger } from '../log.js';
+import { native } from '../native/addon.js';
+import type { MonitorData, MonitorMessage } from './monitor.worker.js';
+import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+
+const SIGALRM = 14;
+const INTERRUPT_EVERY_MS = 50;
+
+let threadPoolWarm = false;
+
+/**
+ * libuv's thread pool takes the fd table, cwd and seccomp filter of the thread that first uses
+ * it: start it from the main thread before any supervisor thread unshares or confines itself.
+ */
+export function warmThreadPool(): void {
+  if (threadPoolWarm) return;
+  threadPoolWarm = true;
+  stat('/', () => {});
+}
+
+export class MonitorHandle extends EventEmitter {
+  private readonly worker: Worker;
+  private readonly exited: Promise<number>;
+  private outcome: { exitCode: number; error?: string } | undefined;
+  monitorTid = 0;
+
+  constructor(
+    readonly wd: WorkerData,
+    readonly data: MonitorData,
+    private readonly logger: TsydLogger,
+  ) {
+    super();
+    warmThreadPool();
+    // SAFETY: SIGALRM interrupts blocked emulators; without this no-op handler (no
+    // SA_RESTART) its default action would end tsyd.
+    native.installInterruptHandler();
+    this.worker = new Worker(new URL('./monitor.worker.js', import.meta.url), { workerData: data, name: 'tsyd_mon' });
+    this.worker.on('message', (m: MonitorMessage) => {
+      if (m.type === 'monitor.ready') this.monitorTid = m.tid;
+      if (m.type === 'monitor.done') this.outcome = { exitCode: m.exitCode, error: m.error };
+      this.emit('event', m);
+      this.emit(m.type, m);
+    });
+    this.worker.on('error', (err) => {
+      this.logger.alert({ ctx: 'boot', op: 'monitor_failed', err: String(err) }, 'monitor thread failed');
+      this.outcome ??= { exitCode: 101, error: String(err) };
+      this.emit('monitor.done', { type: 'monitor.done', ...this.outcome });
+    });
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+  }
+
+  /** The monitor machine's result, once it has one (failed → 101). */
+  get result(): { exitCode: number; error?: string } | undefined {
+    return this.outcome;
+  }
+
+  /**
+   * Sets should_exit, wakes every emulator and the monitor, interrupts emulators blocked in a
+   * call for the program, and waits for the monitor (which waits for its pool). Resolves
+   * false if the threads are still alive after `timeoutMs`.
+   */
+  async stop(timeoutMs = 5000): Promise<boolean> {
+    const { wd } = this;
+    Atomics.store(wd.ctl, Ctl.shouldExit, 1);
+    Atomics.notify(wd.ctl, Ctl.shouldExit);
+    wd.wake();
+    native.eventfdWrite(this.data.wakeFd);
+    const interrupt = setInterval(() => {
+      for (let i = 0; i < wd.maxEmulators; i++) {
+        const s = wd.slot(i);
+        const tid = Atomics.load(s, Slot.tid);
+        if (tid > 0 && Atomics.load(s, Slot.state) === EmuState.busy) native.tgkill(process.pid, tid, SIGALRM);
+      }
+    }, INTERRUPT_EVERY_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    const done = await Promise.race([this.exited.then(() => true as const), timeout]);
+    clearInterval(interrupt);
+    clearTimeout(timer);
+    if (!done) this.logger.alert({ ctx: 'boot', op: 'stop_supervisor', ...wd.counts() }, 'supervisor threads did not stop');
+    return done;
+  }
+}

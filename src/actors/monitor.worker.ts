@@ -1,0 +1,193 @@
+// The monitor thread (tsyd_mon): runs the monitor machine with the real actors. It owns the
+// emulator pool, so emulator threads are created by it and share its private fd table.
+import { readdirSync } from 'node:fs';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { fromPromise, createActor, toPromise } from 'xstate';
+import { createLogger, type LogLevel } from '../log.js';
+import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
+import { native } from '../native/addon.js';
+import type { EmulatorTask } from './emulator-context.js';
+import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
+import type { InterrupterData } from './interrupter.worker.js';
+import { Ctl, WorkerData } from './worker-data.js';
+
+export interface MonitorData {
+  notifyFd: number;
+  pidfd: number;
+  wakeFd: number;
+  shared: SharedArrayBuffer;
+  maxEmulators: number;
+  coreSize: number;
+  keepAliveMs: number;
+  policy: unknown;
+  log: { level: string; fd: number };
+  channel: string;
+  /** Confinement filters (absent with TSYD_SKIP_SCMP). */
+  emulatorFilter?: Uint8Array;
+  interrupterFilter?: Uint8Array;
+  fault?: string;
+  /**
+   * The main thread's event-loop fds. Waking another thread's loop (postMessage) writes to
+   * that loop's fd by number from this thread, so they must stay open in this fd table too.
+   */
+  mainLoopFds: number[];
+}
+
+export type MonitorMessage =
+  | PoolEvent
+  | { type: 'monitor.ready'; tid: number; fds: number[] }
+  | { type: 'monitor.confined'; tid: number }
+  | { type: 'monitor.state'; value: unknown }
+  | { type: 'monitor.done'; exitCode: number; error?: string };
+
+const CLONE_FILES = 0x400;
+const CLONE_FS = 0x200;
+const SIGALRM = 14;
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+const data = workerData as MonitorData;
+const log = createLogger({ level: data.log.level as LogLevel, fd: data.log.fd }).child({ module: 'monitor' });
+const wd = new WorkerData(data.shared, data.maxEmulators);
+const post = (m: MonitorMessage) => parentPort?.postMessage(m);
+const tid = native.gettid();
+native.setThreadName('tsyd_mon');
+Atomics.store(wd.ctl, Ctl.monitorTid, tid);
+
+let pool: EmulatorPool | undefined;
+let interrupter: Worker | undefined;
+
+/** Resolves after `ms`, or earlier when an emulator or the supervisor bumps the wake word. */
+async function waitForWork(ms: number): Promise<void> {
+  const seen = Atomics.load(wd.ctl, Ctl.wake);
+  if (wd.shouldExit) return;
+  const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
+  if (r.async) await r.value;
+}
+
+function errnoOf(err: unknown): number | undefined {
+  return (err as { errno?: number }).errno;
+}
+
+const machine = monitorMachine.provide({
+  actors: {
+    readSandbox: fromPromise(async () => {
+      log.debug({ ctx: 'boot', op: 'read_sandbox', pidfd: data.pidfd }, 'read pidfd; crypt off; no transit ids');
+    }),
+    unshareMonitor: fromPromise(async () => {
+      try {
+        native.unshare(CLONE_FS | CLONE_FILES);
+      } catch (err) {
+        log.alert({ ctx: 'boot', op: 'unshare_monitor_thread', err: errnoOf(err), msg: `failed to unshare(CLONE_FS|CLONE_FILES): ${String(err)}` });
+        throw err;
+      }
+      // The monitor's fs is private now: umask 0 here is the emulators' (they share it) and
+      // leaves tsyd's main thread alone. Modes are masked with the program's umask instead.
+      native.umask(0);
+      // SIGALRM is only for emulators; threads created from here on inherit this mask.
+      native.threadSignalMask(0, [SIGALRM]);
+      log.info({ ctx: 'boot', op: 'unshare_monitor_thread' }, 'monitor has a private fd table and fs');
+    }),
+    closeFds: fromPromise(async () => {
+      // SAFETY: the emulators will share this table: nothing of tsyd's that the program
+      // could get at through them stays open here.
+      // 0-2 stay: libuv never hands out (and asserts it never closes) fds below 3, so a new
+      // thread's loop fd must not land there.
+      const keep = new Set([0, 1, 2, data.notifyFd, data.pidfd, data.wakeFd, data.log.fd, ...native.loopFds(), ...data.mainLoopFds]);
+      const closed: number[] = [];
+      for (const name of readdirSync('/proc/thread-self/fd')) {
+        const fd = Number(name);
+        if (!keep.has(fd) && native.close(fd) === 0) closed.push(fd);
+      }
+      const fds = readdirSync('/proc/thread-self/fd').map(Number);
+      log.info({ ctx: 'boot', op: 'close_monitor_fds', kept: fds, closed: closed.length }, 'closed every fd but the keep set');
+      post({ type: 'monitor.ready', tid, fds });
+    }),
+    spawnInterrupter: fromPromise(async () => {
+      const [rd, wr] = native.pipe2();
+      const idata: InterrupterData = {
+        notifyFd: data.notifyFd,
+        shared: data.shared,
+        maxEmulators: data.maxEmulators,
+        handshakeFd: wr,
+        log: data.log,
+        confinement: data.interrupterFilter,
+        cycleMs: 10,
+      };
+      // The CommonJS bundle (scripts/bundle-workers.mjs): this thread's fd table is private.
+      interrupter = new Worker(new URL('./interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
+      interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
+      interrupter.on('exit', () => native.close(wr));
+      // The handshake: byte 42; EOF or any other byte is an error.
+      try {
+        for (const deadline = Date.now() + HANDSHAKE_TIMEOUT_MS; ; ) {
+          const r = native.waitReadable(rd, 0);
+          if (r > 0) break;
+          if (Date.now() > deadline) throw new Error('interrupter handshake timed out');
+          await new Promise((res) => setTimeout(res, 2));
+        }
+        const b = native.readByte(rd);
+        if (b !== 42) throw new Error(b === -1 ? 'interrupter died before its handshake' : `bad interrupter handshake byte ${b}`);
+      } finally {
+        native.close(rd);
+      }
+      log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
+    }),
+    spawnAes: fromPromise<void>(async () => {
+      throw new Error('Crypt sandboxing is not implemented');
+    }),
+    prepareConfinement: fromPromise(async () => {
+      pool!.confinement = data.emulatorFilter;
+      log.info({ ctx: 'confine', op: 'confine_monitor_thread' }, wd.locked ? 'sandbox locked: confining now' : 'monitor thread is running unconfined because the sandbox is not locked yet');
+    }),
+    loadConfinement: fromPromise(async () => {
+      try {
+        native.loadThreadFilter(data.emulatorFilter!);
+      } catch (err) {
+        log.alert({ ctx: 'boot', op: 'confine_monitor_thread', err: errnoOf(err), msg: `failed to confine: ${String(err)}` });
+        throw err;
+      }
+      log.info({ ctx: 'confine', op: 'confine_monitor_thread', tid }, 'monitor thread confined');
+      post({ type: 'monitor.confined', tid });
+    }),
+    trySpawn: fromPromise(async () => pool!.trySpawn()),
+    waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
+    stopPool: fromPromise(async () => {
+      await pool!.destroy();
+      const done = interrupter ? new Promise((r) => interrupter!.once('exit', r)) : Promise.resolve();
+      await done;
+      log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
+    }),
+    waitAes: fromPromise(async () => {}),
+  },
+  guards: {
+    locked: () => wd.locked,
+    shouldExit: () => wd.shouldExit,
+  },
+});
+
+pool = new EmulatorPool({
+  wd,
+  coreSize: data.coreSize,
+  keepAliveMs: data.keepAliveMs,
+  task: {
+    notifyFd: data.notifyFd,
+    wakeFd: data.wakeFd,
+    policy: data.policy,
+    log: data.log,
+    channel: data.channel,
+    fault: data.fault,
+  } satisfies Partial<EmulatorTask>,
+  logger: log,
+  onEvent: (e) => post(e),
+});
+
+if (!data.emulatorFilter) log.error({ ctx: 'confine', op: 'confine_monitor_thread' }, 'monitor thread is running unconfined in debug mode (TSYD_SKIP_SCMP)');
+log.info(
+  { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
+  `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
+);
+const actor = createActor(machine, { input: { crypt: false, skipConfinement: !data.emulatorFilter } });
+actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value }));
+actor.start();
+const out = await toPromise(actor);
+post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error });

@@ -1,0 +1,46 @@
+// Reading /proc/<tid>/status: the signal masks the interrupter needs, and the thread group.
+import { readFileSync } from 'node:fs';
+
+export interface SignalState {
+  tgid: number;
+  ppid: number;
+  /** Thread-pending | process-pending, not blocked by the thread. */
+  deliverable: bigint;
+  /** Signals with a handler installed. */
+  caught: bigint;
+}
+
+function hex(status: string, field: string): bigint {
+  const m = new RegExp(`^${field}:\\s*([0-9a-f]+)$`, 'm').exec(status);
+  return m ? BigInt(`0x${m[1]}`) : 0n;
+}
+
+function num(status: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s*(\\d+)$`, 'm').exec(status);
+  return m ? Number(m[1]) : 0;
+}
+
+/** null when the thread is gone. Synchronous: supervisor threads never use the thread pool. */
+export function readSignalState(tid: number): SignalState | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const pending = hex(status, 'SigPnd') | hex(status, 'ShdPnd');
+  return {
+    tgid: num(status, 'Tgid'),
+    ppid: num(status, 'PPid'),
+    deliverable: pending & ~hex(status, 'SigBlk'),
+    caught: hex(status, 'SigCgt'),
+  };
+}
+
+export function tgidOf(tid: number): number {
+  try {
+    return num(readFileSync(`/proc/${tid}/status`, 'latin1'), 'Tgid');
+  } catch {
+    return 0;
+  }
+}

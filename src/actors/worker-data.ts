@@ -1,0 +1,165 @@
+// The supervisor's shared words (one SharedArrayBuffer seen by every supervisor thread):
+// the packed emulator counts, the exit and lock flags, thread ids, and one slot per emulator.
+//
+// `curr` (emulators alive or starting) and `busy` (emulators handling a request right now)
+// live in ONE Int32 word, curr in the high 16 bits and busy in the low 16, so the monitor
+// reads both with a single atomic load and emulators change them with single atomic adds.
+
+/** Control words. */
+export const Ctl = {
+  counts: 0,
+  shouldExit: 1,
+  locked: 2,
+  monitorTid: 3,
+  interrupterTid: 4,
+  /** Bumped (and Atomics.notify'd) when the monitor should look again: pool exhausted, emulator died, exit. */
+  wake: 5,
+  /** Total emulators ever spawned, and helpers retired (for logs and tests). */
+  spawned: 6,
+  retired: 7,
+  words: 16,
+} as const;
+
+/** Per-emulator slot: the request buffer the addon writes (words 0..23) + the emulator's own words. */
+export const SLOT_WORDS = 32;
+export const Slot = {
+  state: 24,
+  tid: 25,
+  kind: 26,
+  confined: 27,
+  /** 1 while the emulator performs a call for the program that may block (interrupter watches; the addon clears it). */
+  blocking: 28,
+  /** Bumped for every request the emulator takes: tells one blocked request from the next. */
+  seq: 29,
+} as const;
+
+/** Emulator states as stored in the slot's state word (the emulator machine's states). */
+export const EmuState = { free: 0, starting: 1, idle: 2, busy: 3, retiring: 4, dead: 5, stopped: 6 } as const;
+export type EmuStateName = keyof typeof EmuState;
+
+export const MAX_COUNT = 0x7fff;
+/** Processes whose SA_RESTART handlers are tracked (rt_sigaction), 3 words each: tgid, mask lo, mask hi. */
+export const RESTART_ENTRIES = 1024;
+const BUSY_MASK = 0xffff;
+
+export function split(word: number): { curr: number; busy: number } {
+  return { curr: word >>> 16, busy: word & BUSY_MASK };
+}
+
+export class WorkerData {
+  readonly ctl: Int32Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly maxEmulators: number,
+  ) {
+    this.ctl = new Int32Array(buffer);
+  }
+
+  static create(maxEmulators: number): WorkerData {
+    if (maxEmulators < 1 || maxEmulators > MAX_COUNT) throw new RangeError(`emulator maximum must be 1..${MAX_COUNT}`);
+    const words = Ctl.words + SLOT_WORDS * maxEmulators + 3 * RESTART_ENTRIES;
+    return new WorkerData(new SharedArrayBuffer(4 * words), maxEmulators);
+  }
+
+  /** curr and busy from one atomic load. */
+  counts(): { curr: number; busy: number } {
+    return split(Atomics.load(this.ctl, Ctl.counts));
+  }
+
+  addCurr(n: number): number {
+    return Atomics.add(this.ctl, Ctl.counts, n << 16) + (n << 16);
+  }
+
+  /** Adds to busy; returns the new packed word. */
+  addBusy(n: number): number {
+    return Atomics.add(this.ctl, Ctl.counts, n) + n;
+  }
+
+  wake(): void {
+    Atomics.add(this.ctl, Ctl.wake, 1);
+    Atomics.notify(this.ctl, Ctl.wake);
+  }
+
+  get shouldExit(): boolean {
+    return Atomics.load(this.ctl, Ctl.shouldExit) !== 0;
+  }
+
+  get locked(): boolean {
+    return Atomics.load(this.ctl, Ctl.locked) !== 0;
+  }
+
+  /** The Int32 view of emulator slot `i` (what bindBuffers gets: the addon writes the request there). */
+  slot(i: number): Int32Array {
+    if (i < 0 || i >= this.maxEmulators) throw new RangeError(`no emulator slot ${i}`);
+    return new Int32Array(this.buffer, 4 * (Ctl.words + SLOT_WORDS * i), SLOT_WORDS);
+  }
+
+  /** A free slot index, claimed (state free → starting), or -1. */
+  claimSlot(): number {
+    for (let i = 0; i < this.maxEmulators; i++) {
+      const s = this.slot(i);
+      if (Atomics.compareExchange(s, Slot.state, EmuState.free, EmuState.starting) === EmuState.free) return i;
+    }
+    return -1;
+  }
+
+  private restartBase(): number {
+    return Ctl.words + SLOT_WORDS * this.maxEmulators;
+  }
+
+  /** Records whether process `tgid` handles `sig` with SA_RESTART (from its rt_sigaction calls). */
+  setRestart(tgid: number, sig: number, restart: boolean, isGone: (tgid: number) => boolean): void {
+    if (sig < 1 || sig > 64) return;
+    const base = this.restartBase();
+    let at = -1;
+    for (let pass = 0; pass < 2 && at < 0; pass++) {
+      for (let e = 0; e < RESTART_ENTRIES; e++) {
+        const i = base + 3 * e;
+        const owner = Atomics.load(this.ctl, i);
+        if (owner === tgid) {
+          at = i;
+          break;
+        }
+        if (owner === 0 && Atomics.compareExchange(this.ctl, i, 0, tgid) === 0) {
+          Atomics.store(this.ctl, i + 1, 0);
+          Atomics.store(this.ctl, i + 2, 0);
+          at = i;
+          break;
+        }
+      }
+      // Full: forget processes that are gone, then try once more.
+      if (at < 0 && pass === 0) {
+        for (let e = 0; e < RESTART_ENTRIES; e++) {
+          const i = base + 3 * e;
+          const owner = Atomics.load(this.ctl, i);
+          if (owner !== 0 && isGone(owner)) Atomics.compareExchange(this.ctl, i, owner, 0);
+        }
+      }
+    }
+    if (at < 0) return;
+    const word = at + (sig <= 32 ? 1 : 2);
+    const bit = 1 << ((sig - 1) % 32);
+    if (restart) Atomics.or(this.ctl, word, bit);
+    else Atomics.and(this.ctl, word, ~bit);
+  }
+
+  /** The SA_RESTART signal mask recorded for `tgid` (bit sig-1), or null when unknown. */
+  restartMask(tgid: number): bigint | null {
+    const base = this.restartBase();
+    for (let e = 0; e < RESTART_ENTRIES; e++) {
+      const i = base + 3 * e;
+      if (Atomics.load(this.ctl, i) === tgid) {
+        return (BigInt(Atomics.load(this.ctl, i + 2) >>> 0) << 32n) | BigInt(Atomics.load(this.ctl, i + 1) >>> 0);
+      }
+    }
+    return null;
+  }
+
+  releaseSlot(i: number): void {
+    const s = this.slot(i);
+    Atomics.store(s, Slot.tid, 0);
+    Atomics.store(s, Slot.blocking, 0);
+    Atomics.store(s, Slot.state, EmuState.free);
+  }
+}

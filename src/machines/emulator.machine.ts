@@ -1,0 +1,55 @@
+// An emulator's life. The hot path does not run an XState actor per request (that would cost
+// more than the request): emulator.task.ts steps a transition table compiled from this very
+// definition (flat-transitions.ts), and stores the state in its shared slot, so what the
+// visualizer draws is what the code does.
+import { setup } from 'xstate';
+
+export type EmulatorKind = 'core' | 'helper';
+
+export type EmulatorEvent =
+  | { type: 'emulator.ready' }
+  | { type: 'request.received' }
+  | { type: 'request.answered' }
+  | { type: 'keepalive.expired' }
+  | { type: 'pool.should_exit' }
+  | { type: 'emulator.crashed' };
+
+export const emulatorMachine = setup({
+  types: {
+    context: {} as { kind: EmulatorKind },
+    input: {} as { kind: EmulatorKind },
+    events: {} as EmulatorEvent,
+  },
+  guards: {
+    isHelper: ({ context }) => context.kind === 'helper',
+  },
+}).createMachine({
+  id: 'emulator',
+  initial: 'starting',
+  context: ({ input }) => ({ kind: input.kind }),
+  states: {
+    starting: {
+      description: 'thread up: fs unshared, buffers bound; curr already counts it',
+      on: { 'emulator.ready': 'idle', 'emulator.crashed': 'dead' },
+    },
+    idle: {
+      description: 'polling the notify fd and the wake fd',
+      on: {
+        'request.received': 'busy',
+        'keepalive.expired': { guard: 'isHelper', target: 'retiring' },
+        'pool.should_exit': 'stopped',
+        'emulator.crashed': 'dead',
+      },
+    },
+    busy: {
+      description: 'deciding and emulating one request; busy counts it',
+      on: { 'request.answered': 'idle', 'emulator.crashed': 'dead' },
+    },
+    retiring: { type: 'final', description: 'helper idle for keep_alive: leaves, curr goes down' },
+    stopped: { type: 'final', description: 'should_exit: the pool is ending' },
+    dead: {
+      type: 'final',
+      description: 'the thread failed: the monitor answers its in-flight request, repairs the counts, replaces it',
+    },
+  },
+});

@@ -1,0 +1,185 @@
+// The monitor thread's life (tsyd_mon), after the reference pool's monitor(): take what it
+// needs from the sandbox, make its fd table private, start the interrupter (and the AES
+// worker), prepare its own confinement, start the first core emulator, then loop: confine
+// when locked, leave on should_exit, otherwise try_spawn and wait.
+import { and, assign, fromPromise, setup } from 'xstate';
+import type { SpawnDecision } from '../actors/try-spawn.js';
+
+export interface MonitorInput {
+  crypt: boolean;
+  skipConfinement: boolean;
+}
+
+export interface MonitorContext extends MonitorInput {
+  /** A confinement filter is precomputed and waits for the lock. */
+  pendingFilter: boolean;
+  exitCode: number;
+  error?: string;
+}
+
+/** Placeholders: the real actors are given with machine.provide() (tests give fakes). */
+const notProvided = <T = void>(name: string) =>
+  fromPromise<T>(async () => {
+    throw new Error(`monitor actor '${name}' not provided`);
+  });
+
+export const MON_GRACE_MS = 250;
+export const MON_CYCLE_MS = 10;
+/** The reference exits with 101 when a critical step of the monitor fails. */
+export const EXIT_CRITICAL = 101;
+
+export const monitorMachine = setup({
+  types: {
+    input: {} as MonitorInput,
+    context: {} as MonitorContext,
+    output: {} as { exitCode: number; error?: string },
+  },
+  actors: {
+    readSandbox: notProvided('readSandbox'),
+    unshareMonitor: notProvided('unshareMonitor'),
+    closeFds: notProvided('closeFds'),
+    spawnInterrupter: notProvided('spawnInterrupter'),
+    spawnAes: notProvided('spawnAes'),
+    prepareConfinement: notProvided('prepareConfinement'),
+    loadConfinement: notProvided('loadConfinement'),
+    trySpawn: notProvided<SpawnDecision>('trySpawn'),
+    waitForWork: notProvided('waitForWork'),
+    stopPool: notProvided('stopPool'),
+    waitAes: notProvided('waitAes'),
+  },
+  guards: {
+    cryptOn: ({ context }) => context.crypt,
+    hasPendingFilter: ({ context }) => context.pendingFilter,
+    skipConfinement: ({ context }) => context.skipConfinement,
+    /** Provided: whether the sandbox is locked now (shared flag). */
+    locked: () => false,
+    /** Provided: whether should_exit is set (shared flag). */
+    shouldExit: () => false,
+    spawned: ({ event }) => {
+      const out = (event as { output?: SpawnDecision }).output;
+      return out === 'core' || out === 'helper';
+    },
+  },
+  actions: {
+    keepFilter: assign({ pendingFilter: true }),
+    dropFilter: assign({ pendingFilter: false }),
+    fail: assign({
+      exitCode: EXIT_CRITICAL,
+      error: ({ event }) => String((event as { error?: unknown }).error),
+    }),
+  },
+  delays: {
+    CYCLE: MON_CYCLE_MS,
+  },
+}).createMachine({
+  id: 'monitor',
+  initial: 'readingSandbox',
+  context: ({ input }) => ({ ...input, pendingFilter: false, exitCode: 0 }),
+  output: ({ context }) => ({ exitCode: context.exitCode, error: context.error }),
+  states: {
+    readingSandbox: {
+      description: 'pidfd, crypt setup, transit ids',
+      invoke: { src: 'readSandbox', onDone: 'unsharing', onError: { target: 'failed', actions: 'fail' } },
+    },
+    unsharing: {
+      description: 'unshare(CLONE_FS|CLONE_FILES): failure is critical (101)',
+      invoke: { src: 'unshareMonitor', onDone: 'closingFds', onError: { target: 'failed', actions: 'fail' } },
+    },
+    closingFds: {
+      description: 'close every fd but the keep set and the event loop’s own',
+      invoke: { src: 'closeFds', onDone: 'startingInterrupter', onError: { target: 'failed', actions: 'fail' } },
+    },
+    startingInterrupter: {
+      description: 'spawn tsyd_int and wait for its handshake byte 42',
+      invoke: {
+        src: 'spawnInterrupter',
+        onDone: [{ guard: 'cryptOn', target: 'startingAes' }, { target: 'confinement' }],
+        onError: { target: 'failed', actions: 'fail' },
+      },
+    },
+    startingAes: {
+      description: 'Crypt sandboxing only',
+      invoke: { src: 'spawnAes', onDone: 'confinement', onError: { target: 'failed', actions: 'fail' } },
+    },
+    confinement: {
+      initial: 'choosing',
+      states: {
+        choosing: {
+          always: [{ guard: 'skipConfinement', target: 'skipped' }, { target: 'preparing' }],
+        },
+        skipped: {
+          description: 'TSYD_SKIP_SCMP: running unconfined (logged at error)',
+          always: '#monitor.startingCore',
+        },
+        preparing: {
+          invoke: {
+            src: 'prepareConfinement',
+            onDone: [{ guard: 'locked', target: 'loading' }, { target: 'precomputed', actions: 'keepFilter' }],
+            onError: { target: '#monitor.failed', actions: 'fail' },
+          },
+        },
+        loading: {
+          description: 'locked already: confine the monitor now (failure: 101)',
+          invoke: { src: 'loadConfinement', onDone: '#monitor.startingCore', onError: { target: '#monitor.failed', actions: 'fail' } },
+        },
+        precomputed: {
+          description: 'not locked yet: keep the filter for confine-when-locked',
+          always: '#monitor.startingCore',
+        },
+      },
+    },
+    startingCore: {
+      description: 'try_spawn: the first core emulator',
+      invoke: { src: 'trySpawn', onDone: 'grace', onError: { target: 'failed', actions: 'fail' } },
+    },
+    grace: {
+      description: 'give the first emulator time to come up',
+      invoke: { src: 'waitForWork', onDone: 'running', onError: 'running' },
+    },
+    running: {
+      initial: 'deciding',
+      states: {
+        deciding: {
+          always: [
+            { guard: and(['hasPendingFilter', 'locked']), target: 'confining' },
+            { guard: 'shouldExit', target: '#monitor.exiting' },
+            { target: 'spawning' },
+          ],
+        },
+        confining: {
+          description: 'confine-when-locked: load the precomputed filter, drop it',
+          invoke: {
+            src: 'loadConfinement',
+            onDone: { target: 'deciding', actions: 'dropFilter' },
+            onError: { target: '#monitor.failed', actions: 'fail' },
+          },
+        },
+        spawning: {
+          invoke: {
+            src: 'trySpawn',
+            onDone: [{ guard: 'spawned', target: 'cycleWait' }, { target: 'graceWait' }],
+            onError: 'graceWait',
+          },
+        },
+        cycleWait: {
+          description: 'spawned: look again after one cycle',
+          after: { CYCLE: 'deciding' },
+        },
+        graceWait: {
+          description: 'nothing to do: wait a grace period, or until an emulator signals that all are busy',
+          invoke: { src: 'waitForWork', onDone: 'deciding', onError: 'deciding' },
+        },
+      },
+    },
+    exiting: {
+      description: 'should_exit: wake and stop every emulator, then wait for the AES worker',
+      invoke: { src: 'stopPool', onDone: 'waitingAes', onError: 'waitingAes' },
+    },
+    waitingAes: {
+      description: 'no ciphertext may be lost',
+      invoke: { src: 'waitAes', onDone: 'done', onError: 'done' },
+    },
+    done: { type: 'final' },
+    failed: { type: 'final', description: 'a critical step failed: alert, exit 101' },
+  },
+});
