@@ -196,6 +196,19 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   NR(move_mount)
   NR(fsopen)
   NR(fsmount)
+  NR(fspick)
+  NR(mount_setattr)
+  NR(kcmp)
+  NR(setuid)
+  NR(setgid)
+  NR(setreuid)
+  NR(setregid)
+  NR(setresuid)
+  NR(setresgid)
+  NR(setfsuid)
+  NR(setfsgid)
+  NR(setgroups)
+  NR(capset)
 #undef NR
   exports.Set("syscalls", s);
   exports.Set("arch", Napi::String::New(env, kArchName == 0 ? "x86_64" : "aarch64"));

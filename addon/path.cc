@@ -189,7 +189,11 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
       res->magic = true;
       break;
     }
-    if (target[0] == '/') out = root;
+    if (target[0] == '/') {
+      // SAFETY: RESOLVE_BENEATH refuses absolute symlinks too, as the kernel does.
+      if (opts.beneath) return -EXDEV;
+      out = root;
+    }
     PushComponents(&pending, target);
   }
   // "file/" names a directory: the kernel refuses it for anything else.

@@ -9,7 +9,10 @@ import type { Violation } from './actors/emulator-context.js';
 import { confinementFilter } from './actors/confine.js';
 import { buildChildFilter } from './actors/handlers/index.js';
 import { MonitorHandle } from './actors/monitor-handle.js';
-import type { MonitorMessage } from './actors/monitor.worker.js';
+import type { MonitorData, MonitorMessage } from './actors/monitor.worker.js';
+import { createActor, fromPromise, toPromise, type ActorRefFrom, type AnyActorRef } from 'xstate';
+import { bootMachine } from './machines/boot.machine.js';
+import { sandboxMachine } from './machines/sandbox.machine.js';
 import { Ctl, WorkerData } from './actors/worker-data.js';
 import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
 import { CAPABILITIES, type Capability } from './sandbox/rules.js';
@@ -106,8 +109,11 @@ export class SandboxedProcess extends EventEmitter {
   private exited = false;
   /** @internal the supervisor's shared words (counts, slots), for tests and the visualizer. */
   readonly supervisor: WorkerData;
-  /** @internal */
-  readonly monitor: MonitorHandle;
+  /** @internal the monitor thread's handle, once started. */
+  monitor: MonitorHandle | undefined;
+  /** @internal the boot machine's and the program's actors (live state for the visualizer). */
+  readonly boot: AnyActorRef;
+  readonly sandbox: ActorRefFrom<typeof sandboxMachine>;
 
   /** @internal use spawn() */
   constructor(file: string, args: string[], options: SpawnOptions) {
@@ -132,6 +138,10 @@ export class SandboxedProcess extends EventEmitter {
     const path = resolveProgram(file, env.PATH, options.cwd);
     const [stdio, parentEnds, opened] = openStdio(options.stdio ?? 'inherit');
 
+    // SAFETY: a program running as the same user must not be able to ptrace tsyd, take its
+    // fds with pidfd_getfd or open its /proc/<pid>/mem; the program itself gets a fresh
+    // dumpable flag at execve. (Also in library use: the host process is what is protected.)
+    native.setDumpable(false);
     let spawned;
     try {
       spawned = sys(() =>
@@ -164,7 +174,6 @@ export class SandboxedProcess extends EventEmitter {
     if (parentEnds[0] !== undefined) this.stdin = new Socket({ fd: parentEnds[0], readable: false, writable: true });
     if (parentEnds[1] !== undefined) this.stdout = new Socket({ fd: parentEnds[1], readable: true, writable: false });
     if (parentEnds[2] !== undefined) this.stderr = new Socket({ fd: parentEnds[2], readable: true, writable: false });
-    logger.info({ ctx: 'boot', op: 'check_num_cpus', num_cpus: availableParallelism() }, `detected ${availableParallelism()} CPUs on the system`);
     logger.info({ ctx: 'spawn', op: 'spawn_program', pid: spawned.pid, core_size: emulators, max_size: maxEmulators, keep_alive: keepAliveMs }, 'program started');
 
     const violations: Violation[] = [];
@@ -184,62 +193,96 @@ export class SandboxedProcess extends EventEmitter {
     if (policy.lock === 'on') Atomics.store(wd.ctl, Ctl.locked, 1);
     if (skipConfinement) logger.error({ ctx: 'confine', op: 'skip_confinement' }, 'TSYD_SKIP_SCMP: supervisor threads stay unconfined (debugging only)');
     const wakeFd = native.eventfd();
-    const monitor = new MonitorHandle(
-      wd,
-      {
-        notifyFd: spawned.notifyFd,
-        pidfd: spawned.pidfd,
-        wakeFd,
-        shared: wd.buffer,
-        maxEmulators,
-        coreSize: emulators,
-        keepAliveMs,
-        policy: policy.toJSON(),
-        log: { level: logLevel, fd: logFd },
-        channel: channelName,
-        emulatorFilter: skipConfinement ? undefined : confinementFilter('emulator'),
-        interrupterFilter: skipConfinement ? undefined : confinementFilter('interrupter'),
-        fault: process.env.TSYD_FAULT || undefined,
-        mainLoopFds: native.loopFds(),
-      },
-      logger,
-    );
-    this.monitor = monitor;
-    monitor.on('event', (m: MonitorMessage) => this.emit('supervisor', m));
-    // The main thread has no use for the listener once the monitor holds its own copy.
-    monitor.once('monitor.ready', () => native.close(spawned.notifyFd));
-    monitor.once('monitor.done', (m: { exitCode: number }) => {
-      // SAFETY: the supervisor failed: the program must not run on without it.
-      if (m.exitCode !== 0 && !this.exited) native.pidfdSendSignal(spawned.pidfd, 9);
-    });
+    const monitorData: MonitorData = {
+      notifyFd: spawned.notifyFd,
+      pidfd: spawned.pidfd,
+      wakeFd,
+      shared: wd.buffer,
+      maxEmulators,
+      coreSize: emulators,
+      keepAliveMs,
+      policy: policy.toJSON(),
+      log: { level: logLevel, fd: logFd },
+      channel: channelName,
+      emulatorFilter: skipConfinement ? undefined : confinementFilter('emulator'),
+      interrupterFilter: skipConfinement ? undefined : confinementFilter('interrupter'),
+      fault: process.env.TSYD_FAULT || undefined,
+      mainLoopFds: native.loopFds(),
+    };
 
-    this.result = new Promise<SandboxResult>((resolve) => {
-      let startError: TsydError | undefined;
+    // The program's life (sandbox machine), fed by the native exit watcher.
+    this.sandbox = createActor(sandboxMachine).start();
+    let startError: TsydError | undefined;
+    const programEnded = new Promise<{ exitCode: number; signal: NodeJS.Signals | null }>((resolve) => {
       native.watchChild(spawned.pidfd, spawned.statusFd, (kind, a, b, syscall) => {
         if (kind === 0) {
-          if (a !== 0) startError = new SystemCallError(syscall, a, { path: file });
-          else if (policy.lock === 'exec') Atomics.store(wd.ctl, Ctl.locked, 1);
+          if (a !== 0) {
+            startError = new SystemCallError(syscall, a, { path: file });
+            this.sandbox.send({ type: 'child.exec_failed', errno: a });
+          } else {
+            this.sandbox.send({ type: 'child.exec_ok' });
+            // lock:exec locks once the program is running.
+            if (policy.lock === 'exec') Atomics.store(wd.ctl, Ctl.locked, 1);
+          }
           return;
         }
         this.exited = true;
+        if (b !== 0) this.sandbox.send({ type: 'child.signaled', signal: b });
+        else this.sandbox.send({ type: 'child.exited', code: a });
         const signal = b !== 0 ? signalName(b) : null;
         let exitCode = b !== 0 ? 128 + b : a;
         if (startError instanceof SystemCallError && startError.syscall === 'execve') exitCode = startFailureStatus(startError.errno);
         else if (startError) exitCode = 125;
         logger.info({ ctx: 'spawn', op: 'program_exit', pid: spawned.pid, code: exitCode, signal }, 'program ended');
-        void monitor.stop().then((stopped) => {
-          const failed = monitor.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;
-          if (failed) exitCode = failed.exitCode;
-          if (stopped) native.close(wakeFd);
-          native.close(spawned.pidfd);
-          channel.close();
-          const result: SandboxResult = { exitCode, signal, violations, violationCount, cleanShutdown: stopped };
-          if (startError) result.error = startError;
-          else if (failed) result.error = new TsydError('ESUPERVISOR', `supervisor failed: ${failed.error ?? 'unknown'}`);
-          this.emit('exit', result);
-          resolve(result);
-        });
+        resolve({ exitCode, signal });
       });
+    });
+
+    let monitor: MonitorHandle | undefined;
+    let cleanShutdown = true;
+    const boot = createActor(
+      bootMachine.provide({
+        actors: {
+          checkNumCpus: fromPromise(async () => {
+            const n = availableParallelism();
+            logger.info({ ctx: 'boot', op: 'check_num_cpus', num_cpus: n }, `detected ${n} CPUs on the system`);
+          }),
+          startMonitor: fromPromise(async () => {
+            monitor = new MonitorHandle(wd, monitorData, logger);
+            this.monitor = monitor;
+            monitor.on('event', (m: MonitorMessage) => this.emit('supervisor', m));
+            // The main thread has no use for the listener once the monitor holds its own copy.
+            monitor.once('monitor.ready', () => native.close(spawned.notifyFd));
+            monitor.once('monitor.done', (m: { exitCode: number }) => {
+              // SAFETY: the supervisor failed: the program must not run on without it.
+              if (m.exitCode !== 0 && !this.exited) native.pidfdSendSignal(spawned.pidfd, 9);
+            });
+          }),
+          waitProgram: fromPromise(async () => (await programEnded).exitCode),
+          stopSupervisor: fromPromise(async () => {
+            cleanShutdown = monitor ? await monitor.stop() : true;
+            const failed = monitor?.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;
+            return failed ? failed.exitCode : 0;
+          }),
+        },
+      }),
+      { input: { exportMode: undefined } },
+    );
+    this.boot = boot;
+    boot.start();
+
+    this.result = toPromise(boot).then(async (out) => {
+      const { signal } = await programEnded;
+      if (cleanShutdown) native.close(wakeFd);
+      native.close(spawned.pidfd);
+      channel.close();
+      const result: SandboxResult = { exitCode: out.exitCode, signal, violations, violationCount, cleanShutdown };
+      if (startError) result.error = startError;
+      else if (monitor?.result && monitor.result.exitCode !== 0) {
+        result.error = new TsydError('ESUPERVISOR', `supervisor failed: ${monitor.result.error ?? 'unknown'}`);
+      }
+      this.emit('exit', result);
+      return result;
     });
   }
 

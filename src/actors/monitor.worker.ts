@@ -42,8 +42,9 @@ export type MonitorMessage =
 
 const CLONE_FILES = 0x400;
 const CLONE_FS = 0x200;
-const SIGALRM = 14;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+const SYNCHRONOUS = new Set([4, 5, 6, 7, 8, 9, 11, 19, 31]); // ILL TRAP ABRT BUS FPE KILL SEGV STOP SYS
+const ASYNC_SIGNALS = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => !SYNCHRONOUS.has(s) && s !== 32 && s !== 33);
 
 const data = workerData as MonitorData;
 const log = createLogger({ level: data.log.level as LogLevel, fd: data.log.fd }).child({ module: 'monitor' });
@@ -51,6 +52,12 @@ const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
 native.setThreadName('tsyd_mon');
+// SAFETY (and liveness): asynchronous signals sent to tsyd must be handled by the main thread.
+// libuv's handler wakes the main loop by writing to an fd number; in a thread with a private
+// fd table that number is closed or another file, and the signal would be lost (tsyd would
+// not forward it). Every supervisor thread created from here on inherits this mask; only the
+// synchronous faults stay deliverable. Emulators unblock SIGALRM for themselves.
+native.threadSignalMask(0, ASYNC_SIGNALS);
 Atomics.store(wd.ctl, Ctl.monitorTid, tid);
 
 let pool: EmulatorPool | undefined;
@@ -83,8 +90,6 @@ const machine = monitorMachine.provide({
       // The monitor's fs is private now: umask 0 here is the emulators' (they share it) and
       // leaves tsyd's main thread alone. Modes are masked with the program's umask instead.
       native.umask(0);
-      // SIGALRM is only for emulators; threads created from here on inherit this mask.
-      native.threadSignalMask(0, [SIGALRM]);
       log.info({ ctx: 'boot', op: 'unshare_monitor_thread' }, 'monitor has a private fd table and fs');
     }),
     closeFds: fromPromise(async () => {

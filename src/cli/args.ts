@@ -15,11 +15,19 @@ export interface CheckCommand {
   command: 'check';
   policy: PolicyInput[];
 }
-export type Command = RunCommand | CheckCommand | { command: 'help' } | { command: 'version' };
+export type Command =
+  | RunCommand
+  | CheckCommand
+  | { command: 'export'; mode: 'bpf' | 'pfc' }
+  | { command: 'viz'; argv: string[] }
+  | { command: 'help' }
+  | { command: 'version' };
 
 export const USAGE = `Usage:
   tsyd run [-m RULE]... [-P FILE]... [--log-level LEVEL] [--log-fd N] -- PROG [ARGS...]
   tsyd check [-m RULE]... [-P FILE]...     validate a policy and print it normalised
+  tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
+  tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...   draw the machines
   tsyd --help | --version
 
 Rules (syd syntax, applied in command-line order, last match wins):
@@ -30,7 +38,9 @@ Rules (syd syntax, applied in command-line order, last match wins):
 
 Exit status of run: the program's; 128+N when killed by signal N; 127 not found;
 126 not executable; 125 tsyd could not start the sandbox.
-Environment: TSYD_LOG (level), TSYD_LOG_FD, TSYD_NPROC (emulator threads).`;
+Environment: TSYD_LOG (level), TSYD_LOG_FD, TSYD_NPROC (core emulators), TSYD_NPROC_MAX (most
+emulators), TSYD_KEEP_ALIVE (ms a helper emulator idles before it retires), TSYD_EXPORT (bpf|pfc),
+TSYD_SKIP_SCMP (supervisor threads unconfined: debugging only).`;
 
 function value(argv: string[], i: number, flag: string): string {
   const v = argv[i + 1];
@@ -42,7 +52,13 @@ export function parseArgs(argv: string[]): Command {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') return { command: 'help' };
   if (cmd === '-V' || cmd === '--version') return { command: 'version' };
-  if (cmd !== 'run' && cmd !== 'check') throw new UsageError(`unknown command '${cmd}'; expected run or check (see tsyd --help)`);
+  if (cmd === 'viz') return { command: 'viz', argv: rest };
+  if (cmd === 'export') {
+    const mode = rest[0];
+    if ((mode !== 'bpf' && mode !== 'pfc') || rest.length !== 1) throw new UsageError(`export needs one mode, bpf or pfc; got '${rest.join(' ')}'`);
+    return { command: 'export', mode };
+  }
+  if (cmd !== 'run' && cmd !== 'check') throw new UsageError(`unknown command '${cmd}'; expected run, check, export or viz (see tsyd --help)`);
   const policy: PolicyInput[] = [];
   let logLevel: LogLevel | undefined;
   let logFd: number | undefined;

@@ -1,6 +1,11 @@
 // The `tsyd` command: argv → library call → exit status. Thin by design.
 import { fstatSync, readFileSync } from 'node:fs';
-import { errnoText, SystemCallError, TsydError } from '../errors.js';
+import { createActor, fromPromise, toPromise } from 'xstate';
+import { errnoText, SystemCallError, TsydError, UsageError } from '../errors.js';
+import { exportBpf, exportPfc, isExportMode, type ExportMode } from '../actors/export.js';
+import { exportMachine } from '../machines/export.machine.js';
+import { MACHINES } from '../machines/index.js';
+import { runViz } from './viz.js';
 import { startFailureStatus } from '../program.js';
 import { native } from '../native/addon.js';
 import { buildPolicy } from '../sandbox/build.js';
@@ -29,6 +34,26 @@ function startFailureText(err: TsydError): string {
   return `cannot execute: ${errnoText(err.errno)}`;
 }
 
+/** The export machine with the real writers. */
+async function runExport(mode: ExportMode): Promise<number> {
+  const machine = exportMachine.provide({
+    actors: {
+      writeBpf: fromPromise(async () => {
+        for (const p of exportBpf(process.cwd())) process.stderr.write(`tsyd: wrote ${p}\n`);
+      }),
+      printPfc: fromPromise(async () => {
+        process.stdout.write(exportPfc());
+      }),
+    },
+  });
+  const out = await toPromise(createActor(machine, { input: { mode } }).start());
+  if (!out.ok) {
+    process.stderr.write(`tsyd: export: ${out.error}\n`);
+    return EXIT_START_FAILED;
+  }
+  return 0;
+}
+
 async function runCommand(cmd: RunCommand): Promise<number> {
   if (cmd.logFd !== undefined) {
     try {
@@ -37,9 +62,6 @@ async function runCommand(cmd: RunCommand): Promise<number> {
       fail(`--log-fd ${cmd.logFd}: not an open file descriptor`, EXIT_START_FAILED);
     }
   }
-  // SAFETY: a program running as the same user must not be able to ptrace tsyd or open
-  // its /proc/<pid>/mem; the program itself gets a fresh dumpable flag at execve.
-  native.setDumpable(false);
   const child = spawn(cmd.program, cmd.args, { policy: cmd.policy, logLevel: cmd.logLevel, logFd: cmd.logFd });
   for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
   const result = await child.result;
@@ -66,9 +88,21 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(buildPolicy(cmd.policy).normalized().map((l) => `${l}\n`).join(''));
         code = 0;
         break;
-      case 'run':
-        code = await runCommand(cmd);
+      case 'viz':
+        code = runViz(cmd.argv, MACHINES);
         break;
+      case 'export':
+        code = await runExport(cmd.mode);
+        break;
+      case 'run': {
+        // TSYD_EXPORT=bpf|pfc tsyd run ...: export, run nothing (as the reference's boot()).
+        const mode = process.env.TSYD_EXPORT;
+        if (mode !== undefined && mode !== '') {
+          if (!isExportMode(mode)) throw new UsageError(`TSYD_EXPORT must be bpf or pfc, got '${mode}'`);
+          code = await runExport(mode);
+        } else code = await runCommand(cmd);
+        break;
+      }
     }
   } catch (err) {
     if (err instanceof SystemCallError && err.syscall === 'execve') {

@@ -140,7 +140,7 @@ function buildMatcher({ steps, treeAt }: ParsedGlob): GlobMatcher {
   if (p === steps.length) return (path) => path === prefix;
   if (p === steps.length - 1) {
     // The only non-literal step is the final `**` (or the `**` of a trailing `/***`).
-    if (treeAt === p - 1) {
+    if (treeAt >= 0 && treeAt === p - 1) {
       const dir = prefix.slice(0, -1);
       return (path) => path === dir || path.startsWith(prefix);
     }

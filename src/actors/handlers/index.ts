@@ -23,9 +23,40 @@ export const DENIED_SYSCALLS: ReadonlyArray<{ name: string; errno: number; why: 
   { name: 'process_vm_writev', errno: os.errno.EPERM, why: 'writes other processes memory' },
   // SAFETY: opens a file by handle, with no path that a rule could match.
   { name: 'open_by_handle_at', errno: os.errno.EPERM, why: 'opens files without a path' },
-  // SAFETY: a new root would make the program's paths differ from the ones tsyd decides on.
+  // SAFETY: a new root or new mounts would make the program's view of paths differ from the
+  // one tsyd decides and opens in (a bind mount of /proc reaches tsyd's own /proc entries).
   { name: 'chroot', errno: os.errno.EPERM, why: 'changes the root paths are resolved in' },
   { name: 'pivot_root', errno: os.errno.EPERM, why: 'changes the root paths are resolved in' },
+  { name: 'mount', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'umount2', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'open_tree', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'move_mount', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'fsopen', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'fsmount', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'fspick', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  { name: 'mount_setattr', errno: os.errno.EPERM, why: 'changes the paths tsyd decides on' },
+  // SAFETY: new namespaces give an unprivileged program mount rights (user namespace) or a
+  // different view of the file system; entering others' namespaces likewise.
+  { name: 'unshare', errno: os.errno.EPERM, why: 'new namespaces change the view tsyd decides on' },
+  { name: 'setns', errno: os.errno.EPERM, why: 'other namespaces change the view tsyd decides on' },
+  // SAFETY: tsyd's threads, fds (the seccomp listener!) and memory must be out of reach:
+  // pidfd_getfd copies another process's fd, process_vm_readv reads its memory, kcmp probes it.
+  { name: 'pidfd_getfd', errno: os.errno.EPERM, why: "takes fds out of other processes (tsyd's listener)" },
+  { name: 'process_vm_readv', errno: os.errno.EPERM, why: "reads other processes' memory" },
+  { name: 'kcmp', errno: os.errno.EPERM, why: 'probes other processes' },
+  // SAFETY: tsyd opens files with its own credentials, which are the program's at start
+  // (no_new_privs: no gain by exec). A program that changed its ids or capabilities would get
+  // tsyd's access through emulated opens (a confused deputy), so credentials cannot change.
+  { name: 'setuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setgid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setreuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setregid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setresuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setresgid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setfsuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setfsgid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'setgroups', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  { name: 'capset', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
 ];
 
 export interface HandlerDeps {
