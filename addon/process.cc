@@ -265,7 +265,15 @@ static Napi::Value ReadByte(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n == 1 ? b : n == 0 ? -1 : -1000 - errno);
 }
 
+// probeExecve() → -errno of execve("", NULL, NULL): ENOENT when execve is allowed (nothing can
+// run: the path is empty), EPERM when this thread's seccomp filter refuses it. For tests.
+static Napi::Value ProbeExecve(const Napi::CallbackInfo& info) {
+  long r = syscall(SYS_execve, "", nullptr, nullptr);
+  return Napi::Number::New(info.Env(), r < 0 ? -errno : 0);
+}
+
 void InitProcess(Napi::Env env, Napi::Object exports) {
+  exports.Set("probeExecve", Napi::Function::New(env, ProbeExecve, "probeExecve"));
   exports.Set("writeByte", Napi::Function::New(env, WriteByte, "writeByte"));
   exports.Set("readByte", Napi::Function::New(env, ReadByte, "readByte"));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));

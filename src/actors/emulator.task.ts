@@ -116,6 +116,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       confined = true;
       Atomics.store(slot, Slot.confined, 1);
       logger.info({ ctx: 'confine', op: 'confine_emulator_thread', tid }, 'emulator thread confined');
+      // Test only (TSYD_FAULT=probe-exec): show that this thread can no longer execve.
+      if (task.fault === 'probe-exec') logger.warn({ ctx: 'confine', op: 'probe_execve', tid, err: -native.probeExecve() }, 'execve probe');
     }
     const r = native.recv(notifyFd, task.wakeFd, timeout);
     if (r === Recv.got) {

@@ -146,6 +146,8 @@ const machine = monitorMachine.provide({
     }),
     loadConfinement: fromPromise(async () => {
       try {
+        // Test only (TSYD_FAULT=fail-confine): a load that fails, to prove the exit 101.
+        if (data.fault === 'fail-confine') throw Object.assign(new Error('seccomp: injected failure'), { errno: 22 });
         native.loadThreadFilter(data.emulatorFilter!);
       } catch (err) {
         log.alert({ ctx: 'boot', op: 'confine_monitor_thread', err: errnoOf(err), msg: `failed to confine: ${String(err)}` });

@@ -89,6 +89,8 @@ export interface Addon {
   /** how: 0 block, 1 unblock; the calling thread only. */
   threadSignalMask(how: 0 | 1, signals: number[]): void;
   loadThreadFilter(bpf: Uint8Array): void;
+  /** -errno of execve("", NULL, NULL): -ENOENT allowed, -EPERM refused by a filter. */
+  probeExecve(): number;
   waitReadable(fd: number, timeoutMs: number): number;
   loopFds(): number[];
   writeByte(fd: number, byte: number): number;

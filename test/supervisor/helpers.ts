@@ -1,0 +1,32 @@
+// Helpers for supervisor tests that run the library in this process.
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
+
+/** Collects a stream into a string that tests can poll. */
+export function collect(stream: Readable | null): { text: () => string } {
+  let text = '';
+  stream?.on('data', (c) => (text += String(c)));
+  return { text: () => text };
+}
+
+/** Polls `pred` every 10 ms; rejects with `what` after `ms`. */
+export async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function makeFifos(dir: string, prefix: string, n: number): string[] {
+  const paths = Array.from({ length: n }, (_, i) => join(dir, `${prefix}${i}`));
+  execFileSync('mkfifo', paths);
+  return paths;
+}
+
+/** Opening a FIFO for writing completes a reader blocked in open; then close it. */
+export function releaseFifo(path: string): void {
+  closeSync(openSync(path, 'w'));
+}
