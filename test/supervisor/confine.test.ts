@@ -1,0 +1,137 @@
+// The supervisor threads' own hardening: private fd tables (unshare + close), self-confinement
+// by lock mode, exit 101 when confinement fails, and the exported filters.
+import { execFileSync } from 'node:child_process';
+import { openSync, closeSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from '../../src/index.js';
+import { Ctl, EmuState, Slot } from '../../src/actors/worker-data.js';
+import { fixture } from '../helpers/fixtures.js';
+import { tempTree } from '../helpers/tmp.js';
+import { runTsyd } from '../helpers/tsyd.js';
+import { collect, makeFifos, releaseFifo, until } from './helpers.js';
+
+const seccompMode = (tid: number) => Number(/^Seccomp:\s*(\d)/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]);
+
+function emulatorTids(child: ReturnType<typeof spawn>): number[] {
+  const wd = child.supervisor;
+  const tids: number[] = [];
+  for (let i = 0; i < wd.maxEmulators; i++) {
+    const s = wd.slot(i);
+    if (Atomics.load(s, Slot.state) !== EmuState.free && s[Slot.tid]! > 0) tids.push(s[Slot.tid]!);
+  }
+  return tids;
+}
+
+/** Runs a program that waits on a FIFO, so the supervisor stays up while we look at it. */
+async function holdOpen(rules: string[]) {
+  const dir = tempTree('hold', { mainfile: 'M' });
+  const [fifo] = makeFifos(dir, 'f', 1);
+  const child = spawn(fixture('fifointr'), [fifo!], {
+    policy: rules.map((rule) => ({ rule })),
+    stdio: ['ignore', 'pipe', 'inherit'],
+    emulators: 2,
+    logLevel: 'silent',
+  });
+  const out = collect(child.stdout);
+  await until(() => out.text().includes('ready'), 'ready');
+  await until(() => emulatorTids(child).length >= 2 && child.supervisor.ctl[Ctl.monitorTid]! > 0, 'the pool is up');
+  return { child, dir, release: () => releaseFifo(fifo!) };
+}
+
+test("the monitor's and emulators' fd tables are private and hold only the keep set", async () => {
+  const { child, dir, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***']);
+  // Opened by the main thread after start: not in theirs.
+  const fd = openSync(`${dir}/mainfile`, 'r');
+  const mine = readlinkSync(`/proc/self/fd/${fd}`);
+  const monitorTid = child.supervisor.ctl[Ctl.monitorTid]!;
+  for (const tid of [monitorTid, ...emulatorTids(child)]) {
+    const theirs = readdirSync(`/proc/self/task/${tid}/fd`).map(Number);
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/self/task/${tid}/fd/${fd}`);
+    } catch {
+      target = '';
+    }
+    assert.is.not(target, mine, `thread ${tid} does not see the main thread's new fd ${fd}`);
+    // Only stdio, anonymous kernel objects (listener, pidfd, eventfds, epoll, pipes of the
+    // event loops) — no file of tsyd's or of the test's.
+    for (const n of theirs) {
+      let t: string;
+      try {
+        t = readlinkSync(`/proc/self/task/${tid}/fd/${n}`);
+      } catch {
+        continue; // closed meanwhile
+      }
+      const ok = n <= 2 || t.startsWith('anon_inode:') || t.startsWith('pipe:') || t.startsWith('/dev/');
+      assert.ok(ok, `thread ${tid} fd ${n} -> ${t} is not in the keep set`);
+    }
+  }
+  closeSync(fd);
+  release();
+  assert.is((await child.result).exitCode, 0);
+});
+
+test('lock:on: emulator, monitor and interrupter threads carry a seccomp filter, the main thread none', async () => {
+  const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:on']);
+  const wd = child.supervisor;
+  for (const tid of emulatorTids(child)) assert.is(seccompMode(tid), 2, `emulator ${tid} confined`);
+  await until(() => seccompMode(wd.ctl[Ctl.monitorTid]!) === 2, 'the monitor confined');
+  await until(() => wd.ctl[Ctl.interrupterTid]! > 0 && seccompMode(wd.ctl[Ctl.interrupterTid]!) === 2, 'the interrupter confined');
+  assert.is(seccompMode(process.pid), 0, 'the main thread is never confined');
+  release();
+  assert.is((await child.result).exitCode, 0);
+});
+
+test('lock:off: no supervisor thread is confined', async () => {
+  const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:off']);
+  for (const tid of [child.supervisor.ctl[Ctl.monitorTid]!, ...emulatorTids(child)]) assert.is(seccompMode(tid), 0);
+  release();
+  assert.is((await child.result).exitCode, 0);
+});
+
+test('lock:exec: confined once the program runs', async () => {
+  const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:exec']);
+  const wd = child.supervisor;
+  await until(() => emulatorTids(child).every((t) => seccompMode(t) === 2), 'emulators confine themselves', 3000);
+  await until(() => seccompMode(wd.ctl[Ctl.monitorTid]!) === 2, 'the monitor confines itself (confine-when-locked)', 3000);
+  release();
+  assert.is((await child.result).exitCode, 0);
+});
+
+test('a confined emulator cannot execve; a failed confinement exits 101', async () => {
+  const r = await runTsyd(['run', '--log-level', 'warn', '-m', 'lock:on', '--', 'true'], { env: { TSYD_FAULT: 'probe-exec' } });
+  assert.is(r.code, 0);
+  const probes = r.records.filter((x) => x.op === 'probe_execve');
+  assert.ok(probes.length >= 1, `probe records: ${r.stderr}`);
+  for (const p of probes) assert.is(p.err, 1, 'execve → EPERM');
+  const failed = await runTsyd(['run', '-m', 'lock:on', '--', 'sleep', '5'], { env: { TSYD_FAULT: 'fail-confine' } });
+  assert.is(failed.code, 101, failed.stderr);
+  assert.ok(failed.records.some((x) => x.op === 'confine_monitor_thread' && x.level === 'alert'), failed.stderr);
+});
+
+test('export bpf: four files, mode 0400, exclusive; the emulator filter really denies execve', async () => {
+  const dir = tempTree('export');
+  const r = await runTsyd(['export', 'bpf'], { cwd: dir });
+  assert.is(r.code, 0, r.stderr);
+  for (const name of ['tsyd_emu.bpf', 'tsyd_int.bpf', 'tsyd_ipc.bpf', 'tsyd_aes.bpf']) {
+    const st = statSync(`${dir}/${name}`);
+    assert.is(st.mode & 0o777, 0o400, name);
+    assert.ok(st.size > 0 && st.size % 8 === 0, `${name} is BPF`);
+  }
+  const again = await runTsyd(['run', '--', 'true'], { cwd: dir, env: { TSYD_EXPORT: 'bpf' } });
+  assert.is(again.code, 125);
+  assert.match(again.stderr, 'tsyd_emu.bpf');
+  const out = execFileSync(fixture('loadbpf'), [`${dir}/tsyd_emu.bpf`], { encoding: 'utf8' });
+  assert.match(out, 'execve errno=1');
+  assert.match(out, 'getpid ok');
+});
+
+test('export pfc: the four filters as text on stdout', async () => {
+  const r = await runTsyd(['export', 'pfc']);
+  assert.is(r.code, 0);
+  for (const f of ['tsyd_emu.bpf', 'tsyd_int.bpf', 'tsyd_ipc.bpf', 'tsyd_aes.bpf']) assert.match(r.stdout, f);
+  assert.match(r.stdout, /if \(\$syscall == \d+ \/\* execve \*\/\) action ERRNO\(1\)/);
+});
+
+test.run();
