@@ -24,11 +24,15 @@ export const sandboxMachine = setup({
         'child.exec_ok': 'running',
         'child.exec_failed': { target: 'execFailing', actions: assign({ errno: ({ event }) => event.errno }) },
         'child.signaled': { target: 'signaled', actions: assign({ signal: ({ event }) => event.signal }) },
+        'child.exited': { target: 'notStarted', actions: assign({ code: ({ event }) => event.code }) },
       },
     },
     execFailing: {
       description: 'execve failed: the child reports and exits 127',
-      on: { 'child.exited': { target: 'notStarted', actions: assign({ code: ({ event }) => event.code }) } },
+      on: {
+        'child.exited': { target: 'notStarted', actions: assign({ code: ({ event }) => event.code }) },
+        'child.signaled': { target: 'notStarted', actions: assign({ signal: ({ event }) => event.signal }) },
+      },
     },
     running: {
       on: {

@@ -1,0 +1,512 @@
+// Every state and every transition of every machine in MACHINES is reachable, shown by walking
+// the machines with xstate/graph; and each machine, run for real with fake actors, ends where
+// it should.
+//
+// How the coverage is measured: xstate/graph's getShortestPaths() gives one path from the
+// initial snapshot to every reachable snapshot (state value + context). Each path is replayed
+// with machine.transition() under an actor scope whose system is inspected, so every
+// `@xstate.microstep` reports the transition definitions it took (always transitions and
+// transient states included, which a resting snapshot never shows). From the end of each path
+// every event of the event set is then tried once more: together this takes every edge of the
+// graph that xstate/graph explored. The states and transitions seen must equal machineGraph()'s.
+//
+// The event set comes from the state nodes themselves: `on` keys, `xstate.done.actor.<id>` and
+// `xstate.error.actor.<id>` for each invoke (with several outputs where a guard reads them), and
+// `xstate.after.<delay>.<state id>` for each delayed transition. Guards that read the world
+// outside the machine (monitor's `locked` and `shouldExit`) are provided so that they read flags
+// carried by the triggering event, and every event is sent with every combination of flags;
+// guards that read the input are explored by walking once per input variant.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  createActor,
+  createEmptyActor,
+  createMachine,
+  fromPromise,
+  toPromise,
+  waitFor,
+  type AnyActorScope,
+  type AnyEventObject,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type AnyTransitionDefinition,
+  type InspectionEvent,
+  type StateValue,
+} from 'xstate';
+import { getShortestPaths, serializeSnapshot } from 'xstate/graph';
+import { bootMachine } from '../../src/machines/boot.machine.js';
+import { emulatorMachine } from '../../src/machines/emulator.machine.js';
+import { exportMachine } from '../../src/machines/export.machine.js';
+import { compileFlat } from '../../src/machines/flat-transitions.js';
+import { MACHINES } from '../../src/machines/index.js';
+import type { SpawnDecision } from '../../src/actors/try-spawn.js';
+import { EXIT_CRITICAL, monitorMachine } from '../../src/machines/monitor.machine.js';
+import { machineGraph, transitionLabel, type GraphTransition, type MachineGraph } from '../../src/machines/render.js';
+import { sandboxMachine } from '../../src/machines/sandbox.machine.js';
+
+type AnyNode = AnyStateMachine['root'];
+type Fields = Record<string, unknown>;
+type GuardArgs = { context: unknown; event: AnyEventObject };
+
+/** How to walk one machine: its input variants, and what its events carry. */
+interface Plan {
+  /** One traversal per input (guards reading the context set from the input see every value). */
+  inputs: unknown[];
+  /** Guards replaced for the walk (those that read shared flags read them from the event). */
+  guards?: Record<string, (args: GuardArgs) => boolean>;
+  /** Outputs of `xstate.done.actor.*`, by the invoked actor's source (default: undefined). */
+  outputs?: Record<string, unknown[]>;
+  /** Payload variants of plain events, by event type (default: no fields). */
+  payloads?: Record<string, Fields[]>;
+  /** Flags every event is sent with, one variant each (default: none). */
+  flags?: Fields[];
+}
+
+const flag =
+  (name: string) =>
+  ({ event }: GuardArgs): boolean =>
+    (event as Fields)[name] === true;
+
+const PLANS: Record<string, Plan> = {
+  boot: {
+    inputs: [{}, { exportMode: 'bpf' }, { exportMode: 'pfc' }],
+    outputs: { waitProgram: [0, 3], stopSupervisor: [0, 7] },
+  },
+  export: { inputs: [{ mode: 'bpf' }, { mode: 'pfc' }] },
+  monitor: {
+    inputs: [
+      { crypt: false, skipConfinement: false },
+      { crypt: true, skipConfinement: false },
+      { crypt: false, skipConfinement: true },
+      { crypt: true, skipConfinement: true },
+    ],
+    guards: { locked: flag('locked'), shouldExit: flag('shouldExit') },
+    outputs: { trySpawn: ['core', 'helper', 'idle_exists', 'capacity_exceeded'] },
+    flags: [
+      { locked: false, shouldExit: false },
+      { locked: true, shouldExit: false },
+      { locked: false, shouldExit: true },
+      { locked: true, shouldExit: true },
+    ],
+  },
+  emulator: { inputs: [{ kind: 'core' }, { kind: 'helper' }] },
+  sandbox: {
+    inputs: [undefined],
+    payloads: {
+      'child.exec_failed': [{ errno: 2 }, { errno: 13 }],
+      'child.exited': [{ code: 0 }, { code: 127 }],
+      'child.signaled': [{ signal: 9 }],
+    },
+  },
+};
+
+const pathOf = (n: AnyNode): string => n.path.join('.');
+
+function allNodes(root: AnyNode): AnyNode[] {
+  return [root, ...(Object.values(root.states) as AnyNode[]).flatMap(allNodes)];
+}
+
+/** The paths of the states a state value has active, the root ('') included. */
+function activePaths(value: StateValue): string[] {
+  return ['', ...valuePaths(value, [])];
+}
+
+function valuePaths(value: StateValue, prefix: string[]): string[] {
+  if (typeof value === 'string') return [[...prefix, value].join('.')];
+  return Object.entries(value).flatMap(([k, v]) => [
+    [...prefix, k].join('.'),
+    ...(v === undefined ? [] : valuePaths(v, [...prefix, k])),
+  ]);
+}
+
+/** Every event the machine can react to, with the variants the plan asks for. */
+function eventSet(machine: AnyStateMachine, plan: Plan): AnyEventObject[] {
+  const variants = new Map<string, Fields[]>();
+  const add = (type: string, list: Fields[]): void => {
+    if (!variants.has(type)) variants.set(type, list);
+  };
+  for (const node of allNodes(machine.root)) {
+    for (const inv of node.invoke) {
+      const src = typeof inv.src === 'string' ? inv.src : inv.id;
+      add(`xstate.done.actor.${inv.id}`, (plan.outputs?.[src] ?? [undefined]).map((output) => ({ output })));
+      add(`xstate.error.actor.${inv.id}`, [{ error: `${src} failed` }]);
+    }
+    for (const delay of Object.keys(node.config.after ?? {})) add(`xstate.after.${delay}.${node.id}`, [{}]);
+    for (const type of Object.keys(node.config.on ?? {})) add(type, plan.payloads?.[type] ?? [{}]);
+    // Anything else the node listens to (e.g. a state's own onDone), sent bare.
+    for (const type of node.transitions.keys()) add(type, [{}]);
+  }
+  const flags = plan.flags ?? [{}];
+  return [...variants].flatMap(([type, list]) => list.flatMap((fields) => flags.map((f) => ({ ...fields, ...f, type }))));
+}
+
+interface Seen {
+  states: Set<string>;
+  transitions: Set<AnyTransitionDefinition>;
+}
+
+/**
+ * An actor scope for machine.transition() whose system reports each microstep: the
+ * transitions it took (and so their sources) and the states it left active.
+ */
+function recordingScope(seen: Seen): AnyActorScope {
+  const self = createEmptyActor();
+  self.system.inspect((ev: InspectionEvent) => {
+    if (ev.type !== '@xstate.microstep') return;
+    for (const t of ev._transitions) {
+      seen.transitions.add(t);
+      seen.states.add(pathOf(t.source));
+    }
+    for (const p of activePaths((ev.snapshot as AnyMachineSnapshot).value)) seen.states.add(p);
+  });
+  return {
+    self,
+    id: 'coverage',
+    sessionId: self.sessionId,
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    system: self.system,
+    stopChild: () => {},
+    actionExecutor: () => {},
+  };
+}
+
+/**
+ * Which entries of machineGraph() a transition definition stands for (one per target), from a
+ * walk of the state nodes in the graph's document order; fails when the two disagree.
+ */
+function graphIndex(machine: AnyStateMachine, graph: MachineGraph): Map<AnyTransitionDefinition, number[]> {
+  const index = new Map<AnyTransitionDefinition, number[]>();
+  let i = 0;
+  for (const node of allNodes(machine.root)) {
+    const add = (t: AnyTransitionDefinition, eventType: string): void => {
+      const targets = t.target?.length ? t.target.map((x) => pathOf(x as AnyNode)) : [null];
+      const at: number[] = [];
+      for (const target of targets) {
+        const g = graph.transitions[i];
+        assert.ok(
+          g && g.source === pathOf(node) && g.eventType === eventType && g.target === target,
+          `${machine.id}: transition #${i} (${pathOf(node)} ${eventType || 'always'} → ${target}) is not machineGraph's`,
+        );
+        at.push(i++);
+      }
+      index.set(t, at);
+    };
+    for (const [descriptor, list] of node.transitions) for (const t of list) add(t, descriptor);
+    for (const t of node.always ?? []) add(t, '');
+  }
+  assert.is(i, graph.transitions.length, `${machine.id}: machineGraph lists transitions the machine does not have`);
+  return index;
+}
+
+/** Readable and unique names for machineGraph's transitions. */
+function transitionNames(graph: MachineGraph): string[] {
+  const name = (t: GraphTransition) => `${t.source || '(machine)'} --${transitionLabel(t)}--> ${t.target ?? '(self)'}`;
+  const count = new Map<string, number>();
+  return graph.transitions.map((t) => {
+    const n = name(t);
+    const k = (count.get(n) ?? 0) + 1;
+    count.set(n, k);
+    return k === 1 ? n : `${n} (#${k})`;
+  });
+}
+
+interface Coverage {
+  expectedStates: string[];
+  states: string[];
+  expectedTransitions: string[];
+  transitions: string[];
+  /** Paths enumerated by xstate/graph, over all inputs. */
+  paths: number;
+}
+
+/** Walks `machine` (with the plan's guards) per input and reports what it reached. */
+function cover(machine: AnyStateMachine, plan: Plan): Coverage {
+  const graph = machineGraph(machine);
+  const walked = plan.guards ? machine.provide({ guards: plan.guards }) : machine;
+  assert.equal(machineGraph(walked), graph, `${machine.id}: provide() changed the machine's graph`);
+  const index = graphIndex(walked, graph);
+  const names = transitionNames(graph);
+  const events = eventSet(walked, plan);
+  const seen: Seen = { states: new Set(), transitions: new Set() };
+  const scope = recordingScope(seen);
+  let count = 0;
+
+  for (const input of plan.inputs) {
+    const paths = getShortestPaths(walked, { input, events });
+    assert.ok(paths.length > 0, `${machine.id}: no path`);
+    count += paths.length;
+    for (const path of paths) {
+      // Replay the path (steps[0] is the initial snapshot, reached by xstate.init).
+      let snap = walked.getInitialSnapshot(scope, input) as AnyMachineSnapshot;
+      for (const p of activePaths(snap.value)) seen.states.add(p);
+      for (const step of path.steps.slice(1)) snap = walked.transition(snap, step.event, scope) as AnyMachineSnapshot;
+      assert.is(serializeSnapshot(snap), serializeSnapshot(path.state), `${machine.id}: the path does not replay`);
+      // Then every event some transition there listens to (and whose guard holds): the edges
+      // leaving this snapshot, targetless ones included.
+      for (const event of events) if (walked.getTransitionData(snap, event).length) walked.transition(snap, event, scope);
+    }
+  }
+
+  const taken = new Set<number>();
+  for (const t of seen.transitions) {
+    const at = index.get(t);
+    assert.ok(at, `${machine.id}: a transition not in machineGraph was taken: ${pathOf(t.source)} ${t.eventType}`);
+    for (const i of at) taken.add(i);
+  }
+  const expectedStates = graph.states.map((s) => s.path);
+  return {
+    expectedStates,
+    states: expectedStates.filter((p) => seen.states.has(p)),
+    expectedTransitions: names,
+    transitions: names.filter((_, i) => taken.has(i)),
+    paths: count,
+  };
+}
+
+function assertCovered(name: string, c: Coverage): void {
+  assert.equal(c.states, c.expectedStates, `${name}: unreachable states: ${c.expectedStates.filter((s) => !c.states.includes(s)).join(', ')}`);
+  assert.equal(
+    c.transitions,
+    c.expectedTransitions,
+    `${name}: transitions never taken: ${c.expectedTransitions.filter((t) => !c.transitions.includes(t)).join('; ')}`,
+  );
+}
+
+/** The message assertCovered() fails with, or undefined (uvu's throws() rethrows assertions). */
+function coverageFailure(name: string, c: Coverage): string | undefined {
+  try {
+    assertCovered(name, c);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return undefined;
+}
+
+const planOf = (name: string): Plan => PLANS[name] ?? { inputs: [undefined] };
+
+// ---------------------------------------------------------------------------------------------
+// Coverage
+
+test('every machine of MACHINES has a walk plan', () => {
+  assert.equal(Object.keys(PLANS).sort(), Object.keys(MACHINES).sort());
+});
+
+for (const [name, machine] of Object.entries(MACHINES)) {
+  test(`${name}: every state and every transition is reached`, () => {
+    const c = cover(machine, planOf(name));
+    assert.ok(c.expectedStates.length > 1 && c.expectedTransitions.length > 0);
+    assert.ok(c.paths >= c.expectedStates.length - 1, `${name}: fewer paths than states`);
+    assertCovered(name, c);
+  });
+}
+
+test('the event set names done/error/after events the way xstate does', () => {
+  const events = new Set(eventSet(monitorMachine, planOf('monitor')).map((e) => e.type));
+  const descriptors = new Set(allNodes(monitorMachine.root).flatMap((n) => [...n.transitions.keys()]));
+  assert.ok(events.has('xstate.after.CYCLE.monitor.running.cycleWait'));
+  assert.ok(events.has('xstate.done.actor.0.monitor.readingSandbox'));
+  assert.ok(events.has('xstate.error.actor.0.monitor.running.spawning'));
+  assert.equal([...events].sort(), [...descriptors].sort());
+});
+
+// The check can fail: a copy of a machine with a transition removed, a state nothing enters, or
+// an outside guard left unprovided shows as uncovered.
+
+test('coverage: a removed transition leaves states and transitions unreached', () => {
+  const config = sandboxMachine.config;
+  const spawningOn = { ...(config.states!['spawning']!.on as Record<string, unknown>) };
+  delete spawningOn['child.exec_ok'];
+  const broken = createMachine(
+    { ...config, states: { ...config.states, spawning: { ...config.states!['spawning'], on: spawningOn } } } as typeof config,
+    sandboxMachine.implementations,
+  ) as AnyStateMachine;
+  const c = cover(broken, planOf('sandbox'));
+  const missing = c.expectedStates.filter((s) => !c.states.includes(s));
+  assert.equal(missing, ['running', 'exited']);
+  assert.equal(
+    c.expectedTransitions.filter((t) => !c.transitions.includes(t)),
+    ['running --child.exited--> exited', 'running --child.signaled--> signaled'],
+  );
+  assert.match(coverageFailure('sandbox copy', c) ?? '', /unreachable states: running, exited/);
+});
+
+test('coverage: a transition whose guard never holds is reported, though every state is reached', () => {
+  const config = sandboxMachine.config;
+  const running = config.states!['running']!;
+  const on = { ...(running.on as Record<string, unknown>) };
+  on['child.exited'] = [{ guard: () => false, target: 'notStarted' }, on['child.exited']];
+  const broken = createMachine(
+    { ...config, states: { ...config.states, running: { ...running, on } } } as typeof config,
+    sandboxMachine.implementations,
+  ) as AnyStateMachine;
+  const c = cover(broken, planOf('sandbox'));
+  assert.equal(c.states, c.expectedStates);
+  assert.equal(
+    c.expectedTransitions.filter((t) => !c.transitions.includes(t)),
+    ['running --child.exited [inline]--> notStarted'],
+  );
+  assert.match(coverageFailure('sandbox copy', c) ?? '', /transitions never taken: running --child.exited \[inline\]--> notStarted$/);
+});
+
+test('coverage: a state nothing enters is reported', () => {
+  const config = emulatorMachine.config;
+  const broken = createMachine(
+    { ...config, states: { ...config.states, limbo: { on: { 'emulator.ready': 'idle' } } } } as typeof config,
+    emulatorMachine.implementations,
+  ) as AnyStateMachine;
+  const c = cover(broken, planOf('emulator'));
+  assert.match(coverageFailure('emulator copy', c) ?? '', /unreachable states: limbo$/);
+  assert.ok(!c.transitions.includes('limbo --emulator.ready--> idle'));
+});
+
+test('coverage: an outside guard left as the placeholder hides both of its branches', () => {
+  const c = cover(monitorMachine, { ...planOf('monitor'), guards: undefined });
+  const missing = c.expectedStates.filter((s) => !c.states.includes(s));
+  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'waitingAes', 'done']);
+  assert.match(coverageFailure('monitor', c) ?? '', /unreachable states: confinement.loading/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Real runs with fake actors
+
+const ok = fromPromise<void>(async () => {});
+const never = fromPromise<void>(() => new Promise<void>(() => {}));
+
+test('monitor: ends done (exit 0) once should_exit is set', async () => {
+  let shouldExit = false;
+  const spawns: string[] = [];
+  const actor = createActor(
+    monitorMachine.provide({
+      actors: {
+        readSandbox: ok,
+        unshareMonitor: ok,
+        closeFds: ok,
+        spawnInterrupter: ok,
+        spawnAes: ok,
+        prepareConfinement: ok,
+        loadConfinement: ok,
+        trySpawn: fromPromise<SpawnDecision>(async () => {
+          const decision = spawns.length === 0 ? 'core' : 'idle_exists';
+          spawns.push(decision);
+          return decision;
+        }),
+        waitForWork: fromPromise(async () => {
+          // The second wait is the loop's: the program ended, the pool is told to stop.
+          if (spawns.length >= 2) shouldExit = true;
+        }),
+        stopPool: ok,
+        waitAes: ok,
+      },
+      guards: { locked: () => false, shouldExit: () => shouldExit },
+      delays: { CYCLE: 1 },
+    }),
+    { input: { crypt: true, skipConfinement: false } },
+  );
+  actor.start();
+  const output = await toPromise(actor);
+  assert.equal(actor.getSnapshot().value, 'done');
+  assert.equal(output, { exitCode: 0, error: undefined });
+  assert.ok(spawns.length >= 2, 'the loop spawned');
+});
+
+test('monitor: ends failed with exit 101 when unshare fails', async () => {
+  const actor = createActor(
+    monitorMachine.provide({
+      actors: {
+        readSandbox: ok,
+        unshareMonitor: fromPromise<void>(async () => {
+          throw new Error('unshare: EPERM');
+        }),
+        closeFds: never,
+      },
+    }),
+    { input: { crypt: false, skipConfinement: false } },
+  );
+  actor.start();
+  const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+  assert.equal(snap.value, 'failed');
+  assert.is(EXIT_CRITICAL, 101);
+  assert.equal(snap.output, { exitCode: 101, error: 'Error: unshare: EPERM' });
+});
+
+test("boot: leaves with the program's exit status", async () => {
+  const order: string[] = [];
+  const step = (name: string) =>
+    fromPromise<void>(async () => {
+      order.push(name);
+    });
+  const status = (name: string, value: number) =>
+    fromPromise<number>(async () => {
+      order.push(name);
+      return value;
+    });
+  const actor = createActor(
+    bootMachine.provide({
+      actors: {
+        runExport: never,
+        checkNumCpus: step('checkNumCpus'),
+        startMonitor: step('startMonitor'),
+        waitProgram: status('waitProgram', 3),
+        stopSupervisor: status('stopSupervisor', 0),
+      },
+    }),
+    { input: {} },
+  );
+  actor.start();
+  const output = await toPromise(actor);
+  assert.equal(actor.getSnapshot().value, 'done');
+  assert.equal(output, { exitCode: 3, error: undefined });
+  assert.equal(order, ['checkNumCpus', 'startMonitor', 'waitProgram', 'stopSupervisor']);
+});
+
+test('export: ends failed when writing the BPF files fails', async () => {
+  const actor = createActor(
+    exportMachine.provide({
+      actors: {
+        writeBpf: fromPromise<void>(async () => {
+          throw new Error('tsyd_emu.bpf: EEXIST');
+        }),
+        printPfc: never,
+      },
+    }),
+    { input: { mode: 'bpf' } },
+  );
+  actor.start();
+  const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+  assert.equal(snap.value, 'failed');
+  assert.equal(snap.output, { ok: false, error: 'Error: tsyd_emu.bpf: EEXIST' });
+});
+
+test('sandbox: exec_ok then signaled ends signaled', async () => {
+  const actor = createActor(sandboxMachine);
+  actor.start();
+  actor.send({ type: 'child.exec_ok' });
+  assert.equal(actor.getSnapshot().value, 'running');
+  actor.send({ type: 'child.signaled', signal: 9 });
+  const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+  assert.equal(snap.value, 'signaled');
+  assert.equal(snap.context, { signal: 9 });
+});
+
+test('emulator: the compiled table steps like the machine and throws on an event its state does not accept', () => {
+  const table = compileFlat(emulatorMachine);
+  assert.is(table.initial, 'starting');
+  assert.equal(table.states, ['starting', 'idle', 'busy', 'retiring', 'stopped', 'dead']);
+  let s = table.initial;
+  for (const e of ['emulator.ready', 'request.received', 'request.answered', 'pool.should_exit']) s = table.step(s, e);
+  assert.is(s, 'stopped');
+  assert.throws(() => table.step('starting', 'request.received'), /emulator: no transition for 'request.received' in state 'starting'/);
+  assert.throws(() => table.step('busy', 'pool.should_exit'), /no transition for 'pool.should_exit' in state 'busy'/);
+  assert.throws(() => table.step('stopped', 'emulator.ready'), /in state 'stopped'/);
+
+  // The same walk on the machine itself.
+  const actor = createActor(emulatorMachine, { input: { kind: 'core' } });
+  actor.start();
+  for (const type of ['emulator.ready', 'request.received', 'request.answered', 'pool.should_exit'] as const) actor.send({ type });
+  assert.is(actor.getSnapshot().value, 'stopped');
+  assert.is(actor.getSnapshot().status, 'done');
+});
+
+test.run();
