@@ -232,6 +232,10 @@ static Napi::Value LoopFds(const Napi::CallbackInfo& info) {
   uint32_t n = 0;
   if (epfd < 0) return out;
   out.Set(n++, Napi::Number::New(env, epfd));
+  // Not always registered in the epoll set: the write ends of the loop's wake-ups.
+  const int extra[] = {loop->signal_pipefd[0], loop->signal_pipefd[1], loop->async_wfd, loop->async_io_watcher.fd};
+  for (int fd : extra)
+    if (fd >= 0) out.Set(n++, Napi::Number::New(env, fd));
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fdinfo/%d", epfd);
   FILE* f = fopen(p, "re");

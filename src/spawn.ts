@@ -276,6 +276,8 @@ export class SandboxedProcess extends EventEmitter {
       if (cleanShutdown) native.close(wakeFd);
       native.close(spawned.pidfd);
       channel.close();
+      // Nobody reads the program's stdin any more.
+      this.stdin?.destroy();
       const result: SandboxResult = { exitCode: out.exitCode, signal, violations, violationCount, cleanShutdown };
       if (startError) result.error = startError;
       else if (monitor?.result && monitor.result.exitCode !== 0) {

@@ -40,8 +40,10 @@ export class MonitorHandle extends EventEmitter {
     // SA_RESTART) its default action would end tsyd.
     native.installInterruptHandler();
     this.worker = new Worker(new URL('./monitor.worker.js', import.meta.url), { workerData: data, name: 'tsyd_mon' });
+    let loopFds: number[] = [];
     this.worker.on('message', (m: MonitorMessage) => {
       if (m.type === 'monitor.ready') this.monitorTid = m.tid;
+      if (m.type === 'monitor.loop_fds') loopFds = m.fds;
       if (m.type === 'monitor.done') this.outcome = { exitCode: m.exitCode, error: m.error };
       this.emit('event', m);
       this.emit(m.type, m);
@@ -51,7 +53,14 @@ export class MonitorHandle extends EventEmitter {
       this.outcome ??= { exitCode: 101, error: String(err) };
       this.emit('monitor.done', { type: 'monitor.done', ...this.outcome });
     });
-    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    // The monitor closed its loop's fds in its own (private) table; the copies made before it
+    // unshared are still open here.
+    this.exited = new Promise((resolve) =>
+      this.worker.once('exit', (code) => {
+        for (const fd of loopFds) native.close(fd);
+        resolve(code);
+      }),
+    );
   }
 
   /** The monitor machine's result, once it has one (failed → 101). */

@@ -36,6 +36,7 @@ export interface MonitorData {
 export type MonitorMessage =
   | PoolEvent
   | { type: 'monitor.ready'; tid: number; fds: number[] }
+  | { type: 'monitor.loop_fds'; fds: number[] }
   | { type: 'monitor.confined'; tid: number }
   | { type: 'monitor.state'; value: unknown }
   | { type: 'monitor.done'; exitCode: number; error?: string };
@@ -81,6 +82,9 @@ const machine = monitorMachine.provide({
       log.debug({ ctx: 'boot', op: 'read_sandbox', pidfd: data.pidfd }, 'read pidfd; crypt off; no transit ids');
     }),
     unshareMonitor: fromPromise(async () => {
+      // This thread's event-loop fds exist in the main thread's table too until it unshares;
+      // the main thread closes its copies once this thread has ended.
+      post({ type: 'monitor.loop_fds', fds: [...new Set(native.loopFds())] });
       try {
         native.unshare(CLONE_FS | CLONE_FILES);
       } catch (err) {

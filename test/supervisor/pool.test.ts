@@ -1,6 +1,6 @@
 // The self-growing emulator pool against the real kernel: FIFO denial of service, capacity,
 // interruption, a program killed while emulators are blocked, a dead emulator.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
@@ -131,8 +131,12 @@ test('interruption: with SA_RESTART the open is not interrupted and completes wh
   assert.match(out.text(), 'handled=1');
 });
 
-test('the program killed while emulators are blocked: 137 promptly, every emulator gone', async () => {
+const threads = () => readdirSync('/proc/self/task').length;
+const fds = () => readdirSync('/proc/self/fd').length;
+
+test('the program killed while emulators are blocked: 137 promptly, no thread, fd or child left', async () => {
   const dir = tempTree('kill', { regular: 'R' });
+  const before = { threads: threads(), fds: fds() };
   makeFifos(dir, 'f', 3);
   const child = spawn(fixture('fifoflood'), ['3', `${dir}/f`, `${dir}/regular`], {
     policy: POLICY,
@@ -149,6 +153,9 @@ test('the program killed while emulators are blocked: 137 promptly, every emulat
   assert.ok(r.cleanShutdown, 'every supervisor thread ended');
   assert.ok(took < 3000, `ended within 3 s (took ${took} ms)`);
   assert.equal(child.supervisor.counts(), { curr: 0, busy: 0 });
+  await until(() => threads() <= before.threads, `threads back to ${before.threads} (now ${threads()})`, 3000);
+  assert.is(fds(), before.fds, 'no fd left behind');
+  assert.throws(() => process.kill(child.pid, 0), 'the program is gone (reaped)');
 });
 
 test('an emulator that dies mid-request: the request is answered (EACCES), counts stay exact, it is replaced', async () => {
