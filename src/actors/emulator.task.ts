@@ -57,8 +57,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const ch = channel;
 
   let state = table.initial;
+  const guards = { isHelper: () => task.kind === 'helper' };
   const step = (event: string) => {
-    state = table.step(state, event);
+    state = table.step(state, event, guards);
     Atomics.store(slot, Slot.state, EmuState[state as keyof typeof EmuState]);
   };
   Atomics.store(slot, Slot.tid, tid);

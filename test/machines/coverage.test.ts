@@ -500,6 +500,10 @@ test('emulator: the compiled table steps like the machine and throws on an event
   assert.throws(() => table.step('starting', 'request.received'), /emulator: no transition for 'request.received' in state 'starting'/);
   assert.throws(() => table.step('busy', 'pool.should_exit'), /no transition for 'pool.should_exit' in state 'busy'/);
   assert.throws(() => table.step('stopped', 'emulator.ready'), /in state 'stopped'/);
+  // Guards are honoured as the machine does: keep_alive retires a helper, never a core emulator.
+  assert.is(table.step('idle', 'keepalive.expired', { isHelper: () => true }), 'retiring');
+  assert.throws(() => table.step('idle', 'keepalive.expired', { isHelper: () => false }), /no transition/);
+  assert.throws(() => table.step('idle', 'keepalive.expired'), /guard 'isHelper' not provided/);
 
   // The same walk on the machine itself.
   const actor = createActor(emulatorMachine, { input: { kind: 'core' } });
