@@ -11,7 +11,7 @@ import { fromBytes } from '../sandbox/bytes.js';
 import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { EmulatorContext, EmulatorTask, Violation } from './emulator-context.js';
 import { buildHandlerTable } from './handlers/index.js';
-import { Ctl, EmuState, Slot, split, WorkerData } from './worker-data.js';
+import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
 const { EACCES, ENOSYS } = os.errno;
@@ -106,6 +106,11 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   };
 
   step('emulator.ready');
+  // idle → busy → idle, as the machine says (checked once, so the loop can store constants).
+  const BUSY = EmuState[table.step('idle', 'request.received', guards) as keyof typeof EmuState];
+  const IDLE = EmuState[table.step('busy', 'request.answered', guards) as keyof typeof EmuState];
+  const helper = task.kind === 'helper';
+  let seq = slot[Slot.seq]!;
   logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');
   let notifyFd = task.notifyFd;
   let lastWork = Date.now();
@@ -122,14 +127,16 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     const r = native.recv(notifyFd, task.wakeFd, timeout);
     if (r === Recv.got) {
-      Atomics.add(slot, Slot.seq, 1);
-      step('request.received');
-      const { curr, busy } = split(wd.addBusy(1));
-      if (busy >= curr) wd.wake(); // every emulator is busy: the monitor may grow the pool
+      // The hot path: the two transitions were resolved from the machine once (below); here
+      // they are plain stores, next to the two atomic adds of the reference's busy count.
+      slot[Slot.seq] = ++seq;
+      Atomics.store(slot, Slot.state, BUSY);
+      const word = wd.addBusy(1);
+      if ((word & 0xffff) >= word >>> 16) wd.wake(); // every emulator is busy: the monitor may grow the pool
       handleOne();
       wd.addBusy(-1);
-      step('request.answered');
-      lastWork = Date.now();
+      Atomics.store(slot, Slot.state, IDLE);
+      if (helper) lastWork = Date.now();
       continue;
     }
     if (wd.shouldExit) {
@@ -143,7 +150,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       logger.error({ ctx: 'emulator', op: 'recv_failed', err: -r }, 'receiving a notification failed');
       notifyFd = -1;
     }
-    if (task.kind === 'helper' && Date.now() - lastWork >= task.keepAliveMs) {
+    if (helper && Date.now() - lastWork >= task.keepAliveMs) {
       step('keepalive.expired');
       wd.addCurr(-1);
       Atomics.add(wd.ctl, Ctl.retired, 1);

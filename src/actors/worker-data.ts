@@ -5,19 +5,23 @@
 // live in ONE Int32 word, curr in the high 16 bits and busy in the low 16, so the monitor
 // reads both with a single atomic load and emulators change them with single atomic adds.
 
-/** Control words. */
+/**
+ * Control words. The counts word sits alone on its cache line: emulators add to it on every
+ * request, while idle emulators (woken together by each notification) read the flags; sharing
+ * a line made every request bounce it between CPUs (one of the suspects of the hot-path regression, see bench/RESULTS.md).
+ */
 export const Ctl = {
   counts: 0,
-  shouldExit: 1,
-  locked: 2,
-  monitorTid: 3,
-  interrupterTid: 4,
-  /** Bumped (and Atomics.notify'd) when the monitor should look again: pool exhausted, emulator died, exit. */
-  wake: 5,
+  shouldExit: 16,
+  locked: 17,
+  monitorTid: 18,
+  interrupterTid: 19,
   /** Total emulators ever spawned, and helpers retired (for logs and tests). */
-  spawned: 6,
-  retired: 7,
-  words: 16,
+  spawned: 20,
+  retired: 21,
+  /** Bumped (and Atomics.notify'd) when the monitor should look again: pool exhausted, emulator died, exit. */
+  wake: 32,
+  words: 48,
 } as const;
 
 /** Per-emulator slot: the request buffer the addon writes (words 0..23) + the emulator's own words. */
