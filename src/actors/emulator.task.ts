@@ -127,7 +127,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     const r = native.recv(notifyFd, task.wakeFd, timeout);
     if (r === Recv.got) {
-      // The hot path: the two transitions were resolved from the machine once (below); here
+      // The hot path: the two transitions were resolved from the machine once (above); here
       // they are plain stores, next to the two atomic adds of the reference's busy count.
       slot[Slot.seq] = ++seq;
       Atomics.store(slot, Slot.state, BUSY);
