@@ -14,6 +14,9 @@ import { decideSpawn, type SpawnDecision } from './try-spawn.js';
 import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
 import { Slot as Req } from '../native/addon.js';
 
+const CRASH_WINDOW_MS = 10_000;
+const MAX_DEATHS_IN_WINDOW = 8;
+
 export interface PoolOptions {
   wd: WorkerData;
   coreSize: number;
@@ -52,8 +55,18 @@ export class EmulatorPool {
     return this.opts.wd.maxEmulators;
   }
 
+  /** Times of recent emulator deaths, to tell a crash loop from an accident. */
+  private readonly deaths: number[] = [];
+
   /** try_spawn: one atomic load, the reference's rule, and its log record. */
   trySpawn(): SpawnDecision {
+    // SAFETY: emulators that keep dying (e.g. a confinement that cannot load) must not be
+    // replaced for ever: that is a critical failure of the supervisor (exit 101).
+    const now = Date.now();
+    while (this.deaths.length > 0 && now - this.deaths[0]! > CRASH_WINDOW_MS) this.deaths.shift();
+    if (this.deaths.length >= MAX_DEATHS_IN_WINDOW) {
+      throw new Error(`emulators keep dying: ${this.deaths.length} deaths within ${CRASH_WINDOW_MS} ms`);
+    }
     const { wd, coreSize, keepAliveMs, logger } = this.opts;
     const { curr, busy } = wd.counts();
     const decision = decideSpawn(curr, busy, coreSize, this.maxSize);
@@ -127,6 +140,7 @@ export class EmulatorPool {
       'an emulator thread died',
     );
     wd.releaseSlot(slot);
+    this.deaths.push(Date.now());
     this.opts.onEvent({ type: 'pool.dead', slot, answered, ...counts });
     wd.wake();
   }

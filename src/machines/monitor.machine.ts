@@ -158,7 +158,8 @@ export const monitorMachine = setup({
           invoke: {
             src: 'trySpawn',
             onDone: [{ guard: 'spawned', target: 'cycleWait' }, { target: 'graceWait' }],
-            onError: 'graceWait',
+            // try_spawn fails only when emulators keep dying (a crash loop): critical, 101.
+            onError: { target: '#monitor.failed', actions: 'fail' },
           },
         },
         cycleWait: {

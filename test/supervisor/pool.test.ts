@@ -7,6 +7,7 @@ import { spawn } from '../../src/index.js';
 import type { PoolEvent } from '../../src/actors/emulator-pool.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
+import { runTsyd } from '../helpers/tsyd.js';
 import { collect, makeFifos, releaseFifo, until } from './helpers.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
@@ -181,6 +182,16 @@ test('an emulator that dies mid-request: the request is answered (EACCES), count
   assert.ok(dead && dead.type === 'pool.dead' && dead.answered, `the dead emulator's request was answered: ${JSON.stringify(events)}`);
   assert.ok(events.filter((e) => e.type === 'pool.spawned').length >= 2, 'a replacement was spawned');
   assert.equal(child.supervisor.counts(), { curr: 0, busy: 0 });
+});
+
+test('emulators that keep dying are a critical failure: exit 101, the program is killed', async () => {
+  const dir = tempTree('loop', { crash: 'C' });
+  const r = await runTsyd(
+    ['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', 'sh', '-c', `for i in $(seq 30); do cat ${dir}/crash 2>/dev/null; done; sleep 30`],
+    { env: { TSYD_FAULT: `crash-on:${dir}/crash` }, timeoutMs: 30_000 },
+  );
+  assert.is(r.code, 101, r.stderr);
+  assert.ok(r.records.filter((x) => x.op === 'emulator_died').length >= 8);
 });
 
 test.run();
