@@ -39,7 +39,9 @@ export class MonitorHandle extends EventEmitter {
     // SAFETY: SIGALRM interrupts blocked emulators; without this no-op handler (no
     // SA_RESTART) its default action would end tsyd.
     native.installInterruptHandler();
-    this.worker = new Worker(new URL('./monitor.worker.js', import.meta.url), { workerData: data, name: 'tsyd_mon' });
+    // A CommonJS bundle (scripts/bundle-workers.mjs): one file to read instead of dozens of
+    // ES modules through the thread pool, which made the monitor the slowest step of start-up.
+    this.worker = new Worker(new URL('./monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon' });
     let loopFds: number[] = [];
     this.worker.on('message', (m: MonitorMessage) => {
       if (m.type === 'monitor.ready') this.monitorTid = m.tid;

@@ -200,5 +200,4 @@ log.info(
 const actor = createActor(machine, { input: { crypt: false, skipConfinement: !data.emulatorFilter } });
 actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value }));
 actor.start();
-const out = await toPromise(actor);
-post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error });
+void toPromise(actor).then((out) => post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error }));
