@@ -50,6 +50,8 @@ function shouldInterrupt(target: number, idLo: number, idHi: number): string | n
 // A request is interrupted only when it was seen blocking in two scans in a row (same seq):
 // one that completes within a cycle is never hit by a SIGALRM meant for an older one.
 const seenBlocking = new Int32Array(wd.maxEmulators).fill(-1);
+// One view per slot, made once: the scan runs every cycle and should allocate nothing.
+const slots = Array.from({ length: wd.maxEmulators }, (_, i) => wd.slot(i));
 
 log.info({ ctx: 'boot', op: 'start_interrupter_thread', tid }, 'interrupter started');
 while (!wd.shouldExit) {
@@ -58,8 +60,8 @@ while (!wd.shouldExit) {
     confined = true;
     log.info({ ctx: 'confine', op: 'confine_interrupter_thread', tid }, 'interrupter thread confined');
   }
-  for (let i = 0; i < wd.maxEmulators; i++) {
-    const s = wd.slot(i);
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
     const seq = Atomics.load(s, Slot.seq);
     if (Atomics.load(s, Slot.state) !== EmuState.busy || Atomics.load(s, Slot.blocking) !== 1) {
       seenBlocking[i] = -1;
