@@ -28,6 +28,7 @@ enum ReqSlot {
   kHowResolveHi = 21,
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
+  kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   kReqSlots = 32,
 };
 
@@ -42,11 +43,14 @@ struct ThreadState {
   size_t resp_size = 0;
   int notify_fd = -1;
   bool have_req = false;
+  int32_t* counts = nullptr;         // the pool's packed curr|busy word (shared), or null
+  bool busy_pending = false;         // this thread counted a request as busy and has not answered it
   int32_t* slots = nullptr;          // kReqSlots int32 slots, JS-owned
   uint8_t* path = nullptr;           // kPathBufSize bytes, JS-owned
   size_t path_len = 0;
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
+  Napi::ObjectReference counts_ref;
 };
 
 ThreadState* State(Napi::Env env);
@@ -83,6 +87,11 @@ struct ResolveResult {
 };
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);
+
+// The request stops counting as busy: called right before the answer reaches the program, so
+// that with synchronous wake-up (this thread yields to the program at once) the pool's busy
+// count does not include a request that is already answered. Exactly once per request.
+void EndBusy(ThreadState* st);
 
 // Answers the current request: 0 CONTINUE, 1 error `value`, 2 success `value`. 0 or -errno.
 int Respond(ThreadState* st, int kind, int64_t value);

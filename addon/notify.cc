@@ -43,10 +43,23 @@ static Napi::Value BindBuffers(const Napi::CallbackInfo& info) {
   st->path = path.Data();
   st->slots_ref = Napi::Persistent(info[0].As<Napi::Object>());
   st->path_ref = Napi::Persistent(info[1].As<Napi::Object>());
+  // Optional: the pool's control words (Int32Array); word 0 is the packed curr|busy count.
+  if (info.Length() > 2 && info[2].IsTypedArray()) {
+    st->counts = info[2].As<Napi::Int32Array>().Data();
+    st->counts_ref = Napi::Persistent(info[2].As<Napi::Object>());
+  }
   return env.Undefined();
 }
 
-enum RecvResult { kRecvNone = 0, kRecvGot = 1, kRecvWoken = 2, kRecvHangup = 3 };
+enum RecvResult { kRecvNone = 0, kRecvGot = 1, kRecvWoken = 2, kRecvHangup = 3, kRecvGotExhausted = 4 };
+
+void EndBusy(ThreadState* st) {
+  if (st->busy_pending && st->counts) {
+    __atomic_store_n(&st->slots[kSlotCounted], 0, __ATOMIC_SEQ_CST);
+    __atomic_sub_fetch(st->counts, 1, __ATOMIC_SEQ_CST);
+  }
+  st->busy_pending = false;
+}
 
 // recv(notifyFd, wakeFd, timeoutMs) → 1 got a request (in the slots), 0 nothing (timeout,
 // raced by another emulator, EINTR), 2 the wake fd is readable, 3 the notify fd hung up
@@ -78,6 +91,14 @@ static Napi::Value Recv(const Napi::CallbackInfo& info) {
   }
   st->notify_fd = nfd;
   st->have_req = true;
+  int result = kRecvGot;
+  if (st->counts) {
+    // busy += 1 in the packed word; every emulator busy → tell JS, which tells the monitor.
+    __atomic_store_n(&st->slots[kSlotCounted], 1, __ATOMIC_SEQ_CST);
+    int32_t word = __atomic_add_fetch(st->counts, 1, __ATOMIC_SEQ_CST);
+    st->busy_pending = true;
+    if ((word & 0xffff) >= (static_cast<uint32_t>(word) >> 16)) result = kRecvGotExhausted;
+  }
   int32_t* s = st->slots;
   s[kReqPid] = static_cast<int32_t>(st->req->pid);
   s[kReqNr] = st->req->data.nr;
@@ -88,7 +109,7 @@ static Napi::Value Recv(const Napi::CallbackInfo& info) {
     s[kReqArgs + 2 * i] = static_cast<int32_t>(st->req->data.args[i] & 0xffffffffu);
     s[kReqArgs + 2 * i + 1] = static_cast<int32_t>(st->req->data.args[i] >> 32);
   }
-  return Napi::Number::New(env, kRecvGot);
+  return Napi::Number::New(env, result);
 }
 
 int Respond(ThreadState* st, int kind, int64_t value) {
@@ -104,6 +125,7 @@ int Respond(ThreadState* st, int kind, int64_t value) {
     st->resp->val = value;
   }
   st->have_req = false;
+  EndBusy(st);
   if (ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, st->resp) < 0) return -errno;
   return 0;
 }
@@ -160,7 +182,15 @@ static Napi::Value RespondFor(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), 0);
 }
 
+// endRequest(): the current request no longer counts as busy (a no-op if its answer did it):
+// for paths that end without an answer (the caller went away).
+static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
+  EndBusy(State(info.Env()));
+  return info.Env().Undefined();
+}
+
 void InitNotify(Napi::Env env, Napi::Object exports) {
+  exports.Set("endRequest", Napi::Function::New(env, EndRequest, "endRequest"));
   exports.Set("idValidFor", Napi::Function::New(env, IdValidFor, "idValidFor"));
   exports.Set("respondFor", Napi::Function::New(env, RespondFor, "respondFor"));
   exports.Set("bindBuffers", Napi::Function::New(env, BindBuffers, "bindBuffers"));

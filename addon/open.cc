@@ -143,6 +143,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   add.newfd = 0;
   add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
   int remote;
+  EndBusy(st);  // the ADDFD+SEND below is the answer
   do {  // a stray SIGALRM must not lose the fd: the kernel withdrew it, send it again
     remote = ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
   } while (remote < 0 && errno == EINTR && NotifIdValid(st->notify_fd, add.id));

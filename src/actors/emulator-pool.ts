@@ -128,7 +128,9 @@ export class EmulatorPool {
     const s = wd.slot(slot);
     const state = Atomics.load(s, Slot.state);
     let answered = false;
-    if (state === EmuState.busy) {
+    // SAFETY: answered exactly when the addon still counted a request for it.
+    if (Atomics.load(s, Slot.counted) === 1) {
+      // It died between taking a request and answering it.
       answered = native.respondFor(this.opts.task.notifyFd, s[Req.idLo]! >>> 0, s[Req.idHi]! >>> 0, os.errno.EACCES) === 0;
       wd.addBusy(-1);
     }

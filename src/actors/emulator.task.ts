@@ -52,7 +52,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   handlers ??= buildHandlerTable({ recordRestart: (tgid, sig, restart, gone) => wd.setRestart(tgid, sig, restart, gone) });
   const table_ = handlers;
   const slot = wd.slot(task.slot);
-  native.bindBuffers(slot, pathBuf);
+  native.bindBuffers(slot, pathBuf, wd.ctl);
   const logger = log;
   const ch = channel;
 
@@ -126,15 +126,16 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       if (task.fault === 'probe-exec') logger.warn({ ctx: 'confine', op: 'probe_execve', tid, err: -native.probeExecve() }, 'execve probe');
     }
     const r = native.recv(notifyFd, task.wakeFd, timeout);
-    if (r === Recv.got) {
+    if (r === Recv.got || r === Recv.gotExhausted) {
       // The hot path: the two transitions were resolved from the machine once (above); here
-      // they are plain stores, next to the two atomic adds of the reference's busy count.
+      // they are plain stores. The busy count is kept by the addon: +1 in recv, -1 right
+      // before the answer (with synchronous wake-up this thread yields to the program at the
+      // answer, and a request already answered must not look busy to the monitor).
       slot[Slot.seq] = ++seq;
       Atomics.store(slot, Slot.state, BUSY);
-      const word = wd.addBusy(1);
-      if ((word & 0xffff) >= word >>> 16) wd.wake(); // every emulator is busy: the monitor may grow the pool
+      if (r === Recv.gotExhausted) wd.tellExhausted(); // every emulator is busy: the monitor may grow the pool
       handleOne();
-      wd.addBusy(-1);
+      native.endRequest();
       Atomics.store(slot, Slot.state, IDLE);
       if (helper) lastWork = Date.now();
       continue;

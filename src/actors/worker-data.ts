@@ -21,6 +21,8 @@ export const Ctl = {
   retired: 21,
   /** Bumped (and Atomics.notify'd) when the monitor should look again: pool exhausted, emulator died, exit. */
   wake: 32,
+  /** 1 while the monitor waits and wants to hear of exhaustion; the first emulator to tell clears it. */
+  monitorWaiting: 33,
   words: 48,
 } as const;
 
@@ -35,6 +37,8 @@ export const Slot = {
   blocking: 28,
   /** Bumped for every request the emulator takes: tells one blocked request from the next. */
   seq: 29,
+  /** 1 while the emulator's request counts as busy (kept by the addon: recv → answer). */
+  counted: 30,
 } as const;
 
 /** Emulator states as stored in the slot's state word (the emulator machine's states). */
@@ -83,6 +87,14 @@ export class WorkerData {
   wake(): void {
     Atomics.add(this.ctl, Ctl.wake, 1);
     Atomics.notify(this.ctl, Ctl.wake);
+  }
+
+  /**
+   * From the hot path: every emulator looks busy. Wakes the monitor at most once per wait of
+   * its (so a burst of requests does not keep it spinning).
+   */
+  tellExhausted(): void {
+    if (Atomics.compareExchange(this.ctl, Ctl.monitorWaiting, 1, 0) === 1) this.wake();
   }
 
   get shouldExit(): boolean {
@@ -164,6 +176,7 @@ export class WorkerData {
     const s = this.slot(i);
     Atomics.store(s, Slot.tid, 0);
     Atomics.store(s, Slot.blocking, 0);
+    Atomics.store(s, Slot.counted, 0);
     Atomics.store(s, Slot.state, EmuState.free);
   }
 }

@@ -31,7 +31,7 @@ export const Resolve = {
 } as const;
 
 /** recv() results besides -errno. */
-export const Recv = { none: 0, got: 1, woken: 2, hangup: 3 } as const;
+export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;
 
 /** respond() kinds. */
 export const Answer = { continue: 0, error: 1, value: 2 } as const;
@@ -59,7 +59,10 @@ export interface Addon {
   buildFilter(notify: number[], deny: Array<[number, number]>, fallbackErrno?: number): Buffer;
   spawn(req: SpawnRequest): Spawned;
   readSpawnStatus(fd: number): { syscall: string; errno: number } | null;
-  bindBuffers(slots: Int32Array, path: Uint8Array): void;
+  /** `counts`: the pool's control words; the addon counts busy from recv to the answer. */
+  bindBuffers(slots: Int32Array, path: Uint8Array, counts?: Int32Array): void;
+  /** The current request stops counting as busy (no-op if its answer already did). */
+  endRequest(): void;
   recv(notifyFd: number, wakeFd: number, timeoutMs: number): number;
   respond(kind: number, value?: number): number;
   idValid(): boolean;
