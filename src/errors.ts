@@ -74,28 +74,3 @@ export function errnoText(errno: number): string {
   const name = errnoName(errno);
   return ERRNO_TEXT[name] ?? name;
 }
-
-/** Plain data for postMessage. */
-export interface SerializedError {
-  name: string;
-  code: string;
-  message: string;
-  errno?: number;
-  syscall?: string;
-}
-
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof SystemCallError) {
-    return { name: err.name, code: err.code, message: err.message, errno: err.errno, syscall: err.syscall };
-  }
-  if (err instanceof TsydError) return { name: err.name, code: err.code, message: err.message };
-  const e = err as { name?: string; code?: string; message?: string };
-  return { name: e?.name ?? 'Error', code: e?.code ?? 'EUNKNOWN', message: e?.message ?? String(err) };
-}
-
-export function deserializeError(data: SerializedError): TsydError {
-  if (data.errno !== undefined && data.syscall !== undefined) return new SystemCallError(data.syscall, data.errno);
-  const err = new TsydError(data.code, data.message);
-  err.name = data.name;
-  return err;
-}

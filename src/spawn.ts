@@ -16,7 +16,7 @@ import { sandboxMachine } from './machines/sandbox.machine.js';
 import { Ctl, WorkerData } from './actors/worker-data.js';
 import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
 import { CAPABILITIES, type Capability } from './sandbox/rules.js';
-import { createLogger, isLogLevel, type LogLevel, type TsydLogger } from './log.js';
+import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { native, sys } from './native/addon.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, type PolicyInput } from './sandbox/build.js';
@@ -345,4 +345,3 @@ export async function run(file: string, args: string[] = [], options: SpawnOptio
   return spawn(file, args, options).result;
 }
 
-export type { TsydLogger };

@@ -11,7 +11,7 @@ import { native } from '../native/addon.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
 import type { EmulatorTask } from './emulator-context.js';
 import { decideSpawn, type SpawnDecision } from './try-spawn.js';
-import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+import { EmuState, Slot, WorkerData } from './worker-data.js';
 import { Slot as Req } from '../native/addon.js';
 
 const CRASH_WINDOW_MS = 10_000;
@@ -95,7 +95,6 @@ export class EmulatorPool {
     if (slot < 0) return false;
     // curr counts the emulator from now on, so the monitor does not spawn twice for one need.
     const word = wd.addCurr(1);
-    Atomics.add(wd.ctl, Ctl.spawned, 1);
     const task: EmulatorTask = {
       ...this.opts.task,
       slot,

@@ -11,7 +11,7 @@ import { fromBytes } from '../sandbox/bytes.js';
 import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { EmulatorContext, EmulatorTask, Violation } from './emulator-context.js';
 import { buildHandlerTable } from './handlers/index.js';
-import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
 const { EACCES, ENOSYS } = os.errno;
@@ -64,7 +64,6 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   };
   Atomics.store(slot, Slot.tid, tid);
   Atomics.store(slot, Slot.kind, task.kind === 'core' ? 0 : 1);
-  Atomics.store(slot, Slot.confined, confined ? 1 : 0);
 
   const ctx: EmulatorContext = {
     slots: slot,
@@ -120,7 +119,6 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // confine-when-locked: this thread (and threads it would create) loses execve & co.
       native.loadThreadFilter(task.confinement);
       confined = true;
-      Atomics.store(slot, Slot.confined, 1);
       logger.info({ ctx: 'confine', op: 'confine_emulator_thread', tid }, 'emulator thread confined');
       // Test only (TSYD_FAULT=probe-exec): show that this thread can no longer execve.
       if (task.fault === 'probe-exec') logger.warn({ ctx: 'confine', op: 'probe_execve', tid, err: -native.probeExecve() }, 'execve probe');
@@ -154,7 +152,6 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     if (helper && Date.now() - lastWork >= task.keepAliveMs) {
       step('keepalive.expired');
       wd.addCurr(-1);
-      Atomics.add(wd.ctl, Ctl.retired, 1);
       logger.debug({ ctx: 'spawn', op: 'retire_helper_emulator', slot: task.slot, ...wd.counts() }, 'helper emulator retired');
       return 'retired';
     }

@@ -27,7 +27,6 @@ export class MonitorHandle extends EventEmitter {
   private readonly worker: Worker;
   private readonly exited: Promise<number>;
   private outcome: { exitCode: number; error?: string } | undefined;
-  monitorTid = 0;
 
   constructor(
     readonly wd: WorkerData,
@@ -44,7 +43,6 @@ export class MonitorHandle extends EventEmitter {
     this.worker = new Worker(new URL('./monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon' });
     let loopFds: number[] = [];
     this.worker.on('message', (m: MonitorMessage) => {
-      if (m.type === 'monitor.ready') this.monitorTid = m.tid;
       if (m.type === 'monitor.loop_fds') loopFds = m.fds;
       if (m.type === 'monitor.done') this.outcome = { exitCode: m.exitCode, error: m.error };
       this.emit('event', m);

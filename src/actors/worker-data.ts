@@ -16,9 +16,6 @@ export const Ctl = {
   locked: 17,
   monitorTid: 18,
   interrupterTid: 19,
-  /** Total emulators ever spawned, and helpers retired (for logs and tests). */
-  spawned: 20,
-  retired: 21,
   /** Bumped (and Atomics.notify'd) when the monitor should look again: pool exhausted, emulator died, exit. */
   wake: 32,
   /** 1 while the monitor waits and wants to hear of exhaustion; the first emulator to tell clears it. */
@@ -32,7 +29,6 @@ export const Slot = {
   state: 24,
   tid: 25,
   kind: 26,
-  confined: 27,
   /** 1 while the emulator performs a call for the program that may block (interrupter watches; the addon clears it). */
   blocking: 28,
   /** Bumped for every request the emulator takes: tells one blocked request from the next. */
