@@ -5,9 +5,9 @@ import { Socket } from 'node:net';
 import { availableParallelism, constants as os } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { BroadcastChannel } from 'node:worker_threads';
-import type { Violation } from './actors/emulator-context.js';
+import type { Access, Violation } from './actors/emulator-context.js';
 import { confinementFilter } from './actors/confine.js';
-import { buildChildFilter } from './actors/handlers/index.js';
+import { buildChildFilter, enforcedCapabilities } from './actors/handlers/index.js';
 import { MonitorHandle } from './actors/monitor-handle.js';
 import type { MonitorData, MonitorMessage } from './actors/monitor.worker.js';
 import { createActor, fromPromise, toPromise, type ActorRefFrom, type AnyActorRef } from 'xstate';
@@ -22,7 +22,7 @@ import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, type PolicyInput } from './sandbox/build.js';
 import { Policy } from './sandbox/policy.js';
 
-export type { Violation } from './actors/emulator-context.js';
+export type { Access, Violation } from './actors/emulator-context.js';
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface SpawnOptions {
@@ -44,6 +44,10 @@ export interface SpawnOptions {
   maxEmulators?: number;
   /** Milliseconds a helper emulator stays idle before it retires. @default $TSYD_KEEP_ALIVE or 5000 */
   keepAliveMs?: number;
+  /** Audit mode: every denial is logged and reported as a violation, then allowed. @default false */
+  audit?: boolean;
+  /** Report every decision (allowed ones too) as an 'access' event (learning mode). @default false */
+  record?: boolean;
 }
 
 /** Defaults, justified in README (Pool). */
@@ -68,8 +72,6 @@ export interface SandboxResult {
 }
 
 const MAX_KEPT_VIOLATIONS = 1000;
-/** Capabilities whose system calls this version decides. */
-export const ENFORCED_CAPABILITIES: readonly Capability[] = ['read', 'write'];
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 
 function signalName(n: number): NodeJS.Signals | null {
@@ -96,7 +98,10 @@ function envOr(name: string): string | undefined {
 
 let sandboxes = 0;
 
-/** A program running under tsyd. Emits 'violation' (Violation) and 'exit' (SandboxResult). */
+/**
+ * A program running under tsyd. Emits 'violation' (Violation), 'access' (Access, every decision,
+ * with `record`) and 'exit' (SandboxResult).
+ */
 export class SandboxedProcess extends EventEmitter {
   readonly pid: number;
   readonly stdin: Writable | null = null;
@@ -119,11 +124,12 @@ export class SandboxedProcess extends EventEmitter {
   constructor(file: string, args: string[], options: SpawnOptions) {
     super();
     const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? []);
-    // SAFETY: a capability turned on that tsyd does not enforce yet would confine nothing
-    // while the user believes it does: refuse to start.
+    // SAFETY: a capability turned on that tsyd does not enforce would confine nothing while
+    // the user believes it does: refuse to start.
+    const enforced = enforcedCapabilities();
     for (const cap of CAPABILITIES) {
-      if (policy.isOn(cap) && !ENFORCED_CAPABILITIES.includes(cap)) {
-        throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${ENFORCED_CAPABILITIES.join(', ')})`);
+      if (policy.isOn(cap) && !enforced.has(cap)) {
+        throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${[...enforced].join(', ')})`);
       }
     }
     const logLevel = options.logLevel ?? envLogLevel();
@@ -134,6 +140,7 @@ export class SandboxedProcess extends EventEmitter {
     const keepAliveMs = positiveInt('keepAliveMs', options.keepAliveMs ?? envOr('TSYD_KEEP_ALIVE') ?? DEFAULT_KEEP_ALIVE_MS, 86_400_000);
     const skipConfinement = process.env.TSYD_SKIP_SCMP !== undefined && process.env.TSYD_SKIP_SCMP !== '';
     const env = options.env ?? process.env;
+    const record = options.record === true;
     const logger = createLogger({ level: logLevel, fd: logFd }).child({ module: 'supervisor' });
     const path = resolveProgram(file, env.PATH, options.cwd);
     const [stdio, parentEnds, opened] = openStdio(options.stdio ?? 'inherit');
@@ -151,7 +158,7 @@ export class SandboxedProcess extends EventEmitter {
           env: envList(env),
           cwd: options.cwd,
           stdio,
-          filter: buildChildFilter(),
+          filter: buildChildFilter(policy),
         }),
       );
     } catch (err) {
@@ -181,7 +188,10 @@ export class SandboxedProcess extends EventEmitter {
     const channelName = `tsyd-violations-${process.pid}-${++sandboxes}`;
     const channel = new BroadcastChannel(channelName);
     channel.onmessage = (msg: unknown) => {
-      const v = (msg as { data: Violation }).data;
+      const a = (msg as { data: Access }).data;
+      if (record) this.emit('access', a);
+      if (a.allowed) return;
+      const { allowed: _, ...v } = a;
       violationCount++;
       if (violations.length < MAX_KEPT_VIOLATIONS) violations.push(v);
       this.emit('violation', v);
@@ -204,6 +214,8 @@ export class SandboxedProcess extends EventEmitter {
       policy: policy.toJSON(),
       log: { level: logLevel, fd: logFd },
       channel: channelName,
+      audit: options.audit === true,
+      record,
       emulatorFilter: skipConfinement ? undefined : confinementFilter('emulator'),
       interrupterFilter: skipConfinement ? undefined : confinementFilter('interrupter'),
       fault: process.env.TSYD_FAULT || undefined,

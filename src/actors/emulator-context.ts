@@ -1,7 +1,7 @@
 // What an emulator thread has at hand while it handles one request.
 import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
-import type { Capability } from '../sandbox/rules.js';
+import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
 
 /** One emulator's life as a piscina task (structured-cloneable). */
@@ -21,22 +21,42 @@ export interface EmulatorTask {
   confinement?: Uint8Array;
   /** Test-only faults (TSYD_FAULT), e.g. "crash-on:/path". */
   fault?: string;
+  /** Audit mode (`--audit`): denials are logged and reported, then allowed. */
+  audit?: boolean;
+  /** Learning mode: every decision, allowed or not, is reported as an Access. */
+  record?: boolean;
 }
 
-export interface Violation {
+/** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
+export interface Access {
   cap: Capability;
-  path: string;
+  /** Canonical path, UNIX socket path or `@name` (UTF-8 text; non-UTF-8 bytes as U+FFFD). */
+  path?: string;
+  /** IP address and port in rule form: `10.0.0.1!443`, `::1!80`. */
+  addr?: string;
   sys: string;
   pid: number;
+  allowed: boolean;
+  /** Set on a denial that audit mode let through. */
+  audit?: boolean;
 }
+
+/** A denial (in audit mode: one that was let through). */
+export type Violation = Omit<Access, 'allowed'>;
 
 export interface EmulatorContext {
   readonly slots: Int32Array;
   readonly pathBuf: Buffer;
   readonly policy: Policy;
   readonly log: TsydLogger;
-  /** Records and reports one denial (log record + event to the supervisor's owner). */
-  deny(v: Violation): void;
+  /**
+   * Decides `cap` for a canonical path (a byte string, as in pathBuf): true → the call goes on.
+   * A denial is logged once and reported; in audit mode it is logged and then allowed. The
+   * caller answers the errno when this returns false.
+   */
+  allows(cap: Capability, sys: string, path: string): boolean;
+  /** The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. */
+  allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number): boolean;
   /** Registers (or clears) a call made for the program that may block, for the interrupter. */
   markBlocking(on: boolean): void;
   /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */
@@ -45,3 +65,12 @@ export interface EmulatorContext {
 
 /** A handler answers the current request in every path (respond, openInject, or caller gone). */
 export type Handler = (ctx: EmulatorContext) => void;
+
+/**
+ * One system call's handler and the capabilities it decides: the call stops in the kernel
+ * only when one of them is on (or always, with `caps: []`, or while the policy can still change).
+ */
+export interface HandlerSpec {
+  caps: readonly Capability[];
+  handle: Handler;
+}

@@ -9,7 +9,8 @@ import { compileFlat } from '../machines/flat-transitions.js';
 import { Answer, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
 import { fromBytes } from '../sandbox/bytes.js';
 import { Policy, type PolicyData } from '../sandbox/policy.js';
-import type { EmulatorContext, EmulatorTask, Violation } from './emulator-context.js';
+import type { Access, EmulatorContext, EmulatorTask } from './emulator-context.js';
+import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from './handlers/index.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
@@ -65,15 +66,34 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   Atomics.store(slot, Slot.tid, tid);
   Atomics.store(slot, Slot.kind, task.kind === 'core' ? 0 : 1);
 
+  const audit = task.audit === true;
+  const record = task.record === true;
+  /** Logs and reports one decision; returns whether the call goes on. */
+  const decided = (allowed: boolean, a: Omit<Access, 'allowed' | 'pid'>): boolean => {
+    if (allowed) {
+      if (record) ch.postMessage({ ...a, pid: slot[Req.pid]!, allowed: true } satisfies Access);
+      return true;
+    }
+    const v: Access = { ...a, pid: slot[Req.pid]!, allowed: false };
+    if (audit) v.audit = true;
+    const what = a.path ?? a.addr;
+    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, sys: v.sys, pid: v.pid, audit: v.audit }, `${audit ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}`);
+    ch.postMessage(v);
+    // SAFETY: audit mode is an explicit choice (`--audit`) to let every denial through.
+    return audit;
+  };
   const ctx: EmulatorContext = {
     slots: slot,
     pathBuf,
     policy,
     log: logger,
-    deny(v: Violation) {
-      const path = fromBytes(v.path);
-      logger.warn({ ctx: 'access', cap: v.cap, path, sys: v.sys, pid: v.pid }, `denied ${v.cap} of ${path}`);
-      ch.postMessage({ ...v, path });
+    allows(cap, sys, path) {
+      return decided(policy!.check(cap, path), { cap, path: fromBytes(path), sys });
+    },
+    allowsAddress(cap, sys, family, addr, port) {
+      const allowed = policy!.checkAddress(cap, family, addr, port);
+      if (allowed && !record) return true;
+      return decided(allowed, { cap, addr: `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`, sys });
     },
     markBlocking(on) {
       Atomics.store(slot, Slot.blocking, on ? 1 : 0);

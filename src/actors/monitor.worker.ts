@@ -22,6 +22,8 @@ export interface MonitorData {
   policy: unknown;
   log: { level: string; fd: number };
   channel: string;
+  audit: boolean;
+  record: boolean;
   /** Confinement filters (absent with TSYD_SKIP_SCMP). */
   emulatorFilter?: Uint8Array;
   interrupterFilter?: Uint8Array;
@@ -197,6 +199,8 @@ pool = new EmulatorPool({
     policy: data.policy,
     log: data.log,
     channel: data.channel,
+    audit: data.audit,
+    record: data.record,
     fault: data.fault,
   } satisfies Partial<EmulatorTask>,
   logger: log,

@@ -1,12 +1,15 @@
 // Which system calls stop in the kernel for tsyd, and which handler decides each.
 import { constants as os } from 'node:os';
 import { native } from '../../native/addon.js';
-import type { Handler } from '../emulator-context.js';
+import type { Capability } from '../../sandbox/rules.js';
+import type { Policy } from '../../sandbox/policy.js';
+import type { Handler, HandlerSpec } from '../emulator-context.js';
 import { openHandlers } from './open.js';
 import { sigactionHandlers } from './sigaction.js';
 
 export interface HandlerEntry {
   name: string;
+  caps: readonly Capability[];
   handle: Handler;
 }
 
@@ -64,19 +67,37 @@ export interface HandlerDeps {
   recordRestart(tgid: number, sig: number, restart: boolean, gone: (tgid: number) => boolean): void;
 }
 
-/** nr → handler, for the system calls that notify. */
+function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
+  return [...openHandlers(), ...sigactionHandlers(deps.recordRestart)];
+}
+
+/** nr → handler, for every system call tsyd can decide. */
 export function buildHandlerTable(deps: HandlerDeps): Map<number, HandlerEntry> {
   const table = new Map<number, HandlerEntry>();
-  for (const [name, handle] of [...openHandlers(), ...sigactionHandlers(deps.recordRestart)]) {
+  for (const [name, spec] of allHandlers(deps)) {
     const nr = native.syscalls[name];
-    if (nr !== undefined) table.set(nr, { name, handle });
+    if (nr !== undefined) table.set(nr, { name, caps: spec.caps, handle: spec.handle });
   }
   return table;
 }
 
-/** The child's filter: notify on every handled call, deny the escape hatches, allow the rest. */
-export function buildChildFilter(): Buffer {
-  const notify = [...buildHandlerTable({ recordRestart: () => {} }).keys()];
+/** The capabilities some handler decides: a capability outside this set is not enforced. */
+export function enforcedCapabilities(): Set<Capability> {
+  const caps = new Set<Capability>();
+  for (const [, spec] of allHandlers({ recordRestart: () => {} })) for (const c of spec.caps) caps.add(c);
+  return caps;
+}
+
+/**
+ * The child's filter: notify on the calls whose capabilities are on, deny the escape hatches,
+ * allow the rest. SAFETY: while the policy can still change at run time (lock:off), every
+ * handled call notifies, so that a capability turned on later is enforced from then on.
+ */
+export function buildChildFilter(policy: Policy): Buffer {
+  const notify: number[] = [];
+  for (const [nr, entry] of buildHandlerTable({ recordRestart: () => {} })) {
+    if (entry.caps.length === 0 || policy.lock === 'off' || entry.caps.some((c) => policy.isOn(c))) notify.push(nr);
+  }
   const deny: Array<[number, number]> = [];
   for (const d of DENIED_SYSCALLS) {
     const nr = native.syscalls[d.name];

@@ -2,8 +2,7 @@
 // then opened by tsyd and injected into the program (ADDFD + SEND).
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
-import type { Capability } from '../../sandbox/rules.js';
-import type { EmulatorContext, Handler } from '../emulator-context.js';
+import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -89,11 +88,7 @@ function emulateOpen(
   }
   const path = ctx.pathBuf.toString('latin1', 0, len);
   ctx.fault(path);
-  let denied: Capability | null = null;
-  if (checkRead && !ctx.policy.check('read', path)) denied = 'read';
-  else if (checkWrite && !ctx.policy.check('write', path)) denied = 'write';
-  if (denied) {
-    ctx.deny({ cap: denied, path, sys, pid: ctx.slots[Slot.pid]! });
+  if ((checkRead && !ctx.allows('read', sys, path)) || (checkWrite && !ctx.allows('write', sys, path))) {
     native.respond(Answer.error, EACCES);
     return;
   }
@@ -112,20 +107,21 @@ function openatResolveFlags(resolve: number): number {
   return r;
 }
 
-export function openHandlers(): Map<string, Handler> {
-  const h = new Map<string, Handler>();
-  h.set('open', (ctx) => {
+export function openHandlers(): Map<string, HandlerSpec> {
+  const caps = ['read', 'write'] as const;
+  const h = new Map<string, HandlerSpec>();
+  h.set('open', { caps, handle: (ctx) => {
     const flags = legacyOpenFlags(arg32(ctx.slots, 1));
     emulateOpen(ctx, 'open', -1, 0, flags, arg32(ctx.slots, 2), 0);
-  });
-  h.set('openat', (ctx) => {
+  } });
+  h.set('openat', { caps, handle: (ctx) => {
     const flags = legacyOpenFlags(arg32(ctx.slots, 2));
     emulateOpen(ctx, 'openat', 0, 1, flags, arg32(ctx.slots, 3), 0);
-  });
-  h.set('creat', (ctx) => {
+  } });
+  h.set('creat', { caps, handle: (ctx) => {
     emulateOpen(ctx, 'creat', -1, 0, O_CREAT | O_WRONLY | O_TRUNC, arg32(ctx.slots, 1), 0);
-  });
-  h.set('openat2', (ctx) => {
+  } });
+  h.set('openat2', { caps, handle: (ctx) => {
     const r = native.readOpenHow(2, 3);
     if (r < 0) {
       if (r !== -ESRCH) native.respond(Answer.error, -r);
@@ -135,6 +131,6 @@ export function openHandlers(): Map<string, Handler> {
     const mode = ctx.slots[Slot.howMode]!;
     const resolve = openatResolveFlags(ctx.slots[Slot.howResolveLo]!);
     emulateOpen(ctx, 'openat2', 0, 1, flags, mode, resolve);
-  });
+  } });
   return h;
 }

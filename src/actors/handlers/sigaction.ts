@@ -5,16 +5,16 @@
 // how its own blocked calls are interrupted.
 import { existsSync } from 'node:fs';
 import { Answer, native, Slot } from '../../native/addon.js';
-import type { EmulatorContext, Handler } from '../emulator-context.js';
+import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { tgidOf } from '../proc-status.js';
 
 const SA_RESTART = 0x10000000;
 const SIG_DFL = 0;
 const SIG_IGN = 1;
 
-export function sigactionHandlers(record: (tgid: number, sig: number, restart: boolean, gone: (t: number) => boolean) => void): Map<string, Handler> {
-  const h = new Map<string, Handler>();
-  h.set('rt_sigaction', (ctx: EmulatorContext) => {
+export function sigactionHandlers(record: (tgid: number, sig: number, restart: boolean, gone: (t: number) => boolean) => void): Map<string, HandlerSpec> {
+  const h = new Map<string, HandlerSpec>();
+  h.set('rt_sigaction', { caps: [], handle: (ctx: EmulatorContext) => {
     const s = ctx.slots;
     const sig = s[Slot.args]!;
     const actLo = s[Slot.args + 2]! >>> 0;
@@ -32,6 +32,6 @@ export function sigactionHandlers(record: (tgid: number, sig: number, restart: b
       }
     }
     native.respond(Answer.continue);
-  });
+  } });
   return h;
 }
