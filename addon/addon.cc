@@ -31,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPath(env, exports);
   InitOpen(env, exports);
   InitProcess(env, exports);
+  InitFsops(env, exports);
   return exports;
 }
 

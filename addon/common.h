@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <limits.h>
 
+#include <string>
+
 namespace tsyd {
 
 // Throws a JS Error with `errno` (positive) and `syscall`, as Node's system errors do.
@@ -27,6 +29,7 @@ enum ReqSlot {
   kHowResolveLo = 20,
   kHowResolveHi = 21,
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
+  kPathMissing = 23,  // resolvePath(): 1 when the last component does not exist (yet)
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   kReqSlots = 32,
@@ -48,6 +51,8 @@ struct ThreadState {
   int32_t* slots = nullptr;          // kReqSlots int32 slots, JS-owned
   uint8_t* path = nullptr;           // kPathBufSize bytes, JS-owned
   size_t path_len = 0;
+  std::string path2;                 // savePath(): the first path of a two-path call
+  bool path2_magic = false;
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -63,6 +68,7 @@ void InitMemory(Napi::Env env, Napi::Object exports);
 void InitPath(Napi::Env env, Napi::Object exports);
 void InitOpen(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
+void InitFsops(Napi::Env env, Napi::Object exports);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
 // memory of thread `tid` at `addr`. Returns its length, or -errno:
@@ -70,6 +76,16 @@ void InitProcess(Napi::Env env, Napi::Object exports);
 long ReadRemoteString(pid_t tid, uint64_t addr, char* out, size_t max);
 // Reads exactly `len` bytes; returns 0 or -errno (EFAULT).
 int ReadRemote(pid_t tid, uint64_t addr, void* out, size_t len);
+// Writes exactly `len` bytes into the program (results of emulated calls); 0 or -errno.
+// The caller checks that the request is still valid right before (the tid may be reused).
+int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len);
+
+// The caller's umask, from /proc/<tid>/status; -errno on failure.
+int UmaskOf(pid_t tid);
+
+// Opens the checked canonical path (`path`, magic: a /proc/<tgid>/fd/N link of the caller's
+// own) without following any symlink or magic link except a final magic link. Our fd or -errno.
+int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode);
 
 // Canonicalises `raw` for thread `tid` relative to `dirfd` (the program's fd number or
 // AT_FDCWD). Writes the absolute canonical path into out (NUL-terminated).
@@ -83,7 +99,8 @@ struct ResolveOpts {
   bool no_xdev = false;        // RESOLVE_NO_XDEV
 };
 struct ResolveResult {
-  bool magic = false;  // result is a /proc/<tgid>/fd/N style magic link of the caller's own
+  bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
+  bool missing = false;  // the last component does not exist
 };
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);

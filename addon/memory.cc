@@ -90,6 +90,17 @@ static Napi::Value ReadMemory(const Napi::CallbackInfo& info) {
   return Napi::Buffer<char>::Copy(env, buf, len);
 }
 
+int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len) {
+  if (len == 0) return 0;
+  if (addr == 0 || addr + len < addr) return -EFAULT;
+  iovec local{const_cast<void*>(data), len};
+  iovec remote{reinterpret_cast<void*>(addr), len};
+  ssize_t n = process_vm_writev(tid, &local, 1, &remote, 1, 0);
+  if (n == static_cast<ssize_t>(len)) return 0;
+  if (n >= 0) return -EFAULT;  // part of the range is not mapped (or not writable)
+  return errno == ESRCH ? -ESRCH : -EFAULT;
+}
+
 void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("readMemory", Napi::Function::New(env, ReadMemory, "readMemory"));
   exports.Set("readString", Napi::Function::New(env, ReadString, "readString"));

@@ -56,8 +56,7 @@ static Napi::Value ReadOpenHow(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// The caller's umask, from /proc/<tid>/status; -errno on failure.
-static int UmaskOf(pid_t tid) {
+int UmaskOf(pid_t tid) {
   char p[64];
   snprintf(p, sizeof p, "/proc/%d/status", tid);
   int fd = open(p, O_RDONLY | O_CLOEXEC);
@@ -72,14 +71,8 @@ static int UmaskOf(pid_t tid) {
   return static_cast<int>(strtol(u + 7, nullptr, 8)) & 0777;
 }
 
-// Opens the canonical path in the path buffer with the program's flags and mode.
-// Returns our fd or -errno.
-static int OpenCanonical(ThreadState* st, int flags, unsigned mode) {
-  const char* path = reinterpret_cast<const char*>(st->path);
-  // SAFETY: O_CLOEXEC so no child of tsyd inherits the fd; the program's own O_CLOEXEC
-  // is applied when the fd is injected.
-  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | O_NOCTTY;
-  if (st->slots[kPathMagic]) {
+int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {
+  if (magic) {
     // /proc/<tgid>/fd/N of the program itself: open the directory without following
     // anything, then follow only the final magic link.
     const char* slash = strrchr(path, '/');
@@ -129,7 +122,10 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     }
     mode &= ~static_cast<unsigned>(um);
   }
-  int fd = OpenCanonical(st, flags, mode);
+  // SAFETY: O_CLOEXEC so no child of tsyd inherits the fd; the program's own O_CLOEXEC
+  // is applied when the fd is injected.
+  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | O_NOCTTY;
+  int fd = OpenChecked(st, reinterpret_cast<const char*>(st->path), st->slots[kPathMagic] != 0, oflags, mode);
   // The open was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
   if (fd < 0) {

@@ -103,6 +103,7 @@ static bool IsMagicTarget(const std::string& t) {
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
                   size_t outsz, ResolveResult* res) {
   res->magic = false;
+  res->missing = false;
   if (raw[0] == 0) return -ENOENT;
   const bool absolute = raw[0] == '/';
   std::string base;
@@ -165,6 +166,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
       }
       if (e == ENOENT && last) {  // the last component may be created
         out = std::move(next);
+        res->missing = true;
         break;
       }
       return -e;
@@ -216,6 +218,7 @@ enum ResolveFlag {
   kInRoot = 4,
   kNoSymlinks = 8,
   kNoMagiclinks = 16,
+  kEmptyPath = 32,  // AT_EMPTY_PATH: an empty path names the dirfd (returns 0)
 };
 
 // resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
@@ -238,6 +241,10 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   // what we read while the request is still valid.
   if (!NotifIdValid(st->notify_fd, req->id)) return Napi::Number::New(env, -ESRCH);
   if (n < 0) return Napi::Number::New(env, static_cast<double>(n));
+  if (n == 0 && (flags & kEmptyPath)) {
+    st->path_len = 0;
+    return Napi::Number::New(env, 0);
+  }
   ResolveOpts opts;
   opts.nofollow_last = flags & kNoFollow;
   opts.beneath = flags & kBeneath;
@@ -252,6 +259,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   }
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
+  st->slots[kPathMissing] = res.missing ? 1 : 0;
   return Napi::Number::New(env, static_cast<double>(len));
 }
 
@@ -275,9 +283,61 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, out, static_cast<size_t>(len));
 }
 
+// resolveFd(fdArg) → length of the path of the program's fd (or cwd for AT_FDCWD) written into
+// the path buffer, or -errno. An object without a path (pipe, socket, memfd, deleted file)
+// is named by its magic link /proc/<tgid>/fd/N (kPathMagic = 1), which rules can match.
+static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int fd_arg = info[0].As<Napi::Number>().Int32Value();
+  if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  pid_t tid = static_cast<pid_t>(st->req->pid);
+  int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
+  char p[64];
+  if (fd == AT_FDCWD) snprintf(p, sizeof p, "/proc/%d/cwd", tid);
+  else if (fd < 0) return Napi::Number::New(env, -EBADF);
+  else snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, fd);
+  char link[PATH_MAX];
+  ssize_t n = readlink(p, link, sizeof link);
+  if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  if (n < 0) return Napi::Number::New(env, errno == ENOENT ? -EBADF : -errno);
+  if (n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, -ENAMETOOLONG);
+  std::string out(link, static_cast<size_t>(n));
+  bool magic = fd != AT_FDCWD && IsMagicTarget(out);
+  if (magic || out.empty() || out[0] != '/') {
+    if (fd == AT_FDCWD) return Napi::Number::New(env, -ENOENT);
+    pid_t g = TgidOf(tid);
+    if (g < 0) return Napi::Number::New(env, g);
+    out = "/proc/" + std::to_string(g) + "/fd/" + std::to_string(fd);
+    magic = true;
+  }
+  if (out.size() + 1 > kPathBufSize) return Napi::Number::New(env, -ENAMETOOLONG);
+  memcpy(st->path, out.c_str(), out.size() + 1);
+  st->path_len = out.size();
+  st->slots[kPathMagic] = magic ? 1 : 0;
+  st->slots[kPathMissing] = 0;
+  return Napi::Number::New(env, static_cast<double>(out.size()));
+}
+
+// readPathArg(pathArg) → length of the raw path string read into the path buffer, or -errno.
+// Only for the control route (/dev/tsyd/...), never for a decision.
+static Napi::Value ReadPathArg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int path_arg = info[0].As<Napi::Number>().Int32Value();
+  if (!st->have_req || path_arg < 0 || path_arg > 5) return Napi::Number::New(env, -EINVAL);
+  long n = ReadRemoteString(static_cast<pid_t>(st->req->pid), st->req->data.args[path_arg],
+                            reinterpret_cast<char*>(st->path), PATH_MAX);
+  if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  st->path_len = 0;  // not a checked path: no op may act on it
+  return Napi::Number::New(env, static_cast<double>(n));
+}
+
 void InitPath(Napi::Env env, Napi::Object exports) {
   exports.Set("resolvePath", Napi::Function::New(env, ResolvePath, "resolvePath"));
   exports.Set("canonicalize", Napi::Function::New(env, CanonicalizeJs, "canonicalize"));
+  exports.Set("resolveFd", Napi::Function::New(env, ResolveFd, "resolveFd"));
+  exports.Set("readPathArg", Napi::Function::New(env, ReadPathArg, "readPathArg"));
 }
 
 }  // namespace tsyd

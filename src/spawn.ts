@@ -9,6 +9,7 @@ import type { Access, Violation } from './actors/emulator-context.js';
 import { confinementFilter } from './actors/confine.js';
 import { buildChildFilter, enforcedCapabilities } from './actors/handlers/index.js';
 import { MonitorHandle } from './actors/monitor-handle.js';
+import { PolicyLog } from './actors/policy-log.js';
 import type { MonitorData, MonitorMessage } from './actors/monitor.worker.js';
 import { createActor, fromPromise, toPromise, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { bootMachine } from './machines/boot.machine.js';
@@ -216,6 +217,7 @@ export class SandboxedProcess extends EventEmitter {
       channel: channelName,
       audit: options.audit === true,
       record,
+      policyLog: PolicyLog.create().buffer,
       emulatorFilter: skipConfinement ? undefined : confinementFilter('emulator'),
       interrupterFilter: skipConfinement ? undefined : confinementFilter('interrupter'),
       fault: process.env.TSYD_FAULT || undefined,

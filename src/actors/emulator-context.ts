@@ -21,6 +21,8 @@ export interface EmulatorTask {
   confinement?: Uint8Array;
   /** Test-only faults (TSYD_FAULT), e.g. "crash-on:/path". */
   fault?: string;
+  /** Rules the program adds at run time (lock:off), shared by all emulators (PolicyLog). */
+  policyLog: SharedArrayBuffer;
   /** Audit mode (`--audit`): denials are logged and reported, then allowed. */
   audit?: boolean;
   /** Learning mode: every decision, allowed or not, is reported as an Access. */
@@ -57,6 +59,13 @@ export interface EmulatorContext {
   allows(cap: Capability, sys: string, path: string): boolean;
   /** The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. */
   allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number): boolean;
+  /** The /dev/tsyd control route (handlers/control.ts). */
+  readonly control: {
+    /** True while the program may still change the policy. */
+    open(): boolean;
+    /** Applies a rule (byte string) for every emulator: 0, or EINVAL for a bad rule. */
+    apply(rule: string): number;
+  };
   /** Registers (or clears) a call made for the program that may block, for the interrupter. */
   markBlocking(on: boolean): void;
   /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */

@@ -12,10 +12,11 @@ import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { Access, EmulatorContext, EmulatorTask } from './emulator-context.js';
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from './handlers/index.js';
+import { PolicyLog } from './policy-log.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
-const { EACCES, ENOSYS } = os.errno;
+const { EACCES, EINVAL, ENOSYS } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
 
@@ -34,6 +35,7 @@ const tid = native.gettid();
 let log: TsydLogger | undefined;
 let policy: Policy | undefined;
 let channel: BroadcastChannel | undefined;
+let policyLog: PolicyLog | undefined;
 let confined = false;
 
 function faultHook(spec: string | undefined): (path: string) => void {
@@ -50,6 +52,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   policy ??= Policy.fromJSON(task.policy as PolicyData);
   channel ??= new BroadcastChannel(task.channel);
   const wd = new WorkerData(task.shared, task.maxEmulators);
+  policyLog ??= new PolicyLog(task.policyLog);
+  const rules = policyLog;
   handlers ??= buildHandlerTable({ recordRestart: (tgid, sig, restart, gone) => wd.setRestart(tgid, sig, restart, gone) });
   const table_ = handlers;
   const slot = wd.slot(task.slot);
@@ -95,13 +99,31 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       if (allowed && !record) return true;
       return decided(allowed, { cap, addr: `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`, sys });
     },
+    control: {
+      open: () => policy!.lock === 'off' && !wd.locked,
+      apply(rule) {
+        try {
+          const stmt = rules.add(policy!, rule);
+          logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: slot[Req.pid] }, `the program changed the policy: ${fromBytes(rule)}`);
+          // SAFETY: the program's own lock takes effect at once, for every thread.
+          if (stmt.type === 'lock' && stmt.mode !== 'off') wd.lock();
+          return 0;
+        } catch (err) {
+          logger.warn({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: slot[Req.pid], err: String((err as Error).message) }, 'bad rule from the program');
+          return EINVAL;
+        }
+      },
+    },
     markBlocking(on) {
       Atomics.store(slot, Slot.blocking, on ? 1 : 0);
     },
     fault: faultHook(task.fault),
   };
 
+  // While the program may change the policy, catch up with the rules other emulators applied.
+  const dynamic = policy.lock === 'off';
   const handleOne = () => {
+    if (dynamic && rules.behind) rules.catchUp(policy!);
     const nr = slot[Req.nr]!;
     const entry = table_.get(nr);
     if (!entry) {

@@ -24,6 +24,7 @@ export interface MonitorData {
   channel: string;
   audit: boolean;
   record: boolean;
+  policyLog: SharedArrayBuffer;
   /** Confinement filters (absent with TSYD_SKIP_SCMP). */
   emulatorFilter?: Uint8Array;
   interrupterFilter?: Uint8Array;
@@ -201,6 +202,7 @@ pool = new EmulatorPool({
     channel: data.channel,
     audit: data.audit,
     record: data.record,
+    policyLog: data.policyLog,
     fault: data.fault,
   } satisfies Partial<EmulatorTask>,
   logger: log,

@@ -101,6 +101,11 @@ export class WorkerData {
     return Atomics.load(this.ctl, Ctl.locked) !== 0;
   }
 
+  /** Locks the policy for good (supervisor threads confine themselves on their next turn). */
+  lock(): void {
+    Atomics.store(this.ctl, Ctl.locked, 1);
+  }
+
   /** The Int32 view of emulator slot `i` (what bindBuffers gets: the addon writes the request there). */
   slot(i: number): Int32Array {
     if (i < 0 || i >= this.maxEmulators) throw new RangeError(`no emulator slot ${i}`);

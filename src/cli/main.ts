@@ -9,7 +9,7 @@ import { runViz } from './viz.js';
 import { startFailureStatus } from '../program.js';
 import { native } from '../native/addon.js';
 import { buildPolicy } from '../sandbox/build.js';
-import { spawn } from '../spawn.js';
+import { spawn, type SandboxedProcess } from '../spawn.js';
 import { parseArgs, USAGE, type RunCommand } from './args.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
@@ -62,8 +62,11 @@ async function runCommand(cmd: RunCommand): Promise<number> {
       fail(`--log-fd ${cmd.logFd}: not an open file descriptor`, EXIT_START_FAILED);
     }
   }
-  const child = spawn(cmd.program, cmd.args, { policy: cmd.policy, logLevel: cmd.logLevel, logFd: cmd.logFd });
-  for (const sig of FORWARDED) process.on(sig, () => child.kill(sig));
+  // Handlers first: the program may be running (and be signalled) before spawn() returns.
+  // Node runs them from the event loop, so `child` is set by then.
+  let child: SandboxedProcess | undefined;
+  for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
+  child = spawn(cmd.program, cmd.args, { policy: cmd.policy, logLevel: cmd.logLevel, logFd: cmd.logFd });
   const result = await child.result;
   if (result.error) process.stderr.write(`tsyd: ${cmd.program}: ${startFailureText(result.error)}\n`);
   // SAFETY: never hang: Node would wait forever for a thread it cannot stop.

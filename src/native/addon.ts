@@ -16,6 +16,7 @@ export const Slot = {
   howResolveLo: 20,
   howResolveHi: 21,
   pathMagic: 22,
+  pathMissing: 23,
   count: 32,
 } as const;
 
@@ -28,6 +29,23 @@ export const Resolve = {
   inRoot: 4,
   noSymlinks: 8,
   noMagiclinks: 16,
+  /** AT_EMPTY_PATH: an empty path names the dirfd itself; resolvePath() then returns 0. */
+  emptyPath: 32,
+} as const;
+
+/** fsOp() operations (addon/fsops.cc FsOp); the numbers after `op` are request argument indexes. */
+export const FsOp = {
+  stat: 0,
+  statx: 1,
+  access: 2,
+  readlink: 3,
+  truncate: 4,
+  mkdir: 5,
+  mknod: 6,
+  symlink: 7,
+  unlink: 8,
+  link: 9,
+  rename: 10,
 } as const;
 
 /** recv() results besides -errno. */
@@ -71,6 +89,14 @@ export interface Addon {
   readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
   canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
+  /** The path of the program's fd (or cwd) into the path buffer; pathless objects as /proc/<tgid>/fd/N (magic). */
+  resolveFd(fdArg: number): number;
+  /** The raw path argument into the path buffer (the /dev/tsyd control route only): length or -errno. */
+  readPathArg(pathArg: number): number;
+  /** Keeps the path just resolved as the first path of a two-path call (link, rename). */
+  savePath(): void;
+  /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
+  fsOp(op: number, a?: number, b?: number, c?: number): number;
   readOpenHow(howArg: number, sizeArg: number): number;
   openInject(flags: number, mode: number): number;
   openat2(path: string, flags: number, mode?: number, resolve?: number): number;

@@ -29,7 +29,8 @@ interface Rule {
 export class Policy {
   private readonly on = new Set<Capability>();
   private readonly rules = new Map<Capability, Rule[]>(CAPABILITIES.map((c) => [c, []]));
-  private lockMode: LockMode = 'off';
+  // SAFETY: by default the policy locks once the program runs: it can never change its own rules.
+  private lockMode: LockMode = 'exec';
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();

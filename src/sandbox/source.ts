@@ -6,9 +6,10 @@ export type RuleSource =
   | { kind: 'arg' }
   | { kind: 'file'; file: string; line: number; col?: number }
   | { kind: 'profile'; name: string }
-  | { kind: 'data' };
+  | { kind: 'data' }
+  | { kind: 'runtime' };
 
-/** `-m`, `FILE:LINE:COL`, `profile NAME` or `policy data`; `offset` moves the column right. */
+/** `-m`, `FILE:LINE:COL`, `profile NAME`, `policy data` or the program; `offset` moves the column right. */
 export function describeSource(source: RuleSource, offset = 0): string {
   switch (source.kind) {
     case 'arg':
@@ -19,6 +20,8 @@ export function describeSource(source: RuleSource, offset = 0): string {
       return `profile ${source.name}`;
     case 'data':
       return 'policy data';
+    case 'runtime':
+      return 'the program, through /dev/tsyd';
   }
 }
 

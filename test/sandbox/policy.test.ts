@@ -11,15 +11,15 @@ const ip4 = (...b: number[]) => Uint8Array.from(b);
 const mapped = (...b: number[]) => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...b]);
 const ip6 = (last: number) => Uint8Array.from([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last]);
 
-test('a new policy: every capability off, everything allowed, unlocked', () => {
+test('a new policy: every capability off, everything allowed, locked once the program runs', () => {
   const p = new Policy();
   for (const cap of CAPABILITIES) {
     assert.not.ok(p.isOn(cap), cap);
     assert.ok(p.check(cap, '/etc/shadow'), cap);
   }
   assert.ok(p.checkAddress('net/connect', 4, ip4(1, 2, 3, 4), 80));
-  assert.is(p.lock, 'off');
-  assert.equal(p.toJSON(), { on: [], rules: [], lock: 'off' });
+  assert.is(p.lock, 'exec');
+  assert.equal(p.toJSON(), { on: [], rules: [], lock: 'exec' });
 });
 
 test('a capability that is on denies what no rule matches (fail closed)', () => {
@@ -210,7 +210,7 @@ test('normalized(): every capability, the rules grouped by capability in order, 
     'allow/write+/tmp/***',
     'deny/write+/tmp/x',
     'allow/net/connect+127.0.0.0/8!80',
-    'lock:off',
+    'lock:exec',
   ]);
   const again = policy(...lines);
   assert.equal(again.normalized(), lines, 'the normalized form parses back to itself');

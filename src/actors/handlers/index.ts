@@ -4,7 +4,13 @@ import { native } from '../../native/addon.js';
 import type { Capability } from '../../sandbox/rules.js';
 import type { Policy } from '../../sandbox/policy.js';
 import type { Handler, HandlerSpec } from '../emulator-context.js';
+import { createHandlers } from './create.js';
+import { deleteHandlers } from './delete.js';
+import { execHandlers } from './exec.js';
 import { openHandlers } from './open.js';
+import { renameHandlers } from './rename.js';
+import { statHandlers } from './stat.js';
+import { truncateHandlers } from './truncate.js';
 import { sigactionHandlers } from './sigaction.js';
 
 export interface HandlerEntry {
@@ -68,7 +74,16 @@ export interface HandlerDeps {
 }
 
 function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
-  return [...openHandlers(), ...sigactionHandlers(deps.recordRestart)];
+  return [
+    ...openHandlers(),
+    ...truncateHandlers(),
+    ...createHandlers(),
+    ...deleteHandlers(),
+    ...renameHandlers(),
+    ...statHandlers(),
+    ...execHandlers(),
+    ...sigactionHandlers(deps.recordRestart),
+  ];
 }
 
 /** nr → handler, for every system call tsyd can decide. */

@@ -3,6 +3,7 @@
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { arg32 } from './common.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -19,7 +20,7 @@ const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_IN_ROOT = 0x10;
 
-const { EACCES, ESRCH } = os.errno;
+const { EACCES, EEXIST, ESRCH } = os.errno;
 
 // The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
 const VALID_OPEN_FLAGS =
@@ -39,20 +40,17 @@ function isCreating(flags: number): boolean {
   return (flags & O_CREAT) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
 }
 
-/** The capabilities an open with these flags needs. */
+/**
+ * The capabilities an open with these flags needs besides create (which depends on whether the
+ * file exists). O_CREAT alone writes nothing to an existing file: it is decided as create.
+ */
 export function openCapabilities(flags: number): { read: boolean; write: boolean } {
   // SAFETY: O_PATH opens no data but is checked as a read (stricter than needed).
   if (flags & O_PATH) return { read: true, write: false };
   const acc = flags & O_ACCMODE;
-  const write =
-    acc === O_WRONLY || acc === O_RDWR || acc === O_ACCMODE || (flags & (O_CREAT | O_TRUNC)) !== 0 ||
-    (flags & O_TMPFILE) === O_TMPFILE;
+  const write = acc === O_WRONLY || acc === O_RDWR || acc === O_ACCMODE || (flags & O_TRUNC) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
   const read = acc === 0 || acc === O_RDWR || acc === O_ACCMODE;
   return { read, write };
-}
-
-function arg32(slots: Int32Array, i: number): number {
-  return slots[Slot.args + 2 * i]!;
 }
 
 /**
@@ -71,7 +69,8 @@ function emulateOpen(
   const { read, write } = openCapabilities(flags);
   const checkRead = read && ctx.policy.isOn('read');
   const checkWrite = write && ctx.policy.isOn('write');
-  if (!checkRead && !checkWrite) {
+  const checkCreate = isCreating(flags) && ctx.policy.isOn('create');
+  if (!checkRead && !checkWrite && !checkCreate) {
     // SAFETY: no capability that applies is on, so no decision depends on the path the
     // program passed: letting the kernel run the call cannot be raced into a denial.
     native.respond(Answer.continue);
@@ -88,6 +87,18 @@ function emulateOpen(
   }
   const path = ctx.pathBuf.toString('latin1', 0, len);
   ctx.fault(path);
+  if (checkCreate) {
+    const missing = ctx.slots[Slot.pathMissing] === 1 || (flags & O_TMPFILE) === O_TMPFILE;
+    if (missing) {
+      // A new file (or an O_TMPFILE in this directory): create decides.
+      if (!ctx.allows('create', sys, path)) return void native.respond(Answer.error, EACCES);
+    } else if (!ctx.policy.check('create', path)) {
+      // SAFETY: the file exists now, so nothing is created — but it could be removed before
+      // tsyd opens it: open it without O_CREAT so that a denied create can never happen.
+      if (flags & O_EXCL) return void native.respond(Answer.error, EEXIST);
+      flags &= ~O_CREAT;
+    }
+  }
   if ((checkRead && !ctx.allows('read', sys, path)) || (checkWrite && !ctx.allows('write', sys, path))) {
     native.respond(Answer.error, EACCES);
     return;
@@ -108,7 +119,7 @@ function openatResolveFlags(resolve: number): number {
 }
 
 export function openHandlers(): Map<string, HandlerSpec> {
-  const caps = ['read', 'write'] as const;
+  const caps = ['read', 'write', 'create'] as const;
   const h = new Map<string, HandlerSpec>();
   h.set('open', { caps, handle: (ctx) => {
     const flags = legacyOpenFlags(arg32(ctx.slots, 1));

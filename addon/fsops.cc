@@ -1,0 +1,248 @@
+// File system calls that tsyd performs for the program, on the canonical paths it decided on:
+// the stat family, access, readlink, truncate, mkdir, mknod, symlink, unlink/rmdir, link,
+// rename. Each op answers the current request itself.
+// SAFETY: every op reaches its object through openat2(RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS)
+// of the checked path (or of its parent directory, then acts on the last name with a *at call
+// that does not follow it): a component swapped for a symlink after the decision fails with
+// ELOOP instead of reaching another file.
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+namespace tsyd {
+
+enum FsOp {
+  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component
+  kOpStatx = 1,     // a: flags arg, b: mask arg, c: statxbuf arg
+  kOpAccess = 2,    // a: mode arg, b: flags arg or -1
+  kOpReadlink = 3,  // a: buf arg, b: size arg
+  kOpTruncate = 4,  // a: length arg
+  kOpMkdir = 5,     // a: mode arg
+  kOpMknod = 6,     // a: mode arg, b: dev arg
+  kOpSymlink = 7,   // a: target arg
+  kOpUnlink = 8,    // a: flags (0 or AT_REMOVEDIR)
+  kOpLink = 9,      // a: 1 = the source was followed (AT_SYMLINK_FOLLOW); source = saved path
+  kOpRename = 10,   // a: flags arg or -1 (renameat2); source = saved path
+};
+
+static constexpr unsigned kKnownRenameFlags = RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT;
+
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+// The checked path itself, O_PATH. follow=false keeps a final symlink (lstat, readlink).
+static int OpenObject(ThreadState* st, const char* path, bool magic, bool follow) {
+  uint64_t flags = O_PATH | O_CLOEXEC;
+  if (!follow && !magic) flags |= O_NOFOLLOW;
+  return OpenChecked(st, path, magic, flags, 0);
+}
+
+// The parent directory of a checked canonical path, O_PATH; *base gets the last name.
+// -EBUSY for "/" (which has no parent).
+static int OpenParent(const std::string& path, std::string* base) {
+  size_t slash = path.rfind('/');
+  if (path.size() <= 1 || slash == std::string::npos) return -EBUSY;
+  *base = path.substr(slash + 1);
+  std::string dir = slash == 0 ? std::string("/") : path.substr(0, slash);
+  open_how how{};
+  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how));
+  return fd < 0 ? -errno : fd;
+}
+
+// Copies a result into the program's memory. -ESRCH when the caller is gone.
+static long WriteBack(ThreadState* st, uint64_t addr, const void* data, size_t len) {
+  // SAFETY: the tid names the caller only while its request is valid: check right before.
+  if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
+  return WriteRemote(static_cast<pid_t>(st->req->pid), addr, data, len);
+}
+
+static long Ret(long r) { return r < 0 ? -errno : r; }
+
+static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow) {
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+  struct stat sb;
+  if (fstat(f.fd, &sb) < 0) return -errno;
+  long w = WriteBack(st, buf, &sb, sizeof sb);
+  return w < 0 ? w : 0;
+}
+
+static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf) {
+  const unsigned known = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
+  if ((flags & ~known) || (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return -EINVAL;
+  if (mask & STATX__RESERVED) return -EINVAL;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
+  struct statx sx;
+  if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
+  long w = WriteBack(st, buf, &sx, sizeof sx);
+  return w < 0 ? w : 0;
+}
+
+static long DoAccess(ThreadState* st, const char* path, bool magic, unsigned mode, long flags) {
+  if (mode & ~07u) return -EINVAL;
+  if (flags < 0) flags = 0;
+  if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
+  // tsyd's credentials are the program's (set*id is refused in the program), so the kernel's
+  // answer for tsyd is the answer for the program.
+  return Ret(syscall(SYS_faccessat2, f.fd, "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)));
+}
+
+static long DoReadlink(ThreadState* st, const char* path, uint64_t buf, long size) {
+  if (size <= 0) return -EINVAL;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, false, false)) < 0) return f.fd;
+  struct stat sb;
+  if (fstat(f.fd, &sb) < 0) return -errno;
+  if (!S_ISLNK(sb.st_mode)) return -EINVAL;
+  char target[PATH_MAX];
+  ssize_t n = readlinkat(f.fd, "", target, sizeof target);
+  if (n < 0) return -errno;
+  if (n > size) n = size;
+  long w = WriteBack(st, buf, target, static_cast<size_t>(n));
+  return w < 0 ? w : n;
+}
+
+static long DoTruncate(ThreadState* st, const char* path, bool magic, int64_t length) {
+  if (length < 0) return -EINVAL;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, true)) < 0) return f.fd;
+  // This thread's own fd table (emulator threads have a private one): thread-self.
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
+  return Ret(truncate(p, length));
+}
+
+// mkdir, mknod, symlink: create the last name in the checked parent.
+static long DoCreate(ThreadState* st, int op, const std::string& path, uint64_t a, uint64_t b) {
+  std::string base;
+  Fd dir;
+  if ((dir.fd = OpenParent(path, &base)) < 0) return dir.fd == -EBUSY ? -EEXIST : dir.fd;
+  if (op == kOpSymlink) {
+    char target[PATH_MAX];
+    long n = ReadRemoteString(static_cast<pid_t>(st->req->pid), a, target, sizeof target);
+    if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
+    if (n < 0) return n;
+    if (n == 0) return -ENOENT;
+    return Ret(symlinkat(target, dir.fd, base.c_str()));
+  }
+  // Emulator threads run with umask 0: apply the program's own, as the kernel would.
+  int um = UmaskOf(static_cast<pid_t>(st->req->pid));
+  if (um < 0) return um;
+  unsigned mode = static_cast<unsigned>(a);
+  if (op == kOpMkdir) return Ret(mkdirat(dir.fd, base.c_str(), mode & 07777 & ~static_cast<unsigned>(um)));
+  unsigned type = mode & S_IFMT;
+  if (type == 0) type = S_IFREG;
+  // SAFETY: a device node made in a writable directory would give raw access to a disk or
+  // to kernel memory under a path the policy allows: only files, FIFOs and sockets.
+  if (type == S_IFCHR || type == S_IFBLK) return -EPERM;
+  if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK) return -EINVAL;
+  mode = (mode & 07777 & ~static_cast<unsigned>(um)) | type;
+  return Ret(mknodat(dir.fd, base.c_str(), mode, static_cast<dev_t>(b)));
+}
+
+static long DoUnlink(const std::string& path, int flags) {
+  std::string base;
+  Fd dir;
+  if ((dir.fd = OpenParent(path, &base)) < 0) return dir.fd == -EBUSY ? (flags ? -EBUSY : -EISDIR) : dir.fd;
+  return Ret(unlinkat(dir.fd, base.c_str(), flags & AT_REMOVEDIR));
+}
+
+static long DoLink(ThreadState* st, const std::string& dst, bool follow) {
+  std::string dbase;
+  Fd ddir;
+  if ((ddir.fd = OpenParent(dst, &dbase)) < 0) return ddir.fd == -EBUSY ? -EEXIST : ddir.fd;
+  if (st->path2_magic) {
+    // The O_TMPFILE idiom: linkat(AT_FDCWD, "/proc/self/fd/N", ..., AT_SYMLINK_FOLLOW).
+    if (!follow) return -EPERM;
+    Fd obj;
+    if ((obj.fd = OpenObject(st, st->path2.c_str(), true, true)) < 0) return obj.fd;
+    char p[64];
+    snprintf(p, sizeof p, "/proc/thread-self/fd/%d", obj.fd);
+    return Ret(linkat(AT_FDCWD, p, ddir.fd, dbase.c_str(), AT_SYMLINK_FOLLOW));
+  }
+  std::string sbase;
+  Fd sdir;
+  if ((sdir.fd = OpenParent(st->path2, &sbase)) < 0) return sdir.fd == -EBUSY ? -EPERM : sdir.fd;
+  // The source was canonicalised with (or without) following it; its last name is linked
+  // as it is now (a symlink swapped in is linked as a symlink, not followed).
+  return Ret(linkat(sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), 0));
+}
+
+static long DoRename(ThreadState* st, const std::string& dst, long flags) {
+  if (flags < 0) flags = 0;
+  if (static_cast<unsigned long>(flags) & ~static_cast<unsigned long>(kKnownRenameFlags)) return -EINVAL;
+  std::string sbase, dbase;
+  Fd sdir, ddir;
+  if ((sdir.fd = OpenParent(st->path2, &sbase)) < 0) return sdir.fd;
+  if ((ddir.fd = OpenParent(dst, &dbase)) < 0) return ddir.fd;
+  return Ret(syscall(SYS_renameat2, sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), static_cast<unsigned>(flags)));
+}
+
+// fsOp(op, a, b, c) → the result given to the program (≥ 0 or -errno), after answering it;
+// -ESRCH when the caller is gone (nothing answered). Argument indexes are request arguments.
+static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int op = info[0].As<Napi::Number>().Int32Value();
+  int a = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : -1;
+  int b = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : -1;
+  int c = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : -1;
+  if (!st->have_req || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  auto arg = [&](int i) -> uint64_t { return i >= 0 && i < 6 ? st->req->data.args[i] : 0; };
+  const char* path = reinterpret_cast<const char*>(st->path);
+  const bool magic = st->slots[kPathMagic] != 0;
+  const std::string spath(path, st->path_len);
+  long r;
+  switch (op) {
+    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0); break;
+    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c)); break;
+    case kOpAccess: r = DoAccess(st, path, magic, static_cast<unsigned>(arg(a)), b >= 0 ? static_cast<long>(static_cast<int32_t>(arg(b))) : -1); break;
+    case kOpReadlink: r = DoReadlink(st, path, arg(a), static_cast<long>(static_cast<int32_t>(arg(b)))); break;
+    case kOpTruncate: r = DoTruncate(st, path, magic, static_cast<int64_t>(arg(a))); break;
+    case kOpMkdir: r = DoCreate(st, op, spath, arg(a), 0); break;
+    case kOpMknod: r = DoCreate(st, op, spath, arg(a), arg(b)); break;
+    case kOpSymlink: r = DoCreate(st, op, spath, arg(a), 0); break;
+    case kOpUnlink: r = DoUnlink(spath, a); break;
+    case kOpLink: r = DoLink(st, spath, a != 0); break;
+    case kOpRename: r = DoRename(st, spath, a >= 0 ? static_cast<long>(static_cast<int32_t>(arg(a))) : -1); break;
+    default: r = -EINVAL;
+  }
+  if (r == -ESRCH) {
+    // The caller died while tsyd acted: nothing to answer (Respond would fail with ENOENT).
+    if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  }
+  int sent = r < 0 ? Respond(st, 1, -r) : Respond(st, 2, r);
+  return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
+}
+
+// savePath() keeps the canonical path just resolved as the first path of a two-path call.
+static Napi::Value SavePath(const Napi::CallbackInfo& info) {
+  ThreadState* st = State(info.Env());
+  st->path2.assign(reinterpret_cast<const char*>(st->path), st->path_len);
+  st->path2_magic = st->slots[kPathMagic] != 0;
+  return info.Env().Undefined();
+}
+
+void InitFsops(Napi::Env env, Napi::Object exports) {
+  exports.Set("fsOp", Napi::Function::New(env, FsOpJs, "fsOp"));
+  exports.Set("savePath", Napi::Function::New(env, SavePath, "savePath"));
+}
+
+}  // namespace tsyd

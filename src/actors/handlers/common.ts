@@ -1,0 +1,47 @@
+// Small pieces every path handler uses: request arguments, resolving a path argument and
+// answering a resolution failure.
+import { constants as os } from 'node:os';
+import { Answer, native, Slot } from '../../native/addon.js';
+
+const { ESRCH } = os.errno;
+
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+export const AT_EMPTY_PATH = 0x1000;
+/** No dirfd argument: the path is relative to the cwd. */
+export const CWD = -1;
+
+/** Argument i as a signed 32-bit int (fds, flags, modes). */
+export function arg32(slots: Int32Array, i: number): number {
+  return slots[Slot.args + 2 * i]!;
+}
+
+/**
+ * Canonicalises a path argument into pathBuf. Returns the path as a byte string, '' for an
+ * empty path allowed by AT_EMPTY_PATH (the dirfd itself), or null after answering the error
+ * (nothing is answered when the caller is gone).
+ */
+export function resolveArg(pathBuf: Buffer, dirfdArg: number, pathArg: number, flags: number): string | null {
+  const len = native.resolvePath(dirfdArg, pathArg, flags);
+  if (len < 0) {
+    if (len !== -ESRCH) native.respond(Answer.error, -len);
+    return null;
+  }
+  return pathBuf.toString('latin1', 0, len);
+}
+
+/** The path of an fd argument (or of the cwd for AT_FDCWD) into pathBuf; null after answering. */
+export function resolveFdArg(pathBuf: Buffer, fdArg: number): string | null {
+  const len = native.resolveFd(fdArg);
+  if (len < 0) {
+    if (len !== -ESRCH) native.respond(Answer.error, -len);
+    return null;
+  }
+  return pathBuf.toString('latin1', 0, len);
+}
+
+/** Answers `errno` for a denial. */
+export function refuse(errno: number): void {
+  native.respond(Answer.error, errno);
+}

@@ -1,0 +1,26 @@
+// The delete capability: unlink, unlinkat, rmdir (and the source of rename, in rename.ts).
+// Emulated: tsyd removes the last name from the checked parent directory.
+import { constants as os } from 'node:os';
+import { FsOp, native, Resolve } from '../../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { arg32, AT_REMOVEDIR, CWD, refuse, resolveArg } from './common.js';
+
+const { EACCES, EINVAL } = os.errno;
+
+function remove(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
+  if (flags & ~AT_REMOVEDIR) return refuse(EINVAL);
+  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, Resolve.noFollow);
+  if (path === null) return;
+  ctx.fault(path);
+  if (!ctx.allows('delete', sys, path)) return refuse(EACCES);
+  native.fsOp(FsOp.unlink, flags);
+}
+
+export function deleteHandlers(): Map<string, HandlerSpec> {
+  const caps = ['delete'] as const;
+  return new Map<string, HandlerSpec>([
+    ['unlink', { caps, handle: (ctx) => remove(ctx, 'unlink', CWD, 0, 0) }],
+    ['rmdir', { caps, handle: (ctx) => remove(ctx, 'rmdir', CWD, 0, AT_REMOVEDIR) }],
+    ['unlinkat', { caps, handle: (ctx) => remove(ctx, 'unlinkat', 0, 1, arg32(ctx.slots, 2)) }],
+  ]);
+}

@@ -1,0 +1,41 @@
+// rename, renameat, renameat2: the source needs delete, the target create (and delete when an
+// existing target is replaced); RENAME_EXCHANGE needs both on both. Emulated with renameat2 on
+// the checked parent directories.
+import { constants as os } from 'node:os';
+import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
+import type { Capability } from '../../sandbox/rules.js';
+import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { arg32, CWD, refuse, resolveArg } from './common.js';
+
+const { EACCES } = os.errno;
+const RENAME_NOREPLACE = 1;
+const RENAME_EXCHANGE = 2;
+
+function decide(ctx: EmulatorContext, sys: string, path: string, caps: Capability[]): boolean {
+  for (const cap of caps) if (ctx.policy.isOn(cap) && !ctx.allows(cap, sys, path)) return false;
+  return true;
+}
+
+function rename(ctx: EmulatorContext, sys: string, src: [number, number], dst: [number, number], flagsArg: number): void {
+  const flags = flagsArg < 0 ? 0 : arg32(ctx.slots, flagsArg);
+  const exchange = (flags & RENAME_EXCHANGE) !== 0;
+  const source = resolveArg(ctx.pathBuf, src[0], src[1], Resolve.noFollow);
+  if (source === null) return;
+  ctx.fault(source);
+  if (!decide(ctx, sys, source, exchange ? ['delete', 'create'] : ['delete'])) return refuse(EACCES);
+  native.savePath();
+  const target = resolveArg(ctx.pathBuf, dst[0], dst[1], Resolve.noFollow);
+  if (target === null) return;
+  const replaces = ctx.slots[Slot.pathMissing] === 0 && (flags & RENAME_NOREPLACE) === 0;
+  if (!decide(ctx, sys, target, exchange || replaces ? ['create', 'delete'] : ['create'])) return refuse(EACCES);
+  native.fsOp(FsOp.rename, flagsArg);
+}
+
+export function renameHandlers(): Map<string, HandlerSpec> {
+  const caps = ['create', 'delete'] as const;
+  return new Map<string, HandlerSpec>([
+    ['rename', { caps, handle: (ctx) => rename(ctx, 'rename', [CWD, 0], [CWD, 1], -1) }],
+    ['renameat', { caps, handle: (ctx) => rename(ctx, 'renameat', [0, 1], [2, 3], -1) }],
+    ['renameat2', { caps, handle: (ctx) => rename(ctx, 'renameat2', [0, 1], [2, 3], 4) }],
+  ]);
+}

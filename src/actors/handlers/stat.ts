@@ -1,0 +1,108 @@
+// The stat capability: the stat family, statx, access, readlink (emulated: tsyd performs the
+// call on the checked path and copies the result into the program), chdir, fchdir and
+// getdents64 (checked, then continued: tsyd cannot change another process's cwd or read its
+// directory stream for it). Denied → ENOENT: the path does not exist for the program.
+import { constants as os } from 'node:os';
+import { Answer, FsOp, native, Resolve } from '../../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg } from './common.js';
+import { handleControl } from './control.js';
+
+const { ENOENT } = os.errno;
+
+/**
+ * Resolves the path argument and decides stat on it. Returns the canonical path, '' for an
+ * AT_EMPTY_PATH call on an fd the program holds, or null after answering.
+ */
+function decideStat(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
+  if (handleControl(ctx, pathArg)) return null;
+  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, flags);
+  if (path === null || path === '') return path;
+  ctx.fault(path);
+  if (!ctx.allows('stat', sys, path)) {
+    refuse(ENOENT);
+    return null;
+  }
+  return path;
+}
+
+function resolveFlags(atFlags: number): number {
+  let r = 0;
+  if (atFlags & AT_SYMLINK_NOFOLLOW) r |= Resolve.noFollow;
+  if (atFlags & AT_EMPTY_PATH) r |= Resolve.emptyPath;
+  return r;
+}
+
+/**
+ * SAFETY: a stat of an fd the program already holds (AT_EMPTY_PATH with an empty path, as
+ * glibc's fstat does) is continued unchecked: the fd was obtained through a checked open,
+ * and the kernel acts on that fd, not on a path the program could swap.
+ */
+function continueFdStat(): void {
+  native.respond(Answer.continue);
+}
+
+function statHandler(sys: string, dirfdArg: number, pathArg: number, bufArg: number, flagsArg: number | null, follow: boolean) {
+  return (ctx: EmulatorContext) => {
+    const atFlags = flagsArg === null ? (follow ? 0 : AT_SYMLINK_NOFOLLOW) : arg32(ctx.slots, flagsArg);
+    const path = decideStat(ctx, sys, dirfdArg, pathArg, resolveFlags(atFlags));
+    if (path === '') return continueFdStat();
+    if (path !== null) native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1);
+  };
+}
+
+function fdHandler(sys: string) {
+  return (ctx: EmulatorContext) => {
+    const path = resolveFdArg(ctx.pathBuf, 0);
+    if (path === null) return;
+    if (!ctx.allows('stat', sys, path)) return refuse(ENOENT);
+    // Checked, then continued: the kernel acts on the fd, which names the object checked
+    // (a racing dup2 onto that fd number can swap it: an accepted, documented limit).
+    native.respond(Answer.continue);
+  };
+}
+
+export function statHandlers(): Map<string, HandlerSpec> {
+  const caps = ['stat'] as const;
+  const h = new Map<string, HandlerSpec>();
+  const add = (name: string, handle: (ctx: EmulatorContext) => void) => h.set(name, { caps, handle });
+  add('stat', statHandler('stat', CWD, 0, 1, null, true));
+  add('lstat', statHandler('lstat', CWD, 0, 1, null, false));
+  add('newfstatat', statHandler('newfstatat', 0, 1, 2, 3, true));
+  add('fstatat64', statHandler('fstatat64', 0, 1, 2, 3, true));
+  add('statx', (ctx) => {
+    const atFlags = arg32(ctx.slots, 2);
+    const path = decideStat(ctx, 'statx', 0, 1, resolveFlags(atFlags));
+    if (path === '') return continueFdStat();
+    if (path !== null) native.fsOp(FsOp.statx, 2, 3, 4);
+  });
+  add('access', (ctx) => {
+    if (decideStat(ctx, 'access', CWD, 0, 0) !== null) native.fsOp(FsOp.access, 1, -1);
+  });
+  add('faccessat', (ctx) => {
+    if (decideStat(ctx, 'faccessat', 0, 1, 0) !== null) native.fsOp(FsOp.access, 2, -1);
+  });
+  add('faccessat2', (ctx) => {
+    const path = decideStat(ctx, 'faccessat2', 0, 1, resolveFlags(arg32(ctx.slots, 3)));
+    if (path === '') return continueFdStat();
+    if (path !== null) native.fsOp(FsOp.access, 2, 3);
+  });
+  add('readlink', (ctx) => {
+    if (decideStat(ctx, 'readlink', CWD, 0, Resolve.noFollow) !== null) native.fsOp(FsOp.readlink, 1, 2);
+  });
+  add('readlinkat', (ctx) => {
+    const path = decideStat(ctx, 'readlinkat', 0, 1, Resolve.noFollow | Resolve.emptyPath);
+    if (path === '') return continueFdStat();
+    if (path !== null) native.fsOp(FsOp.readlink, 2, 3);
+  });
+  add('chdir', (ctx) => {
+    // Checked, then continued: only the kernel can change the program's cwd. A path swapped
+    // after the check can move the cwd into a hidden directory; every later access from there
+    // is still decided on its canonical path.
+    if (decideStat(ctx, 'chdir', CWD, 0, 0) !== null) native.respond(Answer.continue);
+  });
+  add('fchdir', fdHandler('fchdir'));
+  add('getdents64', fdHandler('getdents64'));
+  add('getdents', fdHandler('getdents'));
+  return h;
+}

@@ -1,0 +1,83 @@
+// Rules the program adds at run time through the control route (/dev/tsyd/RULE, only while the
+// policy is not locked), shared by every emulator thread: an append-only log in a
+// SharedArrayBuffer. Each emulator applies the entries it has not seen before its next decision,
+// so all of them decide on the same rules, in the same order.
+import { fromBytes } from '../sandbox/bytes.js';
+import type { Policy } from '../sandbox/policy.js';
+import { parseRuleBytes, type Statement } from '../sandbox/rules.js';
+
+const MUTEX = 0;
+const ENTRIES = 1;
+const BYTES = 2;
+const HEADER = 16;
+/** Room for the rules a program may add: about 16k rules of 64 bytes. */
+export const POLICY_LOG_SIZE = 1 << 20;
+
+export class PolicyLog {
+  private readonly words: Int32Array;
+  private readonly bytes: Uint8Array;
+  private seen = 0;
+  private offset = HEADER;
+
+  constructor(readonly buffer: SharedArrayBuffer) {
+    this.words = new Int32Array(buffer, 0, HEADER / 4);
+    this.bytes = new Uint8Array(buffer);
+  }
+
+  static create(): PolicyLog {
+    return new PolicyLog(new SharedArrayBuffer(POLICY_LOG_SIZE));
+  }
+
+  /** True when another thread added rules this one has not applied (one atomic load). */
+  get behind(): boolean {
+    return Atomics.load(this.words, ENTRIES) !== this.seen;
+  }
+
+  /** Applies the entries this thread has not seen yet to `policy`, in order. */
+  catchUp(policy: Policy): void {
+    const total = Atomics.load(this.words, ENTRIES);
+    while (this.seen < total) {
+      const len = this.bytes[this.offset]! | (this.bytes[this.offset + 1]! << 8);
+      const text = Buffer.from(this.bytes.subarray(this.offset + 2, this.offset + 2 + len)).toString('latin1');
+      this.offset += 2 + len;
+      this.seen++;
+      // Validated by the thread that added it: it applies here in the same way.
+      policy.apply(parseRuleBytes(text, { kind: 'runtime' }));
+    }
+  }
+
+  /**
+   * Parses `text` (a byte string) as a rule, applies it to `policy` and appends it for the other
+   * emulators. Throws (PolicyError) for a bad rule or a locked policy, changing nothing.
+   */
+  add(policy: Policy, text: string): Statement {
+    this.lock();
+    try {
+      this.catchUp(policy);
+      if (text.length > 0xffff) throw new RangeError(`rule longer than 65535 bytes: ${fromBytes(text.slice(0, 40))}...`);
+      const stmt = parseRuleBytes(text, { kind: 'runtime' });
+      const end = this.offset + 2 + text.length;
+      if (end > this.bytes.length) throw new RangeError('too many rules added at run time');
+      policy.apply(stmt);
+      this.bytes[this.offset] = text.length & 0xff;
+      this.bytes[this.offset + 1] = text.length >> 8;
+      this.bytes.set(Buffer.from(text, 'latin1'), this.offset + 2);
+      this.offset = end;
+      this.seen++;
+      Atomics.store(this.words, BYTES, end);
+      Atomics.add(this.words, ENTRIES, 1);
+      return stmt;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  private lock(): void {
+    while (Atomics.compareExchange(this.words, MUTEX, 0, 1) !== 0) Atomics.wait(this.words, MUTEX, 1, 10);
+  }
+
+  private unlock(): void {
+    Atomics.store(this.words, MUTEX, 0);
+    Atomics.notify(this.words, MUTEX, 1);
+  }
+}
