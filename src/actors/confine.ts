@@ -22,7 +22,6 @@ const COMMON: Array<[string, string]> = [
   ['fork', 'no new processes from supervisor threads'],
   ['vfork', 'no new processes from supervisor threads'],
   ['ptrace', 'no tracing of the program or of tsyd'],
-  ['process_vm_writev', "never writes another process's memory"],
   ['mount', 'no file system changes'],
   ['umount2', 'no file system changes'],
   ['pivot_root', 'no root changes'],
@@ -50,6 +49,8 @@ const COMMON: Array<[string, string]> = [
   ['personality', 'no ABI changes'],
 ];
 
+const NO_PROGRAM_WRITES: Array<[string, string]> = [['process_vm_writev', "never writes another process's memory"]];
+
 /** Thread kinds that never touch the network (the IPC and AES workers need sockets). */
 const NO_SOCKETS: Array<[string, string]> = [
   ['socket', 'this thread kind needs no socket'],
@@ -61,13 +62,15 @@ const NO_SOCKETS: Array<[string, string]> = [
 export function confinementRules(kind: ThreadKind): Array<[string, string]> {
   switch (kind) {
     case 'emulator':
+      // Emulators write the results of emulated calls (stat buffers, link targets) into the
+      // program with process_vm_writev: it stays allowed for them alone.
       return [...COMMON, ['unshare', 'its fd table and fs are set up before confinement'], ...NO_SOCKETS];
     case 'interrupter':
-      return [...COMMON, ['unshare', 'set up before confinement'], ['process_vm_readv', 'reads only /proc status'], ...NO_SOCKETS];
+      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'reads only /proc status'], ...NO_SOCKETS];
     case 'ipc':
-      return [...COMMON, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
+      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
     case 'aes':
-      return [...COMMON, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
+      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
   }
 }
 

@@ -44,3 +44,17 @@ export function tgidOf(tid: number): number {
     return 0;
   }
 }
+
+/** Real, effective, saved and file system uids and gids of a thread; null when it is gone. */
+export function readCredentials(tid: number): { uid: number[]; gid: number[] } | null {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${tid}/status`, 'latin1');
+  } catch {
+    return null;
+  }
+  const ids = (field: string) => (/^\w+:\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status.slice(status.indexOf(`\n${field}:`) + 1)) ?? []).slice(1).map(Number);
+  const uid = ids('Uid');
+  const gid = ids('Gid');
+  return uid.length === 4 && gid.length === 4 ? { uid, gid } : null;
+}

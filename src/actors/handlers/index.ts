@@ -5,6 +5,7 @@ import type { Capability } from '../../sandbox/rules.js';
 import type { Policy } from '../../sandbox/policy.js';
 import type { Handler, HandlerSpec } from '../emulator-context.js';
 import { createHandlers } from './create.js';
+import { credentialHandlers } from './credentials.js';
 import { deleteHandlers } from './delete.js';
 import { execHandlers } from './exec.js';
 import { openHandlers } from './open.js';
@@ -53,19 +54,26 @@ export const DENIED_SYSCALLS: ReadonlyArray<{ name: string; errno: number; why: 
   { name: 'pidfd_getfd', errno: os.errno.EPERM, why: "takes fds out of other processes (tsyd's listener)" },
   { name: 'process_vm_readv', errno: os.errno.EPERM, why: "reads other processes' memory" },
   { name: 'kcmp', errno: os.errno.EPERM, why: 'probes other processes' },
-  // SAFETY: tsyd opens files with its own credentials, which are the program's at start
-  // (no_new_privs: no gain by exec). A program that changed its ids or capabilities would get
-  // tsyd's access through emulated opens (a confused deputy), so credentials cannot change.
-  { name: 'setuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setgid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setreuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setregid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setresuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setresgid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setfsuid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
-  { name: 'setfsgid', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  // SAFETY: tsyd opens files with its own credentials (see credentials.ts, where changes of
+  // uids and gids are refused and no-op calls let through): a changed group list or capability
+  // set would make tsyd a confused deputy in the same way.
   { name: 'setgroups', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
   { name: 'capset', errno: os.errno.EPERM, why: 'credentials must stay those tsyd opens with' },
+  // SAFETY: a privileged program could reach around every path rule through the kernel
+  // itself: fanotify hands out fds of files others open, eBPF and perf read kernel and other
+  // processes' memory, modules and kexec replace the kernel's code.
+  { name: 'fanotify_init', errno: os.errno.EPERM, why: 'hands out fds of files without a path check' },
+  { name: 'bpf', errno: os.errno.EPERM, why: 'eBPF reads memory around the policy' },
+  { name: 'perf_event_open', errno: os.errno.EPERM, why: 'reads other processes and the kernel' },
+  { name: 'init_module', errno: os.errno.EPERM, why: 'loads kernel code' },
+  { name: 'finit_module', errno: os.errno.EPERM, why: 'loads kernel code' },
+  { name: 'delete_module', errno: os.errno.EPERM, why: 'changes kernel code' },
+  { name: 'kexec_load', errno: os.errno.EPERM, why: 'replaces the kernel' },
+  { name: 'kexec_file_load', errno: os.errno.EPERM, why: 'replaces the kernel' },
+  { name: 'iopl', errno: os.errno.EPERM, why: 'raw hardware access' },
+  { name: 'ioperm', errno: os.errno.EPERM, why: 'raw hardware access' },
+  // SAFETY: memory under a userfaultfd stalls tsyd's reads of the program's arguments.
+  { name: 'userfaultfd', errno: os.errno.EPERM, why: "stalls tsyd's reads of program memory" },
 ];
 
 export interface HandlerDeps {
@@ -83,6 +91,7 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
     ...statHandlers(),
     ...execHandlers(),
     ...sigactionHandlers(deps.recordRestart),
+    ...credentialHandlers(),
   ];
 }
 
