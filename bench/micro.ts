@@ -24,7 +24,9 @@ const variants: Variant[] = [
   { name: 'native', argv: [openloop, target, ITER, INNER] },
   { name: 'C limit CONTINUE (sync wake-up)', argv: [csuper, 'continue', 'sync', '--', openloop, target, ITER, INNER] },
   { name: 'C limit emulated (realpath, openat2+ADDFD)', argv: [csuper, 'emulate', '--', openloop, target, ITER, INNER] },
-  { name: 'tsyd CONTINUE (no capability on)', argv: [process.execPath, tsyd, 'run', '--', openloop, target, ITER, INNER] },
+  // lock:off makes every handled call stop in the kernel; with no capability on it is continued.
+  { name: 'tsyd CONTINUE (lock:off, no capability on)', argv: [process.execPath, tsyd, 'run', '-m', 'lock:off', '--', openloop, target, ITER, INNER] },
+  { name: 'tsyd, no capability on (not notified)', argv: [process.execPath, tsyd, 'run', '-m', 'sandbox/read:off', '--', openloop, target, ITER, INNER] },
   {
     name: 'tsyd emulated (read:on, openat2+ADDFD)',
     argv: [process.execPath, tsyd, 'run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', openloop, target, ITER, INNER],
