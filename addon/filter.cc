@@ -127,7 +127,24 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   NR(chown)
   NR(lchown)
   NR(utimes)
+  NR(utime)
+  NR(futimesat)
+  NR(getdents)
 #endif
+#ifdef __NR_iopl
+  NR(iopl)
+  NR(ioperm)
+#endif
+  NR(utimensat)
+  NR(fchmodat)
+  NR(fchownat)
+  NR(setxattr)
+  NR(lsetxattr)
+  NR(removexattr)
+  NR(lremovexattr)
+  NR(fanotify_init)
+  NR(perf_event_open)
+  NR(sendmmsg)
   NR(openat)
   NR(openat2)
   NR(newfstatat)
@@ -210,6 +227,11 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   NR(setgroups)
   NR(capset)
 #undef NR
+  // Newer than some system headers; numbered alike on every architecture since 5.1.
+  s.Set("fchmodat2", Napi::Number::New(env, 452));
+  s.Set("setxattrat", Napi::Number::New(env, 463));
+  s.Set("removexattrat", Napi::Number::New(env, 466));
+  s.Set("file_setattr", Napi::Number::New(env, 469));
   exports.Set("syscalls", s);
   exports.Set("arch", Napi::String::New(env, kArchName == 0 ? "x86_64" : "aarch64"));
 }

@@ -1,6 +1,6 @@
 // File system calls that tsyd performs for the program, on the canonical paths it decided on:
 // the stat family, access, readlink, truncate, mkdir, mknod, symlink, unlink/rmdir, link,
-// rename. Each op answers the current request itself.
+// rename, chmod, chown, utimes, xattrs. Each op answers the current request itself.
 // SAFETY: every op reaches its object through openat2(RESOLVE_NO_SYMLINKS|RESOLVE_NO_MAGICLINKS)
 // of the checked path (or of its parent directory, then acts on the last name with a *at call
 // that does not follow it): a component swapped for a symlink after the decision fails with
@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 namespace tsyd {
@@ -31,7 +33,17 @@ enum FsOp {
   kOpUnlink = 8,    // a: flags (0 or AT_REMOVEDIR)
   kOpLink = 9,      // a: 1 = the source was followed (AT_SYMLINK_FOLLOW); source = saved path
   kOpRename = 10,   // a: flags arg or -1 (renameat2); source = saved path
+  kOpChmod = 11,    // a: mode arg
+  kOpChown = 12,    // a: uid arg, b: gid arg
+  kOpUtimes = 13,   // a: times arg, b: its layout (TimesLayout)
+  kOpSetxattr = 14, // a: name arg, b: value arg, c: size arg, d: flags arg
+  kOpRemovexattr = 15,  // a: name arg
 };
+
+enum TimesLayout { kTimespec = 0, kTimeval = 1, kUtimbuf = 2 };
+
+static constexpr size_t kXattrNameMax = 255;
+static constexpr size_t kXattrSizeMax = 65536;
 
 static constexpr unsigned kKnownRenameFlags = RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT;
 
@@ -195,7 +207,74 @@ static long DoRename(ThreadState* st, const std::string& dst, long flags) {
   return Ret(syscall(SYS_renameat2, sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), static_cast<unsigned>(flags)));
 }
 
-// fsOp(op, a, b, c) → the result given to the program (≥ 0 or -errno), after answering it;
+// A path naming the object of an O_PATH fd of this thread (emulator threads have a private
+// fd table, hence thread-self): calls without an *at(fd, "", AT_EMPTY_PATH) form use it.
+static void ThreadFdPath(int fd, char (&p)[64]) { snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd); }
+
+// chmod, chown, utimes, xattrs: on the checked object itself. The canonical path was resolved
+// as the call asked (followed or not), so the object is opened without following again: a
+// symlink swapped in after the check is acted on as the link, never followed.
+static long DoAttr(ThreadState* st, int op, const char* path, bool magic, uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  pid_t tid = static_cast<pid_t>(st->req->pid);
+  char name[kXattrNameMax + 1];
+  std::string value;
+  struct timespec ts[2];
+  const struct timespec* times = nullptr;
+  // Read everything from the program first, then check the request once.
+  if (op == kOpSetxattr || op == kOpRemovexattr) {
+    long n = ReadRemoteString(tid, a, name, sizeof name);
+    if (n == -ENAMETOOLONG) n = -ERANGE;
+    if (n < 0) return NotifIdValid(st->notify_fd, st->req->id) ? n : -ESRCH;
+    if (n == 0) return -ERANGE;
+    if (op == kOpSetxattr) {
+      if (c > kXattrSizeMax) return -E2BIG;
+      value.resize(static_cast<size_t>(c));
+      if (c > 0 && ReadRemote(tid, b, &value[0], static_cast<size_t>(c)) < 0)
+        return NotifIdValid(st->notify_fd, st->req->id) ? -EFAULT : -ESRCH;
+    }
+  }
+  if (op == kOpUtimes && a != 0) {
+    if (b == kTimespec) {
+      if (ReadRemote(tid, a, ts, sizeof ts) < 0) return NotifIdValid(st->notify_fd, st->req->id) ? -EFAULT : -ESRCH;
+    } else if (b == kTimeval) {
+      struct timeval tv[2];
+      if (ReadRemote(tid, a, tv, sizeof tv) < 0) return NotifIdValid(st->notify_fd, st->req->id) ? -EFAULT : -ESRCH;
+      for (int i = 0; i < 2; i++) {
+        if (tv[i].tv_usec < 0 || tv[i].tv_usec >= 1000000) return -EINVAL;
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = tv[i].tv_usec * 1000;
+      }
+    } else {
+      int64_t ub[2];  // struct utimbuf { time_t actime, modtime; }
+      if (ReadRemote(tid, a, ub, sizeof ub) < 0) return NotifIdValid(st->notify_fd, st->req->id) ? -EFAULT : -ESRCH;
+      for (int i = 0; i < 2; i++) {
+        ts[i].tv_sec = ub[i];
+        ts[i].tv_nsec = 0;
+      }
+    }
+    times = ts;
+  }
+  if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, false)) < 0) return f.fd;
+  char p[64];
+  ThreadFdPath(f.fd, p);
+  switch (op) {
+    case kOpChmod:
+      return Ret(chmod(p, static_cast<mode_t>(a) & 07777));
+    case kOpChown:
+      return Ret(fchownat(f.fd, "", static_cast<uid_t>(a), static_cast<gid_t>(b), AT_EMPTY_PATH));
+    case kOpUtimes:
+      return Ret(utimensat(f.fd, "", times, AT_EMPTY_PATH));
+    case kOpSetxattr:
+      return Ret(setxattr(p, name, value.data(), value.size(), static_cast<int>(d)));
+    case kOpRemovexattr:
+      return Ret(removexattr(p, name));
+  }
+  return -EINVAL;
+}
+
+// fsOp(op, a, b, c, d) → the result given to the program (≥ 0 or -errno), after answering it;
 // -ESRCH when the caller is gone (nothing answered). Argument indexes are request arguments.
 static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -204,6 +283,7 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   int a = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : -1;
   int b = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : -1;
   int c = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : -1;
+  int d = info.Length() > 4 ? info[4].As<Napi::Number>().Int32Value() : -1;
   if (!st->have_req || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
   auto arg = [&](int i) -> uint64_t { return i >= 0 && i < 6 ? st->req->data.args[i] : 0; };
   const char* path = reinterpret_cast<const char*>(st->path);
@@ -222,6 +302,11 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpUnlink: r = DoUnlink(spath, a); break;
     case kOpLink: r = DoLink(st, spath, a != 0); break;
     case kOpRename: r = DoRename(st, spath, a >= 0 ? static_cast<long>(static_cast<int32_t>(arg(a))) : -1); break;
+    case kOpChmod: r = DoAttr(st, op, path, magic, arg(a), 0, 0, 0); break;
+    case kOpChown: r = DoAttr(st, op, path, magic, arg(a), arg(b), 0, 0); break;
+    case kOpUtimes: r = DoAttr(st, op, path, magic, arg(a), static_cast<uint64_t>(b), 0, 0); break;
+    case kOpSetxattr: r = DoAttr(st, op, path, magic, arg(a), arg(b), arg(c), arg(d)); break;
+    case kOpRemovexattr: r = DoAttr(st, op, path, magic, arg(a), 0, 0, 0); break;
     default: r = -EINVAL;
   }
   if (r == -ESRCH) {

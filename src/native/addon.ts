@@ -46,6 +46,11 @@ export const FsOp = {
   unlink: 8,
   link: 9,
   rename: 10,
+  chmod: 11,
+  chown: 12,
+  utimes: 13,
+  setxattr: 14,
+  removexattr: 15,
 } as const;
 
 /** recv() results besides -errno. */
@@ -96,7 +101,7 @@ export interface Addon {
   /** Keeps the path just resolved as the first path of a two-path call (link, rename). */
   savePath(): void;
   /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
-  fsOp(op: number, a?: number, b?: number, c?: number): number;
+  fsOp(op: number, a?: number, b?: number, c?: number, d?: number): number;
   readOpenHow(howArg: number, sizeArg: number): number;
   openInject(flags: number, mode: number): number;
   openat2(path: string, flags: number, mode?: number, resolve?: number): number;

@@ -4,6 +4,7 @@ import { native } from '../../native/addon.js';
 import type { Capability } from '../../sandbox/rules.js';
 import type { Policy } from '../../sandbox/policy.js';
 import type { Handler, HandlerSpec } from '../emulator-context.js';
+import { attributeHandlers } from './attributes.js';
 import { createHandlers } from './create.js';
 import { credentialHandlers } from './credentials.js';
 import { deleteHandlers } from './delete.js';
@@ -85,6 +86,7 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
   return [
     ...openHandlers(),
     ...truncateHandlers(),
+    ...attributeHandlers(),
     ...createHandlers(),
     ...deleteHandlers(),
     ...renameHandlers(),
