@@ -16,7 +16,7 @@ import { bootMachine } from './machines/boot.machine.js';
 import { sandboxMachine } from './machines/sandbox.machine.js';
 import { Ctl, WorkerData } from './actors/worker-data.js';
 import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
-import { CAPABILITIES, type Capability } from './sandbox/rules.js';
+import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { native, sys } from './native/addon.js';
 import { resolveProgram, startFailureStatus } from './program.js';

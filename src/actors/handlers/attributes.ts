@@ -5,9 +5,9 @@
 import { constants as os } from 'node:os';
 import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveArg } from './common.js';
 
-const { EACCES, EINVAL, ENOSYS } = os.errno;
+const { EINVAL, ENOSYS } = os.errno;
 const Times = { timespec: 0, timeval: 1, utimbuf: 2 } as const;
 
 /** Resolves the object (followed unless `nofollow`) and decides write; null after answering. */
@@ -23,7 +23,7 @@ function decide(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: nu
   }
   ctx.fault(path);
   if (!ctx.allows('write', sys, path)) {
-    refuse(EACCES);
+    refusePath(ctx, path);
     return null;
   }
   return path;

@@ -2,8 +2,9 @@
 // answering a resolution failure.
 import { constants as os } from 'node:os';
 import { Answer, native, Slot } from '../../native/addon.js';
+import type { EmulatorContext } from '../emulator-context.js';
 
-const { ESRCH } = os.errno;
+const { EACCES, ENOENT, ESRCH } = os.errno;
 
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
@@ -44,4 +45,13 @@ export function resolveFdArg(pathBuf: Buffer, fdArg: number): string | null {
 /** Answers `errno` for a denial. */
 export function refuse(errno: number): void {
   native.respond(Answer.error, errno);
+}
+
+/**
+ * Answers a denial of `path`: EACCES, or ENOENT where stat hides the path.
+ * SAFETY: a hidden path must not show through the errno of another call (EACCES would tell
+ * the program that it exists).
+ */
+export function refusePath(ctx: EmulatorContext, path: string): void {
+  native.respond(Answer.error, ctx.policy.isOn('stat') && !ctx.policy.check('stat', path) ? ENOENT : EACCES);
 }

@@ -4,9 +4,9 @@
 import { constants as os } from 'node:os';
 import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, refuse, resolveArg, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, refuse, refusePath, resolveArg, resolveFdArg } from './common.js';
 
-const { EACCES, EEXIST, EINVAL } = os.errno;
+const { EEXIST, EINVAL } = os.errno;
 
 /** Resolves the new name (never followed) and decides create on it; null after answering. */
 function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number): string | null {
@@ -20,7 +20,7 @@ function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathA
     return null;
   }
   if (!ctx.allows('create', sys, path)) {
-    refuse(EACCES);
+    refusePath(ctx, path);
     return null;
   }
   return path;
@@ -44,7 +44,7 @@ function link(ctx: EmulatorContext, sys: string, src: { dirfd: number; path: num
   let source = resolveArg(ctx.pathBuf, src.dirfd, src.path, rflags);
   if (source === '') source = resolveFdArg(ctx.pathBuf, src.dirfd);
   if (source === null) return;
-  if (!decideLinkSource(ctx, sys, source)) return refuse(EACCES);
+  if (!decideLinkSource(ctx, sys, source)) return refusePath(ctx, source);
   native.savePath();
   if (decideCreate(ctx, sys, dst.dirfd, dst.path) === null) return;
   native.fsOp(FsOp.link, flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) ? 1 : 0);

@@ -3,16 +3,16 @@
 import { constants as os } from 'node:os';
 import { FsOp, native, Resolve } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_REMOVEDIR, CWD, refuse, resolveArg } from './common.js';
+import { arg32, AT_REMOVEDIR, CWD, refuse, refusePath, resolveArg } from './common.js';
 
-const { EACCES, EINVAL } = os.errno;
+const { EINVAL } = os.errno;
 
 function remove(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
   if (flags & ~AT_REMOVEDIR) return refuse(EINVAL);
   const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, Resolve.noFollow);
   if (path === null) return;
   ctx.fault(path);
-  if (!ctx.allows('delete', sys, path)) return refuse(EACCES);
+  if (!ctx.allows('delete', sys, path)) return refusePath(ctx, path);
   native.fsOp(FsOp.unlink, flags);
 }
 

@@ -9,9 +9,9 @@ import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveArg, resolveFdArg } from './common.js';
 
-const { EACCES, ELOOP } = os.errno;
+const { ELOOP } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
 const BINPRM_BUF_SIZE = 256;
 /** The kernel gives up after this many nested interpreters. */
@@ -51,7 +51,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
   if (path === '') path = resolveFdArg(ctx.pathBuf, dirfdArg);
   if (path === null) return;
   ctx.fault(path);
-  if (!ctx.allows('exec', sys, path)) return refuse(EACCES);
+  if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   const tid = ctx.slots[Slot.pid]!;
   for (let depth = 0; ; depth++) {
     const interp = interpreterOf(path);
@@ -62,7 +62,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
     // An interpreter that cannot be resolved fails in the kernel too: let it say why.
     if (typeof canonical === 'number') break;
     path = Buffer.from(canonical).toString('latin1');
-    if (!ctx.allows('exec', sys, path)) return refuse(EACCES);
+    if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   }
   native.respond(Answer.continue);
 }

@@ -3,7 +3,7 @@
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32 } from './common.js';
+import { arg32, refusePath } from './common.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -20,7 +20,7 @@ const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_IN_ROOT = 0x10;
 
-const { EACCES, EEXIST, ESRCH } = os.errno;
+const { EEXIST, ESRCH } = os.errno;
 
 // The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
 const VALID_OPEN_FLAGS =
@@ -91,7 +91,7 @@ function emulateOpen(
     const missing = ctx.slots[Slot.pathMissing] === 1 || (flags & O_TMPFILE) === O_TMPFILE;
     if (missing) {
       // A new file (or an O_TMPFILE in this directory): create decides.
-      if (!ctx.allows('create', sys, path)) return void native.respond(Answer.error, EACCES);
+      if (!ctx.allows('create', sys, path)) return refusePath(ctx, path);
     } else if (!ctx.policy.check('create', path)) {
       // SAFETY: the file exists now, so nothing is created — but it could be removed before
       // tsyd opens it: open it without O_CREAT so that a denied create can never happen.
@@ -100,7 +100,7 @@ function emulateOpen(
     }
   }
   if ((checkRead && !ctx.allows('read', sys, path)) || (checkWrite && !ctx.allows('write', sys, path))) {
-    native.respond(Answer.error, EACCES);
+    refusePath(ctx, path);
     return;
   }
   // An open may block for as long as the program likes (a FIFO without writer): the

@@ -1,13 +1,11 @@
 // rename, renameat, renameat2: the source needs delete, the target create (and delete when an
 // existing target is replaced); RENAME_EXCHANGE needs both on both. Emulated with renameat2 on
 // the checked parent directories.
-import { constants as os } from 'node:os';
 import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { Capability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, CWD, refuse, resolveArg } from './common.js';
+import { arg32, CWD, refusePath, resolveArg } from './common.js';
 
-const { EACCES } = os.errno;
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 
@@ -22,12 +20,12 @@ function rename(ctx: EmulatorContext, sys: string, src: [number, number], dst: [
   const source = resolveArg(ctx.pathBuf, src[0], src[1], Resolve.noFollow);
   if (source === null) return;
   ctx.fault(source);
-  if (!decide(ctx, sys, source, exchange ? ['delete', 'create'] : ['delete'])) return refuse(EACCES);
+  if (!decide(ctx, sys, source, exchange ? ['delete', 'create'] : ['delete'])) return refusePath(ctx, source);
   native.savePath();
   const target = resolveArg(ctx.pathBuf, dst[0], dst[1], Resolve.noFollow);
   if (target === null) return;
   const replaces = ctx.slots[Slot.pathMissing] === 0 && (flags & RENAME_NOREPLACE) === 0;
-  if (!decide(ctx, sys, target, exchange || replaces ? ['create', 'delete'] : ['create'])) return refuse(EACCES);
+  if (!decide(ctx, sys, target, exchange || replaces ? ['create', 'delete'] : ['create'])) return refusePath(ctx, target);
   native.fsOp(FsOp.rename, flagsArg);
 }
 

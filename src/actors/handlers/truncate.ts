@@ -1,12 +1,10 @@
 // truncate(path, length): the write capability. Emulated: tsyd truncates the checked file
 // through its own O_PATH fd (/proc/thread-self/fd/N), so a swapped path cannot redirect it.
 // ftruncate acts on an fd the program opened through a checked open: not intercepted.
-import { constants as os } from 'node:os';
 import { FsOp, native } from '../../native/addon.js';
 import type { HandlerSpec } from '../emulator-context.js';
-import { CWD, refuse, resolveArg } from './common.js';
+import { CWD, refusePath, resolveArg } from './common.js';
 
-const { EACCES } = os.errno;
 
 export function truncateHandlers(): Map<string, HandlerSpec> {
   return new Map<string, HandlerSpec>([
@@ -18,7 +16,7 @@ export function truncateHandlers(): Map<string, HandlerSpec> {
           const path = resolveArg(ctx.pathBuf, CWD, 0, 0);
           if (path === null) return;
           ctx.fault(path);
-          if (!ctx.allows('write', 'truncate', path)) return refuse(EACCES);
+          if (!ctx.allows('write', 'truncate', path)) return refusePath(ctx, path);
           native.fsOp(FsOp.truncate, 1);
         },
       },
