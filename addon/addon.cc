@@ -32,6 +32,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitOpen(env, exports);
   InitProcess(env, exports);
   InitFsops(env, exports);
+  InitDirents(env, exports);
   return exports;
 }
 

@@ -69,6 +69,7 @@ void InitPath(Napi::Env env, Napi::Object exports);
 void InitOpen(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
 void InitFsops(Napi::Env env, Napi::Object exports);
+void InitDirents(Napi::Env env, Napi::Object exports);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
 // memory of thread `tid` at `addr`. Returns its length, or -errno:
@@ -79,6 +80,9 @@ int ReadRemote(pid_t tid, uint64_t addr, void* out, size_t len);
 // Writes exactly `len` bytes into the program (results of emulated calls); 0 or -errno.
 // The caller checks that the request is still valid right before (the tid may be reused).
 int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len);
+
+// Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
+pid_t TgidOf(pid_t tid);
 
 // The caller's umask, from /proc/<tid>/status; -errno on failure.
 int UmaskOf(pid_t tid);

@@ -17,8 +17,7 @@ namespace tsyd {
 
 static constexpr int kMaxSymlinks = 40;  // as the kernel's MAXSYMLINKS
 
-// Tgid of a thread id, from /proc/<tid>/status; -errno on failure.
-static pid_t TgidOf(pid_t tid) {
+pid_t TgidOf(pid_t tid) {
   char p[64];
   snprintf(p, sizeof p, "/proc/%d/status", tid);
   int fd = open(p, O_RDONLY | O_CLOEXEC);

@@ -102,6 +102,10 @@ export interface Addon {
   savePath(): void;
   /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
   fsOp(op: number, a?: number, b?: number, c?: number, d?: number): number;
+  /** getdents64 on a copy of the program's fd (offset shared): linux_dirent64 records, or -errno. */
+  readDirectory(fdArg: number, countArg: number): Buffer | number;
+  /** Writes `data` into the program at argument bufArg and answers with its length (or the error). */
+  answerBytes(bufArg: number, data: Buffer): number;
   readOpenHow(howArg: number, sizeArg: number): number;
   openInject(flags: number, mode: number): number;
   openat2(path: string, flags: number, mode?: number, resolve?: number): number;

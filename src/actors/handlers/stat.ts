@@ -1,14 +1,15 @@
 // The stat capability: the stat family, statx, access, readlink (emulated: tsyd performs the
-// call on the checked path and copies the result into the program), chdir, fchdir and
-// getdents64 (checked, then continued: tsyd cannot change another process's cwd or read its
-// directory stream for it). Denied → ENOENT: the path does not exist for the program.
+// call on the checked path and copies the result into the program), chdir and fchdir
+// (checked, then continued: tsyd cannot change another process's cwd for it); getdents64 is
+// read by tsyd with the hidden entries left out.
+// Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
 import { Answer, FsOp, native, Resolve } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg } from './common.js';
 import { handleControl } from './control.js';
 
-const { ENOENT } = os.errno;
+const { ENOENT, ESRCH } = os.errno;
 
 /**
  * Resolves the path argument and decides stat on it. Returns the canonical path, '' for an
@@ -62,6 +63,43 @@ function fdHandler(sys: string) {
   };
 }
 
+/** The records of a getdents64 buffer whose entries stat lets the program see. */
+export function visibleEntries(data: Buffer, dir: string, visible: (path: string) => boolean): Buffer {
+  const parts: Buffer[] = [];
+  const prefix = dir === '/' ? '/' : `${dir}/`;
+  for (let at = 0; at + 19 < data.length; ) {
+    const reclen = data.readUInt16LE(at + 16);
+    if (reclen === 0 || at + reclen > data.length) break;
+    const nameEnd = data.indexOf(0, at + 19);
+    const name = data.toString('latin1', at + 19, nameEnd < 0 || nameEnd > at + reclen ? at + reclen : nameEnd);
+    if (name === '.' || name === '..' || visible(prefix + name)) parts.push(data.subarray(at, at + reclen));
+    at += reclen;
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * getdents64: decided on the directory, then read by tsyd (on a copy of the program's fd, whose
+ * offset it shares) so that entries hidden by stat are left out: a hidden path does not exist
+ * for the program, not even in a listing. Hidden entries are not logged (the program did not
+ * ask for them).
+ */
+function listDirectory(ctx: EmulatorContext): void {
+  const dir = resolveFdArg(ctx.pathBuf, 0);
+  if (dir === null) return;
+  if (!ctx.allows('stat', 'getdents64', dir)) return refuse(ENOENT);
+  for (;;) {
+    const data = native.readDirectory(0, 2);
+    if (typeof data === 'number') {
+      if (data !== -ESRCH) refuse(-data);
+      return;
+    }
+    const kept = data.length === 0 ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
+    // A chunk of hidden entries only is skipped: an empty answer would mean the end.
+    if (kept.length > 0 || data.length === 0) return void native.answerBytes(1, kept);
+  }
+}
+
 export function statHandlers(): Map<string, HandlerSpec> {
   const caps = ['stat'] as const;
   const h = new Map<string, HandlerSpec>();
@@ -102,7 +140,8 @@ export function statHandlers(): Map<string, HandlerSpec> {
     if (decideStat(ctx, 'chdir', CWD, 0, 0) !== null) native.respond(Answer.continue);
   });
   add('fchdir', fdHandler('fchdir'));
-  add('getdents64', fdHandler('getdents64'));
+  add('getdents64', listDirectory);
+  // The old getdents (no d_type; unused by today's libc): checked, then continued unfiltered.
   add('getdents', fdHandler('getdents'));
   return h;
 }

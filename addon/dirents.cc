@@ -1,0 +1,75 @@
+// getdents64 for the stat capability: tsyd reads the program's directory stream itself (on a
+// copy of its fd: the file offset is shared) so that entries hidden by stat can be left out.
+#include "common.h"
+
+#include <errno.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace tsyd {
+
+static constexpr size_t kMaxDirentsRead = 64 * 1024;
+
+// A copy of the caller's fd `fd` in tsyd (pidfd_getfd), or -errno.
+static int TakeFd(ThreadState* st, int fd) {
+  pid_t tgid = TgidOf(static_cast<pid_t>(st->req->pid));
+  if (tgid < 0) return tgid;
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
+  if (pidfd < 0) return -errno;
+  int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+  int e = errno;
+  close(pidfd);
+  // SAFETY: the tgid may have been reused if the caller died: keep the copy only while the
+  // request is valid (then the tgid still names the caller).
+  if (!NotifIdValid(st->notify_fd, st->req->id)) {
+    if (copy >= 0) close(copy);
+    return -ESRCH;
+  }
+  return copy < 0 ? -(e == EBADF ? EBADF : e) : copy;
+}
+
+// readDirectory(fdArg, countArg) → Buffer of linux_dirent64 records (empty at the end of the
+// directory), or -errno (-ESRCH: the caller is gone).
+static Napi::Value ReadDirectory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int fd_arg = info[0].As<Napi::Number>().Int32Value();
+  int count_arg = info[1].As<Napi::Number>().Int32Value();
+  if (!st->have_req || fd_arg < 0 || fd_arg > 5 || count_arg < 0 || count_arg > 5) return Napi::Number::New(env, -EINVAL);
+  int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
+  uint64_t count = static_cast<uint32_t>(st->req->data.args[count_arg]);
+  if (fd < 0) return Napi::Number::New(env, -EBADF);
+  int copy = TakeFd(st, fd);
+  if (copy < 0) return Napi::Number::New(env, copy);
+  size_t size = count < kMaxDirentsRead ? static_cast<size_t>(count) : kMaxDirentsRead;
+  Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, size > 0 ? size : 1);
+  long n = syscall(SYS_getdents64, copy, buf.Data(), size);
+  int e = errno;
+  close(copy);
+  if (n < 0) return Napi::Number::New(env, -e);
+  return Napi::Buffer<char>::Copy(env, buf.Data(), static_cast<size_t>(n));
+}
+
+// answerBytes(bufArg, data) writes data into the program at argument bufArg and answers with
+// its length. Returns the length, or -errno after answering the error (-ESRCH: caller gone).
+static Napi::Value AnswerBytes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int buf_arg = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  if (!st->have_req || buf_arg < 0 || buf_arg > 5) return Napi::Number::New(env, -EINVAL);
+  // SAFETY: the tid names the caller only while its request is valid: check right before.
+  if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  int w = WriteRemote(static_cast<pid_t>(st->req->pid), st->req->data.args[buf_arg], data.Data(), data.Length());
+  if (w == -ESRCH) return Napi::Number::New(env, -ESRCH);
+  long r = w < 0 ? w : static_cast<long>(data.Length());
+  int sent = r < 0 ? Respond(st, 1, -r) : Respond(st, 2, r);
+  return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
+}
+
+void InitDirents(Napi::Env env, Napi::Object exports) {
+  exports.Set("readDirectory", Napi::Function::New(env, ReadDirectory, "readDirectory"));
+  exports.Set("answerBytes", Napi::Function::New(env, AnswerBytes, "answerBytes"));
+}
+
+}  // namespace tsyd
