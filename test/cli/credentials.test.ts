@@ -1,0 +1,33 @@
+// Credentials cannot change under tsyd (it opens with its own), but a call that changes nothing
+// is let through: GNU make does that before every recipe.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { writeFileSync } from 'node:fs';
+import { tempTree } from '../helpers/tmp.js';
+import { describe, NOBODY, runTsyd } from '../helpers/tsyd.js';
+
+test('no-op set*id calls succeed, real changes get EPERM', async () => {
+  const r = await runTsyd(['run', '--', 'python3', '-c', `import os, errno
+u, g = os.getuid(), os.getgid()
+os.setresuid(-1, -1, -1); os.setreuid(u, u); os.setregid(-1, g); os.setgid(g); os.setuid(u)
+print("noop ok")
+for f, a in ((os.setuid, 12345), (os.setresgid, (-1, 4242, -1)), (os.setreuid, (-1, 777))):
+    try:
+        f(*a) if isinstance(a, tuple) else f(a)
+        print("changed!")
+    except OSError as e:
+        print(errno.errorcode[e.errno])
+print(os.getuid() == u, os.getgid() == g)`]);
+  assert.is(r.stdout, 'noop ok\nEPERM\nEPERM\nEPERM\nTrue True\n', describe(r));
+});
+
+test('make runs its recipes (it calls setregid/setreuid with its own ids), as root and as nobody', async () => {
+  const dir = tempTree('make', { 'Makefile': 'all:\n\t@echo built > out.txt\n\t@cat out.txt\n' });
+  writeFileSync(`${dir}/Makefile`, 'all:\n\t@echo built\n');
+  const root = await runTsyd(['run', '--', 'make', '-s', '-C', dir]);
+  assert.is(root.stdout, 'built\n', describe(root));
+  const nobody = await runTsyd(['run', '--', 'make', '-s', '-C', dir], { user: NOBODY });
+  assert.is(nobody.stdout, 'built\n', describe(nobody));
+});
+
+test.run();

@@ -1,0 +1,39 @@
+// A path hidden by stat does not exist for the program: stat says ENOENT, listings leave it out,
+// and no other call's errno tells it apart from a missing file.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tempTree } from '../helpers/tmp.js';
+import { describe, runTsyd } from '../helpers/tsyd.js';
+
+const dir = tempTree('hidden', { 'a': '1', 'b': '2', 'secret': 'S', 'vault/key': 'K' });
+const many = tempTree('hidden-many', Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`h${i}`, ''])));
+const policy = (hide: string[]) => [
+  '-m', 'sandbox/stat,read:on', '-m', 'allow/stat+/***', '-m', 'allow/read+/***',
+  ...hide.flatMap((h) => ['-m', `deny/stat+${h}`, '-m', `deny/read+${h}`]),
+];
+
+test('ls leaves hidden entries out; stat of them is ENOENT', async () => {
+  const r = await runTsyd(['run', ...policy([`${dir}/secret`, `${dir}/vault/***`]), '--', 'ls', '-a', dir]);
+  assert.is(r.code, 0, describe(r));
+  assert.is(r.stdout, '.\n..\na\nb\n', describe(r));
+  const s = await runTsyd(['run', ...policy([`${dir}/secret`]), '--', 'stat', `${dir}/secret`]);
+  assert.is(s.code, 1);
+  assert.match(s.stderr, /No such file or directory/);
+});
+
+test('reading a hidden file fails with ENOENT, not EACCES', async () => {
+  const r = await runTsyd(['run', ...policy([`${dir}/secret`]), '--', 'cat', `${dir}/secret`, `${dir}/missing`]);
+  assert.is(r.code, 1);
+  const errs = r.otherStderr.filter((l) => l.startsWith('cat:'));
+  assert.equal(errs, [`cat: ${dir}/secret: No such file or directory`, `cat: ${dir}/missing: No such file or directory`], describe(r));
+});
+
+test('a directory whose entries are all hidden in a chunk still lists the rest (no early end)', async () => {
+  // Everything hidden but two names, wherever the kernel puts them in the stream.
+  const keep = ['-m', `allow/stat+${many}/h2999`, '-m', `allow/stat+${many}/h7`];
+  const r = await runTsyd(['run', ...policy([`${many}/h*`]), ...keep, '--', 'ls', many]);
+  assert.is(r.code, 0, describe(r));
+  assert.is(r.stdout, 'h2999\nh7\n', describe(r));
+});
+
+test.run();
