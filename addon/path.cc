@@ -99,6 +99,13 @@ static bool IsMagicTarget(const std::string& t) {
   return colon != std::string::npos && (slash == std::string::npos || colon < slash);
 }
 
+// The mount a path is on (statx STATX_MNT_ID, not following a final symlink); 0 if unknown.
+static uint64_t MountOf(const std::string& path) {
+  struct statx sx;
+  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) return 0;
+  return (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
+}
+
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
                   size_t outsz, ResolveResult* res) {
   res->magic = false;
@@ -115,6 +122,9 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
   if (absolute && opts.beneath) return -EXDEV;
   const std::string root = opts.in_root ? base : std::string("/");
   std::string out = absolute ? root : base;
+  // SAFETY: RESOLVE_NO_XDEV: every component must stay on the mount the walk starts on.
+  const uint64_t start_mount = opts.no_xdev ? MountOf(out) : 0;
+  auto crossed = [&](const std::string& p) { return opts.no_xdev && MountOf(p) != start_mount; };
   pid_t tgid = 0;
   auto own_tgid = [&]() -> pid_t {
     if (tgid == 0) tgid = TgidOf(tid);
@@ -136,6 +146,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
       if (out == root) continue;  // `..` of the root is the root
       if (opts.beneath && out == base) return -EXDEV;
       PopComponent(&out);
+      if (crossed(out)) return -EXDEV;
       continue;
     }
     // /proc/self and /proc/thread-self name the program, not tsyd.
@@ -160,6 +171,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     if (n < 0) {
       int e = errno;
       if (e == EINVAL) {  // exists and is not a symlink
+        if (crossed(next)) return -EXDEV;
         out = std::move(next);
         continue;
       }
@@ -190,10 +202,12 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
       res->magic = true;
       break;
     }
+    if (crossed(next)) return -EXDEV;
     if (target[0] == '/') {
       // SAFETY: RESOLVE_BENEATH refuses absolute symlinks too, as the kernel does.
       if (opts.beneath) return -EXDEV;
       out = root;
+      if (crossed(out)) return -EXDEV;
     }
     PushComponents(&pending, target);
   }
@@ -218,6 +232,7 @@ enum ResolveFlag {
   kNoSymlinks = 8,
   kNoMagiclinks = 16,
   kEmptyPath = 32,  // AT_EMPTY_PATH: an empty path names the dirfd (returns 0)
+  kNoXdev = 64,     // RESOLVE_NO_XDEV
 };
 
 // resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
@@ -250,6 +265,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.in_root = flags & kInRoot;
   opts.no_symlinks = flags & kNoSymlinks;
   opts.no_magiclinks = flags & kNoMagiclinks;
+  opts.no_xdev = flags & kNoXdev;
   ResolveResult res;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kPathBufSize, &res);
   if (len < 0) {
@@ -275,6 +291,7 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   opts.in_root = flags & kInRoot;
   opts.no_symlinks = flags & kNoSymlinks;
   opts.no_magiclinks = flags & kNoMagiclinks;
+  opts.no_xdev = flags & kNoXdev;
   ResolveResult res;
   char out[kPathBufSize];
   long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out, sizeof out, &res);

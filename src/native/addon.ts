@@ -31,6 +31,7 @@ export const Resolve = {
   noMagiclinks: 16,
   /** AT_EMPTY_PATH: an empty path names the dirfd itself; resolvePath() then returns 0. */
   emptyPath: 32,
+  noXdev: 64,
 } as const;
 
 /** fsOp() operations (addon/fsops.cc FsOp); the numbers after `op` are request argument indexes. */

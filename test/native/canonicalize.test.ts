@@ -75,6 +75,12 @@ test('loops and resolve flags', () => {
   assert.is(canon('', AT_FDCWD), -ENOENT);
 });
 
+test('RESOLVE_NO_XDEV: a walk that crosses a mount point fails with EXDEV', () => {
+  // /proc is always its own mount; the test dir is not below a mount point of its own.
+  assert.is(canon('/proc/self/status', AT_FDCWD, Resolve.noXdev), -EXDEV);
+  assert.is(canon('b/file', 3, Resolve.noXdev), `${dir}/a/b/file`, 'within one directory tree: no mount crossed');
+});
+
 test('/proc/self and /proc/thread-self name the program; magic links are resolved or kept', () => {
   const pid = target.pid!;
   assert.is(canon('/proc/self/status'), `/proc/${pid}/status`);

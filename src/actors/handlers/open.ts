@@ -15,6 +15,7 @@ const O_NOFOLLOW = 0o400000;
 const O_TMPFILE = 0o20200000;
 const O_PATH = 0o10000000;
 
+const RESOLVE_NO_XDEV = 0x01;
 const RESOLVE_NO_MAGICLINKS = 0x02;
 const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
@@ -115,6 +116,7 @@ function openatResolveFlags(resolve: number): number {
   if (resolve & RESOLVE_NO_MAGICLINKS) r |= Resolve.noMagiclinks;
   if (resolve & RESOLVE_BENEATH) r |= Resolve.beneath;
   if (resolve & RESOLVE_IN_ROOT) r |= Resolve.inRoot;
+  if (resolve & RESOLVE_NO_XDEV) r |= Resolve.noXdev;
   return r;
 }
 
