@@ -30,6 +30,7 @@ enum ReqSlot {
   kHowResolveHi = 21,
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
   kPathMissing = 23,  // resolvePath(): 1 when the last component does not exist (yet)
+  kNetSlots = 24,   // net.cc: 24-27 (family, port, control data, abstract name length)
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   kReqSlots = 32,
@@ -53,6 +54,8 @@ struct ThreadState {
   size_t path_len = 0;
   std::string path2;                 // savePath(): the first path of a two-path call
   bool path2_magic = false;
+  std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
+  std::string msg;                   // net.cc: the struct msghdr of sendmsg
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -70,6 +73,7 @@ void InitOpen(Napi::Env env, Napi::Object exports);
 void InitProcess(Napi::Env env, Napi::Object exports);
 void InitFsops(Napi::Env env, Napi::Object exports);
 void InitDirents(Napi::Env env, Napi::Object exports);
+void InitNet(Napi::Env env, Napi::Object exports);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
 // memory of thread `tid` at `addr`. Returns its length, or -errno:

@@ -168,6 +168,7 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   NR(connect)
   NR(sendto)
   NR(sendmsg)
+  NR(sendmmsg)
   NR(io_uring_setup)
   NR(io_uring_enter)
   NR(io_uring_register)

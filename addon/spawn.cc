@@ -33,7 +33,7 @@ const char* SpawnStageSyscall(int stage) {
     case kStageChdir: return "chdir";
     case kStageNoNewPrivs: return "prctl";
     case kStageSeccomp: return "seccomp";
-    case kStageSendFd: return "sendmsg";
+    case kStageSendFd: return "pidfd_getfd";
     default: return "execve";
   }
 }
@@ -107,26 +107,20 @@ struct ChildArgs {
         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &a.prog));
   if (listener < 0) ChildFail(a, kStageSeccomp, errno);
 
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  memset(cbuf, 0, sizeof cbuf);
-  char byte = 'L';
-  iovec iov{&byte, 1};
-  msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = SOL_SOCKET;
-  cm->cmsg_type = SCM_RIGHTS;
-  cm->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cm), &listener, sizeof(int));
+  // The listener's number goes to tsyd, which takes the fd itself with pidfd_getfd; the child
+  // waits for its ack before exec closes the fd. SAFETY: no sendmsg here: the filter just loaded
+  // may notify on sendmsg (net/connect), and no one could answer it before tsyd has the listener.
   ssize_t sent;
   do {
-    sent = sendmsg(a.sock, &msg, MSG_NOSIGNAL);
+    sent = write(a.sock, &listener, sizeof listener);
   } while (sent < 0 && errno == EINTR);
-  if (sent < 0) ChildFail(a, kStageSendFd, errno);
+  if (sent != static_cast<ssize_t>(sizeof listener)) ChildFail(a, kStageSendFd, sent < 0 ? errno : EPROTO);
+  char ack;
+  ssize_t got;
+  do {
+    got = read(a.sock, &ack, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) ChildFail(a, kStageSendFd, got < 0 ? errno : EPROTO);
   close(listener);
 
   sigset_t none;
@@ -136,25 +130,22 @@ struct ChildArgs {
   ChildFail(a, kStageExec, errno);
 }
 
-static int RecvFd(int sock) {
-  char cbuf[CMSG_SPACE(sizeof(int))];
-  char byte;
-  iovec iov{&byte, 1};
-  msghdr msg;
-  memset(&msg, 0, sizeof msg);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
+// Takes the child's listener (its number comes over `sock`) with pidfd_getfd, then lets the
+// child go on. Our fd (O_CLOEXEC) or -1.
+static int TakeListener(int sock, int pidfd) {
+  int num = -1;
   ssize_t n;
   do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    n = read(sock, &num, sizeof num);
   } while (n < 0 && errno == EINTR);
-  if (n <= 0) return -1;
-  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -1;
-  int fd;
-  memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  if (n != static_cast<ssize_t>(sizeof num) || pidfd < 0) return -1;
+  int fd = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, num, 0));
+  if (fd < 0) return -1;
+  char ack = 'L';
+  if (write(sock, &ack, 1) != 1) {
+    close(fd);
+    return -1;
+  }
   return fd;
 }
 
@@ -240,7 +231,7 @@ static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   // cannot be reused before pidfd_open.
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   int pidfd_err = errno;
-  int listener = RecvFd(sv[0]);
+  int listener = TakeListener(sv[0], pidfd);
   close(sv[0]);
   if (listener < 0 || pidfd < 0) {
     // The child failed before it could hand over the listener: it has written why.

@@ -59,6 +59,8 @@ export interface EmulatorContext {
   allows(cap: Capability, sys: string, path: string): boolean;
   /** The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. */
   allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number): boolean;
+  /** An address of a family no rule can name (logged as `family N`): denied, unless in audit mode. */
+  allowsOtherFamily(cap: NetCapability, sys: string, family: number): boolean;
   /** The /dev/tsyd control route (handlers/control.ts). */
   readonly control: {
     /** True while the program may still change the policy. */

@@ -99,6 +99,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       if (allowed && !record) return true;
       return decided(allowed, { cap, addr: `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`, sys });
     },
+    allowsOtherFamily(cap, sys, family) {
+      return decided(false, { cap, addr: `family ${family}`, sys });
+    },
     control: {
       open: () => policy!.lock === 'off' && !wd.locked,
       apply(rule) {

@@ -17,6 +17,13 @@ export const Slot = {
   howResolveHi: 21,
   pathMagic: 22,
   pathMissing: 23,
+  /** readSockaddr()/readMsgName(): address family (4|6 for kind inet, else the AF_ number). */
+  netFamily: 24,
+  netPort: 25,
+  /** readMsgName(): 1 when the message carries control data. */
+  netControl: 26,
+  /** Length of an abstract name in pathBuf, with its leading '@'. */
+  netNameLen: 27,
   count: 32,
 } as const;
 
@@ -53,6 +60,22 @@ export const FsOp = {
   setxattr: 14,
   removexattr: 15,
 } as const;
+
+/** What readSockaddr()/readMsgName() found (addon/net.cc SockKind). */
+export const SockKind = {
+  none: 0,
+  inet: 1,
+  unixPath: 2,
+  abstract: 3,
+  unnamed: 4,
+  unspec: 5,
+  netlink: 6,
+  other: 7,
+  short: 8,
+} as const;
+
+/** netOp() and readSockaddr() operations (addon/net.cc NetOp). */
+export const NetOp = { connect: 0, bind: 1, sendto: 2, sendmsg: 3 } as const;
 
 /** recv() results besides -errno. */
 export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;
@@ -107,6 +130,12 @@ export interface Addon {
   readDirectory(fdArg: number, countArg: number): Buffer | number;
   /** Writes `data` into the program at argument bufArg and answers with its length (or the error). */
   answerBytes(bufArg: number, data: Buffer): number;
+  /** Reads and classifies a sockaddr argument (op: NetOp): a SockKind, or -errno. */
+  readSockaddr(addrArg: number, lenArg: number, op: number): number;
+  /** The same for sendmsg's msg_name (index -1) or sendmmsg's entry `index`: a SockKind, or -errno. */
+  readMsgName(msgArg: number, index: number): number;
+  /** Performs connect/bind/sendto/sendmsg on tsyd's copy of the socket with the checked address and answers. */
+  netOp(op: number): number;
   readOpenHow(howArg: number, sizeArg: number): number;
   openInject(flags: number, mode: number): number;
   openat2(path: string, flags: number, mode?: number, resolve?: number): number;

@@ -9,6 +9,7 @@ import { createHandlers } from './create.js';
 import { credentialHandlers } from './credentials.js';
 import { deleteHandlers } from './delete.js';
 import { execHandlers } from './exec.js';
+import { netHandlers } from './net.js';
 import { openHandlers } from './open.js';
 import { renameHandlers } from './rename.js';
 import { statHandlers } from './stat.js';
@@ -94,6 +95,7 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
     ...execHandlers(),
     ...sigactionHandlers(deps.recordRestart),
     ...credentialHandlers(),
+    ...netHandlers(),
   ];
 }
 
