@@ -29,7 +29,8 @@ enum ReqSlot {
   kHowResolveLo = 20,
   kHowResolveHi = 21,
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
-  kPathMissing = 23,  // resolvePath(): 1 when the last component does not exist (yet)
+  kPathMissing = 23,  // resolvePath(): 0 exists, 1 the last component does not exist (yet),
+                      // 2 / 3: the path ends in "." / ".." (exists, but names no entry)
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   kReqSlots = 32,
@@ -105,6 +106,7 @@ struct ResolveOpts {
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
   bool missing = false;  // the last component does not exist
+  int dot_last = 0;      // the path ends in "." (1) or ".." (2): resolved, but no name to act on
 };
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);

@@ -95,6 +95,8 @@ export interface Addon {
   readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
   canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
+  /** Raw bytes in, raw bytes out (no UTF-8 round trip). */
+  canonicalize(tid: number, path: Buffer, dirfd?: number, flags?: number): Buffer | number;
   /** The path of the program's fd (or cwd) into the path buffer; pathless objects as /proc/<tgid>/fd/N (magic). */
   resolveFd(fdArg: number): number;
   /** The raw path argument into the path buffer (the /dev/tsyd control route only): length or -errno. */

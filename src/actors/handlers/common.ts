@@ -10,6 +10,9 @@ export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
 export const AT_SYMLINK_FOLLOW = 0x400;
 export const AT_EMPTY_PATH = 0x1000;
+/** Slot.pathMissing after a resolution: what the last component was. */
+export const Last = { exists: 0, missing: 1, dot: 2, dotdot: 3 } as const;
+
 /** No dirfd argument: the path is relative to the cwd. */
 export const CWD = -1;
 

@@ -11,7 +11,7 @@ import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveArg, resolveFdArg } from './common.js';
 
-const { ELOOP } = os.errno;
+const { ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
 const BINPRM_BUF_SIZE = 256;
 /** The kernel gives up after this many nested interpreters. */
@@ -57,11 +57,15 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
     const interp = interpreterOf(path);
     if (interp === null) break;
     if (depth === MAX_INTERPRETERS) return refuse(ELOOP);
-    // The kernel resolves the interpreter in the program's view (relative to its cwd).
-    const canonical = native.canonicalize(tid, Buffer.from(interp, 'latin1').toString(), AT_FDCWD, 0);
-    // An interpreter that cannot be resolved fails in the kernel too: let it say why.
-    if (typeof canonical === 'number') break;
-    path = Buffer.from(canonical).toString('latin1');
+    // The kernel resolves the interpreter in the program's view (relative to its cwd), as bytes.
+    const canonical = native.canonicalize(tid, Buffer.from(interp, 'latin1'), AT_FDCWD, 0);
+    if (typeof canonical === 'number') {
+      // A missing interpreter fails in the kernel too (ENOENT): let it say so. SAFETY: any other
+      // failure (a loop, tsyd's own /proc, a name too long) is refused: never continued unchecked.
+      if (canonical === -ENOENT) break;
+      return refuse(-canonical);
+    }
+    path = canonical.toString('latin1');
     if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   }
   native.respond(Answer.continue);
