@@ -45,6 +45,9 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   const tmp = env.TMPDIR !== undefined && env.TMPDIR.startsWith('/') ? canonical(env.TMPDIR) : canonical(tmpdir());
   const ctx: ProfileContext = { cwd: canonical(opts.cwd ?? process.cwd()), home: canonical(home) };
   if (tmp !== '/tmp') ctx.tmp = tmp;
+  // Relative entries (`.`, '') name a different directory at every cd: left out.
+  const path = (env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
+  if (path.length > 0) ctx.path = [...new Set(path.map(canonical))];
   if (opts.program !== undefined) ctx.program = canonical(opts.cwd !== undefined ? resolve(opts.cwd, opts.program) : opts.program);
   return ctx;
 }

@@ -20,6 +20,8 @@ export interface ProfileContext {
   tmp?: string;
   /** The program's canonical path (paranoid lets it, and nothing else, be executed). */
   program?: string;
+  /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
+  path?: string[];
 }
 
 const PATH_CAPS: PathCapability[] = ['read', 'write', 'create', 'delete', 'stat', 'exec'];
@@ -76,6 +78,23 @@ const LOCAL_SERVICES = ['/run/nscd/socket', '/run/systemd/resolve/io.systemd.Res
  */
 const AGENT_SOCKETS = ['/tmp/ssh-*/***', '/tmp/.X11-unix/***', '/tmp/tmux-*/***', '/tmp/gpg-*/***'];
 
+/**
+ * The trees of the user's $PATH: a directory outside $HOME as it is; one under $HOME as its
+ * top directory there (~/.pyenv/shims → ~/.pyenv/***: shims run the versions beside them).
+ * SAFETY: the user profile lets the program write none of them (unless they are scratch dirs,
+ * which are executable anyway); secrets stay denied by the rules after these; $HOME and `/`
+ * themselves are never made executable.
+ */
+function toolchains(ctx: ProfileContext): string[] {
+  const out = new Set<string>();
+  for (const dir of ctx.path ?? []) {
+    if (!dir.startsWith('/') || dir === '/' || dir === ctx.home) continue;
+    const top = dir.startsWith(`${ctx.home}/`) ? `${ctx.home}/${dir.slice(ctx.home.length + 1).split('/')[0]}` : dir;
+    if (!SYSTEM_BIN.some((b) => `${top}/`.startsWith(b.slice(0, -3)))) out.add(`${globLiteral(top)}/***`);
+  }
+  return [...out];
+}
+
 function userRules(ctx: ProfileContext): string[] {
   const scratch = scratchDirs(ctx);
   const out = [ALL_ON, 'allow/read+/***', 'allow/stat+/***'];
@@ -84,7 +103,7 @@ function userRules(ctx: ProfileContext): string[] {
   // SAFETY (accepted): exec from the cwd and the temp dirs adds nothing to what a program that
   // may write there can do (it could write a script and run it with /bin/sh), and builds run
   // what they compile there (configure tests, cc's temp programs).
-  for (const d of [...SYSTEM_BIN, ...scratch.map((s) => `${s}/***`)]) out.push(`allow/exec+${d}`);
+  for (const d of [...SYSTEM_BIN, ...scratch.map((s) => `${s}/***`), ...toolchains(ctx)]) out.push(`allow/exec+${d}`);
   for (const cap of ['net/connect', 'net/bind'] as const) {
     out.push(`allow/${cap}+loopback!0-65535`);
     for (const d of scratch) out.push(`allow/${cap}+${d}/***`);

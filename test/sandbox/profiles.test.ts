@@ -73,6 +73,16 @@ test('user: exec of system programs and of the cwd, not of other places', () => 
   for (const f of ['/home/alice/bin/x', '/home/alice/.local/bin/pip', '/srv/x']) assert.not.ok(user.check('exec', f), f);
 });
 
+test('user: the trees of $PATH are executable ($HOME ones by their top directory), not $HOME itself', () => {
+  const p = buildPolicy([{ profile: 'user' }], { ...ctx, path: ['/home/alice/.pyenv/shims', '/home/alice', '/usr/local/bin', '/nix/bin', '/'] });
+  assert.ok(p.check('exec', '/home/alice/.pyenv/versions/3.12/bin/python3'));
+  assert.ok(p.check('exec', '/nix/bin/hello'));
+  assert.not.ok(p.check('exec', '/home/alice/Downloads/x'));
+  assert.not.ok(p.check('exec', '/srv/x'));
+  assert.not.ok(p.check('write', '/home/alice/.pyenv/shims/python3'), 'executable, not writable');
+  assert.is(p.normalized().filter((l) => l === 'allow/exec+/usr/local/bin/***').length, 0, 'under /usr/***');
+});
+
 test('user: loopback connect and bind only; local UNIX sockets; agents and system sockets denied', () => {
   for (const cap of ['net/connect', 'net/bind'] as const) {
     assert.ok(user.checkAddress(cap, 4, ip4(127, 0, 0, 1), 8080), cap);
