@@ -71,14 +71,22 @@ class Grouper {
     return !this.roots.some((r) => within(r, dir) || within(dir, r));
   }
 
+  /** SAFETY: `dir/*` matches no secret when none is directly in `dir` and `dir` is in none. */
+  namesSafe(dir: string): boolean {
+    return dir !== '/' && !this.roots.some((r) => parentOf(r) === dir || within(dir, r));
+  }
+
   /** Literal paths → rule patterns: temp dirs whole, then directories with many entries. */
   group(paths: Set<string>): string[] {
     const trees = new Set<string>();
+    const names = new Set<string>();
     const exact = new Set<string>();
     for (const p of paths) {
-      // Names in temp dirs are random (cc's /tmp/ccXXXX.s): the next run uses others.
+      // Names in temp dirs are random (cc's /tmp/ccXXXX.s): the next run uses others. A temp
+      // dir with a secret below it (a $HOME in /tmp) gets `dir/*`: any name, no deeper.
       const temp = this.temps.find((t) => within(p, t) && p !== t);
       if (temp !== undefined && this.widenable(temp)) trees.add(temp);
+      else if (temp !== undefined && parentOf(p) === temp && this.namesSafe(temp)) names.add(temp);
       else exact.add(p);
     }
     for (let changed = true; changed; ) {
@@ -95,7 +103,9 @@ class Grouper {
         for (const u of trees) if (u !== t && within(u, t)) trees.delete(u);
       }
     }
-    return [...new Set([...[...exact].map(pathGlob), ...[...trees].map((t) => `${pathGlob(t)}/***`)])].sort();
+    for (const t of trees) for (const n of names) if (within(n, t)) names.delete(n);
+    const globs = [...[...exact].map(pathGlob), ...[...names].map((n) => `${pathGlob(n)}/*`), ...[...trees].map((t) => `${pathGlob(t)}/***`)];
+    return [...new Set(globs)].sort();
   }
 }
 

@@ -136,6 +136,9 @@ const STARTUP_FILES = [
   '/usr/lib/locale/locale-archive',
   '/usr/lib/locale/C.*/***',
   '/usr/share/locale/locale.alias',
+  '/etc/locale.alias',
+  '/usr/lib*/**/gconv/gconv-modules*',
+  '/usr/lib*/**/gconv/gconv-modules.d/***',
   '/etc/localtime',
   '/dev/null',
   '/dev/urandom',
@@ -148,6 +151,8 @@ const STARTUP_FILES = [
 function paranoidRules(ctx: ProfileContext): string[] {
   const out = [ALL_ON];
   for (const f of STARTUP_FILES) out.push(`allow/read+${f}`, `allow/stat+${f}`);
+  // The loader probes library directories (tls/, x86_64/, glibc-hwcaps/) by stat.
+  for (const d of ['/lib*/***', '/usr/lib*/***']) out.push(`allow/stat+${d}`);
   if (ctx.program !== undefined) {
     const p = globLiteral(ctx.program);
     out.push(`allow/read+${p}`, `allow/stat+${p}`, `allow/exec+${p}`);

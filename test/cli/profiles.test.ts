@@ -66,6 +66,24 @@ test('--audit: the denial is logged and reported, the access goes through', asyn
   assert.ok(r.records.some((x) => x.ctx === 'access' && x.path === file), describe(r));
 });
 
+test('paranoid: a program starts and prints; it reads nothing else and executes nothing else', async () => {
+  // The net capabilities off: this test runs before the net handlers exist.
+  const paranoid = ['-p', 'paranoid', '-m', 'sandbox/net/bind,net/connect:off'];
+  const echo = await runTsyd(['run', ...paranoid, '--', '/bin/echo', 'hi']);
+  assert.is(echo.code, 0, describe(echo));
+  assert.is(echo.stdout, 'hi\n');
+  assert.is(echo.records.filter((x) => x.ctx === 'access').length, 0, describe(echo));
+  const cat = await runTsyd(['run', ...paranoid, '--', '/bin/cat', '/etc/hostname']);
+  assert.is(cat.code, 1, describe(cat));
+  assert.ok(cat.records.some((x) => x.ctx === 'access' && x.cap === 'read' && x.path === '/etc/hostname'), describe(cat));
+  const sh = await runTsyd(['run', ...paranoid, '--', '/bin/sh', '-c', '/bin/true']);
+  // Denied and hidden from stat too: the program does not exist for the shell (127).
+  assert.is(sh.code, 127, describe(sh));
+  assert.ok(sh.records.some((x) => x.ctx === 'access' && x.cap === 'exec' && x.path === '/usr/bin/true'), describe(sh));
+  const write = await runTsyd(['run', ...paranoid, '--', '/bin/sh', '-c', `echo x > ${dir}/p.txt`]);
+  assert.is.not(write.code, 0, describe(write));
+});
+
 test('an unknown profile is a usage error (125) listing the profiles; nothing runs', async () => {
   for (const args of [['check', '-p', 'nope'], ['run', '-p', 'nope', '--', 'touch', `${dir}/ran`], ['learn', '-pnope', '--', 'true']]) {
     const r = await runTsyd(args, { cwd: dir });

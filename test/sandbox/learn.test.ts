@@ -45,6 +45,17 @@ test('random names in a temp dir become a glob for that dir; the cwd stays exact
   assert.not.ok(p.check('create', '/home/alice/proj/other.o'));
 });
 
+test('a temp dir holding a $HOME: any name directly in it, nothing deeper, no secret', () => {
+  const c: ProfileContext = { cwd: '/srv/p', home: '/tmp/h' };
+  const { text } = learn([a('create', '/tmp/ccA.s'), a('read', '/tmp/ccA.s'), a('read', '/tmp/x/y')], { context: c });
+  const p = policyOf(text);
+  assert.ok(rules(text).includes('allow/create+/tmp/*'), text);
+  assert.ok(p.check('create', '/tmp/ccB.s'));
+  assert.ok(p.check('read', '/tmp/x/y'));
+  assert.not.ok(p.check('read', '/tmp/x/z'));
+  assert.not.ok(p.check('read', '/tmp/h/.ssh/id_rsa'));
+});
+
 test('never widened over a secret or a parent of one, nor to /', () => {
   const home = ['.bashrc', '.profile', '.gitconfig', '.vimrc'].map((f) => a('read', `/home/alice/${f}`));
   const top = ['/a', '/b', '/c', '/d'].map((f) => a('read', f));
