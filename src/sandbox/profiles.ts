@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { CAPABILITIES, type PathCapability } from './capabilities.js';
 import { parseRule, type Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
-import { secretGlobs } from './secrets.js';
+import { secretGlobs, startupGlobs } from './secrets.js';
 
 export const PROFILES = ['off', 'user', 'paranoid'] as const;
 export type ProfileName = (typeof PROFILES)[number];
@@ -110,6 +110,9 @@ function userRules(ctx: ProfileContext): string[] {
   }
   for (const s of LOCAL_SERVICES) out.push(`allow/net/connect+${s}`);
   for (const s of AGENT_SOCKETS) out.push(`deny/net/connect+${s}`);
+  // SAFETY: a program started in $HOME may change files there, but not those that run code
+  // outside the sandbox at the next login, shell or git command.
+  for (const glob of startupGlobs(ctx.home)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
   // SAFETY: secrets last, since the last matching rule wins: denied even under the cwd or /tmp.
   for (const glob of secretGlobs(ctx.home)) {
     for (const cap of PATH_CAPS) out.push(`deny/${cap}+${glob}`);

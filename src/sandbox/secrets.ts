@@ -57,19 +57,56 @@ const SYSTEM_SECRETS = [
 
 const tree = (glob: string) => (glob.endsWith('/') ? `${glob.slice(0, -1)}/***` : glob);
 
+/** Homes whose files a program may reach: its own, root's and every user's under /home. */
+function homes(home: string, users: string[] | undefined): string[] {
+  const out = ['/root', ...(users === undefined ? ['/home/*'] : users.map((u) => `/home/${globLiteral(u)}`))];
+  const covered = home === '/' || home === '/root' || /^\/home\/[^/]+$/.test(home);
+  if (!covered) out.push(globLiteral(home));
+  return out;
+}
+
 /**
  * The secret globs for a program whose $HOME is `home`: its own, root's and every user's
  * under /home (a program running as root can read them all). `users`: the names under /home
  * when the globs must be literal up to the secret (for secretRoots); default `*`.
  */
 export function secretGlobs(home: string, users?: string[]): string[] {
-  const homes = ['/root', ...(users === undefined ? ['/home/*'] : users.map((u) => `/home/${globLiteral(u)}`))];
-  const covered = home === '/' || home === '/root' || /^\/home\/[^/]+$/.test(home);
-  if (!covered) homes.push(globLiteral(home));
   const out: string[] = [];
-  for (const h of homes) for (const s of HOME_SECRETS) out.push(tree(`${h}/${s}`));
+  for (const h of homes(home, users)) for (const s of HOME_SECRETS) out.push(tree(`${h}/${s}`));
   for (const s of SYSTEM_SECRETS) out.push(tree(s));
   return out;
+}
+
+/**
+ * Files that run code outside the sandbox later (shell start-up files, autostart, user
+ * services, git's config with its hooks path): readable, never changed by a sandboxed program.
+ */
+const HOME_STARTUP = [
+  '.bashrc',
+  '.bash_profile',
+  '.bash_login',
+  '.bash_logout',
+  '.profile',
+  '.zshrc',
+  '.zshenv',
+  '.zprofile',
+  '.zlogin',
+  '.xprofile',
+  '.xinitrc',
+  '.xsession',
+  '.pam_environment',
+  '.gitconfig',
+  '.config/git/',
+  '.config/fish/',
+  '.config/autostart/',
+  '.config/systemd/',
+  '.config/environment.d/',
+  '.local/share/systemd/',
+];
+
+/** The start-up file globs for the homes of secretGlobs. */
+export function startupGlobs(home: string): string[] {
+  return homes(home, undefined).flatMap((h) => HOME_STARTUP.map((s) => tree(`${h}/${s}`)));
 }
 
 /**

@@ -100,6 +100,16 @@ test('user: loopback connect and bind only; local UNIX sockets; agents and syste
   }
 });
 
+test('user started in $HOME: files there writable, but not the start-up files that run code later', () => {
+  const p = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice' });
+  assert.ok(p.check('write', '/home/alice/notes.txt'));
+  assert.ok(p.check('create', '/home/alice/src/new.c'));
+  for (const f of ['/home/alice/.bashrc', '/home/alice/.profile', '/home/alice/.gitconfig', '/home/alice/.config/autostart/x.desktop', '/home/alice/.config/systemd/user/evil.service']) {
+    for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+    assert.ok(p.check('read', f), f);
+  }
+});
+
 test('user in /: the whole file system is not the project', () => {
   const p = buildPolicy([{ profile: 'user' }], { cwd: '/', home: '/root' });
   assert.not.ok(p.check('write', '/etc/passwd'));
