@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { fsops, expectRun, rules } from '../helpers/fsops.js';
+import { expectNativeTouch, expectTsydNeverTouches, raceSetup } from '../helpers/fsrace.js';
 import { tempTree } from '../helpers/tmp.js';
 
 /** ok/ and no/ each with a file f, a dir d and a symlink l; delete allowed under ok/ only. */
@@ -137,6 +138,18 @@ test('RENAME_EXCHANGE needs delete and create on both names', async () => {
   expectRun(allowed, ['renameat2 ok']);
   assert.is(readFileSync(`${dir}/ok/f`, 'utf8'), 'NOF');
   assert.is(readFileSync(`${dir}/no/f`, 'utf8'), 'OKF');
+});
+
+// --- race: a thread flips the unlink path between dir/A/t (allowed) and dir/D/t (denied) ---------
+
+const race = raceSetup('unlink');
+
+test('natively the unlink race reaches the denied path (so the sandboxed test can fail)', async () => {
+  await expectNativeTouch('unlink', race);
+});
+
+test('under tsyd the unlink race never touches the denied path', async () => {
+  await expectTsydNeverTouches('unlink', race, rules('sandbox/delete:on', `allow/delete+${race.dir}/A/***`));
 });
 
 test.run();
