@@ -3,10 +3,11 @@
 // record and leave the tree as it was.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { fsops, expectRun, rules } from '../helpers/fsops.js';
 import { expectNativeTouch, expectTsydNeverTouches, raceSetup } from '../helpers/fsrace.js';
 import { tempTree } from '../helpers/tmp.js';
+import { NOBODY } from '../helpers/tsyd.js';
 
 /** ok/ and no/ each with a file f, a dir d and a symlink l; delete allowed under ok/ only. */
 function setup(name: string, policy = (dir: string) => rules('sandbox/delete:on', `allow/delete+${dir}/ok/***`)) {
@@ -73,6 +74,15 @@ test('delete on without a matching rule denies', async () => {
   const run = await fsops(rules('sandbox/delete:on'), ['unlink', `${dir}/ok/f`]);
   expectRun(run, ['unlink EACCES'], [{ cap: 'delete', path: `${dir}/ok/f`, sys: 'unlink' }]);
   assert.ok(existsSync(`${dir}/ok/f`));
+});
+
+test('as nobody: an allowed unlink happens, a denied one is refused and logged', async () => {
+  const { dir, policy } = setup('nobody');
+  for (const sub of ['ok', 'no']) chmodSync(`${dir}/${sub}`, 0o777);
+  const run = await fsops(policy, ['unlink', `${dir}/ok/f`, 'unlink', `${dir}/no/f`], { user: NOBODY });
+  expectRun(run, ['unlink ok', 'unlink EACCES'], [{ cap: 'delete', path: `${dir}/no/f`, sys: 'unlink' }]);
+  assert.not.ok(existsSync(`${dir}/ok/f`));
+  assert.is(readFileSync(`${dir}/no/f`, 'utf8'), 'NOF');
 });
 
 // --- rename ----------------------------------------------------------------------------------------

@@ -28,6 +28,20 @@ test("/proc/self/cwd is the program's cwd: a path through it is decided on the r
   expectRun(run, ['stat ENOENT', 'stat ok type=reg size=1', `readlink ok ${dir}`], [{ cap: 'stat', path: `${dir}/secret`, sys: 'stat' }]);
 });
 
+test("/proc/self/fd/N is the program's fd: a stat through it is decided on the file it names", async () => {
+  // fd 3 is the first fd the program opens (tsyd leaks none into it).
+  const run = await fsops(allowAllBut('stat', `${dir}/secret`), [
+    'openfd', 's', `${dir}/secret`,
+    'stat', '/proc/self/fd/3',
+    'readlink', '/proc/self/fd/3',
+    'openfd', 'o', `${dir}/open`,
+    'stat', '/proc/thread-self/fd/4',
+  ]);
+  expectRun(run, ['openfd ok', 'stat ENOENT', `readlink ok ${dir}/secret`, 'openfd ok', 'stat ok type=reg size=1'], [
+    { cap: 'stat', path: `${dir}/secret`, sys: 'stat' },
+  ]);
+});
+
 test('a bind mount is decided on the mount path, and allowed calls act on the mounted tree', async () => {
   const src = `${dir}/mount-src`;
   const mnt = `${dir}/mnt`;

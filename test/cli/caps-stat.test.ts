@@ -2,7 +2,8 @@
 // chdir/fchdir and getdents64. A denied path does not exist: ENOENT, exactly one record; an allowed
 // call returns the real data.
 import { test } from 'uvu';
-import { mkdirSync, symlinkSync } from 'node:fs';
+import * as assert from 'uvu/assert';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { allowAllBut, expectRun, fsops, rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
 
@@ -131,6 +132,20 @@ test('getdents64 of an allowed directory leaves the denied entries out, without 
   expectRun(run, ['openfd ok', 'getdents ok a,b']);
   const all = await fsops([], ['openfd', 'm', `${dir}/mixed`, 'getdents', '@m']);
   expectRun(all, ['openfd ok', 'getdents ok a,b,hidden1,hidden2']);
+});
+
+test('a hidden path is ENOENT for create and delete as well, with one record each', async () => {
+  const policy = rules('sandbox/stat,create,delete:on', 'allow/stat+/***', 'allow/create+/***', 'allow/delete+/***',
+    `deny/stat+${dir}/no/***`, `deny/create+${dir}/no/***`, `deny/delete+${dir}/no/***`);
+  const run = await fsops(policy, ['mkdir', no('new'), 'open', no('new'), 'wc', 'unlink', no('f'), 'rename', no('f'), ok('moved')]);
+  expectRun(run, ['mkdir ENOENT', 'open ENOENT', 'unlink ENOENT', 'rename ENOENT'], [
+    { cap: 'create', path: no('new'), sys: 'mkdir' },
+    { cap: 'create', path: no('new'), sys: 'open' },
+    { cap: 'delete', path: no('f'), sys: 'unlink' },
+    { cap: 'delete', path: no('f'), sys: 'rename' },
+  ]);
+  assert.not.ok(existsSync(no('new')));
+  assert.ok(existsSync(no('f')));
 });
 
 test('stat on without a matching rule hides the path', async () => {

@@ -49,4 +49,15 @@ test('a hard link needs write on its source while write is on', async () => {
   assert.is(readFileSync(`${dir}/ok/hard2`, 'utf8'), 'OKFILE');
 });
 
+test('read and write both denied: one record only (the first capability that refuses)', async () => {
+  const { dir } = setup('both');
+  const policy = rules('sandbox/read,write:on', `allow/read+/***`, `allow/write+${dir}/ok/***`, `deny/read+${dir}/no/***`);
+  const run = await fsops(policy, ['open', `${dir}/no/f`, 'W', 'link', `${dir}/no/f`, `${dir}/ok/hard`]);
+  expectRun(run, ['open EACCES', 'link EACCES'], [
+    { cap: 'read', path: `${dir}/no/f`, sys: 'open' },
+    { cap: 'read', path: `${dir}/no/f`, sys: 'link' },
+  ]);
+  assert.not.ok(existsSync(`${dir}/ok/hard`));
+});
+
 test.run();
