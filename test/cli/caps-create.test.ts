@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
 import { fsops, dump, expectRun, rules } from '../helpers/fsops.js';
-import { expectNativeTouch, expectTsydNeverTouches, raceSetup } from '../helpers/fsrace.js';
+import { raceTests } from '../helpers/fsrace.js';
 import { tempTree } from '../helpers/tmp.js';
 import { NOBODY } from '../helpers/tsyd.js';
 
@@ -163,16 +163,8 @@ test('as nobody: allowed creates happen (owned by nobody), denied ones do not', 
   assert.not.ok(existsSync(`${dir}/root-only/mine`), 'the kernel refused nobody in a root directory');
 });
 
-// --- race: a thread flips the mkdir path between dir/A/t (allowed) and dir/D/t (denied) ---------
+// --- race: a thread flips the mkdir path between an allowed and a denied location ------------
 
-const race = raceSetup('mkdir');
-
-test('natively the mkdir race reaches the denied path (so the sandboxed test can fail)', async () => {
-  await expectNativeTouch('mkdir', race);
-});
-
-test('under tsyd the mkdir race never touches the denied path', async () => {
-  await expectTsydNeverTouches('mkdir', race, rules('sandbox/create:on', `allow/create+${race.dir}/A/***`));
-});
+raceTests(test, 'mkdir', 'create');
 
 test.run();

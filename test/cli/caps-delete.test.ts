@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { fsops, expectRun, rules } from '../helpers/fsops.js';
-import { expectNativeTouch, expectTsydNeverTouches, raceSetup } from '../helpers/fsrace.js';
+import { raceTests } from '../helpers/fsrace.js';
 import { tempTree } from '../helpers/tmp.js';
 import { NOBODY } from '../helpers/tsyd.js';
 
@@ -150,16 +150,8 @@ test('RENAME_EXCHANGE needs delete and create on both names', async () => {
   assert.is(readFileSync(`${dir}/no/f`, 'utf8'), 'OKF');
 });
 
-// --- race: a thread flips the unlink path between dir/A/t (allowed) and dir/D/t (denied) ---------
+// --- race: a thread flips the unlink path between an allowed and a denied location ------------
 
-const race = raceSetup('unlink');
-
-test('natively the unlink race reaches the denied path (so the sandboxed test can fail)', async () => {
-  await expectNativeTouch('unlink', race);
-});
-
-test('under tsyd the unlink race never touches the denied path', async () => {
-  await expectTsydNeverTouches('unlink', race, rules('sandbox/delete:on', `allow/delete+${race.dir}/A/***`));
-});
+raceTests(test, 'unlink', 'delete');
 
 test.run();

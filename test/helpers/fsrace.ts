@@ -1,10 +1,12 @@
 // Runs the fsrace fixture (a thread flipping the path of mkdir/unlink between an allowed and a
 // denied location) natively and under tsyd, for the create and delete race tests.
+import type { Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fixture } from './fixtures.js';
 import { tempTree } from './tmp.js';
 import { describe, runNative, runTsyd, type RunResult } from './tsyd.js';
+import { rules } from './fsops.js';
 
 export type RaceOp = 'mkdir' | 'unlink';
 
@@ -79,4 +81,15 @@ export async function expectTsydNeverTouches(op: RaceOp, s: RaceSetup, policy: s
   const paths = new Set(r.records.filter((rec) => rec['ctx'] === 'access').map((rec) => rec['path']));
   assert.ok([...paths].every((p) => p === s.denied), `access records name only the denied path: ${[...paths].join(', ')}`);
   return c;
+}
+
+/** Registers the native and the sandboxed race test for `op`, allowed by `cap` under dir/A only. */
+export function raceTests(test: Test, op: RaceOp, cap: string): void {
+  const s = raceSetup(op);
+  test(`natively the ${op} race reaches the denied path (so the sandboxed test can fail)`, async () => {
+    await expectNativeTouch(op, s);
+  });
+  test(`under tsyd the ${op} race never touches the denied path`, async () => {
+    await expectTsydNeverTouches(op, s, rules(`sandbox/${cap}:on`, `allow/${cap}+${s.dir}/A/***`));
+  });
 }
