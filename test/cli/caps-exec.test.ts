@@ -7,7 +7,7 @@ import { realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
 import { allowAllBut, expectRun, fsops, rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, runTsyd } from '../helpers/tsyd.js';
+import { NOBODY, describe, runTsyd } from '../helpers/tsyd.js';
 
 const dir = tempTree('exec');
 const echo = realpathSync('/bin/echo'); // /usr/bin/echo where /bin is a symlink
@@ -67,6 +67,14 @@ test('the initial program is checked: allowed runs, denied exits 126 without run
   assert.is(denied.stdout, '', 'the program did not run');
   const access = denied.records.filter((r) => r['ctx'] === 'access');
   assert.equal(access.map((r) => [r['level'], r['cap'], r['path'], r['sys']]), [['warn', 'exec', fsops, 'execve']], denied.log);
+});
+
+test('as nobody: the initial program and later execs are decided as for root', async () => {
+  const asNobody = { user: NOBODY };
+  const ok = await runTsyd(['run', ...rules('sandbox/exec:on', 'allow/exec+/***'), '--', '/usr/bin/true'], asNobody);
+  assert.is(ok.code, 0, describe(ok));
+  const run = await fsops(allowAllBut('exec', echo), ['execve', '/bin/echo', 'echoed', 'execve', '/usr/bin/printf', 'printed'], asNobody);
+  expectRun(run, ['execve EACCES', 'printed'], [{ cap: 'exec', path: echo, sys: 'execve' }]);
 });
 
 test.run();

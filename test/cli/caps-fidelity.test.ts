@@ -3,19 +3,21 @@
 // result, same errno) and leave the same tree. Run side by side on two identical trees.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
+import { chownSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
 import { fsops, rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, runNative } from '../helpers/tsyd.js';
+import { NOBODY, describe, runNative, type RunOptions } from '../helpers/tsyd.js';
 
-const caps = ['read', 'write', 'create', 'delete', 'stat', 'exec'];
-const allowEverything = rules(`sandbox/${caps.join(',')}:on`, ...caps.map((c) => `allow/${c}+/***`));
+const allowEverything = (caps: string[]): string[] => rules(`sandbox/${caps.join(',')}:on`, ...caps.map((c) => `allow/${c}+/***`));
+const allCaps = ['read', 'write', 'create', 'delete', 'stat', 'exec'];
 
 function makeTree(name: string): string {
   const dir = tempTree(name, { f: 'F', 'full/x': 'X' });
   for (let i = 1; i <= 10; i++) mkdirSync(`${dir}/e${i}`);
   symlinkSync('loop', `${dir}/loop`);
+  mkdirSync(`${dir}/mine`);
+  chownSync(`${dir}/mine`, NOBODY, NOBODY);
   return dir;
 }
 
@@ -34,17 +36,17 @@ function listTree(dir: string, rel = ''): string[] {
 }
 
 /** Runs `ops` natively and under tsyd on twin trees; expects the same lines and the same tree. */
-async function expectSameAsNative(name: string, ops: string[]): Promise<void> {
+async function expectSameAsNative(name: string, ops: string[], opts: RunOptions = {}, caps = allCaps): Promise<void> {
   const a = makeTree(`fidelity-${name}-native`);
   const b = makeTree(`fidelity-${name}-tsyd`);
-  const native = await runNative(fixture('fsops'), ops, { cwd: a });
+  const native = await runNative(fixture('fsops'), ops, { ...opts, cwd: a });
   assert.is(native.code, 0, describe(native));
-  const sandboxed = await fsops(allowEverything, ops, { cwd: b });
+  const sandboxed = await fsops(allowEverything(caps), ops, { ...opts, cwd: b });
   assert.is(sandboxed.result.code, 0, describe(sandboxed.result));
   const nativeLines = native.stdout.split('\n').filter((l) => l !== '');
-  // Pair each result with its operation so that a difference names the call.
-  const pairs = (lines: string[]): string[] => lines.map((l, i) => `#${i} ${l}`);
-  assert.equal(pairs(sandboxed.lines), pairs(nativeLines), 'every call answers as it does natively');
+  // Number each result so that a difference names the call; the twin trees' paths become <dir>.
+  const pairs = (lines: string[], dir: string): string[] => lines.map((l, i) => `#${i} ${l.split(dir).join('<dir>')}`);
+  assert.equal(pairs(sandboxed.lines, b), pairs(nativeLines, a), 'every call answers as it does natively');
   assert.equal(listTree(b), listTree(a), 'the tree ends up the same');
   assert.equal(sandboxed.denials, [], 'nothing was denied');
 }
@@ -80,6 +82,28 @@ test('a last component `.` or `..` is refused as the kernel refuses it (nothing 
     'unlink', 'f/..', 'unlink', 'e9/.',
     'cd', 'e10', 'rmdir', '.', 'rmdir', '../e10',
   ]);
+});
+
+test('dirfd-relative and fd calls (AT_EMPTY_PATH) match the kernel', async () => {
+  await expectSameAsNative('dirfd', [
+    'openfd', 'd', 'e1', 'openfd', 'f', 'f', 'openfd', 'full', 'full',
+    'mkdirat', '@d', 'x', 'mkdirat', '@f', 'x', 'mknodat', '@d', 'p', 'symlinkat', '../f', '@d', 'l',
+    'linkat', '@full', 'x', '@d', 'hx', '0', 'linkat', '@f', '', '@d', 'hf', 'empty', 'linkat', '@d', 'l', '@d', 'hl', 'follow',
+    'readlinkat', '@d', 'l', 'fstatat', '@d', 'l', '0', 'fstatat', '@f', '', 'empty', 'fstatat', '@f', '', '0',
+    'statx', '@d', 'hf', '0', 'faccessat2', '@d', 'l', 'r', 'nofollow',
+    'renameat', '@d', 'hx', '@full', 'y', 'renameat2', '@d', 'p', '@full', 'x', 'exchange',
+    'unlinkat', '@d', 'x', '0', 'unlinkat', '@d', 'x', 'removedir', 'unlinkat', '@f', 'x', '0', 'unlinkat', '@d', '', '0',
+    'getdents', '@d', 'getdents', '@full', 'getdents', '@f', 'fchdir', '@f', 'fchdir', '@d', 'mkdir', 'incwd', 'getdents', '@d',
+  ]);
+});
+
+test("as nobody: tsyd acts with the program's rights (the kernel's own refusals are the same)", async () => {
+  await expectSameAsNative('nobody', [
+    'mkdir', 'x', 'mkdir', 'mine/x', 'unlink', 'f', 'rename', 'f', 'mine/f', 'truncate', 'f', '0',
+    'access', 'f', 'w', 'access', 'f', 'r', 'faccessat2', 'cwd', 'f', 'w', '0', 'open', 'f', 'w', 'creat', 'new',
+    'symlink', 'x', 'mine/l', 'link', 'f', 'mine/hl', 'mknod', 'mine/fifo', 'unlink', 'mine/l', 'rmdir', 'mine/x',
+    'rmdir', 'e1', 'renameat2', 'cwd', 'mine/fifo', 'cwd', 'e2/fifo', '0', 'stat', 'full/x', 'chdir', 'mine', 'write', 'w', 'W',
+  ], { user: NOBODY }, allCaps.filter((c) => c !== 'exec')); // exec as nobody: caps-exec.test.ts
 });
 
 test.run();
