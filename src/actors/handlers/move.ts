@@ -1,12 +1,9 @@
 // Giving an existing object a new name (rename, link) must not give it a decision more
 // permissive than the one it has now: otherwise a denied file renamed or linked into an allowed
 // directory would be readable (or writable, executable, visible, deletable) under its new name.
-import { constants as os } from 'node:os';
 import type { Capability } from '../../sandbox/rules.js';
 import type { EmulatorContext } from '../emulator-context.js';
-import { refuse, refusePath } from './common.js';
-
-const { EXDEV } = os.errno;
+import { refusePath } from './common.js';
 
 /** What an object keeps across a rename (its content, its mode, its place in the tree). */
 export const RENAME_KEEPS: readonly Capability[] = ['read', 'write', 'stat', 'exec', 'delete'];
@@ -29,14 +26,14 @@ export function refuseWidening(ctx: EmulatorContext, sys: string, from: string, 
 
 /**
  * SAFETY: a renamed directory takes its whole subtree along. When any path below it would be
- * decided differently under the new name, tsyd answers EXDEV, the errno of a rename across
- * file systems: mv, cp and libraries fall back to copying file by file, where every file is
- * decided on its own. Checked for files too (a file swapped for a directory after this check
- * must not slip through). Returns true when it answered.
+ * decided differently under the new name, a directory may not move: tsyd answers EXDEV (the
+ * errno of a rename across file systems; mv, cp and libraries then copy file by file, each file
+ * decided on its own). The type is checked by the addon right before renameat2 on the checked
+ * parent; a directory swapped in during that instant could only have come there by a rename
+ * that was itself decided this way. True when a directory must not move.
  */
-export function refuseSubtreeChange(ctx: EmulatorContext, sys: string, from: string, to: string): boolean {
+export function subtreeWouldChange(ctx: EmulatorContext, sys: string, from: string, to: string): boolean {
   if (ctx.policy.sameDecisionsBelow(from, to)) return false;
-  ctx.log.info({ ctx: 'access', op: 'rename_across_rules', sys, from, to }, 'rename answered EXDEV: the paths below would be decided differently');
-  refuse(EXDEV);
+  ctx.log.debug({ ctx: 'access', op: 'rename_across_rules', sys, from, to }, 'a directory here would answer EXDEV: the paths below would be decided differently');
   return true;
 }

@@ -7,7 +7,7 @@ import type { Capability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { constants as os } from 'node:os';
 import { arg32, CWD, Last, refuse, refusePath, resolveArg } from './common.js';
-import { refuseSubtreeChange, refuseWidening, RENAME_KEEPS } from './move.js';
+import { refuseWidening, RENAME_KEEPS, subtreeWouldChange } from './move.js';
 
 const { EBUSY } = os.errno;
 const RENAME_NOREPLACE = 1;
@@ -36,8 +36,7 @@ function rename(ctx: EmulatorContext, sys: string, src: [number, number], dst: [
   // The object keeps what it is: its new name may not widen what the program may do with it.
   if (refuseWidening(ctx, sys, source, target, RENAME_KEEPS)) return;
   if (exchange && refuseWidening(ctx, sys, target, source, RENAME_KEEPS)) return;
-  if (refuseSubtreeChange(ctx, sys, source, target)) return;
-  native.fsOp(FsOp.rename, flagsArg);
+  native.fsOp(FsOp.rename, flagsArg, subtreeWouldChange(ctx, sys, source, target) ? 1 : 0);
 }
 
 export function renameHandlers(): Map<string, HandlerSpec> {
