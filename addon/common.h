@@ -54,6 +54,7 @@ struct ThreadState {
   size_t path_len = 0;
   std::string path2;                 // savePath(): the first path of a two-path call
   bool path2_magic = false;
+  int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;

@@ -264,7 +264,12 @@ static long DoAttr(ThreadState* st, int op, const char* path, bool magic, uint64
   }
   if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
   Fd f;
-  if ((f.fd = OpenObject(st, path, magic, false)) < 0) return f.fd;
+  // An fd-based call (fchmod & co.) acts on tsyd's copy of the program's fd (takeFd).
+  if (st->taken_fd >= 0) {
+    if ((f.fd = fcntl(st->taken_fd, F_DUPFD_CLOEXEC, 0)) < 0) return -errno;
+  } else if ((f.fd = OpenObject(st, path, magic, false)) < 0) {
+    return f.fd;
+  }
   char p[64];
   ThreadFdPath(f.fd, p);
   switch (op) {

@@ -105,6 +105,8 @@ export interface Addon {
   savePath(): void;
   /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
   fsOp(op: number, a?: number, b?: number, c?: number, d?: number): number;
+  /** Copies the program's fd (pidfd_getfd) for this request and writes the copy's path into the path buffer. */
+  takeFd(fdArg: number): number;
   /** getdents64 on a copy of the program's fd (offset shared): linux_dirent64 records, or -errno. */
   readDirectory(fdArg: number, countArg: number): Buffer | number;
   /** Writes `data` into the program at argument bufArg and answers with its length (or the error). */

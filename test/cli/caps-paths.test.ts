@@ -29,16 +29,20 @@ test("/proc/self/cwd is the program's cwd: a path through it is decided on the r
 });
 
 test("/proc/self/fd/N is the program's fd: a stat through it is decided on the file it names", async () => {
-  // fd 3 is the first fd the program opens (tsyd leaks none into it).
-  const run = await fsops(allowAllBut('stat', `${dir}/secret`), [
+  // fd 3 is the first fd the program opens (tsyd leaks none into it). A hidden file cannot be
+  // opened at all (it does not exist for the program); a write-denied one can, for reading.
+  const policy = [...allowAllBut('stat', `${dir}/secret`), ...allowAllBut('write', `${dir}/open`)];
+  const run = await fsops(policy, [
     'openfd', 's', `${dir}/secret`,
+    'openfd', 'o', `${dir}/open`,
     'stat', '/proc/self/fd/3',
     'readlink', '/proc/self/fd/3',
-    'openfd', 'o', `${dir}/open`,
-    'stat', '/proc/thread-self/fd/4',
+    'stat', '/proc/thread-self/fd/3',
+    'open', '/proc/self/fd/3', 'w',
   ]);
-  expectRun(run, ['openfd ok', 'stat ENOENT', `readlink ok ${dir}/secret`, 'openfd ok', 'stat ok type=reg size=1'], [
-    { cap: 'stat', path: `${dir}/secret`, sys: 'stat' },
+  expectRun(run, ['openfd ENOENT', 'openfd ok', 'stat ok type=reg size=1', `readlink ok ${dir}/open`, 'stat ok type=reg size=1', 'open EACCES'], [
+    { cap: 'stat', path: `${dir}/secret`, sys: 'openat' },
+    { cap: 'write', path: `${dir}/open`, sys: 'open' },
   ]);
 });
 
@@ -55,8 +59,8 @@ test('a bind mount is decided on the mount path, and allowed calls act on the mo
     const run = await fsops(policy, ['stat', `${mnt}/keep`, 'stat', `${src}/keep`, 'unlink', `${mnt}/keep`, 'unlink', `${mnt}/gone`]);
     expectRun(run, ['stat ENOENT', 'stat ok type=reg size=1', 'unlink ENOENT', 'unlink ok'], [
       { cap: 'stat', path: `${mnt}/keep`, sys: 'stat' },
-      // The unlink of a hidden path: denied as delete, answered ENOENT (it does not exist).
-      { cap: 'delete', path: `${mnt}/keep`, sys: 'unlink' },
+      // The unlink of a hidden path: it does not exist for the program (ENOENT, a stat record).
+      { cap: 'stat', path: `${mnt}/keep`, sys: 'unlink' },
     ]);
     assert.ok(existsSync(`${src}/keep`));
     assert.not.ok(existsSync(`${src}/gone`), 'the allowed unlink removed the file on the mounted tree');

@@ -4,14 +4,14 @@
 import { constants as os } from 'node:os';
 import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, Last, refuse, refusePath, resolveArg, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, Last, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 import { LINK_KEEPS, refuseWidening } from './move.js';
 
 const { EEXIST, EINVAL } = os.errno;
 
 /** Resolves the new name (never followed) and decides create on it; null after answering. */
 function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number): string | null {
-  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, Resolve.noFollow);
+  const path = resolveVisible(ctx, sys, dirfdArg, pathArg, Resolve.noFollow);
   if (path === null) return null;
   ctx.fault(path);
   // "dir/." and "dir/..": an existing directory, and no new name (the kernel says EEXIST).
@@ -36,7 +36,7 @@ function link(ctx: EmulatorContext, sys: string, src: { dirfd: number; path: num
   if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return refuse(EINVAL);
   let rflags = flags & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
-  let source = resolveArg(ctx.pathBuf, src.dirfd, src.path, rflags);
+  let source = resolveVisible(ctx, sys, src.dirfd, src.path, rflags);
   if (source === '') source = resolveFdArg(ctx.pathBuf, src.dirfd);
   if (source === null) return;
   native.savePath();
@@ -49,26 +49,27 @@ function link(ctx: EmulatorContext, sys: string, src: { dirfd: number; path: num
 
 /** A link is decided as soon as create or one of the capabilities the file keeps is on. */
 const LINK_CAPS: HandlerSpec['caps'] = ['create', ...LINK_KEEPS];
+const CREATE_CAPS: HandlerSpec['caps'] = ['create', 'stat'];
 
 export function createHandlers(): Map<string, HandlerSpec> {
   const h = new Map<string, HandlerSpec>();
   const add = (name: string, caps: HandlerSpec['caps'], handle: (ctx: EmulatorContext) => void) => h.set(name, { caps, handle });
-  add('mkdir', ['create'], (ctx) => {
+  add('mkdir', CREATE_CAPS, (ctx) => {
     if (decideCreate(ctx, 'mkdir', CWD, 0) !== null) native.fsOp(FsOp.mkdir, 1);
   });
-  add('mkdirat', ['create'], (ctx) => {
+  add('mkdirat', CREATE_CAPS, (ctx) => {
     if (decideCreate(ctx, 'mkdirat', 0, 1) !== null) native.fsOp(FsOp.mkdir, 2);
   });
-  add('mknod', ['create'], (ctx) => {
+  add('mknod', CREATE_CAPS, (ctx) => {
     if (decideCreate(ctx, 'mknod', CWD, 0) !== null) native.fsOp(FsOp.mknod, 1, 2);
   });
-  add('mknodat', ['create'], (ctx) => {
+  add('mknodat', CREATE_CAPS, (ctx) => {
     if (decideCreate(ctx, 'mknodat', 0, 1) !== null) native.fsOp(FsOp.mknod, 2, 3);
   });
-  add('symlink', ['create'], (ctx) => {
+  add('symlink', CREATE_CAPS, (ctx) => {
     if (decideCreate(ctx, 'symlink', CWD, 1) !== null) native.fsOp(FsOp.symlink, 0);
   });
-  add('symlinkat', ['create'], (ctx) => {
+  add('symlinkat', CREATE_CAPS, (ctx) => {
     if (decideCreate(ctx, 'symlinkat', 1, 2) !== null) native.fsOp(FsOp.symlink, 0);
   });
   // link() never follows the source; linkat() follows it with AT_SYMLINK_FOLLOW.

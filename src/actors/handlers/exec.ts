@@ -9,7 +9,7 @@ import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveArg, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 
 const { ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
@@ -47,7 +47,7 @@ export function interpreterOf(path: string): string | null {
 function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
   let rflags = flags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
-  let path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, rflags);
+  let path = resolveVisible(ctx, sys, dirfdArg, pathArg, rflags);
   if (path === '') path = resolveFdArg(ctx.pathBuf, dirfdArg);
   if (path === null) return;
   ctx.fault(path);
@@ -72,7 +72,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
 }
 
 export function execHandlers(): Map<string, HandlerSpec> {
-  const caps = ['exec'] as const;
+  const caps = ['exec', 'stat'] as const;
   return new Map<string, HandlerSpec>([
     ['execve', { caps, handle: (ctx) => execute(ctx, 'execve', CWD, 0, 0) }],
     ['execveat', { caps, handle: (ctx) => execute(ctx, 'execveat', 0, 1, arg32(ctx.slots, 4)) }],

@@ -6,7 +6,7 @@ import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { Capability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { constants as os } from 'node:os';
-import { arg32, CWD, Last, refuse, refusePath, resolveArg } from './common.js';
+import { arg32, CWD, Last, refuse, refusePath, resolveVisible } from './common.js';
 import { refuseWidening, RENAME_KEEPS, subtreeWouldChange } from './move.js';
 
 const { EBUSY } = os.errno;
@@ -21,14 +21,14 @@ function decide(ctx: EmulatorContext, sys: string, path: string, caps: Capabilit
 function rename(ctx: EmulatorContext, sys: string, src: [number, number], dst: [number, number], flagsArg: number): void {
   const flags = flagsArg < 0 ? 0 : arg32(ctx.slots, flagsArg);
   const exchange = (flags & RENAME_EXCHANGE) !== 0;
-  const source = resolveArg(ctx.pathBuf, src[0], src[1], Resolve.noFollow);
+  const source = resolveVisible(ctx, sys, src[0], src[1], Resolve.noFollow);
   if (source === null) return;
   ctx.fault(source);
   // "dir/." or "dir/.." names no entry that could move (the kernel says EBUSY).
   if (ctx.slots[Slot.pathMissing]! >= Last.dot) return refuse(EBUSY);
   if (!decide(ctx, sys, source, exchange ? ['delete', 'create'] : ['delete'])) return refusePath(ctx, source);
   native.savePath();
-  const target = resolveArg(ctx.pathBuf, dst[0], dst[1], Resolve.noFollow);
+  const target = resolveVisible(ctx, sys, dst[0], dst[1], Resolve.noFollow);
   if (target === null) return;
   if (ctx.slots[Slot.pathMissing]! >= Last.dot) return refuse(EBUSY);
   const replaces = ctx.slots[Slot.pathMissing] !== Last.missing && (flags & RENAME_NOREPLACE) === 0;
