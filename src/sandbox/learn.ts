@@ -2,7 +2,7 @@
 // succeeds and anything beyond it is denied. Groups into `dir/***` only where that is safe.
 import { CAPABILITIES, isNetCapability, type Capability } from './capabilities.js';
 import { globLiteral } from './glob-literal.js';
-import { globMatcher } from './glob.js';
+import { globMatcher, globStateKey } from './glob.js';
 import type { ProfileContext } from './profiles.js';
 import { secretGlobs, secretRoots } from './secrets.js';
 
@@ -12,6 +12,8 @@ export interface LearnedAccess {
   path?: string;
   addr?: string;
   allowed: boolean;
+  /** The system call (getdents64 listings keep their entries visible). */
+  sys?: string;
 }
 
 export interface LearnOptions {
@@ -117,9 +119,15 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   const addrs = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
   const secrets: Array<{ cap: Capability; path: string }> = [];
   const seen = new Set<string>();
+  // Directories the run listed: their entries must stay visible (stat), or the same listing would
+  // come back shorter — except where a secret could be among them (it stays hidden).
+  const listed = new Set<string>();
+  const secretGlobList = secretGlobs(ctx.home);
+  const secretBelow = (dir: string) => secretGlobList.some((g) => globStateKey(g, `${Buffer.from(dir).toString('latin1')}/`) !== '');
   for (const a of opts.accesses) {
     // Denied accesses (a -m deny during learning) did not happen: nothing to allow.
     if (!a.allowed) continue;
+    if (a.cap === 'stat' && a.sys === 'getdents64' && a.path !== undefined && !secretBelow(a.path)) listed.add(a.path);
     if (a.addr !== undefined) addrs.get(a.cap)!.add(a.addr);
     if (a.path === undefined) continue;
     if (a.path.startsWith('@')) {
@@ -147,6 +155,7 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   }
   for (const cap of CAPABILITIES) {
     const patterns = [...grouper.group(paths.get(cap)!), ...(isNetCapability(cap) ? [...addrs.get(cap)!].sort() : [])];
+    if (cap === 'stat') for (const d of [...listed].sort()) patterns.push(d === '/' ? '/*' : `${pathGlob(d)}/*`);
     if (patterns.length > 0) lines.push('', ...patterns.map((p) => `allow/${cap}+${p}`));
   }
   for (const s of secrets) lines.push('', '# SECRET: the learned run read this', `allow/${s.cap}+${pathGlob(s.path)}`);

@@ -101,4 +101,13 @@ test('addresses and abstract names are kept exact; unenforced capabilities are a
   assert.not.ok(p.check('net/connect', '@myXsock'));
 });
 
+test('a listed directory keeps its entries visible (stat DIR/*), unless a secret could be among them', () => {
+  const ls = (path: string): LearnedAccess => ({ cap: 'stat', path, allowed: true, sys: 'getdents64' });
+  const p = policyOf(learn([ls('/home/alice/proj/src'), ls('/home/alice'), ls('/home')]).text);
+  assert.ok(p.check('stat', '/home/alice/proj/src/main.c'), 'an entry the run never stat-ed stays listed');
+  assert.not.ok(p.check('stat', '/home/alice/proj/src/sub/x.c'), 'one level only');
+  assert.not.ok(p.check('stat', '/home/alice/.ssh'), 'a home holds secrets: its listing is not widened');
+  assert.not.ok(p.check('stat', '/home/bob'), '/home is above secrets too');
+});
+
 test.run();
