@@ -29,7 +29,8 @@ enum ReqSlot {
   kHowResolveLo = 20,
   kHowResolveHi = 21,
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
-  kPathMissing = 23,  // resolvePath(): 1 when the last component does not exist (yet)
+  kPathMissing = 23,  // resolvePath(): 0 exists, 1 the last component does not exist (yet),
+                      // 2 / 3: the path ends in "." / ".." (exists, but names no entry)
   kNetSlots = 24,   // net.cc: 24-27 (family, port, control data, abstract name length)
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
@@ -56,6 +57,7 @@ struct ThreadState {
   bool path2_magic = false;
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
+  int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -88,6 +90,9 @@ int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len);
 // Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
 pid_t TgidOf(pid_t tid);
 
+// A copy of the caller's fd `fd` in tsyd (pidfd_getfd, O_CLOEXEC), or -errno (-ESRCH: caller gone).
+int TakeFd(ThreadState* st, int fd);
+
 // The caller's umask, from /proc/<tid>/status; -errno on failure.
 int UmaskOf(pid_t tid);
 
@@ -109,6 +114,7 @@ struct ResolveOpts {
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
   bool missing = false;  // the last component does not exist
+  int dot_last = 0;      // the path ends in "." (1) or ".." (2): resolved, but no name to act on
 };
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);

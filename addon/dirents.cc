@@ -3,6 +3,10 @@
 #include "common.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <string>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -10,11 +14,16 @@ namespace tsyd {
 
 static constexpr size_t kMaxDirentsRead = 64 * 1024;
 
-// A copy of the caller's fd `fd` in tsyd (pidfd_getfd), or -errno.
-static int TakeFd(ThreadState* st, int fd) {
-  pid_t tgid = TgidOf(static_cast<pid_t>(st->req->pid));
-  if (tgid < 0) return tgid;
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
+int TakeFd(ThreadState* st, int fd) {
+  // The calling thread's own fd table (a thread may have its own): PIDFD_THREAD (O_EXCL,
+  // Linux 6.9), else the thread group's.
+  const pid_t tid = static_cast<pid_t>(st->req->pid);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, O_EXCL));
+  if (pidfd < 0 && errno == EINVAL) {
+    pid_t tgid = TgidOf(tid);
+    if (tgid < 0) return tgid;
+    pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
+  }
   if (pidfd < 0) return -errno;
   int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
   int e = errno;
@@ -28,6 +37,45 @@ static int TakeFd(ThreadState* st, int fd) {
   return copy < 0 ? -(e == EBADF ? EBADF : e) : copy;
 }
 
+// takeFd(fdArg) → length of the path of tsyd's copy of the program's fd, written into the
+// path buffer (an object without a path: /proc/<tgid>/fd/N, kPathMagic = 1), or -errno.
+// SAFETY: the decision is made on the copy tsyd holds and the op acts on that copy: a dup2
+// onto the fd number after the check changes nothing.
+static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int fd_arg = info[0].As<Napi::Number>().Int32Value();
+  if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
+  if (fd < 0) return Napi::Number::New(env, -EBADF);
+  if (st->taken_fd >= 0) close(st->taken_fd);
+  st->taken_fd = TakeFd(st, fd);
+  if (st->taken_fd < 0) {
+    int e = st->taken_fd;
+    st->taken_fd = -1;
+    return Napi::Number::New(env, e);
+  }
+  char p[64], link[PATH_MAX];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->taken_fd);
+  ssize_t n = readlink(p, link, sizeof link);
+  if (n < 0 || n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, n < 0 ? -errno : -ENAMETOOLONG);
+  std::string out(link, static_cast<size_t>(n));
+  static const char kDeleted[] = " (deleted)";
+  const size_t k = sizeof kDeleted - 1;
+  bool magic = out.empty() || out[0] != '/' || (out.size() > k && out.compare(out.size() - k, k, kDeleted) == 0);
+  if (magic) {
+    pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
+    if (g < 0) return Napi::Number::New(env, g);
+    out = "/proc/" + std::to_string(g) + "/fd/" + std::to_string(fd);
+  }
+  if (out.size() + 1 > kPathBufSize) return Napi::Number::New(env, -ENAMETOOLONG);
+  memcpy(st->path, out.c_str(), out.size() + 1);
+  st->path_len = out.size();
+  st->slots[kPathMagic] = magic ? 1 : 0;
+  st->slots[kPathMissing] = 0;
+  return Napi::Number::New(env, static_cast<double>(out.size()));
+}
+
 // readDirectory(fdArg, countArg) → Buffer of linux_dirent64 records (empty at the end of the
 // directory), or -errno (-ESRCH: the caller is gone).
 static Napi::Value ReadDirectory(const Napi::CallbackInfo& info) {
@@ -39,13 +87,15 @@ static Napi::Value ReadDirectory(const Napi::CallbackInfo& info) {
   int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
   uint64_t count = static_cast<uint32_t>(st->req->data.args[count_arg]);
   if (fd < 0) return Napi::Number::New(env, -EBADF);
-  int copy = TakeFd(st, fd);
+  // The copy the decision was made on (takeFd), else a fresh one.
+  const bool own = st->taken_fd < 0;
+  int copy = own ? TakeFd(st, fd) : st->taken_fd;
   if (copy < 0) return Napi::Number::New(env, copy);
   size_t size = count < kMaxDirentsRead ? static_cast<size_t>(count) : kMaxDirentsRead;
   Napi::Buffer<char> buf = Napi::Buffer<char>::New(env, size > 0 ? size : 1);
   long n = syscall(SYS_getdents64, copy, buf.Data(), size);
   int e = errno;
-  close(copy);
+  if (own) close(copy);
   if (n < 0) return Napi::Number::New(env, -e);
   return Napi::Buffer<char>::Copy(env, buf.Data(), static_cast<size_t>(n));
 }
@@ -68,6 +118,7 @@ static Napi::Value AnswerBytes(const Napi::CallbackInfo& info) {
 }
 
 void InitDirents(Napi::Env env, Napi::Object exports) {
+  exports.Set("takeFd", Napi::Function::New(env, TakeFdJs, "takeFd"));
   exports.Set("readDirectory", Napi::Function::New(env, ReadDirectory, "readDirectory"));
   exports.Set("answerBytes", Napi::Function::New(env, AnswerBytes, "answerBytes"));
 }

@@ -32,7 +32,7 @@ enum FsOp {
   kOpSymlink = 7,   // a: target arg
   kOpUnlink = 8,    // a: flags (0 or AT_REMOVEDIR)
   kOpLink = 9,      // a: 1 = the source was followed (AT_SYMLINK_FOLLOW); source = saved path
-  kOpRename = 10,   // a: flags arg or -1 (renameat2); source = saved path
+  kOpRename = 10,   // a: flags arg or -1 (renameat2), b: 1 = no directory may move; source = saved path
   kOpChmod = 11,    // a: mode arg
   kOpChown = 12,    // a: uid arg, b: gid arg
   kOpUtimes = 13,   // a: times arg, b: its layout (TimesLayout)
@@ -197,13 +197,21 @@ static long DoLink(ThreadState* st, const std::string& dst, bool follow) {
   return Ret(linkat(sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), 0));
 }
 
-static long DoRename(ThreadState* st, const std::string& dst, long flags) {
+static bool IsDirAt(int dirfd, const std::string& name) {
+  struct stat sb;
+  return fstatat(dirfd, name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+}
+
+// no_dirs: the paths below the two names would be decided differently, so a directory (which
+// takes its subtree along) must not move: EXDEV, and the caller copies file by file.
+static long DoRename(ThreadState* st, const std::string& dst, long flags, bool no_dirs) {
   if (flags < 0) flags = 0;
   if (static_cast<unsigned long>(flags) & ~static_cast<unsigned long>(kKnownRenameFlags)) return -EINVAL;
   std::string sbase, dbase;
   Fd sdir, ddir;
   if ((sdir.fd = OpenParent(st->path2, &sbase)) < 0) return sdir.fd;
   if ((ddir.fd = OpenParent(dst, &dbase)) < 0) return ddir.fd;
+  if (no_dirs && (IsDirAt(sdir.fd, sbase) || ((flags & RENAME_EXCHANGE) && IsDirAt(ddir.fd, dbase)))) return -EXDEV;
   return Ret(syscall(SYS_renameat2, sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), static_cast<unsigned>(flags)));
 }
 
@@ -256,7 +264,12 @@ static long DoAttr(ThreadState* st, int op, const char* path, bool magic, uint64
   }
   if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
   Fd f;
-  if ((f.fd = OpenObject(st, path, magic, false)) < 0) return f.fd;
+  // An fd-based call (fchmod & co.) acts on tsyd's copy of the program's fd (takeFd).
+  if (st->taken_fd >= 0) {
+    if ((f.fd = fcntl(st->taken_fd, F_DUPFD_CLOEXEC, 0)) < 0) return -errno;
+  } else if ((f.fd = OpenObject(st, path, magic, false)) < 0) {
+    return f.fd;
+  }
   char p[64];
   ThreadFdPath(f.fd, p);
   switch (op) {
@@ -301,7 +314,7 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpSymlink: r = DoCreate(st, op, spath, arg(a), 0); break;
     case kOpUnlink: r = DoUnlink(spath, a); break;
     case kOpLink: r = DoLink(st, spath, a != 0); break;
-    case kOpRename: r = DoRename(st, spath, a >= 0 ? static_cast<long>(static_cast<int32_t>(arg(a))) : -1); break;
+    case kOpRename: r = DoRename(st, spath, a >= 0 ? static_cast<long>(static_cast<int32_t>(arg(a))) : -1, b == 1); break;
     case kOpChmod: r = DoAttr(st, op, path, magic, arg(a), 0, 0, 0); break;
     case kOpChown: r = DoAttr(st, op, path, magic, arg(a), arg(b), 0, 0); break;
     case kOpUtimes: r = DoAttr(st, op, path, magic, arg(a), static_cast<uint64_t>(b), 0, 0); break;

@@ -42,7 +42,6 @@ enum NetOp { kNetConnect = 0, kNetBind = 1, kNetSendto = 2, kNetSendmsg = 3 };
 
 static constexpr size_t kMaxSend = 4u << 20;   // bytes tsyd sends for one call
 static constexpr size_t kMaxIov = 1024;         // UIO_MAXIOV
-static constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD (Linux 6.9)
 
 struct Fd {
   int fd = -1;
@@ -180,26 +179,6 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   long rr = ReadAddress(st, reinterpret_cast<uint64_t>(m.msg_name), len);
   if (rr < 0) return Napi::Number::New(env, static_cast<double>(rr));
   return Napi::Number::New(env, static_cast<double>(Classify(st, false, false)));
-}
-
-// tsyd's copy of the caller's fd `fd` (O_CLOEXEC), or -errno.
-static int TakeFd(ThreadState* st, int fd) {
-  const pid_t tid = static_cast<pid_t>(st->req->pid);
-  // The calling thread's own fd table (a thread may have its own): PIDFD_THREAD, or the
-  // thread group on kernels before 6.9.
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, kPidfdThread));
-  if (pidfd < 0 && errno == EINVAL) {
-    pid_t tgid = TgidOf(tid);
-    if (tgid < 0) return tgid;
-    pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
-  }
-  if (pidfd < 0) return errno == ESRCH ? -ESRCH : -errno;
-  Fd p{pidfd};
-  // SAFETY: the pid may have been reused if the caller died before pidfd_open: the pidfd
-  // names the caller only if the request is still valid after it was opened.
-  if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
-  int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
-  return copy < 0 ? -errno : copy;
 }
 
 // The address tsyd passes to the kernel, built from what it checked. For a UNIX path the

@@ -185,7 +185,13 @@ static Napi::Value RespondFor(const Napi::CallbackInfo& info) {
 // endRequest(): the current request no longer counts as busy (a no-op if its answer did it):
 // for paths that end without an answer (the caller went away).
 static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
-  EndBusy(State(info.Env()));
+  ThreadState* st = State(info.Env());
+  EndBusy(st);
+  // The program's fd copied for this request (takeFd) is never kept past it.
+  if (st->taken_fd >= 0) {
+    close(st->taken_fd);
+    st->taken_fd = -1;
+  }
   return info.Env().Undefined();
 }
 

@@ -71,6 +71,21 @@ int UmaskOf(pid_t tid) {
   return static_cast<int>(strtol(u + 7, nullptr, 8)) & 0777;
 }
 
+// True when tsyd's fd names an object without a path of its own (what a magic path was
+// decided as): pipe:[..], socket:[..], anon_inode:.., /memfd:.., or a deleted file.
+static bool HasNoPath(int fd) {
+  char p[64], link[PATH_MAX];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
+  ssize_t n = readlink(p, link, sizeof link - 1);
+  if (n <= 0) return false;
+  link[n] = 0;
+  if (link[0] != '/') return true;
+  static const char kDeleted[] = " (deleted)";
+  const size_t k = sizeof kDeleted - 1;
+  if (static_cast<size_t>(n) > k && strcmp(link + n - k, kDeleted) == 0) return true;
+  return strncmp(link, "/memfd:", 7) == 0;
+}
+
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {
   if (magic) {
     // /proc/<tgid>/fd/N of the program itself: open the directory without following
@@ -86,6 +101,13 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
     int e = errno;
     close(dfd);
     if (fd < 0) return -e;
+    // SAFETY: the decision was made on "an object without a path" (a pipe, socket, memfd or
+    // deleted file) behind the program's fd N; the program may have dup2'ed a named file onto
+    // N since. Refuse unless what tsyd holds now still has no path.
+    if (!HasNoPath(fd)) {
+      close(fd);
+      return -EACCES;
+    }
     // SAFETY: the pid in the path is the caller's; if the caller died meanwhile the pid
     // could name another process, so drop the fd unless the request is still valid.
     if (!NotifIdValid(st->notify_fd, st->req->id)) {
@@ -124,7 +146,8 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   }
   // SAFETY: O_CLOEXEC so no child of tsyd inherits the fd; the program's own O_CLOEXEC
   // is applied when the fd is injected.
-  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | O_NOCTTY;
+  // (openat2 refuses any flag but O_PATH's few with O_PATH: no O_NOCTTY there.)
+  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
   int fd = OpenChecked(st, reinterpret_cast<const char*>(st->path), st->slots[kPathMagic] != 0, oflags, mode);
   // The open was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);

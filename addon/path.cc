@@ -110,7 +110,16 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
                   size_t outsz, ResolveResult* res) {
   res->magic = false;
   res->missing = false;
+  res->dot_last = 0;
   if (raw[0] == 0) return -ENOENT;
+  {
+    size_t end = strlen(raw);
+    while (end > 1 && raw[end - 1] == '/') end--;
+    size_t start = end;
+    while (start > 0 && raw[start - 1] != '/') start--;
+    if (end - start == 1 && raw[start] == '.') res->dot_last = 1;
+    if (end - start == 2 && raw[start] == '.' && raw[start + 1] == '.') res->dot_last = 2;
+  }
   const bool absolute = raw[0] == '/';
   std::string base;
   if (!absolute || opts.in_root) {
@@ -141,6 +150,11 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     std::string c = std::move(pending.back());
     pending.pop_back();
     const bool last = pending.empty();
+    if (c == "." || c == "..") {
+      // "file/." and "file/.." fail as in the kernel: only a directory has . and ..
+      struct stat dst;
+      if (stat(out.c_str(), &dst) == 0 && !S_ISDIR(dst.st_mode)) return -ENOTDIR;
+    }
     if (c == ".") continue;
     if (c == "..") {
       if (out == root) continue;  // `..` of the root is the root
@@ -164,6 +178,11 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     Append(&next, c);
     if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
     if (last && opts.nofollow_last && !trailing_slash) {
+      struct stat lst;
+      if (lstat(next.c_str(), &lst) < 0) {
+        if (errno != ENOENT) return -errno;
+        res->missing = true;
+      }
       out = std::move(next);
       break;
     }
@@ -274,15 +293,24 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   }
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
-  st->slots[kPathMissing] = res.missing ? 1 : 0;
+  st->slots[kPathMissing] = res.missing ? 1 : res.dot_last ? 1 + res.dot_last : 0;
   return Napi::Number::New(env, static_cast<double>(len));
 }
 
 // canonicalize(tid, path, dirfd = AT_FDCWD, flags = 0) → string | -errno (tests, tools).
+// A Buffer path (raw bytes, e.g. a `#!` interpreter) gives a Buffer result: no UTF-8 round trip.
 static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
-  std::string raw = info[1].As<Napi::String>().Utf8Value();
+  const bool bytes = info[1].IsBuffer();
+  std::string raw;
+  if (bytes) {
+    Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+    raw.assign(b.Data(), b.Length());
+    if (raw.find('\0') != std::string::npos) return Napi::Number::New(env, -EINVAL);
+  } else {
+    raw = info[1].As<Napi::String>().Utf8Value();
+  }
   int dirfd = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : AT_FDCWD;
   int flags = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : 0;
   ResolveOpts opts;
@@ -296,6 +324,7 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   char out[kPathBufSize];
   long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out, sizeof out, &res);
   if (len < 0) return Napi::Number::New(env, static_cast<double>(len));
+  if (bytes) return Napi::Buffer<char>::Copy(env, out, static_cast<size_t>(len));
   return Napi::String::New(env, out, static_cast<size_t>(len));
 }
 

@@ -1,6 +1,8 @@
 // Starting the sandboxed program: fork, confine, hand the listener to tsyd, execve.
 #include "common.h"
 
+#include <linux/capability.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -17,6 +19,22 @@
 #include <vector>
 
 namespace tsyd {
+
+// Removes one capability from every set of the calling process (ignoring failures).
+static void DropCapability(int cap) {
+  prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (syscall(SYS_capget, &hdr, data) == 0) {
+    const int word = cap / 32;
+    const uint32_t bit = 1u << (cap % 32);
+    data[word].effective &= ~bit;
+    data[word].permitted &= ~bit;
+    data[word].inheritable &= ~bit;
+    syscall(SYS_capset, &hdr, data);
+  }
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_LOWER, cap, 0, 0);
+}
 
 // What the child reports through the error pipe when it cannot exec.
 enum ChildStage : int { kStageStdio = 1, kStageChdir, kStageNoNewPrivs, kStageSeccomp, kStageSendFd, kStageExec };
@@ -97,6 +115,11 @@ struct ChildArgs {
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
+  // SAFETY: CAP_SYS_PTRACE would open tsyd's /proc/<pid>/mem despite tsyd being non-dumpable
+  // (by an ordinary open, when no capability makes opens stop in the kernel): a privileged
+  // program loses it for good — bounding set, then effective/permitted/inheritable, ambient.
+  // An unprivileged one never had it (the calls fail harmlessly).
+  DropCapability(CAP_SYS_PTRACE);
   // WAIT_KILLABLE_RECV (Linux 5.19): once tsyd has received a request, only a fatal signal
   // interrupts the program's wait, so an emulated call is never half done and then restarted;
   // the interrupter decides when a pending signal should cut a blocking call short.
@@ -126,6 +149,10 @@ struct ChildArgs {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
+  // The child inherited tsyd's non-dumpable flag: tsyd could not read the execve arguments
+  // of an unprivileged child (the exec capability decides the first exec too). The program
+  // gets the flag its exec gives it anyway; the filter already forbids ptrace.
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   execve(a.file, a.argv, a.envp);
   ChildFail(a, kStageExec, errno);
 }

@@ -20,14 +20,14 @@ import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { native, sys } from './native/addon.js';
 import { resolveProgram, startFailureStatus } from './program.js';
-import { buildPolicy, type PolicyInput } from './sandbox/build.js';
+import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
 import { Policy } from './sandbox/policy.js';
 
 export type { Access, Violation } from './actors/emulator-context.js';
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface SpawnOptions {
-  /** Rules (`{rule}`), policy files (`{file}`) applied in order, or a ready Policy. @default no rules: every capability off */
+  /** Rules (`{rule}`), policy files (`{file}`), profiles (`{profile}`) applied in order, or a ready Policy. @default the user profile */
   policy?: Policy | PolicyInput[];
   /** Environment of the program. @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -124,11 +124,15 @@ export class SandboxedProcess extends EventEmitter {
   /** @internal use spawn() */
   constructor(file: string, args: string[], options: SpawnOptions) {
     super();
-    const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? []);
+    const context = () => profileContext({ cwd: options.cwd, env: options.env, program: resolveProgram(file, (options.env ?? process.env).PATH, options.cwd) });
+    const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? [], context);
     // SAFETY: a capability turned on that tsyd does not enforce would confine nothing while
-    // the user believes it does: refuse to start.
+    // the user believes it does: refuse to start. Only the default profile (no policy given)
+    // is trimmed to what this version enforces, so that a bare `tsyd run` works.
     const enforced = enforcedCapabilities();
+    const isDefault = !(options.policy instanceof Policy) && (options.policy ?? []).length === 0;
     for (const cap of CAPABILITIES) {
+      if (isDefault && policy.isOn(cap) && !enforced.has(cap)) policy.apply({ type: 'sandbox', caps: [cap], on: false });
       if (policy.isOn(cap) && !enforced.has(cap)) {
         throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${[...enforced].join(', ')})`);
       }

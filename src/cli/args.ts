@@ -2,10 +2,13 @@
 import { UsageError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
+import { CAPABILITIES } from '../sandbox/capabilities.js';
+import { isProfile, unknownProfile } from '../sandbox/profiles.js';
 
 export interface RunCommand {
   command: 'run';
   policy: PolicyInput[];
+  audit: boolean;
   logLevel?: LogLevel;
   logFd?: number;
   program: string;
@@ -15,28 +18,49 @@ export interface CheckCommand {
   command: 'check';
   policy: PolicyInput[];
 }
+export interface LearnCommand {
+  command: 'learn';
+  /** Rules added after the `off` profile while learning. */
+  policy: PolicyInput[];
+  /** Where the policy goes; stdout without -o. */
+  output?: string;
+  logLevel?: LogLevel;
+  logFd?: number;
+  program: string;
+  args: string[];
+}
 export type Command =
   | RunCommand
   | CheckCommand
+  | LearnCommand
   | { command: 'export'; mode: 'bpf' | 'pfc' }
   | { command: 'viz'; argv: string[] }
   | { command: 'help' }
   | { command: 'version' };
 
 export const USAGE = `Usage:
-  tsyd run [-m RULE]... [-P FILE]... [--log-level LEVEL] [--log-fd N] -- PROG [ARGS...]
-  tsyd check [-m RULE]... [-P FILE]...     validate a policy and print it normalised
+  tsyd run [-p PROFILE]... [-m RULE]... [-P FILE]... [--audit] [--log-level LEVEL] [--log-fd N] -- PROG [ARGS...]
+  tsyd check [-p PROFILE]... [-m RULE]... [-P FILE]...   validate a policy and print it normalised
+  tsyd learn [-o FILE] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
+                                           run PROG allowing everything, write the policy it needs
   tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
   tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...   draw the machines
   tsyd --help | --version
 
-Rules (syd syntax, applied in command-line order, last match wins):
-  sandbox/read:on            turn a capability on (enforced: read, write)
+Policy (applied in command-line order, last match wins; none given: -p user):
+  -p off                     every access decided and allowed (for auditing and learning)
+  -p user                    read anywhere but secrets (~/.ssh, ~/.aws, /etc/shadow ...); write,
+                             create, delete in the working directory and temp dirs; exec system
+                             programs; network on loopback only
+  -p paranoid                only what a program needs to start; nothing else
+  sandbox/read:on            turn a capability on (${CAPABILITIES.join(', ')})
   allow/read+/usr/***        allow a path glob (* ? ** and a trailing /*** for a whole tree)
   deny/write+/etc/**         deny a path glob
   allow/read-/usr/***        remove a rule
+  allow/net/connect+127.0.0.0/8!1024-65535   an address (CIDR) and port range
+  --audit                    log and report denials, then allow them
 
-Exit status of run: the program's; 128+N when killed by signal N; 127 not found;
+Exit status of run and learn: the program's; 128+N when killed by signal N; 127 not found;
 126 not executable; 125 tsyd could not start the sandbox.
 Environment: TSYD_LOG (level), TSYD_LOG_FD, TSYD_NPROC (core emulators), TSYD_NPROC_MAX (most
 emulators), TSYD_KEEP_ALIVE (ms a helper emulator idles before it retires), TSYD_EXPORT (bpf|pfc),
@@ -46,6 +70,11 @@ function value(argv: string[], i: number, flag: string): string {
   const v = argv[i + 1];
   if (v === undefined) throw new UsageError(`option ${flag} needs a value`);
   return v;
+}
+
+function profileName(name: string): string {
+  if (!isProfile(name)) throw new UsageError(unknownProfile(name));
+  return name;
 }
 
 export function parseArgs(argv: string[]): Command {
@@ -58,10 +87,12 @@ export function parseArgs(argv: string[]): Command {
     if ((mode !== 'bpf' && mode !== 'pfc') || rest.length !== 1) throw new UsageError(`export needs one mode, bpf or pfc; got '${rest.join(' ')}'`);
     return { command: 'export', mode };
   }
-  if (cmd !== 'run' && cmd !== 'check') throw new UsageError(`unknown command '${cmd}'; expected run, check, export or viz (see tsyd --help)`);
+  if (cmd !== 'run' && cmd !== 'check' && cmd !== 'learn') throw new UsageError(`unknown command '${cmd}'; expected run, check, learn, export or viz (see tsyd --help)`);
   const policy: PolicyInput[] = [];
   let logLevel: LogLevel | undefined;
   let logFd: number | undefined;
+  let audit = false;
+  let output: string | undefined;
   let i = 0;
   for (; i < rest.length; i++) {
     const a = rest[i]!;
@@ -73,6 +104,11 @@ export function parseArgs(argv: string[]): Command {
     else if (a.startsWith('-m') && a.length > 2) policy.push({ rule: a.slice(2) });
     else if (a === '-P') policy.push({ file: value(rest, i++, a) });
     else if (a.startsWith('-P') && a.length > 2) policy.push({ file: a.slice(2) });
+    else if (a === '-p') policy.push({ profile: profileName(value(rest, i++, a)) });
+    else if (a.startsWith('-p') && a.length > 2) policy.push({ profile: profileName(a.slice(2)) });
+    else if (a === '--audit' && cmd === 'run') audit = true;
+    else if (a === '-o' && cmd === 'learn') output = value(rest, i++, a);
+    else if (a.startsWith('-o') && a.length > 2 && cmd === 'learn') output = a.slice(2);
     else if (a === '--log-level' || a.startsWith('--log-level=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
       if (!isLogLevel(v)) throw new UsageError(`--log-level must be one of trace, debug, info, notice, warn, error, alert, fatal, silent; got '${v}'`);
@@ -89,6 +125,7 @@ export function parseArgs(argv: string[]): Command {
     return { command: 'check', policy };
   }
   const [program, ...args] = rest.slice(i);
-  if (program === undefined) throw new UsageError('run needs a program: tsyd run [OPTIONS] -- PROG [ARGS...]');
-  return { command: 'run', policy, logLevel, logFd, program, args };
+  if (program === undefined) throw new UsageError(`${cmd} needs a program: tsyd ${cmd} [OPTIONS] -- PROG [ARGS...]`);
+  if (cmd === 'learn') return { command: 'learn', policy, output, logLevel, logFd, program, args };
+  return { command: 'run', policy, audit, logLevel, logFd, program, args };
 }

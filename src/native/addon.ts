@@ -118,6 +118,8 @@ export interface Addon {
   readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
   canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
+  /** Raw bytes in, raw bytes out (no UTF-8 round trip). */
+  canonicalize(tid: number, path: Buffer, dirfd?: number, flags?: number): Buffer | number;
   /** The path of the program's fd (or cwd) into the path buffer; pathless objects as /proc/<tgid>/fd/N (magic). */
   resolveFd(fdArg: number): number;
   /** The raw path argument into the path buffer (the /dev/tsyd control route only): length or -errno. */
@@ -126,6 +128,8 @@ export interface Addon {
   savePath(): void;
   /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
   fsOp(op: number, a?: number, b?: number, c?: number, d?: number): number;
+  /** Copies the program's fd (pidfd_getfd) for this request and writes the copy's path into the path buffer. */
+  takeFd(fdArg: number): number;
   /** getdents64 on a copy of the program's fd (offset shared): linux_dirent64 records, or -errno. */
   readDirectory(fdArg: number, countArg: number): Buffer | number;
   /** Writes `data` into the program at argument bufArg and answers with its length (or the error). */

@@ -267,3 +267,39 @@ function stepSource(s: GlobStep): string {
     }
   }
 }
+
+/**
+ * The glob's automaton states after reading `text` (a prefix of some path), as a key: two
+ * prefixes with the same key are followed by exactly the same matches for every suffix; ''
+ * when no continuation can match. For decisions about moving whole directories (rename),
+ * never on the hot path.
+ */
+export function globStateKey(pattern: string, text: string): string {
+  const { steps, treeAt } = parseGlob(pattern);
+  const m = steps.length;
+  const close = (set: Set<number>, st: number) => {
+    for (;;) {
+      if (set.has(st)) return;
+      set.add(st);
+      const s = steps[st];
+      if (st < m && s !== undefined && (s.kind === 'star' || s.kind === 'globstar')) st++;
+      else return;
+    }
+  };
+  let cur = new Set<number>();
+  close(cur, 0);
+  for (let pos = 0; pos < text.length && cur.size > 0; pos++) {
+    const c = text.charCodeAt(pos);
+    const next = new Set<number>();
+    for (const st of cur) {
+      const s = steps[st];
+      if (s === undefined) continue;
+      if (s.kind === 'char' ? c === s.code : s.kind === 'one' ? c !== SLASH : s.kind === 'class' ? c < 256 && s.set[c] === 1 : s.kind === 'star' ? c !== SLASH : true) {
+        close(next, s.kind === 'star' || s.kind === 'globstar' ? st : st + 1);
+      }
+    }
+    cur = next;
+  }
+  const live = [...cur].filter((st) => st < m || st === m || st === treeAt).sort((a, b) => a - b);
+  return live.length === 0 ? '' : live.join(',');
+}

@@ -2,8 +2,8 @@
 // the last matching rule wins.
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
-import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
-import { globMatcher, type GlobMatcher } from './glob.js';
+import { CAPABILITIES, isCapability, isNetCapability, type Capability, type NetCapability } from './capabilities.js';
+import { globMatcher, globStateKey, type GlobMatcher } from './glob.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
@@ -88,6 +88,21 @@ export class Policy {
     }
     // SAFETY: fail closed: a capability that is on denies what no rule allows.
     return false;
+  }
+
+  /**
+   * Would every path below `from` be decided exactly as the same path below `to`, for every
+   * path capability that is on? (For renames of whole directories.) Exact: each rule's glob
+   * automaton must be in the same states after reading `from/` and `to/`.
+   */
+  sameDecisionsBelow(from: string, to: string): boolean {
+    for (const cap of this.on) {
+      if (isNetCapability(cap)) continue;
+      for (const r of this.rules.get(cap)!) {
+        if (r.glob !== undefined && globStateKey(r.pattern, `${from}/`) !== globStateKey(r.pattern, `${to}/`)) return false;
+      }
+    }
+    return true;
   }
 
   /** Allowed? `addr` has 4 bytes (family 4) or 16 bytes (family 6); `port` in host order. */

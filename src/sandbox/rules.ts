@@ -144,7 +144,7 @@ function pathTarget(pattern: string, fail: Fail): Target {
   // SAFETY: a canonical path has no `.`, `..` or empty components; a rule that has one could
   // never match, and a deny rule would silently protect nothing.
   const issue = nonCanonical(steps);
-  if (issue) throw fail(issue.at, `the ${issue.what} component can never match: paths are canonical`, 'an absolute path glob without ., .. or // components');
+  if (issue) throw fail(issue.at, `the ${issue.what} component can never match: paths are canonical`, 'an absolute path glob without ., .. or empty components (// or a trailing /)');
   return { kind: 'glob', pattern };
 }
 
@@ -171,6 +171,7 @@ function nonCanonical(steps: GlobStep[]): { at: number; what: string } | undefin
     if (is(i + 1, '/')) return { at, what: "empty ('//')" };
     if (is(i + 1, '.') && ends(i + 2)) return { at, what: "'.'" };
     if (is(i + 1, '.') && is(i + 2, '.') && ends(i + 3)) return { at, what: "'..'" };
+    if (i === steps.length - 1 && i > 0) return { at, what: "empty last" };
   }
   return undefined;
 }

@@ -145,6 +145,8 @@ test('every malformed rule is refused with the reason', () => {
     ['deny/read+/home/./secret', /the '\.' component can never match/],
     ['deny/read+/home//secret', /the empty \('\/\/'\) component can never match/],
     ['deny/read+/home/..', /the '\.\.' component/],
+    ['deny/read+/etc/shadow/', /the empty last component can never match: paths are canonical; expected .*a trailing \//],
+    ['allow/net/connect+/run/app/', /the empty last component can never match/],
     ['allow/read+/a/[bc', /unterminated character class/],
     ['allow/read+/a\\', /trailing \\ escapes nothing/],
     ['allow/net/connect+10.0.0.0/33!80', /bad prefix length '33' for IPv4: expected 0-32/],

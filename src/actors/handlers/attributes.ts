@@ -1,11 +1,13 @@
 // Attribute changes — chmod, chown, utimes, extended attributes — decided as `write`: they
 // change the file as much as its contents do. Emulated on tsyd's own O_PATH fd of the checked
-// object. The *at forms with an fd and no path (futimens, fchmod, fchown, fsetxattr) act on
-// an fd the program opened through a checked open: not intercepted.
+// object; the fd forms (fchmod, fchown, futimens, fsetxattr, fremovexattr, and AT_EMPTY_PATH)
+// on tsyd's copy of the program's fd, decided on that copy's path.
+// SAFETY: a file opened for reading must not have its mode, owner or times changed through
+// that fd when write is denied (a setuid bit on a readable binary, for one).
 import { constants as os } from 'node:os';
-import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
+import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, takeFdArg } from './common.js';
 
 const { EINVAL, ENOSYS } = os.errno;
 const Times = { timespec: 0, timeval: 1, utimbuf: 2 } as const;
@@ -14,14 +16,21 @@ const Times = { timespec: 0, timeval: 1, utimbuf: 2 } as const;
 function decide(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, atFlags: number): string | null {
   let rflags = atFlags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (atFlags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
-  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, rflags);
+  const path = resolveVisible(ctx, sys, dirfdArg, pathArg, rflags);
   if (path === null) return null;
-  if (path === '') {
-    // An fd the program holds, named with AT_EMPTY_PATH: as fchmod/fchown, not decided.
-    native.respond(Answer.continue);
+  if (path === '') return decideFd(ctx, sys, dirfdArg);
+  ctx.fault(path);
+  if (!ctx.allows('write', sys, path)) {
+    refusePath(ctx, path);
     return null;
   }
-  ctx.fault(path);
+  return path;
+}
+
+/** An fd form: decides write on tsyd's copy of the fd; the op then acts on that copy. */
+function decideFd(ctx: EmulatorContext, sys: string, fdArg: number): string | null {
+  const path = takeFdArg(ctx.pathBuf, fdArg);
+  if (path === null) return null;
   if (!ctx.allows('write', sys, path)) {
     refusePath(ctx, path);
     return null;
@@ -43,7 +52,7 @@ function pointerIsNull(ctx: EmulatorContext, i: number): boolean {
 }
 
 export function attributeHandlers(): Map<string, HandlerSpec> {
-  const caps = ['write'] as const;
+  const caps = ['write', 'stat'] as const;
   const h = new Map<string, HandlerSpec>();
   const add = (name: string, handle: (ctx: EmulatorContext) => void) => h.set(name, { caps, handle });
   add('chmod', (ctx) => {
@@ -78,9 +87,21 @@ export function attributeHandlers(): Map<string, HandlerSpec> {
   add('utimensat', (ctx) => {
     const f = flagsOk(ctx, 3, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH);
     if (f === null) return;
-    // A NULL path is futimens(dirfd): an fd the program holds.
-    if (pointerIsNull(ctx, 1)) return void native.respond(Answer.continue);
-    if (decide(ctx, 'utimensat', 0, 1, f) !== null) native.fsOp(FsOp.utimes, pointerIsNull(ctx, 2) ? -1 : 2, Times.timespec);
+    // A NULL path is futimens(dirfd).
+    const path = pointerIsNull(ctx, 1) ? decideFd(ctx, 'utimensat', 0) : decide(ctx, 'utimensat', 0, 1, f);
+    if (path !== null) native.fsOp(FsOp.utimes, pointerIsNull(ctx, 2) ? -1 : 2, Times.timespec);
+  });
+  add('fchmod', (ctx) => {
+    if (decideFd(ctx, 'fchmod', 0) !== null) native.fsOp(FsOp.chmod, 1);
+  });
+  add('fchown', (ctx) => {
+    if (decideFd(ctx, 'fchown', 0) !== null) native.fsOp(FsOp.chown, 1, 2);
+  });
+  add('fsetxattr', (ctx) => {
+    if (decideFd(ctx, 'fsetxattr', 0) !== null) native.fsOp(FsOp.setxattr, 1, 2, 3, 4);
+  });
+  add('fremovexattr', (ctx) => {
+    if (decideFd(ctx, 'fremovexattr', 0) !== null) native.fsOp(FsOp.removexattr, 1);
   });
   for (const [name, nofollow] of [['setxattr', false], ['lsetxattr', true]] as const) {
     add(name, (ctx) => {

@@ -10,6 +10,9 @@ export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
 export const AT_SYMLINK_FOLLOW = 0x400;
 export const AT_EMPTY_PATH = 0x1000;
+/** Slot.pathMissing after a resolution: what the last component was. */
+export const Last = { exists: 0, missing: 1, dot: 2, dotdot: 3 } as const;
+
 /** No dirfd argument: the path is relative to the cwd. */
 export const CWD = -1;
 
@@ -32,9 +35,39 @@ export function resolveArg(pathBuf: Buffer, dirfdArg: number, pathArg: number, f
   return pathBuf.toString('latin1', 0, len);
 }
 
+/**
+ * resolveArg for every capability but stat itself: a path that stat hides does not exist for
+ * the program, whatever the call's own capability would say (ENOENT, one stat record).
+ * SAFETY: otherwise open, mkdir, rename... would tell a hidden file from a missing one.
+ */
+export function resolveVisible(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
+  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, flags);
+  if (path === null || path === '' || !isHidden(ctx, sys, path)) return path;
+  native.respond(Answer.error, ENOENT);
+  return null;
+}
+
+/** True (after logging the denial) when stat is on and denies `path`. */
+export function isHidden(ctx: EmulatorContext, sys: string, path: string): boolean {
+  return ctx.policy.isOn('stat') && !ctx.allows('stat', sys, path);
+}
+
 /** The path of an fd argument (or of the cwd for AT_FDCWD) into pathBuf; null after answering. */
 export function resolveFdArg(pathBuf: Buffer, fdArg: number): string | null {
   const len = native.resolveFd(fdArg);
+  if (len < 0) {
+    if (len !== -ESRCH) native.respond(Answer.error, -len);
+    return null;
+  }
+  return pathBuf.toString('latin1', 0, len);
+}
+
+/**
+ * Copies the program's fd argument into tsyd for this request and returns the copy's path
+ * (decide on it; ops then act on the copy), or null after answering.
+ */
+export function takeFdArg(pathBuf: Buffer, fdArg: number): string | null {
+  const len = native.takeFd(fdArg);
   if (len < 0) {
     if (len !== -ESRCH) native.respond(Answer.error, -len);
     return null;

@@ -9,9 +9,9 @@ import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveArg, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 
-const { ELOOP } = os.errno;
+const { ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
 const BINPRM_BUF_SIZE = 256;
 /** The kernel gives up after this many nested interpreters. */
@@ -47,7 +47,7 @@ export function interpreterOf(path: string): string | null {
 function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
   let rflags = flags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
-  let path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, rflags);
+  let path = resolveVisible(ctx, sys, dirfdArg, pathArg, rflags);
   if (path === '') path = resolveFdArg(ctx.pathBuf, dirfdArg);
   if (path === null) return;
   ctx.fault(path);
@@ -57,18 +57,22 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
     const interp = interpreterOf(path);
     if (interp === null) break;
     if (depth === MAX_INTERPRETERS) return refuse(ELOOP);
-    // The kernel resolves the interpreter in the program's view (relative to its cwd).
-    const canonical = native.canonicalize(tid, Buffer.from(interp, 'latin1').toString(), AT_FDCWD, 0);
-    // An interpreter that cannot be resolved fails in the kernel too: let it say why.
-    if (typeof canonical === 'number') break;
-    path = Buffer.from(canonical).toString('latin1');
+    // The kernel resolves the interpreter in the program's view (relative to its cwd), as bytes.
+    const canonical = native.canonicalize(tid, Buffer.from(interp, 'latin1'), AT_FDCWD, 0);
+    if (typeof canonical === 'number') {
+      // A missing interpreter fails in the kernel too (ENOENT): let it say so. SAFETY: any other
+      // failure (a loop, tsyd's own /proc, a name too long) is refused: never continued unchecked.
+      if (canonical === -ENOENT) break;
+      return refuse(-canonical);
+    }
+    path = canonical.toString('latin1');
     if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   }
   native.respond(Answer.continue);
 }
 
 export function execHandlers(): Map<string, HandlerSpec> {
-  const caps = ['exec'] as const;
+  const caps = ['exec', 'stat'] as const;
   return new Map<string, HandlerSpec>([
     ['execve', { caps, handle: (ctx) => execute(ctx, 'execve', CWD, 0, 0) }],
     ['execveat', { caps, handle: (ctx) => execute(ctx, 'execveat', 0, 1, arg32(ctx.slots, 4)) }],

@@ -3,7 +3,7 @@
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, refusePath } from './common.js';
+import { arg32, isHidden, refusePath } from './common.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -21,7 +21,7 @@ const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_IN_ROOT = 0x10;
 
-const { EEXIST, ESRCH } = os.errno;
+const { EEXIST, ENOENT, ESRCH } = os.errno;
 
 // The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
 const VALID_OPEN_FLAGS =
@@ -71,7 +71,8 @@ function emulateOpen(
   const checkRead = read && ctx.policy.isOn('read');
   const checkWrite = write && ctx.policy.isOn('write');
   const checkCreate = isCreating(flags) && ctx.policy.isOn('create');
-  if (!checkRead && !checkWrite && !checkCreate) {
+  const checkHidden = ctx.policy.isOn('stat');
+  if (!checkRead && !checkWrite && !checkCreate && !checkHidden) {
     // SAFETY: no capability that applies is on, so no decision depends on the path the
     // program passed: letting the kernel run the call cannot be raced into a denial.
     native.respond(Answer.continue);
@@ -88,6 +89,7 @@ function emulateOpen(
   }
   const path = ctx.pathBuf.toString('latin1', 0, len);
   ctx.fault(path);
+  if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);
   if (checkCreate) {
     const missing = ctx.slots[Slot.pathMissing] === 1 || (flags & O_TMPFILE) === O_TMPFILE;
     if (missing) {
@@ -121,7 +123,7 @@ function openatResolveFlags(resolve: number): number {
 }
 
 export function openHandlers(): Map<string, HandlerSpec> {
-  const caps = ['read', 'write', 'create'] as const;
+  const caps = ['read', 'write', 'create', 'stat'] as const;
   const h = new Map<string, HandlerSpec>();
   h.set('open', { caps, handle: (ctx) => {
     const flags = legacyOpenFlags(arg32(ctx.slots, 1));

@@ -6,10 +6,10 @@
 import { constants as os } from 'node:os';
 import { Answer, FsOp, native, Resolve } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
 
-const { ENOENT, ESRCH } = os.errno;
+const { ENOENT, ENOSYS, ESRCH } = os.errno;
 
 /**
  * Resolves the path argument and decides stat on it. Returns the canonical path, '' for an
@@ -85,7 +85,8 @@ export function visibleEntries(data: Buffer, dir: string, visible: (path: string
  * ask for them).
  */
 function listDirectory(ctx: EmulatorContext): void {
-  const dir = resolveFdArg(ctx.pathBuf, 0);
+  // Decided on tsyd's copy of the fd, and read from that copy: a racing dup2 changes nothing.
+  const dir = takeFdArg(ctx.pathBuf, 0);
   if (dir === null) return;
   if (!ctx.allows('stat', 'getdents64', dir)) return refuse(ENOENT);
   for (;;) {
@@ -140,8 +141,28 @@ export function statHandlers(): Map<string, HandlerSpec> {
     if (decideStat(ctx, 'chdir', CWD, 0, 0) !== null) native.respond(Answer.continue);
   });
   add('fchdir', fdHandler('fchdir'));
+  // Metadata of a path that stat may hide: checked, then continued. Limit: a path swapped
+  // after the check can reveal a hidden file's file system, xattrs or inode events (never its
+  // content, which read decides).
+  const checked = (sys: string, dirfdArg: number, pathArg: number, flags: (ctx: EmulatorContext) => number) => (ctx: EmulatorContext) => {
+    const path = decideStat(ctx, sys, dirfdArg, pathArg, flags(ctx));
+    if (path !== null) native.respond(Answer.continue);
+  };
+  const IN_DONT_FOLLOW = 0x02000000;
+  const AT_SYMLINK_FOLLOW = 0x400;
+  add('statfs', checked('statfs', CWD, 0, () => 0));
+  add('getxattr', checked('getxattr', CWD, 0, () => 0));
+  add('listxattr', checked('listxattr', CWD, 0, () => 0));
+  add('lgetxattr', checked('lgetxattr', CWD, 0, () => Resolve.noFollow));
+  add('llistxattr', checked('llistxattr', CWD, 0, () => Resolve.noFollow));
+  add('inotify_add_watch', checked('inotify_add_watch', CWD, 1, (ctx) => (arg32(ctx.slots, 2) & IN_DONT_FOLLOW ? Resolve.noFollow : 0)));
+  add('name_to_handle_at', checked('name_to_handle_at', 0, 1, (ctx) => {
+    const f = arg32(ctx.slots, 4);
+    return (f & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow) | (f & AT_EMPTY_PATH ? Resolve.emptyPath : 0);
+  }));
   add('getdents64', listDirectory);
-  // The old getdents (no d_type; unused by today's libc): checked, then continued unfiltered.
-  add('getdents', fdHandler('getdents'));
+  // SAFETY: the old getdents (no d_type, unused by today's libc) would list hidden entries: it is
+  // refused while stat is on (libc falls back to getdents64).
+  add('getdents', () => refuse(ENOSYS));
   return h;
 }

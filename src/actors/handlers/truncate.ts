@@ -3,7 +3,7 @@
 // ftruncate acts on an fd the program opened through a checked open: not intercepted.
 import { FsOp, native } from '../../native/addon.js';
 import type { HandlerSpec } from '../emulator-context.js';
-import { CWD, refusePath, resolveArg } from './common.js';
+import { CWD, refusePath, resolveVisible } from './common.js';
 
 
 export function truncateHandlers(): Map<string, HandlerSpec> {
@@ -11,9 +11,9 @@ export function truncateHandlers(): Map<string, HandlerSpec> {
     [
       'truncate',
       {
-        caps: ['write'],
+        caps: ['write', 'stat'],
         handle: (ctx) => {
-          const path = resolveArg(ctx.pathBuf, CWD, 0, 0);
+          const path = resolveVisible(ctx, 'truncate', CWD, 0, 0);
           if (path === null) return;
           ctx.fault(path);
           if (!ctx.allows('write', 'truncate', path)) return refusePath(ctx, path);

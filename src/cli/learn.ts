@@ -1,0 +1,35 @@
+// `tsyd learn`: run the program with every access allowed and recorded, then write the
+// policy that lets the same run through and denies anything beyond it.
+import { readdirSync, writeFileSync } from 'node:fs';
+import { enforcedCapabilities } from '../actors/handlers/index.js';
+import { resolveProgram } from '../program.js';
+import { buildPolicy, profileContext } from '../sandbox/build.js';
+import { CAPABILITIES } from '../sandbox/capabilities.js';
+import { learnPolicy, type LearnedAccess } from '../sandbox/learn.js';
+import type { LearnCommand } from './args.js';
+import { supervise } from './supervise.js';
+
+function homeUsers(): string[] {
+  try {
+    return readdirSync('/home');
+  } catch {
+    return [];
+  }
+}
+
+export async function runLearn(cmd: LearnCommand): Promise<number> {
+  const context = profileContext({ program: resolveProgram(cmd.program, process.env.PATH) });
+  const policy = buildPolicy([{ profile: 'off' }, ...cmd.policy], context);
+  // A capability this tsyd does not enforce records nothing: learning leaves it off.
+  const enforced = enforcedCapabilities();
+  for (const cap of CAPABILITIES) if (!enforced.has(cap)) policy.apply({ type: 'sandbox', caps: [cap], on: false });
+  const accesses: LearnedAccess[] = [];
+  const code = await supervise(cmd.program, cmd.args, { policy, record: true, logLevel: cmd.logLevel, logFd: cmd.logFd }, (child) =>
+    child.on('access', (a: LearnedAccess) => accesses.push(a)),
+  );
+  const learned = learnPolicy({ accesses, context, command: [cmd.program, ...cmd.args], enforced, users: homeUsers() });
+  for (const s of learned.secrets) process.stderr.write(`tsyd: warning: the learned run touched a secret (${s}): allowed explicitly, marked # SECRET\n`);
+  if (cmd.output === undefined) process.stdout.write(learned.text);
+  else writeFileSync(cmd.output, learned.text);
+  return code;
+}

@@ -1,0 +1,45 @@
+// Runs one program under tsyd for the CLI (run, learn): signals forwarded, the start failure
+// said in words, the exit status returned.
+import { fstatSync } from 'node:fs';
+import { errnoText, SystemCallError, type TsydError } from '../errors.js';
+import { native } from '../native/addon.js';
+import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
+
+/** Signals sent to tsyd that are passed on to the program. */
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+export const EXIT_START_FAILED = 125;
+
+export function fail(message: string, code: number): never {
+  process.stderr.write(`tsyd: ${message}\n`);
+  process.exit(code);
+}
+
+export function startFailureText(err: TsydError): string {
+  if (!(err instanceof SystemCallError)) return err.message;
+  if (err.syscall !== 'execve') return `cannot start the sandbox: ${err.message}`;
+  if (err.code === 'ENOENT') return 'command not found';
+  return `cannot execute: ${errnoText(err.errno)}`;
+}
+
+/** Starts `program`, waits for it; `onStart` sees the child before it can have ended. */
+export async function supervise(program: string, args: string[], options: SpawnOptions, onStart?: (child: SandboxedProcess) => void): Promise<number> {
+  if (options.logFd !== undefined) {
+    try {
+      fstatSync(options.logFd);
+    } catch {
+      fail(`--log-fd ${options.logFd}: not an open file descriptor`, EXIT_START_FAILED);
+    }
+  }
+  // Handlers first: the program may be running (and be signalled) before spawn() returns.
+  // Node runs them from the event loop, so `child` is set by then.
+  let child: SandboxedProcess | undefined;
+  for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
+  child = spawn(program, args, options);
+  onStart?.(child);
+  const result = await child.result;
+  if (result.error) process.stderr.write(`tsyd: ${program}: ${startFailureText(result.error)}\n`);
+  // SAFETY: never hang: Node would wait forever for a thread it cannot stop.
+  if (!result.cleanShutdown) native.exitNow(result.exitCode);
+  return result.exitCode;
+}

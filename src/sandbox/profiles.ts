@@ -1,0 +1,164 @@
+// Built-in profiles (`-p NAME`): rule lists made from where the program runs. Every rule
+// carries the source `profile NAME`, so an error names the profile.
+import { UsageError } from '../errors.js';
+import { CAPABILITIES, type PathCapability } from './capabilities.js';
+import { parseRule, type Statement } from './rules.js';
+import { globLiteral } from './glob-literal.js';
+import { secretGlobs, startupGlobs } from './secrets.js';
+
+export const PROFILES = ['off', 'user', 'paranoid'] as const;
+export type ProfileName = (typeof PROFILES)[number];
+/** The profile used when no -m, -P or -p is given (CLI and spawn()). */
+export const DEFAULT_PROFILE: ProfileName = 'user';
+
+export interface ProfileContext {
+  /** The program's working directory at start: canonical and absolute. */
+  cwd: string;
+  /** $HOME: canonical and absolute. */
+  home: string;
+  /** $TMPDIR when it is not /tmp (canonical). */
+  tmp?: string;
+  /** The program's canonical path (paranoid lets it, and nothing else, be executed). */
+  program?: string;
+  /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
+  path?: string[];
+}
+
+const PATH_CAPS: PathCapability[] = ['read', 'write', 'create', 'delete', 'stat', 'exec'];
+const ALL_ON = `sandbox/${CAPABILITIES.join(',')}:on`;
+
+export function isProfile(name: string): name is ProfileName {
+  return (PROFILES as readonly string[]).includes(name);
+}
+
+export function unknownProfile(name: string): string {
+  return `unknown profile '${name}'; expected one of ${PROFILES.join(', ')}`;
+}
+
+/** The statements of profile `name`; an unknown name is a usage error listing the profiles. */
+export function profileStatements(name: string, ctx: ProfileContext): Statement[] {
+  if (!isProfile(name)) throw new UsageError(unknownProfile(name));
+  const lines = name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
+  return lines.map((l) => parseRule(l, { kind: 'profile', name }));
+}
+
+/** Every capability on and everything allowed: each access is still decided and recordable. */
+function offRules(): string[] {
+  return [
+    ALL_ON,
+    ...PATH_CAPS.map((c) => `allow/${c}+/***`),
+    ...(['net/bind', 'net/connect'] as const).flatMap((c) => [`allow/${c}+any!0-65535`, `allow/${c}+/***`, `allow/${c}+@**`]),
+  ];
+}
+
+/** The directories the user profile lets a program change: its cwd and the temp dirs. */
+function scratchDirs(ctx: ProfileContext): string[] {
+  // SAFETY: a program started in `/` does not get the whole file system as its project.
+  const dirs = ctx.cwd === '/' ? [] : [globLiteral(ctx.cwd)];
+  dirs.push('/tmp', '/var/tmp', '/dev/shm');
+  if (ctx.tmp !== undefined && ctx.tmp !== '/' && !dirs.includes(globLiteral(ctx.tmp))) dirs.push(globLiteral(ctx.tmp));
+  return dirs;
+}
+
+/** Device nodes every program may write (terminals, the bit buckets, entropy). */
+const USER_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/tty', '/dev/pts/*', '/dev/ptmx', '/dev/random', '/dev/urandom'];
+/** The program's own open files by path (/dev/stdout, /dev/fd/N, /proc/self/fd/N): magic paths. */
+const OWN_FDS = ['/proc/[0-9]*/fd/*', '/proc/[0-9]*/task/[0-9]*/fd/*'];
+/** Where system programs live; the user profile runs them and nothing the program fetched elsewhere. */
+const SYSTEM_BIN = ['/usr/***', '/bin/***', '/sbin/***', '/lib/***', '/lib64/***', '/lib32/***', '/libx32/***', '/opt/***'];
+/**
+ * UNIX sockets of local services a normal program needs: name resolution (nscd and
+ * systemd-resolved). SAFETY: not /run/*** — /run/docker.sock is root, the system D-Bus reaches
+ * privileged services, /run/user/UID holds the ssh and gpg agents.
+ */
+const LOCAL_SERVICES = ['/run/nscd/socket', '/run/systemd/resolve/io.systemd.Resolve'];
+/**
+ * Sockets under the scratch dirs that act for the user. SAFETY: an ssh agent signs as the
+ * user; an X server hands out keystrokes and screen contents.
+ */
+const AGENT_SOCKETS = ['/tmp/ssh-*/***', '/tmp/.X11-unix/***', '/tmp/tmux-*/***', '/tmp/gpg-*/***'];
+
+/**
+ * The trees of the user's $PATH: a directory outside $HOME as it is; one under $HOME as its
+ * top directory there (~/.pyenv/shims → ~/.pyenv/***: shims run the versions beside them).
+ * SAFETY: the user profile lets the program write none of them (unless they are scratch dirs,
+ * which are executable anyway); secrets stay denied by the rules after these; $HOME and `/`
+ * themselves are never made executable.
+ */
+function toolchains(ctx: ProfileContext): string[] {
+  const out = new Set<string>();
+  for (const dir of ctx.path ?? []) {
+    if (!dir.startsWith('/') || dir === '/' || dir === ctx.home) continue;
+    const top = dir.startsWith(`${ctx.home}/`) ? `${ctx.home}/${dir.slice(ctx.home.length + 1).split('/')[0]}` : dir;
+    if (!SYSTEM_BIN.some((b) => `${top}/`.startsWith(b.slice(0, -3)))) out.add(`${globLiteral(top)}/***`);
+  }
+  return [...out];
+}
+
+function userRules(ctx: ProfileContext): string[] {
+  const scratch = scratchDirs(ctx);
+  const out = [ALL_ON, 'allow/read+/***', 'allow/stat+/***'];
+  for (const cap of ['write', 'create', 'delete'] as const) for (const d of scratch) out.push(`allow/${cap}+${d}/***`);
+  for (const dev of [...USER_DEVICES, ...OWN_FDS]) out.push(`allow/write+${dev}`);
+  // SAFETY (accepted): exec from the cwd and the temp dirs adds nothing to what a program that
+  // may write there can do (it could write a script and run it with /bin/sh), and builds run
+  // what they compile there (configure tests, cc's temp programs).
+  for (const d of [...SYSTEM_BIN, ...scratch.map((s) => `${s}/***`), ...toolchains(ctx)]) out.push(`allow/exec+${d}`);
+  for (const cap of ['net/connect', 'net/bind'] as const) {
+    out.push(`allow/${cap}+loopback!0-65535`);
+    for (const d of scratch) out.push(`allow/${cap}+${d}/***`);
+  }
+  for (const s of LOCAL_SERVICES) out.push(`allow/net/connect+${s}`);
+  for (const s of AGENT_SOCKETS) out.push(`deny/net/connect+${s}`);
+  // SAFETY: a program started in $HOME may change files there, but not those that run code
+  // outside the sandbox at the next login, shell or git command.
+  for (const glob of startupGlobs(ctx.home)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
+  // SAFETY: secrets last, since the last matching rule wins: denied even under the cwd or /tmp.
+  for (const glob of secretGlobs(ctx.home)) {
+    for (const cap of PATH_CAPS) out.push(`deny/${cap}+${glob}`);
+    out.push(`deny/net/connect+${glob}`, `deny/net/bind+${glob}`);
+  }
+  return out;
+}
+
+/** What the dynamic loader and libc read to start a program (glibc, x86-64 and others). */
+const STARTUP_FILES = [
+  '/etc/ld.so.cache',
+  '/etc/ld.so.preload',
+  '/etc/ld.so.conf',
+  '/etc/ld.so.conf.d/***',
+  '/lib*/ld-linux*.so*',
+  '/lib*/**/ld-linux*.so*',
+  '/usr/lib*/**/ld-linux*.so*',
+  ...['libc', 'libm', 'libpthread', 'libdl', 'librt', 'libgcc_s', 'libstdc++', 'libselinux', 'libpcre2-8'].flatMap((l) => [
+    `/lib*/**/${l}.so*`,
+    `/usr/lib*/**/${l}.so*`,
+    `/lib*/${l}.so*`,
+    `/usr/lib*/${l}.so*`,
+  ]),
+  '/usr/lib/locale/locale-archive',
+  '/usr/lib/locale/C.*/***',
+  '/usr/share/locale/locale.alias',
+  '/etc/locale.alias',
+  '/usr/lib*/**/gconv/gconv-modules*',
+  '/usr/lib*/**/gconv/gconv-modules.d/***',
+  '/etc/localtime',
+  '/dev/null',
+  '/dev/urandom',
+  '/proc/[0-9]*/maps',
+  '/proc/sys/vm/overcommit_memory',
+  '/sys/devices/system/cpu/online',
+  '/sys/devices/system/cpu/possible',
+];
+
+function paranoidRules(ctx: ProfileContext): string[] {
+  const out = [ALL_ON];
+  for (const f of STARTUP_FILES) out.push(`allow/read+${f}`, `allow/stat+${f}`);
+  // The loader probes library directories (tls/, x86_64/, glibc-hwcaps/) by stat.
+  for (const d of ['/lib*/***', '/usr/lib*/***']) out.push(`allow/stat+${d}`);
+  if (ctx.program !== undefined) {
+    const p = globLiteral(ctx.program);
+    out.push(`allow/read+${p}`, `allow/stat+${p}`, `allow/exec+${p}`);
+  }
+  return out;
+}

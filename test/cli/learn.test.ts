@@ -1,0 +1,75 @@
+// tsyd learn: a recorded run → a policy with which the same run succeeds and anything beyond
+// it is denied; secrets explicit and warned about; the program's exit code.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tempTree } from '../helpers/tmp.js';
+import { describe, runTsyd } from '../helpers/tsyd.js';
+
+const home = tempTree('learn-home', { '.ssh/id_rsa': 'PRIVATE KEY', '.netrc': 'machine x password y' });
+const proj = tempTree('learn-proj', {
+  'hello.c': '#include <stdio.h>\nint main(void){puts("hello");return 0;}\n',
+  'Makefile': 'hello: hello.c\n\tcc -o hello hello.c\n',
+});
+const env = { HOME: home, PATH: '/usr/bin:/bin' };
+const policy = `${proj}/learned.policy`;
+const opts = { cwd: proj, env, timeoutMs: 60_000 };
+
+/**
+ * cc makes its temp files with O_CREAT|O_EXCL. Until resolvePath reports a missing last
+ * component under no-follow resolution (addon/path.cc), such creates are neither recorded nor
+ * denied with EACCES (EEXIST instead), so the learned policy misses them: the learn-then-run
+ * tests wait for that fix and run by themselves once it is in.
+ */
+const exclProbe = await runTsyd(['run', '-m', 'sandbox/create:on', '-m', 'allow/create+/nowhere', '--', '/usr/bin/python3', '-c',
+  `import os\ntry: os.open("${proj}/probe", os.O_CREAT|os.O_EXCL|os.O_WRONLY)\nexcept OSError as e: print(e.errno)`]);
+const exclCreatesDecided = exclProbe.stdout.trim() === '13';
+if (!exclCreatesDecided) console.warn('learn.test: O_CREAT|O_EXCL creates are not decided as create (EEXIST bug in resolvePath): skipping the make/cc learn tests');
+const withExcl = exclCreatesDecided ? test : test.skip;
+
+withExcl('learn a C build with make and cc; the learned policy passes check and runs the same build', async () => {
+  const l = await runTsyd(['learn', '-o', policy, '--', 'make'], opts);
+  assert.is(l.code, 0, describe(l));
+  assert.is(l.stdout, 'cc -o hello hello.c\n', 'the policy went to the file, not stdout');
+  const text = readFileSync(policy, 'utf8');
+  assert.match(text, '# command: make\n');
+  assert.match(text, 'sandbox/read:on\n');
+  assert.match(text, 'allow/exec+');
+  assert.not.match(text, 'SECRET');
+  const c = await runTsyd(['check', '-P', policy], opts);
+  assert.is(c.code, 0, describe(c));
+
+  rmSync(`${proj}/hello`);
+  const r = await runTsyd(['run', '-P', policy, '--', 'make'], opts);
+  assert.is(r.code, 0, describe(r));
+  assert.ok(existsSync(`${proj}/hello`));
+  assert.is(r.records.filter((x) => x.ctx === 'access').length, 0, describe(r));
+});
+
+withExcl('under the learned policy, a changed build that reads a new secret is denied', async () => {
+  writeFileSync(`${proj}/Makefile.evil`, `hello2: hello.c\n\tcat ${home}/.ssh/id_rsa\n\tcc -o hello2 hello.c\n`);
+  const r = await runTsyd(['run', '-P', policy, '--', 'make', '-f', 'Makefile.evil'], opts);
+  assert.is.not(r.code, 0, describe(r));
+  assert.not.match(r.stdout, 'PRIVATE');
+  assert.not.ok(existsSync(`${proj}/hello2`), 'make stopped at the denied read');
+  assert.ok(r.records.some((x) => x.ctx === 'access' && x.path === `${home}/.ssh/id_rsa`), describe(r));
+});
+
+test('a secret the learned run read: warned on stderr, allowed only by an explicit # SECRET rule', async () => {
+  const l = await runTsyd(['learn', '--', 'cat', `${home}/.netrc`], opts);
+  assert.is(l.code, 0, describe(l));
+  assert.match(l.stderr, `tsyd: warning: the learned run touched a secret (read ${home}/.netrc)`);
+  assert.match(l.stdout, `# SECRET: the learned run read this\nallow/read+${home}/.netrc\n`);
+  assert.not.match(l.stdout, `allow/read+${home}/***`);
+});
+
+test('the exit code is the program\'s; a program not found is 127 with no policy written', async () => {
+  const l = await runTsyd(['learn', '-o', `${proj}/p2`, '--', 'sh', '-c', 'exit 7'], opts);
+  assert.is(l.code, 7, describe(l));
+  assert.ok(existsSync(`${proj}/p2`));
+  const n = await runTsyd(['learn', '-o', `${proj}/p3`, '--', 'no-such-program-tsyd'], opts);
+  assert.is(n.code, 127, describe(n));
+  assert.not.ok(existsSync(`${proj}/p3`));
+});
+
+test.run();

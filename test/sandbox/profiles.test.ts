@@ -1,0 +1,166 @@
+// Profile contents, decided through Policy.check/checkAddress: what user, paranoid and off allow.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { UsageError } from '../../src/errors.js';
+import { toBytes } from '../../src/sandbox/bytes.js';
+import { buildPolicy, policyStatements } from '../../src/sandbox/build.js';
+import { CAPABILITIES, type Capability } from '../../src/sandbox/capabilities.js';
+import { profileStatements, PROFILES, type ProfileContext } from '../../src/sandbox/profiles.js';
+
+const ctx: ProfileContext = { cwd: '/home/alice/proj', home: '/home/alice', program: '/usr/bin/true' };
+const user = buildPolicy([{ profile: 'user' }], ctx);
+const paranoid = buildPolicy([{ profile: 'paranoid' }], ctx);
+const off = buildPolicy([{ profile: 'off' }], ctx);
+const ip4 = (...b: number[]) => Uint8Array.from(b);
+const ip6 = (...tail: number[]) => Uint8Array.from([...new Array<number>(16 - tail.length).fill(0), ...tail]);
+const PATH_CAPS: Capability[] = ['read', 'write', 'create', 'delete', 'stat', 'exec'];
+
+test('every profile turns every capability on (each access is decided)', () => {
+  for (const p of [user, paranoid, off]) for (const cap of CAPABILITIES) assert.ok(p.isOn(cap), cap);
+});
+
+test('user: secrets denied for every path capability, even inside the cwd and for other users', () => {
+  const secrets = [
+    '/home/alice/.ssh/id_ed25519',
+    '/home/alice/.ssh',
+    '/home/alice/.aws/credentials',
+    '/home/alice/.gnupg/private-keys-v1.d/x.key',
+    '/home/alice/.config/gcloud/credentials.db',
+    '/home/alice/.docker/config.json',
+    '/home/alice/.netrc',
+    '/home/alice/.git-credentials',
+    '/home/alice/.kube/config',
+    '/home/bob/.ssh/id_rsa',
+    '/root/.ssh/authorized_keys',
+    '/etc/shadow',
+    '/etc/gshadow',
+    '/etc/sudoers',
+    '/etc/sudoers.d/90-users',
+    '/etc/ssh/ssh_host_ed25519_key',
+    '/var/run/secrets/kubernetes.io/serviceaccount/token',
+  ];
+  for (const s of secrets) for (const cap of PATH_CAPS) assert.not.ok(user.check(cap, s), `${cap} ${s}`);
+});
+
+test('user: a secret-named path under the cwd of a home outside /home is denied too', () => {
+  const p = buildPolicy([{ profile: 'user' }], { cwd: '/srv/me/.ssh', home: '/srv/me' });
+  assert.not.ok(p.check('write', '/srv/me/.ssh/id_rsa'), 'the cwd rule comes before the secrets');
+  assert.not.ok(p.check('read', '/srv/me/.aws/config'));
+  assert.ok(p.check('read', '/srv/me/notes.txt'));
+});
+
+test('user: read and stat anywhere else; public files of the ssh config are readable', () => {
+  for (const f of ['/etc/passwd', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/home/alice/.bashrc', '/etc/ssh/ssh_config', '/etc/ssh/ssh_host_ed25519_key.pub']) {
+    assert.ok(user.check('read', f), f);
+    assert.ok(user.check('stat', f), f);
+  }
+});
+
+test('user: write, create, delete in the cwd and temp dirs; not outside; std streams and /dev nodes writable', () => {
+  for (const f of ['/home/alice/proj/a.o', '/home/alice/proj', '/tmp/ccAB12.s', '/var/tmp/x', '/dev/shm/sem.x']) {
+    for (const cap of ['write', 'create', 'delete'] as const) assert.ok(user.check(cap, f), `${cap} ${f}`);
+  }
+  for (const f of ['/home/alice/.bashrc', '/home/alice/other/x', '/etc/passwd', '/usr/bin/ls', '/home/alice/proj-other/x']) {
+    for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(user.check(cap, f), `${cap} ${f}`);
+  }
+  for (const f of ['/dev/null', '/dev/tty', '/dev/pts/3', '/proc/4242/fd/1', '/proc/4242/task/4243/fd/2']) assert.ok(user.check('write', f), f);
+  assert.not.ok(user.check('write', '/dev/sda'));
+  assert.not.ok(user.check('write', '/proc/sys/kernel/core_pattern'));
+});
+
+test('user: exec of system programs and of the cwd, not of other places', () => {
+  for (const f of ['/usr/bin/git', '/bin/sh', '/usr/local/bin/node', '/opt/tool/bin/x', '/home/alice/proj/build/a.out']) assert.ok(user.check('exec', f), f);
+  for (const f of ['/home/alice/bin/x', '/home/alice/.local/bin/pip', '/srv/x']) assert.not.ok(user.check('exec', f), f);
+});
+
+test('user: the trees of $PATH are executable ($HOME ones by their top directory), not $HOME itself', () => {
+  const p = buildPolicy([{ profile: 'user' }], { ...ctx, path: ['/home/alice/.pyenv/shims', '/home/alice', '/usr/local/bin', '/nix/bin', '/'] });
+  assert.ok(p.check('exec', '/home/alice/.pyenv/versions/3.12/bin/python3'));
+  assert.ok(p.check('exec', '/nix/bin/hello'));
+  assert.not.ok(p.check('exec', '/home/alice/Downloads/x'));
+  assert.not.ok(p.check('exec', '/srv/x'));
+  assert.not.ok(p.check('write', '/home/alice/.pyenv/shims/python3'), 'executable, not writable');
+  assert.is(p.normalized().filter((l) => l === 'allow/exec+/usr/local/bin/***').length, 0, 'under /usr/***');
+});
+
+test('user: loopback connect and bind only; local UNIX sockets; agents and system sockets denied', () => {
+  for (const cap of ['net/connect', 'net/bind'] as const) {
+    assert.ok(user.checkAddress(cap, 4, ip4(127, 0, 0, 1), 8080), cap);
+    assert.ok(user.checkAddress(cap, 4, ip4(127, 0, 0, 53), 53), cap);
+    assert.ok(user.checkAddress(cap, 6, ip6(1), 443), cap);
+    assert.not.ok(user.checkAddress(cap, 4, ip4(93, 184, 216, 34), 443), cap);
+    assert.not.ok(user.checkAddress(cap, 4, ip4(0, 0, 0, 0), 80), cap);
+    assert.not.ok(user.checkAddress(cap, 6, ip6(0x20, 0x01), 443), cap);
+  }
+  assert.ok(user.check('net/connect', '/tmp/app.sock'));
+  assert.ok(user.check('net/connect', '/home/alice/proj/.sock'));
+  assert.ok(user.check('net/connect', '/run/nscd/socket'));
+  for (const s of ['/run/docker.sock', '/run/dbus/system_bus_socket', '/tmp/ssh-XXXX/agent.12', '/tmp/.X11-unix/X0', '/run/user/1000/gnupg/S.gpg-agent', '/home/alice/.gnupg/S.gpg-agent', '@/tmp/.X11-unix/X0']) {
+    assert.not.ok(user.check('net/connect', s), s);
+  }
+});
+
+test('user started in $HOME: files there writable, but not the start-up files that run code later', () => {
+  const p = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice' });
+  assert.ok(p.check('write', '/home/alice/notes.txt'));
+  assert.ok(p.check('create', '/home/alice/src/new.c'));
+  for (const f of ['/home/alice/.bashrc', '/home/alice/.profile', '/home/alice/.gitconfig', '/home/alice/.config/autostart/x.desktop', '/home/alice/.config/systemd/user/evil.service']) {
+    for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+    assert.ok(p.check('read', f), f);
+  }
+});
+
+test('user in /: the whole file system is not the project', () => {
+  const p = buildPolicy([{ profile: 'user' }], { cwd: '/', home: '/root' });
+  assert.not.ok(p.check('write', '/etc/passwd'));
+  assert.ok(p.check('write', '/tmp/x'));
+});
+
+test('paranoid: the loader, libc and the program itself; nothing else', () => {
+  for (const f of ['/etc/ld.so.cache', '/lib64/ld-linux-x86-64.so.2', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/usr/lib/locale/locale-archive', '/proc/77/maps', '/usr/bin/true']) {
+    assert.ok(paranoid.check('read', f), f);
+  }
+  assert.ok(paranoid.check('exec', '/usr/bin/true'));
+  assert.not.ok(paranoid.check('exec', '/usr/bin/ls'));
+  for (const f of ['/etc/passwd', '/home/alice/proj/x', '/usr/bin/ls', '/usr/lib/x86_64-linux-gnu/libcrypto.so.3', '/proc/77/environ']) assert.not.ok(paranoid.check('read', f), f);
+  for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(paranoid.check(cap, '/tmp/x'), cap);
+  assert.not.ok(paranoid.checkAddress('net/connect', 4, ip4(127, 0, 0, 1), 80));
+  assert.not.ok(paranoid.check('net/connect', '/tmp/x.sock'));
+});
+
+test('paranoid: a program path with glob chars matches only itself', () => {
+  const p = buildPolicy([{ profile: 'paranoid' }], { cwd: '/', home: '/root', program: '/opt/a*[b] c/prog' });
+  assert.ok(p.check('exec', '/opt/a*[b] c/prog'));
+  assert.not.ok(p.check('exec', '/opt/aX[b] c/prog'));
+});
+
+test('off: every access allowed, addresses and socket names too', () => {
+  for (const cap of PATH_CAPS) assert.ok(off.check(cap, '/etc/shadow'), cap);
+  for (const cap of ['net/connect', 'net/bind'] as const) {
+    assert.ok(off.checkAddress(cap, 4, ip4(8, 8, 8, 8), 53));
+    assert.ok(off.checkAddress(cap, 6, ip6(0x20, 1), 65535));
+    assert.ok(off.check(cap, '/run/x.sock'));
+    assert.ok(off.check(cap, toBytes('@abstract/név')));
+  }
+});
+
+test('profiles compose in order with rules: the later input wins', () => {
+  const p = buildPolicy([{ profile: 'off' }, { rule: 'deny/read+/etc/passwd' }], ctx);
+  assert.not.ok(p.check('read', '/etc/passwd'));
+  const q = buildPolicy([{ rule: 'deny/read+/etc/passwd' }, { profile: 'off' }], ctx);
+  assert.ok(q.check('read', '/etc/passwd'), 'off comes last: its allow/read+/*** wins');
+});
+
+test('no input means the user profile; an unknown profile is a usage error listing the profiles', () => {
+  assert.equal(buildPolicy([], ctx).normalized(), user.normalized());
+  assert.throws(() => profileStatements('nope', ctx), (e: unknown) => e instanceof UsageError && /off, user, paranoid/.test(e.message));
+  assert.equal([...PROFILES], ['off', 'user', 'paranoid']);
+});
+
+test('profile rules carry their source (errors name the profile)', () => {
+  const s = policyStatements([{ profile: 'user' }], () => ctx);
+  assert.ok(s.length > 50);
+  for (const st of s) assert.equal(st.source, { kind: 'profile', name: 'user' });
+});
+
+test.run();
