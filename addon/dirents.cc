@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <string>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
