@@ -133,6 +133,11 @@ struct ChildArgs {
   // The listener's number goes to tsyd, which takes the fd itself with pidfd_getfd; the child
   // waits for its ack before exec closes the fd. SAFETY: no sendmsg here: the filter just loaded
   // may notify on sendmsg (net/connect), and no one could answer it before tsyd has the listener.
+  // pidfd_getfd needs ptrace access to this child, which tsyd's non-dumpable state (inherited
+  // through fork) refuses to an unprivileged tsyd. SAFETY: accepted risk: from here to execve
+  // (which makes the program dumpable anyway) a process of the same uid could attach to this
+  // copy of tsyd's memory; no secret is written after this point.
+  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   ssize_t sent;
   do {
     sent = write(a.sock, &listener, sizeof listener);
