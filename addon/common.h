@@ -31,10 +31,11 @@ enum ReqSlot {
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
   kPathMissing = 23,  // resolvePath(): 0 exists, 1 the last component does not exist (yet),
                       // 2 / 3: the path ends in "." / ".." (exists, but names no entry)
-  kNetSlots = 24,   // net.cc: 24-27 (family, port, control data, abstract name length)
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
-  kReqSlots = 32,
+  // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
+  kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length)
+  kReqSlots = 40,
 };
 
 constexpr size_t kPathBufSize = 2 * PATH_MAX;

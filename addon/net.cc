@@ -36,7 +36,7 @@ enum SockKind {
 };
 
 // Slots (see common.h ReqSlot: 24-27 are free for this facility).
-enum NetSlot { kNetFamily = 24, kNetPort = 25, kNetControl = 26, kNetNameLen = 27 };
+enum NetSlot { kNetFamily = kNetSlots, kNetPort = kNetSlots + 1, kNetControl = kNetSlots + 2, kNetNameLen = kNetSlots + 3 };
 
 enum NetOp { kNetConnect = 0, kNetBind = 1, kNetSendto = 2, kNetSendmsg = 3 };
 

@@ -18,13 +18,14 @@ export const Slot = {
   pathMagic: 22,
   pathMissing: 23,
   /** readSockaddr()/readMsgName(): address family (4|6 for kind inet, else the AF_ number). */
-  netFamily: 24,
-  netPort: 25,
+  // 24-31: the pool's words (src/actors/worker-data.ts Slot), never written by the addon.
+  netFamily: 32,
+  netPort: 33,
   /** readMsgName(): 1 when the message carries control data. */
-  netControl: 26,
+  netControl: 34,
   /** Length of an abstract name in pathBuf, with its leading '@'. */
-  netNameLen: 27,
-  count: 32,
+  netNameLen: 35,
+  count: 40,
 } as const;
 
 export const PATH_BUF_SIZE = 2 * 4096;
