@@ -5,9 +5,9 @@ import { constants as os } from 'node:os';
 import { Answer, native, NetOp, Slot, SockKind } from '../../native/addon.js';
 import type { NetCapability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, refusePath } from './common.js';
+import { arg32, isHidden, refusePath } from './common.js';
 
-const { EACCES, ESRCH } = os.errno;
+const { EACCES, ENOENT, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
 const MAX_MMSG = 1024;
 
@@ -40,7 +40,13 @@ function decide(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: num
     }
     case SockKind.unixPath: {
       const path = pathBuf.toString('latin1', 0, pathBuf.indexOf(0));
-      if (ctx.allows(cap, sys, path)) return true;
+      if (isHidden(ctx, sys, path)) {
+        native.respond(Answer.error, ENOENT);
+        return false;
+      }
+      // SAFETY: binding a UNIX path creates a file: the create capability decides it too.
+      const creates = sys === 'bind' && ctx.policy.isOn('create');
+      if (ctx.allows(cap, sys, path) && (!creates || ctx.allows('create', sys, path))) return true;
       refusePath(ctx, path);
       return false;
     }
@@ -68,7 +74,8 @@ function perform(ctx: EmulatorContext, op: number): void {
 }
 
 function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' | 'bind', op: number): void {
-  if (!ctx.policy.isOn(cap)) return void native.respond(Answer.continue);
+  const on = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
+  if (!on) return void native.respond(Answer.continue);
   if (decide(ctx, cap, sys, native.readSockaddr(1, 2, op))) perform(ctx, op);
 }
 
@@ -113,7 +120,7 @@ function sendmmsg(ctx: EmulatorContext): void {
 export function netHandlers(): Map<string, HandlerSpec> {
   return new Map<string, HandlerSpec>([
     ['connect', { caps: ['net/connect'], handle: (ctx) => connectOrBind(ctx, 'net/connect', 'connect', NetOp.connect) }],
-    ['bind', { caps: ['net/bind'], handle: (ctx) => connectOrBind(ctx, 'net/bind', 'bind', NetOp.bind) }],
+    ['bind', { caps: ['net/bind', 'create'], handle: (ctx) => connectOrBind(ctx, 'net/bind', 'bind', NetOp.bind) }],
     ['sendto', { caps: ['net/connect'], handle: sendto }],
     ['sendmsg', { caps: ['net/connect'], handle: sendmsg }],
     ['sendmmsg', { caps: ['net/connect'], handle: sendmmsg }],
