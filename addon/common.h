@@ -128,6 +128,17 @@ void EndBusy(ThreadState* st);
 // Answers the current request: 0 CONTINUE, 1 error `value`, 2 success `value`. 0 or -errno.
 int Respond(ThreadState* st, int kind, int64_t value);
 
+// Answers the result of a call tsyd performed (≥ 0 the value, < 0 -errno) and returns it to JS
+// (-ESRCH when the caller is gone and nothing could be answered).
+Napi::Value AnswerResult(Napi::Env env, ThreadState* st, long r);
+
+// Puts a checked path (canonical, or the pathless name /proc/<tgid>/fd/N when magic) into the
+// path buffer and its slots; returns its length for JS, or -ENAMETOOLONG.
+Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic);
+
+// The name rules see for a program fd without a path of its own: /proc/<tgid>/fd/N.
+std::string PathlessName(pid_t tgid, int fd);
+
 // The system call a spawn stage (reported by the child through the status fd) stands for.
 const char* SpawnStageSyscall(int stage);
 

@@ -67,14 +67,9 @@ static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
   if (magic) {
     pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
     if (g < 0) return Napi::Number::New(env, g);
-    out = "/proc/" + std::to_string(g) + "/fd/" + std::to_string(fd);
+    out = PathlessName(g, fd);
   }
-  if (out.size() + 1 > kPathBufSize) return Napi::Number::New(env, -ENAMETOOLONG);
-  memcpy(st->path, out.c_str(), out.size() + 1);
-  st->path_len = out.size();
-  st->slots[kPathMagic] = magic ? 1 : 0;
-  st->slots[kPathMissing] = 0;
-  return Napi::Number::New(env, static_cast<double>(out.size()));
+  return SetCheckedPath(env, st, out, magic);
 }
 
 // readDirectory(fdArg, countArg) → Buffer of linux_dirent64 records (empty at the end of the
@@ -114,8 +109,7 @@ static Napi::Value AnswerBytes(const Napi::CallbackInfo& info) {
   int w = WriteRemote(static_cast<pid_t>(st->req->pid), st->req->data.args[buf_arg], data.Data(), data.Length());
   if (w == -ESRCH) return Napi::Number::New(env, -ESRCH);
   long r = w < 0 ? w : static_cast<long>(data.Length());
-  int sent = r < 0 ? Respond(st, 1, -r) : Respond(st, 2, r);
-  return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
+  return AnswerResult(env, st, r);
 }
 
 void InitDirents(Napi::Env env, Napi::Object exports) {

@@ -326,8 +326,7 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     // The caller died while tsyd acted: nothing to answer (Respond would fail with ENOENT).
     if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   }
-  int sent = r < 0 ? Respond(st, 1, -r) : Respond(st, 2, r);
-  return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
+  return AnswerResult(env, st, r);
 }
 
 // savePath() keeps the canonical path just resolved as the first path of a two-path call.

@@ -323,8 +323,7 @@ static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
   // The call was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
   if (r == -ESRCH && !NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
-  int sent = r < 0 ? Respond(st, 1, -r) : Respond(st, 2, r);
-  return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
+  return AnswerResult(env, st, r);
 }
 
 void InitNet(Napi::Env env, Napi::Object exports) {

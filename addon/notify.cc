@@ -195,6 +195,11 @@ static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AnswerResult(Napi::Env env, ThreadState* st, long r) {
+  int sent = r < 0 ? Respond(st, 1, -r) : Respond(st, 2, r);
+  return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
+}
+
 void InitNotify(Napi::Env env, Napi::Object exports) {
   exports.Set("endRequest", Napi::Function::New(env, EndRequest, "endRequest"));
   exports.Set("idValidFor", Napi::Function::New(env, IdValidFor, "idValidFor"));

@@ -328,6 +328,19 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, out, static_cast<size_t>(len));
 }
 
+std::string PathlessName(pid_t tgid, int fd) {
+  return "/proc/" + std::to_string(tgid) + "/fd/" + std::to_string(fd);
+}
+
+Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic) {
+  if (path.size() + 1 > kPathBufSize) return Napi::Number::New(env, -ENAMETOOLONG);
+  memcpy(st->path, path.c_str(), path.size() + 1);
+  st->path_len = path.size();
+  st->slots[kPathMagic] = magic ? 1 : 0;
+  st->slots[kPathMissing] = 0;
+  return Napi::Number::New(env, static_cast<double>(path.size()));
+}
+
 // resolveFd(fdArg) → length of the path of the program's fd (or cwd for AT_FDCWD) written into
 // the path buffer, or -errno. An object without a path (pipe, socket, memfd, deleted file)
 // is named by its magic link /proc/<tgid>/fd/N (kPathMagic = 1), which rules can match.
@@ -353,15 +366,10 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
     if (fd == AT_FDCWD) return Napi::Number::New(env, -ENOENT);
     pid_t g = TgidOf(tid);
     if (g < 0) return Napi::Number::New(env, g);
-    out = "/proc/" + std::to_string(g) + "/fd/" + std::to_string(fd);
+    out = PathlessName(g, fd);
     magic = true;
   }
-  if (out.size() + 1 > kPathBufSize) return Napi::Number::New(env, -ENAMETOOLONG);
-  memcpy(st->path, out.c_str(), out.size() + 1);
-  st->path_len = out.size();
-  st->slots[kPathMagic] = magic ? 1 : 0;
-  st->slots[kPathMissing] = 0;
-  return Napi::Number::New(env, static_cast<double>(out.size()));
+  return SetCheckedPath(env, st, out, magic);
 }
 
 // readPathArg(pathArg) → length of the raw path string read into the path buffer, or -errno.
