@@ -154,10 +154,8 @@ struct ChildArgs {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  // The child inherited tsyd's non-dumpable flag: tsyd could not read the execve arguments
-  // of an unprivileged child (the exec capability decides the first exec too). The program
-  // gets the flag its exec gives it anyway; the filter already forbids ptrace.
-  prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  // (Dumpable since the handover: an unprivileged tsyd can also read this first execve's
+  // arguments, which the exec capability decides.)
   execve(a.file, a.argv, a.envp);
   ChildFail(a, kStageExec, errno);
 }
