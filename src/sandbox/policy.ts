@@ -2,7 +2,7 @@
 // the last matching rule wins.
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
-import { CAPABILITIES, isCapability, isNetCapability, type Capability, type NetCapability } from './capabilities.js';
+import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
 import { globMatcher, globStateKey, type GlobMatcher } from './glob.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
@@ -92,12 +92,12 @@ export class Policy {
 
   /**
    * Would every path below `from` be decided exactly as the same path below `to`, for every
-   * path capability that is on? (For renames of whole directories.) Exact: each rule's glob
+   * capability that is on (UNIX socket path rules of the net capabilities included)? (For renames of whole directories.) Exact: each rule's glob
    * automaton must be in the same states after reading `from/` and `to/`.
    */
   sameDecisionsBelow(from: string, to: string): boolean {
     for (const cap of this.on) {
-      if (isNetCapability(cap)) continue;
+      // Net capabilities too: their UNIX socket path rules (address rules have no glob).
       for (const r of this.rules.get(cap)!) {
         if (r.glob !== undefined && globStateKey(r.pattern, `${from}/`) !== globStateKey(r.pattern, `${to}/`)) return false;
       }

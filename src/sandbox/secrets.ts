@@ -1,5 +1,6 @@
 // Secrets: files and trees that hold credentials. The user profile denies them for every
 // capability (even under the cwd); `tsyd learn` never widens a rule over one of them.
+import { readdirSync, realpathSync } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
 
 /** Under a home directory: `/` at the end marks a tree (the directory and everything below). */
@@ -62,7 +63,40 @@ function homes(home: string, users: string[] | undefined): string[] {
   const out = ['/root', ...(users === undefined ? ['/home/*'] : users.map((u) => `/home/${globLiteral(u)}`))];
   const covered = home === '/' || home === '/root' || /^\/home\/[^/]+$/.test(home);
   if (!covered) out.push(globLiteral(home));
+  // SAFETY: decisions are made on canonical paths: where /root, /home or a home under it is a
+  // symlink (Fedora Silverblue: /home → /var/home), the secrets must be named where they really are.
+  for (const h of canonicalHomes(users)) if (!out.includes(h)) out.push(h);
   return out;
+}
+
+/** The canonical forms of /root, /home/* (and of each home) where they differ from the literal. */
+function canonicalHomes(users: string[] | undefined): string[] {
+  const real = (p: string): string | null => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return null;
+    }
+  };
+  const out: string[] = [];
+  const root = real('/root');
+  if (root !== null && root !== '/root' && root !== '/') out.push(globLiteral(root));
+  const home = real('/home');
+  if (home !== null && home !== '/home' && home !== '/') out.push(users === undefined ? `${globLiteral(home)}/*` : '');
+  let names: string[] = users ?? [];
+  if (users === undefined) {
+    try {
+      names = readdirSync('/home');
+    } catch {
+      names = [];
+    }
+  }
+  for (const u of names) {
+    const r = real(`/home/${u}`);
+    if (r !== null && r !== '/' && !r.startsWith('/home/') && (home === null || !r.startsWith(`${home}/`))) out.push(globLiteral(r));
+    else if (r !== null && users !== undefined && home !== null && home !== '/home' && r.startsWith(`${home}/`)) out.push(globLiteral(r));
+  }
+  return out.filter((h) => h !== '');
 }
 
 /**

@@ -6,9 +6,10 @@ import type { EmulatorContext } from '../emulator-context.js';
 import { refusePath } from './common.js';
 
 /** What an object keeps across a rename (its content, its mode, its place in the tree). */
-export const RENAME_KEEPS: readonly Capability[] = ['read', 'write', 'stat', 'exec', 'delete'];
+/** (A UNIX socket keeps its listener: net/connect and net/bind path rules count as well.) */
+export const RENAME_KEEPS: readonly Capability[] = ['read', 'write', 'stat', 'exec', 'delete', 'net/connect', 'net/bind'];
 /** What a hard link shares with the old name (deleting the new name leaves the old one). */
-export const LINK_KEEPS: readonly Capability[] = ['read', 'write', 'stat', 'exec'];
+export const LINK_KEEPS: readonly Capability[] = ['read', 'write', 'stat', 'exec', 'net/connect', 'net/bind'];
 
 /**
  * SAFETY: refuses (and answers) when `to` would be allowed a capability that `from` is denied.

@@ -106,6 +106,14 @@ function emulateOpen(
     refusePath(ctx, path);
     return;
   }
+  if (flags & O_PATH) {
+    // Checked, then continued: SECCOMP_IOCTL_NOTIF_ADDFD cannot send an O_PATH file (the kernel
+    // takes the source fd with fget(), which refuses them). Limit (README): a path swapped after
+    // the check yields an O_PATH fd of another object — no data through it; what it can reach
+    // (fstat, and *at calls, reopening, fchdir, execveat, linkat through it, which are decided)
+    // leaks at most metadata.
+    return void native.respond(Answer.continue);
+  }
   // An open may block for as long as the program likes (a FIFO without writer): the
   // interrupter may cut it short with EINTR, so the emulator is never lost for good.
   ctx.markBlocking(true); // the addon clears it as soon as the open itself returned
