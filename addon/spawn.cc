@@ -63,6 +63,7 @@ struct ChildArgs {
   const char* cwd;
   int stdio[3];
   sock_fprog prog;
+  bool drop_net_admin;  // the net capabilities are on: CAP_NET_RAW and CAP_NET_ADMIN go too
   int sock;
   int errpipe;
   pid_t parent;
@@ -120,6 +121,12 @@ struct ChildArgs {
   // program loses it for good — bounding set, then effective/permitted/inheritable, ambient.
   // An unprivileged one never had it (the calls fail harmlessly).
   DropCapability(CAP_SYS_PTRACE);
+  // SAFETY: with net rules on, a raw socket (IP_HDRINCL: the header names any destination) or
+  // netfilter (NAT of an allowed address to another) would route around every address rule.
+  if (a.drop_net_admin) {
+    DropCapability(CAP_NET_RAW);
+    DropCapability(CAP_NET_ADMIN);
+  }
   // WAIT_KILLABLE_RECV (Linux 5.19): once tsyd has received a request, only a fatal signal
   // interrupts the program's wait, so an emulated call is never half done and then restarted;
   // the interrupter decides when a pending signal should cut a blocking call short.
@@ -227,6 +234,7 @@ static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   for (int i = 0; i < 3; i++) a.stdio[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
   a.prog.len = static_cast<unsigned short>(filter.Length() / sizeof(sock_filter));
   a.prog.filter = reinterpret_cast<sock_filter*>(filter.Data());
+  a.drop_net_admin = o.Has("dropNetAdmin") && o.Get("dropNetAdmin").ToBoolean().Value();
   a.parent = getpid();
 
   int sv[2];

@@ -164,6 +164,7 @@ export class SandboxedProcess extends EventEmitter {
           cwd: options.cwd,
           stdio,
           filter: buildChildFilter(policy),
+          dropNetAdmin: policy.isOn('net/connect') || policy.isOn('net/bind') || policy.lock === 'off',
         }),
       );
     } catch (err) {

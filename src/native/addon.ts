@@ -92,6 +92,8 @@ export interface SpawnRequest {
   /** fds for the program's 0, 1, 2; -1 inherits tsyd's. */
   stdio: [number, number, number];
   filter: Buffer;
+  /** Drop CAP_NET_RAW and CAP_NET_ADMIN in the program (the net capabilities are on). */
+  dropNetAdmin?: boolean;
 }
 
 export interface Spawned {

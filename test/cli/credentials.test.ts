@@ -30,4 +30,18 @@ test('make runs its recipes (it calls setregid/setreuid with its own ids), as ro
   assert.is(nobody.stdout, 'built\n', describe(nobody));
 });
 
+test('the program starts without CAP_SYS_PTRACE, and without CAP_NET_RAW/CAP_NET_ADMIN when net rules are on', async () => {
+  if (process.getuid?.() !== 0) return; // only root has them to lose
+  const eff = async (rules: string[]) => {
+    const r = await runTsyd(['run', ...rules, '--', 'sh', '-c', 'grep CapEff /proc/self/status']);
+    return BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec(r.stdout)?.[1] ?? '0'}`);
+  };
+  const bit = (n: number) => 1n << BigInt(n);
+  const noNet = await eff(['-m', 'sandbox/read:off']);
+  assert.is(noNet & bit(19), 0n, 'CAP_SYS_PTRACE dropped');
+  assert.is.not(noNet & bit(13), 0n, 'CAP_NET_RAW kept without net rules');
+  const net = await eff(['-m', 'sandbox/net/connect:on', '-m', 'allow/net/connect+127.0.0.0/8!0-65535']);
+  assert.is(net & (bit(12) | bit(13) | bit(19)), 0n, 'NET_ADMIN, NET_RAW, SYS_PTRACE dropped');
+});
+
 test.run();
