@@ -51,6 +51,8 @@ export interface EmulatorContext {
   readonly pathBuf: Buffer;
   readonly policy: Policy;
   readonly log: TsydLogger;
+  /** Audit mode: decisions made without allows() (listing filters, EXDEV) must let things through too. */
+  readonly audit: boolean;
   /**
    * Decides `cap` for a canonical path (a byte string, as in pathBuf): true → the call goes on.
    * A denial is logged once and reported; in audit mode it is logged and then allowed. The

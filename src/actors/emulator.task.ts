@@ -91,6 +91,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     pathBuf,
     policy,
     log: logger,
+    audit,
     allows(cap, sys, path) {
       return decided(policy!.check(cap, path), { cap, path: fromBytes(path), sys });
     },

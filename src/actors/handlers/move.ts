@@ -34,7 +34,7 @@ export function refuseWidening(ctx: EmulatorContext, sys: string, from: string, 
  * that was itself decided this way. True when a directory must not move.
  */
 export function subtreeWouldChange(ctx: EmulatorContext, sys: string, from: string, to: string): boolean {
-  if (ctx.policy.sameDecisionsBelow(from, to)) return false;
+  if (ctx.audit || ctx.policy.sameDecisionsBelow(from, to)) return false;
   ctx.log.debug({ ctx: 'access', op: 'rename_across_rules', sys, from, to }, 'a directory here would answer EXDEV: the paths below would be decided differently');
   return true;
 }

