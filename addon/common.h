@@ -136,6 +136,11 @@ Napi::Value AnswerResult(Napi::Env env, ThreadState* st, long r);
 // path buffer and its slots; returns its length for JS, or -ENAMETOOLONG.
 Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic);
 
+// A /proc fd link target that names no path to open again by name: pipe:[..], socket:[..],
+// anon_inode:.., or a deleted file (memfds included: "/memfd:x (deleted)").
+bool IsDeletedTarget(const std::string& target);
+bool IsPathlessTarget(const std::string& target);
+
 // The name rules see for a program fd without a path of its own: /proc/<tgid>/fd/N.
 std::string PathlessName(pid_t tgid, int fd);
 

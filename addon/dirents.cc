@@ -61,9 +61,7 @@ static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
   ssize_t n = readlink(p, link, sizeof link);
   if (n < 0 || n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, n < 0 ? -errno : -ENAMETOOLONG);
   std::string out(link, static_cast<size_t>(n));
-  static const char kDeleted[] = " (deleted)";
-  const size_t k = sizeof kDeleted - 1;
-  bool magic = out.empty() || out[0] != '/' || (out.size() > k && out.compare(out.size() - k, k, kDeleted) == 0);
+  const bool magic = IsPathlessTarget(out);
   if (magic) {
     pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
     if (g < 0) return Napi::Number::New(env, g);

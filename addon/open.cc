@@ -76,14 +76,9 @@ int UmaskOf(pid_t tid) {
 static bool HasNoPath(int fd) {
   char p[64], link[PATH_MAX];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
-  ssize_t n = readlink(p, link, sizeof link - 1);
+  ssize_t n = readlink(p, link, sizeof link);
   if (n <= 0) return false;
-  link[n] = 0;
-  if (link[0] != '/') return true;
-  static const char kDeleted[] = " (deleted)";
-  const size_t k = sizeof kDeleted - 1;
-  if (static_cast<size_t>(n) > k && strcmp(link + n - k, kDeleted) == 0) return true;
-  return strncmp(link, "/memfd:", 7) == 0;
+  return IsPathlessTarget(std::string(link, static_cast<size_t>(n)));
 }
 
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {

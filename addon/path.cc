@@ -48,10 +48,7 @@ static int ProcLink(pid_t tid, int dirfd, std::string* out) {
   if (n >= static_cast<ssize_t>(sizeof buf)) return -ENAMETOOLONG;
   out->assign(buf, static_cast<size_t>(n));
   if (out->empty() || (*out)[0] != '/') return -ENOTDIR;  // pipe:[..], socket:[..], ...
-  static const char kDeleted[] = " (deleted)";
-  if (out->size() > sizeof kDeleted - 1 &&
-      out->compare(out->size() - (sizeof kDeleted - 1), std::string::npos, kDeleted) == 0)
-    return -ENOENT;
+  if (IsDeletedTarget(*out)) return -ENOENT;
   return 0;
 }
 
@@ -78,6 +75,14 @@ static void Append(std::string* out, const std::string& c) {
   out->append(c);
 }
 
+bool IsDeletedTarget(const std::string& t) {
+  static const char kDeleted[] = " (deleted)";
+  const size_t k = sizeof kDeleted - 1;
+  return t.size() > k && t.compare(t.size() - k, k, kDeleted) == 0;
+}
+
+bool IsPathlessTarget(const std::string& t) { return t.empty() || t[0] != '/' || IsDeletedTarget(t); }
+
 // /proc/<digits>[/...] → digits, or -1.
 static long ProcPid(const std::string& path) {
   if (path.compare(0, 6, "/proc/") != 0) return -1;
@@ -89,11 +94,7 @@ static long ProcPid(const std::string& path) {
 
 // A /proc link whose target is not a path that can be opened again by name.
 static bool IsMagicTarget(const std::string& t) {
-  static const char kDeleted[] = " (deleted)";
-  if (!t.empty() && t[0] == '/') {
-    return t.size() > sizeof kDeleted - 1 &&
-           t.compare(t.size() - (sizeof kDeleted - 1), std::string::npos, kDeleted) == 0;
-  }
+  if (!t.empty() && t[0] == '/') return IsDeletedTarget(t);
   size_t colon = t.find(':');
   size_t slash = t.find('/');
   return colon != std::string::npos && (slash == std::string::npos || colon < slash);
@@ -361,13 +362,15 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   if (n < 0) return Napi::Number::New(env, errno == ENOENT ? -EBADF : -errno);
   if (n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, -ENAMETOOLONG);
   std::string out(link, static_cast<size_t>(n));
-  bool magic = fd != AT_FDCWD && IsMagicTarget(out);
-  if (magic || out.empty() || out[0] != '/') {
-    if (fd == AT_FDCWD) return Napi::Number::New(env, -ENOENT);
+  if (fd == AT_FDCWD) {
+    if (out.empty() || out[0] != '/') return Napi::Number::New(env, -ENOENT);
+    return SetCheckedPath(env, st, out, false);
+  }
+  const bool magic = IsPathlessTarget(out);
+  if (magic) {
     pid_t g = TgidOf(tid);
     if (g < 0) return Napi::Number::New(env, g);
     out = PathlessName(g, fd);
-    magic = true;
   }
   return SetCheckedPath(env, st, out, magic);
 }

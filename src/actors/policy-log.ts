@@ -8,7 +8,6 @@ import { parseRuleBytes, type Statement } from '../sandbox/rules.js';
 
 const MUTEX = 0;
 const ENTRIES = 1;
-const BYTES = 2;
 const HEADER = 16;
 /** Room for the rules a program may add: about 16k rules of 64 bytes. */
 export const POLICY_LOG_SIZE = 1 << 20;
@@ -64,7 +63,6 @@ export class PolicyLog {
       this.bytes.set(Buffer.from(text, 'latin1'), this.offset + 2);
       this.offset = end;
       this.seen++;
-      Atomics.store(this.words, BYTES, end);
       Atomics.add(this.words, ENTRIES, 1);
       return stmt;
     } finally {

@@ -27,7 +27,11 @@ export function arg32(slots: Int32Array, i: number): number {
  * (nothing is answered when the caller is gone).
  */
 export function resolveArg(pathBuf: Buffer, dirfdArg: number, pathArg: number, flags: number): string | null {
-  const len = native.resolvePath(dirfdArg, pathArg, flags);
+  return pathOrAnswer(pathBuf, native.resolvePath(dirfdArg, pathArg, flags));
+}
+
+/** The path an addon call put into pathBuf (its length), or null after answering its -errno. */
+function pathOrAnswer(pathBuf: Buffer, len: number): string | null {
   if (len < 0) {
     if (len !== -ESRCH) native.respond(Answer.error, -len);
     return null;
@@ -54,12 +58,7 @@ export function isHidden(ctx: EmulatorContext, sys: string, path: string): boole
 
 /** The path of an fd argument (or of the cwd for AT_FDCWD) into pathBuf; null after answering. */
 export function resolveFdArg(pathBuf: Buffer, fdArg: number): string | null {
-  const len = native.resolveFd(fdArg);
-  if (len < 0) {
-    if (len !== -ESRCH) native.respond(Answer.error, -len);
-    return null;
-  }
-  return pathBuf.toString('latin1', 0, len);
+  return pathOrAnswer(pathBuf, native.resolveFd(fdArg));
 }
 
 /**
@@ -67,12 +66,7 @@ export function resolveFdArg(pathBuf: Buffer, fdArg: number): string | null {
  * (decide on it; ops then act on the copy), or null after answering.
  */
 export function takeFdArg(pathBuf: Buffer, fdArg: number): string | null {
-  const len = native.takeFd(fdArg);
-  if (len < 0) {
-    if (len !== -ESRCH) native.respond(Answer.error, -len);
-    return null;
-  }
-  return pathBuf.toString('latin1', 0, len);
+  return pathOrAnswer(pathBuf, native.takeFd(fdArg));
 }
 
 /** Answers `errno` for a denial. */

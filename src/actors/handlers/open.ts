@@ -3,7 +3,7 @@
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, isHidden, refusePath } from './common.js';
+import { arg32, isHidden, refusePath, resolveArg } from './common.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -82,12 +82,8 @@ function emulateOpen(
   // O_NOFOLLOW, and O_CREAT|O_EXCL (which never follows a trailing symlink), decide on
   // the link itself.
   if (flags & O_NOFOLLOW || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) rflags |= Resolve.noFollow;
-  const len = native.resolvePath(dirfdArg, pathArg, rflags);
-  if (len < 0) {
-    if (len !== -ESRCH) native.respond(Answer.error, -len);
-    return;
-  }
-  const path = ctx.pathBuf.toString('latin1', 0, len);
+  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, rflags);
+  if (path === null) return;
   ctx.fault(path);
   if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);
   if (checkCreate) {

@@ -6,7 +6,7 @@
 import { constants as os } from 'node:os';
 import { Answer, FsOp, native, Resolve } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
 
 const { ENOENT, ENOSYS, ESRCH } = os.errno;
@@ -149,7 +149,6 @@ export function statHandlers(): Map<string, HandlerSpec> {
     if (path !== null) native.respond(Answer.continue);
   };
   const IN_DONT_FOLLOW = 0x02000000;
-  const AT_SYMLINK_FOLLOW = 0x400;
   add('statfs', checked('statfs', CWD, 0, () => 0));
   add('getxattr', checked('getxattr', CWD, 0, () => 0));
   add('listxattr', checked('listxattr', CWD, 0, () => 0));
