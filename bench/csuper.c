@@ -1,11 +1,20 @@
 /*
- * csuper MODE [SYNC] -- PROG [ARGS...]
+ * csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]
  *
- * The C limit: a minimal seccomp user-notification supervisor answering the same requests
- * as tsyd for open/openat/openat2/creat. MODE: "continue" answers CONTINUE; "emulate" reads
- * the path, opens it with openat2(RESOLVE_NO_SYMLINKS) and injects it with ADDFD+SEND.
- * SYNC: "sync" sets SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP. One thread, poll() + NOTIF_RECV,
- * as tsyd's emulators do. Exits with the program's status.
+ * The C limit: the smallest seccomp user-notification supervisor that answers the same
+ * requests as tsyd, so that every tsyd figure can be read as a ratio to what the mechanism
+ * itself costs. It stops open, openat, openat2, creat, stat, lstat, newfstatat, statx and
+ * connect. THREADS threads (default: the number of CPUs, as tsyd's core emulators) each
+ * poll() the notify fd and NOTIF_RECV, as tsyd's emulators do. -s sets
+ * SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (tsyd's default).
+ *   continue  answers every request CONTINUE
+ *   emulate   performs the call as tsyd does, for absolute paths:
+ *             open/openat: realpath + openat2(RESOLVE_NO_SYMLINKS|NO_MAGICLINKS) + ADDFD|SEND
+ *             stat/lstat/newfstatat: realpath + fstatat + process_vm_writev of the result
+ *             connect: pidfd_getfd of the socket + connect with the address read once
+ *             anything else: CONTINUE
+ * No policy is decided: this is the cost of reading, canonicalising, performing and answering.
+ * Exits with the program's status.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -16,6 +25,7 @@
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -31,6 +42,11 @@
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
+
+static int nfd, emulate;
 
 static int send_fd(int sock, int fd)
 {
@@ -57,48 +73,92 @@ static int recv_fd(int sock)
 	return fd;
 }
 
-int main(int argc, char **argv)
+static ssize_t read_remote(pid_t pid, void *buf, size_t len, unsigned long long addr)
 {
-	int i = 1;
-	if (argc < 4) {
-		fprintf(stderr, "usage: csuper continue|emulate [sync] -- PROG [ARGS...]\n");
-		return 2;
+	struct iovec l = { buf, len }, r = { (void *)addr, len };
+	return process_vm_readv(pid, &l, 1, &r, 1, 0);
+}
+
+/* Reads the program's absolute path argument and canonicalises it; 0 if not handled here. */
+static int read_path(struct seccomp_notif *req, unsigned long long addr, char canon[PATH_MAX])
+{
+	char path[PATH_MAX];
+	ssize_t n = read_remote(req->pid, path, sizeof path, addr);
+	if (n <= 0 || !memchr(path, 0, n) || path[0] != '/')
+		return 0;
+	if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+		return 0;
+	if (!realpath(path, canon))
+		strcpy(canon, path);
+	return 1;
+}
+
+static void answer(struct seccomp_notif_resp *resp, long rc)
+{
+	if (rc < 0)
+		resp->error = -errno;
+	ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+}
+
+/* Performs the request as tsyd would; returns 0 when the caller must answer CONTINUE. */
+static int emulated(struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+	int nr = req->data.nr;
+	char path[PATH_MAX];
+	if (nr == SYS_open || nr == SYS_openat) {
+		unsigned long long flags = nr == SYS_open ? req->data.args[1] : req->data.args[2];
+		if (!read_path(req, req->data.args[nr == SYS_open ? 0 : 1], path))
+			return 0;
+		struct open_how how = { .flags = (flags & 0xffffffff) | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+		int fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+		if (fd < 0) {
+			answer(resp, -1);
+			return 1;
+		}
+		struct seccomp_notif_addfd add = { .id = req->id, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = fd,
+						   .newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0 };
+		ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+		close(fd);
+		return 1;
 	}
-	int emulate = strcmp(argv[i++], "emulate") == 0;
-	int sync = 0;
-	if (strcmp(argv[i], "sync") == 0) {
-		sync = 1;
-		i++;
+	if (nr == SYS_stat || nr == SYS_lstat || nr == SYS_newfstatat) {
+		int at = nr == SYS_newfstatat;
+		unsigned long long buf = req->data.args[at ? 2 : 1];
+		int flags = nr == SYS_lstat ? AT_SYMLINK_NOFOLLOW : at ? (int)req->data.args[3] : 0;
+		if (flags & AT_EMPTY_PATH || !read_path(req, req->data.args[at ? 1 : 0], path))
+			return 0;
+		struct stat st;
+		if (fstatat(AT_FDCWD, path, &st, flags & AT_SYMLINK_NOFOLLOW) < 0) {
+			answer(resp, -1);
+			return 1;
+		}
+		struct iovec l = { &st, sizeof st }, r = { (void *)buf, sizeof st };
+		answer(resp, process_vm_writev(req->pid, &l, 1, &r, 1, 0) == sizeof st ? 0 : -1);
+		return 1;
 	}
-	if (strcmp(argv[i++], "--") != 0)
-		return 2;
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 4, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 3, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_creat, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	};
-	struct sock_fprog prog = { sizeof f / sizeof f[0], f };
-	int sv[2];
-	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
-	pid_t pid = fork();
-	if (pid == 0) {
-		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-		int l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-		if (l < 0 || send_fd(sv[1], l) < 0)
-			_exit(125);
-		close(l);
-		execvp(argv[i], argv + i);
-		_exit(127);
+	if (nr == SYS_connect) {
+		char addr[128];
+		unsigned long long len = req->data.args[2];
+		if (len > sizeof addr || read_remote(req->pid, addr, len, req->data.args[1]) != (ssize_t)len)
+			return 0;
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+			return 0;
+		int pidfd = syscall(SYS_pidfd_open, req->pid, 0);
+		int sock = pidfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pidfd, (int)req->data.args[0], 0);
+		if (pidfd >= 0)
+			close(pidfd);
+		if (sock < 0)
+			return 0;
+		answer(resp, connect(sock, (struct sockaddr *)addr, len));
+		close(sock);
+		return 1;
 	}
-	int nfd = recv_fd(sv[0]);
-	if (nfd < 0)
-		return 125;
-	if (sync && ioctl(nfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1ULL) < 0)
-		perror("SET_FLAGS");
+	return 0;
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
 	struct seccomp_notif req;
 	struct seccomp_notif_resp resp;
 	for (;;) {
@@ -106,46 +166,81 @@ int main(int argc, char **argv)
 		if (poll(&p, 1, -1) < 0)
 			continue;
 		if (!(p.revents & POLLIN))
-			break;
+			return NULL; /* the program and its children are gone */
 		memset(&req, 0, sizeof req);
 		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
-			continue;
+			continue; /* another thread took it */
 		memset(&resp, 0, sizeof resp);
 		resp.id = req.id;
-		if (!emulate) {
-			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-			ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+		if (emulate && emulated(&req, &resp))
 			continue;
-		}
-		int nr = req.data.nr, pi = (nr == SYS_open || nr == SYS_creat) ? 0 : 1;
-		unsigned long long flags = nr == SYS_open ? req.data.args[1] : nr == SYS_creat ? (O_CREAT | O_WRONLY | O_TRUNC) : req.data.args[2];
-		char path[4096];
-		struct iovec l = { path, sizeof path }, r = { (void *)req.data.args[pi], sizeof path };
-		ssize_t n = process_vm_readv(req.pid, &l, 1, &r, 1, 0);
-		if (n <= 0 || !memchr(path, 0, n) || path[0] != '/' || nr == SYS_openat2) {
-			/* the reference handles absolute paths of open/openat only */
-			resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-			ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-			continue;
-		}
-		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0)
-			continue;
-		char canon[PATH_MAX];
-		if (!realpath(path, canon))
-			strcpy(canon, path);
-		memcpy(path, canon, strlen(canon) + 1);
-		struct open_how how = { .flags = (flags & 0xffffffff) | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-		int fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-		if (fd < 0) {
-			resp.error = -errno;
-			ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-			continue;
-		}
-		struct seccomp_notif_addfd add = { .id = req.id, .flags = SECCOMP_ADDFD_FLAG_SEND, .srcfd = fd,
-						   .newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0 };
-		ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
-		close(fd);
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	long threads = sysconf(_SC_NPROCESSORS_ONLN);
+	int sync = 0, opt;
+	while ((opt = getopt(argc, argv, "+t:s")) != -1) {
+		if (opt == 't')
+			threads = atol(optarg);
+		else if (opt == 's')
+			sync = 1;
+		else
+			return 2;
+	}
+	if (argc - optind < 3 || strcmp(argv[optind + 1], "--") != 0 || threads < 1 || threads > 256) {
+		fprintf(stderr, "usage: csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]\n");
+		return 2;
+	}
+	emulate = strcmp(argv[optind], "emulate") == 0;
+	char **prog = argv + optind + 2;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 9, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 8, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 7, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_creat, 6, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_stat, 5, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_lstat, 4, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 3, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_connect, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	};
+	struct sock_fprog fprog = { sizeof f / sizeof f[0], f };
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return 125;
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		int l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
+		if (l < 0 || send_fd(sv[1], l) < 0)
+			_exit(125);
+		close(l);
+		/* wait until the supervisor holds the listener: its opens must not stop unanswered */
+		char c;
+		if (read(sv[1], &c, 1) != 1)
+			_exit(125);
+		execvp(prog[0], prog);
+		_exit(127);
+	}
+	nfd = recv_fd(sv[0]);
+	if (nfd < 0)
+		return 125;
+	if (sync && ioctl(nfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1ULL) < 0)
+		perror("csuper: SET_FLAGS");
+	pthread_t *t = calloc(threads, sizeof *t);
+	for (long i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, serve, NULL);
+	(void)!write(sv[0], "g", 1);
 	int st;
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

@@ -1,63 +1,122 @@
-// Per-call cost of an intercepted openat (emulated, and answered CONTINUE) and of a call the
-// filter lets through, tsyd against native, run side by side (A B C A B C ...) in one process.
-// Usage: npm run build && node dist/bench/micro.js [ROUNDS]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Micro: the cost of one intercepted call (openat, stat, connect to a loopback port) and of a
+// call the filter lets through (getppid), from 1 and 4 program threads, under every supervisor
+// side by side: natively, strace -f, proot, the C limit (CONTINUE and emulated) and tsyd
+// (CONTINUE and emulated).
+import { cprog, tsyd, type Peer } from './lib/tools.js';
+import { fmtNs, fmtRatio, median, parseNs, sideBySide, Skipped, timed } from './lib/measure.js';
+import type { Section } from './lib/report.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tsyd = join(root, 'bin', 'tsyd.js');
-const work = mkdtempSync(join(tmpdir(), 'tsyd-bench-'));
-const openloop = join(work, 'openloop');
-const csuper = join(work, 'csuper');
-execFileSync('cc', ['-O2', '-Wall', '-o', openloop, join(root, 'bench', 'openloop.c')]);
-execFileSync('cc', ['-O2', '-Wall', '-o', csuper, join(root, 'bench', 'csuper.c')]);
+type Op = 'openat' | 'stat' | 'connect' | 'getppid';
+const OPS: Op[] = ['openat', 'stat', 'connect', 'getppid'];
+const THREADS = [1, 4];
+/** Calls per inner round (split over the threads), and inner rounds per run. */
+const CALLS: Record<Op, number> = { openat: 4000, stat: 4000, connect: 1000, getppid: 20000 };
+const INNER = 5;
+const TARGET: Record<Op, string> = { openat: '/etc/hostname', stat: '/etc/hostname', connect: 'listen', getppid: '-' };
 
-const ITER = '20000';
-const INNER = '11';
-const target = '/etc/hostname';
+/** The rules under which tsyd performs the call itself (getppid: never notified). */
+const EMULATED: Record<Op, string[]> = {
+  openat: ['-m', 'sandbox/read:on', '-m', 'allow/read+/***'],
+  stat: ['-m', 'sandbox/stat:on', '-m', 'allow/stat+/***'],
+  connect: ['-m', 'sandbox/net/connect:on', '-m', 'allow/net/connect+127.0.0.1!1-65535'],
+  getppid: ['-p', 'user'],
+};
 
-type Variant = { name: string; argv: string[] };
-const variants: Variant[] = [
-  { name: 'native', argv: [openloop, target, ITER, INNER] },
-  { name: 'C limit CONTINUE (sync wake-up)', argv: [csuper, 'continue', 'sync', '--', openloop, target, ITER, INNER] },
-  { name: 'C limit emulated (realpath, openat2+ADDFD)', argv: [csuper, 'emulate', '--', openloop, target, ITER, INNER] },
-  // lock:off makes every handled call stop in the kernel; with no capability on it is continued.
-  { name: 'tsyd CONTINUE (lock:off, no capability on)', argv: [process.execPath, tsyd, 'run', '-m', 'lock:off', '--', openloop, target, ITER, INNER] },
-  { name: 'tsyd, no capability on (not notified)', argv: [process.execPath, tsyd, 'run', '-m', 'sandbox/read:off', '--', openloop, target, ITER, INNER] },
-  {
-    name: 'tsyd emulated (read:on, openat2+ADDFD)',
-    argv: [process.execPath, tsyd, 'run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', openloop, target, ITER, INNER],
-  },
-];
-
-function parse(out: string): { openat: number; getppid: number } {
-  const o = /openat_ns=(\d+)/.exec(out);
-  const g = /getppid_ns=(\d+)/.exec(out);
-  if (!o || !g) throw new Error(`unexpected output: ${out}`);
-  return { openat: Number(o[1]), getppid: Number(g[1]) };
+interface Variant {
+  name: string;
+  prefix: (op: Op) => string[] | undefined;
+  why?: string;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const rounds = Number(process.argv[2] ?? 7);
-const samples = new Map<string, { openat: number[]; getppid: number[] }>();
-for (const v of variants) samples.set(v.name, { openat: [], getppid: [] });
-for (let r = 0; r < rounds; r++) {
-  for (const v of variants) {
-    const out = execFileSync(v.argv[0]!, v.argv.slice(1), { encoding: 'utf8' });
-    const p = parse(out);
-    samples.get(v.name)!.openat.push(p.openat);
-    samples.get(v.name)!.getppid.push(p.getppid);
+export async function micro(rounds: number, p: { strace: Peer; proot: Peer }): Promise<Section> {
+  const loop = cprog('callloop');
+  const csuper = cprog('csuper');
+  const variants: Variant[] = [
+    { name: 'native', prefix: () => [] },
+    { name: 'strace -f', prefix: () => p.strace.prefix, why: p.strace.why },
+    { name: 'proot', prefix: () => p.proot.prefix, why: p.proot.why },
+    { name: 'C limit, CONTINUE', prefix: () => [csuper, '-s', 'continue', '--'] },
+    { name: 'C limit, emulated', prefix: () => [csuper, '-s', 'emulate', '--'] },
+    // lock:off makes every handled call stop in the kernel; with no capability on tsyd answers CONTINUE.
+    { name: 'tsyd, CONTINUE', prefix: () => tsyd('-m', 'lock:off') },
+    { name: 'tsyd, emulated', prefix: (op) => tsyd(...EMULATED[op]) },
+  ];
+  const results: Record<string, Record<string, { ns: number; samples: number[]; skipped?: string }>> = {};
+  for (const op of OPS) {
+    for (const threads of THREADS) {
+      const key = `${op}/${threads}`;
+      const per = Math.max(1, Math.floor(CALLS[op] / threads));
+      const cells = await sideBySide(
+        variants.map((v) => ({ ...v, name: v.name })),
+        rounds,
+        (v) => {
+          const prefix = v.prefix(op);
+          if (!prefix) throw new Skipped(v.why ?? 'not available');
+          return parseNs(timed([...prefix, loop, op, TARGET[op], String(threads), String(per), String(INNER)]).stdout);
+        },
+      );
+      results[key] = {};
+      for (const [name, c] of cells) results[key]![name] = { ns: median(c.samples), samples: c.samples, skipped: c.skipped };
+      process.stderr.write(`bench: micro ${key} done\n`);
+    }
   }
+
+  const cell = (key: string, name: string) => results[key]![name]!;
+  const tables = OPS.map((op) => {
+    const headers = ['variant'];
+    for (const t of THREADS) headers.push(`${t} thread${t > 1 ? 's' : ''}: per call`, '× native', '× C limit');
+    const rows = variants.map((v) => {
+      const row = [v.name];
+      for (const t of THREADS) {
+        const key = `${op}/${t}`;
+        const c = cell(key, v.name);
+        if (c.skipped !== undefined) {
+          row.push(`skipped: ${c.skipped}`, '', '');
+          continue;
+        }
+        // The C limit a variant is compared with: emulated with emulated, the rest with CONTINUE.
+        const limit = cell(key, v.name.endsWith('emulated') ? 'C limit, emulated' : 'C limit, CONTINUE').ns;
+        row.push(fmtNs(c.ns), fmtRatio(c.ns / cell(key, 'native').ns), v.name === 'native' ? '' : fmtRatio(c.ns / limit));
+      }
+      return row;
+    });
+    const what = {
+      openat: 'openat + close of /etc/hostname',
+      stat: 'stat (newfstatat) of /etc/hostname',
+      connect: 'socket + connect to a loopback TCP listener in the program + close',
+      getppid: 'getppid: no supervisor stops it (strace and proot still trace it)',
+    }[op];
+    return { caption: `**${op}**: ${what}`, headers, rows };
+  });
+
+  const headline = {
+    caption: '**Headline**: tsyd / C limit per call (same answer, same threads)',
+    headers: ['call', 'threads', 'tsyd CONTINUE / C CONTINUE', 'tsyd emulated / C emulated', 'tsyd emulated / strace -f'],
+    rows: OPS.filter((op) => op !== 'getppid').flatMap((op) =>
+      THREADS.map((t) => {
+        const k = `${op}/${t}`;
+        const s = cell(k, 'strace -f');
+        return [
+          op,
+          String(t),
+          fmtRatio(cell(k, 'tsyd, CONTINUE').ns / cell(k, 'C limit, CONTINUE').ns),
+          fmtRatio(cell(k, 'tsyd, emulated').ns / cell(k, 'C limit, emulated').ns),
+          s.skipped !== undefined ? '—' : fmtRatio(cell(k, 'tsyd, emulated').ns / s.ns),
+        ];
+      }),
+    ),
+  };
+  return {
+    id: 'micro',
+    title: 'Micro: one system call',
+    method: [
+      `\`bench/callloop.c\`: THREADS threads make the call between two barriers; a run's figure is the median over ${INNER} inner rounds of wall time / calls (${Object.entries(CALLS).map(([o, n]) => `${o} ${n}`).join(', ')} calls per round).`,
+      `Every variant runs once per round, in turn, ${rounds} rounds; the table shows the median run. ` +
+        '`C limit` is `bench/csuper.c` (one thread per CPU, poll + NOTIF_RECV, synchronous wake-up, as tsyd): CONTINUE, or the call performed as tsyd does it (realpath, openat2 + ADDFD; fstatat + process_vm_writev; pidfd_getfd + connect) without any policy. ' +
+        '`tsyd, CONTINUE` is `-m lock:off` (every handled call stops, no capability on); `tsyd, emulated` turns on the one capability with one allow rule.',
+    ],
+    tables: [headline, ...tables],
+    notes: [],
+    data: results,
+  };
 }
-const base = median(samples.get('native')!.openat);
-console.log(`| variant | openat+close (median ns) | ratio to native | getppid (ns) |`);
-console.log(`|---|---|---|---|`);
-for (const v of variants) {
-  const s = samples.get(v.name)!;
-  const m = median(s.openat);
-  console.log(`| ${v.name} | ${m} | ${(m / base).toFixed(1)}x | ${median(s.getppid)} |`);
-}
-console.log(`\n${rounds} rounds x ${INNER} inner medians x ${ITER} calls; command: node dist/bench/micro.js ${rounds}`);

@@ -1,74 +1,184 @@
-// The pool's costs: growth time (all emulators busy → a new emulator ready) and RSS per
-// emulator. Usage: npm run build && node dist/bench/pool.js [ROUNDS]
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Pool: how fast the emulator pool grows when every emulator is blocked (FIFO flood), what a
+// regular open costs while K emulators are held by FIFOs, tsyd's RSS with 1, 8 and 32
+// emulators, and the start-up of `tsyd run -- true` against `node -e 0`.
+import { execFileSync, spawn as spawnProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn } from '../src/index.js';
 import { EmuState, Slot } from '../src/actors/worker-data.js';
+import { cprog, tsyd, tsydBin, work } from './lib/tools.js';
+import { fmtMs, fmtNs, fmtRatio, median, parseNs, sideBySide, timed } from './lib/measure.js';
+import type { Section } from './lib/report.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const work = mkdtempSync(join(tmpdir(), 'tsyd-poolbench-'));
-const flood = join(work, 'fifoflood');
-execFileSync('cc', ['-O2', '-pthread', '-o', flood, join(root, 'test', 'fixtures', 'fifoflood.c')]);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
+const REGULAR = '/etc/hostname';
+let fifoCount = 0;
 
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+function fifos(k: number): string {
+  const prefix = join(work, `fifo${fifoCount++}_`);
+  if (k > 0) execFileSync('mkfifo', Array.from({ length: k }, (_, i) => `${prefix}${i}`));
+  return prefix;
+}
+
+async function until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
-    if (Date.now() > end) throw new Error('timeout');
-    await new Promise((r) => setImmediate(r));
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
   }
 }
 
-/** One core emulator; the program blocks it in a FIFO open; time until a helper is idle. */
-async function growthOnce(i: number): Promise<number> {
-  const fifo = join(work, `g${i}_`);
-  execFileSync('mkfifo', [`${fifo}0`]);
-  const child = spawn(flood, ['1', fifo, '/etc/hostname'], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], emulators: 1, logLevel: 'silent' });
+/** One core emulator, blocked by the program in a FIFO open: ms until a helper is idle. */
+async function growthOnce(): Promise<number> {
+  const child = spawn(cprog('fifoload'), ['1', fifos(1), REGULAR, '1', '1'], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], emulators: 1, logLevel: 'silent' });
   const wd = child.supervisor;
-  await until(() => {
-    const { curr, busy } = wd.counts();
-    return curr === 1 && busy === 1;
-  });
-  const t0 = performance.now();
-  await until(() => {
-    for (let s = 0; s < wd.maxEmulators; s++) {
-      const slot = wd.slot(s);
-      if (slot[Slot.kind] === 1 && Atomics.load(slot, Slot.state) === EmuState.idle) return true;
+  try {
+    await until(() => {
+      const { curr, busy } = wd.counts();
+      return curr >= 1 && busy === 1;
+    }, 'the core emulator blocked');
+    const t0 = performance.now();
+    // busy == curr is seen by the emulator itself (tells the monitor), not polled by us: we only
+    // watch for the helper's idle state.
+    await new Promise<void>((resolve, reject) => {
+      const end = Date.now() + 10_000;
+      const look = () => {
+        for (let s = 0; s < wd.maxEmulators; s++) {
+          const slot = wd.slot(s);
+          if (slot[Slot.kind] === 1 && Atomics.load(slot, Slot.state) === EmuState.idle) return resolve();
+        }
+        if (Date.now() > end) return reject(new Error('no helper emulator within 10 s'));
+        setImmediate(look);
+      };
+      look();
+    });
+    return performance.now() - t0;
+  } finally {
+    child.kill('SIGKILL');
+    await child.result;
+  }
+}
+
+/** ns per regular open while K emulators are blocked in FIFO opens. */
+async function latencyWith(k: number): Promise<number> {
+  const child = spawn(cprog('fifoload'), [String(k), fifos(k), REGULAR, '2000', '5'], { policy: POLICY, stdio: ['pipe', 'pipe', 'inherit'], logLevel: 'silent' });
+  let out = '';
+  child.stdout!.on('data', (b) => (out += String(b)));
+  try {
+    await until(() => out.includes('started') && child.supervisor.counts().busy === k && child.supervisor.counts().curr > k, `${k} blocked emulators and an idle one`);
+    child.stdin!.write('go\n');
+    await until(() => /ns=\d+/.test(out), 'the open loop');
+    return parseNs(out);
+  } finally {
+    child.kill('SIGKILL');
+    await child.result;
+  }
+}
+
+function emulatorThreads(pid: number): number {
+  let n = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === 'tsyd_emu') n++;
+    } catch {
+      // the thread ended
     }
-    return false;
-  });
-  const t1 = performance.now();
-  child.kill('SIGKILL');
-  await child.result;
-  return t1 - t0;
+  }
+  return n;
 }
 
-/** RSS of this process with N blocked emulators (+1 idle), minus before. */
-async function rssWith(n: number, i: number): Promise<number> {
-  const fifo = join(work, `r${i}_${n}_`);
-  execFileSync('mkfifo', Array.from({ length: n }, (_, k) => `${fifo}${k}`));
-  const child = spawn(flood, [String(n), fifo, '/etc/hostname'], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], emulators: 1, logLevel: 'silent' });
-  await until(() => child.supervisor.counts().busy === n && child.supervisor.counts().curr === n + 1, 30_000);
-  await new Promise((r) => setTimeout(r, 300));
-  const rss = process.memoryUsage().rss;
-  child.kill('SIGKILL');
-  await child.result;
-  return rss;
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
 }
 
-const rounds = Number(process.argv[2] ?? 7);
-const growth: number[] = [];
-for (let i = 0; i < rounds; i++) growth.push(await growthOnce(i));
-console.log(`pool growth (busy == curr → helper idle): median ${median(growth).toFixed(1)} ms over ${rounds} (min ${Math.min(...growth).toFixed(1)}, max ${Math.max(...growth).toFixed(1)})`);
-const per: number[] = [];
-for (let i = 0; i < 3; i++) {
-  const a = await rssWith(1, i);
-  const b = await rssWith(16, i);
-  per.push((b - a) / 15 / 2 ** 20);
+/** RSS (KiB) of a `tsyd run` process holding n emulator threads (one core, n-1 blocked). */
+async function rssWith(n: number): Promise<number> {
+  const argv = [tsydBin, 'run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', cprog('fifoload'), String(n - 1), fifos(n - 1), REGULAR, '1', '1'];
+  const child = spawnProcess(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TSYD_NPROC: '1', TSYD_KEEP_ALIVE: '60000' } });
+  let out = '';
+  child.stdout!.on('data', (b) => (out += String(b)));
+  try {
+    await until(() => out.includes('started') && emulatorThreads(child.pid!) === n, `${n} emulator threads`);
+    // Let the new threads finish their start-up allocations.
+    await new Promise((r) => setTimeout(r, 500));
+    return rssKiB(child.pid!);
+  } finally {
+    const gone = new Promise((r) => child.once('close', r));
+    child.kill('SIGKILL');
+    await gone;
+  }
 }
-console.log(`RSS per emulator thread: median ${median(per).toFixed(1)} MiB (2 vs 17 emulators, 3 rounds)`);
+
+export async function pool(rounds: number): Promise<Section> {
+  const growth: number[] = [];
+  for (let i = 0; i < Math.max(rounds, 5); i++) growth.push(await growthOnce());
+  process.stderr.write('bench: pool growth done\n');
+
+  const KS = [0, 4, 16, 64];
+  const lat = await sideBySide(KS.map((k) => ({ name: String(k), k })), rounds, (v) => latencyWith(v.k));
+  process.stderr.write('bench: pool latency done\n');
+
+  const NS = [1, 8, 32];
+  const rss = await sideBySide(NS.map((n) => ({ name: String(n), n })), Math.max(2, Math.ceil(rounds / 2)), (v) => rssWith(v.n));
+  process.stderr.write('bench: pool RSS done\n');
+
+  const startVariants = [
+    { name: '`true` natively', argv: ['true'] },
+    { name: '`node -e 0`', argv: [process.execPath, '-e', '0'] },
+    { name: '`tsyd run -- true` (default profile)', argv: [...tsyd(), 'true'] },
+    { name: '`tsyd run -p off -- true`', argv: [...tsyd('-p', 'off'), 'true'] },
+  ];
+  const start = await sideBySide(startVariants, Math.max(rounds * 3, 9), (v) => timed(v.argv).ms);
+  process.stderr.write('bench: start-up done\n');
+
+  const m = (c: { samples: number[] } | undefined) => median(c?.samples ?? []);
+  const lat0 = m(lat.get('0'));
+  const rssMed = (n: number) => m(rss.get(String(n)));
+  const perEmulator = (rssMed(32) - rssMed(8)) / 24 / 1024;
+  const node0 = m(start.get('`node -e 0`'));
+  return {
+    id: 'pool',
+    title: 'Pool and start-up',
+    method: [
+      `Growth: one core emulator (\`emulators: 1\`), the program blocks it in a FIFO open; the time from busy == curr to a helper emulator idle and answering (library, ${growth.length} runs). ` +
+        `Latency: K program threads blocked in FIFO opens (each holds an emulator), then 5 × 2000 regular opens (read:on, emulated) from the main thread; the K run in turn, ${rounds} rounds. ` +
+        'RSS: VmRSS of the `tsyd run` process with n emulator threads (TSYD_NPROC=1, n-1 held by FIFO opens). Start-up: wall time of the whole command, side by side.',
+    ],
+    tables: [
+      {
+        caption: '**Growth** (busy == curr → a new emulator answering)',
+        headers: ['median', 'min', 'max', 'runs'],
+        rows: [[fmtMs(median(growth)), fmtMs(Math.min(...growth)), fmtMs(Math.max(...growth)), String(growth.length)]],
+      },
+      {
+        caption: '**Latency of a regular open while K emulators are blocked**',
+        headers: ['K blocked', 'per open', '× K = 0'],
+        rows: KS.map((k) => {
+          const c = lat.get(String(k))!;
+          return [String(k), c.skipped ? `failed: ${c.skipped}` : fmtNs(m(c)), fmtRatio(m(c) / lat0)];
+        }),
+      },
+      {
+        caption: '**RSS of tsyd**',
+        headers: ['emulators', 'RSS', 'per emulator above 1'],
+        rows: NS.map((n) => {
+          const c = rss.get(String(n))!;
+          return [String(n), c.skipped ? `failed: ${c.skipped}` : `${(m(c) / 1024).toFixed(1)} MiB`, n === 1 ? '' : `${((m(c) - rssMed(1)) / (n - 1) / 1024).toFixed(1)} MiB`];
+        }),
+      },
+      {
+        caption: '**Start-up**',
+        headers: ['command', 'wall time', '× `node -e 0`'],
+        rows: startVariants.map((v) => [v.name, fmtMs(m(start.get(v.name))), fmtRatio(m(start.get(v.name)) / node0)]),
+      },
+    ],
+    notes: [`RSS per emulator thread (8 → 32 emulators): ${perEmulator.toFixed(1)} MiB.`],
+    data: {
+      growthMs: growth,
+      latencyNs: Object.fromEntries([...lat].map(([k, c]) => [k, c])),
+      rssKiB: Object.fromEntries([...rss].map(([k, c]) => [k, c])),
+      perEmulatorMiB: perEmulator,
+      startupMs: Object.fromEntries([...start].map(([k, c]) => [k, c])),
+    },
+  };
+}

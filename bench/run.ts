@@ -1,0 +1,59 @@
+// `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
+// command, the machine) and bench/results.json (every sample, for tooling).
+// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool] [--out DIR]
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { machineFacts, peers, root } from './lib/tools.js';
+import { markdownSection, type Section } from './lib/report.js';
+import { micro } from './micro.js';
+import { macro } from './macro.js';
+import { pool } from './pool.js';
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'micro,macro,pool' },
+    out: { type: 'string', default: join(root, 'bench') },
+  },
+});
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
+  console.error(`bench: --rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
+  process.exit(2);
+}
+const only = new Set(values.only!.split(','));
+for (const s of only) {
+  if (!['micro', 'macro', 'pool'].includes(s)) {
+    console.error(`bench: --only takes micro, macro, pool; got ${JSON.stringify(s)}`);
+    process.exit(2);
+  }
+}
+
+const t0 = Date.now();
+const p = peers();
+const facts = machineFacts(p);
+const sections: Section[] = [];
+if (only.has('micro')) sections.push(await micro(rounds, p));
+if (only.has('macro')) sections.push(await macro(rounds, p));
+if (only.has('pool')) sections.push(await pool(rounds));
+const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
+
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+const md = [
+  '# Benchmarks',
+  '',
+  `Made by \`${command}\` (${minutes} min) — this file is generated; what the figures mean is in [FINDINGS.md](FINDINGS.md), older investigations in [HISTORY.md](HISTORY.md). Raw samples: [results.json](results.json).`,
+  '',
+  `Machine: ${facts.cpus} × ${facts.cpu}, ${facts.memoryGiB} GiB, Linux ${facts.kernel}, Node ${facts.node}, strace ${facts.strace ?? '—'}, proot ${facts.proot ?? '—'}; tsyd ${facts.commit}; ${facts.date}.`,
+  '',
+  'Every figure is a median; the variants of a table ran in turn within each round (A B C A B C …), so a noisy machine moves them alike. Ratios are of medians. No timed assertion lives in the tests.',
+  '',
+  ...(p.strace.why ? [`strace rows are skipped: ${p.strace.why}.`, ''] : []),
+  ...(p.proot.why ? [`proot rows are skipped: ${p.proot.why}.`, ''] : []),
+  ...sections.map(markdownSection),
+].join('\n');
+writeFileSync(join(values.out!, 'RESULTS.md'), md);
+writeFileSync(join(values.out!, 'results.json'), JSON.stringify({ command, machine: facts, rounds, sections: Object.fromEntries(sections.map((s) => [s.id, s.data])) }, null, 1) + '\n');
+console.log(md);
+console.error(`bench: wrote ${join(values.out!, 'RESULTS.md')} and results.json in ${minutes} min`);
