@@ -226,7 +226,6 @@ export class SandboxedProcess extends EventEmitter {
       emulatorFilter: skipConfinement ? undefined : confinementFilter('emulator'),
       interrupterFilter: skipConfinement ? undefined : confinementFilter('interrupter'),
       fault: process.env.TSYD_FAULT || undefined,
-      mainLoopFds: native.loopFds(),
     };
 
     // The program's life (sandbox machine), fed by the native exit watcher.
@@ -270,8 +269,6 @@ export class SandboxedProcess extends EventEmitter {
             monitor = new MonitorHandle(wd, monitorData, logger);
             this.monitor = monitor;
             monitor.on('event', (m: MonitorMessage) => this.emit('supervisor', m));
-            // The main thread has no use for the listener once the monitor holds its own copy.
-            monitor.once('monitor.ready', () => native.close(spawned.notifyFd));
             monitor.once('monitor.done', (m: { exitCode: number }) => {
               // SAFETY: the supervisor failed: the program must not run on without it.
               if (m.exitCode !== 0 && !this.exited) native.pidfdSendSignal(spawned.pidfd, 9);
@@ -292,7 +289,12 @@ export class SandboxedProcess extends EventEmitter {
 
     this.result = toPromise(boot).then(async (out) => {
       const { signal } = await programEnded;
-      if (cleanShutdown) native.close(wakeFd);
+      // SAFETY: the listener and the wake fd are shared with the supervisor threads: closed only
+      // once they have all ended (a live emulator must never poll a reused fd number).
+      if (cleanShutdown) {
+        native.close(spawned.notifyFd);
+        native.close(wakeFd);
+      }
       native.close(spawned.pidfd);
       channel.close();
       // Nobody reads the program's stdin any more.

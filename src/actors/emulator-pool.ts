@@ -2,7 +2,7 @@
 // tasks end only at exit, helper tasks after keep_alive idle); piscina owns the threads'
 // life-cycle, resource limits and errors, while the decision to grow is the monitor's
 // (try_spawn). It lives in the monitor thread, so emulator threads are created by the monitor
-// and share its private fd table and its seccomp filter.
+// and share its private fs and its seccomp filter.
 import { Piscina } from 'piscina';
 import { fileURLToPath } from 'node:url';
 import { constants as os } from 'node:os';
@@ -40,7 +40,7 @@ export class EmulatorPool {
 
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
-      // The CommonJS bundle (scripts/bundle-workers.mjs): this thread's fd table is private.
+      // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
       filename: fileURLToPath(new URL('./emulator.task.cjs', import.meta.url)),
       minThreads: 0,
       maxThreads: opts.wd.maxEmulators,

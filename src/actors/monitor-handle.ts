@@ -41,9 +41,7 @@ export class MonitorHandle extends EventEmitter {
     // A CommonJS bundle (scripts/bundle-workers.mjs): one file to read instead of dozens of
     // ES modules through the thread pool, which made the monitor the slowest step of start-up.
     this.worker = new Worker(new URL('./monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon' });
-    let loopFds: number[] = [];
     this.worker.on('message', (m: MonitorMessage) => {
-      if (m.type === 'monitor.loop_fds') loopFds = m.fds;
       if (m.type === 'monitor.done') this.outcome = { exitCode: m.exitCode, error: m.error };
       this.emit('event', m);
       this.emit(m.type, m);
@@ -53,14 +51,7 @@ export class MonitorHandle extends EventEmitter {
       this.outcome ??= { exitCode: 101, error: String(err) };
       this.emit('monitor.done', { type: 'monitor.done', ...this.outcome });
     });
-    // The monitor closed its loop's fds in its own (private) table; the copies made before it
-    // unshared are still open here.
-    this.exited = new Promise((resolve) =>
-      this.worker.once('exit', (code) => {
-        for (const fd of loopFds) native.close(fd);
-        resolve(code);
-      }),
-    );
+    this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
   }
 
   /** The monitor machine's result, once it has one (failed → 101). */

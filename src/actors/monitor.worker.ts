@@ -1,6 +1,6 @@
 // The monitor thread (tsyd_mon): runs the monitor machine with the real actors. It owns the
-// emulator pool, so emulator threads are created by it and share its private fd table.
-import { readdirSync } from 'node:fs';
+// emulator pool, so emulator threads are created by it and share its private fs (cwd, umask).
+import { readFileSync } from 'node:fs';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
 import { createLogger, type LogLevel } from '../log.js';
@@ -29,23 +29,18 @@ export interface MonitorData {
   emulatorFilter?: Uint8Array;
   interrupterFilter?: Uint8Array;
   fault?: string;
-  /**
-   * The main thread's event-loop fds. Waking another thread's loop (postMessage) writes to
-   * that loop's fd by number from this thread, so they must stay open in this fd table too.
-   */
-  mainLoopFds: number[];
 }
 
 export type MonitorMessage =
   | PoolEvent
   | { type: 'monitor.ready'; tid: number; fds: number[] }
-  | { type: 'monitor.loop_fds'; fds: number[] }
   | { type: 'monitor.confined'; tid: number }
   | { type: 'monitor.state'; value: unknown }
   | { type: 'monitor.done'; exitCode: number; error?: string };
 
-const CLONE_FILES = 0x400;
 const CLONE_FS = 0x200;
+const O_CLOEXEC = 0o2000000;
+const CLOSE_RANGE_CLOEXEC = 4;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const SETTLE_MS = 2;
 const SYNCHRONOUS = new Set([4, 5, 6, 7, 8, 9, 11, 19, 31]); // ILL TRAP ABRT BUS FPE KILL SEGV STOP SYS
@@ -96,33 +91,35 @@ const machine = monitorMachine.provide({
       log.debug({ ctx: 'boot', op: 'read_sandbox', pidfd: data.pidfd }, 'read pidfd; crypt off; no transit ids');
     }),
     unshareMonitor: fromPromise(async () => {
-      // This thread's event-loop fds exist in the main thread's table too until it unshares;
-      // the main thread closes its copies once this thread has ended.
-      post({ type: 'monitor.loop_fds', fds: [...new Set(native.loopFds())] });
+      // The fs only (cwd, root, umask), not the fd table. A worker thread created from a thread
+      // with a private fd table has its event loop's wake-up eventfd in that table alone, but
+      // V8's platform threads (main table) post tasks to every isolate by writing to that fd
+      // number: in the main table it is closed (libuv aborts the whole process: `make -j2`
+      // under `-p off` aborted 4 runs out of 4) or another file (8 bytes written into it).
       try {
-        native.unshare(CLONE_FS | CLONE_FILES);
+        native.unshare(CLONE_FS);
       } catch (err) {
-        log.alert({ ctx: 'boot', op: 'unshare_monitor_thread', err: errnoOf(err), msg: `failed to unshare(CLONE_FS|CLONE_FILES): ${String(err)}` });
+        log.alert({ ctx: 'boot', op: 'unshare_monitor_thread', err: errnoOf(err), msg: `failed to unshare(CLONE_FS): ${String(err)}` });
         throw err;
       }
       // The monitor's fs is private now: umask 0 here is the emulators' (they share it) and
       // leaves tsyd's main thread alone. Modes are masked with the program's umask instead.
       native.umask(0);
-      log.info({ ctx: 'boot', op: 'unshare_monitor_thread' }, 'monitor has a private fd table and fs');
+      log.info({ ctx: 'boot', op: 'unshare_monitor_thread' }, 'monitor has a private fs');
     }),
     closeFds: fromPromise(async () => {
-      // SAFETY: the emulators will share this table: nothing of tsyd's that the program
-      // could get at through them stays open here.
-      // 0-2 stay: libuv never hands out (and asserts it never closes) fds below 3, so a new
-      // thread's loop fd must not land there.
-      const keep = new Set([0, 1, 2, data.notifyFd, data.pidfd, data.wakeFd, data.log.fd, ...native.loopFds(), ...data.mainLoopFds]);
-      const closed: number[] = [];
-      for (const name of readdirSync('/proc/thread-self/fd')) {
-        const fd = Number(name);
-        if (!keep.has(fd) && native.close(fd) === 0) closed.push(fd);
+      // SAFETY: the supervisor's own fds (the listener above all) are close-on-exec, so no
+      // child of tsyd, nor of a program embedding it, inherits them; set it where it is not.
+      const fixed: number[] = [];
+      for (const fd of [data.notifyFd, data.pidfd, data.wakeFd]) {
+        const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/thread-self/fdinfo/${fd}`, 'utf8'))?.[1];
+        if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) !== 0) continue;
+        native.closeRange(fd, fd, CLOSE_RANGE_CLOEXEC);
+        fixed.push(fd);
       }
-      const fds = readdirSync('/proc/thread-self/fd').map(Number);
-      log.info({ ctx: 'boot', op: 'close_monitor_fds', kept: fds, closed: closed.length }, 'closed every fd but the keep set');
+      const fds = [data.notifyFd, data.pidfd, data.wakeFd];
+      if (fixed.length > 0) log.warn({ ctx: 'boot', op: 'close_monitor_fds', fixed }, 'supervisor fds were inheritable: set close-on-exec');
+      else log.info({ ctx: 'boot', op: 'close_monitor_fds', fds }, 'supervisor fds are close-on-exec');
       post({ type: 'monitor.ready', tid, fds });
     }),
     spawnInterrupter: fromPromise(async () => {
@@ -136,7 +133,7 @@ const machine = monitorMachine.provide({
         confinement: data.interrupterFilter,
         cycleMs: 10,
       };
-      // The CommonJS bundle (scripts/bundle-workers.mjs): this thread's fd table is private.
+      // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
       interrupter = new Worker(new URL('./interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
       interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
       interrupter.on('exit', () => native.close(wr));

@@ -1,5 +1,5 @@
 // The monitor thread's life (tsyd_mon), after the reference pool's monitor(): take what it
-// needs from the sandbox, make its fd table private, start the interrupter (and the AES
+// needs from the sandbox, make its fs private (not its fd table: see unshareMonitor), start the interrupter (and the AES
 // worker), prepare its own confinement, start the first core emulator, then loop: confine
 // when locked, leave on should_exit, otherwise try_spawn and wait.
 import { and, assign, fromPromise, setup } from 'xstate';
@@ -82,11 +82,11 @@ export const monitorMachine = setup({
       invoke: { src: 'readSandbox', onDone: 'unsharing', onError: { target: 'failed', actions: 'fail' } },
     },
     unsharing: {
-      description: 'unshare(CLONE_FS|CLONE_FILES): failure is critical (101)',
+      description: 'unshare(CLONE_FS) (not CLONE_FILES: a Node worker needs its wake-up fd in the main table): failure is critical (101)',
       invoke: { src: 'unshareMonitor', onDone: 'closingFds', onError: { target: 'failed', actions: 'fail' } },
     },
     closingFds: {
-      description: 'close every fd but the keep set and the event loop’s own',
+      description: 'the supervisor’s fds (listener, pidfd, wake fd) are close-on-exec: no child inherits them',
       invoke: { src: 'closeFds', onDone: 'startingInterrupter', onError: { target: 'failed', actions: 'fail' } },
     },
     startingInterrupter: {
