@@ -5,7 +5,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tsyd, work, type Peer } from './lib/tools.js';
+import { cprog, tsyd, work, type Peer } from './lib/tools.js';
 import { fmtMs, fmtRatio, median, sideBySide, Skipped, timed } from './lib/measure.js';
 import type { Section } from './lib/report.js';
 
@@ -79,6 +79,8 @@ export async function macro(rounds: number, p: { strace: Peer; proot: Peer }): P
     { name: 'native', prefix: [] },
     { name: 'strace -f', prefix: p.strace.prefix, why: p.strace.why },
     { name: 'proot', prefix: p.proot.prefix, why: p.proot.why },
+    // What the mechanism costs for this work: opens and stats performed as tsyd does, no policy.
+    { name: 'C limit, emulated', prefix: [cprog('csuper'), '-s', 'emulate', '--'] },
     { name: 'tsyd -p off', prefix: tsyd('-p', 'off') },
     { name: 'tsyd -p user', prefix: tsyd('-p', 'user') },
   ];
@@ -123,6 +125,7 @@ export async function macro(rounds: number, p: { strace: Peer; proot: Peer }): P
     method: [
       `Wall time of the whole command (tsyd's start-up included), median of ${rounds} rounds, the variants in turn in each round. ` +
         '`tsyd -p off`: every capability on, everything allowed (each access decided); `tsyd -p user`: the default profile (read/stat everywhere but ~90 secrets, write in cwd and temp, exec from system and toolchain dirs). ' +
+        '`C limit, emulated`: bench/csuper.c performing opens, stats and connects as tsyd does, without a policy (it stops fewer calls than tsyd: not readlink, access, exec, …). ' +
         '`after start-up` subtracts each side\'s `true` time: the cost of the work alone.',
     ],
     tables: [

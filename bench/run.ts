@@ -39,6 +39,38 @@ if (only.has('macro')) sections.push(await macro(rounds, p));
 if (only.has('pool')) sections.push(await pool(rounds));
 const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
 
+/** The figures the issue asks for, in a few lines at the top. */
+function summary(): string[] {
+  const lines: string[] = [];
+  const get = (id: string) => sections.find((s) => s.id === id)?.data as Record<string, any> | undefined;
+  const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '—');
+  const mi = get('micro');
+  if (mi) {
+    const parts = ['openat', 'stat', 'connect'].map((op) => {
+      const c = mi[`${op}/1`];
+      return `${op} ${ratio(c['tsyd, emulated'].ns, c['C limit, emulated'].ns)} (${(c['tsyd, emulated'].ns / 1000).toFixed(1)} vs ${(c['C limit, emulated'].ns / 1000).toFixed(1)} µs)`;
+    });
+    lines.push(`- **tsyd / C limit per emulated call** (1 thread): ${parts.join(', ')}.`);
+    const s = mi['openat/1'];
+    lines.push(`- **per openat**: native ${(s.native.ns / 1000).toFixed(1)} µs, tsyd ${(s['tsyd, emulated'].ns / 1000).toFixed(1)} µs, strace -f ${s['strace -f'].skipped ? '—' : `${(s['strace -f'].ns / 1000).toFixed(0)} µs`}, proot ${s.proot.skipped ? '—' : `${(s.proot.ns / 1000).toFixed(0)} µs`}.`);
+  }
+  const ma = get('macro');
+  if (ma) {
+    const rows = Object.entries(ma).filter(([w]) => !w.startsWith('start-up'));
+    const parts = rows.map(([w, c]) => {
+      const name = w.replace(/:.*$/, '').replace(/`/g, '').replace(/,.*$/, '');
+      return `${name} ${ratio(c['tsyd -p user'].ms, c.native.ms)} / ${c['strace -f'].skipped ? '—' : ratio(c['tsyd -p user'].ms, c['strace -f'].ms)}`;
+    });
+    lines.push(`- **tsyd (user profile) / native and / strace -f**, wall time: ${parts.join('; ')}.`);
+  }
+  const po = get('pool');
+  if (po) {
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    lines.push(`- **pool growth** ${med(po.growthMs).toFixed(0)} ms (busy == curr → a new emulator answering); **RSS per emulator** ${po.perEmulatorMiB.toFixed(1)} MiB; **start-up** \`tsyd run -- true\` ${med(po.startupMs['\`tsyd run -- true\` (default profile)'].samples).toFixed(0)} ms vs \`node -e 0\` ${med(po.startupMs['\`node -e 0\`'].samples).toFixed(0)} ms.`);
+  }
+  return lines.length > 0 ? ['## Summary', '', ...lines, ''] : [];
+}
+
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
 const md = [
   '# Benchmarks',
@@ -51,6 +83,7 @@ const md = [
   '',
   ...(p.strace.why ? [`strace rows are skipped: ${p.strace.why}.`, ''] : []),
   ...(p.proot.why ? [`proot rows are skipped: ${p.proot.why}.`, ''] : []),
+  ...summary(),
   ...sections.map(markdownSection),
 ].join('\n');
 writeFileSync(join(values.out!, 'RESULTS.md'), md);
