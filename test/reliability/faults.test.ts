@@ -295,4 +295,5 @@ test('SIGTERM to tsyd while the program is busy: a program that handles it, reap
   }
 });
 
+console.error(`faults: ${why}, ${KILLS} kill iterations`);
 test.run();

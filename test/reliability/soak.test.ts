@@ -4,6 +4,7 @@
 // exactly once, and tsyd's own fd table and threads come back to what they were before.
 //
 //   TSYD_SOAK_SECONDS=300 TSYD_SOAK_SEED=123 npx uvu dist/test/reliability 'soak.test.js$'
+// (the seed is printed on stderr in every run, and named in every assertion message)
 import { copyFileSync, chmodSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { test } from 'uvu';
@@ -85,7 +86,7 @@ test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 fork
     // Every forked process (worker processes, exec children) was reaped by the program.
     assert.equal(descendants(t.pid), [programPid], `only the program is left below tsyd; ${why}`);
     // Helpers retire after 200 ms idle; then tsyd holds what it held before the workload.
-    const end = await settled(
+    await settled(
       t.pid,
       (s) => sameMultiset(s.threads, start.threads) && sameFds(s.fds, start.fds),
       "tsyd's threads and fds back to the start",
@@ -95,12 +96,12 @@ test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 fork
       throw new Error(`${err.message}; ${why}\nthreads before: ${start.threads.join(' ')}\nthreads now:    ${now.threads.join(' ')}\n` +
         `fds (${start.fds.size} → ${now.fds.size}):\n${fdDiff(start.fds, now.fds)}`);
     });
-    assert.ok(end);
     t.child.stdin!.end('x');
 
     const r = await t.result;
     const counts = parseCounts(out);
-    if (process.env.TSYD_SOAK_VERBOSE) console.error(`soak: ${why}\n${out}`);
+    // The seed and what the mix did, always (one line): a failure elsewhere can be repeated.
+    console.error(`soak: ${why}: ${SECONDS} s, ${/^ops .*$/m.exec(out)?.[0]}; ${/^denied .*$/m.exec(out)?.[0]}`);
     const detail = `${why}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
     assert.is(r.code, 0, `exit 0: ${detail}`);
     assert.is(counts.unexpected, 0, `no unexpected result: ${detail}`);
