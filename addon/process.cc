@@ -86,6 +86,25 @@ static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
+// setChildSubreaper(): PR_SET_CHILD_SUBREAPER for this process: processes orphaned below it
+// (the program's children, once the program is gone) become its children instead of init's.
+static Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return ThrowErrno(info.Env(), "prctl", errno);
+  return info.Env().Undefined();
+}
+
+// reapChild(pid) → 1 reaped, 0 not ended yet, or -errno (ECHILD: not our child). Never blocks.
+static Napi::Value ReapChild(const Napi::CallbackInfo& info) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  int r;
+  do {
+    r = waitid(P_PID, static_cast<id_t>(Int(info, 0)), &si, WEXITED | WNOHANG);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return Napi::Number::New(info.Env(), -errno);
+  return Napi::Number::New(info.Env(), si.si_pid != 0 ? 1 : 0);
+}
+
 static Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, Int(info, 0), 0));
   if (fd < 0) return ThrowErrno(info.Env(), "pidfd_open", errno);
@@ -290,6 +309,8 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("watchChild", Napi::Function::New(env, WatchChild, "watchChild"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
+  exports.Set("reapChild", Napi::Function::New(env, ReapChild, "reapChild"));
   exports.Set("eventfd", Napi::Function::New(env, Eventfd, "eventfd"));
   exports.Set("eventfdWrite", Napi::Function::New(env, EventfdWrite, "eventfdWrite"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));

@@ -19,6 +19,7 @@ import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js
 import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { native, sys } from './native/addon.js';
+import { killLeftovers } from './leftovers.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
 import { Policy } from './sandbox/policy.js';
@@ -49,6 +50,12 @@ export interface SpawnOptions {
   audit?: boolean;
   /** Report every decision (allowed ones too) as an 'access' event (learning mode). @default false */
   record?: boolean;
+  /**
+   * @internal (the CLI) This process runs nothing but this sandbox and is a child subreaper:
+   * every other child of it is one of the program's orphans, reaped while the program runs and
+   * killed when it ends. @default false
+   */
+  killLeftovers?: boolean;
 }
 
 /** Defaults, justified in README (Pool). */
@@ -274,7 +281,18 @@ export class SandboxedProcess extends EventEmitter {
               if (m.exitCode !== 0 && !this.exited) native.pidfdSendSignal(spawned.pidfd, 9);
             });
           }),
-          waitProgram: fromPromise(async () => (await programEnded).exitCode),
+          waitProgram: fromPromise(async () => {
+            const { exitCode } = await programEnded;
+            // SAFETY: the program's orphans ran under the same filter: they must not run on
+            // once tsyd stops answering (their decided calls would fail with ENOSYS, the rest
+            // would go on, holding our stdout). Killed before the supervisor stops.
+            if (options.killLeftovers) {
+              const { killed, left } = await killLeftovers();
+              if (killed > 0) logger.info({ ctx: 'spawn', op: 'kill_leftovers', count: killed }, `killed ${killed} processes the program left behind`);
+              if (left > 0) logger.error({ ctx: 'spawn', op: 'kill_leftovers', count: left }, `${left} processes the program left behind did not end`);
+            }
+            return exitCode;
+          }),
           stopSupervisor: fromPromise(async () => {
             cleanShutdown = monitor ? await monitor.stop() : true;
             const failed = monitor?.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;

@@ -19,7 +19,7 @@ export interface EmulatorTask {
   channel: string;
   /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
   confinement?: Uint8Array;
-  /** Test-only faults (TSYD_FAULT), e.g. "crash-on:/path". */
+  /** Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the handler throws). */
   fault?: string;
   /** Rules the program adds at run time (lock:off), shared by all emulators (PolicyLog). */
   policyLog: SharedArrayBuffer;

@@ -40,11 +40,20 @@ let confined = false;
 
 function faultHook(spec: string | undefined): (path: string) => void {
   const crash = spec?.startsWith('crash-on:') ? spec.slice('crash-on:'.length) : undefined;
-  if (crash === undefined) return () => {};
-  return (path) => {
-    // Test only: this thread dies in the middle of a request, as a crash would.
-    if (fromBytes(path) === crash) process.exit(70);
-  };
+  const raise = spec?.startsWith('throw-on:') ? spec.slice('throw-on:'.length) : undefined;
+  if (crash !== undefined) {
+    return (path) => {
+      // Test only: this thread dies in the middle of a request, as a crash would.
+      if (fromBytes(path) === crash) process.exit(70);
+    };
+  }
+  if (raise !== undefined) {
+    return (path) => {
+      // Test only: the handler throws in the middle of a request, as a bug would.
+      if (fromBytes(path) === raise) throw new Error(`injected fault (TSYD_FAULT=throw-on:${raise})`);
+    };
+  }
+  return () => {};
 }
 
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {

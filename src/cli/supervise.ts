@@ -3,6 +3,7 @@
 import { fstatSync } from 'node:fs';
 import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
+import { reapEnded } from '../leftovers.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
@@ -35,7 +36,13 @@ export async function supervise(program: string, args: string[], options: SpawnO
   // Node runs them from the event loop, so `child` is set by then.
   let child: SandboxedProcess | undefined;
   for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
-  child = spawn(program, args, options);
+  // SAFETY: the program's orphans become tsyd's children (not init's), so that none of them
+  // outlives the sandbox: tsyd runs only this sandbox, so every other child of it is one.
+  native.setChildSubreaper();
+  process.on('SIGCHLD', () => {
+    if (child) reapEnded(child.pid);
+  });
+  child = spawn(program, args, { ...options, killLeftovers: true });
   onStart?.(child);
   const result = await child.result;
   if (result.error) process.stderr.write(`tsyd: ${program}: ${startFailureText(result.error)}\n`);

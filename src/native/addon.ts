@@ -149,6 +149,10 @@ export interface Addon {
   watchChild(pidfd: number, statusFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pidfdOpen(pid: number): number;
+  /** PR_SET_CHILD_SUBREAPER for this process. */
+  setChildSubreaper(): void;
+  /** Reaps child `pid` if it ended: 1 reaped, 0 still running, -errno (ECHILD: not our child). Never blocks. */
+  reapChild(pid: number): number;
   eventfd(): number;
   eventfdWrite(fd: number): number;
   close(fd: number): number;

@@ -11,6 +11,8 @@ export const NOBODY = 65534;
 export interface RunOptions {
   /** Written to stdin, then stdin is closed. Without it stdin is closed at once. */
   input?: string | Buffer;
+  /** Leave stdin open (after `input`, if any) for the test to write to `child.stdin`. */
+  keepStdinOpen?: boolean;
   /** Merged over process.env; an undefined value removes the variable. */
   env?: Record<string, string | undefined>;
   cwd?: string;
@@ -102,7 +104,9 @@ export function spawnProgram(file: string, args: string[], opts: RunOptions = {}
   const text = (k: keyof typeof chunks): string => Buffer.concat(chunks[k]).toString('utf8');
 
   child.stdin?.on('error', () => {}); // the program may exit without reading its input
-  if (opts.input !== undefined) child.stdin?.end(opts.input);
+  if (opts.keepStdinOpen) {
+    if (opts.input !== undefined) child.stdin?.write(opts.input);
+  } else if (opts.input !== undefined) child.stdin?.end(opts.input);
   else child.stdin?.end();
 
   let exited = false;
