@@ -68,11 +68,16 @@ export class EmulatorPool {
       throw new Error(`emulators keep dying: ${this.deaths.length} deaths within ${CRASH_WINDOW_MS} ms`);
     }
     const { wd, coreSize, keepAliveMs, logger } = this.opts;
+    // The program has ended: an emulator started now would only delay the exit by its start-up
+    // (~60-120 ms measured: the second core emulator of `tsyd run -- true` used to start after
+    // `true` had ended). The monitor sees should_exit at its next look.
+    if (wd.shouldExit) return 'exiting';
     const { curr, busy } = wd.counts();
     const decision = decideSpawn(curr, busy, coreSize, this.maxSize);
     const fields = { ctx: 'spawn', busy_worker_count: busy, curr_worker_count: curr, core_size: coreSize, keep_alive: keepAliveMs };
     switch (decision) {
       case 'idle_exists':
+      case 'exiting':
         return decision;
       case 'capacity_exceeded':
         logger.alert({ ...fields, op: 'emulator_capacity_exceeded' }, 'emulator capacity exceeded');

@@ -1,6 +1,7 @@
 // The pool rule of the reference (try_spawn), as a pure function of one atomic load.
 
-export type SpawnDecision = 'core' | 'idle_exists' | 'helper' | 'capacity_exceeded';
+/** `exiting`: should_exit is set, no emulator is started (not part of the reference rule). */
+export type SpawnDecision = 'core' | 'idle_exists' | 'helper' | 'capacity_exceeded' | 'exiting';
 
 /**
  * curr < core → a core emulator (never retires); busy < curr → an idle one exists, nothing;
