@@ -100,7 +100,8 @@ test('lock:exec: confined once the program runs', async () => {
 });
 
 test('a confined emulator cannot execve; a failed confinement exits 101', async () => {
-  const r = await runTsyd(['run', '--log-level', 'warn', '-m', 'lock:on', '--', 'true'], { env: { TSYD_FAULT: 'probe-exec' } });
+  // An open to decide, so that an emulator runs (no emulator starts once the program has ended).
+  const r = await runTsyd(['run', '--log-level', 'warn', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'lock:on', '--', 'cat', '/etc/hostname'], { env: { TSYD_FAULT: 'probe-exec' } });
   assert.is(r.code, 0);
   const probes = r.records.filter((x) => x.op === 'probe_execve');
   assert.ok(probes.length >= 1, `probe records: ${r.stderr}`);
