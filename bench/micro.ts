@@ -116,7 +116,10 @@ export async function micro(rounds: number, p: { strace: Peer; proot: Peer }): P
         '`tsyd, CONTINUE` is `-m lock:off` (every handled call stops, no capability on); `tsyd, emulated` turns on the one capability with one allow rule.',
     ],
     tables: [headline, ...tables],
-    notes: [],
+    notes: [
+      '`tsyd, CONTINUE` of stat is not a bare CONTINUE: under lock:off tsyd reads the path of every stat-family call to see whether it is the `/dev/tsyd/…` control route.',
+      'The C limit canonicalises with glibc realpath() (a readlink per component), tsyd with its own walk (the same readlinks, plus /proc/self mapping and mount checks); tsyd answers with two core emulators like the C limit\'s two threads.',
+    ],
     data: results,
   };
 }
