@@ -31,6 +31,7 @@ enum ReqSlot {
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
   kPathMissing = 23,  // resolvePath(): 0 exists, 1 the last component does not exist (yet),
                       // 2 / 3: the path ends in "." / ".." (exists, but names no entry)
+  kSlotRecvGen = 27,   // odd while this thread is inside NOTIF_RECV (see Recv), even otherwise
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).

@@ -83,9 +83,18 @@ static Napi::Value Recv(const Napi::CallbackInfo& info) {
     return Napi::Number::New(env, kRecvNone);
   }
   memset(st->req, 0, st->req_size);
-  if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, st->req) < 0) {
+  // Every emulator's poll wakes for one notification; the one that loses the race blocks in
+  // NOTIF_RECV (it has no non-blocking form) until the next one — for ever if the program is
+  // idle: a helper that cannot retire, a pool that cannot stop. The generation word is odd
+  // while inside: the interrupter sees one stuck there for a whole cycle and sends SIGALRM
+  // (EINTR; the kernel hands a notification out only once, none is lost).
+  int32_t* gen = &st->slots[kSlotRecvGen];
+  __atomic_add_fetch(gen, 1, __ATOMIC_SEQ_CST);
+  int rc = ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, st->req);
+  __atomic_add_fetch(gen, 1, __ATOMIC_SEQ_CST);
+  if (rc < 0) {
     int e = errno;
-    // ENOENT: the caller went away before we got it, or another emulator took it.
+    // ENOENT: the caller went away before we got it. EINTR: the interrupter freed us (above).
     if (e == ENOENT || e == EINTR || e == EAGAIN) return Napi::Number::New(env, kRecvNone);
     return Napi::Number::New(env, -e);
   }

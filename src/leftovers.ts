@@ -10,8 +10,48 @@ interface Child {
   zombie: boolean;
 }
 
-/** Our child processes, from /proc (the parent pid and state in /proc/PID/stat). */
+/** Whether `pid` is a zombie (ended, not reaped); undefined if it is gone. */
+function isZombie(pid: number): boolean | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm may hold spaces and parentheses: the fields after it start at the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return undefined; // reaped meanwhile
+  }
+}
+
+/**
+ * Our child processes. /proc/self/task/TID/children lists each thread's children (an orphan is
+ * given to any live thread of a subreaper): a few small reads, where a scan of /proc reads one
+ * file per process on the machine (37 ms of `tsyd run -- true` with 400 processes).
+ */
 function children(): Child[] {
+  const pids = new Set<number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      let list: string;
+      try {
+        list = readFileSync(`/proc/self/task/${tid}/children`, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tid === String(process.pid)) throw err;
+        continue; // the thread ended meanwhile
+      }
+      for (const p of list.split(' ')) if (p !== '' && p !== '\n') pids.add(Number(p));
+    }
+  } catch {
+    return scanChildren(); // a kernel without CONFIG_PROC_CHILDREN
+  }
+  const found: Child[] = [];
+  for (const pid of pids) {
+    const zombie = isZombie(pid);
+    if (zombie !== undefined) found.push({ pid, zombie });
+  }
+  return found;
+}
+
+/** Our child processes, from the parent pid of every process in /proc. */
+function scanChildren(): Child[] {
   const self = process.pid;
   const found: Child[] = [];
   for (const name of readdirSync('/proc')) {
@@ -22,7 +62,6 @@ function children(): Child[] {
     } catch {
       continue; // ended meanwhile
     }
-    // comm may hold spaces and parentheses: the fields after it start at the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     if (Number(fields[1]) === self) found.push({ pid: Number(name), zombie: fields[0] === 'Z' });
   }

@@ -50,6 +50,27 @@ function shouldInterrupt(target: number, idLo: number, idHi: number): string | n
 // A request is interrupted only when it was seen blocking in two scans in a row (same seq):
 // one that completes within a cycle is never hit by a SIGALRM meant for an older one.
 const seenBlocking = new Int32Array(wd.maxEmulators).fill(-1);
+// An emulator inside NOTIF_RECV for a whole cycle (same odd generation in two scans) lost the
+// race for a notification another emulator took, and would wait for the next one.
+const seenInRecv = new Int32Array(wd.maxEmulators).fill(-1);
+
+/** Frees an emulator stuck in NOTIF_RECV (see addon/notify.cc Recv). */
+function freeStuckReceiver(i: number, s: Int32Array): void {
+  const gen = Atomics.load(s, Slot.recvGen);
+  if ((gen & 1) === 0) {
+    seenInRecv[i] = -1;
+    return;
+  }
+  if (seenInRecv[i] !== gen) {
+    seenInRecv[i] = gen;
+    return;
+  }
+  const emu = Atomics.load(s, Slot.tid);
+  if (emu > 0 && Atomics.load(s, Slot.recvGen) === gen) {
+    native.tgkill(process.pid, emu, SIGALRM);
+    log.debug({ ctx: 'interrupt', op: 'free_stuck_receiver', slot: i, emulator: emu }, 'freeing an emulator stuck in NOTIF_RECV');
+  }
+}
 // One view per slot, made once: the scan runs every cycle and should allocate nothing.
 const slots = Array.from({ length: wd.maxEmulators }, (_, i) => wd.slot(i));
 
@@ -62,6 +83,7 @@ while (!wd.shouldExit) {
   }
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
+    freeStuckReceiver(i, s);
     const seq = Atomics.load(s, Slot.seq);
     if (Atomics.load(s, Slot.state) !== EmuState.busy || Atomics.load(s, Slot.blocking) !== 1) {
       seenBlocking[i] = -1;

@@ -74,7 +74,10 @@ export class MonitorHandle extends EventEmitter {
       for (let i = 0; i < wd.maxEmulators; i++) {
         const s = wd.slot(i);
         const tid = Atomics.load(s, Slot.tid);
-        if (tid > 0 && Atomics.load(s, Slot.state) === EmuState.busy) native.tgkill(process.pid, tid, SIGALRM);
+        // Busy in a call for the program, or inside NOTIF_RECV (odd generation) waiting for a
+        // notification that will not come (the interrupter has already left).
+        const inRecv = (Atomics.load(s, Slot.recvGen) & 1) === 1;
+        if (tid > 0 && (Atomics.load(s, Slot.state) === EmuState.busy || inRecv)) native.tgkill(process.pid, tid, SIGALRM);
       }
     }, INTERRUPT_EVERY_MS);
     let timer: NodeJS.Timeout | undefined;

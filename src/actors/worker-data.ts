@@ -29,6 +29,8 @@ export const Slot = {
   state: 24,
   tid: 25,
   kind: 26,
+  /** Odd while the emulator is inside NOTIF_RECV (kept by the addon; the interrupter watches). */
+  recvGen: 27,
   /** 1 while the emulator performs a call for the program that may block (interrupter watches; the addon clears it). */
   blocking: 28,
   /** Bumped for every request the emulator takes: tells one blocked request from the next. */
@@ -178,6 +180,8 @@ export class WorkerData {
     Atomics.store(s, Slot.tid, 0);
     Atomics.store(s, Slot.blocking, 0);
     Atomics.store(s, Slot.counted, 0);
+    // Even: a thread that died inside NOTIF_RECV must not leave the next one's parity inverted.
+    Atomics.store(s, Slot.recvGen, 0);
     Atomics.store(s, Slot.state, EmuState.free);
   }
 }
