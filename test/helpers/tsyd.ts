@@ -9,8 +9,10 @@ export const tsydBin = join(repoRoot, 'bin', 'tsyd.js');
 export const NOBODY = 65534;
 
 export interface RunOptions {
-  /** Written to stdin, then stdin is closed. Without it stdin is closed at once. */
+  /** Written to stdin, then stdin is closed. Without it stdin is closed at once (unless keepStdin). */
   input?: string | Buffer;
+  /** Leave stdin open: the caller writes to `child.stdin` and ends it. @default false */
+  keepStdin?: boolean;
   /** Merged over process.env; an undefined value removes the variable. */
   env?: Record<string, string | undefined>;
   cwd?: string;
@@ -103,7 +105,7 @@ export function spawnProgram(file: string, args: string[], opts: RunOptions = {}
 
   child.stdin?.on('error', () => {}); // the program may exit without reading its input
   if (opts.input !== undefined) child.stdin?.end(opts.input);
-  else child.stdin?.end();
+  else if (opts.keepStdin !== true) child.stdin?.end();
 
   let exited = false;
   const result = new Promise<RunResult>((resolve, reject) => {
