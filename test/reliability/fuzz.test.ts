@@ -172,6 +172,7 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     console.log(`fuzz ${label}: ${total?.[0] ?? '(no total)'}`);
     console.log(`fuzz ${label}: ${[...calls].map(([n, c]) => `${n}=${c}`).join(' ')}`);
 
+    for (const l of r.stderr.split('\n').filter((x) => x.startsWith('fuzz: '))) console.log(`fuzz ${label}: ${l}`);
     const findings = r.stderr.split('\n').filter((l) => /^(CANARY|DENIED-LEAK) /.test(l));
     assert.equal(findings, [], `the fuzzer saw what it must not:\n${findings.slice(0, 20).join('\n')}`);
     assert.match(out, /^sightings 0$/m, out);
