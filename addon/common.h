@@ -32,6 +32,11 @@ enum ReqSlot {
   kPathMissing = 23,  // resolvePath(): 0 exists, 1 the last component does not exist (yet),
                       // 2 / 3: the path ends in "." / ".." (exists, but names no entry)
   kSlotRecvGen = 27,   // odd while this thread is inside NOTIF_RECV (see Recv), even otherwise
+  // resolvePath() / readSockaddr() failed: the path at which the resolution stopped (in the path
+  // buffer, never acted on: path_len stays 0) and the length of its part that exists, so that
+  // JS can answer ENOENT when that object is hidden (see ResolveResult::fail).
+  kPathFailLen = 36,
+  kPathFailOut = 37,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -117,7 +122,15 @@ struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
   bool missing = false;  // the last component does not exist
   int dot_last = 0;      // the path ends in "." (1) or ".." (2): resolved, but no name to act on
+  // On failure: the path the walk was at (the component it failed on, or the object reached),
+  // and the length of its prefix that was resolved and exists. ENOTDIR, ELOOP, EACCES... tell
+  // the program that this object exists: JS must answer ENOENT instead when stat hides it.
+  std::string fail;
+  size_t fail_out = 0;
 };
+
+// Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
+void SetFailedPath(ThreadState* st, const ResolveResult& res);
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);
 

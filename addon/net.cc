@@ -116,7 +116,10 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   ResolveResult res;
   long len = Canonicalize(static_cast<pid_t>(st->req->pid), AT_FDCWD, raw.c_str(), opts,
                           reinterpret_cast<char*>(st->path), kPathBufSize, &res);
-  if (len < 0) return len;
+  if (len < 0) {
+    SetFailedPath(st, res);
+    return len;
+  }
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : 0;
@@ -140,6 +143,7 @@ static long ReadAddress(ThreadState* st, uint64_t addr, int64_t len) {
 static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
+  st->slots[kPathFailLen] = 0;
   int addr_arg = info[0].As<Napi::Number>().Int32Value();
   int len_arg = info[1].As<Napi::Number>().Int32Value();
   int op = info[2].As<Napi::Number>().Int32Value();
@@ -158,6 +162,7 @@ static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
 static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
+  st->slots[kPathFailLen] = 0;
   int msg_arg = info[0].As<Napi::Number>().Int32Value();
   int index = info[1].As<Napi::Number>().Int32Value();
   if (!st->have_req || msg_arg < 0 || msg_arg > 5) return Napi::Number::New(env, -EINVAL);

@@ -107,8 +107,8 @@ static uint64_t MountOf(const std::string& path) {
   return (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 }
 
-long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
-                  size_t outsz, ResolveResult* res) {
+static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
+                           size_t outsz, ResolveResult* res, std::string& out, std::string& next) {
   res->magic = false;
   res->missing = false;
   res->dot_last = 0;
@@ -131,7 +131,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
   // RESOLVE_IN_ROOT treats the start directory as `/` for absolute paths, `..` and symlinks.
   if (absolute && opts.beneath) return -EXDEV;
   const std::string root = opts.in_root ? base : std::string("/");
-  std::string out = absolute ? root : base;
+  out = absolute ? root : base;
   // SAFETY: RESOLVE_NO_XDEV: every component must stay on the mount the walk starts on.
   const uint64_t start_mount = opts.no_xdev ? MountOf(out) : 0;
   auto crossed = [&](const std::string& p) { return opts.no_xdev && MountOf(p) != start_mount; };
@@ -150,6 +150,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
   while (!pending.empty()) {
     std::string c = std::move(pending.back());
     pending.pop_back();
+    next.clear();
     const bool last = pending.empty();
     if (c == "." || c == "..") {
       // "file/." and "file/.." fail as in the kernel: only a directory has . and ..
@@ -175,7 +176,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
       }
       continue;
     }
-    std::string next = out;
+    next = out;
     Append(&next, c);
     if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
     if (last && opts.nofollow_last && !trailing_slash) {
@@ -231,6 +232,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     }
     PushComponents(&pending, target);
   }
+  next.clear();
   // "file/" names a directory: the kernel refuses it for anything else.
   if (trailing_slash && !res->magic) {
     struct stat st;
@@ -243,6 +245,30 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
   if (out.size() + 1 > outsz) return -ENAMETOOLONG;
   memcpy(outbuf, out.c_str(), out.size() + 1);
   return static_cast<long>(out.size());
+}
+
+long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
+                  size_t outsz, ResolveResult* res) {
+  std::string out, next;
+  res->fail.clear();
+  res->fail_out = 0;
+  long r = CanonicalizeIn(tid, dirfd, raw, opts, outbuf, outsz, res, out, next);
+  if (r < 0 && !out.empty()) {
+    // SAFETY: where the walk stopped tells whether an object exists (ENOTDIR for
+    // "file/", ELOOP for a link, EACCES for a directory): kept for JS, which answers ENOENT
+    // when that object is hidden.
+    res->fail = next.empty() ? out : next;
+    res->fail_out = next.empty() ? out.size() : (out.size() < next.size() ? out.size() : next.size());
+  }
+  return r;
+}
+
+void SetFailedPath(ThreadState* st, const ResolveResult& res) {
+  st->path_len = 0;
+  const bool fits = !res.fail.empty() && res.fail.size() + 1 <= kPathBufSize;
+  if (fits) memcpy(st->path, res.fail.c_str(), res.fail.size() + 1);
+  st->slots[kPathFailLen] = fits ? static_cast<int32_t>(res.fail.size()) : 0;
+  st->slots[kPathFailOut] = fits ? static_cast<int32_t>(res.fail_out) : 0;
 }
 
 enum ResolveFlag {
@@ -266,6 +292,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   int path_arg = info[1].As<Napi::Number>().Int32Value();
   int flags = info[2].As<Napi::Number>().Int32Value();
   if (!st->have_req || path_arg < 0 || path_arg > 5 || dirfd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  st->slots[kPathFailLen] = 0;
   const seccomp_notif* req = st->req;
   pid_t tid = static_cast<pid_t>(req->pid);
   int dirfd = dirfd_arg < 0 ? AT_FDCWD : static_cast<int>(static_cast<int32_t>(req->data.args[dirfd_arg]));
@@ -289,7 +316,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   ResolveResult res;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kPathBufSize, &res);
   if (len < 0) {
-    st->path_len = 0;
+    SetFailedPath(st, res);
     return Napi::Number::New(env, static_cast<double>(len));
   }
   st->path_len = static_cast<size_t>(len);

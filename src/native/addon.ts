@@ -25,6 +25,12 @@ export const Slot = {
   netControl: 34,
   /** Length of an abstract name in pathBuf, with its leading '@'. */
   netNameLen: 35,
+  /**
+   * After a failed resolvePath()/readSockaddr()/readMsgName(): length of the path in pathBuf at
+   * which the walk stopped (0: none), and of its part that exists.
+   */
+  pathFailLen: 36,
+  pathFailOut: 37,
   count: 40,
 } as const;
 

@@ -2,6 +2,8 @@
 // and no other call's errno tells it apart from a missing file.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { symlinkSync } from 'node:fs';
+import { fsops } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runTsyd } from '../helpers/tsyd.js';
 
@@ -34,6 +36,31 @@ test('a directory whose entries are all hidden in a chunk still lists the rest (
   const r = await runTsyd(['run', ...policy([`${many}/h*`]), ...keep, '--', 'ls', many]);
   assert.is(r.code, 0, describe(r));
   assert.is(r.stdout, 'h2999\nh7\n', describe(r));
+});
+
+test('no errno of a failed lookup tells a hidden file apart from a missing one (ENOTDIR, ELOOP)', async () => {
+  // Found by the fuzzer (test/reliability/fuzz.test.ts): "hidden/" said ENOTDIR and a symlink
+  // loop ELOOP, where a missing path says ENOENT.
+  symlinkSync('loop', `${dir}/vault/loop`);
+  const run = await fsops(policy([`${dir}/secret`, `${dir}/vault/***`]), [
+    'stat', `${dir}/secret/`,
+    'stat', `${dir}/secret/x`,
+    'open', `${dir}/secret/.`, 'r',
+    'mkdir', `${dir}/secret/d`,
+    'access', `${dir}/vault/key/`, 'f',
+    'stat', `${dir}/vault/loop`,
+    'open', `${dir}/vault/loop/x`, 'wc',
+    'stat', `${dir}/missing/`,
+    'stat', `${dir}/a/`, // visible: the kernel's answer
+  ]);
+  assert.is(run.result.code, 0, describe(run.result));
+  assert.equal(run.lines, [
+    'stat ENOENT', 'stat ENOENT', 'open ENOENT', 'mkdir ENOENT', 'access ENOENT', 'stat ENOENT', 'open ENOENT',
+    'stat ENOENT', 'stat ENOTDIR',
+  ], describe(run.result));
+  // Each answer is a stat denial of the hidden object (logged once per object and call).
+  assert.ok(run.denials.length > 0 && run.denials.every((d) => d['cap'] === 'stat' && String(d['path']).startsWith(`${dir}/`)), run.result.log);
+  assert.ok(run.denials.every((d) => d['path'] !== `${dir}/missing` && d['path'] !== `${dir}/a`), run.result.log);
 });
 
 test.run();

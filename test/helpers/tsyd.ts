@@ -9,7 +9,7 @@ export const tsydBin = join(repoRoot, 'bin', 'tsyd.js');
 export const NOBODY = 65534;
 
 export interface RunOptions {
-  /** Written to stdin, then stdin is closed. Without it stdin is closed at once. */
+  /** Written to stdin, then stdin is closed. Without it stdin is closed at once (unless keepStdinOpen). */
   input?: string | Buffer;
   /** Leave stdin open (after `input`, if any) for the test to write to `child.stdin`. */
   keepStdinOpen?: boolean;

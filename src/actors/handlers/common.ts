@@ -26,8 +26,28 @@ export function arg32(slots: Int32Array, i: number): number {
  * empty path allowed by AT_EMPTY_PATH (the dirfd itself), or null after answering the error
  * (nothing is answered when the caller is gone).
  */
-export function resolveArg(pathBuf: Buffer, dirfdArg: number, pathArg: number, flags: number): string | null {
-  return pathOrAnswer(pathBuf, native.resolvePath(dirfdArg, pathArg, flags));
+export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
+  const len = native.resolvePath(dirfdArg, pathArg, flags);
+  if (len < 0 && hiddenFailure(ctx, sys, len)) {
+    native.respond(Answer.error, ENOENT);
+    return null;
+  }
+  return pathOrAnswer(ctx.pathBuf, len);
+}
+
+/**
+ * True (after logging the denial) when a path resolution failed with `-errno` at an object
+ * that stat hides. SAFETY: "H/file/" → ENOTDIR, "H/link" → ELOOP (RESOLVE_NO_SYMLINKS), a
+ * search-protected "H/dir/x" → EACCES would tell the program that the hidden object exists
+ * and what it is: it does not exist (ENOENT), as for every other call on it.
+ */
+export function hiddenFailure(ctx: EmulatorContext, sys: string, err: number): boolean {
+  if (err === -ESRCH || err === -ENOENT || !ctx.policy.isOn('stat')) return false;
+  const len = ctx.slots[Slot.pathFailLen]!;
+  if (len <= 0) return false;
+  const at = ctx.pathBuf.toString('latin1', 0, len);
+  const reached = at.slice(0, ctx.slots[Slot.pathFailOut]!);
+  return (reached !== '' && isHidden(ctx, sys, reached)) || (reached !== at && isHidden(ctx, sys, at));
 }
 
 /** The path an addon call put into pathBuf (its length), or null after answering its -errno. */
@@ -45,7 +65,7 @@ function pathOrAnswer(pathBuf: Buffer, len: number): string | null {
  * SAFETY: otherwise open, mkdir, rename... would tell a hidden file from a missing one.
  */
 export function resolveVisible(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
-  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, flags);
+  const path = resolveArg(ctx, sys, dirfdArg, pathArg, flags);
   if (path === null || path === '' || !isHidden(ctx, sys, path)) return path;
   native.respond(Answer.error, ENOENT);
   return null;

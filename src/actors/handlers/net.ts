@@ -5,7 +5,7 @@ import { constants as os } from 'node:os';
 import { Answer, native, NetOp, Slot, SockKind } from '../../native/addon.js';
 import type { NetCapability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, isHidden, refusePath } from './common.js';
+import { arg32, hiddenFailure, isHidden, refusePath } from './common.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
@@ -17,7 +17,9 @@ const MAX_MMSG = 1024;
  */
 function decide(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: number): boolean {
   if (kind < 0) {
-    if (kind !== -ESRCH) native.respond(Answer.error, -kind);
+    // A UNIX path whose resolution stopped at a hidden object: it does not exist.
+    if (hiddenFailure(ctx, sys, kind)) native.respond(Answer.error, ENOENT);
+    else if (kind !== -ESRCH) native.respond(Answer.error, -kind);
     return false;
   }
   const { slots, pathBuf } = ctx;

@@ -82,7 +82,7 @@ function emulateOpen(
   // O_NOFOLLOW, and O_CREAT|O_EXCL (which never follows a trailing symlink), decide on
   // the link itself.
   if (flags & O_NOFOLLOW || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) rflags |= Resolve.noFollow;
-  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, rflags);
+  const path = resolveArg(ctx, sys, dirfdArg, pathArg, rflags);
   if (path === null) return;
   ctx.fault(path);
   if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);

@@ -17,7 +17,7 @@ const { ENOENT, ENOSYS, ESRCH } = os.errno;
  */
 function decideStat(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
   if (handleControl(ctx, pathArg)) return null;
-  const path = resolveArg(ctx.pathBuf, dirfdArg, pathArg, flags);
+  const path = resolveArg(ctx, sys, dirfdArg, pathArg, flags);
   if (path === null || path === '') return path;
   ctx.fault(path);
   if (!ctx.allows('stat', sys, path)) {

@@ -1,0 +1,244 @@
+// The fuzzer (test/fixtures/fuzz.c) under a strict policy: every system call tsyd intercepts or
+// refuses, with random and hostile arguments, for TSYD_SOAK_SECONDS (default 4 s for the root
+// run, half of it for the unprivileged run). tsyd must pass the fuzzer's status through, never
+// crash or hang, never show the canary (a file in a hidden directory) nor let a denied
+// connection arrive, and give back every fd and helper thread it took.
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildHandlerTable, DENIED_SYSCALLS } from '../../src/actors/handlers/index.js';
+import { native } from '../../src/native/addon.js';
+import { fixture } from '../helpers/fixtures.js';
+import { descendants, exists, fdDiff, openFds, threadNames } from '../helpers/procstat.js';
+import { tempTree } from '../helpers/tmp.js';
+import { NOBODY, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
+
+const SECONDS = Number(process.env['TSYD_SOAK_SECONDS'] ?? '4');
+const CRASH_OPS = ['emulator_died', 'handler_failed', 'unknown_syscall'];
+
+interface Counter {
+  close(): Promise<void>;
+  count: number;
+}
+
+async function tcpListener(where: string | { port: 0; host: string }): Promise<Counter & { port: number }> {
+  const server: Server = createServer();
+  const c = { count: 0, port: 0, close: () => new Promise<void>((r) => server.close(() => r())) };
+  server.on('connection', (s) => {
+    c.count++;
+    s.destroy();
+  });
+  await new Promise<void>((resolve) => (typeof where === 'string' ? server.listen(where, resolve) : server.listen(0, where.host, resolve)));
+  const a = server.address();
+  if (a !== null && typeof a === 'object') c.port = a.port;
+  return c;
+}
+
+async function udpReceiver(): Promise<Counter & { port: number }> {
+  const socket: UdpSocket = createSocket('udp4');
+  const c = { count: 0, port: 0, close: () => new Promise<void>((r) => socket.close(() => r())) };
+  socket.on('message', () => c.count++);
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  c.port = socket.address().port;
+  return c;
+}
+
+/** The system calls the fuzzer must have called: every handler and every refused call this arch has. */
+function expectedSyscalls(): string[] {
+  const names = [...buildHandlerTable({ recordRestart: () => {} }).values()].map((e) => e.name);
+  for (const d of DENIED_SYSCALLS) if (native.syscalls[d.name] !== undefined) names.push(d.name);
+  return [...new Set(names)].sort();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until `read` gives the same answer for `stableMs` (the pool settling), at most `maxMs`. */
+async function settled<T>(read: () => T, same: (a: T, b: T) => boolean, stableMs: number, maxMs: number): Promise<T> {
+  const end = Date.now() + maxMs;
+  let last = read();
+  let since = Date.now();
+  while (Date.now() < end) {
+    await sleep(50);
+    const now = read();
+    if (!same(now, last)) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= stableMs) {
+      break;
+    }
+  }
+  return last;
+}
+
+/** Polls until `ok()` or `maxMs`; returns ok()'s last answer. */
+async function until(ok: () => boolean, maxMs: number): Promise<boolean> {
+  const end = Date.now() + maxMs;
+  while (!ok()) {
+    if (Date.now() > end) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+const sameList = (a: string[], b: string[]) => a.join('\n') === b.join('\n');
+
+/** Each thread of `pid` with its name, wait channel and system call (for a failure message). */
+function threadStates(pid: number): string {
+  const out: string[] = [];
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const read = (f: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${tid}/${f}`, 'utf8').trim();
+      } catch {
+        return '?';
+      }
+    };
+    out.push(`${tid} ${read('comm')} wchan=${read('wchan')} syscall=${read('syscall').split(' ').slice(0, 3).join(' ')}`);
+  }
+  return out.join('\n');
+}
+
+async function fuzzRun(label: string, seconds: number, user?: number): Promise<void> {
+  const T = tempTree(`fuzz-${label}`);
+  const S = join(T, 'scratch');
+  const H = join(T, 'hidden-dir');
+  mkdirSync(S, { mode: 0o777 });
+  chmodSync(S, 0o777); // the unprivileged run writes here; the policy decides
+  mkdirSync(join(H, 'hidden-sub'), { recursive: true, mode: 0o755 });
+  const canaryName = 'hidden-canary';
+  const canary = join(H, canaryName);
+  const secret = `TSYD-CANARY-${randomBytes(12).toString('hex')}`;
+  writeFileSync(canary, secret, { mode: 0o644 }); // readable by nobody too: only tsyd hides it
+  const cst = statSync(canary);
+  const hst = statSync(H);
+
+  const ok = await tcpListener({ port: 0, host: '127.0.0.1' });
+  const denied = await tcpListener({ port: 0, host: '127.0.0.1' });
+  const udp = await udpReceiver();
+  const unixPath = join(H, 'hidden-sock');
+  const unixDenied = await tcpListener(unixPath);
+  chmodSync(unixPath, 0o777);
+  const abstractName = `tsyd-fuzz-denied-${process.pid}-${label}`;
+  const abstractDenied = await tcpListener(`\0${abstractName}`);
+  const hiddenListing = readdirSync(H).sort();
+
+  const bin = fixture('fuzz');
+  const seed = process.env['TSYD_FUZZ_SEED'] ?? String(BigInt.asUintN(64, randomBytes(8).readBigUInt64LE()) || 1n);
+  const rules = [
+    // paranoid: every capability on, the loader and libc readable, the fuzzer executable
+    '-p', 'paranoid',
+    '-m', `allow/read+${S}/***`, '-m', `allow/stat+${S}/***`,
+    '-m', `allow/write+${S}/**`, '-m', `allow/create+${S}/**`, '-m', `allow/delete+${S}/**`,
+    // the program's own fds by path (pipes, sockets: /proc/PID/fd/N)
+    ...['read', 'write', 'stat'].flatMap((c) => ['-m', `allow/${c}+/proc/[0-9]*/fd/*`, '-m', `allow/${c}+/proc/[0-9]*/task/[0-9]*/fd/*`]),
+    '-m', `allow/net/connect+127.0.0.1!${ok.port}`, '-m', `allow/net/connect+${S}/***`,
+    '-m', 'allow/net/bind+127.0.0.1!0', '-m', `allow/net/bind+${S}/***`,
+  ];
+  const args = [
+    '--fuzz', seed, String(seconds), S, H, canaryName, String(cst.ino), String(cst.dev), String(hst.ino), String(hst.dev),
+    secret, String(ok.port), String(denied.port), String(udp.port), unixPath, abstractName,
+  ];
+  const tsyd = spawnTsyd(['run', '--log-fd', '3', ...rules, '--', bin, ...args], {
+    logFd: 3,
+    cwd: S,
+    user,
+    keepStdinOpen: true,
+    env: { TSYD_KEEP_ALIVE: '200', TSYD_LOG: process.env['TSYD_FUZZ_LOG'] ?? 'warn' },
+    timeoutMs: seconds * 1000 + 60_000,
+  });
+  let result: RunResult | undefined;
+  try {
+    const dump = async () => {
+      const r = await Promise.race([tsyd.result, sleep(100).then(() => undefined)]);
+      return r ? `code=${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}\nlog: ${r.log.slice(0, 4000)}` : '(still running)';
+    };
+    await tsyd.waitForStdout(/^ready$/m, 30_000);
+    const seedLine = /^seed (\d+)$/m.exec(await tsyd.waitForStdout(/^seed/m))?.[1];
+    console.log(`fuzz ${label}: seed ${seedLine} (TSYD_FUZZ_SEED=${seedLine} repeats the batches' choices)`);
+    const below = descendants(tsyd.pid);
+    assert.is(below.length, 1, `one program below tsyd at the start: ${below}`);
+    const program = below[0]!;
+    // The start snapshot, once the pool settled after the program's start.
+    const threads0 = await settled(() => threadNames(tsyd.pid), sameList, 400, 5000);
+    const fds0 = openFds(tsyd.pid);
+
+    tsyd.child.stdin?.write('go\n');
+    await tsyd.waitForStdout(/^done$/m, seconds * 1000 + 30_000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}\n${await dump()}`);
+    });
+
+    // Helpers retire after 200 ms idle: the pool must come back to its start.
+    const threadsBack = await until(() => sameList(threadNames(tsyd.pid), threads0), 5000);
+    const fdsBack = await until(() => fdDiff(fds0, openFds(tsyd.pid)) === '', 3000);
+    const threads1 = threadNames(tsyd.pid);
+    const states1 = threadsBack ? '' : threadStates(tsyd.pid);
+    const fds1 = openFds(tsyd.pid);
+    const below1 = descendants(tsyd.pid);
+
+    tsyd.child.stdin?.end('exit\n');
+    result = await tsyd.result;
+    const r = result;
+    const out = r.stdout;
+    const calls = new Map<string, number>();
+    for (const m of out.matchAll(/^calls (\S+) (\d+) ok (\d+)$/gm)) calls.set(m[1]!, Number(m[2]));
+    const total = /^total (\d+) calls ([\d.]+) s (\d+)\/s batches (\d+) abnormal (\d+) killed (\d+)$/m.exec(out);
+    console.log(`fuzz ${label}: ${total?.[0] ?? '(no total)'}`);
+    console.log(`fuzz ${label}: ${[...calls].map(([n, c]) => `${n}=${c}`).join(' ')}`);
+
+    for (const l of r.stderr.split('\n').filter((x) => x.startsWith('fuzz: '))) console.log(`fuzz ${label}: ${l}`);
+    const findings = r.stderr.split('\n').filter((l) => /^(CANARY|DENIED-LEAK) /.test(l));
+    assert.equal(findings, [], `the fuzzer saw what it must not:\n${findings.slice(0, 20).join('\n')}`);
+    assert.match(out, /^sightings 0$/m, out);
+    assert.match(out, /^leaks 0$/m, out);
+    assert.is(r.code, 0, `tsyd exits with the fuzzer's status\n${await dump()}`);
+    const crashes = r.records.filter((rec) => CRASH_OPS.includes(String(rec['op'])));
+    assert.equal(crashes.slice(0, 5), [], `tsyd crash records:\n${crashes.slice(0, 5).map((c) => JSON.stringify(c)).join('\n')}`);
+    const errors = r.records.filter((rec) => ['error', 'alert', 'fatal'].includes(String(rec['level'])));
+    assert.equal(errors.slice(0, 5), [], `tsyd logged above warn:\n${errors.slice(0, 5).map((c) => JSON.stringify(c)).join('\n')}`);
+
+    // Every intercepted and refused call was made.
+    const missing = expectedSyscalls().filter((n) => !((calls.get(n) ?? 0) > 0));
+    assert.equal(missing, [], `system calls the fuzzer never made: ${missing.join(' ')}`);
+    assert.ok(total, out);
+    assert.ok(Number(total![1]) >= 1000 * seconds, `at least 1000 calls a second: ${total![0]}`);
+
+    // Nothing denied arrived, the canary is intact.
+    await sleep(200);
+    assert.is(denied.count, 0, 'the denied TCP listener accepted nothing');
+    assert.is(unixDenied.count, 0, 'the hidden UNIX listener accepted nothing');
+    assert.is(abstractDenied.count, 0, 'the denied abstract listener accepted nothing');
+    assert.is(udp.count, 0, 'the denied UDP receiver got nothing');
+    assert.ok(ok.count > 0, 'the allowed listener was reached (the calls were not all refused)');
+    assert.is(readFileSync(canary, 'utf8'), secret, 'the canary is intact');
+    assert.equal(readdirSync(H).sort(), hiddenListing, 'the hidden directory is unchanged');
+
+    // No leak: tsyd's fds and threads are back to the start; the batches were all reaped.
+    assert.ok(fdsBack, `tsyd's fds came back to the start:\n${fdDiff(fds0, fds1)}`);
+    assert.ok(threadsBack, `tsyd's threads came back to the start: ${threads0.join(',')} → ${threads1.join(',')}\n${states1}\nlog: ${r.log.slice(-3000)}`);
+    assert.equal(below1, [program], 'only the fuzzer itself below tsyd when it is done');
+    assert.not.ok(exists(program), 'the fuzzer is gone');
+  } finally {
+    if (result === undefined) {
+      try {
+        process.kill(-tsyd.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await Promise.all([ok, denied, udp, unixDenied, abstractDenied].map((c) => c.close()));
+  }
+}
+
+test(`fuzz as root for ${SECONDS} s: no crash, no hang, no canary, no leak`, async () => {
+  await fuzzRun('root', SECONDS);
+});
+
+test(`fuzz as nobody for ${Math.max(1, SECONDS / 2)} s: the same`, async () => {
+  await fuzzRun('nobody', Math.max(1, SECONDS / 2), NOBODY);
+});
+
+test.run();
