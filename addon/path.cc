@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <string>
@@ -84,6 +85,24 @@ bool IsDeletedTarget(const std::string& t) {
 bool IsPathlessTarget(const std::string& t) { return t.empty() || t[0] != '/' || IsDeletedTarget(t); }
 
 // /proc/<digits>[/...] → digits, or -1.
+#ifndef PROC_SUPER_MAGIC
+#define PROC_SUPER_MAGIC 0x9fa0
+#endif
+
+// Whether `path` (or, when it does not exist, its nearest existing ancestor) is on a procfs
+// mounted somewhere other than /proc (a chroot's /proc, a monitoring agent's /host/proc).
+static bool OnProcfsElsewhere(const std::string& path) {
+  if (path == "/proc" || path.compare(0, 6, "/proc/") == 0) return false;
+  std::string p = path;
+  struct statfs sf;
+  while (statfs(p.c_str(), &sf) < 0) {
+    if ((errno != ENOENT && errno != ENOTDIR) || p == "/" || p.empty()) return false;
+    size_t cut = p.rfind('/');
+    p = cut == 0 ? std::string("/") : p.substr(0, cut);
+  }
+  return sf.f_type == PROC_SUPER_MAGIC;
+}
+
 static long ProcPid(const std::string& path) {
   if (path.compare(0, 6, "/proc/") != 0) return -1;
   size_t i = 6, j = i;
@@ -239,7 +258,10 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (stat(out.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
   }
   // SAFETY: the supervisor's own /proc entries (memory, fds, environment) are never
-  // reachable from the sandbox, whatever the policy says.
+  // reachable from the sandbox, whatever the policy says. /proc/self is mapped to the program
+  // and /proc/<tsyd> refused above by name; another procfs mount has neither guard (its
+  // `self` is tsyd, its <tsyd pid>/mem writable by tsyd): it is refused as a whole.
+  if (OnProcfsElsewhere(out)) return -EACCES;
   long owner = ProcPid(out);
   if (owner >= 0 && (owner == getpid() || TgidOf(static_cast<pid_t>(owner)) == getpid())) return -EACCES;
   if (out.size() + 1 > outsz) return -ENAMETOOLONG;
