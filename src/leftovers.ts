@@ -73,31 +73,74 @@ export function reapEnded(keep: number): void {
   for (const c of children()) if (c.zombie && c.pid !== keep) native.reapChild(c.pid);
 }
 
+/** Every process below this one (children, grandchildren, …) with its parent, from /proc. */
+function descendants(): Map<number, { ppid: number; zombie: boolean }> {
+  const all = new Map<number, { ppid: number; zombie: boolean }>();
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      all.set(Number(name), { ppid: Number(fields[1]), zombie: fields[0] === 'Z' });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  const below = new Map<number, { ppid: number; zombie: boolean }>();
+  let frontier = [process.pid];
+  while (frontier.length > 0) {
+    const next: number[] = [];
+    for (const [pid, p] of all) {
+      if (frontier.includes(p.ppid) && !below.has(pid)) {
+        below.set(pid, p);
+        next.push(pid);
+      }
+    }
+    frontier = next;
+  }
+  return below;
+}
+
+/** SIGKILL through a pidfd, only if the process is still below us once the pidfd is held. */
+function killBelow(pid: number, tree: Map<number, unknown>): boolean {
+  let pidfd: number;
+  try {
+    pidfd = native.pidfdOpen(pid);
+  } catch {
+    return false; // ended meanwhile
+  }
+  try {
+    // SAFETY: the pidfd pins this process: if its parent is still ours (or in our tree), it is
+    // the one we listed, not a process that got a recycled pid; if it died meanwhile, the
+    // signal goes nowhere (ESRCH).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid !== process.pid && !tree.has(ppid)) return false;
+    return native.pidfdSendSignal(pidfd, 9) === 0;
+  } catch {
+    return false;
+  } finally {
+    native.close(pidfd);
+  }
+}
+
 /**
- * Kills (SIGKILL) and reaps every child of ours until none is left: the program's orphans, and
- * theirs as they are orphaned in turn. Resolves with how many were killed, and how many could
- * not be reaped within `timeoutMs`.
+ * Kills (SIGKILL) every process below this one, the whole tree at once each round (a chain of
+ * processes must not be peeled one level per round), and reaps those that become our children,
+ * until none is left. Resolves with how many were killed, and how many are left after
+ * `timeoutMs` (a critical failure for the caller).
  */
 export async function killLeftovers(timeoutMs = 5000): Promise<{ killed: number; left: number }> {
   const killed = new Set<number>();
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const now = children();
-    for (const c of now) {
-      // SAFETY: a child we have not reaped keeps its pid: the signal cannot reach a recycled
-      // pid. SIGKILL: a sandboxed process must not run on without its supervisor.
-      if (!c.zombie && !killed.has(c.pid)) {
-        killed.add(c.pid);
-        try {
-          process.kill(c.pid, 'SIGKILL');
-        } catch {
-          // ended meanwhile
-        }
-      }
-      native.reapChild(c.pid);
-    }
-    if (now.length === 0) return { killed: killed.size, left: 0 };
-    if (Date.now() > end) return { killed: killed.size, left: now.length };
-    await new Promise((r) => setTimeout(r, 5));
+    const tree = descendants();
+    // SIGKILL: a sandboxed process must not run on without its supervisor. Every round, to
+    // every live one: a recycled pid below us is a new process.
+    for (const [pid, p] of tree) if (!p.zombie && killBelow(pid, tree)) killed.add(pid);
+    for (const [pid, p] of tree) if (p.ppid === process.pid) native.reapChild(pid);
+    if (tree.size === 0) return { killed: killed.size, left: 0 };
+    if (Date.now() > end) return { killed: killed.size, left: tree.size };
+    await new Promise((r) => setTimeout(r, 1));
   }
 }

@@ -289,7 +289,11 @@ export class SandboxedProcess extends EventEmitter {
             if (options.killLeftovers) {
               const { killed, left } = await killLeftovers();
               if (killed > 0) logger.info({ ctx: 'spawn', op: 'kill_leftovers', count: killed }, `killed ${killed} processes the program left behind`);
-              if (left > 0) logger.error({ ctx: 'spawn', op: 'kill_leftovers', count: left }, `${left} processes the program left behind did not end`);
+              if (left > 0) {
+                // SAFETY: processes of the sandbox run on unsupervised: a critical failure.
+                logger.alert({ ctx: 'spawn', op: 'kill_leftovers', count: left }, `${left} processes the program left behind did not end`);
+                return 101;
+              }
             }
             return exitCode;
           }),

@@ -296,4 +296,16 @@ test('SIGTERM to tsyd while the program is busy: a program that handles it, reap
 });
 
 console.error(`faults: ${why}, ${KILLS} kill iterations`);
+test('CLI: a chain of 300 processes the program leaves behind is killed whole (not one level per round): none outlives tsyd', async () => {
+  const t = spawnTsyd(['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', fixture('chain'), '300'], { timeoutMs: 60_000 });
+  const r = await t.result;
+  assert.is(r.code, 0, describe(r));
+  const deepest = Number(/deepest (\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(deepest > 0, describe(r));
+  // Found by review: the old loop killed only tsyd's direct children, one level per round, and
+  // gave up after 5 s with the rest of a long chain still running unsupervised.
+  assert.not.ok(exists(deepest), `the deepest process ${deepest} is gone`);
+  assert.equal(descendants(t.pid), [], 'nothing is left below tsyd');
+});
+
 test.run();
