@@ -1,6 +1,8 @@
 // Module entry: context-aware init (loads in worker threads), per-thread state, errors.
 #include "common.h"
 
+#include <unistd.h>
+
 #include <string.h>
 #include <errno.h>
 
@@ -17,6 +19,9 @@ Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err) {
 ThreadState* State(Napi::Env env) { return env.GetInstanceData<ThreadState>(); }
 
 static void FreeState(Napi::Env, ThreadState* st) {
+  // A thread that ended in the middle of a request (terminated, or died) still holds its copy
+  // of the program's fd: the fd table is shared with the rest of tsyd, close it.
+  if (st->taken_fd >= 0) close(st->taken_fd);
   free(st->req);
   free(st->resp);
   delete st;

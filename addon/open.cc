@@ -175,10 +175,17 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, -e);
 }
 
-// openat2(path, flags, mode, resolve) → fd (throws). For tests and tools.
+// openat2(path: string | Buffer (raw bytes), flags, mode, resolve) → fd (throws).
 static Napi::Value Openat2(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::string path = info[0].As<Napi::String>().Utf8Value();
+  std::string path;
+  if (info[0].IsBuffer()) {
+    Napi::Buffer<char> b = info[0].As<Napi::Buffer<char>>();
+    path.assign(b.Data(), b.Length());
+    if (path.find('\0') != std::string::npos) return ThrowErrno(env, "openat2", EINVAL);
+  } else {
+    path = info[0].As<Napi::String>().Utf8Value();
+  }
   open_how how{};
   how.flags = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) | O_CLOEXEC;
   how.mode = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;

@@ -151,7 +151,7 @@ export interface Addon {
   netOp(op: number): number;
   readOpenHow(howArg: number, sizeArg: number): number;
   openInject(flags: number, mode: number): number;
-  openat2(path: string, flags: number, mode?: number, resolve?: number): number;
+  openat2(path: string | Buffer, flags: number, mode?: number, resolve?: number): number;
   watchChild(pidfd: number, statusFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pidfdOpen(pid: number): number;

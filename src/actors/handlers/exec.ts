@@ -5,7 +5,7 @@
 // between the check and the kernel's own lookup, so exec is a policy for what a program runs
 // in good faith, not a barrier against a program racing its own exec. The read capability
 // still guards every file the new image opens.
-import { closeSync, constants as fsc, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
@@ -17,15 +17,28 @@ const BINPRM_BUF_SIZE = 256;
 /** The kernel gives up after this many nested interpreters. */
 const MAX_INTERPRETERS = 4;
 const AT_FDCWD = -100;
+/** openat2 resolve flags (linux/openat2.h). */
+const Resolve2 = { noMagiclinks: 0x02, noSymlinks: 0x04 } as const;
 
 /** The interpreter named by a `#!` line of the file at `path`, or null (not a script). */
 export function interpreterOf(path: string): string | null {
   let fd: number;
   try {
-    // Non-blocking: a FIFO named as a program must not stall the emulator.
-    fd = openSync(Buffer.from(path, 'latin1'), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW);
+    // Non-blocking: a FIFO named as a program must not stall the emulator. SAFETY: the path is
+    // canonical: no symlink, no magic link is followed (a component swapped since the check
+    // fails instead of leading tsyd elsewhere), and only a regular file is read.
+    fd = native.openat2(Buffer.from(path, 'latin1'), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0, Resolve2.noSymlinks | Resolve2.noMagiclinks);
   } catch {
     return null; // unreadable (e.g. execute-only): the kernel cannot run it as a script either
+  }
+  try {
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      return null;
+    }
+  } catch {
+    closeSync(fd);
+    return null;
   }
   const head = Buffer.alloc(BINPRM_BUF_SIZE);
   let n = 0;
