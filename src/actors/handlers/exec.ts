@@ -5,7 +5,7 @@
 // between the check and the kernel's own lookup, so exec is a policy for what a program runs
 // in good faith, not a barrier against a program racing its own exec. The read capability
 // still guards every file the new image opens.
-import { closeSync, constants as fsc, fstatSync, readSync } from 'node:fs';
+import { constants as fsc, fstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
@@ -33,11 +33,11 @@ export function interpreterOf(path: string): string | null {
   }
   try {
     if (!fstatSync(fd).isFile()) {
-      closeSync(fd);
+      native.close(fd);
       return null;
     }
   } catch {
-    closeSync(fd);
+    native.close(fd);
     return null;
   }
   const head = Buffer.alloc(BINPRM_BUF_SIZE);
@@ -47,7 +47,7 @@ export function interpreterOf(path: string): string | null {
   } catch {
     n = 0;
   } finally {
-    closeSync(fd);
+    native.close(fd);
   }
   if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
   let i = 2;
