@@ -35,10 +35,7 @@ export type PoolEvent =
 
 export class EmulatorPool {
   private readonly piscina: Piscina;
-  /** Every emulator task not yet ended, with its slot. */
-  private readonly running = new Map<Promise<unknown>, number>();
-  /** Set once destroy() terminates the emulators still starting. */
-  private terminating = false;
+  private readonly running = new Set<Promise<unknown>>();
   confinement: Uint8Array | undefined;
 
   constructor(private readonly opts: PoolOptions) {
@@ -120,7 +117,7 @@ export class EmulatorPool {
       },
       (err: unknown) => this.buried(slot, err),
     );
-    this.running.set(p, slot);
+    this.running.add(p);
     void p.finally(() => this.running.delete(p));
     logger.debug({ ctx: 'spawn', op: 'spawned_emulator', kind, slot }, 'emulator task started');
     return true;
@@ -134,14 +131,6 @@ export class EmulatorPool {
     const { wd, logger } = this.opts;
     const s = wd.slot(slot);
     const state = Atomics.load(s, Slot.state);
-    if (this.terminating && state === EmuState.starting && Atomics.load(s, Slot.counted) === 0) {
-      // Terminated at exit before it took any request (destroy): not a death.
-      wd.addCurr(-1);
-      Atomics.store(s, Slot.state, EmuState.stopped);
-      wd.releaseSlot(slot);
-      logger.debug({ ctx: 'spawn', op: 'terminate_starting_emulator', slot }, 'an emulator still starting was terminated at exit');
-      return;
-    }
     let answered = false;
     // SAFETY: answered exactly when the addon still counted a request for it.
     if (Atomics.load(s, Slot.counted) === 1) {
@@ -162,20 +151,9 @@ export class EmulatorPool {
     wd.wake();
   }
 
-  /**
-   * After should_exit: waits for every emulator that is up to end (each sees should_exit within
-   * a poll), then ends piscina, which terminates the emulators still starting: their start-up
-   * (~60-120 ms) would only delay the exit. SAFETY: one still starting has taken no request;
-   * if it got one after all, buried() answers it (EACCES) as for any emulator that died.
-   */
+  /** Waits for every emulator task to end (after should_exit), then ends piscina. */
   async destroy(): Promise<void> {
-    const { wd } = this.opts;
-    const starting = (slot: number) => Atomics.load(wd.slot(slot), Slot.state) === EmuState.starting;
-    while ([...this.running.values()].some((slot) => !starting(slot))) {
-      await Promise.race([Promise.allSettled([...this.running.keys()]), new Promise((r) => setTimeout(r, 5))]);
-    }
-    this.terminating = true;
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await this.piscina.destroy();
-    while (this.running.size > 0) await Promise.allSettled([...this.running.keys()]);
   }
 }
