@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 enum op { OPENAT, STAT, CONNECT, GETPPID };
 
 static enum op op;
@@ -32,18 +34,6 @@ static struct sockaddr_in peer;
 static long iters;
 static pthread_barrier_t start, end;
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void fail(const char *what)
 {
@@ -153,7 +143,7 @@ int main(int argc, char **argv)
 	}
 	for (long i = 0; i < threads; i++)
 		pthread_join(t[i], NULL);
-	qsort(r, rounds, sizeof *r, cmp);
+	qsort(r, rounds, sizeof *r, cmp_double);
 	printf("ns=%.0f\n", r[rounds / 2]);
 	return 0;
 }

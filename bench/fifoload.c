@@ -15,20 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "timing.h"
+
 static char prefix[4000];
 
-static double now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
 
 static void *blocker(void *arg)
 {
@@ -73,7 +63,7 @@ int main(int argc, char **argv)
 				}
 				r[j] = (now_ns() - t0) / iters;
 			}
-			qsort(r, rounds, sizeof *r, cmp);
+			qsort(r, rounds, sizeof *r, cmp_double);
 			printf("ns=%.0f\n", r[rounds / 2]);
 		} else if (strncmp(line, "exit", 4) == 0) {
 			_exit(0);

@@ -5,20 +5,33 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { native } from './native/addon.js';
 
-interface Child {
-  pid: number;
+interface Proc {
+  ppid: number;
+  /** Ended, not reaped yet. */
   zombie: boolean;
 }
 
-/** Whether `pid` is a zombie (ended, not reaped); undefined if it is gone. */
-function isZombie(pid: number): boolean | undefined {
+/** A process's parent and state, from /proc/PID/stat; undefined once it is gone. */
+function procStat(pid: number | string): Proc | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // comm may hold spaces and parentheses: the fields after it start at the last ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), zombie: fields[0] === 'Z' };
   } catch {
-    return undefined; // reaped meanwhile
+    return undefined; // ended (and reaped) meanwhile
   }
+}
+
+/** Every process on the machine, from /proc. */
+function allProcesses(): Map<number, Proc> {
+  const all = new Map<number, Proc>();
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const p = procStat(name);
+    if (p) all.set(Number(name), p);
+  }
+  return all;
 }
 
 /**
@@ -26,8 +39,8 @@ function isZombie(pid: number): boolean | undefined {
  * given to any live thread of a subreaper): a few small reads, where a scan of /proc reads one
  * file per process on the machine (37 ms of `tsyd run -- true` with 400 processes).
  */
-function children(): Child[] {
-  const pids = new Set<number>();
+function children(): Map<number, Proc> {
+  const found = new Map<number, Proc>();
   try {
     for (const tid of readdirSync('/proc/self/task')) {
       let list: string;
@@ -37,63 +50,34 @@ function children(): Child[] {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tid === String(process.pid)) throw err;
         continue; // the thread ended meanwhile
       }
-      for (const p of list.split(' ')) if (p !== '' && p !== '\n') pids.add(Number(p));
+      for (const pid of list.split(' ')) {
+        const p = pid.trim() === '' ? undefined : procStat(pid.trim());
+        if (p) found.set(Number(pid), p);
+      }
     }
+    return found;
   } catch {
-    return scanChildren(); // a kernel without CONFIG_PROC_CHILDREN
+    // A kernel without CONFIG_PROC_CHILDREN.
+    return new Map([...allProcesses()].filter(([, p]) => p.ppid === process.pid));
   }
-  const found: Child[] = [];
-  for (const pid of pids) {
-    const zombie = isZombie(pid);
-    if (zombie !== undefined) found.push({ pid, zombie });
-  }
-  return found;
-}
-
-/** Our child processes, from the parent pid of every process in /proc. */
-function scanChildren(): Child[] {
-  const self = process.pid;
-  const found: Child[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // ended meanwhile
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === self) found.push({ pid: Number(name), zombie: fields[0] === 'Z' });
-  }
-  return found;
 }
 
 /** Reaps the children that have ended, but never `keep` (the program: its watcher reaps it). */
 export function reapEnded(keep: number): void {
-  for (const c of children()) if (c.zombie && c.pid !== keep) native.reapChild(c.pid);
+  for (const [pid, p] of children()) if (p.zombie && pid !== keep) native.reapChild(pid);
 }
 
-/** Every process below this one (children, grandchildren, …) with its parent, from /proc. */
-function descendants(): Map<number, { ppid: number; zombie: boolean }> {
-  const all = new Map<number, { ppid: number; zombie: boolean }>();
-  for (const name of readdirSync('/proc')) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      all.set(Number(name), { ppid: Number(fields[1]), zombie: fields[0] === 'Z' });
-    } catch {
-      // ended meanwhile
-    }
-  }
-  const below = new Map<number, { ppid: number; zombie: boolean }>();
-  let frontier = [process.pid];
-  while (frontier.length > 0) {
-    const next: number[] = [];
+/** Every process below this one (children, grandchildren, …), from /proc. */
+function descendants(): Map<number, Proc> {
+  const all = allProcesses();
+  const below = new Map<number, Proc>();
+  let frontier = new Set([process.pid]);
+  while (frontier.size > 0) {
+    const next = new Set<number>();
     for (const [pid, p] of all) {
-      if (frontier.includes(p.ppid) && !below.has(pid)) {
+      if (frontier.has(p.ppid) && !below.has(pid)) {
         below.set(pid, p);
-        next.push(pid);
+        next.add(pid);
       }
     }
     frontier = next;
@@ -113,9 +97,8 @@ function killBelow(pid: number, tree: Map<number, unknown>): boolean {
     // SAFETY: the pidfd pins this process: if its parent is still ours (or in our tree), it is
     // the one we listed, not a process that got a recycled pid; if it died meanwhile, the
     // signal goes nowhere (ESRCH).
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    if (ppid !== process.pid && !tree.has(ppid)) return false;
+    const ppid = procStat(pid)?.ppid;
+    if (ppid === undefined || (ppid !== process.pid && !tree.has(ppid))) return false;
     return native.pidfdSendSignal(pidfd, 9) === 0;
   } catch {
     return false;

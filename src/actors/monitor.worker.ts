@@ -110,14 +110,14 @@ const machine = monitorMachine.provide({
     closeFds: fromPromise(async () => {
       // SAFETY: the supervisor's own fds (the listener above all) are close-on-exec, so no
       // child of tsyd, nor of a program embedding it, inherits them; set it where it is not.
+      const fds = [data.notifyFd, data.pidfd, data.wakeFd];
       const fixed: number[] = [];
-      for (const fd of [data.notifyFd, data.pidfd, data.wakeFd]) {
+      for (const fd of fds) {
         const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/thread-self/fdinfo/${fd}`, 'utf8'))?.[1];
         if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) !== 0) continue;
         native.closeRange(fd, fd, CLOSE_RANGE_CLOEXEC);
         fixed.push(fd);
       }
-      const fds = [data.notifyFd, data.pidfd, data.wakeFd];
       if (fixed.length > 0) log.warn({ ctx: 'boot', op: 'close_monitor_fds', fixed }, 'supervisor fds were inheritable: set close-on-exec');
       else log.info({ ctx: 'boot', op: 'close_monitor_fds', fds }, 'supervisor fds are close-on-exec');
       post({ type: 'monitor.ready', tid, fds });

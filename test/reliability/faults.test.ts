@@ -3,8 +3,7 @@
 // randomness (kill delays, the program's mix) is seeded; assertion messages name the seed.
 //
 //   TSYD_SOAK_SEED=123 npx uvu dist/test/reliability 'faults.test.js$'
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
@@ -13,6 +12,7 @@ import { fixture } from '../helpers/fixtures.js';
 import { descendants, exists } from '../helpers/procstat.js';
 import { rng, seedFrom, soakSeconds } from '../helpers/random.js';
 import { tempTree } from '../helpers/tmp.js';
+import { soakSetup } from './setup.js';
 import { describe, spawnTsyd } from '../helpers/tsyd.js';
 import { collect, until } from '../supervisor/helpers.js';
 
@@ -123,37 +123,6 @@ test('emulator threads dying under load, repeatedly (below the crash-loop limit)
 });
 
 // ---- the program killed at random points --------------------------------------------------
-
-interface SoakSetup {
-  dir: string;
-  args: string[];
-  rules: string[];
-  denied: Server;
-}
-
-async function soakSetup(prefix: string, seconds: number, seed: number, extra: string[] = []): Promise<SoakSetup> {
-  const dir = tempTree(prefix, { 'ok/file': 'ok', 'denied/file': 'no', 'hidden/file': 'hidden' });
-  mkdirSync(`${dir}/fifo`);
-  mkdirSync(`${dir}/bin`);
-  copyFileSync('/usr/bin/true', `${dir}/bin/denied`);
-  chmodSync(`${dir}/bin/denied`, 0o755);
-  const denied = createServer((c) => c.destroy());
-  await new Promise<void>((resolve) => denied.listen(0, '127.0.0.1', resolve));
-  const port = (denied.address() as { port: number }).port;
-  const soak = fixture('soak');
-  const rules = [
-    'sandbox/read,stat,exec,net/connect:on',
-    'allow/read+/***',
-    `deny/read+${dir}/denied/***`,
-    'allow/stat+/***',
-    `deny/stat+${dir}/hidden/***`,
-    'allow/exec+/usr/***',
-    `allow/exec+${soak}`,
-    'allow/net/connect+127.0.0.1!1024-65535',
-    `deny/net/connect+127.0.0.1!${port}`,
-  ];
-  return { dir, rules, denied, args: [soak, String(seed), String(seconds), dir, String(port), '/bin/true', `${dir}/bin/denied`, ...extra] };
-}
 
 /** True once pid is gone or a zombie. */
 function dead(pid: number): boolean {

@@ -5,15 +5,12 @@
 //
 //   TSYD_SOAK_SECONDS=300 TSYD_SOAK_SEED=123 npx uvu dist/test/reliability 'soak.test.js$'
 // (the seed is printed on stderr in every run, and named in every assertion message)
-import { copyFileSync, chmodSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { fixture } from '../helpers/fixtures.js';
 import { descendants, fdDiff, openFds, threadNames } from '../helpers/procstat.js';
-import { tempTree } from '../helpers/tmp.js';
 import { spawnTsyd } from '../helpers/tsyd.js';
 import { soakSeconds, seedFrom } from '../helpers/random.js';
+import { soakSetup } from './setup.js';
 
 const SECONDS = soakSeconds(4);
 const SEED = seedFrom('TSYD_SOAK_SEED');
@@ -40,37 +37,9 @@ function sameFds(a: Map<number, string>, b: Map<number, string>): boolean {
 
 test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 forked processes (seed ${SEED})`, async () => {
   const why = `seed ${SEED} (TSYD_SOAK_SEED=${SEED} to repeat the mix)`;
-  const dir = tempTree('soak', { 'ok/file': 'ok', 'denied/file': 'no', 'hidden/file': 'hidden' });
-  mkdirSync(`${dir}/fifo`);
-  mkdirSync(`${dir}/bin`);
-  // A binary that would run and exit 0 if the exec rule let it: a denial is not a failure to run.
-  copyFileSync('/usr/bin/true', `${dir}/bin/denied`);
-  chmodSync(`${dir}/bin/denied`, 0o755);
-  // A real listener on the denied port: a connect that got through would be accepted here.
-  let deniedAccepted = 0;
-  const denied = createServer((c) => {
-    deniedAccepted++;
-    c.destroy();
-  });
-  await new Promise<void>((resolve) => denied.listen(0, '127.0.0.1', resolve));
-  const deniedPort = (denied.address() as { port: number }).port;
-
-  const soak = fixture('soak');
-  const rules = [
-    'sandbox/read,stat,exec,net/connect,net/bind:on',
-    'allow/read+/***',
-    `deny/read+${dir}/denied/***`,
-    'allow/stat+/***',
-    `deny/stat+${dir}/hidden/***`,
-    'allow/exec+/usr/***',
-    `allow/exec+${soak}`,
-    'allow/net/connect+127.0.0.1!1024-65535',
-    `deny/net/connect+127.0.0.1!${deniedPort}`,
-    'allow/net/bind+127.0.0.1!0',
-  ];
+  const { dir, args, rules, denied, deniedPort, deniedAccepted } = await soakSetup('soak', SECONDS, SEED);
   const t = spawnTsyd(
-    ['run', '--log-fd', '3', '--log-level', 'info', ...rules.flatMap((r) => ['-m', r]), '--',
-      soak, String(SEED), String(SECONDS), dir, String(deniedPort), '/bin/true', `${dir}/bin/denied`],
+    ['run', '--log-fd', '3', '--log-level', 'info', ...rules.flatMap((r) => ['-m', r]), '--', ...args],
     { logFd: 3, keepStdinOpen: true, timeoutMs: SECONDS * 1000 + 60_000, env: { TSYD_NPROC: '2', TSYD_KEEP_ALIVE: '200' } },
   );
   try {
@@ -131,7 +100,7 @@ test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 fork
     assert.ok(r.records.some((x) => x['op'] === 'create_new_idle_emulator'), `the pool grew past the core size; ${why}`);
     const trouble = r.records.filter((x) => x['level'] === 'error' || x['level'] === 'alert' || x['level'] === 'fatal');
     assert.equal(trouble, [], `no error or alert records; ${why}`);
-    assert.is(deniedAccepted, 0, 'the denied listener accepted nothing');
+    assert.is(deniedAccepted(), 0, 'the denied listener accepted nothing');
   } finally {
     if (t.child.exitCode === null) t.child.kill('SIGKILL');
     denied.close();
