@@ -38,6 +38,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitProcess(env, exports);
   InitFsops(env, exports);
   InitDirents(env, exports);
+  InitControl(env, exports);
   InitNet(env, exports);
   return exports;
 }

@@ -83,6 +83,7 @@ void InitProcess(Napi::Env env, Napi::Object exports);
 void InitFsops(Napi::Env env, Napi::Object exports);
 void InitDirents(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
+void InitControl(Napi::Env env, Napi::Object exports);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
 // memory of thread `tid` at `addr`. Returns its length, or -errno:

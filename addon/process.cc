@@ -27,22 +27,31 @@ namespace tsyd {
 
 static int Int(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Napi::Number>().Int32Value(); }
 
-// A child event delivered to JS: kind 0 = exec status (a = errno or 0, b = stage),
-// kind 1 = exit (a = exit code or -1, b = signal or 0).
+// A child event delivered to JS: kind 0 = exec status (a = errno or 0, b = stage);
+// kind 1 = the program ended (a = exit code or -1, b = signal or 0); 2 = it stopped (a =
+// signal); 3 = it continued; 4 = the reaper ended (a = exit code or -1, b = signal or 0).
 struct ChildEvent {
   int kind;
   int a;
   int b;
 };
 
-// watchChild(pidfd, statusFd, cb(kind, a, b)): a native thread reads the exec status,
-// then waits for the exit with waitid(P_PIDFD). Events reach JS through a thread-safe
-// function, so the main thread never blocks on the child.
+// What the reaper sends (addon/spawn.cc ReaperMsg).
+struct ReaperReport {
+  int32_t kind;
+  int32_t a;
+  int32_t b;
+};
+
+// watchChild(reaperPidfd, statusFd, controlFd, cb(kind, a, b, syscall)): a native thread reads
+// the exec status, then the reaper's reports, then waits for the reaper's end. Events reach JS
+// through a thread-safe function, so the main thread never blocks on the child.
 static Napi::Value WatchChild(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int pidfd = Int(info, 0);
+  int reaper_pidfd = Int(info, 0);
   int status_fd = Int(info, 1);
-  auto tsfn = Napi::ThreadSafeFunction::New(env, info[2].As<Napi::Function>(), "tsyd_wait", 0, 1);
+  int control_fd = Int(info, 2);
+  auto tsfn = Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "tsyd_wait", 0, 1);
   auto deliver = [](Napi::Env env, Napi::Function cb, ChildEvent* ev) {
     if (env != nullptr && cb != nullptr) {
       const char* syscall = ev->kind == 0 && ev->a ? SpawnStageSyscall(ev->b) : "";
@@ -51,7 +60,7 @@ static Napi::Value WatchChild(const Napi::CallbackInfo& info) {
     }
     delete ev;
   };
-  std::thread([tsfn, pidfd, status_fd, deliver]() mutable {
+  std::thread([tsfn, reaper_pidfd, status_fd, control_fd, deliver]() mutable {
     int buf[2] = {0, 0};
     ssize_t n;
     do {
@@ -59,13 +68,22 @@ static Napi::Value WatchChild(const Napi::CallbackInfo& info) {
     } while (n < 0 && errno == EINTR);
     close(status_fd);
     tsfn.BlockingCall(new ChildEvent{0, n == sizeof buf ? buf[1] : 0, n == sizeof buf ? buf[0] : 0}, deliver);
+    for (;;) {
+      ReaperReport m;
+      do {
+        n = read(control_fd, &m, sizeof m);
+      } while (n < 0 && errno == EINTR);
+      if (n != static_cast<ssize_t>(sizeof m)) break;  // the reaper is gone
+      // ReaperEvent: 3 ended, 4 stopped, 5 continued → kinds 1, 2, 3.
+      if (m.kind >= 3 && m.kind <= 5) tsfn.BlockingCall(new ChildEvent{m.kind - 2, m.a, m.b}, deliver);
+    }
     siginfo_t si;
     memset(&si, 0, sizeof si);
     int r;
     do {
-      r = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(pidfd), &si, WEXITED);
+      r = waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(reaper_pidfd), &si, WEXITED);
     } while (r < 0 && errno == EINTR);
-    ChildEvent* ev = new ChildEvent{1, -1, 0};
+    ChildEvent* ev = new ChildEvent{4, -1, 0};
     if (r == 0) {
       if (si.si_code == CLD_EXITED) ev->a = si.si_status;
       else ev->b = si.si_status;
@@ -78,19 +96,37 @@ static Napi::Value WatchChild(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+
+// terminalForeground(from, to) → 1 when the controlling terminal's foreground group was `from`
+// and is now `to` (0 = this process's group), 0 when it was not `from` (or there is no
+// terminal), -errno on failure. SIGTTOU is blocked in this thread around it: a background
+// group may take the terminal back.
+static Napi::Value TerminalForeground(const Napi::CallbackInfo& info) {
+  pid_t from = Int(info, 0);
+  pid_t to = Int(info, 1);
+  if (from == 0) from = getpgrp();
+  if (to == 0) to = getpgrp();
+  int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) return Napi::Number::New(info.Env(), 0);
+  int result = 0;
+  if (tcgetpgrp(fd) == from) {
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &ttou, &old);
+    result = tcsetpgrp(fd, to) == 0 ? 1 : -errno;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+  close(fd);
+  return Napi::Number::New(info.Env(), result);
+}
+
 static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (syscall(SYS_pidfd_send_signal, Int(info, 0), Int(info, 1), nullptr, 0) < 0) {
     return Napi::Number::New(env, -errno);
   }
   return Napi::Number::New(env, 0);
-}
-
-// setChildSubreaper(): PR_SET_CHILD_SUBREAPER for this process: processes orphaned below it
-// (the program's children, once the program is gone) become its children instead of init's.
-static Napi::Value SetChildSubreaper(const Napi::CallbackInfo& info) {
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return ThrowErrno(info.Env(), "prctl", errno);
-  return info.Env().Undefined();
 }
 
 // reapChild(pid) → 1 reaped, 0 not ended yet, or -errno (ECHILD: not our child). Never blocks.
@@ -309,7 +345,7 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("watchChild", Napi::Function::New(env, WatchChild, "watchChild"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
-  exports.Set("setChildSubreaper", Napi::Function::New(env, SetChildSubreaper, "setChildSubreaper"));
+  exports.Set("terminalForeground", Napi::Function::New(env, TerminalForeground, "terminalForeground"));
   exports.Set("reapChild", Napi::Function::New(env, ReapChild, "reapChild"));
   exports.Set("eventfd", Napi::Function::New(env, Eventfd, "eventfd"));
   exports.Set("eventfdWrite", Napi::Function::New(env, EventfdWrite, "eventfdWrite"));

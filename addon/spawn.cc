@@ -9,7 +9,10 @@
 #include <linux/filter.h>
 #include <signal.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -66,7 +69,10 @@ struct ChildArgs {
   bool drop_net_admin;  // the net capabilities are on: CAP_NET_RAW and CAP_NET_ADMIN go too
   int sock;
   int errpipe;
-  pid_t parent;
+  pid_t parent;     // the reaper: the program dies with it
+  pid_t tsyd;       // tsyd: the reaper dies with it
+  bool foreground;  // hand the controlling terminal to the program's group if tsyd's group has it
+  uint32_t reaper_placeholder;  // the filter's stand-in for the reaper's pid
 };
 
 [[noreturn]] static void ChildFail(const ChildArgs& a, int stage, int err) {
@@ -79,7 +85,7 @@ struct ChildArgs {
 }
 
 // Runs in the forked child: only async-signal-safe calls from here to execve.
-[[noreturn]] static void ChildMain(const ChildArgs& a) {
+[[noreturn]] static void ChildMain(ChildArgs& a) {
   // The program starts as from a shell: default dispositions (Node ignores SIGPIPE).
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
@@ -87,10 +93,24 @@ struct ChildArgs {
   for (int s = 1; s < NSIG; s++) {
     if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, nullptr);
   }
-  // SAFETY: the program must not outlive tsyd: once the listener is closed every
-  // intercepted call would fail with ENOSYS, and nobody would enforce the policy.
+  // SAFETY: the program must not outlive its reaper (which dies with tsyd): once the listener
+  // is closed every decided call fails with ENOSYS, and nobody would enforce the policy.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
   if (getppid() != a.parent) _exit(125);
+  // SAFETY: a process group of its own: kill(0, sig) of the program and its children never
+  // reaches tsyd's group (joining it again is refused by the filter's setpgid decision).
+  // A terminal whose foreground is tsyd's group is handed to the program's group, so that
+  // Ctrl-C and job control reach the program once (tsyd's reaper reports its stops).
+  int tty = a.foreground ? open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+  const bool had_terminal = tty >= 0 && tcgetpgrp(tty) == getpgrp();
+  if (setpgid(0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
+  // SIGTTOU is blocked (every signal is, until execve): a background group may take the terminal.
+  if (had_terminal) tcsetpgrp(tty, getpid());
+  if (tty >= 0) close(tty);
+  // SAFETY: no core dumps: the kernel writes the program's memory into a `core` file in its cwd
+  // (or where core_pattern says) without asking the policy. Raising the limit again is decided.
+  struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);
 
   // stdio: move the chosen fds out of the way first, so that overlapping choices work.
   int moved[3];
@@ -126,6 +146,11 @@ struct ChildArgs {
   if (a.drop_net_admin) {
     DropCapability(CAP_NET_RAW);
     DropCapability(CAP_NET_ADMIN);
+  }
+  // The filter names the reaper (signals to it are refused) by a placeholder: our parent now.
+  for (unsigned short i = 0; i < a.prog.len; i++) {
+    if (BPF_CLASS(a.prog.filter[i].code) == BPF_JMP && a.prog.filter[i].k == a.reaper_placeholder)
+      a.prog.filter[i].k = static_cast<uint32_t>(getppid());
   }
   // WAIT_KILLABLE_RECV (Linux 5.19): once tsyd has received a request, only a fatal signal
   // interrupts the program's wait, so an emulated call is never half done and then restarted;
@@ -167,6 +192,143 @@ struct ChildArgs {
   ChildFail(a, kStageExec, errno);
 }
 
+
+// What the reaper tells tsyd over its control socket (SOCK_SEQPACKET, one message each).
+enum ReaperEvent : int32_t { kReaperStarted = 1, kReaperForkFailed, kProgramEnded, kProgramStopped, kProgramContinued };
+struct ReaperMsg {
+  int32_t kind;
+  int32_t a;
+  int32_t b;
+};
+static constexpr char kReaperRelease = 'x';  // tsyd → reaper: the leftovers are gone, exit
+
+static void SendMsg(int fd, int32_t kind, int32_t a, int32_t b) {
+  ReaperMsg m{kind, a, b};
+  ssize_t w;
+  do {
+    w = write(fd, &m, sizeof m);
+  } while (w < 0 && errno == EINTR);
+}
+
+// SIGKILLs every child of the calling (single-threaded) process listed in
+// /proc/self/task/<tid>/children. Async-signal-safe: raw syscalls and a stack buffer.
+static void KillChildren() {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", static_cast<int>(getpid()));
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[4096];
+  ssize_t n;
+  pid_t pid = 0;
+  bool in = false;
+  while ((n = read(fd, buf, sizeof buf)) > 0) {
+    for (ssize_t i = 0; i < n; i++) {
+      if (buf[i] >= '0' && buf[i] <= '9') {
+        pid = pid * 10 + (buf[i] - '0');
+        in = true;
+      } else if (in) {
+        kill(pid, SIGKILL);
+        pid = 0;
+        in = false;
+      }
+    }
+  }
+  if (in) kill(pid, SIGKILL);
+  close(fd);
+}
+
+// The reaper: the program's parent, a child subreaper (every process the program leaves
+// behind becomes its child, never init's), and the one that reports the program's end, stops
+// and continues to tsyd. It runs in the fork of tsyd, so only async-signal-safe calls.
+// SAFETY: it dies with tsyd (PDEATHSIG), and the program dies with it; its descendants then
+// keep a filter whose decided calls fail with ENOSYS for good: the filter refuses them a
+// listener of their own. tsyd kills them while it lives (leftovers.ts), then releases it.
+[[noreturn]] static void ReaperMain(ChildArgs& a, int ctl) {
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++) {
+    if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, nullptr);
+  }
+  // Every signal stays blocked (as tsyd blocked them around fork): SIGCHLD is read from a
+  // signalfd, and nothing else is for this process.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != a.tsyd) _exit(125);
+  prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  prctl(PR_SET_NAME, "tsyd_reaper", 0, 0, 0);
+  a.parent = getpid();
+  pid_t program = fork();
+  if (program == 0) ChildMain(a);
+  if (program < 0) {
+    SendMsg(ctl, kReaperForkFailed, errno, 0);
+    _exit(125);
+  }
+  SendMsg(ctl, kReaperStarted, program, 0);
+  // Not one fd of tsyd's is kept: only the control socket (moved to 3).
+  if (dup3(ctl, 3, O_CLOEXEC) < 0) _exit(125);
+  syscall(SYS_close_range, 0, 2, 0);
+  syscall(SYS_close_range, 4, ~0U, 0);
+  ctl = 3;
+  // tsyd holds the program's pidfd before the program can be reaped (its pid is not reused).
+  char ack = 0;
+  ssize_t got;
+  do {
+    got = read(ctl, &ack, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) {
+    kill(program, SIGKILL);
+    _exit(125);
+  }
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  bool release = false;
+  for (;;) {
+    for (;;) {
+      int status;
+      pid_t w = waitpid(-1, &status, WNOHANG | WUNTRACED | WCONTINUED | __WALL);
+      if (w <= 0) {
+        if (w < 0 && errno == ECHILD && release) _exit(0);
+        break;
+      }
+      if (w != program) continue;  // an orphan of the program: reaped
+      if (WIFSTOPPED(status)) SendMsg(ctl, kProgramStopped, WSTOPSIG(status), 0);
+      else if (WIFCONTINUED(status)) SendMsg(ctl, kProgramContinued, 0, 0);
+      else if (WIFEXITED(status)) SendMsg(ctl, kProgramEnded, WEXITSTATUS(status), 0);
+      else if (WIFSIGNALED(status)) SendMsg(ctl, kProgramEnded, -1, WTERMSIG(status));
+    }
+    // Released: tsyd found no process below us; any left (none should be) is killed.
+    if (release) KillChildren();
+    pollfd p[2] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}};
+    int n = poll(p, sfd >= 0 ? 2 : 1, release || sfd < 0 ? 10 : -1);
+    if (n < 0 && errno != EINTR) _exit(125);
+    if (sfd >= 0 && (p[1].revents & POLLIN)) {
+      signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+      }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      char c = 0;
+      ssize_t r = read(ctl, &c, 1);
+      // A release, or tsyd closed its end (it exits): no one would kill what is left, so we do.
+      if (r <= 0 || c == kReaperRelease) release = true;
+      if (r <= 0) {
+        close(ctl);
+        ctl = -1;
+      }
+    }
+    if (ctl < 0) {
+      // (ctl gone) poll the signalfd only from now on
+      for (;;) {
+        KillChildren();
+        int status;
+        pid_t w = waitpid(-1, &status, __WALL);
+        if (w < 0 && errno == ECHILD) _exit(0);
+      }
+    }
+  }
+}
+
 // Takes the child's listener (its number comes over `sock`) with pidfd_getfd, then lets the
 // child go on. Our fd (O_CLOEXEC) or -1.
 static int TakeListener(int sock, int pidfd) {
@@ -199,11 +361,24 @@ static std::vector<char*> Pointers(std::vector<std::string>& v) {
   return p;
 }
 
-// spawn({file, argv, env, cwd?, stdio: [fd|-1 x3], filter: Buffer})
-//   → {pid, pidfd, notifyFd, statusFd}
-// statusFd: read it to learn whether execve succeeded (EOF) or failed ({stage, errno}).
-// Reading it is left to the caller (watchChild) because an intercepted execve must be
-// answered by an emulator before the status is known.
+static void CloseAll(std::initializer_list<int> fds) {
+  for (int fd : fds)
+    if (fd >= 0) close(fd);
+}
+
+static bool ReadMsg(int fd, ReaperMsg* m) {
+  ssize_t n;
+  do {
+    n = read(fd, m, sizeof *m);
+  } while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(sizeof *m);
+}
+
+// spawn({file, argv, env, cwd?, stdio: [fd|-1 x3], filter: Buffer, dropNetAdmin?, foreground?,
+//        reaperPlaceholder?})
+//   → {pid, pidfd, reaperPid, reaperPidfd, controlFd, notifyFd, statusFd}
+// tsyd forks the reaper, which forks the program. statusFd: read it to learn whether execve
+// succeeded (EOF) or failed ({stage, errno}); controlFd: the reaper's reports (watchChild).
 static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) {
@@ -235,87 +410,102 @@ static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   a.prog.len = static_cast<unsigned short>(filter.Length() / sizeof(sock_filter));
   a.prog.filter = reinterpret_cast<sock_filter*>(filter.Data());
   a.drop_net_admin = o.Has("dropNetAdmin") && o.Get("dropNetAdmin").ToBoolean().Value();
-  a.parent = getpid();
+  a.foreground = o.Has("foreground") && o.Get("foreground").ToBoolean().Value();
+  a.reaper_placeholder = o.Has("reaperPlaceholder") ? o.Get("reaperPlaceholder").As<Napi::Number>().Uint32Value() : 0;
+  a.tsyd = getpid();
+  a.parent = -1;
 
-  int sv[2];
+  int sv[2], ep[2], ctl[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) return ThrowErrno(env, "socketpair", errno);
-  int ep[2];
   if (pipe2(ep, O_CLOEXEC) < 0) {
     int e = errno;
-    close(sv[0]);
-    close(sv[1]);
+    CloseAll({sv[0], sv[1]});
     return ThrowErrno(env, "pipe2", e);
+  }
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) < 0) {
+    int e = errno;
+    CloseAll({sv[0], sv[1], ep[0], ep[1]});
+    return ThrowErrno(env, "socketpair", e);
   }
   a.sock = sv[1];
   a.errpipe = ep[1];
 
-  // Block every signal around fork so no Node handler runs in the child before it
-  // has reset the dispositions.
+  // Block every signal around fork so no Node handler runs in the children before they have
+  // reset the dispositions.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) ChildMain(a);
+  pid_t reaper = fork();
+  if (reaper == 0) {
+    close(ctl[0]);
+    ReaperMain(a, ctl[1]);
+  }
   int fork_err = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  close(sv[1]);
-  close(ep[1]);
-  if (pid < 0) {
-    close(sv[0]);
-    close(ep[0]);
+  CloseAll({sv[1], ep[1], ctl[1]});
+  if (reaper < 0) {
+    CloseAll({sv[0], ep[0], ctl[0]});
     return ThrowErrno(env, "fork", fork_err);
   }
-  // No one else reaps this child (libuv only waits for its own pids), so the pid
-  // cannot be reused before pidfd_open.
-  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  // The reaper is our child and only we reap it: its pid cannot be reused before pidfd_open.
+  int reaper_pidfd = static_cast<int>(syscall(SYS_pidfd_open, reaper, 0));
   int pidfd_err = errno;
-  int listener = TakeListener(sv[0], pidfd);
+  ReaperMsg started{0, 0, 0};
+  const bool have_started = ReadMsg(ctl[0], &started) && started.kind == kReaperStarted;
+  const pid_t pid = have_started ? started.a : -1;
+  // The reaper does not reap the program before our ack: its pid names it until then.
+  int pidfd = pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
+  if (pidfd < 0) pidfd_err = errno;
+  int listener = pidfd >= 0 ? TakeListener(sv[0], pidfd) : -1;
   close(sv[0]);
-  if (listener < 0 || pidfd < 0) {
-    // The child failed before it could hand over the listener: it has written why.
+  char ack = 'P';
+  const bool acked = listener >= 0 && reaper_pidfd >= 0 && write(ctl[0], &ack, 1) == 1;
+  if (!acked) {
+    // The program failed before it could hand over the listener: it has written why.
     ChildError ce{kStageSendFd, EPROTO};
-    ssize_t n;
-    do {
-      n = read(ep[0], &ce, sizeof ce);
-    } while (n < 0 && errno == EINTR);
-    close(ep[0]);
-    if (listener >= 0) close(listener);
-    if (pidfd >= 0) close(pidfd);
-    kill(pid, SIGKILL);
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    ssize_t n = -1;
+    if (have_started) {
+      do {
+        n = read(ep[0], &ce, sizeof ce);
+      } while (n < 0 && errno == EINTR);
+    } else if (started.kind == kReaperForkFailed) {
+      ce = ChildError{kStageSendFd, started.a};
+      n = sizeof ce;
     }
-    if (pidfd < 0 && n != sizeof ce) return ThrowErrno(env, "pidfd_open", pidfd_err);
+    CloseAll({ep[0], listener, pidfd, ctl[0], reaper_pidfd});
+    // The reaper dies, and the program with it (PDEATHSIG); the program's zombie goes to init.
+    kill(reaper, SIGKILL);
+    int st;
+    while (waitpid(reaper, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (n != sizeof ce) return ThrowErrno(env, "pidfd_open", pidfd < 0 ? pidfd_err : EPROTO);
     return ThrowErrno(env, SpawnStageSyscall(ce.stage), ce.err);
   }
   Napi::Object r = Napi::Object::New(env);
   r.Set("pid", Napi::Number::New(env, pid));
   r.Set("pidfd", Napi::Number::New(env, pidfd));
+  r.Set("reaperPid", Napi::Number::New(env, reaper));
+  r.Set("reaperPidfd", Napi::Number::New(env, reaper_pidfd));
+  r.Set("controlFd", Napi::Number::New(env, ctl[0]));
   r.Set("notifyFd", Napi::Number::New(env, listener));
   r.Set("statusFd", Napi::Number::New(env, ep[0]));
   return r;
 }
 
-// readSpawnStatus(statusFd) → null (exec succeeded) | {syscall, errno}. Blocks; closes the fd.
-static Napi::Value ReadSpawnStatus(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// releaseReaper(controlFd): the program's leftovers are gone, the reaper may exit.
+static Napi::Value ReleaseReaper(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
-  ChildError ce{0, 0};
-  ssize_t n;
+  char c = kReaperRelease;
+  ssize_t w;
   do {
-    n = read(fd, &ce, sizeof ce);
-  } while (n < 0 && errno == EINTR);
-  close(fd);
-  if (n != sizeof ce) return env.Null();
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("syscall", Napi::String::New(env, SpawnStageSyscall(ce.stage)));
-  r.Set("errno", Napi::Number::New(env, ce.err));
-  return r;
+    w = write(fd, &c, 1);
+  } while (w < 0 && errno == EINTR);
+  return Napi::Number::New(info.Env(), w == 1 ? 0 : -errno);
 }
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New(env, Spawn, "spawn"));
-  exports.Set("readSpawnStatus", Napi::Function::New(env, ReadSpawnStatus, "readSpawnStatus"));
+  exports.Set("releaseReaper", Napi::Function::New(env, ReleaseReaper, "releaseReaper"));
 }
 
 }  // namespace tsyd

@@ -18,7 +18,8 @@ import { Ctl, WorkerData } from './actors/worker-data.js';
 import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
 import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
-import { native, sys } from './native/addon.js';
+import { ChildEvent, native, sys } from './native/addon.js';
+import { REAPER_PID_PLACEHOLDER } from './filters/program-filter.js';
 import { killLeftovers } from './leftovers.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
@@ -51,11 +52,11 @@ export interface SpawnOptions {
   /** Report every decision (allowed ones too) as an 'access' event (learning mode). @default false */
   record?: boolean;
   /**
-   * @internal (the CLI) This process runs nothing but this sandbox and is a child subreaper:
-   * every other child of it is one of the program's orphans, reaped while the program runs and
-   * killed when it ends. @default false
+   * The program runs in a process group of its own; when this process's group is the
+   * foreground of its controlling terminal, the terminal goes to the program's group while it
+   * runs (Ctrl-C and Ctrl-Z reach the program, once) and comes back when it ends. @default true
    */
-  killLeftovers?: boolean;
+  foreground?: boolean;
 }
 
 /** Defaults, justified in README (Pool). */
@@ -120,6 +121,8 @@ export class SandboxedProcess extends EventEmitter {
 
   private readonly pidfd: number;
   private exited = false;
+  /** @internal the program's parent (tsyd's reaper). */
+  readonly reaperPid: number;
   /** @internal the supervisor's shared words (counts, slots), for tests and the visualizer. */
   readonly supervisor: WorkerData;
   /** @internal the monitor thread's handle, once started. */
@@ -172,6 +175,8 @@ export class SandboxedProcess extends EventEmitter {
           stdio,
           filter: buildChildFilter(policy),
           dropNetAdmin: policy.isOn('net/connect') || policy.isOn('net/bind') || policy.lock === 'off',
+          foreground: options.foreground ?? true,
+          reaperPlaceholder: REAPER_PID_PLACEHOLDER,
         }),
       );
     } catch (err) {
@@ -191,6 +196,7 @@ export class SandboxedProcess extends EventEmitter {
     }
     this.pid = spawned.pid;
     this.pidfd = spawned.pidfd;
+    this.reaperPid = spawned.reaperPid;
     if (parentEnds[0] !== undefined) this.stdin = new Socket({ fd: parentEnds[0], readable: false, writable: true });
     if (parentEnds[1] !== undefined) this.stdout = new Socket({ fd: parentEnds[1], readable: true, writable: false });
     if (parentEnds[2] !== undefined) this.stderr = new Socket({ fd: parentEnds[2], readable: true, writable: false });
@@ -221,6 +227,7 @@ export class SandboxedProcess extends EventEmitter {
       pidfd: spawned.pidfd,
       wakeFd,
       shared: wd.buffer,
+      reaperPid: spawned.reaperPid,
       maxEmulators,
       coreSize: emulators,
       keepAliveMs,
@@ -235,23 +242,17 @@ export class SandboxedProcess extends EventEmitter {
       fault: process.env.TSYD_FAULT || undefined,
     };
 
-    // The program's life (sandbox machine), fed by the native exit watcher.
+    // The program's life (sandbox machine), fed by the native watcher of the reaper's reports.
     this.sandbox = createActor(sandboxMachine).start();
     let startError: TsydError | undefined;
+    let resolveReaper: (r: { code: number; signal: number }) => void = () => {};
+    const reaperEnded = new Promise<{ code: number; signal: number }>((r) => (resolveReaper = r));
     const programEnded = new Promise<{ exitCode: number; signal: NodeJS.Signals | null }>((resolve) => {
-      native.watchChild(spawned.pidfd, spawned.statusFd, (kind, a, b, syscall) => {
-        if (kind === 0) {
-          if (a !== 0) {
-            startError = new SystemCallError(syscall, a, { path: file });
-            this.sandbox.send({ type: 'child.exec_failed', errno: a });
-          } else {
-            this.sandbox.send({ type: 'child.exec_ok' });
-            // lock:exec locks once the program is running.
-            if (policy.lock === 'exec') Atomics.store(wd.ctl, Ctl.locked, 1);
-          }
-          return;
-        }
+      const ended = (a: number, b: number) => {
+        if (this.exited) return;
         this.exited = true;
+        // The terminal comes back to tsyd's group (if the program's group still has it).
+        native.terminalForeground(spawned.pid, 0);
         if (b !== 0) this.sandbox.send({ type: 'child.signaled', signal: b });
         else this.sandbox.send({ type: 'child.exited', code: a });
         const signal = b !== 0 ? signalName(b) : null;
@@ -260,6 +261,36 @@ export class SandboxedProcess extends EventEmitter {
         else if (startError) exitCode = 125;
         logger.info({ ctx: 'spawn', op: 'program_exit', pid: spawned.pid, code: exitCode, signal }, 'program ended');
         resolve({ exitCode, signal });
+      };
+      native.watchChild(spawned.reaperPidfd, spawned.statusFd, spawned.controlFd, (kind, a, b, syscall) => {
+        switch (kind) {
+          case ChildEvent.exec:
+            if (a !== 0) {
+              startError = new SystemCallError(syscall, a, { path: file });
+              this.sandbox.send({ type: 'child.exec_failed', errno: a });
+            } else {
+              this.sandbox.send({ type: 'child.exec_ok' });
+              // lock:exec locks once the program is running.
+              if (policy.lock === 'exec') Atomics.store(wd.ctl, Ctl.locked, 1);
+            }
+            return;
+          case ChildEvent.ended:
+            return ended(a, b);
+          case ChildEvent.stopped:
+            this.emit('stop', signalName(a));
+            return;
+          case ChildEvent.continued:
+            this.emit('continue');
+            return;
+          case ChildEvent.reaperEnded:
+            if (!this.exited) {
+              // SAFETY: the reaper died while the program ran (it is protected from the program's
+              // signals; this should not happen): the program died with it (PDEATHSIG).
+              logger.alert({ ctx: 'spawn', op: 'reaper_died', code: a, signal: b }, 'the reaper ended before the program');
+              ended(-1, 9);
+            }
+            resolveReaper({ code: a, signal: b });
+        }
       });
     });
 
@@ -283,17 +314,20 @@ export class SandboxedProcess extends EventEmitter {
           }),
           waitProgram: fromPromise(async () => {
             const { exitCode } = await programEnded;
-            // SAFETY: the program's orphans ran under the same filter: they must not run on
-            // once tsyd stops answering (their decided calls would fail with ENOSYS, the rest
-            // would go on, holding our stdout). Killed before the supervisor stops.
-            if (options.killLeftovers) {
-              const { killed, left } = await killLeftovers();
-              if (killed > 0) logger.info({ ctx: 'spawn', op: 'kill_leftovers', count: killed }, `killed ${killed} processes the program left behind`);
-              if (left > 0) {
-                // SAFETY: processes of the sandbox run on unsupervised: a critical failure.
-                logger.alert({ ctx: 'spawn', op: 'kill_leftovers', count: left }, `${left} processes the program left behind did not end`);
-                return 101;
-              }
+            // SAFETY: the program's orphans (now the reaper's children) ran under the same
+            // filter: they must not run on once tsyd stops answering (their decided calls would
+            // fail with ENOSYS, the rest would go on, holding our stdout). Killed before the
+            // supervisor stops, whatever state they are in.
+            const { killed, left } = await killLeftovers(spawned.reaperPid);
+            if (killed > 0) logger.info({ ctx: 'spawn', op: 'kill_leftovers', count: killed }, `killed ${killed} processes the program left behind`);
+            native.releaseReaper(spawned.controlFd);
+            const reaperGone = await Promise.race([reaperEnded, new Promise<null>((r) => setTimeout(r, 5000, null).unref())]);
+            if (left > 0 || reaperGone === null) {
+              // SAFETY: processes of the sandbox run on unsupervised: a critical failure. The
+              // reaper goes (it kills its children itself once released or killed).
+              native.pidfdSendSignal(spawned.reaperPidfd, 9);
+              logger.alert({ ctx: 'spawn', op: 'kill_leftovers', count: left }, `${left} processes the program left behind did not end`);
+              return 101;
             }
             return exitCode;
           }),
@@ -318,6 +352,9 @@ export class SandboxedProcess extends EventEmitter {
         native.close(wakeFd);
       }
       native.close(spawned.pidfd);
+      await reaperEnded;
+      native.close(spawned.reaperPidfd);
+      native.close(spawned.controlFd);
       channel.close();
       // Nobody reads the program's stdin any more.
       this.stdin?.destroy();

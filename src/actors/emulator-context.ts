@@ -11,6 +11,8 @@ export interface EmulatorTask {
   keepAliveMs: number;
   notifyFd: number;
   wakeFd: number;
+  /** The program's parent (tsyd's reaper): protected like tsyd from the program. */
+  reaperPid: number;
   shared: SharedArrayBuffer;
   maxEmulators: number;
   policy: unknown;
@@ -31,11 +33,14 @@ export interface EmulatorTask {
 
 /** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
 export interface Access {
-  cap: Capability;
+  /** The capability decided, or `containment` (an act on tsyd or its reaper, always refused). */
+  cap: Capability | 'containment';
   /** Canonical path, UNIX socket path or `@name` (UTF-8 text; non-UTF-8 bytes as U+FFFD). */
   path?: string;
   /** IP address and port in rule form: `10.0.0.1!443`, `::1!80`. */
   addr?: string;
+  /** containment: what the call would have reached (`pid 1234`, `process group 7`, ...). */
+  target?: string;
   sys: string;
   pid: number;
   allowed: boolean;
@@ -70,6 +75,18 @@ export interface EmulatorContext {
     /** Applies a rule (byte string) for every emulator: 0, or EINVAL for a bad rule. */
     apply(rule: string): number;
   };
+  /**
+   * True for a pid (or tid) the program must never act on: tsyd itself, any thread of tsyd,
+   * and the reaper (the program's parent).
+   */
+  isSupervisor(pid: number): boolean;
+  /**
+   * Refuses a call that would act on tsyd or its reaper: EPERM, one warn record
+   * (`ctx:"access", cap:"containment"`), a violation. Never let through, not even in audit mode.
+   */
+  refuseAct(sys: string, target: string): void;
+  /** tsyd's process group (the reaper's too): the program must not join it or signal it. */
+  readonly supervisorGroup: number;
   /** Registers (or clears) a call made for the program that may block, for the interrupter. */
   markBlocking(on: boolean): void;
   /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */

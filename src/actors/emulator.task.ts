@@ -1,6 +1,7 @@
 // Emulator thread (tsyd_emu): one piscina task is one emulator's whole life. It waits on the
 // notify fd, decides, emulates, answers — the whole hot path stays in this thread. Core
 // emulators run until should_exit; helpers retire after keep_alive idle.
+import { existsSync, readFileSync } from 'node:fs';
 import { BroadcastChannel } from 'node:worker_threads';
 import { constants as os } from 'node:os';
 import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
@@ -16,7 +17,7 @@ import { PolicyLog } from './policy-log.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
-const { EACCES, EINVAL, ENOSYS } = os.errno;
+const { EACCES, EINVAL, ENOSYS, EPERM } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
 
@@ -54,6 +55,12 @@ function faultHook(spec: string | undefined): (path: string) => void {
     };
   }
   return () => {};
+}
+
+/** This process's group, from /proc/self/stat. */
+function ownProcessGroup(): number {
+  const stat = readFileSync('/proc/self/stat', 'latin1');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
@@ -130,6 +137,19 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
         }
       },
     },
+    refuseAct(sys, target) {
+      const v: Access = { cap: 'containment', target, sys, pid: slot[Req.pid]!, allowed: false };
+      logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}: it is tsyd's`);
+      ch.postMessage(v);
+      // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
+      native.respond(Answer.error, EPERM);
+    },
+    isSupervisor(pid) {
+      // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads
+      // (emulators come and go) names tsyd itself.
+      return pid === process.pid || pid === task.reaperPid || (pid > 0 && existsSync(`/proc/${process.pid}/task/${pid}`));
+    },
+    supervisorGroup: ownProcessGroup(),
     markBlocking(on) {
       Atomics.store(slot, Slot.blocking, on ? 1 : 0);
     },

@@ -14,6 +14,8 @@ import { Ctl, WorkerData } from './worker-data.js';
 export interface MonitorData {
   notifyFd: number;
   pidfd: number;
+  /** The program's parent (tsyd's reaper): protected like tsyd from the program. */
+  reaperPid: number;
   wakeFd: number;
   shared: SharedArrayBuffer;
   maxEmulators: number;
@@ -194,6 +196,7 @@ pool = new EmulatorPool({
   task: {
     notifyFd: data.notifyFd,
     wakeFd: data.wakeFd,
+    reaperPid: data.reaperPid,
     policy: data.policy,
     log: data.log,
     channel: data.channel,

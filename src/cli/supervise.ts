@@ -3,7 +3,6 @@
 import { fstatSync } from 'node:fs';
 import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
-import { reapEnded } from '../leftovers.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
@@ -36,17 +35,37 @@ export async function supervise(program: string, args: string[], options: SpawnO
   // Node runs them from the event loop, so `child` is set by then.
   let child: SandboxedProcess | undefined;
   for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
-  // SAFETY: the program's orphans become tsyd's children (not init's), so that none of them
-  // outlives the sandbox: tsyd runs only this sandbox, so every other child of it is one.
-  native.setChildSubreaper();
-  process.on('SIGCHLD', () => {
-    if (child) reapEnded(child.pid);
-  });
-  child = spawn(program, args, { ...options, killLeftovers: true });
+  child = spawn(program, args, options);
+  followJobControl(child);
   onStart?.(child);
   const result = await child.result;
   if (result.error) process.stderr.write(`tsyd: ${program}: ${startFailureText(result.error)}\n`);
   // SAFETY: never hang: Node would wait forever for a thread it cannot stop.
   if (!result.cleanShutdown) native.exitNow(result.exitCode);
   return result.exitCode;
+}
+
+/** Stops that come from the terminal: tsyd stops with the program, so that the shell sees its job stop. */
+const TERMINAL_STOPS = new Set<NodeJS.Signals>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
+
+/**
+ * The program runs in its own process group, which has the terminal while it runs: Ctrl-Z
+ * stops it, not tsyd. A shell waits for tsyd, so tsyd takes the terminal back and stops itself
+ * with the same signal (the shell shows the job stopped); on SIGCONT (`fg`, `bg`) it gives the
+ * terminal back to the program's group if it is in the foreground again, and continues it.
+ */
+function followJobControl(child: SandboxedProcess): void {
+  child.on('stop', (sig: NodeJS.Signals | null) => {
+    if (sig === null || !TERMINAL_STOPS.has(sig)) return;
+    native.terminalForeground(child.pid, 0);
+    process.kill(process.pid, sig);
+  });
+  process.on('SIGCONT', () => {
+    native.terminalForeground(0, child.pid);
+    try {
+      process.kill(-child.pid, 'SIGCONT');
+    } catch {
+      // the program's group is gone
+    }
+  });
 }

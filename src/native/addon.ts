@@ -100,21 +100,34 @@ export interface SpawnRequest {
   filter: Buffer;
   /** Drop CAP_NET_RAW and CAP_NET_ADMIN in the program (the net capabilities are on). */
   dropNetAdmin?: boolean;
+  /** Hand the controlling terminal to the program's process group if tsyd's group has it. */
+  foreground?: boolean;
+  /** The value the filter uses for the reaper's pid (replaced by it in the program). */
+  reaperPlaceholder?: number;
 }
 
 export interface Spawned {
   pid: number;
   pidfd: number;
+  /** The program's parent: a child subreaper that reports the program's end, stops, continues. */
+  reaperPid: number;
+  reaperPidfd: number;
+  /** The reaper's reports (watchChild reads them) and tsyd's release (releaseReaper). */
+  controlFd: number;
   notifyFd: number;
   statusFd: number;
 }
+
+/** watchChild events. */
+export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
 export interface Addon {
   arch: 'x86_64' | 'aarch64';
   syscalls: Record<string, number>;
   buildFilter(notify: number[], deny: Array<[number, number]>, fallbackErrno?: number): Buffer;
   spawn(req: SpawnRequest): Spawned;
-  readSpawnStatus(fd: number): { syscall: string; errno: number } | null;
+  /** Tells the reaper that the program's leftovers are gone: it exits. 0 or -errno. */
+  releaseReaper(controlFd: number): number;
   /** `counts`: the pool's control words; the addon counts busy from recv to the answer. */
   bindBuffers(slots: Int32Array, path: Uint8Array, counts?: Int32Array): void;
   /** The current request stops counting as busy (no-op if its answer already did). */
@@ -150,13 +163,27 @@ export interface Addon {
   /** Performs connect/bind/sendto/sendmsg on tsyd's copy of the socket with the checked address and answers. */
   netOp(op: number): number;
   readOpenHow(howArg: number, sizeArg: number): number;
+  /** The pid tsyd's copy of the program's fd (takeFd) signals: a pidfd's (-1: ended), a /proc/<pid> directory's; -EBADF otherwise. */
+  takenFdPid(): number;
+  /** pidfd_send_signal on tsyd's copy, with the program's siginfo (argument infoArg, may be NULL); answers. */
+  pidfdSignalTaken(sig: number, infoArg: number, flags: number): number;
+  /** F_SETOWN_EX on tsyd's copy with the checked owner; answers. */
+  fcntlOwnerTaken(type: number, pid: number): number;
+  /** ioctl(request) on tsyd's copy with tsyd's copy of the argument; answers. */
+  ioctlTaken(request: number, data: Buffer): number;
+  /** RLIMIT_CORE of `pid` set to 0/0, the old limit written to argument oldArg (-1: none); answers. */
+  noCoreLimit(pid: number, oldArg: number): number;
   openInject(flags: number, mode: number): number;
   openat2(path: string | Buffer, flags: number, mode?: number, resolve?: number): number;
-  watchChild(pidfd: number, statusFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;
+  /** kind: ChildEvent; exec: a = errno (0: ok), b = stage; ended/reaperEnded: a = code or -1, b = signal; stopped: a = signal. */
+  watchChild(reaperPidfd: number, statusFd: number, controlFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;
   pidfdSendSignal(pidfd: number, signal: number): number;
   pidfdOpen(pid: number): number;
-  /** PR_SET_CHILD_SUBREAPER for this process. */
-  setChildSubreaper(): void;
+  /**
+   * If the controlling terminal's foreground group is `from` (0: ours), makes it `to` (0: ours):
+   * 1 done, 0 not ours to move (or no terminal), -errno.
+   */
+  terminalForeground(from: number, to: number): number;
   /** Reaps child `pid` if it ended: 1 reaped, 0 still running, -errno (ECHILD: not our child). Never blocks. */
   reapChild(pid: number): number;
   eventfd(): number;

@@ -154,6 +154,8 @@ const STARTUP_FILES = [
 function paranoidRules(ctx: ProfileContext): string[] {
   const out = [ALL_ON];
   for (const f of STARTUP_FILES) out.push(`allow/read+${f}`, `allow/stat+${f}`);
+  // The loader and the libraries run: mapping them executable is decided as exec.
+  for (const f of STARTUP_FILES) if (f.includes('.so')) out.push(`allow/exec+${f}`);
   // The loader probes library directories (tls/, x86_64/, glibc-hwcaps/) by stat.
   for (const d of ['/lib*/***', '/usr/lib*/***']) out.push(`allow/stat+${d}`);
   if (ctx.program !== undefined) {

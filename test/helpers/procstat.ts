@@ -79,3 +79,17 @@ export function fdDiff(before: Map<number, string>, after: Map<number, string>):
   for (const [fd, target] of before) if (after.get(fd) !== target) lines.push(`-${fd} -> ${target}`);
   return lines.join('\n');
 }
+
+/** True for tsyd's reaper (the program's parent, thread name tsyd_reaper). */
+export function isReaper(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'tsyd_reaper';
+  } catch {
+    return false;
+  }
+}
+
+/** The processes of the sandbox below tsyd `pid`: its descendants but the reaper. */
+export function sandboxBelow(pid: number): number[] {
+  return descendants(pid).filter((p) => !isReaper(p));
+}

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { buildHandlerTable, DENIED_SYSCALLS } from '../../src/actors/handlers/index.js';
 import { native } from '../../src/native/addon.js';
 import { fixture } from '../helpers/fixtures.js';
-import { descendants, exists, fdDiff, openFds, threadNames } from '../helpers/procstat.js';
+import { exists, fdDiff, openFds, sandboxBelow, threadNames } from '../helpers/procstat.js';
 import { tempTree } from '../helpers/tmp.js';
 import { NOBODY, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
 
@@ -159,7 +159,7 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     await tsyd.waitForStdout(/^ready$/m, 30_000);
     const seedLine = /^seed (\d+)$/m.exec(await tsyd.waitForStdout(/^seed/m))?.[1];
     console.log(`fuzz ${label}: seed ${seedLine} (TSYD_FUZZ_SEED=${seedLine} repeats the batches' choices)`);
-    const below = descendants(tsyd.pid);
+    const below = sandboxBelow(tsyd.pid);
     assert.is(below.length, 1, `one program below tsyd at the start: ${below}`);
     const program = below[0]!;
     // The start snapshot, once the pool settled after the program's start.
@@ -177,7 +177,7 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     const threads1 = threadNames(tsyd.pid);
     const states1 = threadsBack ? '' : threadStates(tsyd.pid);
     const fds1 = openFds(tsyd.pid);
-    const below1 = descendants(tsyd.pid);
+    const below1 = sandboxBelow(tsyd.pid);
 
     tsyd.child.stdin?.end('exit\n');
     result = await tsyd.result;

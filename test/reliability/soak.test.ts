@@ -7,7 +7,7 @@
 // (the seed is printed on stderr in every run, and named in every assertion message)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { descendants, fdDiff, openFds, threadNames } from '../helpers/procstat.js';
+import { fdDiff, openFds, sandboxBelow, threadNames } from '../helpers/procstat.js';
 import { spawnTsyd } from '../helpers/tsyd.js';
 import { soakSeconds, seedFrom } from '../helpers/random.js';
 import { soakSetup } from './setup.js';
@@ -53,7 +53,7 @@ test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 fork
     t.child.stdin!.write('g');
     const out = await t.waitForStdout(/^done\n/m, SECONDS * 1000 + 45_000);
     // Every forked process (worker processes, exec children) was reaped by the program.
-    assert.equal(descendants(t.pid), [programPid], `only the program is left below tsyd; ${why}`);
+    assert.equal(sandboxBelow(t.pid), [programPid], `only the program is left below tsyd (and its reaper); ${why}`);
     // Helpers retire after 200 ms idle; then tsyd holds what it held before the workload.
     await settled(
       t.pid,
