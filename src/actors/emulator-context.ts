@@ -37,6 +37,11 @@ export interface Access {
   cap: Capability | 'containment';
   /** Canonical path, UNIX socket path or `@name` (UTF-8 text; non-UTF-8 bytes as U+FFFD). */
   path?: string;
+  /**
+   * The path's exact bytes (latin1, one char per byte), set only when they are not valid UTF-8
+   * and `path` therefore shows U+FFFD: `tsyd learn` writes a rule for exactly this name.
+   */
+  pathBytes?: string;
   /** IP address and port in rule form: `10.0.0.1!443`, `::1!80`. */
   addr?: string;
   /** containment: what the call would have reached (`pid 1234`, `process group 7`, ...). */

@@ -8,7 +8,7 @@ import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
 import { emulatorMachine } from '../machines/emulator.machine.js';
 import { compileFlat } from '../machines/flat-transitions.js';
 import { Answer, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
-import { fromBytes } from '../sandbox/bytes.js';
+import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { Access, EmulatorContext, EmulatorTask } from './emulator-context.js';
 import { formatIPv6 } from '../sandbox/address.js';
@@ -112,7 +112,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       const allowed = policy!.check(cap, path);
       // The hot path: an allowed decision outside learning mode needs no text for the path.
       if (allowed && !record) return true;
-      return decided(allowed, { cap, path: fromBytes(path), sys });
+      const text = fromBytes(path);
+      // A name that is not UTF-8 loses bytes in `text`: its exact bytes ride along.
+      return decided(allowed, toBytes(text) === path ? { cap, path: text, sys } : { cap, path: text, pathBytes: path, sys });
     },
     allowsAddress(cap, sys, family, addr, port) {
       const allowed = policy!.checkAddress(cap, family, addr, port);

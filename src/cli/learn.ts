@@ -29,7 +29,9 @@ export async function runLearn(cmd: LearnCommand): Promise<number> {
   );
   const learned = learnPolicy({ accesses, context, command: [cmd.program, ...cmd.args], enforced, users: homeUsers() });
   for (const s of learned.secrets) process.stderr.write(`tsyd: warning: the learned run touched a secret (${s}): allowed explicitly, marked # SECRET\n`);
-  if (cmd.output === undefined) process.stdout.write(learned.text);
-  else writeFileSync(cmd.output, learned.text);
+  for (const w of learned.warnings) process.stderr.write(`tsyd: warning: ${w}\n`);
+  // The bytes as learned: names that are not UTF-8 are written as they are (a -P file is bytes).
+  if (cmd.output === undefined) process.stdout.write(learned.data);
+  else writeFileSync(cmd.output, learned.data);
   return code;
 }

@@ -1,7 +1,11 @@
 // `tsyd learn`: the accesses of one recorded run → a policy file with which the same run
 // succeeds and anything beyond it is denied. Groups into `dir/***` only where that is safe.
+// Names are bytes (latin1 strings, as everywhere in tsyd): a rule names exactly the bytes the
+// run used, and no learned rule reaches a secret the run did not touch.
+import { toBytes } from './bytes.js';
 import { CAPABILITIES, isNetCapability, type Capability } from './capabilities.js';
 import { globLiteral } from './glob-literal.js';
+import { globOverlap } from './glob-overlap.js';
 import { globMatcher, globStateKey } from './glob.js';
 import type { ProfileContext } from './profiles.js';
 import { secretGlobs, secretRoots } from './secrets.js';
@@ -9,7 +13,10 @@ import { secretGlobs, secretRoots } from './secrets.js';
 /** One recorded decision (the fields of an 'access' event that matter here). */
 export interface LearnedAccess {
   cap: Capability;
+  /** UTF-8 text; bytes that were not UTF-8 show as U+FFFD (then `pathBytes` has them). */
   path?: string;
+  /** The path's exact bytes (latin1) when they are not UTF-8: what the rule is written for. */
+  pathBytes?: string;
   addr?: string;
   allowed: boolean;
   /** The system call (getdents64 listings keep their entries visible). */
@@ -31,9 +38,17 @@ export interface LearnOptions {
 }
 
 export interface LearnedPolicy {
+  /**
+   * The policy file. Names keep their exact bytes, so it need not be UTF-8: write this, and
+   * `tsyd check -P` / `tsyd run -P` read the same bytes back.
+   */
+  data: Buffer;
+  /** `data` as UTF-8 text, for display: bytes that are not UTF-8 show as U+FFFD. */
   text: string;
   /** Secret paths the run touched, as `cap path` (each allowed explicitly in the text). */
   secrets: string[];
+  /** Rules narrowed or left out (a secret within their reach, a name no policy line can hold). */
+  warnings: string[];
 }
 
 /** /proc/<pid>/… and …/task/<tid>/…: another pid next run. */
@@ -41,16 +56,62 @@ function stablePath(path: string): string {
   return path.replace(/^\/proc\/\d+(?=\/|$)/, '/proc/[0-9]*').replace(/^(\/proc\/\[0-9\]\*\/task)\/\d+(?=\/|$)/, '$1/[0-9]*');
 }
 
-/** A recorded path as a glob: literal, except the /proc pid parts and bytes that were not UTF-8. */
-function pathGlob(path: string): string {
+/**
+ * A name as an exact glob, or null when no policy line can hold it: every glob, comment and
+ * blank char escaped; a CR as a one-byte class (`[`, the CR byte, `]`): a line's last CR is cut
+ * as a CRLF ending, so an escaped CR at the end of a rule would be lost.
+ * A newline cannot be written at all (the file is one rule per line).
+ * SAFETY: never a wildcard — bytes that are not UTF-8 stay those bytes.
+ */
+function literal(bytes: string): string | null {
+  if (bytes.includes('\n')) return null;
+  return globLiteral(bytes).replace(/\\\r/g, '[\r]');
+}
+
+/** A recorded path (bytes) as a glob: literal, except the /proc pid parts; null: unwritable. */
+function pathGlob(path: string): string | null {
   const stable = stablePath(path);
   const head = stable.startsWith('/proc/[0-9]*') ? (stable.startsWith('/proc/[0-9]*/task/[0-9]*') ? 24 : 12) : 0;
-  // U+FFFD stands for bytes that were not UTF-8: `*` matches them (never a `/`).
-  return stable.slice(0, head) + globLiteral(stable.slice(head)).replace(/\uFFFD+/g, '*');
+  const rest = literal(stable.slice(head));
+  return rest === null ? null : stable.slice(0, head) + rest;
+}
+
+/** Bytes for a message: UTF-8 shown as text; other bytes, control chars and `\` escaped. */
+export function showBytes(bytes: string): string {
+  const buf = Buffer.from(bytes, 'latin1');
+  const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let out = '';
+  for (let i = 0; i < buf.length; ) {
+    const b = buf[i]!;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    let ch: string | undefined;
+    try {
+      if (len > 0 && i + len <= buf.length) ch = utf8.decode(buf.subarray(i, i + len));
+    } catch {
+      ch = undefined;
+    }
+    if (ch !== undefined && !/[\x00-\x1f\x7f-\x9f\\]/.test(ch)) {
+      out += ch;
+      i += len;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, '0')}`;
+      i++;
+    }
+  }
+  return out;
 }
 
 const parentOf = (p: string) => p.slice(0, p.lastIndexOf('/')) || '/';
 const within = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`);
+
+/** A rule a run asks for: its glob (null: the name cannot be written) and the paths it covers. */
+export interface Candidate {
+  glob: string | null;
+  /** What the glob stands for, for messages: a path, `dir/*` or `dir/***` (bytes). */
+  name: string;
+  /** The recorded paths (bytes) behind it: what it may be narrowed to. */
+  from: string[];
+}
 
 class Grouper {
   private readonly roots: string[];
@@ -60,8 +121,8 @@ class Grouper {
     users: string[],
     private readonly groupAt: number,
   ) {
-    this.roots = secretRoots(secretGlobs(ctx.home, users));
-    this.temps = ['/tmp', '/var/tmp', '/dev/shm', ...(ctx.tmp !== undefined ? [ctx.tmp] : [])];
+    this.roots = secretRoots(secretGlobs(ctx.home, users).map(toBytes));
+    this.temps = ['/tmp', '/var/tmp', '/dev/shm', ...(ctx.tmp !== undefined ? [toBytes(ctx.tmp)] : [])];
   }
 
   /**
@@ -69,7 +130,7 @@ class Grouper {
    * is not inside one; never `/`.
    */
   widenable(dir: string): boolean {
-    if (dir === '/' || dir.startsWith('/proc') || dir.includes('\uFFFD')) return false;
+    if (dir === '/' || dir.startsWith('/proc')) return false;
     return !this.roots.some((r) => within(r, dir) || within(dir, r));
   }
 
@@ -78,8 +139,8 @@ class Grouper {
     return dir !== '/' && !this.roots.some((r) => parentOf(r) === dir || within(dir, r));
   }
 
-  /** Literal paths → rule patterns: temp dirs whole, then directories with many entries. */
-  group(paths: Set<string>): string[] {
+  /** Literal paths → rule candidates: temp dirs whole, then directories with many entries. */
+  group(paths: Set<string>): Candidate[] {
     const trees = new Set<string>();
     const names = new Set<string>();
     const exact = new Set<string>();
@@ -106,41 +167,106 @@ class Grouper {
       }
     }
     for (const t of trees) for (const n of names) if (within(n, t)) names.delete(n);
-    const globs = [...[...exact].map(pathGlob), ...[...names].map((n) => `${pathGlob(n)}/*`), ...[...trees].map((t) => `${pathGlob(t)}/***`)];
-    return [...new Set(globs)].sort();
+    // Each recorded path is covered by one candidate (trees are disjoint, names are in none).
+    const from = new Map<string, string[]>();
+    const cover = (key: string, p: string) => {
+      const list = from.get(key);
+      if (list === undefined) from.set(key, [p]);
+      else list.push(p);
+    };
+    for (const p of paths) {
+      const t = [...trees].find((d) => within(p, d));
+      if (t !== undefined) cover(`t${t}`, p);
+      else if (!exact.has(p) && names.has(parentOf(p))) cover(`n${parentOf(p)}`, p);
+      else cover(`e${p}`, p);
+    }
+    const of = (dir: string, suffix: string, key: string): Candidate => ({ glob: glob(dir, suffix), name: named(dir, suffix), from: from.get(key)! });
+    return [
+      ...[...exact].map((p) => of(p, '', `e${p}`)),
+      ...[...names].map((n) => of(n, '/*', `n${n}`)),
+      ...[...trees].map((t) => of(t, '/***', `t${t}`)),
+    ];
   }
+}
+
+/**
+ * The candidates that may be written, as globs: SAFETY: defense in depth behind the grouping —
+ * a glob that could match any secret (`secrets`: byte globs) is narrowed to the exact paths it
+ * was made of, an exact path that still could is left out (a secret the run touched is allowed
+ * by its own `# SECRET` rule, never through a learned one), and so is a name no policy line can
+ * hold. Each narrowing or omission is reported through `warn` (display text).
+ */
+export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets: string[], warn: (msg: string) => void): string[] {
+  const out = new Set<string>();
+  const admit = (c: Candidate): void => {
+    if (c.glob === null) {
+      // Below a name with a newline: each path on its own (it has the newline too).
+      if (c.from.length === 1 && c.from[0] === c.name) {
+        warn(`not learned: allow/${cap}+${showBytes(c.name)}: a newline in a name cannot be written in a policy file`);
+        return;
+      }
+      if (c.from.length === 0) warn(`not learned: allow/${cap}+${showBytes(c.name)}: a newline in a name cannot be written in a policy file`);
+    } else {
+      const hit = secrets.map((s) => globOverlap(c.glob!, s)).find((w) => w !== null);
+      if (hit === undefined) {
+        out.add(c.glob);
+        return;
+      }
+      const rule = `allow/${cap}+${showBytes(c.glob)}`;
+      if (c.from.length === 0 || (c.from.length === 1 && c.from[0] === c.name)) {
+        warn(`not learned: ${rule} could match the secret ${showBytes(hit!)}, which the run did not touch`);
+        return;
+      }
+      warn(`narrowed: ${rule} could match the secret ${showBytes(hit!)}, which the run did not touch: only the ${c.from.length} path(s) the run used are allowed`);
+    }
+    for (const p of c.from) admit({ glob: pathGlob(p), name: p, from: [p] });
+  };
+  for (const c of candidates) admit(c);
+  return [...out].sort();
 }
 
 export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   const ctx = opts.context;
-  const isSecret = secretGlobs(ctx.home).map((g) => globMatcher(g));
-  const secretOf = (p: string) => isSecret.some((m) => m(Buffer.from(p).toString('latin1')));
+  // SAFETY: the secret globs of the user profile (every home under /home, not only the listed
+  // users), as bytes like the recorded paths.
+  const secretGlobList = secretGlobs(ctx.home).map(toBytes);
+  const isSecret = secretGlobList.map((g) => globMatcher(g));
+  const secretOf = (p: string) => isSecret.some((m) => m(p));
   const paths = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
   const addrs = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
   const secrets: Array<{ cap: Capability; path: string }> = [];
+  const warnings: string[] = [];
+  const warn = (msg: string) => {
+    if (!warnings.includes(msg)) warnings.push(msg);
+  };
   const seen = new Set<string>();
   // Directories the run listed: their entries must stay visible (stat), or the same listing would
   // come back shorter — except where a secret could be among them (it stays hidden).
   const listed = new Set<string>();
-  const secretGlobList = secretGlobs(ctx.home);
-  const secretBelow = (dir: string) => secretGlobList.some((g) => globStateKey(g, `${Buffer.from(dir).toString('latin1')}/`) !== '');
+  const secretBelow = (dir: string) => secretGlobList.some((g) => globStateKey(g, `${dir}/`) !== '');
   for (const a of opts.accesses) {
     // Denied accesses (a -m deny during learning) did not happen: nothing to allow.
     if (!a.allowed) continue;
-    if (a.cap === 'stat' && a.sys === 'getdents64' && a.path !== undefined && !secretBelow(a.path)) listed.add(a.path);
     if (a.addr !== undefined) addrs.get(a.cap)!.add(a.addr);
     if (a.path === undefined) continue;
-    if (a.path.startsWith('@')) {
-      addrs.get(a.cap)!.add(`@${globLiteral(a.path.slice(1))}`);
-    } else if (secretOf(a.path)) {
+    // SAFETY: the exact bytes of the name; a name recorded as text only (U+FFFD where bytes were
+    // lost) is taken as the UTF-8 of that text: a rule for another name, never a wildcard.
+    const path = a.pathBytes ?? toBytes(a.path);
+    if (a.cap === 'stat' && a.sys === 'getdents64' && !secretBelow(path)) listed.add(path);
+    if (path.startsWith('@')) {
+      const name = literal(path.slice(1));
+      if (name === null) warn(`not learned: ${a.cap} ${showBytes(path)}: a newline in a name cannot be written in a policy file`);
+      else addrs.get(a.cap)!.add(`@${name}`);
+    } else if (secretOf(path)) {
       // SAFETY: never silently allow a secret: an explicit, commented rule and a warning.
-      const key = `${a.cap} ${a.path}`;
-      if (!seen.has(key)) secrets.push({ cap: a.cap, path: a.path });
+      const key = `${a.cap} ${path}`;
+      if (!seen.has(key)) secrets.push({ cap: a.cap, path });
       seen.add(key);
-    } else paths.get(a.cap)!.add(a.path);
+    } else paths.get(a.cap)!.add(path);
   }
   // The initial program, whether or not the exec of the program itself was recorded.
-  if (ctx.program !== undefined && !secretOf(ctx.program)) paths.get('exec')!.add(ctx.program);
+  const program = ctx.program !== undefined ? toBytes(ctx.program) : undefined;
+  if (program !== undefined && !secretOf(program)) paths.get('exec')!.add(program);
 
   const grouper = new Grouper(ctx, opts.users ?? [], opts.groupAt ?? 3);
   const enforced = opts.enforced ?? new Set(CAPABILITIES);
@@ -148,19 +274,34 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
     `# Learned by tsyd learn on ${(opts.date ?? new Date()).toISOString()}`,
     `# command: ${opts.command.map(quote).join(' ').replace(/[\r\n]/g, ' ')}`,
     `# working directory: ${ctx.cwd.replace(/[\r\n]/g, ' ')}`,
-    '',
-  ];
+  ].map(toBytes);
+  lines.push('');
   for (const cap of CAPABILITIES) {
     lines.push(enforced.has(cap) ? `sandbox/${cap}:on` : `# sandbox/${cap}:on   (not enforced by this tsyd: nothing was recorded)`);
   }
   for (const cap of CAPABILITIES) {
-    const patterns = [...grouper.group(paths.get(cap)!), ...(isNetCapability(cap) ? [...addrs.get(cap)!].sort() : [])];
-    if (cap === 'stat') for (const d of [...listed].sort()) patterns.push(d === '/' ? '/*' : `${pathGlob(d)}/*`);
+    const candidates = grouper.group(paths.get(cap)!);
+    if (cap === 'stat') for (const d of listed) candidates.push({ glob: glob(d, '/*'), name: named(d, '/*'), from: [] });
+    const patterns = [...keepOffSecrets(cap, candidates, secretGlobList, warn), ...(isNetCapability(cap) ? [...addrs.get(cap)!].sort() : [])];
     if (patterns.length > 0) lines.push('', ...patterns.map((p) => `allow/${cap}+${p}`));
   }
-  for (const s of secrets) lines.push('', '# SECRET: the learned run read this', `allow/${s.cap}+${pathGlob(s.path)}`);
-  return { text: `${lines.join('\n')}\n`, secrets: secrets.map((s) => `${s.cap} ${s.path}`) };
+  for (const s of secrets) {
+    const g = pathGlob(s.path);
+    if (g === null) warn(`not learned: ${s.cap} ${showBytes(s.path)}: a newline in a name cannot be written in a policy file`);
+    else lines.push('', '# SECRET: the learned run read this', `allow/${s.cap}+${g}`);
+  }
+  const data = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
+  return { data, text: data.toString('utf8'), secrets: secrets.map((s) => `${s.cap} ${showBytes(s.path)}`), warnings };
 }
+
+/** `dir` + suffix (`/*`, `/***`, or '' for `dir` itself) as a glob; null: `dir` cannot be written. */
+function glob(dir: string, suffix: string): string | null {
+  if (dir === '/' && suffix !== '') return suffix;
+  const g = pathGlob(dir);
+  return g === null ? null : g + suffix;
+}
+
+const named = (dir: string, suffix: string) => (dir === '/' && suffix !== '' ? suffix : dir + suffix);
 
 function quote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
