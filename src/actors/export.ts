@@ -1,6 +1,6 @@
 // Exporting the confinement filters of the four supervisor thread kinds: BPF files
 // (exclusive create, mode 0400: an existing file is an error, never overwritten) or pseudo
-// filter code on stdout.
+// filter code on stdout; and the program's system call table for a policy.
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as os } from 'node:os';
@@ -8,6 +8,11 @@ import { SystemCallError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { bpfToPfc } from '../sandbox/bpf-text.js';
 import { confinementFilter, EXPORT_FILES, THREAD_KINDS } from './confine.js';
+import { buildHandlerTable } from './handlers/index.js';
+import { resolveEntry, RET, syscallNumbers } from '../filters/program-filter.js';
+import { SYSCALLS, type ArgTest } from '../filters/syscall-table.js';
+import { CAPABILITIES, type Capability } from '../sandbox/rules.js';
+import type { Policy } from '../sandbox/policy.js';
 
 export type ExportMode = 'bpf' | 'pfc';
 
@@ -39,4 +44,67 @@ export function exportPfc(): string {
   return THREAD_KINDS.map((kind) =>
     bpfToPfc(confinementFilter(kind), { title: `tsyd ${kind} thread rules (${EXPORT_FILES[kind]})`, syscallName: (nr) => names.get(nr), arch: native.arch }),
   ).join('\n');
+}
+
+/**
+ * The program's system call table (src/filters/syscall-table.ts) as text: every call with its
+ * number, its class, what the filter does with it under `policy`, and why; argument rules
+ * indented below their call. Numbers the table does not name are ENOSYS.
+ */
+export function exportSyscalls(policy: Policy): string {
+  const arch = native.arch;
+  const handlerCaps = new Map<string, readonly Capability[]>();
+  for (const h of buildHandlerTable({ recordRestart: () => {} }).values()) handlerCaps.set(h.name, h.caps);
+  const ctx = { arch, tsydPid: 0, isOn: (c: Capability) => policy.isOn(c), lockOff: policy.lock === 'off', handlerCaps };
+  const on = CAPABILITIES.filter((c) => policy.isOn(c));
+  const lines = [
+    `# tsyd: the program's system calls on ${arch}, for the policy with ${on.length ? on.join(', ') : 'no capability'} on (lock:${policy.lock})`,
+    '# every number not listed: ENOSYS. outcome: allow | notify (stops for tsyd) | ERRNO | rules (argument tests, first match wins)',
+    '# nr  name                      class     outcome   why',
+  ];
+  const outcome = (v: number) => (v === RET.allow ? 'allow' : v === RET.notify ? 'notify' : errnoName(v & 0xffff));
+  const numbers = syscallNumbers(arch);
+  for (const [name, nr] of Object.entries(numbers).sort((a, b) => a[1] - b[1])) {
+    const e = SYSCALLS[name];
+    if (!e) continue;
+    const r = resolveEntry(name, e, ctx);
+    const what = r.kind === 'ret' ? outcome(r.value) : 'rules';
+    lines.push(`${String(nr).padEnd(4)}${name.padEnd(26)}${e.class.padEnd(10)}${what.padEnd(10)}${e.why}`);
+    if (r.kind === 'rules') {
+      for (const rule of e.rules ?? []) {
+        const tests = rule.when.map(testText).join(' && ') || 'otherwise';
+        const single = resolveEntry(name, { ...e, rules: [{ ...rule, when: [] }] }, ctx);
+        lines.push(`      ${tests} → ${single.kind === 'ret' ? outcome(single.value) : 'rules'}: ${rule.why}`);
+      }
+      lines.push(`      otherwise → ${outcome(r.otherwise)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function testText(t: ArgTest): string {
+  const arg = `arg${t.arg}`;
+  switch (t.op) {
+    case 'eq':
+      return `${arg} == 0x${(t.value >>> 0).toString(16)}`;
+    case 'ne':
+      return `${arg} != 0x${(t.value >>> 0).toString(16)}`;
+    case 'any':
+      return `${arg} & 0x${(t.value >>> 0).toString(16)}`;
+    case 'none':
+      return `!(${arg} & 0x${(t.value >>> 0).toString(16)})`;
+    case 'null':
+      return `${arg} == NULL`;
+    case 'nonnull':
+      return `${arg} != NULL`;
+    case 'tsyd':
+      return `${arg} == tsyd's pid`;
+    case 'reaper':
+      return `${arg} == the reaper's pid`;
+  }
+}
+
+function errnoName(n: number): string {
+  for (const [name, v] of Object.entries(os.errno)) if (v === n) return name;
+  return `errno ${n}`;
 }

@@ -34,6 +34,7 @@ export type Command =
   | CheckCommand
   | LearnCommand
   | { command: 'export'; mode: 'bpf' | 'pfc' }
+  | { command: 'syscalls'; policy: PolicyInput[] }
   | { command: 'viz'; argv: string[] }
   | { command: 'help' }
   | { command: 'version' };
@@ -44,6 +45,8 @@ export const USAGE = `Usage:
   tsyd learn [-o FILE] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
                                            run PROG allowing everything, write the policy it needs
   tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
+  tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
+                                           filter answers it under that policy (none given: -p user)
   tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...   draw the machines
   tsyd --help | --version
 
@@ -84,7 +87,12 @@ export function parseArgs(argv: string[]): Command {
   if (cmd === 'viz') return { command: 'viz', argv: rest };
   if (cmd === 'export') {
     const mode = rest[0];
-    if ((mode !== 'bpf' && mode !== 'pfc') || rest.length !== 1) throw new UsageError(`export needs one mode, bpf or pfc; got '${rest.join(' ')}'`);
+    // `export syscalls [POLICY OPTIONS]`: the program's call table under that policy.
+    if (mode === 'syscalls') {
+      const check = parseArgs(['check', ...rest.slice(1)]) as CheckCommand;
+      return { command: 'syscalls', policy: check.policy };
+    }
+    if ((mode !== 'bpf' && mode !== 'pfc') || rest.length !== 1) throw new UsageError(`export needs one mode, bpf, pfc or syscalls; got '${rest.join(' ')}'`);
     return { command: 'export', mode };
   }
   if (cmd !== 'run' && cmd !== 'check' && cmd !== 'learn') throw new UsageError(`unknown command '${cmd}'; expected run, check, learn, export or viz (see tsyd --help)`);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { SystemCallError, TsydError, UsageError } from '../errors.js';
-import { exportBpf, exportPfc, isExportMode, type ExportMode } from '../actors/export.js';
+import { exportBpf, exportPfc, exportSyscalls, isExportMode, type ExportMode } from '../actors/export.js';
 import { exportMachine } from '../machines/export.machine.js';
 import { MACHINES } from '../machines/index.js';
 import { runViz } from './viz.js';
@@ -62,6 +62,10 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case 'export':
         code = await runExport(cmd.mode);
+        break;
+      case 'syscalls':
+        process.stdout.write(exportSyscalls(buildPolicy(cmd.policy)));
+        code = 0;
         break;
       case 'run': {
         // TSYD_EXPORT=bpf|pfc tsyd run ...: export, run nothing (as the reference's boot()).

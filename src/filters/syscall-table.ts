@@ -19,8 +19,8 @@ export type ArgTest =
   | { arg: number; op: 'any' | 'none'; value: number }
   /** The whole 64-bit argument is zero (a NULL pointer) / is not. */
   | { arg: number; op: 'null' | 'nonnull' }
-  /** Equal to tsyd's pid, or the reaper's pid (filled in when the program starts), or -(tsyd's process group). */
-  | { arg: number; op: 'tsyd' | 'reaper' | 'tsydGroup' };
+  /** Equal to tsyd's pid, or the reaper's pid (filled in when the program starts). */
+  | { arg: number; op: 'tsyd' | 'reaper' };
 
 export type Outcome =
   | { action: 'allow' }
@@ -97,6 +97,14 @@ export const IOCTL = {
   SIOCSPGRP: 0x8902,
 } as const;
 
+const OPEN = 'open family: read, write and create decide the canonical path (stat hides); tsyd opens it and injects the fd';
+const STAT = 'stat: decided on the canonical path (a hidden path does not exist); performed by tsyd';
+const WRITE = 'write: an attribute change decided on the canonical path; performed by tsyd on what it checked';
+const CREATE = 'create: decided on the new canonical path; performed by tsyd in the checked parent';
+const DELETE = 'delete: decided on the canonical path; performed by tsyd in the checked parent';
+const MOVE = 'delete of the source, create of the target; the object may not gain by its new name';
+const NET = 'net: the address is read once, decided, and the call performed by tsyd on a copy of the socket';
+const CREDS = 'credentials: tsyd acts with them; only calls that set the ids already held go on';
 const FD_IO = 'I/O on an fd the program holds (every path and address it reached was decided)';
 const OWN = "acts on the calling process or thread only";
 const INFO = 'reads information the program may have';
@@ -242,10 +250,9 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   ]),
   getuid: allowed(INFO), geteuid: allowed(INFO), getgid: allowed(INFO), getegid: allowed(INFO),
   getresuid: allowed(INFO), getresgid: allowed(INFO), getgroups: allowed(INFO), capget: allowed(INFO),
-  setuid: decided('credentials: tsyd acts with them; only changes to the ids already held'),
-  setgid: decided('credentials'), setreuid: decided('credentials'), setregid: decided('credentials'),
-  setresuid: decided('credentials'), setresgid: decided('credentials'), setfsuid: decided('credentials'),
-  setfsgid: decided('credentials'),
+  setuid: decided(CREDS),
+  setgid: decided(CREDS), setreuid: decided(CREDS), setregid: decided(CREDS),
+  setresuid: decided(CREDS), setresgid: decided(CREDS), setfsuid: decided(CREDS), setfsgid: decided(CREDS),
   setgroups: refused('EPERM', 'tsyd acts with the credentials the program started with (confused deputy)'),
   capset: refused('EPERM', 'tsyd acts with the credentials the program started with (confused deputy)'),
   getrlimit: allowed(INFO), getrusage: allowed(INFO), times: allowed(INFO), getpriority: allowed(INFO),
@@ -274,25 +281,25 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   adjtimex: refused('EPERM', "adjusts the machine's clock (its argument, in memory, says whether it only reads)"),
   clock_adjtime: refused('EPERM', "adjusts the machine's clock (its argument, in memory, says whether it only reads)"),
   // --- paths: decided by the file capabilities --------------------------------------------
-  open: decided('open family: emulated'), openat: decided('open family: emulated'),
-  openat2: decided('open family: emulated'), creat: decided('open family: emulated'),
-  stat: decided('stat'), lstat: decided('stat'), newfstatat: decided('stat'), statx: decided('stat'),
-  access: decided('stat'), faccessat: decided('stat'), faccessat2: decided('stat'),
-  readlink: decided('stat'), readlinkat: decided('stat'), statfs: decided('stat'),
-  getxattr: decided('stat'), lgetxattr: decided('stat'), listxattr: decided('stat'), llistxattr: decided('stat'),
-  getxattrat: decided('stat'), listxattrat: decided('stat'), file_getattr: decided('stat'),
-  inotify_add_watch: decided('stat'), name_to_handle_at: decided('stat'),
-  chdir: decided('stat'), fchdir: decided('stat'), getdents: decided('stat: hidden entries'), getdents64: decided('stat: hidden entries'),
-  truncate: decided('write'), chmod: decided('write'), fchmod: decided('write'), fchmodat: decided('write'),
-  fchmodat2: decided('write'), chown: decided('write'), fchown: decided('write'), lchown: decided('write'),
-  fchownat: decided('write'), utime: decided('write'), utimes: decided('write'), futimesat: decided('write'),
-  utimensat: decided('write'), setxattr: decided('write'), lsetxattr: decided('write'), fsetxattr: decided('write'),
-  removexattr: decided('write'), lremovexattr: decided('write'), fremovexattr: decided('write'),
-  setxattrat: decided('write'), removexattrat: decided('write'), file_setattr: decided('write'),
-  mkdir: decided('create'), mkdirat: decided('create'), mknod: decided('create'), mknodat: decided('create'),
-  symlink: decided('create'), symlinkat: decided('create'), link: decided('create'), linkat: decided('create'),
-  unlink: decided('delete'), unlinkat: decided('delete'), rmdir: decided('delete'),
-  rename: decided('delete and create'), renameat: decided('delete and create'), renameat2: decided('delete and create'),
+  open: decided(OPEN), openat: decided(OPEN),
+  openat2: decided(OPEN), creat: decided(OPEN),
+  stat: decided(STAT), lstat: decided(STAT), newfstatat: decided(STAT), statx: decided(STAT),
+  access: decided(STAT), faccessat: decided(STAT), faccessat2: decided(STAT),
+  readlink: decided(STAT), readlinkat: decided(STAT), statfs: decided(STAT),
+  getxattr: decided(STAT), lgetxattr: decided(STAT), listxattr: decided(STAT), llistxattr: decided(STAT),
+  getxattrat: decided(STAT), listxattrat: decided(STAT), file_getattr: decided(STAT),
+  inotify_add_watch: decided(STAT), name_to_handle_at: decided(STAT),
+  chdir: decided(STAT), fchdir: decided(STAT), getdents: decided(`${STAT}; hidden entries are left out of listings`), getdents64: decided(`${STAT}; hidden entries are left out of listings`),
+  truncate: decided(WRITE), chmod: decided(WRITE), fchmod: decided(WRITE), fchmodat: decided(WRITE),
+  fchmodat2: decided(WRITE), chown: decided(WRITE), fchown: decided(WRITE), lchown: decided(WRITE),
+  fchownat: decided(WRITE), utime: decided(WRITE), utimes: decided(WRITE), futimesat: decided(WRITE),
+  utimensat: decided(WRITE), setxattr: decided(WRITE), lsetxattr: decided(WRITE), fsetxattr: decided(WRITE),
+  removexattr: decided(WRITE), lremovexattr: decided(WRITE), fremovexattr: decided(WRITE),
+  setxattrat: decided(WRITE), removexattrat: decided(WRITE), file_setattr: decided(WRITE),
+  mkdir: decided(CREATE), mkdirat: decided(CREATE), mknod: decided(CREATE), mknodat: decided(CREATE),
+  symlink: decided(CREATE), symlinkat: decided(CREATE), link: decided(CREATE), linkat: decided(CREATE),
+  unlink: decided(DELETE), unlinkat: decided(DELETE), rmdir: decided(DELETE),
+  rename: decided(MOVE), renameat: decided(MOVE), renameat2: decided(MOVE),
   open_by_handle_at: refused('EPERM', 'opens files without a path'),
   uselib: refused('ENOSYS', 'maps a library executable without exec decision (no libc uses it)'),
   ustat: allowed('file system statistics of a device number'), sysfs: allowed('file system type names'),
@@ -302,8 +309,8 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   // --- network ---------------------------------------------------------------------------
   socket: allowed('a new socket (what it reaches is decided at connect, bind, send)'),
   socketpair: allowed('a new socket pair'),
-  connect: decided('net/connect'), bind: decided('net/bind'), sendto: decided('net/connect'),
-  sendmsg: decided('net/connect'), sendmmsg: decided('net/connect'),
+  connect: decided(`${NET} (net/connect)`), bind: decided(`${NET} (net/bind)`), sendto: decided(`${NET} (net/connect)`),
+  sendmsg: decided(`${NET} (net/connect)`), sendmmsg: decided(`${NET} (net/connect)`),
   listen: decided('net/bind: listening on an unbound socket binds it'),
   accept: allowed(FD_IO), accept4: allowed(FD_IO), recvfrom: allowed(FD_IO), recvmsg: allowed(FD_IO),
   recvmmsg: allowed(FD_IO), shutdown: allowed(FD_IO), getsockname: allowed(FD_IO), getpeername: allowed(FD_IO),
