@@ -39,6 +39,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitFsops(env, exports);
   InitDirents(env, exports);
   InitControl(env, exports);
+  InitPrivilege(env, exports);
   InitNet(env, exports);
   return exports;
 }

@@ -5,6 +5,7 @@
 #include <linux/seccomp.h>
 #include <stdint.h>
 #include <limits.h>
+#include <errno.h>
 
 #include <string>
 
@@ -37,6 +38,9 @@ enum ReqSlot {
   // JS can answer ENOENT when that object is hidden (see ResolveResult::fail).
   kPathFailLen = 36,
   kPathFailOut = 37,
+  // The name a checked magic path (kPathMagic) is decided by, when it differs from the magic
+  // path itself: a deleted file's former path, at offset kDecideAsOffset of the path buffer.
+  kPathDecideLen = 38,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -45,6 +49,7 @@ enum ReqSlot {
 };
 
 constexpr size_t kPathBufSize = 2 * PATH_MAX;
+constexpr size_t kDecideAsOffset = PATH_MAX;
 
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
@@ -65,6 +70,7 @@ struct ThreadState {
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
+  pid_t reaper = 0;                  // the program's parent (setReaperPid): its /proc is tsyd's
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -84,6 +90,7 @@ void InitFsops(Napi::Env env, Napi::Object exports);
 void InitDirents(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitControl(Napi::Env env, Napi::Object exports);
+void InitPrivilege(Napi::Env env, Napi::Object exports);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
 // memory of thread `tid` at `addr`. Returns its length, or -errno:
@@ -94,6 +101,24 @@ int ReadRemote(pid_t tid, uint64_t addr, void* out, size_t len);
 // Writes exactly `len` bytes into the program (results of emulated calls); 0 or -errno.
 // The caller checks that the request is still valid right before (the tid may be reused).
 int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len);
+
+// CAP_SYS_PTRACE in this thread's effective set, for one operation on the caller (privilege.cc).
+bool RaiseCallerAccess();
+void LowerCallerAccess();
+
+// Runs op() (a long: ≥ 0 or -errno); when ptrace access to the caller was refused (a program
+// that made itself non-dumpable), once more with CAP_SYS_PTRACE raised, if this thread may.
+// SAFETY: only for operations on the current request's caller (its memory, fds, cwd): the
+// emulator otherwise acts with the program's capabilities (privilege.cc).
+template <class F>
+long AsCaller(F op) {
+  long r = op();
+  if ((r == -EPERM || r == -EACCES) && RaiseCallerAccess()) {
+    r = op();
+    LowerCallerAccess();
+  }
+  return r;
+}
 
 // Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
 pid_t TgidOf(pid_t tid);
@@ -118,6 +143,7 @@ struct ResolveOpts {
   bool no_symlinks = false;    // RESOLVE_NO_SYMLINKS
   bool no_magiclinks = false;  // RESOLVE_NO_MAGICLINKS
   bool no_xdev = false;        // RESOLVE_NO_XDEV
+  pid_t reaper = 0;            // the reaper: its /proc entries are refused like tsyd's
 };
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
@@ -128,6 +154,9 @@ struct ResolveResult {
   // the program that this object exists: JS must answer ENOENT instead when stat hides it.
   std::string fail;
   size_t fail_out = 0;
+  // A magic link to a deleted file is reopened through the link, but decided by the path the
+  // file had (" (deleted)" cut off): what it was, not "an object without a path".
+  std::string decide_as;
 };
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
@@ -148,8 +177,17 @@ int Respond(ThreadState* st, int kind, int64_t value);
 Napi::Value AnswerResult(Napi::Env env, ThreadState* st, long r);
 
 // Puts a checked path (canonical, or the pathless name /proc/<tgid>/fd/N when magic) into the
-// path buffer and its slots; returns its length for JS, or -ENAMETOOLONG.
-Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic);
+// path buffer and its slots, with the name it is decided by when that differs (decide_as: a
+// deleted file's former path); returns its length for JS, or -ENAMETOOLONG.
+Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic,
+                           const std::string& decide_as = std::string());
+
+// The former path of a deleted file named by a /proc fd link ("/a/b (deleted)" → "/a/b"), or ""
+// for other targets (pipes, sockets, memfds, files that still have their path).
+std::string DeletedFilePath(const std::string& target);
+
+// True when `pid` (a pid or a tid) is tsyd itself, one of its threads, or the reaper.
+bool IsSupervisorPid(long pid, pid_t reaper);
 
 // A /proc fd link target that names no path to open again by name: pipe:[..], socket:[..],
 // anon_inode:.., or a deleted file (memfds included: "/memfd:x (deleted)").

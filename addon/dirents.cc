@@ -26,8 +26,12 @@ int TakeFd(ThreadState* st, int fd) {
     pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
   }
   if (pidfd < 0) return -errno;
-  int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
-  int e = errno;
+  long got = AsCaller([&]() -> long {
+    long c = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+    return c < 0 ? -errno : c;
+  });
+  int copy = got < 0 ? -1 : static_cast<int>(got);
+  int e = got < 0 ? static_cast<int>(-got) : 0;
   close(pidfd);
   // SAFETY: the tgid may have been reused if the caller died: keep the copy only while the
   // request is valid (then the tgid still names the caller).
@@ -62,12 +66,13 @@ static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
   if (n < 0 || n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, n < 0 ? -errno : -ENAMETOOLONG);
   std::string out(link, static_cast<size_t>(n));
   const bool magic = IsPathlessTarget(out);
+  const std::string decide_as = DeletedFilePath(out);
   if (magic) {
     pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
     if (g < 0) return Napi::Number::New(env, g);
     out = PathlessName(g, fd);
   }
-  return SetCheckedPath(env, st, out, magic);
+  return SetCheckedPath(env, st, out, magic, decide_as);
 }
 
 // readDirectory(fdArg, countArg) → Buffer of linux_dirent64 records (empty at the end of the

@@ -14,7 +14,7 @@ static constexpr uint64_t kPage = 4096;
 
 // One read that never crosses a page boundary, so a partially mapped range reads what is
 // mapped instead of failing as a whole. Returns bytes read or -errno.
-static long ReadChunk(pid_t tid, uint64_t addr, void* out, size_t len) {
+static long ReadChunkOnce(pid_t tid, uint64_t addr, void* out, size_t len) {
   iovec local{out, len};
   iovec remote{reinterpret_cast<void*>(addr), len};
   ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
@@ -29,6 +29,10 @@ static long ReadChunk(pid_t tid, uint64_t addr, void* out, size_t len) {
   int e = errno;
   close(fd);
   return n < 0 ? -(e == EIO ? EFAULT : e) : n;
+}
+
+static long ReadChunk(pid_t tid, uint64_t addr, void* out, size_t len) {
+  return AsCaller([&] { return ReadChunkOnce(tid, addr, out, len); });
 }
 
 long ReadRemoteString(pid_t tid, uint64_t addr, char* out, size_t max) {
@@ -95,10 +99,13 @@ int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len) {
   if (addr == 0 || addr + len < addr) return -EFAULT;
   iovec local{const_cast<void*>(data), len};
   iovec remote{reinterpret_cast<void*>(addr), len};
-  ssize_t n = process_vm_writev(tid, &local, 1, &remote, 1, 0);
-  if (n == static_cast<ssize_t>(len)) return 0;
+  long n = AsCaller([&]() -> long {
+    ssize_t w = process_vm_writev(tid, &local, 1, &remote, 1, 0);
+    return w < 0 ? -errno : w;
+  });
+  if (n == static_cast<long>(len)) return 0;
   if (n >= 0) return -EFAULT;  // part of the range is not mapped (or not writable)
-  return errno == ESRCH ? -ESRCH : -EFAULT;
+  return n == -ESRCH ? -ESRCH : -EFAULT;
 }
 
 void InitMemory(Napi::Env env, Napi::Object exports) {

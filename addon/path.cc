@@ -44,8 +44,11 @@ static int ProcLink(pid_t tid, int dirfd, std::string* out) {
     snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, dirfd);
   }
   char buf[PATH_MAX];
-  ssize_t n = readlink(p, buf, sizeof buf);
-  if (n < 0) return errno == ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : -errno;
+  long n = AsCaller([&]() -> long {
+    ssize_t r = readlink(p, buf, sizeof buf);
+    return r < 0 ? -errno : r;
+  });
+  if (n < 0) return n == -ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : static_cast<int>(n);
   if (n >= static_cast<ssize_t>(sizeof buf)) return -ENAMETOOLONG;
   out->assign(buf, static_cast<size_t>(n));
   if (out->empty() || (*out)[0] != '/') return -ENOTDIR;  // pipe:[..], socket:[..], ...
@@ -83,6 +86,64 @@ bool IsDeletedTarget(const std::string& t) {
 }
 
 bool IsPathlessTarget(const std::string& t) { return t.empty() || t[0] != '/' || IsDeletedTarget(t); }
+
+std::string DeletedFilePath(const std::string& t) {
+  // memfds ("/memfd:NAME (deleted)") never had a path: they stay objects without one.
+  if (!IsDeletedTarget(t) || t.compare(0, 7, "/memfd:") == 0) return std::string();
+  return t.substr(0, t.size() - (sizeof " (deleted)" - 1));
+}
+
+// The parent of a process, from /proc/<pid>/stat; -1 once it is gone.
+static pid_t ParentOf(pid_t pid) {
+  char p[64], buf[512];
+  snprintf(p, sizeof p, "/proc/%d/stat", pid);
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = 0;
+  const char* s = strrchr(buf, ')');
+  if (!s || s[1] == 0 || s[2] == 0) return -1;
+  // ") S PPID ..."
+  return static_cast<pid_t>(strtol(s + 3, nullptr, 10));
+}
+
+// True when process `pid` is below the reaper: one of the sandbox's own processes.
+static bool InSandbox(pid_t pid, pid_t reaper) {
+  if (reaper <= 0) return true;  // not under a reaper (tests, tools): no sandbox to tell apart
+  for (int depth = 0; depth < 4096 && pid > 1; depth++) {
+    pid_t parent = ParentOf(pid);
+    if (parent == reaper) return true;
+    pid = parent;
+  }
+  return false;
+}
+
+// /proc/<pid>/ENTRY (or /proc/<pid>/task/<tid>/ENTRY) that the kernel guards with a ptrace
+// access check: another process's memory, environment, fds, cwd and root.
+static bool IsPtraceGuarded(const std::string& path) {
+  static const char* const kGuarded[] = {"mem", "environ", "auxv", "pagemap", "maps", "smaps", "smaps_rollup",
+                                         "numa_maps", "stack", "syscall", "fd", "fdinfo", "map_files", "cwd",
+                                         "root", "exe", "io", "personality", "timers", "timerslack_ns", "ns"};
+  size_t i = path.find('/', 6);  // after "/proc/<pid>"
+  if (i == std::string::npos) return false;
+  std::string rest = path.substr(i + 1);
+  if (rest.compare(0, 5, "task/") == 0) {
+    size_t j = rest.find('/', 5);
+    if (j == std::string::npos) return false;
+    rest = rest.substr(j + 1);
+  }
+  std::string entry = rest.substr(0, rest.find('/'));
+  for (const char* g : kGuarded)
+    if (entry == g) return true;
+  return false;
+}
+
+bool IsSupervisorPid(long pid, pid_t reaper) {
+  if (pid <= 0) return false;
+  return pid == getpid() || (reaper > 0 && pid == reaper) || TgidOf(static_cast<pid_t>(pid)) == getpid();
+}
 
 // /proc/<digits>[/...] → digits, or -1.
 #ifndef PROC_SUPER_MAGIC
@@ -131,6 +192,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   res->magic = false;
   res->missing = false;
   res->dot_last = 0;
+  res->decide_as.clear();
   if (raw[0] == 0) return -ENOENT;
   {
     size_t end = strlen(raw);
@@ -195,6 +257,12 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       }
       continue;
     }
+    // SAFETY: the supervisor's /proc entries (tsyd, any of its threads by tid, the reaper) are
+    // never walked into, whatever follows: /proc/<tsyd thread>/fd/N would lead to tsyd's files
+    // by name, /proc/<tsyd>/cwd to its working directory.
+    if (out == "/proc" && root == "/" && !c.empty() && c.find_first_not_of("0123456789") == std::string::npos &&
+        IsSupervisorPid(strtol(c.c_str(), nullptr, 10), opts.reaper))
+      return -EACCES;
     next = out;
     Append(&next, c);
     if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
@@ -240,6 +308,10 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       if (owner < 0 || (owner != g && TgidOf(static_cast<pid_t>(owner)) != g)) return -EACCES;
       out = std::move(next);
       res->magic = true;
+      // SAFETY: a deleted file is decided by the path it had: reopening it read-write through
+      // /proc/self/fd/N must not get around a read rule of that path (open it write-only,
+      // unlink it, reopen it for reading).
+      res->decide_as = DeletedFilePath(target);
       break;
     }
     if (crossed(next)) return -EXDEV;
@@ -263,7 +335,12 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   // `self` is tsyd, its <tsyd pid>/mem writable by tsyd): it is refused as a whole.
   if (OnProcfsElsewhere(out)) return -EACCES;
   long owner = ProcPid(out);
-  if (owner >= 0 && (owner == getpid() || TgidOf(static_cast<pid_t>(owner)) == getpid())) return -EACCES;
+  if (owner >= 0 && IsSupervisorPid(owner, opts.reaper)) return -EACCES;
+  // SAFETY: the program never reaches another process's memory, environment or fds: ptrace,
+  // process_vm_* and pidfd_getfd are refused to it, and their /proc forms are too, for any
+  // process outside the sandbox (tsyd acts with the program's uid: same-uid processes would
+  // otherwise be open to it).
+  if (owner > 0 && IsPtraceGuarded(out) && !InSandbox(static_cast<pid_t>(owner), opts.reaper)) return -EACCES;
   if (out.size() + 1 > outsz) return -ENAMETOOLONG;
   memcpy(outbuf, out.c_str(), out.size() + 1);
   return static_cast<long>(out.size());
@@ -283,6 +360,12 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     res->fail_out = next.empty() ? out.size() : (out.size() < next.size() ? out.size() : next.size());
   }
   return r;
+}
+
+static void SetDecideAs(ThreadState* st, const std::string& decide_as) {
+  const bool fits = !decide_as.empty() && decide_as.size() + 1 <= kPathBufSize - kDecideAsOffset;
+  if (fits) memcpy(st->path + kDecideAsOffset, decide_as.c_str(), decide_as.size() + 1);
+  st->slots[kPathDecideLen] = fits ? static_cast<int32_t>(decide_as.size()) : 0;
 }
 
 void SetFailedPath(ThreadState* st, const ResolveResult& res) {
@@ -335,8 +418,10 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.no_symlinks = flags & kNoSymlinks;
   opts.no_magiclinks = flags & kNoMagiclinks;
   opts.no_xdev = flags & kNoXdev;
+  opts.reaper = st->reaper;
   ResolveResult res;
-  long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kPathBufSize, &res);
+  long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
+  st->slots[kPathDecideLen] = 0;
   if (len < 0) {
     SetFailedPath(st, res);
     return Napi::Number::New(env, static_cast<double>(len));
@@ -344,6 +429,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : res.dot_last ? 1 + res.dot_last : 0;
+  SetDecideAs(st, res.decide_as);
   return Napi::Number::New(env, static_cast<double>(len));
 }
 
@@ -370,6 +456,7 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   opts.no_symlinks = flags & kNoSymlinks;
   opts.no_magiclinks = flags & kNoMagiclinks;
   opts.no_xdev = flags & kNoXdev;
+  opts.reaper = State(env)->reaper;
   ResolveResult res;
   char out[kPathBufSize];
   long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out, sizeof out, &res);
@@ -382,12 +469,14 @@ std::string PathlessName(pid_t tgid, int fd) {
   return "/proc/" + std::to_string(tgid) + "/fd/" + std::to_string(fd);
 }
 
-Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic) {
-  if (path.size() + 1 > kPathBufSize) return Napi::Number::New(env, -ENAMETOOLONG);
+Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic,
+                           const std::string& decide_as) {
+  if (path.size() + 1 > kDecideAsOffset) return Napi::Number::New(env, -ENAMETOOLONG);
   memcpy(st->path, path.c_str(), path.size() + 1);
   st->path_len = path.size();
   st->slots[kPathMagic] = magic ? 1 : 0;
   st->slots[kPathMissing] = 0;
+  SetDecideAs(st, magic ? decide_as : std::string());
   return Napi::Number::New(env, static_cast<double>(path.size()));
 }
 
@@ -406,9 +495,12 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   else if (fd < 0) return Napi::Number::New(env, -EBADF);
   else snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, fd);
   char link[PATH_MAX];
-  ssize_t n = readlink(p, link, sizeof link);
+  long n = AsCaller([&]() -> long {
+    ssize_t r = readlink(p, link, sizeof link);
+    return r < 0 ? -errno : r;
+  });
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
-  if (n < 0) return Napi::Number::New(env, errno == ENOENT ? -EBADF : -errno);
+  if (n < 0) return Napi::Number::New(env, n == -ENOENT ? -EBADF : static_cast<double>(n));
   if (n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, -ENAMETOOLONG);
   std::string out(link, static_cast<size_t>(n));
   if (fd == AT_FDCWD) {
@@ -416,12 +508,19 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
     return SetCheckedPath(env, st, out, false);
   }
   const bool magic = IsPathlessTarget(out);
+  const std::string decide_as = DeletedFilePath(out);
   if (magic) {
     pid_t g = TgidOf(tid);
     if (g < 0) return Napi::Number::New(env, g);
     out = PathlessName(g, fd);
   }
-  return SetCheckedPath(env, st, out, magic);
+  return SetCheckedPath(env, st, out, magic, decide_as);
+}
+
+// setReaperPid(pid): this thread's requests come from below this reaper (its /proc is tsyd's).
+static Napi::Value SetReaperPid(const Napi::CallbackInfo& info) {
+  State(info.Env())->reaper = info[0].As<Napi::Number>().Int32Value();
+  return info.Env().Undefined();
 }
 
 // readPathArg(pathArg) → length of the raw path string read into the path buffer, or -errno.
@@ -443,6 +542,7 @@ void InitPath(Napi::Env env, Napi::Object exports) {
   exports.Set("canonicalize", Napi::Function::New(env, CanonicalizeJs, "canonicalize"));
   exports.Set("resolveFd", Napi::Function::New(env, ResolveFd, "resolveFd"));
   exports.Set("readPathArg", Napi::Function::New(env, ReadPathArg, "readPathArg"));
+  exports.Set("setReaperPid", Napi::Function::New(env, SetReaperPid, "setReaperPid"));
 }
 
 }  // namespace tsyd

@@ -20,6 +20,7 @@ import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { ChildEvent, native, sys } from './native/addon.js';
 import { REAPER_PID_PLACEHOLDER } from './filters/program-filter.js';
+import { CAP_NET_RAW, droppedCapabilities } from './actors/capabilities.js';
 import { killLeftovers } from './leftovers.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
@@ -174,7 +175,7 @@ export class SandboxedProcess extends EventEmitter {
           cwd: options.cwd,
           stdio,
           filter: buildChildFilter(policy),
-          dropNetAdmin: policy.isOn('net/connect') || policy.isOn('net/bind') || policy.lock === 'off',
+          dropNetAdmin: droppedCapabilities(policy).includes(CAP_NET_RAW),
           foreground: options.foreground ?? true,
           reaperPlaceholder: REAPER_PID_PLACEHOLDER,
         }),

@@ -14,6 +14,7 @@ import type { Access, EmulatorContext, EmulatorTask } from './emulator-context.j
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from './handlers/index.js';
 import { PolicyLog } from './policy-log.js';
+import { droppedCapabilities } from './capabilities.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
@@ -38,6 +39,7 @@ let policy: Policy | undefined;
 let channel: BroadcastChannel | undefined;
 let policyLog: PolicyLog | undefined;
 let confined = false;
+let privilegesLowered = false;
 
 function faultHook(spec: string | undefined): (path: string) => void {
   const crash = spec?.startsWith('crash-on:') ? spec.slice('crash-on:'.length) : undefined;
@@ -74,6 +76,13 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const table_ = handlers;
   const slot = wd.slot(task.slot);
   native.bindBuffers(slot, pathBuf, wd.ctl);
+  if (!privilegesLowered) {
+    // SAFETY: this thread acts for the program with the program's capabilities, not tsyd's
+    // (addon/privilege.cc); the reaper's /proc entries are refused like tsyd's own.
+    native.lowerThreadCapabilities(droppedCapabilities(policy));
+    native.setReaperPid(task.reaperPid);
+    privilegesLowered = true;
+  }
   const logger = log;
   const ch = channel;
 

@@ -31,10 +31,14 @@ export const Slot = {
    */
   pathFailLen: 36,
   pathFailOut: 37,
+  /** A checked magic link to a deleted file: the length of the path it had (at DECIDE_AS_OFFSET of the path buffer), which decides it. */
+  pathDecideLen: 38,
   count: 40,
 } as const;
 
 export const PATH_BUF_SIZE = 2 * 4096;
+/** Where a deleted file's former path is put in the path buffer (Slot.pathDecideLen). */
+export const DECIDE_AS_OFFSET = 4096;
 
 /** Flags of resolvePath()/canonicalize() (addon/path.cc ResolveFlag). */
 export const Resolve = {
@@ -136,6 +140,12 @@ export interface Addon {
   respond(kind: number, value?: number): number;
   idValid(): boolean;
   setNotifyFlags(notifyFd: number, flags: number): void;
+  /** This thread's requests come from below this reaper: its /proc entries are refused like tsyd's. */
+  setReaperPid(pid: number): void;
+  /** Removes capabilities from this thread's effective set (CAP_SYS_PTRACE stays permitted, raised only towards the caller). */
+  lowerThreadCapabilities(caps: number[]): void;
+  /** This thread's effective capabilities, [low word, high word]. */
+  threadEffectiveCapabilities(): [number, number];
   readString(tid: number, addr: number, max: number): Buffer | number;
   readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;

@@ -29,7 +29,7 @@ function decide(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: nu
 
 /** An fd form: decides write on tsyd's copy of the fd; the op then acts on that copy. */
 function decideFd(ctx: EmulatorContext, sys: string, fdArg: number): string | null {
-  const path = takeFdArg(ctx.pathBuf, fdArg);
+  const path = takeFdArg(ctx, fdArg);
   if (path === null) return null;
   if (!ctx.allows('write', sys, path)) {
     refusePath(ctx, path);

@@ -1,7 +1,7 @@
 // Small pieces every path handler uses: request arguments, resolving a path argument and
 // answering a resolution failure.
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../../native/addon.js';
+import { Answer, DECIDE_AS_OFFSET, native, Slot } from '../../native/addon.js';
 import type { EmulatorContext } from '../emulator-context.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
@@ -32,7 +32,7 @@ export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, 
     native.respond(Answer.error, ENOENT);
     return null;
   }
-  return pathOrAnswer(ctx.pathBuf, len);
+  return pathOrAnswer(ctx, len);
 }
 
 /**
@@ -50,13 +50,18 @@ export function hiddenFailure(ctx: EmulatorContext, sys: string, err: number): b
   return (reached !== '' && isHidden(ctx, sys, reached)) || (reached !== at && isHidden(ctx, sys, at));
 }
 
-/** The path an addon call put into pathBuf (its length), or null after answering its -errno. */
-function pathOrAnswer(pathBuf: Buffer, len: number): string | null {
+/**
+ * The path an addon call put into pathBuf (its length) — or, for a magic link to a deleted file,
+ * the path that file had, which it is decided by — or null after answering its -errno.
+ */
+function pathOrAnswer(ctx: EmulatorContext, len: number): string | null {
   if (len < 0) {
     if (len !== -ESRCH) native.respond(Answer.error, -len);
     return null;
   }
-  return pathBuf.toString('latin1', 0, len);
+  const decideAs = ctx.slots[Slot.pathDecideLen]!;
+  if (len > 0 && decideAs > 0) return ctx.pathBuf.toString('latin1', DECIDE_AS_OFFSET, DECIDE_AS_OFFSET + decideAs);
+  return ctx.pathBuf.toString('latin1', 0, len);
 }
 
 /**
@@ -77,16 +82,16 @@ export function isHidden(ctx: EmulatorContext, sys: string, path: string): boole
 }
 
 /** The path of an fd argument (or of the cwd for AT_FDCWD) into pathBuf; null after answering. */
-export function resolveFdArg(pathBuf: Buffer, fdArg: number): string | null {
-  return pathOrAnswer(pathBuf, native.resolveFd(fdArg));
+export function resolveFdArg(ctx: EmulatorContext, fdArg: number): string | null {
+  return pathOrAnswer(ctx, native.resolveFd(fdArg));
 }
 
 /**
  * Copies the program's fd argument into tsyd for this request and returns the copy's path
  * (decide on it; ops then act on the copy), or null after answering.
  */
-export function takeFdArg(pathBuf: Buffer, fdArg: number): string | null {
-  return pathOrAnswer(pathBuf, native.takeFd(fdArg));
+export function takeFdArg(ctx: EmulatorContext, fdArg: number): string | null {
+  return pathOrAnswer(ctx, native.takeFd(fdArg));
 }
 
 /** Answers `errno` for a denial. */

@@ -37,7 +37,7 @@ function link(ctx: EmulatorContext, sys: string, src: { dirfd: number; path: num
   let rflags = flags & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
   let source = resolveVisible(ctx, sys, src.dirfd, src.path, rflags);
-  if (source === '') source = resolveFdArg(ctx.pathBuf, src.dirfd);
+  if (source === '') source = resolveFdArg(ctx, src.dirfd);
   if (source === null) return;
   native.savePath();
   const target = decideCreate(ctx, sys, dst.dirfd, dst.path);

@@ -61,7 +61,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
   let rflags = flags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
   let path = resolveVisible(ctx, sys, dirfdArg, pathArg, rflags);
-  if (path === '') path = resolveFdArg(ctx.pathBuf, dirfdArg);
+  if (path === '') path = resolveFdArg(ctx, dirfdArg);
   if (path === null) return;
   ctx.fault(path);
   if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);

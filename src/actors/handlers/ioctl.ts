@@ -26,7 +26,7 @@ function ioctl(ctx: EmulatorContext): void {
   // SAFETY: decided on tsyd's copy of the fd and performed on it: a file opened for reading
   // must not become append-only, immutable or lose its atime through that fd when write is
   // denied; a dup2 after the check changes nothing.
-  const path = takeFdArg(ctx.pathBuf, 0);
+  const path = takeFdArg(ctx, 0);
   if (path === null) return;
   if (!ctx.allows('write', 'ioctl', path)) return refusePath(ctx, path);
   const data = readArg(ctx, 2, size);

@@ -18,7 +18,7 @@ const { EACCES } = os.errno;
 
 /** mmap(addr, len, prot, flags, fd, off): only file mappings with PROT_EXEC stop here. */
 function mapExecutable(ctx: EmulatorContext): void {
-  const path = takeFdArg(ctx.pathBuf, 4);
+  const path = takeFdArg(ctx, 4);
   if (path === null) return;
   if (!ctx.allows('exec', 'mmap', path)) return refusePath(ctx, path);
   native.respond(Answer.continue);

@@ -86,7 +86,7 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
   // SAFETY: decided on tsyd's copy of the fd and sent through that copy: a dup2 onto the fd
   // number after the check changes nothing. (The receiver sees tsyd's pid as the sender's
   // when no siginfo is given.)
-  if (takeFdArg(ctx.pathBuf, 0) === null) return;
+  if (takeFdArg(ctx, 0) === null) return;
   const target = native.takenFdPid();
   const flags = arg32(ctx.slots, 3);
   if (target > 0 && !probe(ctx, 1)) {
@@ -160,7 +160,7 @@ function fcntl(ctx: EmulatorContext): void {
   const pid = data.readInt32LE(4);
   const why = ownerReaches(ctx, type === F_OWNER_PGRP ? -pid : pid);
   if (why) return ctx.refuseAct('fcntl', `SIGIO to ${why}`);
-  if (takeFdArg(ctx.pathBuf, 0) === null) return;
+  if (takeFdArg(ctx, 0) === null) return;
   native.fcntlOwnerTaken(type, pid);
 }
 
@@ -170,7 +170,7 @@ export function ioctlOwner(ctx: EmulatorContext, request: number): void {
   if (data === null) return;
   const why = ownerReaches(ctx, data.readInt32LE(0));
   if (why) return ctx.refuseAct('ioctl', `SIGIO to ${why}`);
-  if (takeFdArg(ctx.pathBuf, 0) === null) return;
+  if (takeFdArg(ctx, 0) === null) return;
   native.ioctlTaken(request, data);
 }
 

@@ -54,7 +54,7 @@ function statHandler(sys: string, dirfdArg: number, pathArg: number, bufArg: num
 
 function fdHandler(sys: string) {
   return (ctx: EmulatorContext) => {
-    const path = resolveFdArg(ctx.pathBuf, 0);
+    const path = resolveFdArg(ctx, 0);
     if (path === null) return;
     if (!ctx.allows('stat', sys, path)) return refuse(ENOENT);
     // Checked, then continued: the kernel acts on the fd, which names the object checked
@@ -86,7 +86,7 @@ export function visibleEntries(data: Buffer, dir: string, visible: (path: string
  */
 function listDirectory(ctx: EmulatorContext): void {
   // Decided on tsyd's copy of the fd, and read from that copy: a racing dup2 changes nothing.
-  const dir = takeFdArg(ctx.pathBuf, 0);
+  const dir = takeFdArg(ctx, 0);
   if (dir === null) return;
   if (!ctx.allows('stat', 'getdents64', dir)) return refuse(ENOENT);
   for (;;) {

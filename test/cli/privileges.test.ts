@@ -1,0 +1,122 @@
+// tsyd never lends a privilege: what it does for the program it does with the program's
+// capabilities (no CAP_SYS_PTRACE), never on tsyd's own or its reaper's /proc, never on another
+// process's memory, environment or fds; and a deleted file is decided by the path it had.
+// Each attack is shown to work without tsyd first.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixture } from '../helpers/fixtures.js';
+import { describe, NOBODY, runNative, runTsyd, spawnProgram, spawnTsyd, tsydBin } from '../helpers/tsyd.js';
+
+const bin = () => fixture('lend');
+const dir = mkdtempSync(join(tmpdir(), 'tsyd-lend-'));
+chmodSync(dir, 0o777);
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+/** A non-dumpable process holding a secret (as root, or as `user`); stops when stdin closes. */
+async function holder(user?: number) {
+  const h = spawnProgram(bin(), ['holder'], { keepStdinOpen: true, user });
+  const line = await h.waitForStdout(/holder \d+ \d+\n/);
+  const [, pid, addr] = /holder (\d+) (\d+)/.exec(line)!;
+  return { pid: pid!, addr: addr!, stop: () => h.child.stdin!.end() };
+}
+
+test("root: a foreign non-dumpable process's memory is read natively, never through tsyd", async () => {
+  const h = await holder();
+  try {
+    const n = await runNative(bin(), ['peek', h.pid, h.addr]);
+    assert.match(n.stdout, /peek ok the-holders-secret-key/, `natively root (CAP_SYS_PTRACE) reads it: ${describe(n)}`);
+    for (const policy of [['-p', 'off'], []]) {
+      const r = await runTsyd(['run', ...policy, '--', bin(), 'peek', h.pid, h.addr]);
+      assert.is(r.code, 0, describe(r));
+      assert.match(r.stdout, /^peek EACCES$/m, `policy ${policy.join(' ') || 'user'}: ${describe(r)}`);
+    }
+  } finally {
+    h.stop();
+  }
+});
+
+test("nobody: another same-uid process's environment and memory stay out of reach", async () => {
+  const h = await holder(NOBODY);
+  // A dumpable same-uid process: what the kernel itself lets a same-uid program read.
+  const plain = spawnProgram('sh', ['-c', 'read x'], { keepStdinOpen: true, user: NOBODY, env: { TSYD_TEST_SECRET: 'env-secret' } });
+  try {
+    const n = await runNative(bin(), ['environ', String(plain.pid)], { user: NOBODY });
+    assert.match(n.stdout, /environ ok \S/, `natively: ${describe(n)}`);
+    const r = await runTsyd(['run', '--', bin(), 'environ', String(plain.pid)], { user: NOBODY });
+    assert.match(r.stdout, /^environ EACCES$/m, describe(r));
+    const m = await runTsyd(['run', '-p', 'off', '--', bin(), 'peek', h.pid, h.addr], { user: NOBODY });
+    assert.match(m.stdout, /^peek EACCES$/m, describe(m));
+  } finally {
+    h.stop();
+    plain.child.stdin!.end();
+  }
+});
+
+test("tsyd's own fds through /proc/<tsyd thread>/fd/N and the reaper's /proc are refused", async () => {
+  const log = join(dir, 'tsyd.log');
+  writeFileSync(log, 'TSYD-LOG-CONTENT\n');
+  chmodSync(log, 0o666);
+  const script = join(dir, 'probe.sh');
+  writeFileSync(script, `read tid\n${bin()} open /proc/$tid/fd/3\n${bin()} open /proc/$PPID/cwd/.\n`);
+  chmodSync(script, 0o755);
+  for (const user of [undefined, NOBODY]) {
+    // tsyd's fd 3 is the log file; the program learns one of tsyd's thread ids from the test.
+    const t = spawnProgram('sh', ['-c', 'exec 3>>"$1"; exec "$2" "$3" run --log-fd 3 -p off -- sh "$4"', 'sh', log, process.execPath, tsydBin, script], {
+      keepStdinOpen: true,
+      user,
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    const tid = readdirSync(`/proc/${t.pid}/task`).filter((x) => x !== String(t.pid))[0];
+    t.child.stdin!.end(`${tid}\n`);
+    const r = await t.result;
+    assert.equal(r.stdout.split('\n').filter(Boolean), ['open EACCES', 'open EACCES'], `${user ?? 'root'}: ${describe(r)}`);
+  }
+});
+
+test('a file opened write-only, unlinked, then reopened for reading: decided by its path (natively it reads)', async () => {
+  const make = (name: string) => {
+    const f = join(dir, name);
+    writeFileSync(f, 'SECRET-CONTENT\n');
+    chmodSync(f, 0o666);
+    return f;
+  };
+  const n = await runNative(bin(), ['reopen-deleted', make('native-deleted')]);
+  assert.match(n.stdout, /^reopen ok SECRET-CONTENT/m, describe(n));
+  // README's own example: read everywhere but this file; write allowed.
+  const f = make('tsyd-deleted');
+  const r = await runTsyd(['run', '--log-fd', '3', '-m', 'sandbox/read,write,delete:on', '-m', 'allow/read+/***', '-m', `deny/read+${f}`,
+    '-m', 'allow/write+/***', '-m', 'allow/delete+/***', '--', bin(), 'reopen-deleted', f], { logFd: 3 });
+  assert.match(r.stdout, /^open-write ok$/m, describe(r));
+  assert.match(r.stdout, /^reopen EACCES$/m, describe(r));
+  assert.match(r.stdout, /^reopen-devfd EACCES$/m, describe(r));
+  const denial = r.records.find((x) => x['ctx'] === 'access' && x['cap'] === 'read');
+  assert.is(denial?.['path'], f, `decided on the file's path: ${r.log}`);
+});
+
+test('emulator threads act without CAP_SYS_PTRACE (and the net capabilities when net is on)', async () => {
+  const t = spawnTsyd(['run', '--', 'sleep', '5']);
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    let emulators = 0;
+    for (const tid of readdirSync(`/proc/${t.pid}/task`)) {
+      const status = await import('node:fs').then((fs) => fs.readFileSync(`/proc/${t.pid}/task/${tid}/status`, 'utf8'));
+      const name = /^Name:\s+(.*)$/m.exec(status)![1];
+      const eff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)$/m.exec(status)![1]}`);
+      if (name === 'tsyd_emu') {
+        emulators++;
+        assert.is((eff >> 19n) & 1n, 0n, `emulator ${tid} has no CAP_SYS_PTRACE`);
+        assert.is((eff >> 13n) & 1n, 0n, `emulator ${tid} has no CAP_NET_RAW (net is on under -p user)`);
+      }
+      if (name === 'node') assert.is((eff >> 19n) & 1n, 1n, "tsyd's main thread keeps its capabilities");
+    }
+    assert.ok(emulators >= 1, 'emulators were seen');
+  } finally {
+    t.child.kill('SIGKILL');
+    await t.result.catch(() => {});
+  }
+});
+
+test.run();
