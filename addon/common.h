@@ -41,6 +41,10 @@ enum ReqSlot {
   // The name a checked magic path (kPathMagic) is decided by, when it differs from the magic
   // path itself: a deleted file's former path, at offset kDecideAsOffset of the path buffer.
   kPathDecideLen = 38,
+  // The directories a resolution walked into and left again through "..": NUL-separated at
+  // kLeftOffset of the path buffer, the deepest of each excursion (total length, 0: none).
+  // JS answers ENOENT when one is hidden (a walk through a hidden directory finds nothing).
+  kPathLeftLen = 39,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -48,8 +52,9 @@ enum ReqSlot {
   kReqSlots = 40,
 };
 
-constexpr size_t kPathBufSize = 2 * PATH_MAX;
+constexpr size_t kPathBufSize = 3 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
+constexpr size_t kLeftOffset = 2 * PATH_MAX;
 
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
@@ -157,6 +162,8 @@ struct ResolveResult {
   // A magic link to a deleted file is reopened through the link, but decided by the path the
   // file had (" (deleted)" cut off): what it was, not "an object without a path".
   std::string decide_as;
+  // The deepest directory of each excursion left through ".." (see kPathLeftLen).
+  std::string left;
 };
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
@@ -186,8 +193,8 @@ Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& pa
 // for other targets (pipes, sockets, memfds, files that still have their path).
 std::string DeletedFilePath(const std::string& target);
 
-// True when `pid` (a pid or a tid) is tsyd itself, one of its threads, or the reaper.
-bool IsSupervisorPid(long pid, pid_t reaper);
+// True when `pid` (a pid or a tid) is tsyd itself or one of its threads.
+bool IsTsydPid(long pid);
 
 // A /proc fd link target that names no path to open again by name: pipe:[..], socket:[..],
 // anon_inode:.., or a deleted file (memfds included: "/memfd:x (deleted)").

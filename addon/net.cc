@@ -115,7 +115,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   opts.nofollow_last = binding;
   ResolveResult res;
   long len = Canonicalize(static_cast<pid_t>(st->req->pid), AT_FDCWD, raw.c_str(), opts,
-                          reinterpret_cast<char*>(st->path), kPathBufSize, &res);
+                          reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
   if (len < 0) {
     SetFailedPath(st, res);
     return len;

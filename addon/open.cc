@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -121,12 +122,22 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
   return fd < 0 ? -errno : fd;
 }
 
+// An O_PATH open cannot be injected (ADDFD takes its source with fget(), which refuses O_PATH
+// files), and must not be continued (the kernel would read the path and open_how again, which
+// the program can change after the check). It is performed as an open for reading of the
+// checked object, which no more than read (decided as for O_PATH) allows: non-blocking and
+// without controlling terminal, so that a FIFO or device is not waited on; O_NONBLOCK is
+// cleared again for files and directories.
+static constexpr int kPathSubstituteKeep = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
 // openInject(flags, mode) → the fd number in the program, or -errno. Always answers the
 // current request (with the fd, or with the error), unless the caller is gone (-ESRCH/-ENOENT).
 static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   int flags = info[0].As<Napi::Number>().Int32Value();
+  const bool o_path = flags & O_PATH;
+  if (o_path) flags = O_RDONLY | O_NONBLOCK | (flags & kPathSubstituteKeep);
   unsigned mode = info[1].As<Napi::Number>().Uint32Value() & 07777;
   if (!st->have_req || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
   const bool creating = (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE;
@@ -141,9 +152,12 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   }
   // SAFETY: O_CLOEXEC so no child of tsyd inherits the fd; the program's own O_CLOEXEC
   // is applied when the fd is injected.
-  // (openat2 refuses any flag but O_PATH's few with O_PATH: no O_NOCTTY there.)
-  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | ((flags & O_PATH) ? 0 : O_NOCTTY);
+  const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | O_NOCTTY;
   int fd = OpenChecked(st, reinterpret_cast<const char*>(st->path), st->slots[kPathMagic] != 0, oflags, mode);
+  if (fd >= 0 && o_path) {
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) fcntl(fd, F_SETFL, 0);
+  }
   // The open was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
   if (fd < 0) {

@@ -140,9 +140,9 @@ static bool IsPtraceGuarded(const std::string& path) {
   return false;
 }
 
-bool IsSupervisorPid(long pid, pid_t reaper) {
+bool IsTsydPid(long pid) {
   if (pid <= 0) return false;
-  return pid == getpid() || (reaper > 0 && pid == reaper) || TgidOf(static_cast<pid_t>(pid)) == getpid();
+  return pid == getpid() || TgidOf(static_cast<pid_t>(pid)) == getpid();
 }
 
 // /proc/<digits>[/...] → digits, or -1.
@@ -193,6 +193,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   res->missing = false;
   res->dot_last = 0;
   res->decide_as.clear();
+  res->left.clear();
   if (raw[0] == 0) return -ENOENT;
   {
     size_t end = strlen(raw);
@@ -228,11 +229,13 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   const bool trailing_slash = raw[rawlen - 1] == '/';
   int links = 0;
   char link[PATH_MAX];
+  bool popping = false;
   while (!pending.empty()) {
     std::string c = std::move(pending.back());
     pending.pop_back();
     next.clear();
     const bool last = pending.empty();
+    if (c != "..") popping = false;
     if (c == "." || c == "..") {
       // "file/." and "file/.." fail as in the kernel: only a directory has . and ..
       struct stat dst;
@@ -242,6 +245,12 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (c == "..") {
       if (out == root) continue;  // `..` of the root is the root
       if (opts.beneath && out == base) return -EXDEV;
+      // The deepest point of an excursion: JS checks it is not hidden (kPathLeftLen).
+      if (!popping) {
+        res->left.append(out);
+        res->left.push_back('\0');
+      }
+      popping = true;
       PopComponent(&out);
       if (crossed(out)) return -EXDEV;
       continue;
@@ -257,11 +266,12 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       }
       continue;
     }
-    // SAFETY: the supervisor's /proc entries (tsyd, any of its threads by tid, the reaper) are
-    // never walked into, whatever follows: /proc/<tsyd thread>/fd/N would lead to tsyd's files
-    // by name, /proc/<tsyd>/cwd to its working directory.
+    // SAFETY: tsyd's /proc entries (its pid, any of its threads by tid) are never walked into,
+    // whatever follows: /proc/<tsyd thread>/fd/N would lead to tsyd's files by name,
+    // /proc/<tsyd>/cwd to its working directory. (The reaper's guarded entries are refused
+    // below, as any process's outside the sandbox; its stat and status are the parent's.)
     if (out == "/proc" && root == "/" && !c.empty() && c.find_first_not_of("0123456789") == std::string::npos &&
-        IsSupervisorPid(strtol(c.c_str(), nullptr, 10), opts.reaper))
+        IsTsydPid(strtol(c.c_str(), nullptr, 10)))
       return -EACCES;
     next = out;
     Append(&next, c);
@@ -335,7 +345,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   // `self` is tsyd, its <tsyd pid>/mem writable by tsyd): it is refused as a whole.
   if (OnProcfsElsewhere(out)) return -EACCES;
   long owner = ProcPid(out);
-  if (owner >= 0 && IsSupervisorPid(owner, opts.reaper)) return -EACCES;
+  if (owner >= 0 && IsTsydPid(owner)) return -EACCES;
   // SAFETY: the program never reaches another process's memory, environment or fds: ptrace,
   // process_vm_* and pidfd_getfd are refused to it, and their /proc forms are too, for any
   // process outside the sandbox (tsyd acts with the program's uid: same-uid processes would
@@ -360,6 +370,14 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
     res->fail_out = next.empty() ? out.size() : (out.size() < next.size() ? out.size() : next.size());
   }
   return r;
+}
+
+// The excursions of a resolution for JS (kPathLeftLen); false when they do not fit.
+static bool SetLeft(ThreadState* st, const std::string& left) {
+  if (left.size() > kPathBufSize - kLeftOffset) return false;
+  memcpy(st->path + kLeftOffset, left.data(), left.size());
+  st->slots[kPathLeftLen] = static_cast<int32_t>(left.size());
+  return true;
 }
 
 static void SetDecideAs(ThreadState* st, const std::string& decide_as) {
@@ -398,6 +416,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   int flags = info[2].As<Napi::Number>().Int32Value();
   if (!st->have_req || path_arg < 0 || path_arg > 5 || dirfd_arg > 5) return Napi::Number::New(env, -EINVAL);
   st->slots[kPathFailLen] = 0;
+  st->slots[kPathLeftLen] = 0;
   const seccomp_notif* req = st->req;
   pid_t tid = static_cast<pid_t>(req->pid);
   int dirfd = dirfd_arg < 0 ? AT_FDCWD : static_cast<int>(static_cast<int32_t>(req->data.args[dirfd_arg]));
@@ -426,6 +445,8 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
     SetFailedPath(st, res);
     return Napi::Number::New(env, static_cast<double>(len));
   }
+  // SAFETY: excursions too many to check are refused rather than unchecked.
+  if (!SetLeft(st, res.left)) return Napi::Number::New(env, -ENAMETOOLONG);
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : res.dot_last ? 1 + res.dot_last : 0;
@@ -476,6 +497,7 @@ Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& pa
   st->path_len = path.size();
   st->slots[kPathMagic] = magic ? 1 : 0;
   st->slots[kPathMissing] = 0;
+  st->slots[kPathLeftLen] = 0;
   SetDecideAs(st, magic ? decide_as : std::string());
   return Napi::Number::New(env, static_cast<double>(path.size()));
 }

@@ -33,10 +33,14 @@ export const Slot = {
   pathFailOut: 37,
   /** A checked magic link to a deleted file: the length of the path it had (at DECIDE_AS_OFFSET of the path buffer), which decides it. */
   pathDecideLen: 38,
+  /** The directories a resolution left again through "..": NUL-separated at LEFT_OFFSET (total length). */
+  pathLeftLen: 39,
   count: 40,
 } as const;
 
-export const PATH_BUF_SIZE = 2 * 4096;
+export const PATH_BUF_SIZE = 3 * 4096;
+/** Where the directories a resolution left through ".." are put in the path buffer (Slot.pathLeftLen). */
+export const LEFT_OFFSET = 2 * 4096;
 /** Where a deleted file's former path is put in the path buffer (Slot.pathDecideLen). */
 export const DECIDE_AS_OFFSET = 4096;
 

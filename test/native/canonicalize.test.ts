@@ -94,7 +94,9 @@ test('/proc/self and /proc/thread-self name the program; magic links are resolve
 test("the supervisor's own /proc entries are refused", () => {
   assert.is(canon(`/proc/${process.pid}/mem`), -EACCES);
   assert.is(canon(`/proc/${process.pid}/fd`), -EACCES);
-  assert.is(canon(`/proc/${process.pid}/cwd/x`).toString().startsWith('/'), true, 'a symlink out of /proc/<tsyd> is a path');
+  // Not even followed out again: /proc/<tsyd>/cwd and fd/N would lead to tsyd's files by name.
+  assert.is(canon(`/proc/${process.pid}/cwd/x`), -EACCES, 'a symlink out of /proc/<tsyd> is refused too');
+  assert.is(canon(`/proc/${process.pid}/fd/1`), -EACCES);
 });
 
 test.run();

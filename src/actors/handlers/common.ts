@@ -1,7 +1,7 @@
 // Small pieces every path handler uses: request arguments, resolving a path argument and
 // answering a resolution failure.
 import { constants as os } from 'node:os';
-import { Answer, DECIDE_AS_OFFSET, native, Slot } from '../../native/addon.js';
+import { Answer, DECIDE_AS_OFFSET, LEFT_OFFSET, native, Slot } from '../../native/addon.js';
 import type { EmulatorContext } from '../emulator-context.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
@@ -28,11 +28,32 @@ export function arg32(slots: Int32Array, i: number): number {
  */
 export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
   const len = native.resolvePath(dirfdArg, pathArg, flags);
-  if (len < 0 && hiddenFailure(ctx, sys, len)) {
+  if ((len < 0 && hiddenFailure(ctx, sys, len)) || (len > 0 && walkedThroughHidden(ctx, sys, len))) {
     native.respond(Answer.error, ENOENT);
     return null;
   }
   return pathOrAnswer(ctx, len);
+}
+
+/**
+ * True (after logging the denial) when the resolution walked into a directory that stat hides
+ * and out again through "..". SAFETY: `hidden/sub/../..` would resolve while `hidden/nosuch/..`
+ * fails: names under a hidden directory could be enumerated. A walk through a hidden directory
+ * finds nothing, as if it did not exist.
+ */
+function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: number): boolean {
+  const len = ctx.slots[Slot.pathLeftLen]!;
+  if (len <= 0 || !ctx.policy.isOn('stat')) return false;
+  const final = ctx.pathBuf.toString('latin1', 0, pathLen);
+  // On the final path's own branch (itself or above it): not left, the final path decides.
+  const onBranch = (p: string) => p === final || final.startsWith(p === '/' ? p : `${p}/`);
+  for (const deepest of ctx.pathBuf.toString('latin1', LEFT_OFFSET, LEFT_OFFSET + len).split('\0')) {
+    // The deepest point and every directory above it that was entered, then left.
+    for (let p = deepest; p.length > 1 && !onBranch(p); p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
+      if (!ctx.policy.check('stat', p)) return isHidden(ctx, sys, p);
+    }
+  }
+  return false;
 }
 
 /**

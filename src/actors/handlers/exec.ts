@@ -9,9 +9,10 @@ import { constants as fsc, fstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { fromBytes } from '../../sandbox/bytes.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 
-const { ELOOP, ENOENT } = os.errno;
+const { EACCES, ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
 const BINPRM_BUF_SIZE = 256;
 /** The kernel gives up after this many nested interpreters. */
@@ -20,32 +21,45 @@ const AT_FDCWD = -100;
 /** openat2 resolve flags (linux/openat2.h). */
 const Resolve2 = { noMagiclinks: 0x02, noSymlinks: 0x04 } as const;
 
-/** The interpreter named by a `#!` line of the file at `path`, or null (not a script). */
-export function interpreterOf(path: string): string | null {
+/** What the head of a file to be executed says: a `#!` interpreter, not a script, or unknown. */
+export type Interpreter = string | null | { unreadable: string };
+
+/**
+ * The interpreter named by a `#!` line of the file at `path`, null (not a script), or
+ * `{unreadable}` when tsyd cannot read the file's head. SAFETY: fail closed: the kernel reads the
+ * head of a file it executes without read permission (an execute-only script) and despite a
+ * lease, so a head tsyd cannot read may name any interpreter: the caller refuses the exec.
+ */
+export function interpreterOf(path: string): Interpreter {
   let fd: number;
   try {
     // Non-blocking: a FIFO named as a program must not stall the emulator. SAFETY: the path is
     // canonical: no symlink, no magic link is followed (a component swapped since the check
     // fails instead of leading tsyd elsewhere), and only a regular file is read.
     fd = native.openat2(Buffer.from(path, 'latin1'), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0, Resolve2.noSymlinks | Resolve2.noMagiclinks);
-  } catch {
-    return null; // unreadable (e.g. execute-only): the kernel cannot run it as a script either
+  } catch (err) {
+    const code = (err as { errno?: number }).errno;
+    // Gone: the kernel's own lookup fails as well. Anything else (EACCES of an execute-only
+    // file, EWOULDBLOCK of a lease, ELOOP of a swapped component): unknown.
+    if (code === os.errno.ENOENT) return null;
+    return { unreadable: `cannot read its head to check a #! interpreter (errno ${code ?? '?'})` };
   }
   try {
+    // Not a regular file: the kernel refuses to execute it (EACCES).
     if (!fstatSync(fd).isFile()) {
       native.close(fd);
       return null;
     }
   } catch {
     native.close(fd);
-    return null;
+    return { unreadable: 'cannot stat it' };
   }
   const head = Buffer.alloc(BINPRM_BUF_SIZE);
   let n = 0;
   try {
     n = readSync(fd, head, 0, head.length, 0);
-  } catch {
-    n = 0;
+  } catch (err) {
+    return { unreadable: `cannot read its head (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
   } finally {
     native.close(fd);
   }
@@ -69,6 +83,10 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
   for (let depth = 0; ; depth++) {
     const interp = interpreterOf(path);
     if (interp === null) break;
+    if (typeof interp !== 'string') {
+      ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.slots[Slot.pid], why: interp.unreadable }, `denied exec of ${fromBytes(path)}: ${interp.unreadable}`);
+      return refuse(EACCES);
+    }
     if (depth === MAX_INTERPRETERS) return refuse(ELOOP);
     // The kernel resolves the interpreter in the program's view (relative to its cwd), as bytes.
     const canonical = native.canonicalize(tid, Buffer.from(interp, 'latin1'), AT_FDCWD, 0);

@@ -46,7 +46,7 @@ function isCreating(flags: number): boolean {
  * file exists). O_CREAT alone writes nothing to an existing file: it is decided as create.
  */
 export function openCapabilities(flags: number): { read: boolean; write: boolean } {
-  // SAFETY: O_PATH opens no data but is checked as a read (stricter than needed).
+  // O_PATH opens no data, but is performed as an open for reading (addon/open.cc): decided as read.
   if (flags & O_PATH) return { read: true, write: false };
   const acc = flags & O_ACCMODE;
   const write = acc === O_WRONLY || acc === O_RDWR || acc === O_ACCMODE || (flags & O_TRUNC) !== 0 || (flags & O_TMPFILE) === O_TMPFILE;
@@ -102,14 +102,9 @@ function emulateOpen(
     refusePath(ctx, path);
     return;
   }
-  if (flags & O_PATH) {
-    // Checked, then continued: SECCOMP_IOCTL_NOTIF_ADDFD cannot send an O_PATH file (the kernel
-    // takes the source fd with fget(), which refuses them). Limit (README): a path swapped after
-    // the check yields an O_PATH fd of another object — no data through it; what it can reach
-    // (fstat, and *at calls, reopening, fchdir, execveat, linkat through it, which are decided)
-    // leaks at most metadata.
-    return void native.respond(Answer.continue);
-  }
+  // SAFETY: O_PATH too is performed by tsyd, never continued (the kernel would read the path
+  // and open_how again, after the check): as an open for reading of the checked object, which
+  // read (decided above) allows — ADDFD cannot send an O_PATH file (addon/open.cc).
   // An open may block for as long as the program likes (a FIFO without writer): the
   // interrupter may cut it short with EINTR, so the emulator is never lost for good.
   ctx.markBlocking(true); // the addon clears it as soon as the open itself returned
