@@ -4,7 +4,7 @@ import { openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { availableParallelism, constants as os } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { BroadcastChannel } from 'node:worker_threads';
+import { DecisionRing } from './actors/decision-ring.js';
 import type { Access, Violation } from './actors/emulator-context.js';
 import { confinementFilter } from './actors/confine.js';
 import { buildChildFilter, enforcedCapabilities } from './actors/handlers/index.js';
@@ -106,8 +106,6 @@ function envOr(name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
-let sandboxes = 0;
-
 /**
  * A program running under tsyd. Emits 'violation' (Violation), 'access' (Access, every decision,
  * with `record`) and 'exit' (SandboxResult).
@@ -205,10 +203,11 @@ export class SandboxedProcess extends EventEmitter {
 
     const violations: Violation[] = [];
     let violationCount = 0;
-    const channelName = `tsyd-violations-${process.pid}-${++sandboxes}`;
-    const channel = new BroadcastChannel(channelName);
-    channel.onmessage = (msg: unknown) => {
-      const a = (msg as { data: Access }).data;
+    // SAFETY: decisions come through a ring of fixed size (constant memory under a flood of
+    // denials); a denial that finds it full is counted, not kept (the log has it).
+    const decisions = DecisionRing.create();
+    const onDecision = (json: string) => {
+      const a = JSON.parse(json) as Access;
       if (record) this.emit('access', a);
       if (a.allowed) return;
       const { allowed: _, ...v } = a;
@@ -216,6 +215,15 @@ export class SandboxedProcess extends EventEmitter {
       if (violations.length < MAX_KEPT_VIOLATIONS) violations.push(v);
       this.emit('violation', v);
     };
+    let reading = true;
+    const decisionsRead = (async () => {
+      let seen = decisions.writes;
+      while (reading) {
+        decisions.drain(onDecision);
+        seen = await decisions.written(seen, 1000);
+      }
+      decisions.drain(onDecision);
+    })();
 
     const wd = WorkerData.create(maxEmulators);
     this.supervisor = wd;
@@ -234,7 +242,7 @@ export class SandboxedProcess extends EventEmitter {
       keepAliveMs,
       policy: policy.toJSON(),
       log: { level: logLevel, fd: logFd },
-      channel: channelName,
+      decisions: decisions.buffer,
       audit: options.audit === true,
       record,
       policyLog: PolicyLog.create().buffer,
@@ -356,7 +364,10 @@ export class SandboxedProcess extends EventEmitter {
       await reaperEnded;
       native.close(spawned.reaperPidfd);
       native.close(spawned.controlFd);
-      channel.close();
+      reading = false;
+      decisions.wake();
+      await decisionsRead;
+      violationCount += decisions.dropped;
       // Nobody reads the program's stdin any more.
       this.stdin?.destroy();
       const result: SandboxResult = { exitCode: out.exitCode, signal, violations, violationCount, cleanShutdown };

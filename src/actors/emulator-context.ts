@@ -17,8 +17,8 @@ export interface EmulatorTask {
   maxEmulators: number;
   policy: unknown;
   log: { level: string; fd: number };
-  /** BroadcastChannel name on which violations reach the sandbox's owner. */
-  channel: string;
+  /** The DecisionRing on which denials (and, learning, every access) reach the sandbox's owner. */
+  decisions: SharedArrayBuffer;
   /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
   confinement?: Uint8Array;
   /** Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the handler throws). */

@@ -47,7 +47,7 @@ export class EmulatorPool {
       idleTimeout: 0,
       atomics: 'disabled',
       concurrentTasksPerWorker: 1,
-      resourceLimits: { maxOldGenerationSizeMb: 64 },
+      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
     });
   }
 

@@ -2,7 +2,6 @@
 // notify fd, decides, emulates, answers — the whole hot path stays in this thread. Core
 // emulators run until should_exit; helpers retire after keep_alive idle.
 import { existsSync, readFileSync } from 'node:fs';
-import { BroadcastChannel } from 'node:worker_threads';
 import { constants as os } from 'node:os';
 import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
 import { emulatorMachine } from '../machines/emulator.machine.js';
@@ -15,6 +14,7 @@ import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from './handlers/index.js';
 import { PolicyLog } from './policy-log.js';
 import { droppedCapabilities } from './capabilities.js';
+import { DecisionRing } from './decision-ring.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
@@ -36,7 +36,7 @@ const tid = native.gettid();
 
 let log: TsydLogger | undefined;
 let policy: Policy | undefined;
-let channel: BroadcastChannel | undefined;
+let decisions: DecisionRing | undefined;
 let policyLog: PolicyLog | undefined;
 let confined = false;
 let privilegesLowered = false;
@@ -68,7 +68,7 @@ function ownProcessGroup(): number {
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   log ??= createLogger({ level: task.log.level as LogLevel, fd: task.log.fd }).child({ module: 'emulator' });
   policy ??= Policy.fromJSON(task.policy as PolicyData);
-  channel ??= new BroadcastChannel(task.channel);
+  decisions ??= new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
   policyLog ??= new PolicyLog(task.policyLog);
   const rules = policyLog;
@@ -84,7 +84,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     privilegesLowered = true;
   }
   const logger = log;
-  const ch = channel;
+  const ring = decisions;
 
   let state = table.initial;
   const guards = { isHelper: () => task.kind === 'helper' };
@@ -100,14 +100,15 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   /** Logs and reports one decision; returns whether the call goes on. */
   const decided = (allowed: boolean, a: Omit<Access, 'allowed' | 'pid'>): boolean => {
     if (allowed) {
-      if (record) ch.postMessage({ ...a, pid: slot[Req.pid]!, allowed: true } satisfies Access);
+      // Learning: every access must reach the owner: wait for room rather than drop.
+      if (record) ring.push(JSON.stringify({ ...a, pid: slot[Req.pid]!, allowed: true } satisfies Access), true);
       return true;
     }
     const v: Access = { ...a, pid: slot[Req.pid]!, allowed: false };
     if (audit) v.audit = true;
     const what = a.path ?? a.addr;
     logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, sys: v.sys, pid: v.pid, audit: v.audit }, `${audit ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}`);
-    ch.postMessage(v);
+    ring.push(JSON.stringify(v), record);
     // SAFETY: audit mode is an explicit choice (`--audit`) to let every denial through.
     return audit;
   };
@@ -151,7 +152,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     refuseAct(sys, target) {
       const v: Access = { cap: 'containment', target, sys, pid: slot[Req.pid]!, allowed: false };
       logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}: it is tsyd's`);
-      ch.postMessage(v);
+      ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
       native.respond(Answer.error, EPERM);
     },

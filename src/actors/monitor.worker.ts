@@ -23,7 +23,7 @@ export interface MonitorData {
   keepAliveMs: number;
   policy: unknown;
   log: { level: string; fd: number };
-  channel: string;
+  decisions: SharedArrayBuffer;
   audit: boolean;
   record: boolean;
   policyLog: SharedArrayBuffer;
@@ -199,7 +199,7 @@ pool = new EmulatorPool({
     reaperPid: data.reaperPid,
     policy: data.policy,
     log: data.log,
-    channel: data.channel,
+    decisions: data.decisions,
     audit: data.audit,
     record: data.record,
     policyLog: data.policyLog,
