@@ -15,7 +15,8 @@
         "addon/dirents.cc",
         "addon/net.cc",
         "addon/control.cc",
-        "addon/privilege.cc"
+        "addon/privilege.cc",
+        "addon/offload.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

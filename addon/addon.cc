@@ -40,6 +40,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDirents(env, exports);
   InitControl(env, exports);
   InitPrivilege(env, exports);
+  InitOffload(env, exports);
   InitNet(env, exports);
   return exports;
 }

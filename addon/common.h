@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <errno.h>
 
+#include <functional>
 #include <string>
 
 namespace tsyd {
@@ -52,6 +53,14 @@ enum ReqSlot {
   kReqSlots = 40,
 };
 
+// The job table (offload.cc): kJobWords int32 per entry, in the supervisor's shared words.
+enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobWords = 8 };
+enum JobState { kJobFree = 0, kJobStarting = 1, kJobRunning = 2, kJobBlocking = 3 };
+// What an op returns to JS when its call went to a job thread (answered later), or when the
+// job table was full (answered EAGAIN now).
+constexpr int kOffloaded = -1000;
+constexpr int kOffloadFull = -1001;
+
 constexpr size_t kPathBufSize = 3 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
 constexpr size_t kLeftOffset = 2 * PATH_MAX;
@@ -76,6 +85,10 @@ struct ThreadState {
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
   pid_t reaper = 0;                  // the program's parent (setReaperPid): its /proc is tsyd's
+  int32_t* jobs = nullptr;           // the job table (bindJobs), job_count entries
+  size_t job_count = 0;
+  Napi::ObjectReference jobs_ref;
+  bool inline_blocking = false;      // test only: calls that may block stay on this thread
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -96,6 +109,19 @@ void InitDirents(Napi::Env env, Napi::Object exports);
 void InitNet(Napi::Env env, Napi::Object exports);
 void InitControl(Napi::Env env, Napi::Object exports);
 void InitPrivilege(Napi::Env env, Napi::Object exports);
+void InitOffload(Napi::Env env, Napi::Object exports);
+
+// A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
+struct Job;
+// Hands the current request to a new job thread that runs `work` (which answers it): the
+// request is no longer this thread's. kOffloaded, or kOffloadFull after answering EAGAIN.
+int Offload(ThreadState* st, std::function<void(Job&)> work);
+// Marks the part of a job that may block (the interrupter may send SIGALRM only then).
+void JobBlocking(Job& job, bool on);
+// Answers the job's request: r ≥ 0 the value, < 0 -errno. 0 or -errno (ENOENT: caller gone).
+int JobAnswer(Job& job, long r);
+// Injects `fd` as the answer (ADDFD + SEND): the program's fd number, or -errno (answered).
+int JobInject(Job& job, int fd, bool cloexec);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the
 // memory of thread `tid` at `addr`. Returns its length, or -errno:

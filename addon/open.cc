@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -122,6 +123,31 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
   return fd < 0 ? -errno : fd;
 }
 
+// Whether opening the object at the checked path may wait for another process: a FIFO, a
+// block device, a character device other than the ones that never wait on open (the memory
+// devices, /dev/tty, /dev/ptmx, pseudo-terminals). A missing object is created (or the open
+// fails); a symlink opened with O_NOFOLLOW fails with ELOOP.
+static bool MayBlockOnOpen(const char* path, bool magic) {
+  struct stat sb;
+  if ((magic ? stat(path, &sb) : fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW)) < 0) return false;
+  if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return false;
+  if (S_ISCHR(sb.st_mode)) {
+    const unsigned ma = major(sb.st_rdev), mi = minor(sb.st_rdev);
+    if (ma == 1 || (ma == 5 && (mi == 0 || mi == 2)) || (ma >= 136 && ma <= 143)) return false;
+  }
+  return true;
+}
+
+// Takes off the O_NONBLOCK tsyd added (or O_PATH's substitute has) — for files and directories
+// only, unless `always`: a FIFO or device opened for O_PATH keeps it.
+static void ClearNonblockOfFile(int fd, bool always = false) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || !(fl & O_NONBLOCK)) return;
+  struct stat sb;
+  if (!always && (fstat(fd, &sb) < 0 || !(S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode)))) return;
+  fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
 // An O_PATH open cannot be injected (ADDFD takes its source with fget(), which refuses O_PATH
 // files), and must not be continued (the kernel would read the path and open_how again, which
 // the program can change after the check). It is performed as an open for reading of the
@@ -152,14 +178,54 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   }
   // SAFETY: O_CLOEXEC so no child of tsyd inherits the fd; the program's own O_CLOEXEC
   // is applied when the fd is injected.
+  const bool magic = st->slots[kPathMagic] != 0;
+  const std::string path(reinterpret_cast<const char*>(st->path), st->path_len);
+  const bool cloexec = flags & O_CLOEXEC;
+  // The open itself never blocks this thread: an object that can make it wait goes to a job
+  // thread (offload.cc), anything else is opened non-blocking (a lease, or a FIFO swapped in
+  // after the look below, answers at once) and O_NONBLOCK is taken off again.
+  const bool added_nonblock = !(flags & O_NONBLOCK);
   const uint64_t oflags = static_cast<uint32_t>(flags) | O_CLOEXEC | O_NOCTTY;
-  int fd = OpenChecked(st, reinterpret_cast<const char*>(st->path), st->slots[kPathMagic] != 0, oflags, mode);
-  if (fd >= 0 && o_path) {
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode))) fcntl(fd, F_SETFL, 0);
-  }
-  // The open was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
+  auto offload = [&]() -> Napi::Value {
+    const pid_t caller = static_cast<pid_t>(st->req->pid);
+    const uint64_t id = st->req->id;
+    const int notify_fd = st->notify_fd;
+    int r = Offload(st, [path, magic, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
+      ThreadState js;  // OpenChecked's magic branch checks the request is still valid
+      seccomp_notif req{};
+      req.id = id;
+      req.pid = static_cast<uint32_t>(caller);
+      js.req = &req;
+      js.notify_fd = notify_fd;
+      JobBlocking(job, true);
+      int fd = OpenChecked(&js, path.c_str(), magic, oflags, mode);
+      JobBlocking(job, false);
+      if (fd < 0) {
+        JobAnswer(job, fd);
+        return;
+      }
+      if (o_path) ClearNonblockOfFile(fd);
+      JobInject(job, fd, cloexec);
+      close(fd);
+    });
+    return Napi::Number::New(env, r);
+  };
+  const bool may_block = MayBlockOnOpen(path.c_str(), magic);
+  if (may_block && !st->inline_blocking) return offload();
+  int fd;
+  if (may_block) {
+    // Test only (TSYD_FAULT=inline-blocking): the open blocks this emulator, as a call on a
+    // slow file system would, so that the pool's growth and interruption can be tested.
+    __atomic_store_n(&st->slots[kSlotBlocking], 1, __ATOMIC_SEQ_CST);
+    fd = OpenChecked(st, path.c_str(), magic, oflags, mode);
+    __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
+  } else {
+    fd = OpenChecked(st, path.c_str(), magic, oflags | (added_nonblock ? O_NONBLOCK : 0), mode);
+  }
+  // A lease held by another opener: the blocking open waits for it to break, on a job thread.
+  if (fd == -EWOULDBLOCK && added_nonblock) return offload();
+  if (fd >= 0 && !may_block && (added_nonblock || o_path)) ClearNonblockOfFile(fd, !o_path);
   if (fd < 0) {
     int r = Respond(st, 1, -fd);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
@@ -169,7 +235,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   add.flags = SECCOMP_ADDFD_FLAG_SEND;
   add.srcfd = static_cast<uint32_t>(fd);
   add.newfd = 0;
-  add.newfd_flags = (flags & O_CLOEXEC) ? O_CLOEXEC : 0;
+  add.newfd_flags = cloexec ? O_CLOEXEC : 0;
   int remote;
   EndBusy(st);  // the ADDFD+SEND below is the answer
   do {  // a stray SIGALRM must not lose the fd: the kernel withdrew it, send it again
@@ -209,7 +275,14 @@ static Napi::Value Openat2(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fd);
 }
 
+// setInlineBlocking(on): test only (TSYD_FAULT=inline-blocking), see OpenInject.
+static Napi::Value SetInlineBlocking(const Napi::CallbackInfo& info) {
+  State(info.Env())->inline_blocking = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
 void InitOpen(Napi::Env env, Napi::Object exports) {
+  exports.Set("setInlineBlocking", Napi::Function::New(env, SetInlineBlocking, "setInlineBlocking"));
   exports.Set("readOpenHow", Napi::Function::New(env, ReadOpenHow, "readOpenHow"));
   exports.Set("openInject", Napi::Function::New(env, OpenInject, "openInject"));
   exports.Set("openat2", Napi::Function::New(env, Openat2, "openat2"));

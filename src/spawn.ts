@@ -14,7 +14,7 @@ import type { MonitorData, MonitorMessage } from './actors/monitor.worker.js';
 import { createActor, fromPromise, toPromise, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { bootMachine } from './machines/boot.machine.js';
 import { sandboxMachine } from './machines/sandbox.machine.js';
-import { Ctl, WorkerData } from './actors/worker-data.js';
+import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from './actors/worker-data.js';
 import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
 import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
@@ -48,6 +48,11 @@ export interface SpawnOptions {
   maxEmulators?: number;
   /** Milliseconds a helper emulator stays idle before it retires. @default $TSYD_KEEP_ALIVE or 5000 */
   keepAliveMs?: number;
+  /**
+   * Most calls of the program that may wait at once (FIFO and device opens, blocking connects
+   * and sends), each on a small job thread; the next one gets EAGAIN. @default $TSYD_BLOCKING_MAX or 1024
+   */
+  maxBlockingCalls?: number;
   /** Audit mode: every denial is logged and reported as a violation, then allowed. @default false */
   audit?: boolean;
   /** Report every decision (allowed ones too) as an 'access' event (learning mode). @default false */
@@ -152,6 +157,7 @@ export class SandboxedProcess extends EventEmitter {
     const maxEmulators = positiveInt('maxEmulators', options.maxEmulators ?? envOr('TSYD_NPROC_MAX') ?? Math.max(DEFAULT_MAX_EMULATORS, emulators));
     if (maxEmulators < emulators) throw new UsageError(`TSYD_NPROC_MAX (${maxEmulators}) is below TSYD_NPROC (${emulators})`);
     const keepAliveMs = positiveInt('keepAliveMs', options.keepAliveMs ?? envOr('TSYD_KEEP_ALIVE') ?? DEFAULT_KEEP_ALIVE_MS, 86_400_000);
+    const maxBlockingCalls = positiveInt('maxBlockingCalls', options.maxBlockingCalls ?? envOr('TSYD_BLOCKING_MAX') ?? DEFAULT_MAX_JOBS, 65536);
     const skipConfinement = process.env.TSYD_SKIP_SCMP !== undefined && process.env.TSYD_SKIP_SCMP !== '';
     const env = options.env ?? process.env;
     const record = options.record === true;
@@ -225,7 +231,7 @@ export class SandboxedProcess extends EventEmitter {
       decisions.drain(onDecision);
     })();
 
-    const wd = WorkerData.create(maxEmulators);
+    const wd = WorkerData.create(maxEmulators, maxBlockingCalls);
     this.supervisor = wd;
     // lock:on locks before anything runs; lock:exec once the program has started.
     if (policy.lock === 'on') Atomics.store(wd.ctl, Ctl.locked, 1);

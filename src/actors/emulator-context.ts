@@ -21,7 +21,10 @@ export interface EmulatorTask {
   decisions: SharedArrayBuffer;
   /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
   confinement?: Uint8Array;
-  /** Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the handler throws). */
+  /**
+   * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
+   * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads).
+   */
   fault?: string;
   /** Rules the program adds at run time (lock:off), shared by all emulators (PolicyLog). */
   policyLog: SharedArrayBuffer;
@@ -92,6 +95,8 @@ export interface EmulatorContext {
   refuseAct(sys: string, target: string): void;
   /** tsyd's process group (the reaper's too): the program must not join it or signal it. */
   readonly supervisorGroup: number;
+  /** A call that may block found the job table full (answered EAGAIN): an alert, at most one a second. */
+  jobsExhausted(sys: string): void;
   /** Registers (or clears) a call made for the program that may block, for the interrupter. */
   markBlocking(on: boolean): void;
   /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */

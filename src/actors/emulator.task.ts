@@ -40,6 +40,7 @@ let decisions: DecisionRing | undefined;
 let policyLog: PolicyLog | undefined;
 let confined = false;
 let privilegesLowered = false;
+let lastJobsAlert = 0;
 
 function faultHook(spec: string | undefined): (path: string) => void {
   const crash = spec?.startsWith('crash-on:') ? spec.slice('crash-on:'.length) : undefined;
@@ -81,6 +82,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     // (addon/privilege.cc); the reaper's /proc entries are refused like tsyd's own.
     native.lowerThreadCapabilities(droppedCapabilities(policy));
     native.setReaperPid(task.reaperPid);
+    native.bindJobs(wd.jobs());
+    // Test only: a call that may block holds this emulator (the pool's tests need one).
+    if (task.fault === 'inline-blocking') native.setInlineBlocking(true);
     privilegesLowered = true;
   }
   const logger = log;
@@ -155,6 +159,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
       native.respond(Answer.error, EPERM);
+    },
+    jobsExhausted(sys) {
+      const now = Date.now();
+      if (now - lastJobsAlert < 1000) return;
+      lastJobsAlert = now;
+      logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: slot[Req.pid], max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
     },
     isSupervisor(pid) {
       // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads

@@ -7,7 +7,7 @@ import { workerData } from 'node:worker_threads';
 import { createLogger, type LogLevel } from '../log.js';
 import { native, Slot as Req } from '../native/addon.js';
 import { readSignalState } from './proc-status.js';
-import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from './worker-data.js';
 
 export interface InterrupterData {
   notifyFd: number;
@@ -73,6 +73,30 @@ function freeStuckReceiver(i: number, s: Int32Array): void {
 }
 // One view per slot, made once: the scan runs every cycle and should allocate nothing.
 const slots = Array.from({ length: wd.maxEmulators }, (_, i) => wd.slot(i));
+const jobs = wd.jobs();
+const seenJob = new Int32Array(wd.maxJobs).fill(-1);
+
+/** Job threads (addon/offload.cc) blocked in a call for the program: as emulators above. */
+function scanJobs(): void {
+  for (let i = 0; i < wd.maxJobs; i++) {
+    const at = i * JOB_WORDS;
+    if (Atomics.load(jobs, at + Job.state) !== JobState.blocking) {
+      seenJob[i] = -1;
+      continue;
+    }
+    const seq = Atomics.load(jobs, at + Job.seq);
+    if (seenJob[i] !== seq) {
+      seenJob[i] = seq;
+      continue;
+    }
+    const why = shouldInterrupt(jobs[at + Job.caller]!, jobs[at + Job.idLo]! >>> 0, jobs[at + Job.idHi]! >>> 0);
+    const tid = Atomics.load(jobs, at + Job.tid);
+    if (why && tid > 0 && Atomics.load(jobs, at + Job.seq) === seq && Atomics.load(jobs, at + Job.state) === JobState.blocking) {
+      native.tgkill(process.pid, tid, SIGALRM);
+      log.debug({ ctx: 'interrupt', op: 'interrupt_job', job: i, thread: tid, pid: jobs[at + Job.caller], why }, 'interrupting a blocked job thread');
+    }
+  }
+}
 
 log.info({ ctx: 'boot', op: 'start_interrupter_thread', tid }, 'interrupter started');
 while (!wd.shouldExit) {
@@ -103,6 +127,7 @@ while (!wd.shouldExit) {
       log.debug({ ctx: 'interrupt', op: 'interrupt_emulator', slot: i, emulator: emu, pid: s[Req.pid], why }, 'interrupting a blocked emulator');
     }
   }
+  scanJobs();
   Atomics.wait(wd.ctl, Ctl.shouldExit, 0, data.cycleMs);
 }
 log.debug({ ctx: 'boot', op: 'exit_interrupter_thread', tid }, 'interrupter exits');

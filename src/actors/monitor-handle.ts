@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { TsydLogger } from '../log.js';
 import { native } from '../native/addon.js';
 import type { MonitorData, MonitorMessage } from './monitor.worker.js';
-import { Ctl, EmuState, Slot, WorkerData } from './worker-data.js';
+import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
 const INTERRUPT_EVERY_MS = 50;
@@ -70,6 +70,7 @@ export class MonitorHandle extends EventEmitter {
     Atomics.notify(wd.ctl, Ctl.shouldExit);
     wd.wake();
     native.eventfdWrite(this.data.wakeFd);
+    const jobs = wd.jobs();
     const interrupt = setInterval(() => {
       for (let i = 0; i < wd.maxEmulators; i++) {
         const s = wd.slot(i);
@@ -79,12 +80,26 @@ export class MonitorHandle extends EventEmitter {
         const inRecv = (Atomics.load(s, Slot.recvGen) & 1) === 1;
         if (tid > 0 && (Atomics.load(s, Slot.state) === EmuState.busy || inRecv)) native.tgkill(process.pid, tid, SIGALRM);
       }
+      // Job threads still blocked in a call for the program (which has ended): cut them short.
+      for (let i = 0; i < wd.maxJobs; i++) {
+        const tid = Atomics.load(jobs, i * JOB_WORDS + Job.tid);
+        if (tid > 0 && Atomics.load(jobs, i * JOB_WORDS + Job.state) === JobState.blocking) native.tgkill(process.pid, tid, SIGALRM);
+      }
     }, INTERRUPT_EVERY_MS);
+    const jobsDone = async () => {
+      // SAFETY: a job thread must not outlive the sandbox's shared words (it writes its entry).
+      for (;;) {
+        let running = 0;
+        for (let i = 0; i < wd.maxJobs; i++) if (Atomics.load(jobs, i * JOB_WORDS + Job.state) !== JobState.free) running++;
+        if (running === 0) return;
+        await new Promise((r) => setTimeout(r, INTERRUPT_EVERY_MS));
+      }
+    };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMs);
     });
-    const done = await Promise.race([this.exited.then(() => true as const), timeout]);
+    const done = await Promise.race([Promise.all([this.exited, jobsDone()]).then(() => true as const), timeout]);
     clearInterval(interrupt);
     clearTimeout(timer);
     if (!done) this.logger.alert({ ctx: 'boot', op: 'stop_supervisor', ...wd.counts() }, 'supervisor threads did not stop');

@@ -16,6 +16,8 @@ export const Ctl = {
   locked: 17,
   monitorTid: 18,
   interrupterTid: 19,
+  /** How many entries the job table has (set once at create). */
+  maxJobs: 20,
   /** Bumped (and Atomics.notify'd) when the monitor should look again: pool exhausted, emulator died, exit. */
   wake: 32,
   /** 1 while the monitor waits and wants to hear of exhaustion; the first emulator to tell clears it. */
@@ -43,6 +45,16 @@ export const Slot = {
 export const EmuState = { free: 0, starting: 1, idle: 2, busy: 3, retiring: 4, dead: 5, stopped: 6 } as const;
 export type EmuStateName = keyof typeof EmuState;
 
+/**
+ * The job table: one entry per call that a native job thread performs for the program (a FIFO
+ * open, a blocking connect: addon/offload.cc), JOB_WORDS words each. At most maxJobs (default
+ * DEFAULT_MAX_JOBS) block at once; the next such call is answered EAGAIN.
+ */
+export const DEFAULT_MAX_JOBS = 1024;
+export const JOB_WORDS = 8;
+export const Job = { state: 0, tid: 1, caller: 2, idLo: 3, idHi: 4, seq: 5 } as const;
+export const JobState = { free: 0, starting: 1, running: 2, blocking: 3 } as const;
+
 export const MAX_COUNT = 0x7fff;
 /** Processes whose SA_RESTART handlers are tracked (rt_sigaction), 3 words each: tgid, mask lo, mask hi. */
 export const RESTART_ENTRIES = 1024;
@@ -62,10 +74,17 @@ export class WorkerData {
     this.ctl = new Int32Array(buffer);
   }
 
-  static create(maxEmulators: number): WorkerData {
+  static create(maxEmulators: number, maxJobs = DEFAULT_MAX_JOBS): WorkerData {
     if (maxEmulators < 1 || maxEmulators > MAX_COUNT) throw new RangeError(`emulator maximum must be 1..${MAX_COUNT}`);
-    const words = Ctl.words + SLOT_WORDS * maxEmulators + 3 * RESTART_ENTRIES;
-    return new WorkerData(new SharedArrayBuffer(4 * words), maxEmulators);
+    const words = Ctl.words + SLOT_WORDS * maxEmulators + 3 * RESTART_ENTRIES + JOB_WORDS * maxJobs;
+    const wd = new WorkerData(new SharedArrayBuffer(4 * words), maxEmulators);
+    Atomics.store(wd.ctl, Ctl.maxJobs, maxJobs);
+    return wd;
+  }
+
+  /** How many calls may block on job threads at once. */
+  get maxJobs(): number {
+    return Atomics.load(this.ctl, Ctl.maxJobs);
   }
 
   /** curr and busy from one atomic load. */
@@ -173,6 +192,11 @@ export class WorkerData {
       }
     }
     return null;
+  }
+
+  /** The job table (addon/offload.cc writes it; the interrupter and the exit read it). */
+  jobs(): Int32Array {
+    return new Int32Array(this.buffer, 4 * (this.restartBase() + 3 * RESTART_ENTRIES), JOB_WORDS * this.maxJobs);
   }
 
   releaseSlot(i: number): void {

@@ -92,6 +92,10 @@ export const SockKind = {
 /** netOp() and readSockaddr() operations (addon/net.cc NetOp). */
 export const NetOp = { connect: 0, bind: 1, sendto: 2, sendmsg: 3 } as const;
 
+/** Results of ops that may hand their call to a job thread (addon/offload.cc). */
+export const OFFLOADED = -1000;
+export const OFFLOAD_FULL = -1001;
+
 /** recv() results besides -errno. */
 export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;
 
@@ -187,7 +191,12 @@ export interface Addon {
   ioctlTaken(request: number, data: Buffer): number;
   /** RLIMIT_CORE of `pid` set to 0/0, the old limit written to argument oldArg (-1: none); answers. */
   noCoreLimit(pid: number, oldArg: number): number;
+  /** The fd number in the program, -errno, OFFLOADED (a job thread answers) or OFFLOAD_FULL (answered EAGAIN). */
   openInject(flags: number, mode: number): number;
+  /** The job table of this sandbox (WorkerData.jobs()), for calls run on job threads. */
+  bindJobs(table: Int32Array): void;
+  /** Test only (TSYD_FAULT=inline-blocking): calls that may block stay on this emulator thread. */
+  setInlineBlocking(on: boolean): void;
   openat2(path: string | Buffer, flags: number, mode?: number, resolve?: number): number;
   /** kind: ChildEvent; exec: a = errno (0: ok), b = stage; ended/reaperEnded: a = code or -1, b = signal; stopped: a = signal. */
   watchChild(reaperPidfd: number, statusFd: number, controlFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;

@@ -1,5 +1,8 @@
-// The self-growing emulator pool against the real kernel: FIFO denial of service, capacity,
-// interruption, a program killed while emulators are blocked, a dead emulator.
+// The self-growing emulator pool against the real kernel: emulators held by calls that block,
+// capacity, interruption, a program killed while emulators are blocked, a dead emulator.
+// Calls that may block normally run on job threads (jobs.test.ts) and hold no emulator; here
+// the test-only TSYD_FAULT=inline-blocking makes a FIFO open block its emulator again, as a
+// call on a slow file system would, so that the pool must grow.
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -12,6 +15,16 @@ import { collect, makeFifos, releaseFifo, until } from './helpers.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
 
+/** spawn() with FIFO opens blocking their emulator (TSYD_FAULT=inline-blocking). */
+function spawnBlocking(...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
+  process.env.TSYD_FAULT = 'inline-blocking';
+  try {
+    return spawn(...args);
+  } finally {
+    delete process.env.TSYD_FAULT;
+  }
+}
+
 function poolEvents(child: ReturnType<typeof spawn>): PoolEvent[] {
   const events: PoolEvent[] = [];
   child.on('supervisor', (m: { type: string }) => {
@@ -23,7 +36,7 @@ function poolEvents(child: ReturnType<typeof spawn>): PoolEvent[] {
 test('FIFO flood: the pool grows past the core size, a regular open completes, helpers retire after keep_alive', async () => {
   const dir = tempTree('fifo', { regular: 'R' });
   const fifos = makeFifos(dir, 'f', 4);
-  const child = spawn(fixture('fifoflood'), ['4', `${dir}/f`, `${dir}/regular`], {
+  const child = spawnBlocking(fixture('fifoflood'), ['4', `${dir}/f`, `${dir}/regular`], {
     policy: POLICY,
     stdio: ['pipe', 'pipe', 'inherit'],
     emulators: 2,
@@ -61,7 +74,7 @@ test('capacity: with TSYD_NPROC_MAX reached the alert is logged, nothing crashes
   const logFile = `${dir}/log`;
   const { openSync, closeSync } = await import('node:fs');
   const logFd = openSync(logFile, 'w');
-  const child = spawn(fixture('fifoflood'), ['3', `${dir}/f`, `${dir}/regular`], {
+  const child = spawnBlocking(fixture('fifoflood'), ['3', `${dir}/f`, `${dir}/regular`], {
     policy: POLICY,
     stdio: ['pipe', 'pipe', 'inherit'],
     emulators: 1,
@@ -98,7 +111,7 @@ async function interruptRun(restart: boolean) {
   const dir = tempTree('intr');
   const [fifo] = makeFifos(dir, 'f', 1);
   const args = restart ? ['-r', fifo!] : [fifo!];
-  const child = spawn(fixture('fifointr'), args, { policy: POLICY, stdio: ['ignore', 'pipe', 'inherit'], logLevel: 'silent' });
+  const child = spawnBlocking(fixture('fifointr'), args, { policy: POLICY, stdio: ['ignore', 'pipe', 'inherit'], logLevel: 'silent' });
   const out = collect(child.stdout);
   await until(() => out.text().includes('ready'), 'the program is ready');
   // Wait until the FIFO open is registered as blocking in an emulator.
@@ -139,7 +152,7 @@ test('the program killed while emulators are blocked: 137 promptly, no thread, f
   const dir = tempTree('kill', { regular: 'R' });
   const before = { threads: threads(), fds: fds() };
   makeFifos(dir, 'f', 3);
-  const child = spawn(fixture('fifoflood'), ['3', `${dir}/f`, `${dir}/regular`], {
+  const child = spawnBlocking(fixture('fifoflood'), ['3', `${dir}/f`, `${dir}/regular`], {
     policy: POLICY,
     stdio: ['pipe', 'ignore', 'inherit'],
     emulators: 2,

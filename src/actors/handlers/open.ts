@@ -1,7 +1,7 @@
 // The open family: open, openat, openat2, creat. Emulated: decided on the canonical path,
 // then opened by tsyd and injected into the program (ADDFD + SEND).
 import { constants as os } from 'node:os';
-import { Answer, native, Resolve, Slot } from '../../native/addon.js';
+import { Answer, native, OFFLOAD_FULL, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, isHidden, refusePath, resolveArg } from './common.js';
 
@@ -105,10 +105,9 @@ function emulateOpen(
   // SAFETY: O_PATH too is performed by tsyd, never continued (the kernel would read the path
   // and open_how again, after the check): as an open for reading of the checked object, which
   // read (decided above) allows — ADDFD cannot send an O_PATH file (addon/open.cc).
-  // An open may block for as long as the program likes (a FIFO without writer): the
-  // interrupter may cut it short with EINTR, so the emulator is never lost for good.
-  ctx.markBlocking(true); // the addon clears it as soon as the open itself returned
-  native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0);
+  // An open that may wait for another process (a FIFO, a device, a lease) runs on a job thread
+  // of the addon, never in this emulator; at the limit of such calls it is answered EAGAIN.
+  if (native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0) === OFFLOAD_FULL) ctx.jobsExhausted(sys);
 }
 
 function openatResolveFlags(resolve: number): number {

@@ -1,0 +1,146 @@
+// Calls that may block for as long as the program likes (FIFO opens here) run on small native
+// job threads, never in an emulator: a program blocking hundreds of them neither hangs its other
+// calls nor costs tsyd an isolate each; at the limit the answer is EAGAIN and an alert, never a
+// hang; a signal cuts a blocked call short as the kernel would; nothing is left at exit.
+// (Before: 130 threads in FIFO opens held all 128 emulators, every other call hung, tsyd sat at
+// ~1.2 GB.)
+import { constants, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from '../../src/index.js';
+import { Job, JobState } from '../../src/actors/worker-data.js';
+import { fixture } from '../helpers/fixtures.js';
+import { tempTree } from '../helpers/tmp.js';
+import { collect, makeFifos, releaseFifo, until } from './helpers.js';
+
+const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
+const threadNames = () => readdirSync('/proc/self/task').map((t) => {
+  try {
+    return readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+});
+const rssMiB = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
+
+function blockedJobs(child: ReturnType<typeof spawn>): number {
+  const jobs = child.supervisor.jobs();
+  let n = 0;
+  for (let i = 0; i < child.supervisor.maxJobs; i++) if (Atomics.load(jobs, i * 8 + Job.state) === JobState.blocking) n++;
+  return n;
+}
+
+test('300 threads in FIFO opens: no emulator is held, the pool stays at its core, other calls go on', async () => {
+  const dir = tempTree('jobs', { regular: 'R' });
+  const fifos = makeFifos(dir, 'f', 300);
+  const rss0 = rssMiB();
+  const child = spawn(fixture('fifoflood'), ['300', `${dir}/f`, `${dir}/regular`], {
+    policy: POLICY,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    emulators: 2,
+    logLevel: 'silent',
+  });
+  const out = collect(child.stdout);
+  await until(() => out.text().includes('started'), 'the program started');
+  await until(() => blockedJobs(child) === 300, `300 blocked job threads (${blockedJobs(child)})`, 20_000);
+  child.stdin!.write('regular\n');
+  await until(() => out.text().includes('regular '), 'the regular open answered');
+  assert.match(out.text(), 'regular ok');
+  const counts = child.supervisor.counts();
+  assert.is(counts.curr, 2, 'the pool did not grow');
+  assert.is(counts.busy, 0, 'no emulator is held');
+  assert.is(threadNames().filter((n) => n === 'tsyd_blk').length, 300);
+  const grown = rssMiB() - rss0;
+  console.log(`jobs: 300 blocked FIFO opens cost ${grown.toFixed(0)} MiB (an emulator each: ~${(300 * 9.5).toFixed(0)} MiB)`);
+  assert.ok(grown < 150, `300 blocked calls cost ${grown.toFixed(0)} MiB`);
+  for (const f of fifos) releaseFifo(f);
+  child.stdin!.write('join\n');
+  await until(() => out.text().includes('joined'), 'the FIFO threads finished');
+  assert.is(out.text().match(/fifo \d+ opened/g)?.length, 300);
+  await until(() => !threadNames().includes('tsyd_blk'), 'the job threads ended');
+  child.stdin!.write('exit\n');
+  const r = await child.result;
+  assert.is(r.exitCode, 0);
+  assert.ok(r.cleanShutdown);
+});
+
+test('at the limit of blocked calls: EAGAIN and an alert, the program is not hung', async () => {
+  const dir = tempTree('jobcap', { regular: 'R' });
+  const fifos = makeFifos(dir, 'f', 6);
+  const logFile = `${dir}/log`;
+  const logFd = openSync(logFile, 'w');
+  const child = spawn(fixture('fifoflood'), ['6', `${dir}/f`, `${dir}/regular`], {
+    policy: POLICY,
+    stdio: ['pipe', 'pipe', 'inherit'],
+    maxBlockingCalls: 4,
+    logLevel: 'alert',
+    logFd,
+  });
+  const out = collect(child.stdout);
+  await until(() => out.text().includes('started'), 'the program started');
+  await until(() => (out.text().match(/errno=11/g)?.length ?? 0) === 2, 'two opens answered EAGAIN');
+  child.stdin!.write('regular\n');
+  await until(() => out.text().includes('regular '), 'the regular open answered');
+  assert.match(out.text(), 'regular ok');
+  for (const f of fifos) {
+    // Only the four waiting opens have a reader to meet.
+    try {
+      closeSync(openSync(f, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader (O_NONBLOCK|O_WRONLY gives ENXIO): one of the two refused
+    }
+  }
+  child.stdin!.write('join\nexit\n');
+  const r = await child.result;
+  closeSync(logFd);
+  assert.is(r.exitCode, 0);
+  assert.is(out.text().match(/opened/g)?.length, 4);
+  const records = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(records.some((x) => x.op === 'blocking_capacity_exceeded' && x.level === 'alert' && x.max === 4), readFileSync(logFile, 'utf8'));
+});
+
+async function interrupted(restart: boolean) {
+  const dir = tempTree('jobintr');
+  const [fifo] = makeFifos(dir, 'f', 1);
+  const child = spawn(fixture('fifointr'), restart ? ['-r', fifo!] : [fifo!], { policy: POLICY, stdio: ['ignore', 'pipe', 'inherit'], logLevel: 'silent' });
+  const out = collect(child.stdout);
+  await until(() => out.text().includes('ready'), 'ready');
+  await until(() => blockedJobs(child) === 1, 'the open blocks on a job thread');
+  child.kill('SIGUSR1');
+  return { child, out, fifo: fifo! };
+}
+
+test('a signal whose handler has no SA_RESTART cuts the blocked open short: EINTR', async () => {
+  const { child, out } = await interrupted(false);
+  const r = await child.result;
+  assert.is(r.exitCode, 0);
+  assert.match(out.text(), 'open errno=4');
+  assert.match(out.text(), 'handled=1');
+});
+
+test('with SA_RESTART the blocked open goes on and completes when a writer comes', async () => {
+  const { child, out, fifo } = await interrupted(true);
+  await new Promise((r) => setTimeout(r, 300)); // several interrupter cycles
+  assert.not.match(out.text(), 'open ');
+  assert.is(blockedJobs(child), 1);
+  releaseFifo(fifo);
+  const r = await child.result;
+  assert.match(out.text(), 'open ok');
+  assert.match(out.text(), 'handled=1');
+});
+
+test('the program killed while calls block on job threads: 137 promptly, no job thread left', async () => {
+  const dir = tempTree('jobkill', { regular: 'R' });
+  makeFifos(dir, 'f', 50);
+  const child = spawn(fixture('fifoflood'), ['50', `${dir}/f`, `${dir}/regular`], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], logLevel: 'silent' });
+  await until(() => blockedJobs(child) === 50, '50 blocked job threads');
+  const t0 = Date.now();
+  child.kill('SIGKILL');
+  const r = await child.result;
+  assert.is(r.exitCode, 137);
+  assert.ok(r.cleanShutdown);
+  assert.ok(Date.now() - t0 < 3000, 'promptly');
+  await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
+});
+
+test.run();
