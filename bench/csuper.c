@@ -1,5 +1,6 @@
 /*
  * csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]
+ * csuper [-t THREADS] --vulnerable DENIED -- PROG [ARGS...]
  *
  * The C limit: the smallest seccomp user-notification supervisor that answers the same
  * requests as tsyd, so that every tsyd figure can be read as a ratio to what the mechanism
@@ -14,18 +15,33 @@
  *             connect: pidfd_getfd of the socket + connect with the address read once
  *             anything else: CONTINUE
  * No policy is decided: this is the cost of reading, canonicalising, performing and answering.
+ *
+ * --vulnerable DENIED is NOT a benchmark: it is the deliberately broken checker of the race
+ * tests (test/helpers/csuper.ts), the classic time-of-check/time-of-use bug that tsyd's
+ * emulation exists to avoid. It also stops mkdir, mkdirat, unlink, unlinkat and rmdir, reads
+ * the path argument (or connect's address) from the program's memory once, answers EACCES
+ * when it is DENIED (an absolute path, compared as given and after realpath(), or an IPv4
+ * address A.B.C.D:PORT), and otherwise answers SECCOMP_USER_NOTIF_FLAG_CONTINUE: the kernel
+ * then reads the argument again, and another thread of the program may have changed it in
+ * between. Sequentially it refuses DENIED every time; under a race it lets DENIED through.
+ * At exit it prints "csuper: refused N continued M" on stderr.
+ *
  * Exits with the program's status.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
+#include <getopt.h>
 #include <limits.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +62,11 @@
 #define SYS_pidfd_getfd 438
 #endif
 
-static int nfd, emulate;
+static int nfd, emulate, vulnerable;
+/* --vulnerable: the denied path, or the denied IPv4 address (denied_path[0] == 0) */
+static char denied_path[PATH_MAX];
+static struct sockaddr_in denied_in;
+static atomic_long refused, continued;
 
 static int send_fd(int sock, int fd)
 {
@@ -156,6 +176,50 @@ static int emulated(struct seccomp_notif *req, struct seccomp_notif_resp *resp)
 	return 0;
 }
 
+/*
+ * --vulnerable: check-then-CONTINUE. Returns 1 when it answered EACCES, 0 when the caller must
+ * answer CONTINUE (also when the argument cannot be read: fail open, as such checkers do).
+ */
+static int vulnerable_check(struct seccomp_notif *req, struct seccomp_notif_resp *resp)
+{
+	int nr = req->data.nr, at;
+	if (nr == SYS_connect) {
+		struct sockaddr_in in;
+		if (denied_path[0] || req->data.args[2] < sizeof in)
+			return 0;
+		if (read_remote(req->pid, &in, sizeof in, req->data.args[1]) != (ssize_t)sizeof in)
+			return 0;
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+			return 0;
+		if (in.sin_family != AF_INET || in.sin_port != denied_in.sin_port ||
+		    in.sin_addr.s_addr != denied_in.sin_addr.s_addr)
+			return 0;
+	} else {
+		if (!denied_path[0])
+			return 0;
+		if (nr == SYS_open || nr == SYS_creat || nr == SYS_stat || nr == SYS_lstat || nr == SYS_mkdir ||
+		    nr == SYS_unlink || nr == SYS_rmdir)
+			at = 0;
+		else if (nr == SYS_openat || nr == SYS_openat2 || nr == SYS_newfstatat || nr == SYS_statx ||
+			 nr == SYS_mkdirat || nr == SYS_unlinkat)
+			at = 1;
+		else
+			return 0;
+		char path[PATH_MAX], canon[PATH_MAX];
+		ssize_t n = read_remote(req->pid, path, sizeof path, req->data.args[at]);
+		if (n <= 0 || !memchr(path, 0, n))
+			return 0;
+		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+			return 0;
+		if (strcmp(path, denied_path) != 0 && !(realpath(path, canon) && strcmp(canon, denied_path) == 0))
+			return 0;
+	}
+	atomic_fetch_add(&refused, 1);
+	resp->error = -EACCES;
+	ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, resp);
+	return 1;
+}
+
 static void *serve(void *arg)
 {
 	(void)arg;
@@ -174,47 +238,91 @@ static void *serve(void *arg)
 		resp.id = req.id;
 		if (emulate && emulated(&req, &resp))
 			continue;
+		if (vulnerable && vulnerable_check(&req, &resp))
+			continue;
+		if (vulnerable)
+			atomic_fetch_add(&continued, 1);
 		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 		ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 	}
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]\n"
+			"       csuper [-t THREADS] --vulnerable DENIED_PATH|A.B.C.D:PORT -- PROG [ARGS...]\n");
+	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
 	int sync = 0, opt;
-	while ((opt = getopt(argc, argv, "+t:s")) != -1) {
+	static const struct option longopts[] = { { "vulnerable", required_argument, NULL, 'V' }, { 0, 0, 0, 0 } };
+	const char *denied = NULL;
+	while ((opt = getopt_long(argc, argv, "+t:s", longopts, NULL)) != -1) {
 		if (opt == 't')
 			threads = atol(optarg);
 		else if (opt == 's')
 			sync = 1;
+		else if (opt == 'V')
+			denied = optarg;
 		else
-			return 2;
+			usage();
 	}
-	if (argc - optind < 3 || strcmp(argv[optind + 1], "--") != 0 || threads < 1 || threads > 256) {
-		fprintf(stderr, "usage: csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]\n");
-		return 2;
+	if (threads < 1 || threads > 256)
+		usage();
+	char **prog;
+	if (denied) {
+		/* getopt_long consumed the "--" */
+		if (optind >= argc || strcmp(argv[optind - 1], "--") != 0)
+			usage();
+		vulnerable = 1;
+		prog = argv + optind;
+		if (denied[0] == '/') {
+			if (strlen(denied) >= sizeof denied_path)
+				usage();
+			strcpy(denied_path, denied);
+		} else {
+			const char *colon = strrchr(denied, ':');
+			char host[INET_ADDRSTRLEN];
+			if (!colon || colon - denied >= (long)sizeof host)
+				usage();
+			memcpy(host, denied, colon - denied);
+			host[colon - denied] = 0;
+			denied_in.sin_family = AF_INET;
+			denied_in.sin_port = htons((unsigned short)atoi(colon + 1));
+			if (inet_pton(AF_INET, host, &denied_in.sin_addr) != 1)
+				usage();
+		}
+	} else {
+		if (argc - optind < 3 || strcmp(argv[optind + 1], "--") != 0)
+			usage();
+		emulate = strcmp(argv[optind], "emulate") == 0;
+		prog = argv + optind + 2;
 	}
-	emulate = strcmp(argv[optind], "emulate") == 0;
-	char **prog = argv + optind + 2;
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 9, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_open, 8, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 7, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_creat, 6, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_stat, 5, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_lstat, 4, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_newfstatat, 3, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_statx, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_connect, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	};
-	struct sock_fprog fprog = { sizeof f / sizeof f[0], f };
+	/* The benchmarks' calls; --vulnerable adds the create and delete calls of the race tests. */
+	static const long base[] = { SYS_openat, SYS_open, SYS_openat2, SYS_creat, SYS_stat, SYS_lstat,
+				     SYS_newfstatat, SYS_statx, SYS_connect };
+	static const long extra[] = { SYS_mkdir, SYS_mkdirat, SYS_unlink, SYS_unlinkat, SYS_rmdir };
+	long nrs[sizeof base / sizeof base[0] + sizeof extra / sizeof extra[0]];
+	int n = 0;
+	for (size_t i = 0; i < sizeof base / sizeof base[0]; i++)
+		nrs[n++] = base[i];
+	for (size_t i = 0; vulnerable && i < sizeof extra / sizeof extra[0]; i++)
+		nrs[n++] = extra[i];
+	struct sock_filter f[4 + sizeof nrs / sizeof nrs[0] + 2];
+	int k = 0;
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+	/* each match jumps over the matches after it and the ALLOW to the USER_NOTIF */
+	for (int i = 0; i < n; i++)
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nrs[i], (unsigned char)(n - i), 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
+	struct sock_fprog fprog = { (unsigned short)k, f };
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 125;
@@ -243,6 +351,8 @@ int main(int argc, char **argv)
 	(void)!write(sv[0], "g", 1);
 	int st;
 	waitpid(pid, &st, 0);
+	if (vulnerable)
+		fprintf(stderr, "csuper: refused %ld continued %ld\n", atomic_load(&refused), atomic_load(&continued));
 	/* _exit: the serving threads are still in poll(); nothing to flush or tear down */
 	_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }

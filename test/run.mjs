@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with uvu and ends with the plain
-// line "N passed, N failed" that CI reads. Exits non-zero on any failure and on zero tests.
+// line "N passed, N failed" that CI reads. Exits non-zero on any failure, any skipped test and
+// on zero tests.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -29,11 +30,15 @@ const num = (label) => {
 const total = num('Total');
 const passed = num('Passed') ?? 0;
 const skipped = num('Skipped') ?? 0;
-// uvu's Total counts the tests that ran: skipped ones are not in it.
+// uvu's Total counts the tests that ran: skipped ones are not in it. A skipped test is a failure:
+// a test that cannot run must say so loudly, not pass in silence.
 let failed = total === null ? 1 : total - passed;
 if (failed < 0) failed = 1;
 if (r.status !== 0 && failed === 0) failed = 1;
-if (skipped) console.log(`${skipped} skipped`);
+if (skipped) {
+  console.log(`${skipped} skipped: a skipped test counts as failed`);
+  failed += skipped;
+}
 // The last line exactly as CI reads it.
 console.log(`${passed} passed, ${failed} failed`);
 if (failed > 0 || r.status !== 0 || !total) process.exit(1);

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { accessSync, constants, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, runTsyd } from '../helpers/tsyd.js';
+import { describe, runNative, runTsyd } from '../helpers/tsyd.js';
 
 const home = tempTree('learn-home', { '.ssh/id_rsa': 'PRIVATE KEY', '.netrc': 'machine x password y' });
 const proj = tempTree('learn-proj', {
@@ -17,18 +17,21 @@ const policy = `${proj}/learned.policy`;
 const opts = { cwd: proj, env, timeoutMs: 60_000 };
 
 /**
- * cc makes its temp files with O_CREAT|O_EXCL. Until resolvePath reports a missing last
- * component under no-follow resolution (addon/path.cc), such creates are neither recorded nor
- * denied with EACCES (EEXIST instead), so the learned policy misses them: the learn-then-run
- * tests wait for that fix and run by themselves once it is in.
+ * cc makes its temp files with O_CREAT|O_EXCL: such a create must be decided as create (EACCES
+ * when denied) and recorded, or the learned policy misses it and the learn-then-run tests below
+ * fail. This was a skip condition once (skips count as passes): now it is a test of its own.
  */
-const exclProbe = await runTsyd(['run', '-m', 'sandbox/create:on', '-m', 'allow/create+/nowhere', '--', '/usr/bin/python3', '-c',
-  `import os\ntry: os.open("${proj}/probe", os.O_CREAT|os.O_EXCL|os.O_WRONLY)\nexcept OSError as e: print(e.errno)`]);
-const exclCreatesDecided = exclProbe.stdout.trim() === '13';
-if (!exclCreatesDecided) console.warn('learn.test: O_CREAT|O_EXCL creates are not decided as create (EEXIST bug in resolvePath): skipping the make/cc learn tests');
-const withExcl = exclCreatesDecided ? test : test.skip;
+test('an O_CREAT|O_EXCL create is decided as create (EACCES), natively it creates the file', async () => {
+  const code = `import os\ntry: os.open("${proj}/probe", os.O_CREAT|os.O_EXCL|os.O_WRONLY); print("created")\nexcept OSError as e: print(e.errno)`;
+  const r = await runTsyd(['run', '-m', 'sandbox/create:on', '-m', 'allow/create+/nowhere', '--', '/usr/bin/python3', '-c', code]);
+  assert.is(r.stdout.trim(), '13', `EACCES, not EEXIST (the resolvePath bug with a missing last component): ${describe(r)}`);
+  assert.not.ok(existsSync(`${proj}/probe`));
+  const n = await runNative('/usr/bin/python3', ['-c', code]);
+  assert.is(n.stdout.trim(), 'created', describe(n));
+  rmSync(`${proj}/probe`);
+});
 
-withExcl('learn a C build with make and cc; the learned policy passes check and runs the same build', async () => {
+test('learn a C build with make and cc; the learned policy passes check and runs the same build', async () => {
   const l = await runTsyd(['learn', '-o', policy, '--', 'make'], opts);
   assert.is(l.code, 0, describe(l));
   assert.is(l.stdout, 'cc -o hello hello.c\n', 'the policy went to the file, not stdout');
@@ -47,8 +50,14 @@ withExcl('learn a C build with make and cc; the learned policy passes check and 
   assert.is(r.records.filter((x) => x.ctx === 'access').length, 0, describe(r));
 });
 
-withExcl('under the learned policy, a changed build that reads a new secret is denied', async () => {
+test('under the learned policy, a changed build that reads a new secret is denied', async () => {
   writeFileSync(`${proj}/Makefile.evil`, `hello2: hello.c\n\tcat ${home}/.ssh/id_rsa\n\tcc -o hello2 hello.c\n`);
+  // Natively the changed build reads the key and goes on.
+  const n = await runNative('make', ['-f', 'Makefile.evil'], opts);
+  assert.is(n.code, 0, describe(n));
+  assert.match(n.stdout, 'PRIVATE KEY');
+  assert.ok(existsSync(`${proj}/hello2`));
+  rmSync(`${proj}/hello2`);
   const r = await runTsyd(['run', '-P', policy, '--', 'make', '-f', 'Makefile.evil'], opts);
   assert.is.not(r.code, 0, describe(r));
   assert.not.match(r.stdout, 'PRIVATE');

@@ -5,9 +5,10 @@ import { statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { expectLeak, runVulnerable } from '../helpers/csuper.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, runNative, runTsyd, type RunResult } from '../helpers/tsyd.js';
+import { describe, runTsyd, type RunResult } from '../helpers/tsyd.js';
 
 interface Listener {
   server: Server;
@@ -216,29 +217,83 @@ test('capability off: calls go through untouched', async () => {
   }
 });
 
-/** The address-flip race: natively it reaches the denied port, under tsyd never. */
-test('the address-flip race never reaches the denied listener', async () => {
+interface NetRace {
+  connected: number;
+  refused: number;
+  other: number;
+  /** Connections whose peer (getpeername) was the denied port. */
+  denied: number;
+  /** What the denied listener accepted (after the allowed one caught up with `connected`). */
+  deniedAccepted: number;
+}
+
+/** Polls until `ok()` or `maxMs` (a wait for the listeners' accept loops, not an assertion). */
+async function until(ok: () => boolean, maxMs: number): Promise<void> {
+  const end = Date.now() + maxMs;
+  while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The address-flip race, under `run` (the vulnerable checker or tsyd), against two fresh listeners. */
+async function netRace(run: (okPort: number, noPort: number) => Promise<RunResult>): Promise<{ r: RunResult; c: NetRace }> {
   const ok = await listen('127.0.0.1');
   const no = await listen('127.0.0.1');
   try {
-    const native_ = await runNative(fixture('netcall'), ['race', String(ok.port), String(no.port), '1']);
-    assert.is(native_.code, 0, describe(native_));
-    await settle();
-    assert.ok(no.accepted > 0 && ok.accepted > 0, `natively the flip reaches both ports (${ok.accepted}/${no.accepted}): the test can fail`);
-    no.accepted = 0;
-    ok.accepted = 0;
-    const r = await net([CONNECT, `allow/net/connect+127.0.0.1!${ok.port}`], ['race', String(ok.port), String(no.port), '2']);
+    const r = await run(ok.port, no.port);
     assert.is(r.code, 0, describe(r));
-    const m = /connected=(\d+) refused=(\d+)/.exec(r.stdout);
+    const m = /^connected=(\d+) refused=(\d+) other=(\d+) denied=(\d+)$/m.exec(r.stdout);
     assert.ok(m, describe(r));
-    await settle();
-    assert.is(no.accepted, 0, `the denied listener accepted ${no.accepted} connections`);
-    assert.ok(Number(m[1]) > 0 && Number(m[2]) > 0, `both ports were tried: ${r.stdout}`);
-    assert.is(access(r).length, Number(m[2]), 'one record per refusal');
+    const [connected, refused, other, denied] = m.slice(1).map(Number) as [number, number, number, number];
+    // Every connection the program made is accepted by one of the two listeners (a full
+    // backlog could drop some: this waits, it asserts nothing).
+    await until(() => ok.accepted + no.accepted >= connected, 3000);
+    return { r, c: { connected, refused, other, denied, deniedAccepted: no.accepted } };
   } finally {
     ok.server.close();
     no.server.close();
   }
+}
+
+/** Connections to the denied port the vulnerable checker let through in this run. */
+let vulnerableLeaks = 0;
+
+test('the address-flip race gets through a check-then-CONTINUE checker (so the tsyd test can fail)', async () => {
+  const runs = await expectLeak(
+    'connect race',
+    5,
+    async () => {
+      let refusedByChecker = 0;
+      const { c } = await netRace(async (okPort, noPort) => {
+        const r = await runVulnerable(`127.0.0.1:${noPort}`, fixture('netcall'), ['race', String(okPort), String(noPort), '1']);
+        refusedByChecker = r.refused;
+        return r;
+      });
+      assert.ok(c.refused > 0, `the checker refused the denied port: ${JSON.stringify(c)}`);
+      assert.is(c.refused, refusedByChecker, `EACCES only from the checker: ${JSON.stringify(c)}`);
+      return c;
+    },
+    (c) => c.denied > 0 && c.deniedAccepted > 0,
+    (c) => JSON.stringify(c),
+  );
+  vulnerableLeaks = runs[runs.length - 1]!.denied;
+  console.log(`net race: csuper --vulnerable: ${runs.map((c) => JSON.stringify(c)).join(' ')}`);
+});
+
+test('the address-flip race never reaches the denied listener under tsyd', async () => {
+  assert.ok(vulnerableLeaks > 0, 'the vulnerable checker leaked in this run (the previous test)');
+  let deniedPort = 0;
+  const { r, c } = await netRace((okPort, noPort) => {
+    deniedPort = noPort;
+    return net([CONNECT, `allow/net/connect+127.0.0.1!${okPort}`], ['race', String(okPort), String(noPort), '2']);
+  });
+  console.log(`net race: tsyd: ${JSON.stringify(c)}`);
+  assert.is(c.denied, 0, `connections reached the denied port: ${JSON.stringify(c)}`);
+  assert.is(c.deniedAccepted, 0, `the denied listener accepted ${c.deniedAccepted} connections`);
+  assert.ok(c.connected > 0 && c.refused > 0, `both ports were tried: ${JSON.stringify(c)}`);
+  assert.is(c.other, 0, `every failure is the policy's EACCES: ${JSON.stringify(c)}`);
+  const records = access(r);
+  assert.is(records.length, c.refused, 'one record per refusal');
+  const kinds = new Set(records.map((rec) => `${rec['level']} ${rec['cap']} ${rec['sys']} ${rec['addr']}`));
+  assert.equal([...kinds], [`warn net/connect connect 127.0.0.1!${deniedPort}`], `access records: ${[...kinds].join(', ')}`);
 });
 
 test.run();

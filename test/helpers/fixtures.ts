@@ -33,10 +33,18 @@ function binDir(): string {
 
 /** Absolute path of the compiled fixture `name` (test/fixtures/NAME.c), compiling it if needed. */
 export function fixture(name: string): string {
+  return compile(join(sourceDir, `${name}.c`), name);
+}
+
+/** Absolute path of the compiled benchmark program `name` (bench/NAME.c), e.g. csuper. */
+export function benchProgram(name: string): string {
+  return compile(join(repoRoot, 'bench', `${name}.c`), `bench-${name}`);
+}
+
+function compile(src: string, name: string): string {
   const done = compiled.get(name);
   if (done !== undefined) return done;
-  const src = join(sourceDir, `${name}.c`);
-  if (!existsSync(src)) throw new Error(`no fixture source ${src}`);
+  if (!existsSync(src)) throw new Error(`no C source ${src}`);
   const out = join(binDir(), name);
   try {
     execFileSync('cc', ['-O2', '-Wall', '-Werror', '-pthread', '-o', out, src], {

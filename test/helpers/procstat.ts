@@ -62,6 +62,21 @@ export function descendants(pid: number): number[] {
   return below;
 }
 
+/**
+ * The start time of `pid` (field 22 of /proc/PID/stat, in clock ticks since boot) and whether it
+ * is a zombie, or undefined if it is gone. A pid with the start time recorded earlier is the same
+ * process, not a reuse of its number.
+ */
+export function procIdentity(pid: number): { start: string; zombie: boolean } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { start: fields[19]!, zombie: fields[0] === 'Z' };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a process with this pid exists (a zombie counts as existing). */
 export function exists(pid: number): boolean {
   try {

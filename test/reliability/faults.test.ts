@@ -9,11 +9,11 @@ import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
 import type { PoolEvent } from '../../src/actors/emulator-pool.js';
 import { fixture } from '../helpers/fixtures.js';
-import { descendants, exists } from '../helpers/procstat.js';
+import { descendants, exists, procIdentity } from '../helpers/procstat.js';
 import { rng, seedFrom, soakSeconds } from '../helpers/random.js';
 import { tempTree } from '../helpers/tmp.js';
 import { soakSetup } from './setup.js';
-import { describe, spawnTsyd } from '../helpers/tsyd.js';
+import { describe, spawnProgram, spawnTsyd } from '../helpers/tsyd.js';
 import { collect, until } from '../supervisor/helpers.js';
 
 const SEED = seedFrom('TSYD_SOAK_SEED');
@@ -265,16 +265,58 @@ test('SIGTERM to tsyd while the program is busy: a program that handles it, reap
 });
 
 console.error(`faults: ${why}, ${KILLS} kill iterations`);
+/** The pids a chain fixture printed ("pids P1 ... PN"), each with its start time (to tell a reused pid). */
+function chainPids(out: string): Array<{ pid: number; start: string }> {
+  const m = /^pids((?: \d+)+)$/m.exec(out);
+  assert.ok(m, `chain printed its pids: ${out}`);
+  return m[1]!.trim().split(' ').map((p) => {
+    const id = procIdentity(Number(p));
+    assert.ok(id && !id.zombie, `chain process ${p} runs`);
+    return { pid: Number(p), start: id.start };
+  });
+}
+
+/** The processes of `chain` still running (the same process: same start time, not a zombie). */
+const running = (chain: Array<{ pid: number; start: string }>) =>
+  chain.filter(({ pid, start }) => {
+    const id = procIdentity(pid);
+    return id !== undefined && id.start === start && !id.zombie;
+  }).map(({ pid }) => pid);
+
+test('natively a chain of processes outlives the program that started it (so the next test can fail)', async () => {
+  const n = spawnProgram(fixture('chain'), ['20'], { keepStdinOpen: true, timeoutMs: 30_000 });
+  const chain = chainPids(await n.waitForStdout(/^deepest \d+$/m));
+  try {
+    const exited = new Promise((resolve) => n.child.once('exit', resolve));
+    n.child.stdin!.end('\n');
+    await exited;
+    assert.equal(running(chain), chain.map((c) => c.pid), 'every process of the chain outlived the program');
+  } finally {
+    for (const pid of running(chain)) process.kill(pid, 'SIGKILL');
+  }
+  await n.result; // the chain held the output pipes: they close once it is gone
+});
+
 test('CLI: a chain of 300 processes the program leaves behind is killed whole (not one level per round): none outlives tsyd', async () => {
-  const t = spawnTsyd(['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', fixture('chain'), '300'], { timeoutMs: 60_000 });
-  const r = await t.result;
-  assert.is(r.code, 0, describe(r));
-  const deepest = Number(/deepest (\d+)/.exec(r.stdout)?.[1]);
-  assert.ok(deepest > 0, describe(r));
-  // Found by review: the old loop killed only tsyd's direct children, one level per round, and
-  // gave up after 5 s with the rest of a long chain still running unsupervised.
-  assert.not.ok(exists(deepest), `the deepest process ${deepest} is gone`);
-  assert.equal(descendants(t.pid), [], 'nothing is left below tsyd');
+  const t = spawnTsyd(['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', fixture('chain'), '300'], { keepStdinOpen: true, timeoutMs: 60_000 });
+  let chain: Array<{ pid: number; start: string }> = [];
+  try {
+    chain = chainPids(await t.waitForStdout(/^deepest \d+$/m));
+    assert.is(chain.length, 300);
+    // While tsyd runs, the whole chain is below it (this listing is not empty by construction).
+    const below = descendants(t.pid);
+    assert.equal(chain.filter(({ pid }) => !below.includes(pid)), [], `the chain runs below tsyd (${below.length} descendants)`);
+    t.child.stdin!.end('\n'); // the program exits, leaving the chain behind
+    const r = await t.result; // settles once every holder of tsyd's output pipes is gone
+    assert.is(r.code, 0, describe(r));
+    // Found by review: the old loop killed only tsyd's direct children, one level per round, and
+    // gave up after 5 s with the rest of a long chain still running unsupervised.
+    assert.equal(running(chain), [], 'no process of the chain outlives tsyd');
+    assert.not.ok(exists(t.pid), "tsyd's pid is gone");
+  } finally {
+    if (t.child.exitCode === null) t.child.kill('SIGKILL');
+    for (const pid of running(chain)) process.kill(pid, 'SIGKILL');
+  }
 });
 
 test.run();

@@ -3,6 +3,12 @@
 // run, half of it for the unprivileged run). tsyd must pass the fuzzer's status through, never
 // crash or hang, never show the canary (a file in a hidden directory) nor let a denied
 // connection arrive, and give back every fd and helper thread it took.
+//
+// "sightings 0, leaks 0" is the fuzzer's own report, so two baselines run first, in the same
+// process, and the strict runs require them: under tsyd without the hiding (the hidden dir
+// readable and visible, the denied addresses allowed) every kind of canary sighting and every
+// denied listener must fire; natively, as nobody, calls tsyd's filter refuses must be reported
+// as DENIED-LEAK. A detector that never fires fails the test.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -15,7 +21,7 @@ import { native } from '../../src/native/addon.js';
 import { fixture } from '../helpers/fixtures.js';
 import { exists, fdDiff, openFds, sandboxBelow, threadNames } from '../helpers/procstat.js';
 import { tempTree } from '../helpers/tmp.js';
-import { NOBODY, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
+import { NOBODY, spawnProgram, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
 
 const SECONDS = Number(process.env['TSYD_SOAK_SECONDS'] ?? '4');
 const CRASH_OPS = ['emulator_died', 'handler_failed', 'unknown_syscall'];
@@ -102,7 +108,37 @@ function threadStates(pid: number): string {
   return out.join('\n');
 }
 
-async function fuzzRun(label: string, seconds: number, user?: number): Promise<void> {
+/**
+ * How the fuzzer runs:
+ *   strict   under tsyd with the strict policy: nothing may be seen or arrive (the real test);
+ *   visible  the baseline under tsyd: the same policy, but the hidden dir readable and visible and
+ *            the denied addresses allowed — the canary detectors and the denied listeners must fire;
+ *   native   the baseline without tsyd, as nobody, only calls tsyd's filter refuses
+ *            (TSYD_FUZZ_ONLY, calls harmless to make natively): the DENIED-LEAK detector must fire.
+ */
+type FuzzMode = 'strict' | 'visible' | 'native';
+
+/** Calls tsyd's filter refuses that are harmless natively as nobody (bad arguments, own processes). */
+const NATIVE_REFUSED = ['io_uring_setup', 'io_uring_enter', 'unshare', 'kcmp', 'pidfd_getfd', 'process_vm_readv'];
+
+/** The fuzzer's kinds of canary sighting (fuzz.c, finding("CANARY", ...)). */
+const SIGHTING_KINDS = [
+  'reads the canary', "shows the canary's inode", "shows the hidden directory's inode", 'lists the hidden directory',
+  'names a hidden object', 'readlink shows the hidden path', 'a call on a hidden path succeeded', 'not ENOENT: the path exists',
+];
+/** What the baselines saw in this run: the strict tests require that each detector fired. */
+const baseline = { sightings: 0, leaks: 0, deniedArrived: 0 };
+
+interface BaselineRun {
+  sightings: number;
+  leaks: number;
+  /** Findings per kind of canary sighting. */
+  detectors: Record<string, number>;
+  /** What reached each denied listener. */
+  arrived: Record<string, number>;
+}
+
+async function fuzzRun(label: string, seconds: number, user?: number, mode: FuzzMode = 'strict'): Promise<BaselineRun | undefined> {
   const T = tempTree(`fuzz-${label}`);
   const S = join(T, 'scratch');
   const H = join(T, 'hidden-dir');
@@ -138,18 +174,34 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     '-m', `allow/net/connect+127.0.0.1!${ok.port}`, '-m', `allow/net/connect+${S}/***`,
     '-m', 'allow/net/bind+127.0.0.1!0', '-m', `allow/net/bind+${S}/***`,
   ];
+  if (mode === 'visible') {
+    // Without the hiding: the hidden dir may be read and seen, the denied addresses reached.
+    rules.push(
+      '-m', `allow/read+${H}/***`, '-m', `allow/stat+${H}/***`,
+      '-m', `allow/net/connect+127.0.0.1!${denied.port}`, '-m', `allow/net/connect+127.0.0.1!${udp.port}`,
+      '-m', `allow/net/connect+${unixPath}`, '-m', `allow/net/connect+@${abstractName}*`,
+    );
+  }
   const args = [
     '--fuzz', seed, String(seconds), S, H, canaryName, String(cst.ino), String(cst.dev), String(hst.ino), String(hst.dev),
     secret, String(ok.port), String(denied.port), String(udp.port), unixPath, abstractName,
   ];
-  const tsyd = spawnTsyd(['run', '--log-fd', '3', ...rules, '--', bin, ...args], {
-    logFd: 3,
-    cwd: S,
-    user,
-    keepStdinOpen: true,
-    env: { TSYD_KEEP_ALIVE: '200', TSYD_LOG: process.env['TSYD_FUZZ_LOG'] ?? 'warn' },
-    timeoutMs: seconds * 1000 + 60_000,
-  });
+  const tsyd = mode === 'native'
+    ? spawnProgram(bin, args, {
+        cwd: S,
+        user,
+        keepStdinOpen: true,
+        env: { TSYD_FUZZ_ONLY: NATIVE_REFUSED.join(',') },
+        timeoutMs: seconds * 1000 + 60_000,
+      })
+    : spawnTsyd(['run', '--log-fd', '3', ...rules, '--', bin, ...args], {
+        logFd: 3,
+        cwd: S,
+        user,
+        keepStdinOpen: true,
+        env: { TSYD_KEEP_ALIVE: '200', TSYD_LOG: process.env['TSYD_FUZZ_LOG'] ?? 'warn' },
+        timeoutMs: seconds * 1000 + 60_000,
+      });
   let result: RunResult | undefined;
   try {
     const dump = async () => {
@@ -159,6 +211,34 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     await tsyd.waitForStdout(/^ready$/m, 30_000);
     const seedLine = /^seed (\d+)$/m.exec(await tsyd.waitForStdout(/^seed/m))?.[1];
     console.log(`fuzz ${label}: seed ${seedLine} (TSYD_FUZZ_SEED=${seedLine} repeats the batches' choices)`);
+    if (mode !== 'strict') {
+      tsyd.child.stdin?.write('go\n');
+      await tsyd.waitForStdout(/^done$/m, seconds * 1000 + 30_000).catch(async (err) => {
+        throw new Error(`${(err as Error).message}\n${await dump()}`);
+      });
+      tsyd.child.stdin?.end('exit\n');
+      result = await tsyd.result;
+      const r = result;
+      const out = r.stdout;
+      console.log(`fuzz ${label}: ${/^total .*$/m.exec(out)?.[0] ?? '(no total)'}`);
+      for (const l of r.stderr.split('\n').filter((x) => x.startsWith('fuzz: '))) console.log(`fuzz ${label}: ${l}`);
+      const sightings = Number(/^sightings (\d+)$/m.exec(out)?.[1] ?? NaN);
+      const leaks = Number(/^leaks (\d+)$/m.exec(out)?.[1] ?? NaN);
+      const findings = r.stderr.split('\n').filter((l) => /^(CANARY|DENIED-LEAK) /.test(l));
+      const kinds = (k: string) => findings.filter((l) => l.startsWith(`${k} `)).length;
+      // The counters and the finding lines agree, and a finding makes the fuzzer exit 3.
+      assert.is(kinds('CANARY'), sightings, out);
+      assert.is(kinds('DENIED-LEAK'), leaks, out);
+      assert.is(r.code, 3, `the fuzzer exits 3 after a finding\n${await dump()}`);
+      const detectors = Object.fromEntries(SIGHTING_KINDS.map((k) => [k, findings.filter((l) => l.includes(k)).length]));
+      if (mode === 'visible') {
+        // The program is gone: what it connected or sent is queued; let the listeners take it.
+        await until(() => denied.count > 0 && unixDenied.count > 0 && abstractDenied.count > 0 && udp.count > 0, 500);
+      }
+      const arrived = { tcp: denied.count, unix: unixDenied.count, abstract: abstractDenied.count, udp: udp.count };
+      console.log(`fuzz ${label}: sightings ${sightings} ${JSON.stringify(detectors)} leaks ${leaks}, arrived at the denied listeners ${JSON.stringify(arrived)}`);
+      return { sightings, leaks, detectors, arrived };
+    }
     const below = sandboxBelow(tsyd.pid);
     assert.is(below.length, 1, `one program below tsyd at the start: ${below}`);
     const program = below[0]!;
@@ -190,6 +270,8 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     console.log(`fuzz ${label}: ${[...calls].map(([n, c]) => `${n}=${c}`).join(' ')}`);
 
     for (const l of r.stderr.split('\n').filter((x) => x.startsWith('fuzz: '))) console.log(`fuzz ${label}: ${l}`);
+    assert.ok(baseline.sightings > 0 && baseline.leaks > 0 && baseline.deniedArrived > 0,
+      `the baselines of this run showed that every detector fires: ${JSON.stringify(baseline)}`);
     const findings = r.stderr.split('\n').filter((l) => /^(CANARY|DENIED-LEAK) /.test(l));
     assert.equal(findings, [], `the fuzzer saw what it must not:\n${findings.slice(0, 20).join('\n')}`);
     assert.match(out, /^sightings 0$/m, out);
@@ -232,6 +314,35 @@ async function fuzzRun(label: string, seconds: number, user?: number): Promise<v
     await Promise.all([ok, denied, udp, unixDenied, abstractDenied].map((c) => c.close()));
   }
 }
+
+const BASELINE_SECONDS = Math.max(1, Math.min(2, SECONDS / 2));
+/** Baseline runs at most: the rarer detectors (listings, readlink) fire a few times a run, a slow run can miss one. */
+const BASELINE_TRIES = 8;
+
+test(`baseline: under tsyd with the hidden dir visible and the denied addresses allowed, every canary detector and denied listener fires (runs of ${BASELINE_SECONDS} s)`, async () => {
+  const detectors: Record<string, number> = Object.fromEntries(SIGHTING_KINDS.map((k) => [k, 0]));
+  const arrived: Record<string, number> = { tcp: 0, unix: 0, abstract: 0, udp: 0 };
+  const fired = () => Object.values(detectors).every((n) => n > 0) && Object.values(arrived).every((n) => n > 0);
+  let tries = 0;
+  while (!fired() && tries < BASELINE_TRIES) {
+    tries++;
+    const b = (await fuzzRun('visible', BASELINE_SECONDS, undefined, 'visible'))!;
+    assert.ok(b.sightings > 0, `with the hidden dir visible the fuzzer sees the canary in every run: ${JSON.stringify(b)}`);
+    for (const k of SIGHTING_KINDS) detectors[k]! += b.detectors[k]!;
+    for (const k of Object.keys(arrived)) arrived[k]! += b.arrived[k]!;
+    baseline.sightings += b.sightings;
+  }
+  console.log(`fuzz baseline: ${tries} run(s): ${JSON.stringify(detectors)} ${JSON.stringify(arrived)}`);
+  for (const [k, n] of Object.entries(detectors)) assert.ok(n > 0, `the detector "${k}" fired within ${tries} runs: ${JSON.stringify(detectors)}`);
+  for (const [k, n] of Object.entries(arrived)) assert.ok(n > 0, `the denied ${k} listener counted arrivals within ${tries} runs: ${JSON.stringify(arrived)}`);
+  baseline.deniedArrived = Math.min(...Object.values(arrived));
+});
+
+test(`baseline: natively, as nobody, the calls tsyd's filter refuses are reported as leaks (${BASELINE_SECONDS} s)`, async () => {
+  const b = (await fuzzRun('native', BASELINE_SECONDS, NOBODY, 'native'))!;
+  assert.ok(b.leaks > 0, `natively the refused calls (${NATIVE_REFUSED.join(' ')}) are reported as leaks: ${JSON.stringify(b)}`);
+  baseline.leaks += b.leaks;
+});
 
 test(`fuzz as root for ${SECONDS} s: no crash, no hang, no canary, no leak`, async () => {
   await fuzzRun('root', SECONDS);
