@@ -7,6 +7,7 @@
 #include <limits.h>
 
 #include <string>
+#include <vector>
 
 namespace tsyd {
 
@@ -40,7 +41,8 @@ enum ReqSlot {
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
-  kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length)
+  kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length),
+                    // 38-39 (sockInfo(): the socket's own address family and port)
   kReqSlots = 40,
 };
 
@@ -65,6 +67,13 @@ struct ThreadState {
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
+  std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
+  std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
+  bool have_control = false;         // net.cc: readControl() built `control` for the current msghdr
+  std::string local;                 // net.cc: sockInfo(): the socket's own address when last looked at
+  long pending = 0;                  // net.cc: result of a call that waits for JS to settle it
+  int pending_op = -1;
+  int mmsg_index = -1;               // net.cc: the sendmmsg entry st->msg came from (-1: sendmsg)
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -160,6 +169,9 @@ std::string PathlessName(pid_t tgid, int fd);
 
 // The system call a spawn stage (reported by the child through the status fd) stands for.
 const char* SpawnStageSyscall(int stage);
+
+// Drops what net.cc kept for the current request (fd copies of SCM_RIGHTS, the control copy).
+void ClearNetState(ThreadState* st);
 
 // True when the notification being handled is still valid (the caller still waits).
 bool NotifIdValid(int notify_fd, uint64_t id);
