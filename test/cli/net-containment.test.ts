@@ -207,15 +207,17 @@ test('unbound UDP send to an allowed remote address: the wildcard autobind is de
   }
 });
 
-test('a UDP connect that fails after the kernel bound the socket (broadcast: EACCES) leaves it unbound', async () => {
-  const n = await run('native', ['bcast', '127.255.255.255', '9'], []);
-  assert.match(n.stdout, /^connect EACCES$/m, describe(n));
-  assert.ok(localOf(n.stdout).port !== 0, `natively the failed connect leaves the socket bound on 0.0.0.0: ${n.stdout}`);
-  const t = await run('tsyd', ['bcast', '127.255.255.255', '9'], []);
-  assert.match(t.stdout, /^connect EACCES$/m, describe(t));
-  assert.equal(localOf(t.stdout), { addr: '0.0.0.0', port: 0 }, describe(t));
-  assert.is(access(t).filter((r) => r['cap'] === 'net/bind' && r['addr'] === '0.0.0.0!0').length, 1);
-});
+for (const { name, user } of USERS) {
+  test(`a UDP connect that fails after the kernel bound the socket (broadcast: EACCES) leaves it unbound (${name})`, async () => {
+    const n = await run('native', ['bcast', '127.255.255.255', '9'], [], user);
+    assert.match(n.stdout, /^connect EACCES$/m, describe(n));
+    assert.ok(localOf(n.stdout).port !== 0, `natively the failed connect leaves the socket bound on 0.0.0.0: ${n.stdout}`);
+    const t = await run('tsyd', ['bcast', '127.255.255.255', '9'], [], user);
+    assert.match(t.stdout, /^connect EACCES$/m, describe(t));
+    assert.equal(localOf(t.stdout), { addr: '0.0.0.0', port: 0 }, describe(t));
+    assert.is(access(t).filter((r) => r['cap'] === 'net/bind' && r['addr'] === '0.0.0.0!0').length, 1);
+  });
+}
 
 test('a connected TCP socket is bound to the route source (loopback), not reachable from another address', async () => {
   const server: Server = createServer((c) => c.destroy());

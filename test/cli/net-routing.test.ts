@@ -106,6 +106,12 @@ test(`IP_RETOPTS source route in sendmsg (root): natively goes to ${EXT4}; tsyd 
   assert.is(t!.stdout, 'sendmsg EPERM\n', describe(t!));
   refusal(t!, 'sendmsg', 'IP_RETOPTS source route');
   assert.equal(tto, []);
+  // As nobody the kernel refuses it natively (CAP_NET_RAW); tsyd refuses it before the kernel.
+  const nn = await native(['retopts', EXT4, '127.0.0.1', '9', mark()], NOBODY);
+  assert.is(nn.stdout, 'sendmsg EPERM\n', describe(nn));
+  const tn = await tsyd(['retopts', EXT4, '127.0.0.1', '9', mark()], NOBODY);
+  assert.is(tn.stdout, 'sendmsg EPERM\n', describe(tn));
+  refusal(tn, 'sendmsg', 'IP_RETOPTS source route');
 });
 
 for (const op of ['rthdrcmsg', 'pktoptions'] as const) {
@@ -116,9 +122,11 @@ for (const op of ['rthdrcmsg', 'pktoptions'] as const) {
     let n: RunResult | undefined;
     const nto = await sniffed(nm, async () => void (n = await native([op, EXT6, '::1', '9', nm])));
     assert.ok(/EINVAL/.test(n!.stdout) || nto.includes(EXT6), describe(n!));
-    const t = await tsyd([op, EXT6, '::1', '9', mark()]);
-    assert.is(t.stdout, `${op === 'rthdrcmsg' ? 'sendmsg' : 'setsockopt'} EPERM\n`, describe(t));
-    refusal(t, op === 'rthdrcmsg' ? 'sendmsg' : 'setsockopt', op === 'rthdrcmsg' ? 'IPV6_RTHDR' : 'IPV6_2292PKTOPTIONS');
+    for (const { user } of USERS) {
+      const t = await tsyd([op, EXT6, '::1', '9', mark()], user);
+      assert.is(t.stdout, `${op === 'rthdrcmsg' ? 'sendmsg' : 'setsockopt'} EPERM\n`, describe(t));
+      refusal(t, op === 'rthdrcmsg' ? 'sendmsg' : 'setsockopt', op === 'rthdrcmsg' ? 'IPV6_RTHDR' : 'IPV6_2292PKTOPTIONS');
+    }
   });
 }
 

@@ -294,6 +294,8 @@ function sendmmsg(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
   if (!on.connect && !on.bind) return void native.respond(Answer.continue);
   const count = Math.min(arg32(ctx.slots, 2) >>> 0, MAX_MMSG);
+  // An empty vector (in a register): the kernel reads nothing, and checks the fd first.
+  if (count === 0) return void native.respond(Answer.continue);
   let sent = 0;
   let err = 0;
   for (let i = 0; i < count; i++) {
