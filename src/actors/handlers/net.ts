@@ -38,6 +38,19 @@ const OPTION_NAMES: Record<number, string> = {
   [IPV6_2292PKTOPTIONS]: 'IPV6_2292PKTOPTIONS',
 };
 
+/**
+ * The setsockopt (level, name) pairs tsyd decides; every other one is answered CONTINUE. The
+ * decision rests on the registers alone (args[1] level, args[2] name), so a filter that checks
+ * arguments need only notify these: until then every setsockopt stops in the kernel while
+ * net/connect is on (one CONTINUE, ~5-10 µs: the bench's connect loop sets SO_LINGER each round).
+ */
+export const SETSOCKOPT_DECIDED: ReadonlyArray<readonly [level: number, name: number]> = [
+  [IPPROTO_IPV6, IPV6_RTHDR],
+  [IPPROTO_IPV6, IPV6_2292RTHDR],
+  [IPPROTO_IPV6, IPV6_2292PKTOPTIONS],
+  [IPPROTO_IP, IP_OPTIONS],
+];
+
 /** An IPv4/IPv6 address and port. */
 interface Inet {
   family: AddressFamily;
