@@ -465,15 +465,20 @@ static long Perform(ThreadState* st, int op, int flags) {
 // After a call that may have bound the socket on its own: compares its own address with the
 // one JS decided on (sockInfo); a change is handed to JS (kRecheck) with the new address in
 // the local slots, the result kept for netSettle(). A connect that failed on a datagram socket
-// may have left it autobound (the kernel binds before it routes): that is handed over too.
+// may have left it autobound (the kernel binds before it routes), and so does a send without an
+// address (EDESTADDRREQ): a datagram socket with a port is handed over then too (decided again
+// as a bind; an explicit bind was allowed, so only an autobind on a denied address is undone).
 static long PostCheck(ThreadState* st, int op, int flags, long r) {
   if (r == -ESRCH || st->taken_fd < 0) return r;
   const int sock = st->taken_fd;
   std::string now;
-  if (op == kNetConnect) {
+  // A send without an address fails with EDESTADDRREQ on an unconnected datagram socket, after
+  // the kernel bound it: tsyd must not leave an autobind of its own send undecided either.
+  const bool unaddressed_send = (op == kNetSendto || op == kNetSendmsg) && !(flags & kPostCheck) && r == -EDESTADDRREQ;
+  if (op == kNetConnect || unaddressed_send) {
     sa_family_t fam = AF_UNSPEC;
     if (st->sockaddr.size() >= sizeof fam) memcpy(&fam, st->sockaddr.data(), sizeof fam);
-    if (r >= 0 || (fam != AF_INET && fam != AF_INET6)) return r;
+    if (op == kNetConnect && (r >= 0 || (fam != AF_INET && fam != AF_INET6))) return r;
     int type = 0;
     socklen_t tl = sizeof type;
     if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) return r;

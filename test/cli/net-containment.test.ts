@@ -219,6 +219,20 @@ for (const { name, user } of USERS) {
   });
 }
 
+for (const { name, user } of USERS) {
+  test(`sendmsg without a name on an unbound UDP socket (EDESTADDRREQ) leaves no autobind under tsyd (${name})`, async () => {
+    for (const family of ['4', '6'] as const) {
+      const n = await run('native', ['noname', family], [], user);
+      assert.match(n.stdout, /^sendmsg EDESTADDRREQ$/m, describe(n));
+      assert.ok(localOf(n.stdout).port !== 0, `natively the failed send leaves the socket bound: ${n.stdout}`);
+      const t = await run('tsyd', ['noname', family], [], user);
+      assert.match(t.stdout, /^sendmsg EDESTADDRREQ$/m, describe(t));
+      assert.is(localOf(t.stdout).port, 0, describe(t));
+      assert.is(access(t).filter((r) => r['cap'] === 'net/bind').length, 1);
+    }
+  });
+}
+
 test('a connected TCP socket is bound to the route source (loopback), not reachable from another address', async () => {
   const server: Server = createServer((c) => c.destroy());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

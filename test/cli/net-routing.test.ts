@@ -163,9 +163,12 @@ for (const { name, user } of USERS) {
       const ok = await receiver();
       const no = await receiver();
       try {
-        const n = await native([op, String(nok.port), String(nno.port), '1'], user);
-        assert.match(n.stdout, /sent=\d+/, describe(n));
-        await settle();
+        // On a loaded machine one second may pass without a flip landing: up to three tries.
+        for (let i = 0; i < 3 && nno.got === 0; i++) {
+          const n = await native([op, String(nok.port), String(nno.port), '1'], user);
+          assert.match(n.stdout, /sent=\d+/, describe(n));
+          await settle();
+        }
         assert.ok(nok.got > 0 && nno.got > 0, `natively the flip reaches both ports (${nok.got}/${nno.got}): the test can fail`);
         const t = await tsyd([op, String(ok.port), String(no.port), '2'], user, [`deny/net/connect+127.0.0.1!${no.port}`]);
         const m = /sent=(\d+) refused=(\d+)/.exec(t.stdout);
