@@ -483,6 +483,11 @@ static long PostCheck(ThreadState* st, int op, int flags, long r) {
     socklen_t tl = sizeof type;
     if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) return r;
     if (LoadLocal(st, sock, &now) < 0 || st->slots[kNetLocalPort] == 0) return r;
+    // Only a socket on the wildcard address: one that was connected before keeps the source
+    // address of its route, and its association stays as the kernel left it.
+    const size_t n = st->slots[kNetLocalFamily] == 4 ? 4 : st->slots[kNetLocalFamily] == 6 ? 16 : 0;
+    for (size_t i = 0; i < n; i++)
+      if (st->path[kLocalOff + i] != 0) return r;
   } else {
     if (!(flags & kPostCheck)) return r;
     if (LoadLocal(st, sock, &now) < 0 || now == st->local) return r;
