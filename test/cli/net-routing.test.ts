@@ -130,6 +130,17 @@ for (const op of ['rthdrcmsg', 'pktoptions'] as const) {
   });
 }
 
+test('SCTP bindx/connectx through setsockopt: refused under tsyd (this kernel has no SCTP: natively ENOPROTOOPT)', async () => {
+  for (const [opt, cap, label] of [[100, 'net/bind', 'SCTP_SOCKOPT_BINDX_ADD'], [110, 'net/connect', 'SCTP_SOCKOPT_CONNECTX']] as const) {
+    const n = await native(['sctpopt', String(opt)]);
+    assert.match(n.stdout, /^setsockopt (ENOPROTOOPT|OK)$/m, describe(n));
+    const t = await tsyd(['sctpopt', String(opt)]);
+    assert.is(t.stdout, 'setsockopt EPERM\n', describe(t));
+    const recs = access(t);
+    assert.equal(recs.map((r) => [r['cap'], r['opt']]), [[cap, label]]);
+  }
+});
+
 test('IP_OPTIONS without a route (record route) is set by tsyd with the bytes it checked', async () => {
   for (const { user } of USERS) {
     const t = await tsyd(['ipoptions', '127.0.0.1', '9', mark()], user);

@@ -32,10 +32,19 @@ const IP_RETOPTS = 7;
 const IPV6_2292RTHDR = 5;
 const IPV6_2292PKTOPTIONS = 6;
 const IPV6_RTHDR = 57;
+const SOL_SCTP = 132;
+const SCTP_SOCKOPT_BINDX_ADD = 100;
+const SCTP_SOCKOPT_CONNECTX_OLD = 107;
+const SCTP_SOCKOPT_CONNECTX = 110;
 const OPTION_NAMES: Record<number, string> = {
   [IPV6_RTHDR]: 'IPV6_RTHDR',
   [IPV6_2292RTHDR]: 'IPV6_2292RTHDR',
   [IPV6_2292PKTOPTIONS]: 'IPV6_2292PKTOPTIONS',
+};
+const SCTP_NAMES: Record<number, string> = {
+  [SCTP_SOCKOPT_BINDX_ADD]: 'SCTP_SOCKOPT_BINDX_ADD',
+  [SCTP_SOCKOPT_CONNECTX_OLD]: 'SCTP_SOCKOPT_CONNECTX_OLD',
+  [SCTP_SOCKOPT_CONNECTX]: 'SCTP_SOCKOPT_CONNECTX',
 };
 
 /**
@@ -49,6 +58,9 @@ export const SETSOCKOPT_DECIDED: ReadonlyArray<readonly [level: number, name: nu
   [IPPROTO_IPV6, IPV6_2292RTHDR],
   [IPPROTO_IPV6, IPV6_2292PKTOPTIONS],
   [IPPROTO_IP, IP_OPTIONS],
+  [SOL_SCTP, SCTP_SOCKOPT_BINDX_ADD],
+  [SOL_SCTP, SCTP_SOCKOPT_CONNECTX_OLD],
+  [SOL_SCTP, SCTP_SOCKOPT_CONNECTX],
 ];
 
 /** An IPv4/IPv6 address and port. */
@@ -334,17 +346,26 @@ function sendmmsg(ctx: EmulatorContext): void {
  * messages can carry a routing header) are refused while net/connect is on, EPERM and a warn
  * record; removing them (a NULL or empty value) is continued. IP_OPTIONS with a loose or
  * strict source route is refused likewise; other IPv4 options are set by tsyd with the bytes
- * it checked (never continued: the kernel would read them again).
+ * it checked (never continued: the kernel would read them again). SCTP's bindx/connectx
+ * options (address lists the kernel binds or connects to) are refused, EPERM and a record.
  */
 function setsockopt(ctx: EmulatorContext): void {
-  if (!ctx.policy.isOn('net/connect')) return void native.respond(Answer.continue);
   const level = arg32(ctx.slots, 1);
   const name = arg32(ctx.slots, 2);
+  if (!ctx.policy.isOn('net/connect') && !(level === SOL_SCTP && ctx.policy.isOn('net/bind'))) return void native.respond(Answer.continue);
   const ptr = ctx.slots[Slot.args + 6]! !== 0 || ctx.slots[Slot.args + 7]! !== 0;
   const len = arg32(ctx.slots, 4);
   if (level === IPPROTO_IPV6 && OPTION_NAMES[name] !== undefined) {
     if (!ptr || len <= 0) return void native.respond(Answer.continue);
     refusedRoute(ctx, 'setsockopt', OPTION_NAMES[name]!);
+    return void native.respond(Answer.error, EPERM);
+  }
+  if (level === SOL_SCTP && SCTP_NAMES[name] !== undefined) {
+    // SAFETY: sctp_bindx()/sctp_connectx() pass a list of addresses through setsockopt, which
+    // the kernel binds or connects to: addresses net/bind and net/connect never saw. Refused
+    // (fail closed), also when net/bind alone is on.
+    const cap = name === SCTP_SOCKOPT_BINDX_ADD ? 'net/bind' : 'net/connect';
+    ctx.log.warn({ ctx: 'access', cap, sys: 'setsockopt', pid: ctx.slots[Slot.pid], opt: SCTP_NAMES[name] }, `refused ${SCTP_NAMES[name]}: addresses tsyd does not decide`);
     return void native.respond(Answer.error, EPERM);
   }
   if (level === IPPROTO_IP && name === IP_OPTIONS) {
@@ -366,6 +387,6 @@ export function netHandlers(): Map<string, HandlerSpec> {
     ['sendto', { caps: ['net/connect', 'net/bind'], handle: sendto }],
     ['sendmsg', { caps: ['net/connect', 'net/bind'], handle: sendmsg }],
     ['sendmmsg', { caps: ['net/connect', 'net/bind'], handle: sendmmsg }],
-    ['setsockopt', { caps: ['net/connect'], handle: setsockopt }],
+    ['setsockopt', { caps: ['net/connect', 'net/bind'], handle: setsockopt }],
   ]);
 }
