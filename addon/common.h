@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace tsyd {
 
@@ -49,8 +50,9 @@ enum ReqSlot {
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
-  kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length)
-  kReqSlots = 40,
+  kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length),
+                    // 40-41 (sockInfo(): the socket's own address family and port)
+  kReqSlots = 48,
 };
 
 // The job table (offload.cc): kJobWords int32 per entry, in the supervisor's shared words.
@@ -61,9 +63,10 @@ enum JobState { kJobFree = 0, kJobStarting = 1, kJobRunning = 2, kJobBlocking = 
 constexpr int kOffloaded = -1000;
 constexpr int kOffloadFull = -1001;
 
-constexpr size_t kPathBufSize = 3 * PATH_MAX;
+constexpr size_t kPathBufSize = 4 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
 constexpr size_t kLeftOffset = 2 * PATH_MAX;
+constexpr size_t kLocalAddrOffset = 3 * PATH_MAX;  // net.cc: the socket's own address bytes
 
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
@@ -89,6 +92,13 @@ struct ThreadState {
   size_t job_count = 0;
   Napi::ObjectReference jobs_ref;
   bool inline_blocking = false;      // test only: calls that may block stay on this thread
+  std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
+  std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
+  bool have_control = false;         // net.cc: readControl() built `control` for the current msghdr
+  std::string local;                 // net.cc: sockInfo(): the socket's own address when last looked at
+  long pending = 0;                  // net.cc: result of a call that waits for JS to settle it
+  int pending_op = -1;
+  int mmsg_index = -1;               // net.cc: the sendmmsg entry st->msg came from (-1: sendmsg)
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -232,6 +242,9 @@ std::string PathlessName(pid_t tgid, int fd);
 
 // The system call a spawn stage (reported by the child through the status fd) stands for.
 const char* SpawnStageSyscall(int stage);
+
+// Drops what net.cc kept for the current request (fd copies of SCM_RIGHTS, the control copy).
+void ClearNetState(ThreadState* st);
 
 // True when the notification being handled is still valid (the caller still waits).
 bool NotifIdValid(int notify_fd, uint64_t id);

@@ -218,6 +218,7 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   NR(userfaultfd)
   NR(socket)
   NR(listen)
+  NR(setsockopt)
   NR(accept4)
   NR(personality)
   NR(pidfd_getfd)

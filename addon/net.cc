@@ -1,10 +1,14 @@
 // net/connect and net/bind: the address a program passes to connect, bind, sendto, sendmsg
 // and sendmmsg is read once and classified for JS to decide; an allowed call is then performed
-// by tsyd on a copy of the program's socket (pidfd_getfd) with tsyd's own copy of the address.
+// by tsyd on a copy of the program's socket (pidfd_getfd) with tsyd's own copy of the address,
+// of the data and of the control messages. listen and the sends of a datagram socket are
+// decided as the bind the kernel makes on its own (autobind) as well; setsockopt(IP_OPTIONS)
+// is performed with the options tsyd checked.
 #include "common.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
@@ -35,10 +39,47 @@ enum SockKind {
   kSockShort = 8,     // shorter than any address: the kernel refuses it, nothing to decide
 };
 
-// Slots (see common.h ReqSlot: 24-27 are free for this facility).
-enum NetSlot { kNetFamily = kNetSlots, kNetPort = kNetSlots + 1, kNetControl = kNetSlots + 2, kNetNameLen = kNetSlots + 3 };
+// Slots (see common.h ReqSlot: 32-35 and 40-41 belong to this facility).
+enum NetSlot {
+  kNetFamily = kNetSlots,
+  kNetPort = kNetSlots + 1,
+  kNetControl = kNetSlots + 2,
+  kNetNameLen = kNetSlots + 3,
+  kNetLocalFamily = 40,  // sockInfo()/a recheck: the socket's own address: 4|6, else 1000 + AF_ number
+  kNetLocalPort = 41,
+};
+// The socket's own address bytes (4 or 16) sit at this offset of the path buffer, after any
+// path or destination address (which start at 0).
+static constexpr size_t kLocalOff = kLocalAddrOffset;
 
-enum NetOp { kNetConnect = 0, kNetBind = 1, kNetSendto = 2, kNetSendmsg = 3 };
+enum NetOp { kNetConnect = 0, kNetBind = 1, kNetSendto = 2, kNetSendmsg = 3, kNetListen = 4 };
+
+// netOp() flags (src/native/addon.ts NetFlag).
+enum NetFlag {
+  kNoAnswer = 1,      // return the result to JS, do not answer (sendmmsg answers once, at the end)
+  kBindLoopback = 2,  // bind the socket to the loopback address (port 0) before sending
+  kPostCheck = 4,     // after the call, compare the socket's own address with sockInfo()'s
+};
+// netOp(): the socket's own address changed during the call (the kernel bound it on its own):
+// nothing is answered yet; JS decides the new address and calls netSettle().
+static constexpr long kRecheck = -100000;
+// readControl() / ipOptions(): a control message or option that routes the data elsewhere.
+static constexpr long kRefusedRoute = 1;
+
+static constexpr size_t kMaxControl = 128u << 10;  // net.core.optmem_max's default: ENOBUFS above
+static constexpr int kScmMaxFd = 253;              // SCM_MAX_FD
+
+// Control message types and levels (numbers from the kernel's uapi, stable ABI).
+enum : int {
+  kSolUdp = 17, kSolAlg = 279, kSolTls = 282,
+  kScmRights = 1, kScmCredentials = 2, kSoPriority = 12, kSoMark = 36, kSoTimestampingOld = 37,
+  kScmTxtime = 61, kScmTsOptId = 81,
+  kIpTos = 1, kIpTtl = 2, kIpRetopts = 7, kIpPktinfo = 8, kIpProtocol = 52,
+  kIpv6_2292Pktinfo = 2, kIpv6_2292Hopopts = 3, kIpv6_2292Dstopts = 4, kIpv6_2292Rthdr = 5,
+  kIpv6_2292Hoplimit = 8, kIpv6Flowinfo = 11, kIpv6Pktinfo = 50, kIpv6Hoplimit = 52,
+  kIpv6Hopopts = 54, kIpv6Rthdrdstopts = 55, kIpv6Rthdr = 57, kIpv6Dstopts = 59,
+  kIpv6Dontfrag = 62, kIpv6Tclass = 67,
+};
 
 static constexpr size_t kMaxSend = 4u << 20;   // bytes tsyd sends for one call
 static constexpr size_t kMaxIov = 1024;         // UIO_MAXIOV
@@ -144,6 +185,7 @@ static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   st->slots[kPathFailLen] = 0;
+  st->mmsg_index = -1;
   int addr_arg = info[0].As<Napi::Number>().Int32Value();
   int len_arg = info[1].As<Napi::Number>().Int32Value();
   int op = info[2].As<Napi::Number>().Int32Value();
@@ -173,6 +215,7 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   if (r < 0) return Napi::Number::New(env, -EFAULT);
   st->msg.assign(reinterpret_cast<const char*>(&m), sizeof m);
+  st->mmsg_index = index;
   st->slots[kNetControl] = m.msg_controllen != 0 ? 1 : 0;
   st->sockaddr.clear();
   // As the kernel's copy_msghdr: no name pointer means no name; a longer name is cut to the
@@ -282,10 +325,90 @@ static long GatherData(ThreadState* st, int op, int sock, std::vector<char>* dat
   return 0;
 }
 
-static long Perform(ThreadState* st, int op) {
+// The request's copy of the program's socket (arg 0), taken once: every check and the call
+// itself act on the same socket, whatever the program dup2()s onto the number meanwhile.
+static int Sock(ThreadState* st) {
+  if (st->taken_fd >= 0) return st->taken_fd;
   const int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[0]));
-  Fd sock;
-  if ((sock.fd = TakeFd(st, fd)) < 0) return sock.fd;
+  int copy = TakeFd(st, fd);
+  if (copy >= 0) st->taken_fd = copy;
+  return copy;
+}
+
+// The socket's own address (getsockname) into *out and the local slots for JS.
+static long LoadLocal(ThreadState* st, int sock, std::string* out) {
+  sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len = sizeof ss;
+  if (getsockname(sock, reinterpret_cast<sockaddr*>(&ss), &len) < 0) return -errno;
+  out->assign(reinterpret_cast<const char*>(&ss), len);
+  uint8_t* at = st->path + kLocalOff;
+  st->slots[kNetLocalPort] = 0;
+  if (ss.ss_family == AF_INET) {
+    const sockaddr_in* in = reinterpret_cast<const sockaddr_in*>(&ss);
+    memcpy(at, &in->sin_addr, 4);
+    st->slots[kNetLocalFamily] = 4;
+    st->slots[kNetLocalPort] = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const sockaddr_in6* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
+    memcpy(at, &in6->sin6_addr, 16);
+    st->slots[kNetLocalFamily] = 6;
+    st->slots[kNetLocalPort] = ntohs(in6->sin6_port);
+  } else {
+    st->slots[kNetLocalFamily] = 1000 + ss.ss_family;
+  }
+  return 0;
+}
+
+// SAFETY (loopback fallback, decided in JS as a bind of this address): the address the socket
+// is bound to before a send from an unbound datagram socket to a loopback destination, when
+// net/bind denies the address the kernel would choose (0.0.0.0 / ::) — so that the socket
+// cannot receive from other hosts. 127.0.0.1, ::1, or ::ffff:127.0.0.1 for a v4-mapped
+// destination of an IPv6 socket.
+static long BindLoopback(ThreadState* st, int sock) {
+  sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  sa_family_t fam = AF_UNSPEC;
+  if (st->local.size() >= sizeof fam) memcpy(&fam, st->local.data(), sizeof fam);
+  if (fam == AF_INET) {
+    sockaddr_in* in = reinterpret_cast<sockaddr_in*>(&ss);
+    in->sin_family = AF_INET;
+    in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *in;
+  } else if (fam == AF_INET6) {
+    sockaddr_in6* in6 = reinterpret_cast<sockaddr_in6*>(&ss);
+    in6->sin6_family = AF_INET6;
+    bool mapped = false;
+    if (st->sockaddr.size() >= sizeof(sockaddr_in6)) {
+      sockaddr_in6 dst;
+      memcpy(&dst, st->sockaddr.data(), sizeof dst);
+      mapped = dst.sin6_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&dst.sin6_addr);
+    }
+    if (mapped) {
+      in6->sin6_addr.s6_addr[10] = 0xff;
+      in6->sin6_addr.s6_addr[11] = 0xff;
+      in6->sin6_addr.s6_addr[12] = 127;
+      in6->sin6_addr.s6_addr[15] = 1;
+    } else {
+      in6->sin6_addr = in6addr_loopback;
+    }
+    len = sizeof *in6;
+  } else {
+    return -EINVAL;
+  }
+  // EINVAL: bound meanwhile by another thread; the post-check looks at what it is bound to.
+  if (bind(sock, reinterpret_cast<sockaddr*>(&ss), len) < 0 && errno != EINVAL) return -errno;
+  return LoadLocal(st, sock, &st->local);
+}
+
+static long Perform(ThreadState* st, int op, int flags) {
+  const int sock = Sock(st);
+  if (sock < 0) return sock;
+  if (op == kNetListen) {
+    const int backlog = static_cast<int>(static_cast<int32_t>(st->req->data.args[1]));
+    return listen(sock, backlog) < 0 ? -errno : 0;
+  }
   sockaddr_storage sa;
   socklen_t salen = 0;
   Fd held;
@@ -293,27 +416,86 @@ static long Perform(ThreadState* st, int op) {
   long r = BuildAddress(st, op, &sa, &salen, &held, &base);
   if (r < 0) return r;
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&sa);
-  if (op == kNetConnect) return connect(sock.fd, addr, salen) < 0 ? -errno : 0;
+  if (op == kNetConnect) return connect(sock, addr, salen) < 0 ? -errno : 0;
   if (op == kNetBind) {
-    if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock.fd, addr, salen);
-    return bind(sock.fd, addr, salen) < 0 ? -errno : 0;
+    if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock, addr, salen);
+    return bind(sock, addr, salen) < 0 ? -errno : 0;
   }
+  if ((flags & kBindLoopback) && (r = BindLoopback(st, sock)) < 0) return r;
   std::vector<char> data;
-  if ((r = GatherData(st, op, sock.fd, &data)) < 0) return r;
-  const int flags = static_cast<int>(static_cast<int32_t>(st->req->data.args[op == kNetSendto ? 3 : 2]));
+  if ((r = GatherData(st, op, sock, &data)) < 0) return r;
+  // The flags argument: sendto(fd, buf, len, FLAGS, ...), sendmsg(fd, msg, FLAGS),
+  // sendmmsg(fd, vec, vlen, FLAGS).
+  const int flags_arg = op == kNetSendto || st->mmsg_index >= 0 ? 3 : 2;
+  const int msg_flags = static_cast<int>(static_cast<int32_t>(st->req->data.args[flags_arg]));
   // SAFETY: MSG_NOSIGNAL for tsyd itself; the program gets its SIGPIPE below, as the kernel
-  // would have sent it.
-  ssize_t n = sendto(sock.fd, data.data(), data.size(), flags | MSG_NOSIGNAL, addr, salen);
+  // would have sent it. The control data is tsyd's copy (readControl): SCM_RIGHTS names
+  // tsyd's copies of the program's fds, and nothing the program changes now reaches the kernel.
+  iovec iov = {data.data(), data.size()};
+  msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = salen > 0 ? const_cast<sockaddr*>(addr) : nullptr;
+  mh.msg_namelen = salen;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (op == kNetSendmsg && st->have_control && !st->control.empty()) {
+    mh.msg_control = &st->control[0];
+    mh.msg_controllen = st->control.size();
+  }
+  ssize_t n = sendmsg(sock, &mh, msg_flags | MSG_NOSIGNAL);
   if (n < 0) {
     int e = errno;
-    if (e == EPIPE && !(flags & MSG_NOSIGNAL)) {
+    if (e == EPIPE && !(msg_flags & MSG_NOSIGNAL)) {
       pid_t tid = static_cast<pid_t>(st->req->pid);
       pid_t tgid = TgidOf(tid);
       if (tgid > 0 && NotifIdValid(st->notify_fd, st->req->id)) syscall(SYS_tgkill, tgid, tid, SIGPIPE);
     }
     return -e;
   }
+  if (op == kNetSendmsg && st->mmsg_index >= 0) {
+    // sendmmsg: the length sent goes into the entry's msg_len, as the kernel writes it.
+    const uint32_t len32 = static_cast<uint32_t>(n);
+    const uint64_t at = st->req->data.args[1] + static_cast<uint64_t>(st->mmsg_index) * sizeof(mmsghdr) + offsetof(mmsghdr, msg_len);
+    if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
+    if (WriteRemote(static_cast<pid_t>(st->req->pid), at, &len32, sizeof len32) < 0) return -EFAULT;
+  }
   return n;
+}
+
+// After a call that may have bound the socket on its own: compares its own address with the
+// one JS decided on (sockInfo); a change is handed to JS (kRecheck) with the new address in
+// the local slots, the result kept for netSettle(). A connect that failed on a datagram socket
+// may have left it autobound (the kernel binds before it routes), and so does a send without an
+// address (EDESTADDRREQ): a datagram socket with a port is handed over then too (decided again
+// as a bind; an explicit bind was allowed, so only an autobind on a denied address is undone).
+static long PostCheck(ThreadState* st, int op, int flags, long r) {
+  if (r == -ESRCH || st->taken_fd < 0) return r;
+  const int sock = st->taken_fd;
+  std::string now;
+  // A send without an address fails with EDESTADDRREQ on an unconnected datagram socket, after
+  // the kernel bound it: tsyd must not leave an autobind of its own send undecided either.
+  const bool unaddressed_send = (op == kNetSendto || op == kNetSendmsg) && !(flags & kPostCheck) && r == -EDESTADDRREQ;
+  if (op == kNetConnect || unaddressed_send) {
+    sa_family_t fam = AF_UNSPEC;
+    if (st->sockaddr.size() >= sizeof fam) memcpy(&fam, st->sockaddr.data(), sizeof fam);
+    if (op == kNetConnect && (r >= 0 || (fam != AF_INET && fam != AF_INET6))) return r;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) return r;
+    if (LoadLocal(st, sock, &now) < 0 || st->slots[kNetLocalPort] == 0) return r;
+    // Only a socket on the wildcard address: one that was connected before keeps the source
+    // address of its route, and its association stays as the kernel left it.
+    const size_t n = st->slots[kNetLocalFamily] == 4 ? 4 : st->slots[kNetLocalFamily] == 6 ? 16 : 0;
+    for (size_t i = 0; i < n; i++)
+      if (st->path[kLocalOff + i] != 0) return r;
+  } else {
+    if (!(flags & kPostCheck)) return r;
+    if (LoadLocal(st, sock, &now) < 0 || now == st->local) return r;
+  }
+  st->local = now;
+  st->pending = r;
+  st->pending_op = op;
+  return kRecheck;
 }
 
 // netOp(op) → the result given to the program (≥ 0 or -errno) after answering it, or -ESRCH
@@ -323,18 +505,320 @@ static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   int op = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || op < kNetConnect || op > kNetSendmsg) return Napi::Number::New(env, -EINVAL);
-  long r = Perform(st, op);
+  int flags = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (!st->have_req || op < kNetConnect || op > kNetListen) return Napi::Number::New(env, -EINVAL);
+  long r = Perform(st, op, flags);
   // The call was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
+  // The fds of SCM_RIGHTS are in flight (or the send failed): tsyd's copies go at once.
+  for (int fd : st->control_fds) close(fd);
+  st->control_fds.clear();
+  if (r == -ESRCH && !NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  r = PostCheck(st, op, flags, r);
+  if (r == kRecheck || (flags & kNoAnswer)) return Napi::Number::New(env, static_cast<double>(r));
+  return AnswerResult(env, st, r);
+}
+
+// netSettle(allowed, flags): ends a call netOp() handed over (kRecheck). Not allowed: the bind
+// the kernel made on its own is undone — connect(AF_UNSPEC) dissolves it, and the kernel
+// releases a port that was not bound explicitly (an autobind never is) — and a listen answers
+// EACCES (nothing listens any more); a send keeps its result (the data went to the address
+// tsyd checked). Answers unless kNoAnswer; returns the result.
+// SAFETY: between the kernel's bind and this undo (microseconds) the socket is reachable at a
+// port nobody knows yet: accepted, documented in the README.
+static Napi::Value NetSettle(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  const bool allowed = info[0].ToBoolean().Value();
+  const int flags = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+  if (!st->have_req || st->pending_op < 0) return Napi::Number::New(env, -EINVAL);
+  long r = st->pending;
+  if (!allowed && st->taken_fd >= 0) {
+    sockaddr unspec;
+    memset(&unspec, 0, sizeof unspec);
+    unspec.sa_family = AF_UNSPEC;
+    connect(st->taken_fd, &unspec, sizeof unspec);
+    if (st->pending_op == kNetListen) r = -EACCES;
+  }
+  st->pending_op = -1;
+  if (flags & kNoAnswer) return Napi::Number::New(env, static_cast<double>(r));
+  return AnswerResult(env, st, r);
+}
+
+// sockInfo() → SO_TYPE of the program's socket (arg 0; tsyd's copy, kept for the request), or
+// -errno; its own address in the local slots (kNetLocalFamily, kNetLocalPort, the bytes at
+// kLocalOff of the path buffer), kept for netOp()'s post-check.
+static Napi::Value SockInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  if (!st->have_req) return Napi::Number::New(env, -EINVAL);
+  const int sock = Sock(st);
+  if (sock < 0) return Napi::Number::New(env, sock);
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) return Napi::Number::New(env, -errno);
+  long r = LoadLocal(st, sock, &st->local);
+  return Napi::Number::New(env, r < 0 ? static_cast<double>(r) : type);
+}
+
+// SAFETY: IPv4 options walked as the kernel's ip_options_compile walks them (padded with END
+// to a multiple of 4). A loose or strict source route (LSRR, SSRR) sends the packet to its
+// first hop instead of the destination tsyd checked → kRefusedRoute. Options the kernel grants
+// only with CAP_NET_RAW (CIPSO, security, stream id, unknown ones) → EINVAL, the kernel's answer
+// to the program (which has no CAP_NET_RAW while a net capability is on): tsyd may hold it.
+static long CheckIpOptions(const uint8_t* data, size_t n) {
+  uint8_t b[40];
+  memset(b, 0, sizeof b);
+  if (n > sizeof b) n = sizeof b;
+  memcpy(b, data, n);
+  const size_t len = (n + 3) & ~static_cast<size_t>(3);
+  size_t i = 0;
+  while (i < len) {
+    const uint8_t t = b[i];
+    if (t == 0) break;  // IPOPT_END: the rest is padding
+    if (t == 1) {       // IPOPT_NOOP
+      i++;
+      continue;
+    }
+    if (len - i < 2) return -EINVAL;
+    const uint8_t ol = b[i + 1];
+    if (ol < 2 || ol > len - i) return -EINVAL;
+    if (t == 131 || t == 137) return kRefusedRoute;  // IPOPT_LSRR, IPOPT_SSRR
+    if (t != 7 && t != 68 && t != 148) return -EINVAL;  // only RR, TIMESTAMP, RA without privilege
+    i += ol;
+  }
+  return 0;
+}
+
+// The credentials the kernel checks SCM_CREDENTIALS against, from /proc/<tid>/status.
+struct ProcCreds {
+  pid_t tgid = -1;
+  uint32_t uid[3] = {0, 0, 0};
+  uint32_t gid[3] = {0, 0, 0};
+  uint64_t cap_eff = 0;
+};
+
+static long ReadCreds(pid_t tid, ProcCreds* c) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/status", tid);
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return -errno;
+  char line[256];
+  int found = 0;
+  while (fgets(line, sizeof line, f) != nullptr) {
+    unsigned long long cap;
+    if (sscanf(line, "Tgid: %d", &c->tgid) == 1) found |= 1;
+    else if (sscanf(line, "Uid: %u %u %u", &c->uid[0], &c->uid[1], &c->uid[2]) == 3) found |= 2;
+    else if (sscanf(line, "Gid: %u %u %u", &c->gid[0], &c->gid[1], &c->gid[2]) == 3) found |= 4;
+    else if (sscanf(line, "CapEff: %llx", &cap) == 1) {
+      c->cap_eff = cap;
+      found |= 8;
+    }
+  }
+  fclose(f);
+  return found == 15 ? 0 : -ESRCH;
+}
+
+// SAFETY: SCM_CREDENTIALS as the kernel's scm_check_creds would judge it for the program (not
+// for tsyd, which may be root): its own tgid unless it has CAP_SYS_ADMIN, one of its real,
+// effective or saved uids (gids) unless it has CAP_SETUID (CAP_SETGID). tsyd then sends the
+// same credentials, and the kernel checks them again against tsyd: an unprivileged tsyd cannot
+// send the program's pid (EPERM, documented).
+static long CheckCredentials(ThreadState* st, const cmsghdr* c) {
+  if (c->cmsg_len != CMSG_LEN(sizeof(ucred))) return -EINVAL;
+  ucred u;
+  memcpy(&u, CMSG_DATA(c), sizeof u);
+  if (u.uid == static_cast<uid_t>(-1) || u.gid == static_cast<gid_t>(-1)) return -EINVAL;
+  ProcCreds pc;
+  long r = ReadCreds(static_cast<pid_t>(st->req->pid), &pc);
+  if (r < 0) return r;
+  auto cap = [&](int n) { return (pc.cap_eff >> n) & 1; };
+  const bool pid_ok = u.pid == pc.tgid || cap(21);  // CAP_SYS_ADMIN
+  const bool uid_ok = u.uid == pc.uid[0] || u.uid == pc.uid[1] || u.uid == pc.uid[2] || cap(7);  // CAP_SETUID
+  const bool gid_ok = u.gid == pc.gid[0] || u.gid == pc.gid[1] || u.gid == pc.gid[2] || cap(6);  // CAP_SETGID
+  return pid_ok && uid_ok && gid_ok ? 0 : -EPERM;
+}
+
+// One control message of sendmsg: 0 to pass it on (after any change in place), -errno, or
+// kRefusedRoute (the message type in the kNetControl slot).
+static long CheckCmsg(ThreadState* st, cmsghdr* c, int* nfds) {
+  const size_t dlen = c->cmsg_len - CMSG_LEN(0);
+  uint8_t* d = CMSG_DATA(c);
+  switch (c->cmsg_level) {
+    case SOL_SOCKET:
+      switch (c->cmsg_type) {
+        case kScmRights: {
+          // SAFETY: tsyd passes its own copies of the fds the program names (pidfd_getfd, at
+          // the moment of the send, as the kernel would read the numbers): no number the program
+          // changes afterwards reaches the kernel. The kernel's limit, checked first.
+          const size_t n = dlen / sizeof(int);
+          if (n == 0) return 0;
+          if (n > static_cast<size_t>(kScmMaxFd) || *nfds + n > static_cast<size_t>(kScmMaxFd)) return -EINVAL;
+          for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, d + i * sizeof(int), sizeof fd);
+            int copy = TakeFd(st, fd);
+            if (copy < 0) return copy == -ESRCH ? -ESRCH : -EBADF;
+            st->control_fds.push_back(copy);
+            memcpy(d + i * sizeof(int), &copy, sizeof copy);
+          }
+          *nfds += static_cast<int>(n);
+          return 0;
+        }
+        case kScmCredentials:
+          return CheckCredentials(st, c);
+        case kSoMark:
+          // SAFETY: needs CAP_NET_ADMIN, which the program does not have (tsyd may).
+          return -EPERM;
+        case kSoPriority: {
+          // SAFETY: above 6 needs CAP_NET_RAW or CAP_NET_ADMIN (sk_set_prio_allowed).
+          if (c->cmsg_len != CMSG_LEN(sizeof(uint32_t))) return -EINVAL;
+          uint32_t prio;
+          memcpy(&prio, d, sizeof prio);
+          return prio <= 6 ? 0 : -EPERM;
+        }
+        case kSoTimestampingOld:
+        case kScmTxtime:
+        case kScmTsOptId:
+          return 0;
+        default:
+          return -EINVAL;  // the kernel's answer to a type it does not know (fail closed)
+      }
+    case IPPROTO_IP:
+      switch (c->cmsg_type) {
+        case kIpRetopts: {
+          long r = CheckIpOptions(d, dlen < 40 ? dlen : 40);
+          if (r == kRefusedRoute) st->slots[kNetControl] = kIpRetopts;
+          return r;
+        }
+        case kIpPktinfo:
+        case kIpTtl:
+        case kIpTos:
+        case kIpProtocol:
+          return 0;
+        default:
+          return -EINVAL;
+      }
+    case IPPROTO_IPV6:
+      switch (c->cmsg_type) {
+        case kIpv6Rthdr:
+        case kIpv6_2292Rthdr:
+          // SAFETY: a routing header sends the packet to its segments first, not to the
+          // destination tsyd checked.
+          st->slots[kNetControl] = c->cmsg_type;
+          return kRefusedRoute;
+        case kIpv6Hopopts:
+        case kIpv6_2292Hopopts:
+        case kIpv6Dstopts:
+        case kIpv6_2292Dstopts:
+        case kIpv6Rthdrdstopts:
+          return -EPERM;  // SAFETY: CAP_NET_RAW, which the program does not have
+        case kIpv6Pktinfo:
+        case kIpv6_2292Pktinfo:
+        case kIpv6Hoplimit:
+        case kIpv6_2292Hoplimit:
+        case kIpv6Tclass:
+        case kIpv6Dontfrag:
+        case kIpv6Flowinfo:
+          return 0;
+        default:
+          return -EINVAL;
+      }
+    case kSolUdp:  // UDP_SEGMENT
+    case kSolAlg:  // AF_ALG operation, IV, AAD length
+    case kSolTls:  // TLS record type
+      return 0;
+    default:
+      // SAFETY: fail closed: a level tsyd does not know may carry a destination (SCTP's
+      // SCTP_DSTADDRV4/V6 do) or need a privilege tsyd has and the program has not.
+      return -EINVAL;
+  }
+}
+
+// readControl() → 0: tsyd's copy of the control data of the msghdr read last (readMsgName) is
+// ready for netOp(), with its own copies of the fds of SCM_RIGHTS; -errno; or kRefusedRoute
+// (the refused type in the kNetControl slot). Walked as the kernel walks it (CMSG_FIRSTHDR /
+// CMSG_NXTHDR, a bad cmsg_len is EINVAL), and sent as it was walked: the same bytes.
+static Napi::Value ReadControl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  if (!st->have_req || st->msg.size() != sizeof(msghdr)) return Napi::Number::New(env, -EINVAL);
+  ClearNetState(st);
+  msghdr m;
+  memcpy(&m, st->msg.data(), sizeof m);
+  const size_t len = m.msg_controllen;
+  st->have_control = true;
+  if (len == 0) return Napi::Number::New(env, 0);
+  if (len > kMaxControl) return Napi::Number::New(env, -ENOBUFS);
+  std::vector<uint64_t> buf((len + 7) / 8, 0);  // aligned for cmsghdr
+  uint8_t* b = reinterpret_cast<uint8_t*>(buf.data());
+  const pid_t tid = static_cast<pid_t>(st->req->pid);
+  int rr = ReadRemote(tid, reinterpret_cast<uint64_t>(m.msg_control), b, len);
+  if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  if (rr < 0) return Napi::Number::New(env, -EFAULT);
+  int nfds = 0;
+  for (size_t off = 0; off + sizeof(cmsghdr) <= len;) {
+    cmsghdr* c = reinterpret_cast<cmsghdr*>(b + off);
+    if (c->cmsg_len < sizeof(cmsghdr) || c->cmsg_len > len - off) {
+      ClearNetState(st);
+      return Napi::Number::New(env, -EINVAL);
+    }
+    long r = CheckCmsg(st, c, &nfds);
+    if (r != 0) {
+      ClearNetState(st);
+      return Napi::Number::New(env, static_cast<double>(r));
+    }
+    off += CMSG_ALIGN(c->cmsg_len);
+  }
+  st->control.assign(reinterpret_cast<const char*>(b), len);
+  st->have_control = true;
+  return Napi::Number::New(env, 0);
+}
+
+// ipOptions() for setsockopt(fd, IPPROTO_IP, IP_OPTIONS, optval, optlen), optlen > 0:
+// kRefusedRoute (nothing answered: JS refuses), or the result of tsyd's own setsockopt on its
+// copy of the socket with the options it checked (answered; 0, -errno, -ESRCH caller gone).
+static Napi::Value IpOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  if (!st->have_req) return Napi::Number::New(env, -EINVAL);
+  const int64_t len = static_cast<int32_t>(st->req->data.args[4]);
+  long r;
+  uint8_t opts[40];
+  if (len < 0 || len > 40) {
+    r = -EINVAL;  // as the kernel: optlen < 0, or more than 40 bytes of options
+  } else {
+    const pid_t tid = static_cast<pid_t>(st->req->pid);
+    int rr = len == 0 ? 0 : ReadRemote(tid, st->req->data.args[3], opts, static_cast<size_t>(len));
+    if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+    r = rr < 0 ? -EFAULT : CheckIpOptions(opts, static_cast<size_t>(len));
+    if (r == kRefusedRoute) return Napi::Number::New(env, static_cast<double>(r));
+    if (r == 0) {
+      const int sock = Sock(st);
+      if (sock < 0) r = sock;
+      else r = setsockopt(sock, IPPROTO_IP, IP_OPTIONS, opts, static_cast<socklen_t>(len)) < 0 ? -errno : 0;
+    }
+  }
   if (r == -ESRCH && !NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   return AnswerResult(env, st, r);
+}
+
+void ClearNetState(ThreadState* st) {
+  for (int fd : st->control_fds) close(fd);
+  st->control_fds.clear();
+  st->control.clear();
+  st->have_control = false;
+  st->pending_op = -1;
 }
 
 void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("readSockaddr", Napi::Function::New(env, ReadSockaddr, "readSockaddr"));
   exports.Set("readMsgName", Napi::Function::New(env, ReadMsgName, "readMsgName"));
   exports.Set("netOp", Napi::Function::New(env, NetOpJs, "netOp"));
+  exports.Set("netSettle", Napi::Function::New(env, NetSettle, "netSettle"));
+  exports.Set("sockInfo", Napi::Function::New(env, SockInfo, "sockInfo"));
+  exports.Set("readControl", Napi::Function::New(env, ReadControl, "readControl"));
+  exports.Set("ipOptions", Napi::Function::New(env, IpOptions, "ipOptions"));
 }
 
 }  // namespace tsyd

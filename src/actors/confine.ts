@@ -64,7 +64,11 @@ export function confinementRules(kind: ThreadKind): Array<[string, string]> {
     case 'emulator':
       // Emulators write the results of emulated calls (stat buffers, link targets) into the
       // program with process_vm_writev: it stays allowed for them alone.
-      return [...COMMON, ['unshare', 'its fd table and fs are set up before confinement'], ...NO_SOCKETS];
+      // SAFETY: listen stays allowed for emulators alone: they perform the program's listen on
+      // their copy of its socket (handlers/net.ts: decided on that copy, so that a dup2 onto
+      // the fd number after the check cannot make the kernel listen on another socket). They
+      // still create no socket and accept no connection.
+      return [...COMMON, ['unshare', 'its fd table and fs are set up before confinement'], ...NO_SOCKETS.filter(([n]) => n !== 'listen')];
     case 'interrupter':
       return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'reads only /proc status'], ...NO_SOCKETS];
     case 'ipc':

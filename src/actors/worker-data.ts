@@ -26,7 +26,7 @@ export const Ctl = {
 } as const;
 
 /** Per-emulator slot: the request buffer the addon writes (words 0..23) + the emulator's own words. */
-export const SLOT_WORDS = 40;
+export const SLOT_WORDS = 48;
 export const Slot = {
   state: 24,
   tid: 25,

@@ -75,11 +75,21 @@ const IOPRIO_WHO_USER = 3;
 const F_SETOWN = 8;
 const F_SETOWN_EX = 15;
 const PIDFD_THREAD = 0o200;
-const IPPROTO_IP = 0;
-const IP_OPTIONS = 4;
-const IPPROTO_IPV6 = 41;
-const IPV6_2292RTHDR = 24;
-const IPV6_RTHDR = 57;
+/**
+ * The setsockopt (level, name) pairs that change where data goes, decided as net/connect (the
+ * net handler refuses routing headers and source routes); every other option is the program's.
+ * IP_OPTIONS may carry a source route; IPv6 routing headers (RFC 3542 IPV6_RTHDR, RFC 2292's
+ * IPV6_2292RTHDR and IPV6_2292PKTOPTIONS) send elsewhere; SCTP bindx/connectx bind and connect.
+ */
+export const SETSOCKOPT_DECIDED: ReadonlyArray<readonly [level: number, name: number, what: string]> = [
+  [0, 4, 'IP_OPTIONS'],
+  [41, 57, 'IPV6_RTHDR'],
+  [41, 5, 'IPV6_2292RTHDR'],
+  [41, 6, 'IPV6_2292PKTOPTIONS'],
+  [132, 100, 'SCTP_SOCKOPT_BINDX_ADD'],
+  [132, 107, 'SCTP_SOCKOPT_CONNECTX_OLD'],
+  [132, 110, 'SCTP_SOCKOPT_CONNECTX'],
+];
 /** ioctl request numbers (asm-generic/ioctls.h, linux/fs.h, linux/userfaultfd.h, linux/sockios.h). */
 export const IOCTL = {
   TIOCSTI: 0x5412,
@@ -315,10 +325,8 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   accept: allowed(FD_IO), accept4: allowed(FD_IO), recvfrom: allowed(FD_IO), recvmsg: allowed(FD_IO),
   recvmmsg: allowed(FD_IO), shutdown: allowed(FD_IO), getsockname: allowed(FD_IO), getpeername: allowed(FD_IO),
   getsockopt: allowed(FD_IO),
-  setsockopt: decided('options that change where data goes (source routes) are decided as net/connect', [
-    rule([eq(1, IPPROTO_IP), eq(2, IP_OPTIONS)], { action: 'notify', caps: ['net/connect'] }, 'IP options may carry a source route'),
-    rule([eq(1, IPPROTO_IPV6), eq(2, IPV6_RTHDR)], { action: 'notify', caps: ['net/connect'] }, 'an IPv6 routing header sends elsewhere'),
-    rule([eq(1, IPPROTO_IPV6), eq(2, IPV6_2292RTHDR)], { action: 'notify', caps: ['net/connect'] }, 'an IPv6 routing header sends elsewhere'),
+  setsockopt: decided('options that change where data goes (source routes, routing headers, SCTP bindx/connectx) are decided as net/connect', [
+    ...SETSOCKOPT_DECIDED.map(([level, name, what]) => rule([eq(1, level), eq(2, name)], { action: 'notify', caps: ['net/connect'] }, what)),
     rule([], ALLOW, 'other options do not change the destination'),
   ]),
   // --- IPC ------------------------------------------------------------------------------

@@ -35,14 +35,19 @@ export const Slot = {
   pathDecideLen: 38,
   /** The directories a resolution left again through "..": NUL-separated at LEFT_OFFSET (total length). */
   pathLeftLen: 39,
-  count: 40,
+  /** sockInfo() / a recheck: the socket's own address family (4|6, else 1000 + the AF_ number) and port. */
+  netLocalFamily: 40,
+  netLocalPort: 41,
+  count: 48,
 } as const;
 
-export const PATH_BUF_SIZE = 3 * 4096;
-/** Where the directories a resolution left through ".." are put in the path buffer (Slot.pathLeftLen). */
-export const LEFT_OFFSET = 2 * 4096;
+export const PATH_BUF_SIZE = 4 * 4096;
 /** Where a deleted file's former path is put in the path buffer (Slot.pathDecideLen). */
 export const DECIDE_AS_OFFSET = 4096;
+/** Where the directories a resolution left through ".." are put in the path buffer (Slot.pathLeftLen). */
+export const LEFT_OFFSET = 2 * 4096;
+/** Where sockInfo() puts the socket's own address bytes in the path buffer (addon/net.cc kLocalOff). */
+export const LOCAL_ADDR_OFFSET = 3 * 4096;
 
 /** Flags of resolvePath()/canonicalize() (addon/path.cc ResolveFlag). */
 export const Resolve = {
@@ -90,7 +95,15 @@ export const SockKind = {
 } as const;
 
 /** netOp() and readSockaddr() operations (addon/net.cc NetOp). */
-export const NetOp = { connect: 0, bind: 1, sendto: 2, sendmsg: 3 } as const;
+export const NetOp = { connect: 0, bind: 1, sendto: 2, sendmsg: 3, listen: 4 } as const;
+
+/** netOp()/netSettle() flags (addon/net.cc NetFlag). */
+export const NetFlag = { noAnswer: 1, bindLoopback: 2, postCheck: 4 } as const;
+
+/** netOp(): the socket's own address changed during the call; nothing answered, call netSettle(). */
+export const NET_RECHECK = -100000;
+/** readControl() / ipOptions(): a control message or IP option that routes data elsewhere (not answered). */
+export const NET_REFUSED_ROUTE = 1;
 
 /** Results of ops that may hand their call to a job thread (addon/offload.cc). */
 export const OFFLOADED = -1000;
@@ -178,8 +191,20 @@ export interface Addon {
   readSockaddr(addrArg: number, lenArg: number, op: number): number;
   /** The same for sendmsg's msg_name (index -1) or sendmmsg's entry `index`: a SockKind, or -errno. */
   readMsgName(msgArg: number, index: number): number;
-  /** Performs connect/bind/sendto/sendmsg on tsyd's copy of the socket with the checked address and answers. */
-  netOp(op: number): number;
+  /**
+   * Performs connect/bind/sendto/sendmsg/listen on tsyd's copy of the socket with the checked
+   * address (and control data) and answers (unless NetFlag.noAnswer): the result, -ESRCH when
+   * the caller is gone, or NET_RECHECK (not answered) when the socket got bound during the call.
+   */
+  netOp(op: number, flags?: number): number;
+  /** Ends a NET_RECHECK: not allowed → the kernel's bind is undone (listen: EACCES). Answers unless noAnswer. */
+  netSettle(allowed: boolean, flags?: number): number;
+  /** SO_TYPE of the program's socket (arg 0, tsyd's copy kept for the request) and its own address in the local slots, or -errno. */
+  sockInfo(): number;
+  /** Reads, checks and copies the control data of the last readMsgName(): 0, -errno or NET_REFUSED_ROUTE. */
+  readControl(): number;
+  /** setsockopt(IP_OPTIONS) performed with the checked options and answered, or NET_REFUSED_ROUTE (not answered). */
+  ipOptions(): number;
   readOpenHow(howArg: number, sizeArg: number): number;
   /** The pid tsyd's copy of the program's fd (takeFd) signals: a pidfd's (-1: ended), a /proc/<pid> directory's; -EBADF otherwise. */
   takenFdPid(): number;

@@ -1,26 +1,72 @@
-// net/connect and net/bind: connect, bind, sendto, sendmsg, sendmmsg. The address is read once
-// and decided; an allowed call is performed by tsyd on a copy of the program's socket with the
-// address it checked (addon/net.cc), so the program cannot change it after the check.
+// net/connect and net/bind: connect, bind, listen, sendto, sendmsg, sendmmsg, setsockopt. The
+// address is read once and decided; an allowed call is performed by tsyd on a copy of the
+// program's socket with the address (and data, and control messages) it checked
+// (addon/net.cc), so the program cannot change them after the check. A bind the kernel makes
+// on its own — listen on an unbound socket, a send from an unbound datagram socket — is
+// decided as a bind of the address the kernel chooses.
 import { constants as os } from 'node:os';
-import { Answer, native, NetOp, Slot, SockKind } from '../../native/addon.js';
-import type { NetCapability } from '../../sandbox/rules.js';
+import {
+  Answer,
+  LOCAL_ADDR_OFFSET,
+  native,
+  NET_RECHECK,
+  NET_REFUSED_ROUTE,
+  NetFlag,
+  NetOp,
+  Slot,
+  SockKind,
+} from '../../native/addon.js';
+import type { AddressFamily, NetCapability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, hiddenFailure, isHidden, refusePath } from './common.js';
+import { arg32, hiddenFailure, isHidden } from './common.js';
 
-const { EACCES, ENOENT, ESRCH } = os.errno;
+const { EACCES, ENOENT, EPERM, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
 const MAX_MMSG = 1024;
+const SOCK_DGRAM = 2;
+
+const IPPROTO_IP = 0;
+const IPPROTO_IPV6 = 41;
+const IP_OPTIONS = 4;
+const IP_RETOPTS = 7;
+const IPV6_2292RTHDR = 5;
+const IPV6_2292PKTOPTIONS = 6;
+const IPV6_RTHDR = 57;
+const SOL_SCTP = 132;
+const SCTP_SOCKOPT_BINDX_ADD = 100;
+const SCTP_SOCKOPT_CONNECTX_OLD = 107;
+const SCTP_SOCKOPT_CONNECTX = 110;
+const OPTION_NAMES: Record<number, string> = {
+  [IPV6_RTHDR]: 'IPV6_RTHDR',
+  [IPV6_2292RTHDR]: 'IPV6_2292RTHDR',
+  [IPV6_2292PKTOPTIONS]: 'IPV6_2292PKTOPTIONS',
+};
+const SCTP_NAMES: Record<number, string> = {
+  [SCTP_SOCKOPT_BINDX_ADD]: 'SCTP_SOCKOPT_BINDX_ADD',
+  [SCTP_SOCKOPT_CONNECTX_OLD]: 'SCTP_SOCKOPT_CONNECTX_OLD',
+  [SCTP_SOCKOPT_CONNECTX]: 'SCTP_SOCKOPT_CONNECTX',
+};
+
+
+/** An IPv4/IPv6 address and port. */
+interface Inet {
+  family: AddressFamily;
+  bytes: Uint8Array;
+  port: number;
+}
+
+/** The answer for a verdict: 0 go on; an errno to answer; GONE: the caller is gone, answer nothing. */
+const GONE = -1;
 
 /**
- * Decides the address just read (`kind`: a SockKind or -errno). true → the call may be
- * performed; false → answered already (or the caller is gone).
+ * Decides the address just read (`kind`: a SockKind or -errno) for `cap` (already known to be
+ * on): 0 → the call may be performed; an errno to answer; GONE. Denials are logged.
  */
-function decide(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: number): boolean {
+function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: number): number {
   if (kind < 0) {
     // A UNIX path whose resolution stopped at a hidden object: it does not exist.
-    if (hiddenFailure(ctx, sys, kind)) native.respond(Answer.error, ENOENT);
-    else if (kind !== -ESRCH) native.respond(Answer.error, -kind);
-    return false;
+    if (hiddenFailure(ctx, sys, kind)) return ENOENT;
+    return kind === -ESRCH ? GONE : -kind;
   }
   const { slots, pathBuf } = ctx;
   switch (kind) {
@@ -28,94 +74,293 @@ function decide(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: num
     case SockKind.unnamed: // bind: autobind to a fresh abstract name, nothing named
     case SockKind.unspec: // connect: dissolves the association
     case SockKind.short: // no address at all: the kernel refuses it
-      return true;
+      return 0;
     case SockKind.netlink:
       // SAFETY: netlink talks to the kernel (and other local netlink sockets) only: no rule
       // form names it, and it reaches no host or file. Still performed by tsyd, never continued.
-      return true;
+      return 0;
     case SockKind.inet: {
-      const family = slots[Slot.netFamily] === 4 ? 4 : 6;
-      const bytes = Uint8Array.from(pathBuf.subarray(0, family === 4 ? 4 : 16));
-      if (ctx.allowsAddress(cap, sys, family, bytes, slots[Slot.netPort]!)) return true;
-      native.respond(Answer.error, EACCES);
-      return false;
+      const d = destination(ctx);
+      return ctx.allowsAddress(cap, sys, d.family, d.bytes, d.port) ? 0 : EACCES;
     }
     case SockKind.unixPath: {
       const path = pathBuf.toString('latin1', 0, pathBuf.indexOf(0));
-      if (isHidden(ctx, sys, path)) {
-        native.respond(Answer.error, ENOENT);
-        return false;
-      }
+      if (isHidden(ctx, sys, path)) return ENOENT;
       // SAFETY: binding a UNIX path creates a file: the create capability decides it too.
       const creates = sys === 'bind' && ctx.policy.isOn('create');
-      if (ctx.allows(cap, sys, path) && (!creates || ctx.allows('create', sys, path))) return true;
-      refusePath(ctx, path);
-      return false;
+      if (ctx.allows(cap, sys, path) && (!creates || ctx.allows('create', sys, path))) return 0;
+      // SAFETY: a hidden path must not show through the errno (EACCES would say it exists).
+      return ctx.policy.isOn('stat') && !ctx.policy.check('stat', path) ? ENOENT : EACCES;
     }
     case SockKind.abstract: {
       // `@` and the name's bytes, NULs included (rules match `@name` patterns).
       const name = pathBuf.toString('latin1', 0, slots[Slot.netNameLen]!);
-      if (ctx.allows(cap, sys, name)) return true;
-      native.respond(Answer.error, EACCES);
-      return false;
+      return ctx.allows(cap, sys, name) ? 0 : EACCES;
     }
     default:
       // SAFETY: fail closed: a family no rule can name (AF_PACKET, AF_VSOCK, AF_BLUETOOTH, ...)
       // is denied while the capability is on.
-      if (ctx.allowsOtherFamily(cap, sys, slots[Slot.netFamily]!)) return true;
-      native.respond(Answer.error, EACCES);
-      return false;
+      return ctx.allowsOtherFamily(cap, sys, slots[Slot.netFamily]!) ? 0 : EACCES;
   }
 }
 
+/** Answers a verdict that is not 0; true when the call may go on. */
+function answered(v: number): boolean {
+  if (v === 0) return true;
+  if (v !== GONE) native.respond(Answer.error, v);
+  return false;
+}
+
+/** The IP destination readSockaddr()/readMsgName() just read (kind inet). */
+function destination(ctx: EmulatorContext): Inet {
+  const family = ctx.slots[Slot.netFamily] === 4 ? 4 : 6;
+  return { family, bytes: Uint8Array.from(ctx.pathBuf.subarray(0, family === 4 ? 4 : 16)), port: ctx.slots[Slot.netPort]! };
+}
+
+/** The socket's own address as sockInfo()/a recheck left it, or null for a family other than IP. */
+function localAddress(ctx: EmulatorContext): Inet | null {
+  const f = ctx.slots[Slot.netLocalFamily];
+  if (f !== 4 && f !== 6) return null;
+  const n = f === 4 ? 4 : 16;
+  return { family: f, bytes: Uint8Array.from(ctx.pathBuf.subarray(LOCAL_ADDR_OFFSET, LOCAL_ADDR_OFFSET + n)), port: ctx.slots[Slot.netLocalPort]! };
+}
+
+/**
+ * Would net/bind let the socket be where it is? A port the kernel chose is an ephemeral port
+ * (`ADDR!0`, as for bind(ADDR:0)); a port bound explicitly was decided as `ADDR!PORT`. Quiet.
+ */
+function bindAllowedAt(ctx: EmulatorContext, a: Inet): boolean {
+  return ctx.policy.checkAddress('net/bind', a.family, a.bytes, 0) || (a.port !== 0 && ctx.policy.checkAddress('net/bind', a.family, a.bytes, a.port));
+}
+
+/**
+ * The loopback address an unbound datagram socket of `family` is bound to before it sends to
+ * `dest`, or null when `dest` is not a loopback address: 127.0.0.1, ::1, or ::ffff:127.0.0.1
+ * for a v4-mapped destination of an IPv6 socket (addon/net.cc BindLoopback binds the same).
+ */
+function loopbackFor(family: AddressFamily, dest: Inet): Inet | null {
+  const b = dest.bytes;
+  const mapped = dest.family === 6 && b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff;
+  const v4loop = dest.family === 4 ? b[0] === 127 : mapped && b[12] === 127;
+  const v6loop = dest.family === 6 && b.subarray(0, 15).every((x) => x === 0) && b[15] === 1;
+  if (family === 4) return dest.family === 4 && v4loop ? { family: 4, bytes: Uint8Array.of(127, 0, 0, 1), port: 0 } : null;
+  if (v6loop) return { family: 6, bytes: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1), port: 0 };
+  if (v4loop) return { family: 6, bytes: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1), port: 0 };
+  return null;
+}
+
+/**
+ * Before a send to the IP address `dest`: where will the socket be bound? A datagram socket
+ * that is not bound yet is bound by the kernel on its own (autobind) to its address — 0.0.0.0
+ * or :: unless bound with IP_BIND_ADDRESS_NO_PORT — and then receives from every host.
+ * Returns netOp() flags, or -errno (GONE-like -ESRCH: the caller is gone).
+ * SAFETY: decided as net/bind of that address with port 0; where that is denied, the
+ * destination is a loopback address and net/bind allows the loopback address, tsyd binds the
+ * socket to the loopback address first (so a resolver on 127.0.0.53 works under `-p user`).
+ * Every send of a datagram socket is post-checked: a socket that lost its port meanwhile
+ * (another thread's connect(AF_UNSPEC)) and got one from this send is decided then.
+ */
+function autobindFlags(ctx: EmulatorContext, sys: string, dest: Inet): number {
+  if (!ctx.policy.isOn('net/bind')) return 0;
+  const type = native.sockInfo();
+  if (type < 0) return type;
+  if (type !== SOCK_DGRAM) return 0; // a stream binds in connect (MSG_FASTOPEN): to the route's source
+  const a = localAddress(ctx);
+  if (a === null) return 0;
+  if (a.port !== 0) return NetFlag.postCheck;
+  if (ctx.policy.checkAddress('net/bind', a.family, a.bytes, 0)) {
+    ctx.allowsAddress('net/bind', sys, a.family, a.bytes, 0); // recorded when learning
+    return NetFlag.postCheck;
+  }
+  const lo = loopbackFor(a.family, dest);
+  if (lo !== null && ctx.policy.checkAddress('net/bind', lo.family, lo.bytes, 0)) {
+    ctx.allowsAddress('net/bind', sys, lo.family, lo.bytes, 0);
+    return NetFlag.postCheck | NetFlag.bindLoopback;
+  }
+  return ctx.allowsAddress('net/bind', sys, a.family, a.bytes, 0) ? NetFlag.postCheck : -EACCES;
+}
+
+/**
+ * netOp(), and its settlement when the socket got bound during the call (NET_RECHECK): the
+ * address it got is decided as a bind; a denied one is undone (listen: EACCES).
+ */
+function run(ctx: EmulatorContext, sys: string, op: number, flags: number): number {
+  const r = native.netOp(op, flags);
+  if (r !== NET_RECHECK) return r;
+  const a = localAddress(ctx);
+  const ok = a === null || !ctx.policy.isOn('net/bind') || bindAllowedAt(ctx, a) || ctx.allowsAddress('net/bind', sys, a.family, a.bytes, 0);
+  return native.netSettle(ok, flags);
+}
+
 /** Performs the allowed call in tsyd; calls that may wait can be interrupted. */
-function perform(ctx: EmulatorContext, op: number): void {
-  // bind never waits; connect waits for a handshake or a full backlog, sends for buffer space.
-  if (op !== NetOp.bind) ctx.markBlocking(true);
-  native.netOp(op);
+function perform(ctx: EmulatorContext, sys: string, op: number, flags = 0): number {
+  // bind and listen never wait; connect waits for a handshake or a full backlog, sends for buffer space.
+  if (op !== NetOp.bind && op !== NetOp.listen) ctx.markBlocking(true);
+  return run(ctx, sys, op, flags);
 }
 
 function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' | 'bind', op: number): void {
   const on = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
   if (!on) return void native.respond(Answer.continue);
-  if (decide(ctx, cap, sys, native.readSockaddr(1, 2, op))) perform(ctx, op);
+  // (With net/bind off, bind's address rules allow everything: only create decides a path.)
+  if (answered(verdict(ctx, cap, sys, native.readSockaddr(1, 2, op)))) perform(ctx, sys, op);
+}
+
+/**
+ * listen: on an IP socket that is not bound yet the kernel binds it itself, to its address
+ * (0.0.0.0 or ::) and a port of its choice, and then accepts connections from every host.
+ * SAFETY: decided as net/bind of that address with port 0. The port getsockname shows is not
+ * proof of a binding (a failed connect leaves its old port there), so a socket with a port is
+ * allowed only where net/bind allows that address with port 0 or with that port, and after the
+ * listen (tsyd's own, on its copy) the address it listens on is checked again: if it changed
+ * (the program unbound it in between, or the port was stale) and is denied, tsyd stops the
+ * listener and answers EACCES. Other families are listened on by tsyd unchanged (the fd number
+ * cannot be swapped for an IP socket after the check).
+ */
+function listen(ctx: EmulatorContext): void {
+  if (!ctx.policy.isOn('net/bind')) return void native.respond(Answer.continue);
+  const type = native.sockInfo();
+  if (type < 0) return void answered(type === -ESRCH ? GONE : -type);
+  const a = localAddress(ctx);
+  if (a !== null) {
+    const ok = a.port === 0 ? ctx.policy.checkAddress('net/bind', a.family, a.bytes, 0) : bindAllowedAt(ctx, a);
+    if (!ok && !ctx.allowsAddress('net/bind', 'listen', a.family, a.bytes, 0)) return void native.respond(Answer.error, EACCES);
+    if (ok && a.port === 0) ctx.allowsAddress('net/bind', 'listen', a.family, a.bytes, 0); // recorded when learning
+  }
+  perform(ctx, 'listen', NetOp.listen, a !== null ? NetFlag.postCheck : 0);
+}
+
+/**
+ * Checks the control data of the msghdr just read; 0 → go on (tsyd has its copy), else the
+ * verdict to answer. SAFETY: control messages that send the data elsewhere — an IPv6 routing
+ * header (IPV6_RTHDR, IPV6_2292RTHDR), an IPv4 source route (IP_RETOPTS with LSRR/SSRR) — are
+ * refused with EPERM and a warn record: the kernel would send the packet to their first hop,
+ * not to the destination tsyd checked.
+ */
+function control(ctx: EmulatorContext, sys: string): number {
+  const r = native.readControl();
+  if (r === 0) return 0;
+  if (r === NET_REFUSED_ROUTE) {
+    const type = ctx.slots[Slot.netControl]!;
+    refusedRoute(ctx, sys, type === IP_RETOPTS ? 'IP_RETOPTS source route' : OPTION_NAMES[type] ?? `cmsg ${type}`);
+    return EPERM;
+  }
+  return r === -ESRCH ? GONE : -r;
+}
+
+function refusedRoute(ctx: EmulatorContext, sys: string, what: string): void {
+  ctx.log.warn({ ctx: 'access', cap: 'net/connect', sys, pid: ctx.slots[Slot.pid], opt: what }, `refused ${what}: it sends data past the checked destination`);
+}
+
+/** The capabilities that make tsyd perform a send: net/connect decides the address, net/bind the autobind. */
+function sendCaps(ctx: EmulatorContext): { connect: boolean; bind: boolean } {
+  return { connect: ctx.policy.isOn('net/connect'), bind: ctx.policy.isOn('net/bind') };
 }
 
 function sendto(ctx: EmulatorContext): void {
-  if (!ctx.policy.isOn('net/connect')) return void native.respond(Answer.continue);
+  const on = sendCaps(ctx);
+  if (!on.connect && !on.bind) return void native.respond(Answer.continue);
   const kind = native.readSockaddr(4, 5, NetOp.sendto);
   // SAFETY: no address (NULL or length 0, both in registers): the kernel reads none either,
-  // so nothing the program can change afterwards reaches a decision.
+  // so nothing the program can change afterwards reaches a decision. (Such a send on an
+  // unbound datagram socket fails with EDESTADDRREQ after the kernel bound it: a stated limit,
+  // as for write(), which no filter sees without slowing every write.)
   if (kind === SockKind.none) return void native.respond(Answer.continue);
-  if (decide(ctx, 'net/connect', 'sendto', kind)) perform(ctx, NetOp.sendto);
+  if (!answered(on.connect || kind < 0 ? verdict(ctx, 'net/connect', 'sendto', kind) : 0)) return;
+  let flags = 0;
+  if (kind === SockKind.inet && (flags = autobindFlags(ctx, 'sendto', destination(ctx))) < 0) return void answered(flags === -ESRCH ? GONE : -flags);
+  perform(ctx, 'sendto', NetOp.sendto, flags);
+}
+
+/**
+ * Decides and prepares message `index` of sendmmsg (-1: sendmsg): the name, the control data,
+ * the autobind. ≥ 0: netOp() flags to send it with; < 0: -verdict (-GONE... see below).
+ */
+function prepareMessage(ctx: EmulatorContext, sys: string, index: number, connectOn: boolean): number {
+  const kind = native.readMsgName(1, index);
+  // SAFETY: even without a name the msghdr lives in the program's memory: a name added after
+  // the check would reach the kernel on CONTINUE, so tsyd sends every message itself.
+  let v = connectOn || kind < 0 ? verdict(ctx, 'net/connect', sys, kind) : 0;
+  if (v === 0) v = control(ctx, sys);
+  if (v !== 0) return v === GONE ? -ESRCH : -v;
+  if (kind !== SockKind.inet) return 0;
+  return autobindFlags(ctx, sys, destination(ctx));
 }
 
 function sendmsg(ctx: EmulatorContext): void {
-  if (!ctx.policy.isOn('net/connect')) return void native.respond(Answer.continue);
-  const kind = native.readMsgName(1, -1);
-  if (!decide(ctx, 'net/connect', 'sendmsg', kind)) return;
-  if (ctx.slots[Slot.netControl] === 1) {
-    // SAFETY: known race (documented in the README): control data (SCM_RIGHTS fds,
-    // credentials) cannot be sent on the program's behalf, so the call is checked and then
-    // continued — the kernel reads the msghdr again, and another thread of the program can
-    // change msg_name in between.
-    return void native.respond(Answer.continue);
-  }
-  // Even without a name the msghdr lives in the program's memory: a name added after the
-  // check would reach the kernel on CONTINUE, so tsyd sends the message itself.
-  perform(ctx, NetOp.sendmsg);
+  const on = sendCaps(ctx);
+  if (!on.connect && !on.bind) return void native.respond(Answer.continue);
+  const flags = prepareMessage(ctx, 'sendmsg', -1, on.connect);
+  if (flags < 0) return void answered(flags === -ESRCH ? GONE : -flags);
+  perform(ctx, 'sendmsg', NetOp.sendmsg, flags);
 }
 
+/**
+ * sendmmsg: tsyd sends message by message, each decided and sent as a sendmsg on its copy of
+ * the socket (its msg_len written back), and stops at the first error as the kernel does: the
+ * count sent if any, else the error. SAFETY: nothing of the vector is read twice.
+ */
 function sendmmsg(ctx: EmulatorContext): void {
-  if (!ctx.policy.isOn('net/connect')) return void native.respond(Answer.continue);
+  const on = sendCaps(ctx);
+  if (!on.connect && !on.bind) return void native.respond(Answer.continue);
   const count = Math.min(arg32(ctx.slots, 2) >>> 0, MAX_MMSG);
+  // An empty vector (in a register): the kernel reads nothing, and checks the fd first.
+  if (count === 0) return void native.respond(Answer.continue);
+  let sent = 0;
+  let err = 0;
   for (let i = 0; i < count; i++) {
-    const kind = native.readMsgName(1, i);
-    if (kind === SockKind.none) continue;
-    if (!decide(ctx, 'net/connect', 'sendmmsg', kind)) return;
+    const flags = prepareMessage(ctx, 'sendmmsg', i, on.connect);
+    const r = flags < 0 ? flags : perform(ctx, 'sendmmsg', NetOp.sendmsg, flags | NetFlag.noAnswer);
+    if (r === -ESRCH && !native.idValid()) return; // the caller is gone: nothing to answer
+    if (r < 0) {
+      err = -r;
+      break;
+    }
+    sent++;
   }
-  // SAFETY: known race (documented in the README): every msg_name is checked, then the call
-  // is continued and the kernel reads the vector again; the program can change a name in between.
+  if (sent > 0 || err === 0) native.respond(Answer.value, sent);
+  else native.respond(Answer.error, err);
+}
+
+/**
+ * setsockopt: options that change where data goes. Decided on register arguments (level,
+ * name, length) except IP_OPTIONS, whose bytes tsyd reads once and sets itself on its copy
+ * of the socket; every other option is continued (nothing of it is decided).
+ * SAFETY: IPV6_RTHDR (a segment routing or type 2 header: the kernel sends to the segments
+ * first) and the RFC 2292 forms (IPV6_2292RTHDR; IPV6_2292PKTOPTIONS, whose sticky control
+ * messages can carry a routing header) are refused while net/connect is on, EPERM and a warn
+ * record; removing them (a NULL or empty value) is continued. IP_OPTIONS with a loose or
+ * strict source route is refused likewise; other IPv4 options are set by tsyd with the bytes
+ * it checked (never continued: the kernel would read them again). SCTP's bindx/connectx
+ * options (address lists the kernel binds or connects to) are refused, EPERM and a record.
+ */
+function setsockopt(ctx: EmulatorContext): void {
+  const level = arg32(ctx.slots, 1);
+  const name = arg32(ctx.slots, 2);
+  if (!ctx.policy.isOn('net/connect') && !(level === SOL_SCTP && ctx.policy.isOn('net/bind'))) return void native.respond(Answer.continue);
+  const ptr = ctx.slots[Slot.args + 6]! !== 0 || ctx.slots[Slot.args + 7]! !== 0;
+  const len = arg32(ctx.slots, 4);
+  if (level === IPPROTO_IPV6 && OPTION_NAMES[name] !== undefined) {
+    if (!ptr || len <= 0) return void native.respond(Answer.continue);
+    refusedRoute(ctx, 'setsockopt', OPTION_NAMES[name]!);
+    return void native.respond(Answer.error, EPERM);
+  }
+  if (level === SOL_SCTP && SCTP_NAMES[name] !== undefined) {
+    // SAFETY: sctp_bindx()/sctp_connectx() pass a list of addresses through setsockopt, which
+    // the kernel binds or connects to: addresses net/bind and net/connect never saw. Refused
+    // (fail closed), also when net/bind alone is on.
+    const cap = name === SCTP_SOCKOPT_BINDX_ADD ? 'net/bind' : 'net/connect';
+    ctx.log.warn({ ctx: 'access', cap, sys: 'setsockopt', pid: ctx.slots[Slot.pid], opt: SCTP_NAMES[name] }, `refused ${SCTP_NAMES[name]}: addresses tsyd does not decide`);
+    return void native.respond(Answer.error, EPERM);
+  }
+  if (level === IPPROTO_IP && name === IP_OPTIONS) {
+    if (len === 0) return void native.respond(Answer.continue); // clears the options: nothing is read
+    if (native.ipOptions() === NET_REFUSED_ROUTE) {
+      refusedRoute(ctx, 'setsockopt', 'IP_OPTIONS source route');
+      native.respond(Answer.error, EPERM);
+    }
+    return;
+  }
   native.respond(Answer.continue);
 }
 
@@ -123,8 +368,10 @@ export function netHandlers(): Map<string, HandlerSpec> {
   return new Map<string, HandlerSpec>([
     ['connect', { caps: ['net/connect'], handle: (ctx) => connectOrBind(ctx, 'net/connect', 'connect', NetOp.connect) }],
     ['bind', { caps: ['net/bind', 'create'], handle: (ctx) => connectOrBind(ctx, 'net/bind', 'bind', NetOp.bind) }],
-    ['sendto', { caps: ['net/connect'], handle: sendto }],
-    ['sendmsg', { caps: ['net/connect'], handle: sendmsg }],
-    ['sendmmsg', { caps: ['net/connect'], handle: sendmmsg }],
+    ['listen', { caps: ['net/bind'], handle: listen }],
+    ['sendto', { caps: ['net/connect', 'net/bind'], handle: sendto }],
+    ['sendmsg', { caps: ['net/connect', 'net/bind'], handle: sendmsg }],
+    ['sendmmsg', { caps: ['net/connect', 'net/bind'], handle: sendmmsg }],
+    ['setsockopt', { caps: ['net/connect', 'net/bind'], handle: setsockopt }],
   ]);
 }

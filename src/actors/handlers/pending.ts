@@ -5,11 +5,8 @@ import { Answer, native } from '../../native/addon.js';
 import type { HandlerSpec } from '../emulator-context.js';
 
 export function pendingHandlers(): Map<string, HandlerSpec> {
-  const cont = () => void native.respond(Answer.continue);
   const enosys = () => void native.respond(Answer.error, os.errno.ENOSYS);
   return new Map<string, HandlerSpec>([
-    ['listen', { caps: ['net/bind'], handle: cont }],
-    ['setsockopt', { caps: ['net/connect'], handle: () => void native.respond(Answer.error, os.errno.EPERM) }],
     ['getxattrat', { caps: ['stat'], handle: enosys }],
     ['listxattrat', { caps: ['stat'], handle: enosys }],
     ['file_getattr', { caps: ['stat'], handle: enosys }],
