@@ -37,6 +37,9 @@ enum ReqSlot {
   // JS can answer ENOENT when that object is hidden (see ResolveResult::fail).
   kPathFailLen = 36,
   kPathFailOut = 37,
+  // resolvePath(kTakeEmpty): 1 when the path was empty and named the dirfd (or the cwd): tsyd
+  // took a copy of it (taken_fd) and the path buffer holds the copy's path; ops act on the copy.
+  kPathTaken = 38,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -65,6 +68,7 @@ struct ThreadState {
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
+  bool path_null = false;            // resolvePath(kNullEmpty): the path pointer was NULL (AT_EMPTY_PATH)
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -99,6 +103,10 @@ pid_t TgidOf(pid_t tid);
 
 // A copy of the caller's fd `fd` in tsyd (pidfd_getfd, O_CLOEXEC), or -errno (-ESRCH: caller gone).
 int TakeFd(ThreadState* st, int fd);
+
+// Takes a copy of the caller's fd `fd` (AT_FDCWD: its cwd) as st->taken_fd for this request and
+// writes the copy's path into the path buffer (as takeFd()); sets kPathTaken. Length or -errno.
+Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd);
 
 // The caller's umask, from /proc/<tid>/status; -errno on failure.
 int UmaskOf(pid_t tid);

@@ -38,19 +38,24 @@ int TakeFd(ThreadState* st, int fd) {
   return copy < 0 ? -(e == EBADF ? EBADF : e) : copy;
 }
 
-// takeFd(fdArg) → length of the path of tsyd's copy of the program's fd, written into the
-// path buffer (an object without a path: /proc/<tgid>/fd/N, kPathMagic = 1), or -errno.
-// SAFETY: the decision is made on the copy tsyd holds and the op acts on that copy: a dup2
-// onto the fd number after the check changes nothing.
-static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ThreadState* st = State(env);
-  int fd_arg = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
-  int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
-  if (fd < 0) return Napi::Number::New(env, -EBADF);
+// The caller's cwd, O_PATH (for AT_FDCWD with an empty path), or -errno (-ESRCH: caller gone).
+static int TakeCwd(ThreadState* st) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/cwd", static_cast<int>(st->req->pid));
+  int fd = open(p, O_PATH | O_CLOEXEC);
+  int e = errno;
+  // SAFETY: the tid names the caller only while its request is valid.
+  if (!NotifIdValid(st->notify_fd, st->req->id)) {
+    if (fd >= 0) close(fd);
+    return -ESRCH;
+  }
+  return fd < 0 ? -(e == ENOENT ? ESRCH : e) : fd;
+}
+
+Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
+  st->slots[kPathTaken] = 0;
   if (st->taken_fd >= 0) close(st->taken_fd);
-  st->taken_fd = TakeFd(st, fd);
+  st->taken_fd = fd == AT_FDCWD ? TakeCwd(st) : fd < 0 ? -EBADF : TakeFd(st, fd);
   if (st->taken_fd < 0) {
     int e = st->taken_fd;
     st->taken_fd = -1;
@@ -65,9 +70,25 @@ static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
   if (magic) {
     pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
     if (g < 0) return Napi::Number::New(env, g);
-    out = PathlessName(g, fd);
+    out = fd == AT_FDCWD ? "/proc/" + std::to_string(g) + "/cwd" : PathlessName(g, fd);
   }
-  return SetCheckedPath(env, st, out, magic);
+  Napi::Value len = SetCheckedPath(env, st, out, magic);
+  st->slots[kPathTaken] = 1;
+  return len;
+}
+
+// takeFd(fdArg) → length of the path of tsyd's copy of the program's fd, written into the
+// path buffer (an object without a path: /proc/<tgid>/fd/N, kPathMagic = 1), or -errno.
+// SAFETY: the decision is made on the copy tsyd holds and the op acts on that copy: a dup2
+// onto the fd number after the check changes nothing.
+static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int fd_arg = info[0].As<Napi::Number>().Int32Value();
+  if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
+  if (fd < 0) return Napi::Number::New(env, -EBADF);
+  return TakeIntoPath(env, st, fd);
 }
 
 // readDirectory(fdArg, countArg) → Buffer of linux_dirent64 records (empty at the end of the

@@ -21,8 +21,10 @@
 
 namespace tsyd {
 
+// The fd form of a call (AT_EMPTY_PATH with an empty path, resolvePath(kTakeEmpty)) acts on
+// st->taken_fd, tsyd's copy of the program's dirfd, the object the decision was made on.
 enum FsOp {
-  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component
+  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component, c: flags arg (fd form) or -1
   kOpStatx = 1,     // a: flags arg, b: mask arg, c: statxbuf arg
   kOpAccess = 2,    // a: mode arg, b: flags arg or -1
   kOpReadlink = 3,  // a: buf arg, b: size arg
@@ -84,28 +86,46 @@ static long WriteBack(ThreadState* st, uint64_t addr, const void* data, size_t l
 
 static long Ret(long r) { return r < 0 ? -errno : r; }
 
-static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow) {
+// The fd form: tsyd's copy of the program's dirfd (decided on), or -1 for a path form.
+static int TakenObject(ThreadState* st) { return st->slots[kPathTaken] ? st->taken_fd : -1; }
+
+static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags) {
   Fd f;
-  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
   struct stat sb;
-  if (fstat(f.fd, &sb) < 0) return -errno;
+  const int taken = TakenObject(st);
+  if (taken >= 0) {
+    // The fd form: the kernel's own answer on the copy, with the program's flags ("" or NULL).
+    if (syscall(SYS_newfstatat, taken, st->path_null ? nullptr : "", &sb, at_flags) < 0) return -errno;
+  } else {
+    if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+    if (fstat(f.fd, &sb) < 0) return -errno;
+  }
   long w = WriteBack(st, buf, &sb, sizeof sb);
   return w < 0 ? w : 0;
 }
 
 static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf) {
-  const unsigned known = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
-  if ((flags & ~known) || (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return -EINVAL;
-  if (mask & STATX__RESERVED) return -EINVAL;
   Fd f;
-  if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
   struct statx sx;
-  if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
+  const int taken = TakenObject(st);
+  if (taken >= 0) {
+    // The fd form: the kernel validates the program's flags and mask itself.
+    if (syscall(SYS_statx, taken, st->path_null ? nullptr : "", flags, mask, &sx) < 0) return -errno;
+  } else {
+    const unsigned known = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
+    if ((flags & ~known) || (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return -EINVAL;
+    if (mask & STATX__RESERVED) return -EINVAL;
+    if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
+    if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
+  }
   long w = WriteBack(st, buf, &sx, sizeof sx);
   return w < 0 ? w : 0;
 }
 
 static long DoAccess(ThreadState* st, const char* path, bool magic, unsigned mode, long flags) {
+  const int taken = TakenObject(st);
+  // The fd form: the kernel checks the program's mode and flags on the copy.
+  if (taken >= 0) return Ret(syscall(SYS_faccessat2, taken, "", mode, static_cast<int>(flags)));
   if (mode & ~07u) return -EINVAL;
   if (flags < 0) flags = 0;
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
@@ -118,13 +138,21 @@ static long DoAccess(ThreadState* st, const char* path, bool magic, unsigned mod
 
 static long DoReadlink(ThreadState* st, const char* path, uint64_t buf, long size) {
   if (size <= 0) return -EINVAL;
-  Fd f;
-  if ((f.fd = OpenObject(st, path, false, false)) < 0) return f.fd;
-  struct stat sb;
-  if (fstat(f.fd, &sb) < 0) return -errno;
-  if (!S_ISLNK(sb.st_mode)) return -EINVAL;
   char target[PATH_MAX];
-  ssize_t n = readlinkat(f.fd, "", target, sizeof target);
+  ssize_t n;
+  const int taken = TakenObject(st);
+  if (taken >= 0) {
+    // readlinkat(fd, "") reads the link the fd itself is (an O_PATH|O_NOFOLLOW fd); the
+    // kernel says ENOENT for any other object.
+    n = readlinkat(taken, "", target, sizeof target);
+  } else {
+    Fd f;
+    if ((f.fd = OpenObject(st, path, false, false)) < 0) return f.fd;
+    struct stat sb;
+    if (fstat(f.fd, &sb) < 0) return -errno;
+    if (!S_ISLNK(sb.st_mode)) return -EINVAL;
+    n = readlinkat(f.fd, "", target, sizeof target);
+  }
   if (n < 0) return -errno;
   if (n > size) n = size;
   long w = WriteBack(st, buf, target, static_cast<size_t>(n));
@@ -304,7 +332,7 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   const std::string spath(path, st->path_len);
   long r;
   switch (op) {
-    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0); break;
+    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : 0); break;
     case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c)); break;
     case kOpAccess: r = DoAccess(st, path, magic, static_cast<unsigned>(arg(a)), b >= 0 ? static_cast<long>(static_cast<int32_t>(arg(b))) : -1); break;
     case kOpReadlink: r = DoReadlink(st, path, arg(a), static_cast<long>(static_cast<int32_t>(arg(b)))); break;

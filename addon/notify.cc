@@ -201,6 +201,7 @@ static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
     close(st->taken_fd);
     st->taken_fd = -1;
   }
+  if (st->slots) st->slots[kPathTaken] = 0;
   return info.Env().Undefined();
 }
 

@@ -31,6 +31,11 @@ export const Slot = {
    */
   pathFailLen: 36,
   pathFailOut: 37,
+  /**
+   * resolvePath(takeEmpty): 1 when the path was empty and named the dirfd (or the cwd): the path
+   * buffer holds the path of tsyd's copy of it, and fsOp() acts on that copy.
+   */
+  pathTaken: 38,
   count: 40,
 } as const;
 
@@ -46,6 +51,10 @@ export const Resolve = {
   /** AT_EMPTY_PATH: an empty path names the dirfd itself; resolvePath() then returns 0. */
   emptyPath: 32,
   noXdev: 64,
+  /** With emptyPath: an empty path takes a copy of the dirfd (cwd for AT_FDCWD); its path is returned (Slot.pathTaken). */
+  takeEmpty: 128,
+  /** With emptyPath: a NULL path pointer is empty too (newfstatat, statx: Linux 6.11); NULL is passed on to the kernel. */
+  nullEmpty: 256,
 } as const;
 
 /** fsOp() operations (addon/fsops.cc FsOp); the numbers after `op` are request argument indexes. */

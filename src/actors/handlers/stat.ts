@@ -1,10 +1,10 @@
 // The stat capability: the stat family, statx, access, readlink (emulated: tsyd performs the
-// call on the checked path and copies the result into the program), chdir and fchdir
-// (checked, then continued: tsyd cannot change another process's cwd for it); getdents64 is
-// read by tsyd with the hidden entries left out.
+// call on the checked path — or, for the fd forms, on its copy of the program's fd — and copies
+// the result into the program), chdir and fchdir (checked, then continued: tsyd cannot change
+// another process's cwd for it); getdents64 is read by tsyd with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
-import { Answer, FsOp, native, Resolve } from '../../native/addon.js';
+import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
@@ -12,14 +12,23 @@ import { handleControl } from './control.js';
 const { ENOENT, ENOSYS, ESRCH } = os.errno;
 
 /**
- * Resolves the path argument and decides stat on it. Returns the canonical path, '' for an
- * AT_EMPTY_PATH call on an fd the program holds, or null after answering.
+ * Resolves the path argument and decides stat on it. Returns the canonical path, or null after
+ * answering. An empty path with AT_EMPTY_PATH (glibc's fstat) names the dirfd: tsyd takes a copy
+ * of it and decides on the copy's path (Slot.pathTaken); the op then acts on that copy.
+ *
+ * SAFETY: never continued. The kernel would read the path again, and a sibling thread can turn
+ * "" into a hidden path between tsyd's read and the kernel's (its inode, size, mode, a link's
+ * target). The fd form is decided like any fd: an object the program holds an fd to (an O_PATH
+ * open raced into a hidden directory, an fd passed in) is hidden like its path, ENOENT. An
+ * object without a path (pipe, socket, memfd, deleted file: /proc/<tgid>/fd/N) has no name
+ * stat could hide: allowed.
  */
 function decideStat(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
   if (handleControl(ctx, pathArg)) return null;
-  const path = resolveArg(ctx, sys, dirfdArg, pathArg, flags);
-  if (path === null || path === '') return path;
+  const path = resolveArg(ctx, sys, dirfdArg, pathArg, flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags);
+  if (path === null) return null;
   ctx.fault(path);
+  if (ctx.slots[Slot.pathTaken] === 1 && ctx.slots[Slot.pathMagic] === 1) return path;
   if (!ctx.allows('stat', sys, path)) {
     refuse(ENOENT);
     return null;
@@ -27,28 +36,19 @@ function decideStat(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg
   return path;
 }
 
-function resolveFlags(atFlags: number): number {
+/** Resolve flags for AT_* flags; `nullOk`: a NULL path with AT_EMPTY_PATH is empty (newfstatat, statx). */
+function resolveFlags(atFlags: number, nullOk = false): number {
   let r = 0;
   if (atFlags & AT_SYMLINK_NOFOLLOW) r |= Resolve.noFollow;
-  if (atFlags & AT_EMPTY_PATH) r |= Resolve.emptyPath;
+  if (atFlags & AT_EMPTY_PATH) r |= Resolve.emptyPath | (nullOk ? Resolve.nullEmpty : 0);
   return r;
-}
-
-/**
- * SAFETY: a stat of an fd the program already holds (AT_EMPTY_PATH with an empty path, as
- * glibc's fstat does) is continued unchecked: the fd was obtained through a checked open,
- * and the kernel acts on that fd, not on a path the program could swap.
- */
-function continueFdStat(): void {
-  native.respond(Answer.continue);
 }
 
 function statHandler(sys: string, dirfdArg: number, pathArg: number, bufArg: number, flagsArg: number | null, follow: boolean) {
   return (ctx: EmulatorContext) => {
     const atFlags = flagsArg === null ? (follow ? 0 : AT_SYMLINK_NOFOLLOW) : arg32(ctx.slots, flagsArg);
-    const path = decideStat(ctx, sys, dirfdArg, pathArg, resolveFlags(atFlags));
-    if (path === '') return continueFdStat();
-    if (path !== null) native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1);
+    const path = decideStat(ctx, sys, dirfdArg, pathArg, resolveFlags(atFlags, flagsArg !== null));
+    if (path !== null) native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, flagsArg ?? -1);
   };
 }
 
@@ -111,8 +111,7 @@ export function statHandlers(): Map<string, HandlerSpec> {
   add('fstatat64', statHandler('fstatat64', 0, 1, 2, 3, true));
   add('statx', (ctx) => {
     const atFlags = arg32(ctx.slots, 2);
-    const path = decideStat(ctx, 'statx', 0, 1, resolveFlags(atFlags));
-    if (path === '') return continueFdStat();
+    const path = decideStat(ctx, 'statx', 0, 1, resolveFlags(atFlags, true));
     if (path !== null) native.fsOp(FsOp.statx, 2, 3, 4);
   });
   add('access', (ctx) => {
@@ -122,17 +121,14 @@ export function statHandlers(): Map<string, HandlerSpec> {
     if (decideStat(ctx, 'faccessat', 0, 1, 0) !== null) native.fsOp(FsOp.access, 2, -1);
   });
   add('faccessat2', (ctx) => {
-    const path = decideStat(ctx, 'faccessat2', 0, 1, resolveFlags(arg32(ctx.slots, 3)));
-    if (path === '') return continueFdStat();
-    if (path !== null) native.fsOp(FsOp.access, 2, 3);
+    if (decideStat(ctx, 'faccessat2', 0, 1, resolveFlags(arg32(ctx.slots, 3))) !== null) native.fsOp(FsOp.access, 2, 3);
   });
   add('readlink', (ctx) => {
     if (decideStat(ctx, 'readlink', CWD, 0, Resolve.noFollow) !== null) native.fsOp(FsOp.readlink, 1, 2);
   });
   add('readlinkat', (ctx) => {
-    const path = decideStat(ctx, 'readlinkat', 0, 1, Resolve.noFollow | Resolve.emptyPath);
-    if (path === '') return continueFdStat();
-    if (path !== null) native.fsOp(FsOp.readlink, 2, 3);
+    // An empty path reads the link the dirfd is (an O_PATH|O_NOFOLLOW fd), flag or not.
+    if (decideStat(ctx, 'readlinkat', 0, 1, Resolve.noFollow | Resolve.emptyPath) !== null) native.fsOp(FsOp.readlink, 2, 3);
   });
   add('chdir', (ctx) => {
     // Checked, then continued: only the kernel can change the program's cwd. A path swapped
