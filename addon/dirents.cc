@@ -15,10 +15,25 @@ namespace tsyd {
 
 static constexpr size_t kMaxDirentsRead = 64 * 1024;
 
-int TakeFd(ThreadState* st, int fd) {
+void DropCaches(ThreadState* st) {
+  for (auto& e : st->pidfds) {
+    if (e.fd >= 0) close(e.fd);
+    e = ThreadState::CachedPidfd{};
+  }
+  if (st->self_fd_dir >= 0) close(st->self_fd_dir);
+  st->self_fd_dir = -1;
+}
+
+// A pidfd of thread `tid` (cached), or -errno. fresh: the cached one named a task that has
+// ended: open a new one.
+static int PidfdOf(ThreadState* st, pid_t tid, bool fresh) {
+  ThreadState::CachedPidfd* slot = nullptr;
+  for (auto& e : st->pidfds) {
+    if (e.fd >= 0 && e.tid == tid) slot = &e;
+  }
+  if (slot && !fresh) return slot->fd;
   // The calling thread's own fd table (a thread may have its own): PIDFD_THREAD (O_EXCL,
   // Linux 6.9), else the thread group's.
-  const pid_t tid = static_cast<pid_t>(st->req->pid);
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, O_EXCL));
   if (pidfd < 0 && errno == EINVAL) {
     pid_t tgid = TgidOf(tid);
@@ -26,16 +41,44 @@ int TakeFd(ThreadState* st, int fd) {
     pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
   }
   if (pidfd < 0) return -errno;
-  int copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
-  int e = errno;
-  close(pidfd);
-  // SAFETY: the tgid may have been reused if the caller died: keep the copy only while the
-  // request is valid (then the tgid still names the caller).
+  if (!slot) slot = &st->pidfds[st->pidfd_next++ % (sizeof st->pidfds / sizeof st->pidfds[0])];
+  if (slot->fd >= 0) close(slot->fd);
+  slot->tid = tid;
+  slot->fd = pidfd;
+  return pidfd;
+}
+
+int TakeFd(ThreadState* st, int fd) {
+  const pid_t tid = static_cast<pid_t>(st->req->pid);
+  int copy = -1, e = 0;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int pidfd = PidfdOf(st, tid, attempt > 0);
+    if (pidfd < 0) return pidfd;
+    copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+    e = errno;
+    // ESRCH: a cached pidfd of a thread that has ended (the tid is another thread's now).
+    if (copy >= 0 || e != ESRCH) break;
+  }
+  // SAFETY: the tid may have been reused if the caller died: keep the copy only while the
+  // request is valid (then the tid still names the caller, and the pidfd — which names one
+  // task for ever — was opened for it, or for a task that has ended and gives nothing).
   if (!NotifIdValid(st->notify_fd, st->req->id)) {
     if (copy >= 0) close(copy);
     return -ESRCH;
   }
   return copy < 0 ? -(e == EBADF ? EBADF : e) : copy;
+}
+
+long FdTarget(ThreadState* st, int fd, char* out, size_t size) {
+  if (st->self_fd_dir < 0) {
+    st->self_fd_dir = open("/proc/thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st->self_fd_dir < 0) return -errno;
+  }
+  char name[16];
+  snprintf(name, sizeof name, "%d", fd);
+  ssize_t n = readlinkat(st->self_fd_dir, name, out, size);
+  if (n < 0) return -errno;
+  return n >= static_cast<ssize_t>(size) ? -ENAMETOOLONG : n;
 }
 
 // The caller's cwd, O_PATH (for AT_FDCWD with an empty path), or -errno (-ESRCH: caller gone).
@@ -61,10 +104,9 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
     st->taken_fd = -1;
     return Napi::Number::New(env, e);
   }
-  char p[64], link[PATH_MAX];
-  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->taken_fd);
-  ssize_t n = readlink(p, link, sizeof link);
-  if (n < 0 || n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, n < 0 ? -errno : -ENAMETOOLONG);
+  char link[PATH_MAX];
+  long n = FdTarget(st, st->taken_fd, link, sizeof link);
+  if (n < 0) return Napi::Number::New(env, n);
   std::string out(link, static_cast<size_t>(n));
   const bool magic = IsPathlessTarget(out);
   if (magic) {
