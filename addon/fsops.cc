@@ -10,14 +10,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/inotify.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+
+#include <vector>
 
 namespace tsyd {
 
@@ -40,7 +45,18 @@ enum FsOp {
   kOpUtimes = 13,   // a: times arg, b: its layout (TimesLayout)
   kOpSetxattr = 14, // a: name arg, b: value arg, c: size arg, d: flags arg
   kOpRemovexattr = 15,  // a: name arg
+  kOpStatfs = 16,       // a: buf arg
+  kOpGetxattr = 17,     // a: name arg, b: value arg, c: size arg, d: 1 = follow
+  kOpListxattr = 18,    // a: list arg, b: size arg, c: 1 = follow
+  kOpInotifyAddWatch = 19,  // a: inotify fd arg, b: mask arg
+  kOpNameToHandle = 20,     // a: handle arg, b: mount id arg, c: flags arg
 };
+
+#ifndef AT_HANDLE_MNT_ID_UNIQUE
+#define AT_HANDLE_MNT_ID_UNIQUE 0x001
+#endif
+static constexpr unsigned kMaxHandleSize = 128;  // MAX_HANDLE_SZ
+static constexpr size_t kXattrListMax = 65536;   // XATTR_LIST_MAX
 
 enum TimesLayout { kTimespec = 0, kTimeval = 1, kUtimbuf = 2 };
 
@@ -315,6 +331,117 @@ static long DoAttr(ThreadState* st, int op, const char* path, bool magic, uint64
   return -EINVAL;
 }
 
+// statfs on the checked object (followed, as statfs does).
+static long DoStatfs(ThreadState* st, const char* path, bool magic, uint64_t buf) {
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, true)) < 0) return f.fd;
+  struct statfs sfs;
+  if (fstatfs(f.fd, &sfs) < 0) return -errno;
+  long w = WriteBack(st, buf, &sfs, sizeof sfs);
+  return w < 0 ? w : 0;
+}
+
+// Reads an xattr name argument as the kernel does (empty or longer than 255: ERANGE).
+static long ReadXattrName(ThreadState* st, uint64_t addr, char (&name)[kXattrNameMax + 1]) {
+  long n = ReadRemoteString(static_cast<pid_t>(st->req->pid), addr, name, sizeof name);
+  if (n == -ENAMETOOLONG) n = -ERANGE;
+  if (n < 0) return NotifIdValid(st->notify_fd, st->req->id) ? n : -ESRCH;
+  return n == 0 ? -ERANGE : n;
+}
+
+// getxattr/lgetxattr and listxattr/llistxattr on tsyd's O_PATH fd of the checked object, through
+// /proc/thread-self/fd/N (no *xattr call takes an O_PATH fd): the magic link leads to the object
+// itself, a symlink opened without following included. The kernel's size rules hold because the
+// kernel applies them to tsyd's call: size 0 asks for the length, a short buffer is ERANGE, a
+// size above the maximum is cut to it.
+static long DoGetxattr(ThreadState* st, const char* path, bool magic, uint64_t name_addr, uint64_t value_addr, uint64_t size, bool follow) {
+  char name[kXattrNameMax + 1];
+  long n = ReadXattrName(st, name_addr, name);
+  if (n < 0) return n;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
+  const size_t sz = size > kXattrSizeMax ? kXattrSizeMax : static_cast<size_t>(size);
+  std::vector<char> value(sz > 0 ? sz : 1);
+  ssize_t r = getxattr(p, name, sz > 0 ? value.data() : nullptr, sz);
+  if (r < 0) return -errno;
+  if (sz > 0 && r > 0) {
+    long w = WriteBack(st, value_addr, value.data(), static_cast<size_t>(r));
+    if (w < 0) return w;
+  }
+  return r;
+}
+
+static long DoListxattr(ThreadState* st, const char* path, bool magic, uint64_t list_addr, uint64_t size, bool follow) {
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
+  const size_t sz = size > kXattrListMax ? kXattrListMax : static_cast<size_t>(size);
+  std::vector<char> list(sz > 0 ? sz : 1);
+  ssize_t r = listxattr(p, sz > 0 ? list.data() : nullptr, sz);
+  if (r < 0) return -errno;
+  if (sz > 0 && r > 0) {
+    long w = WriteBack(st, list_addr, list.data(), static_cast<size_t>(r));
+    if (w < 0) return w;
+  }
+  return r;
+}
+
+// inotify_add_watch on tsyd's copy of the program's inotify fd (the same inotify instance:
+// the watch and its events are the program's), watching the checked object through
+// /proc/thread-self/fd/N. IN_DONT_FOLLOW was applied when the object was opened (the magic
+// link leads to the link itself); passed on it would watch the /proc link instead.
+static long DoInotifyAddWatch(ThreadState* st, const char* path, bool magic, int ifd, uint32_t mask) {
+  Fd obj;
+  if ((obj.fd = OpenObject(st, path, magic, !(mask & IN_DONT_FOLLOW))) < 0) return obj.fd;
+  if (mask & IN_ONLYDIR) {
+    // Checked here: through the magic link the kernel says ENOENT for a symlink, not ENOTDIR.
+    // (A mask that is also invalid gets ENOTDIR, not the kernel's EINVAL: accepted.)
+    struct stat sb;
+    if (fstat(obj.fd, &sb) < 0) return -errno;
+    if (!S_ISDIR(sb.st_mode)) return -ENOTDIR;
+  }
+  Fd ino;
+  if ((ino.fd = ifd < 0 ? -EBADF : TakeFd(st, ifd)) < 0) return ino.fd;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", obj.fd);
+  return Ret(inotify_add_watch(ino.fd, p, mask & ~static_cast<uint32_t>(IN_DONT_FOLLOW)));
+}
+
+// name_to_handle_at on the checked object (its O_PATH fd, or the fd form's copy) with
+// AT_EMPTY_PATH. As the kernel does, the mount id and the handle's header are written back on
+// EOVERFLOW too (handle_bytes then says the size needed).
+static long DoNameToHandle(ThreadState* st, const char* path, bool magic, uint64_t handle_addr, uint64_t mnt_addr, int flags) {
+  struct {
+    uint32_t handle_bytes;
+    int32_t handle_type;
+    unsigned char f_handle[kMaxHandleSize];
+  } fh{};
+  if (ReadRemote(static_cast<pid_t>(st->req->pid), handle_addr, &fh.handle_bytes, sizeof fh.handle_bytes) < 0)
+    return NotifIdValid(st->notify_fd, st->req->id) ? -EFAULT : -ESRCH;
+  Fd f;
+  int obj = TakenObject(st);
+  if (obj < 0) {
+    if ((f.fd = OpenObject(st, path, magic, (flags & AT_SYMLINK_FOLLOW) != 0)) < 0) return f.fd;
+    obj = f.fd;
+  }
+  union {
+    int32_t id;
+    uint64_t unique;
+  } mnt{};
+  // The kernel checks handle_bytes (at most 128) and the flags on tsyd's call.
+  long r = syscall(SYS_name_to_handle_at, obj, "", &fh, &mnt, (flags & ~AT_SYMLINK_FOLLOW) | AT_EMPTY_PATH);
+  if (r < 0 && errno != EOVERFLOW) return -errno;
+  const long res = r < 0 ? -EOVERFLOW : 0;
+  long w = WriteBack(st, mnt_addr, &mnt, (flags & AT_HANDLE_MNT_ID_UNIQUE) ? sizeof mnt.unique : sizeof mnt.id);
+  if (w < 0) return w;
+  const size_t len = offsetof(decltype(fh), f_handle) + (res == 0 ? fh.handle_bytes : 0);
+  w = WriteBack(st, handle_addr, &fh, len);
+  return w < 0 ? w : res;
+}
+
 // fsOp(op, a, b, c, d) → the result given to the program (≥ 0 or -errno), after answering it;
 // -ESRCH when the caller is gone (nothing answered). Argument indexes are request arguments.
 static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
@@ -348,6 +475,11 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpUtimes: r = DoAttr(st, op, path, magic, arg(a), static_cast<uint64_t>(b), 0, 0); break;
     case kOpSetxattr: r = DoAttr(st, op, path, magic, arg(a), arg(b), arg(c), arg(d)); break;
     case kOpRemovexattr: r = DoAttr(st, op, path, magic, arg(a), 0, 0, 0); break;
+    case kOpStatfs: r = DoStatfs(st, path, magic, arg(a)); break;
+    case kOpGetxattr: r = DoGetxattr(st, path, magic, arg(a), arg(b), arg(c), d == 1); break;
+    case kOpListxattr: r = DoListxattr(st, path, magic, arg(a), arg(b), c == 1); break;
+    case kOpInotifyAddWatch: r = DoInotifyAddWatch(st, path, magic, static_cast<int>(arg(a)), static_cast<uint32_t>(arg(b))); break;
+    case kOpNameToHandle: r = DoNameToHandle(st, path, magic, arg(a), arg(b), static_cast<int>(arg(c))); break;
     default: r = -EINVAL;
   }
   if (r == -ESRCH) {

@@ -75,6 +75,11 @@ export const FsOp = {
   utimes: 13,
   setxattr: 14,
   removexattr: 15,
+  statfs: 16,
+  getxattr: 17,
+  listxattr: 18,
+  inotifyAddWatch: 19,
+  nameToHandle: 20,
 } as const;
 
 /** What readSockaddr()/readMsgName() found (addon/net.cc SockKind). */

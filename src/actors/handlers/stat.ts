@@ -1,7 +1,9 @@
 // The stat capability: the stat family, statx, access, readlink (emulated: tsyd performs the
 // call on the checked path — or, for the fd forms, on its copy of the program's fd — and copies
-// the result into the program), chdir and fchdir (checked, then continued: tsyd cannot change
-// another process's cwd for it); getdents64 is read by tsyd with the hidden entries left out.
+// the result into the program), the metadata calls statfs, getxattr, listxattr (and the l
+// forms), inotify_add_watch and name_to_handle_at (emulated alike), chdir and fchdir (checked,
+// then continued: tsyd cannot change another process's cwd for it); getdents64 is read by tsyd
+// with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
 import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
@@ -137,24 +139,36 @@ export function statHandlers(): Map<string, HandlerSpec> {
     if (decideStat(ctx, 'chdir', CWD, 0, 0) !== null) native.respond(Answer.continue);
   });
   add('fchdir', fdHandler('fchdir'));
-  // Metadata of a path that stat may hide: checked, then continued. Limit: a path swapped
-  // after the check can reveal a hidden file's file system, xattrs or inode events (never its
-  // content, which read decides).
-  const checked = (sys: string, dirfdArg: number, pathArg: number, flags: (ctx: EmulatorContext) => number) => (ctx: EmulatorContext) => {
-    const path = decideStat(ctx, sys, dirfdArg, pathArg, flags(ctx));
-    if (path !== null) native.respond(Answer.continue);
-  };
+  // Metadata of a path that stat may hide: emulated on tsyd's O_PATH fd of the checked object
+  // (SAFETY: continued, a path swapped after the check revealed a hidden file's file system,
+  // xattrs, inode events or file handle).
   const IN_DONT_FOLLOW = 0x02000000;
-  add('statfs', checked('statfs', CWD, 0, () => 0));
-  add('getxattr', checked('getxattr', CWD, 0, () => 0));
-  add('listxattr', checked('listxattr', CWD, 0, () => 0));
-  add('lgetxattr', checked('lgetxattr', CWD, 0, () => Resolve.noFollow));
-  add('llistxattr', checked('llistxattr', CWD, 0, () => Resolve.noFollow));
-  add('inotify_add_watch', checked('inotify_add_watch', CWD, 1, (ctx) => (arg32(ctx.slots, 2) & IN_DONT_FOLLOW ? Resolve.noFollow : 0)));
-  add('name_to_handle_at', checked('name_to_handle_at', 0, 1, (ctx) => {
+  add('statfs', (ctx) => {
+    if (decideStat(ctx, 'statfs', CWD, 0, 0) !== null) native.fsOp(FsOp.statfs, 1);
+  });
+  for (const [name, follow] of [['getxattr', 1], ['lgetxattr', 0]] as const) {
+    add(name, (ctx) => {
+      if (decideStat(ctx, name, CWD, 0, follow ? 0 : Resolve.noFollow) !== null) native.fsOp(FsOp.getxattr, 1, 2, 3, follow);
+    });
+  }
+  for (const [name, follow] of [['listxattr', 1], ['llistxattr', 0]] as const) {
+    add(name, (ctx) => {
+      if (decideStat(ctx, name, CWD, 0, follow ? 0 : Resolve.noFollow) !== null) native.fsOp(FsOp.listxattr, 1, 2, follow);
+    });
+  }
+  add('inotify_add_watch', (ctx) => {
+    const flags = arg32(ctx.slots, 2) & IN_DONT_FOLLOW ? Resolve.noFollow : 0;
+    if (decideStat(ctx, 'inotify_add_watch', CWD, 1, flags) !== null) native.fsOp(FsOp.inotifyAddWatch, 0, 2);
+  });
+  add('name_to_handle_at', (ctx) => {
     const f = arg32(ctx.slots, 4);
-    return (f & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow) | (f & AT_EMPTY_PATH ? Resolve.emptyPath : 0);
-  }));
+    const flags = (f & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow) | (f & AT_EMPTY_PATH ? Resolve.emptyPath : 0);
+    if (decideStat(ctx, 'name_to_handle_at', 0, 1, flags) !== null) native.fsOp(FsOp.nameToHandle, 2, 3, 4);
+  });
+  // SAFETY: getxattrat, listxattrat (Linux 6.13) and file_getattr (6.17) would read a hidden
+  // file's attributes; libc does not use them yet: refused with ENOSYS while stat is on, as
+  // their write counterparts are (attributes.ts).
+  for (const name of ['getxattrat', 'listxattrat', 'file_getattr']) add(name, () => refuse(ENOSYS));
   add('getdents64', listDirectory);
   // SAFETY: the old getdents (no d_type, unused by today's libc) would list hidden entries: it is
   // refused while stat is on (libc falls back to getdents64).
