@@ -22,6 +22,7 @@ static void FreeState(Napi::Env, ThreadState* st) {
   // A thread that ended in the middle of a request (terminated, or died) still holds its copy
   // of the program's fd: the fd table is shared with the rest of tsyd, close it.
   if (st->taken_fd >= 0) close(st->taken_fd);
+  if (st->pend_fd >= 0) close(st->pend_fd);
   DropCaches(st);
   free(st->req);
   free(st->resp);

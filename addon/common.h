@@ -69,6 +69,12 @@ struct ThreadState {
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
   bool path_null = false;            // resolvePath(kNullEmpty): the path pointer was NULL (AT_EMPTY_PATH)
+  // fsOp(stat|statx) of a directory held back for JS (see fsops.cc HoldBack): the result to
+  // write once the hidden subdirectories are counted, where to write it, the directory (O_PATH).
+  int pend_kind = 0;                 // 0 none, 1 struct stat, 2 struct statx
+  uint64_t pend_addr = 0;
+  alignas(8) unsigned char pend_buf[256];
+  int pend_fd = -1;
   // TakeFd(): pidfds of the callers seen lately, by tid (closing a pidfd costs ~4 µs). Safe to
   // keep: a pidfd names one task for ever (a reused tid is another task: ESRCH, then reopened).
   // Emptied when the emulator has been idle for a poll timeout, so tsyd holds none at rest.
@@ -119,6 +125,9 @@ int TakeFd(ThreadState* st, int fd);
 // Takes a copy of the caller's fd `fd` (AT_FDCWD: its cwd) as st->taken_fd for this request and
 // writes the copy's path into the path buffer (as takeFd()); sets kPathTaken. Length or -errno.
 Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd);
+
+// Drops a held-back stat result (fsops.cc), at the end of every request.
+void DropPendingStat(ThreadState* st);
 
 // Closes the cached pidfds (TakeFd) and fd directory (FdTarget): at rest, and when the thread ends.
 void DropCaches(ThreadState* st);

@@ -7,6 +7,7 @@
 // ELOOP instead of reaching another file.
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -29,8 +30,9 @@ namespace tsyd {
 // The fd form of a call (AT_EMPTY_PATH with an empty path, resolvePath(kTakeEmpty)) acts on
 // st->taken_fd, tsyd's copy of the program's dirfd, the object the decision was made on.
 enum FsOp {
-  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component, c: flags arg (fd form) or -1
-  kOpStatx = 1,     // a: flags arg, b: mask arg, c: statxbuf arg
+  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component, c: flags arg (fd form) or -1,
+                    // d: 1 = hold a directory's result back for JS (HoldBack)
+  kOpStatx = 1,     // a: flags arg, b: mask arg, c: statxbuf arg, d: as for kOpStat
   kOpAccess = 2,    // a: mode arg, b: flags arg or -1
   kOpReadlink = 3,  // a: buf arg, b: size arg
   kOpTruncate = 4,  // a: length arg
@@ -51,6 +53,9 @@ enum FsOp {
   kOpInotifyAddWatch = 19,  // a: inotify fd arg, b: mask arg
   kOpNameToHandle = 20,     // a: handle arg, b: mount id arg, c: flags arg
 };
+
+// fsOp()'s answer for a stat held back (not answered yet): never a real result.
+static constexpr long kPending = 0x7ffffff0;
 
 #ifndef AT_HANDLE_MNT_ID_UNIQUE
 #define AT_HANDLE_MNT_ID_UNIQUE 0x001
@@ -105,7 +110,33 @@ static long Ret(long r) { return r < 0 ? -errno : r; }
 // The fd form: tsyd's copy of the program's dirfd (decided on), or -1 for a path form.
 static int TakenObject(ThreadState* st) { return st->slots[kPathTaken] ? st->taken_fd : -1; }
 
-static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags) {
+void DropPendingStat(ThreadState* st) {
+  if (st->pend_fd >= 0) close(st->pend_fd);
+  st->pend_fd = -1;
+  st->pend_kind = 0;
+}
+
+// A directory's stat result kept for JS, which counts the subdirectories stat hides (their
+// st_nlink share) before the result reaches the program (finishStat). `fd` is the directory,
+// owned from now on. Returns kPending.
+static long HoldBack(ThreadState* st, int kind, uint64_t addr, const void* data, size_t len, int fd) {
+  static_assert(sizeof(struct stat) <= sizeof ThreadState::pend_buf && sizeof(struct statx) <= sizeof ThreadState::pend_buf,
+                "pend_buf holds a stat or statx result");
+  DropPendingStat(st);
+  memcpy(st->pend_buf, data, len);
+  st->pend_kind = kind;
+  st->pend_addr = addr;
+  st->pend_fd = fd;
+  return kPending;
+}
+
+// A copy of fd for HoldBack (the taken fd stays the request's), or -errno.
+static int DupFd(int fd) {
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return d < 0 ? -errno : d;
+}
+
+static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags, bool hold_dir) {
   Fd f;
   struct stat sb;
   const int taken = TakenObject(st);
@@ -116,11 +147,17 @@ static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, 
     if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
     if (fstat(f.fd, &sb) < 0) return -errno;
   }
+  if (hold_dir && S_ISDIR(sb.st_mode)) {
+    int d = taken >= 0 ? DupFd(taken) : f.fd;
+    if (d < 0) return d;
+    f.fd = -1;
+    return HoldBack(st, 1, buf, &sb, sizeof sb, d);
+  }
   long w = WriteBack(st, buf, &sb, sizeof sb);
   return w < 0 ? w : 0;
 }
 
-static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf) {
+static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf, bool hold_dir) {
   Fd f;
   struct statx sx;
   const int taken = TakenObject(st);
@@ -133,6 +170,12 @@ static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flag
     if (mask & STATX__RESERVED) return -EINVAL;
     if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
     if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
+  }
+  if (hold_dir && S_ISDIR(sx.stx_mode) && (sx.stx_mask & STATX_NLINK)) {
+    int d = taken >= 0 ? DupFd(taken) : f.fd;
+    if (d < 0) return d;
+    f.fd = -1;
+    return HoldBack(st, 2, buf, &sx, sizeof sx, d);
   }
   long w = WriteBack(st, buf, &sx, sizeof sx);
   return w < 0 ? w : 0;
@@ -459,8 +502,8 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   const std::string spath(path, st->path_len);
   long r;
   switch (op) {
-    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : 0); break;
-    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c)); break;
+    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : 0, d == 1); break;
+    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c), d == 1); break;
     case kOpAccess: r = DoAccess(st, path, magic, static_cast<unsigned>(arg(a)), b >= 0 ? static_cast<long>(static_cast<int32_t>(arg(b))) : -1); break;
     case kOpReadlink: r = DoReadlink(st, path, arg(a), static_cast<long>(static_cast<int32_t>(arg(b)))); break;
     case kOpTruncate: r = DoTruncate(st, path, magic, static_cast<int64_t>(arg(a))); break;
@@ -482,6 +525,8 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpNameToHandle: r = DoNameToHandle(st, path, magic, arg(a), arg(b), static_cast<int>(arg(c))); break;
     default: r = -EINVAL;
   }
+  // A directory held back: JS answers it with finishStat().
+  if (r == kPending) return Napi::Number::New(env, kPending);
   if (r == -ESRCH) {
     // The caller died while tsyd acted: nothing to answer (Respond would fail with ENOENT).
     if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
@@ -497,9 +542,110 @@ static Napi::Value SavePath(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The new st_nlink of a directory whose `hidden` subdirectories stat hides (-1: they could not
+// be counted). Only file systems that count subdirectories (nlink = 2 + subdirectories) are
+// changed; one that reports 1 (btrfs: "not counted") keeps it.
+static uint64_t VisibleLinks(uint64_t nlink, int hidden) {
+  // SAFETY: when tsyd cannot list the directory it cannot tell how many links are hidden:
+  // 1 is what a file system that does not count says, and it reveals nothing.
+  if (hidden < 0) return 1;
+  if (nlink < 2) return nlink;
+  return nlink - 2 >= static_cast<uint64_t>(hidden) ? nlink - static_cast<uint64_t>(hidden) : 2;
+}
+
+// finishStat(hidden) writes the held-back directory result with `hidden` subdirectories taken
+// out of its link count and answers: the result, or -errno (-ESRCH: the caller is gone).
+static Napi::Value FinishStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int hidden = info[0].As<Napi::Number>().Int32Value();
+  if (!st->have_req || st->pend_kind == 0) return Napi::Number::New(env, -EINVAL);
+  size_t len;
+  if (st->pend_kind == 1) {
+    struct stat* sb = reinterpret_cast<struct stat*>(st->pend_buf);
+    sb->st_nlink = static_cast<nlink_t>(VisibleLinks(sb->st_nlink, hidden));
+    len = sizeof *sb;
+  } else {
+    struct statx* sx = reinterpret_cast<struct statx*>(st->pend_buf);
+    sx->stx_nlink = static_cast<uint32_t>(VisibleLinks(sx->stx_nlink, hidden));
+    len = sizeof *sx;
+  }
+  long w = WriteBack(st, st->pend_addr, st->pend_buf, len);
+  DropPendingStat(st);
+  if (w == -ESRCH && !NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  return AnswerResult(env, st, w < 0 ? w : 0);
+}
+
+// pendingIdentity() → "dev:ino:nlink:mtime:ctime" of the held-back directory (a key for what its
+// listing said: a subdirectory made or removed changes nlink and mtime), or '' without one.
+static Napi::Value PendingIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  char key[160] = "";
+  if (st->pend_kind == 1) {
+    const struct stat* sb = reinterpret_cast<const struct stat*>(st->pend_buf);
+    snprintf(key, sizeof key, "%llu:%llu:%llu:%lld.%ld:%lld.%ld", static_cast<unsigned long long>(sb->st_dev),
+             static_cast<unsigned long long>(sb->st_ino), static_cast<unsigned long long>(sb->st_nlink),
+             static_cast<long long>(sb->st_mtim.tv_sec), sb->st_mtim.tv_nsec, static_cast<long long>(sb->st_ctim.tv_sec),
+             sb->st_ctim.tv_nsec);
+  } else if (st->pend_kind == 2) {
+    const struct statx* sx = reinterpret_cast<const struct statx*>(st->pend_buf);
+    // Only the fields the program asked for are there: without all of them, no key (two
+    // directories would share one).
+    const unsigned need = STATX_INO | STATX_NLINK | STATX_MTIME | STATX_CTIME;
+    if ((sx->stx_mask & need) != need) return Napi::String::New(env, "");
+    snprintf(key, sizeof key, "%llu:%llu:%llu:%lld.%u:%lld.%u",
+             static_cast<unsigned long long>(makedev(sx->stx_dev_major, sx->stx_dev_minor)),
+             static_cast<unsigned long long>(sx->stx_ino), static_cast<unsigned long long>(sx->stx_nlink),
+             static_cast<long long>(sx->stx_mtime.tv_sec), sx->stx_mtime.tv_nsec, static_cast<long long>(sx->stx_ctime.tv_sec),
+             sx->stx_ctime.tv_nsec);
+  }
+  return Napi::String::New(env, key);
+}
+
+// pendingSubdirs() → the names of the held-back directory's subdirectories (NUL-terminated,
+// one after the other), listed through a fresh open of it (the program's rights), or -errno.
+static Napi::Value PendingSubdirs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  if (st->pend_kind == 0 || st->pend_fd < 0) return Napi::Number::New(env, -EINVAL);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->pend_fd);
+  Fd d;
+  if ((d.fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) return Napi::Number::New(env, -errno);
+  std::string names;
+  std::vector<char> buf(32 * 1024);
+  for (;;) {
+    long n = syscall(SYS_getdents64, d.fd, buf.data(), buf.size());
+    if (n < 0) return Napi::Number::New(env, -errno);
+    if (n == 0) break;
+    for (long at = 0; at < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      const char* rec = buf.data() + at;
+      uint16_t reclen;
+      memcpy(&reclen, rec + 16, sizeof reclen);
+      if (reclen == 0) break;
+      at += reclen;
+      const unsigned char type = static_cast<unsigned char>(rec[18]);
+      const char* name = rec + 19;
+      if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+      bool dir = type == DT_DIR;
+      if (type == DT_UNKNOWN) {
+        struct stat sb;
+        dir = fstatat(d.fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+      }
+      if (dir) names.append(name, strlen(name) + 1);
+    }
+  }
+  return Napi::Buffer<char>::Copy(env, names.data(), names.size());
+}
+
 void InitFsops(Napi::Env env, Napi::Object exports) {
   exports.Set("fsOp", Napi::Function::New(env, FsOpJs, "fsOp"));
   exports.Set("savePath", Napi::Function::New(env, SavePath, "savePath"));
+  exports.Set("finishStat", Napi::Function::New(env, FinishStat, "finishStat"));
+  exports.Set("pendingSubdirs", Napi::Function::New(env, PendingSubdirs, "pendingSubdirs"));
+  exports.Set("pendingIdentity", Napi::Function::New(env, PendingIdentity, "pendingIdentity"));
 }
 
 }  // namespace tsyd

@@ -206,6 +206,7 @@ static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
     st->taken_fd = -1;
   }
   if (st->slots) st->slots[kPathTaken] = 0;
+  DropPendingStat(st);
   return info.Env().Undefined();
 }
 

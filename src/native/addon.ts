@@ -82,6 +82,9 @@ export const FsOp = {
   nameToHandle: 20,
 } as const;
 
+/** fsOp(stat|statx) with "hold a directory back": the result is not answered yet (finishStat()). */
+export const FS_PENDING = 0x7ffffff0;
+
 /** What readSockaddr()/readMsgName() found (addon/net.cc SockKind). */
 export const SockKind = {
   none: 0,
@@ -149,8 +152,14 @@ export interface Addon {
   readPathArg(pathArg: number): number;
   /** Keeps the path just resolved as the first path of a two-path call (link, rename). */
   savePath(): void;
-  /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
+  /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH (or FS_PENDING). */
   fsOp(op: number, a?: number, b?: number, c?: number, d?: number): number;
+  /** Answers a directory's stat held back by fsOp (FS_PENDING), `hidden` subdirectories (-1: unknown) out of its nlink. */
+  finishStat(hidden: number): number;
+  /** The names of the held-back directory's subdirectories, NUL-terminated one after the other, or -errno. */
+  pendingSubdirs(): Buffer | number;
+  /** "dev:ino:nlink:mtime:ctime" of the held-back directory ('' when the result lacks one of them). */
+  pendingIdentity(): string;
   /** Copies the program's fd (pidfd_getfd) for this request and writes the copy's path into the path buffer. */
   takeFd(fdArg: number): number;
   /** getdents64 on a copy of the program's fd (offset shared): linux_dirent64 records, or -errno. */

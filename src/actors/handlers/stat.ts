@@ -6,7 +6,7 @@
 // with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
-import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
+import { Answer, FS_PENDING, FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
@@ -46,11 +46,72 @@ function resolveFlags(atFlags: number, nullOk = false): number {
   return r;
 }
 
+/**
+ * fsOp's last argument for stat and statx: 1 holds a directory's result back (FS_PENDING) so that
+ * finishDirectory() can take hidden subdirectories out of its link count. Only when stat can
+ * hide anything at all: otherwise a directory costs nothing more than a file.
+ */
+function holdDirs(ctx: EmulatorContext): number {
+  return !ctx.audit && ctx.policy.deniesAny('stat') ? 1 : 0;
+}
+
+/**
+ * Hidden subdirectories counted per directory state ("dev:ino:nlink:mtime:ctime": a subdirectory
+ * made or removed changes nlink and mtime) and path, for one policy version; per emulator,
+ * bounded. Accepted: a subdirectory renamed between a visible and a hidden name (by a process
+ * outside the sandbox: the program cannot name hidden paths) within one timestamp tick of the
+ * listing leaves the count off by one until the directory changes again.
+ */
+const hiddenSubdirs = new Map<string, number>();
+let hiddenVersion = -1;
+
+/**
+ * Answers a directory's stat held back by fsOp: st_nlink is 2 + the number of subdirectories
+ * (on most file systems), so hidden subdirectories would show through it.
+ * SAFETY: they are counted out (listed on tsyd's fd of the directory, d_type) where the policy
+ * can hide a direct child of this directory at all; elsewhere the count is the kernel's.
+ */
+function finishDirectory(ctx: EmulatorContext, dir: string, r: number): void {
+  if (r !== FS_PENDING) return;
+  let hidden = 0;
+  if (ctx.slots[Slot.pathMagic] !== 1 && ctx.policy.mayDenyChildren('stat', dir)) {
+    if (hiddenVersion !== ctx.policy.version || hiddenSubdirs.size >= 1024) {
+      hiddenSubdirs.clear();
+      hiddenVersion = ctx.policy.version;
+    }
+    // The names are decided by path: the same directory elsewhere (a bind mount) is another key.
+    const id = native.pendingIdentity();
+    const key = id === '' ? '' : `${id}\0${dir}`;
+    const known = key === '' ? undefined : hiddenSubdirs.get(key);
+    if (known !== undefined) hidden = known;
+    else {
+      hidden = countHidden(ctx, dir, native.pendingSubdirs());
+      if (key !== '' && hidden >= 0) hiddenSubdirs.set(key, hidden);
+    }
+  }
+  native.finishStat(hidden);
+}
+
+/** How many of the NUL-terminated subdirectory names stat hides; -1 when they could not be listed. */
+function countHidden(ctx: EmulatorContext, dir: string, names: Buffer | number): number {
+  if (typeof names === 'number') return -1;
+  let hidden = 0;
+  const prefix = dir === '/' ? '/' : `${dir}/`;
+  for (let at = 0; at < names.length; ) {
+    const end = names.indexOf(0, at);
+    if (!ctx.policy.check('stat', prefix + names.toString('latin1', at, end))) hidden++;
+    at = end + 1;
+  }
+  return hidden;
+}
+
 function statHandler(sys: string, dirfdArg: number, pathArg: number, bufArg: number, flagsArg: number | null, follow: boolean) {
   return (ctx: EmulatorContext) => {
     const atFlags = flagsArg === null ? (follow ? 0 : AT_SYMLINK_NOFOLLOW) : arg32(ctx.slots, flagsArg);
     const path = decideStat(ctx, sys, dirfdArg, pathArg, resolveFlags(atFlags, flagsArg !== null));
-    if (path !== null) native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, flagsArg ?? -1);
+    if (path === null) return;
+    const r = native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, flagsArg ?? -1, holdDirs(ctx));
+    finishDirectory(ctx, path, r);
   };
 }
 
@@ -114,7 +175,7 @@ export function statHandlers(): Map<string, HandlerSpec> {
   add('statx', (ctx) => {
     const atFlags = arg32(ctx.slots, 2);
     const path = decideStat(ctx, 'statx', 0, 1, resolveFlags(atFlags, true));
-    if (path !== null) native.fsOp(FsOp.statx, 2, 3, 4);
+    if (path !== null) finishDirectory(ctx, path, native.fsOp(FsOp.statx, 2, 3, 4, holdDirs(ctx)));
   });
   add('access', (ctx) => {
     if (decideStat(ctx, 'access', CWD, 0, 0) !== null) native.fsOp(FsOp.access, 1, -1);
