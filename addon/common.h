@@ -75,8 +75,9 @@ struct ThreadState {
   uint64_t pend_addr = 0;
   alignas(8) unsigned char pend_buf[256];
   int pend_fd = -1;
-  // TakeFd(): pidfds of the callers seen lately, by tid (closing a pidfd costs ~4 µs). Safe to
-  // keep: a pidfd names one task for ever (a reused tid is another task: ESRCH, then reopened).
+  // TakeFd(): thread pidfds (PIDFD_THREAD) of the callers seen lately, by tid (closing a pidfd
+  // costs ~4 µs). Safe to keep: a thread pidfd names one task for ever (a reused tid is another
+  // task: ESRCH, then reopened). Thread-group pidfds (kernels before 6.9) are never kept.
   // Emptied when the emulator has been idle for a poll timeout, so tsyd holds none at rest.
   struct CachedPidfd {
     pid_t tid = 0;

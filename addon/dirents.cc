@@ -24,9 +24,10 @@ void DropCaches(ThreadState* st) {
   st->self_fd_dir = -1;
 }
 
-// A pidfd of thread `tid` (cached), or -errno. fresh: the cached one named a task that has
-// ended: open a new one.
-static int PidfdOf(ThreadState* st, pid_t tid, bool fresh) {
+// A pidfd of thread `tid`, or -errno. *owned: the caller closes it (not cached). fresh: the
+// cached one named a task that has ended: open a new one.
+static int PidfdOf(ThreadState* st, pid_t tid, bool fresh, bool* owned) {
+  *owned = false;
   ThreadState::CachedPidfd* slot = nullptr;
   for (auto& e : st->pidfds) {
     if (e.fd >= 0 && e.tid == tid) slot = &e;
@@ -39,6 +40,10 @@ static int PidfdOf(ThreadState* st, pid_t tid, bool fresh) {
     pid_t tgid = TgidOf(tid);
     if (tgid < 0) return tgid;
     pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
+    // SAFETY: never cached: it names the thread group, which outlives the thread — a reused
+    // tid of another process would find this group's fds.
+    *owned = pidfd >= 0;
+    return pidfd < 0 ? -errno : pidfd;
   }
   if (pidfd < 0) return -errno;
   if (!slot) slot = &st->pidfds[st->pidfd_next++ % (sizeof st->pidfds / sizeof st->pidfds[0])];
@@ -52,16 +57,18 @@ int TakeFd(ThreadState* st, int fd) {
   const pid_t tid = static_cast<pid_t>(st->req->pid);
   int copy = -1, e = 0;
   for (int attempt = 0; attempt < 2; attempt++) {
-    int pidfd = PidfdOf(st, tid, attempt > 0);
+    bool owned;
+    int pidfd = PidfdOf(st, tid, attempt > 0, &owned);
     if (pidfd < 0) return pidfd;
     copy = static_cast<int>(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
     e = errno;
-    // ESRCH: a cached pidfd of a thread that has ended (the tid is another thread's now).
-    if (copy >= 0 || e != ESRCH) break;
+    if (owned) close(pidfd);
+    // ESRCH: a cached thread pidfd of a thread that has ended (the tid is another thread's now).
+    if (copy >= 0 || e != ESRCH || owned) break;
   }
   // SAFETY: the tid may have been reused if the caller died: keep the copy only while the
-  // request is valid (then the tid still names the caller, and the pidfd — which names one
-  // task for ever — was opened for it, or for a task that has ended and gives nothing).
+  // request is valid (then the tid still names the caller, and the thread pidfd — which names
+  // one task for ever — was opened for it, or for a task that has ended and gives nothing).
   if (!NotifIdValid(st->notify_fd, st->req->id)) {
     if (copy >= 0) close(copy);
     return -ESRCH;
