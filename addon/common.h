@@ -47,6 +47,9 @@ enum ReqSlot {
   // kLeftOffset of the path buffer, the deepest of each excursion (total length, 0: none).
   // JS answers ENOENT when one is hidden (a walk through a hidden directory finds nothing).
   kPathLeftLen = 39,
+  // resolvePath(kTakeEmpty): 1 when the path was empty and named the dirfd (or the cwd): tsyd
+  // took a copy of it (taken_fd) and the path buffer holds the copy's path; ops act on the copy.
+  kPathTaken = 42,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -99,6 +102,26 @@ struct ThreadState {
   long pending = 0;                  // net.cc: result of a call that waits for JS to settle it
   int pending_op = -1;
   int mmsg_index = -1;               // net.cc: the sendmmsg entry st->msg came from (-1: sendmsg)
+  bool path_null = false;            // resolvePath(kNullEmpty): the path pointer was NULL (AT_EMPTY_PATH)
+  // fsOp(stat|statx) of a directory held back for JS (see fsops.cc HoldBack): the result to
+  // write once the hidden subdirectories are counted, where to write it, the directory (O_PATH).
+  int pend_kind = 0;                 // 0 none, 1 struct stat, 2 struct statx
+  uint64_t pend_addr = 0;
+  alignas(8) unsigned char pend_buf[256];
+  int pend_fd = -1;
+  // TakeFd(): thread pidfds (PIDFD_THREAD) of the callers seen lately, by tid (closing a pidfd
+  // costs ~4 µs). Safe to keep: a thread pidfd names one task for ever (a reused tid is another
+  // task: ESRCH, then reopened). Thread-group pidfds (kernels before 6.9) are never kept.
+  // Emptied when the emulator has been idle for a poll timeout, so tsyd holds none at rest.
+  struct CachedPidfd {
+    pid_t tid = 0;
+    int fd = -1;
+  };
+  CachedPidfd pidfds[8];
+  unsigned pidfd_next = 0;
+  // This thread's /proc/thread-self/fd directory (O_PATH), for the paths of fds it holds;
+  // closed at rest with the pidfds.
+  int self_fd_dir = -1;
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
@@ -166,6 +189,20 @@ pid_t TgidOf(pid_t tid);
 
 // A copy of the caller's fd `fd` in tsyd (pidfd_getfd, O_CLOEXEC), or -errno (-ESRCH: caller gone).
 int TakeFd(ThreadState* st, int fd);
+
+// Takes a copy of the caller's fd `fd` (AT_FDCWD: its cwd) as st->taken_fd for this request and
+// writes the copy's path into the path buffer (as takeFd()); sets kPathTaken. Length or -errno.
+Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd);
+
+// Drops a held-back stat result (fsops.cc), at the end of every request.
+void DropPendingStat(ThreadState* st);
+
+// Closes the cached pidfds (TakeFd) and fd directory (FdTarget): at rest, and when the thread ends.
+void DropCaches(ThreadState* st);
+
+// The path an fd of this thread points to (readlink of /proc/thread-self/fd/N, through a
+// directory fd kept open): its length in out (not NUL-terminated), or -errno.
+long FdTarget(ThreadState* st, int fd, char* out, size_t size);
 
 // The caller's umask, from /proc/<tid>/status; -errno on failure.
 int UmaskOf(pid_t tid);

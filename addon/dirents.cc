@@ -15,31 +15,124 @@ namespace tsyd {
 
 static constexpr size_t kMaxDirentsRead = 64 * 1024;
 
-int TakeFd(ThreadState* st, int fd) {
+void DropCaches(ThreadState* st) {
+  for (auto& e : st->pidfds) {
+    if (e.fd >= 0) close(e.fd);
+    e = ThreadState::CachedPidfd{};
+  }
+  if (st->self_fd_dir >= 0) close(st->self_fd_dir);
+  st->self_fd_dir = -1;
+}
+
+// A pidfd of thread `tid`, or -errno. *owned: the caller closes it (not cached). fresh: the
+// cached one named a task that has ended: open a new one.
+static int PidfdOf(ThreadState* st, pid_t tid, bool fresh, bool* owned) {
+  *owned = false;
+  ThreadState::CachedPidfd* slot = nullptr;
+  for (auto& e : st->pidfds) {
+    if (e.fd >= 0 && e.tid == tid) slot = &e;
+  }
+  if (slot && !fresh) return slot->fd;
   // The calling thread's own fd table (a thread may have its own): PIDFD_THREAD (O_EXCL,
   // Linux 6.9), else the thread group's.
-  const pid_t tid = static_cast<pid_t>(st->req->pid);
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, tid, O_EXCL));
   if (pidfd < 0 && errno == EINVAL) {
     pid_t tgid = TgidOf(tid);
     if (tgid < 0) return tgid;
     pidfd = static_cast<int>(syscall(SYS_pidfd_open, tgid, 0));
+    // SAFETY: never cached: it names the thread group, which outlives the thread — a reused
+    // tid of another process would find this group's fds.
+    *owned = pidfd >= 0;
+    return pidfd < 0 ? -errno : pidfd;
   }
   if (pidfd < 0) return -errno;
-  long got = AsCaller([&]() -> long {
-    long c = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-    return c < 0 ? -errno : c;
-  });
-  int copy = got < 0 ? -1 : static_cast<int>(got);
-  int e = got < 0 ? static_cast<int>(-got) : 0;
-  close(pidfd);
-  // SAFETY: the tgid may have been reused if the caller died: keep the copy only while the
-  // request is valid (then the tgid still names the caller).
+  if (!slot) slot = &st->pidfds[st->pidfd_next++ % (sizeof st->pidfds / sizeof st->pidfds[0])];
+  if (slot->fd >= 0) close(slot->fd);
+  slot->tid = tid;
+  slot->fd = pidfd;
+  return pidfd;
+}
+
+int TakeFd(ThreadState* st, int fd) {
+  const pid_t tid = static_cast<pid_t>(st->req->pid);
+  int copy = -1, e = 0;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    bool owned;
+    int pidfd = PidfdOf(st, tid, attempt > 0, &owned);
+    if (pidfd < 0) return pidfd;
+    long got = AsCaller([&]() -> long {
+      long c = syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+      return c < 0 ? -errno : c;
+    });
+    copy = got < 0 ? -1 : static_cast<int>(got);
+    e = got < 0 ? static_cast<int>(-got) : 0;
+    if (owned) close(pidfd);
+    // ESRCH: a cached thread pidfd of a thread that has ended (the tid is another thread's now).
+    if (copy >= 0 || e != ESRCH || owned) break;
+  }
+  // SAFETY: the tid may have been reused if the caller died: keep the copy only while the
+  // request is valid (then the tid still names the caller, and the thread pidfd — which names
+  // one task for ever — was opened for it, or for a task that has ended and gives nothing).
   if (!NotifIdValid(st->notify_fd, st->req->id)) {
     if (copy >= 0) close(copy);
     return -ESRCH;
   }
   return copy < 0 ? -(e == EBADF ? EBADF : e) : copy;
+}
+
+long FdTarget(ThreadState* st, int fd, char* out, size_t size) {
+  if (st->self_fd_dir < 0) {
+    st->self_fd_dir = open("/proc/thread-self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (st->self_fd_dir < 0) return -errno;
+  }
+  char name[16];
+  snprintf(name, sizeof name, "%d", fd);
+  ssize_t n = readlinkat(st->self_fd_dir, name, out, size);
+  if (n < 0) return -errno;
+  return n >= static_cast<ssize_t>(size) ? -ENAMETOOLONG : n;
+}
+
+// The caller's cwd, O_PATH (for AT_FDCWD with an empty path), or -errno (-ESRCH: caller gone).
+static int TakeCwd(ThreadState* st) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/cwd", static_cast<int>(st->req->pid));
+  long r = AsCaller([&]() -> long {
+    int f = open(p, O_PATH | O_CLOEXEC);
+    return f < 0 ? -errno : f;
+  });
+  int fd = r < 0 ? -1 : static_cast<int>(r);
+  int e = r < 0 ? static_cast<int>(-r) : 0;
+  // SAFETY: the tid names the caller only while its request is valid.
+  if (!NotifIdValid(st->notify_fd, st->req->id)) {
+    if (fd >= 0) close(fd);
+    return -ESRCH;
+  }
+  return fd < 0 ? -(e == ENOENT ? ESRCH : e) : fd;
+}
+
+Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
+  st->slots[kPathTaken] = 0;
+  if (st->taken_fd >= 0) close(st->taken_fd);
+  st->taken_fd = fd == AT_FDCWD ? TakeCwd(st) : fd < 0 ? -EBADF : TakeFd(st, fd);
+  if (st->taken_fd < 0) {
+    int e = st->taken_fd;
+    st->taken_fd = -1;
+    return Napi::Number::New(env, e);
+  }
+  char link[PATH_MAX];
+  long n = FdTarget(st, st->taken_fd, link, sizeof link);
+  if (n < 0) return Napi::Number::New(env, n);
+  std::string out(link, static_cast<size_t>(n));
+  const bool magic = IsPathlessTarget(out);
+  const std::string decide_as = DeletedFilePath(out);
+  if (magic) {
+    pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
+    if (g < 0) return Napi::Number::New(env, g);
+    out = fd == AT_FDCWD ? "/proc/" + std::to_string(g) + "/cwd" : PathlessName(g, fd);
+  }
+  Napi::Value len = SetCheckedPath(env, st, out, magic, decide_as);
+  st->slots[kPathTaken] = 1;
+  return len;
 }
 
 // takeFd(fdArg) → length of the path of tsyd's copy of the program's fd, written into the
@@ -53,26 +146,7 @@ static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
   if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
   int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
   if (fd < 0) return Napi::Number::New(env, -EBADF);
-  if (st->taken_fd >= 0) close(st->taken_fd);
-  st->taken_fd = TakeFd(st, fd);
-  if (st->taken_fd < 0) {
-    int e = st->taken_fd;
-    st->taken_fd = -1;
-    return Napi::Number::New(env, e);
-  }
-  char p[64], link[PATH_MAX];
-  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->taken_fd);
-  ssize_t n = readlink(p, link, sizeof link);
-  if (n < 0 || n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, n < 0 ? -errno : -ENAMETOOLONG);
-  std::string out(link, static_cast<size_t>(n));
-  const bool magic = IsPathlessTarget(out);
-  const std::string decide_as = DeletedFilePath(out);
-  if (magic) {
-    pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
-    if (g < 0) return Napi::Number::New(env, g);
-    out = PathlessName(g, fd);
-  }
-  return SetCheckedPath(env, st, out, magic, decide_as);
+  return TakeIntoPath(env, st, fd);
 }
 
 // readDirectory(fdArg, countArg) → Buffer of linux_dirent64 records (empty at the end of the

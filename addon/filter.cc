@@ -243,6 +243,9 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   // Newer than some system headers; numbered alike on every architecture since 5.1.
   s.Set("fchmodat2", Napi::Number::New(env, 452));
   s.Set("setxattrat", Napi::Number::New(env, 463));
+  s.Set("getxattrat", Napi::Number::New(env, 464));
+  s.Set("listxattrat", Napi::Number::New(env, 465));
+  s.Set("file_getattr", Napi::Number::New(env, 468));
   s.Set("removexattrat", Napi::Number::New(env, 466));
   s.Set("file_setattr", Napi::Number::New(env, 469));
   exports.Set("syscalls", s);

@@ -7,23 +7,32 @@
 // ELOOP instead of reaching another file.
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/inotify.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace tsyd {
 
+// The fd form of a call (AT_EMPTY_PATH with an empty path, resolvePath(kTakeEmpty)) acts on
+// st->taken_fd, tsyd's copy of the program's dirfd, the object the decision was made on.
 enum FsOp {
-  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component
-  kOpStatx = 1,     // a: flags arg, b: mask arg, c: statxbuf arg
+  kOpStat = 0,      // a: statbuf arg, b: 1 = follow the last component, c: flags arg (fd form) or -1,
+                    // d: 1 = hold a directory's result back for JS (HoldBack)
+  kOpStatx = 1,     // a: flags arg, b: mask arg, c: statxbuf arg, d: as for kOpStat
   kOpAccess = 2,    // a: mode arg, b: flags arg or -1
   kOpReadlink = 3,  // a: buf arg, b: size arg
   kOpTruncate = 4,  // a: length arg
@@ -38,7 +47,21 @@ enum FsOp {
   kOpUtimes = 13,   // a: times arg, b: its layout (TimesLayout)
   kOpSetxattr = 14, // a: name arg, b: value arg, c: size arg, d: flags arg
   kOpRemovexattr = 15,  // a: name arg
+  kOpStatfs = 16,       // a: buf arg
+  kOpGetxattr = 17,     // a: name arg, b: value arg, c: size arg, d: 1 = follow
+  kOpListxattr = 18,    // a: list arg, b: size arg, c: 1 = follow
+  kOpInotifyAddWatch = 19,  // a: inotify fd arg, b: mask arg
+  kOpNameToHandle = 20,     // a: handle arg, b: mount id arg, c: flags arg
 };
+
+// fsOp()'s answer for a stat held back (not answered yet): never a real result.
+static constexpr long kPending = 0x7ffffff0;
+
+#ifndef AT_HANDLE_MNT_ID_UNIQUE
+#define AT_HANDLE_MNT_ID_UNIQUE 0x001
+#endif
+static constexpr unsigned kMaxHandleSize = 128;  // MAX_HANDLE_SZ
+static constexpr size_t kXattrListMax = 65536;   // XATTR_LIST_MAX
 
 enum TimesLayout { kTimespec = 0, kTimeval = 1, kUtimbuf = 2 };
 
@@ -84,28 +107,84 @@ static long WriteBack(ThreadState* st, uint64_t addr, const void* data, size_t l
 
 static long Ret(long r) { return r < 0 ? -errno : r; }
 
-static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow) {
+// The fd form: tsyd's copy of the program's dirfd (decided on), or -1 for a path form.
+static int TakenObject(ThreadState* st) { return st->slots[kPathTaken] ? st->taken_fd : -1; }
+
+void DropPendingStat(ThreadState* st) {
+  if (st->pend_fd >= 0) close(st->pend_fd);
+  st->pend_fd = -1;
+  st->pend_kind = 0;
+}
+
+// A directory's stat result kept for JS, which counts the subdirectories stat hides (their
+// st_nlink share) before the result reaches the program (finishStat). `fd` is the directory,
+// owned from now on. Returns kPending.
+static long HoldBack(ThreadState* st, int kind, uint64_t addr, const void* data, size_t len, int fd) {
+  static_assert(sizeof(struct stat) <= sizeof ThreadState::pend_buf && sizeof(struct statx) <= sizeof ThreadState::pend_buf,
+                "pend_buf holds a stat or statx result");
+  DropPendingStat(st);
+  memcpy(st->pend_buf, data, len);
+  st->pend_kind = kind;
+  st->pend_addr = addr;
+  st->pend_fd = fd;
+  return kPending;
+}
+
+// A copy of fd for HoldBack (the taken fd stays the request's), or -errno.
+static int DupFd(int fd) {
+  int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  return d < 0 ? -errno : d;
+}
+
+static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags, bool hold_dir) {
   Fd f;
-  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
   struct stat sb;
-  if (fstat(f.fd, &sb) < 0) return -errno;
+  const int taken = TakenObject(st);
+  if (taken >= 0) {
+    // The fd form: the kernel's own answer on the copy, with the program's flags ("" or NULL).
+    if (syscall(SYS_newfstatat, taken, st->path_null ? nullptr : "", &sb, at_flags) < 0) return -errno;
+  } else {
+    if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+    if (fstat(f.fd, &sb) < 0) return -errno;
+  }
+  if (hold_dir && S_ISDIR(sb.st_mode)) {
+    int d = taken >= 0 ? DupFd(taken) : f.fd;
+    if (d < 0) return d;
+    f.fd = -1;
+    return HoldBack(st, 1, buf, &sb, sizeof sb, d);
+  }
   long w = WriteBack(st, buf, &sb, sizeof sb);
   return w < 0 ? w : 0;
 }
 
-static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf) {
-  const unsigned known = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
-  if ((flags & ~known) || (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return -EINVAL;
-  if (mask & STATX__RESERVED) return -EINVAL;
+static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf, bool hold_dir) {
   Fd f;
-  if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
   struct statx sx;
-  if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
+  const int taken = TakenObject(st);
+  if (taken >= 0) {
+    // The fd form: the kernel validates the program's flags and mask itself.
+    if (syscall(SYS_statx, taken, st->path_null ? nullptr : "", flags, mask, &sx) < 0) return -errno;
+  } else {
+    const unsigned known = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
+    if ((flags & ~known) || (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return -EINVAL;
+    if (mask & STATX__RESERVED) return -EINVAL;
+    if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
+    if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
+  }
+  if (hold_dir && S_ISDIR(sx.stx_mode) && (sx.stx_mask & STATX_NLINK)) {
+    int d = taken >= 0 ? DupFd(taken) : f.fd;
+    if (d < 0) return d;
+    f.fd = -1;
+    return HoldBack(st, 2, buf, &sx, sizeof sx, d);
+  }
   long w = WriteBack(st, buf, &sx, sizeof sx);
   return w < 0 ? w : 0;
 }
 
 static long DoAccess(ThreadState* st, const char* path, bool magic, unsigned mode, long flags) {
+  const int taken = TakenObject(st);
+  // The fd form: the kernel checks the program's mode and flags on the copy.
+  if (taken >= 0) return Ret(syscall(SYS_faccessat2, taken, "", mode, static_cast<int>(flags)));
   if (mode & ~07u) return -EINVAL;
   if (flags < 0) flags = 0;
   if (flags & ~(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)) return -EINVAL;
@@ -118,13 +197,21 @@ static long DoAccess(ThreadState* st, const char* path, bool magic, unsigned mod
 
 static long DoReadlink(ThreadState* st, const char* path, uint64_t buf, long size) {
   if (size <= 0) return -EINVAL;
-  Fd f;
-  if ((f.fd = OpenObject(st, path, false, false)) < 0) return f.fd;
-  struct stat sb;
-  if (fstat(f.fd, &sb) < 0) return -errno;
-  if (!S_ISLNK(sb.st_mode)) return -EINVAL;
   char target[PATH_MAX];
-  ssize_t n = readlinkat(f.fd, "", target, sizeof target);
+  ssize_t n;
+  const int taken = TakenObject(st);
+  if (taken >= 0) {
+    // readlinkat(fd, "") reads the link the fd itself is (an O_PATH|O_NOFOLLOW fd); the
+    // kernel says ENOENT for any other object.
+    n = readlinkat(taken, "", target, sizeof target);
+  } else {
+    Fd f;
+    if ((f.fd = OpenObject(st, path, false, false)) < 0) return f.fd;
+    struct stat sb;
+    if (fstat(f.fd, &sb) < 0) return -errno;
+    if (!S_ISLNK(sb.st_mode)) return -EINVAL;
+    n = readlinkat(f.fd, "", target, sizeof target);
+  }
   if (n < 0) return -errno;
   if (n > size) n = size;
   long w = WriteBack(st, buf, target, static_cast<size_t>(n));
@@ -287,6 +374,117 @@ static long DoAttr(ThreadState* st, int op, const char* path, bool magic, uint64
   return -EINVAL;
 }
 
+// statfs on the checked object (followed, as statfs does).
+static long DoStatfs(ThreadState* st, const char* path, bool magic, uint64_t buf) {
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, true)) < 0) return f.fd;
+  struct statfs sfs;
+  if (fstatfs(f.fd, &sfs) < 0) return -errno;
+  long w = WriteBack(st, buf, &sfs, sizeof sfs);
+  return w < 0 ? w : 0;
+}
+
+// Reads an xattr name argument as the kernel does (empty or longer than 255: ERANGE).
+static long ReadXattrName(ThreadState* st, uint64_t addr, char (&name)[kXattrNameMax + 1]) {
+  long n = ReadRemoteString(static_cast<pid_t>(st->req->pid), addr, name, sizeof name);
+  if (n == -ENAMETOOLONG) n = -ERANGE;
+  if (n < 0) return NotifIdValid(st->notify_fd, st->req->id) ? n : -ESRCH;
+  return n == 0 ? -ERANGE : n;
+}
+
+// getxattr/lgetxattr and listxattr/llistxattr on tsyd's O_PATH fd of the checked object, through
+// /proc/thread-self/fd/N (no *xattr call takes an O_PATH fd): the magic link leads to the object
+// itself, a symlink opened without following included. The kernel's size rules hold because the
+// kernel applies them to tsyd's call: size 0 asks for the length, a short buffer is ERANGE, a
+// size above the maximum is cut to it.
+static long DoGetxattr(ThreadState* st, const char* path, bool magic, uint64_t name_addr, uint64_t value_addr, uint64_t size, bool follow) {
+  char name[kXattrNameMax + 1];
+  long n = ReadXattrName(st, name_addr, name);
+  if (n < 0) return n;
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
+  const size_t sz = size > kXattrSizeMax ? kXattrSizeMax : static_cast<size_t>(size);
+  std::vector<char> value(sz > 0 ? sz : 1);
+  ssize_t r = getxattr(p, name, sz > 0 ? value.data() : nullptr, sz);
+  if (r < 0) return -errno;
+  if (sz > 0 && r > 0) {
+    long w = WriteBack(st, value_addr, value.data(), static_cast<size_t>(r));
+    if (w < 0) return w;
+  }
+  return r;
+}
+
+static long DoListxattr(ThreadState* st, const char* path, bool magic, uint64_t list_addr, uint64_t size, bool follow) {
+  Fd f;
+  if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
+  const size_t sz = size > kXattrListMax ? kXattrListMax : static_cast<size_t>(size);
+  std::vector<char> list(sz > 0 ? sz : 1);
+  ssize_t r = listxattr(p, sz > 0 ? list.data() : nullptr, sz);
+  if (r < 0) return -errno;
+  if (sz > 0 && r > 0) {
+    long w = WriteBack(st, list_addr, list.data(), static_cast<size_t>(r));
+    if (w < 0) return w;
+  }
+  return r;
+}
+
+// inotify_add_watch on tsyd's copy of the program's inotify fd (the same inotify instance:
+// the watch and its events are the program's), watching the checked object through
+// /proc/thread-self/fd/N. IN_DONT_FOLLOW was applied when the object was opened (the magic
+// link leads to the link itself); passed on it would watch the /proc link instead.
+static long DoInotifyAddWatch(ThreadState* st, const char* path, bool magic, int ifd, uint32_t mask) {
+  Fd obj;
+  if ((obj.fd = OpenObject(st, path, magic, !(mask & IN_DONT_FOLLOW))) < 0) return obj.fd;
+  if (mask & IN_ONLYDIR) {
+    // Checked here: through the magic link the kernel says ENOENT for a symlink, not ENOTDIR.
+    // (A mask that is also invalid gets ENOTDIR, not the kernel's EINVAL: accepted.)
+    struct stat sb;
+    if (fstat(obj.fd, &sb) < 0) return -errno;
+    if (!S_ISDIR(sb.st_mode)) return -ENOTDIR;
+  }
+  Fd ino;
+  if ((ino.fd = ifd < 0 ? -EBADF : TakeFd(st, ifd)) < 0) return ino.fd;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", obj.fd);
+  return Ret(inotify_add_watch(ino.fd, p, mask & ~static_cast<uint32_t>(IN_DONT_FOLLOW)));
+}
+
+// name_to_handle_at on the checked object (its O_PATH fd, or the fd form's copy) with
+// AT_EMPTY_PATH. As the kernel does, the mount id and the handle's header are written back on
+// EOVERFLOW too (handle_bytes then says the size needed).
+static long DoNameToHandle(ThreadState* st, const char* path, bool magic, uint64_t handle_addr, uint64_t mnt_addr, int flags) {
+  struct {
+    uint32_t handle_bytes;
+    int32_t handle_type;
+    unsigned char f_handle[kMaxHandleSize];
+  } fh{};
+  if (ReadRemote(static_cast<pid_t>(st->req->pid), handle_addr, &fh.handle_bytes, sizeof fh.handle_bytes) < 0)
+    return NotifIdValid(st->notify_fd, st->req->id) ? -EFAULT : -ESRCH;
+  Fd f;
+  int obj = TakenObject(st);
+  if (obj < 0) {
+    if ((f.fd = OpenObject(st, path, magic, (flags & AT_SYMLINK_FOLLOW) != 0)) < 0) return f.fd;
+    obj = f.fd;
+  }
+  union {
+    int32_t id;
+    uint64_t unique;
+  } mnt{};
+  // The kernel checks handle_bytes (at most 128) and the flags on tsyd's call.
+  long r = syscall(SYS_name_to_handle_at, obj, "", &fh, &mnt, (flags & ~AT_SYMLINK_FOLLOW) | AT_EMPTY_PATH);
+  if (r < 0 && errno != EOVERFLOW) return -errno;
+  const long res = r < 0 ? -EOVERFLOW : 0;
+  long w = WriteBack(st, mnt_addr, &mnt, (flags & AT_HANDLE_MNT_ID_UNIQUE) ? sizeof mnt.unique : sizeof mnt.id);
+  if (w < 0) return w;
+  const size_t len = offsetof(decltype(fh), f_handle) + (res == 0 ? fh.handle_bytes : 0);
+  w = WriteBack(st, handle_addr, &fh, len);
+  return w < 0 ? w : res;
+}
+
 // fsOp(op, a, b, c, d) → the result given to the program (≥ 0 or -errno), after answering it;
 // -ESRCH when the caller is gone (nothing answered). Argument indexes are request arguments.
 static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
@@ -304,8 +502,8 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   const std::string spath(path, st->path_len);
   long r;
   switch (op) {
-    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0); break;
-    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c)); break;
+    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : 0, d == 1); break;
+    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c), d == 1); break;
     case kOpAccess: r = DoAccess(st, path, magic, static_cast<unsigned>(arg(a)), b >= 0 ? static_cast<long>(static_cast<int32_t>(arg(b))) : -1); break;
     case kOpReadlink: r = DoReadlink(st, path, arg(a), static_cast<long>(static_cast<int32_t>(arg(b)))); break;
     case kOpTruncate: r = DoTruncate(st, path, magic, static_cast<int64_t>(arg(a))); break;
@@ -320,8 +518,15 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpUtimes: r = DoAttr(st, op, path, magic, arg(a), static_cast<uint64_t>(b), 0, 0); break;
     case kOpSetxattr: r = DoAttr(st, op, path, magic, arg(a), arg(b), arg(c), arg(d)); break;
     case kOpRemovexattr: r = DoAttr(st, op, path, magic, arg(a), 0, 0, 0); break;
+    case kOpStatfs: r = DoStatfs(st, path, magic, arg(a)); break;
+    case kOpGetxattr: r = DoGetxattr(st, path, magic, arg(a), arg(b), arg(c), d == 1); break;
+    case kOpListxattr: r = DoListxattr(st, path, magic, arg(a), arg(b), c == 1); break;
+    case kOpInotifyAddWatch: r = DoInotifyAddWatch(st, path, magic, static_cast<int>(arg(a)), static_cast<uint32_t>(arg(b))); break;
+    case kOpNameToHandle: r = DoNameToHandle(st, path, magic, arg(a), arg(b), static_cast<int>(arg(c))); break;
     default: r = -EINVAL;
   }
+  // A directory held back: JS answers it with finishStat().
+  if (r == kPending) return Napi::Number::New(env, kPending);
   if (r == -ESRCH) {
     // The caller died while tsyd acted: nothing to answer (Respond would fail with ENOENT).
     if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
@@ -337,9 +542,110 @@ static Napi::Value SavePath(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// The new st_nlink of a directory whose `hidden` subdirectories stat hides (-1: they could not
+// be counted). Only file systems that count subdirectories (nlink = 2 + subdirectories) are
+// changed; one that reports 1 (btrfs: "not counted") keeps it.
+static uint64_t VisibleLinks(uint64_t nlink, int hidden) {
+  // SAFETY: when tsyd cannot list the directory it cannot tell how many links are hidden:
+  // 1 is what a file system that does not count says, and it reveals nothing.
+  if (hidden < 0) return 1;
+  if (nlink < 2) return nlink;
+  return nlink - 2 >= static_cast<uint64_t>(hidden) ? nlink - static_cast<uint64_t>(hidden) : 2;
+}
+
+// finishStat(hidden) writes the held-back directory result with `hidden` subdirectories taken
+// out of its link count and answers: the result, or -errno (-ESRCH: the caller is gone).
+static Napi::Value FinishStat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  int hidden = info[0].As<Napi::Number>().Int32Value();
+  if (!st->have_req || st->pend_kind == 0) return Napi::Number::New(env, -EINVAL);
+  size_t len;
+  if (st->pend_kind == 1) {
+    struct stat* sb = reinterpret_cast<struct stat*>(st->pend_buf);
+    sb->st_nlink = static_cast<nlink_t>(VisibleLinks(sb->st_nlink, hidden));
+    len = sizeof *sb;
+  } else {
+    struct statx* sx = reinterpret_cast<struct statx*>(st->pend_buf);
+    sx->stx_nlink = static_cast<uint32_t>(VisibleLinks(sx->stx_nlink, hidden));
+    len = sizeof *sx;
+  }
+  long w = WriteBack(st, st->pend_addr, st->pend_buf, len);
+  DropPendingStat(st);
+  if (w == -ESRCH && !NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  return AnswerResult(env, st, w < 0 ? w : 0);
+}
+
+// pendingIdentity() → "dev:ino:nlink:mtime:ctime" of the held-back directory (a key for what its
+// listing said: a subdirectory made or removed changes nlink and mtime), or '' without one.
+static Napi::Value PendingIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  char key[160] = "";
+  if (st->pend_kind == 1) {
+    const struct stat* sb = reinterpret_cast<const struct stat*>(st->pend_buf);
+    snprintf(key, sizeof key, "%llu:%llu:%llu:%lld.%ld:%lld.%ld", static_cast<unsigned long long>(sb->st_dev),
+             static_cast<unsigned long long>(sb->st_ino), static_cast<unsigned long long>(sb->st_nlink),
+             static_cast<long long>(sb->st_mtim.tv_sec), sb->st_mtim.tv_nsec, static_cast<long long>(sb->st_ctim.tv_sec),
+             sb->st_ctim.tv_nsec);
+  } else if (st->pend_kind == 2) {
+    const struct statx* sx = reinterpret_cast<const struct statx*>(st->pend_buf);
+    // Only the fields the program asked for are there: without all of them, no key (two
+    // directories would share one).
+    const unsigned need = STATX_INO | STATX_NLINK | STATX_MTIME | STATX_CTIME;
+    if ((sx->stx_mask & need) != need) return Napi::String::New(env, "");
+    snprintf(key, sizeof key, "%llu:%llu:%llu:%lld.%u:%lld.%u",
+             static_cast<unsigned long long>(makedev(sx->stx_dev_major, sx->stx_dev_minor)),
+             static_cast<unsigned long long>(sx->stx_ino), static_cast<unsigned long long>(sx->stx_nlink),
+             static_cast<long long>(sx->stx_mtime.tv_sec), sx->stx_mtime.tv_nsec, static_cast<long long>(sx->stx_ctime.tv_sec),
+             sx->stx_ctime.tv_nsec);
+  }
+  return Napi::String::New(env, key);
+}
+
+// pendingSubdirs() → the names of the held-back directory's subdirectories (NUL-terminated,
+// one after the other), listed through a fresh open of it (the program's rights), or -errno.
+static Napi::Value PendingSubdirs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  if (st->pend_kind == 0 || st->pend_fd < 0) return Napi::Number::New(env, -EINVAL);
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->pend_fd);
+  Fd d;
+  if ((d.fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) return Napi::Number::New(env, -errno);
+  std::string names;
+  std::vector<char> buf(32 * 1024);
+  for (;;) {
+    long n = syscall(SYS_getdents64, d.fd, buf.data(), buf.size());
+    if (n < 0) return Napi::Number::New(env, -errno);
+    if (n == 0) break;
+    for (long at = 0; at < n;) {
+      // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name.
+      const char* rec = buf.data() + at;
+      uint16_t reclen;
+      memcpy(&reclen, rec + 16, sizeof reclen);
+      if (reclen == 0) break;
+      at += reclen;
+      const unsigned char type = static_cast<unsigned char>(rec[18]);
+      const char* name = rec + 19;
+      if (!strcmp(name, ".") || !strcmp(name, "..")) continue;
+      bool dir = type == DT_DIR;
+      if (type == DT_UNKNOWN) {
+        struct stat sb;
+        dir = fstatat(d.fd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode);
+      }
+      if (dir) names.append(name, strlen(name) + 1);
+    }
+  }
+  return Napi::Buffer<char>::Copy(env, names.data(), names.size());
+}
+
 void InitFsops(Napi::Env env, Napi::Object exports) {
   exports.Set("fsOp", Napi::Function::New(env, FsOpJs, "fsOp"));
   exports.Set("savePath", Napi::Function::New(env, SavePath, "savePath"));
+  exports.Set("finishStat", Napi::Function::New(env, FinishStat, "finishStat"));
+  exports.Set("pendingSubdirs", Napi::Function::New(env, PendingSubdirs, "pendingSubdirs"));
+  exports.Set("pendingIdentity", Napi::Function::New(env, PendingIdentity, "pendingIdentity"));
 }
 
 }  // namespace tsyd

@@ -75,7 +75,11 @@ static Napi::Value Recv(const Napi::CallbackInfo& info) {
   pollfd p[2] = {{nfd, POLLIN, 0}, {wfd, POLLIN, 0}};
   int n = poll(p, wfd >= 0 ? 2 : 1, timeout);
   if (n < 0) return Napi::Number::New(env, errno == EINTR ? kRecvNone : -errno);
-  if (n == 0) return Napi::Number::New(env, kRecvNone);
+  if (n == 0) {
+    // At rest (a whole poll timeout without a request): tsyd keeps no pidfd of the program.
+    DropCaches(st);
+    return Napi::Number::New(env, kRecvNone);
+  }
   if (wfd >= 0 && (p[1].revents & POLLIN)) return Napi::Number::New(env, kRecvWoken);
   if (!(p[0].revents & POLLIN)) {
     if (p[0].revents & (POLLHUP | POLLERR)) return Napi::Number::New(env, kRecvHangup);
@@ -203,6 +207,8 @@ static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
     close(st->taken_fd);
     st->taken_fd = -1;
   }
+  if (st->slots) st->slots[kPathTaken] = 0;
+  DropPendingStat(st);
   return info.Env().Undefined();
 }
 

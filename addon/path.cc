@@ -402,6 +402,12 @@ enum ResolveFlag {
   kNoMagiclinks = 16,
   kEmptyPath = 32,  // AT_EMPTY_PATH: an empty path names the dirfd (returns 0)
   kNoXdev = 64,     // RESOLVE_NO_XDEV
+  // With kEmptyPath: an empty path names the dirfd (or the cwd for AT_FDCWD): tsyd takes a copy
+  // of it (TakeIntoPath) and returns the copy's path (kPathTaken = 1) instead of 0.
+  kTakeEmpty = 128,
+  // With kEmptyPath: a NULL path pointer is an empty path too (newfstatat and statx, Linux
+  // 6.11); path_null tells the op to pass NULL on, so that the kernel gives its own answer.
+  kNullEmpty = 256,
 };
 
 // resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
@@ -417,11 +423,22 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   if (!st->have_req || path_arg < 0 || path_arg > 5 || dirfd_arg > 5) return Napi::Number::New(env, -EINVAL);
   st->slots[kPathFailLen] = 0;
   st->slots[kPathLeftLen] = 0;
+  st->slots[kPathTaken] = 0;
+  st->path_null = false;
   const seccomp_notif* req = st->req;
   pid_t tid = static_cast<pid_t>(req->pid);
   int dirfd = dirfd_arg < 0 ? AT_FDCWD : static_cast<int>(static_cast<int32_t>(req->data.args[dirfd_arg]));
   char raw[PATH_MAX];
-  long n = ReadRemoteString(tid, req->data.args[path_arg], raw, sizeof raw);
+  const uint64_t addr = req->data.args[path_arg];
+  const bool null_empty = addr == 0 && (flags & kEmptyPath) && (flags & kNullEmpty);
+  long n = null_empty ? 0 : ReadRemoteString(tid, addr, raw, sizeof raw);
+  if (n == 0 && (flags & kEmptyPath) && (flags & kTakeEmpty)) {
+    // The fd form: decided on, and performed with, tsyd's copy of the dirfd. TakeIntoPath
+    // checks the request's validity after taking the copy, which covers the read above.
+    st->path_len = 0;
+    st->path_null = null_empty;
+    return TakeIntoPath(env, st, dirfd);
+  }
   // SAFETY: the tid may have been reused if the caller died while we read: only trust
   // what we read while the request is still valid.
   if (!NotifIdValid(st->notify_fd, req->id)) return Napi::Number::New(env, -ESRCH);
@@ -499,6 +516,7 @@ Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& pa
   st->slots[kPathMissing] = 0;
   st->slots[kPathLeftLen] = 0;
   SetDecideAs(st, magic ? decide_as : std::string());
+  st->slots[kPathTaken] = 0;
   return Napi::Number::New(env, static_cast<double>(path.size()));
 }
 

@@ -4,6 +4,7 @@
  * The cost of one system call, from THREADS threads at once. OP:
  *   openat   openat(TARGET, O_RDONLY) + close
  *   stat     newfstatat(AT_FDCWD, TARGET, &st, 0)
+ *   fstat    fstat() of TARGET opened once (glibc: newfstatat(fd, "", &st, AT_EMPTY_PATH))
  *   connect  socket + connect(127.0.0.1:PORT) + close; TARGET "listen" runs a listener on an
  *            ephemeral loopback port in this program (an accept thread closes what it accepts)
  *   getppid  a call no filter stops
@@ -26,10 +27,11 @@
 
 #include "timing.h"
 
-enum op { OPENAT, STAT, CONNECT, GETPPID };
+enum op { OPENAT, STAT, FSTAT, CONNECT, GETPPID };
 
 static enum op op;
 static const char *target;
+static int target_fd = -1;
 static struct sockaddr_in peer;
 static long iters;
 static pthread_barrier_t start, end;
@@ -55,6 +57,10 @@ static void one_call(void)
 	case STAT:
 		if (fstatat(AT_FDCWD, target, &st, 0) < 0)
 			fail("stat");
+		break;
+	case FSTAT:
+		if (fstat(target_fd, &st) < 0)
+			fail("fstat");
 		break;
 	case CONNECT:
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -114,10 +120,10 @@ static void listen_here(void)
 int main(int argc, char **argv)
 {
 	if (argc != 6) {
-		fprintf(stderr, "usage: callloop openat|stat|connect|getppid TARGET THREADS ITERATIONS ROUNDS\n");
+		fprintf(stderr, "usage: callloop openat|stat|fstat|connect|getppid TARGET THREADS ITERATIONS ROUNDS\n");
 		return 2;
 	}
-	op = !strcmp(argv[1], "openat") ? OPENAT : !strcmp(argv[1], "stat") ? STAT : !strcmp(argv[1], "connect") ? CONNECT
+	op = !strcmp(argv[1], "openat") ? OPENAT : !strcmp(argv[1], "stat") ? STAT : !strcmp(argv[1], "fstat") ? FSTAT : !strcmp(argv[1], "connect") ? CONNECT
 	     : !strcmp(argv[1], "getppid") ? GETPPID : (enum op)-1;
 	target = argv[2];
 	long threads = atol(argv[3]), rounds = atol(argv[5]);
@@ -128,6 +134,8 @@ int main(int argc, char **argv)
 	}
 	if (op == CONNECT)
 		listen_here();
+	if (op == FSTAT && (target_fd = open(target, O_RDONLY | O_CLOEXEC)) < 0)
+		fail("open");
 	pthread_barrier_init(&start, NULL, threads + 1);
 	pthread_barrier_init(&end, NULL, threads + 1);
 	pthread_t *t = calloc(threads, sizeof *t);

@@ -38,6 +38,11 @@ export const Slot = {
   /** sockInfo() / a recheck: the socket's own address family (4|6, else 1000 + the AF_ number) and port. */
   netLocalFamily: 40,
   netLocalPort: 41,
+  /**
+   * resolvePath(takeEmpty): 1 when the path was empty and named the dirfd (or the cwd): the path
+   * buffer holds the path of tsyd's copy of it, and fsOp() acts on that copy.
+   */
+  pathTaken: 42,
   count: 48,
 } as const;
 
@@ -59,6 +64,10 @@ export const Resolve = {
   /** AT_EMPTY_PATH: an empty path names the dirfd itself; resolvePath() then returns 0. */
   emptyPath: 32,
   noXdev: 64,
+  /** With emptyPath: an empty path takes a copy of the dirfd (cwd for AT_FDCWD); its path is returned (Slot.pathTaken). */
+  takeEmpty: 128,
+  /** With emptyPath: a NULL path pointer is empty too (newfstatat, statx: Linux 6.11); NULL is passed on to the kernel. */
+  nullEmpty: 256,
 } as const;
 
 /** fsOp() operations (addon/fsops.cc FsOp); the numbers after `op` are request argument indexes. */
@@ -79,7 +88,15 @@ export const FsOp = {
   utimes: 13,
   setxattr: 14,
   removexattr: 15,
+  statfs: 16,
+  getxattr: 17,
+  listxattr: 18,
+  inotifyAddWatch: 19,
+  nameToHandle: 20,
 } as const;
+
+/** fsOp(stat|statx) with "hold a directory back": the result is not answered yet (finishStat()). */
+export const FS_PENDING = 0x7ffffff0;
 
 /** What readSockaddr()/readMsgName() found (addon/net.cc SockKind). */
 export const SockKind = {
@@ -179,8 +196,14 @@ export interface Addon {
   readPathArg(pathArg: number): number;
   /** Keeps the path just resolved as the first path of a two-path call (link, rename). */
   savePath(): void;
-  /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH. */
+  /** Performs a file system op on the checked path(s) and answers the request: result or -ESRCH (or FS_PENDING). */
   fsOp(op: number, a?: number, b?: number, c?: number, d?: number): number;
+  /** Answers a directory's stat held back by fsOp (FS_PENDING), `hidden` subdirectories (-1: unknown) out of its nlink. */
+  finishStat(hidden: number): number;
+  /** The names of the held-back directory's subdirectories, NUL-terminated one after the other, or -errno. */
+  pendingSubdirs(): Buffer | number;
+  /** "dev:ino:nlink:mtime:ctime" of the held-back directory ('' when the result lacks one of them). */
+  pendingIdentity(): string;
   /** Copies the program's fd (pidfd_getfd) for this request and writes the copy's path into the path buffer. */
   takeFd(fdArg: number): number;
   /** getdents64 on a copy of the program's fd (offset shared): linux_dirent64 records, or -errno. */

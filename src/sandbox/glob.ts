@@ -303,3 +303,79 @@ export function globStateKey(pattern: string, text: string): string {
   const live = [...cur].filter((st) => st < m || st === m || st === treeAt).sort((a, b) => a - b);
   return live.length === 0 ? '' : live.join(',');
 }
+
+/** How a glob matches the direct children `DIR/NAME` of a directory (NAME: one component). */
+export const ChildMatch = { none: 0, some: 1, all: 2 } as const;
+export type ChildMatchValue = (typeof ChildMatch)[keyof typeof ChildMatch];
+
+const parsedGlobs = new Map<string, ParsedGlob>();
+
+/**
+ * Whether `pattern` matches no child `DIR/NAME` of the directory `dir` (NAME any non-empty
+ * name without `/`), some, or all of them. `all` is conservative (a `*` or `**` state that
+ * can end right there; a class list that happens to cover every byte says `some`); `none` and
+ * `some` are exact. For the link count of directories (stat hides subdirectories), off the
+ * hot path: the caller caches per directory.
+ */
+export function childMatch(pattern: string, dir: string): ChildMatchValue {
+  let g = parsedGlobs.get(pattern);
+  if (g === undefined) {
+    g = parseGlob(pattern);
+    parsedGlobs.set(pattern, g);
+  }
+  const { steps, treeAt } = g;
+  const m = steps.length;
+  const accepts = (st: number) => st === m || st === treeAt;
+  const close = (set: Set<number>, st: number) => {
+    for (;;) {
+      if (set.has(st)) return;
+      set.add(st);
+      const s = steps[st];
+      if (st < m && s !== undefined && (s.kind === 'star' || s.kind === 'globstar')) st++;
+      else return;
+    }
+  };
+  const text = dir === '/' ? '/' : `${dir}/`;
+  let cur = new Set<number>();
+  close(cur, 0);
+  for (let pos = 0; pos < text.length && cur.size > 0; pos++) {
+    const c = text.charCodeAt(pos);
+    const next = new Set<number>();
+    for (const st of cur) {
+      const s = steps[st];
+      if (s === undefined) continue;
+      if (s.kind === 'char' ? c === s.code : s.kind === 'one' ? c !== SLASH : s.kind === 'class' ? c < 256 && s.set[c] === 1 : s.kind === 'star' ? c !== SLASH : true) {
+        close(next, s.kind === 'star' || s.kind === 'globstar' ? st : st + 1);
+      }
+    }
+    cur = next;
+  }
+  if (cur.size === 0) return ChildMatch.none;
+  for (const st of cur) {
+    const s = steps[st];
+    if (s?.kind !== 'star' && s?.kind !== 'globstar') continue;
+    const after = new Set<number>();
+    close(after, st);
+    for (const a of after) if (accepts(a)) return ChildMatch.all;
+  }
+  // Some name: one or more bytes other than '/', each taking a step any such byte can take.
+  const seen = new Set<number>();
+  let frontier = [...cur];
+  while (frontier.length > 0) {
+    const next: number[] = [];
+    for (const st of frontier) {
+      const s = steps[st];
+      if (s === undefined || (s.kind === 'char' && s.code === SLASH)) continue;
+      const reached = new Set<number>();
+      close(reached, s.kind === 'star' || s.kind === 'globstar' ? st : st + 1);
+      for (const r of reached) {
+        if (seen.has(r)) continue;
+        seen.add(r);
+        if (accepts(r)) return ChildMatch.some;
+        next.push(r);
+      }
+    }
+    frontier = next;
+  }
+  return ChildMatch.none;
+}

@@ -3,7 +3,7 @@
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
 import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
-import { globMatcher, globStateKey, type GlobMatcher } from './glob.js';
+import { ChildMatch, childMatch, globMatcher, globStateKey, type GlobMatcher } from './glob.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
@@ -31,11 +31,22 @@ export class Policy {
   private readonly rules = new Map<Capability, Rule[]>(CAPABILITIES.map((c) => [c, []]));
   // SAFETY: by default the policy locks once the program runs: it can never change its own rules.
   private lockMode: LockMode = 'exec';
+  /** Bumped by every change: the caches below belong to one generation. */
+  private generation = 0;
+  private childrenGeneration = -1;
+  private readonly childrenCache = new Map<string, boolean>();
+  private hidesGeneration = -1;
+  private hides = true;
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
     for (const s of statements) p.apply(s);
     return p;
+  }
+
+  /** Changes with every rule or state applied: what was derived from the policy before is stale. */
+  get version(): number {
+    return this.generation;
   }
 
   /** `on`: no change is possible any more; `exec`: the runtime locks it once the program runs. */
@@ -44,6 +55,7 @@ export class Policy {
   }
 
   apply(stmt: Statement): void {
+    this.generation++;
     // SAFETY: lock:on is final: nothing, not even lock:off, changes the policy afterwards.
     if (this.lockMode === 'on') {
       throw ruleError(formatStatement(stmt), stmt.source, 0, 'the policy is locked (lock:on was applied)', 'no rule after lock:on');
@@ -88,6 +100,63 @@ export class Policy {
     }
     // SAFETY: fail closed: a capability that is on denies what no rule allows.
     return false;
+  }
+
+  /**
+   * Can `cap` deny any path at all? False when it is off, or when its last rules allow
+   * everything (`/***`, `/**`) with no deny after them. Cheap: computed once per change.
+   */
+  deniesAny(cap: Capability): boolean {
+    if (!this.on.has(cap)) return false;
+    if (this.hidesGeneration !== this.generation) {
+      this.hidesGeneration = this.generation;
+      this.hides = true;
+      const list = this.rules.get(cap) ?? [];
+      for (let i = list.length - 1; i >= 0; i--) {
+        const r = list[i]!;
+        if (r.glob === undefined) continue;
+        if (r.action === 'deny') break;
+        if (EVERYTHING.has(r.pattern)) {
+          this.hides = false;
+          break;
+        }
+      }
+    }
+    return this.hides;
+  }
+
+  /**
+   * Could `cap` deny some direct child `DIR/NAME` of the directory `dir`? Conservative: true
+   * when unsure. (stat: the link count of a directory counts its subdirectories, hidden ones
+   * too.) Cached per directory until the policy changes; off the hot path of files.
+   */
+  mayDenyChildren(cap: Capability, dir: string): boolean {
+    if (!this.on.has(cap)) return false;
+    if (this.childrenGeneration !== this.generation) {
+      this.childrenGeneration = this.generation;
+      this.childrenCache.clear();
+    }
+    const key = `${cap}\0${dir}`;
+    const known = this.childrenCache.get(key);
+    if (known !== undefined) return known;
+    // Last rule first: a later deny that can match a child may hide it; a later allow of
+    // every child decides all of them; with no such rule a child is unmatched (fail closed).
+    let result = true;
+    const list = this.rules.get(cap) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) {
+      const r = list[i]!;
+      if (r.glob === undefined) continue;
+      const c = childMatch(r.pattern, dir);
+      if (r.action === 'deny' && c !== ChildMatch.none) break;
+      if (r.action === 'allow' && c === ChildMatch.all) {
+        result = false;
+        break;
+      }
+    }
+    // Bounded by the policy's own use, not by the program: cleared when full.
+    if (this.childrenCache.size >= 4096) this.childrenCache.clear();
+    this.childrenCache.set(key, result);
+    return result;
   }
 
   /**
@@ -160,6 +229,9 @@ export class Policy {
     return out;
   }
 }
+
+/** Patterns that match every absolute path. */
+const EVERYTHING = new Set(['/***', '/**', '**', '***']);
 
 function toRule(action: Action, t: Target): Rule {
   return t.kind === 'glob' ? { action, pattern: t.pattern, glob: globMatcher(t.pattern) } : { action, pattern: t.pattern, address: t.address };

@@ -158,6 +158,9 @@ function paranoidRules(ctx: ProfileContext): string[] {
   for (const f of STARTUP_FILES) if (f.includes('.so')) out.push(`allow/exec+${f}`);
   // The loader probes library directories (tls/, x86_64/, glibc-hwcaps/) by stat.
   for (const d of ['/lib*/***', '/usr/lib*/***']) out.push(`allow/stat+${d}`);
+  // A terminal handed to the program as stdio: fstat of an fd is decided on its path, and libc
+  // and coreutils fstat their standard streams (cat fails without it). Its metadata only.
+  for (const t of ['/dev/pts/*', '/dev/tty']) out.push(`allow/stat+${t}`);
   if (ctx.program !== undefined) {
     const p = globLiteral(ctx.program);
     out.push(`allow/read+${p}`, `allow/stat+${p}`, `allow/exec+${p}`);

@@ -97,12 +97,34 @@ test('dirfd-relative and fd calls (AT_EMPTY_PATH) match the kernel', async () =>
   ]);
 });
 
+test('fd forms, NULL paths and the metadata calls match the kernel', async () => {
+  await expectSameAsNative('fdforms', [
+    'setxattr', 'f', 'user.k', 'V', 'openfd', 'f', 'f', 'openfd', 'd', 'e1', 'openpath', 'pl', 'loop', 'openpath', 'pf', 'f',
+    'fstatat', '@pl', '', 'empty', 'fstatat', '@pl', '', 'empty,nofollow', 'statx', '@pf', '', 'empty', 'statx', '@pl', '', 'nofollow',
+    'faccessat2', '@pl', '', 'r', 'empty', 'faccessat2', '@f', '', 'x', 'empty', 'faccessat2', '@f', '', 'r', '0',
+    'readlinkat', '@pl', '', 'readlinkat', '@f', '', 'readlinkat', '@pf', '',
+    'fstatnull', '@f', 'statxnull', '@d', 'fstatnull', 'cwd', 'statxnull', 'cwd', 'fstatnull', '#99',
+    'fnlink', '@d', 'nlink', 'full', 'nlink', '.',
+    'statfs', 'f', 'statfs', 'missing', 'statfs', 'loop',
+    'getxattr', 'f', 'user.k', '0', 'getxattr', 'f', 'user.k', '10', 'getxattr', 'f', 'user.none', '10', 'getxattr', 'f', '', '10',
+    'getxattr', 'f', 'user.k', '1', 'lgetxattr', 'loop', 'user.k', '10', 'getxattr', 'missing', 'user.k', '10',
+    'listxattr', 'f', '0', 'listxattr', 'f', '100', 'listxattr', 'f', '1', 'llistxattr', 'loop', '100', 'listxattr', 'loop', '100',
+    'inotify', 'f', '0', 'inotify', 'loop', 'dontfollow', 'inotify', 'loop', '0', 'inotify', 'f', 'onlydir', 'inotify', 'e1', 'onlydir',
+    'inotify', 'missing', '0',
+    'handle', 'cwd', 'f', '0', '128', 'handle', 'cwd', 'f', '0', '0', 'handle', '@f', '', 'empty', '128', 'handle', 'cwd', 'loop', '0', '128',
+    'handle', 'cwd', 'loop', 'follow', '128', 'handle', 'cwd', 'f', '0', '200', 'handle', 'cwd', 'missing', '0', '128',
+  ]);
+});
+
 test("as nobody: tsyd acts with the program's rights (the kernel's own refusals are the same)", async () => {
   await expectSameAsNative('nobody', [
     'mkdir', 'x', 'mkdir', 'mine/x', 'unlink', 'f', 'rename', 'f', 'mine/f', 'truncate', 'f', '0',
     'access', 'f', 'w', 'access', 'f', 'r', 'faccessat2', 'cwd', 'f', 'w', '0', 'open', 'f', 'w', 'creat', 'new',
     'symlink', 'x', 'mine/l', 'link', 'f', 'mine/hl', 'mknod', 'mine/fifo', 'unlink', 'mine/l', 'rmdir', 'mine/x',
-    'rmdir', 'e1', 'renameat2', 'cwd', 'mine/fifo', 'cwd', 'e2/fifo', '0', 'stat', 'full/x', 'chdir', 'mine', 'write', 'w', 'W',
+    'rmdir', 'e1', 'renameat2', 'cwd', 'mine/fifo', 'cwd', 'e2/fifo', '0', 'stat', 'full/x',
+    'statfs', 'f', 'getxattr', 'f', 'user.k', '10', 'listxattr', 'mine', '100', 'inotify', 'mine', '0', 'handle', 'cwd', 'f', '0', '128',
+    'openfd', 'm', 'mine', 'fstatat', '@m', '', 'empty', 'fnlink', '@m', 'faccessat2', '@m', '', 'w', 'empty',
+    'chdir', 'mine', 'write', 'w', 'W',
   ], { user: NOBODY }, allCaps.filter((c) => c !== 'exec')); // exec as nobody: caps-exec.test.ts
 });
 

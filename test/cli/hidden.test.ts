@@ -2,10 +2,11 @@
 // and no other call's errno tells it apart from a missing file.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { symlinkSync } from 'node:fs';
-import { fsops } from '../helpers/fsops.js';
+import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
+import { fixture } from '../helpers/fixtures.js';
+import { expectRun, fsops } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, runTsyd } from '../helpers/tsyd.js';
+import { describe, NOBODY, runNative, runTsyd } from '../helpers/tsyd.js';
 
 const dir = tempTree('hidden', { 'a': '1', 'b': '2', 'secret': 'S', 'vault/key': 'K' });
 const many = tempTree('hidden-many', Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`h${i}`, ''])));
@@ -61,6 +62,31 @@ test('no errno of a failed lookup tells a hidden file apart from a missing one (
   // Each answer is a stat denial of the hidden object (logged once per object and call).
   assert.ok(run.denials.length > 0 && run.denials.every((d) => d['cap'] === 'stat' && String(d['path']).startsWith(`${dir}/`)), run.result.log);
   assert.ok(run.denials.every((d) => d['path'] !== `${dir}/missing` && d['path'] !== `${dir}/a`), run.result.log);
+});
+
+test("a directory's link count leaves its hidden subdirectories out (natively it counts them)", async () => {
+  // st_nlink of a directory is 2 + its subdirectories: 2 + a, h1, h2 natively.
+  const parent = tempTree('hidden-nlink', { 'hf': '' });
+  for (const d of ['a', 'h1', 'h2', 'h1/inner']) mkdirSync(`${parent}/${d}`, { mode: 0o755 });
+  const ops = ['nlink', parent, 'openfd', 'p', parent, 'fnlink', '@p', 'nlink', `${parent}/a`];
+  for (const user of [undefined, NOBODY]) {
+    const native = await runNative(fixture('fsops'), ops, { user });
+    assert.is(native.stdout, 'nlink ok 5 statx=5\nopenfd ok\nfnlink ok 5 statx=5\nnlink ok 2 statx=2\n', describe(native));
+    const run = await fsops(policy([`${parent}/h*`]), ops, { user });
+    // stat, statx, and both through an fd: 2 + a. No record: the program did not name them.
+    expectRun(run, ['nlink ok 3 statx=3', 'openfd ok', 'fnlink ok 3 statx=3', 'nlink ok 2 statx=2']);
+    // Nothing hidden below this directory: the kernel's count.
+    expectRun(await fsops(policy([`${dir}/secret`]), ops, { user }), ['nlink ok 5 statx=5', 'openfd ok', 'fnlink ok 5 statx=5', 'nlink ok 2 statx=2']);
+  }
+  // A directory tsyd cannot list (as the program: nobody, search but no read permission) cannot
+  // be counted: 1, what a file system that does not count says, never the number with the hidden.
+  chmodSync(parent, 0o711);
+  const native = await runNative(fixture('fsops'), ['nlink', parent], { user: NOBODY });
+  assert.is(native.stdout, 'nlink ok 5 statx=5\n', describe(native));
+  expectRun(await fsops(policy([`${parent}/h*`]), ['nlink', parent], { user: NOBODY }), ['nlink ok 1 statx=1']);
+  chmodSync(parent, 0o755);
+  const ls = await runTsyd(['run', ...policy([`${parent}/h*`]), '--', 'ls', '-ld', parent]);
+  assert.match(ls.stdout, /^drwxr-xr-x 3 /, describe(ls));
 });
 
 test.run();

@@ -48,7 +48,9 @@ test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 fork
     // tsyd at rest: its core emulators are up (the second one may still be starting when the
     // program prints ready) and nothing else is in flight.
     await settled(t.pid, (s) => s.threads.filter((n) => n === 'tsyd_emu').length === 2, 'two core emulators', 10_000);
-    const start = snapshot(t.pid);
+    // ...and idle: an emulator keeps the pidfds of the callers it served lately until it has been
+    // idle for a poll timeout (250 ms), so the start is a table unchanged for longer than that.
+    const start = await atRest(t.pid, 400, 10_000);
 
     t.child.stdin!.write('g');
     const out = await t.waitForStdout(/^done\n/m, SECONDS * 1000 + 45_000);
@@ -125,6 +127,23 @@ async function settled(pid: number, ok: (s: Snapshot) => boolean, what: string, 
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** A snapshot once tsyd's fds and threads stayed the same for `stableMs`, bounded by `ms`. */
+async function atRest(pid: number, stableMs: number, ms: number): Promise<Snapshot> {
+  const end = Date.now() + ms;
+  let last = snapshot(pid);
+  let since = Date.now();
+  while (Date.now() - since < stableMs) {
+    if (Date.now() > end) throw new Error(`tsyd's fds and threads never stayed the same for ${stableMs} ms within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+    const now = snapshot(pid);
+    if (!sameMultiset(now.threads, last.threads) || !sameFds(now.fds, last.fds)) {
+      last = now;
+      since = Date.now();
+    }
+  }
+  return last;
 }
 
 test.run();

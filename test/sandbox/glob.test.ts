@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PolicyError } from '../../src/errors.js';
 import { fromBytes, toBytes } from '../../src/sandbox/bytes.js';
-import { compileGlob, globMatcher } from '../../src/sandbox/glob.js';
+import { ChildMatch, childMatch, compileGlob, globMatcher } from '../../src/sandbox/glob.js';
 import { PatternError } from '../../src/sandbox/pattern-error.js';
 
 const m = (pattern: string, path: string) => globMatcher(pattern)(path);
@@ -151,6 +151,28 @@ test('malformed globs are refused with where and why', () => {
   assert.match(why('/x[/]y').reason, /can never match/);
   assert.match(why('/\u00e9\u65e5').reason, /not a byte string/);
   assert.is(why('/\u00e9\u65e5').index, 2);
+});
+
+test('childMatch: whether a glob matches no child DIR/NAME of a directory, some, or all', () => {
+  const { none, some, all } = ChildMatch;
+  const cases: Array<[string, string, number]> = [
+    ['/***', '/tmp', all],
+    ['/**', '/', all],
+    ['/home/u/***', '/home/u', all],
+    ['/home/u/*', '/home/u', all],
+    ['/home/u/.ssh/***', '/home/u', some],
+    ['/home/u/.ssh', '/home/u', some],
+    ['/home/u/.ssh/***', '/home/u/.ssh', all],
+    ['/home/u/.ssh/***', '/usr', none],
+    ['/etc/ssh/*_key', '/etc', none], // needs another '/': a grandchild only
+    ['/etc/ssh/*_key', '/etc/ssh', some],
+    ['/**/secret', '/srv/x', some],
+    ['/a/[bc]', '/a', some],
+    ['/a/?', '/a', some],
+    ['/a', '/a', none], // the directory itself is no child
+    ['/a/***', '/ab', none],
+  ];
+  for (const [pattern, dir, want] of cases) assert.is(childMatch(pattern, dir), want, `${pattern} under ${dir}`);
 });
 
 test.run();

@@ -217,4 +217,22 @@ test('normalized(): every capability, the rules grouped by capability in order, 
   assert.equal(again.toJSON(), p.toJSON());
 });
 
+test('deniesAny and mayDenyChildren: can stat hide anything, a direct child of a directory', () => {
+  const open = policy('sandbox/stat:on', 'allow/stat+/***');
+  assert.not.ok(open.deniesAny('stat'));
+  assert.not.ok(open.mayDenyChildren('stat', '/etc'));
+  assert.not.ok(policy('allow/stat+/tmp/***').deniesAny('stat'), 'stat off');
+  const p = policy('sandbox/stat:on', 'allow/stat+/***', 'deny/stat+/home/u/.ssh/***', 'deny/stat+/etc/ssh/*_key');
+  assert.ok(p.deniesAny('stat'));
+  assert.ok(p.mayDenyChildren('stat', '/home/u'));
+  assert.ok(p.mayDenyChildren('stat', '/etc/ssh'));
+  for (const d of ['/', '/etc', '/usr/lib', '/home']) assert.not.ok(p.mayDenyChildren('stat', d), d);
+  // A later allow of every child settles it; with no rule for a child it is hidden (fail closed).
+  assert.not.ok(policy('sandbox/stat:on', 'deny/stat+/srv/*', 'allow/stat+/srv/***').mayDenyChildren('stat', '/srv'));
+  assert.ok(policy('sandbox/stat:on', 'allow/stat+/srv/a').mayDenyChildren('stat', '/srv'));
+  // The answers follow the policy when it changes.
+  p.apply(parseRule('deny/stat+/usr/lib/x', { kind: 'arg' }));
+  assert.ok(p.mayDenyChildren('stat', '/usr/lib'));
+});
+
 test.run();

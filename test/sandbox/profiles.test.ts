@@ -122,6 +122,9 @@ test('paranoid: the loader, libc and the program itself; nothing else', () => {
   }
   assert.ok(paranoid.check('exec', '/usr/bin/true'));
   assert.not.ok(paranoid.check('exec', '/usr/bin/ls'));
+  // A terminal on stdio can be fstat'ed (the fd forms are decided on the fd's path), not read.
+  assert.ok(paranoid.check('stat', '/dev/pts/3') && paranoid.check('stat', '/dev/tty'));
+  assert.not.ok(paranoid.check('read', '/dev/pts/3'));
   for (const f of ['/etc/passwd', '/home/alice/proj/x', '/usr/bin/ls', '/usr/lib/x86_64-linux-gnu/libcrypto.so.3', '/proc/77/environ']) assert.not.ok(paranoid.check('read', f), f);
   for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(paranoid.check(cap, '/tmp/x'), cap);
   assert.not.ok(paranoid.checkAddress('net/connect', 4, ip4(127, 0, 0, 1), 80));

@@ -19,7 +19,6 @@ import { sigactionHandlers } from './sigaction.js';
 import { ioctlHandlers } from './ioctl.js';
 import { memoryHandlers } from './memory.js';
 import { processHandlers } from './processes.js';
-import { pendingHandlers } from './pending.js';
 
 export interface HandlerEntry {
   name: string;
@@ -53,7 +52,6 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
     ...memoryHandlers(),
     ...processHandlers(),
     ...ioctlHandlers(),
-    ...pendingHandlers(),
   ];
 }
 
