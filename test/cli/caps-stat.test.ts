@@ -108,6 +108,8 @@ test('dirfd-relative stats are decided on the directory + name; AT_EMPTY_PATH on
   const run = await fsops(policy, [
     'openfd', 'o', ok(''),
     'openfd', 'of', ok('f'),
+    // Intended difference: O_PATH opens are performed by tsyd as opens for reading (never
+    // continued: README), and a symlink cannot be opened for reading: ELOOP, no fd of the link.
     'openpath', 'pl', ok('l'),
     'fstatat', '@o', '../no/f', '0',
     'fstatat', '@o', 'f', '0',
@@ -117,16 +119,14 @@ test('dirfd-relative stats are decided on the directory + name; AT_EMPTY_PATH on
     'faccessat2', '@of', '', 'r', 'empty',
     'fstatnull', '@of', // NULL with AT_EMPTY_PATH: the fd (Linux 6.11), as natively
     'statxnull', '@o',
-    'fstatat', '@pl', '', 'empty', // an O_PATH fd of the link itself
-    'readlinkat', '@pl', '',
     'readlinkat', '@of', '', // not a link: the kernel's ENOENT
     'fstatat', 'cwd', '', 'empty', // the cwd
   ], { cwd: ok('sub') });
   expectRun(
     run,
-    ['openfd ok', 'openfd ok', 'openpath ok', 'fstatat ENOENT', 'fstatat ok type=reg size=5', 'fstatat ok type=reg size=5',
+    ['openfd ok', 'openfd ok', 'openpath ELOOP', 'fstatat ENOENT', 'fstatat ok type=reg size=5', 'fstatat ok type=reg size=5',
       'statx ok type=reg size=5', 'faccessat2 ok', 'fstatnull ok type=reg size=5', 'statxnull ok type=dir size=4096',
-      'fstatat ok type=lnk size=7', 'readlinkat ok ../no/f', 'readlinkat ENOENT', 'fstatat ok type=dir size=4096'],
+      'readlinkat ENOENT', 'fstatat ok type=dir size=4096'],
     [{ cap: 'stat', path: no('f'), sys: 'newfstatat' }],
   );
 });

@@ -76,7 +76,7 @@ async function neverLeaksUnderTsyd(race: Race, as: number | undefined, paths: st
   assert.is(c.leaks, 0, `the hidden object came through: ${what}`);
   assert.ok(c.errors > 0, `calls on the hidden path were refused: ${what}`);
   // fstatat/statx/readlinkat on the fd succeed; faccessat2 X_OK on it is EACCES; swap: missing.
-  if (race.mode === 'empty' && race.call !== 'faccessat2') assert.ok(c.ok > 0, `the fd's own object was seen: ${what}`);
+  if (race.mode === 'empty' && race.call !== 'faccessat2' && race.call !== 'readlinkat') assert.ok(c.ok > 0, `the fd's own object was seen: ${what}`);
   const recorded = new Set(r.records.filter((rec) => rec['ctx'] === 'access').map((rec) => `${rec['cap']} ${rec['path']}`));
   assert.equal([...recorded].sort(), paths.map((p) => `stat ${p}`), `records name the hidden path only: ${what}\n${r.log.slice(0, 2000)}`);
 }
@@ -86,7 +86,9 @@ const races: Array<[Race, string]> = [
   [{ mode: 'empty', call: 'fstatat', fdPath: `${dir}/A/f`, target: `${hidden}/t`, want: ino }, `${hidden}/t`],
   [{ mode: 'empty', call: 'statx', fdPath: `${dir}/A/f`, target: `${hidden}/t`, want: ino }, `${hidden}/t`],
   [{ mode: 'empty', call: 'faccessat2', fdPath: `${dir}/A/f`, target: `${hidden}/t`, want: '0' }, `${hidden}/t`],
-  [{ mode: 'empty', call: 'readlinkat', fdPath: `${dir}/A/l`, target: `${hidden}/l`, want: 'SECRET-TARGET' }, `${hidden}/l`],
+  // The fd is a file's (under tsyd an O_PATH open of a symlink is refused: ELOOP); "" on it is
+  // ENOENT, the hidden link's path gives its target.
+  [{ mode: 'empty', call: 'readlinkat', fdPath: `${dir}/A/f`, target: `${hidden}/l`, want: 'SECRET-TARGET' }, `${hidden}/l`],
   ...['statfs', 'getxattr', 'lgetxattr', 'listxattr', 'llistxattr', 'inotify', 'handle'].map(
     (call): [Race, string] => [{ mode: 'swap', call }, `${hidden}/t`],
   ),
