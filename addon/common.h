@@ -145,7 +145,12 @@ void InitPrivilege(Napi::Env env, Napi::Object exports);
 void InitOffload(Napi::Env env, Napi::Object exports);
 
 // A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
-struct Job;
+struct Job {
+  int32_t* entry;  // its entry in the job table
+  int notify_fd;
+  uint64_t id;     // the request it answers
+  std::function<void(Job&)> work;
+};
 // Hands the current request to a new job thread that runs `work` (which answers it): the
 // request is no longer this thread's. kOffloaded, or kOffloadFull after answering EAGAIN.
 int Offload(ThreadState* st, std::function<void(Job&)> work);

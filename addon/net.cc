@@ -402,6 +402,16 @@ static long BindLoopback(ThreadState* st, int sock) {
   return LoadLocal(st, sock, &st->local);
 }
 
+// Whether a connect on this socket can wait for another process: a blocking stream socket
+// (TCP's handshake, a UNIX listener's full backlog). Datagram connects never wait.
+static bool WaitsOnConnect(int sock) {
+  int fl = fcntl(sock, F_GETFL);
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (fl < 0 || (fl & O_NONBLOCK) || getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) return false;
+  return type == SOCK_STREAM || type == SOCK_SEQPACKET;
+}
+
 static long Perform(ThreadState* st, int op, int flags) {
   const int sock = Sock(st);
   if (sock < 0) return sock;
@@ -416,7 +426,26 @@ static long Perform(ThreadState* st, int op, int flags) {
   long r = BuildAddress(st, op, &sa, &salen, &held, &base);
   if (r < 0) return r;
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&sa);
-  if (op == kNetConnect) return connect(sock, addr, salen) < 0 ? -errno : 0;
+  if (op == kNetConnect) {
+    // A blocking connect of a stream socket waits for the handshake, or for room in a full
+    // backlog (a listener of the program's own that never accepts): on a job thread, which
+    // holds its own copy of the socket and of the checked path's O_PATH fd (offload.cc).
+    if (WaitsOnConnect(sock)) {
+      const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+      if (job_sock < 0) return -errno;
+      const int job_held = held.fd;  // the address names it (/proc/thread-self/fd/N): kept open
+      held.fd = -1;
+      return Offload(st, [job_sock, job_held, sa, salen](Job& job) {
+        JobBlocking(job, true);
+        long rc = connect(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen) < 0 ? -errno : 0;
+        JobBlocking(job, false);
+        close(job_sock);
+        if (job_held >= 0) close(job_held);
+        JobAnswer(job, rc);
+      });
+    }
+    return connect(sock, addr, salen) < 0 ? -errno : 0;
+  }
   if (op == kNetBind) {
     if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock, addr, salen);
     return bind(sock, addr, salen) < 0 ? -errno : 0;
@@ -442,7 +471,48 @@ static long Perform(ThreadState* st, int op, int flags) {
     mh.msg_control = &st->control[0];
     mh.msg_controllen = st->control.size();
   }
-  ssize_t n = sendmsg(sock, &mh, msg_flags | MSG_NOSIGNAL);
+  // A blocking send waits for buffer space as long as the peer likes: tried without waiting
+  // first; when it would wait, the send goes to a job thread with copies of what it needs (the
+  // socket, the data, tsyd's copies of SCM_RIGHTS fds, a UNIX path's O_PATH fd). sendmmsg
+  // (message after message) and a send whose binding is checked after it stay here.
+  int sock_fl = fcntl(sock, F_GETFL);
+  const bool may_wait = sock_fl >= 0 && !(sock_fl & O_NONBLOCK) && !(msg_flags & MSG_DONTWAIT) && st->mmsg_index < 0 && !(flags & kPostCheck);
+  ssize_t n = sendmsg(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0));
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
+    const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (job_sock < 0) return -errno;
+    std::vector<int> fds;
+    fds.swap(st->control_fds);  // the job sends them, then closes them
+    const int job_held = held.fd;
+    held.fd = -1;
+    std::string control = (op == kNetSendmsg && st->have_control) ? st->control : std::string();
+    const pid_t caller = static_cast<pid_t>(st->req->pid);
+    return Offload(st, [job_sock, job_held, sa, salen, data = std::move(data), control, fds, msg_flags, caller](Job& job) mutable {
+      iovec jiov = {data.data(), data.size()};
+      msghdr jm;
+      memset(&jm, 0, sizeof jm);
+      jm.msg_name = salen > 0 ? reinterpret_cast<void*>(&sa) : nullptr;
+      jm.msg_namelen = salen;
+      jm.msg_iov = &jiov;
+      jm.msg_iovlen = 1;
+      if (!control.empty()) {
+        jm.msg_control = &control[0];
+        jm.msg_controllen = control.size();
+      }
+      JobBlocking(job, true);
+      ssize_t sent = sendmsg(job_sock, &jm, msg_flags | MSG_NOSIGNAL);
+      int e = errno;
+      JobBlocking(job, false);
+      close(job_sock);
+      if (job_held >= 0) close(job_held);
+      for (int fd : fds) close(fd);
+      if (sent < 0 && e == EPIPE && !(msg_flags & MSG_NOSIGNAL)) {
+        pid_t tgid = TgidOf(caller);
+        if (tgid > 0 && NotifIdValid(job.notify_fd, job.id)) syscall(SYS_tgkill, tgid, caller, SIGPIPE);
+      }
+      JobAnswer(job, sent < 0 ? -e : sent);
+    });
+  }
   if (n < 0) {
     int e = errno;
     if (e == EPIPE && !(msg_flags & MSG_NOSIGNAL)) {
@@ -510,6 +580,12 @@ static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
   long r = Perform(st, op, flags);
   // The call was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
+  // Handed to a job thread (which answers), or answered EAGAIN at the job limit.
+  if (r == kOffloaded || r == kOffloadFull) {
+    for (int fd : st->control_fds) close(fd);
+    st->control_fds.clear();
+    return Napi::Number::New(env, static_cast<double>(r));
+  }
   // The fds of SCM_RIGHTS are in flight (or the send failed): tsyd's copies go at once.
   for (int fd : st->control_fds) close(fd);
   st->control_fds.clear();

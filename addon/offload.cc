@@ -25,13 +25,6 @@ namespace tsyd {
 
 static constexpr size_t kJobStack = 256 * 1024;
 
-struct Job {
-  int32_t* entry;
-  int notify_fd;
-  uint64_t id;
-  std::function<void(Job&)> work;
-};
-
 void JobBlocking(Job& job, bool on) { __atomic_store_n(&job.entry[kJobState], on ? kJobBlocking : kJobRunning, __ATOMIC_SEQ_CST); }
 
 int JobAnswer(Job& job, long r) {

@@ -143,4 +143,28 @@ test('the program killed while calls block on job threads: 137 promptly, no job 
   await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
 });
 
+for (const mode of ['connect', 'send'] as const) {
+  test(`100 threads in blocking ${mode === 'connect' ? 'connects to a full backlog' : 'sendmsg into a peer that never reads'}: job threads, not emulators`, async () => {
+    const dir = tempTree(`jobnet-${mode}`, { regular: 'R' });
+    const child = spawn(fixture('netflood'), [mode, '100', `${dir}/sock`, `${dir}/regular`], {
+      policy: [{ rule: 'sandbox/net/connect:on' }, { rule: `allow/net/connect+${dir}/***` }, ...POLICY],
+      stdio: ['pipe', 'pipe', 'inherit'],
+      emulators: 2,
+      logLevel: 'silent',
+    });
+    const out = collect(child.stdout);
+    await until(() => out.text().includes('started'), 'the program started');
+    await until(() => blockedJobs(child) >= 90, `the calls wait on job threads (${blockedJobs(child)})`);
+    child.stdin!.write('regular\n');
+    await until(() => out.text().includes('regular '), 'the regular open answered');
+    assert.match(out.text(), 'regular ok');
+    assert.is(child.supervisor.counts().curr, 2, 'the pool did not grow');
+    child.stdin!.write('exit\n');
+    const r = await child.result;
+    assert.is(r.exitCode, 0);
+    assert.ok(r.cleanShutdown);
+    await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
+  });
+}
+
 test.run();

@@ -13,6 +13,7 @@ import {
   NET_REFUSED_ROUTE,
   NetFlag,
   NetOp,
+  OFFLOAD_FULL,
   Slot,
   SockKind,
 } from '../../native/addon.js';
@@ -196,7 +197,10 @@ function run(ctx: EmulatorContext, sys: string, op: number, flags: number): numb
 function perform(ctx: EmulatorContext, sys: string, op: number, flags = 0): number {
   // bind and listen never wait; connect waits for a handshake or a full backlog, sends for buffer space.
   if (op !== NetOp.bind && op !== NetOp.listen) ctx.markBlocking(true);
-  return run(ctx, sys, op, flags);
+  const r = run(ctx, sys, op, flags);
+  // A call that would wait went to a job thread (addon/offload.cc); at their limit: EAGAIN.
+  if (r === OFFLOAD_FULL) ctx.jobsExhausted(sys);
+  return r;
 }
 
 function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' | 'bind', op: number): void {
