@@ -23,6 +23,7 @@ static void FreeState(Napi::Env, ThreadState* st) {
   // of the program's fd: the fd table is shared with the rest of tsyd, close it.
   if (st->taken_fd >= 0) close(st->taken_fd);
   ClearNetState(st);
+  RetireIdleJobThreads(st, true);
   if (st->pend_fd >= 0) close(st->pend_fd);
   DropCaches(st);
   free(st->req);

@@ -8,6 +8,7 @@
 #include <errno.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -95,6 +96,7 @@ struct ThreadState {
   size_t job_count = 0;
   Napi::ObjectReference jobs_ref;
   bool inline_blocking = false;      // test only: calls that may block stay on this thread
+  std::shared_ptr<struct JobQueue> job_queue;  // offload.cc: this emulator's idle job threads
   std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
   std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
   bool have_control = false;         // net.cc: readControl() built `control` for the current msghdr
@@ -154,6 +156,9 @@ struct Job {
 // Hands the current request to a new job thread that runs `work` (which answers it): the
 // request is no longer this thread's. kOffloaded, or kOffloadFull after answering EAGAIN.
 int Offload(ThreadState* st, std::function<void(Job&)> work);
+// Idle job threads of this emulator exit (closing: for good, the emulator ends; else only those
+// created before now: the emulator has just confined itself).
+void RetireIdleJobThreads(ThreadState* st, bool closing);
 // Marks the part of a job that may block (the interrupter may send SIGALRM only then).
 void JobBlocking(Job& job, bool on);
 // Answers the job's request: r ≥ 0 the value, < 0 -errno. 0 or -errno (ENOENT: caller gone).

@@ -7,6 +7,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -404,6 +405,14 @@ static long BindLoopback(ThreadState* st, int sock) {
 
 // Whether a connect on this socket can wait for another process: a blocking stream socket
 // (TCP's handshake, a UNIX listener's full backlog). Datagram connects never wait.
+// The outcome of a connect that was in progress and is now done: a connect again, which the
+// kernel answers with the error of the attempt (or success) and which leaves the socket as a
+// blocking connect would have (a failed one unconnected again, not "connecting").
+static long ConnectResult(int sock, const sockaddr* addr, socklen_t len) {
+  if (connect(sock, addr, len) == 0 || errno == EISCONN) return 0;
+  return -errno;
+}
+
 static bool WaitsOnConnect(int sock) {
   int fl = fcntl(sock, F_GETFL);
   int type = 0;
@@ -427,24 +436,47 @@ static long Perform(ThreadState* st, int op, int flags) {
   if (r < 0) return r;
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&sa);
   if (op == kNetConnect) {
+    if (!WaitsOnConnect(sock)) return connect(sock, addr, salen) < 0 ? -errno : 0;
     // A blocking connect of a stream socket waits for the handshake, or for room in a full
-    // backlog (a listener of the program's own that never accepts): on a job thread, which
-    // holds its own copy of the socket and of the checked path's O_PATH fd (offload.cc).
-    if (WaitsOnConnect(sock)) {
-      const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-      if (job_sock < 0) return -errno;
-      const int job_held = held.fd;  // the address names it (/proc/thread-self/fd/N): kept open
-      held.fd = -1;
-      return Offload(st, [job_sock, job_held, sa, salen](Job& job) {
-        JobBlocking(job, true);
-        long rc = connect(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen) < 0 ? -errno : 0;
-        JobBlocking(job, false);
-        close(job_sock);
-        if (job_held >= 0) close(job_held);
-        JobAnswer(job, rc);
-      });
+    // backlog (a listener of the program's own that never accepts): started without waiting
+    // (the usual loopback connect completes at once), and when it would wait, waited for on a job
+    // thread with its own copies of the socket and of the checked path's O_PATH fd (offload.cc).
+    const int fl = fcntl(sock, F_GETFL);
+    // SAFETY (accepted): O_NONBLOCK is set on the socket's open file for the microseconds of the
+    // connect; another thread of the program looking at its flags then would see it.
+    fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+    int rc = connect(sock, addr, salen);
+    const int e = errno;
+    fcntl(sock, F_SETFL, fl);
+    if (rc == 0) return 0;
+    if (e == EINPROGRESS) {
+      pollfd pf = {sock, POLLOUT, 0};
+      if (poll(&pf, 1, 2) == 1) return ConnectResult(sock, addr, salen);
+    } else if (e != EAGAIN) {
+      return -e;  // refused, unreachable...: a blocking connect would say the same
     }
-    return connect(sock, addr, salen) < 0 ? -errno : 0;
+    const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+    if (job_sock < 0) return -errno;
+    const int job_held = held.fd;  // the address names it (/proc/thread-self/fd/N): kept open
+    held.fd = -1;
+    const bool in_progress = e == EINPROGRESS;
+    return Offload(st, [job_sock, job_held, sa, salen, in_progress](Job& job) {
+      long r;
+      JobBlocking(job, true);
+      if (in_progress) {
+        // The handshake goes on: wait for it, as a blocking connect does (a signal cuts the
+        // wait short with EINTR and leaves it going on, as in the kernel).
+        pollfd pf = {job_sock, POLLOUT, 0};
+        r = poll(&pf, 1, -1) < 0 ? -errno : ConnectResult(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen);
+      } else {
+        // A UNIX listener's backlog was full: the blocking connect waits for room.
+        r = connect(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen) < 0 ? -errno : 0;
+      }
+      JobBlocking(job, false);
+      close(job_sock);
+      if (job_held >= 0) close(job_held);
+      JobAnswer(job, r);
+    });
   }
   if (op == kNetBind) {
     if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock, addr, salen);

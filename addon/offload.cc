@@ -19,7 +19,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 
 namespace tsyd {
 
@@ -52,9 +57,24 @@ int JobInject(Job& job, int fd, bool cloexec) {
   return -e;
 }
 
-static void* RunJob(void* arg) {
-  Job* job = static_cast<Job*>(arg);
-  prctl(PR_SET_NAME, "tsyd_blk", 0, 0, 0);
+// Job threads are kept a while once their call returned, ready for the next one of the same
+// emulator (creating a thread costs ~50-100 µs: a blocking connect on loopback would pay it every
+// time). An idle thread waits on its emulator's queue; at most kMaxIdle wait, each for kIdleMs.
+static constexpr int kMaxIdle = 4;
+static constexpr int kIdleMs = 2000;
+
+struct JobQueue {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<Job*> jobs;
+  int idle = 0;
+  // Bumped when the emulator confines itself: threads created before must not take jobs (their
+  // seccomp filter is the one they were created with).
+  uint64_t generation = 0;
+  bool closing = false;
+};
+
+static void Run(Job* job) {
   __atomic_store_n(&job->entry[kJobTid], static_cast<int32_t>(syscall(SYS_gettid)), __ATOMIC_SEQ_CST);
   __atomic_store_n(&job->entry[kJobState], kJobRunning, __ATOMIC_SEQ_CST);
   job->work(*job);
@@ -63,7 +83,47 @@ static void* RunJob(void* arg) {
   __atomic_store_n(&entry[kJobTid], 0, __ATOMIC_SEQ_CST);
   __atomic_add_fetch(&entry[kJobSeq], 1, __ATOMIC_SEQ_CST);
   __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
+}
+
+struct Start {
+  std::shared_ptr<JobQueue> q;
+  Job* first;
+  uint64_t generation;
+};
+
+static void* JobThread(void* arg) {
+  Start* start = static_cast<Start*>(arg);
+  std::shared_ptr<JobQueue> q = std::move(start->q);
+  Job* job = start->first;
+  const uint64_t generation = start->generation;
+  delete start;
+  prctl(PR_SET_NAME, "tsyd_blk", 0, 0, 0);
+  for (;;) {
+    Run(job);
+    std::unique_lock<std::mutex> lock(q->m);
+    if (q->closing || q->generation != generation || q->idle >= kMaxIdle) break;
+    q->idle++;
+    const bool got = q->cv.wait_for(lock, std::chrono::milliseconds(kIdleMs),
+                                    [&] { return q->closing || q->generation != generation || !q->jobs.empty(); });
+    q->idle--;
+    if (!got || q->closing || q->generation != generation) break;
+    job = q->jobs.front();
+    q->jobs.pop_front();
+  }
   return nullptr;
+}
+
+static JobQueue* QueueOf(ThreadState* st) {
+  if (!st->job_queue) st->job_queue = std::make_shared<JobQueue>();
+  return st->job_queue.get();
+}
+
+void RetireIdleJobThreads(ThreadState* st, bool closing) {
+  if (!st->job_queue) return;
+  std::lock_guard<std::mutex> lock(st->job_queue->m);
+  st->job_queue->generation++;
+  if (closing) st->job_queue->closing = true;
+  st->job_queue->cv.notify_all();
 }
 
 int Offload(ThreadState* st, std::function<void(Job&)> work) {
@@ -82,20 +142,35 @@ int Offload(ThreadState* st, std::function<void(Job&)> work) {
   entry[kJobIdLo] = static_cast<int32_t>(st->req->id & 0xffffffffu);
   entry[kJobIdHi] = static_cast<int32_t>(st->req->id >> 32);
   Job* job = new Job{entry, st->notify_fd, st->req->id, std::move(work)};
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, kJobStack);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_t t;
-  // The thread inherits this emulator's signal mask (SIGALRM deliverable), its lowered
-  // capabilities and its seccomp confinement.
-  int rc = pthread_create(&t, &attr, RunJob, job);
-  pthread_attr_destroy(&attr);
-  if (rc != 0) {
-    delete job;
-    __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
-    Respond(st, 1, EAGAIN);
-    return kOffloadFull;
+  JobQueue* q = QueueOf(st);
+  bool handed = false;
+  {
+    std::lock_guard<std::mutex> lock(q->m);
+    // An idle thread of this emulator takes it (one per queued job at most).
+    if (q->idle > static_cast<int>(q->jobs.size())) {
+      q->jobs.push_back(job);
+      q->cv.notify_one();
+      handed = true;
+    }
+  }
+  if (!handed) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, kJobStack);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    Start* start = new Start{st->job_queue, job, q->generation};
+    // The thread inherits this emulator's signal mask (SIGALRM deliverable), its lowered
+    // capabilities and its seccomp confinement.
+    int rc = pthread_create(&t, &attr, JobThread, start);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+      delete start;
+      delete job;
+      __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
+      Respond(st, 1, EAGAIN);
+      return kOffloadFull;
+    }
   }
   // The request is the job's now: this emulator is free for the next one.
   st->have_req = false;

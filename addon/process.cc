@@ -129,18 +129,6 @@ static Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 0);
 }
 
-// reapChild(pid) → 1 reaped, 0 not ended yet, or -errno (ECHILD: not our child). Never blocks.
-static Napi::Value ReapChild(const Napi::CallbackInfo& info) {
-  siginfo_t si;
-  memset(&si, 0, sizeof si);
-  int r;
-  do {
-    r = waitid(P_PID, static_cast<id_t>(Int(info, 0)), &si, WEXITED | WNOHANG);
-  } while (r < 0 && errno == EINTR);
-  if (r < 0) return Napi::Number::New(info.Env(), -errno);
-  return Napi::Number::New(info.Env(), si.si_pid != 0 ? 1 : 0);
-}
-
 static Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   int fd = static_cast<int>(syscall(SYS_pidfd_open, Int(info, 0), 0));
   if (fd < 0) return ThrowErrno(info.Env(), "pidfd_open", errno);
@@ -266,6 +254,8 @@ static Napi::Value LoadThreadFilter(const Napi::CallbackInfo& info) {
   prog.filter = reinterpret_cast<sock_filter*>(buf.Data());
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return ThrowErrno(env, "prctl", errno);
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) return ThrowErrno(env, "seccomp", errno);
+  // SAFETY: job threads this thread created before are not confined: they take no more jobs.
+  RetireIdleJobThreads(State(env), false);
   return env.Undefined();
 }
 
@@ -346,7 +336,6 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
   exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
   exports.Set("terminalForeground", Napi::Function::New(env, TerminalForeground, "terminalForeground"));
-  exports.Set("reapChild", Napi::Function::New(env, ReapChild, "reapChild"));
   exports.Set("eventfd", Napi::Function::New(env, Eventfd, "eventfd"));
   exports.Set("eventfdWrite", Napi::Function::New(env, EventfdWrite, "eventfdWrite"));
   exports.Set("close", Napi::Function::New(env, Close, "close"));

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -59,6 +60,9 @@ const char* SpawnStageSyscall(int stage) {
   }
 }
 
+// When the program's group gets the controlling terminal (if tsyd's group has it).
+enum ForegroundMode : int { kForegroundNever = 0, kForegroundAlways = 1, kForegroundIfStdin = 2 };
+
 struct ChildArgs {
   const char* file;
   char* const* argv;
@@ -71,7 +75,7 @@ struct ChildArgs {
   int errpipe;
   pid_t parent;     // the reaper: the program dies with it
   pid_t tsyd;       // tsyd: the reaper dies with it
-  bool foreground;  // hand the controlling terminal to the program's group if tsyd's group has it
+  int foreground;   // ForegroundMode: hand the controlling terminal to the program's group
   uint32_t reaper_placeholder;  // the filter's stand-in for the reaper's pid
 };
 
@@ -97,16 +101,6 @@ struct ChildArgs {
   // is closed every decided call fails with ENOSYS, and nobody would enforce the policy.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
   if (getppid() != a.parent) _exit(125);
-  // SAFETY: a process group of its own: kill(0, sig) of the program and its children never
-  // reaches tsyd's group (joining it again is refused by the filter's setpgid decision).
-  // A terminal whose foreground is tsyd's group is handed to the program's group, so that
-  // Ctrl-C and job control reach the program once (tsyd's reaper reports its stops).
-  int tty = a.foreground ? open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
-  const bool had_terminal = tty >= 0 && tcgetpgrp(tty) == getpgrp();
-  if (setpgid(0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
-  // SIGTTOU is blocked (every signal is, until execve): a background group may take the terminal.
-  if (had_terminal) tcsetpgrp(tty, getpid());
-  if (tty >= 0) close(tty);
   // SAFETY: no core dumps: the kernel writes the program's memory into a `core` file in its cwd
   // (or where core_pattern says) without asking the policy. Raising the limit again is decided.
   struct rlimit no_core = {0, 0};
@@ -132,6 +126,21 @@ struct ChildArgs {
   }
   if (a.cwd && chdir(a.cwd) < 0) ChildFail(a, kStageChdir, errno);
 
+  // SAFETY: a process group of its own: kill(0, sig) of the program and its children never
+  // reaches tsyd's group (joining it again is refused by the filter's setpgid decision).
+  // A terminal whose foreground is tsyd's group is handed to the program's group (always, or only
+  // when the program's stdin is that terminal), so that Ctrl-C and job control reach the program
+  // once (tsyd's reaper reports its stops).
+  int tty = a.foreground != kForegroundNever ? open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+  bool hand_over = tty >= 0 && tcgetpgrp(tty) == getpgrp();
+  if (hand_over && a.foreground == kForegroundIfStdin) {
+    struct stat in, term;
+    hand_over = fstat(0, &in) == 0 && fstat(tty, &term) == 0 && S_ISCHR(in.st_mode) && in.st_rdev == term.st_rdev;
+  }
+  if (setpgid(0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
+  // SIGTTOU is blocked (every signal is, until execve): a background group may take the terminal.
+  if (hand_over) tcsetpgrp(tty, getpid());
+  if (tty >= 0) close(tty);
   // SAFETY: no fd of tsyd's (log fd, notify fds, pipes) may leak into the program.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
@@ -410,7 +419,7 @@ static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   a.prog.len = static_cast<unsigned short>(filter.Length() / sizeof(sock_filter));
   a.prog.filter = reinterpret_cast<sock_filter*>(filter.Data());
   a.drop_net_admin = o.Has("dropNetAdmin") && o.Get("dropNetAdmin").ToBoolean().Value();
-  a.foreground = o.Has("foreground") && o.Get("foreground").ToBoolean().Value();
+  a.foreground = o.Has("foreground") ? o.Get("foreground").As<Napi::Number>().Int32Value() : kForegroundNever;
   a.reaper_placeholder = o.Has("reaperPlaceholder") ? o.Get("reaperPlaceholder").As<Napi::Number>().Uint32Value() : 0;
   a.tsyd = getpid();
   a.parent = -1;

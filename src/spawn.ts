@@ -58,11 +58,13 @@ export interface SpawnOptions {
   /** Report every decision (allowed ones too) as an 'access' event (learning mode). @default false */
   record?: boolean;
   /**
-   * The program runs in a process group of its own; when this process's group is the
-   * foreground of its controlling terminal, the terminal goes to the program's group while it
-   * runs (Ctrl-C and Ctrl-Z reach the program, once) and comes back when it ends. @default true
+   * The program runs in a process group of its own. When this process's group is the foreground
+   * of its controlling terminal, the terminal goes to the program's group while it runs (Ctrl-C
+   * and Ctrl-Z reach the program, once) and comes back when it ends: `true` always (the CLI),
+   * `'stdin'` when the program's stdin is that terminal (a host that keeps its own input), `false`
+   * never. @default 'stdin'
    */
-  foreground?: boolean;
+  foreground?: boolean | 'stdin';
 }
 
 /** Defaults, justified in README (Pool). */
@@ -180,7 +182,7 @@ export class SandboxedProcess extends EventEmitter {
           stdio,
           filter: buildChildFilter(policy),
           dropNetAdmin: droppedCapabilities(policy).includes(CAP_NET_RAW),
-          foreground: options.foreground ?? true,
+          foreground: options.foreground === true ? 1 : options.foreground === false ? 0 : 2,
           reaperPlaceholder: REAPER_PID_PLACEHOLDER,
         }),
       );

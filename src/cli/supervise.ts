@@ -35,7 +35,9 @@ export async function supervise(program: string, args: string[], options: SpawnO
   // Node runs them from the event loop, so `child` is set by then.
   let child: SandboxedProcess | undefined;
   for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
-  child = spawn(program, args, options);
+  // The CLI is the program's job: the terminal goes to the program whatever its stdin is
+  // (`echo x | tsyd run -- less`: less reads the terminal).
+  child = spawn(program, args, { ...options, foreground: true });
   followJobControl(child);
   onStart?.(child);
   const result = await child.result;

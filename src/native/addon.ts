@@ -142,8 +142,8 @@ export interface SpawnRequest {
   filter: Buffer;
   /** Drop CAP_NET_RAW and CAP_NET_ADMIN in the program (the net capabilities are on). */
   dropNetAdmin?: boolean;
-  /** Hand the controlling terminal to the program's process group if tsyd's group has it. */
-  foreground?: boolean;
+  /** When to hand the controlling terminal to the program's group, if tsyd's group has it: 0 never, 1 always, 2 when the program's stdin is that terminal. */
+  foreground?: 0 | 1 | 2;
   /** The value the filter uses for the reaper's pid (replaced by it in the program). */
   reaperPlaceholder?: number;
 }
@@ -255,8 +255,6 @@ export interface Addon {
    * 1 done, 0 not ours to move (or no terminal), -errno.
    */
   terminalForeground(from: number, to: number): number;
-  /** Reaps child `pid` if it ended: 1 reaped, 0 still running, -errno (ECHILD: not our child). Never blocks. */
-  reapChild(pid: number): number;
   eventfd(): number;
   eventfdWrite(fd: number): number;
   close(fd: number): number;
