@@ -121,8 +121,11 @@ function threadStates(pid: number): string {
  */
 type FuzzMode = 'strict' | 'visible' | 'native';
 
-/** Calls tsyd's filter refuses that are harmless natively as nobody (bad arguments, own processes). */
-const NATIVE_REFUSED = ['io_uring_setup', 'io_uring_enter', 'unshare', 'kcmp', 'pidfd_getfd', 'process_vm_readv'];
+/** Calls tsyd's filter refuses that are harmless natively as nobody (bad arguments, own processes, queries). */
+const NATIVE_REFUSED = [
+  'io_uring_setup', 'io_uring_enter', 'unshare', 'kcmp', 'pidfd_getfd', 'process_vm_readv',
+  'clone3', 'landlock_create_ruleset', 'mq_open', 'statmount', 'keyctl',
+];
 
 /** The fuzzer's kinds of canary sighting (fuzz.c, finding("CANARY", ...)). */
 const SIGHTING_KINDS = [
