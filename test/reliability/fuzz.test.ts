@@ -4,11 +4,22 @@
 // crash or hang, never show the canary (a file in a hidden directory) nor let a denied
 // connection arrive, and give back every fd and helper thread it took.
 //
-// "sightings 0, leaks 0" is the fuzzer's own report, so two baselines run first, in the same
-// process, and the strict runs require them: under tsyd without the hiding (the hidden dir
-// readable and visible, the denied addresses allowed) every kind of canary sighting and every
-// denied listener must fire; natively, as nobody, calls tsyd's filter refuses must be reported
-// as DENIED-LEAK. A detector that never fires fails the test.
+// The process calls aim at tsyd itself: its pid (the reaper's parent, from /proc/<reaper>/stat),
+// its threads, its process group and the reaper; none may succeed (SUPERVISOR-REACHED), and tsyd
+// must be alive at the end. Mapping a file executable is exec: a PROT_EXEC mapping of a file the
+// policy does not let run, or a chattr of a file it does not let the program write, is a
+// POLICY-LEAK.
+//
+// "sightings 0, leaks 0, reached 0, policy 0" is the fuzzer's own report, so two baselines run
+// first, in the same process, and the strict runs require them: under tsyd without the hiding
+// (the hidden dir readable and visible, the denied addresses allowed) every kind of canary
+// sighting and every denied listener must fire; natively, as nobody, calls tsyd's filter refuses
+// must be reported as DENIED-LEAK, acts on decoys standing in for tsyd and the reaper as
+// SUPERVISOR-REACHED, executable mappings of scratch files as POLICY-LEAK. A detector that never
+// fires fails the test.
+//
+// TSYD_FUZZ_KNOWN_BUGS=1 makes the fuzzer probe the tsyd bugs it found that are still open (the
+// pid race of the process calls, EXT4_IOC_SETVERSION); the runs fail until they are fixed.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -18,6 +29,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildHandlerTable, DENIED_SYSCALLS } from '../../src/actors/handlers/index.js';
 import { native } from '../../src/native/addon.js';
+import { syscallNumbers } from '../../src/filters/program-filter.js';
 import { fixture } from '../helpers/fixtures.js';
 import { exists, fdDiff, openFds, sandboxBelow, threadNames } from '../helpers/procstat.js';
 import { tempTree } from '../helpers/tmp.js';
@@ -56,7 +68,9 @@ async function udpReceiver(): Promise<Counter & { port: number }> {
 /** The system calls the fuzzer must have called: every handler and every refused call this arch has. */
 function expectedSyscalls(): string[] {
   const names = [...buildHandlerTable({ recordRestart: () => {} }).values()].map((e) => e.name);
-  for (const d of DENIED_SYSCALLS) if (native.syscalls[d.name] !== undefined) names.push(d.name);
+  // The numbers the program's filter is compiled from: every refused call of the table this arch has.
+  const numbers = syscallNumbers(native.arch);
+  for (const d of DENIED_SYSCALLS) if (numbers[d.name] !== undefined) names.push(d.name);
   return [...new Set(names)].sort();
 }
 
@@ -118,8 +132,23 @@ function threadStates(pid: number): string {
  */
 type FuzzMode = 'strict' | 'visible' | 'native';
 
-/** Calls tsyd's filter refuses that are harmless natively as nobody (bad arguments, own processes). */
-const NATIVE_REFUSED = ['io_uring_setup', 'io_uring_enter', 'unshare', 'kcmp', 'pidfd_getfd', 'process_vm_readv'];
+/** Calls tsyd's filter refuses that are harmless natively as nobody (bad arguments, own processes, queries). */
+const NATIVE_REFUSED = [
+  'io_uring_setup', 'io_uring_enter', 'unshare', 'kcmp', 'pidfd_getfd', 'process_vm_readv',
+  'clone3', 'landlock_create_ruleset', 'mq_open', 'statmount', 'keyctl',
+];
+/**
+ * Calls tsyd decides that act on processes or map files executable: natively (TSYD_FUZZ_DECOY)
+ * decoy processes stand in for tsyd and the reaper, so that SUPERVISOR-REACHED and POLICY-LEAK
+ * fire. Harmless natively: signals and values that matter only reach the fuzzer's own children.
+ */
+const NATIVE_DECIDED = [
+  'kill', 'tkill', 'tgkill', 'rt_sigqueueinfo', 'rt_tgsigqueueinfo', 'pidfd_open', 'pidfd_send_signal', 'setpgid',
+  'prlimit64', 'setpriority', 'ioprio_set', 'sched_setaffinity', 'sched_setparam', 'sched_setscheduler', 'sched_setattr',
+  'fcntl', 'ioctl', 'mmap', 'mprotect', 'pkey_mprotect',
+];
+/** The kinds of finding (fuzz.c, finding()). */
+const FINDING = /^(CANARY|DENIED-LEAK|SUPERVISOR-REACHED|POLICY-LEAK) /;
 
 /** The fuzzer's kinds of canary sighting (fuzz.c, finding("CANARY", ...)). */
 const SIGHTING_KINDS = [
@@ -127,11 +156,13 @@ const SIGHTING_KINDS = [
   'names a hidden object', 'readlink shows the hidden path', 'a call on a hidden path succeeded', 'not ENOENT: the path exists',
 ];
 /** What the baselines saw in this run: the strict tests require that each detector fired. */
-const baseline = { sightings: 0, leaks: 0, deniedArrived: 0 };
+const baseline = { sightings: 0, leaks: 0, reached: 0, policy: 0, deniedArrived: 0 };
 
 interface BaselineRun {
   sightings: number;
   leaks: number;
+  reached: number;
+  policy: number;
   /** Findings per kind of canary sighting. */
   detectors: Record<string, number>;
   /** What reached each denied listener. */
@@ -171,6 +202,9 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
     '-m', `allow/write+${S}/**`, '-m', `allow/create+${S}/**`, '-m', `allow/delete+${S}/**`,
     // the program's own fds by path (pipes, sockets: /proc/PID/fd/N)
     ...['read', 'write', 'stat'].flatMap((c) => ['-m', `allow/${c}+/proc/[0-9]*/fd/*`, '-m', `allow/${c}+/proc/[0-9]*/task/[0-9]*/fd/*`]),
+    // tsyd's reaper is found by its /proc/<pid>/stat, and a /proc/<pid> directory works as a
+    // pidfd: both readable (tsyd's own /proc stays refused whatever the rules say)
+    ...['read', 'stat'].flatMap((c) => ['-m', `allow/${c}+/proc/[0-9]*`, '-m', `allow/${c}+/proc/[0-9]*/stat`]),
     '-m', `allow/net/connect+127.0.0.1!${ok.port}`, '-m', `allow/net/connect+${S}/***`,
     '-m', 'allow/net/bind+127.0.0.1!0', '-m', `allow/net/bind+${S}/***`,
   ];
@@ -191,7 +225,7 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
         cwd: S,
         user,
         keepStdinOpen: true,
-        env: { TSYD_FUZZ_ONLY: NATIVE_REFUSED.join(',') },
+        env: { TSYD_FUZZ_ONLY: [...NATIVE_REFUSED, ...NATIVE_DECIDED].join(','), TSYD_FUZZ_DECOY: '1' },
         timeoutMs: seconds * 1000 + 60_000,
       })
     : spawnTsyd(['run', '--log-fd', '3', ...rules, '--', bin, ...args], {
@@ -222,22 +256,29 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
       const out = r.stdout;
       console.log(`fuzz ${label}: ${/^total .*$/m.exec(out)?.[0] ?? '(no total)'}`);
       for (const l of r.stderr.split('\n').filter((x) => x.startsWith('fuzz: '))) console.log(`fuzz ${label}: ${l}`);
-      const sightings = Number(/^sightings (\d+)$/m.exec(out)?.[1] ?? NaN);
-      const leaks = Number(/^leaks (\d+)$/m.exec(out)?.[1] ?? NaN);
-      const findings = r.stderr.split('\n').filter((l) => /^(CANARY|DENIED-LEAK) /.test(l));
+      const count = (what: string) => Number(new RegExp(`^${what} (\\d+)$`, 'm').exec(out)?.[1] ?? NaN);
+      const [sightings, leaks, reached, policy] = ['sightings', 'leaks', 'reached', 'policy'].map(count) as [number, number, number, number];
+      const findings = r.stderr.split('\n').filter((l) => FINDING.test(l));
       const kinds = (k: string) => findings.filter((l) => l.startsWith(`${k} `)).length;
       // The counters and the finding lines agree, and a finding makes the fuzzer exit 3.
       assert.is(kinds('CANARY'), sightings, out);
       assert.is(kinds('DENIED-LEAK'), leaks, out);
+      assert.is(kinds('SUPERVISOR-REACHED'), reached, out);
+      assert.is(kinds('POLICY-LEAK'), policy, out);
       assert.is(r.code, 3, `the fuzzer exits 3 after a finding\n${await dump()}`);
+      if (mode === 'visible') {
+        // Under tsyd the hiding is off, not the containment: nothing may reach tsyd or leak past exec and write.
+        const contained = findings.filter((l) => /^(SUPERVISOR-REACHED|POLICY-LEAK) /.test(l));
+        assert.equal(contained.slice(0, 10), [], `under tsyd (visible baseline) the fuzzer reached tsyd or got past the policy:\n${contained.slice(0, 10).join('\n')}`);
+      }
       const detectors = Object.fromEntries(SIGHTING_KINDS.map((k) => [k, findings.filter((l) => l.includes(k)).length]));
       if (mode === 'visible') {
         // The program is gone: what it connected or sent is queued; let the listeners take it.
         await until(() => denied.count > 0 && unixDenied.count > 0 && abstractDenied.count > 0 && udp.count > 0, 500);
       }
       const arrived = { tcp: denied.count, unix: unixDenied.count, abstract: abstractDenied.count, udp: udp.count };
-      console.log(`fuzz ${label}: sightings ${sightings} ${JSON.stringify(detectors)} leaks ${leaks}, arrived at the denied listeners ${JSON.stringify(arrived)}`);
-      return { sightings, leaks, detectors, arrived };
+      console.log(`fuzz ${label}: sightings ${sightings} ${JSON.stringify(detectors)} leaks ${leaks} reached ${reached} policy ${policy}, arrived at the denied listeners ${JSON.stringify(arrived)}`);
+      return { sightings, leaks, reached, policy, detectors, arrived };
     }
     const below = sandboxBelow(tsyd.pid);
     assert.is(below.length, 1, `one program below tsyd at the start: ${below}`);
@@ -250,6 +291,10 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
     await tsyd.waitForStdout(/^done$/m, seconds * 1000 + 30_000).catch(async (err) => {
       throw new Error(`${(err as Error).message}\n${await dump()}`);
     });
+    // The fuzzing is over: tsyd and its reaper outlived every act on them.
+    assert.ok(exists(tsyd.pid), `tsyd is alive after the fuzzing\n${await dump()}`);
+    const reaperPid = Number(readFileSync(`/proc/${program}/stat`, 'latin1').split(') ')[1]?.split(' ')[1]);
+    assert.ok(exists(reaperPid), `the reaper (${reaperPid}) is alive after the fuzzing`);
 
     // Helpers retire after 200 ms idle: the pool must come back to its start.
     const threadsBack = await until(() => sameList(threadNames(tsyd.pid), threads0), 5000);
@@ -270,13 +315,22 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
     console.log(`fuzz ${label}: ${[...calls].map(([n, c]) => `${n}=${c}`).join(' ')}`);
 
     for (const l of r.stderr.split('\n').filter((x) => x.startsWith('fuzz: '))) console.log(`fuzz ${label}: ${l}`);
-    assert.ok(baseline.sightings > 0 && baseline.leaks > 0 && baseline.deniedArrived > 0,
+    assert.ok(baseline.sightings > 0 && baseline.leaks > 0 && baseline.reached > 0 && baseline.policy > 0 && baseline.deniedArrived > 0,
       `the baselines of this run showed that every detector fires: ${JSON.stringify(baseline)}`);
-    const findings = r.stderr.split('\n').filter((l) => /^(CANARY|DENIED-LEAK) /.test(l));
-    assert.equal(findings, [], `the fuzzer saw what it must not:\n${findings.slice(0, 20).join('\n')}`);
+    const findings = r.stderr.split('\n').filter((l) => FINDING.test(l));
+    assert.equal(findings.slice(0, 20), [], `the fuzzer saw what it must not (${findings.length}):\n${findings.slice(0, 20).join('\n')}`);
     assert.match(out, /^sightings 0$/m, out);
     assert.match(out, /^leaks 0$/m, out);
+    assert.match(out, /^reached 0$/m, out);
+    assert.match(out, /^policy 0$/m, out);
     assert.is(r.code, 0, `tsyd exits with the fuzzer's status\n${await dump()}`);
+    assert.is(r.signal, null, 'tsyd exited, it was not killed');
+    // The targets were tsyd's: the fuzzer found tsyd, the reaper and some of tsyd's threads.
+    const sup = /^fuzz: supervisor tsyd (-?\d+) reaper (-?\d+) group (-?\d+) threads (\d+) /m.exec(r.stderr);
+    assert.ok(sup, `the fuzzer reports whom it took for tsyd\n${r.stderr.slice(0, 2000)}`);
+    assert.equal([Number(sup![1]), Number(sup![2]), Number(sup![3])], [tsyd.pid, reaperPid, tsyd.pid],
+      'the fuzzer found tsyd (the reaper\'s parent), the reaper and their group (tsyd leads it)');
+    assert.ok(Number(sup![4]) >= 4, `the fuzzer found tsyd's threads: ${sup![0]}`);
     const crashes = r.records.filter((rec) => CRASH_OPS.includes(String(rec['op'])));
     assert.equal(crashes.slice(0, 5), [], `tsyd crash records:\n${crashes.slice(0, 5).map((c) => JSON.stringify(c)).join('\n')}`);
     const errors = r.records.filter((rec) => ['error', 'alert', 'fatal'].includes(String(rec['level'])));
@@ -338,10 +392,14 @@ test(`baseline: under tsyd with the hidden dir visible and the denied addresses 
   baseline.deniedArrived = Math.min(...Object.values(arrived));
 });
 
-test(`baseline: natively, as nobody, the calls tsyd's filter refuses are reported as leaks (${BASELINE_SECONDS} s)`, async () => {
+test(`baseline: natively, as nobody, refused calls are leaks, acts on decoys of tsyd reach them, scratch files map executable (${BASELINE_SECONDS} s)`, async () => {
   const b = (await fuzzRun('native', BASELINE_SECONDS, NOBODY, 'native'))!;
   assert.ok(b.leaks > 0, `natively the refused calls (${NATIVE_REFUSED.join(' ')}) are reported as leaks: ${JSON.stringify(b)}`);
+  assert.ok(b.reached > 0, `natively the acts on the decoys of tsyd and the reaper are reported as SUPERVISOR-REACHED: ${JSON.stringify(b)}`);
+  assert.ok(b.policy > 0, `natively executable mappings of scratch files are reported as POLICY-LEAK: ${JSON.stringify(b)}`);
   baseline.leaks += b.leaks;
+  baseline.reached += b.reached;
+  baseline.policy += b.policy;
 });
 
 test(`fuzz as root for ${SECONDS} s: no crash, no hang, no canary, no leak`, async () => {
