@@ -5,10 +5,14 @@
 // they are decided on their register arguments: refused (EPERM, one record), or continued.
 // Where the target is in the program's memory (F_SETOWN_EX, FIOSETOWN, pidfd_send_signal's fd),
 // tsyd reads it once, decides, and performs the call itself on a copy of the program's fd.
-// SAFETY (accepted risk): a continued call acts on the pid the kernel finds when it runs; a
-// process or thread of tsyd would have to take over a pid that was free a few µs earlier.
+// SAFETY: a continued call acts on the pid the kernel finds when it runs. A pid that is free
+// when tsyd looks could be taken by a thread tsyd starts meanwhile (the program can make it start
+// one, and guess its pid: found by the fuzzer) — so a call on a pid that does not exist is
+// answered ESRCH by tsyd itself, as the kernel would, and never continued. A pid that exists is
+// not tsyd's; for it to become tsyd's it would have to end and its number come round again (the
+// whole pid space) within the microseconds before the kernel acts.
 // Audit mode never lets these through: they are not policy rules, they keep tsyd alive.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
@@ -39,11 +43,35 @@ function groupOf(pid: number): number | undefined {
   }
 }
 
-/** Why a signal-style owner (pid > 0, -pgrp < 0) would reach tsyd, or null. */
-function ownerReaches(ctx: EmulatorContext, owner: number): string | null {
-  if (owner > 0 && ctx.isSupervisor(owner)) return `pid ${owner}`;
-  if (owner < 0 && -owner === ctx.supervisorGroup) return `process group ${-owner}`;
-  return null;
+const { ESRCH } = os.errno;
+
+/**
+ * Answers a call aimed at pid `pid` (> 0) that must not go on: refused when it is tsyd's (EPERM,
+ * a record), ESRCH when no such process or thread exists (see SAFETY above). True when answered.
+ */
+function stopsAt(ctx: EmulatorContext, sys: string, pid: number, what = `pid ${pid}`): boolean {
+  // The order matters: a thread tsyd starts between the two looks would pass "not tsyd's" if that
+  // were asked first; asked after "exists", it either existed already (and is seen as tsyd's) or
+  // did not (ESRCH).
+  if (!existsSync(`/proc/${pid}`)) {
+    refuse(ESRCH);
+    return true;
+  }
+  if (ctx.isSupervisor(pid)) {
+    ctx.refuseAct(sys, what);
+    return true;
+  }
+  return false;
+}
+
+/** Answers a signal-style owner (pid > 0, -pgrp < 0) that must not be set; true when answered. */
+function ownerStops(ctx: EmulatorContext, sys: string, owner: number): boolean {
+  if (owner > 0) return stopsAt(ctx, sys, owner, `SIGIO to pid ${owner}`);
+  if (owner < 0 && -owner === ctx.supervisorGroup) {
+    ctx.refuseAct(sys, `SIGIO to process group ${-owner}`);
+    return true;
+  }
+  return false;
 }
 
 /** Reads `len` bytes at pointer argument `arg` of the request; null after answering. */
@@ -67,8 +95,8 @@ function kill(ctx: EmulatorContext): void {
   const pid = arg32(ctx.slots, 0);
   if (probe(ctx, 1)) return cont();
   if (pid === -1) return ctx.refuseAct('kill', 'every process (kill -1)');
-  const why = ownerReaches(ctx, pid);
-  if (why) return ctx.refuseAct('kill', why);
+  if (pid < -1 && -pid === ctx.supervisorGroup) return ctx.refuseAct('kill', `process group ${-pid}`);
+  if (pid > 0 && stopsAt(ctx, 'kill', pid)) return;
   cont();
 }
 
@@ -77,7 +105,7 @@ function byPid(sys: string, sigArg = -1) {
   return (ctx: EmulatorContext): void => {
     const pid = arg32(ctx.slots, 0);
     if (sigArg >= 0 && probe(ctx, sigArg)) return cont();
-    if (pid > 0 && ctx.isSupervisor(pid)) return ctx.refuseAct(sys, `pid ${pid}`);
+    if (pid > 0 && stopsAt(ctx, sys, pid)) return;
     cont();
   };
 }
@@ -121,7 +149,7 @@ function coreLimit(ctx: EmulatorContext, sys: string, target: number, newArg: nu
 
 function prlimit(ctx: EmulatorContext): void {
   const pid = arg32(ctx.slots, 0);
-  if (pid > 0 && ctx.isSupervisor(pid)) return ctx.refuseAct('prlimit64', `pid ${pid}`);
+  if (pid > 0 && stopsAt(ctx, 'prlimit64', pid)) return;
   const newIsNull = ctx.slots[Slot.args + 4] === 0 && ctx.slots[Slot.args + 5] === 0;
   if (arg32(ctx.slots, 1) === RLIMIT_CORE && !newIsNull) return coreLimit(ctx, 'prlimit64', pid === 0 ? ctx.slots[Slot.pid]! : pid, 2, 3);
   cont();
@@ -131,7 +159,7 @@ function setpriority(ctx: EmulatorContext): void {
   const which = arg32(ctx.slots, 0);
   const who = arg32(ctx.slots, 1);
   if (which === PRIO_USER) return ctx.refuseAct('setpriority', 'every process of a user (tsyd is one)');
-  if (which === PRIO_PROCESS && who > 0 && ctx.isSupervisor(who)) return ctx.refuseAct('setpriority', `pid ${who}`);
+  if (which === PRIO_PROCESS && who > 0 && stopsAt(ctx, 'setpriority', who)) return;
   if (which === PRIO_PGRP && who === ctx.supervisorGroup) return ctx.refuseAct('setpriority', `process group ${who}`);
   cont();
 }
@@ -140,7 +168,7 @@ function ioprioSet(ctx: EmulatorContext): void {
   const which = arg32(ctx.slots, 0);
   const who = arg32(ctx.slots, 1);
   if (which === IOPRIO_WHO_USER) return ctx.refuseAct('ioprio_set', 'every process of a user (tsyd is one)');
-  if (which === IOPRIO_WHO_PROCESS && who > 0 && ctx.isSupervisor(who)) return ctx.refuseAct('ioprio_set', `pid ${who}`);
+  if (which === IOPRIO_WHO_PROCESS && who > 0 && stopsAt(ctx, 'ioprio_set', who)) return;
   if (which === IOPRIO_WHO_PGRP && who === ctx.supervisorGroup) return ctx.refuseAct('ioprio_set', `process group ${who}`);
   cont();
 }
@@ -149,8 +177,7 @@ function ioprioSet(ctx: EmulatorContext): void {
 function fcntl(ctx: EmulatorContext): void {
   const cmd = arg32(ctx.slots, 1);
   if (cmd === F_SETOWN) {
-    const why = ownerReaches(ctx, arg32(ctx.slots, 2));
-    return why ? ctx.refuseAct('fcntl', `SIGIO to ${why}`) : cont();
+    return ownerStops(ctx, 'fcntl', arg32(ctx.slots, 2)) ? undefined : cont();
   }
   if (cmd !== F_SETOWN_EX) return cont();
   // struct f_owner_ex { int type; pid_t pid; }: in memory, read once and set by tsyd.
@@ -158,8 +185,7 @@ function fcntl(ctx: EmulatorContext): void {
   if (data === null) return;
   const type = data.readInt32LE(0);
   const pid = data.readInt32LE(4);
-  const why = ownerReaches(ctx, type === F_OWNER_PGRP ? -pid : pid);
-  if (why) return ctx.refuseAct('fcntl', `SIGIO to ${why}`);
+  if (ownerStops(ctx, 'fcntl', type === F_OWNER_PGRP ? -pid : pid)) return;
   if (takeFdArg(ctx, 0) === null) return;
   native.fcntlOwnerTaken(type, pid);
 }
@@ -168,8 +194,7 @@ function fcntl(ctx: EmulatorContext): void {
 export function ioctlOwner(ctx: EmulatorContext, request: number): void {
   const data = readArg(ctx, 2, 4);
   if (data === null) return;
-  const why = ownerReaches(ctx, data.readInt32LE(0));
-  if (why) return ctx.refuseAct('ioctl', `SIGIO to ${why}`);
+  if (ownerStops(ctx, 'ioctl', data.readInt32LE(0))) return;
   if (takeFdArg(ctx, 0) === null) return;
   native.ioctlTaken(request, data);
 }
