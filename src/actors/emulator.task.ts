@@ -153,12 +153,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
         }
       },
     },
-    refuseAct(sys, target) {
+    refuseAct(sys, target, answer = true) {
       const v: Access = { cap: 'containment', target, sys, pid: slot[Req.pid]!, allowed: false };
-      logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}: it is tsyd's`);
+      logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}`);
       ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
-      native.respond(Answer.error, EPERM);
+      if (answer) native.respond(Answer.error, EPERM);
     },
     jobsExhausted(sys) {
       const now = Date.now();

@@ -43,6 +43,11 @@ export const Slot = {
    * buffer holds the path of tsyd's copy of it, and fsOp() acts on that copy.
    */
   pathTaken: 42,
+  /**
+   * resolvePath(): 1 when the path is below /proc/<pid> of a process outside the sandbox: its
+   * ptrace-guarded entries are refused by the walk, the rest may be read, never written.
+   */
+  pathForeignProc: 43,
   count: 48,
 } as const;
 
@@ -125,6 +130,8 @@ export const NET_REFUSED_ROUTE = 1;
 /** Results of ops that may hand their call to a job thread (addon/offload.cc). */
 export const OFFLOADED = -1000;
 export const OFFLOAD_FULL = -1001;
+/** openInject(): a block device, never opened for the program (answered EACCES). */
+export const REFUSED_BLOCK_DEVICE = -1002;
 
 /** recv() results besides -errno. */
 export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;
@@ -140,8 +147,8 @@ export interface SpawnRequest {
   /** fds for the program's 0, 1, 2; -1 inherits tsyd's. */
   stdio: [number, number, number];
   filter: Buffer;
-  /** Drop CAP_NET_RAW and CAP_NET_ADMIN in the program (the net capabilities are on). */
-  dropNetAdmin?: boolean;
+  /** Capabilities the program loses for good (src/actors/capabilities.ts). */
+  dropCapabilities?: number[];
   /** When to hand the controlling terminal to the program's group, if tsyd's group has it: 0 never, 1 always, 2 when the program's stdin is that terminal. */
   foreground?: 0 | 1 | 2;
   /** The value the filter uses for the reaper's pid (replaced by it in the program). */

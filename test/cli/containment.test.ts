@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { run as runLibrary } from '../../src/index.js';
 import { fixture } from '../helpers/fixtures.js';
 import { describe, NOBODY, runNative, runTsyd, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
-import { sandboxBelow } from '../helpers/procstat.js';
+import { processesWithArgument, sandboxBelow } from '../helpers/procstat.js';
 
 const bin = () => fixture('contain');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,6 +130,46 @@ test('the CLI: a daemon is killed too, and nothing of the sandbox is left once t
   await sleep(1500);
   assert.not.ok(existsSync(file));
   assert.equal(sandboxBelow(t.pid), []);
+});
+
+/** Waits until no process carries `token`, killing the ones that do (a failed test leaves none). */
+async function chainGone(token: string, ms: number): Promise<number[]> {
+  const end = Date.now() + ms;
+  let seen: number[] = [];
+  while (Date.now() < end) {
+    seen = processesWithArgument(token);
+    if (seen.length === 0) return [];
+    await sleep(50);
+  }
+  for (let i = 0; i < 2000 && processesWithArgument(token).length > 0; i++) {
+    for (const pid of processesWithArgument(token)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  return seen;
+}
+
+test('a chain of processes hopping pids (fork, parent exits) does not outlive the program', async () => {
+  const token = `tsyd-churn-${process.pid}-a`;
+  const r = await runTsyd(['run', ...NOTHING_ON, '--', bin(), 'churn', '20', token]);
+  assert.is(r.code, 0, describe(r));
+  assert.match(r.stdout, /^churn ok$/m);
+  assert.equal(await chainGone(token, 1000), [], 'the chain is gone once tsyd has exited');
+});
+
+test('tsyd killed (SIGKILL) while the chain hops: the reaper kills it all, nothing reaches init', async () => {
+  const token = `tsyd-churn-${process.pid}-b`;
+  const t = spawnTsyd(['run', ...NOTHING_ON, '--', bin(), 'churn', '20', token, 'wait']);
+  await t.waitForStdout(/churn ok/);
+  await sleep(300);
+  assert.ok(processesWithArgument(token).length >= 2, 'the chain runs (the test can fail)');
+  t.child.kill('SIGKILL');
+  await t.result;
+  assert.equal(await chainGone(token, 1500), [], 'nothing of the sandbox is left');
 });
 
 test('TIOCSTI and TIOCLINUX are refused (natively TIOCSTI types into the terminal)', async () => {

@@ -4,7 +4,7 @@
 // Each attack is shown to work without tsyd first.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
@@ -52,6 +52,27 @@ test("nobody: another same-uid process's environment and memory stay out of reac
   } finally {
     h.stop();
     plain.child.stdin!.end();
+  }
+});
+
+test("another process's /proc is read, never written (oom_score_adj); the sandbox's own is written", async () => {
+  for (const user of [undefined, NOBODY]) {
+    const other = spawnProgram('sh', ['-c', 'read x'], { keepStdinOpen: true, user });
+    try {
+      const script = (p: number) =>
+        `echo 500 > /proc/${p}/oom_score_adj && echo other-written; cat /proc/${p}/status > /dev/null && echo other-read; ` +
+        'echo 600 > /proc/self/oom_score_adj && echo self-written; sh -c "echo 700 > /proc/$$/oom_score_adj" && echo child-written';
+      const n = await runNative('sh', ['-c', script(other.pid)], { user });
+      assert.match(n.stdout, /^other-written$/m, `natively: ${describe(n)}`);
+      writeFileSync(`/proc/${other.pid}/oom_score_adj`, '0');
+      const policy = ['-p', 'off', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '-m', 'allow/write+/***'];
+      const r = await runTsyd(['run', '--log-fd', '3', ...policy, '--', 'sh', '-c', script(other.pid)], { logFd: 3, user });
+      assert.is(r.stdout, 'other-read\nself-written\nchild-written\n', describe(r));
+      assert.match(readFileSync(`/proc/${other.pid}/oom_score_adj`, 'utf8'), /^0\n/);
+      assert.ok(r.records.some((x) => x['cap'] === 'containment' && String(x['target']).startsWith(`/proc/${other.pid}/oom_score_adj`)), r.log);
+    } finally {
+      other.child.stdin!.end();
+    }
   }
 });
 
