@@ -88,6 +88,8 @@ export interface EmulatorContext {
    * and the reaper (the program's parent).
    */
   isSupervisor(pid: number): boolean;
+  /** True for a process below the reaper: one of the program's own. */
+  inSandbox(pid: number): boolean;
   /**
    * Refuses a call that would act on tsyd or its reaper (or reach around the policy whatever it
    * says): EPERM (unless `answer` is false: already answered), one warn record

@@ -15,6 +15,7 @@ import { buildHandlerTable } from './handlers/index.js';
 import { PolicyLog } from './policy-log.js';
 import { droppedCapabilities } from './capabilities.js';
 import { DecisionRing } from './decision-ring.js';
+import { isBelow } from '../proc-tree.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
@@ -170,6 +171,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads
       // (emulators come and go) names tsyd itself.
       return pid === process.pid || pid === task.reaperPid || (pid > 0 && existsSync(`/proc/${process.pid}/task/${pid}`));
+    },
+    inSandbox(pid) {
+      return isBelow(pid, task.reaperPid);
     },
     supervisorGroup: ownProcessGroup(),
     markBlocking(on) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { run as runLibrary } from '../../src/index.js';
 import { fixture } from '../helpers/fixtures.js';
 import { describe, NOBODY, runNative, runTsyd, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
-import { processesWithArgument, sandboxBelow } from '../helpers/procstat.js';
+import { descendants, isReaper, processesWithArgument, sandboxBelow } from '../helpers/procstat.js';
 
 const bin = () => fixture('contain');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -69,6 +69,29 @@ test('a /proc/<tsyd> directory fd used as a pidfd: refused (and natively it sign
   } finally {
     target.child.kill('SIGKILL');
     await target.result.catch(() => {});
+  }
+});
+
+test("another sandbox's tsyd and reaper are not signalled (natively they are)", async () => {
+  const other = spawnTsyd(['run', '--', 'sleep', '30']);
+  try {
+    let reaper: number | undefined;
+    for (let i = 0; i < 100 && reaper === undefined; i++) {
+      reaper = descendants(other.pid).find((p) => isReaper(p));
+      if (reaper === undefined) await sleep(50);
+    }
+    assert.ok(reaper, 'the other sandbox runs');
+    const script = `kill -CONT ${other.pid} && echo tsyd-signalled; kill -CONT ${reaper} && echo reaper-signalled; ${bin()} pidfd-proc ${other.pid}`;
+    const n = await runNative('sh', ['-c', script]);
+    assert.match(n.stdout, /^tsyd-signalled\nreaper-signalled\n[^]*pidfd-send-signal ok/, describe(n));
+    const r = await runTsyd(['run', '--log-fd', '3', ...NOTHING_ON, '--', 'sh', '-c', script], { logFd: 3 });
+    assert.not.match(r.stdout, /signalled/, describe(r));
+    assert.match(r.stdout, /pidfd-send-signal EPERM/, describe(r));
+    const refused = containmentRecords(r).filter((x) => String(x['target']).includes("another sandbox's tsyd"));
+    assert.is(refused.length, 3, r.log);
+  } finally {
+    other.child.kill('SIGKILL');
+    await other.result.catch(() => {});
   }
 });
 
