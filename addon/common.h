@@ -44,8 +44,9 @@ enum ReqSlot {
   // The name a checked magic path (kPathMagic) is decided by, when it differs from the magic
   // path itself: a deleted file's former path, at offset kDecideAsOffset of the path buffer.
   kPathDecideLen = 38,
-  // The directories a resolution walked into and left again through "..": NUL-separated at
-  // kLeftOffset of the path buffer, the deepest of each excursion (total length, 0: none).
+  // The directories a resolution walked into and left again through "..", the deepest of each
+  // excursion, and the symlinks it followed (marked by a leading kLeftLink byte): NUL-separated
+  // at kLeftOffset of the path buffer (total length, 0: none).
   // JS answers ENOENT when one is hidden (a walk through a hidden directory finds nothing).
   kPathLeftLen = 39,
   // resolvePath(kTakeEmpty): 1 when the path was empty and named the dirfd (or the cwd): tsyd
@@ -71,10 +72,15 @@ constexpr int kOffloaded = -1000;
 constexpr int kOffloadFull = -1001;
 // openInject(): the object is a block device, never opened for the program (answered EACCES).
 constexpr int kRefusedBlockDevice = -1002;
+// fsOp(inotifyAddWatch) with refuse_dirs: the object is a directory whose entries the policy may
+// hide, never watched for the program (answered EACCES).
+constexpr int kRefusedDirectoryWatch = -1010;
 
 constexpr size_t kPathBufSize = 4 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
 constexpr size_t kLeftOffset = 2 * PATH_MAX;
+// Marks a symlink's path in the kPathLeftLen list (a path never starts with it).
+constexpr char kLeftLink = '\x01';
 constexpr size_t kLocalAddrOffset = 3 * PATH_MAX;  // net.cc: the socket's own address bytes
 
 // Per-environment (per thread) state: the notification being handled now, and the
@@ -257,7 +263,7 @@ struct ResolveResult {
   // A magic link to a deleted file is reopened through the link, but decided by the path the
   // file had (" (deleted)" cut off): what it was, not "an object without a path".
   std::string decide_as;
-  // The deepest directory of each excursion left through ".." (see kPathLeftLen).
+  // The deepest directory of each excursion through "..", and each symlink followed (kPathLeftLen).
   std::string left;
   // A magic result: the link's target when it was decided ("pipe:[123]", "/a/b (deleted)").
   std::string magic_target;

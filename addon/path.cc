@@ -308,6 +308,12 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (opts.no_magiclinks && in_proc && ProcPid(next) >= 0) return -ELOOP;
     if (++links > kMaxSymlinks) return -ELOOP;
     if (target.empty()) return -ENOENT;
+    // SAFETY: a symlink followed is a path the program named on the way: JS checks that stat
+    // does not hide it (kPathLeftLen, marked kLeftLink), or `H/link` to a visible file would
+    // tell that H holds `link` and where it leads.
+    res->left.push_back(kLeftLink);
+    res->left.append(next);
+    res->left.push_back('\0');
     // A file still linked whose name happens to end in " (deleted)" is a path like any other.
     if (in_proc && IsDeletedTarget(target) && target[0] == '/') {
       struct stat lst;

@@ -33,7 +33,7 @@ export const Slot = {
   pathFailOut: 37,
   /** A checked magic link to a deleted file: the length of the path it had (at DECIDE_AS_OFFSET of the path buffer), which decides it. */
   pathDecideLen: 38,
-  /** The directories a resolution left again through "..": NUL-separated at LEFT_OFFSET (total length). */
+  /** The directories a resolution left again through "..", and the symlinks it followed (LEFT_LINK first): NUL-separated at LEFT_OFFSET (total length). */
   pathLeftLen: 39,
   /** sockInfo() / a recheck: the socket's own address family (4|6, else 1000 + the AF_ number) and port. */
   netLocalFamily: 40,
@@ -56,6 +56,8 @@ export const PATH_BUF_SIZE = 4 * 4096;
 export const DECIDE_AS_OFFSET = 4096;
 /** Where the directories a resolution left through ".." are put in the path buffer (Slot.pathLeftLen). */
 export const LEFT_OFFSET = 2 * 4096;
+/** Marks a symlink followed in the pathLeftLen list (addon/common.h kLeftLink). */
+export const LEFT_LINK = '\x01';
 /** Where sockInfo() puts the socket's own address bytes in the path buffer (addon/net.cc kLocalOff). */
 export const LOCAL_ADDR_OFFSET = 3 * 4096;
 
@@ -132,6 +134,8 @@ export const OFFLOADED = -1000;
 export const OFFLOAD_FULL = -1001;
 /** openInject(): a block device, never opened for the program (answered EACCES). */
 export const REFUSED_BLOCK_DEVICE = -1002;
+/** fsOp(inotifyAddWatch, …, 1): a directory whose entries may be hidden, not watched (answered EACCES). */
+export const REFUSED_DIRECTORY_WATCH = -1010;
 
 /** recv() results besides -errno. */
 export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;

@@ -140,4 +140,34 @@ test('emulator threads act without CAP_SYS_PTRACE (and the net capabilities when
   }
 });
 
+// syslog(2) READ_ALL as python ctypes (no fixture needed): "readall N" or "readall ERRNO".
+const KLOG = [
+  'import ctypes, errno',
+  'libc = ctypes.CDLL(None, use_errno=True)',
+  'buf = ctypes.create_string_buffer(1 << 16)',
+  'r = libc.klogctl(3, buf, len(buf))',
+  'print("readall", "ok" if r > 0 else errno.errorcode[ctypes.get_errno()])',
+].join('\n');
+
+test('syslog(2) reads the kernel log only where reading /dev/kmsg is allowed', async () => {
+  // With dmesg_restrict 0 the kernel lets anyone read its log: then only the policy stands between.
+  const restrict = readFileSync('/proc/sys/kernel/dmesg_restrict', 'utf8');
+  writeFileSync('/proc/sys/kernel/dmesg_restrict', '0');
+  try {
+    const denyKmsg = ['-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/dev/kmsg'];
+    for (const user of [undefined, NOBODY]) {
+      const n = await runNative('/usr/bin/python3', ['-c', KLOG], { user });
+      assert.is(n.stdout, 'readall ok\n', `natively the log is read: ${describe(n)}`);
+      const allowed = await runTsyd(['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', '/usr/bin/python3', '-c', KLOG], { user });
+      assert.is(allowed.stdout, 'readall ok\n', describe(allowed));
+      const denied = await runTsyd(['run', ...denyKmsg, '--', '/usr/bin/python3', '-c', KLOG], { user });
+      assert.is(denied.stdout, 'readall EPERM\n', describe(denied));
+      const records = denied.records.filter((r) => r.ctx === 'access' && r.sys === 'syslog');
+      assert.equal(records.map((r) => [r.cap, r.path]), [['read', '/dev/kmsg']], describe(denied));
+    }
+  } finally {
+    writeFileSync('/proc/sys/kernel/dmesg_restrict', restrict);
+  }
+});
+
 test.run();
