@@ -3,7 +3,7 @@
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
 import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
-import { ChildMatch, childMatch, globMatcher, globStateKey, type GlobMatcher } from './glob.js';
+import { ChildMatch, childMatch, globMatcher, globStateKey, parseGlob, type GlobMatcher } from './glob.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
@@ -37,6 +37,9 @@ export class Policy {
   private readonly childrenCache = new Map<string, boolean>();
   private hidesGeneration = -1;
   private hides = true;
+  /** Per capability, the rule index of check(); rebuilt lazily after a change. */
+  private readonly indexes = new Map<Capability, RuleIndex>();
+  private indexGeneration = -1;
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -94,12 +97,55 @@ export class Policy {
     // SAFETY: an unknown capability (a caller's bug) is denied, not allowed.
     if (list === undefined) return false;
     if (!this.on.has(cap)) return true;
-    for (let i = list.length - 1; i >= 0; i--) {
-      const r = list[i]!;
-      if (r.glob !== undefined && r.glob(path)) return r.action === 'allow';
+    if (list.length <= LINEAR_MAX) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const r = list[i]!;
+        if (r.glob !== undefined && r.glob(path)) return r.action === 'allow';
+      }
+      // SAFETY: fail closed: a capability that is on denies what no rule allows.
+      return false;
     }
+    // The same decision as the scan above (the last matching rule), found through the index:
+    // a rule can only match a path that starts with its literal prefix, so only the buckets of
+    // the path's directory prefixes ('', '/', '/a/', '/a/b/', ...) hold candidates.
+    const index = this.indexOf(cap, list);
+    let best = -1;
+    const consider = (bucket: number[] | undefined): void => {
+      if (bucket === undefined) return;
+      for (const i of bucket) {
+        if (i <= best) return;
+        if (list[i]!.glob!(path)) {
+          best = i;
+          return;
+        }
+      }
+    };
+    consider(index.get(''));
+    for (let k = path.indexOf('/'); k >= 0; k = path.indexOf('/', k + 1)) consider(index.get(path.slice(0, k + 1)));
     // SAFETY: fail closed: a capability that is on denies what no rule allows.
-    return false;
+    return best >= 0 && list[best]!.action === 'allow';
+  }
+
+  /** The path rules of `cap` by bucket (indexKey of their pattern), each bucket last rule first. */
+  private indexOf(cap: Capability, list: Rule[]): RuleIndex {
+    if (this.indexGeneration !== this.generation) {
+      this.indexGeneration = this.generation;
+      this.indexes.clear();
+    }
+    let index = this.indexes.get(cap);
+    if (index === undefined) {
+      index = new Map();
+      for (let i = list.length - 1; i >= 0; i--) {
+        const r = list[i]!;
+        if (r.glob === undefined) continue;
+        const key = indexKey(r.pattern);
+        const bucket = index.get(key);
+        if (bucket === undefined) index.set(key, [i]);
+        else bucket.push(i);
+      }
+      this.indexes.set(cap, index);
+    }
+    return index;
   }
 
   /**
@@ -210,6 +256,7 @@ export class Policy {
       if (stmt.type !== 'rule') throw new PolicyError(`bad policy data: '${r.action}/${r.cap}' is not a rule`);
       for (const t of stmt.targets) p.rules.get(stmt.cap)!.push(toRule(stmt.action, t));
     }
+    p.generation++;
     if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec') {
       throw new PolicyError(`bad policy data: lock must be on, off or exec, got '${String(data.lock)}'`);
     }
@@ -228,6 +275,27 @@ export class Policy {
     out.push(`lock:${this.lockMode}`);
     return out;
   }
+}
+
+/** Rule lists up to this long are scanned; longer ones (the user profile's) go through an index. */
+const LINEAR_MAX = 24;
+
+/** Bucket key → rule indices, last rule first. */
+type RuleIndex = Map<string, number[]>;
+
+/**
+ * The bucket of a glob: its literal prefix (what every path it matches starts with; without
+ * the `/` of a trailing `/***` that follows it at once, since the directory itself matches
+ * too) cut back after its last `/`. SAFETY: every path the glob matches starts with the key,
+ * and the key ends in `/` (or is ''), so check() always looks in the rule's bucket.
+ */
+export function indexKey(pattern: string): string {
+  const { steps, treeAt } = parseGlob(pattern);
+  let prefix = '';
+  let p = 0;
+  for (let s = steps[0]; s?.kind === 'char'; s = steps[++p]) prefix += String.fromCharCode(s.code);
+  if (treeAt >= 0 && treeAt === p - 1) prefix = prefix.slice(0, -1);
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
 }
 
 /** Patterns that match every absolute path. */

@@ -5,6 +5,8 @@ import { PolicyError } from '../../src/errors.js';
 import { toBytes } from '../../src/sandbox/bytes.js';
 import { Policy, type PolicyData } from '../../src/sandbox/policy.js';
 import { CAPABILITIES, parseRule, type Capability } from '../../src/sandbox/rules.js';
+import { globMatcher } from '../../src/sandbox/glob.js';
+import { rng, seedFrom } from '../helpers/random.js';
 
 const policy = (...rules: string[]) => Policy.from(rules.map((r) => parseRule(r, { kind: 'arg' })));
 const ip4 = (...b: number[]) => Uint8Array.from(b);
@@ -233,6 +235,45 @@ test('deniesAny and mayDenyChildren: can stat hide anything, a direct child of a
   // The answers follow the policy when it changes.
   p.apply(parseRule('deny/stat+/usr/lib/x', { kind: 'arg' }));
   assert.ok(p.mayDenyChildren('stat', '/usr/lib'));
+});
+
+/** The decision by definition: the last matching rule, scanned from the end. */
+function reference(p: Policy, cap: Capability, path: string): boolean {
+  const data = p.toJSON();
+  if (!data.on.includes(cap)) return true;
+  const rules = data.rules.filter((r) => r.cap === cap);
+  for (let i = rules.length - 1; i >= 0; i--) if (globMatcher(rules[i]!.pattern)(path)) return rules[i]!.action === 'allow';
+  return false;
+}
+
+test('long rule lists go through an index: the same decisions as the last-match scan (random rules and paths)', () => {
+  const seed = seedFrom('TSYD_POLICY_SEED');
+  const r = rng(seed);
+  const names = ['a', 'b', 'ab', '.ssh', 'x.y', 'tmp'];
+  const pick = <T>(xs: T[]): T => xs[r.int(0, xs.length - 1)]!;
+  const part = () => pick([...names, '*', '?b', '[ab]', 'a*', '**', '\\*']);
+  const pattern = () => {
+    const n = r.int(1, 4);
+    const parts = Array.from({ length: n }, part);
+    const tail = r.int(0, 3) === 0 ? '/***' : '';
+    return `/${parts.join('/')}${tail}`;
+  };
+  const path = () => `/${Array.from({ length: r.int(0, 5) }, () => pick([...names, '*', 'c'])).join('/')}`.replace(/^\/$/, '/');
+  for (let round = 0; round < 40; round++) {
+    const lines = ['sandbox/read:on'];
+    for (let i = 0; i < r.int(25, 120); i++) lines.push(`${r.int(0, 1) ? 'allow' : 'deny'}/read+${pattern()}`);
+    const p = policy(...lines);
+    for (let i = 0; i < 300; i++) {
+      const x = path();
+      assert.is(p.check('read', x), reference(p, 'read', x), `seed ${seed}, ${x} under\n${lines.join('\n')}`);
+    }
+    // A rule added or removed later is seen (the index is rebuilt).
+    p.apply(parseRule('deny/read+/a/***', { kind: 'arg' }));
+    assert.not.ok(p.check('read', '/a/b'), `seed ${seed}`);
+    assert.not.ok(p.check('read', '/a'), `seed ${seed}`);
+    p.apply(parseRule('deny/read-/a/***', { kind: 'arg' }));
+    for (const x of ['/a', '/a/b', '/b/a']) assert.is(p.check('read', x), reference(p, 'read', x), `seed ${seed} ${x}`);
+  }
 });
 
 test.run();
