@@ -95,6 +95,28 @@ function toolchains(ctx: ProfileContext): string[] {
   return [...out];
 }
 
+/**
+ * The $PATH trees under $HOME (as toolchains() makes them executable): what they hold runs
+ * later outside the sandbox, at the user's next command. SAFETY: never written by a program
+ * started in $HOME (or with $HOME in a temp dir); a tree that holds the cwd is the user's
+ * project (~/src/tool with ~/src/tool/target/release in $PATH): left writable, like a Makefile.
+ */
+function homeToolchains(ctx: ProfileContext): string[] {
+  const out = new Set<string>();
+  for (const dir of ctx.path ?? []) {
+    if (!dir.startsWith(`${ctx.home}/`)) continue;
+    const top = `${ctx.home}/${dir.slice(ctx.home.length + 1).split('/')[0]}`;
+    if (ctx.cwd === top || ctx.cwd.startsWith(`${top}/`)) continue;
+    out.add(`${globLiteral(top)}/***`);
+  }
+  return [...out];
+}
+
+/** What the user profile never lets a program write, create or delete: start-up files, home toolchains. */
+export function startupProtected(ctx: ProfileContext): string[] {
+  return [...startupGlobs(ctx.home), ...homeToolchains(ctx)];
+}
+
 function userRules(ctx: ProfileContext): string[] {
   const scratch = scratchDirs(ctx);
   const out = [ALL_ON, 'allow/read+/***', 'allow/stat+/***'];
@@ -110,9 +132,10 @@ function userRules(ctx: ProfileContext): string[] {
   }
   for (const s of LOCAL_SERVICES) out.push(`allow/net/connect+${s}`);
   for (const s of AGENT_SOCKETS) out.push(`deny/net/connect+${s}`);
-  // SAFETY: a program started in $HOME may change files there, but not those that run code
-  // outside the sandbox at the next login, shell or git command.
-  for (const glob of startupGlobs(ctx.home)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
+  // SAFETY: a program started in $HOME (or with $HOME under a temp dir) may change files there,
+  // but not those that run code outside the sandbox later: at the next login, shell, Python,
+  // git or editor start, or as the command the user types (~/.local/bin comes first in $PATH).
+  for (const glob of startupProtected(ctx)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
   // SAFETY: secrets last, since the last matching rule wins: denied even under the cwd or /tmp.
   for (const glob of secretGlobs(ctx.home)) {
     for (const cap of PATH_CAPS) out.push(`deny/${cap}+${glob}`);

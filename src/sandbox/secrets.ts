@@ -112,30 +112,110 @@ export function secretGlobs(home: string, users?: string[]): string[] {
 }
 
 /**
- * Files that run code outside the sandbox later (shell start-up files, autostart, user
- * services, git's config with its hooks path): readable, never changed by a sandboxed program.
+ * Files and trees under a home that run code outside the sandbox later: readable, never
+ * written, created or deleted by a sandboxed program. Not exhaustive: the usual places.
  */
 const HOME_STARTUP = [
+  // Shells at every login and shell: bash (Debian's .bashrc sources .bash_aliases, Fedora's
+  // ~/.bashrc.d/*), zsh, fish, oh-my-zsh's tree; readline's .inputrc binds keys to typed text;
+  // starship's prompt runs its custom commands at every prompt.
   '.bashrc',
   '.bash_profile',
   '.bash_login',
   '.bash_logout',
+  '.bash_aliases',
+  '.bash_functions',
+  '.bashrc.d/',
   '.profile',
+  '.inputrc',
   '.zshrc',
   '.zshenv',
   '.zprofile',
   '.zlogin',
+  '.zlogout',
+  '.oh-my-zsh/',
+  '.config/fish/',
+  '.config/starship.toml',
+  // Sourced by those start-up files where installers put it: rustup's .cargo/env, nvm.
+  '.cargo/env',
+  '.nvm/',
+  // The desktop session: X session scripts (Debian's Xsession sources .xsessionrc, im-config
+  // .xinputrc), the environment of every process, autostart entries, user services (systemd
+  // units, D-Bus activation files), .desktop launchers that shadow the system's, window
+  // manager configs (they exec commands), GNOME Shell extensions (JavaScript in the shell),
+  // user-dirs.dirs (sourced as shell by xdg-user-dir).
   '.xprofile',
   '.xinitrc',
   '.xsession',
+  '.xsessionrc',
+  '.xinputrc',
   '.pam_environment',
-  '.gitconfig',
-  '.config/git/',
-  '.config/fish/',
+  '.config/environment.d/',
   '.config/autostart/',
   '.config/systemd/',
-  '.config/environment.d/',
   '.local/share/systemd/',
+  '.local/share/dbus-1/',
+  '.local/share/applications/',
+  '.local/share/gnome-shell/extensions/',
+  '.config/plasma-workspace/',
+  '.config/i3/',
+  '.i3/',
+  '.config/sway/',
+  '.config/openbox/',
+  '.config/user-dirs.dirs',
+  // Directories in the default PATH before /usr/bin (Debian's .profile adds ~/bin and
+  // ~/.local/bin, systemd's user PATH ~/.local/bin), and where cargo and npm install commands.
+  '.local/bin/',
+  'bin/',
+  '.cargo/bin/',
+  '.npm-global/',
+  // Python runs them at every start: .pth files and usercustomize in the user site
+  // (~/.local/lib/pythonX.Y/site-packages), $PYTHONSTARTUP's usual names, IPython's startup/.
+  '.local/lib/python*/',
+  '.pythonrc',
+  '.pythonrc.py',
+  '.ipython/',
+  // Tools that run commands from their configuration: git (hooks path, aliases, pager, its
+  // config dir), Mercurial (hooks), cargo (rustc-wrapper, runners), yarn (yarnPath), pip (the
+  // index: what the next install runs), direnv (direnvrc), less (the .lessfilter
+  // preprocessor), mailcap (viewers), the docker CLI (plugins).
+  '.gitconfig',
+  '.config/git/',
+  '.hgrc',
+  '.config/hg/',
+  '.cargo/config',
+  '.cargo/config.toml',
+  '.yarnrc',
+  '.yarnrc.yml',
+  '.config/pip/',
+  '.pip/',
+  '.config/direnv/',
+  '.direnvrc',
+  '.lessfilter',
+  '.mailcap',
+  '.docker/cli-plugins/',
+  // Editors, debuggers and terminal multiplexers run their start-up scripts and plugins:
+  // vim, neovim (config and plugin dirs), emacs, gdb, tmux, screen.
+  '.vimrc',
+  '.gvimrc',
+  '.exrc',
+  '.vim/',
+  '.config/nvim/',
+  '.local/share/nvim/',
+  '.emacs',
+  '.emacs.el',
+  '.emacs.d/',
+  '.config/emacs/',
+  '.gdbinit',
+  '.gdbearlyinit',
+  '.config/gdb/',
+  '.tmux.conf',
+  '.config/tmux/',
+  '.screenrc',
+  // REPLs and database shells run their rc files: psql (\! runs shell commands), irb, sqlite (.shell).
+  '.psqlrc',
+  '.irbrc',
+  '.sqliterc',
 ];
 
 /** The start-up file globs for the homes of secretGlobs. */

@@ -110,6 +110,40 @@ test('user started in $HOME: files there writable, but not the start-up files th
   }
 });
 
+const CHANGES = ['write', 'create', 'delete'] as const;
+
+test('user started in $HOME: every start-up place of the review is never written, created or deleted, and stays readable', () => {
+  const p = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice' });
+  const startup = [
+    '.bash_aliases', '.bash_functions', '.bashrc.d/10-x.sh', '.inputrc', '.zlogout', '.local/bin/ls', '.local/bin', 'bin/ls',
+    '.local/lib/python3.12/site-packages/zz.pth', '.local/lib/python3.12/site-packages/usercustomize.py', '.local/share/applications/firefox.desktop',
+    '.config/autostart/x.desktop', '.local/share/dbus-1/services/org.x.service', '.vimrc', '.vim/plugin/x.vim', '.config/nvim/init.lua',
+    '.local/share/nvim/site/plugin/x.lua', '.emacs', '.emacs.d/init.el', '.gdbinit', '.config/gdb/gdbinit', '.tmux.conf', '.config/tmux/tmux.conf',
+    '.screenrc', '.hgrc', '.config/hg/hgrc', '.cargo/config', '.cargo/config.toml', '.cargo/bin/cargo', '.cargo/env', '.npm-global/bin/x', '.xsessionrc',
+    '.psqlrc', '.irbrc', '.pythonrc', '.pythonrc.py', '.config/direnv/direnvrc', '.local/share/systemd/user/x.service', '.config/systemd/user/x.service',
+    '.nvm/nvm.sh', '.ipython/profile_default/startup/x.py', '.docker/cli-plugins/docker-x', '.config/user-dirs.dirs', '.yarnrc.yml', '.config/pip/pip.conf',
+  ];
+  for (const f of startup.map((x) => `/home/alice/${x}`)) {
+    for (const cap of CHANGES) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+    assert.ok(p.check('read', f), `read ${f}`);
+  }
+  // The rest of the home stays the project's.
+  for (const f of ['/home/alice/notes.txt', '/home/alice/.local/share/app/data.db', '/home/alice/.local/lib/libx.so', '/home/alice/binaries/x', '/home/alice/.cache/x']) {
+    for (const cap of CHANGES) assert.ok(p.check(cap, f), `${cap} ${f}`);
+  }
+});
+
+test('user: $PATH trees under $HOME are never written from $HOME; a tree that holds the cwd stays the project', () => {
+  const path = ['/home/alice/.pyenv/shims', '/home/alice/src/tool/target/release', '/usr/bin'];
+  const fromHome = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice', path });
+  for (const f of ['/home/alice/.pyenv/versions/3.12/bin/python3', '/home/alice/.pyenv/shims/python3', '/home/alice/src/tool/target/release/tool']) {
+    for (const cap of CHANGES) assert.not.ok(fromHome.check(cap, f), `${cap} ${f}`);
+  }
+  const inTool = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice/src/tool', home: '/home/alice', path });
+  assert.ok(inTool.check('write', '/home/alice/src/tool/target/release/tool'), 'the build writes its own output');
+  assert.not.ok(inTool.check('write', '/home/alice/.pyenv/shims/python3'));
+});
+
 test('user in /: the whole file system is not the project', () => {
   const p = buildPolicy([{ profile: 'user' }], { cwd: '/', home: '/root' });
   assert.not.ok(p.check('write', '/etc/passwd'));
