@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type Statement } from './rules.js';
+import { passwdHomes } from './secrets.js';
 
 /** One source of rules: a rule text (`-m`), a policy file (`-P`) or a built-in profile (`-p`). */
 export type PolicyInput = { rule: string } | { file: string } | { profile: string };
@@ -45,6 +46,8 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   const tmp = env.TMPDIR !== undefined && env.TMPDIR.startsWith('/') ? canonical(env.TMPDIR) : canonical(tmpdir());
   const ctx: ProfileContext = { cwd: canonical(opts.cwd ?? process.cwd()), home: canonical(home) };
   if (tmp !== '/tmp') ctx.tmp = tmp;
+  const homes = passwdHomes();
+  if (homes.length > 0) ctx.homes = homes;
   // Relative entries (`.`, '') name a different directory at every cd: left out.
   const path = (env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
   if (path.length > 0) ctx.path = [...new Set(path.map(canonical))];

@@ -121,7 +121,7 @@ class Grouper {
     users: string[],
     private readonly groupAt: number,
   ) {
-    this.roots = secretRoots(secretGlobs(ctx.home, users).map(toBytes));
+    this.roots = secretRoots(secretGlobs(ctx, users).map(toBytes));
     this.temps = ['/tmp', '/var/tmp', '/dev/shm', ...(ctx.tmp !== undefined ? [toBytes(ctx.tmp)] : [])];
   }
 
@@ -229,7 +229,7 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   const ctx = opts.context;
   // SAFETY: the secret globs of the user profile (every home under /home, not only the listed
   // users), as bytes like the recorded paths.
-  const secretGlobList = secretGlobs(ctx.home).map(toBytes);
+  const secretGlobList = secretGlobs(ctx).map(toBytes);
   const isSecret = secretGlobList.map((g) => globMatcher(g));
   const secretOf = (p: string) => isSecret.some((m) => m(p));
   const paths = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));

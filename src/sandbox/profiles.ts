@@ -4,20 +4,22 @@ import { UsageError } from '../errors.js';
 import { CAPABILITIES, type PathCapability } from './capabilities.js';
 import { parseRule, type Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
-import { secretGlobs, startupGlobs } from './secrets.js';
+import { secretGlobs, startupGlobs, type HomesContext } from './secrets.js';
 
 export const PROFILES = ['off', 'user', 'paranoid'] as const;
 export type ProfileName = (typeof PROFILES)[number];
 /** The profile used when no -m, -P or -p is given (CLI and spawn()). */
 export const DEFAULT_PROFILE: ProfileName = 'user';
 
-export interface ProfileContext {
+export interface ProfileContext extends HomesContext {
   /** The program's working directory at start: canonical and absolute. */
   cwd: string;
   /** $HOME: canonical and absolute. */
   home: string;
   /** $TMPDIR when it is not /tmp (canonical). */
   tmp?: string;
+  /** The homes of /etc/passwd (canonical, existing, no system directory): their secrets are denied too. */
+  homes?: string[];
   /** The program's canonical path (paranoid lets it, and nothing else, be executed). */
   program?: string;
   /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
@@ -112,9 +114,12 @@ function homeToolchains(ctx: ProfileContext): string[] {
   return [...out];
 }
 
-/** What the user profile never lets a program write, create or delete: start-up files, home toolchains. */
-export function startupProtected(ctx: ProfileContext): string[] {
-  return [...startupGlobs(ctx.home), ...homeToolchains(ctx)];
+/**
+ * What the user profile never lets a program write, create or delete: start-up files, home
+ * toolchains. `users`: as for secretGlobs.
+ */
+export function startupProtected(ctx: ProfileContext, users?: string[]): string[] {
+  return [...startupGlobs(ctx, users), ...homeToolchains(ctx)];
 }
 
 function userRules(ctx: ProfileContext): string[] {
@@ -137,7 +142,7 @@ function userRules(ctx: ProfileContext): string[] {
   // git or editor start, or as the command the user types (~/.local/bin comes first in $PATH).
   for (const glob of startupProtected(ctx)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
   // SAFETY: secrets last, since the last matching rule wins: denied even under the cwd or /tmp.
-  for (const glob of secretGlobs(ctx.home)) {
+  for (const glob of secretGlobs(ctx)) {
     for (const cap of PATH_CAPS) out.push(`deny/${cap}+${glob}`);
     out.push(`deny/net/connect+${glob}`, `deny/net/bind+${glob}`);
   }

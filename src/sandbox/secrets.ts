@@ -1,32 +1,65 @@
-// Secrets: files and trees that hold credentials. The user profile denies them for every
-// capability (even under the cwd); `tsyd learn` never widens a rule over one of them.
-import { readdirSync, realpathSync } from 'node:fs';
+// What the user profile keeps from a program: secrets (files and trees that hold credentials:
+// denied for every capability, even under the cwd; `tsyd learn` never widens a rule over one)
+// and start-up files (code that runs later outside the sandbox: never written, created or deleted).
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
+import { globMatcher } from './glob.js';
 
-/** Under a home directory: `/` at the end marks a tree (the directory and everything below). */
+/**
+ * Under a home directory: `/` at the end marks a tree (the directory and everything below).
+ */
 const HOME_SECRETS = [
+  // Keys and tokens: ssh, gpg, the clouds and their CLIs, container registries.
   '.ssh/',
   '.gnupg/',
   '.aws/',
   '.azure/',
   '.kube/',
+  '.oci/',
   '.config/gcloud/',
   '.config/gh/',
   '.config/hub',
+  '.config/doctl/',
+  '.config/hcloud/',
+  '.config/rclone/',
+  '.s3cfg',
+  '.boto',
   '.docker/config.json',
+  '.dockercfg',
+  '.config/containers/auth.json',
+  // Passwords of tools: netrc, git's credential store, package registries, build tools.
   '.netrc',
   '.git-credentials',
-  '.password-store/',
-  '.local/share/keyrings/',
-  '.pgpass',
-  '.my.cnf',
+  '.config/git/credentials',
   '.npmrc',
   '.pypirc',
   '.cargo/credentials',
   '.cargo/credentials.toml',
   '.gem/credentials',
-  '.vault-token',
+  '.m2/settings.xml',
+  '.m2/settings-security.xml',
+  '.gradle/gradle.properties',
+  '.ivy2/.credentials',
+  '.composer/auth.json',
+  '.config/composer/auth.json',
+  '.terraformrc',
   '.terraform.d/credentials.tfrc.json',
+  '.vault-token',
+  '.pgpass',
+  '.my.cnf',
+  // Password managers, keyrings and the agents that listen in the home (1Password, Bitwarden).
+  '.password-store/',
+  '.local/share/keyrings/',
+  '.config/sops/',
+  '.1password/',
+  '.bitwarden-ssh-agent.sock',
+  // Display cookies: with one a program connects to the X server (keystrokes, screen contents).
+  '.Xauthority',
+  '.ICEauthority',
+  // The emacs server's socket and TCP key: through them a client runs any code in the user's emacs.
+  '.emacs.d/server/',
+  '.config/emacs/server/',
+  // Browser and mail profiles: cookies, saved passwords, mail.
   '.mozilla/',
   '.config/google-chrome/',
   '.config/chromium/',
@@ -34,9 +67,14 @@ const HOME_SECRETS = [
   // Shell and REPL histories hold pasted tokens and passwords.
   '.bash_history',
   '.zsh_history',
+  '.local/share/fish/fish_history',
   '.python_history',
   '.psql_history',
   '.mysql_history',
+  '.node_repl_history',
+  '.sqlite_history',
+  '.irb_history',
+  '.rediscli_history',
 ];
 
 /** System-wide; globs allowed. */
@@ -51,65 +89,23 @@ const SYSTEM_SECRETS = [
   '/etc/ssh/*_key',
   '/etc/ssl/private/',
   '/etc/krb5.keytab',
+  // Network and VPN passwords and keys, TLS keys of the host's certificates.
+  '/etc/NetworkManager/system-connections/',
+  '/etc/wireguard/',
+  '/etc/ipsec.secrets',
+  '/etc/ppp/*-secrets',
+  '/etc/letsencrypt/',
   '/run/secrets/',
   '/var/run/secrets/',
   '/var/lib/sss/secrets/',
+  // Registry logins of podman (rootless in the runtime dir, root's in /run/containers/0) and
+  // the display cookies kept in the runtime dir (GDM, SDDM, Xwayland).
+  '/run/user/*/containers/auth.json',
+  '/run/containers/*/auth.json',
+  '/run/user/*/gdm/Xauthority',
+  '/run/user/*/xauth_*',
+  '/run/user/*/.mutter-Xwaylandauth.*',
 ];
-
-const tree = (glob: string) => (glob.endsWith('/') ? `${glob.slice(0, -1)}/***` : glob);
-
-/** Homes whose files a program may reach: its own, root's and every user's under /home. */
-function homes(home: string, users: string[] | undefined): string[] {
-  const out = ['/root', ...(users === undefined ? ['/home/*'] : users.map((u) => `/home/${globLiteral(u)}`))];
-  const covered = home === '/' || home === '/root' || /^\/home\/[^/]+$/.test(home);
-  if (!covered) out.push(globLiteral(home));
-  // SAFETY: decisions are made on canonical paths: where /root, /home or a home under it is a
-  // symlink (Fedora Silverblue: /home → /var/home), the secrets must be named where they really are.
-  for (const h of canonicalHomes(users)) if (!out.includes(h)) out.push(h);
-  return out;
-}
-
-/** The canonical forms of /root, /home/* (and of each home) where they differ from the literal. */
-function canonicalHomes(users: string[] | undefined): string[] {
-  const real = (p: string): string | null => {
-    try {
-      return realpathSync(p);
-    } catch {
-      return null;
-    }
-  };
-  const out: string[] = [];
-  const root = real('/root');
-  if (root !== null && root !== '/root' && root !== '/') out.push(globLiteral(root));
-  const home = real('/home');
-  if (home !== null && home !== '/home' && home !== '/') out.push(users === undefined ? `${globLiteral(home)}/*` : '');
-  let names: string[] = users ?? [];
-  if (users === undefined) {
-    try {
-      names = readdirSync('/home');
-    } catch {
-      names = [];
-    }
-  }
-  for (const u of names) {
-    const r = real(`/home/${u}`);
-    if (r !== null && r !== '/' && !r.startsWith('/home/') && (home === null || !r.startsWith(`${home}/`))) out.push(globLiteral(r));
-    else if (r !== null && users !== undefined && home !== null && home !== '/home' && r.startsWith(`${home}/`)) out.push(globLiteral(r));
-  }
-  return out.filter((h) => h !== '');
-}
-
-/**
- * The secret globs for a program whose $HOME is `home`: its own, root's and every user's
- * under /home (a program running as root can read them all). `users`: the names under /home
- * when the globs must be literal up to the secret (for secretRoots); default `*`.
- */
-export function secretGlobs(home: string, users?: string[]): string[] {
-  const out: string[] = [];
-  for (const h of homes(home, users)) for (const s of HOME_SECRETS) out.push(tree(`${h}/${s}`));
-  for (const s of SYSTEM_SECRETS) out.push(tree(s));
-  return out;
-}
 
 /**
  * Files and trees under a home that run code outside the sandbox later: readable, never
@@ -218,9 +214,150 @@ const HOME_STARTUP = [
   '.sqliterc',
 ];
 
+const tree = (glob: string) => (glob.endsWith('/') ? `${glob.slice(0, -1)}/***` : glob);
+const within = (p: string, dir: string) => p === dir || p.startsWith(dir === '/' ? '/' : `${dir}/`);
+
+/** Where a profile's protected places are looked for: the program's home and the others'. */
+export interface HomesContext {
+  /** $HOME: canonical and absolute. */
+  home: string;
+  /** Other homes (of /etc/passwd): canonical, existing. See passwdHomes(). */
+  homes?: string[];
+  /** The program's working directory (canonical): a home there is protected in full. */
+  cwd?: string;
+  /** $TMPDIR when it is not /tmp (canonical): likewise. */
+  tmp?: string;
+}
+
+/**
+ * The home globs (literal where known, `/home/*`) and the homes of /etc/passwd protected by
+ * what they hold (`sparse`).
+ */
+interface HomeSet {
+  globs: string[];
+  sparse: string[];
+}
+
+function real(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Homes whose files a program may reach: its own, root's, every user's under /home, and the
+ * homes of /etc/passwd elsewhere (`ctx.homes`: postgres's /var/lib/postgresql).
+ * SAFETY (cheap): a home of /etc/passwd outside /home and /root, with no writable directory of
+ * the profile (the cwd, the temp dirs) in or around it, is protected by what it holds when
+ * tsyd starts (one readdir): the program cannot create anything there; what the account
+ * itself creates while the program runs is not covered.
+ */
+function homeSet(ctx: HomesContext, users: string[] | undefined): HomeSet {
+  const out = ['/root', ...(users === undefined ? ['/home/*'] : users.map((u) => `/home/${globLiteral(u)}`))];
+  const covered = (h: string) => out.some((g) => globMatcher(g)(h));
+  if (ctx.home !== '/' && !covered(ctx.home)) out.push(globLiteral(ctx.home));
+  // SAFETY: decisions are made on canonical paths: where /root, /home or a home under it is a
+  // symlink (Fedora Silverblue: /home → /var/home), the secrets must be named where they really are.
+  for (const h of canonicalHomes(users)) if (!out.includes(h)) out.push(h);
+  const scratch = ['/tmp', '/var/tmp', '/dev/shm', ...(ctx.tmp !== undefined ? [ctx.tmp] : []), ...(ctx.cwd !== undefined && ctx.cwd !== '/' ? [ctx.cwd] : [])];
+  const sparse: string[] = [];
+  for (const h of ctx.homes ?? []) {
+    if (h === '/' || covered(h)) continue;
+    if (scratch.some((d) => within(h, d) || within(d, h))) out.push(globLiteral(h));
+    else sparse.push(h);
+  }
+  return { globs: out, sparse };
+}
+
+/** The names in `dir` (none when it cannot be listed). */
+function namesIn(dir: string): Set<string> {
+  try {
+    return new Set(readdirSync(dir));
+  } catch {
+    return new Set();
+  }
+}
+
+/** `entries` under every home of `set`: in full, or (sparse homes) those whose first name exists. */
+function underHomes(set: HomeSet, entries: string[]): string[] {
+  const out = set.globs.flatMap((h) => entries.map((s) => tree(`${h}/${s}`)));
+  for (const h of set.sparse) {
+    const names = namesIn(h);
+    for (const s of entries) if (names.has(s.split('/')[0]!)) out.push(tree(`${globLiteral(h)}/${s}`));
+  }
+  return out;
+}
+
+function homeNames(users: string[] | undefined): string[] {
+  if (users !== undefined) return users;
+  try {
+    return readdirSync('/home');
+  } catch {
+    return [];
+  }
+}
+
+/** The canonical forms of /root, /home/* (and of each home) where they differ from the literal. */
+function canonicalHomes(users: string[] | undefined): string[] {
+  const out: string[] = [];
+  const root = real('/root');
+  if (root !== null && root !== '/root' && root !== '/') out.push(globLiteral(root));
+  const home = real('/home');
+  if (home !== null && home !== '/home' && home !== '/') out.push(users === undefined ? `${globLiteral(home)}/*` : '');
+  for (const u of homeNames(users)) {
+    const r = real(`/home/${u}`);
+    if (r !== null && r !== '/' && !r.startsWith('/home/') && (home === null || !r.startsWith(`${home}/`))) out.push(globLiteral(r));
+    else if (r !== null && users !== undefined && home !== null && home !== '/home' && r.startsWith(`${home}/`)) out.push(globLiteral(r));
+  }
+  return out.filter((h) => h !== '');
+}
+
+/** System directories: a home there (daemon's /usr/sbin, sys's /dev) is no user's home. */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/dev', '/proc', '/sys', '/etc', '/boot'];
+
+/**
+ * The homes of /etc/passwd (every account's, service accounts too: postgres at
+ * /var/lib/postgresql), canonical, that exist and are not `/` or a system directory. Cheap:
+ * one read and a realpath per account. (Accounts of NSS sources other than the file, LDAP
+ * and the like, are not listed.)
+ */
+export function passwdHomes(file = '/etc/passwd'): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const dir = line.split(':')[5];
+    if (dir === undefined || !dir.startsWith('/')) continue;
+    const r = real(dir);
+    if (r === null || r === '/' || SYSTEM_DIRS.some((s) => within(r, s))) continue;
+    out.add(r);
+  }
+  return [...out];
+}
+
+/**
+ * The secret globs for a program whose $HOME is `ctx.home`: its own, root's, every user's
+ * under /home and of `ctx.homes` (a program running as root can read them all), and the system's. `users`: the names under /home when the globs must be
+ * literal up to the secret (for secretRoots); default `*`.
+ */
+export function secretGlobs(ctx: HomesContext, users?: string[]): string[] {
+  const set = homeSet(ctx, users);
+  const out = underHomes(set, HOME_SECRETS);
+  for (const s of SYSTEM_SECRETS) out.push(tree(s));
+  return out;
+}
+
 /** The start-up file globs for the homes of secretGlobs. */
-export function startupGlobs(home: string): string[] {
-  return homes(home, undefined).flatMap((h) => HOME_STARTUP.map((s) => tree(`${h}/${s}`)));
+export function startupGlobs(ctx: HomesContext, users?: string[]): string[] {
+  const set = homeSet(ctx, users);
+  const out = underHomes(set, HOME_STARTUP);
+  return out;
 }
 
 /**

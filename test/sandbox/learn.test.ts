@@ -148,7 +148,7 @@ const learnedAllows = (l: LearnedPolicy) => {
   const lines = l.data.toString('latin1').split('\n');
   return lines.filter((line, i) => line.startsWith('allow/') && lines[i - 1] !== '# SECRET: the learned run read this');
 };
-const secretList = secretGlobs(ctx.home).map(toBytes);
+const secretList = secretGlobs(ctx).map(toBytes);
 
 test('a name that is not UTF-8 is learned as exactly its bytes, never as * (the poisoning of ~ and /etc)', () => {
   const run = [raw('create', '/home/alice/\xff\xfe'), raw('write', '/home/alice/\xff\xfe'), raw('read', '/home/alice/\xff\xfe'), raw('stat', '/home/alice/\xff\xfe'), raw('read', '/etc/\xff'), raw('stat', '/etc/\xff')];

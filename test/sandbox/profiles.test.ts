@@ -6,6 +6,10 @@ import { toBytes } from '../../src/sandbox/bytes.js';
 import { buildPolicy, policyStatements } from '../../src/sandbox/build.js';
 import { CAPABILITIES, type Capability } from '../../src/sandbox/capabilities.js';
 import { profileStatements, PROFILES, type ProfileContext } from '../../src/sandbox/profiles.js';
+import { passwdHomes } from '../../src/sandbox/secrets.js';
+import { profileContext } from '../../src/sandbox/build.js';
+import { writeFileSync } from 'node:fs';
+import { tempTree } from '../helpers/tmp.js';
 
 const ctx: ProfileContext = { cwd: '/home/alice/proj', home: '/home/alice', program: '/usr/bin/true' };
 const user = buildPolicy([{ profile: 'user' }], ctx);
@@ -142,6 +146,36 @@ test('user: $PATH trees under $HOME are never written from $HOME; a tree that ho
   const inTool = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice/src/tool', home: '/home/alice', path });
   assert.ok(inTool.check('write', '/home/alice/src/tool/target/release/tool'), 'the build writes its own output');
   assert.not.ok(inTool.check('write', '/home/alice/.pyenv/shims/python3'));
+});
+
+test('user: the secrets of the review are denied (git credential store, maven, podman, fish history, X cookie)', () => {
+  const secrets = [
+    '/home/alice/.config/git/credentials', '/home/alice/.m2/settings.xml', '/home/alice/.config/containers/auth.json',
+    '/home/alice/.local/share/fish/fish_history', '/home/alice/.Xauthority', '/home/alice/.1password/agent.sock', '/home/alice/.emacs.d/server/server',
+    '/run/user/1000/containers/auth.json', '/etc/wireguard/wg0.conf', '/root/.node_repl_history',
+  ];
+  const inHome = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice' });
+  for (const s of secrets) for (const cap of PATH_CAPS) for (const p of [user, inHome]) assert.not.ok(p.check(cap, s), `${cap} ${s}`);
+  assert.ok(user.check('read', '/home/alice/.config/git/config'), 'git config readable');
+  assert.ok(user.check('read', '/home/alice/.m2/repository/x.jar'), 'the maven repository readable');
+});
+
+test('user: homes of /etc/passwd outside /home are covered (what they hold; in full when in a writable dir)', () => {
+  const passwd = tempTree('passwd', { passwd: '' });
+  const svc = tempTree('svc-home', { '.pgpass': '*:*:*:postgres:pw', '.bashrc': '' });
+  writeFileSync(`${passwd}/passwd`, [
+    'root:x:0:0:root:/root:/bin/bash', 'daemon:x:1:1::/usr/sbin:/usr/sbin/nologin', 'sys:x:3:3::/dev:/bin/false',
+    'nobody:x:65534:65534::/nonexistent:/bin/false', `postgres:x:110:110::${svc}:/bin/bash`, 'broken line', 'x:x:1:1::relative:/bin/sh', 'top:x:2:2::/:/bin/sh',
+  ].join('\n'));
+  assert.equal(passwdHomes(`${passwd}/passwd`), ['/root', svc], 'existing, canonical, no system directory, no /');
+  const p = buildPolicy([{ profile: 'user' }], { ...ctx, homes: [svc] });
+  for (const cap of PATH_CAPS) assert.not.ok(p.check(cap, `${svc}/.pgpass`), cap);
+  assert.not.ok(p.check('write', `${svc}/.bashrc`));
+  assert.not.ok(p.check('read', `${svc}/.ssh/id_rsa`), 'in a temp dir: every secret name, existing or not');
+  assert.ok(p.check('read', `${svc}/data`));
+  assert.ok(user.check('read', `${svc}/.pgpass`), 'without the passwd homes it was readable');
+  // The context lists them by default (from the real /etc/passwd: at least root's home).
+  assert.ok((profileContext({ cwd: '/' }).homes ?? []).includes('/root'));
 });
 
 test('user in /: the whole file system is not the project', () => {
