@@ -1,12 +1,13 @@
 // What the user profile keeps from a program: secrets (files and trees that hold credentials:
 // denied for every capability, even under the cwd; `tsyd learn` never widens a rule over one)
 // and start-up files (code that runs later outside the sandbox: never written, created or deleted).
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
 import { globMatcher } from './glob.js';
 
 /**
  * Under a home directory: `/` at the end marks a tree (the directory and everything below).
+ * At most one component may have a wildcard (symlinks are resolved through one: linkedGlobs).
  */
 const HOME_SECRETS = [
   // Keys and tokens: ssh, gpg, the clouds and their CLIs, container registries.
@@ -230,12 +231,13 @@ export interface HomesContext {
 }
 
 /**
- * The home globs (literal where known, `/home/*`) and the homes of /etc/passwd protected by
- * what they hold (`sparse`).
+ * The home globs (literal where known, `/home/*`), the homes of /etc/passwd protected by what
+ * they hold (`sparse`), and the existing canonical home directories (for symlinks).
  */
 interface HomeSet {
   globs: string[];
   sparse: string[];
+  dirs: string[];
 }
 
 function real(p: string): string | null {
@@ -268,7 +270,12 @@ function homeSet(ctx: HomesContext, users: string[] | undefined): HomeSet {
     if (scratch.some((d) => within(h, d) || within(d, h))) out.push(globLiteral(h));
     else sparse.push(h);
   }
-  return { globs: out, sparse };
+  const dirs = new Set<string>();
+  for (const d of [ctx.home, '/root', ...homeNames(users).map((u) => `/home/${u}`), ...(ctx.homes ?? [])]) {
+    const r = real(d);
+    if (r !== null && r !== '/') dirs.add(r);
+  }
+  return { globs: out, sparse, dirs: [...dirs] };
 }
 
 /** The names in `dir` (none when it cannot be listed). */
@@ -342,21 +349,127 @@ export function passwdHomes(file = '/etc/passwd'): string[] {
 }
 
 /**
+ * Where `path` leads: like realpath, but a missing component (and what follows) is kept as
+ * written, and a dangling symlink is followed to where its target would be — a program that
+ * may create that target makes the link live. `lstat` is cached by the caller. Null on a loop.
+ */
+function resolveLoose(path: string, lstat: (p: string) => Stats | undefined): string | null {
+  const todo = path.split('/').filter((c) => c !== '' && c !== '.');
+  const cur: string[] = [];
+  let links = 0;
+  let missing = false;
+  while (todo.length > 0) {
+    const c = todo.shift()!;
+    if (c === '..') {
+      cur.pop();
+      continue;
+    }
+    if (!missing) {
+      const next = `/${[...cur, c].join('/')}`;
+      const st = lstat(next);
+      if (st === undefined) missing = true;
+      else if (st.isSymbolicLink()) {
+        if (++links > 40) return null;
+        let target: string;
+        try {
+          target = readlinkSync(next);
+        } catch {
+          return null;
+        }
+        if (target.startsWith('/')) cur.length = 0;
+        todo.unshift(...target.split('/').filter((t) => t !== '' && t !== '.'));
+        continue;
+      }
+    }
+    cur.push(c);
+  }
+  return `/${cur.join('/')}`;
+}
+
+const WILD = /[*?[]/;
+
+/**
+ * The canonical places of `entries` (HOME_SECRETS-style: `/` at the end for a tree) under each
+ * home directory of `dirs` where a symlink leads them elsewhere (dotfile managers: ~/.ssh →
+ * dotfiles/ssh, ~/.bashrc → dotfiles/bashrc, ~/.config → dotfiles/config), as globs. A dangling
+ * link counts (its target could be created). A wildcard component is expanded over what
+ * exists (~/.local/lib/python3.12 → elsewhere). SAFETY: rules match canonical paths only; a
+ * secret reached through a link is protected where it really is.
+ */
+function linkedGlobs(dirs: string[], entries: string[]): string[] {
+  const cache = new Map<string, Stats | undefined>();
+  const lstat = (p: string): Stats | undefined => {
+    if (!cache.has(p)) {
+      let st: Stats | undefined;
+      try {
+        st = lstatSync(p);
+      } catch {
+        st = undefined;
+      }
+      cache.set(p, st);
+    }
+    return cache.get(p);
+  };
+  const out = new Set<string>();
+  const add = (resolved: string, rest: string, isTree: boolean) => {
+    // A link to `/` cannot be protected without denying everything: left as it is.
+    if (resolved === '/') return;
+    out.add(tree(`${globLiteral(resolved)}${rest}${isTree ? '/' : ''}`));
+  };
+  for (const dir of dirs) {
+    // Cheap: most homes hold few of the names; one lstat per name (cached), deeper only if it exists.
+    for (const entry of entries) {
+      const isTree = entry.endsWith('/');
+      const parts = (isTree ? entry.slice(0, -1) : entry).split('/');
+      const w = parts.findIndex((p) => WILD.test(p));
+      const lit = w < 0 ? parts : parts.slice(0, w);
+      if (lit.length === 0) continue;
+      const literal = `${dir}/${lit.join('/')}`;
+      if (lstat(`${dir}/${lit[0]}`) === undefined) continue;
+      const resolved = resolveLoose(literal, lstat);
+      if (resolved === null) continue;
+      const rest = w < 0 ? '' : `/${parts.slice(w).join('/')}`;
+      if (resolved !== literal) add(resolved, rest, isTree);
+      if (w < 0) continue;
+      // One wildcard component: each existing name it matches, resolved on its own.
+      let names: string[];
+      try {
+        names = readdirSync(resolved);
+      } catch {
+        continue;
+      }
+      const match = globMatcher(parts[w]!);
+      const after = parts.slice(w + 1).join('/');
+      for (const name of names) {
+        if (!match(name)) continue;
+        const child = `${resolved}/${name}`;
+        const r = resolveLoose(child, lstat);
+        if (r !== null && r !== child) add(r, after === '' ? '' : `/${after}`, isTree);
+      }
+    }
+  }
+  return [...out];
+}
+
+/**
  * The secret globs for a program whose $HOME is `ctx.home`: its own, root's, every user's
- * under /home and of `ctx.homes` (a program running as root can read them all), and the system's. `users`: the names under /home when the globs must be
+ * under /home and of `ctx.homes` (a program running as root can read them all), their
+ * symlinked places, and the system's. `users`: the names under /home when the globs must be
  * literal up to the secret (for secretRoots); default `*`.
  */
 export function secretGlobs(ctx: HomesContext, users?: string[]): string[] {
   const set = homeSet(ctx, users);
   const out = underHomes(set, HOME_SECRETS);
   for (const s of SYSTEM_SECRETS) out.push(tree(s));
+  for (const g of linkedGlobs(set.dirs, HOME_SECRETS)) if (!out.includes(g)) out.push(g);
   return out;
 }
 
-/** The start-up file globs for the homes of secretGlobs. */
+/** The start-up file globs for the homes of secretGlobs, and their symlinked places. */
 export function startupGlobs(ctx: HomesContext, users?: string[]): string[] {
   const set = homeSet(ctx, users);
   const out = underHomes(set, HOME_STARTUP);
+  for (const g of linkedGlobs(set.dirs, HOME_STARTUP)) if (!out.includes(g)) out.push(g);
   return out;
 }
 

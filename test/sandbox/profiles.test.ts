@@ -8,7 +8,7 @@ import { CAPABILITIES, type Capability } from '../../src/sandbox/capabilities.js
 import { profileStatements, PROFILES, type ProfileContext } from '../../src/sandbox/profiles.js';
 import { passwdHomes } from '../../src/sandbox/secrets.js';
 import { profileContext } from '../../src/sandbox/build.js';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tempTree } from '../helpers/tmp.js';
 
 const ctx: ProfileContext = { cwd: '/home/alice/proj', home: '/home/alice', program: '/usr/bin/true' };
@@ -176,6 +176,33 @@ test('user: homes of /etc/passwd outside /home are covered (what they hold; in f
   assert.ok(user.check('read', `${svc}/.pgpass`), 'without the passwd homes it was readable');
   // The context lists them by default (from the real /etc/passwd: at least root's home).
   assert.ok((profileContext({ cwd: '/' }).homes ?? []).includes('/root'));
+});
+
+test('user: secrets and start-up files that are symlinks (dotfile managers) are denied where they lead', () => {
+  const home = tempTree('dotfiles-home', {
+    'dotfiles/ssh/id_ed25519': 'KEY', 'dotfiles/netrc': 'machine x password y', 'dotfiles/bashrc': '# rc', 'dotfiles/config/git/config': '',
+    'dotfiles/py/site-packages/.keep': '', 'dotfiles/README': '',
+  });
+  symlinkSync('dotfiles/ssh', `${home}/.ssh`);
+  symlinkSync(`${home}/dotfiles/netrc`, `${home}/.netrc`);
+  symlinkSync('dotfiles/bashrc', `${home}/.bashrc`);
+  symlinkSync('dotfiles/config', `${home}/.config`);
+  symlinkSync('dotfiles/aliases', `${home}/.bash_aliases`); // dangling: the target could be created
+  mkdirSync(`${home}/.local/lib`, { recursive: true });
+  symlinkSync('../../dotfiles/py', `${home}/.local/lib/python3.12`);
+  const d = `${home}/dotfiles`;
+  const before = buildPolicy([{ profile: 'user' }], { cwd: '/srv/proj', home: '/home/alice' });
+  for (const c of [{ cwd: '/srv/proj', home }, { cwd: home, home }]) {
+    const p = buildPolicy([{ profile: 'user' }], c);
+    for (const cap of PATH_CAPS) for (const f of [`${d}/ssh/id_ed25519`, `${d}/ssh`, `${d}/netrc`]) assert.not.ok(p.check(cap, f), `${cap} ${f} (cwd ${c.cwd})`);
+    for (const cap of CHANGES) {
+      for (const f of [`${d}/bashrc`, `${d}/aliases`, `${d}/config/git/config`, `${d}/py/site-packages/zz.pth`]) assert.not.ok(p.check(cap, f), `${cap} ${f} (cwd ${c.cwd})`);
+    }
+    assert.ok(p.check('read', `${d}/bashrc`));
+    assert.ok(p.check('write', `${d}/README`), 'the rest of the dotfiles is not protected');
+  }
+  // The attack: before, only the literal names were denied.
+  assert.ok(before.check('read', `${d}/ssh/id_ed25519`) && before.check('write', `${d}/bashrc`));
 });
 
 test('user in /: the whole file system is not the project', () => {
