@@ -1,7 +1,7 @@
 // Policy inputs (rules, files, profiles) in command-line order → one Policy.
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type Statement } from './rules.js';
@@ -39,6 +39,15 @@ function canonical(path: string): string {
   }
 }
 
+/**
+ * A socket's path as rules see it: its directory canonical (the socket itself may be gone, and
+ * the name is what the program could bind again); the socket's own target is added beside it.
+ */
+function canonicalSocket(path: string): string {
+  const dir = canonical(dirname(path));
+  return dir === '/' ? `/${basename(path)}` : `${dir}/${basename(path)}`;
+}
+
 /** The context of a program started in `cwd` (default: ours) with `env` (default: ours). */
 export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; program?: string } = {}): ProfileContext {
   const env = opts.env ?? process.env;
@@ -48,6 +57,13 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   if (tmp !== '/tmp') ctx.tmp = tmp;
   const homes = passwdHomes();
   if (homes.length > 0) ctx.homes = homes;
+  // Agent sockets the environment names: ssh's, tmux's server (`$TMUX` = socket,pid,session),
+  // gpg's (the old `$GPG_AGENT_INFO` = socket:pid:1).
+  const agents = [env.SSH_AUTH_SOCK, env.TMUX?.split(',')[0], env.GPG_AGENT_INFO?.split(':')[0]]
+    .filter((p): p is string => p !== undefined && p.startsWith('/') && p !== '/')
+    .flatMap((p) => [canonicalSocket(p), ...(existsSync(p) ? [canonical(p)] : [])]);
+  if (agents.length > 0) ctx.agents = [...new Set(agents)];
+  if (env.XDG_RUNTIME_DIR !== undefined && env.XDG_RUNTIME_DIR.startsWith('/')) ctx.runtime = canonical(env.XDG_RUNTIME_DIR);
   // Relative entries (`.`, '') name a different directory at every cd: left out.
   const path = (env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
   if (path.length > 0) ctx.path = [...new Set(path.map(canonical))];

@@ -1,17 +1,17 @@
 // Built-in profiles (`-p NAME`): rule lists made from where the program runs. Every rule
 // carries the source `profile NAME`, so an error names the profile.
 import { UsageError } from '../errors.js';
-import { CAPABILITIES, type PathCapability } from './capabilities.js';
+import { CAPABILITIES, type Capability, type PathCapability } from './capabilities.js';
 import { parseRule, type Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
-import { secretGlobs, startupGlobs, type HomesContext } from './secrets.js';
+import { agentGlobs, secretGlobs, startupGlobs, type AgentContext, type HomesContext } from './secrets.js';
 
 export const PROFILES = ['off', 'user', 'paranoid'] as const;
 export type ProfileName = (typeof PROFILES)[number];
 /** The profile used when no -m, -P or -p is given (CLI and spawn()). */
 export const DEFAULT_PROFILE: ProfileName = 'user';
 
-export interface ProfileContext extends HomesContext {
+export interface ProfileContext extends HomesContext, AgentContext {
   /** The program's working directory at start: canonical and absolute. */
   cwd: string;
   /** $HOME: canonical and absolute. */
@@ -20,6 +20,10 @@ export interface ProfileContext extends HomesContext {
   tmp?: string;
   /** The homes of /etc/passwd (canonical, existing, no system directory): their secrets are denied too. */
   homes?: string[];
+  /** Agent sockets the environment names ($SSH_AUTH_SOCK, $TMUX's, $GPG_AGENT_INFO's): canonical. */
+  agents?: string[];
+  /** $XDG_RUNTIME_DIR, canonical. */
+  runtime?: string;
   /** The program's canonical path (paranoid lets it, and nothing else, be executed). */
   program?: string;
   /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
@@ -75,12 +79,6 @@ const SYSTEM_BIN = ['/usr/***', '/bin/***', '/sbin/***', '/lib/***', '/lib64/***
  */
 const LOCAL_SERVICES = ['/run/nscd/socket', '/run/systemd/resolve/io.systemd.Resolve'];
 /**
- * Sockets under the scratch dirs that act for the user. SAFETY: an ssh agent signs as the
- * user; an X server hands out keystrokes and screen contents.
- */
-const AGENT_SOCKETS = ['/tmp/ssh-*/***', '/tmp/.X11-unix/***', '/tmp/tmux-*/***', '/tmp/gpg-*/***'];
-
-/**
  * The trees of the user's $PATH: a directory outside $HOME as it is; one under $HOME as its
  * top directory there (~/.pyenv/shims → ~/.pyenv/***: shims run the versions beside them).
  * SAFETY: the user profile lets the program write none of them (unless they are scratch dirs,
@@ -122,6 +120,11 @@ export function startupProtected(ctx: ProfileContext, users?: string[]): string[
   return [...startupGlobs(ctx, users), ...homeToolchains(ctx)];
 }
 
+/** The capabilities denied on an agent socket glob. */
+export function agentCaps(caps: 'all' | 'connect'): Capability[] {
+  return caps === 'all' ? ['net/connect', 'net/bind', 'write', 'create', 'delete'] : ['net/connect', 'net/bind'];
+}
+
 function userRules(ctx: ProfileContext): string[] {
   const scratch = scratchDirs(ctx);
   const out = [ALL_ON, 'allow/read+/***', 'allow/stat+/***'];
@@ -136,7 +139,9 @@ function userRules(ctx: ProfileContext): string[] {
     for (const d of scratch) out.push(`allow/${cap}+${d}/***`);
   }
   for (const s of LOCAL_SERVICES) out.push(`allow/net/connect+${s}`);
-  for (const s of AGENT_SOCKETS) out.push(`deny/net/connect+${s}`);
+  // SAFETY: agent sockets in the temp dirs and the runtime dir, and those the environment
+  // names: neither reached nor replaced (unlinked, bound or created in their place).
+  for (const a of agentGlobs(ctx)) for (const cap of agentCaps(a.caps)) out.push(`deny/${cap}+${a.glob}`);
   // SAFETY: a program started in $HOME (or with $HOME under a temp dir) may change files there,
   // but not those that run code outside the sandbox later: at the next login, shell, Python,
   // git or editor start, or as the command the user types (~/.local/bin comes first in $PATH).

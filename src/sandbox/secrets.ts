@@ -1,6 +1,7 @@
-// What the user profile keeps from a program: secrets (files and trees that hold credentials:
-// denied for every capability, even under the cwd; `tsyd learn` never widens a rule over one)
-// and start-up files (code that runs later outside the sandbox: never written, created or deleted).
+// What the user profile keeps from a program, and `tsyd learn` never widens a rule over:
+// secrets (files and trees that hold credentials: denied for every capability, even under the
+// cwd), start-up files (code that runs later outside the sandbox: never written, created or
+// deleted) and agent sockets (they act for the user: never reached, replaced or removed).
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
 import { globMatcher } from './glob.js';
@@ -213,6 +214,55 @@ const HOME_STARTUP = [
   '.psqlrc',
   '.irbrc',
   '.sqliterc',
+];
+
+/**
+ * Agent sockets in a temp dir (/tmp, $TMPDIR) as `[glob, caps]`: `all`
+ * means connect, bind, write, create and delete are denied (the program can neither reach the
+ * agent nor put its own socket where the user's tools will look for it); `connect` only
+ * connect and bind (neovim keeps its temp files in the same directory).
+ */
+const TEMP_AGENTS: Array<[string, 'all' | 'connect']> = [
+  // OpenSSH's ssh-agent ($TMPDIR/ssh-XXXXXXXXXX/agent.PID): signs as the user.
+  ['ssh-*/***', 'all'],
+  // gpg-agent's fallback socket dir: signs and decrypts as the user.
+  ['gpg-*/***', 'all'],
+  // tmux's server (tmux-UID/default): send-keys and run-shell run commands in the user's panes.
+  ['tmux-*/***', 'all'],
+  // emacs's server (emacsUID/server): emacsclient evaluates any code in the user's emacs.
+  ['emacs*/***', 'all'],
+  // VS Code's IPC, git credential and forwarded ssh-agent sockets (vscode-ipc-*.sock, ...).
+  ['vscode-*', 'all'],
+  // neovim's RPC server (nvim.USER/…/nvim.PID.0, older nvimXXXXXX/0): runs any command.
+  ['nvim*/***', 'connect'],
+];
+/** Only in /tmp: the X server (keystrokes, screen contents) and the session manager (ICE). */
+const TMP_AGENTS = ['/tmp/.X11-unix/***', '/tmp/.ICE-unix/***'];
+/**
+ * Sockets in $XDG_RUNTIME_DIR that act for the user (the runtime dir is not reachable under
+ * the user profile, unless $TMPDIR or the cwd is in it): ssh and gpg agents (GNOME keyring,
+ * gcr, systemd's ssh-agent unit), the session bus and the user's systemd (they start
+ * programs outside), accessibility (reads every window and key), audio and screen capture,
+ * the compositor, rootless podman and docker, editor servers.
+ */
+const RUNTIME_AGENTS = [
+  'ssh-agent.socket',
+  'openssh_agent',
+  'keyring/***',
+  'gcr/***',
+  'gnupg/***',
+  'bus',
+  'systemd/***',
+  'at-spi/***',
+  'pulse/***',
+  'pipewire-*',
+  'wayland-*',
+  'podman/***',
+  'docker.sock',
+  'emacs/***',
+  'tmux-*/***',
+  'nvim.*',
+  'vscode-*',
 ];
 
 const tree = (glob: string) => (glob.endsWith('/') ? `${glob.slice(0, -1)}/***` : glob);
@@ -470,6 +520,43 @@ export function startupGlobs(ctx: HomesContext, users?: string[]): string[] {
   const set = homeSet(ctx, users);
   const out = underHomes(set, HOME_STARTUP);
   for (const g of linkedGlobs(set.dirs, HOME_STARTUP)) if (!out.includes(g)) out.push(g);
+  return out;
+}
+
+/** What agentGlobs needs to know of the program's environment. */
+export interface AgentContext {
+  /** $TMPDIR when it is not /tmp (canonical). */
+  tmp?: string;
+  /** Agent sockets named by the environment ($SSH_AUTH_SOCK, $TMUX's, ...): canonical. */
+  agents?: string[];
+  /** $XDG_RUNTIME_DIR, canonical. */
+  runtime?: string;
+}
+
+/** An agent socket glob and what is denied there. */
+export interface AgentGlob {
+  glob: string;
+  /** connect, bind, write, create and delete (`all`), or connect and bind only. */
+  caps: 'all' | 'connect';
+}
+
+/**
+ * The agent sockets of the temp dirs, of the runtime dir and of the environment. SAFETY: the
+ * user profile lets a program connect, bind and write in the temp dirs; an agent there acts
+ * for the user, and a socket the program puts in an agent's place (after unlinking the real
+ * one) would be what the user's own `ssh-add` or `tmux attach` talks to later.
+ */
+export function agentGlobs(ctx: AgentContext): AgentGlob[] {
+  const out: AgentGlob[] = [];
+  // Agents make their sockets in $TMPDIR or /tmp (not in /var/tmp or /dev/shm).
+  const temps = ['/tmp'];
+  if (ctx.tmp !== undefined && ctx.tmp !== '/' && ctx.tmp !== '/tmp') temps.push(ctx.tmp);
+  for (const t of temps) for (const [g, caps] of TEMP_AGENTS) out.push({ glob: `${globLiteral(t)}/${g}`, caps });
+  for (const g of TMP_AGENTS) out.push({ glob: g, caps: 'all' });
+  const runtimes = ['/run/user/*'];
+  if (ctx.runtime !== undefined && ctx.runtime !== '/' && !globMatcher('/run/user/*')(ctx.runtime)) runtimes.push(globLiteral(ctx.runtime));
+  for (const r of runtimes) for (const g of RUNTIME_AGENTS) out.push({ glob: `${r}/${g}`, caps: 'all' });
+  for (const a of ctx.agents ?? []) if (a.startsWith('/') && a !== '/') out.push({ glob: globLiteral(a), caps: 'all' });
   return out;
 }
 

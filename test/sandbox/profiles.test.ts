@@ -205,6 +205,34 @@ test('user: secrets and start-up files that are symlinks (dotfile managers) are 
   assert.ok(before.check('read', `${d}/ssh/id_ed25519`) && before.check('write', `${d}/bashrc`));
 });
 
+test('user: agent sockets are neither reached nor replaced: connect, bind, write, create and delete denied', () => {
+  const p = buildPolicy([{ profile: 'user' }], { ...ctx, tmp: '/var/tmp/me', agents: ['/tmp/agents/ssh.sock'], runtime: '/tmp/rt' });
+  const all = ['net/connect', 'net/bind', 'write', 'create', 'delete'] as const;
+  const agents = [
+    '/tmp/ssh-XXXXabcd/agent.12', '/tmp/ssh-XXXXabcd', '/tmp/.X11-unix/X0', '/tmp/.ICE-unix/77', '/tmp/tmux-0/default', '/tmp/gpg-x/S.gpg-agent',
+    '/tmp/emacs0/server', '/tmp/vscode-ssh-auth-1.sock', '/var/tmp/me/ssh-abc/agent.1', '/tmp/agents/ssh.sock', '/tmp/rt/bus', '/tmp/rt/keyring/ssh',
+    '/tmp/rt/ssh-agent.socket', '/tmp/rt/systemd/private', '/run/user/1000/gnupg/S.gpg-agent.ssh',
+  ];
+  for (const a of agents) for (const cap of all) assert.not.ok(p.check(cap, a), `${cap} ${a}`);
+  // neovim's server dir holds its temp files too: only reaching and binding its sockets is denied.
+  assert.not.ok(p.check('net/connect', '/tmp/nvim.alice/x/nvim.1.0'));
+  assert.ok(p.check('create', '/tmp/nvim.alice/x/tmpfile'));
+  for (const f of ['/tmp/agents/other', '/tmp/rt/mine.sock', '/tmp/app.sock', '/var/tmp/me/x']) for (const cap of all) assert.ok(p.check(cap, f), `${cap} ${f}`);
+});
+
+test('profileContext: the agent sockets of the environment and the runtime dir, canonical', () => {
+  const dir = tempTree('agent-env');
+  mkdirSync(`${dir}/real`);
+  symlinkSync('real', `${dir}/link`);
+  const c = profileContext({ cwd: '/', env: { HOME: '/root', SSH_AUTH_SOCK: `${dir}/link/agent.1`, TMUX: `${dir}/tmux/default,123,0`, GPG_AGENT_INFO: `${dir}/S.gpg:1:1`, XDG_RUNTIME_DIR: `${dir}/link` } });
+  assert.equal(c.agents, [`${dir}/real/agent.1`, `${dir}/tmux/default`, `${dir}/S.gpg`]);
+  // A socket that is itself a link (~/.ssh/agent → the live agent): its target too.
+  writeFileSync(`${dir}/real/target.sock`, '');
+  symlinkSync(`${dir}/real/target.sock`, `${dir}/sock-link`);
+  assert.equal(profileContext({ cwd: '/', env: { HOME: '/root', SSH_AUTH_SOCK: `${dir}/sock-link` } }).agents, [`${dir}/sock-link`, `${dir}/real/target.sock`]);
+  assert.is(c.runtime, `${dir}/real`);
+});
+
 test('user in /: the whole file system is not the project', () => {
   const p = buildPolicy([{ profile: 'user' }], { cwd: '/', home: '/root' });
   assert.not.ok(p.check('write', '/etc/passwd'));
