@@ -4,10 +4,11 @@
 // start-up files behind dotfile-manager symlinks, agent sockets replaced by the program.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, lchownSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { tempTree } from '../helpers/tmp.js';
+import { inNamespace } from '../helpers/namespace.js';
+import { ownTree, tempTree } from '../helpers/tmp.js';
 import { NOBODY, describe, runNative, runTsyd, spawnProgram, tsydBin, type RunResult } from '../helpers/tsyd.js';
 
 const PATH = '/usr/bin:/bin';
@@ -15,16 +16,6 @@ const USERS: Array<{ name: string; user?: number; uid: number }> = [
   { name: 'root', uid: 0 },
   { name: 'nobody', user: NOBODY, uid: NOBODY },
 ];
-
-/** Everything in `dir` (and `dir`) owned by `uid`: the user's own home, as the attack needs. */
-function own(dir: string, uid: number): void {
-  lchownSync(dir, uid, uid);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) own(p, uid);
-    else lchownSync(p, uid, uid);
-  }
-}
 
 const sh = (script: string, home: string, cwd: string, user?: number) => runNative('/bin/sh', ['-c', script], { cwd, env: { HOME: home, PATH }, user, timeoutMs: 60_000 });
 const tsydSh = (script: string, home: string, cwd: string, user?: number, env: Record<string, string> = {}) =>
@@ -50,7 +41,7 @@ const PLANT = [
 for (const u of USERS) {
   test(`start-up files (${u.name}, started in $HOME): ~/.bash_aliases, ~/.local/bin/ls, a .pth in the Python user site, ~/.gdbinit, ~/.cargo/config.toml`, async () => {
     const home = tempTree('startup-home', { '.bashrc': '# rc\n', 'notes.txt': '' });
-    own(home, u.uid);
+    ownTree(home, u.uid);
     const site = await userSite(home);
     const script = PLANT.replace(/"\$SITE/g, `"${site}`);
     // Natively the program plants all five, and the .pth runs at the next Python start.
@@ -81,7 +72,7 @@ const SECRETS: Record<string, string> = {
 for (const u of USERS) {
   test(`secrets (${u.name}): git credential store, maven settings, podman auth, fish history, X cookie`, async () => {
     const home = tempTree('secrets-home', SECRETS);
-    own(home, u.uid);
+    ownTree(home, u.uid);
     const proj = tempTree('secrets-proj');
     const script = Object.keys(SECRETS).map((f) => `cat ~/${f}; echo`).join('; ');
     const n = await sh(script, home, proj, u.user);
@@ -90,16 +81,6 @@ for (const u of USERS) {
     for (const v of ['GITTOKEN', 'MAVENPW', 'PODMANAUTH', 'FISHTOKEN', 'XCOOKIE']) assert.not.match(r.stdout, v, describe(r));
     assert.is(denials(r).length, Object.keys(SECRETS).length, describe(r));
   });
-}
-
-/**
- * Runs `argv` in a mount namespace of its own where /etc/passwd is `passwd` and /srv a fresh
- * tmpfs prepared by `setup` (sh): the real /etc and /srv stay untouched.
- */
-function inNamespace(passwd: string, setup: string, argv: string[], user?: number) {
-  const asUser = user === undefined ? [] : ['setpriv', `--reuid=${user}`, `--regid=${user}`, '--clear-groups'];
-  const script = `mount --bind "$0" /etc/passwd && mount -t tmpfs tsyd-test /srv && ${setup} && exec "$@"`;
-  return runNative('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, passwd, ...asUser, ...argv], { env: { PATH }, timeoutMs: 60_000 });
 }
 
 for (const u of USERS) {
@@ -125,7 +106,7 @@ function dotfiles(uid: number): { home: string; d: string } {
   symlinkSync('dotfiles/ssh', `${home}/.ssh`);
   symlinkSync('dotfiles/netrc', `${home}/.netrc`);
   symlinkSync('dotfiles/bashrc', `${home}/.bashrc`);
-  own(home, uid);
+  ownTree(home, uid);
   return { home, d: `${home}/dotfiles` };
 }
 
@@ -179,7 +160,7 @@ c, _ = s.accept(); c.sendall(b"FAKE"); c.close()`;
 for (const u of USERS) {
   test(`agent sockets (${u.name}): $SSH_AUTH_SOCK in /tmp/ssh-* and at a path only the environment names cannot be replaced`, async () => {
     const home = tempTree('agent-home');
-    own(home, u.uid);
+    ownTree(home, u.uid);
     for (const dir of [`/tmp/ssh-tsyd${process.pid}${u.name}`, tempTree('agents')]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       lchownSync(dir, u.uid, u.uid);
