@@ -5,6 +5,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type Statement } from './rules.js';
+import { policyFilesNames } from './policy-files.js';
 import { passwdHomes } from './secrets.js';
 
 /** One source of rules: a rule text (`-m`), a policy file (`-P`) or a built-in profile (`-p`). */
@@ -27,8 +28,22 @@ export function policyStatements(inputs: PolicyInput[], context: () => ProfileCo
   return statements;
 }
 
+/**
+ * The policy of `inputs`, its files protected. SAFETY: the program must never change the policy
+ * it runs under next time: the `-P` files and the files the profile context was read from
+ * are denied write, create and delete whatever the rules say (Policy.protectPolicyFiles).
+ */
 export function buildPolicy(inputs: PolicyInput[], context: ProfileContext | (() => ProfileContext) = () => profileContext()): Policy {
-  return Policy.from(policyStatements(inputs, typeof context === 'function' ? context : () => context));
+  let used: ProfileContext | undefined;
+  const contextOnce = () => (used ??= typeof context === 'function' ? context() : context);
+  const policy = Policy.from(policyStatements(inputs, contextOnce));
+  policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? [])]));
+  return policy;
+}
+
+/** The `-P` files of `inputs`, in order. */
+export function inputFiles(inputs: PolicyInput[]): string[] {
+  return inputs.flatMap((i) => ('file' in i ? [i.file] : []));
 }
 
 function canonical(path: string): string {
@@ -48,6 +63,9 @@ function canonicalSocket(path: string): string {
   return dir === '/' ? `/${basename(path)}` : `${dir}/${basename(path)}`;
 }
 
+/** Where the profile finds every account's home. */
+const PASSWD = '/etc/passwd';
+
 /** The context of a program started in `cwd` (default: ours) with `env` (default: ours). */
 export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; program?: string } = {}): ProfileContext {
   const env = opts.env ?? process.env;
@@ -55,8 +73,9 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   const tmp = env.TMPDIR !== undefined && env.TMPDIR.startsWith('/') ? canonical(env.TMPDIR) : canonical(tmpdir());
   const ctx: ProfileContext = { cwd: canonical(opts.cwd ?? process.cwd()), home: canonical(home) };
   if (tmp !== '/tmp') ctx.tmp = tmp;
-  const homes = passwdHomes();
+  const homes = passwdHomes(PASSWD);
   if (homes.length > 0) ctx.homes = homes;
+  ctx.files = [PASSWD];
   // Agent sockets the environment names: ssh's, tmux's server (`$TMUX` = socket,pid,session),
   // gpg's (the old `$GPG_AGENT_INFO` = socket:pid:1).
   const agents = [env.SSH_AUTH_SOCK, env.TMUX?.split(',')[0], env.GPG_AGENT_INFO?.split(':')[0]]

@@ -35,6 +35,12 @@ export interface LearnOptions {
   users?: string[];
   /** A directory with at least this many entries accessed becomes `dir/***`. @default 3 */
   groupAt?: number;
+  /**
+   * The canonical names (bytes) of the policy files of the learning run and of its output
+   * (Policy.protectedPolicyFiles): no learned write, create or delete rule reaches them.
+   * @default none
+   */
+  policyFiles?: string[];
 }
 
 export interface LearnedPolicy {
@@ -197,7 +203,7 @@ class Grouper {
  * by its own `# SECRET` rule, never through a learned one), and so is a name no policy line can
  * hold. Each narrowing or omission is reported through `warn` (display text).
  */
-export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets: string[], warn: (msg: string) => void): string[] {
+export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets: string[], warn: (msg: string) => void, what: (hit: string) => string = secretUntouched): string[] {
   const out = new Set<string>();
   const admit = (c: Candidate): void => {
     if (c.glob === null) {
@@ -215,16 +221,18 @@ export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets
       }
       const rule = `allow/${cap}+${showBytes(c.glob)}`;
       if (c.from.length === 0 || (c.from.length === 1 && c.from[0] === c.name)) {
-        warn(`not learned: ${rule} could match the secret ${showBytes(hit!)}, which the run did not touch`);
+        warn(`not learned: ${rule} could match ${what(hit!)}`);
         return;
       }
-      warn(`narrowed: ${rule} could match the secret ${showBytes(hit!)}, which the run did not touch: only the ${c.from.length} path(s) the run used are allowed`);
+      warn(`narrowed: ${rule} could match ${what(hit!)}: only the ${c.from.length} path(s) the run used are allowed`);
     }
     for (const p of c.from) admit({ glob: pathGlob(p), name: p, from: [p] });
   };
   for (const c of candidates) admit(c);
   return [...out].sort();
 }
+
+const secretUntouched = (hit: string) => `the secret ${showBytes(hit)}, which the run did not touch`;
 
 /** The capabilities that change a file: a start-up file is never learned into them by grouping. */
 const CHANGES: ReadonlySet<Capability> = new Set(['write', 'create', 'delete']);
@@ -244,6 +252,10 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   // dir's `/tmp/***` would reach them), for connect, bind and the changes that replace them.
   const agents = agentGlobs(ctx).map((a) => ({ glob: toBytes(a.glob), caps: agentCaps(a.caps), match: globMatcher(toBytes(a.glob)) }));
   const agentOf = (cap: Capability, p: string) => agents.some((a) => a.caps.includes(cap) && a.match(p));
+  // SAFETY: the policy files of the learning run and its output: no learned rule changes them.
+  const policyFiles = new Set(opts.policyFiles ?? []);
+  const policyFileGlobList = [...policyFiles].map(literal).filter((g): g is string => g !== null);
+  const changesPolicyFile = (cap: Capability, p: string) => CHANGES.has(cap) && policyFiles.has(p);
   const paths = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
   const addrs = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
   /** Touched places that are only ever allowed by their own commented rule. */
@@ -264,13 +276,17 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   const listed = new Set<string>();
   const secretBelow = (dir: string) => secretGlobList.some((g) => globStateKey(g, `${dir}/`) !== '');
   for (const a of opts.accesses) {
+    // SAFETY: the exact bytes of the name; a name recorded as text only (U+FFFD where bytes were
+    // lost) is taken as the UTF-8 of that text: a rule for another name, never a wildcard.
+    const path = a.path === undefined ? undefined : (a.pathBytes ?? toBytes(a.path));
+    if (path !== undefined && changesPolicyFile(a.cap, path)) {
+      warn(`not learned: the run tried to change a policy file (${a.cap} ${showBytes(path)}): it never may`);
+      continue;
+    }
     // Denied accesses (a -m deny during learning) did not happen: nothing to allow.
     if (!a.allowed) continue;
     if (a.addr !== undefined) addrs.get(a.cap)!.add(a.addr);
-    if (a.path === undefined) continue;
-    // SAFETY: the exact bytes of the name; a name recorded as text only (U+FFFD where bytes were
-    // lost) is taken as the UTF-8 of that text: a rule for another name, never a wildcard.
-    const path = a.pathBytes ?? toBytes(a.path);
+    if (path === undefined) continue;
     if (a.cap === 'stat' && a.sys === 'getdents64' && !secretBelow(path)) listed.add(path);
     if (path.startsWith('@')) {
       const name = literal(path.slice(1));
@@ -297,7 +313,7 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   const groupAt = opts.groupAt ?? 3;
   const users = opts.users ?? [];
   const readGrouper = new Grouper(ctx, secretGlobs(ctx, users).map(toBytes), groupAt);
-  const changeGrouper = new Grouper(ctx, [...secretGlobs(ctx, users), ...startupProtected(ctx, users)].map(toBytes), groupAt);
+  const changeGrouper = new Grouper(ctx, [...[...secretGlobs(ctx, users), ...startupProtected(ctx, users)].map(toBytes), ...policyFileGlobList], groupAt);
   const enforced = opts.enforced ?? new Set(CAPABILITIES);
   const lines = [
     `# Learned by tsyd learn on ${(opts.date ?? new Date()).toISOString()}`,
@@ -316,8 +332,9 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
       ? [...paths.get(cap)!].map((p) => ({ glob: pathGlob(p), name: p, from: [p] }))
       : (CHANGES.has(cap) ? changeGrouper : readGrouper).group(paths.get(cap)!);
     if (cap === 'stat') for (const d of listed) candidates.push({ glob: glob(d, '/*'), name: named(d, '/*'), from: [] });
-    const keepOff = CHANGES.has(cap) ? [...secretGlobList, ...startupGlobList] : secretGlobList;
-    const kept = keepOffSecrets(cap, candidates, keepOff, warn);
+    const keepOff = CHANGES.has(cap) ? [...secretGlobList, ...startupGlobList, ...policyFileGlobList] : secretGlobList;
+    const what = (hit: string) => (policyFiles.has(hit) ? `the policy file ${showBytes(hit)}` : secretUntouched(hit));
+    const kept = keepOffSecrets(cap, candidates, keepOff, warn, what);
     allowed.set(cap, kept);
     const patterns = [...kept, ...(isNetCapability(cap) ? [...addrs.get(cap)!].sort() : [])];
     if (patterns.length > 0) lines.push('', ...patterns.map((p) => `allow/${cap}+${p}`));

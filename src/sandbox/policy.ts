@@ -15,6 +15,8 @@ export interface PolicyData {
   /** Rules in order; `pattern` is a byte string (a glob as written, or a canonical address). */
   rules: Array<{ action: Action; cap: Capability; pattern: string }>;
   lock: LockMode;
+  /** The names a program may never change: Policy.protectPolicyFiles (omitted when none). */
+  policyFiles?: string[];
 }
 
 interface Rule {
@@ -40,6 +42,10 @@ export class Policy {
   /** Per capability, the rule index of check(); rebuilt lazily after a change. */
   private readonly indexes = new Map<Capability, RuleIndex>();
   private indexGeneration = -1;
+  /** The policy's own files and the links to them: never written, created or deleted. */
+  private readonly policyFiles = new Set<string>();
+  /** The directories on the way to them: never created or deleted (nor renamed, either way). */
+  private readonly policyFileDirs = new Set<string>();
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -84,8 +90,37 @@ export class Policy {
     }
   }
 
+  /** Decided? On by the rules, or write, create and delete while a policy file is protected. */
   isOn(cap: Capability): boolean {
-    return this.on.has(cap);
+    return this.on.has(cap) || (this.policyFiles.size > 0 && CHANGES_A_FILE.has(cap));
+  }
+
+  /**
+   * Protects the files this policy was made of: `names` are canonical byte strings (each file,
+   * and each symlink met on the way to it). SAFETY: a program must never change the policy it
+   * runs under next time. This is no rule: no rule before or after it (a `-m`, a rule the
+   * program adds at run time, `sandbox/write:off`) lets the program write, create or delete
+   * these names, nor create, delete or rename a directory on the way to them (a renamed
+   * parent would take the file along, a new one could hold another file or a symlink).
+   */
+  protectPolicyFiles(names: Iterable<string>): void {
+    this.generation++;
+    for (const name of names) {
+      if (!name.startsWith('/')) throw new PolicyError(`a protected policy file must be a canonical absolute path, got '${fromBytes(name)}'`);
+      this.policyFiles.add(name);
+      for (let dir = parentDir(name); dir !== null; dir = parentDir(dir)) this.policyFileDirs.add(dir);
+    }
+  }
+
+  /** Would `cap` on `path` change a protected policy file (or the way to one)? */
+  changesPolicyFile(cap: Capability, path: string): boolean {
+    if (!CHANGES_A_FILE.has(cap) || this.policyFiles.size === 0) return false;
+    return this.policyFiles.has(path) || (cap !== 'write' && this.policyFileDirs.has(path));
+  }
+
+  /** The protected names (canonical byte strings). */
+  protectedPolicyFiles(): string[] {
+    return [...this.policyFiles];
   }
 
   /**
@@ -96,6 +131,8 @@ export class Policy {
     const list = this.rules.get(cap);
     // SAFETY: an unknown capability (a caller's bug) is denied, not allowed.
     if (list === undefined) return false;
+    // SAFETY: before any rule, and whether or not the capability is on (protectPolicyFiles).
+    if (this.changesPolicyFile(cap, path)) return false;
     if (!this.on.has(cap)) return true;
     if (list.length <= LINEAR_MAX) {
       for (let i = list.length - 1; i >= 0; i--) {
@@ -238,7 +275,9 @@ export class Policy {
   toJSON(): PolicyData {
     const rules: PolicyData['rules'] = [];
     for (const [cap, list] of this.rules) for (const r of list) rules.push({ action: r.action, cap, pattern: r.pattern });
-    return { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
+    const data: PolicyData = { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
+    if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
+    return data;
   }
 
   /** Rebuilds a policy from toJSON() data, validating it as rules are validated. */
@@ -261,6 +300,12 @@ export class Policy {
       throw new PolicyError(`bad policy data: lock must be on, off or exec, got '${String(data.lock)}'`);
     }
     p.lockMode = data.lock;
+    if (data.policyFiles !== undefined) {
+      if (!Array.isArray(data.policyFiles) || !data.policyFiles.every((f) => typeof f === 'string')) {
+        throw new PolicyError('bad policy data: policyFiles must be a list of paths');
+      }
+      p.protectPolicyFiles(data.policyFiles);
+    }
     return p;
   }
 
@@ -275,6 +320,16 @@ export class Policy {
     out.push(`lock:${this.lockMode}`);
     return out;
   }
+}
+
+/** The capabilities that change a file or a name: denied on the protected policy files. */
+const CHANGES_A_FILE: ReadonlySet<Capability> = new Set(['write', 'create', 'delete']);
+
+/** `/a/b` → `/a`, `/a` → `/`, `/` → null. */
+function parentDir(path: string): string | null {
+  if (path === '/') return null;
+  const cut = path.lastIndexOf('/');
+  return cut <= 0 ? '/' : path.slice(0, cut);
 }
 
 /** Rule lists up to this long are scanned; longer ones (the user profile's) go through an index. */

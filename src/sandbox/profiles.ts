@@ -28,6 +28,8 @@ export interface ProfileContext extends HomesContext, AgentContext {
   program?: string;
   /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
   path?: string[];
+  /** The files read to make this context (/etc/passwd): protected like policy files. */
+  files?: string[];
 }
 
 const PATH_CAPS: PathCapability[] = ['read', 'write', 'create', 'delete', 'stat', 'exec'];

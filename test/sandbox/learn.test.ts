@@ -312,4 +312,29 @@ test('start-up files: never grouped into a write, create or delete rule; one the
   assert.ok(asReads.check('read', '/home/alice/.local/lib/python3.12/site-packages/zz.pth'), 'the test can tell: reads are grouped over it');
 });
 
+test('policy files (the output, the -P files): no learned write, create or delete rule reaches them; a change the run tried is warned about', () => {
+  const out = '/home/alice/proj/learned.policy';
+  const run = ['a', 'b', 'c', 'learned.policy'].flatMap((n) => (['create', 'write'] as const).map((cap) => a(cap, `/home/alice/proj/${n}`)));
+  const tmp = ['x', 'y', 'out.policy'].map((n) => a('write', `/tmp/${n}`));
+  const l = learn([...run, ...tmp, a('delete', out, false), a('read', out)], { policyFiles: [out, '/tmp/out.policy'] });
+  const p = policyOf(l);
+  for (const cap of ['write', 'create', 'delete'] as const) {
+    assert.not.ok(p.check(cap, out), `${cap} ${out}`);
+    assert.not.ok(p.check(cap, '/tmp/out.policy'), `${cap} /tmp/out.policy`);
+  }
+  assert.ok(p.check('write', '/home/alice/proj/a') && p.check('create', '/home/alice/proj/c') && p.check('write', '/tmp/y'), 'the rest of the run is learned');
+  assert.ok(p.check('read', out), 'reading its policy changes nothing');
+  for (const w of [`write ${out}`, `create ${out}`, `delete ${out}`, 'write /tmp/out.policy']) {
+    assert.ok(l.warnings.includes(`not learned: the run tried to change a policy file (${w}): it never may`), `${w}: ${l.warnings.join('\n')}`);
+  }
+  // Without them the same run groups the project and /tmp over the output: the test can tell.
+  const unprotected = policyOf(learn([...run, ...tmp]));
+  assert.ok(unprotected.check('write', out) && unprotected.check('write', '/tmp/out.policy'));
+  // Behind the grouping, keepOffSecrets narrows a glob that reaches one and says why.
+  const warnings: string[] = [];
+  const kept = keepOffSecrets('write', [{ glob: '/p/***', name: '/p/***', from: ['/p/a'] }], ['/p/out'], (w) => warnings.push(w), (hit) => `the policy file ${hit}`);
+  assert.equal(kept, ['/p/a']);
+  assert.equal(warnings, ['narrowed: allow/write+/p/*** could match the policy file /p/out: only the 1 path(s) the run used are allowed']);
+});
+
 test.run();

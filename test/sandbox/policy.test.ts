@@ -276,4 +276,46 @@ test('long rule lists go through an index: the same decisions as the last-match 
   }
 });
 
+test('protected policy files: never written, created or deleted, whatever the rules say, and their directories never created or deleted', () => {
+  const p = policy('sandbox/read,write,create,delete:on', 'allow/read+/***', 'allow/write+/***', 'allow/create+/***', 'allow/delete+/***');
+  p.protectPolicyFiles(['/etc/tsyd/app.policy']);
+  for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(p.check(cap, '/etc/tsyd/app.policy'), cap);
+  assert.ok(p.check('read', '/etc/tsyd/app.policy'), 'the program may read its policy');
+  for (const dir of ['/etc/tsyd', '/etc', '/']) {
+    assert.not.ok(p.check('delete', dir), `${dir}: a renamed or removed parent takes the file along`);
+    assert.not.ok(p.check('create', dir), `${dir}: a new parent could hold another file`);
+    assert.ok(p.check('write', dir), `${dir}: its attributes change no policy`);
+  }
+  for (const other of ['/etc/tsyd/other', '/etc/tsyd/app.policy.bak', '/etc/tsyd/app.policy/x', '/etc/tsyd-x']) {
+    for (const cap of ['write', 'create', 'delete'] as const) assert.ok(p.check(cap, other), `${cap} ${other}`);
+  }
+  // A rule applied later (a -m after the file, a rule the program adds at run time) changes nothing.
+  p.apply(parseRule('allow/write+/etc/tsyd/app.policy', { kind: 'runtime' }));
+  p.apply(parseRule('sandbox/write,create,delete:off', { kind: 'runtime' }));
+  for (const cap of ['write', 'create', 'delete'] as const) {
+    assert.ok(p.isOn(cap), `${cap} stays decided while a policy file is protected`);
+    assert.not.ok(p.check(cap, '/etc/tsyd/app.policy'), cap);
+    assert.ok(p.check(cap, '/tmp/x'), `${cap}: off for everything else`);
+  }
+});
+
+test('protected policy files: off capabilities are decided for them only; the data round trip keeps them', () => {
+  const p = new Policy();
+  p.protectPolicyFiles([toBytes('/srv/ü.policy'), '/srv/link']);
+  assert.ok(p.isOn('write') && p.isOn('create') && p.isOn('delete'));
+  assert.not.ok(p.isOn('read') || p.isOn('exec') || p.isOn('stat'));
+  assert.not.ok(p.check('write', toBytes('/srv/ü.policy')));
+  assert.not.ok(p.check('delete', '/srv/link'));
+  assert.ok(p.check('write', '/srv/x'));
+  const data = p.toJSON();
+  assert.equal(data.policyFiles, [toBytes('/srv/ü.policy'), '/srv/link']);
+  const q = Policy.fromJSON(JSON.parse(JSON.stringify(data)) as PolicyData);
+  assert.not.ok(q.check('write', toBytes('/srv/ü.policy')));
+  assert.not.ok(q.check('create', '/srv'));
+  assert.equal(q.protectedPolicyFiles(), data.policyFiles);
+  assert.throws(() => Policy.fromJSON({ on: [], rules: [], lock: 'exec', policyFiles: ['relative'] }), (e: Error) => e instanceof PolicyError);
+  assert.throws(() => Policy.fromJSON({ on: [], rules: [], lock: 'exec', policyFiles: [1 as unknown as string] }), (e: Error) => e instanceof PolicyError);
+  assert.equal(new Policy().toJSON(), { on: [], rules: [], lock: 'exec' }, 'no policyFiles without protected files');
+});
+
 test.run();
