@@ -3,6 +3,7 @@
 import { lstatSync, type Stats } from 'node:fs';
 import { PolicyError } from '../errors.js';
 import { toBytes } from './bytes.js';
+import { linksOnTheWay } from './links-on-the-way.js';
 import { resolveLoose } from './secrets.js';
 
 function lstatOrUndefined(path: string): Stats | undefined {
@@ -22,14 +23,13 @@ function lstatOrUndefined(path: string): Stats | undefined {
  */
 export function policyFileNames(file: string, cwd = process.cwd()): string[] {
   const absolute = file.startsWith('/') ? file : `${cwd}/${file}`;
-  const links: string[] = [];
-  const target = resolveLoose(absolute, lstatOrUndefined, (link) => links.push(link));
+  const target = resolveLoose(absolute, lstatOrUndefined);
   if (target === null) throw new PolicyError(`policy file ${file}: too many symbolic links on the way: it cannot be protected from the program`);
   const st = lstatOrUndefined(target);
   if (st !== undefined && !st.isDirectory() && st.nlink > 1) {
     throw new PolicyError(`policy file ${file}: ${target} has ${st.nlink} hard links: the program could change it through another name; give tsyd a copy`);
   }
-  return [...links, target].map(toBytes);
+  return [...linksOnTheWay(absolute), target].map(toBytes);
 }
 
 /** The names behind each of `files`, once each. */

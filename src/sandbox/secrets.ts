@@ -402,9 +402,8 @@ export function passwdHomes(file = '/etc/passwd'): string[] {
  * Where `path` leads: like realpath, but a missing component (and what follows) is kept as
  * written, and a dangling symlink is followed to where its target would be — a program that
  * may create that target makes the link live. `lstat` is cached by the caller. Null on a loop.
- * `onLink` sees the canonical place of every symlink followed on the way.
  */
-export function resolveLoose(path: string, lstat: (p: string) => Stats | undefined, onLink?: (link: string) => void): string | null {
+export function resolveLoose(path: string, lstat: (p: string) => Stats | undefined): string | null {
   const todo = path.split('/').filter((c) => c !== '' && c !== '.');
   const cur: string[] = [];
   let links = 0;
@@ -421,7 +420,6 @@ export function resolveLoose(path: string, lstat: (p: string) => Stats | undefin
       if (st === undefined) missing = true;
       else if (st.isSymbolicLink()) {
         if (++links > 40) return null;
-        onLink?.(next);
         let target: string;
         try {
           target = readlinkSync(next);
