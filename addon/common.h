@@ -251,6 +251,9 @@ struct ResolveResult {
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
 void SetFailedPath(ThreadState* st, const ResolveResult& res);
+// Puts res->left (the directories a resolution walked into and out of) at kLeftOffset of the
+// path buffer for JS (kPathLeftLen); false when it does not fit (the caller refuses the path).
+bool SetLeft(ThreadState* st, const std::string& left);
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);
 

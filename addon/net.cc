@@ -155,6 +155,8 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   ResolveOpts opts;
   // bind creates the last component and never follows it; connect follows it.
   opts.nofollow_last = binding;
+  // SAFETY: the reaper's /proc entries are refused as for every other path (it is tsyd's).
+  opts.reaper = st->reaper;
   ResolveResult res;
   long len = Canonicalize(static_cast<pid_t>(st->req->pid), AT_FDCWD, raw.c_str(), opts,
                           reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
@@ -162,6 +164,10 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
     SetFailedPath(st, res);
     return len;
   }
+  // SAFETY: the directories walked into and out of ("hidden/sub/../../x.sock"), for JS: a walk
+  // through a hidden directory finds nothing (else names under it could be told apart). Too
+  // many to check: refused.
+  if (!SetLeft(st, res.left)) return -ENAMETOOLONG;
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : 0;
@@ -186,6 +192,7 @@ static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   st->slots[kPathFailLen] = 0;
+  st->slots[kPathLeftLen] = 0;
   st->mmsg_index = -1;
   int addr_arg = info[0].As<Napi::Number>().Int32Value();
   int len_arg = info[1].As<Napi::Number>().Int32Value();
@@ -206,6 +213,7 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   st->slots[kPathFailLen] = 0;
+  st->slots[kPathLeftLen] = 0;
   int msg_arg = info[0].As<Napi::Number>().Int32Value();
   int index = info[1].As<Napi::Number>().Int32Value();
   if (!st->have_req || msg_arg < 0 || msg_arg > 5) return Napi::Number::New(env, -EINVAL);
