@@ -48,6 +48,7 @@ enum NetSlot {
   kNetNameLen = kNetSlots + 3,
   kNetLocalFamily = 40,  // sockInfo()/a recheck: the socket's own address: 4|6, else 1000 + AF_ number
   kNetLocalPort = 41,
+  kNetGivenAny = 44,     // 1: the program gave the unspecified address, decided as loopback
 };
 // The socket's own address bytes (4 or 16) sit at this offset of the path buffer, after any
 // path or destination address (which start at 0).
@@ -94,6 +95,41 @@ struct Fd {
 
 static uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
+static bool AllZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 0) return false;
+  return true;
+}
+
+// The IP address at `at` (4 or 16 bytes) made the loopback address if it is the unspecified
+// one: 0.0.0.0 → 127.0.0.1, :: → ::1, ::ffff:0.0.0.0 → ::ffff:127.0.0.1. True when it was.
+static bool LoopbackForAny(uint8_t* at, int family) {
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  uint8_t* v4 = family == 4 ? at : at + 12;
+  if (family == 6 && AllZero(at, 16)) {
+    at[15] = 1;
+    return true;
+  }
+  if ((family == 4 || memcmp(at, kMapped, sizeof kMapped) == 0) && AllZero(v4, 4)) {
+    v4[0] = 127;
+    v4[3] = 1;
+    return true;
+  }
+  return false;
+}
+
+// SAFETY: the unspecified address as a destination (connect, sends) reaches this host: the
+// kernel goes to the loopback address (or, for a socket with a source address or a device of
+// its own, to that address). tsyd decides it as loopback and passes loopback to the kernel too
+// (st->sockaddr), so the call goes where it was decided: a loopback deny cannot be passed with
+// 0.0.0.0, and a device or source set meanwhile by another thread changes nothing. kNetGivenAny
+// tells JS, which logs the address the program gave beside the one decided. (A bind of it is
+// "every address of this host", decided as written.)
+static void DecideAnyAsLoopback(ThreadState* st, size_t addr_off, int family) {
+  uint8_t* at = reinterpret_cast<uint8_t*>(&st->sockaddr[addr_off]);
+  st->slots[kNetGivenAny] = LoopbackForAny(at, family) ? 1 : 0;
+}
+
 static void SetInet(ThreadState* st, int family, const uint8_t* bytes, size_t n, uint16_t port) {
   memcpy(st->path, bytes, n);
   st->path_len = 0;  // not a path: no file op may act on it
@@ -108,6 +144,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   st->path_len = 0;
   st->slots[kNetFamily] = 0;
   st->slots[kNetPort] = 0;
+  st->slots[kNetGivenAny] = 0;
   if (a.size() < sizeof(sa_family_t)) return kSockShort;
   sa_family_t family;
   memcpy(&family, b, sizeof family);
@@ -115,10 +152,12 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   switch (family) {
     case AF_INET:
       if (a.size() < sizeof(sockaddr_in)) return kSockShort;
+      if (!binding) DecideAnyAsLoopback(st, offsetof(sockaddr_in, sin_addr), 4);
       SetInet(st, 4, b + offsetof(sockaddr_in, sin_addr), 4, Be16(b + offsetof(sockaddr_in, sin_port)));
       return kSockInet;
     case AF_INET6:
       if (a.size() < 24) return kSockShort;  // SIN6_LEN_RFC2133: the kernel's minimum
+      if (!binding) DecideAnyAsLoopback(st, offsetof(sockaddr_in6, sin6_addr), 6);
       SetInet(st, 6, b + offsetof(sockaddr_in6, sin6_addr), 16, Be16(b + offsetof(sockaddr_in6, sin6_port)));
       return kSockInet;
     case AF_UNSPEC:
@@ -127,6 +166,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
       // AF_INET: there it is decided as the IPv4 address it holds.
       if (connecting) return kSockUnspec;
       if (a.size() < sizeof(sockaddr_in)) return kSockShort;
+      if (!binding) DecideAnyAsLoopback(st, offsetof(sockaddr_in, sin_addr), 4);
       SetInet(st, 4, b + offsetof(sockaddr_in, sin_addr), 4, Be16(b + offsetof(sockaddr_in, sin_port)));
       return kSockInet;
     case AF_NETLINK:

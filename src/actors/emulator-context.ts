@@ -47,6 +47,8 @@ export interface Access {
   pathBytes?: string;
   /** IP address and port in rule form: `10.0.0.1!443`, `::1!80`. */
   addr?: string;
+  /** The address the program gave, when tsyd decided another (`0.0.0.0!80`, decided as `127.0.0.1!80`). */
+  given?: string;
   /** containment: what the call would have reached (`pid 1234`, `process group 7`, ...). */
   target?: string;
   sys: string;
@@ -72,8 +74,11 @@ export interface EmulatorContext {
    * caller answers the errno when this returns false.
    */
   allows(cap: Capability, sys: string, path: string): boolean;
-  /** The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. */
-  allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number): boolean;
+  /**
+   * The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. `given`:
+   * the address as the program gave it, when it is decided as another (logged with it).
+   */
+  allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number, given?: string): boolean;
   /** An address of a family no rule can name (logged as `family N`): denied, unless in audit mode. */
   allowsOtherFamily(cap: NetCapability, sys: string, family: number): boolean;
   /** The /dev/tsyd control route (handlers/control.ts). */

@@ -111,7 +111,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     const v: Access = { ...a, pid: slot[Req.pid]!, allowed: false };
     if (audit) v.audit = true;
     const what = a.path ?? a.addr;
-    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, sys: v.sys, pid: v.pid, audit: v.audit }, `${audit ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}`);
+    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${audit ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}`);
     ring.push(JSON.stringify(v), record);
     // SAFETY: audit mode is an explicit choice (`--audit`) to let every denial through.
     return audit;
@@ -130,10 +130,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // A name that is not UTF-8 loses bytes in `text`: its exact bytes ride along.
       return decided(allowed, toBytes(text) === path ? { cap, path: text, sys } : { cap, path: text, pathBytes: path, sys });
     },
-    allowsAddress(cap, sys, family, addr, port) {
+    allowsAddress(cap, sys, family, addr, port, given) {
       const allowed = policy!.checkAddress(cap, family, addr, port);
-      if (allowed && !record) return true;
-      return decided(allowed, { cap, addr: `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`, sys });
+      if (allowed && !record && given === undefined) return true;
+      const text = `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`;
+      if (allowed && given !== undefined) logger.info({ ctx: 'net', op: 'any_address', cap, given, addr: text, sys, pid: slot[Req.pid] }, `${given} decided as ${text}`);
+      return allowed && !record ? true : decided(allowed, { cap, addr: text, sys, ...(given !== undefined ? { given } : {}) });
     },
     allowsOtherFamily(cap, sys, family) {
       return decided(false, { cap, addr: `family ${family}`, sys });

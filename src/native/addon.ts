@@ -43,6 +43,12 @@ export const Slot = {
    * buffer holds the path of tsyd's copy of it, and fsOp() acts on that copy.
    */
   pathTaken: 42,
+  /**
+   * readSockaddr()/readMsgName() of a connect or send: 1 when the program gave the unspecified
+   * address (0.0.0.0, ::, ::ffff:0.0.0.0), which the path buffer holds as loopback (decided and
+   * passed on so: addon/net.cc DecideAnyAsLoopback).
+   */
+  netGivenAny: 44,
   count: 48,
 } as const;
 

@@ -17,6 +17,7 @@ import {
   Slot,
   SockKind,
 } from '../../native/addon.js';
+import { isIPv4Mapped } from '../../sandbox/address.js';
 import type { AddressFamily, NetCapability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, hiddenFailure, isHidden, walkedThroughHidden } from './common.js';
@@ -78,7 +79,7 @@ function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: nu
       return 0;
     case SockKind.inet: {
       const d = destination(ctx);
-      return ctx.allowsAddress(cap, sys, d.family, d.bytes, d.port) ? 0 : EACCES;
+      return ctx.allowsAddress(cap, sys, d.family, d.bytes, d.port, givenAny(ctx, d)) ? 0 : EACCES;
     }
     case SockKind.unixPath: {
       const path = unixPath(ctx);
@@ -99,6 +100,16 @@ function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: nu
       // is denied while the capability is on.
       return ctx.allowsOtherFamily(cap, sys, slots[Slot.netFamily]!) ? 0 : EACCES;
   }
+}
+
+/**
+ * The unspecified address the program gave (`0.0.0.0!80`), when the destination `d` just read
+ * is loopback only because tsyd decided it so (Slot.netGivenAny); else undefined.
+ */
+function givenAny(ctx: EmulatorContext, d: Inet): string | undefined {
+  if (ctx.slots[Slot.netGivenAny] !== 1) return undefined;
+  const any = d.family === 4 ? '0.0.0.0' : isIPv4Mapped(d.bytes) ? '::ffff:0.0.0.0' : '::';
+  return `${any}!${d.port}`;
 }
 
 /** The verdict for a read that failed (-errno): a resolution that stopped at a hidden object is ENOENT. */
