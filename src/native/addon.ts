@@ -49,6 +49,8 @@ export const Slot = {
    * passed on so: addon/net.cc DecideAnyAsLoopback).
    */
   netGivenAny: 44,
+  /** netOp() of a sendmmsg message: 1 when the batch ends after it (a stream message sent only in part). */
+  netBatchEnd: 45,
   count: 48,
 } as const;
 

@@ -4,13 +4,14 @@
 // hang; a signal cuts a blocked call short as the kernel would; nothing is left at exit.
 // (Before: 130 threads in FIFO opens held all 128 emulators, every other call hung, tsyd sat at
 // ~1.2 GB.)
-import { constants, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, constants, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
 import { Job, JobState } from '../../src/actors/worker-data.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
+import { NOBODY, spawnTsyd } from '../helpers/tsyd.js';
 import { collect, makeFifos, releaseFifo, until } from './helpers.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
@@ -21,6 +22,15 @@ const threadNames = () => readdirSync('/proc/self/task').map((t) => {
     return '';
   }
 });
+/** Threads of process `pid` named `name`. */
+const threadsOf = (pid: number, name: string) =>
+  readdirSync(`/proc/${pid}/task`).filter((t) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === name;
+    } catch {
+      return false;
+    }
+  }).length;
 const rssMiB = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 function blockedJobs(child: ReturnType<typeof spawn>): number {
@@ -166,5 +176,63 @@ for (const mode of ['connect', 'send'] as const) {
     await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
   });
 }
+
+test('100 threads in a blocking sendmmsg into a peer that never reads: job threads, not emulators; each returns its count once the peer reads', async () => {
+  // Before: sendmmsg was sent message by message on the emulator, which waited with it: 100
+  // such threads held 100 emulators (the pool grew to them) and no job thread.
+  const dir = tempTree('jobnet-sendmmsg', { regular: 'R' });
+  const child = spawn(fixture('netflood'), ['sendmmsg', '100', `${dir}/sock`, `${dir}/regular`], {
+    policy: [{ rule: 'sandbox/net/connect:on' }, { rule: `allow/net/connect+${dir}/***` }, ...POLICY],
+    stdio: ['pipe', 'pipe', 'inherit'],
+    emulators: 2,
+    logLevel: 'silent',
+  });
+  try {
+    const out = collect(child.stdout);
+    await until(() => out.text().includes('started'), 'the program started');
+    await until(() => blockedJobs(child) >= 90, `the sendmmsg calls wait on job threads (${blockedJobs(child)}, pool ${child.supervisor.counts().curr})`);
+    child.stdin!.write('regular\n');
+    await until(() => out.text().includes('regular '), 'the regular open answered');
+    assert.match(out.text(), 'regular ok');
+    assert.is(child.supervisor.counts().curr, 2, 'the pool did not grow');
+    child.stdin!.write('drain\n');
+    await until(() => out.text().includes('done '), 'every sendmmsg returned once the peer read', 20_000);
+    const done = /done n=100 calls=(\d+) errors=(\d+) eagain=\d+ max=(\d+) msgs=(\d+)/.exec(out.text());
+    assert.ok(done, out.text());
+    const [calls, errors, max, msgs] = done.slice(1).map(Number) as [number, number, number, number];
+    assert.is(calls, 100, `every call returned a count: ${done[0]}`);
+    assert.is(errors, 0, done[0]);
+    assert.ok(msgs >= 100 && msgs <= 200 && max === 65536, `each sent one or two whole messages: ${done[0]}`);
+    child.stdin!.write('exit\n');
+    const r = await child.result;
+    assert.is(r.exitCode, 0);
+    assert.ok(r.cleanShutdown);
+    await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('as nobody (the CLI): 100 blocking sendmmsg wait on job threads, not emulators, and each returns its count', async () => {
+  const dir = tempTree('jobnet-nobody', { regular: 'R' });
+  chmodSync(dir, 0o777);
+  const args = ['run', '-p', 'off', '--', fixture('netflood'), 'sendmmsg', '100', `${dir}/sock`, `${dir}/regular`];
+  const p = spawnTsyd(args, { user: NOBODY, keepStdinOpen: true, env: { TSYD_NPROC: '2' } });
+  try {
+    await p.waitForStdout(/^started$/m);
+    const counts = () => `${threadsOf(p.pid, 'tsyd_blk')} job threads, ${threadsOf(p.pid, 'tsyd_emu')} emulators`;
+    await until(() => threadsOf(p.pid, 'tsyd_blk') >= 90, `the calls wait on job threads (${counts()})`);
+    assert.ok(threadsOf(p.pid, 'tsyd_emu') <= 3, `no emulator is held: ${counts()}`);
+    p.child.stdin!.write('regular\ndrain\n');
+    const out = await p.waitForStdout(/^done .*$/m, 20_000);
+    assert.match(out, /^regular ok$/m);
+    assert.match(out, /^done n=100 calls=100 errors=0 eagain=0 max=65536 msgs=\d+$/m);
+    p.child.stdin!.end('exit\n');
+    const r = await p.result;
+    assert.is(r.code, 0, r.stderr);
+  } finally {
+    p.child.kill('SIGKILL');
+  }
+});
 
 test.run();

@@ -14,6 +14,7 @@ import {
   NetFlag,
   NetOp,
   OFFLOAD_FULL,
+  OFFLOADED,
   Slot,
   SockKind,
 } from '../../native/addon.js';
@@ -364,7 +365,10 @@ function sendmsg(ctx: EmulatorContext): void {
 /**
  * sendmmsg: tsyd sends message by message, each decided and sent as a sendmsg on its copy of
  * the socket (its msg_len written back), and stops at the first error as the kernel does: the
- * count sent if any, else the error. SAFETY: nothing of the vector is read twice.
+ * count sent if any, else the error. SAFETY: nothing of the vector is read twice. A first
+ * message that would wait goes to a job thread, which answers (1 or the error); a later one
+ * that would wait, or a stream message sent only in part, ends the batch with the count so far
+ * (addon/net.cc PerformSend): an emulator never waits on the program.
  */
 function sendmmsg(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
@@ -377,12 +381,14 @@ function sendmmsg(ctx: EmulatorContext): void {
   for (let i = 0; i < count; i++) {
     const flags = prepareMessage(ctx, 'sendmmsg', i, on);
     const r = flags < 0 ? flags : perform(ctx, 'sendmmsg', NetOp.sendmsg, flags | NetFlag.noAnswer);
+    if (r === OFFLOADED || r === OFFLOAD_FULL) return; // answered by the job thread, or EAGAIN now
     if (r === -ESRCH && !native.idValid()) return; // the caller is gone: nothing to answer
     if (r < 0) {
       err = -r;
       break;
     }
     sent++;
+    if (ctx.slots[Slot.netBatchEnd] === 1) break;
   }
   if (sent > 0 || err === 0) native.respond(Answer.value, sent);
   else native.respond(Answer.error, err);
