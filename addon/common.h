@@ -60,12 +60,18 @@ enum ReqSlot {
 };
 
 // The job table (offload.cc): kJobWords int32 per entry, in the supervisor's shared words.
-enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobWords = 8 };
+// kJobKib: the KiB of the program's data the job holds (a waiting send's copy), counted against
+// kMaxWaitingKib over the whole table.
+enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobKib = 6, kJobWords = 8 };
 enum JobState { kJobFree = 0, kJobStarting = 1, kJobRunning = 2, kJobBlocking = 3 };
 // What an op returns to JS when its call went to a job thread (answered later), or when the
 // job table was full (answered EAGAIN now).
 constexpr int kOffloaded = -1000;
 constexpr int kOffloadFull = -1001;
+// ... or when the data the waiting calls hold would pass kMaxWaitingKib (answered EAGAIN now).
+constexpr int kOffloadMemory = -1003;
+// What all waiting calls of a sandbox may hold of the program's data at once (KiB): 64 MiB.
+constexpr int32_t kMaxWaitingKib = 64 * 1024;
 
 constexpr size_t kPathBufSize = 4 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
@@ -154,8 +160,10 @@ struct Job {
   std::function<void(Job&)> work;
 };
 // Hands the current request to a new job thread that runs `work` (which answers it): the
-// request is no longer this thread's. kOffloaded, or kOffloadFull after answering EAGAIN.
-int Offload(ThreadState* st, std::function<void(Job&)> work);
+// request is no longer this thread's. kOffloaded, or kOffloadFull / kOffloadMemory after
+// answering EAGAIN. `bytes`: what `work` holds of the program's data while it waits (counted
+// against kMaxWaitingKib for the whole sandbox).
+int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes = 0);
 // Idle job threads of this emulator exit (closing: for good, the emulator ends; else only those
 // created before now: the emulator has just confined itself).
 void RetireIdleJobThreads(ThreadState* st, bool closing);

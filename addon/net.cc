@@ -549,13 +549,34 @@ static long WriteMsgLen(int notify_fd, uint64_t id, pid_t caller, uint64_t vec, 
   return WriteRemote(caller, at, &len32, sizeof len32) < 0 ? -EFAULT : 0;
 }
 
+// What an offloaded stream send carries at most. SAFETY (bounded memory): a send that waits
+// holds its copy of the program's data for as long as the peer likes; a stream send may send
+// less than asked (the program sends the rest, as after a signal), so one that waits carries
+// 64 KiB, not the 4 MiB one call may gather: 1024 waiting sends hold 64 MiB, not 4 GiB.
+static constexpr size_t kMaxWaitingStream = 64u << 10;
+
+// Cuts the data of a send that will wait to what it keeps: a stream's first kMaxWaitingStream
+// bytes (the rest freed now); a datagram or record whole (all or nothing: the kernel accepted
+// its size, and kMaxWaitingKib bounds them all).
+static long KeepForWaiting(int sock, std::vector<char>* data) {
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) return -errno;
+  // A fresh vector of the kept bytes (shrink_to_fit does nothing without C++ exceptions).
+  if (type == SOCK_STREAM && data->size() > kMaxWaitingStream) std::vector<char>(data->begin(), data->begin() + kMaxWaitingStream).swap(*data);
+  return 0;
+}
+
 // Sends a send that would wait (tried without waiting: EAGAIN) on a job thread, which answers
-// when it returns (kOffloaded; kOffloadFull: answered EAGAIN). The job has its own copies of all
-// it needs: the socket, the data, tsyd's control data and SCM_RIGHTS fds, a UNIX path's fd.
+// when it returns (kOffloaded; kOffloadFull / kOffloadMemory: answered EAGAIN). The job has its
+// own copies of all it needs: the socket, the data (KeepForWaiting; counted against
+// kMaxWaitingKib), tsyd's control data and SCM_RIGHTS fds, a UNIX path's fd.
 // sendmmsg's first message: the job writes its msg_len and answers 1 (a short count, which the
 // kernel's sendmmsg may give too).
 static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* gathered, const sockaddr_storage& sa,
                         socklen_t salen, Fd* held, int msg_flags) {
+  long r = KeepForWaiting(sock, gathered);
+  if (r < 0) return r;
   auto owned = std::make_shared<OwnedFds>();
   owned->fds.swap(st->control_fds);  // the job sends them, then closes them
   const int job_sock = JobSocket(sock, held, owned.get());
@@ -564,6 +585,7 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   const bool mmsg = st->mmsg_index == 0;
   const uint64_t vec = st->req->data.args[1];
+  const size_t bytes = gathered->size() + control.size();
   return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), control, msg_flags, caller, mmsg, vec](Job& job) mutable {
     iovec jiov = {data.data(), data.size()};
     msghdr jm;
@@ -590,7 +612,7 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
       if (r == 0) r = 1;
     }
     JobAnswer(job, r);
-  });
+  }, bytes);
 }
 
 // sendto, sendmsg and one message of sendmmsg, with the address tsyd checked.
@@ -721,8 +743,8 @@ static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
   long r = Perform(st, op, flags);
   // The call was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
-  // Handed to a job thread (which answers), or answered EAGAIN at the job limit.
-  if (r == kOffloaded || r == kOffloadFull) {
+  // Handed to a job thread (which answers), or answered EAGAIN at the job or memory limit.
+  if (r == kOffloaded || r == kOffloadFull || r == kOffloadMemory) {
     for (int fd : st->control_fds) close(fd);
     st->control_fds.clear();
     return Napi::Number::New(env, static_cast<double>(r));

@@ -100,8 +100,11 @@ export interface EmulatorContext {
   refuseAct(sys: string, target: string): void;
   /** tsyd's process group (the reaper's too): the program must not join it or signal it. */
   readonly supervisorGroup: number;
-  /** A call that may block found the job table full (answered EAGAIN): an alert, at most one a second. */
-  jobsExhausted(sys: string): void;
+  /**
+   * A call that may block found the job table full, or (`memory`) the data the waiting calls
+   * hold at its limit (answered EAGAIN): an alert, at most one a second.
+   */
+  jobsExhausted(sys: string, memory?: boolean): void;
   /** Registers (or clears) a call made for the program that may block, for the interrupter. */
   markBlocking(on: boolean): void;
   /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */

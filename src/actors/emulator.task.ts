@@ -6,7 +6,7 @@ import { constants as os } from 'node:os';
 import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
 import { emulatorMachine } from '../machines/emulator.machine.js';
 import { compileFlat } from '../machines/flat-transitions.js';
-import { Answer, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
+import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { Access, EmulatorContext, EmulatorTask } from './emulator-context.js';
@@ -162,11 +162,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
       native.respond(Answer.error, EPERM);
     },
-    jobsExhausted(sys) {
+    jobsExhausted(sys, memory = false) {
       const now = Date.now();
       if (now - lastJobsAlert < 1000) return;
       lastJobsAlert = now;
-      logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: slot[Req.pid], max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
+      if (memory) logger.alert({ ctx: 'emulator', op: 'blocking_memory_exceeded', sys, pid: slot[Req.pid], max_kib: MAX_WAITING_KIB }, `the waiting calls already hold ${MAX_WAITING_KIB >> 10} MiB of the program's data: ${sys} answered EAGAIN`);
+      else logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: slot[Req.pid], max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
     },
     isSupervisor(pid) {
       // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads

@@ -133,6 +133,10 @@ export const NET_REFUSED_ROUTE = 1;
 /** Results of ops that may hand their call to a job thread (addon/offload.cc). */
 export const OFFLOADED = -1000;
 export const OFFLOAD_FULL = -1001;
+/** The data the waiting calls hold would pass MAX_WAITING_KIB: answered EAGAIN. */
+export const OFFLOAD_MEMORY = -1003;
+/** What all waiting calls of a sandbox may hold of the program's data (KiB; addon/common.h kMaxWaitingKib). */
+export const MAX_WAITING_KIB = 64 * 1024;
 
 /** recv() results besides -errno. */
 export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;

@@ -31,6 +31,8 @@ const threadsOf = (pid: number, name: string) =>
       return false;
     }
   }).length;
+/** A field of /proc/PID/status in MiB (VmRSS, VmHWM: the peak). */
+const statusMiB = (pid: number, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const rssMiB = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 function blockedJobs(child: ReturnType<typeof spawn>): number {
@@ -234,5 +236,56 @@ test('as nobody (the CLI): 100 blocking sendmmsg wait on job threads, not emulat
     p.child.kill('SIGKILL');
   }
 });
+
+/** What all waiting sends of a sandbox may hold of the program's data (addon/common.h kMaxWaitingKib). */
+const MAX_WAITING_KIB = 64 * 1024;
+
+for (const user of [undefined, NOBODY]) {
+  for (const mode of ['bigsend', 'bigdgram'] as const) {
+    const what = mode === 'bigsend' ? 'stream sends of 4 MiB' : 'large datagrams';
+    test(`blocked ${what} hold at most 64 MiB of the program's data in tsyd (${user === undefined ? 'root' : 'nobody'})`, async () => {
+      // Before: each waiting send held its whole copy (up to 4 MiB): 100 blocked 4 MiB sends
+      // grew tsyd by ~400 MiB.
+      const dir = tempTree(`jobmem-${mode}`, { regular: 'R' });
+      chmodSync(dir, 0o777);
+      const args = ['run', '--log-fd', '3', '-p', 'off', '--', fixture('netflood'), mode, '100', `${dir}/sock`, `${dir}/regular`];
+      const p = spawnTsyd(args, { user, keepStdinOpen: true, logFd: 3, env: { TSYD_NPROC: '2' } });
+      try {
+        const started = await p.waitForStdout(/^started.*$/m);
+        // Datagrams: as many as hold four times the limit (a datagram goes whole or not at all).
+        const size = Number(/dgram=(\d+)/.exec(started)?.[1] ?? 4 << 20);
+        const kib = Math.ceil(size / 1024);
+        const count = mode === 'bigsend' ? 100 : Math.ceil((4 * MAX_WAITING_KIB) / kib);
+        const waiting = mode === 'bigsend' ? count : Math.floor(MAX_WAITING_KIB / kib);
+        const base = statusMiB(p.pid, 'VmRSS');
+        p.child.stdin!.write(`go ${count}\n`);
+        await until(() => threadsOf(p.pid, 'tsyd_blk') >= Math.min(waiting, 90), `the sends wait on job threads (${threadsOf(p.pid, 'tsyd_blk')})`, 20_000);
+        await new Promise((r) => setTimeout(r, 300));
+        p.child.stdin!.write('drain\n');
+        const out = await p.waitForStdout(/^done .*$/m, 30_000);
+        const grown = statusMiB(p.pid, 'VmHWM') - base;
+        const done = /^done n=\d+ calls=(\d+) errors=(\d+) eagain=(\d+) max=(\d+)/m.exec(out)!;
+        const [calls, errors, eagain, max] = done.slice(1).map(Number) as [number, number, number, number];
+        console.log(`jobs: ${count} blocked ${mode} of ${size} bytes: tsyd grew ${grown.toFixed(0)} MiB; ${done[0]}`);
+        p.child.stdin!.end('exit\n');
+        const r = await p.result;
+        const alerted = r.records.some((x) => x['op'] === 'blocking_memory_exceeded' && x['level'] === 'alert');
+        if (mode === 'bigsend') {
+          // A stream send that waits carries 64 KiB (a short count, as after a signal).
+          assert.equal([calls, errors, max], [count, 0, 64 << 10], done[0]);
+        } else {
+          // The rest is answered EAGAIN at once (as a send timeout is), with an alert.
+          assert.equal([calls, eagain, errors], [waiting, count - waiting, count - waiting], done[0]);
+          assert.ok(alerted, r.log);
+        }
+        // 64 MiB of data at most, and up to 80 MiB of job threads, the emulators' passing copies
+        // and heap (measured: ~60 MiB for the streams, ~110 for the datagrams; before: ~450, ~290).
+        assert.ok(grown < 64 + 80, `tsyd grew ${grown.toFixed(0)} MiB (at most 64 MiB of data are held)`);
+      } finally {
+        p.child.kill('SIGKILL');
+      }
+    });
+  }
+}
 
 test.run();

@@ -14,6 +14,7 @@ import {
   NetFlag,
   NetOp,
   OFFLOAD_FULL,
+  OFFLOAD_MEMORY,
   OFFLOADED,
   Slot,
   SockKind,
@@ -239,8 +240,8 @@ function perform(ctx: EmulatorContext, sys: string, op: number, flags = 0): numb
   // bind and listen never wait; connect waits for a handshake or a full backlog, sends for buffer space.
   if (op !== NetOp.bind && op !== NetOp.listen) ctx.markBlocking(true);
   const r = run(ctx, sys, op, flags);
-  // A call that would wait went to a job thread (addon/offload.cc); at their limit: EAGAIN.
-  if (r === OFFLOAD_FULL) ctx.jobsExhausted(sys);
+  // A call that would wait went to a job thread (addon/offload.cc); at their limits: EAGAIN.
+  if (r === OFFLOAD_FULL || r === OFFLOAD_MEMORY) ctx.jobsExhausted(sys, r === OFFLOAD_MEMORY);
   return r;
 }
 
@@ -381,7 +382,7 @@ function sendmmsg(ctx: EmulatorContext): void {
   for (let i = 0; i < count; i++) {
     const flags = prepareMessage(ctx, 'sendmmsg', i, on);
     const r = flags < 0 ? flags : perform(ctx, 'sendmmsg', NetOp.sendmsg, flags | NetFlag.noAnswer);
-    if (r === OFFLOADED || r === OFFLOAD_FULL) return; // answered by the job thread, or EAGAIN now
+    if (r === OFFLOADED || r === OFFLOAD_FULL || r === OFFLOAD_MEMORY) return; // answered by the job thread, or EAGAIN now
     if (r === -ESRCH && !native.idValid()) return; // the caller is gone: nothing to answer
     if (r < 0) {
       err = -r;
