@@ -44,13 +44,17 @@ enum ReqSlot {
   // The name a checked magic path (kPathMagic) is decided by, when it differs from the magic
   // path itself: a deleted file's former path, at offset kDecideAsOffset of the path buffer.
   kPathDecideLen = 38,
-  // The directories a resolution walked into and left again through "..": NUL-separated at
-  // kLeftOffset of the path buffer, the deepest of each excursion (total length, 0: none).
+  // The directories a resolution walked into and left again through "..", the deepest of each
+  // excursion, and the symlinks it followed (marked by a leading kLeftLink byte): NUL-separated
+  // at kLeftOffset of the path buffer (total length, 0: none).
   // JS answers ENOENT when one is hidden (a walk through a hidden directory finds nothing).
   kPathLeftLen = 39,
   // resolvePath(kTakeEmpty): 1 when the path was empty and named the dirfd (or the cwd): tsyd
   // took a copy of it (taken_fd) and the path buffer holds the copy's path; ops act on the copy.
   kPathTaken = 42,
+  // resolvePath(): 1 when the result is below /proc/<pid> of a process outside the sandbox
+  // (tsyd's own are refused outright): readable as a neighbour's, never written (JS refuses).
+  kPathForeignProc = 43,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -72,10 +76,17 @@ constexpr int kOffloadFull = -1001;
 constexpr int kOffloadMemory = -1003;
 // What all waiting calls of a sandbox may hold of the program's data at once (KiB): 64 MiB.
 constexpr int32_t kMaxWaitingKib = 64 * 1024;
+// openInject(): the object is a block device, never opened for the program (answered EACCES).
+constexpr int kRefusedBlockDevice = -1002;
+// fsOp(inotifyAddWatch) with refuse_dirs: the object is a directory whose entries the policy may
+// hide, never watched for the program (answered EACCES).
+constexpr int kRefusedDirectoryWatch = -1010;
 
 constexpr size_t kPathBufSize = 4 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
 constexpr size_t kLeftOffset = 2 * PATH_MAX;
+// Marks a symlink's path in the kPathLeftLen list (a path never starts with it).
+constexpr char kLeftLink = '\x01';
 constexpr size_t kLocalAddrOffset = 3 * PATH_MAX;  // net.cc: the socket's own address bytes
 
 // Per-environment (per thread) state: the notification being handled now, and the
@@ -98,6 +109,7 @@ struct ThreadState {
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
   pid_t reaper = 0;                  // the program's parent (setReaperPid): its /proc is tsyd's
+  std::string magic_target;          // resolvePath(): what a magic path's link named when decided
   int32_t* jobs = nullptr;           // the job table (bindJobs), job_count entries
   size_t job_count = 0;
   Napi::ObjectReference jobs_ref;
@@ -106,6 +118,7 @@ struct ThreadState {
   std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
   std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
   bool have_control = false;         // net.cc: readControl() built `control` for the current msghdr
+  bool creds_as_program = false;     // net.cc: `control` sends SCM_CREDENTIALS naming the program's pid
   std::string local;                 // net.cc: sockInfo(): the socket's own address when last looked at
   long pending = 0;                  // net.cc: result of a call that waits for JS to settle it
   int pending_op = -1;
@@ -187,6 +200,11 @@ int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len);
 // CAP_SYS_PTRACE in this thread's effective set, for one operation on the caller (privilege.cc).
 bool RaiseCallerAccess();
 void LowerCallerAccess();
+// Another capability, for one operation whose arguments were checked as the program's own
+// (SCM_CREDENTIALS naming the program's pid needs CAP_SYS_ADMIN when tsyd sends it). False when
+// this thread may not raise it.
+bool RaiseCapability(int cap);
+void LowerCapability(int cap);
 
 // Runs op() (a long: ≥ 0 or -errno); when ptrace access to the caller was refused (a program
 // that made itself non-dumpable), once more with CAP_SYS_PTRACE raised, if this thread may.
@@ -253,8 +271,12 @@ struct ResolveResult {
   // A magic link to a deleted file is reopened through the link, but decided by the path the
   // file had (" (deleted)" cut off): what it was, not "an object without a path".
   std::string decide_as;
-  // The deepest directory of each excursion left through ".." (see kPathLeftLen).
+  // The deepest directory of each excursion through "..", and each symlink followed (kPathLeftLen).
   std::string left;
+  // A magic result: the link's target when it was decided ("pipe:[123]", "/a/b (deleted)").
+  std::string magic_target;
+  // The result is below /proc/<pid> (or /proc/<pid>/task/<tid>) of a process outside the sandbox.
+  bool foreign_proc = false;
 };
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.

@@ -125,6 +125,7 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
   std::string out(link, static_cast<size_t>(n));
   const bool magic = IsPathlessTarget(out);
   const std::string decide_as = DeletedFilePath(out);
+  st->magic_target = magic ? out : std::string();
   if (magic) {
     pid_t g = TgidOf(static_cast<pid_t>(st->req->pid));
     if (g < 0) return Napi::Number::New(env, g);

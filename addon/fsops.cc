@@ -436,15 +436,19 @@ static long DoListxattr(ThreadState* st, const char* path, bool magic, uint64_t 
 // the watch and its events are the program's), watching the checked object through
 // /proc/thread-self/fd/N. IN_DONT_FOLLOW was applied when the object was opened (the magic
 // link leads to the link itself); passed on it would watch the /proc link instead.
-static long DoInotifyAddWatch(ThreadState* st, const char* path, bool magic, int ifd, uint32_t mask) {
+// refuse_dirs: JS found that the policy may hide entries of the checked directory.
+static long DoInotifyAddWatch(ThreadState* st, const char* path, bool magic, int ifd, uint32_t mask, bool refuse_dirs) {
   Fd obj;
   if ((obj.fd = OpenObject(st, path, magic, !(mask & IN_DONT_FOLLOW))) < 0) return obj.fd;
-  if (mask & IN_ONLYDIR) {
-    // Checked here: through the magic link the kernel says ENOENT for a symlink, not ENOTDIR.
-    // (A mask that is also invalid gets ENOTDIR, not the kernel's EINVAL: accepted.)
+  if ((mask & IN_ONLYDIR) || refuse_dirs) {
     struct stat sb;
     if (fstat(obj.fd, &sb) < 0) return -errno;
-    if (!S_ISDIR(sb.st_mode)) return -ENOTDIR;
+    // Checked here: through the magic link the kernel says ENOENT for a symlink, not ENOTDIR.
+    // (A mask that is also invalid gets ENOTDIR, not the kernel's EINVAL: accepted.)
+    if ((mask & IN_ONLYDIR) && !S_ISDIR(sb.st_mode)) return -ENOTDIR;
+    // SAFETY: a directory's watch reports its entries' names (IN_CREATE "secret"): where the
+    // policy may hide one, the names would get past stat. Decided on the object opened.
+    if (refuse_dirs && S_ISDIR(sb.st_mode)) return kRefusedDirectoryWatch;
   }
   Fd ino;
   if ((ino.fd = ifd < 0 ? -EBADF : TakeFd(st, ifd)) < 0) return ino.fd;
@@ -521,12 +525,16 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpStatfs: r = DoStatfs(st, path, magic, arg(a)); break;
     case kOpGetxattr: r = DoGetxattr(st, path, magic, arg(a), arg(b), arg(c), d == 1); break;
     case kOpListxattr: r = DoListxattr(st, path, magic, arg(a), arg(b), c == 1); break;
-    case kOpInotifyAddWatch: r = DoInotifyAddWatch(st, path, magic, static_cast<int>(arg(a)), static_cast<uint32_t>(arg(b))); break;
+    case kOpInotifyAddWatch: r = DoInotifyAddWatch(st, path, magic, static_cast<int>(arg(a)), static_cast<uint32_t>(arg(b)), c == 1); break;
     case kOpNameToHandle: r = DoNameToHandle(st, path, magic, arg(a), arg(b), static_cast<int>(arg(c))); break;
     default: r = -EINVAL;
   }
   // A directory held back: JS answers it with finishStat().
   if (r == kPending) return Napi::Number::New(env, kPending);
+  if (r == kRefusedDirectoryWatch) {
+    AnswerResult(env, st, -EACCES);
+    return Napi::Number::New(env, kRefusedDirectoryWatch);
+  }
   if (r == -ESRCH) {
     // The caller died while tsyd acted: nothing to answer (Respond would fail with ENOENT).
     if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stddef.h>
@@ -555,6 +556,18 @@ static long WriteMsgLen(int notify_fd, uint64_t id, pid_t caller, uint64_t vec, 
 // 64 KiB, not the 4 MiB one call may gather: 1024 waiting sends hold 64 MiB, not 4 GiB.
 static constexpr size_t kMaxWaitingStream = 64u << 10;
 
+// SAFETY: SCM_CREDENTIALS naming the program's pid was judged for the program
+// (CheckCredentials); the kernel judges it again against tsyd's pid, so CAP_SYS_ADMIN is raised
+// for this one send only (the thread's effective set is the program's otherwise).
+static ssize_t SendAs(int sock, const msghdr* mh, int flags, bool as_program) {
+  if (as_program) RaiseCapability(CAP_SYS_ADMIN);
+  const ssize_t n = sendmsg(sock, mh, flags);
+  const int e = errno;
+  if (as_program) LowerCapability(CAP_SYS_ADMIN);
+  errno = e;
+  return n;
+}
+
 // Cuts the data of a send that will wait to what it keeps: a stream's first kMaxWaitingStream
 // bytes (the rest freed now); a datagram or record whole (all or nothing: the kernel accepted
 // its size, and kMaxWaitingKib bounds them all).
@@ -574,7 +587,7 @@ static long KeepForWaiting(int sock, std::vector<char>* data) {
 // sendmmsg's first message: the job writes its msg_len and answers 1 (a short count, which the
 // kernel's sendmmsg may give too).
 static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* gathered, const sockaddr_storage& sa,
-                        socklen_t salen, Fd* held, int msg_flags) {
+                        socklen_t salen, Fd* held, int msg_flags, bool as_program) {
   long r = KeepForWaiting(sock, gathered);
   if (r < 0) return r;
   auto owned = std::make_shared<OwnedFds>();
@@ -586,7 +599,7 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
   const bool mmsg = st->mmsg_index == 0;
   const uint64_t vec = st->req->data.args[1];
   const size_t bytes = gathered->size() + control.size();
-  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), control, msg_flags, caller, mmsg, vec](Job& job) mutable {
+  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
     iovec jiov = {data.data(), data.size()};
     msghdr jm;
     memset(&jm, 0, sizeof jm);
@@ -599,7 +612,7 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
       jm.msg_controllen = control.size();
     }
     JobBlocking(job, true);
-    ssize_t sent = sendmsg(job_sock, &jm, msg_flags | MSG_NOSIGNAL);
+    ssize_t sent = SendAs(job_sock, &jm, msg_flags | MSG_NOSIGNAL, as_program);
     const int e = errno;
     JobBlocking(job, false);
     owned.reset();
@@ -652,11 +665,12 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   //    it waits only for its own buffer to drain into the device, never for a peer.
   const int sock_fl = fcntl(sock, F_GETFL);
   const bool may_wait = sock_fl >= 0 && !(sock_fl & O_NONBLOCK) && !(msg_flags & MSG_DONTWAIT) && !(flags & kPostCheck);
+  const bool as_program = op == kNetSendmsg && st->have_control && st->creds_as_program;
   st->slots[kNetBatchEnd] = 0;
-  ssize_t n = sendmsg(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0));
+  ssize_t n = SendAs(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0), as_program);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
     if (mmsg && st->mmsg_index > 0) return -EAGAIN;  // ends the batch: JS answers the count
-    return OffloadSend(st, op, sock, &data, sa, salen, held, msg_flags);
+    return OffloadSend(st, op, sock, &data, sa, salen, held, msg_flags, as_program);
   }
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   if (n < 0) {
@@ -875,7 +889,10 @@ static long CheckCredentials(ThreadState* st, const cmsghdr* c) {
   const bool pid_ok = u.pid == pc.tgid || cap(21);  // CAP_SYS_ADMIN
   const bool uid_ok = u.uid == pc.uid[0] || u.uid == pc.uid[1] || u.uid == pc.uid[2] || cap(7);  // CAP_SETUID
   const bool gid_ok = u.gid == pc.gid[0] || u.gid == pc.gid[1] || u.gid == pc.gid[2] || cap(6);  // CAP_SETGID
-  return pid_ok && uid_ok && gid_ok ? 0 : -EPERM;
+  if (!(pid_ok && uid_ok && gid_ok)) return -EPERM;
+  // tsyd sends it: the kernel checks the pid against tsyd's own (CAP_SYS_ADMIN otherwise).
+  if (u.pid != getpid()) st->creds_as_program = true;
+  return 0;
 }
 
 // One control message of sendmsg: 0 to pass it on (after any change in place), -errno, or
@@ -1047,6 +1064,7 @@ void ClearNetState(ThreadState* st) {
   st->control_fds.clear();
   st->control.clear();
   st->have_control = false;
+  st->creds_as_program = false;
   st->pending_op = -1;
 }
 

@@ -73,14 +73,12 @@ int UmaskOf(pid_t tid) {
   return static_cast<int>(strtol(u + 7, nullptr, 8)) & 0777;
 }
 
-// True when tsyd's fd names an object without a path of its own (what a magic path was
-// decided as): pipe:[..], socket:[..], anon_inode:.., /memfd:.., or a deleted file.
-static bool HasNoPath(int fd) {
+// What tsyd's fd is, as its /proc link names it ("pipe:[123]", "/a/b (deleted)"), or "".
+static std::string LinkOf(int fd) {
   char p[64], link[PATH_MAX];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
   ssize_t n = readlink(p, link, sizeof link);
-  if (n <= 0) return false;
-  return IsPathlessTarget(std::string(link, static_cast<size_t>(n)));
+  return n <= 0 ? std::string() : std::string(link, static_cast<size_t>(n));
 }
 
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {
@@ -98,10 +96,11 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
     int e = errno;
     close(dfd);
     if (fd < 0) return -e;
-    // SAFETY: the decision was made on "an object without a path" (a pipe, socket, memfd or
-    // deleted file) behind the program's fd N; the program may have dup2'ed a named file onto
-    // N since. Refuse unless what tsyd holds now still has no path.
-    if (!HasNoPath(fd)) {
+    // SAFETY: the decision was made on what the program's fd N named then (a pipe, a socket,
+    // a memfd, a deleted file decided by its former path); the program may have dup2'ed
+    // something else onto N since — a named file, another pipe or a deleted file of another
+    // path. Refuse unless what tsyd holds now is named the same.
+    if (st->magic_target.empty() || LinkOf(fd) != st->magic_target) {
       close(fd);
       return -EACCES;
     }
@@ -123,19 +122,24 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
   return fd < 0 ? -errno : fd;
 }
 
-// Whether opening the object at the checked path may wait for another process: a FIFO, a
+// What opening the object at the checked path is: one that may wait for another process: a FIFO, a
 // block device, a character device other than the ones that never wait on open (the memory
 // devices, /dev/tty, /dev/ptmx, pseudo-terminals). A missing object is created (or the open
 // fails); a symlink opened with O_NOFOLLOW fails with ELOOP.
-static bool MayBlockOnOpen(const char* path, bool magic) {
+enum OpenKind { kOpenHere, kOpenMayBlock, kOpenBlockDevice };
+
+static OpenKind KindOfOpen(const char* path, bool magic) {
   struct stat sb;
-  if ((magic ? stat(path, &sb) : fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW)) < 0) return false;
-  if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return false;
+  if ((magic ? stat(path, &sb) : fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW)) < 0) return kOpenHere;
+  if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return kOpenHere;
+  // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
+  // ones): never opened for the program, as a device is never made (mknod).
+  if (S_ISBLK(sb.st_mode)) return kOpenBlockDevice;
   if (S_ISCHR(sb.st_mode)) {
     const unsigned ma = major(sb.st_rdev), mi = minor(sb.st_rdev);
-    if (ma == 1 || (ma == 5 && (mi == 0 || mi == 2)) || (ma >= 136 && ma <= 143)) return false;
+    if (ma == 1 || (ma == 5 && (mi == 0 || mi == 2)) || (ma >= 136 && ma <= 143)) return kOpenHere;
   }
-  return true;
+  return kOpenMayBlock;
 }
 
 // Takes off the O_NONBLOCK tsyd added (or O_PATH's substitute has) — for files and directories
@@ -191,13 +195,15 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     const pid_t caller = static_cast<pid_t>(st->req->pid);
     const uint64_t id = st->req->id;
     const int notify_fd = st->notify_fd;
-    int r = Offload(st, [path, magic, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
-      ThreadState js;  // OpenChecked's magic branch checks the request is still valid
+    std::string magic_target = st->magic_target;
+    int r = Offload(st, [path, magic, magic_target, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
+      ThreadState js;  // OpenChecked's magic branch checks the request and what it reopened
       seccomp_notif req{};
       req.id = id;
       req.pid = static_cast<uint32_t>(caller);
       js.req = &req;
       js.notify_fd = notify_fd;
+      js.magic_target = magic_target;
       JobBlocking(job, true);
       int fd = OpenChecked(&js, path.c_str(), magic, oflags, mode);
       JobBlocking(job, false);
@@ -211,7 +217,12 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     });
     return Napi::Number::New(env, r);
   };
-  const bool may_block = MayBlockOnOpen(path.c_str(), magic);
+  const OpenKind kind = KindOfOpen(path.c_str(), magic);
+  if (kind == kOpenBlockDevice) {
+    Respond(st, 1, EACCES);
+    return Napi::Number::New(env, kRefusedBlockDevice);
+  }
+  const bool may_block = kind == kOpenMayBlock;
   if (may_block && !st->inline_blocking) return offload();
   int fd;
   if (may_block) {

@@ -194,6 +194,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   res->dot_last = 0;
   res->decide_as.clear();
   res->left.clear();
+  res->magic_target.clear();
   if (raw[0] == 0) return -ENOENT;
   {
     size_t end = strlen(raw);
@@ -307,6 +308,21 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (opts.no_magiclinks && in_proc && ProcPid(next) >= 0) return -ELOOP;
     if (++links > kMaxSymlinks) return -ELOOP;
     if (target.empty()) return -ENOENT;
+    // SAFETY: a symlink followed is a path the program named on the way: JS checks that stat
+    // does not hide it (kPathLeftLen, marked kLeftLink), or `H/link` to a visible file would
+    // tell that H holds `link` and where it leads.
+    res->left.push_back(kLeftLink);
+    res->left.append(next);
+    res->left.push_back('\0');
+    // A file still linked whose name happens to end in " (deleted)" is a path like any other.
+    if (in_proc && IsDeletedTarget(target) && target[0] == '/') {
+      struct stat lst;
+      if (stat(next.c_str(), &lst) == 0 && lst.st_nlink > 0 && target.compare(0, 7, "/memfd:") != 0) {
+        PushComponents(&pending, target);
+        out = root;
+        continue;
+      }
+    }
     if (in_proc && IsMagicTarget(target)) {
       // A magic link to an object without a path (pipe, socket, memfd, deleted file).
       // SAFETY: tsyd reopens such a link only for the program's own process: opening
@@ -322,6 +338,8 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       // /proc/self/fd/N must not get around a read rule of that path (open it write-only,
       // unlink it, reopen it for reading).
       res->decide_as = DeletedFilePath(target);
+      // What the link named when it was decided: the reopen must find the same (open.cc).
+      res->magic_target = target;
       break;
     }
     if (crossed(next)) return -EXDEV;
@@ -350,7 +368,10 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   // process_vm_* and pidfd_getfd are refused to it, and their /proc forms are too, for any
   // process outside the sandbox (tsyd acts with the program's uid: same-uid processes would
   // otherwise be open to it).
-  if (owner > 0 && IsPtraceGuarded(out) && !InSandbox(static_cast<pid_t>(owner), opts.reaper)) return -EACCES;
+  if (owner > 0 && !InSandbox(static_cast<pid_t>(owner), opts.reaper)) {
+    if (IsPtraceGuarded(out)) return -EACCES;
+    res->foreign_proc = true;
+  }
   if (out.size() + 1 > outsz) return -ENAMETOOLONG;
   memcpy(outbuf, out.c_str(), out.size() + 1);
   return static_cast<long>(out.size());
@@ -458,6 +479,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   ResolveResult res;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
   st->slots[kPathDecideLen] = 0;
+  st->slots[kPathForeignProc] = 0;
   if (len < 0) {
     SetFailedPath(st, res);
     return Napi::Number::New(env, static_cast<double>(len));
@@ -467,6 +489,8 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : res.dot_last ? 1 + res.dot_last : 0;
+  st->magic_target = res.magic_target;
+  st->slots[kPathForeignProc] = res.foreign_proc ? 1 : 0;
   SetDecideAs(st, res.decide_as);
   return Napi::Number::New(env, static_cast<double>(len));
 }
@@ -517,6 +541,7 @@ Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& pa
   st->slots[kPathLeftLen] = 0;
   SetDecideAs(st, magic ? decide_as : std::string());
   st->slots[kPathTaken] = 0;
+  st->slots[kPathForeignProc] = 0;
   return Napi::Number::New(env, static_cast<double>(path.size()));
 }
 
@@ -549,6 +574,7 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   }
   const bool magic = IsPathlessTarget(out);
   const std::string decide_as = DeletedFilePath(out);
+  st->magic_target = magic ? out : std::string();
   if (magic) {
     pid_t g = TgidOf(tid);
     if (g < 0) return Napi::Number::New(env, g);

@@ -37,6 +37,8 @@ static bool SetEffective(int cap, bool on) {
 
 bool RaiseCallerAccess() { return SetEffective(CAP_SYS_PTRACE, true); }
 void LowerCallerAccess() { SetEffective(CAP_SYS_PTRACE, false); }
+bool RaiseCapability(int cap) { return SetEffective(cap, true); }
+void LowerCapability(int cap) { SetEffective(cap, false); }
 
 // lowerThreadCapabilities(caps: number[]): removes `caps` from this thread's effective set (the
 // permitted set keeps CAP_SYS_PTRACE for RaiseCallerAccess). Throws when capset fails.

@@ -70,7 +70,7 @@ struct ChildArgs {
   const char* cwd;
   int stdio[3];
   sock_fprog prog;
-  bool drop_net_admin;  // the net capabilities are on: CAP_NET_RAW and CAP_NET_ADMIN go too
+  uint64_t drop_caps;   // capabilities the program loses for good (bit N: capability N)
   int sock;
   int errpipe;
   pid_t parent;     // the reaper: the program dies with it
@@ -145,17 +145,11 @@ struct ChildArgs {
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) ChildFail(a, kStageNoNewPrivs, errno);
-  // SAFETY: CAP_SYS_PTRACE would open tsyd's /proc/<pid>/mem despite tsyd being non-dumpable
-  // (by an ordinary open, when no capability makes opens stop in the kernel): a privileged
-  // program loses it for good — bounding set, then effective/permitted/inheritable, ambient.
-  // An unprivileged one never had it (the calls fail harmlessly).
-  DropCapability(CAP_SYS_PTRACE);
-  // SAFETY: with net rules on, a raw socket (IP_HDRINCL: the header names any destination) or
-  // netfilter (NAT of an allowed address to another) would route around every address rule.
-  if (a.drop_net_admin) {
-    DropCapability(CAP_NET_RAW);
-    DropCapability(CAP_NET_ADMIN);
-  }
+  // SAFETY: a privileged program loses the capabilities that reach around the policy
+  // (src/actors/capabilities.ts says why each) for good — bounding set, then
+  // effective/permitted/inheritable, ambient. An unprivileged one never had them.
+  for (int cap = 0; cap < 64; cap++)
+    if (a.drop_caps & (1ULL << cap)) DropCapability(cap);
   // The filter names the reaper (signals to it are refused) by a placeholder: our parent now.
   for (unsigned short i = 0; i < a.prog.len; i++) {
     if (BPF_CLASS(a.prog.filter[i].code) == BPF_JMP && a.prog.filter[i].k == a.reaper_placeholder)
@@ -249,9 +243,10 @@ static void KillChildren() {
 // The reaper: the program's parent, a child subreaper (every process the program leaves
 // behind becomes its child, never init's), and the one that reports the program's end, stops
 // and continues to tsyd. It runs in the fork of tsyd, so only async-signal-safe calls.
-// SAFETY: it dies with tsyd (PDEATHSIG), and the program dies with it; its descendants then
-// keep a filter whose decided calls fail with ENOSYS for good: the filter refuses them a
-// listener of their own. tsyd kills them while it lives (leftovers.ts), then releases it.
+// SAFETY: it outlives tsyd only to kill what is left: once released (tsyd found the program
+// ended, leftovers.ts killed what it could list) or once tsyd is gone (its control socket
+// closed), it kills every child it has until it has none, then exits. The program dies with it
+// (PDEATHSIG) should it be killed from outside.
 [[noreturn]] static void ReaperMain(ChildArgs& a, int ctl) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
@@ -261,7 +256,10 @@ static void KillChildren() {
   }
   // Every signal stays blocked (as tsyd blocked them around fork): SIGCHLD is read from a
   // signalfd, and nothing else is for this process.
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != a.tsyd) _exit(125);
+  // SAFETY: no PDEATHSIG: when tsyd ends (even by SIGKILL) its end of the control socket closes
+  // and the reaper kills the whole tree before it goes; dying with tsyd would hand the
+  // program's processes to init instead.
+  if (getppid() != a.tsyd) _exit(125);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   prctl(PR_SET_NAME, "tsyd_reaper", 0, 0, 0);
   a.parent = getpid();
@@ -306,33 +304,30 @@ static void KillChildren() {
       else if (WIFEXITED(status)) SendMsg(ctl, kProgramEnded, WEXITSTATUS(status), 0);
       else if (WIFSIGNALED(status)) SendMsg(ctl, kProgramEnded, -1, WTERMSIG(status));
     }
-    // Released: tsyd found no process below us; any left (none should be) is killed.
+    // Released, or tsyd is gone: every child is killed, again at each wake (SIGCHLD or 10 ms),
+    // until none is left. SAFETY: the reaper is the subreaper: whatever is left of the program
+    // (a chain that changes pid faster than tsyd can list /proc) comes to it as its child.
     if (release) KillChildren();
-    pollfd p[2] = {{ctl, POLLIN, 0}, {sfd, POLLIN, 0}};
-    int n = poll(p, sfd >= 0 ? 2 : 1, release || sfd < 0 ? 10 : -1);
+    pollfd p[2];
+    int np = 0;
+    if (ctl >= 0) p[np++] = {ctl, POLLIN, 0};
+    if (sfd >= 0) p[np++] = {sfd, POLLIN, 0};
+    int n = poll(p, np, release || sfd < 0 ? 10 : -1);
     if (n < 0 && errno != EINTR) _exit(125);
-    if (sfd >= 0 && (p[1].revents & POLLIN)) {
-      signalfd_siginfo si;
-      while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
-      }
-    }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      char c = 0;
-      ssize_t r = read(ctl, &c, 1);
-      // A release, or tsyd closed its end (it exits): no one would kill what is left, so we do.
-      if (r <= 0 || c == kReaperRelease) release = true;
-      if (r <= 0) {
-        close(ctl);
-        ctl = -1;
-      }
-    }
-    if (ctl < 0) {
-      // (ctl gone) poll the signalfd only from now on
-      for (;;) {
-        KillChildren();
-        int status;
-        pid_t w = waitpid(-1, &status, __WALL);
-        if (w < 0 && errno == ECHILD) _exit(0);
+    for (int i = 0; i < np && n > 0; i++) {
+      if (p[i].fd == sfd && (p[i].revents & POLLIN)) {
+        signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        }
+      } else if (p[i].fd == ctl && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+        char c = 0;
+        ssize_t r = read(ctl, &c, 1);
+        // A release, or tsyd closed its end (it ended): no one else would kill what is left.
+        if (r <= 0 || c == kReaperRelease) release = true;
+        if (r <= 0) {
+          close(ctl);
+          ctl = -1;
+        }
       }
     }
   }
@@ -418,7 +413,14 @@ static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   for (int i = 0; i < 3; i++) a.stdio[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
   a.prog.len = static_cast<unsigned short>(filter.Length() / sizeof(sock_filter));
   a.prog.filter = reinterpret_cast<sock_filter*>(filter.Data());
-  a.drop_net_admin = o.Has("dropNetAdmin") && o.Get("dropNetAdmin").ToBoolean().Value();
+  a.drop_caps = 0;
+  if (o.Has("dropCapabilities") && o.Get("dropCapabilities").IsArray()) {
+    Napi::Array caps = o.Get("dropCapabilities").As<Napi::Array>();
+    for (uint32_t i = 0; i < caps.Length(); i++) {
+      int cap = caps.Get(i).As<Napi::Number>().Int32Value();
+      if (cap >= 0 && cap < 64) a.drop_caps |= 1ULL << cap;
+    }
+  }
   a.foreground = o.Has("foreground") ? o.Get("foreground").As<Napi::Number>().Int32Value() : kForegroundNever;
   a.reaper_placeholder = o.Has("reaperPlaceholder") ? o.Get("reaperPlaceholder").As<Napi::Number>().Uint32Value() : 0;
   a.tsyd = getpid();

@@ -1,24 +1,18 @@
 // The program's leftovers. The program's parent is tsyd's reaper (addon/spawn.cc), a child
 // subreaper: every process the program leaves behind becomes the reaper's child, never init's,
 // in the CLI and in the library alike. Once the program has ended, tsyd kills the whole tree
-// below the reaper; the reaper reaps them.
-import { readdirSync, readFileSync } from 'node:fs';
+// below the reaper, then releases the reaper, which kills and reaps what is left until nothing is.
+import { readdirSync } from 'node:fs';
 import { native } from './native/addon.js';
+import { parentPid } from './proc-tree.js';
 
 interface Proc {
   ppid: number;
 }
 
-/** A process's parent, from /proc/PID/stat; undefined once it is gone (reaped). */
 function procParent(pid: number | string): Proc | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm may hold spaces and parentheses: the fields after it start at the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]) };
-  } catch {
-    return undefined; // ended and reaped meanwhile
-  }
+  const ppid = parentPid(pid);
+  return ppid === undefined ? undefined : { ppid };
 }
 
 /** Every process on the machine, from /proc. */

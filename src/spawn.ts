@@ -20,8 +20,8 @@ import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { ChildEvent, native, sys } from './native/addon.js';
 import { REAPER_PID_PLACEHOLDER } from './filters/program-filter.js';
-import { CAP_NET_RAW, droppedCapabilities } from './actors/capabilities.js';
-import { killLeftovers } from './leftovers.js';
+import { droppedCapabilities } from './actors/capabilities.js';
+import { descendants, killLeftovers } from './leftovers.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
 import { Policy } from './sandbox/policy.js';
@@ -181,7 +181,7 @@ export class SandboxedProcess extends EventEmitter {
           cwd: options.cwd,
           stdio,
           filter: buildChildFilter(policy),
-          dropNetAdmin: droppedCapabilities(policy).includes(CAP_NET_RAW),
+          dropCapabilities: droppedCapabilities(policy),
           foreground: options.foreground === true ? 1 : options.foreground === false ? 0 : 2,
           reaperPlaceholder: REAPER_PID_PLACEHOLDER,
         }),
@@ -263,6 +263,7 @@ export class SandboxedProcess extends EventEmitter {
     this.sandbox = createActor(sandboxMachine).start();
     let startError: TsydError | undefined;
     let resolveReaper: (r: { code: number; signal: number }) => void = () => {};
+    let reaperStuck = false;
     const reaperEnded = new Promise<{ code: number; signal: number }>((r) => (resolveReaper = r));
     const programEnded = new Promise<{ exitCode: number; signal: NodeJS.Signals | null }>((resolve) => {
       const ended = (a: number, b: number) => {
@@ -335,15 +336,18 @@ export class SandboxedProcess extends EventEmitter {
             // filter: they must not run on once tsyd stops answering (their decided calls would
             // fail with ENOSYS, the rest would go on, holding our stdout). Killed before the
             // supervisor stops, whatever state they are in.
-            const { killed, left } = await killLeftovers(spawned.reaperPid);
+            const { killed, left } = await killLeftovers(spawned.reaperPid, 1000);
             if (killed > 0) logger.info({ ctx: 'spawn', op: 'kill_leftovers', count: killed }, `killed ${killed} processes the program left behind`);
+            // Released, the reaper kills its children until it has none (a chain that changes
+            // pid faster than /proc can be listed comes to it, the subreaper), then exits.
             native.releaseReaper(spawned.controlFd);
             const reaperGone = await Promise.race([reaperEnded, new Promise<null>((r) => setTimeout(r, 5000, null).unref())]);
-            if (left > 0 || reaperGone === null) {
-              // SAFETY: processes of the sandbox run on unsupervised: a critical failure. The
-              // reaper goes (it kills its children itself once released or killed).
-              native.pidfdSendSignal(spawned.reaperPidfd, 9);
-              logger.alert({ ctx: 'spawn', op: 'kill_leftovers', count: left }, `${left} processes the program left behind did not end`);
+            if (reaperGone === null) {
+              // SAFETY: processes of the sandbox did not end (a process in uninterruptible
+              // sleep): a critical failure. The reaper is never killed for it: it goes on
+              // killing them, after tsyd too; killed, it would hand them to init.
+              reaperStuck = true;
+              logger.alert({ ctx: 'spawn', op: 'kill_leftovers', count: Math.max(left, descendants(spawned.reaperPid).size) }, `processes the program left behind did not end: the reaper (pid ${spawned.reaperPid}) goes on killing them`);
               return 101;
             }
             return exitCode;
@@ -369,7 +373,8 @@ export class SandboxedProcess extends EventEmitter {
         native.close(wakeFd);
       }
       native.close(spawned.pidfd);
-      await reaperEnded;
+      // A reaper still killing (critical failure above) is not waited for: it ends on its own.
+      if (!reaperStuck) await reaperEnded;
       native.close(spawned.reaperPidfd);
       native.close(spawned.controlFd);
       reading = false;

@@ -93,11 +93,14 @@ export interface EmulatorContext {
    * and the reaper (the program's parent).
    */
   isSupervisor(pid: number): boolean;
+  /** True for a process below the reaper: one of the program's own. */
+  inSandbox(pid: number): boolean;
   /**
-   * Refuses a call that would act on tsyd or its reaper: EPERM, one warn record
+   * Refuses a call that would act on tsyd or its reaper (or reach around the policy whatever it
+   * says): EPERM (unless `answer` is false: already answered), one warn record
    * (`ctx:"access", cap:"containment"`), a violation. Never let through, not even in audit mode.
    */
-  refuseAct(sys: string, target: string): void;
+  refuseAct(sys: string, target: string, answer?: boolean): void;
   /** tsyd's process group (the reaper's too): the program must not join it or signal it. */
   readonly supervisorGroup: number;
   /**

@@ -15,6 +15,7 @@ import { buildHandlerTable } from './handlers/index.js';
 import { PolicyLog } from './policy-log.js';
 import { droppedCapabilities } from './capabilities.js';
 import { DecisionRing } from './decision-ring.js';
+import { isBelow } from '../proc-tree.js';
 import { EmuState, Slot, WorkerData } from './worker-data.js';
 
 const SIGALRM = 14;
@@ -155,12 +156,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
         }
       },
     },
-    refuseAct(sys, target) {
+    refuseAct(sys, target, answer = true) {
       const v: Access = { cap: 'containment', target, sys, pid: slot[Req.pid]!, allowed: false };
-      logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}: it is tsyd's`);
+      logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}`);
       ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
-      native.respond(Answer.error, EPERM);
+      if (answer) native.respond(Answer.error, EPERM);
     },
     jobsExhausted(sys, memory = false) {
       const now = Date.now();
@@ -173,6 +174,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads
       // (emulators come and go) names tsyd itself.
       return pid === process.pid || pid === task.reaperPid || (pid > 0 && existsSync(`/proc/${process.pid}/task/${pid}`));
+    },
+    inSandbox(pid) {
+      return isBelow(pid, task.reaperPid);
     },
     supervisorGroup: ownProcessGroup(),
     markBlocking(on) {

@@ -1,6 +1,6 @@
 // Runs one program under tsyd for the CLI (run, learn): signals forwarded, the start failure
 // said in words, the exit status returned.
-import { fstatSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
@@ -47,6 +47,16 @@ export async function supervise(program: string, args: string[], options: SpawnO
   return result.exitCode;
 }
 
+/** True when tsyd has a controlling terminal (opening /dev/tty works). */
+function hasControllingTerminal(): boolean {
+  try {
+    closeSync(openSync('/dev/tty', constants.O_RDWR | constants.O_NOCTTY));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Stops that come from the terminal: tsyd stops with the program, so that the shell sees its job stop. */
 const TERMINAL_STOPS = new Set<NodeJS.Signals>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
 
@@ -59,7 +69,10 @@ const TERMINAL_STOPS = new Set<NodeJS.Signals>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']
 function followJobControl(child: SandboxedProcess): void {
   child.on('stop', (sig: NodeJS.Signals | null) => {
     if (sig === null || !TERMINAL_STOPS.has(sig)) return;
-    native.terminalForeground(child.pid, 0);
+    // SAFETY: only a job of a terminal stops with its program: with no controlling terminal
+    // (a service, CI, a pipeline under setsid) no shell would ever continue tsyd, and a program
+    // that raised SIGTSTP would have frozen its supervisor. It stays stopped alone, as natively.
+    if (native.terminalForeground(child.pid, 0) !== 1 && !hasControllingTerminal()) return;
     process.kill(process.pid, sig);
   });
   process.on('SIGCONT', () => {

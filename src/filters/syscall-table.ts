@@ -375,8 +375,8 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   reboot: refused('EPERM', HOST), swapon: refused('EPERM', `${HOST}; a hidden path would answer differently`),
   swapoff: refused('EPERM', HOST), sethostname: refused('EPERM', HOST), setdomainname: refused('EPERM', HOST),
   vhangup: refused('EPERM', 'hangs up the terminal the user shares'),
-  syslog: allowed('reads the kernel log as /dev/kmsg would', [
-    rule([eq(0, 3)], ALLOW, 'SYSLOG_ACTION_READ_ALL'),
+  syslog: decided('reads the kernel log: decided as a read of /dev/kmsg', [
+    rule([eq(0, 3)], NOTIFY, 'SYSLOG_ACTION_READ_ALL'),
     rule([eq(0, 10)], ALLOW, 'SYSLOG_ACTION_SIZE_BUFFER'),
     rule([], EPERM, 'clears, consumes or reconfigures the kernel log'),
   ]),

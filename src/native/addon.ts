@@ -33,7 +33,7 @@ export const Slot = {
   pathFailOut: 37,
   /** A checked magic link to a deleted file: the length of the path it had (at DECIDE_AS_OFFSET of the path buffer), which decides it. */
   pathDecideLen: 38,
-  /** The directories a resolution left again through "..": NUL-separated at LEFT_OFFSET (total length). */
+  /** The directories a resolution left again through "..", and the symlinks it followed (LEFT_LINK first): NUL-separated at LEFT_OFFSET (total length). */
   pathLeftLen: 39,
   /** sockInfo() / a recheck: the socket's own address family (4|6, else 1000 + the AF_ number) and port. */
   netLocalFamily: 40,
@@ -43,6 +43,11 @@ export const Slot = {
    * buffer holds the path of tsyd's copy of it, and fsOp() acts on that copy.
    */
   pathTaken: 42,
+  /**
+   * resolvePath(): 1 when the path is below /proc/<pid> of a process outside the sandbox: its
+   * ptrace-guarded entries are refused by the walk, the rest may be read, never written.
+   */
+  pathForeignProc: 43,
   /**
    * readSockaddr()/readMsgName() of a connect or send: 1 when the program gave the unspecified
    * address (0.0.0.0, ::, ::ffff:0.0.0.0), which the path buffer holds as loopback (decided and
@@ -59,6 +64,8 @@ export const PATH_BUF_SIZE = 4 * 4096;
 export const DECIDE_AS_OFFSET = 4096;
 /** Where the directories a resolution left through ".." are put in the path buffer (Slot.pathLeftLen). */
 export const LEFT_OFFSET = 2 * 4096;
+/** Marks a symlink followed in the pathLeftLen list (addon/common.h kLeftLink). */
+export const LEFT_LINK = '\x01';
 /** Where sockInfo() puts the socket's own address bytes in the path buffer (addon/net.cc kLocalOff). */
 export const LOCAL_ADDR_OFFSET = 3 * 4096;
 
@@ -137,6 +144,10 @@ export const OFFLOAD_FULL = -1001;
 export const OFFLOAD_MEMORY = -1003;
 /** What all waiting calls of a sandbox may hold of the program's data (KiB; addon/common.h kMaxWaitingKib). */
 export const MAX_WAITING_KIB = 64 * 1024;
+/** openInject(): a block device, never opened for the program (answered EACCES). */
+export const REFUSED_BLOCK_DEVICE = -1002;
+/** fsOp(inotifyAddWatch, …, 1): a directory whose entries may be hidden, not watched (answered EACCES). */
+export const REFUSED_DIRECTORY_WATCH = -1010;
 
 /** recv() results besides -errno. */
 export const Recv = { none: 0, got: 1, woken: 2, hangup: 3, gotExhausted: 4 } as const;
@@ -152,8 +163,8 @@ export interface SpawnRequest {
   /** fds for the program's 0, 1, 2; -1 inherits tsyd's. */
   stdio: [number, number, number];
   filter: Buffer;
-  /** Drop CAP_NET_RAW and CAP_NET_ADMIN in the program (the net capabilities are on). */
-  dropNetAdmin?: boolean;
+  /** Capabilities the program loses for good (src/actors/capabilities.ts). */
+  dropCapabilities?: number[];
   /** When to hand the controlling terminal to the program's group, if tsyd's group has it: 0 never, 1 always, 2 when the program's stdin is that terminal. */
   foreground?: 0 | 1 | 2;
   /** The value the filter uses for the reaper's pid (replaced by it in the program). */

@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
+import { linksOnTheWay } from './links-on-the-way.js';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type Statement } from './rules.js';
@@ -48,6 +49,10 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   // Relative entries (`.`, '') name a different directory at every cd: left out.
   const path = (env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
   if (path.length > 0) ctx.path = [...new Set(path.map(canonical))];
-  if (opts.program !== undefined) ctx.program = canonical(opts.cwd !== undefined ? resolve(opts.cwd, opts.program) : opts.program);
+  if (opts.program !== undefined) {
+    const named = opts.cwd !== undefined ? resolve(opts.cwd, opts.program) : resolve(opts.program);
+    ctx.program = canonical(named);
+    ctx.programLinks = linksOnTheWay(named);
+  }
   return ctx;
 }

@@ -20,6 +20,8 @@ export interface ProfileContext {
   tmp?: string;
   /** The program's canonical path (paranoid lets it, and nothing else, be executed). */
   program?: string;
+  /** The symlinks followed from the program's path as found to its canonical path (/bin, …). */
+  programLinks?: string[];
   /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
   path?: string[];
 }
@@ -164,6 +166,8 @@ function paranoidRules(ctx: ProfileContext): string[] {
   if (ctx.program !== undefined) {
     const p = globLiteral(ctx.program);
     out.push(`allow/read+${p}`, `allow/stat+${p}`, `allow/exec+${p}`);
+    // A symlink followed must be visible (/bin/echo passes /bin): its name only.
+    for (const l of ctx.programLinks ?? []) out.push(`allow/stat+${globLiteral(l)}`);
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { run as runLibrary } from '../../src/index.js';
 import { fixture } from '../helpers/fixtures.js';
 import { describe, NOBODY, runNative, runTsyd, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
-import { sandboxBelow } from '../helpers/procstat.js';
+import { descendants, isReaper, processesWithArgument, sandboxBelow } from '../helpers/procstat.js';
 
 const bin = () => fixture('contain');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -72,6 +72,29 @@ test('a /proc/<tsyd> directory fd used as a pidfd: refused (and natively it sign
   }
 });
 
+test("another sandbox's tsyd and reaper are not signalled (natively they are)", async () => {
+  const other = spawnTsyd(['run', '--', 'sleep', '30']);
+  try {
+    let reaper: number | undefined;
+    for (let i = 0; i < 100 && reaper === undefined; i++) {
+      reaper = descendants(other.pid).find((p) => isReaper(p));
+      if (reaper === undefined) await sleep(50);
+    }
+    assert.ok(reaper, 'the other sandbox runs');
+    const script = `kill -CONT ${other.pid} && echo tsyd-signalled; kill -CONT ${reaper} && echo reaper-signalled; ${bin()} pidfd-proc ${other.pid}`;
+    const n = await runNative('sh', ['-c', script]);
+    assert.match(n.stdout, /^tsyd-signalled\nreaper-signalled\n[^]*pidfd-send-signal ok/, describe(n));
+    const r = await runTsyd(['run', '--log-fd', '3', ...NOTHING_ON, '--', 'sh', '-c', script], { logFd: 3 });
+    assert.not.match(r.stdout, /signalled/, describe(r));
+    assert.match(r.stdout, /pidfd-send-signal EPERM/, describe(r));
+    const refused = containmentRecords(r).filter((x) => String(x['target']).includes("another sandbox's tsyd"));
+    assert.is(refused.length, 3, r.log);
+  } finally {
+    other.child.kill('SIGKILL');
+    await other.result.catch(() => {});
+  }
+});
+
 test('kill(-1) and joining tsyd\'s process group are refused; kill(0) stays in the program\'s group', async () => {
   const r = await runTsyd(['run', '--log-fd', '3', '--', 'sh', '-c', `${bin()} kill-all; ${bin()} join-group $(ps -o pgid= -p $$ | tr -d ' ')`], { logFd: 3 });
   assert.is(r.code, 0, describe(r));
@@ -130,6 +153,46 @@ test('the CLI: a daemon is killed too, and nothing of the sandbox is left once t
   await sleep(1500);
   assert.not.ok(existsSync(file));
   assert.equal(sandboxBelow(t.pid), []);
+});
+
+/** Waits until no process carries `token`, killing the ones that do (a failed test leaves none). */
+async function chainGone(token: string, ms: number): Promise<number[]> {
+  const end = Date.now() + ms;
+  let seen: number[] = [];
+  while (Date.now() < end) {
+    seen = processesWithArgument(token);
+    if (seen.length === 0) return [];
+    await sleep(50);
+  }
+  for (let i = 0; i < 2000 && processesWithArgument(token).length > 0; i++) {
+    for (const pid of processesWithArgument(token)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+  }
+  return seen;
+}
+
+test('a chain of processes hopping pids (fork, parent exits) does not outlive the program', async () => {
+  const token = `tsyd-churn-${process.pid}-a`;
+  const r = await runTsyd(['run', ...NOTHING_ON, '--', bin(), 'churn', '20', token]);
+  assert.is(r.code, 0, describe(r));
+  assert.match(r.stdout, /^churn ok$/m);
+  assert.equal(await chainGone(token, 1000), [], 'the chain is gone once tsyd has exited');
+});
+
+test('tsyd killed (SIGKILL) while the chain hops: the reaper kills it all, nothing reaches init', async () => {
+  const token = `tsyd-churn-${process.pid}-b`;
+  const t = spawnTsyd(['run', ...NOTHING_ON, '--', bin(), 'churn', '20', token, 'wait']);
+  await t.waitForStdout(/churn ok/);
+  await sleep(300);
+  assert.ok(processesWithArgument(token).length >= 2, 'the chain runs (the test can fail)');
+  t.child.kill('SIGKILL');
+  await t.result;
+  assert.equal(await chainGone(token, 1500), [], 'nothing of the sandbox is left');
 });
 
 test('TIOCSTI and TIOCLINUX are refused (natively TIOCSTI types into the terminal)', async () => {

@@ -24,7 +24,7 @@ test('the loader cannot run an exec-denied binary; a file mapped executable is d
   const n = await runNative(LOADER, [denied]);
   assert.is(n.code, 0, `natively the loader runs it: ${describe(n)}`);
   for (const user of [undefined, NOBODY]) {
-    const policy = ['--log-fd', '3', '-m', 'sandbox/exec:on', '-m', 'allow/exec+/***', '-m', `deny/exec+${denied}`];
+    const policy = ['--log-fd', '3', '-m', 'sandbox/exec:on', '-m', 'allow/exec+/***', '-m', `deny/exec+${denied}`, '-m', 'deny/exec+/dev/***', '-m', 'deny/exec+/SYSV*'];
     const direct = await runTsyd(['run', ...policy, '--', denied], { logFd: 3, user });
     assert.is(direct.code, 126, `execve is denied: ${describe(direct)}`);
     const r = await runTsyd(['run', ...policy, '--', LOADER, denied], { logFd: 3, user });
@@ -35,9 +35,11 @@ test('the loader cannot run an exec-denied binary; a file mapped executable is d
     assert.match(m.stdout, /^mmap-read ok$/m, 'readable, not executable');
     assert.match(m.stdout, /^mprotect-exec EACCES$/m);
     assert.match(m.stdout, /^mmap-anon-exec ok$/m, 'anonymous executable memory (JITs) is not a file');
+    assert.match(m.stdout, /^mprotect-shared-anon-exec ok$/m, 'shared anonymous memory is not /dev/zero');
+    assert.match(m.stdout, /^mprotect-sysv-shm-exec ok$/m, 'SysV shm is not a file either');
   }
   const natively = await runNative(bin(), ['mmapexec', denied]);
-  assert.match(natively.stdout, /mmap-exec ok\n[^]*mprotect-exec ok/);
+  assert.match(natively.stdout, /mmap-exec ok\n[^]*mprotect-exec ok[^]*mprotect-shared-anon-exec ok\nmprotect-sysv-shm-exec ok/);
 });
 
 test('chattr through a read-only fd is decided as write (natively it changes the file)', async () => {

@@ -89,4 +89,39 @@ test("a directory's link count leaves its hidden subdirectories out (natively it
   assert.match(ls.stdout, /^drwxr-xr-x 3 /, describe(ls));
 });
 
+test('a hidden symlink leads nowhere, even to a visible file (absolute, relative, chained); a shown one does', async () => {
+  // Found by review: "hidden/link" to a visible file resolved, telling that hidden holds "link".
+  const tree = tempTree('hidden-links', { 'open': 'O', 'vault/key': 'K' });
+  symlinkSync(`${tree}/open`, `${tree}/vault/abs`);
+  symlinkSync('../open', `${tree}/vault/rel`);
+  symlinkSync(`${tree}/open`, `${tree}/vault/shown`); // in the hidden directory, but allowed by name
+  symlinkSync('vault/abs', `${tree}/via`); // visible, but through the hidden link
+  const ops = ['stat', `${tree}/vault/abs`, 'read', `${tree}/vault/rel`, 'read', `${tree}/via`, 'read', `${tree}/open`, 'read', `${tree}/vault/shown`];
+  const shown = ['-m', `allow/stat+${tree}/vault/shown`, '-m', `allow/read+${tree}/vault/shown`];
+  for (const user of [undefined, NOBODY]) {
+    const native = await runNative(fixture('fsops'), ops, { user });
+    assert.is(native.stdout, 'stat ok type=reg size=1\n' + 'read ok O\n'.repeat(4), describe(native));
+    const run = await fsops([...policy([`${tree}/vault/***`]), ...shown], ops, { user });
+    assert.is(run.result.code, 0, describe(run.result));
+    assert.equal(run.lines, ['stat ENOENT', 'read ENOENT', 'read ENOENT', 'read ok O', 'read ok O'], describe(run.result));
+    const paths = run.denials.map((d) => `${d['cap']} ${d['path']}`);
+    assert.equal(paths, [`stat ${tree}/vault/abs`, `stat ${tree}/vault/rel`, `stat ${tree}/vault/abs`], run.result.log);
+  }
+});
+
+test('a directory that may hold hidden entries cannot be watched (inotify events name entries)', async () => {
+  const tree = tempTree('hidden-watch', { 'open/f': '', 'mixed/a': '', 'mixed/secret': '' });
+  const ops = ['inotify', `${tree}/mixed`, '0', 'inotify', `${tree}/mixed/a`, '0', 'inotify', `${tree}/open`, 'onlydir', 'inotify', tree, '0'];
+  for (const user of [undefined, NOBODY]) {
+    const native = await runNative(fixture('fsops'), ops, { user });
+    assert.is(native.stdout, 'inotify ok\n'.repeat(4), describe(native));
+    // An event on mixed would say IN_CREATE "secret" when it is made again: refused, and said.
+    const run = await fsops(policy([`${tree}/mixed/secret`]), ops, { user });
+    assert.is(run.result.code, 0, describe(run.result));
+    assert.equal(run.lines, ['inotify EACCES', 'inotify ok', 'inotify ok', 'inotify ok'], describe(run.result));
+    const refusals = run.result.records.filter((r) => r['cap'] === 'containment');
+    assert.equal(refusals.map((r) => [r['sys'], r['target']]), [['inotify_add_watch', `${tree}/mixed (watched, its events would name entries stat hides)`]], run.result.log);
+  }
+});
+
 test.run();

@@ -4,7 +4,7 @@
 // Each attack is shown to work without tsyd first.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
@@ -52,6 +52,27 @@ test("nobody: another same-uid process's environment and memory stay out of reac
   } finally {
     h.stop();
     plain.child.stdin!.end();
+  }
+});
+
+test("another process's /proc is read, never written (oom_score_adj); the sandbox's own is written", async () => {
+  for (const user of [undefined, NOBODY]) {
+    const other = spawnProgram('sh', ['-c', 'read x'], { keepStdinOpen: true, user });
+    try {
+      const script = (p: number) =>
+        `echo 500 > /proc/${p}/oom_score_adj && echo other-written; cat /proc/${p}/status > /dev/null && echo other-read; ` +
+        'echo 600 > /proc/self/oom_score_adj && echo self-written; sh -c "echo 700 > /proc/$$/oom_score_adj" && echo child-written';
+      const n = await runNative('sh', ['-c', script(other.pid)], { user });
+      assert.match(n.stdout, /^other-written$/m, `natively: ${describe(n)}`);
+      writeFileSync(`/proc/${other.pid}/oom_score_adj`, '0');
+      const policy = ['-p', 'off', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '-m', 'allow/write+/***'];
+      const r = await runTsyd(['run', '--log-fd', '3', ...policy, '--', 'sh', '-c', script(other.pid)], { logFd: 3, user });
+      assert.is(r.stdout, 'other-read\nself-written\nchild-written\n', describe(r));
+      assert.match(readFileSync(`/proc/${other.pid}/oom_score_adj`, 'utf8'), /^0\n/);
+      assert.ok(r.records.some((x) => x['cap'] === 'containment' && String(x['target']).startsWith(`/proc/${other.pid}/oom_score_adj`)), r.log);
+    } finally {
+      other.child.stdin!.end();
+    }
   }
 });
 
@@ -116,6 +137,36 @@ test('emulator threads act without CAP_SYS_PTRACE (and the net capabilities when
   } finally {
     t.child.kill('SIGKILL');
     await t.result.catch(() => {});
+  }
+});
+
+// syslog(2) READ_ALL as python ctypes (no fixture needed): "readall N" or "readall ERRNO".
+const KLOG = [
+  'import ctypes, errno',
+  'libc = ctypes.CDLL(None, use_errno=True)',
+  'buf = ctypes.create_string_buffer(1 << 16)',
+  'r = libc.klogctl(3, buf, len(buf))',
+  'print("readall", "ok" if r > 0 else errno.errorcode[ctypes.get_errno()])',
+].join('\n');
+
+test('syslog(2) reads the kernel log only where reading /dev/kmsg is allowed', async () => {
+  // With dmesg_restrict 0 the kernel lets anyone read its log: then only the policy stands between.
+  const restrict = readFileSync('/proc/sys/kernel/dmesg_restrict', 'utf8');
+  writeFileSync('/proc/sys/kernel/dmesg_restrict', '0');
+  try {
+    const denyKmsg = ['-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/dev/kmsg'];
+    for (const user of [undefined, NOBODY]) {
+      const n = await runNative('/usr/bin/python3', ['-c', KLOG], { user });
+      assert.is(n.stdout, 'readall ok\n', `natively the log is read: ${describe(n)}`);
+      const allowed = await runTsyd(['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', '/usr/bin/python3', '-c', KLOG], { user });
+      assert.is(allowed.stdout, 'readall ok\n', describe(allowed));
+      const denied = await runTsyd(['run', ...denyKmsg, '--', '/usr/bin/python3', '-c', KLOG], { user });
+      assert.is(denied.stdout, 'readall EPERM\n', describe(denied));
+      const records = denied.records.filter((r) => r.ctx === 'access' && r.sys === 'syslog');
+      assert.equal(records.map((r) => [r.cap, r.path]), [['read', '/dev/kmsg']], describe(denied));
+    }
+  } finally {
+    writeFileSync('/proc/sys/kernel/dmesg_restrict', restrict);
   }
 });
 

@@ -69,6 +69,10 @@ test('paranoid: a program starts and prints; it reads nothing else and executes 
   assert.is(echo.code, 0, describe(echo));
   assert.is(echo.stdout, 'hi\n');
   assert.is(echo.records.filter((x) => x.ctx === 'access').length, 0, describe(echo));
+  // Through symlinks the program's name passes (/bin, /usr/bin/awk, /etc/alternatives/awk on
+  // Debian): each must be visible, or the walk would find nothing.
+  const awk = await runTsyd(['run', ...paranoid, '--', 'awk', 'BEGIN { print "awk" }']);
+  assert.is(awk.stdout, 'awk\n', describe(awk));
   const cat = await runTsyd(['run', ...paranoid, '--', '/bin/cat', '/etc/hostname']);
   assert.is(cat.code, 1, describe(cat));
   // Hidden too (stat): the file does not exist for the program.

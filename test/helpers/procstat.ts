@@ -108,3 +108,19 @@ export function isReaper(pid: number): boolean {
 export function sandboxBelow(pid: number): number[] {
   return descendants(pid).filter((p) => !isReaper(p));
 }
+
+/** Every live process whose argv holds `token` (a test's marker), zombies left out. */
+export function processesWithArgument(token: string): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0').includes(token)) continue;
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') found.push(Number(name));
+    } catch {
+      // ended between the listing and the read
+    }
+  }
+  return found;
+}

@@ -1,7 +1,7 @@
 // Small pieces every path handler uses: request arguments, resolving a path argument and
 // answering a resolution failure.
 import { constants as os } from 'node:os';
-import { Answer, DECIDE_AS_OFFSET, LEFT_OFFSET, native, Slot } from '../../native/addon.js';
+import { Answer, DECIDE_AS_OFFSET, LEFT_LINK, LEFT_OFFSET, native, Slot } from '../../native/addon.js';
 import type { EmulatorContext } from '../emulator-context.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
@@ -37,8 +37,9 @@ export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, 
 
 /**
  * True (after logging the denial) when the resolution walked into a directory that stat hides
- * and out again through "..". SAFETY: `hidden/sub/../..` would resolve while `hidden/nosuch/..`
- * fails: names under a hidden directory could be enumerated. A walk through a hidden directory
+ * and out again through "..", or followed a symlink that stat hides. SAFETY: `hidden/sub/../..`
+ * would resolve while `hidden/nosuch/..` fails, and `hidden/link` to a visible file would
+ * resolve: names under a hidden directory could be enumerated. A walk through a hidden path
  * finds nothing, as if it did not exist.
  */
 export function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: number): boolean {
@@ -48,6 +49,14 @@ export function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: 
   // On the final path's own branch (itself or above it): not left, the final path decides.
   const onBranch = (p: string) => p === final || final.startsWith(p === '/' ? p : `${p}/`);
   for (const deepest of ctx.pathBuf.toString('latin1', LEFT_OFFSET, LEFT_OFFSET + len).split('\0')) {
+    // A symlink followed: decided as itself, as a final path is (a visible link in a hidden
+    // directory is the policy's choice).
+    if (deepest.startsWith(LEFT_LINK)) {
+      const link = deepest.slice(1);
+      // Asked through ctx.allows even when allowed: `tsyd learn` records the link to allow it.
+      if (!onBranch(link) && isHidden(ctx, sys, link)) return true;
+      continue;
+    }
     // The deepest point and every directory above it that was entered, then left.
     for (let p = deepest; p.length > 1 && !onBranch(p); p = p.slice(0, Math.max(1, p.lastIndexOf('/')))) {
       if (!ctx.policy.check('stat', p)) return isHidden(ctx, sys, p);

@@ -10,7 +10,7 @@ import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { fromBytes } from '../../sandbox/bytes.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, isHidden, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 
 const { EACCES, ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
@@ -21,16 +21,46 @@ const AT_FDCWD = -100;
 /** openat2 resolve flags (linux/openat2.h). */
 const Resolve2 = { noMagiclinks: 0x02, noSymlinks: 0x04 } as const;
 
-/** What the head of a file to be executed says: a `#!` interpreter, not a script, or unknown. */
-export type Interpreter = string | null | { unreadable: string };
+/**
+ * What the head of a file to be executed says: a `#!` script and its interpreter, an ELF program
+ * and the interpreter (loader) its PT_INTERP names (null: static), another format, or unknown.
+ */
+export type Head =
+  | { kind: 'script'; interpreter: string }
+  | { kind: 'elf'; interpreter: string | null; class32: boolean }
+  | { kind: 'other' }
+  | { kind: 'unreadable'; why: string };
+
+const ELF_MAGIC = 0x464c457f; // "\x7fELF", little-endian
+const PT_INTERP = 3;
+
+/** The PT_INTERP path of a 64-bit little-endian ELF file at fd (head: its first bytes), or null. */
+function elfInterpreter(fd: number, head: Buffer): string | null {
+  const phoff = Number(head.readBigUInt64LE(32));
+  const phentsize = head.readUInt16LE(54);
+  const phnum = head.readUInt16LE(56);
+  if (phentsize < 56 || phnum === 0 || phnum > 256) return null;
+  const ph = Buffer.alloc(phentsize * phnum);
+  if (readSync(fd, ph, 0, ph.length, phoff) !== ph.length) return null;
+  for (let i = 0; i < phnum; i++) {
+    const at = i * phentsize;
+    if (ph.readUInt32LE(at) !== PT_INTERP) continue;
+    const offset = Number(ph.readBigUInt64LE(at + 8));
+    const size = Math.min(Number(ph.readBigUInt64LE(at + 32)), 4096);
+    const name = Buffer.alloc(size);
+    const n = readSync(fd, name, 0, size, offset);
+    const end = name.indexOf(0);
+    return name.toString('latin1', 0, end >= 0 && end < n ? end : n);
+  }
+  return null;
+}
 
 /**
- * The interpreter named by a `#!` line of the file at `path`, null (not a script), or
- * `{unreadable}` when tsyd cannot read the file's head. SAFETY: fail closed: the kernel reads the
- * head of a file it executes without read permission (an execute-only script) and despite a
- * lease, so a head tsyd cannot read may name any interpreter: the caller refuses the exec.
+ * Reads what the file at `path` would run. SAFETY: fail closed: the kernel reads the head of a
+ * file it executes without read permission (an execute-only script) and despite a lease, so a
+ * head tsyd cannot read may name any interpreter: the caller refuses the exec.
  */
-export function interpreterOf(path: string): Interpreter {
+export function headOf(path: string): Head {
   let fd: number;
   try {
     // Non-blocking: a FIFO named as a program must not stall the emulator. SAFETY: the path is
@@ -41,34 +71,36 @@ export function interpreterOf(path: string): Interpreter {
     const code = (err as { errno?: number }).errno;
     // Gone: the kernel's own lookup fails as well. Anything else (EACCES of an execute-only
     // file, EWOULDBLOCK of a lease, ELOOP of a swapped component): unknown.
-    if (code === os.errno.ENOENT) return null;
-    return { unreadable: `cannot read its head to check a #! interpreter (errno ${code ?? '?'})` };
+    if (code === os.errno.ENOENT) return { kind: 'other' };
+    return { kind: 'unreadable', why: `cannot read its head to check what it runs (errno ${code ?? '?'})` };
   }
   try {
     // Not a regular file: the kernel refuses to execute it (EACCES).
-    if (!fstatSync(fd).isFile()) {
-      native.close(fd);
-      return null;
+    if (!fstatSync(fd).isFile()) return { kind: 'other' };
+    const head = Buffer.alloc(BINPRM_BUF_SIZE);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n >= 64 && head.readUInt32LE(0) === ELF_MAGIC) {
+      // EI_CLASS: 1 = 32-bit, 2 = 64-bit.
+      if (head[4] === 1) return { kind: 'elf', interpreter: null, class32: true };
+      return { kind: 'elf', interpreter: head[4] === 2 && head[5] === 1 ? elfInterpreter(fd, head) : null, class32: false };
     }
-  } catch {
-    native.close(fd);
-    return { unreadable: 'cannot stat it' };
-  }
-  const head = Buffer.alloc(BINPRM_BUF_SIZE);
-  let n = 0;
-  try {
-    n = readSync(fd, head, 0, head.length, 0);
+    if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return { kind: 'other' };
+    let i = 2;
+    while (i < n && (head[i] === 0x20 || head[i] === 0x09)) i++;
+    let j = i;
+    while (j < n && head[j] !== 0x20 && head[j] !== 0x09 && head[j] !== 0x0a && head[j] !== 0) j++;
+    return j > i ? { kind: 'script', interpreter: head.toString('latin1', i, j) } : { kind: 'other' };
   } catch (err) {
-    return { unreadable: `cannot read its head (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
+    return { kind: 'unreadable', why: `cannot read its head (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
   } finally {
     native.close(fd);
   }
-  if (n < 2 || head[0] !== 0x23 || head[1] !== 0x21) return null;
-  let i = 2;
-  while (i < n && (head[i] === 0x20 || head[i] === 0x09)) i++;
-  let j = i;
-  while (j < n && head[j] !== 0x20 && head[j] !== 0x09 && head[j] !== 0x0a && head[j] !== 0) j++;
-  return j > i ? head.toString('latin1', i, j) : null;
+}
+
+/** Denies an exec for a reason of the file's head (one warn record), with `errno`. */
+function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string, errno: number): void {
+  ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.slots[Slot.pid], why }, `denied exec of ${fromBytes(path)}: ${why}`);
+  refuse(errno);
 }
 
 function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
@@ -81,15 +113,19 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
   if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   const tid = ctx.slots[Slot.pid]!;
   for (let depth = 0; ; depth++) {
-    const interp = interpreterOf(path);
-    if (interp === null) break;
-    if (typeof interp !== 'string') {
-      ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.slots[Slot.pid], why: interp.unreadable }, `denied exec of ${fromBytes(path)}: ${interp.unreadable}`);
-      return refuse(EACCES);
-    }
+    const head = headOf(path);
+    if (head.kind === 'other') break;
+    if (head.kind === 'unreadable') return refuseHead(ctx, sys, path, head.why, EACCES);
+    // SAFETY: 32-bit programs make only calls the filter refuses, but the kernel gives one
+    // without PT_GNU_STACK READ_IMPLIES_EXEC, and a far jump to 64-bit code then maps files
+    // executable through PROT_READ: not run at all.
+    if (head.kind === 'elf' && head.class32) return refuseHead(ctx, sys, path, '32-bit programs cannot run under tsyd', EACCES);
+    if (head.interpreter === null) break;
     if (depth === MAX_INTERPRETERS) return refuse(ELOOP);
-    // The kernel resolves the interpreter in the program's view (relative to its cwd), as bytes.
-    const canonical = native.canonicalize(tid, Buffer.from(interp, 'latin1'), AT_FDCWD, 0);
+    // The kernel opens the interpreter (a script's, or an ELF program's loader named by
+    // PT_INTERP) itself, in the program's view (relative to its cwd), as bytes: no system call
+    // tsyd could see. SAFETY: decided as exec here, and hidden means missing.
+    const canonical = native.canonicalize(tid, Buffer.from(head.interpreter, 'latin1'), AT_FDCWD, 0);
     if (typeof canonical === 'number') {
       // A missing interpreter fails in the kernel too (ENOENT): let it say so. SAFETY: any other
       // failure (a loop, tsyd's own /proc, a name too long) is refused: never continued unchecked.
@@ -97,7 +133,10 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
       return refuse(-canonical);
     }
     path = canonical.toString('latin1');
+    if (isHidden(ctx, sys, path)) return refuse(ENOENT);
     if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
+    // An ELF loader is not itself loaded through another (the kernel does not chain them).
+    if (head.kind === 'elf') break;
   }
   native.respond(Answer.continue);
 }

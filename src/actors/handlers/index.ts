@@ -19,6 +19,7 @@ import { sigactionHandlers } from './sigaction.js';
 import { ioctlHandlers } from './ioctl.js';
 import { memoryHandlers } from './memory.js';
 import { processHandlers } from './processes.js';
+import { syslogHandlers } from './syslog.js';
 
 export interface HandlerEntry {
   name: string;
@@ -52,6 +53,7 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
     ...memoryHandlers(),
     ...processHandlers(),
     ...ioctlHandlers(),
+    ...syslogHandlers(),
   ];
 }
 

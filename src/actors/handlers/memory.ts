@@ -30,9 +30,10 @@ interface Vma {
   end: bigint;
   file: string;
   inode: string;
+  dev: string;
 }
 
-const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ (\d+) *(.*)$/;
+const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ (\S+) (\d+) *(.*)$/;
 
 /** The mappings of a /proc/PID/maps text that overlap [start, end). */
 export function mappingsIn(maps: string, start: bigint, end: bigint): Vma[] {
@@ -43,9 +44,18 @@ export function mappingsIn(maps: string, start: bigint, end: bigint): Vma[] {
     const lo = BigInt(`0x${m[1]}`);
     const hi = BigInt(`0x${m[2]}`);
     if (hi <= start || lo >= end) continue;
-    out.push({ start: lo, end: hi, inode: m[3]!, file: m[4]! });
+    out.push({ start: lo, end: hi, dev: m[3]!, inode: m[4]!, file: m[5]! });
   }
   return out;
+}
+
+/**
+ * Shared anonymous memory (mmap MAP_SHARED|MAP_ANONYMOUS, SysV shm) lives on the kernel's
+ * internal shmem mount (device 00:01) and /proc shows it as "/dev/zero (deleted)" or
+ * "/SYSV<key> (deleted)": no file anyone can name, so it is anonymous memory here too.
+ */
+function isSharedAnonymous(vma: Vma): boolean {
+  return vma.dev === '00:01' && (vma.file === '/dev/zero (deleted)' || /^\/SYSV[0-9a-f]{8} \(deleted\)$/.test(vma.file));
 }
 
 /** The name a mapping's file is decided by: the path, a deleted file by the path it had. */
@@ -70,7 +80,7 @@ function protectExecutable(sys: string) {
     if (!native.idValid()) return;
     for (const vma of mappingsIn(maps, addr, addr + len)) {
       // Anonymous memory ([heap], [stack], JIT pages, a name of [brackets]) has no file.
-      if (vma.inode === '0' || !vma.file.startsWith('/')) continue;
+      if (vma.inode === '0' || !vma.file.startsWith('/') || isSharedAnonymous(vma)) continue;
       const path = decidedName(vma.file);
       // maps was read as latin1: the path is already the byte string rules match.
       if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);

@@ -1,7 +1,7 @@
 // The open family: open, openat, openat2, creat. Emulated: decided on the canonical path,
 // then opened by tsyd and injected into the program (ADDFD + SEND).
 import { constants as os } from 'node:os';
-import { Answer, native, OFFLOAD_FULL, Resolve, Slot } from '../../native/addon.js';
+import { Answer, native, OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, isHidden, refusePath, resolveArg } from './common.js';
 
@@ -21,7 +21,7 @@ const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_IN_ROOT = 0x10;
 
-const { EEXIST, ENOENT, ESRCH } = os.errno;
+const { EACCES, EEXIST, ENOENT, ESRCH } = os.errno;
 
 // The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
 const VALID_OPEN_FLAGS =
@@ -86,6 +86,13 @@ function emulateOpen(
   if (path === null) return;
   ctx.fault(path);
   if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);
+  // SAFETY: /proc/<pid> of a process outside the sandbox is never written, whatever the rules:
+  // oom_score_adj, autogroup, comm, attr/*, coredump_filter of a same-uid neighbour (or of any
+  // process, for root) would let the program reach past the sandbox.
+  if ((write || isCreating(flags)) && ctx.slots[Slot.pathForeignProc] === 1) {
+    ctx.refuseAct(sys, `${path} (written: /proc of a process outside the sandbox)`, false);
+    return void native.respond(Answer.error, EACCES);
+  }
   if (checkCreate) {
     const missing = ctx.slots[Slot.pathMissing] === 1 || (flags & O_TMPFILE) === O_TMPFILE;
     if (missing) {
@@ -107,7 +114,10 @@ function emulateOpen(
   // read (decided above) allows — ADDFD cannot send an O_PATH file (addon/open.cc).
   // An open that may wait for another process (a FIFO, a device, a lease) runs on a job thread
   // of the addon, never in this emulator; at the limit of such calls it is answered EAGAIN.
-  if (native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0) === OFFLOAD_FULL) ctx.jobsExhausted(sys);
+  const r = native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0);
+  if (r === OFFLOAD_FULL) ctx.jobsExhausted(sys);
+  // SAFETY: a block device is the raw file system below every rule: refused whatever the rules.
+  if (r === REFUSED_BLOCK_DEVICE) ctx.refuseAct(sys, `the block device ${path} (raw access to a file system)`, false);
 }
 
 function openatResolveFlags(resolve: number): number {

@@ -12,11 +12,12 @@
 // not tsyd's; for it to become tsyd's it would have to end and its number come round again (the
 // whole pid space) within the microseconds before the kernel acts.
 // Audit mode never lets these through: they are not policy rules, they keep tsyd alive.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, refuse, takeFdArg } from './common.js';
+import { statFields } from '../../proc-tree.js';
 
 const { EFAULT } = os.errno;
 const PRIO_PROCESS = 0;
@@ -35,12 +36,34 @@ const cont = () => void native.respond(Answer.continue);
 
 /** The process group of `pid`, from /proc/PID/stat (undefined when it is gone). */
 function groupOf(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[2]) : undefined;
+}
+
+/** How many of a process's threads are looked at for tsyd's names (tsyd_mon starts early). */
+const THREADS_LOOKED_AT = 256;
+
+/**
+ * A process of another tsyd: its reaper, or a process with a thread named as tsyd names its
+ * own (tsyd_mon, tsyd_emu, tsyd_int, tsyd_blk). Another sandbox's program would die with it.
+ * A process of this sandbox is never one (a tsyd the program runs itself is the program's).
+ */
+function isAnotherSupervisor(ctx: EmulatorContext, pid: number): boolean {
+  let tids: string[];
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return undefined;
+    return false;
   }
+  const named = tids.slice(0, THREADS_LOOKED_AT).some((tid) => {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1');
+      return comm.startsWith('tsyd_');
+    } catch {
+      return false;
+    }
+  });
+  return named && !ctx.inSandbox(pid);
 }
 
 const { ESRCH } = os.errno;
@@ -59,6 +82,10 @@ function stopsAt(ctx: EmulatorContext, sys: string, pid: number, what = `pid ${p
   }
   if (ctx.isSupervisor(pid)) {
     ctx.refuseAct(sys, what);
+    return true;
+  }
+  if (isAnotherSupervisor(ctx, pid)) {
+    ctx.refuseAct(sys, `${what} (another sandbox's tsyd)`);
     return true;
   }
   return false;
@@ -119,6 +146,7 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
   const flags = arg32(ctx.slots, 3);
   if (target > 0 && !probe(ctx, 1)) {
     if (ctx.isSupervisor(target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target}`);
+    if (isAnotherSupervisor(ctx, target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target} (another sandbox's tsyd)`);
     if (flags & PIDFD_SIGNAL_PROCESS_GROUP && groupOf(target) === ctx.supervisorGroup) {
       return ctx.refuseAct('pidfd_send_signal', `process group ${ctx.supervisorGroup}`);
     }

@@ -6,7 +6,7 @@
 // with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
-import { Answer, FS_PENDING, FsOp, native, Resolve, Slot } from '../../native/addon.js';
+import { Answer, FS_PENDING, FsOp, native, REFUSED_DIRECTORY_WATCH, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
@@ -219,7 +219,13 @@ export function statHandlers(): Map<string, HandlerSpec> {
   }
   add('inotify_add_watch', (ctx) => {
     const flags = arg32(ctx.slots, 2) & IN_DONT_FOLLOW ? Resolve.noFollow : 0;
-    if (decideStat(ctx, 'inotify_add_watch', CWD, 1, flags) !== null) native.fsOp(FsOp.inotifyAddWatch, 0, 2);
+    const path = decideStat(ctx, 'inotify_add_watch', CWD, 1, flags);
+    if (path === null) return;
+    // SAFETY: events on a directory name its entries: a directory that may hold hidden ones is
+    // not watched (EACCES, logged), files and other directories are.
+    const refuseDirs = !ctx.audit && ctx.policy.mayDenyChildren('stat', path);
+    const r = native.fsOp(FsOp.inotifyAddWatch, 0, 2, refuseDirs ? 1 : 0);
+    if (r === REFUSED_DIRECTORY_WATCH) ctx.refuseAct('inotify_add_watch', `${path} (watched, its events would name entries stat hides)`, false);
   });
   add('name_to_handle_at', (ctx) => {
     const f = arg32(ctx.slots, 4);

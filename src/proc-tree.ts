@@ -1,0 +1,30 @@
+// The process tree as /proc shows it: a process's parent, and whether it is below another.
+import { readFileSync } from 'node:fs';
+
+/** The fields of /proc/PID/stat after comm (state, ppid, pgrp, …); undefined once it is gone. */
+export function statFields(pid: number | string): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // comm may hold spaces and parentheses: the fields after it start at the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined; // ended and reaped meanwhile
+  }
+}
+
+/** A process's parent pid; undefined once it is gone. */
+export function parentPid(pid: number | string): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[1]) : undefined;
+}
+
+/** True when `pid` is a descendant of `root` (its child, grandchild, …). */
+export function isBelow(pid: number, root: number): boolean {
+  for (let depth = 0; depth < 4096 && pid > 1; depth++) {
+    const parent = parentPid(pid);
+    if (parent === undefined) return false;
+    if (parent === root) return true;
+    pid = parent;
+  }
+  return false;
+}
