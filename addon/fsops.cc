@@ -218,6 +218,22 @@ static long DoReadlink(ThreadState* st, const char* path, uint64_t buf, long siz
   return w < 0 ? w : n;
 }
 
+// A truncate that must wait for a lease on the file to break (up to lease-break-time, 45 s by
+// default): on a job thread, with tsyd's O_PATH fd `obj` (the job closes it).
+static long TruncateOnJob(ThreadState* st, int obj, int64_t length) {
+  int r = Offload(st, [obj, length](Job& job) {
+    char p[64];
+    snprintf(p, sizeof p, "/proc/thread-self/fd/%d", obj);
+    JobBlocking(job, true);
+    long t = Ret(truncate(p, length));
+    JobBlocking(job, false);
+    close(obj);
+    JobAnswer(job, t);
+  });
+  if (r != kOffloaded) close(obj);
+  return r;
+}
+
 static long DoTruncate(ThreadState* st, const char* path, bool magic, int64_t length) {
   if (length < 0) return -EINVAL;
   Fd f;
@@ -225,7 +241,20 @@ static long DoTruncate(ThreadState* st, const char* path, bool magic, int64_t le
   // This thread's own fd table (emulator threads have a private one): thread-self.
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
-  return Ret(truncate(p, length));
+  struct stat sb;
+  if (fstat(f.fd, &sb) < 0) return -errno;
+  if (!S_ISREG(sb.st_mode)) return Ret(truncate(p, length));
+  // SAFETY: truncate waits while another process holds a lease on the file: never in this
+  // emulator (the program could hold every emulator with leased files). Opened for writing
+  // without blocking (the same permission checks as truncate), a lease answers EWOULDBLOCK at
+  // once and the waiting truncate goes to a job thread; no lease can be taken while tsyd has
+  // the file open for writing, so the truncate through that fd never waits.
+  Fd w;
+  if ((w.fd = open(p, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)) >= 0) return Ret(ftruncate(w.fd, length));
+  if (errno != EWOULDBLOCK) return -errno;
+  int obj = f.fd;
+  f.fd = -1;
+  return TruncateOnJob(st, obj, length);
 }
 
 // mkdir, mknod, symlink: create the last name in the checked parent.
@@ -531,6 +560,8 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   }
   // A directory held back: JS answers it with finishStat().
   if (r == kPending) return Napi::Number::New(env, kPending);
+  // Handed to a job thread (answered there), or answered EAGAIN when the job table was full.
+  if (r == kOffloaded || r == kOffloadFull) return Napi::Number::New(env, r);
   if (r == kRefusedDirectoryWatch) {
     AnswerResult(env, st, -EACCES);
     return Napi::Number::New(env, kRefusedDirectoryWatch);

@@ -4,6 +4,7 @@ export type { SpawnOptions, SandboxResult, StdioOption, Violation } from './spaw
 export { Policy } from './sandbox/policy.js';
 export type { PolicyData } from './sandbox/policy.js';
 export { buildPolicy, profileContext } from './sandbox/build.js';
+export { policyFileNames } from './sandbox/policy-files.js';
 export { PROFILES, DEFAULT_PROFILE } from './sandbox/profiles.js';
 export type { ProfileName, ProfileContext } from './sandbox/profiles.js';
 export { learnPolicy } from './sandbox/learn.js';

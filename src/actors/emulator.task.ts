@@ -102,20 +102,26 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
 
   const audit = task.audit === true;
   const record = task.record === true;
-  /** Logs and reports one decision; returns whether the call goes on. */
-  const decided = (allowed: boolean, a: Omit<Access, 'allowed' | 'pid'>): boolean => {
+  /**
+   * Logs and reports one decision; returns whether the call goes on. `policyFile`: a denial
+   * that protects a policy file of this sandbox.
+   */
+  const decided = (allowed: boolean, a: Omit<Access, 'allowed' | 'pid'>, policyFile = false): boolean => {
     if (allowed) {
       // Learning: every access must reach the owner: wait for room rather than drop.
       if (record) ring.push(JSON.stringify({ ...a, pid: slot[Req.pid]!, allowed: true } satisfies Access), true);
       return true;
     }
+    // SAFETY: audit mode is an explicit choice (`--audit`) to let every denial through — but
+    // for a policy file: the program must not change the policy of the next run, audited or not.
+    const letThrough = audit && !policyFile;
     const v: Access = { ...a, pid: slot[Req.pid]!, allowed: false };
-    if (audit) v.audit = true;
+    if (letThrough) v.audit = true;
     const what = a.path ?? a.addr;
-    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${audit ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}`);
+    const why = policyFile ? ': a policy file of this sandbox, or the way to one' : '';
+    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${letThrough ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}${why}`);
     ring.push(JSON.stringify(v), record);
-    // SAFETY: audit mode is an explicit choice (`--audit`) to let every denial through.
-    return audit;
+    return letThrough;
   };
   const ctx: EmulatorContext = {
     slots: slot,
@@ -129,7 +135,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       if (allowed && !record) return true;
       const text = fromBytes(path);
       // A name that is not UTF-8 loses bytes in `text`: its exact bytes ride along.
-      return decided(allowed, toBytes(text) === path ? { cap, path: text, sys } : { cap, path: text, pathBytes: path, sys });
+      const access = toBytes(text) === path ? { cap, path: text, sys } : { cap, path: text, pathBytes: path, sys };
+      return decided(allowed, access, !allowed && policy!.changesPolicyFile(cap, path));
     },
     allowsAddress(cap, sys, family, addr, port, given) {
       const allowed = policy!.checkAddress(cap, family, addr, port);

@@ -1,11 +1,13 @@
 // Policy inputs (rules, files, profiles) in command-line order → one Policy.
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { linksOnTheWay } from './links-on-the-way.js';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type Statement } from './rules.js';
+import { policyFilesNames } from './policy-files.js';
+import { passwdHomes } from './secrets.js';
 
 /** One source of rules: a rule text (`-m`), a policy file (`-P`) or a built-in profile (`-p`). */
 export type PolicyInput = { rule: string } | { file: string } | { profile: string };
@@ -27,8 +29,22 @@ export function policyStatements(inputs: PolicyInput[], context: () => ProfileCo
   return statements;
 }
 
+/**
+ * The policy of `inputs`, its files protected. SAFETY: the program must never change the policy
+ * it runs under next time: the `-P` files and the files the profile context was read from
+ * are denied write, create and delete whatever the rules say (Policy.protectPolicyFiles).
+ */
 export function buildPolicy(inputs: PolicyInput[], context: ProfileContext | (() => ProfileContext) = () => profileContext()): Policy {
-  return Policy.from(policyStatements(inputs, typeof context === 'function' ? context : () => context));
+  let used: ProfileContext | undefined;
+  const contextOnce = () => (used ??= typeof context === 'function' ? context() : context);
+  const policy = Policy.from(policyStatements(inputs, contextOnce));
+  policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? [])]));
+  return policy;
+}
+
+/** The `-P` files of `inputs`, in order. */
+export function inputFiles(inputs: PolicyInput[]): string[] {
+  return inputs.flatMap((i) => ('file' in i ? [i.file] : []));
 }
 
 function canonical(path: string): string {
@@ -39,6 +55,18 @@ function canonical(path: string): string {
   }
 }
 
+/**
+ * A socket's path as rules see it: its directory canonical (the socket itself may be gone, and
+ * the name is what the program could bind again); the socket's own target is added beside it.
+ */
+function canonicalSocket(path: string): string {
+  const dir = canonical(dirname(path));
+  return dir === '/' ? `/${basename(path)}` : `${dir}/${basename(path)}`;
+}
+
+/** Where the profile finds every account's home. */
+const PASSWD = '/etc/passwd';
+
 /** The context of a program started in `cwd` (default: ours) with `env` (default: ours). */
 export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; program?: string } = {}): ProfileContext {
   const env = opts.env ?? process.env;
@@ -46,6 +74,16 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   const tmp = env.TMPDIR !== undefined && env.TMPDIR.startsWith('/') ? canonical(env.TMPDIR) : canonical(tmpdir());
   const ctx: ProfileContext = { cwd: canonical(opts.cwd ?? process.cwd()), home: canonical(home) };
   if (tmp !== '/tmp') ctx.tmp = tmp;
+  const homes = passwdHomes(PASSWD);
+  if (homes.length > 0) ctx.homes = homes;
+  ctx.files = [PASSWD];
+  // Agent sockets the environment names: ssh's, tmux's server (`$TMUX` = socket,pid,session),
+  // gpg's (the old `$GPG_AGENT_INFO` = socket:pid:1).
+  const agents = [env.SSH_AUTH_SOCK, env.TMUX?.split(',')[0], env.GPG_AGENT_INFO?.split(':')[0]]
+    .filter((p): p is string => p !== undefined && p.startsWith('/') && p !== '/')
+    .flatMap((p) => [canonicalSocket(p), ...(existsSync(p) ? [canonical(p)] : [])]);
+  if (agents.length > 0) ctx.agents = [...new Set(agents)];
+  if (env.XDG_RUNTIME_DIR !== undefined && env.XDG_RUNTIME_DIR.startsWith('/')) ctx.runtime = canonical(env.XDG_RUNTIME_DIR);
   // Relative entries (`.`, '') name a different directory at every cd: left out.
   const path = (env.PATH ?? '').split(':').filter((d) => d.startsWith('/'));
   if (path.length > 0) ctx.path = [...new Set(path.map(canonical))];

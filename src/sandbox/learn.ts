@@ -7,8 +7,8 @@ import { CAPABILITIES, isNetCapability, type Capability } from './capabilities.j
 import { globLiteral } from './glob-literal.js';
 import { globOverlap } from './glob-overlap.js';
 import { globMatcher, globStateKey } from './glob.js';
-import type { ProfileContext } from './profiles.js';
-import { secretGlobs, secretRoots } from './secrets.js';
+import { agentCaps, startupProtected, type ProfileContext } from './profiles.js';
+import { agentGlobs, secretGlobs, secretRoots } from './secrets.js';
 
 /** One recorded decision (the fields of an 'access' event that matter here). */
 export interface LearnedAccess {
@@ -35,6 +35,12 @@ export interface LearnOptions {
   users?: string[];
   /** A directory with at least this many entries accessed becomes `dir/***`. @default 3 */
   groupAt?: number;
+  /**
+   * The canonical names (bytes) of the policy files of the learning run and of its output
+   * (Policy.protectedPolicyFiles): no learned write, create or delete rule reaches them.
+   * @default none
+   */
+  policyFiles?: string[];
 }
 
 export interface LearnedPolicy {
@@ -116,18 +122,19 @@ export interface Candidate {
 class Grouper {
   private readonly roots: string[];
   private readonly temps: string[];
+  /** `protectedGlobs`: byte globs (secrets; for write, create and delete start-up files too). */
   constructor(
     ctx: ProfileContext,
-    users: string[],
+    protectedGlobs: string[],
     private readonly groupAt: number,
   ) {
-    this.roots = secretRoots(secretGlobs(ctx.home, users).map(toBytes));
+    this.roots = secretRoots(protectedGlobs);
     this.temps = ['/tmp', '/var/tmp', '/dev/shm', ...(ctx.tmp !== undefined ? [toBytes(ctx.tmp)] : [])];
   }
 
   /**
-   * SAFETY: a directory may become `dir/***` only when no secret lies at or below it and it
-   * is not inside one; never `/`.
+   * SAFETY: a directory may become `dir/***` only when no secret (for write, create and
+   * delete: no start-up file) lies at or below it and it is not inside one; never `/`.
    */
   widenable(dir: string): boolean {
     if (dir === '/' || dir.startsWith('/proc')) return false;
@@ -196,7 +203,7 @@ class Grouper {
  * by its own `# SECRET` rule, never through a learned one), and so is a name no policy line can
  * hold. Each narrowing or omission is reported through `warn` (display text).
  */
-export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets: string[], warn: (msg: string) => void): string[] {
+export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets: string[], warn: (msg: string) => void, what: (hit: string) => string = secretUntouched): string[] {
   const out = new Set<string>();
   const admit = (c: Candidate): void => {
     if (c.glob === null) {
@@ -214,10 +221,10 @@ export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets
       }
       const rule = `allow/${cap}+${showBytes(c.glob)}`;
       if (c.from.length === 0 || (c.from.length === 1 && c.from[0] === c.name)) {
-        warn(`not learned: ${rule} could match the secret ${showBytes(hit!)}, which the run did not touch`);
+        warn(`not learned: ${rule} could match ${what(hit!)}`);
         return;
       }
-      warn(`narrowed: ${rule} could match the secret ${showBytes(hit!)}, which the run did not touch: only the ${c.from.length} path(s) the run used are allowed`);
+      warn(`narrowed: ${rule} could match ${what(hit!)}: only the ${c.from.length} path(s) the run used are allowed`);
     }
     for (const p of c.from) admit({ glob: pathGlob(p), name: p, from: [p] });
   };
@@ -225,50 +232,88 @@ export function keepOffSecrets(cap: Capability, candidates: Candidate[], secrets
   return [...out].sort();
 }
 
+const secretUntouched = (hit: string) => `the secret ${showBytes(hit)}, which the run did not touch`;
+
+/** The capabilities that change a file: a start-up file is never learned into them by grouping. */
+const CHANGES: ReadonlySet<Capability> = new Set(['write', 'create', 'delete']);
+
 export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   const ctx = opts.context;
   // SAFETY: the secret globs of the user profile (every home under /home, not only the listed
-  // users), as bytes like the recorded paths.
-  const secretGlobList = secretGlobs(ctx.home).map(toBytes);
+  // users), as bytes like the recorded paths; for write, create and delete also its start-up
+  // files (code that runs later outside the sandbox).
+  const secretGlobList = secretGlobs(ctx).map(toBytes);
+  const startupGlobList = startupProtected(ctx).map(toBytes);
   const isSecret = secretGlobList.map((g) => globMatcher(g));
+  const isStartup = startupGlobList.map((g) => globMatcher(g));
   const secretOf = (p: string) => isSecret.some((m) => m(p));
+  const startupOf = (cap: Capability, p: string) => CHANGES.has(cap) && isStartup.some((m) => m(p));
+  // SAFETY: the agent sockets of the user profile, denied after every learned allow (a temp
+  // dir's `/tmp/***` would reach them), for connect, bind and the changes that replace them.
+  const agents = agentGlobs(ctx).map((a) => ({ glob: toBytes(a.glob), caps: agentCaps(a.caps), match: globMatcher(toBytes(a.glob)) }));
+  const agentOf = (cap: Capability, p: string) => agents.some((a) => a.caps.includes(cap) && a.match(p));
+  // SAFETY: the policy files of the learning run and its output: no learned rule changes them.
+  const policyFiles = new Set(opts.policyFiles ?? []);
+  const policyFileGlobList = [...policyFiles].map(literal).filter((g): g is string => g !== null);
+  const changesPolicyFile = (cap: Capability, p: string) => CHANGES.has(cap) && policyFiles.has(p);
   const paths = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
   const addrs = new Map<Capability, Set<string>>(CAPABILITIES.map((c) => [c, new Set()]));
-  const secrets: Array<{ cap: Capability; path: string }> = [];
+  /** Touched places that are only ever allowed by their own commented rule. */
+  const explicit = { secret: [] as Explicit[], startup: [] as Explicit[], agent: [] as Explicit[] };
   const warnings: string[] = [];
   const warn = (msg: string) => {
     if (!warnings.includes(msg)) warnings.push(msg);
   };
   const seen = new Set<string>();
+  const reported = new Set<string>();
+  const once = (list: Explicit[], cap: Capability, path: string) => {
+    const key = `${cap} ${path}`;
+    if (!seen.has(key)) list.push({ cap, path });
+    seen.add(key);
+  };
   // Directories the run listed: their entries must stay visible (stat), or the same listing would
   // come back shorter — except where a secret could be among them (it stays hidden).
   const listed = new Set<string>();
   const secretBelow = (dir: string) => secretGlobList.some((g) => globStateKey(g, `${dir}/`) !== '');
   for (const a of opts.accesses) {
+    // SAFETY: the exact bytes of the name; a name recorded as text only (U+FFFD where bytes were
+    // lost) is taken as the UTF-8 of that text: a rule for another name, never a wildcard.
+    const path = a.path === undefined ? undefined : (a.pathBytes ?? toBytes(a.path));
+    if (path !== undefined && changesPolicyFile(a.cap, path)) {
+      warn(`not learned: the run tried to change a policy file (${a.cap} ${showBytes(path)}): it never may`);
+      continue;
+    }
     // Denied accesses (a -m deny during learning) did not happen: nothing to allow.
     if (!a.allowed) continue;
     if (a.addr !== undefined) addrs.get(a.cap)!.add(a.addr);
-    if (a.path === undefined) continue;
-    // SAFETY: the exact bytes of the name; a name recorded as text only (U+FFFD where bytes were
-    // lost) is taken as the UTF-8 of that text: a rule for another name, never a wildcard.
-    const path = a.pathBytes ?? toBytes(a.path);
+    if (path === undefined) continue;
     if (a.cap === 'stat' && a.sys === 'getdents64' && !secretBelow(path)) listed.add(path);
     if (path.startsWith('@')) {
       const name = literal(path.slice(1));
       if (name === null) warn(`not learned: ${a.cap} ${showBytes(path)}: a newline in a name cannot be written in a policy file`);
       else addrs.get(a.cap)!.add(`@${name}`);
+    } else if (agentOf(a.cap, path)) {
+      // After the agent denies (an agent socket can be a secret too: reported as one).
+      once(explicit.agent, a.cap, path);
+      if (secretOf(path)) reported.add(`${a.cap} ${showBytes(path)}`);
+      warn(`the learned run used an agent socket (${a.cap} ${showBytes(path)}): allowed explicitly after the agent denies, marked # AGENT`);
     } else if (secretOf(path)) {
       // SAFETY: never silently allow a secret: an explicit, commented rule and a warning.
-      const key = `${a.cap} ${path}`;
-      if (!seen.has(key)) secrets.push({ cap: a.cap, path });
-      seen.add(key);
+      once(explicit.secret, a.cap, path);
+      reported.add(`${a.cap} ${showBytes(path)}`);
+    } else if (startupOf(a.cap, path)) {
+      once(explicit.startup, a.cap, path);
+      warn(`the learned run changed a start-up file (${a.cap} ${showBytes(path)}), which runs code outside the sandbox later: allowed explicitly, marked # START-UP`);
     } else paths.get(a.cap)!.add(path);
   }
   // The initial program, whether or not the exec of the program itself was recorded.
   const program = ctx.program !== undefined ? toBytes(ctx.program) : undefined;
   if (program !== undefined && !secretOf(program)) paths.get('exec')!.add(program);
 
-  const grouper = new Grouper(ctx, opts.users ?? [], opts.groupAt ?? 3);
+  const groupAt = opts.groupAt ?? 3;
+  const users = opts.users ?? [];
+  const readGrouper = new Grouper(ctx, secretGlobs(ctx, users).map(toBytes), groupAt);
+  const changeGrouper = new Grouper(ctx, [...[...secretGlobs(ctx, users), ...startupProtected(ctx, users)].map(toBytes), ...policyFileGlobList], groupAt);
   const enforced = opts.enforced ?? new Set(CAPABILITIES);
   const lines = [
     `# Learned by tsyd learn on ${(opts.date ?? new Date()).toISOString()}`,
@@ -279,19 +324,41 @@ export function learnPolicy(opts: LearnOptions): LearnedPolicy {
   for (const cap of CAPABILITIES) {
     lines.push(enforced.has(cap) ? `sandbox/${cap}:on` : `# sandbox/${cap}:on   (not enforced by this tsyd: nothing was recorded)`);
   }
+  const allowed = new Map<Capability, string[]>();
   for (const cap of CAPABILITIES) {
-    const candidates = grouper.group(paths.get(cap)!);
+    // SAFETY: UNIX socket paths are never grouped: `/tmp/***` for connect would reach every
+    // agent socket in /tmp (an ssh-agent at /tmp/ssh-*/agent.N). Each is allowed as it was used.
+    const candidates = isNetCapability(cap)
+      ? [...paths.get(cap)!].map((p) => ({ glob: pathGlob(p), name: p, from: [p] }))
+      : (CHANGES.has(cap) ? changeGrouper : readGrouper).group(paths.get(cap)!);
     if (cap === 'stat') for (const d of listed) candidates.push({ glob: glob(d, '/*'), name: named(d, '/*'), from: [] });
-    const patterns = [...keepOffSecrets(cap, candidates, secretGlobList, warn), ...(isNetCapability(cap) ? [...addrs.get(cap)!].sort() : [])];
+    const keepOff = CHANGES.has(cap) ? [...secretGlobList, ...startupGlobList, ...policyFileGlobList] : secretGlobList;
+    const what = (hit: string) => (policyFiles.has(hit) ? `the policy file ${showBytes(hit)}` : secretUntouched(hit));
+    const kept = keepOffSecrets(cap, candidates, keepOff, warn, what);
+    allowed.set(cap, kept);
+    const patterns = [...kept, ...(isNetCapability(cap) ? [...addrs.get(cap)!].sort() : [])];
     if (patterns.length > 0) lines.push('', ...patterns.map((p) => `allow/${cap}+${p}`));
   }
-  for (const s of secrets) {
-    const g = pathGlob(s.path);
-    if (g === null) warn(`not learned: ${s.cap} ${showBytes(s.path)}: a newline in a name cannot be written in a policy file`);
-    else lines.push('', '# SECRET: the learned run read this', `allow/${s.cap}+${g}`);
-  }
+  const explicitRules = (list: Explicit[], comment: string) => {
+    for (const e of list) {
+      const g = pathGlob(e.path);
+      if (g === null) warn(`not learned: ${e.cap} ${showBytes(e.path)}: a newline in a name cannot be written in a policy file`);
+      else lines.push('', comment, `allow/${e.cap}+${g}`);
+    }
+  };
+  explicitRules(explicit.secret, '# SECRET: the learned run read this');
+  explicitRules(explicit.startup, '# START-UP: the learned run changed this file, which runs code outside the sandbox later');
+  lines.push('', '# Agent sockets act for the user: never reached, bound or replaced, whatever the rules above allow');
+  for (const a of agents) for (const cap of a.caps) if (enforced.has(cap)) lines.push(`deny/${cap}+${a.glob}`);
+  explicitRules(explicit.agent, '# AGENT: the learned run used this agent socket');
   const data = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
-  return { data, text: data.toString('utf8'), secrets: secrets.map((s) => `${s.cap} ${showBytes(s.path)}`), warnings };
+  return { data, text: data.toString('utf8'), secrets: [...reported], warnings };
+}
+
+/** A touched place allowed by its own rule. */
+interface Explicit {
+  cap: Capability;
+  path: string;
 }
 
 /** `dir` + suffix (`/*`, `/***`, or '' for `dir` itself) as a glob; null: `dir` cannot be written. */

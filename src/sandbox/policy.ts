@@ -3,7 +3,7 @@
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
 import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
-import { ChildMatch, childMatch, globMatcher, globStateKey, type GlobMatcher } from './glob.js';
+import { ChildMatch, childMatch, globMatcher, globStateKey, parseGlob, type GlobMatcher } from './glob.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
@@ -15,6 +15,8 @@ export interface PolicyData {
   /** Rules in order; `pattern` is a byte string (a glob as written, or a canonical address). */
   rules: Array<{ action: Action; cap: Capability; pattern: string }>;
   lock: LockMode;
+  /** The names a program may never change: Policy.protectPolicyFiles (omitted when none). */
+  policyFiles?: string[];
 }
 
 interface Rule {
@@ -37,6 +39,13 @@ export class Policy {
   private readonly childrenCache = new Map<string, boolean>();
   private hidesGeneration = -1;
   private hides = true;
+  /** Per capability, the rule index of check(); rebuilt lazily after a change. */
+  private readonly indexes = new Map<Capability, RuleIndex>();
+  private indexGeneration = -1;
+  /** The policy's own files and the links to them: never written, created or deleted. */
+  private readonly policyFiles = new Set<string>();
+  /** The directories on the way to them: never created or deleted (nor renamed, either way). */
+  private readonly policyFileDirs = new Set<string>();
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -81,8 +90,37 @@ export class Policy {
     }
   }
 
+  /** Decided? On by the rules, or write, create and delete while a policy file is protected. */
   isOn(cap: Capability): boolean {
-    return this.on.has(cap);
+    return this.on.has(cap) || (this.policyFiles.size > 0 && CHANGES_A_FILE.has(cap));
+  }
+
+  /**
+   * Protects the files this policy was made of: `names` are canonical byte strings (each file,
+   * and each symlink met on the way to it). SAFETY: a program must never change the policy it
+   * runs under next time. This is no rule: no rule before or after it (a `-m`, a rule the
+   * program adds at run time, `sandbox/write:off`) lets the program write, create or delete
+   * these names, nor create, delete or rename a directory on the way to them (a renamed
+   * parent would take the file along, a new one could hold another file or a symlink).
+   */
+  protectPolicyFiles(names: Iterable<string>): void {
+    this.generation++;
+    for (const name of names) {
+      if (!name.startsWith('/')) throw new PolicyError(`a protected policy file must be a canonical absolute path, got '${fromBytes(name)}'`);
+      this.policyFiles.add(name);
+      for (let dir = parentDir(name); dir !== null; dir = parentDir(dir)) this.policyFileDirs.add(dir);
+    }
+  }
+
+  /** Would `cap` on `path` change a protected policy file (or the way to one)? */
+  changesPolicyFile(cap: Capability, path: string): boolean {
+    if (!CHANGES_A_FILE.has(cap) || this.policyFiles.size === 0) return false;
+    return this.policyFiles.has(path) || (cap !== 'write' && this.policyFileDirs.has(path));
+  }
+
+  /** The protected names (canonical byte strings). */
+  protectedPolicyFiles(): string[] {
+    return [...this.policyFiles];
   }
 
   /**
@@ -93,13 +131,58 @@ export class Policy {
     const list = this.rules.get(cap);
     // SAFETY: an unknown capability (a caller's bug) is denied, not allowed.
     if (list === undefined) return false;
+    // SAFETY: before any rule, and whether or not the capability is on (protectPolicyFiles).
+    if (this.changesPolicyFile(cap, path)) return false;
     if (!this.on.has(cap)) return true;
-    for (let i = list.length - 1; i >= 0; i--) {
-      const r = list[i]!;
-      if (r.glob !== undefined && r.glob(path)) return r.action === 'allow';
+    if (list.length <= LINEAR_MAX) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const r = list[i]!;
+        if (r.glob !== undefined && r.glob(path)) return r.action === 'allow';
+      }
+      // SAFETY: fail closed: a capability that is on denies what no rule allows.
+      return false;
     }
+    // The same decision as the scan above (the last matching rule), found through the index:
+    // a rule can only match a path that starts with its literal prefix, so only the buckets of
+    // the path's directory prefixes ('', '/', '/a/', '/a/b/', ...) hold candidates.
+    const index = this.indexOf(cap, list);
+    let best = -1;
+    const consider = (bucket: number[] | undefined): void => {
+      if (bucket === undefined) return;
+      for (const i of bucket) {
+        if (i <= best) return;
+        if (list[i]!.glob!(path)) {
+          best = i;
+          return;
+        }
+      }
+    };
+    consider(index.get(''));
+    for (let k = path.indexOf('/'); k >= 0; k = path.indexOf('/', k + 1)) consider(index.get(path.slice(0, k + 1)));
     // SAFETY: fail closed: a capability that is on denies what no rule allows.
-    return false;
+    return best >= 0 && list[best]!.action === 'allow';
+  }
+
+  /** The path rules of `cap` by bucket (indexKey of their pattern), each bucket last rule first. */
+  private indexOf(cap: Capability, list: Rule[]): RuleIndex {
+    if (this.indexGeneration !== this.generation) {
+      this.indexGeneration = this.generation;
+      this.indexes.clear();
+    }
+    let index = this.indexes.get(cap);
+    if (index === undefined) {
+      index = new Map();
+      for (let i = list.length - 1; i >= 0; i--) {
+        const r = list[i]!;
+        if (r.glob === undefined) continue;
+        const key = indexKey(r.pattern);
+        const bucket = index.get(key);
+        if (bucket === undefined) index.set(key, [i]);
+        else bucket.push(i);
+      }
+      this.indexes.set(cap, index);
+    }
+    return index;
   }
 
   /**
@@ -192,7 +275,9 @@ export class Policy {
   toJSON(): PolicyData {
     const rules: PolicyData['rules'] = [];
     for (const [cap, list] of this.rules) for (const r of list) rules.push({ action: r.action, cap, pattern: r.pattern });
-    return { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
+    const data: PolicyData = { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
+    if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
+    return data;
   }
 
   /** Rebuilds a policy from toJSON() data, validating it as rules are validated. */
@@ -210,10 +295,17 @@ export class Policy {
       if (stmt.type !== 'rule') throw new PolicyError(`bad policy data: '${r.action}/${r.cap}' is not a rule`);
       for (const t of stmt.targets) p.rules.get(stmt.cap)!.push(toRule(stmt.action, t));
     }
+    p.generation++;
     if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec') {
       throw new PolicyError(`bad policy data: lock must be on, off or exec, got '${String(data.lock)}'`);
     }
     p.lockMode = data.lock;
+    if (data.policyFiles !== undefined) {
+      if (!Array.isArray(data.policyFiles) || !data.policyFiles.every((f) => typeof f === 'string')) {
+        throw new PolicyError('bad policy data: policyFiles must be a list of paths');
+      }
+      p.protectPolicyFiles(data.policyFiles);
+    }
     return p;
   }
 
@@ -228,6 +320,37 @@ export class Policy {
     out.push(`lock:${this.lockMode}`);
     return out;
   }
+}
+
+/** The capabilities that change a file or a name: denied on the protected policy files. */
+const CHANGES_A_FILE: ReadonlySet<Capability> = new Set(['write', 'create', 'delete']);
+
+/** `/a/b` → `/a`, `/a` → `/`, `/` → null. */
+function parentDir(path: string): string | null {
+  if (path === '/') return null;
+  const cut = path.lastIndexOf('/');
+  return cut <= 0 ? '/' : path.slice(0, cut);
+}
+
+/** Rule lists up to this long are scanned; longer ones (the user profile's) go through an index. */
+const LINEAR_MAX = 24;
+
+/** Bucket key → rule indices, last rule first. */
+type RuleIndex = Map<string, number[]>;
+
+/**
+ * The bucket of a glob: its literal prefix (what every path it matches starts with; without
+ * the `/` of a trailing `/***` that follows it at once, since the directory itself matches
+ * too) cut back after its last `/`. SAFETY: every path the glob matches starts with the key,
+ * and the key ends in `/` (or is ''), so check() always looks in the rule's bucket.
+ */
+export function indexKey(pattern: string): string {
+  const { steps, treeAt } = parseGlob(pattern);
+  let prefix = '';
+  let p = 0;
+  for (let s = steps[0]; s?.kind === 'char'; s = steps[++p]) prefix += String.fromCharCode(s.code);
+  if (treeAt >= 0 && treeAt === p - 1) prefix = prefix.slice(0, -1);
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
 }
 
 /** Patterns that match every absolute path. */

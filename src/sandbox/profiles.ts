@@ -1,29 +1,37 @@
 // Built-in profiles (`-p NAME`): rule lists made from where the program runs. Every rule
 // carries the source `profile NAME`, so an error names the profile.
 import { UsageError } from '../errors.js';
-import { CAPABILITIES, type PathCapability } from './capabilities.js';
+import { CAPABILITIES, type Capability, type PathCapability } from './capabilities.js';
 import { parseRule, type Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
-import { secretGlobs, startupGlobs } from './secrets.js';
+import { agentGlobs, secretGlobs, startupGlobs, type AgentContext, type HomesContext } from './secrets.js';
 
 export const PROFILES = ['off', 'user', 'paranoid'] as const;
 export type ProfileName = (typeof PROFILES)[number];
 /** The profile used when no -m, -P or -p is given (CLI and spawn()). */
 export const DEFAULT_PROFILE: ProfileName = 'user';
 
-export interface ProfileContext {
+export interface ProfileContext extends HomesContext, AgentContext {
   /** The program's working directory at start: canonical and absolute. */
   cwd: string;
   /** $HOME: canonical and absolute. */
   home: string;
   /** $TMPDIR when it is not /tmp (canonical). */
   tmp?: string;
+  /** The homes of /etc/passwd (canonical, existing, no system directory): their secrets are denied too. */
+  homes?: string[];
+  /** Agent sockets the environment names ($SSH_AUTH_SOCK, $TMUX's, $GPG_AGENT_INFO's): canonical. */
+  agents?: string[];
+  /** $XDG_RUNTIME_DIR, canonical. */
+  runtime?: string;
   /** The program's canonical path (paranoid lets it, and nothing else, be executed). */
   program?: string;
   /** The symlinks followed from the program's path as found to its canonical path (/bin, …). */
   programLinks?: string[];
   /** The canonical absolute directories of $PATH (user lets their toolchains be executed). */
   path?: string[];
+  /** The files read to make this context (/etc/passwd): protected like policy files. */
+  files?: string[];
 }
 
 const PATH_CAPS: PathCapability[] = ['read', 'write', 'create', 'delete', 'stat', 'exec'];
@@ -75,12 +83,6 @@ const SYSTEM_BIN = ['/usr/***', '/bin/***', '/sbin/***', '/lib/***', '/lib64/***
  */
 const LOCAL_SERVICES = ['/run/nscd/socket', '/run/systemd/resolve/io.systemd.Resolve'];
 /**
- * Sockets under the scratch dirs that act for the user. SAFETY: an ssh agent signs as the
- * user; an X server hands out keystrokes and screen contents.
- */
-const AGENT_SOCKETS = ['/tmp/ssh-*/***', '/tmp/.X11-unix/***', '/tmp/tmux-*/***', '/tmp/gpg-*/***'];
-
-/**
  * The trees of the user's $PATH: a directory outside $HOME as it is; one under $HOME as its
  * top directory there (~/.pyenv/shims → ~/.pyenv/***: shims run the versions beside them).
  * SAFETY: the user profile lets the program write none of them (unless they are scratch dirs,
@@ -97,6 +99,36 @@ function toolchains(ctx: ProfileContext): string[] {
   return [...out];
 }
 
+/**
+ * The $PATH trees under $HOME (as toolchains() makes them executable): what they hold runs
+ * later outside the sandbox, at the user's next command. SAFETY: never written by a program
+ * started in $HOME (or with $HOME in a temp dir); a tree that holds the cwd is the user's
+ * project (~/src/tool with ~/src/tool/target/release in $PATH): left writable, like a Makefile.
+ */
+function homeToolchains(ctx: ProfileContext): string[] {
+  const out = new Set<string>();
+  for (const dir of ctx.path ?? []) {
+    if (!dir.startsWith(`${ctx.home}/`)) continue;
+    const top = `${ctx.home}/${dir.slice(ctx.home.length + 1).split('/')[0]}`;
+    if (ctx.cwd === top || ctx.cwd.startsWith(`${top}/`)) continue;
+    out.add(`${globLiteral(top)}/***`);
+  }
+  return [...out];
+}
+
+/**
+ * What the user profile never lets a program write, create or delete: start-up files, home
+ * toolchains. `users`: as for secretGlobs.
+ */
+export function startupProtected(ctx: ProfileContext, users?: string[]): string[] {
+  return [...startupGlobs(ctx, users), ...homeToolchains(ctx)];
+}
+
+/** The capabilities denied on an agent socket glob. */
+export function agentCaps(caps: 'all' | 'connect'): Capability[] {
+  return caps === 'all' ? ['net/connect', 'net/bind', 'write', 'create', 'delete'] : ['net/connect', 'net/bind'];
+}
+
 function userRules(ctx: ProfileContext): string[] {
   const scratch = scratchDirs(ctx);
   const out = [ALL_ON, 'allow/read+/***', 'allow/stat+/***'];
@@ -111,12 +143,15 @@ function userRules(ctx: ProfileContext): string[] {
     for (const d of scratch) out.push(`allow/${cap}+${d}/***`);
   }
   for (const s of LOCAL_SERVICES) out.push(`allow/net/connect+${s}`);
-  for (const s of AGENT_SOCKETS) out.push(`deny/net/connect+${s}`);
-  // SAFETY: a program started in $HOME may change files there, but not those that run code
-  // outside the sandbox at the next login, shell or git command.
-  for (const glob of startupGlobs(ctx.home)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
+  // SAFETY: agent sockets in the temp dirs and the runtime dir, and those the environment
+  // names: neither reached nor replaced (unlinked, bound or created in their place).
+  for (const a of agentGlobs(ctx)) for (const cap of agentCaps(a.caps)) out.push(`deny/${cap}+${a.glob}`);
+  // SAFETY: a program started in $HOME (or with $HOME under a temp dir) may change files there,
+  // but not those that run code outside the sandbox later: at the next login, shell, Python,
+  // git or editor start, or as the command the user types (~/.local/bin comes first in $PATH).
+  for (const glob of startupProtected(ctx)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
   // SAFETY: secrets last, since the last matching rule wins: denied even under the cwd or /tmp.
-  for (const glob of secretGlobs(ctx.home)) {
+  for (const glob of secretGlobs(ctx)) {
     for (const cap of PATH_CAPS) out.push(`deny/${cap}+${glob}`);
     out.push(`deny/net/connect+${glob}`, `deny/net/bind+${glob}`);
   }

@@ -1,5 +1,5 @@
 // Temp directories for test files, removed when the test process exits.
-import { chmodSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lchownSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -22,4 +22,14 @@ export function tempTree(prefix: string, files: Record<string, string> = {}): st
     writeFileSync(path, content, { mode: 0o644 });
   }
   return dir;
+}
+
+/** `dir` and everything in it owned by `uid` (symlinks themselves, not what they point to). */
+export function ownTree(dir: string, uid: number): void {
+  lchownSync(dir, uid, uid);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) ownTree(p, uid);
+    else lchownSync(p, uid, uid);
+  }
 }

@@ -10,6 +10,7 @@ import { stripComment } from '../../src/sandbox/rule-text.js';
 import type { Capability } from '../../src/sandbox/capabilities.js';
 import { globOverlap } from '../../src/sandbox/glob-overlap.js';
 import { secretGlobs } from '../../src/sandbox/secrets.js';
+import { startupProtected } from '../../src/sandbox/profiles.js';
 import { toBytes } from '../../src/sandbox/bytes.js';
 import { tempTree } from '../helpers/tmp.js';
 import { rng, seedFrom } from '../helpers/random.js';
@@ -143,12 +144,13 @@ test('a listed directory keeps its entries visible (stat DIR/*), unless a secret
   assert.not.ok(p.check('stat', '/home/bob'), '/home is above secrets too');
 });
 
-/** The allow rules that are not `# SECRET` ones, as bytes. */
+/** The allow rules that are not explicit ones (`# SECRET`, `# START-UP`, `# AGENT`), as bytes. */
 const learnedAllows = (l: LearnedPolicy) => {
   const lines = l.data.toString('latin1').split('\n');
-  return lines.filter((line, i) => line.startsWith('allow/') && lines[i - 1] !== '# SECRET: the learned run read this');
+  return lines.filter((line, i) => line.startsWith('allow/') && !/^# (SECRET|START-UP|AGENT):/.test(lines[i - 1] ?? ''));
 };
-const secretList = secretGlobs(ctx.home).map(toBytes);
+const secretList = secretGlobs(ctx).map(toBytes);
+const startupList = startupProtected(ctx).map(toBytes);
 
 test('a name that is not UTF-8 is learned as exactly its bytes, never as * (the poisoning of ~ and /etc)', () => {
   const run = [raw('create', '/home/alice/\xff\xfe'), raw('write', '/home/alice/\xff\xfe'), raw('read', '/home/alice/\xff\xfe'), raw('stat', '/home/alice/\xff\xfe'), raw('read', '/etc/\xff'), raw('stat', '/etc/\xff')];
@@ -227,8 +229,8 @@ test('whatever names a run uses, no learned rule (but a # SECRET one) can match 
   const seed = seedFrom('TSYD_LEARN_SEED');
   const r = rng(seed);
   const bytes = ['a', 'b', '.', '*', '?', '[', ']', '\\', '#', ' ', '\r', '\xff', '\xfe', '\xc3', '\xa9', '\ufffd'];
-  const dirs = ['/home/alice', '/home/alice/.ssh', '/home/alice/.config', '/home/bob', '/root', '/etc', '/etc/ssh', '/tmp', '/home/alice/proj', '/home'];
-  const caps: Capability[] = ['read', 'write', 'create', 'stat', 'exec', 'net/connect'];
+  const dirs = ['/home/alice', '/home/alice/.ssh', '/home/alice/.config', '/home/bob', '/root', '/etc', '/etc/ssh', '/tmp', '/home/alice/proj', '/home', '/home/alice/.local', '/home/alice/.local/bin'];
+  const caps: Capability[] = ['read', 'write', 'create', 'delete', 'stat', 'exec', 'net/connect'];
   for (let round = 0; round < 40; round++) {
     const accesses: LearnedAccess[] = [];
     for (let n = r.int(1, 30); n > 0; n--) {
@@ -245,9 +247,94 @@ test('whatever names a run uses, no learned rule (but a # SECRET one) can match 
       const pattern = line.slice(line.indexOf('+') + 1);
       if (!pattern.startsWith('/')) continue;
       for (const s of secretList) assert.is(globOverlap(pattern, s), null, `seed ${seed}: ${JSON.stringify(line)} reaches ${s}`);
+      if (!/^allow\/(write|create|delete)\+/.test(line)) continue;
+      for (const s of startupList) assert.is(globOverlap(pattern, s), null, `seed ${seed}: ${JSON.stringify(line)} reaches the start-up place ${s}`);
     }
     policyOf(l); // the file loads
   }
+});
+
+test('UNIX socket paths are never grouped: a run that used 3 sockets in a temp dir does not reach an ssh-agent there', () => {
+  const socks = ['/tmp/app/a.sock', '/tmp/app/b.sock', '/tmp/app/c.sock', '/tmp/x.sock'];
+  const l = learn([...socks.map((s) => a('net/connect', s)), ...socks.map((s) => a('net/bind', s)), a('create', '/tmp/ccA.s'), a('create', '/tmp/app/d')]);
+  const r = byteRules(l);
+  for (const cap of ['net/connect', 'net/bind']) {
+    for (const s of socks) assert.ok(r.includes(`allow/${cap}+${s}`), `${cap} ${s}: ${l.text}`);
+    assert.not.ok(r.some((x) => x.startsWith(`allow/${cap}+`) && x.includes('*')), l.text);
+  }
+  assert.ok(r.includes('allow/create+/tmp/***'), 'files in a temp dir are still grouped');
+  const p = policyOf(l);
+  for (const cap of ['net/connect', 'net/bind'] as const) {
+    assert.ok(p.check(cap, '/tmp/app/a.sock'));
+    assert.not.ok(p.check(cap, '/tmp/ssh-XXXXabcd/agent.12'), cap);
+    assert.not.ok(p.check(cap, '/tmp/app/other.sock'), cap);
+  }
+  // What the old learn wrote (`/tmp/***` for connect): the agent was reachable.
+  const old = Policy.from(loadPolicyFileOf('sandbox/net/connect:on\nallow/net/connect+/tmp/***\n'));
+  assert.ok(old.check('net/connect', '/tmp/ssh-XXXXabcd/agent.12'), 'the test can tell');
+});
+
+test('every learned policy denies the agent sockets after its allows: connect, bind, and replacing them (a temp dir grouped for create, delete)', () => {
+  const c: ProfileContext = { ...ctx, agents: ['/srv/agents/ssh.sock'], runtime: '/tmp/rt' };
+  const run = ['/tmp/ccA.s', '/tmp/ccB.s', '/tmp/rt/x'].flatMap((f) => (['create', 'write', 'delete'] as const).map((cap) => a(cap, f)));
+  const l = learn([...run, a('net/connect', '/tmp/ssh-used/agent.1')], { context: c });
+  const p = policyOf(l);
+  for (const cap of ['create', 'write', 'delete'] as const) {
+    assert.ok(p.check(cap, '/tmp/ccQ.s'), cap);
+    for (const f of ['/tmp/ssh-XXXXabcd/agent.12', '/tmp/ssh-XXXXabcd', '/tmp/.X11-unix/X0', '/tmp/tmux-0/default', '/tmp/rt/bus']) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+  }
+  for (const cap of ['net/connect', 'net/bind'] as const) for (const f of ['/srv/agents/ssh.sock', '/tmp/ssh-XXXXabcd/agent.12']) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+  // The agent the learned run used: its own rule after the denies, and a warning.
+  assert.ok(p.check('net/connect', '/tmp/ssh-used/agent.1'));
+  assert.match(l.text, '# AGENT: the learned run used this agent socket\nallow/net/connect+/tmp/ssh-used/agent.1\n');
+  assert.ok(l.warnings.some((w) => w.startsWith('the learned run used an agent socket (net/connect /tmp/ssh-used/agent.1)')), l.warnings.join('\n'));
+  // Without the denies (the old learned text) the grouped temp dir let the program replace the agent.
+  const old = Policy.from(loadPolicyFileOf(l.text.slice(0, l.text.indexOf('# Agent sockets'))));
+  assert.ok(old.check('delete', '/tmp/ssh-XXXXabcd/agent.12') && old.check('create', '/tmp/ssh-XXXXabcd/agent.12'), 'the test can tell');
+});
+
+test('start-up files: never grouped into a write, create or delete rule; one the run changed is explicit and warned about', () => {
+  const c: ProfileContext = { cwd: '/home/alice', home: '/home/alice', program: '/usr/bin/make' };
+  const names = ['share/app/a', 'share/app/b', 'share/app/c', 'lib/a.so', 'lib/b.so', 'lib/c.so'];
+  const run = names.flatMap((n) => (['create', 'write'] as const).map((cap) => a(cap, `/home/alice/.local/${n}`)));
+  const l = learn([...run, a('write', '/home/alice/.bashrc'), a('read', '/home/alice/.local/bin/tool')], { context: c });
+  const p = policyOf(l);
+  assert.ok(p.check('create', '/home/alice/.local/share/app/d'), 'grouped where no start-up file is');
+  assert.not.ok(p.check('create', '/home/alice/.local/lib/d.so'), 'not grouped: ~/.local/lib holds the Python user sites');
+  for (const f of ['/home/alice/.local/bin/ls', '/home/alice/.local/lib/python3.12/site-packages/zz.pth', '/home/alice/.local/share/applications/x.desktop', '/home/alice/.bash_aliases']) {
+    for (const cap of ['create', 'write'] as const) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+  }
+  assert.ok(p.check('write', '/home/alice/.bashrc'));
+  assert.match(l.text, '# START-UP: the learned run changed this file, which runs code outside the sandbox later\nallow/write+/home/alice/.bashrc\n');
+  assert.ok(l.warnings.some((w) => w.startsWith('the learned run changed a start-up file (write /home/alice/.bashrc)')), l.warnings.join('\n'));
+  // The same run grouped for writes as reads are (no start-up gate) reaches ~/.local/bin.
+  const asReads = policyOf(learn(names.map((n) => a('read', `/home/alice/.local/${n}`)), { context: c }));
+  assert.ok(asReads.check('read', '/home/alice/.local/lib/python3.12/site-packages/zz.pth'), 'the test can tell: reads are grouped over it');
+});
+
+test('policy files (the output, the -P files): no learned write, create or delete rule reaches them; a change the run tried is warned about', () => {
+  const out = '/home/alice/proj/learned.policy';
+  const run = ['a', 'b', 'c', 'learned.policy'].flatMap((n) => (['create', 'write'] as const).map((cap) => a(cap, `/home/alice/proj/${n}`)));
+  const tmp = ['x', 'y', 'out.policy'].map((n) => a('write', `/tmp/${n}`));
+  const l = learn([...run, ...tmp, a('delete', out, false), a('read', out)], { policyFiles: [out, '/tmp/out.policy'] });
+  const p = policyOf(l);
+  for (const cap of ['write', 'create', 'delete'] as const) {
+    assert.not.ok(p.check(cap, out), `${cap} ${out}`);
+    assert.not.ok(p.check(cap, '/tmp/out.policy'), `${cap} /tmp/out.policy`);
+  }
+  assert.ok(p.check('write', '/home/alice/proj/a') && p.check('create', '/home/alice/proj/c') && p.check('write', '/tmp/y'), 'the rest of the run is learned');
+  assert.ok(p.check('read', out), 'reading its policy changes nothing');
+  for (const w of [`write ${out}`, `create ${out}`, `delete ${out}`, 'write /tmp/out.policy']) {
+    assert.ok(l.warnings.includes(`not learned: the run tried to change a policy file (${w}): it never may`), `${w}: ${l.warnings.join('\n')}`);
+  }
+  // Without them the same run groups the project and /tmp over the output: the test can tell.
+  const unprotected = policyOf(learn([...run, ...tmp]));
+  assert.ok(unprotected.check('write', out) && unprotected.check('write', '/tmp/out.policy'));
+  // Behind the grouping, keepOffSecrets narrows a glob that reaches one and says why.
+  const warnings: string[] = [];
+  const kept = keepOffSecrets('write', [{ glob: '/p/***', name: '/p/***', from: ['/p/a'] }], ['/p/out'], (w) => warnings.push(w), (hit) => `the policy file ${hit}`);
+  assert.equal(kept, ['/p/a']);
+  assert.equal(warnings, ['narrowed: allow/write+/p/*** could match the policy file /p/out: only the 1 path(s) the run used are allowed']);
 });
 
 test.run();

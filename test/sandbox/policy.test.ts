@@ -5,6 +5,8 @@ import { PolicyError } from '../../src/errors.js';
 import { toBytes } from '../../src/sandbox/bytes.js';
 import { Policy, type PolicyData } from '../../src/sandbox/policy.js';
 import { CAPABILITIES, parseRule, type Capability } from '../../src/sandbox/rules.js';
+import { globMatcher } from '../../src/sandbox/glob.js';
+import { rng, seedFrom } from '../helpers/random.js';
 
 const policy = (...rules: string[]) => Policy.from(rules.map((r) => parseRule(r, { kind: 'arg' })));
 const ip4 = (...b: number[]) => Uint8Array.from(b);
@@ -233,6 +235,87 @@ test('deniesAny and mayDenyChildren: can stat hide anything, a direct child of a
   // The answers follow the policy when it changes.
   p.apply(parseRule('deny/stat+/usr/lib/x', { kind: 'arg' }));
   assert.ok(p.mayDenyChildren('stat', '/usr/lib'));
+});
+
+/** The decision by definition: the last matching rule, scanned from the end. */
+function reference(p: Policy, cap: Capability, path: string): boolean {
+  const data = p.toJSON();
+  if (!data.on.includes(cap)) return true;
+  const rules = data.rules.filter((r) => r.cap === cap);
+  for (let i = rules.length - 1; i >= 0; i--) if (globMatcher(rules[i]!.pattern)(path)) return rules[i]!.action === 'allow';
+  return false;
+}
+
+test('long rule lists go through an index: the same decisions as the last-match scan (random rules and paths)', () => {
+  const seed = seedFrom('TSYD_POLICY_SEED');
+  const r = rng(seed);
+  const names = ['a', 'b', 'ab', '.ssh', 'x.y', 'tmp'];
+  const pick = <T>(xs: T[]): T => xs[r.int(0, xs.length - 1)]!;
+  const part = () => pick([...names, '*', '?b', '[ab]', 'a*', '**', '\\*']);
+  const pattern = () => {
+    const n = r.int(1, 4);
+    const parts = Array.from({ length: n }, part);
+    const tail = r.int(0, 3) === 0 ? '/***' : '';
+    return `/${parts.join('/')}${tail}`;
+  };
+  const path = () => `/${Array.from({ length: r.int(0, 5) }, () => pick([...names, '*', 'c'])).join('/')}`.replace(/^\/$/, '/');
+  for (let round = 0; round < 40; round++) {
+    const lines = ['sandbox/read:on'];
+    for (let i = 0; i < r.int(25, 120); i++) lines.push(`${r.int(0, 1) ? 'allow' : 'deny'}/read+${pattern()}`);
+    const p = policy(...lines);
+    for (let i = 0; i < 300; i++) {
+      const x = path();
+      assert.is(p.check('read', x), reference(p, 'read', x), `seed ${seed}, ${x} under\n${lines.join('\n')}`);
+    }
+    // A rule added or removed later is seen (the index is rebuilt).
+    p.apply(parseRule('deny/read+/a/***', { kind: 'arg' }));
+    assert.not.ok(p.check('read', '/a/b'), `seed ${seed}`);
+    assert.not.ok(p.check('read', '/a'), `seed ${seed}`);
+    p.apply(parseRule('deny/read-/a/***', { kind: 'arg' }));
+    for (const x of ['/a', '/a/b', '/b/a']) assert.is(p.check('read', x), reference(p, 'read', x), `seed ${seed} ${x}`);
+  }
+});
+
+test('protected policy files: never written, created or deleted, whatever the rules say, and their directories never created or deleted', () => {
+  const p = policy('sandbox/read,write,create,delete:on', 'allow/read+/***', 'allow/write+/***', 'allow/create+/***', 'allow/delete+/***');
+  p.protectPolicyFiles(['/etc/tsyd/app.policy']);
+  for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(p.check(cap, '/etc/tsyd/app.policy'), cap);
+  assert.ok(p.check('read', '/etc/tsyd/app.policy'), 'the program may read its policy');
+  for (const dir of ['/etc/tsyd', '/etc', '/']) {
+    assert.not.ok(p.check('delete', dir), `${dir}: a renamed or removed parent takes the file along`);
+    assert.not.ok(p.check('create', dir), `${dir}: a new parent could hold another file`);
+    assert.ok(p.check('write', dir), `${dir}: its attributes change no policy`);
+  }
+  for (const other of ['/etc/tsyd/other', '/etc/tsyd/app.policy.bak', '/etc/tsyd/app.policy/x', '/etc/tsyd-x']) {
+    for (const cap of ['write', 'create', 'delete'] as const) assert.ok(p.check(cap, other), `${cap} ${other}`);
+  }
+  // A rule applied later (a -m after the file, a rule the program adds at run time) changes nothing.
+  p.apply(parseRule('allow/write+/etc/tsyd/app.policy', { kind: 'runtime' }));
+  p.apply(parseRule('sandbox/write,create,delete:off', { kind: 'runtime' }));
+  for (const cap of ['write', 'create', 'delete'] as const) {
+    assert.ok(p.isOn(cap), `${cap} stays decided while a policy file is protected`);
+    assert.not.ok(p.check(cap, '/etc/tsyd/app.policy'), cap);
+    assert.ok(p.check(cap, '/tmp/x'), `${cap}: off for everything else`);
+  }
+});
+
+test('protected policy files: off capabilities are decided for them only; the data round trip keeps them', () => {
+  const p = new Policy();
+  p.protectPolicyFiles([toBytes('/srv/ü.policy'), '/srv/link']);
+  assert.ok(p.isOn('write') && p.isOn('create') && p.isOn('delete'));
+  assert.not.ok(p.isOn('read') || p.isOn('exec') || p.isOn('stat'));
+  assert.not.ok(p.check('write', toBytes('/srv/ü.policy')));
+  assert.not.ok(p.check('delete', '/srv/link'));
+  assert.ok(p.check('write', '/srv/x'));
+  const data = p.toJSON();
+  assert.equal(data.policyFiles, [toBytes('/srv/ü.policy'), '/srv/link']);
+  const q = Policy.fromJSON(JSON.parse(JSON.stringify(data)) as PolicyData);
+  assert.not.ok(q.check('write', toBytes('/srv/ü.policy')));
+  assert.not.ok(q.check('create', '/srv'));
+  assert.equal(q.protectedPolicyFiles(), data.policyFiles);
+  assert.throws(() => Policy.fromJSON({ on: [], rules: [], lock: 'exec', policyFiles: ['relative'] }), (e: Error) => e instanceof PolicyError);
+  assert.throws(() => Policy.fromJSON({ on: [], rules: [], lock: 'exec', policyFiles: [1 as unknown as string] }), (e: Error) => e instanceof PolicyError);
+  assert.equal(new Policy().toJSON(), { on: [], rules: [], lock: 'exec' }, 'no policyFiles without protected files');
 });
 
 test.run();

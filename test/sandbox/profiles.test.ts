@@ -6,6 +6,10 @@ import { toBytes } from '../../src/sandbox/bytes.js';
 import { buildPolicy, policyStatements } from '../../src/sandbox/build.js';
 import { CAPABILITIES, type Capability } from '../../src/sandbox/capabilities.js';
 import { profileStatements, PROFILES, type ProfileContext } from '../../src/sandbox/profiles.js';
+import { passwdHomes } from '../../src/sandbox/secrets.js';
+import { profileContext } from '../../src/sandbox/build.js';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tempTree } from '../helpers/tmp.js';
 
 const ctx: ProfileContext = { cwd: '/home/alice/proj', home: '/home/alice', program: '/usr/bin/true' };
 const user = buildPolicy([{ profile: 'user' }], ctx);
@@ -108,6 +112,125 @@ test('user started in $HOME: files there writable, but not the start-up files th
     for (const cap of ['write', 'create', 'delete'] as const) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
     assert.ok(p.check('read', f), f);
   }
+});
+
+const CHANGES = ['write', 'create', 'delete'] as const;
+
+test('user started in $HOME: every start-up place of the review is never written, created or deleted, and stays readable', () => {
+  const p = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice' });
+  const startup = [
+    '.bash_aliases', '.bash_functions', '.bashrc.d/10-x.sh', '.inputrc', '.zlogout', '.local/bin/ls', '.local/bin', 'bin/ls',
+    '.local/lib/python3.12/site-packages/zz.pth', '.local/lib/python3.12/site-packages/usercustomize.py', '.local/share/applications/firefox.desktop',
+    '.config/autostart/x.desktop', '.local/share/dbus-1/services/org.x.service', '.vimrc', '.vim/plugin/x.vim', '.config/nvim/init.lua',
+    '.local/share/nvim/site/plugin/x.lua', '.emacs', '.emacs.d/init.el', '.gdbinit', '.config/gdb/gdbinit', '.tmux.conf', '.config/tmux/tmux.conf',
+    '.screenrc', '.hgrc', '.config/hg/hgrc', '.cargo/config', '.cargo/config.toml', '.cargo/bin/cargo', '.cargo/env', '.npm-global/bin/x', '.xsessionrc',
+    '.psqlrc', '.irbrc', '.pythonrc', '.pythonrc.py', '.config/direnv/direnvrc', '.local/share/systemd/user/x.service', '.config/systemd/user/x.service',
+    '.nvm/nvm.sh', '.ipython/profile_default/startup/x.py', '.docker/cli-plugins/docker-x', '.config/user-dirs.dirs', '.yarnrc.yml', '.config/pip/pip.conf',
+  ];
+  for (const f of startup.map((x) => `/home/alice/${x}`)) {
+    for (const cap of CHANGES) assert.not.ok(p.check(cap, f), `${cap} ${f}`);
+    assert.ok(p.check('read', f), `read ${f}`);
+  }
+  // The rest of the home stays the project's.
+  for (const f of ['/home/alice/notes.txt', '/home/alice/.local/share/app/data.db', '/home/alice/.local/lib/libx.so', '/home/alice/binaries/x', '/home/alice/.cache/x']) {
+    for (const cap of CHANGES) assert.ok(p.check(cap, f), `${cap} ${f}`);
+  }
+});
+
+test('user: $PATH trees under $HOME are never written from $HOME; a tree that holds the cwd stays the project', () => {
+  const path = ['/home/alice/.pyenv/shims', '/home/alice/src/tool/target/release', '/usr/bin'];
+  const fromHome = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice', path });
+  for (const f of ['/home/alice/.pyenv/versions/3.12/bin/python3', '/home/alice/.pyenv/shims/python3', '/home/alice/src/tool/target/release/tool']) {
+    for (const cap of CHANGES) assert.not.ok(fromHome.check(cap, f), `${cap} ${f}`);
+  }
+  const inTool = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice/src/tool', home: '/home/alice', path });
+  assert.ok(inTool.check('write', '/home/alice/src/tool/target/release/tool'), 'the build writes its own output');
+  assert.not.ok(inTool.check('write', '/home/alice/.pyenv/shims/python3'));
+});
+
+test('user: the secrets of the review are denied (git credential store, maven, podman, fish history, X cookie)', () => {
+  const secrets = [
+    '/home/alice/.config/git/credentials', '/home/alice/.m2/settings.xml', '/home/alice/.config/containers/auth.json',
+    '/home/alice/.local/share/fish/fish_history', '/home/alice/.Xauthority', '/home/alice/.1password/agent.sock', '/home/alice/.emacs.d/server/server',
+    '/run/user/1000/containers/auth.json', '/etc/wireguard/wg0.conf', '/root/.node_repl_history',
+  ];
+  const inHome = buildPolicy([{ profile: 'user' }], { cwd: '/home/alice', home: '/home/alice' });
+  for (const s of secrets) for (const cap of PATH_CAPS) for (const p of [user, inHome]) assert.not.ok(p.check(cap, s), `${cap} ${s}`);
+  assert.ok(user.check('read', '/home/alice/.config/git/config'), 'git config readable');
+  assert.ok(user.check('read', '/home/alice/.m2/repository/x.jar'), 'the maven repository readable');
+});
+
+test('user: homes of /etc/passwd outside /home are covered (what they hold; in full when in a writable dir)', () => {
+  const passwd = tempTree('passwd', { passwd: '' });
+  const svc = tempTree('svc-home', { '.pgpass': '*:*:*:postgres:pw', '.bashrc': '' });
+  writeFileSync(`${passwd}/passwd`, [
+    'root:x:0:0:root:/root:/bin/bash', 'daemon:x:1:1::/usr/sbin:/usr/sbin/nologin', 'sys:x:3:3::/dev:/bin/false',
+    'nobody:x:65534:65534::/nonexistent:/bin/false', `postgres:x:110:110::${svc}:/bin/bash`, 'broken line', 'x:x:1:1::relative:/bin/sh', 'top:x:2:2::/:/bin/sh',
+  ].join('\n'));
+  assert.equal(passwdHomes(`${passwd}/passwd`), ['/root', svc], 'existing, canonical, no system directory, no /');
+  const p = buildPolicy([{ profile: 'user' }], { ...ctx, homes: [svc] });
+  for (const cap of PATH_CAPS) assert.not.ok(p.check(cap, `${svc}/.pgpass`), cap);
+  assert.not.ok(p.check('write', `${svc}/.bashrc`));
+  assert.not.ok(p.check('read', `${svc}/.ssh/id_rsa`), 'in a temp dir: every secret name, existing or not');
+  assert.ok(p.check('read', `${svc}/data`));
+  assert.ok(user.check('read', `${svc}/.pgpass`), 'without the passwd homes it was readable');
+  // The context lists them by default (from the real /etc/passwd: at least root's home).
+  assert.ok((profileContext({ cwd: '/' }).homes ?? []).includes('/root'));
+});
+
+test('user: secrets and start-up files that are symlinks (dotfile managers) are denied where they lead', () => {
+  const home = tempTree('dotfiles-home', {
+    'dotfiles/ssh/id_ed25519': 'KEY', 'dotfiles/netrc': 'machine x password y', 'dotfiles/bashrc': '# rc', 'dotfiles/config/git/config': '',
+    'dotfiles/py/site-packages/.keep': '', 'dotfiles/README': '',
+  });
+  symlinkSync('dotfiles/ssh', `${home}/.ssh`);
+  symlinkSync(`${home}/dotfiles/netrc`, `${home}/.netrc`);
+  symlinkSync('dotfiles/bashrc', `${home}/.bashrc`);
+  symlinkSync('dotfiles/config', `${home}/.config`);
+  symlinkSync('dotfiles/aliases', `${home}/.bash_aliases`); // dangling: the target could be created
+  mkdirSync(`${home}/.local/lib`, { recursive: true });
+  symlinkSync('../../dotfiles/py', `${home}/.local/lib/python3.12`);
+  const d = `${home}/dotfiles`;
+  const before = buildPolicy([{ profile: 'user' }], { cwd: '/srv/proj', home: '/home/alice' });
+  for (const c of [{ cwd: '/srv/proj', home }, { cwd: home, home }]) {
+    const p = buildPolicy([{ profile: 'user' }], c);
+    for (const cap of PATH_CAPS) for (const f of [`${d}/ssh/id_ed25519`, `${d}/ssh`, `${d}/netrc`]) assert.not.ok(p.check(cap, f), `${cap} ${f} (cwd ${c.cwd})`);
+    for (const cap of CHANGES) {
+      for (const f of [`${d}/bashrc`, `${d}/aliases`, `${d}/config/git/config`, `${d}/py/site-packages/zz.pth`]) assert.not.ok(p.check(cap, f), `${cap} ${f} (cwd ${c.cwd})`);
+    }
+    assert.ok(p.check('read', `${d}/bashrc`));
+    assert.ok(p.check('write', `${d}/README`), 'the rest of the dotfiles is not protected');
+  }
+  // The attack: before, only the literal names were denied.
+  assert.ok(before.check('read', `${d}/ssh/id_ed25519`) && before.check('write', `${d}/bashrc`));
+});
+
+test('user: agent sockets are neither reached nor replaced: connect, bind, write, create and delete denied', () => {
+  const p = buildPolicy([{ profile: 'user' }], { ...ctx, tmp: '/var/tmp/me', agents: ['/tmp/agents/ssh.sock'], runtime: '/tmp/rt' });
+  const all = ['net/connect', 'net/bind', 'write', 'create', 'delete'] as const;
+  const agents = [
+    '/tmp/ssh-XXXXabcd/agent.12', '/tmp/ssh-XXXXabcd', '/tmp/.X11-unix/X0', '/tmp/.ICE-unix/77', '/tmp/tmux-0/default', '/tmp/gpg-x/S.gpg-agent',
+    '/tmp/emacs0/server', '/tmp/vscode-ssh-auth-1.sock', '/var/tmp/me/ssh-abc/agent.1', '/tmp/agents/ssh.sock', '/tmp/rt/bus', '/tmp/rt/keyring/ssh',
+    '/tmp/rt/ssh-agent.socket', '/tmp/rt/systemd/private', '/run/user/1000/gnupg/S.gpg-agent.ssh',
+  ];
+  for (const a of agents) for (const cap of all) assert.not.ok(p.check(cap, a), `${cap} ${a}`);
+  // neovim's server dir holds its temp files too: only reaching and binding its sockets is denied.
+  assert.not.ok(p.check('net/connect', '/tmp/nvim.alice/x/nvim.1.0'));
+  assert.ok(p.check('create', '/tmp/nvim.alice/x/tmpfile'));
+  for (const f of ['/tmp/agents/other', '/tmp/rt/mine.sock', '/tmp/app.sock', '/var/tmp/me/x']) for (const cap of all) assert.ok(p.check(cap, f), `${cap} ${f}`);
+});
+
+test('profileContext: the agent sockets of the environment and the runtime dir, canonical', () => {
+  const dir = tempTree('agent-env');
+  mkdirSync(`${dir}/real`);
+  symlinkSync('real', `${dir}/link`);
+  const c = profileContext({ cwd: '/', env: { HOME: '/root', SSH_AUTH_SOCK: `${dir}/link/agent.1`, TMUX: `${dir}/tmux/default,123,0`, GPG_AGENT_INFO: `${dir}/S.gpg:1:1`, XDG_RUNTIME_DIR: `${dir}/link` } });
+  assert.equal(c.agents, [`${dir}/real/agent.1`, `${dir}/tmux/default`, `${dir}/S.gpg`]);
+  // A socket that is itself a link (~/.ssh/agent → the live agent): its target too.
+  writeFileSync(`${dir}/real/target.sock`, '');
+  symlinkSync(`${dir}/real/target.sock`, `${dir}/sock-link`);
+  assert.equal(profileContext({ cwd: '/', env: { HOME: '/root', SSH_AUTH_SOCK: `${dir}/sock-link` } }).agents, [`${dir}/sock-link`, `${dir}/real/target.sock`]);
+  assert.is(c.runtime, `${dir}/real`);
 });
 
 test('user in /: the whole file system is not the project', () => {

@@ -11,7 +11,7 @@ import { spawn } from '../../src/index.js';
 import { Job, JobState } from '../../src/actors/worker-data.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
-import { NOBODY, spawnTsyd } from '../helpers/tsyd.js';
+import { NOBODY, spawnProgram, spawnTsyd } from '../helpers/tsyd.js';
 import { collect, makeFifos, releaseFifo, until } from './helpers.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
@@ -178,6 +178,43 @@ for (const mode of ['connect', 'send'] as const) {
     await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
   });
 }
+
+// Holds a read lease on argv[1] until stdin closes; a lease break (SIGIO) is ignored, so the
+// truncates wait for us (or for lease-break-time).
+const LEASE_HOLDER = [
+  'import fcntl, os, signal, sys',
+  'signal.signal(signal.SIGIO, signal.SIG_IGN)',
+  'fd = os.open(sys.argv[1], os.O_RDONLY)',
+  'fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)',
+  'print("leased", flush=True)',
+  'sys.stdin.read()',
+].join('\n');
+
+test('truncates of a leased file wait on job threads, not emulators (the lease holder lets go later)', async () => {
+  const dir = tempTree('joblease', { leased: 'LEASED', regular: 'R' });
+  const holder = spawnProgram('/usr/bin/python3', ['-c', LEASE_HOLDER, `${dir}/leased`], { keepStdinOpen: true });
+  await holder.waitForStdout(/leased\n/);
+  // perl truncates by name (truncate(2)); coreutils' truncate opens the file and would not wait.
+  const script = `for i in 1 2 3 4 5 6; do perl -e 'truncate($ARGV[0], 2) or die "$!"' ${dir}/leased & done; read go; cat ${dir}/regular; wait; echo done`;
+  const child = spawn('/bin/sh', ['-c', script], {
+    policy: [{ rule: 'sandbox/write:on' }, { rule: 'allow/write+/***' }, ...POLICY],
+    stdio: ['pipe', 'pipe', 'inherit'],
+    emulators: 2,
+    logLevel: 'silent',
+  });
+  const out = collect(child.stdout);
+  await until(() => blockedJobs(child) === 6, `the truncates wait on job threads (${blockedJobs(child)})`);
+  child.stdin!.write('go\n');
+  await until(() => out.text().includes('R'), 'another call answered meanwhile');
+  const counts = child.supervisor.counts();
+  assert.is(counts.curr, 2, 'the pool did not grow');
+  assert.is(counts.busy, 0, 'no emulator is held');
+  holder.child.stdin!.end();
+  const r = await child.result;
+  assert.is(r.exitCode, 0);
+  assert.is(out.text(), 'Rdone\n');
+  assert.is(readFileSync(`${dir}/leased`, 'utf8'), 'LE', 'the truncates were done');
+});
 
 test('100 threads in a blocking sendmmsg into a peer that never reads: job threads, not emulators; each returns its count once the peer reads', async () => {
   // Before: sendmmsg was sent message by message on the emulator, which waited with it: 100

@@ -1,10 +1,10 @@
 // truncate(path, length): the write capability. Emulated: tsyd truncates the checked file
 // through its own O_PATH fd (/proc/thread-self/fd/N), so a swapped path cannot redirect it.
-// ftruncate acts on an fd the program opened through a checked open: not intercepted.
-import { FsOp, native } from '../../native/addon.js';
+// ftruncate acts on an fd the program opened through a checked open: not intercepted. A file
+// under a lease of another process makes truncate wait: the addon does it on a job thread.
+import { FsOp, native, OFFLOAD_FULL } from '../../native/addon.js';
 import type { HandlerSpec } from '../emulator-context.js';
 import { CWD, refusePath, resolveVisible } from './common.js';
-
 
 export function truncateHandlers(): Map<string, HandlerSpec> {
   return new Map<string, HandlerSpec>([
@@ -17,7 +17,7 @@ export function truncateHandlers(): Map<string, HandlerSpec> {
           if (path === null) return;
           ctx.fault(path);
           if (!ctx.allows('write', 'truncate', path)) return refusePath(ctx, path);
-          native.fsOp(FsOp.truncate, 1);
+          if (native.fsOp(FsOp.truncate, 1) === OFFLOAD_FULL) ctx.jobsExhausted('truncate');
         },
       },
     ],
