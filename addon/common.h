@@ -64,12 +64,18 @@ enum ReqSlot {
 };
 
 // The job table (offload.cc): kJobWords int32 per entry, in the supervisor's shared words.
-enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobWords = 8 };
+// kJobKib: the KiB of the program's data the job holds (a waiting send's copy), counted against
+// kMaxWaitingKib over the whole table.
+enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobKib = 6, kJobWords = 8 };
 enum JobState { kJobFree = 0, kJobStarting = 1, kJobRunning = 2, kJobBlocking = 3 };
 // What an op returns to JS when its call went to a job thread (answered later), or when the
 // job table was full (answered EAGAIN now).
 constexpr int kOffloaded = -1000;
 constexpr int kOffloadFull = -1001;
+// ... or when the data the waiting calls hold would pass kMaxWaitingKib (answered EAGAIN now).
+constexpr int kOffloadMemory = -1003;
+// What all waiting calls of a sandbox may hold of the program's data at once (KiB): 64 MiB.
+constexpr int32_t kMaxWaitingKib = 64 * 1024;
 // openInject(): the object is a block device, never opened for the program (answered EACCES).
 constexpr int kRefusedBlockDevice = -1002;
 // fsOp(inotifyAddWatch) with refuse_dirs: the object is a directory whose entries the policy may
@@ -167,8 +173,10 @@ struct Job {
   std::function<void(Job&)> work;
 };
 // Hands the current request to a new job thread that runs `work` (which answers it): the
-// request is no longer this thread's. kOffloaded, or kOffloadFull after answering EAGAIN.
-int Offload(ThreadState* st, std::function<void(Job&)> work);
+// request is no longer this thread's. kOffloaded, or kOffloadFull / kOffloadMemory after
+// answering EAGAIN. `bytes`: what `work` holds of the program's data while it waits (counted
+// against kMaxWaitingKib for the whole sandbox).
+int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes = 0);
 // Idle job threads of this emulator exit (closing: for good, the emulator ends; else only those
 // created before now: the emulator has just confined itself).
 void RetireIdleJobThreads(ThreadState* st, bool closing);
@@ -273,6 +281,9 @@ struct ResolveResult {
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
 void SetFailedPath(ThreadState* st, const ResolveResult& res);
+// Puts res->left (the directories a resolution walked into and out of) at kLeftOffset of the
+// path buffer for JS (kPathLeftLen); false when it does not fit (the caller refuses the path).
+bool SetLeft(ThreadState* st, const std::string& left);
 long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* out,
                   size_t outsz, ResolveResult* res);
 

@@ -49,6 +49,8 @@ enum NetSlot {
   kNetNameLen = kNetSlots + 3,
   kNetLocalFamily = 40,  // sockInfo()/a recheck: the socket's own address: 4|6, else 1000 + AF_ number
   kNetLocalPort = 41,
+  kNetGivenAny = 44,     // 1: the program gave the unspecified address, decided as loopback
+  kNetBatchEnd = 45,     // netOp() of a sendmmsg message: 1 when the batch must end after it
 };
 // The socket's own address bytes (4 or 16) sit at this offset of the path buffer, after any
 // path or destination address (which start at 0).
@@ -95,6 +97,41 @@ struct Fd {
 
 static uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
+static bool AllZero(const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] != 0) return false;
+  return true;
+}
+
+// The IP address at `at` (4 or 16 bytes) made the loopback address if it is the unspecified
+// one: 0.0.0.0 → 127.0.0.1, :: → ::1, ::ffff:0.0.0.0 → ::ffff:127.0.0.1. True when it was.
+static bool LoopbackForAny(uint8_t* at, int family) {
+  static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  uint8_t* v4 = family == 4 ? at : at + 12;
+  if (family == 6 && AllZero(at, 16)) {
+    at[15] = 1;
+    return true;
+  }
+  if ((family == 4 || memcmp(at, kMapped, sizeof kMapped) == 0) && AllZero(v4, 4)) {
+    v4[0] = 127;
+    v4[3] = 1;
+    return true;
+  }
+  return false;
+}
+
+// SAFETY: the unspecified address as a destination (connect, sends) reaches this host: the
+// kernel goes to the loopback address (or, for a socket with a source address or a device of
+// its own, to that address). tsyd decides it as loopback and passes loopback to the kernel too
+// (st->sockaddr), so the call goes where it was decided: a loopback deny cannot be passed with
+// 0.0.0.0, and a device or source set meanwhile by another thread changes nothing. kNetGivenAny
+// tells JS, which logs the address the program gave beside the one decided. (A bind of it is
+// "every address of this host", decided as written.)
+static void DecideAnyAsLoopback(ThreadState* st, size_t addr_off, int family) {
+  uint8_t* at = reinterpret_cast<uint8_t*>(&st->sockaddr[addr_off]);
+  st->slots[kNetGivenAny] = LoopbackForAny(at, family) ? 1 : 0;
+}
+
 static void SetInet(ThreadState* st, int family, const uint8_t* bytes, size_t n, uint16_t port) {
   memcpy(st->path, bytes, n);
   st->path_len = 0;  // not a path: no file op may act on it
@@ -109,6 +146,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   st->path_len = 0;
   st->slots[kNetFamily] = 0;
   st->slots[kNetPort] = 0;
+  st->slots[kNetGivenAny] = 0;
   if (a.size() < sizeof(sa_family_t)) return kSockShort;
   sa_family_t family;
   memcpy(&family, b, sizeof family);
@@ -116,10 +154,12 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   switch (family) {
     case AF_INET:
       if (a.size() < sizeof(sockaddr_in)) return kSockShort;
+      if (!binding) DecideAnyAsLoopback(st, offsetof(sockaddr_in, sin_addr), 4);
       SetInet(st, 4, b + offsetof(sockaddr_in, sin_addr), 4, Be16(b + offsetof(sockaddr_in, sin_port)));
       return kSockInet;
     case AF_INET6:
       if (a.size() < 24) return kSockShort;  // SIN6_LEN_RFC2133: the kernel's minimum
+      if (!binding) DecideAnyAsLoopback(st, offsetof(sockaddr_in6, sin6_addr), 6);
       SetInet(st, 6, b + offsetof(sockaddr_in6, sin6_addr), 16, Be16(b + offsetof(sockaddr_in6, sin6_port)));
       return kSockInet;
     case AF_UNSPEC:
@@ -128,6 +168,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
       // AF_INET: there it is decided as the IPv4 address it holds.
       if (connecting) return kSockUnspec;
       if (a.size() < sizeof(sockaddr_in)) return kSockShort;
+      if (!binding) DecideAnyAsLoopback(st, offsetof(sockaddr_in, sin_addr), 4);
       SetInet(st, 4, b + offsetof(sockaddr_in, sin_addr), 4, Be16(b + offsetof(sockaddr_in, sin_port)));
       return kSockInet;
     case AF_NETLINK:
@@ -156,6 +197,8 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   ResolveOpts opts;
   // bind creates the last component and never follows it; connect follows it.
   opts.nofollow_last = binding;
+  // SAFETY: the reaper's /proc entries are refused as for every other path (it is tsyd's).
+  opts.reaper = st->reaper;
   ResolveResult res;
   long len = Canonicalize(static_cast<pid_t>(st->req->pid), AT_FDCWD, raw.c_str(), opts,
                           reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
@@ -163,6 +206,10 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
     SetFailedPath(st, res);
     return len;
   }
+  // SAFETY: the directories walked into and out of ("hidden/sub/../../x.sock"), for JS: a walk
+  // through a hidden directory finds nothing (else names under it could be told apart). Too
+  // many to check: refused.
+  if (!SetLeft(st, res.left)) return -ENAMETOOLONG;
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : 0;
@@ -187,6 +234,7 @@ static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   st->slots[kPathFailLen] = 0;
+  st->slots[kPathLeftLen] = 0;
   st->mmsg_index = -1;
   int addr_arg = info[0].As<Napi::Number>().Int32Value();
   int len_arg = info[1].As<Napi::Number>().Int32Value();
@@ -207,6 +255,7 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
   st->slots[kPathFailLen] = 0;
+  st->slots[kPathLeftLen] = 0;
   int msg_arg = info[0].As<Napi::Number>().Int32Value();
   int index = info[1].As<Napi::Number>().Int32Value();
   if (!st->have_req || msg_arg < 0 || msg_arg > 5) return Napi::Number::New(env, -EINVAL);
@@ -422,6 +471,219 @@ static bool WaitsOnConnect(int sock) {
   return type == SOCK_STREAM || type == SOCK_SEQPACKET;
 }
 
+// fds a job owns (its copy of the socket, the checked path's O_PATH fd, SCM_RIGHTS copies):
+// closed once the job has used them, or with the job when it never runs (the table was full).
+struct OwnedFds {
+  std::vector<int> fds;
+  ~OwnedFds() {
+    for (int fd : fds)
+      if (fd >= 0) close(fd);
+  }
+};
+
+// A job's own copy of the socket, owned by `owned` with the checked path's fd (which the
+// address names as /proc/thread-self/fd/N: kept open until the job is done). -errno on failure.
+static int JobSocket(int sock, Fd* held, OwnedFds* owned) {
+  owned->fds.push_back(held->fd);
+  held->fd = -1;
+  const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
+  if (job_sock < 0) return -errno;
+  owned->fds.push_back(job_sock);
+  return job_sock;
+}
+
+// A blocking connect of a stream socket waits for the handshake, or for room in a full backlog
+// (a listener of the program's own that never accepts): started without waiting (the usual
+// loopback connect completes at once), and when it would wait, waited for on a job thread with
+// its own copies of the socket and of the checked path's O_PATH fd (offload.cc).
+static long ConnectStream(ThreadState* st, int sock, const sockaddr_storage& sa, socklen_t salen, Fd* held) {
+  const sockaddr* addr = reinterpret_cast<const sockaddr*>(&sa);
+  const int fl = fcntl(sock, F_GETFL);
+  // SAFETY (accepted): O_NONBLOCK is set on the socket's open file for the microseconds of the
+  // connect; another thread of the program looking at its flags then would see it.
+  fcntl(sock, F_SETFL, fl | O_NONBLOCK);
+  int rc = connect(sock, addr, salen);
+  const int e = errno;
+  fcntl(sock, F_SETFL, fl);
+  if (rc == 0) return 0;
+  if (e == EINPROGRESS) {
+    pollfd pf = {sock, POLLOUT, 0};
+    if (poll(&pf, 1, 2) == 1) return ConnectResult(sock, addr, salen);
+  } else if (e != EAGAIN) {
+    return -e;  // refused, unreachable...: a blocking connect would say the same
+  }
+  auto owned = std::make_shared<OwnedFds>();
+  const int job_sock = JobSocket(sock, held, owned.get());
+  if (job_sock < 0) return job_sock;
+  const bool in_progress = e == EINPROGRESS;
+  return Offload(st, [owned, job_sock, sa, salen, in_progress](Job& job) mutable {
+    long r;
+    JobBlocking(job, true);
+    if (in_progress) {
+      // The handshake goes on: wait for it, as a blocking connect does (a signal cuts the
+      // wait short with EINTR and leaves it going on, as in the kernel).
+      pollfd pf = {job_sock, POLLOUT, 0};
+      r = poll(&pf, 1, -1) < 0 ? -errno : ConnectResult(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen);
+    } else {
+      // A UNIX listener's backlog was full: the blocking connect waits for room.
+      r = connect(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen) < 0 ? -errno : 0;
+    }
+    JobBlocking(job, false);
+    owned.reset();
+    JobAnswer(job, r);
+  });
+}
+
+// A send that failed with EPIPE: the program gets its SIGPIPE, as the kernel would have sent it
+// (tsyd sends with MSG_NOSIGNAL), unless it asked for none or is gone.
+static void SigpipeUnlessAsked(int notify_fd, uint64_t id, pid_t caller, int e, int msg_flags) {
+  if (e != EPIPE || (msg_flags & MSG_NOSIGNAL)) return;
+  pid_t tgid = TgidOf(caller);
+  if (tgid > 0 && NotifIdValid(notify_fd, id)) syscall(SYS_tgkill, tgid, caller, SIGPIPE);
+}
+
+// sendmmsg: the length sent of entry `index` into its msg_len, as the kernel writes it.
+static long WriteMsgLen(int notify_fd, uint64_t id, pid_t caller, uint64_t vec, int index, ssize_t n) {
+  const uint32_t len32 = static_cast<uint32_t>(n);
+  const uint64_t at = vec + static_cast<uint64_t>(index) * sizeof(mmsghdr) + offsetof(mmsghdr, msg_len);
+  if (!NotifIdValid(notify_fd, id)) return -ESRCH;
+  return WriteRemote(caller, at, &len32, sizeof len32) < 0 ? -EFAULT : 0;
+}
+
+// What an offloaded stream send carries at most. SAFETY (bounded memory): a send that waits
+// holds its copy of the program's data for as long as the peer likes; a stream send may send
+// less than asked (the program sends the rest, as after a signal), so one that waits carries
+// 64 KiB, not the 4 MiB one call may gather: 1024 waiting sends hold 64 MiB, not 4 GiB.
+static constexpr size_t kMaxWaitingStream = 64u << 10;
+
+// SAFETY: SCM_CREDENTIALS naming the program's pid was judged for the program
+// (CheckCredentials); the kernel judges it again against tsyd's pid, so CAP_SYS_ADMIN is raised
+// for this one send only (the thread's effective set is the program's otherwise).
+static ssize_t SendAs(int sock, const msghdr* mh, int flags, bool as_program) {
+  if (as_program) RaiseCapability(CAP_SYS_ADMIN);
+  const ssize_t n = sendmsg(sock, mh, flags);
+  const int e = errno;
+  if (as_program) LowerCapability(CAP_SYS_ADMIN);
+  errno = e;
+  return n;
+}
+
+// Cuts the data of a send that will wait to what it keeps: a stream's first kMaxWaitingStream
+// bytes (the rest freed now); a datagram or record whole (all or nothing: the kernel accepted
+// its size, and kMaxWaitingKib bounds them all).
+static long KeepForWaiting(int sock, std::vector<char>* data) {
+  int type = 0;
+  socklen_t tl = sizeof type;
+  if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) return -errno;
+  // A fresh vector of the kept bytes (shrink_to_fit does nothing without C++ exceptions).
+  if (type == SOCK_STREAM && data->size() > kMaxWaitingStream) std::vector<char>(data->begin(), data->begin() + kMaxWaitingStream).swap(*data);
+  return 0;
+}
+
+// Sends a send that would wait (tried without waiting: EAGAIN) on a job thread, which answers
+// when it returns (kOffloaded; kOffloadFull / kOffloadMemory: answered EAGAIN). The job has its
+// own copies of all it needs: the socket, the data (KeepForWaiting; counted against
+// kMaxWaitingKib), tsyd's control data and SCM_RIGHTS fds, a UNIX path's fd.
+// sendmmsg's first message: the job writes its msg_len and answers 1 (a short count, which the
+// kernel's sendmmsg may give too).
+static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* gathered, const sockaddr_storage& sa,
+                        socklen_t salen, Fd* held, int msg_flags, bool as_program) {
+  long r = KeepForWaiting(sock, gathered);
+  if (r < 0) return r;
+  auto owned = std::make_shared<OwnedFds>();
+  owned->fds.swap(st->control_fds);  // the job sends them, then closes them
+  const int job_sock = JobSocket(sock, held, owned.get());
+  if (job_sock < 0) return job_sock;
+  std::string control = (op == kNetSendmsg && st->have_control) ? st->control : std::string();
+  const pid_t caller = static_cast<pid_t>(st->req->pid);
+  const bool mmsg = st->mmsg_index == 0;
+  const uint64_t vec = st->req->data.args[1];
+  const size_t bytes = gathered->size() + control.size();
+  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
+    iovec jiov = {data.data(), data.size()};
+    msghdr jm;
+    memset(&jm, 0, sizeof jm);
+    jm.msg_name = salen > 0 ? reinterpret_cast<void*>(&to) : nullptr;
+    jm.msg_namelen = salen;
+    jm.msg_iov = &jiov;
+    jm.msg_iovlen = 1;
+    if (!control.empty()) {
+      jm.msg_control = &control[0];
+      jm.msg_controllen = control.size();
+    }
+    JobBlocking(job, true);
+    ssize_t sent = SendAs(job_sock, &jm, msg_flags | MSG_NOSIGNAL, as_program);
+    const int e = errno;
+    JobBlocking(job, false);
+    owned.reset();
+    data = std::vector<char>();
+    SigpipeUnlessAsked(job.notify_fd, job.id, caller, e, msg_flags);
+    long r = sent < 0 ? -e : sent;
+    if (sent >= 0 && mmsg) {
+      r = WriteMsgLen(job.notify_fd, job.id, caller, vec, 0, sent);
+      if (r == -ESRCH) return;  // the caller is gone: nothing to answer
+      if (r == 0) r = 1;
+    }
+    JobAnswer(job, r);
+  }, bytes);
+}
+
+// sendto, sendmsg and one message of sendmmsg, with the address tsyd checked.
+static long PerformSend(ThreadState* st, int op, int flags, int sock, const sockaddr_storage& sa, socklen_t salen, Fd* held) {
+  long r;
+  if ((flags & kBindLoopback) && (r = BindLoopback(st, sock)) < 0) return r;
+  std::vector<char> data;
+  if ((r = GatherData(st, op, sock, &data)) < 0) return r;
+  const bool mmsg = op == kNetSendmsg && st->mmsg_index >= 0;
+  // The flags argument: sendto(fd, buf, len, FLAGS, ...), sendmsg(fd, msg, FLAGS),
+  // sendmmsg(fd, vec, vlen, FLAGS).
+  const int flags_arg = op == kNetSendto || mmsg ? 3 : 2;
+  const int msg_flags = static_cast<int>(static_cast<int32_t>(st->req->data.args[flags_arg]));
+  // SAFETY: MSG_NOSIGNAL for tsyd itself; the program gets its SIGPIPE below, as the kernel
+  // would have sent it. The control data is tsyd's copy (readControl): SCM_RIGHTS names
+  // tsyd's copies of the program's fds, and nothing the program changes now reaches the kernel.
+  iovec iov = {data.data(), data.size()};
+  msghdr mh;
+  memset(&mh, 0, sizeof mh);
+  mh.msg_name = salen > 0 ? reinterpret_cast<void*>(const_cast<sockaddr_storage*>(&sa)) : nullptr;
+  mh.msg_namelen = salen;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (op == kNetSendmsg && st->have_control && !st->control.empty()) {
+    mh.msg_control = &st->control[0];
+    mh.msg_controllen = st->control.size();
+  }
+  // A blocking send waits for buffer space as long as the peer likes: tried without waiting
+  // first. SAFETY: an emulator never waits on the program (a blocked send would hold a whole
+  // Node isolate, and enough of them every emulator):
+  //  - sendto, sendmsg and sendmmsg's first message that would wait go to a job thread
+  //    (OffloadSend), which answers when the send returns;
+  //  - a later message of sendmmsg that would wait ends the batch with the count sent so far
+  //    (the kernel's sendmmsg may return a short count too; the program sends the rest again),
+  //    and so does a stream message that went out only in part (the next must not follow a gap);
+  //  - a send whose binding is checked after it (net/bind on: an IP datagram socket) stays:
+  //    it waits only for its own buffer to drain into the device, never for a peer.
+  const int sock_fl = fcntl(sock, F_GETFL);
+  const bool may_wait = sock_fl >= 0 && !(sock_fl & O_NONBLOCK) && !(msg_flags & MSG_DONTWAIT) && !(flags & kPostCheck);
+  const bool as_program = op == kNetSendmsg && st->have_control && st->creds_as_program;
+  st->slots[kNetBatchEnd] = 0;
+  ssize_t n = SendAs(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0), as_program);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
+    if (mmsg && st->mmsg_index > 0) return -EAGAIN;  // ends the batch: JS answers the count
+    return OffloadSend(st, op, sock, &data, sa, salen, held, msg_flags, as_program);
+  }
+  const pid_t caller = static_cast<pid_t>(st->req->pid);
+  if (n < 0) {
+    const int e = errno;
+    SigpipeUnlessAsked(st->notify_fd, st->req->id, caller, e, msg_flags);
+    return -e;
+  }
+  if (!mmsg) return n;
+  if (may_wait && static_cast<size_t>(n) < data.size()) st->slots[kNetBatchEnd] = 1;
+  r = WriteMsgLen(st->notify_fd, st->req->id, caller, st->req->data.args[1], st->mmsg_index, n);
+  return r < 0 ? r : n;
+}
+
 static long Perform(ThreadState* st, int op, int flags) {
   const int sock = Sock(st);
   if (sock < 0) return sock;
@@ -438,143 +700,13 @@ static long Perform(ThreadState* st, int op, int flags) {
   const sockaddr* addr = reinterpret_cast<const sockaddr*>(&sa);
   if (op == kNetConnect) {
     if (!WaitsOnConnect(sock)) return connect(sock, addr, salen) < 0 ? -errno : 0;
-    // A blocking connect of a stream socket waits for the handshake, or for room in a full
-    // backlog (a listener of the program's own that never accepts): started without waiting
-    // (the usual loopback connect completes at once), and when it would wait, waited for on a job
-    // thread with its own copies of the socket and of the checked path's O_PATH fd (offload.cc).
-    const int fl = fcntl(sock, F_GETFL);
-    // SAFETY (accepted): O_NONBLOCK is set on the socket's open file for the microseconds of the
-    // connect; another thread of the program looking at its flags then would see it.
-    fcntl(sock, F_SETFL, fl | O_NONBLOCK);
-    int rc = connect(sock, addr, salen);
-    const int e = errno;
-    fcntl(sock, F_SETFL, fl);
-    if (rc == 0) return 0;
-    if (e == EINPROGRESS) {
-      pollfd pf = {sock, POLLOUT, 0};
-      if (poll(&pf, 1, 2) == 1) return ConnectResult(sock, addr, salen);
-    } else if (e != EAGAIN) {
-      return -e;  // refused, unreachable...: a blocking connect would say the same
-    }
-    const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (job_sock < 0) return -errno;
-    const int job_held = held.fd;  // the address names it (/proc/thread-self/fd/N): kept open
-    held.fd = -1;
-    const bool in_progress = e == EINPROGRESS;
-    return Offload(st, [job_sock, job_held, sa, salen, in_progress](Job& job) {
-      long r;
-      JobBlocking(job, true);
-      if (in_progress) {
-        // The handshake goes on: wait for it, as a blocking connect does (a signal cuts the
-        // wait short with EINTR and leaves it going on, as in the kernel).
-        pollfd pf = {job_sock, POLLOUT, 0};
-        r = poll(&pf, 1, -1) < 0 ? -errno : ConnectResult(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen);
-      } else {
-        // A UNIX listener's backlog was full: the blocking connect waits for room.
-        r = connect(job_sock, reinterpret_cast<const sockaddr*>(&sa), salen) < 0 ? -errno : 0;
-      }
-      JobBlocking(job, false);
-      close(job_sock);
-      if (job_held >= 0) close(job_held);
-      JobAnswer(job, r);
-    });
+    return ConnectStream(st, sock, sa, salen, &held);
   }
   if (op == kNetBind) {
     if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock, addr, salen);
     return bind(sock, addr, salen) < 0 ? -errno : 0;
   }
-  if ((flags & kBindLoopback) && (r = BindLoopback(st, sock)) < 0) return r;
-  std::vector<char> data;
-  if ((r = GatherData(st, op, sock, &data)) < 0) return r;
-  // The flags argument: sendto(fd, buf, len, FLAGS, ...), sendmsg(fd, msg, FLAGS),
-  // sendmmsg(fd, vec, vlen, FLAGS).
-  const int flags_arg = op == kNetSendto || st->mmsg_index >= 0 ? 3 : 2;
-  const int msg_flags = static_cast<int>(static_cast<int32_t>(st->req->data.args[flags_arg]));
-  // SAFETY: MSG_NOSIGNAL for tsyd itself; the program gets its SIGPIPE below, as the kernel
-  // would have sent it. The control data is tsyd's copy (readControl): SCM_RIGHTS names
-  // tsyd's copies of the program's fds, and nothing the program changes now reaches the kernel.
-  iovec iov = {data.data(), data.size()};
-  msghdr mh;
-  memset(&mh, 0, sizeof mh);
-  mh.msg_name = salen > 0 ? const_cast<sockaddr*>(addr) : nullptr;
-  mh.msg_namelen = salen;
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  if (op == kNetSendmsg && st->have_control && !st->control.empty()) {
-    mh.msg_control = &st->control[0];
-    mh.msg_controllen = st->control.size();
-  }
-  // A blocking send waits for buffer space as long as the peer likes: tried without waiting
-  // first; when it would wait, the send goes to a job thread with copies of what it needs (the
-  // socket, the data, tsyd's copies of SCM_RIGHTS fds, a UNIX path's O_PATH fd). sendmmsg
-  // (message after message) and a send whose binding is checked after it stay here.
-  int sock_fl = fcntl(sock, F_GETFL);
-  const bool may_wait = sock_fl >= 0 && !(sock_fl & O_NONBLOCK) && !(msg_flags & MSG_DONTWAIT) && st->mmsg_index < 0 && !(flags & kPostCheck);
-  // SAFETY: SCM_CREDENTIALS naming the program's pid was judged for the program
-  // (CheckCredentials); the kernel judges it again against tsyd's pid, so CAP_SYS_ADMIN is
-  // raised for this one send only (the emulator's effective set is the program's otherwise).
-  const bool as_program = op == kNetSendmsg && st->have_control && st->creds_as_program;
-  if (as_program) RaiseCapability(CAP_SYS_ADMIN);
-  ssize_t n = sendmsg(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0));
-  if (as_program) {
-    const int e = errno;
-    LowerCapability(CAP_SYS_ADMIN);
-    errno = e;
-  }
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
-    const int job_sock = fcntl(sock, F_DUPFD_CLOEXEC, 0);
-    if (job_sock < 0) return -errno;
-    std::vector<int> fds;
-    fds.swap(st->control_fds);  // the job sends them, then closes them
-    const int job_held = held.fd;
-    held.fd = -1;
-    std::string control = (op == kNetSendmsg && st->have_control) ? st->control : std::string();
-    const pid_t caller = static_cast<pid_t>(st->req->pid);
-    return Offload(st, [job_sock, job_held, sa, salen, data = std::move(data), control, fds, msg_flags, caller, as_program](Job& job) mutable {
-      iovec jiov = {data.data(), data.size()};
-      msghdr jm;
-      memset(&jm, 0, sizeof jm);
-      jm.msg_name = salen > 0 ? reinterpret_cast<void*>(&sa) : nullptr;
-      jm.msg_namelen = salen;
-      jm.msg_iov = &jiov;
-      jm.msg_iovlen = 1;
-      if (!control.empty()) {
-        jm.msg_control = &control[0];
-        jm.msg_controllen = control.size();
-      }
-      JobBlocking(job, true);
-      if (as_program) RaiseCapability(CAP_SYS_ADMIN);
-      ssize_t sent = sendmsg(job_sock, &jm, msg_flags | MSG_NOSIGNAL);
-      int e = errno;
-      if (as_program) LowerCapability(CAP_SYS_ADMIN);
-      JobBlocking(job, false);
-      close(job_sock);
-      if (job_held >= 0) close(job_held);
-      for (int fd : fds) close(fd);
-      if (sent < 0 && e == EPIPE && !(msg_flags & MSG_NOSIGNAL)) {
-        pid_t tgid = TgidOf(caller);
-        if (tgid > 0 && NotifIdValid(job.notify_fd, job.id)) syscall(SYS_tgkill, tgid, caller, SIGPIPE);
-      }
-      JobAnswer(job, sent < 0 ? -e : sent);
-    });
-  }
-  if (n < 0) {
-    int e = errno;
-    if (e == EPIPE && !(msg_flags & MSG_NOSIGNAL)) {
-      pid_t tid = static_cast<pid_t>(st->req->pid);
-      pid_t tgid = TgidOf(tid);
-      if (tgid > 0 && NotifIdValid(st->notify_fd, st->req->id)) syscall(SYS_tgkill, tgid, tid, SIGPIPE);
-    }
-    return -e;
-  }
-  if (op == kNetSendmsg && st->mmsg_index >= 0) {
-    // sendmmsg: the length sent goes into the entry's msg_len, as the kernel writes it.
-    const uint32_t len32 = static_cast<uint32_t>(n);
-    const uint64_t at = st->req->data.args[1] + static_cast<uint64_t>(st->mmsg_index) * sizeof(mmsghdr) + offsetof(mmsghdr, msg_len);
-    if (!NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
-    if (WriteRemote(static_cast<pid_t>(st->req->pid), at, &len32, sizeof len32) < 0) return -EFAULT;
-  }
-  return n;
+  return PerformSend(st, op, flags, sock, sa, salen, &held);
 }
 
 // After a call that may have bound the socket on its own: compares its own address with the
@@ -625,8 +757,8 @@ static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
   long r = Perform(st, op, flags);
   // The call was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
-  // Handed to a job thread (which answers), or answered EAGAIN at the job limit.
-  if (r == kOffloaded || r == kOffloadFull) {
+  // Handed to a job thread (which answers), or answered EAGAIN at the job or memory limit.
+  if (r == kOffloaded || r == kOffloadFull || r == kOffloadMemory) {
     for (int fd : st->control_fds) close(fd);
     st->control_fds.clear();
     return Napi::Number::New(env, static_cast<double>(r));

@@ -81,6 +81,7 @@ static void Run(Job* job) {
   int32_t* entry = job->entry;
   delete job;
   __atomic_store_n(&entry[kJobTid], 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&entry[kJobKib], 0, __ATOMIC_SEQ_CST);
   __atomic_add_fetch(&entry[kJobSeq], 1, __ATOMIC_SEQ_CST);
   __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
 }
@@ -126,7 +127,29 @@ void RetireIdleJobThreads(ThreadState* st, bool closing) {
   st->job_queue->cv.notify_all();
 }
 
-int Offload(ThreadState* st, std::function<void(Job&)> work) {
+// Frees a claimed entry that gets no job, and answers the request EAGAIN now.
+static int Refuse(ThreadState* st, int32_t* entry, int why) {
+  __atomic_store_n(&entry[kJobKib], 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
+  Respond(st, 1, EAGAIN);
+  return why;
+}
+
+// Counts `bytes` of the program's data in the claimed `entry`; false when all the table's
+// entries then hold more than kMaxWaitingKib. SAFETY (bounded memory): the claim is stored
+// first, the table added up after: of two racing emulators each sees the other's claim, so
+// together they never pass the limit (at worst both are refused).
+static bool ClaimMemory(ThreadState* st, int32_t* entry, size_t bytes) {
+  if (bytes == 0) return true;
+  const size_t need = (bytes + 1023) >> 10;
+  const int32_t kib = need > static_cast<size_t>(kMaxWaitingKib) ? kMaxWaitingKib + 1 : static_cast<int32_t>(need);
+  __atomic_store_n(&entry[kJobKib], kib, __ATOMIC_SEQ_CST);
+  int64_t held = 0;
+  for (size_t i = 0; i < st->job_count; i++) held += __atomic_load_n(&st->jobs[i * kJobWords + kJobKib], __ATOMIC_SEQ_CST);
+  return held <= kMaxWaitingKib;
+}
+
+int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes) {
   if (!st->have_req || !st->jobs) return -EINVAL;
   int32_t* entry = nullptr;
   for (size_t i = 0; i < st->job_count && !entry; i++) {
@@ -138,6 +161,10 @@ int Offload(ThreadState* st, std::function<void(Job&)> work) {
     Respond(st, 1, EAGAIN);
     return kOffloadFull;
   }
+  // SAFETY: a program must not bloat tsyd with many blocked large sends: above the limit the
+  // answer is EAGAIN now, never a hang nor gigabytes of copies (one buffer of the program's,
+  // sent from many threads, is one copy in tsyd each).
+  if (!ClaimMemory(st, entry, bytes)) return Refuse(st, entry, kOffloadMemory);
   entry[kJobCaller] = static_cast<int32_t>(st->req->pid);
   entry[kJobIdLo] = static_cast<int32_t>(st->req->id & 0xffffffffu);
   entry[kJobIdHi] = static_cast<int32_t>(st->req->id >> 32);
@@ -167,9 +194,7 @@ int Offload(ThreadState* st, std::function<void(Job&)> work) {
     if (rc != 0) {
       delete start;
       delete job;
-      __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
-      Respond(st, 1, EAGAIN);
-      return kOffloadFull;
+      return Refuse(st, entry, kOffloadFull);
     }
   }
   // The request is the job's now: this emulator is free for the next one.

@@ -394,7 +394,7 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
 }
 
 // The excursions of a resolution for JS (kPathLeftLen); false when they do not fit.
-static bool SetLeft(ThreadState* st, const std::string& left) {
+bool SetLeft(ThreadState* st, const std::string& left) {
   if (left.size() > kPathBufSize - kLeftOffset) return false;
   memcpy(st->path + kLeftOffset, left.data(), left.size());
   st->slots[kPathLeftLen] = static_cast<int32_t>(left.size());

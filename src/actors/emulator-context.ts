@@ -47,6 +47,8 @@ export interface Access {
   pathBytes?: string;
   /** IP address and port in rule form: `10.0.0.1!443`, `::1!80`. */
   addr?: string;
+  /** The address the program gave, when tsyd decided another (`0.0.0.0!80`, decided as `127.0.0.1!80`). */
+  given?: string;
   /** containment: what the call would have reached (`pid 1234`, `process group 7`, ...). */
   target?: string;
   sys: string;
@@ -72,8 +74,11 @@ export interface EmulatorContext {
    * caller answers the errno when this returns false.
    */
   allows(cap: Capability, sys: string, path: string): boolean;
-  /** The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. */
-  allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number): boolean;
+  /**
+   * The same for an IP address (4 or 16 bytes) and port, for net/bind and net/connect. `given`:
+   * the address as the program gave it, when it is decided as another (logged with it).
+   */
+  allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number, given?: string): boolean;
   /** An address of a family no rule can name (logged as `family N`): denied, unless in audit mode. */
   allowsOtherFamily(cap: NetCapability, sys: string, family: number): boolean;
   /** The /dev/tsyd control route (handlers/control.ts). */
@@ -98,8 +103,11 @@ export interface EmulatorContext {
   refuseAct(sys: string, target: string, answer?: boolean): void;
   /** tsyd's process group (the reaper's too): the program must not join it or signal it. */
   readonly supervisorGroup: number;
-  /** A call that may block found the job table full (answered EAGAIN): an alert, at most one a second. */
-  jobsExhausted(sys: string): void;
+  /**
+   * A call that may block found the job table full, or (`memory`) the data the waiting calls
+   * hold at its limit (answered EAGAIN): an alert, at most one a second.
+   */
+  jobsExhausted(sys: string, memory?: boolean): void;
   /** Registers (or clears) a call made for the program that may block, for the interrupter. */
   markBlocking(on: boolean): void;
   /** Test-only fault injection at a decision point (a no-op unless TSYD_FAULT is set). */

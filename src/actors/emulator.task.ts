@@ -6,7 +6,7 @@ import { constants as os } from 'node:os';
 import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
 import { emulatorMachine } from '../machines/emulator.machine.js';
 import { compileFlat } from '../machines/flat-transitions.js';
-import { Answer, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
+import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { Access, EmulatorContext, EmulatorTask } from './emulator-context.js';
@@ -119,7 +119,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     if (letThrough) v.audit = true;
     const what = a.path ?? a.addr;
     const why = policyFile ? ': a policy file of this sandbox, or the way to one' : '';
-    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, sys: v.sys, pid: v.pid, audit: v.audit }, `${letThrough ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}${why}`);
+    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${letThrough ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}${why}`);
     ring.push(JSON.stringify(v), record);
     return letThrough;
   };
@@ -138,10 +138,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       const access = toBytes(text) === path ? { cap, path: text, sys } : { cap, path: text, pathBytes: path, sys };
       return decided(allowed, access, !allowed && policy!.changesPolicyFile(cap, path));
     },
-    allowsAddress(cap, sys, family, addr, port) {
+    allowsAddress(cap, sys, family, addr, port, given) {
       const allowed = policy!.checkAddress(cap, family, addr, port);
-      if (allowed && !record) return true;
-      return decided(allowed, { cap, addr: `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`, sys });
+      if (allowed && !record && given === undefined) return true;
+      const text = `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`;
+      if (allowed && given !== undefined) logger.info({ ctx: 'net', op: 'any_address', cap, given, addr: text, sys, pid: slot[Req.pid] }, `${given} decided as ${text}`);
+      return allowed && !record ? true : decided(allowed, { cap, addr: text, sys, ...(given !== undefined ? { given } : {}) });
     },
     allowsOtherFamily(cap, sys, family) {
       return decided(false, { cap, addr: `family ${family}`, sys });
@@ -168,11 +170,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
       if (answer) native.respond(Answer.error, EPERM);
     },
-    jobsExhausted(sys) {
+    jobsExhausted(sys, memory = false) {
       const now = Date.now();
       if (now - lastJobsAlert < 1000) return;
       lastJobsAlert = now;
-      logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: slot[Req.pid], max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
+      if (memory) logger.alert({ ctx: 'emulator', op: 'blocking_memory_exceeded', sys, pid: slot[Req.pid], max_kib: MAX_WAITING_KIB }, `the waiting calls already hold ${MAX_WAITING_KIB >> 10} MiB of the program's data: ${sys} answered EAGAIN`);
+      else logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: slot[Req.pid], max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
     },
     isSupervisor(pid) {
       // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads

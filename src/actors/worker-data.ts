@@ -52,7 +52,8 @@ export type EmuStateName = keyof typeof EmuState;
  */
 export const DEFAULT_MAX_JOBS = 1024;
 export const JOB_WORDS = 8;
-export const Job = { state: 0, tid: 1, caller: 2, idLo: 3, idHi: 4, seq: 5 } as const;
+/** kib: what the job holds of the program's data (a waiting send's copy), at most 64 MiB over the table. */
+export const Job = { state: 0, tid: 1, caller: 2, idLo: 3, idHi: 4, seq: 5, kib: 6 } as const;
 export const JobState = { free: 0, starting: 1, running: 2, blocking: 3 } as const;
 
 export const MAX_COUNT = 0x7fff;

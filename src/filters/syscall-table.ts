@@ -331,8 +331,8 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   // --- network ---------------------------------------------------------------------------
   socket: allowed('a new socket (what it reaches is decided at connect, bind, send)'),
   socketpair: allowed('a new socket pair'),
-  connect: decided(`${NET} (net/connect)`), bind: decided(`${NET} (net/bind)`), sendto: decided(`${NET} (net/connect)`),
-  sendmsg: decided(`${NET} (net/connect)`), sendmmsg: decided(`${NET} (net/connect)`),
+  connect: decided(`${NET} (net/connect; stat: a hidden UNIX path)`), bind: decided(`${NET} (net/bind; stat: a hidden UNIX path)`), sendto: decided(`${NET} (net/connect; stat: a hidden UNIX path)`),
+  sendmsg: decided(`${NET} (net/connect; stat: a hidden UNIX path)`), sendmmsg: decided(`${NET} (net/connect; stat: a hidden UNIX path)`),
   listen: decided('net/bind: listening on an unbound socket binds it'),
   accept: allowed(FD_IO), accept4: allowed(FD_IO), recvfrom: allowed(FD_IO), recvmsg: allowed(FD_IO),
   recvmmsg: allowed(FD_IO), shutdown: allowed(FD_IO), getsockname: allowed(FD_IO), getpeername: allowed(FD_IO),

@@ -48,6 +48,14 @@ export const Slot = {
    * ptrace-guarded entries are refused by the walk, the rest may be read, never written.
    */
   pathForeignProc: 43,
+  /**
+   * readSockaddr()/readMsgName() of a connect or send: 1 when the program gave the unspecified
+   * address (0.0.0.0, ::, ::ffff:0.0.0.0), which the path buffer holds as loopback (decided and
+   * passed on so: addon/net.cc DecideAnyAsLoopback).
+   */
+  netGivenAny: 44,
+  /** netOp() of a sendmmsg message: 1 when the batch ends after it (a stream message sent only in part). */
+  netBatchEnd: 45,
   count: 48,
 } as const;
 
@@ -132,6 +140,10 @@ export const NET_REFUSED_ROUTE = 1;
 /** Results of ops that may hand their call to a job thread (addon/offload.cc). */
 export const OFFLOADED = -1000;
 export const OFFLOAD_FULL = -1001;
+/** The data the waiting calls hold would pass MAX_WAITING_KIB: answered EAGAIN. */
+export const OFFLOAD_MEMORY = -1003;
+/** What all waiting calls of a sandbox may hold of the program's data (KiB; addon/common.h kMaxWaitingKib). */
+export const MAX_WAITING_KIB = 64 * 1024;
 /** openInject(): a block device, never opened for the program (answered EACCES). */
 export const REFUSED_BLOCK_DEVICE = -1002;
 /** fsOp(inotifyAddWatch, …, 1): a directory whose entries may be hidden, not watched (answered EACCES). */

@@ -4,14 +4,14 @@
 // hang; a signal cuts a blocked call short as the kernel would; nothing is left at exit.
 // (Before: 130 threads in FIFO opens held all 128 emulators, every other call hung, tsyd sat at
 // ~1.2 GB.)
-import { constants, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, constants, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
 import { Job, JobState } from '../../src/actors/worker-data.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
-import { spawnProgram } from '../helpers/tsyd.js';
+import { NOBODY, spawnProgram, spawnTsyd } from '../helpers/tsyd.js';
 import { collect, makeFifos, releaseFifo, until } from './helpers.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
@@ -22,6 +22,17 @@ const threadNames = () => readdirSync('/proc/self/task').map((t) => {
     return '';
   }
 });
+/** Threads of process `pid` named `name`. */
+const threadsOf = (pid: number, name: string) =>
+  readdirSync(`/proc/${pid}/task`).filter((t) => {
+    try {
+      return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim() === name;
+    } catch {
+      return false;
+    }
+  }).length;
+/** A field of /proc/PID/status in MiB (VmRSS, VmHWM: the peak). */
+const statusMiB = (pid: number, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const rssMiB = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 function blockedJobs(child: ReturnType<typeof spawn>): number {
@@ -204,5 +215,114 @@ test('truncates of a leased file wait on job threads, not emulators (the lease h
   assert.is(out.text(), 'Rdone\n');
   assert.is(readFileSync(`${dir}/leased`, 'utf8'), 'LE', 'the truncates were done');
 });
+
+test('100 threads in a blocking sendmmsg into a peer that never reads: job threads, not emulators; each returns its count once the peer reads', async () => {
+  // Before: sendmmsg was sent message by message on the emulator, which waited with it: 100
+  // such threads held 100 emulators (the pool grew to them) and no job thread.
+  const dir = tempTree('jobnet-sendmmsg', { regular: 'R' });
+  const child = spawn(fixture('netflood'), ['sendmmsg', '100', `${dir}/sock`, `${dir}/regular`], {
+    policy: [{ rule: 'sandbox/net/connect:on' }, { rule: `allow/net/connect+${dir}/***` }, ...POLICY],
+    stdio: ['pipe', 'pipe', 'inherit'],
+    emulators: 2,
+    logLevel: 'silent',
+  });
+  try {
+    const out = collect(child.stdout);
+    await until(() => out.text().includes('started'), 'the program started');
+    await until(() => blockedJobs(child) >= 90, `the sendmmsg calls wait on job threads (${blockedJobs(child)}, pool ${child.supervisor.counts().curr})`);
+    child.stdin!.write('regular\n');
+    await until(() => out.text().includes('regular '), 'the regular open answered');
+    assert.match(out.text(), 'regular ok');
+    assert.is(child.supervisor.counts().curr, 2, 'the pool did not grow');
+    child.stdin!.write('drain\n');
+    await until(() => out.text().includes('done '), 'every sendmmsg returned once the peer read', 20_000);
+    const done = /done n=100 calls=(\d+) errors=(\d+) eagain=\d+ max=(\d+) msgs=(\d+)/.exec(out.text());
+    assert.ok(done, out.text());
+    const [calls, errors, max, msgs] = done.slice(1).map(Number) as [number, number, number, number];
+    assert.is(calls, 100, `every call returned a count: ${done[0]}`);
+    assert.is(errors, 0, done[0]);
+    assert.ok(msgs >= 100 && msgs <= 200 && max === 65536, `each sent one or two whole messages: ${done[0]}`);
+    child.stdin!.write('exit\n');
+    const r = await child.result;
+    assert.is(r.exitCode, 0);
+    assert.ok(r.cleanShutdown);
+    await until(() => !threadNames().includes('tsyd_blk'), 'no job thread left', 3000);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('as nobody (the CLI): 100 blocking sendmmsg wait on job threads, not emulators, and each returns its count', async () => {
+  const dir = tempTree('jobnet-nobody', { regular: 'R' });
+  chmodSync(dir, 0o777);
+  const args = ['run', '-p', 'off', '--', fixture('netflood'), 'sendmmsg', '100', `${dir}/sock`, `${dir}/regular`];
+  const p = spawnTsyd(args, { user: NOBODY, keepStdinOpen: true, env: { TSYD_NPROC: '2' } });
+  try {
+    await p.waitForStdout(/^started$/m);
+    const counts = () => `${threadsOf(p.pid, 'tsyd_blk')} job threads, ${threadsOf(p.pid, 'tsyd_emu')} emulators`;
+    await until(() => threadsOf(p.pid, 'tsyd_blk') >= 90, `the calls wait on job threads (${counts()})`);
+    assert.ok(threadsOf(p.pid, 'tsyd_emu') <= 3, `no emulator is held: ${counts()}`);
+    p.child.stdin!.write('regular\ndrain\n');
+    const out = await p.waitForStdout(/^done .*$/m, 20_000);
+    assert.match(out, /^regular ok$/m);
+    assert.match(out, /^done n=100 calls=100 errors=0 eagain=0 max=65536 msgs=\d+$/m);
+    p.child.stdin!.end('exit\n');
+    const r = await p.result;
+    assert.is(r.code, 0, r.stderr);
+  } finally {
+    p.child.kill('SIGKILL');
+  }
+});
+
+/** What all waiting sends of a sandbox may hold of the program's data (addon/common.h kMaxWaitingKib). */
+const MAX_WAITING_KIB = 64 * 1024;
+
+for (const user of [undefined, NOBODY]) {
+  for (const mode of ['bigsend', 'bigdgram'] as const) {
+    const what = mode === 'bigsend' ? 'stream sends of 4 MiB' : 'large datagrams';
+    test(`blocked ${what} hold at most 64 MiB of the program's data in tsyd (${user === undefined ? 'root' : 'nobody'})`, async () => {
+      // Before: each waiting send held its whole copy (up to 4 MiB): 100 blocked 4 MiB sends
+      // grew tsyd by ~400 MiB.
+      const dir = tempTree(`jobmem-${mode}`, { regular: 'R' });
+      chmodSync(dir, 0o777);
+      const args = ['run', '--log-fd', '3', '-p', 'off', '--', fixture('netflood'), mode, '100', `${dir}/sock`, `${dir}/regular`];
+      const p = spawnTsyd(args, { user, keepStdinOpen: true, logFd: 3, env: { TSYD_NPROC: '2' } });
+      try {
+        const started = await p.waitForStdout(/^started.*$/m);
+        // Datagrams: as many as hold four times the limit (a datagram goes whole or not at all).
+        const size = Number(/dgram=(\d+)/.exec(started)?.[1] ?? 4 << 20);
+        const kib = Math.ceil(size / 1024);
+        const count = mode === 'bigsend' ? 100 : Math.ceil((4 * MAX_WAITING_KIB) / kib);
+        const waiting = mode === 'bigsend' ? count : Math.floor(MAX_WAITING_KIB / kib);
+        const base = statusMiB(p.pid, 'VmRSS');
+        p.child.stdin!.write(`go ${count}\n`);
+        await until(() => threadsOf(p.pid, 'tsyd_blk') >= Math.min(waiting, 90), `the sends wait on job threads (${threadsOf(p.pid, 'tsyd_blk')})`, 20_000);
+        await new Promise((r) => setTimeout(r, 300));
+        p.child.stdin!.write('drain\n');
+        const out = await p.waitForStdout(/^done .*$/m, 30_000);
+        const grown = statusMiB(p.pid, 'VmHWM') - base;
+        const done = /^done n=\d+ calls=(\d+) errors=(\d+) eagain=(\d+) max=(\d+)/m.exec(out)!;
+        const [calls, errors, eagain, max] = done.slice(1).map(Number) as [number, number, number, number];
+        console.log(`jobs: ${count} blocked ${mode} of ${size} bytes: tsyd grew ${grown.toFixed(0)} MiB; ${done[0]}`);
+        p.child.stdin!.end('exit\n');
+        const r = await p.result;
+        const alerted = r.records.some((x) => x['op'] === 'blocking_memory_exceeded' && x['level'] === 'alert');
+        if (mode === 'bigsend') {
+          // A stream send that waits carries 64 KiB (a short count, as after a signal).
+          assert.equal([calls, errors, max], [count, 0, 64 << 10], done[0]);
+        } else {
+          // The rest is answered EAGAIN at once (as a send timeout is), with an alert.
+          assert.equal([calls, eagain, errors], [waiting, count - waiting, count - waiting], done[0]);
+          assert.ok(alerted, r.log);
+        }
+        // 64 MiB of data at most, and up to 80 MiB of job threads, the emulators' passing copies
+        // and heap (measured: ~60 MiB for the streams, ~110 for the datagrams; before: ~450, ~290).
+        assert.ok(grown < 64 + 80, `tsyd grew ${grown.toFixed(0)} MiB (at most 64 MiB of data are held)`);
+      } finally {
+        p.child.kill('SIGKILL');
+      }
+    });
+  }
+}
 
 test.run();

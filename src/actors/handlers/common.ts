@@ -42,7 +42,7 @@ export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, 
  * resolve: names under a hidden directory could be enumerated. A walk through a hidden path
  * finds nothing, as if it did not exist.
  */
-function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: number): boolean {
+export function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: number): boolean {
   const len = ctx.slots[Slot.pathLeftLen]!;
   if (len <= 0 || !ctx.policy.isOn('stat')) return false;
   const final = ctx.pathBuf.toString('latin1', 0, pathLen);

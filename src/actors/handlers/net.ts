@@ -14,12 +14,15 @@ import {
   NetFlag,
   NetOp,
   OFFLOAD_FULL,
+  OFFLOAD_MEMORY,
+  OFFLOADED,
   Slot,
   SockKind,
 } from '../../native/addon.js';
+import { isIPv4Mapped } from '../../sandbox/address.js';
 import type { AddressFamily, NetCapability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, hiddenFailure, isHidden } from './common.js';
+import { arg32, hiddenFailure, isHidden, walkedThroughHidden } from './common.js';
 
 const { EACCES, ENOENT, EPERM, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
@@ -64,11 +67,7 @@ const GONE = -1;
  * on): 0 → the call may be performed; an errno to answer; GONE. Denials are logged.
  */
 function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: number): number {
-  if (kind < 0) {
-    // A UNIX path whose resolution stopped at a hidden object: it does not exist.
-    if (hiddenFailure(ctx, sys, kind)) return ENOENT;
-    return kind === -ESRCH ? GONE : -kind;
-  }
+  if (kind < 0) return failure(ctx, sys, kind);
   const { slots, pathBuf } = ctx;
   switch (kind) {
     case SockKind.none:
@@ -82,11 +81,11 @@ function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: nu
       return 0;
     case SockKind.inet: {
       const d = destination(ctx);
-      return ctx.allowsAddress(cap, sys, d.family, d.bytes, d.port) ? 0 : EACCES;
+      return ctx.allowsAddress(cap, sys, d.family, d.bytes, d.port, givenAny(ctx, d)) ? 0 : EACCES;
     }
     case SockKind.unixPath: {
-      const path = pathBuf.toString('latin1', 0, pathBuf.indexOf(0));
-      if (isHidden(ctx, sys, path)) return ENOENT;
+      const path = unixPath(ctx);
+      if (unixHidden(ctx, sys, path)) return ENOENT;
       // SAFETY: binding a UNIX path creates a file: the create capability decides it too.
       const creates = sys === 'bind' && ctx.policy.isOn('create');
       if (ctx.allows(cap, sys, path) && (!creates || ctx.allows('create', sys, path))) return 0;
@@ -103,6 +102,49 @@ function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: nu
       // is denied while the capability is on.
       return ctx.allowsOtherFamily(cap, sys, slots[Slot.netFamily]!) ? 0 : EACCES;
   }
+}
+
+/**
+ * The unspecified address the program gave (`0.0.0.0!80`), when the destination `d` just read
+ * is loopback only because tsyd decided it so (Slot.netGivenAny); else undefined.
+ */
+function givenAny(ctx: EmulatorContext, d: Inet): string | undefined {
+  if (ctx.slots[Slot.netGivenAny] !== 1) return undefined;
+  const any = d.family === 4 ? '0.0.0.0' : isIPv4Mapped(d.bytes) ? '::ffff:0.0.0.0' : '::';
+  return `${any}!${d.port}`;
+}
+
+/** The verdict for a read that failed (-errno): a resolution that stopped at a hidden object is ENOENT. */
+function failure(ctx: EmulatorContext, sys: string, kind: number): number {
+  if (hiddenFailure(ctx, sys, kind)) return ENOENT;
+  return kind === -ESRCH ? GONE : -kind;
+}
+
+/** The canonical UNIX path readSockaddr()/readMsgName() just read (kind unixPath). */
+function unixPath(ctx: EmulatorContext): string {
+  return ctx.pathBuf.toString('latin1', 0, ctx.pathBuf.indexOf(0));
+}
+
+/**
+ * True (after one stat record) when stat hides the UNIX path just read, or when its resolution
+ * walked through a hidden directory and out again ("hidden/sub/../../x.sock").
+ * SAFETY: a socket in a hidden tree (an ssh-agent in a hidden ~/.ssh) does not exist for the
+ * program: neither reachable, nor told apart from a missing path by its errno.
+ */
+function unixHidden(ctx: EmulatorContext, sys: string, path: string): boolean {
+  return walkedThroughHidden(ctx, sys, path.length) || isHidden(ctx, sys, path);
+}
+
+/**
+ * The verdict when stat is on and the call's own capabilities are off: only hidden-ness is
+ * decided. A UNIX path that stat hides (or whose resolution stopped at, or walked through, a
+ * hidden object) does not exist: ENOENT and one stat record. Anything else goes on — performed
+ * by tsyd all the same: the address is in the program's memory, and on CONTINUE the kernel would
+ * read it again after a thread of the program made it a hidden path.
+ */
+function hiddenOnly(ctx: EmulatorContext, sys: string, kind: number): number {
+  if (kind < 0) return failure(ctx, sys, kind);
+  return kind === SockKind.unixPath && unixHidden(ctx, sys, unixPath(ctx)) ? ENOENT : 0;
 }
 
 /** Answers a verdict that is not 0; true when the call may go on. */
@@ -198,16 +240,19 @@ function perform(ctx: EmulatorContext, sys: string, op: number, flags = 0): numb
   // bind and listen never wait; connect waits for a handshake or a full backlog, sends for buffer space.
   if (op !== NetOp.bind && op !== NetOp.listen) ctx.markBlocking(true);
   const r = run(ctx, sys, op, flags);
-  // A call that would wait went to a job thread (addon/offload.cc); at their limit: EAGAIN.
-  if (r === OFFLOAD_FULL) ctx.jobsExhausted(sys);
+  // A call that would wait went to a job thread (addon/offload.cc); at their limits: EAGAIN.
+  if (r === OFFLOAD_FULL || r === OFFLOAD_MEMORY) ctx.jobsExhausted(sys, r === OFFLOAD_MEMORY);
   return r;
 }
 
 function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' | 'bind', op: number): void {
-  const on = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
-  if (!on) return void native.respond(Answer.continue);
+  const decides = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
+  // SAFETY: with stat on, a UNIX path is looked at even when the call's own capabilities are
+  // off: a hidden one does not exist (connect, and bind, which would make a name in it).
+  if (!decides && !ctx.policy.isOn('stat')) return void native.respond(Answer.continue);
+  const kind = native.readSockaddr(1, 2, op);
   // (With net/bind off, bind's address rules allow everything: only create decides a path.)
-  if (answered(verdict(ctx, cap, sys, native.readSockaddr(1, 2, op)))) perform(ctx, sys, op);
+  if (answered(decides ? verdict(ctx, cap, sys, kind) : hiddenOnly(ctx, sys, kind))) perform(ctx, sys, op);
 }
 
 /**
@@ -256,21 +301,40 @@ function refusedRoute(ctx: EmulatorContext, sys: string, what: string): void {
   ctx.log.warn({ ctx: 'access', cap: 'net/connect', sys, pid: ctx.slots[Slot.pid], opt: what }, `refused ${what}: it sends data past the checked destination`);
 }
 
-/** The capabilities that make tsyd perform a send: net/connect decides the address, net/bind the autobind. */
-function sendCaps(ctx: EmulatorContext): { connect: boolean; bind: boolean } {
-  return { connect: ctx.policy.isOn('net/connect'), bind: ctx.policy.isOn('net/bind') };
+/**
+ * The capabilities that make tsyd perform a send: net/connect decides the address, net/bind
+ * the autobind, stat a UNIX path (hidden: ENOENT).
+ */
+interface SendCaps {
+  connect: boolean;
+  bind: boolean;
+  stat: boolean;
+}
+
+function sendCaps(ctx: EmulatorContext): SendCaps {
+  return { connect: ctx.policy.isOn('net/connect'), bind: ctx.policy.isOn('net/bind'), stat: ctx.policy.isOn('stat') };
+}
+
+/** None of them is on: the send is continued untouched. */
+function noSendCaps(on: SendCaps): boolean {
+  return !on.connect && !on.bind && !on.stat;
+}
+
+/** The verdict on the address of a send just read: net/connect decides it; with net/connect off, only what stat hides. */
+function sendVerdict(ctx: EmulatorContext, sys: string, kind: number, on: SendCaps): number {
+  return on.connect ? verdict(ctx, 'net/connect', sys, kind) : hiddenOnly(ctx, sys, kind);
 }
 
 function sendto(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
-  if (!on.connect && !on.bind) return void native.respond(Answer.continue);
+  if (noSendCaps(on)) return void native.respond(Answer.continue);
   const kind = native.readSockaddr(4, 5, NetOp.sendto);
   // SAFETY: no address (NULL or length 0, both in registers): the kernel reads none either,
   // so nothing the program can change afterwards reaches a decision. (Such a send on an
   // unbound datagram socket fails with EDESTADDRREQ after the kernel bound it: a stated limit,
   // as for write(), which no filter sees without slowing every write.)
   if (kind === SockKind.none) return void native.respond(Answer.continue);
-  if (!answered(on.connect || kind < 0 ? verdict(ctx, 'net/connect', 'sendto', kind) : 0)) return;
+  if (!answered(sendVerdict(ctx, 'sendto', kind, on))) return;
   let flags = 0;
   if (kind === SockKind.inet && (flags = autobindFlags(ctx, 'sendto', destination(ctx))) < 0) return void answered(flags === -ESRCH ? GONE : -flags);
   perform(ctx, 'sendto', NetOp.sendto, flags);
@@ -280,11 +344,11 @@ function sendto(ctx: EmulatorContext): void {
  * Decides and prepares message `index` of sendmmsg (-1: sendmsg): the name, the control data,
  * the autobind. ≥ 0: netOp() flags to send it with; < 0: -verdict (-GONE... see below).
  */
-function prepareMessage(ctx: EmulatorContext, sys: string, index: number, connectOn: boolean): number {
+function prepareMessage(ctx: EmulatorContext, sys: string, index: number, on: SendCaps): number {
   const kind = native.readMsgName(1, index);
   // SAFETY: even without a name the msghdr lives in the program's memory: a name added after
   // the check would reach the kernel on CONTINUE, so tsyd sends every message itself.
-  let v = connectOn || kind < 0 ? verdict(ctx, 'net/connect', sys, kind) : 0;
+  let v = sendVerdict(ctx, sys, kind, on);
   if (v === 0) v = control(ctx, sys);
   if (v !== 0) return v === GONE ? -ESRCH : -v;
   if (kind !== SockKind.inet) return 0;
@@ -293,8 +357,8 @@ function prepareMessage(ctx: EmulatorContext, sys: string, index: number, connec
 
 function sendmsg(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
-  if (!on.connect && !on.bind) return void native.respond(Answer.continue);
-  const flags = prepareMessage(ctx, 'sendmsg', -1, on.connect);
+  if (noSendCaps(on)) return void native.respond(Answer.continue);
+  const flags = prepareMessage(ctx, 'sendmsg', -1, on);
   if (flags < 0) return void answered(flags === -ESRCH ? GONE : -flags);
   perform(ctx, 'sendmsg', NetOp.sendmsg, flags);
 }
@@ -302,25 +366,30 @@ function sendmsg(ctx: EmulatorContext): void {
 /**
  * sendmmsg: tsyd sends message by message, each decided and sent as a sendmsg on its copy of
  * the socket (its msg_len written back), and stops at the first error as the kernel does: the
- * count sent if any, else the error. SAFETY: nothing of the vector is read twice.
+ * count sent if any, else the error. SAFETY: nothing of the vector is read twice. A first
+ * message that would wait goes to a job thread, which answers (1 or the error); a later one
+ * that would wait, or a stream message sent only in part, ends the batch with the count so far
+ * (addon/net.cc PerformSend): an emulator never waits on the program.
  */
 function sendmmsg(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
-  if (!on.connect && !on.bind) return void native.respond(Answer.continue);
+  if (noSendCaps(on)) return void native.respond(Answer.continue);
   const count = Math.min(arg32(ctx.slots, 2) >>> 0, MAX_MMSG);
   // An empty vector (in a register): the kernel reads nothing, and checks the fd first.
   if (count === 0) return void native.respond(Answer.continue);
   let sent = 0;
   let err = 0;
   for (let i = 0; i < count; i++) {
-    const flags = prepareMessage(ctx, 'sendmmsg', i, on.connect);
+    const flags = prepareMessage(ctx, 'sendmmsg', i, on);
     const r = flags < 0 ? flags : perform(ctx, 'sendmmsg', NetOp.sendmsg, flags | NetFlag.noAnswer);
+    if (r === OFFLOADED || r === OFFLOAD_FULL || r === OFFLOAD_MEMORY) return; // answered by the job thread, or EAGAIN now
     if (r === -ESRCH && !native.idValid()) return; // the caller is gone: nothing to answer
     if (r < 0) {
       err = -r;
       break;
     }
     sent++;
+    if (ctx.slots[Slot.netBatchEnd] === 1) break;
   }
   if (sent > 0 || err === 0) native.respond(Answer.value, sent);
   else native.respond(Answer.error, err);
@@ -370,12 +439,13 @@ function setsockopt(ctx: EmulatorContext): void {
 
 export function netHandlers(): Map<string, HandlerSpec> {
   return new Map<string, HandlerSpec>([
-    ['connect', { caps: ['net/connect'], handle: (ctx) => connectOrBind(ctx, 'net/connect', 'connect', NetOp.connect) }],
-    ['bind', { caps: ['net/bind', 'create'], handle: (ctx) => connectOrBind(ctx, 'net/bind', 'bind', NetOp.bind) }],
+    // stat too: a UNIX path it hides does not exist (hiddenOnly).
+    ['connect', { caps: ['net/connect', 'stat'], handle: (ctx) => connectOrBind(ctx, 'net/connect', 'connect', NetOp.connect) }],
+    ['bind', { caps: ['net/bind', 'create', 'stat'], handle: (ctx) => connectOrBind(ctx, 'net/bind', 'bind', NetOp.bind) }],
     ['listen', { caps: ['net/bind'], handle: listen }],
-    ['sendto', { caps: ['net/connect', 'net/bind'], handle: sendto }],
-    ['sendmsg', { caps: ['net/connect', 'net/bind'], handle: sendmsg }],
-    ['sendmmsg', { caps: ['net/connect', 'net/bind'], handle: sendmmsg }],
+    ['sendto', { caps: ['net/connect', 'net/bind', 'stat'], handle: sendto }],
+    ['sendmsg', { caps: ['net/connect', 'net/bind', 'stat'], handle: sendmsg }],
+    ['sendmmsg', { caps: ['net/connect', 'net/bind', 'stat'], handle: sendmmsg }],
     ['setsockopt', { caps: ['net/connect', 'net/bind'], handle: setsockopt }],
   ]);
 }
