@@ -124,6 +124,22 @@ export function startupProtected(ctx: ProfileContext, users?: string[]): string[
   return [...startupGlobs(ctx, users), ...homeToolchains(ctx)];
 }
 
+/**
+ * The directories (globs) between a directory of `within` and each of `globs` (`D/***` counts
+ * as D): those a program may create or delete, on whose names the globs' decisions rest.
+ */
+export function dirsOnTheWay(globs: string[], within: string[]): string[] {
+  const out = new Set<string>();
+  for (const glob of globs) {
+    const parts = glob.replace(/\/\*\*\*$/, '').split('/');
+    for (let k = 2; k < parts.length; k++) {
+      const dir = parts.slice(0, k).join('/');
+      if (within.some((w) => dir.startsWith(w === '/' ? w : `${w}/`))) out.add(dir);
+    }
+  }
+  return [...out];
+}
+
 /** The capabilities denied on an agent socket glob. */
 export function agentCaps(caps: 'all' | 'connect'): Capability[] {
   return caps === 'all' ? ['net/connect', 'net/bind', 'write', 'create', 'delete'] : ['net/connect', 'net/bind'];
@@ -149,7 +165,12 @@ function userRules(ctx: ProfileContext): string[] {
   // SAFETY: a program started in $HOME (or with $HOME under a temp dir) may change files there,
   // but not those that run code outside the sandbox later: at the next login, shell, Python,
   // git or editor start, or as the command the user types (~/.local/bin comes first in $PATH).
-  for (const glob of startupProtected(ctx)) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
+  const startup = startupProtected(ctx);
+  for (const glob of startup) for (const cap of ['write', 'create', 'delete'] as const) out.push(`deny/${cap}+${glob}`);
+  // SAFETY: nor the directories on the way to them (~/.config, ~/.local/share): moved away or
+  // replaced by a symlink (~/.config → /tmp/x), they would take the start-up files out of these
+  // rules, which name paths. Created and deleted never; renamed never (a rename deletes its source).
+  for (const dir of dirsOnTheWay(startup, scratch)) for (const cap of ['create', 'delete'] as const) out.push(`deny/${cap}+${dir}`);
   // SAFETY: secrets last, since the last matching rule wins: denied even under the cwd or /tmp.
   for (const glob of secretGlobs(ctx)) {
     for (const cap of PATH_CAPS) out.push(`deny/${cap}+${glob}`);

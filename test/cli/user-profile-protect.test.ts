@@ -4,7 +4,7 @@
 // start-up files behind dotfile-manager symlinks, agent sockets replaced by the program.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, lchownSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { inNamespace } from '../helpers/namespace.js';
@@ -57,6 +57,39 @@ for (const u of USERS) {
     assert.ok(denials(r).some((x) => x.path === `${home}/.bash_aliases`), describe(r));
     const after = await runNative('/usr/bin/python3', ['-c', 'pass'], { env: { HOME: home, PATH }, user: u.user });
     assert.is(after.stdout, '', describe(after));
+  });
+}
+
+// Review 7: the directories on the way to start-up files, moved away or replaced by symlinks to
+// a temp dir, took the files out of the rules (which name paths): planted through the links.
+for (const u of USERS) {
+  test(`start-up files through a replaced parent (${u.name}): ~/.config and ~/.local moved away, symlinks to /tmp in their place`, async () => {
+    const evil = tempTree('evil-parent');
+    chmodSync(evil, 0o777);
+    const home = tempTree('parent-home', { '.config/htop/htoprc': '', '.local/share/foo/x': '' });
+    ownTree(home, u.uid);
+    const script = [
+      `mkdir -p ${evil}/config ${evil}/local; mv .config .config.bak; mv .local .local.bak; ln -s ${evil}/config .config; ln -s ${evil}/local .local`,
+      'mkdir -p .config/autostart .local/bin',
+      'echo "[Desktop Entry]" > .config/autostart/evil.desktop && echo autostart',
+      'printf "#!/bin/sh\\necho PWNED\\n" > .local/bin/ls && echo localbin',
+      'echo "[core] pager = evil" > .config/htop/planted && echo through',
+      'echo notes > notes && cat notes',
+    ].join('; ');
+    const n = await sh(script, home, home, u.user);
+    assert.is(n.stdout, 'autostart\nlocalbin\nnotes\n', `natively the links take the start-up files to ${evil}: ${describe(n)}`);
+    for (const d of ['.config', '.local']) {
+      rmSync(join(home, d));
+      renameSync(join(home, `${d}.bak`), join(home, d));
+    }
+    rmSync(evil, { recursive: true, force: true });
+    mkdirSync(evil, { mode: 0o777 });
+    chmodSync(evil, 0o777);
+    const r = await tsydSh(script, home, home, u.user);
+    assert.is(r.stdout, 'through\nnotes\n', `nothing planted, the rest of the home is writable: ${describe(r)}`);
+    for (const f of ['config/autostart/evil.desktop', 'local/bin/ls']) assert.not.ok(existsSync(join(evil, f)), f);
+    assert.ok(lstatSync(join(home, '.config')).isDirectory() && lstatSync(join(home, '.local')).isDirectory(), 'the parents stay');
+    assert.ok(denials(r).some((x) => x.cap === 'delete' && x.path === `${home}/.config`), describe(r));
   });
 }
 
