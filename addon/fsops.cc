@@ -56,6 +56,8 @@ enum FsOp {
 
 // fsOp()'s answer for a stat held back (not answered yet): never a real result.
 static constexpr long kPending = 0x7ffffff0;
+// fsOp(stat)'s flags argument for fstat(fd): AT_EMPTY_PATH on the taken copy of the fd.
+static constexpr int kStatFdItself = -2;
 
 #ifndef AT_HANDLE_MNT_ID_UNIQUE
 #define AT_HANDLE_MNT_ID_UNIQUE 0x001
@@ -535,7 +537,8 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   const std::string spath(path, st->path_len);
   long r;
   switch (op) {
-    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : 0, d == 1); break;
+    // c: the index of the AT flags argument; -1 none; kStatFdItself the fd itself (raw fstat).
+    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : c == kStatFdItself ? AT_EMPTY_PATH : 0, d == 1); break;
     case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c), d == 1); break;
     case kOpAccess: r = DoAccess(st, path, magic, static_cast<unsigned>(arg(a)), b >= 0 ? static_cast<long>(static_cast<int32_t>(arg(b))) : -1); break;
     case kOpReadlink: r = DoReadlink(st, path, arg(a), static_cast<long>(static_cast<int32_t>(arg(b)))); break;

@@ -122,6 +122,7 @@ const MOVE = 'delete of the source, create of the target; the object may not gai
 const NET = 'net: the address is read once, decided, and the call performed by tsyd on a copy of the socket';
 const CREDS = 'credentials: tsyd acts with them; only calls that set the ids already held go on';
 const FD_IO = 'I/O on an fd the program holds (every path and address it reached was decided)';
+const FD_META = 'the metadata of an fd the program holds: stat decides its path (an fd of a hidden object is hidden too)';
 const OWN = "acts on the calling process or thread only";
 const INFO = 'reads information the program may have';
 const MEM = "the program's own memory";
@@ -154,8 +155,9 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   fallocate: allowed(`${FD_IO}; the kernel requires a writable fd`), flock: allowed(FD_IO),
   readahead: allowed(FD_IO), fadvise64: allowed(FD_IO), sendfile: allowed(FD_IO), splice: allowed(FD_IO),
   tee: allowed(FD_IO), vmsplice: allowed(FD_IO), copy_file_range: allowed(FD_IO), cachestat: allowed(FD_IO),
-  pipe: allowed('a new pipe'), pipe2: allowed('a new pipe'), fstat: allowed(FD_IO), fstatfs: allowed(FD_IO),
-  fgetxattr: allowed(FD_IO), flistxattr: allowed(FD_IO), getcwd: allowed(INFO),
+  pipe: allowed('a new pipe'), pipe2: allowed('a new pipe'),
+  fstat: decided(FD_META), fstatfs: decided(FD_META), fgetxattr: decided(FD_META), flistxattr: decided(FD_META),
+  getcwd: allowed(INFO),
   fcntl: allowed(FD_IO, [
     rule([eq(1, F_SETOWN), { arg: 2, op: 'ne', value: 0 }], NOTIFY_ALWAYS, 'F_SETOWN: SIGIO/SIGURG must never go to tsyd (its pid, threads or group)'),
     rule([eq(1, F_SETOWN_EX)], NOTIFY_ALWAYS, 'F_SETOWN_EX: the owner is in memory: tsyd sets it on the file itself, never tsyd as owner'),

@@ -112,6 +112,8 @@ export const FsOp = {
 
 /** fsOp(stat|statx) with "hold a directory back": the result is not answered yet (finishStat()). */
 export const FS_PENDING = 0x7ffffff0;
+/** fsOp(FsOp.stat, …)'s flags argument for raw fstat(fd): the fd itself (addon kStatFdItself). */
+export const STAT_FD_ITSELF = -2;
 
 /** What readSockaddr()/readMsgName() found (addon/net.cc SockKind). */
 export const SockKind = {

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, symlinkSync } from 'node:fs';
 import { fixture } from '../helpers/fixtures.js';
 import { expectRun, fsops } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, NOBODY, runNative, runTsyd } from '../helpers/tsyd.js';
+import { describe, NOBODY, runNative, runTsyd, tsydBin } from '../helpers/tsyd.js';
 
 const dir = tempTree('hidden', { 'a': '1', 'b': '2', 'secret': 'S', 'vault/key': 'K' });
 const many = tempTree('hidden-many', Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`h${i}`, ''])));
@@ -121,6 +121,27 @@ test('a directory that may hold hidden entries cannot be watched (inotify events
     assert.equal(run.lines, ['inotify EACCES', 'inotify ok', 'inotify ok', 'inotify ok'], describe(run.result));
     const refusals = run.result.records.filter((r) => r['cap'] === 'containment');
     assert.equal(refusals.map((r) => [r['sys'], r['target']]), [['inotify_add_watch', `${tree}/mixed (watched, its events would name entries stat hides)`]], run.result.log);
+  }
+});
+
+test('an fd of a hidden object, handed in from outside, says nothing: raw fstat, fstatfs, flistxattr (Go uses raw fstat)', async () => {
+  const tree = tempTree('hidden-fd', { 'vault/key': 'KEY', 'shown': 'S' });
+  for (const d of ['sub', 'hsub']) mkdirSync(`${tree}/${d}`, { mode: 0o755 });
+  const ops = ['rawfstat', '#0', 'fstatfs', '#0', 'flistxattr', '#0'];
+  // stdin opened by the shell outside tsyd (or natively): the program never named the path.
+  const withStdin = (file: string, argv: string[], user?: number) =>
+    runNative('/bin/sh', ['-c', `exec "$0" "$@" < ${file}`, ...argv], { user });
+  for (const user of [undefined, NOBODY]) {
+    const native = await withStdin(`${tree}/vault/key`, [fixture('fsops'), ...ops], user);
+    assert.match(native.stdout, /^rawfstat ok nlink=1 size=3\nfstatfs ok type=0x[0-9a-f]+\nflistxattr ok\n$/, describe(native));
+    const tsyd = [process.execPath, tsydBin, 'run', ...policy([`${tree}/vault/***`, `${tree}/hsub`]), '--', fixture('fsops')];
+    const hidden = await withStdin(`${tree}/vault/key`, [...tsyd, ...ops], user);
+    assert.is(hidden.stdout, 'rawfstat ENOENT\nfstatfs ENOENT\nflistxattr ENOENT\n', describe(hidden));
+    const shown = await withStdin(`${tree}/shown`, [...tsyd, ...ops], user);
+    assert.match(shown.stdout, /^rawfstat ok nlink=1 size=1\nfstatfs ok/, describe(shown));
+    // A directory's link count leaves the hidden subdirectories (vault, hsub) out, as stat does (natively 5).
+    const dir = await withStdin(tree, [...tsyd, 'rawfstat', '#0'], user);
+    assert.match(dir.stdout, /^rawfstat ok nlink=3 /, describe(dir));
   }
 });
 

@@ -6,7 +6,7 @@
 // with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
-import { Answer, FS_PENDING, FsOp, native, REFUSED_DIRECTORY_WATCH, Resolve, Slot } from '../../native/addon.js';
+import { Answer, FS_PENDING, FsOp, native, REFUSED_DIRECTORY_WATCH, Resolve, Slot, STAT_FD_ITSELF } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
@@ -119,7 +119,8 @@ function fdHandler(sys: string) {
   return (ctx: EmulatorContext) => {
     const path = resolveFdArg(ctx, 0);
     if (path === null) return;
-    if (!ctx.allows('stat', sys, path)) return refuse(ENOENT);
+    // An object without a path (pipe, socket, memfd) has no name stat could hide.
+    if (ctx.slots[Slot.pathMagic] !== 1 && !ctx.allows('stat', sys, path)) return refuse(ENOENT);
     // Checked, then continued: the kernel acts on the fd, which names the object checked
     // (a racing dup2 onto that fd number can swap it: an accepted, documented limit).
     native.respond(Answer.continue);
@@ -200,6 +201,16 @@ export function statHandlers(): Map<string, HandlerSpec> {
     if (decideStat(ctx, 'chdir', CWD, 0, 0) !== null) native.respond(Answer.continue);
   });
   add('fchdir', fdHandler('fchdir'));
+  // Raw fstat (Go, static binaries; glibc's fstat is newfstatat): as newfstatat(fd, "", AT_EMPTY_PATH),
+  // on tsyd's copy of the fd, the link count of a directory corrected as there.
+  add('fstat', (ctx) => {
+    const path = takeFdArg(ctx, 0);
+    if (path === null) return;
+    if (ctx.slots[Slot.pathMagic] !== 1 && !ctx.allows('stat', 'fstat', path)) return refuse(ENOENT);
+    finishDirectory(ctx, path, native.fsOp(FsOp.stat, 1, 1, STAT_FD_ITSELF, holdDirs(ctx)));
+  });
+  // SAFETY: an fd of a hidden object says nothing of it (its file system, its attributes).
+  for (const sys of ['fstatfs', 'fgetxattr', 'flistxattr']) add(sys, fdHandler(sys));
   // Metadata of a path that stat may hide: emulated on tsyd's O_PATH fd of the checked object
   // (SAFETY: continued, a path swapped after the check revealed a hidden file's file system,
   // xattrs, inode events or file handle).
