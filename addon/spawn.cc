@@ -75,6 +75,7 @@ struct ChildArgs {
   int errpipe;
   pid_t parent;     // the reaper: the program dies with it
   pid_t tsyd;       // tsyd: the reaper dies with it
+  pid_t tsyd_group; // tsyd's process group (the reaper leaves it for one of its own)
   int foreground;   // ForegroundMode: hand the controlling terminal to the program's group
   uint32_t reaper_placeholder;  // the filter's stand-in for the reaper's pid
 };
@@ -132,7 +133,7 @@ struct ChildArgs {
   // when the program's stdin is that terminal), so that Ctrl-C and job control reach the program
   // once (tsyd's reaper reports its stops).
   int tty = a.foreground != kForegroundNever ? open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
-  bool hand_over = tty >= 0 && tcgetpgrp(tty) == getpgrp();
+  bool hand_over = tty >= 0 && tcgetpgrp(tty) == a.tsyd_group;
   if (hand_over && a.foreground == kForegroundIfStdin) {
     struct stat in, term;
     hand_over = fstat(0, &in) == 0 && fstat(tty, &term) == 0 && S_ISCHR(in.st_mode) && in.st_rdev == term.st_rdev;
@@ -260,6 +261,11 @@ static void KillChildren() {
   // and the reaper kills the whole tree before it goes; dying with tsyd would hand the
   // program's processes to init instead.
   if (getppid() != a.tsyd) _exit(125);
+  // SAFETY: a process group of its own: a signal to tsyd's group (a shell's `kill -9 %1`,
+  // `timeout -k`, a CI runner's killpg) must not end tsyd and the reaper together, or the
+  // program's processes would go to init with nobody left to kill them. (The program may not
+  // signal or join this group either: processes.ts guards it as tsyd's.)
+  if (setpgid(0, 0) < 0) _exit(125);
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   prctl(PR_SET_NAME, "tsyd_reaper", 0, 0, 0);
   a.parent = getpid();
@@ -424,6 +430,7 @@ static Napi::Value Spawn(const Napi::CallbackInfo& info) {
   a.foreground = o.Has("foreground") ? o.Get("foreground").As<Napi::Number>().Int32Value() : kForegroundNever;
   a.reaper_placeholder = o.Has("reaperPlaceholder") ? o.Get("reaperPlaceholder").As<Napi::Number>().Uint32Value() : 0;
   a.tsyd = getpid();
+  a.tsyd_group = getpgrp();
   a.parent = -1;
 
   int sv[2], ep[2], ctl[2];

@@ -1,5 +1,5 @@
 // The process tree as /proc shows it: a process's parent, and whether it is below another.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** The fields of /proc/PID/stat after comm (state, ppid, pgrp, …); undefined once it is gone. */
 export function statFields(pid: number | string): string[] | undefined {
@@ -27,4 +27,20 @@ export function isBelow(pid: number, root: number): boolean {
     pid = parent;
   }
   return false;
+}
+
+/**
+ * Whether every process of process group `pgid` is stopped (or ending): false while one of them
+ * runs, and when the group is gone.
+ */
+export function groupStopped(pgid: number): boolean {
+  let members = 0;
+  for (const name of readdirSync('/proc')) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const f = statFields(name);
+    if (f === undefined || Number(f[2]) !== pgid) continue;
+    members++;
+    if (!'TtZX'.includes(f[0]!)) return false;
+  }
+  return members > 0;
 }

@@ -101,8 +101,11 @@ export interface EmulatorContext {
    * (`ctx:"access", cap:"containment"`), a violation. Never let through, not even in audit mode.
    */
   refuseAct(sys: string, target: string, answer?: boolean): void;
-  /** tsyd's process group (the reaper's too): the program must not join it or signal it. */
-  readonly supervisorGroup: number;
+  /**
+   * True for tsyd's process group and the reaper's (a group of its own, whose id is its pid): the
+   * program must not join them or signal them.
+   */
+  isSupervisorGroup(pgid: number): boolean;
   /**
    * A call that may block found the job table full, or (`memory`) the data the waiting calls
    * hold at its limit (answered EAGAIN): an alert, at most one a second.

@@ -67,6 +67,9 @@ function ownProcessGroup(): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
+/** tsyd's own process group (the reaper has one of its own). */
+const supervisorGroup = ownProcessGroup();
+
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   log ??= createLogger({ level: task.log.level as LogLevel, fd: task.log.fd }).child({ module: 'emulator' });
   policy ??= Policy.fromJSON(task.policy as PolicyData);
@@ -185,7 +188,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     inSandbox(pid) {
       return isBelow(pid, task.reaperPid);
     },
-    supervisorGroup: ownProcessGroup(),
+    isSupervisorGroup(pgid) {
+      return pgid > 0 && (pgid === supervisorGroup || pgid === task.reaperPid);
+    },
     markBlocking(on) {
       Atomics.store(slot, Slot.blocking, on ? 1 : 0);
     },

@@ -3,6 +3,7 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
+import { groupStopped, statFields } from '../proc-tree.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
@@ -35,6 +36,17 @@ export async function supervise(program: string, args: string[], options: SpawnO
   // Node runs them from the event loop, so `child` is set by then.
   let child: SandboxedProcess | undefined;
   for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
+  // A hang-up reaches a stopped program too, as the kernel makes it reach a stopped orphaned group:
+  // the program's group is never orphaned while the reaper (its parent) lives.
+  process.on('SIGHUP', () => {
+    if (child !== undefined && statFields(child.pid)?.[0] === 'T') {
+      try {
+        process.kill(-child.pid, 'SIGCONT');
+      } catch {
+        // the program's group is gone
+      }
+    }
+  });
   // The CLI is the program's job: the terminal goes to the program whatever its stdin is
   // (`echo x | tsyd run -- less`: less reads the terminal).
   child = spawn(program, args, { ...options, foreground: true });
@@ -57,6 +69,15 @@ function hasControllingTerminal(): boolean {
   }
 }
 
+/** Whether the program's group is all stopped within 200 ms (a terminal's stop reaches each member in turn). */
+async function whenGroupStopped(pgid: number): Promise<boolean> {
+  for (let i = 0; i < 20; i++) {
+    if (groupStopped(pgid)) return true;
+    await new Promise((res) => setTimeout(res, 10));
+  }
+  return false;
+}
+
 /** Stops that come from the terminal: tsyd stops with the program, so that the shell sees its job stop. */
 const TERMINAL_STOPS = new Set<NodeJS.Signals>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']);
 
@@ -73,7 +94,12 @@ function followJobControl(child: SandboxedProcess): void {
     // (a service, CI, a pipeline under setsid) no shell would ever continue tsyd, and a program
     // that raised SIGTSTP would have frozen its supervisor. It stays stopped alone, as natively.
     if (native.terminalForeground(child.pid, 0) !== 1 && !hasControllingTerminal()) return;
-    process.kill(process.pid, sig);
+    // SAFETY: and only when the program's whole group stopped (Ctrl-Z stops every process of
+    // it): a stopped tsyd answers nothing, so a process that stopped only itself would hang the
+    // others' calls. A shell, too, shows a job stopped only once all of it is.
+    void whenGroupStopped(child.pid).then((stopped) => {
+      if (stopped) process.kill(process.pid, sig);
+    });
   });
   process.on('SIGCONT', () => {
     native.terminalForeground(0, child.pid);

@@ -108,6 +108,11 @@ test('kill(-1) and joining tsyd\'s process group are refused; kill(0) stays in t
   const j = await t.result;
   assert.match(j.stdout, /join-group EPERM/, describe(j));
   assert.ok(containmentRecords(j).some((x) => x['sys'] === 'setpgid'), j.log);
+  // The reaper's group (its own: its pid, the program's parent) is guarded as tsyd's.
+  const g = await runTsyd(['run', '--log-fd', '3', '--', 'sh', '-c', `/bin/kill -s TERM -- -$PPID; echo rc=$?; ${bin()} join-group $PPID`], { logFd: 3 });
+  assert.is(g.code, 0, describe(g));
+  assert.match(g.stdout, /^rc=1\njoin-group EPERM$/m, describe(g));
+  assert.equal(containmentRecords(g).map((x) => x['sys']), ['kill', 'setpgid'], g.log);
 });
 
 test('no seccomp listener of its own under tsyd (natively: one is made)', async () => {
@@ -194,6 +199,21 @@ test('tsyd killed (SIGKILL) while the chain hops: the reaper kills it all, nothi
   await t.result;
   assert.equal(await chainGone(token, 1500), [], 'nothing of the sandbox is left');
 });
+
+for (const user of [undefined, NOBODY]) {
+  test(`tsyd's whole process group killed (kill -9 %1, timeout -k; ${user === undefined ? 'root' : 'nobody'}): the reaper, in a group of its own, kills the program's children`, async () => {
+    // A marker sleep accepts: durations add up (30 s and a few ms).
+    const token = `0.00${process.pid}${user ?? 0}`;
+    const t = spawnTsyd(['run', ...NOTHING_ON, '--', 'sh', '-c', `sleep 30 ${token} & echo started; wait`], { user });
+    await t.waitForStdout(/started/);
+    await sleep(300);
+    assert.is(processesWithArgument(token).length, 1, 'the child sleeps (the test can fail)');
+    // spawnTsyd starts tsyd as the leader of a group of its own: the job a shell would kill.
+    process.kill(-t.pid, 'SIGKILL');
+    await t.result;
+    assert.equal(await chainGone(token, 1500), [], 'nothing of the sandbox is left');
+  });
+}
 
 test('TIOCSTI and TIOCLINUX are refused (natively TIOCSTI types into the terminal)', async () => {
   const n = await runNative(bin(), ['tiocsti']);

@@ -36,4 +36,18 @@ test('one Ctrl-C is one SIGINT under tsyd; natively, a wrapper in the same group
   assert.match(natively, /^(\^C)?ints 2$/m, natively);
 });
 
+// Stops itself (SIGTSTP) while its child runs on; the child continues it.
+const selfStop = `sh -c '(sleep 0.5; echo child-done; kill -CONT $$) & kill -TSTP $$; wait; echo parent-continued'`;
+
+test('a program that stops only itself does not stop tsyd: its running child is answered and continues it', () => {
+  // Natively the shell sees the process it waits for stop (and shows the job stopped) while the
+  // child runs on: under tsyd the job runs on, as tsyd must answer the child.
+  const natively = session(selfStop, '4:echo rc=$?');
+  assert.match(natively, /Stopped[^]*child-done\nparent-continued/, natively);
+  // Before: tsyd stopped with the program, the child's exec of sleep waited for a stopped tsyd.
+  const under = session(`${process.execPath} ${tsydBin} run -- ${selfStop}`, '5:echo rc=$?');
+  assert.match(under, /child-done\nparent-continued\nPROMPT\$ echo rc=\$\?\nrc=0/, under);
+  assert.not.match(under, /Stopped/, under);
+});
+
 test.run();

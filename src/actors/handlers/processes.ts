@@ -94,7 +94,7 @@ function stopsAt(ctx: EmulatorContext, sys: string, pid: number, what = `pid ${p
 /** Answers a signal-style owner (pid > 0, -pgrp < 0) that must not be set; true when answered. */
 function ownerStops(ctx: EmulatorContext, sys: string, owner: number): boolean {
   if (owner > 0) return stopsAt(ctx, sys, owner, `SIGIO to pid ${owner}`);
-  if (owner < 0 && -owner === ctx.supervisorGroup) {
+  if (owner < 0 && ctx.isSupervisorGroup(-owner)) {
     ctx.refuseAct(sys, `SIGIO to process group ${-owner}`);
     return true;
   }
@@ -122,7 +122,7 @@ function kill(ctx: EmulatorContext): void {
   const pid = arg32(ctx.slots, 0);
   if (probe(ctx, 1)) return cont();
   if (pid === -1) return ctx.refuseAct('kill', 'every process (kill -1)');
-  if (pid < -1 && -pid === ctx.supervisorGroup) return ctx.refuseAct('kill', `process group ${-pid}`);
+  if (pid < -1 && ctx.isSupervisorGroup(-pid)) return ctx.refuseAct('kill', `process group ${-pid}`);
   if (pid > 0 && stopsAt(ctx, 'kill', pid)) return;
   cont();
 }
@@ -147,9 +147,8 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
   if (target > 0 && !probe(ctx, 1)) {
     if (ctx.isSupervisor(target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target}`);
     if (isAnotherSupervisor(ctx, target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target} (another sandbox's tsyd)`);
-    if (flags & PIDFD_SIGNAL_PROCESS_GROUP && groupOf(target) === ctx.supervisorGroup) {
-      return ctx.refuseAct('pidfd_send_signal', `process group ${ctx.supervisorGroup}`);
-    }
+    const group = flags & PIDFD_SIGNAL_PROCESS_GROUP ? groupOf(target) : undefined;
+    if (group !== undefined && ctx.isSupervisorGroup(group)) return ctx.refuseAct('pidfd_send_signal', `process group ${group}`);
   }
   native.pidfdSignalTaken(arg32(ctx.slots, 1), 2, flags >>> 0);
 }
@@ -157,7 +156,7 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
 function setpgid(ctx: EmulatorContext): void {
   const pgid = arg32(ctx.slots, 1);
   // SAFETY: in tsyd's group, kill(0, sig) and the terminal's signals would reach tsyd.
-  if (pgid === ctx.supervisorGroup) return ctx.refuseAct('setpgid', `process group ${pgid}`);
+  if (ctx.isSupervisorGroup(pgid)) return ctx.refuseAct('setpgid', `process group ${pgid}`);
   cont();
 }
 
@@ -188,7 +187,7 @@ function setpriority(ctx: EmulatorContext): void {
   const who = arg32(ctx.slots, 1);
   if (which === PRIO_USER) return ctx.refuseAct('setpriority', 'every process of a user (tsyd is one)');
   if (which === PRIO_PROCESS && who > 0 && stopsAt(ctx, 'setpriority', who)) return;
-  if (which === PRIO_PGRP && who === ctx.supervisorGroup) return ctx.refuseAct('setpriority', `process group ${who}`);
+  if (which === PRIO_PGRP && ctx.isSupervisorGroup(who)) return ctx.refuseAct('setpriority', `process group ${who}`);
   cont();
 }
 
@@ -197,7 +196,7 @@ function ioprioSet(ctx: EmulatorContext): void {
   const who = arg32(ctx.slots, 1);
   if (which === IOPRIO_WHO_USER) return ctx.refuseAct('ioprio_set', 'every process of a user (tsyd is one)');
   if (which === IOPRIO_WHO_PROCESS && who > 0 && stopsAt(ctx, 'ioprio_set', who)) return;
-  if (which === IOPRIO_WHO_PGRP && who === ctx.supervisorGroup) return ctx.refuseAct('ioprio_set', `process group ${who}`);
+  if (which === IOPRIO_WHO_PGRP && ctx.isSupervisorGroup(who)) return ctx.refuseAct('ioprio_set', `process group ${who}`);
   cont();
 }
 
