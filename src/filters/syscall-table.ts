@@ -70,6 +70,10 @@ const CLONE_NEW_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 |
 const READ_IMPLIES_EXEC = 0x0400000;
 const PR_SET_MM = 35;
 const RLIMIT_CORE = 4;
+const RLIMIT_NICE = 13;
+const RLIMIT_RTPRIO = 14;
+/** Raising them gives what CAP_SYS_NICE (dropped: nothing may starve tsyd) would: refused whatever the value. */
+const PRIORITY_LIMITS = 'RLIMIT_NICE and RLIMIT_RTPRIO: raised (with CAP_SYS_RESOURCE) they give real-time or top priority without CAP_SYS_NICE, which tsyd drops';
 const PRIO_USER = 2;
 const IOPRIO_WHO_USER = 3;
 const F_SETOWN = 8;
@@ -280,9 +284,15 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   setgroups: refused('EPERM', 'tsyd acts with the credentials the program started with (confused deputy)'),
   capset: refused('EPERM', 'tsyd acts with the credentials the program started with (confused deputy)'),
   getrlimit: allowed(INFO), getrusage: allowed(INFO), times: allowed(INFO), getpriority: allowed(INFO),
-  setrlimit: allowed(OWN, [rule([eq(0, RLIMIT_CORE)], NOTIFY_ALWAYS, 'core dumps stay off: a dump writes the memory into a file in the cwd')]),
+  setrlimit: allowed(OWN, [
+    rule([eq(0, RLIMIT_CORE)], NOTIFY_ALWAYS, 'core dumps stay off: a dump writes the memory into a file in the cwd'),
+    rule([eq(0, RLIMIT_NICE)], EPERM, PRIORITY_LIMITS),
+    rule([eq(0, RLIMIT_RTPRIO)], EPERM, PRIORITY_LIMITS),
+  ]),
   prlimit64: decided(SCHED, [
     rule([eq(0, 0), { arg: 2, op: 'null' }], ALLOW, 'a query of the caller'),
+    rule([eq(1, RLIMIT_NICE), { arg: 2, op: 'ne', value: 0 }], EPERM, PRIORITY_LIMITS),
+    rule([eq(1, RLIMIT_RTPRIO), { arg: 2, op: 'ne', value: 0 }], EPERM, PRIORITY_LIMITS),
     rule([eq(0, 0), { arg: 1, op: 'ne', value: RLIMIT_CORE }], ALLOW, 'the caller, not its core limit'),
   ]),
   setpriority: decided(SCHED, [rule([eq(1, 0), { arg: 0, op: 'ne', value: PRIO_USER }], ALLOW, 'the caller')]),

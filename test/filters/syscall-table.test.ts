@@ -137,6 +137,13 @@ test('argument rules: exec mappings, signals and scheduling of others', () => {
   assert.is(run(prog, 'prlimit64', [0n, 4n, 1n, 0n]), RET.notify, 'its core limit');
   assert.is(run(prog, 'prlimit64', [0n, 4n, 0n, 1n]), RET.allow, 'a query of its core limit');
   assert.is(run(prog, 'prlimit64', [555n, 0n, 0n, 1n]), RET.notify, 'another process');
+  // RLIMIT_NICE (13) and RLIMIT_RTPRIO (14) raised would give what CAP_SYS_NICE (dropped) gives.
+  for (const res of [13n, 14n]) {
+    assert.is(run(prog, 'prlimit64', [0n, res, 1n, 0n]), EPERM, `prlimit64 sets ${res}`);
+    assert.is(run(prog, 'prlimit64', [555n, res, 1n, 0n]), EPERM, `prlimit64 sets ${res} of another`);
+    assert.is(run(prog, 'prlimit64', [0n, res, 0n, 1n]), RET.allow, `a query of ${res}`);
+    assert.is(run(prog, 'setrlimit', [res, 1n]), EPERM, `setrlimit ${res}`);
+  }
   assert.is(run(prog, 'sched_setaffinity', [0n]), RET.allow);
   assert.is(run(prog, 'sched_setaffinity', [4243n]), RET.notify);
   assert.is(run(prog, 'setpgid', [0n, 0n]), RET.allow);
