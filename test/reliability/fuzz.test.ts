@@ -329,8 +329,8 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
     // The targets were tsyd's: the fuzzer found tsyd, the reaper and some of tsyd's threads.
     const sup = /^fuzz: supervisor tsyd (-?\d+) reaper (-?\d+) group (-?\d+) threads (\d+) /m.exec(r.stderr);
     assert.ok(sup, `the fuzzer reports whom it took for tsyd\n${r.stderr.slice(0, 2000)}`);
-    assert.equal([Number(sup![1]), Number(sup![2]), Number(sup![3])], [tsyd.pid, reaperPid, tsyd.pid],
-      'the fuzzer found tsyd (the reaper\'s parent), the reaper and their group (tsyd leads it)');
+    assert.equal([Number(sup![1]), Number(sup![2]), Number(sup![3])], [tsyd.pid, reaperPid, reaperPid],
+      'the fuzzer found tsyd (the reaper\'s parent), the reaper and its group (its own; tsyd leads its own too)');
     assert.ok(Number(sup![4]) >= 4, `the fuzzer found tsyd's threads: ${sup![0]}`);
     const crashes = r.records.filter((rec) => CRASH_OPS.includes(String(rec['op'])));
     assert.equal(crashes.slice(0, 5), [], `tsyd crash records:\n${crashes.slice(0, 5).map((c) => JSON.stringify(c)).join('\n')}`);
