@@ -3,7 +3,7 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
-import { groupStopped, statFields } from '../proc-tree.js';
+import { groupStopped } from '../proc-tree.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
@@ -36,17 +36,6 @@ export async function supervise(program: string, args: string[], options: SpawnO
   // Node runs them from the event loop, so `child` is set by then.
   let child: SandboxedProcess | undefined;
   for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
-  // A hang-up reaches a stopped program too, as the kernel makes it reach a stopped orphaned group:
-  // the program's group is never orphaned while the reaper (its parent) lives.
-  process.on('SIGHUP', () => {
-    if (child !== undefined && statFields(child.pid)?.[0] === 'T') {
-      try {
-        process.kill(-child.pid, 'SIGCONT');
-      } catch {
-        // the program's group is gone
-      }
-    }
-  });
   // The CLI is the program's job: the terminal goes to the program whatever its stdin is
   // (`echo x | tsyd run -- less`: less reads the terminal).
   child = spawn(program, args, { ...options, foreground: true });

@@ -69,24 +69,6 @@ test('the initial program is checked: allowed runs, denied exits 126 without run
   assert.equal(access.map((r) => [r['level'], r['cap'], r['path'], r['sys']]), [['warn', 'exec', fsops, 'execve']], denied.log);
 });
 
-test('a binary the program may not read does not run: its bytes would be in the program\'s memory (review: LD_PRELOAD dumped them)', async () => {
-  const bin = fixture('fsops');
-  const readDenied = rules('sandbox/read:on', 'allow/read+/***', `deny/read+${bin}`);
-  for (const user of [undefined, NOBODY]) {
-    // Natively, and under tsyd with read allowed, the program runs: its code is what it prints.
-    const shown = await runTsyd(['run', ...rules('sandbox/read:on', 'allow/read+/***'), '--', bin, 'pid'], { user });
-    assert.match(shown.stdout, /^pid ok \d+\n$/, describe(shown));
-    const initial = await runTsyd(['run', '--log-fd', '3', ...readDenied, '--', bin, 'pid'], { logFd: 3, user });
-    assert.is(initial.code, 126, describe(initial));
-    assert.is(initial.stdout, '', 'the program did not run');
-    const access = initial.records.filter((r) => r['ctx'] === 'access');
-    assert.equal(access.map((r) => [r['cap'], r['path'], r['sys']]), [['read', bin, 'execve']], initial.log);
-    // A later exec too (exec itself off: read alone decides).
-    const later = await runTsyd(['run', ...readDenied, '--', 'sh', '-c', `${bin} pid; echo rc=$?`], { user });
-    assert.match(later.stdout, /^rc=126\n$/, describe(later));
-  }
-});
-
 test('as nobody: the initial program and later execs are decided as for root', async () => {
   const asNobody = { user: NOBODY };
   const ok = await runTsyd(['run', ...rules('sandbox/exec:on', 'allow/exec+/***'), '--', '/usr/bin/true'], asNobody);

@@ -103,15 +103,6 @@ function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string
   refuse(errno);
 }
 
-/**
- * exec allows `path`, and read too where read is on. SAFETY: a program's image is in its memory,
- * which the program reads (LD_PRELOAD code, /proc/self/mem): a file it may not read, it may not
- * run (nor load as an interpreter) either, or `deny/read` of a binary would not keep its bytes.
- */
-function mayRun(ctx: EmulatorContext, sys: string, path: string): boolean {
-  return ctx.allows('exec', sys, path) && (!ctx.policy.isOn('read') || ctx.allows('read', sys, path));
-}
-
 function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
   let rflags = flags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
@@ -119,7 +110,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
   if (path === '') path = resolveFdArg(ctx, dirfdArg);
   if (path === null) return;
   ctx.fault(path);
-  if (!mayRun(ctx, sys, path)) return refusePath(ctx, path);
+  if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   const tid = ctx.slots[Slot.pid]!;
   for (let depth = 0; ; depth++) {
     const head = headOf(path);
@@ -143,7 +134,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
     }
     path = canonical.toString('latin1');
     if (isHidden(ctx, sys, path)) return refuse(ENOENT);
-    if (!mayRun(ctx, sys, path)) return refusePath(ctx, path);
+    if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
     // An ELF loader is not itself loaded through another (the kernel does not chain them).
     if (head.kind === 'elf') break;
   }
@@ -151,7 +142,7 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
 }
 
 export function execHandlers(): Map<string, HandlerSpec> {
-  const caps = ['exec', 'stat', 'read'] as const;
+  const caps = ['exec', 'stat'] as const;
   return new Map<string, HandlerSpec>([
     ['execve', { caps, handle: (ctx) => execute(ctx, 'execve', CWD, 0, 0) }],
     ['execveat', { caps, handle: (ctx) => execute(ctx, 'execveat', 0, 1, arg32(ctx.slots, 4)) }],
