@@ -2,9 +2,8 @@
 // subreaper: every process the program leaves behind becomes the reaper's child, never init's,
 // in the CLI and in the library alike. Once the program has ended, tsyd kills the whole tree
 // below the reaper, then releases the reaper, which kills and reaps what is left until nothing is.
-import { readdirSync } from 'node:fs';
 import { native } from './native/addon.js';
-import { parentPid } from './proc-tree.js';
+import { parentPid, procPids } from './proc-tree.js';
 
 interface Proc {
   ppid: number;
@@ -18,8 +17,7 @@ function procParent(pid: number | string): Proc | undefined {
 /** Every process on the machine, from /proc. */
 function allProcesses(): Map<number, Proc> {
   const all = new Map<number, Proc>();
-  for (const name of readdirSync('/proc')) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+  for (const name of procPids()) {
     const p = procParent(name);
     if (p) all.set(Number(name), p);
   }

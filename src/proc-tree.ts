@@ -12,6 +12,11 @@ export function statFields(pid: number | string): string[] | undefined {
   }
 }
 
+/** Every process on the machine: the pids /proc lists (as names). */
+export function procPids(): string[] {
+  return readdirSync('/proc').filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57);
+}
+
 /** A process's parent pid; undefined once it is gone. */
 export function parentPid(pid: number | string): number | undefined {
   const f = statFields(pid);
@@ -35,8 +40,7 @@ export function isBelow(pid: number, root: number): boolean {
  */
 export function groupStopped(pgid: number): boolean {
   let members = 0;
-  for (const name of readdirSync('/proc')) {
-    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+  for (const name of procPids()) {
     const f = statFields(name);
     if (f === undefined || Number(f[2]) !== pgid) continue;
     members++;

@@ -2,7 +2,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
-import { linksOnTheWay } from './links-on-the-way.js';
+import { linksOnTheWay } from './symlink-walk.js';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type Statement } from './rules.js';

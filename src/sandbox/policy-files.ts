@@ -1,18 +1,8 @@
 // The files a policy is made of (`-P` files, the files a profile read, `tsyd learn`'s output)
 // as the names a program would have to change to change that policy next time.
-import { lstatSync, type Stats } from 'node:fs';
 import { PolicyError } from '../errors.js';
 import { toBytes } from './bytes.js';
-import { linksOnTheWay } from './links-on-the-way.js';
-import { resolveLoose } from './secrets.js';
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
+import { lstatOrUndefined, walkSymlinks } from './symlink-walk.js';
 
 /**
  * The canonical names (byte strings) behind `file` (relative to `cwd`): every symlink met on
@@ -23,13 +13,13 @@ function lstatOrUndefined(path: string): Stats | undefined {
  */
 export function policyFileNames(file: string, cwd = process.cwd()): string[] {
   const absolute = file.startsWith('/') ? file : `${cwd}/${file}`;
-  const target = resolveLoose(absolute, lstatOrUndefined);
+  const { target, links } = walkSymlinks(absolute);
   if (target === null) throw new PolicyError(`policy file ${file}: too many symbolic links on the way: it cannot be protected from the program`);
   const st = lstatOrUndefined(target);
   if (st !== undefined && !st.isDirectory() && st.nlink > 1) {
     throw new PolicyError(`policy file ${file}: ${target} has ${st.nlink} hard links: the program could change it through another name; give tsyd a copy`);
   }
-  return [...linksOnTheWay(absolute), target].map(toBytes);
+  return [...links, target].map(toBytes);
 }
 
 /** The names behind each of `files`, once each. */

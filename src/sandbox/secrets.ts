@@ -2,9 +2,10 @@
 // secrets (files and trees that hold credentials: denied for every capability, even under the
 // cwd), start-up files (code that runs later outside the sandbox: never written, created or
 // deleted) and agent sockets (they act for the user: never reached, replaced or removed).
-import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
 import { globMatcher } from './glob.js';
+import { resolveLoose } from './symlink-walk.js';
 
 /**
  * Under a home directory: `/` at the end marks a tree (the directory and everything below).
@@ -396,44 +397,6 @@ export function passwdHomes(file = '/etc/passwd'): string[] {
     out.add(r);
   }
   return [...out];
-}
-
-/**
- * Where `path` leads: like realpath, but a missing component (and what follows) is kept as
- * written, and a dangling symlink is followed to where its target would be — a program that
- * may create that target makes the link live. `lstat` is cached by the caller. Null on a loop.
- */
-export function resolveLoose(path: string, lstat: (p: string) => Stats | undefined): string | null {
-  const todo = path.split('/').filter((c) => c !== '' && c !== '.');
-  const cur: string[] = [];
-  let links = 0;
-  let missing = false;
-  while (todo.length > 0) {
-    const c = todo.shift()!;
-    if (c === '..') {
-      cur.pop();
-      continue;
-    }
-    if (!missing) {
-      const next = `/${[...cur, c].join('/')}`;
-      const st = lstat(next);
-      if (st === undefined) missing = true;
-      else if (st.isSymbolicLink()) {
-        if (++links > 40) return null;
-        let target: string;
-        try {
-          target = readlinkSync(next);
-        } catch {
-          return null;
-        }
-        if (target.startsWith('/')) cur.length = 0;
-        todo.unshift(...target.split('/').filter((t) => t !== '' && t !== '.'));
-        continue;
-      }
-    }
-    cur.push(c);
-  }
-  return `/${cur.join('/')}`;
 }
 
 const WILD = /[*?[]/;

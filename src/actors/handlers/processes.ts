@@ -182,22 +182,19 @@ function prlimit(ctx: EmulatorContext): void {
   cont();
 }
 
-function setpriority(ctx: EmulatorContext): void {
-  const which = arg32(ctx.slots, 0);
-  const who = arg32(ctx.slots, 1);
-  if (which === PRIO_USER) return ctx.refuseAct('setpriority', 'every process of a user (tsyd is one)');
-  if (which === PRIO_PROCESS && who > 0 && stopsAt(ctx, 'setpriority', who)) return;
-  if (which === PRIO_PGRP && ctx.isSupervisorGroup(who)) return ctx.refuseAct('setpriority', `process group ${who}`);
-  cont();
-}
-
-function ioprioSet(ctx: EmulatorContext): void {
-  const which = arg32(ctx.slots, 0);
-  const who = arg32(ctx.slots, 1);
-  if (which === IOPRIO_WHO_USER) return ctx.refuseAct('ioprio_set', 'every process of a user (tsyd is one)');
-  if (which === IOPRIO_WHO_PROCESS && who > 0 && stopsAt(ctx, 'ioprio_set', who)) return;
-  if (which === IOPRIO_WHO_PGRP && ctx.isSupervisorGroup(who)) return ctx.refuseAct('ioprio_set', `process group ${who}`);
-  cont();
+/**
+ * setpriority and ioprio_set (which, who): `which` names a process, a process group or every
+ * process of a user (`kinds`: the call's own numbers for them).
+ */
+function priorityOf(sys: string, kinds: { process: number; group: number; user: number }) {
+  return (ctx: EmulatorContext): void => {
+    const which = arg32(ctx.slots, 0);
+    const who = arg32(ctx.slots, 1);
+    if (which === kinds.user) return ctx.refuseAct(sys, 'every process of a user (tsyd is one)');
+    if (which === kinds.process && who > 0 && stopsAt(ctx, sys, who)) return;
+    if (which === kinds.group && ctx.isSupervisorGroup(who)) return ctx.refuseAct(sys, `process group ${who}`);
+    cont();
+  };
 }
 
 /** fcntl: only F_SETOWN (owner ≠ 0) and F_SETOWN_EX stop here. */
@@ -240,8 +237,8 @@ export function processHandlers(): Map<string, HandlerSpec> {
   h.set('setpgid', { caps: always, handle: setpgid });
   h.set('prlimit64', { caps: always, handle: prlimit });
   h.set('setrlimit', { caps: always, handle: (ctx) => coreLimit(ctx, 'setrlimit', ctx.slots[Slot.pid]!, 1, -1) });
-  h.set('setpriority', { caps: always, handle: setpriority });
-  h.set('ioprio_set', { caps: always, handle: ioprioSet });
+  h.set('setpriority', { caps: always, handle: priorityOf('setpriority', { process: PRIO_PROCESS, group: PRIO_PGRP, user: PRIO_USER }) });
+  h.set('ioprio_set', { caps: always, handle: priorityOf('ioprio_set', { process: IOPRIO_WHO_PROCESS, group: IOPRIO_WHO_PGRP, user: IOPRIO_WHO_USER }) });
   for (const sys of ['sched_setaffinity', 'sched_setparam', 'sched_setscheduler', 'sched_setattr']) h.set(sys, { caps: always, handle: byPid(sys) });
   h.set('fcntl', { caps: always, handle: fcntl });
   return h;
