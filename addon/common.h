@@ -55,6 +55,9 @@ enum ReqSlot {
   // resolvePath(): 1 when the result is below /proc/<pid> of a process outside the sandbox
   // (tsyd's own are refused outright): readable as a neighbour's, never written (JS refuses).
   kPathForeignProc = 43,
+  // resolvePath(kSlashEntry): bit 1 the raw path ended in '/', bit 2 its last component (not
+  // followed) is a directory: JS gives the kernel's answers for "name/" (see kSlashEntry).
+  kPathSlash = 46,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
@@ -105,6 +108,7 @@ struct ThreadState {
   size_t path_len = 0;
   std::string path2;                 // savePath(): the first path of a two-path call
   bool path2_magic = false;
+  std::string path2_magic_target;    // savePath(): magic_target of the first path
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
@@ -257,12 +261,18 @@ struct ResolveOpts {
   bool no_symlinks = false;    // RESOLVE_NO_SYMLINKS
   bool no_magiclinks = false;  // RESOLVE_NO_MAGICLINKS
   bool no_xdev = false;        // RESOLVE_NO_XDEV
+  // With a trailing slash, the last component is the entry the call makes or removes (mkdir,
+  // unlink, rename...): never followed, not required to be a directory (res->slash tells JS).
+  bool slash_entry = false;
   pid_t reaper = 0;            // the reaper: its /proc entries are refused like tsyd's
 };
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
   bool missing = false;  // the last component does not exist
   int dot_last = 0;      // the path ends in "." (1) or ".." (2): resolved, but no name to act on
+  // With slash_entry: bit 1 the raw path ended in '/', bit 2 the last component (as resolved, not
+  // followed) is a directory.
+  int slash = 0;
   // On failure: the path the walk was at (the component it failed on, or the object reached),
   // and the length of its prefix that was resolved and exists. ENOTDIR, ELOOP, EACCES... tell
   // the program that this object exists: JS must answer ENOENT instead when stat hides it.

@@ -197,12 +197,30 @@ static long DoAccess(ThreadState* st, const char* path, bool magic, unsigned mod
   return Ret(syscall(SYS_faccessat2, f.fd, "", mode, AT_EMPTY_PATH | (flags & AT_EACCESS)));
 }
 
+// The canonicaliser leaves /proc/self and /proc/thread-self as they are when they are the last
+// component of a call that does not follow it: read by tsyd, they would name tsyd.
+static bool IsProcSelfLink(const char* path) {
+  return strcmp(path, "/proc/self") == 0 || strcmp(path, "/proc/thread-self") == 0;
+}
+
+// What /proc/self ("TGID") and /proc/thread-self ("TGID/task/TID") say to the caller, or -errno.
+static ssize_t ProcSelfLink(ThreadState* st, const char* path, char* target, size_t size) {
+  const bool self = strcmp(path, "/proc/self") == 0;
+  const pid_t tid = static_cast<pid_t>(st->req->pid);
+  const pid_t tgid = TgidOf(tid);
+  if (tgid < 0) return tgid;
+  int n = self ? snprintf(target, size, "%d", tgid) : snprintf(target, size, "%d/task/%d", tgid, tid);
+  return n;
+}
+
 static long DoReadlink(ThreadState* st, const char* path, uint64_t buf, long size) {
   if (size <= 0) return -EINVAL;
   char target[PATH_MAX];
   ssize_t n;
   const int taken = TakenObject(st);
-  if (taken >= 0) {
+  if (taken < 0 && IsProcSelfLink(path)) {
+    if ((n = ProcSelfLink(st, path, target, sizeof target)) < 0) return n;
+  } else if (taken >= 0) {
     // readlinkat(fd, "") reads the link the fd itself is (an O_PATH|O_NOFOLLOW fd); the
     // kernel says ENOENT for any other object.
     n = readlinkat(taken, "", target, sizeof target);
@@ -302,6 +320,9 @@ static long DoLink(ThreadState* st, const std::string& dst, bool follow) {
     // The O_TMPFILE idiom: linkat(AT_FDCWD, "/proc/self/fd/N", ..., AT_SYMLINK_FOLLOW).
     if (!follow) return -EPERM;
     Fd obj;
+    // The reopen checks what the link names against what it named when the first path was
+    // decided (the second resolution replaced magic_target).
+    st->magic_target = st->path2_magic_target;
     if ((obj.fd = OpenObject(st, st->path2.c_str(), true, true)) < 0) return obj.fd;
     char p[64];
     snprintf(p, sizeof p, "/proc/thread-self/fd/%d", obj.fd);
@@ -581,6 +602,7 @@ static Napi::Value SavePath(const Napi::CallbackInfo& info) {
   ThreadState* st = State(info.Env());
   st->path2.assign(reinterpret_cast<const char*>(st->path), st->path_len);
   st->path2_magic = st->slots[kPathMagic] != 0;
+  st->path2_magic_target = st->magic_target;
   return info.Env().Undefined();
 }
 

@@ -17,6 +17,9 @@
 namespace tsyd {
 
 static constexpr int kMaxSymlinks = 40;  // as the kernel's MAXSYMLINKS
+// ResolveResult::slash (kPathSlash) bits.
+static constexpr int kEndsInSlash = 1;
+static constexpr int kLastIsDir = 2;
 
 pid_t TgidOf(pid_t tid) {
   char p[64];
@@ -192,6 +195,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   res->magic = false;
   res->missing = false;
   res->dot_last = 0;
+  res->slash = 0;
   res->decide_as.clear();
   res->left.clear();
   res->magic_target.clear();
@@ -228,6 +232,10 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   PushComponents(&pending, raw);
   const size_t rawlen = strlen(raw);
   const bool trailing_slash = raw[rawlen - 1] == '/';
+  // "name/" names a directory for a lookup (followed, ENOTDIR otherwise); for the entry a call
+  // makes or removes (slash_entry) the name itself, and JS answers as the kernel does.
+  const bool follow_slash = trailing_slash && !opts.slash_entry;
+  const bool entry_last = opts.nofollow_last ? !follow_slash : opts.slash_entry && trailing_slash;
   int links = 0;
   char link[PATH_MAX];
   bool popping = false;
@@ -258,6 +266,11 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     }
     // /proc/self and /proc/thread-self name the program, not tsyd.
     if (out == "/proc" && root == "/" && (c == "self" || c == "thread-self")) {
+      if (last && entry_last) {
+        // The link itself (lstat, readlink): fsops.cc reads it as the program's (ProcSelfLink).
+        Append(&out, c);
+        break;
+      }
       pid_t g = own_tgid();
       if (g < 0) return g;
       Append(&out, std::to_string(g));
@@ -277,7 +290,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     next = out;
     Append(&next, c);
     if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
-    if (last && opts.nofollow_last && !trailing_slash) {
+    if (last && entry_last) {
       struct stat lst;
       if (lstat(next.c_str(), &lst) < 0) {
         if (errno != ENOENT) return -errno;
@@ -353,9 +366,14 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   }
   next.clear();
   // "file/" names a directory: the kernel refuses it for anything else.
-  if (trailing_slash && !res->magic) {
+  if (follow_slash && !res->magic) {
     struct stat st;
     if (stat(out.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
+  }
+  if (opts.slash_entry) {
+    struct stat st;
+    const bool dir = lstat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    res->slash = (trailing_slash ? kEndsInSlash : 0) | (dir ? kLastIsDir : 0);
   }
   // SAFETY: the supervisor's own /proc entries (memory, fds, environment) are never
   // reachable from the sandbox, whatever the policy says. /proc/self is mapped to the program
@@ -429,6 +447,9 @@ enum ResolveFlag {
   // With kEmptyPath: a NULL path pointer is an empty path too (newfstatat and statx, Linux
   // 6.11); path_null tells the op to pass NULL on, so that the kernel gives its own answer.
   kNullEmpty = 256,
+  // With kNoFollow: a trailing slash does not make the last component followed (see
+  // ResolveOpts::slash_entry); kPathSlash tells JS that there was one.
+  kSlashEntry = 512,
 };
 
 // resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
@@ -475,8 +496,10 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.no_symlinks = flags & kNoSymlinks;
   opts.no_magiclinks = flags & kNoMagiclinks;
   opts.no_xdev = flags & kNoXdev;
+  opts.slash_entry = flags & kSlashEntry;
   opts.reaper = st->reaper;
   ResolveResult res;
+  st->slots[kPathSlash] = 0;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
   st->slots[kPathDecideLen] = 0;
   st->slots[kPathForeignProc] = 0;
@@ -491,6 +514,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   st->slots[kPathMissing] = res.missing ? 1 : res.dot_last ? 1 + res.dot_last : 0;
   st->magic_target = res.magic_target;
   st->slots[kPathForeignProc] = res.foreign_proc ? 1 : 0;
+  st->slots[kPathSlash] = res.slash;
   SetDecideAs(st, res.decide_as);
   return Napi::Number::New(env, static_cast<double>(len));
 }

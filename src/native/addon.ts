@@ -56,6 +56,8 @@ export const Slot = {
   netGivenAny: 44,
   /** netOp() of a sendmmsg message: 1 when the batch ends after it (a stream message sent only in part). */
   netBatchEnd: 45,
+  /** resolvePath(slashEntry): bit 1 the raw path ended in '/', bit 2 its last component (not followed) is a directory (EntryBits). */
+  pathSlash: 46,
   count: 48,
 } as const;
 
@@ -83,7 +85,15 @@ export const Resolve = {
   takeEmpty: 128,
   /** With emptyPath: a NULL path pointer is empty too (newfstatat, statx: Linux 6.11); NULL is passed on to the kernel. */
   nullEmpty: 256,
+  /**
+   * A trailing slash does not make the last component followed (nor must it be a directory): the
+   * call makes or removes that entry (mkdir, unlink, rename, open O_CREAT); Slot.pathSlash tells.
+   */
+  slashEntry: 512,
 } as const;
+
+/** Bits of Slot.pathSlash after resolvePath(Resolve.slashEntry). */
+export const EntryBits = { endsInSlash: 1, isDir: 2 } as const;
 
 /** fsOp() operations (addon/fsops.cc FsOp); the numbers after `op` are request argument indexes. */
 export const FsOp = {

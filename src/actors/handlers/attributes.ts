@@ -5,11 +5,13 @@
 // SAFETY: a file opened for reading must not have its mode, owner or times changed through
 // that fd when write is denied (a setuid bit on a readable binary, for one).
 import { constants as os } from 'node:os';
-import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
+import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, takeFdArg } from './common.js';
 
-const { EINVAL, ENOSYS } = os.errno;
+const { EFAULT, EINVAL, ENOSYS } = os.errno;
+const UTIME_OMIT = BigInt(2 ** 30 - 2);
+const AT_FDCWD = -100;
 const Times = { timespec: 0, timeval: 1, utimbuf: 2 } as const;
 
 /** Resolves the object (followed unless `nofollow`) and decides write; null after answering. */
@@ -51,6 +53,19 @@ function pointerIsNull(ctx: EmulatorContext, i: number): boolean {
   return ctx.slots[Slot.args + 2 * i] === 0 && ctx.slots[Slot.args + 2 * i + 1] === 0;
 }
 
+/**
+ * utimensat's answer before it looks at anything else, as the kernel's: EFAULT when the times
+ * cannot be read, 0 when both are UTIME_OMIT ("nothing to do, we must not even check the path");
+ * null to go on. (tsyd reads the times again when it performs the call.)
+ */
+function utimensatShortcut(ctx: EmulatorContext, timesArg: number): number | null {
+  if (pointerIsNull(ctx, timesArg)) return null;
+  const addr = (ctx.slots[Slot.args + 2 * timesArg + 1]! >>> 0) * 2 ** 32 + (ctx.slots[Slot.args + 2 * timesArg]! >>> 0);
+  const times = native.readMemory(ctx.slots[Slot.pid]!, addr, 32);
+  if (times === null) return EFAULT;
+  return times.readBigInt64LE(8) === UTIME_OMIT && times.readBigInt64LE(24) === UTIME_OMIT ? 0 : null;
+}
+
 export function attributeHandlers(): Map<string, HandlerSpec> {
   const caps = ['write', 'stat'] as const;
   const h = new Map<string, HandlerSpec>();
@@ -85,9 +100,13 @@ export function attributeHandlers(): Map<string, HandlerSpec> {
     if (decide(ctx, 'futimesat', 0, 1, 0) !== null) native.fsOp(FsOp.utimes, pointerIsNull(ctx, 2) ? -1 : 2, Times.timeval);
   });
   add('utimensat', (ctx) => {
+    const early = utimensatShortcut(ctx, 2);
+    if (early !== null) return early === 0 ? native.respond(Answer.value, 0) : refuse(early);
     const f = flagsOk(ctx, 3, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH);
     if (f === null) return;
-    // A NULL path is futimens(dirfd).
+    // A NULL path is futimens(dirfd), which takes no flags; with AT_FDCWD it is a bad pointer.
+    if (pointerIsNull(ctx, 1) && arg32(ctx.slots, 0) === AT_FDCWD) return refuse(EFAULT);
+    if (pointerIsNull(ctx, 1) && f !== 0) return refuse(EINVAL);
     const path = pointerIsNull(ctx, 1) ? decideFd(ctx, 'utimensat', 0) : decide(ctx, 'utimensat', 0, 1, f);
     if (path !== null) native.fsOp(FsOp.utimes, pointerIsNull(ctx, 2) ? -1 : 2, Times.timespec);
   });

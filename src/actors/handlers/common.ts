@@ -1,7 +1,7 @@
 // Small pieces every path handler uses: request arguments, resolving a path argument and
 // answering a resolution failure.
 import { constants as os } from 'node:os';
-import { Answer, DECIDE_AS_OFFSET, LEFT_LINK, LEFT_OFFSET, native, Slot } from '../../native/addon.js';
+import { Answer, DECIDE_AS_OFFSET, EntryBits, LEFT_LINK, LEFT_OFFSET, native, Slot } from '../../native/addon.js';
 import type { EmulatorContext } from '../emulator-context.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
@@ -12,6 +12,12 @@ export const AT_SYMLINK_FOLLOW = 0x400;
 export const AT_EMPTY_PATH = 0x1000;
 /** Slot.pathMissing after a resolution: what the last component was. */
 export const Last = { exists: 0, missing: 1, dot: 2, dotdot: 3 } as const;
+
+/** After resolvePath(Resolve.slashEntry): whether the path ended in '/' and its entry is a directory. */
+export function entryOf(ctx: EmulatorContext): { slash: boolean; dir: boolean; missing: boolean } {
+  const bits = ctx.slots[Slot.pathSlash]!;
+  return { slash: (bits & EntryBits.endsInSlash) !== 0, dir: (bits & EntryBits.isDir) !== 0, missing: ctx.slots[Slot.pathMissing] === Last.missing };
+}
 
 /** No dirfd argument: the path is relative to the cwd. */
 export const CWD = -1;

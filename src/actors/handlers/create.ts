@@ -4,16 +4,36 @@
 import { constants as os } from 'node:os';
 import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, Last, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
+import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, entryOf, Last, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 import { LINK_KEEPS, refuseWidening } from './move.js';
 
-const { EEXIST, EINVAL } = os.errno;
+const { EEXIST, EINVAL, ENOENT, EPERM } = os.errno;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+/** The types mknod makes (the kernel's may_mknod; 0 is a regular file). */
+const MKNOD_TYPES = new Set([0, 0o100000, 0o020000, 0o060000, 0o010000, 0o140000]);
 
-/** Resolves the new name (never followed) and decides create on it; null after answering. */
-function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number): string | null {
-  const path = resolveVisible(ctx, sys, dirfdArg, pathArg, Resolve.noFollow);
+/** mknod's answer for a type it never makes, before it looks at the path (may_mknod); 0 to go on. */
+function mknodTypeError(mode: number): number {
+  const type = mode & S_IFMT;
+  return type === S_IFDIR ? EPERM : MKNOD_TYPES.has(type) ? 0 : EINVAL;
+}
+
+/**
+ * Resolves the new name (never followed, not even as "name/") and decides create on it; null
+ * after answering. `makesDir`: mkdir, the one call for which "name/" may be a new name.
+ */
+function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, makesDir = false): string | null {
+  const path = resolveVisible(ctx, sys, dirfdArg, pathArg, Resolve.noFollow | Resolve.slashEntry);
   if (path === null) return null;
   ctx.fault(path);
+  // "new/" asks for a directory: anything else the kernel does not make (ENOENT; an existing
+  // name gives EEXIST from the call itself).
+  const entry = entryOf(ctx);
+  if (entry.slash && entry.missing && !makesDir) {
+    refuse(ENOENT);
+    return null;
+  }
   // "dir/." and "dir/..": an existing directory, and no new name (the kernel says EEXIST).
   if (ctx.slots[Slot.pathMissing]! >= Last.dot) {
     refuse(EEXIST);
@@ -55,15 +75,19 @@ export function createHandlers(): Map<string, HandlerSpec> {
   const h = new Map<string, HandlerSpec>();
   const add = (name: string, caps: HandlerSpec['caps'], handle: (ctx: EmulatorContext) => void) => h.set(name, { caps, handle });
   add('mkdir', CREATE_CAPS, (ctx) => {
-    if (decideCreate(ctx, 'mkdir', CWD, 0) !== null) native.fsOp(FsOp.mkdir, 1);
+    if (decideCreate(ctx, 'mkdir', CWD, 0, true) !== null) native.fsOp(FsOp.mkdir, 1);
   });
   add('mkdirat', CREATE_CAPS, (ctx) => {
-    if (decideCreate(ctx, 'mkdirat', 0, 1) !== null) native.fsOp(FsOp.mkdir, 2);
+    if (decideCreate(ctx, 'mkdirat', 0, 1, true) !== null) native.fsOp(FsOp.mkdir, 2);
   });
   add('mknod', CREATE_CAPS, (ctx) => {
+    const bad = mknodTypeError(arg32(ctx.slots, 1));
+    if (bad !== 0) return refuse(bad);
     if (decideCreate(ctx, 'mknod', CWD, 0) !== null) native.fsOp(FsOp.mknod, 1, 2);
   });
   add('mknodat', CREATE_CAPS, (ctx) => {
+    const bad = mknodTypeError(arg32(ctx.slots, 2));
+    if (bad !== 0) return refuse(bad);
     if (decideCreate(ctx, 'mknodat', 0, 1) !== null) native.fsOp(FsOp.mknod, 2, 3);
   });
   add('symlink', CREATE_CAPS, (ctx) => {

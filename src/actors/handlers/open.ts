@@ -3,7 +3,7 @@
 import { constants as os } from 'node:os';
 import { Answer, native, OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { arg32, isHidden, refusePath, resolveArg } from './common.js';
+import { arg32, entryOf, isHidden, refusePath, resolveArg } from './common.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -20,8 +20,10 @@ const RESOLVE_NO_MAGICLINKS = 0x02;
 const RESOLVE_NO_SYMLINKS = 0x04;
 const RESOLVE_BENEATH = 0x08;
 const RESOLVE_IN_ROOT = 0x10;
+const RESOLVE_CACHED = 0x20;
+const __O_TMPFILE = 0o20000000;
 
-const { EACCES, EEXIST, ENOENT, ESRCH } = os.errno;
+const { EACCES, EAGAIN, EEXIST, EISDIR, ENOENT, ESRCH } = os.errno;
 
 // The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
 const VALID_OPEN_FLAGS =
@@ -82,9 +84,12 @@ function emulateOpen(
   // O_NOFOLLOW, and O_CREAT|O_EXCL (which never follows a trailing symlink), decide on
   // the link itself.
   if (flags & O_NOFOLLOW || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) rflags |= Resolve.noFollow;
+  // O_CREAT on "name/": the kernel looks no further than the directory (EISDIR).
+  if (flags & O_CREAT) rflags |= Resolve.slashEntry;
   const path = resolveArg(ctx, sys, dirfdArg, pathArg, rflags);
   if (path === null) return;
   ctx.fault(path);
+  if (flags & O_CREAT && entryOf(ctx).slash) return void native.respond(Answer.error, EISDIR);
   if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);
   // SAFETY: /proc/<pid> of a process outside the sandbox is never written, whatever the rules:
   // oom_score_adj, autogroup, comm, attr/*, coredump_filter of a same-uid neighbour (or of any
@@ -152,6 +157,11 @@ export function openHandlers(): Map<string, HandlerSpec> {
     }
     const flags = ctx.slots[Slot.howFlagsLo]!;
     const mode = ctx.slots[Slot.howMode]!;
+    // RESOLVE_CACHED: the kernel does not even try to create or truncate (EAGAIN); any other
+    // open tsyd performs after its own walk, which has just brought every name into the cache.
+    if (ctx.slots[Slot.howResolveLo]! & RESOLVE_CACHED && flags & (O_TRUNC | O_CREAT | __O_TMPFILE)) {
+      return void native.respond(Answer.error, EAGAIN);
+    }
     const resolve = openatResolveFlags(ctx.slots[Slot.howResolveLo]!);
     emulateOpen(ctx, 'openat2', 0, 1, flags, mode, resolve);
   } });

@@ -6,10 +6,10 @@ import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
 import type { Capability } from '../../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { constants as os } from 'node:os';
-import { arg32, CWD, Last, refuse, refusePath, resolveVisible } from './common.js';
+import { arg32, CWD, entryOf, Last, refuse, refusePath, resolveVisible } from './common.js';
 import { refuseWidening, RENAME_KEEPS, subtreeWouldChange } from './move.js';
 
-const { EBUSY } = os.errno;
+const { EBUSY, ENOTDIR } = os.errno;
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;
 
@@ -21,16 +21,21 @@ function decide(ctx: EmulatorContext, sys: string, path: string, caps: Capabilit
 function rename(ctx: EmulatorContext, sys: string, src: [number, number], dst: [number, number], flagsArg: number): void {
   const flags = flagsArg < 0 ? 0 : arg32(ctx.slots, flagsArg);
   const exchange = (flags & RENAME_EXCHANGE) !== 0;
-  const source = resolveVisible(ctx, sys, src[0], src[1], Resolve.noFollow);
+  const source = resolveVisible(ctx, sys, src[0], src[1], Resolve.noFollow | Resolve.slashEntry);
   if (source === null) return;
   ctx.fault(source);
   // "dir/." or "dir/.." names no entry that could move (the kernel says EBUSY).
   if (ctx.slots[Slot.pathMissing]! >= Last.dot) return refuse(EBUSY);
+  const from = entryOf(ctx);
   if (!decide(ctx, sys, source, exchange ? ['delete', 'create'] : ['delete'])) return refusePath(ctx, source);
   native.savePath();
-  const target = resolveVisible(ctx, sys, dst[0], dst[1], Resolve.noFollow);
+  const target = resolveVisible(ctx, sys, dst[0], dst[1], Resolve.noFollow | Resolve.slashEntry);
   if (target === null) return;
   if (ctx.slots[Slot.pathMissing]! >= Last.dot) return refuse(EBUSY);
+  // Only a directory may be named "name/" (neither entry is followed); the kernel says ENOTDIR.
+  const to = entryOf(ctx);
+  if (!from.missing && !from.dir && (from.slash || (to.slash && !exchange))) return refuse(ENOTDIR);
+  if (exchange && !to.missing && !to.dir && to.slash) return refuse(ENOTDIR);
   const replaces = ctx.slots[Slot.pathMissing] !== Last.missing && (flags & RENAME_NOREPLACE) === 0;
   if (!decide(ctx, sys, target, exchange || replaces ? ['create', 'delete'] : ['create'])) return refusePath(ctx, target);
   // The object keeps what it is: its new name may not widen what the program may do with it.

@@ -11,7 +11,7 @@ import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
 
-const { ENOENT, ENOSYS, ESRCH } = os.errno;
+const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
 
 /**
  * Resolves the path argument and decides stat on it. Returns the canonical path, or null after
@@ -105,9 +105,13 @@ function countHidden(ctx: EmulatorContext, dir: string, names: Buffer | number):
   return hidden;
 }
 
+/** The AT_ flags newfstatat knows (the kernel's vfs_statx: AT_STATX_SYNC_TYPE too); others: EINVAL. */
+const FSTATAT_FLAGS = AT_SYMLINK_NOFOLLOW | 0x800 /* AT_NO_AUTOMOUNT */ | AT_EMPTY_PATH | 0x6000 /* AT_STATX_SYNC_TYPE */;
+
 function statHandler(sys: string, dirfdArg: number, pathArg: number, bufArg: number, flagsArg: number | null, follow: boolean) {
   return (ctx: EmulatorContext) => {
     const atFlags = flagsArg === null ? (follow ? 0 : AT_SYMLINK_NOFOLLOW) : arg32(ctx.slots, flagsArg);
+    if (atFlags & ~FSTATAT_FLAGS) return refuse(EINVAL);
     const path = decideStat(ctx, sys, dirfdArg, pathArg, resolveFlags(atFlags, flagsArg !== null));
     if (path === null) return;
     const r = native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, flagsArg ?? -1, holdDirs(ctx));
