@@ -36,6 +36,11 @@ export function fixture(name: string): string {
   return compile(join(sourceDir, `${name}.c`), name);
 }
 
+/** Absolute path of the compiled program `name` of the fidelity harness (test/fidelity/NAME.c). */
+export function fidelityProgram(name: string): string {
+  return compile(join(repoRoot, 'test', 'fidelity', `${name}.c`), `fidelity-${name}`);
+}
+
 /** Absolute path of the compiled benchmark program `name` (bench/NAME.c), e.g. csuper. */
 export function benchProgram(name: string): string {
   return compile(join(repoRoot, 'bench', `${name}.c`), `bench-${name}`);
