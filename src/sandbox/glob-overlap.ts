@@ -1,9 +1,8 @@
 // Whether two globs can match one same path, and a short such path: a breadth-first search
 // of the product of their automata. `tsyd learn` uses it to keep every learned allow rule off
 // the secrets; it is not on the hot path (parsing and searching cost O(|a| × |b| × 256)).
-import { parseGlob, type GlobStep, type ParsedGlob } from './glob.js';
+import { loops, parseGlob, takes, type GlobStep, type ParsedGlob } from './glob.js';
 
-const SLASH = 0x2f;
 
 /** Bytes tried first when any of many bytes will do: the witness stays readable. */
 const PREFERRED = [...'x_0'].map((c) => c.charCodeAt(0));
@@ -27,20 +26,6 @@ function parse(glob: string): ParsedGlob & { prefix: string } {
   return p;
 }
 
-/** Whether step `s` consumes byte `c` (`*`, `?` and classes never consume `/`). */
-function takes(s: GlobStep, c: number): boolean {
-  switch (s.kind) {
-    case 'char':
-      return c === s.code;
-    case 'class':
-      return s.set[c] === 1;
-    case 'globstar':
-      return true;
-    default: // one, star
-      return c !== SLASH;
-  }
-}
-
 /** A byte both steps consume, or -1. */
 function common(a: GlobStep, b: GlobStep): number {
   if (a.kind === 'char') return takes(b, a.code) ? a.code : -1;
@@ -49,8 +34,6 @@ function common(a: GlobStep, b: GlobStep): number {
   for (let c = 0; c < 256; c++) if (takes(a, c) && takes(b, c)) return c;
   return -1;
 }
-
-const loops = (s: GlobStep | undefined) => s?.kind === 'star' || s?.kind === 'globstar';
 
 /**
  * A byte string that both globs match — a short one — or null when none exists. The globs are

@@ -268,47 +268,110 @@ function stepSource(s: GlobStep): string {
   }
 }
 
+// Analysis of a glob's automaton, off the hot path (renames of directories, stat's link count
+// of directories). A set of states is a sorted list of step indices: state i = "about to match
+// step i", state steps.length = "matched all".
+
+const parsedGlobs = new Map<string, ParsedGlob>();
+
+/** parseGlob, cached: keyed by rule patterns only, so bounded by the policy. */
+export function parsedGlob(pattern: string): ParsedGlob {
+  let g = parsedGlobs.get(pattern);
+  if (g === undefined) {
+    g = parseGlob(pattern);
+    parsedGlobs.set(pattern, g);
+  }
+  return g;
+}
+
+/** Is `s` a step that loops on what it takes (`*`, `**`)? */
+export const loops = (s: GlobStep | undefined) => s?.kind === 'star' || s?.kind === 'globstar';
+
+/** Adds `st` to `set` and, through `*` and `**` matching nothing, the states after it. */
+function addClosed(steps: readonly GlobStep[], set: Set<number>, st: number): void {
+  for (;;) {
+    if (set.has(st)) return;
+    set.add(st);
+    if (loops(steps[st])) st++;
+    else return;
+  }
+}
+
+/** Whether step `s` takes the byte `c` (`*`, `?` and classes never take `/`). */
+export function takes(s: GlobStep, c: number): boolean {
+  switch (s.kind) {
+    case 'char':
+      return c === s.code;
+    case 'class':
+      return c < 256 && s.set[c] === 1;
+    case 'globstar':
+      return true;
+    default: // `?` and `*`
+      return c !== SLASH;
+  }
+}
+
+/** The state after step `st` took a byte: `*` and `**` stay where they are. */
+const afterStep = (steps: readonly GlobStep[], st: number) => (loops(steps[st]) ? st : st + 1);
+
+const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
+
+/** The states before any byte is read. */
+export function startStates({ steps }: ParsedGlob): number[] {
+  const set = new Set<number>();
+  addClosed(steps, set, 0);
+  return sorted(set);
+}
+
+/** The states after reading the byte `c` in `states`; [] when no continuation can match. */
+export function nextStates({ steps }: ParsedGlob, states: readonly number[], c: number): number[] {
+  const set = new Set<number>();
+  for (const st of states) {
+    const s = steps[st];
+    if (s !== undefined && takes(s, c)) addClosed(steps, set, afterStep(steps, st));
+  }
+  return sorted(set);
+}
+
+/** The states after reading `text` from the start. */
+function readStates(g: ParsedGlob, text: string): number[] {
+  let states = startStates(g);
+  for (let pos = 0; pos < text.length && states.length > 0; pos++) states = nextStates(g, states, text.charCodeAt(pos));
+  return states;
+}
+
+/** Does the text read so far (that led to `states`) match? */
+export function acceptsIn({ steps, treeAt }: ParsedGlob, states: readonly number[]): boolean {
+  return states.some((st) => st === steps.length || st === treeAt);
+}
+
+/** Can the loop step `st` (`*` or `**`) end the match right there? */
+function loopEndsMatch(g: ParsedGlob, st: number): boolean {
+  const set = new Set<number>();
+  addClosed(g.steps, set, st);
+  return acceptsIn(g, [...set]);
+}
+
+/**
+ * Does every continuation of the text read so far match (a `**` that can end the match)?
+ * Conservative: false when unsure.
+ */
+export function matchesEveryContinuation(g: ParsedGlob, states: readonly number[]): boolean {
+  return states.some((st) => g.steps[st]?.kind === 'globstar' && loopEndsMatch(g, st));
+}
+
 /**
  * The glob's automaton states after reading `text` (a prefix of some path), as a key: two
  * prefixes with the same key are followed by exactly the same matches for every suffix; ''
- * when no continuation can match. For decisions about moving whole directories (rename),
- * never on the hot path.
+ * when no continuation can match.
  */
 export function globStateKey(pattern: string, text: string): string {
-  const { steps, treeAt } = parseGlob(pattern);
-  const m = steps.length;
-  const close = (set: Set<number>, st: number) => {
-    for (;;) {
-      if (set.has(st)) return;
-      set.add(st);
-      const s = steps[st];
-      if (st < m && s !== undefined && (s.kind === 'star' || s.kind === 'globstar')) st++;
-      else return;
-    }
-  };
-  let cur = new Set<number>();
-  close(cur, 0);
-  for (let pos = 0; pos < text.length && cur.size > 0; pos++) {
-    const c = text.charCodeAt(pos);
-    const next = new Set<number>();
-    for (const st of cur) {
-      const s = steps[st];
-      if (s === undefined) continue;
-      if (s.kind === 'char' ? c === s.code : s.kind === 'one' ? c !== SLASH : s.kind === 'class' ? c < 256 && s.set[c] === 1 : s.kind === 'star' ? c !== SLASH : true) {
-        close(next, s.kind === 'star' || s.kind === 'globstar' ? st : st + 1);
-      }
-    }
-    cur = next;
-  }
-  const live = [...cur].filter((st) => st < m || st === m || st === treeAt).sort((a, b) => a - b);
-  return live.length === 0 ? '' : live.join(',');
+  return readStates(parsedGlob(pattern), text).join(',');
 }
 
 /** How a glob matches the direct children `DIR/NAME` of a directory (NAME: one component). */
 export const ChildMatch = { none: 0, some: 1, all: 2 } as const;
 export type ChildMatchValue = (typeof ChildMatch)[keyof typeof ChildMatch];
-
-const parsedGlobs = new Map<string, ParsedGlob>();
 
 /**
  * Whether `pattern` matches no child `DIR/NAME` of the directory `dir` (NAME any non-empty
@@ -318,60 +381,25 @@ const parsedGlobs = new Map<string, ParsedGlob>();
  * hot path: the caller caches per directory.
  */
 export function childMatch(pattern: string, dir: string): ChildMatchValue {
-  let g = parsedGlobs.get(pattern);
-  if (g === undefined) {
-    g = parseGlob(pattern);
-    parsedGlobs.set(pattern, g);
-  }
-  const { steps, treeAt } = g;
-  const m = steps.length;
-  const accepts = (st: number) => st === m || st === treeAt;
-  const close = (set: Set<number>, st: number) => {
-    for (;;) {
-      if (set.has(st)) return;
-      set.add(st);
-      const s = steps[st];
-      if (st < m && s !== undefined && (s.kind === 'star' || s.kind === 'globstar')) st++;
-      else return;
-    }
-  };
-  const text = dir === '/' ? '/' : `${dir}/`;
-  let cur = new Set<number>();
-  close(cur, 0);
-  for (let pos = 0; pos < text.length && cur.size > 0; pos++) {
-    const c = text.charCodeAt(pos);
-    const next = new Set<number>();
-    for (const st of cur) {
-      const s = steps[st];
-      if (s === undefined) continue;
-      if (s.kind === 'char' ? c === s.code : s.kind === 'one' ? c !== SLASH : s.kind === 'class' ? c < 256 && s.set[c] === 1 : s.kind === 'star' ? c !== SLASH : true) {
-        close(next, s.kind === 'star' || s.kind === 'globstar' ? st : st + 1);
-      }
-    }
-    cur = next;
-  }
-  if (cur.size === 0) return ChildMatch.none;
-  for (const st of cur) {
-    const s = steps[st];
-    if (s?.kind !== 'star' && s?.kind !== 'globstar') continue;
-    const after = new Set<number>();
-    close(after, st);
-    for (const a of after) if (accepts(a)) return ChildMatch.all;
-  }
+  const g = parsedGlob(pattern);
+  const { steps } = g;
+  const cur = readStates(g, dir === '/' ? '/' : `${dir}/`);
+  if (cur.length === 0) return ChildMatch.none;
+  if (cur.some((st) => loops(steps[st]) && loopEndsMatch(g, st))) return ChildMatch.all;
   // Some name: one or more bytes other than '/', each taking a step any such byte can take.
   const seen = new Set<number>();
-  let frontier = [...cur];
+  let frontier = cur;
   while (frontier.length > 0) {
     const next: number[] = [];
     for (const st of frontier) {
       const s = steps[st];
       if (s === undefined || (s.kind === 'char' && s.code === SLASH)) continue;
       const reached = new Set<number>();
-      close(reached, s.kind === 'star' || s.kind === 'globstar' ? st : st + 1);
+      addClosed(steps, reached, afterStep(steps, st));
       for (const r of reached) {
         if (seen.has(r)) continue;
         seen.add(r);
-        if (accepts(r)) return ChildMatch.some;
+        if (acceptsIn(g, [r])) return ChildMatch.some;
         next.push(r);
       }
     }

@@ -3,7 +3,9 @@
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
 import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
-import { ChildMatch, childMatch, globMatcher, globStateKey, parseGlob, type GlobMatcher } from './glob.js';
+import { ChildMatch, childMatch, globMatcher, parseGlob, parsedGlob, type GlobMatcher } from './glob.js';
+import { globLiteral } from './glob-literal.js';
+import { SubtreeDecisions, type DecisionRule } from './subtree-decisions.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
@@ -42,6 +44,9 @@ export class Policy {
   /** Per capability, the rule index of check(); rebuilt lazily after a change. */
   private readonly indexes = new Map<Capability, RuleIndex>();
   private indexGeneration = -1;
+  /** Per capability, the automata of sameDecisionsBelow(); rebuilt lazily after a change. */
+  private readonly subtree = new Map<Capability, SubtreeDecisions>();
+  private subtreeGeneration = -1;
   /** The policy's own files and the links to them: never written, created or deleted. */
   private readonly policyFiles = new Set<string>();
   /** The directories on the way to them: never created or deleted (nor renamed, either way). */
@@ -244,17 +249,52 @@ export class Policy {
 
   /**
    * Would every path below `from` be decided exactly as the same path below `to`, for every
-   * capability that is on (UNIX socket path rules of the net capabilities included)? (For renames of whole directories.) Exact: each rule's glob
-   * automaton must be in the same states after reading `from/` and `to/`.
+   * capability that is decided (UNIX socket path rules of the net capabilities, and the
+   * protected policy files, included)? For renames of whole directories.
    */
   sameDecisionsBelow(from: string, to: string): boolean {
-    for (const cap of this.on) {
-      // Net capabilities too: their UNIX socket path rules (address rules have no glob).
-      for (const r of this.rules.get(cap)!) {
-        if (r.glob !== undefined && globStateKey(r.pattern, `${from}/`) !== globStateKey(r.pattern, `${to}/`)) return false;
-      }
+    return this.firstDifferenceBelow(from, to) === null;
+  }
+
+  /**
+   * Where `from/SUFFIX` and `to/SUFFIX` are first decided differently: the capability and the
+   * shortest such SUFFIX (undefined when the search gave up: treated as different); null when
+   * they never are. Exact: the equivalence of two states of the product of a capability's
+   * rule automata (subtree-decisions.ts).
+   */
+  firstDifferenceBelow(from: string, to: string): { cap: Capability; suffix: string | undefined } | null {
+    for (const cap of CAPABILITIES) {
+      if (!this.isOn(cap)) continue;
+      const d = this.subtreeDecisionsOf(cap).difference(`${from}/`, `${to}/`);
+      if (d !== null) return { cap, suffix: d.suffix };
     }
-    return true;
+    return null;
+  }
+
+  /** The rule list that check() applies for `cap`, as automata; rebuilt after a change. */
+  private subtreeDecisionsOf(cap: Capability): SubtreeDecisions {
+    if (this.subtreeGeneration !== this.generation) {
+      this.subtreeGeneration = this.generation;
+      this.subtree.clear();
+    }
+    let decisions = this.subtree.get(cap);
+    if (decisions === undefined) {
+      // As check(): with the capability off only the policy files are denied, the rest allowed.
+      const on = this.on.has(cap);
+      const rules: DecisionRule[] = [];
+      if (on) for (const r of this.rules.get(cap)!) if (r.glob !== undefined) rules.push({ allow: r.action === 'allow', glob: parsedGlob(r.pattern) });
+      // SAFETY: the policy files come before any rule in check(): last here, so they win.
+      for (const name of this.protectedNames(cap)) rules.push({ allow: false, glob: parsedGlob(globLiteral(name)) });
+      decisions = new SubtreeDecisions(rules, !on);
+      this.subtree.set(cap, decisions);
+    }
+    return decisions;
+  }
+
+  /** The names changesPolicyFile() denies `cap` on. */
+  private protectedNames(cap: Capability): string[] {
+    if (!CHANGES_A_FILE.has(cap)) return [];
+    return cap === 'write' ? [...this.policyFiles] : [...this.policyFiles, ...this.policyFileDirs];
   }
 
   /** Allowed? `addr` has 4 bytes (family 4) or 16 bytes (family 6); `port` in host order. */

@@ -1,9 +1,10 @@
 // A new name may not widen what the program may do with an object: a UNIX socket that the
 // default profile keeps out of reach (an ssh-agent) cannot be linked or renamed into reach.
+// A directory moves when every path below it is decided alike under the new name, else EXDEV.
 // Also: O_PATH opens are decided (checked, then continued: ADDFD cannot send O_PATH files).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runTsyd } from '../helpers/tsyd.js';
@@ -36,6 +37,47 @@ tryit("rename-dir", lambda: os.rename("${agentDir}", "${work}/dir"))`], { logFd:
   } finally {
     server.close();
     rmSync(agentDir, { recursive: true, force: true });
+  }
+});
+
+/** A directory `d` (with a file and a subdirectory) in a fresh working directory, and a free name in /tmp. */
+function directoryToMove(): { work: string; target: string; inode: number } {
+  const work = tempTree('exdev', { 'd/f': 'data', 'd/sub/g': 'more' });
+  const target = `/tmp/tsyd-exdev-target-${process.pid}`;
+  rmSync(target, { recursive: true, force: true });
+  return { work, target, inode: statSync(`${work}/d`).ino };
+}
+
+const renameScript = (target: string) => `import os, errno
+try:
+    os.rename("d", "${target}"); print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])`;
+
+test('the default profile: a directory of the working directory moves to /tmp (the same decisions below)', async () => {
+  const { work, target, inode } = directoryToMove();
+  try {
+    const r = await runTsyd(['run', '--', '/usr/bin/python3', '-c', renameScript(target)], { cwd: work });
+    assert.is(r.stdout, 'ok\n', describe(r));
+    assert.not.ok(existsSync(`${work}/d`), 'gone from the working directory');
+    assert.is(statSync(target).ino, inode, 'renamed, not copied');
+    assert.ok(existsSync(`${target}/f`) && existsSync(`${target}/sub/g`));
+  } finally {
+    rmSync(target, { recursive: true, force: true });
+  }
+});
+
+test('a rule that decides a name below differently under the new name: EXDEV, nothing moved', async () => {
+  const { work, target, inode } = directoryToMove();
+  try {
+    // /tmp/*/secret: TARGET/secret, not WORK/d/secret.
+    const r = await runTsyd(['run', '-p', 'user', '-m', 'deny/read+/tmp/*/secret', '--', '/usr/bin/python3', '-c', renameScript(target)], { cwd: work });
+    assert.is(r.stdout, 'EXDEV\n', describe(r));
+    assert.is(statSync(`${work}/d`).ino, inode, 'still in place');
+    assert.ok(existsSync(`${work}/d/sub/g`));
+    assert.not.ok(existsSync(target), 'nothing at the new name');
+  } finally {
+    rmSync(target, { recursive: true, force: true });
   }
 });
 

@@ -3,6 +3,7 @@
 // directory would be readable (or writable, executable, visible, deletable) under its new name.
 import type { Capability } from '../../sandbox/rules.js';
 import type { EmulatorContext } from '../emulator-context.js';
+import { fromBytes } from '../../sandbox/bytes.js';
 import { refusePath } from './common.js';
 
 /** What an object keeps across a rename (its content, its mode, its place in the tree). */
@@ -34,7 +35,11 @@ export function refuseWidening(ctx: EmulatorContext, sys: string, from: string, 
  * that was itself decided this way. True when a directory must not move.
  */
 export function subtreeWouldChange(ctx: EmulatorContext, sys: string, from: string, to: string): boolean {
-  if (ctx.audit || ctx.policy.sameDecisionsBelow(from, to)) return false;
-  ctx.log.debug({ ctx: 'access', op: 'rename_across_rules', sys, from, to }, 'a directory here would answer EXDEV: the paths below would be decided differently');
+  if (ctx.audit) return false;
+  const difference = ctx.policy.firstDifferenceBelow(from, to);
+  if (difference === null) return false;
+  const { cap, suffix } = difference;
+  const why = suffix === undefined ? 'too many rules to compare (fail closed)' : `${cap} of ${fromBytes(`${from}/${suffix}`)} and ${fromBytes(`${to}/${suffix}`)} differ`;
+  ctx.log.debug({ ctx: 'access', op: 'rename_across_rules', sys, from: fromBytes(from), to: fromBytes(to), cap, suffix: suffix === undefined ? undefined : fromBytes(suffix) }, `a directory here would answer EXDEV: the paths below would be decided differently (${why})`);
   return true;
 }
