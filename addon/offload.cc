@@ -32,10 +32,27 @@ static constexpr size_t kJobStack = 256 * 1024;
 
 void JobBlocking(Job& job, bool on) { __atomic_store_n(&job.entry[kJobState], on ? kJobBlocking : kJobRunning, __ATOMIC_SEQ_CST); }
 
+// The kernel's own errno for a wait a signal cut short (include/linux/errno.h, never seen by
+// programs): on the way back to user space the program's thread runs its handler and then
+// restarts the call (SA_RESTART) or fails it with EINTR (no SA_RESTART), or stops and restarts the
+// call after SIGCONT; with no signal left by then, it restarts the call. A restarted call stops in
+// the filter again and is decided again.
+static constexpr int kErestartsys = 512;
+
+int RestartAnswer(const int32_t* asked, const int32_t* seq) {
+  // SAFETY (fidelity): with no signal pending for the thread when the answer wakes it, the
+  // kernel would hand 512 to the program as an errno. The interrupter asks for a restart only
+  // when the thread's signal-pending flag is set (see interrupter.worker.ts), which nothing but
+  // the thread itself clears, and it is still waiting for this request. A request it did not ask
+  // for (a stray SIGALRM, an older request's word) is answered EINTR.
+  return __atomic_load_n(asked, __ATOMIC_SEQ_CST) == __atomic_load_n(seq, __ATOMIC_SEQ_CST) ? kErestartsys : EINTR;
+}
+
 int JobAnswer(Job& job, long r) {
   seccomp_notif_resp resp;
   memset(&resp, 0, sizeof resp);
   resp.id = job.id;
+  if (r == -EINTR && job.restartable) r = -RestartAnswer(&job.entry[kJobRestart], &job.entry[kJobSeq]);
   if (r < 0) resp.error = static_cast<int32_t>(r);
   else resp.val = r;
   return ioctl(job.notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
@@ -165,6 +182,8 @@ int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes) {
   // answer is EAGAIN now, never a hang nor gigabytes of copies (one buffer of the program's,
   // sent from many threads, is one copy in tsyd each).
   if (!ClaimMemory(st, entry, bytes)) return Refuse(st, entry, kOffloadMemory);
+  // No restart asked for this job yet (the word may hold an older job's seq, or 0 == seq 0).
+  __atomic_store_n(&entry[kJobRestart], ~__atomic_load_n(&entry[kJobSeq], __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
   entry[kJobCaller] = static_cast<int32_t>(st->req->pid);
   entry[kJobIdLo] = static_cast<int32_t>(st->req->id & 0xffffffffu);
   entry[kJobIdHi] = static_cast<int32_t>(st->req->id >> 32);

@@ -4,10 +4,18 @@ import { readFileSync } from 'node:fs';
 export interface SignalState {
   tgid: number;
   ppid: number;
-  /** Thread-pending | process-pending, not blocked by the thread. */
+  /** How many threads the process has. */
+  threads: number;
+  /** Pending for this thread alone (SigPnd), not blocked by it. */
+  own: bigint;
+  /** Pending for the process (ShdPnd), not blocked by this thread. */
+  shared: bigint;
+  /** own | shared. */
   deliverable: bigint;
   /** Signals with a handler installed. */
   caught: bigint;
+  /** Signals ignored (SIG_IGN). */
+  ignored: bigint;
 }
 
 function hex(status: string, field: string): bigint {
@@ -28,12 +36,18 @@ export function readSignalState(tid: number): SignalState | null {
   } catch {
     return null;
   }
-  const pending = hex(status, 'SigPnd') | hex(status, 'ShdPnd');
+  const blocked = hex(status, 'SigBlk');
+  const own = hex(status, 'SigPnd') & ~blocked;
+  const shared = hex(status, 'ShdPnd') & ~blocked;
   return {
     tgid: num(status, 'Tgid'),
     ppid: num(status, 'PPid'),
-    deliverable: pending & ~hex(status, 'SigBlk'),
+    threads: num(status, 'Threads'),
+    own,
+    shared,
+    deliverable: own | shared,
     caught: hex(status, 'SigCgt'),
+    ignored: hex(status, 'SigIgn'),
   };
 }
 
