@@ -1,18 +1,16 @@
 // The interrupter (tsyd_int): every cycle it looks at the emulators that registered a call
 // that may block, and sends the emulator thread SIGALRM (handler without SA_RESTART → the call
 // returns EINTR) when the request is no longer valid (the program's thread died, or the
-// kernel withdrew it) or when the program's thread has a pending signal that would cut the
-// call short natively: one it catches, or one that stops it (SIGSTOP, an uncaught SIGTSTP...).
-// Where the kernel is sure to act on the signal when the answer wakes the program's thread,
-// the call is answered -ERESTARTSYS (the interrupter marks the request, see RestartAnswer in
-// addon/offload.cc), and the kernel does what it does natively: runs the handler, then restarts
-// the call or fails it with EINTR as the handler's SA_RESTART says; or stops the thread and
-// restarts the call after SIGCONT. Otherwise a caught signal without SA_RESTART is answered EINTR.
-import { readdirSync, readFileSync } from 'node:fs';
+// kernel withdrew it) or when a signal woke the program's thread — exactly when the kernel's own
+// interruptible wait would have been cut short. That call is answered -ERESTARTSYS (the
+// interrupter marks the request, see RestartAnswer in addon/offload.cc), and the kernel does what
+// it does natively: runs the handler, then restarts the call or fails it with EINTR as the
+// handler's SA_RESTART says; or stops the thread (SIGSTOP, Ctrl-Z) and restarts the call after
+// SIGCONT. A restarted call stops in the filter again and is decided again.
+import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { createLogger, type LogLevel } from '../log.js';
 import { native, Slot as Req } from '../native/addon.js';
-import { readSignalState, type SignalState } from './proc-status.js';
 import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from './worker-data.js';
 
 export interface InterrupterData {
@@ -40,81 +38,36 @@ native.writeByte(data.handshakeFd, 42);
 
 let confined = false;
 
-/** The SA_RESTART mask of the process, or of its parent (a fork inherits handlers). */
-function restartMask(tgid: number, ppid: number): bigint {
-  return wd.restartMask(tgid) ?? wd.restartMask(ppid) ?? 0n;
-}
-
-const bit = (sig: number) => 1n << BigInt(sig - 1);
-/** SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU: their default action stops the process. */
-const STOPS = bit(19) | bit(20) | bit(21) | bit(22);
-
 /** Why a blocked call is cut short, and whether it is answered -ERESTARTSYS (else EINTR). */
 interface Cut {
   why: string;
   restart: boolean;
 }
 
-/** The state letter of thread `tid` of process `tgid`, '' once it is gone. */
-function taskState(tgid: number, tid: number | string): string {
+/** The state letter of thread `tid` (/proc/TID/stat: R, S, D, T...), '' once it is gone. */
+function threadState(tid: number): string {
   try {
-    const stat = readFileSync(`/proc/${tgid}/task/${tid}/stat`, 'latin1');
+    const stat = readFileSync(`/proc/${tid}/stat`, 'latin1');
     return stat[stat.lastIndexOf(')') + 2]!;
   } catch {
     return '';
   }
 }
 
-/** Whether a thread of process `tgid` is in T; false once the process is gone. */
-function anyThreadStopped(tgid: number): boolean {
-  try {
-    return readdirSync(`/proc/${tgid}/task`).some((t) => taskState(tgid, t) === 'T');
-  } catch {
-    return false;
-  }
-}
-
-/** Per scan: whether process `tgid` has begun a group stop. */
-const stopping = new Map<number, boolean>();
-
 /**
- * Whether a thread of process `tgid` is stopped (T: only a group stop puts a thread there). The
- * main thread tells at once, unless it cannot stop now itself (D: blocked in a call tsyd performs;
- * Z: it ended first): then every thread is looked at.
+ * The program's thread waits for tsyd's answer interruptibly (S) until something wakes it, then
+ * killably (D: WAIT_KILLABLE_RECV). Only a signal wakes it while its request waits (the other
+ * wake-ups are answers, and tsyd adds no fd without answering): a signal sent to it, or a group
+ * stop begun by another thread, as natively the same signal would wake its interruptible wait.
+ * SAFETY (fidelity): the answer -ERESTARTSYS (RestartAnswer in addon/offload.cc) reaches the
+ * program as errno 512 unless the thread's signal-pending flag is set when the answer wakes it:
+ * the kernel set it before it woke the thread, and nothing but the thread clears it.
  */
-function groupStopping(tgid: number): boolean {
-  let known = stopping.get(tgid);
-  if (known === undefined) {
-    const leader = taskState(tgid, tgid);
-    known = leader === 'T' || (leader !== '' && !'RS'.includes(leader) && anyThreadStopped(tgid));
-    stopping.set(tgid, known);
-  }
-  return known;
-}
-
-/**
- * The signals the kernel is sure to act on when the answer wakes the program's thread. SAFETY
- * (fidelity): an answer of -ERESTARTSYS reaches the program as errno 512 unless the thread's
- * signal-pending flag is set then. The kernel sets it on the thread a signal is sent to (SigPnd),
- * on the only thread of a process for a signal to the process (ShdPnd; with several threads it
- * picks one, maybe another), and on every thread when a group stop begins (a thread is in T);
- * only the thread itself clears it, and it is waiting for tsyd's answer.
- */
-function noticed(st: SignalState, acting: bigint): bigint {
-  if (st.threads > 1 && groupStopping(st.tgid)) return acting | STOPS;
-  return acting & (st.own | (st.threads === 1 ? st.shared : 0n));
-}
-
 function shouldInterrupt(target: number, idLo: number, idHi: number): Cut | null {
   if (!native.idValidFor(data.notifyFd, idLo, idHi)) return { why: 'request no longer valid', restart: false };
-  const st = readSignalState(target);
-  if (st === null) return { why: 'thread gone', restart: false };
-  // A handler to run, or a stop (SIGSTOP, or another stop signal neither caught nor ignored).
-  const acting = st.deliverable & (st.caught | (STOPS & ~st.ignored));
-  const sure = noticed(st, acting);
-  if (sure !== 0n) return { why: `signal pending, restart (mask 0x${sure.toString(16)})`, restart: true };
-  const interrupting = st.deliverable & st.caught & ~restartMask(st.tgid, st.ppid);
-  return interrupting !== 0n ? { why: `signal pending (mask 0x${interrupting.toString(16)})`, restart: false } : null;
+  const state = threadState(target);
+  if (state === '') return { why: 'thread gone', restart: false };
+  return state === 'D' ? { why: 'woken by a signal', restart: true } : null;
 }
 
 // A request is interrupted only when it was seen blocking in two scans in a row (same seq):
@@ -200,7 +153,6 @@ while (!wd.shouldExit) {
     }
   }
   scanJobs();
-  stopping.clear();
   Atomics.wait(wd.ctl, Ctl.shouldExit, 0, data.cycleMs);
 }
 log.debug({ ctx: 'boot', op: 'exit_interrupter_thread', tid }, 'interrupter exits');

@@ -4,18 +4,10 @@ import { readFileSync } from 'node:fs';
 export interface SignalState {
   tgid: number;
   ppid: number;
-  /** How many threads the process has. */
-  threads: number;
-  /** Pending for this thread alone (SigPnd), not blocked by it. */
-  own: bigint;
-  /** Pending for the process (ShdPnd), not blocked by this thread. */
-  shared: bigint;
-  /** own | shared. */
+  /** Thread-pending | process-pending, not blocked by the thread. */
   deliverable: bigint;
   /** Signals with a handler installed. */
   caught: bigint;
-  /** Signals ignored (SIG_IGN). */
-  ignored: bigint;
 }
 
 function hex(status: string, field: string): bigint {
@@ -36,18 +28,12 @@ export function readSignalState(tid: number): SignalState | null {
   } catch {
     return null;
   }
-  const blocked = hex(status, 'SigBlk');
-  const own = hex(status, 'SigPnd') & ~blocked;
-  const shared = hex(status, 'ShdPnd') & ~blocked;
+  const pending = hex(status, 'SigPnd') | hex(status, 'ShdPnd');
   return {
     tgid: num(status, 'Tgid'),
     ppid: num(status, 'PPid'),
-    threads: num(status, 'Threads'),
-    own,
-    shared,
-    deliverable: own | shared,
+    deliverable: pending & ~hex(status, 'SigBlk'),
     caught: hex(status, 'SigCgt'),
-    ignored: hex(status, 'SigIgn'),
   };
 }
 
