@@ -117,6 +117,7 @@ struct ThreadState {
   size_t job_count = 0;
   Napi::ObjectReference jobs_ref;
   bool inline_blocking = false;      // test only: calls that may block stay on this thread
+  bool slow_job_pickup = false;      // test only: an idle job thread takes a job handed to it late
   std::shared_ptr<struct JobQueue> job_queue;  // offload.cc: this emulator's idle job threads
   std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
   std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
