@@ -14,6 +14,7 @@ import { describe, NOBODY, spawnProgram, spawnTsyd, type RunningProcess } from '
 import { makeFifos, until } from '../supervisor/helpers.js';
 
 const OPENAT = 257;
+const CONNECT = 42;
 
 // Natively the program runs as under tsyd: in a process group of its own whose parent is in
 // another group of the same session (spawnProgram's setsid made an orphaned group, where the
@@ -80,18 +81,27 @@ interface Blocked {
   fifo: string;
 }
 
+/** Starts `program args` natively (in a group of its own, see IN_GROUP) or under tsyd. */
+function start(underTsyd: boolean, program: string, args: string[], user?: number): RunningProcess {
+  const opts = { user, keepStdinOpen: true };
+  return underTsyd ? spawnTsyd(['run', '--', program, ...args], opts) : spawnProgram('python3', ['-c', IN_GROUP, program, ...args], opts);
+}
+
+/** Waits for the fixture's "ready pid=P tid=T", then until T waits in system call `nr` (under tsyd: on a job thread). */
+async function blockedIn(run: RunningProcess, underTsyd: boolean, nr: number): Promise<{ pid: number; tid: number }> {
+  const out = await run.waitForStdout(/ready pid=\d+ tid=\d+\n/);
+  const [, pid, tid] = /ready pid=(\d+) tid=(\d+)/.exec(out)!.map(Number);
+  await until(() => syscallOf(tid!) === nr, 'the call waits');
+  if (underTsyd) await until(() => threadsNamed(run.pid, 'tsyd_blk') === 1, 'the call waits on a job thread');
+  return { pid: pid!, tid: tid! };
+}
+
 /** Starts blockopen (natively or under tsyd) and waits until its open blocks. */
 async function blockedOpen(underTsyd: boolean, args: string[], user?: number): Promise<Blocked> {
   const dir = tempTree('stop');
   const [fifo] = makeFifos(dir, 'f', 1);
-  const argv = [...args, fifo!];
-  const run = underTsyd ? spawnTsyd(['run', '--', fixture('blockopen'), ...argv], { user }) : spawnProgram('python3', ['-c', IN_GROUP, fixture('blockopen'), ...argv], { user });
-  const out = await run.waitForStdout(/ready pid=\d+ tid=\d+\n/);
-  const [, pid, tid] = /ready pid=(\d+) tid=(\d+)/.exec(out)!.map(Number);
-  await until(() => syscallOf(tid!) === OPENAT, 'the open waits');
-  // Under tsyd: the open is made on a job thread, which the program's thread waits for.
-  if (underTsyd) await until(() => threadsNamed(run.pid, 'tsyd_blk') === 1, 'the open waits on a job thread');
-  return { run, pid: pid!, tid: tid!, fifo: fifo! };
+  const run = start(underTsyd, fixture('blockopen'), [...args, fifo!], user);
+  return { run, ...(await blockedIn(run, underTsyd, OPENAT)), fifo: fifo! };
 }
 
 /** The program is stopped by `sig`, continued, and its open completes when a writer comes. */
@@ -141,6 +151,35 @@ for (const under of [false, true]) {
     process.kill(b.pid, 'SIGCONT');
     const r = await b.run.result;
     assert.match(r.stdout, /caught 18\nopen errno=4\n/, describe(r));
+  });
+}
+
+for (const under of [false, true]) {
+  const where = under ? 'under tsyd' : 'natively';
+
+  // (Before, under tsyd: no stop; then, stopped and restarted, the connect found the socket still
+  // connecting: EALREADY, where the kernel's blocking connect waits for the handshake.)
+  test(`${where}: a connect waiting for room in a listener's queue stops; after SIGCONT it completes`, async () => {
+    const run = start(under, fixture('connwait'), []);
+    const b = await blockedIn(run, under, CONNECT);
+    process.kill(b.pid, 'SIGSTOP');
+    await until(() => state(b.tid) === 'T', 'stopped', 3000);
+    process.kill(b.pid, 'SIGCONT');
+    await until(() => state(b.tid) !== 'T', 'continued');
+    run.child.stdin!.end('accept\n');
+    const r = await run.result;
+    assert.match(r.stdout, /connect ok\n/, describe(r));
+  });
+
+  test(`${where}: with a send timeout, the connect stopped and continued fails with EINTR`, async () => {
+    const run = start(under, fixture('connwait'), ['-s', '60']);
+    const b = await blockedIn(run, under, CONNECT);
+    process.kill(b.pid, 'SIGSTOP');
+    await until(() => state(b.tid) === 'T', 'stopped', 3000);
+    process.kill(b.pid, 'SIGCONT');
+    await run.waitForStdout(/connect errno=4\n/, 3000);
+    run.child.stdin!.end();
+    await run.result;
   });
 }
 
