@@ -18,13 +18,14 @@ const CONNECT = 42;
 
 // Natively the program runs as under tsyd: in a process group of its own whose parent is in
 // another group of the same session (spawnProgram's setsid made an orphaned group, where the
-// kernel discards SIGTSTP), its parent waiting for its end.
+// kernel discards SIGTSTP), its parent waiting for its end (a death by signal N: 128+N, as tsyd).
 const IN_GROUP = `import os, sys
 pid = os.fork()
 if pid == 0:
     os.setpgid(0, 0)
     os.execv(sys.argv[1], sys.argv[1:])
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))`;
+st = os.waitpid(pid, 0)[1]
+sys.exit(128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st))`;
 
 /** The state letter of a task (/proc/TID/stat), '' once it is gone. */
 function state(tid: number): string {
@@ -142,6 +143,18 @@ for (const under of [false, true]) {
     await writeWhenRead(b.fifo, 'x');
     const r = await b.run.result;
     assert.match(r.stdout, /caught 10\nopen ok\nread=x\n/, describe(r));
+  });
+
+  // (Before, under tsyd: the handled signal left the thread waiting with a signal pending, and
+  // the kernel then gave a fatal one to nobody: the program lived on until SIGKILL.)
+  test(`${where}: after a handled signal, SIGTERM ends the program waiting in the open`, async () => {
+    const b = await blockedOpen(under, ['-r', '10']);
+    process.kill(b.pid, 'SIGUSR1');
+    await b.run.waitForStdout(/caught 10\n/, 3000);
+    process.kill(b.pid, 'SIGTERM');
+    const r = await b.run.result;
+    assert.is(r.code, 143, describe(r));
+    assert.not.match(r.stdout, 'open', describe(r));
   });
 
   test(`${where}: stopped, then continued with a SIGCONT handler without SA_RESTART: EINTR`, async () => {
