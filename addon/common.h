@@ -59,7 +59,9 @@ enum ReqSlot {
   // followed) is a directory: JS gives the kernel's answers for "name/" (see kSlashEntry).
   kPathSlash = 46,
   kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
+  kSlotSeq = 29,       // bumped by JS for every request this thread takes
   kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
+  kSlotRestart = 31,   // the interrupter: the seq of the request it cut short for a restart
   // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
   kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length),
                     // 40-41 (sockInfo(): the socket's own address family and port)
@@ -69,7 +71,8 @@ enum ReqSlot {
 // The job table (offload.cc): kJobWords int32 per entry, in the supervisor's shared words.
 // kJobKib: the KiB of the program's data the job holds (a waiting send's copy), counted against
 // kMaxWaitingKib over the whole table.
-enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobKib = 6, kJobWords = 8 };
+// kJobRestart: the kJobSeq of the job the interrupter cut short for a restart (see RestartAnswer).
+enum JobWord { kJobState = 0, kJobTid = 1, kJobCaller = 2, kJobIdLo = 3, kJobIdHi = 4, kJobSeq = 5, kJobKib = 6, kJobRestart = 7, kJobWords = 8 };
 enum JobState { kJobFree = 0, kJobStarting = 1, kJobRunning = 2, kJobBlocking = 3 };
 // What an op returns to JS when its call went to a job thread (answered later), or when the
 // job table was full (answered EAGAIN now).
@@ -118,6 +121,7 @@ struct ThreadState {
   size_t job_count = 0;
   Napi::ObjectReference jobs_ref;
   bool inline_blocking = false;      // test only: calls that may block stay on this thread
+  bool slow_job_pickup = false;      // test only: an idle job thread takes a job handed to it late
   std::shared_ptr<struct JobQueue> job_queue;  // offload.cc: this emulator's idle job threads
   std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
   std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
@@ -175,6 +179,9 @@ struct Job {
   int notify_fd;
   uint64_t id;     // the request it answers
   std::function<void(Job&)> work;
+  // False for a call the kernel never restarts after a signal (a socket with a send timeout):
+  // cut short, it fails with EINTR even after a stop.
+  bool restartable = true;
 };
 // Hands the current request to a new job thread that runs `work` (which answers it): the
 // request is no longer this thread's. kOffloaded, or kOffloadFull / kOffloadMemory after
@@ -187,7 +194,12 @@ void RetireIdleJobThreads(ThreadState* st, bool closing);
 // Marks the part of a job that may block (the interrupter may send SIGALRM only then).
 void JobBlocking(Job& job, bool on);
 // Answers the job's request: r ≥ 0 the value, < 0 -errno. 0 or -errno (ENOENT: caller gone).
+// -EINTR of a call the interrupter cut short for a restart is answered -ERESTARTSYS.
 int JobAnswer(Job& job, long r);
+// The errno to answer for a call a signal to this supervisor thread cut short (EINTR): ERESTARTSYS
+// when the interrupter asked for a restart of the request numbered `seq` (`asked` holds the number
+// it asked for), EINTR otherwise.
+int RestartAnswer(const int32_t* asked, const int32_t* seq);
 // Injects `fd` as the answer (ADDFD + SEND): the program's fd number, or -errno (answered).
 int JobInject(Job& job, int fd, bool cloexec);
 

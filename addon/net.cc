@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -471,6 +472,14 @@ static bool WaitsOnConnect(int sock) {
   return type == SOCK_STREAM || type == SOCK_SEQPACKET;
 }
 
+// A socket with a send timeout (SO_SNDTIMEO): the kernel never restarts its connect or send
+// that a signal cut short, not even after a stop (EINTR after SIGCONT).
+static bool HasSendTimeout(int sock) {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  return getsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 && (tv.tv_sec != 0 || tv.tv_usec != 0);
+}
+
 // fds a job owns (its copy of the socket, the checked path's O_PATH fd, SCM_RIGHTS copies):
 // closed once the job has used them, or with the job when it never runs (the table was full).
 struct OwnedFds {
@@ -506,7 +515,10 @@ static long ConnectStream(ThreadState* st, int sock, const sockaddr_storage& sa,
   const int e = errno;
   fcntl(sock, F_SETFL, fl);
   if (rc == 0) return 0;
-  if (e == EINPROGRESS) {
+  // EALREADY: an earlier connect of the socket still waits for the handshake (one a signal cut
+  // short, restarted now): a blocking connect waits for it, as in the kernel.
+  const bool in_progress = e == EINPROGRESS || e == EALREADY;
+  if (in_progress) {
     pollfd pf = {sock, POLLOUT, 0};
     if (poll(&pf, 1, 2) == 1) return ConnectResult(sock, addr, salen);
   } else if (e != EAGAIN) {
@@ -515,9 +527,9 @@ static long ConnectStream(ThreadState* st, int sock, const sockaddr_storage& sa,
   auto owned = std::make_shared<OwnedFds>();
   const int job_sock = JobSocket(sock, held, owned.get());
   if (job_sock < 0) return job_sock;
-  const bool in_progress = e == EINPROGRESS;
   return Offload(st, [owned, job_sock, sa, salen, in_progress](Job& job) mutable {
     long r;
+    job.restartable = !HasSendTimeout(job_sock);
     JobBlocking(job, true);
     if (in_progress) {
       // The handshake goes on: wait for it, as a blocking connect does (a signal cuts the
@@ -611,6 +623,7 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
       jm.msg_control = &control[0];
       jm.msg_controllen = control.size();
     }
+    job.restartable = !HasSendTimeout(job_sock);
     JobBlocking(job, true);
     ssize_t sent = SendAs(job_sock, &jm, msg_flags | MSG_NOSIGNAL, as_program);
     const int e = errno;

@@ -133,6 +133,8 @@ int Respond(ThreadState* st, int kind, int64_t value) {
     // SAFETY: CONTINUE only where no decision depends on memory the program can change.
     st->resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   } else if (kind == 1) {
+    // A call this thread made for the program that a signal cut short.
+    if (value == EINTR && st->slots) value = RestartAnswer(&st->slots[kSlotRestart], &st->slots[kSlotSeq]);
     st->resp->error = -static_cast<int32_t>(value);
   } else {
     st->resp->val = value;

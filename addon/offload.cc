@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace tsyd {
 
@@ -32,10 +33,27 @@ static constexpr size_t kJobStack = 256 * 1024;
 
 void JobBlocking(Job& job, bool on) { __atomic_store_n(&job.entry[kJobState], on ? kJobBlocking : kJobRunning, __ATOMIC_SEQ_CST); }
 
+// The kernel's own errno for a wait a signal cut short (include/linux/errno.h, never seen by
+// programs): on the way back to user space the program's thread runs its handler and then
+// restarts the call (SA_RESTART) or fails it with EINTR (no SA_RESTART), or stops and restarts the
+// call after SIGCONT; with no signal left by then, it restarts the call. A restarted call stops in
+// the filter again and is decided again.
+static constexpr int kErestartsys = 512;
+
+int RestartAnswer(const int32_t* asked, const int32_t* seq) {
+  // SAFETY (fidelity): with no signal pending for the thread when the answer wakes it, the
+  // kernel would hand 512 to the program as an errno. The interrupter asks for a restart only
+  // when the thread's signal-pending flag is set (see interrupter.worker.ts), which nothing but
+  // the thread itself clears, and it is still waiting for this request. A request it did not ask
+  // for (a stray SIGALRM, an older request's word) is answered EINTR.
+  return __atomic_load_n(asked, __ATOMIC_SEQ_CST) == __atomic_load_n(seq, __ATOMIC_SEQ_CST) ? kErestartsys : EINTR;
+}
+
 int JobAnswer(Job& job, long r) {
   seccomp_notif_resp resp;
   memset(&resp, 0, sizeof resp);
   resp.id = job.id;
+  if (r == -EINTR && job.restartable) r = -RestartAnswer(&job.entry[kJobRestart], &job.entry[kJobSeq]);
   if (r < 0) resp.error = static_cast<int32_t>(r);
   else resp.val = r;
   return ioctl(job.notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
@@ -62,6 +80,9 @@ int JobInject(Job& job, int fd, bool cloexec) {
 // time). An idle thread waits on its emulator's queue; at most kMaxIdle wait, each for kIdleMs.
 static constexpr int kMaxIdle = 4;
 static constexpr int kIdleMs = 2000;
+// Test only (TSYD_FAULT=slow-job-pickup): how late an idle thread takes a job handed to it, as on
+// a busy machine, so that the emulator confines itself first.
+static constexpr int kSlowPickupMs = 200;
 
 struct JobQueue {
   std::mutex m;
@@ -72,7 +93,16 @@ struct JobQueue {
   // seccomp filter is the one they were created with).
   uint64_t generation = 0;
   bool closing = false;
+  bool slow_pickup = false;  // test only, see kSlowPickupMs
 };
+
+// The job's entry is free again (its seq bumped: the interrupter tells it from the next job).
+static void FreeEntry(int32_t* entry) {
+  __atomic_store_n(&entry[kJobTid], 0, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&entry[kJobKib], 0, __ATOMIC_SEQ_CST);
+  __atomic_add_fetch(&entry[kJobSeq], 1, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
+}
 
 static void Run(Job* job) {
   __atomic_store_n(&job->entry[kJobTid], static_cast<int32_t>(syscall(SYS_gettid)), __ATOMIC_SEQ_CST);
@@ -80,10 +110,7 @@ static void Run(Job* job) {
   job->work(*job);
   int32_t* entry = job->entry;
   delete job;
-  __atomic_store_n(&entry[kJobTid], 0, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&entry[kJobKib], 0, __ATOMIC_SEQ_CST);
-  __atomic_add_fetch(&entry[kJobSeq], 1, __ATOMIC_SEQ_CST);
-  __atomic_store_n(&entry[kJobState], kJobFree, __ATOMIC_SEQ_CST);
+  FreeEntry(entry);
 }
 
 struct Start {
@@ -106,8 +133,13 @@ static void* JobThread(void* arg) {
     q->idle++;
     const bool got = q->cv.wait_for(lock, std::chrono::milliseconds(kIdleMs),
                                     [&] { return q->closing || q->generation != generation || !q->jobs.empty(); });
+    if (got && q->slow_pickup) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(kSlowPickupMs));
+      lock.lock();
+    }
     q->idle--;
-    if (!got || q->closing || q->generation != generation) break;
+    if (!got || q->closing || q->generation != generation || q->jobs.empty()) break;
     job = q->jobs.front();
     q->jobs.pop_front();
   }
@@ -115,16 +147,47 @@ static void* JobThread(void* arg) {
 }
 
 static JobQueue* QueueOf(ThreadState* st) {
-  if (!st->job_queue) st->job_queue = std::make_shared<JobQueue>();
+  if (!st->job_queue) {
+    st->job_queue = std::make_shared<JobQueue>();
+    st->job_queue->slow_pickup = st->slow_job_pickup;
+  }
   return st->job_queue.get();
+}
+
+// Starts a job thread for `job`, created by this emulator thread: it inherits the emulator's
+// signal mask (SIGALRM deliverable), its lowered capabilities and its seccomp confinement.
+static bool StartJobThread(ThreadState* st, Job* job) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kJobStack);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_t t;
+  Start* start = new Start{st->job_queue, job, st->job_queue->generation};
+  int rc = pthread_create(&t, &attr, JobThread, start);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) delete start;
+  return rc == 0;
 }
 
 void RetireIdleJobThreads(ThreadState* st, bool closing) {
   if (!st->job_queue) return;
-  std::lock_guard<std::mutex> lock(st->job_queue->m);
-  st->job_queue->generation++;
-  if (closing) st->job_queue->closing = true;
-  st->job_queue->cv.notify_all();
+  std::deque<Job*> queued;
+  {
+    std::lock_guard<std::mutex> lock(st->job_queue->m);
+    st->job_queue->generation++;
+    if (closing) st->job_queue->closing = true;
+    // Handed to an idle thread that has not taken it yet: that thread leaves now.
+    queued.swap(st->job_queue->jobs);
+    st->job_queue->cv.notify_all();
+  }
+  // The program's calls handed over just before are made all the same, on new threads (created
+  // after the confinement), or answered EAGAIN when none can be made: never left unanswered.
+  for (Job* job : queued) {
+    if (StartJobThread(st, job)) continue;
+    JobAnswer(*job, -EAGAIN);
+    FreeEntry(job->entry);
+    delete job;
+  }
 }
 
 // Frees a claimed entry that gets no job, and answers the request EAGAIN now.
@@ -165,6 +228,8 @@ int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes) {
   // answer is EAGAIN now, never a hang nor gigabytes of copies (one buffer of the program's,
   // sent from many threads, is one copy in tsyd each).
   if (!ClaimMemory(st, entry, bytes)) return Refuse(st, entry, kOffloadMemory);
+  // No restart asked for this job yet (the word may hold an older job's seq, or 0 == seq 0).
+  __atomic_store_n(&entry[kJobRestart], ~__atomic_load_n(&entry[kJobSeq], __ATOMIC_SEQ_CST), __ATOMIC_SEQ_CST);
   entry[kJobCaller] = static_cast<int32_t>(st->req->pid);
   entry[kJobIdLo] = static_cast<int32_t>(st->req->id & 0xffffffffu);
   entry[kJobIdHi] = static_cast<int32_t>(st->req->id >> 32);
@@ -180,22 +245,9 @@ int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes) {
       handed = true;
     }
   }
-  if (!handed) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, kJobStack);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    Start* start = new Start{st->job_queue, job, q->generation};
-    // The thread inherits this emulator's signal mask (SIGALRM deliverable), its lowered
-    // capabilities and its seccomp confinement.
-    int rc = pthread_create(&t, &attr, JobThread, start);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) {
-      delete start;
-      delete job;
-      return Refuse(st, entry, kOffloadFull);
-    }
+  if (!handed && !StartJobThread(st, job)) {
+    delete job;
+    return Refuse(st, entry, kOffloadFull);
   }
   // The request is the job's now: this emulator is free for the next one.
   st->have_req = false;
@@ -214,8 +266,15 @@ static Napi::Value BindJobs(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setSlowJobPickup(on): test only (TSYD_FAULT=slow-job-pickup), see kSlowPickupMs.
+static Napi::Value SetSlowJobPickup(const Napi::CallbackInfo& info) {
+  State(info.Env())->slow_job_pickup = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
 void InitOffload(Napi::Env env, Napi::Object exports) {
   exports.Set("bindJobs", Napi::Function::New(env, BindJobs, "bindJobs"));
+  exports.Set("setSlowJobPickup", Napi::Function::New(env, SetSlowJobPickup, "setSlowJobPickup"));
 }
 
 }  // namespace tsyd

@@ -1,6 +1,7 @@
 // The emulated open: tsyd opens the canonical path it decided on and injects the fd.
 #include "common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -124,9 +125,12 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
 
 // What opening the object at the checked path is: one that may wait for another process: a FIFO, a
 // block device, a character device other than the ones that never wait on open (the memory
-// devices, /dev/tty, /dev/ptmx, pseudo-terminals). A missing object is created (or the open
-// fails); a symlink opened with O_NOFOLLOW fails with ELOOP.
-enum OpenKind { kOpenHere, kOpenMayBlock, kOpenBlockDevice };
+// devices, /dev/tty, /dev/ptmx, pseudo-terminals); /dev/tty, which names the opener's
+// controlling terminal. A missing object is created (or the open fails); a symlink opened with
+// O_NOFOLLOW fails with ELOOP.
+enum OpenKind { kOpenHere, kOpenMayBlock, kOpenBlockDevice, kOpenCurrentTty };
+
+static bool IsCurrentTtyDevice(const struct stat& sb) { return S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(5, 0); }
 
 static OpenKind KindOfOpen(const char* path, bool magic) {
   struct stat sb;
@@ -135,11 +139,100 @@ static OpenKind KindOfOpen(const char* path, bool magic) {
   // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
   // ones): never opened for the program, as a device is never made (mknod).
   if (S_ISBLK(sb.st_mode)) return kOpenBlockDevice;
+  if (IsCurrentTtyDevice(sb)) return kOpenCurrentTty;
   if (S_ISCHR(sb.st_mode)) {
     const unsigned ma = major(sb.st_rdev), mi = minor(sb.st_rdev);
-    if (ma == 1 || (ma == 5 && (mi == 0 || mi == 2)) || (ma >= 136 && ma <= 143)) return kOpenHere;
+    if (ma == 1 || (ma == 5 && mi == 2) || (ma >= 136 && ma <= 143)) return kOpenHere;
   }
   return kOpenMayBlock;
+}
+
+// The controlling terminal of a process as /proc/<pid>/stat tells it: its session and the
+// terminal's device number (0: none).
+struct ControllingTerminal {
+  long session = 0;
+  dev_t dev = 0;
+};
+
+static int ControllingTerminalOf(const char* stat_path, ControllingTerminal* out) {
+  char buf[1024];
+  int fd = open(stat_path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -ESRCH;
+  buf[n] = 0;
+  const char* after = strrchr(buf, ')');
+  long session = 0;
+  unsigned long nr = 0;
+  // pid (comm) state ppid pgrp session tty_nr
+  if (!after || sscanf(after + 2, "%*c %*d %*d %ld %lu", &session, &nr) != 2) return -ESRCH;
+  out->session = session;
+  // tty_nr is the kernel's new_encode_dev().
+  out->dev = nr == 0 ? 0 : makedev((nr >> 8) & 0xfff, (nr & 0xff) | ((nr >> 12) & 0xfff00));
+  return 0;
+}
+
+// A new open of the terminal `dev` that the caller holds an fd of: tsyd takes a copy of that fd
+// (pidfd_getfd) and opens the copy anew (/proc/thread-self/fd), so that what it opens is that
+// very terminal (the devpts instance too), whatever the program does with its fd meanwhile.
+// -ENXIO when the caller holds no fd of it.
+static int ReopenCallerTerminal(ThreadState* st, dev_t dev, uint64_t oflags) {
+  char dir[64];
+  snprintf(dir, sizeof dir, "/proc/%d/fd", static_cast<int>(st->req->pid));
+  DIR* d = nullptr;
+  AsCaller([&]() -> long {
+    d = opendir(dir);
+    return d ? 0 : -errno;
+  });
+  if (!d) return -ESRCH;
+  int result = -ENXIO;
+  for (dirent* e; result == -ENXIO && (e = readdir(d)) != nullptr;) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    const int copy = TakeFd(st, atoi(e->d_name));
+    if (copy == -ESRCH) {
+      result = -ESRCH;
+      break;
+    }
+    struct stat sb;
+    if (copy < 0) continue;
+    if (fstat(copy, &sb) == 0 && S_ISCHR(sb.st_mode) && sb.st_rdev == dev) {
+      char self[64];
+      snprintf(self, sizeof self, "/proc/thread-self/fd/%d", copy);
+      const int fd = open(self, static_cast<int>(oflags) | O_NOCTTY | O_CLOEXEC);
+      result = fd < 0 ? -errno : fd;
+    }
+    close(copy);
+  }
+  closedir(d);
+  return result;
+}
+
+// open("/dev/tty"): the caller's controlling terminal, as the kernel opens it for the caller —
+// not tsyd's, which the caller may have left (setsid) or never had.
+// SAFETY: a program that left the user's terminal session must not reach that terminal through
+// /dev/tty (natively: ENXIO); one with a terminal of its own (TIOCSCTTY) gets that one.
+static int OpenCurrentTerminal(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {
+  char stat_path[64];
+  snprintf(stat_path, sizeof stat_path, "/proc/%d/stat", static_cast<int>(st->req->pid));
+  ControllingTerminal caller, own;
+  if (ControllingTerminalOf(stat_path, &caller) < 0 || !NotifIdValid(st->notify_fd, st->req->id)) return -ESRCH;
+  if (caller.dev == 0) return -ENXIO;
+  // The caller is in tsyd's session, whose one controlling terminal tsyd has too: tsyd opens it.
+  if (ControllingTerminalOf("/proc/self/stat", &own) == 0 && own.session == caller.session && own.dev == caller.dev)
+    return OpenChecked(st, path, magic, oflags, mode);
+  return ReopenCallerTerminal(st, caller.dev, oflags);
+}
+
+// OpenChecked, but /dev/tty (found there, or put there after KindOfOpen looked) is the caller's
+// controlling terminal.
+static int OpenForProgram(ThreadState* st, OpenKind kind, const char* path, bool magic, uint64_t oflags, unsigned mode) {
+  if (kind == kOpenCurrentTty) return OpenCurrentTerminal(st, path, magic, oflags, mode);
+  int fd = OpenChecked(st, path, magic, oflags, mode);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb) < 0 || !IsCurrentTtyDevice(sb)) return fd;
+  close(fd);
+  return OpenCurrentTerminal(st, path, magic, oflags, mode);
 }
 
 // Takes off the O_NONBLOCK tsyd added (or O_PATH's substitute has) — for files and directories
@@ -205,8 +298,9 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
       js.notify_fd = notify_fd;
       js.magic_target = magic_target;
       JobBlocking(job, true);
-      int fd = OpenChecked(&js, path.c_str(), magic, oflags, mode);
+      int fd = OpenForProgram(&js, kOpenMayBlock, path.c_str(), magic, oflags, mode);
       JobBlocking(job, false);
+      DropCaches(&js);  // the pidfds ReopenCallerTerminal may have kept
       if (fd < 0) {
         JobAnswer(job, fd);
         return;
@@ -229,10 +323,10 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     // Test only (TSYD_FAULT=inline-blocking): the open blocks this emulator, as a call on a
     // slow file system would, so that the pool's growth and interruption can be tested.
     __atomic_store_n(&st->slots[kSlotBlocking], 1, __ATOMIC_SEQ_CST);
-    fd = OpenChecked(st, path.c_str(), magic, oflags, mode);
+    fd = OpenForProgram(st, kind, path.c_str(), magic, oflags, mode);
     __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
   } else {
-    fd = OpenChecked(st, path.c_str(), magic, oflags | (added_nonblock ? O_NONBLOCK : 0), mode);
+    fd = OpenForProgram(st, kind, path.c_str(), magic, oflags | (added_nonblock ? O_NONBLOCK : 0), mode);
   }
   // A lease held by another opener: the blocking open waits for it to break, on a job thread.
   if (fd == -EWOULDBLOCK && added_nonblock) return offload();

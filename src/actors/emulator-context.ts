@@ -23,7 +23,8 @@ export interface EmulatorTask {
   confinement?: Uint8Array;
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
-   * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads).
+   * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
+   * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late).
    */
   fault?: string;
   /** Rules the program adds at run time (lock:off), shared by all emulators (PolicyLog). */

@@ -89,6 +89,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     native.bindJobs(wd.jobs());
     // Test only: a call that may block holds this emulator (the pool's tests need one).
     if (task.fault === 'inline-blocking') native.setInlineBlocking(true);
+    // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
+    if (task.fault === 'slow-job-pickup') native.setSlowJobPickup(true);
     privilegesLowered = true;
   }
   const logger = log;

@@ -1,12 +1,16 @@
 // The interrupter (tsyd_int): every cycle it looks at the emulators that registered a call
 // that may block, and sends the emulator thread SIGALRM (handler without SA_RESTART → the call
 // returns EINTR) when the request is no longer valid (the program's thread died, or the
-// kernel withdrew it) or when the program's thread has a pending, unblocked, caught signal
-// whose handler was not installed with SA_RESTART — exactly when the kernel would interrupt.
+// kernel withdrew it) or when a signal woke the program's thread — exactly when the kernel's own
+// interruptible wait would have been cut short. That call is answered -ERESTARTSYS (the
+// interrupter marks the request, see RestartAnswer in addon/offload.cc), and the kernel does what
+// it does natively: runs the handler, then restarts the call or fails it with EINTR as the
+// handler's SA_RESTART says; or stops the thread (SIGSTOP, Ctrl-Z) and restarts the call after
+// SIGCONT. A restarted call stops in the filter again and is decided again.
+import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { createLogger, type LogLevel } from '../log.js';
 import { native, Slot as Req } from '../native/addon.js';
-import { readSignalState } from './proc-status.js';
 import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from './worker-data.js';
 
 export interface InterrupterData {
@@ -34,17 +38,36 @@ native.writeByte(data.handshakeFd, 42);
 
 let confined = false;
 
-/** The SA_RESTART mask of the process, or of its parent (a fork inherits handlers). */
-function restartMask(tgid: number, ppid: number): bigint {
-  return wd.restartMask(tgid) ?? wd.restartMask(ppid) ?? 0n;
+/** Why a blocked call is cut short, and whether it is answered -ERESTARTSYS (else EINTR). */
+interface Cut {
+  why: string;
+  restart: boolean;
 }
 
-function shouldInterrupt(target: number, idLo: number, idHi: number): string | null {
-  if (!native.idValidFor(data.notifyFd, idLo, idHi)) return 'request no longer valid';
-  const st = readSignalState(target);
-  if (st === null) return 'thread gone';
-  const interrupting = st.deliverable & st.caught & ~restartMask(st.tgid, st.ppid);
-  return interrupting !== 0n ? `signal pending (mask 0x${interrupting.toString(16)})` : null;
+/** The state letter of thread `tid` (/proc/TID/stat: R, S, D, T...), '' once it is gone. */
+function threadState(tid: number): string {
+  try {
+    const stat = readFileSync(`/proc/${tid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2]!;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The program's thread waits for tsyd's answer interruptibly (S) until something wakes it, then
+ * killably (D: WAIT_KILLABLE_RECV). Only a signal wakes it while its request waits (the other
+ * wake-ups are answers, and tsyd adds no fd without answering): a signal sent to it, or a group
+ * stop begun by another thread, as natively the same signal would wake its interruptible wait.
+ * SAFETY (fidelity): the answer -ERESTARTSYS (RestartAnswer in addon/offload.cc) reaches the
+ * program as errno 512 unless the thread's signal-pending flag is set when the answer wakes it:
+ * the kernel set it before it woke the thread, and nothing but the thread clears it.
+ */
+function shouldInterrupt(target: number, idLo: number, idHi: number): Cut | null {
+  if (!native.idValidFor(data.notifyFd, idLo, idHi)) return { why: 'request no longer valid', restart: false };
+  const state = threadState(target);
+  if (state === '') return { why: 'thread gone', restart: false };
+  return state === 'D' ? { why: 'woken by a signal', restart: true } : null;
 }
 
 // A request is interrupted only when it was seen blocking in two scans in a row (same seq):
@@ -89,11 +112,12 @@ function scanJobs(): void {
       seenJob[i] = seq;
       continue;
     }
-    const why = shouldInterrupt(jobs[at + Job.caller]!, jobs[at + Job.idLo]! >>> 0, jobs[at + Job.idHi]! >>> 0);
+    const cut = shouldInterrupt(jobs[at + Job.caller]!, jobs[at + Job.idLo]! >>> 0, jobs[at + Job.idHi]! >>> 0);
+    if (cut?.restart) Atomics.store(jobs, at + Job.restart, seq);
     const tid = Atomics.load(jobs, at + Job.tid);
-    if (why && tid > 0 && Atomics.load(jobs, at + Job.seq) === seq && Atomics.load(jobs, at + Job.state) === JobState.blocking) {
+    if (cut && tid > 0 && Atomics.load(jobs, at + Job.seq) === seq && Atomics.load(jobs, at + Job.state) === JobState.blocking) {
       native.tgkill(process.pid, tid, SIGALRM);
-      log.debug({ ctx: 'interrupt', op: 'interrupt_job', job: i, thread: tid, pid: jobs[at + Job.caller], why }, 'interrupting a blocked job thread');
+      log.debug({ ctx: 'interrupt', op: 'interrupt_job', job: i, thread: tid, pid: jobs[at + Job.caller], why: cut.why }, 'interrupting a blocked job thread');
     }
   }
 }
@@ -119,12 +143,13 @@ while (!wd.shouldExit) {
     }
     const idLo = s[Req.idLo]! >>> 0;
     const idHi = s[Req.idHi]! >>> 0;
-    const why = shouldInterrupt(s[Req.pid]!, idLo, idHi);
+    const cut = shouldInterrupt(s[Req.pid]!, idLo, idHi);
+    if (cut?.restart) Atomics.store(s, Slot.restart, seq);
     // Still the same request, still blocking: interrupt (the window left is a few µs).
-    if (why && Atomics.load(s, Slot.seq) === seq && Atomics.load(s, Slot.blocking) === 1) {
+    if (cut && Atomics.load(s, Slot.seq) === seq && Atomics.load(s, Slot.blocking) === 1) {
       const emu = Atomics.load(s, Slot.tid);
       native.tgkill(process.pid, emu, SIGALRM);
-      log.debug({ ctx: 'interrupt', op: 'interrupt_emulator', slot: i, emulator: emu, pid: s[Req.pid], why }, 'interrupting a blocked emulator');
+      log.debug({ ctx: 'interrupt', op: 'interrupt_emulator', slot: i, emulator: emu, pid: s[Req.pid], why: cut.why }, 'interrupting a blocked emulator');
     }
   }
   scanJobs();

@@ -39,6 +39,8 @@ export const Slot = {
   seq: 29,
   /** 1 while the emulator's request counts as busy (kept by the addon: recv → answer). */
   counted: 30,
+  /** The seq of the request the interrupter cut short for a restart (EINTR is answered -ERESTARTSYS). */
+  restart: 31,
 } as const;
 
 /** Emulator states as stored in the slot's state word (the emulator machine's states). */
@@ -52,8 +54,12 @@ export type EmuStateName = keyof typeof EmuState;
  */
 export const DEFAULT_MAX_JOBS = 1024;
 export const JOB_WORDS = 8;
-/** kib: what the job holds of the program's data (a waiting send's copy), at most 64 MiB over the table. */
-export const Job = { state: 0, tid: 1, caller: 2, idLo: 3, idHi: 4, seq: 5, kib: 6 } as const;
+/**
+ * kib: what the job holds of the program's data (a waiting send's copy), at most 64 MiB over the
+ * table. restart: the seq of the job the interrupter cut short for a restart (EINTR is answered
+ * -ERESTARTSYS).
+ */
+export const Job = { state: 0, tid: 1, caller: 2, idLo: 3, idHi: 4, seq: 5, kib: 6, restart: 7 } as const;
 export const JobState = { free: 0, starting: 1, running: 2, blocking: 3 } as const;
 
 export const MAX_COUNT = 0x7fff;

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/fixtures.js';
+import { tempTree } from '../helpers/tmp.js';
 import { tsydBin } from '../helpers/tsyd.js';
 
 function session(command: string, ...steps: string[]): string {
@@ -48,6 +49,17 @@ test('a program that stops only itself does not stop tsyd: its running child is 
   const under = session(`${process.execPath} ${tsydBin} run -- ${selfStop}`, '5:echo rc=$?');
   assert.match(under, /child-done\nparent-continued\nPROMPT\$ echo rc=\$\?\nrc=0/, under);
   assert.not.match(under, /Stopped/, under);
+});
+
+test('Ctrl-Z stops a program blocked in the open of a FIFO, fg continues it and the open completes, as natively', () => {
+  for (const prefix of ['', `${process.execPath} ${tsydBin} run -- `]) {
+    const fifo = join(tempTree('ctrlz'), 'fifo');
+    spawnSync('mkfifo', [fifo]);
+    const out = session(`${prefix}cat ${fifo}`, '2:^Z', '1:jobs', `1:(sleep 1; echo hello > ${fifo}) & fg`, '4:echo rc=$?');
+    // Before, under tsyd: the program stayed in D (the open was tsyd's), ^Z stopped nothing.
+    assert.match(out, /\[1\]\+\s+Stopped/, `${prefix || 'natively'}: the shell saw the job stop: ${out}`);
+    assert.match(out, /\nhello\n[^]*PROMPT\$ echo rc=\$\?\nrc=0/, `${prefix || 'natively'}: the open completed after fg: ${out}`);
+  }
 });
 
 test.run();

@@ -4,7 +4,7 @@
 // hang; a signal cuts a blocked call short as the kernel would; nothing is left at exit.
 // (Before: 130 threads in FIFO opens held all 128 emulators, every other call hung, tsyd sat at
 // ~1.2 GB.)
-import { chmodSync, constants, openSync, closeSync, readFileSync, readdirSync } from 'node:fs';
+import { chmodSync, constants, openSync, closeSync, readFileSync, readdirSync, writeSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
@@ -139,6 +139,48 @@ test('with SA_RESTART the blocked open goes on and completes when a writer comes
   const r = await child.result;
   assert.match(out.text(), 'open ok');
   assert.match(out.text(), 'handled=1');
+});
+
+/** Opens the FIFO for writing (its reader waits), writes `data` and closes it. */
+function feedFifo(path: string, data: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+  writeSync(fd, data);
+  closeSync(fd);
+}
+
+test('a call handed to an idle job thread right before its emulator confines itself is still made', async () => {
+  const dir = tempTree('jobconfine');
+  const [first, second] = makeFifos(dir, 'f', 2);
+  // lock:off: the test locks the policy itself, while the emulator waits for a request.
+  // TSYD_FAULT=slow-job-pickup: the idle job thread is slow to take what it is handed, as on a
+  // busy machine (the test's stop-and-restart runs hung so about one time in 16 without it).
+  process.env.TSYD_FAULT = 'slow-job-pickup';
+  let child: ReturnType<typeof spawn>;
+  try {
+    child = spawn(fixture('blockopen'), [first!, second!], {
+      policy: [...POLICY, { rule: 'lock:off' }],
+      stdio: ['pipe', 'pipe', 'inherit'],
+      emulators: 1,
+      logLevel: 'silent',
+    });
+  } finally {
+    delete process.env.TSYD_FAULT;
+  }
+  const out = collect(child.stdout);
+  await until(() => blockedJobs(child) === 1, 'the first open waits on a job thread');
+  feedFifo(first!, 'one');
+  await until(() => out.text().includes('read=one'), 'the first open completed');
+  // Its job thread now idles, waiting for the emulator's next job. The emulator takes the
+  // second open (the program's first call after the lock), hands it to that thread, and only
+  // then confines itself, on its next turn: the thread, created unconfined, must leave — before,
+  // it left with the open, and the program waited for ever.
+  child.supervisor.lock();
+  child.stdin!.write('next\n');
+  await until(() => blockedJobs(child) === 1, 'the second open waits on a job thread', 3000);
+  feedFifo(second!, 'two');
+  const r = await child.result;
+  assert.is(r.exitCode, 0);
+  assert.match(out.text(), /read=one\n[^]*read=two\n/);
 });
 
 test('the program killed while calls block on job threads: 137 promptly, no job thread left', async () => {

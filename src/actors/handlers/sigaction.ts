@@ -1,6 +1,6 @@
 // rt_sigaction: checked and continued. tsyd only records which handlers are installed with
-// SA_RESTART, so that the interrupter cuts a blocking emulated call short exactly when the
-// kernel would (a caught signal without SA_RESTART) and leaves it running otherwise.
+// SA_RESTART. (The interrupter no longer reads the record: it answers a blocking call a signal
+// cut short -ERESTARTSYS, and the kernel applies SA_RESTART itself; see interrupter.worker.ts.)
 // SAFETY: no policy decision depends on this: a program that races the struct only changes
 // how its own blocked calls are interrupted.
 import { existsSync } from 'node:fs';
