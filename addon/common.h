@@ -82,12 +82,17 @@ constexpr int kRefusedBlockDevice = -1002;
 // hide, never watched for the program (answered EACCES).
 constexpr int kRefusedDirectoryWatch = -1010;
 
-constexpr size_t kPathBufSize = 4 * PATH_MAX;
-constexpr size_t kDecideAsOffset = PATH_MAX;
-constexpr size_t kLeftOffset = 2 * PATH_MAX;
+// The longest canonical path tsyd decides on and acts on, its NUL included: longer than PATH_MAX,
+// which limits only the string a call passes (relative to a dirfd or the cwd), not the path it
+// names. Beyond it: ENAMETOOLONG (the path buffer holds the path, its decide-as name and the
+// excursions of its resolution).
+constexpr size_t kMaxPathLen = 32 * 1024;
+constexpr size_t kDecideAsOffset = kMaxPathLen;
+constexpr size_t kLeftOffset = 2 * kMaxPathLen;
 // Marks a symlink's path in the kPathLeftLen list (a path never starts with it).
 constexpr char kLeftLink = '\x01';
-constexpr size_t kLocalAddrOffset = 3 * PATH_MAX;  // net.cc: the socket's own address bytes
+constexpr size_t kLocalAddrOffset = 4 * kMaxPathLen;  // net.cc: the socket's own address bytes
+constexpr size_t kPathBufSize = kLocalAddrOffset + PATH_MAX;
 
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.

@@ -276,7 +276,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       return -EACCES;
     next = out;
     Append(&next, c);
-    if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
+    if (next.size() >= kMaxPathLen) return -ENAMETOOLONG;
     if (last && opts.nofollow_last && !trailing_slash) {
       struct stat lst;
       if (lstat(next.c_str(), &lst) < 0) {
@@ -395,14 +395,14 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
 
 // The excursions of a resolution for JS (kPathLeftLen); false when they do not fit.
 bool SetLeft(ThreadState* st, const std::string& left) {
-  if (left.size() > kPathBufSize - kLeftOffset) return false;
+  if (left.size() > kLocalAddrOffset - kLeftOffset) return false;
   memcpy(st->path + kLeftOffset, left.data(), left.size());
   st->slots[kPathLeftLen] = static_cast<int32_t>(left.size());
   return true;
 }
 
 static void SetDecideAs(ThreadState* st, const std::string& decide_as) {
-  const bool fits = !decide_as.empty() && decide_as.size() + 1 <= kPathBufSize - kDecideAsOffset;
+  const bool fits = !decide_as.empty() && decide_as.size() + 1 <= kLeftOffset - kDecideAsOffset;
   if (fits) memcpy(st->path + kDecideAsOffset, decide_as.c_str(), decide_as.size() + 1);
   st->slots[kPathDecideLen] = fits ? static_cast<int32_t>(decide_as.size()) : 0;
 }
@@ -520,11 +520,11 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   opts.no_xdev = flags & kNoXdev;
   opts.reaper = State(env)->reaper;
   ResolveResult res;
-  char out[kPathBufSize];
-  long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out, sizeof out, &res);
+  std::vector<char> out(kMaxPathLen);
+  long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out.data(), out.size(), &res);
   if (len < 0) return Napi::Number::New(env, static_cast<double>(len));
-  if (bytes) return Napi::Buffer<char>::Copy(env, out, static_cast<size_t>(len));
-  return Napi::String::New(env, out, static_cast<size_t>(len));
+  if (bytes) return Napi::Buffer<char>::Copy(env, out.data(), static_cast<size_t>(len));
+  return Napi::String::New(env, out.data(), static_cast<size_t>(len));
 }
 
 std::string PathlessName(pid_t tgid, int fd) {
@@ -533,7 +533,7 @@ std::string PathlessName(pid_t tgid, int fd) {
 
 Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic,
                            const std::string& decide_as) {
-  if (path.size() + 1 > kDecideAsOffset) return Napi::Number::New(env, -ENAMETOOLONG);
+  if (path.size() + 1 > kMaxPathLen) return Napi::Number::New(env, -ENAMETOOLONG);
   memcpy(st->path, path.c_str(), path.size() + 1);
   st->path_len = path.size();
   st->slots[kPathMagic] = magic ? 1 : 0;
