@@ -5,6 +5,8 @@
 #include <linux/seccomp.h>
 #include <stdint.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <errno.h>
 
 #include <functional>
@@ -251,6 +253,45 @@ int UmaskOf(pid_t tid);
 // Opens the checked canonical path (`path`, magic: a /proc/<tgid>/fd/N link of the caller's
 // own) without following any symlink or magic link except a final magic link. Our fd or -errno.
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode);
+
+// A canonical path made ready for a *at call: dirfd() and name(). A path shorter than PATH_MAX
+// (the common case) is (AT_FDCWD, path) as it is; a longer one has its directories opened in
+// steps shorter than PATH_MAX, each with openat2(O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS |
+// RESOLVE_NO_MAGICLINKS) relative to the step before (pathat.cc).
+class PathAt {
+ public:
+  PathAt() = default;
+  PathAt(const PathAt&) = delete;
+  PathAt& operator=(const PathAt&) = delete;
+  ~PathAt();
+  // 0 or -errno (a directory on the way is missing, or is a symlink: ELOOP). name() points into
+  // `path`, which must outlive this PathAt.
+  int Open(const std::string& path);
+  int dirfd() const { return dirfd_; }
+  const char* name() const { return name_; }
+
+ private:
+  int owned_ = -1;
+  int dirfd_ = -100;  // AT_FDCWD
+  const char* name_ = ".";
+};
+
+// stat/lstat, readlink, openat2 and statfs of a canonical path through PathAt: 0, a length, an
+// fd, or -errno.
+int StatPath(const std::string& path, struct stat* sb, bool follow);
+long ReadlinkPath(const std::string& path, char* buf, size_t size);
+int Openat2Path(const std::string& path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int StatfsPath(const std::string& path, struct statfs* sf);
+
+// How the caller's /proc link `link` (/proc/<tid>/cwd or /proc/<tid>/fd/N) names its object when
+// the link is too long to read: opened through the link as the caller, then named from tsyd's
+// own fd (the name of what was opened, whatever the program does meanwhile), rebuilt through
+// "..". 0 or -errno (-missing when the link leads nowhere: ENOENT for a cwd, EBADF for an fd).
+int NameThroughLink(const char* link, int missing, std::string* name);
+
+// The path of tsyd's fd `fd`: its /proc/thread-self link, rebuilt through ".." when longer than
+// the kernel names. 0 or -errno.
+int NameOfFd(int fd, std::string* name);
 
 // Canonicalises `raw` for thread `tid` relative to `dirfd` (the program's fd number or
 // AT_FDCWD). Writes the absolute canonical path into out (NUL-terminated).

@@ -121,8 +121,10 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
   }
   char link[PATH_MAX];
   long n = FdTarget(st, st->taken_fd, link, sizeof link);
+  std::string out;
+  if (n == -ENAMETOOLONG) n = NameOfFd(st->taken_fd, &out);  // too long for the kernel to name
+  else if (n >= 0) out.assign(link, static_cast<size_t>(n));
   if (n < 0) return Napi::Number::New(env, n);
-  std::string out(link, static_cast<size_t>(n));
   const bool magic = IsPathlessTarget(out);
   const std::string decide_as = DeletedFilePath(out);
   st->magic_target = magic ? out : std::string();

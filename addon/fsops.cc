@@ -93,11 +93,7 @@ static int OpenParent(const std::string& path, std::string* base) {
   if (path.size() <= 1 || slash == std::string::npos) return -EBUSY;
   *base = path.substr(slash + 1);
   std::string dir = slash == 0 ? std::string("/") : path.substr(0, slash);
-  open_how how{};
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how));
-  return fd < 0 ? -errno : fd;
+  return Openat2Path(dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 // Copies a result into the program's memory. -ESRCH when the caller is gone.

@@ -114,12 +114,7 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
   }
   // SAFETY: what was checked is what is opened: no symlink or magic link is followed, so a
   // component swapped for a symlink after the check fails with ELOOP instead of escaping.
-  open_how how{};
-  how.flags = oflags;
-  how.mode = mode;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
-  return fd < 0 ? -errno : fd;
+  return Openat2Path(path, oflags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 // What opening the object at the checked path is: one that may wait for another process: a FIFO, a
@@ -128,9 +123,9 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
 // fails); a symlink opened with O_NOFOLLOW fails with ELOOP.
 enum OpenKind { kOpenHere, kOpenMayBlock, kOpenBlockDevice };
 
-static OpenKind KindOfOpen(const char* path, bool magic) {
+static OpenKind KindOfOpen(const std::string& path, bool magic) {
   struct stat sb;
-  if ((magic ? stat(path, &sb) : fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW)) < 0) return kOpenHere;
+  if ((magic ? stat(path.c_str(), &sb) : StatPath(path, &sb, false)) < 0) return kOpenHere;
   if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return kOpenHere;
   // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
   // ones): never opened for the program, as a device is never made (mknod).
@@ -217,7 +212,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     });
     return Napi::Number::New(env, r);
   };
-  const OpenKind kind = KindOfOpen(path.c_str(), magic);
+  const OpenKind kind = KindOfOpen(path, magic);
   if (kind == kOpenBlockDevice) {
     Respond(st, 1, EACCES);
     return Napi::Number::New(env, kRefusedBlockDevice);

@@ -34,7 +34,8 @@ pid_t TgidOf(pid_t tid) {
 }
 
 // Reads a link of the caller's /proc entry (cwd or an fd): the directory a relative path
-// starts from. Returns 0 or -errno.
+// starts from. A path too long for the kernel to name is named through tsyd's fd of the
+// directory (NameThroughLink). Returns 0 or -errno.
 static int ProcLink(pid_t tid, int dirfd, std::string* out) {
   char p[64];
   if (dirfd == AT_FDCWD) {
@@ -48,9 +49,15 @@ static int ProcLink(pid_t tid, int dirfd, std::string* out) {
     ssize_t r = readlink(p, buf, sizeof buf);
     return r < 0 ? -errno : r;
   });
-  if (n < 0) return n == -ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : static_cast<int>(n);
-  if (n >= static_cast<ssize_t>(sizeof buf)) return -ENAMETOOLONG;
-  out->assign(buf, static_cast<size_t>(n));
+  const int missing = dirfd == AT_FDCWD ? ENOENT : EBADF;
+  if (n == -ENAMETOOLONG || n >= static_cast<ssize_t>(sizeof buf)) {
+    int r = NameThroughLink(p, missing, out);
+    if (r < 0) return r;
+  } else if (n < 0) {
+    return n == -ENOENT ? -missing : static_cast<int>(n);
+  } else {
+    out->assign(buf, static_cast<size_t>(n));
+  }
   if (out->empty() || (*out)[0] != '/') return -ENOTDIR;  // pipe:[..], socket:[..], ...
   if (IsDeletedTarget(*out)) return -ENOENT;
   return 0;
@@ -156,8 +163,8 @@ static bool OnProcfsElsewhere(const std::string& path) {
   if (path == "/proc" || path.compare(0, 6, "/proc/") == 0) return false;
   std::string p = path;
   struct statfs sf;
-  while (statfs(p.c_str(), &sf) < 0) {
-    if ((errno != ENOENT && errno != ENOTDIR) || p == "/" || p.empty()) return false;
+  for (int r; (r = StatfsPath(p, &sf)) < 0;) {
+    if ((r != -ENOENT && r != -ENOTDIR) || p == "/" || p.empty()) return false;
     size_t cut = p.rfind('/');
     p = cut == 0 ? std::string("/") : p.substr(0, cut);
   }
@@ -183,7 +190,8 @@ static bool IsMagicTarget(const std::string& t) {
 // The mount a path is on (statx STATX_MNT_ID, not following a final symlink); 0 if unknown.
 static uint64_t MountOf(const std::string& path) {
   struct statx sx;
-  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) return 0;
+  PathAt at;
+  if (at.Open(path) < 0 || statx(at.dirfd(), at.name(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) return 0;
   return (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 }
 
@@ -240,7 +248,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (c == "." || c == "..") {
       // "file/." and "file/.." fail as in the kernel: only a directory has . and ..
       struct stat dst;
-      if (stat(out.c_str(), &dst) == 0 && !S_ISDIR(dst.st_mode)) return -ENOTDIR;
+      if (StatPath(out, &dst, true) == 0 && !S_ISDIR(dst.st_mode)) return -ENOTDIR;
     }
     if (c == ".") continue;
     if (c == "..") {
@@ -279,16 +287,17 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (next.size() >= kMaxPathLen) return -ENAMETOOLONG;
     if (last && opts.nofollow_last && !trailing_slash) {
       struct stat lst;
-      if (lstat(next.c_str(), &lst) < 0) {
-        if (errno != ENOENT) return -errno;
+      int r = StatPath(next, &lst, false);
+      if (r < 0) {
+        if (r != -ENOENT) return r;
         res->missing = true;
       }
       out = std::move(next);
       break;
     }
-    ssize_t n = readlink(next.c_str(), link, sizeof link);
+    ssize_t n = ReadlinkPath(next, link, sizeof link);
     if (n < 0) {
-      int e = errno;
+      int e = static_cast<int>(-n);
       if (e == EINVAL) {  // exists and is not a symlink
         if (crossed(next)) return -EXDEV;
         out = std::move(next);
@@ -355,7 +364,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   // "file/" names a directory: the kernel refuses it for anything else.
   if (trailing_slash && !res->magic) {
     struct stat st;
-    if (stat(out.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
+    if (StatPath(out, &st, true) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
   }
   // SAFETY: the supervisor's own /proc entries (memory, fds, environment) are never
   // reachable from the sandbox, whatever the policy says. /proc/self is mapped to the program
@@ -564,10 +573,11 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
     ssize_t r = readlink(p, link, sizeof link);
     return r < 0 ? -errno : r;
   });
+  std::string out;
+  if (n == -ENAMETOOLONG || n >= static_cast<ssize_t>(sizeof link)) n = NameThroughLink(p, EBADF, &out);  // too long to read
+  else if (n >= 0) out.assign(link, static_cast<size_t>(n));
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   if (n < 0) return Napi::Number::New(env, n == -ENOENT ? -EBADF : static_cast<double>(n));
-  if (n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, -ENAMETOOLONG);
-  std::string out(link, static_cast<size_t>(n));
   if (fd == AT_FDCWD) {
     if (out.empty() || out[0] != '/') return Napi::Number::New(env, -ENOENT);
     return SetCheckedPath(env, st, out, false);
