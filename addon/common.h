@@ -96,6 +96,23 @@ constexpr char kLeftLink = '\x01';
 constexpr size_t kLocalAddrOffset = 4 * kMaxPathLen;  // net.cc: the socket's own address bytes
 constexpr size_t kPathBufSize = kLocalAddrOffset + PATH_MAX;
 
+// A directory reached without its name: the program's cwd or dirfd whose directory was removed
+// (its /proc link ends in " (deleted)"). `path` is the path it had, which decides; calls on that
+// path or below it act on `fd` (tsyd's, O_PATH), so that the kernel gives its own answers (a dead
+// directory holds no entries and accepts none: ENOENT). Owns fd.
+struct Anchor {
+  int fd = -1;
+  std::string path;
+  Anchor() = default;
+  Anchor(const Anchor&) = delete;
+  Anchor& operator=(const Anchor&) = delete;
+  Anchor& operator=(Anchor&& other) noexcept;
+  ~Anchor() { Reset(); }
+  void Reset();
+  // `p` is this directory or below it (and this anchor holds a directory).
+  bool Holds(const std::string& p) const;
+};
+
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
 struct ThreadState {
@@ -112,6 +129,8 @@ struct ThreadState {
   size_t path_len = 0;
   std::string path2;                 // savePath(): the first path of a two-path call
   bool path2_magic = false;
+  Anchor anchor;                     // the removed directory the path buffer's path is in, if any
+  Anchor anchor2;                    // savePath(): that of path2
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
@@ -254,10 +273,11 @@ int UmaskOf(pid_t tid);
 // own) without following any symlink or magic link except a final magic link. Our fd or -errno.
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode);
 
-// A canonical path made ready for a *at call: dirfd() and name(). A path shorter than PATH_MAX
-// (the common case) is (AT_FDCWD, path) as it is; a longer one has its directories opened in
-// steps shorter than PATH_MAX, each with openat2(O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS |
-// RESOLVE_NO_MAGICLINKS) relative to the step before (pathat.cc).
+// A canonical path made ready for a *at call: dirfd() and name(). A path of an anchor's directory
+// or below it is relative to the anchor's fd; a path shorter than PATH_MAX (the common case) is
+// (AT_FDCWD, path) as it is; a longer one has its directories opened in steps shorter than
+// PATH_MAX, each with openat2(O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+// relative to the step before (pathat.cc).
 class PathAt {
  public:
   PathAt() = default;
@@ -266,7 +286,7 @@ class PathAt {
   ~PathAt();
   // 0 or -errno (a directory on the way is missing, or is a symlink: ELOOP). name() points into
   // `path`, which must outlive this PathAt.
-  int Open(const std::string& path);
+  int Open(const std::string& path, const Anchor* anchor);
   int dirfd() const { return dirfd_; }
   const char* name() const { return name_; }
 
@@ -278,20 +298,23 @@ class PathAt {
 
 // stat/lstat, readlink, openat2 and statfs of a canonical path through PathAt: 0, a length, an
 // fd, or -errno.
-int StatPath(const std::string& path, struct stat* sb, bool follow);
-long ReadlinkPath(const std::string& path, char* buf, size_t size);
-int Openat2Path(const std::string& path, uint64_t flags, uint64_t mode, uint64_t resolve);
-int StatfsPath(const std::string& path, struct statfs* sf);
+int StatPath(const std::string& path, const Anchor* anchor, struct stat* sb, bool follow);
+long ReadlinkPath(const std::string& path, const Anchor* anchor, char* buf, size_t size);
+int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, uint64_t mode, uint64_t resolve);
+int StatfsPath(const std::string& path, const Anchor* anchor, struct statfs* sf);
 
 // How the caller's /proc link `link` (/proc/<tid>/cwd or /proc/<tid>/fd/N) names its object when
-// the link is too long to read: opened through the link as the caller, then named from tsyd's
-// own fd (the name of what was opened, whatever the program does meanwhile), rebuilt through
-// "..". 0 or -errno (-missing when the link leads nowhere: ENOENT for a cwd, EBADF for an fd).
-int NameThroughLink(const char* link, int missing, std::string* name);
+// the link's text cannot be used as it is (too long to read, or ending in " (deleted)"): opened
+// through the link as the caller, then named from tsyd's own fd (the name of what was opened,
+// whatever the program does meanwhile). *fd: tsyd's fd (O_PATH, owned by the caller); *name:
+// its path, rebuilt through ".." when too long; *dead: it was removed and *name is the path it
+// had. 0 or -errno (-missing when the link leads nowhere: ENOENT for a cwd, EBADF for an fd).
+int NameThroughLink(const char* link, int missing, int* fd, std::string* name, bool* dead);
 
-// The path of tsyd's fd `fd`: its /proc/thread-self link, rebuilt through ".." when longer than
-// the kernel names. 0 or -errno.
-int NameOfFd(int fd, std::string* name);
+// The path of tsyd's fd `fd` (its /proc/thread-self link, rebuilt through ".." when longer than
+// the kernel names), and whether it was removed (*dead, *name is the path it had; a name that
+// really ends in " (deleted)" is a path like any other). 0 or -errno.
+int NameOfFd(int fd, std::string* name, bool* dead);
 
 // Canonicalises `raw` for thread `tid` relative to `dirfd` (the program's fd number or
 // AT_FDCWD). Writes the absolute canonical path into out (NUL-terminated).
@@ -323,6 +346,8 @@ struct ResolveResult {
   std::string magic_target;
   // The result is below /proc/<pid> (or /proc/<pid>/task/<tid>) of a process outside the sandbox.
   bool foreign_proc = false;
+  // The start directory was removed: the walk went on from its fd (and ops on the result must).
+  Anchor anchor;
 };
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
@@ -358,10 +383,9 @@ std::string DeletedFilePath(const std::string& target);
 // True when `pid` (a pid or a tid) is tsyd itself or one of its threads.
 bool IsTsydPid(long pid);
 
-// A /proc fd link target that names no path to open again by name: pipe:[..], socket:[..],
-// anon_inode:.., or a deleted file (memfds included: "/memfd:x (deleted)").
+// A /proc link target ending in " (deleted)": a removed file or directory (memfds included:
+// "/memfd:x (deleted)"), or one that is really named so (NameOfFd tells them apart).
 bool IsDeletedTarget(const std::string& target);
-bool IsPathlessTarget(const std::string& target);
 
 // The name rules see for a program fd without a path of its own: /proc/<tgid>/fd/N.
 std::string PathlessName(pid_t tgid, int fd);

@@ -13,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <memory>
+
 namespace tsyd {
 
 static constexpr uint64_t kOpenHowSizeVer0 = 24;  // sizeof(struct open_how) in Linux 5.6
@@ -113,8 +115,9 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
     return fd;
   }
   // SAFETY: what was checked is what is opened: no symlink or magic link is followed, so a
-  // component swapped for a symlink after the check fails with ELOOP instead of escaping.
-  return Openat2Path(path, oflags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  // component swapped for a symlink after the check fails with ELOOP instead of escaping. A
+  // path in a removed directory is opened from that directory (st->anchor), as checked.
+  return Openat2Path(path, &st->anchor, oflags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 // What opening the object at the checked path is: one that may wait for another process: a FIFO, a
@@ -123,9 +126,9 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
 // fails); a symlink opened with O_NOFOLLOW fails with ELOOP.
 enum OpenKind { kOpenHere, kOpenMayBlock, kOpenBlockDevice };
 
-static OpenKind KindOfOpen(const std::string& path, bool magic) {
+static OpenKind KindOfOpen(const std::string& path, const Anchor* anchor, bool magic) {
   struct stat sb;
-  if ((magic ? stat(path.c_str(), &sb) : StatPath(path, &sb, false)) < 0) return kOpenHere;
+  if ((magic ? stat(path.c_str(), &sb) : StatPath(path, anchor, &sb, false)) < 0) return kOpenHere;
   if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return kOpenHere;
   // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
   // ones): never opened for the program, as a device is never made (mknod).
@@ -191,7 +194,15 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     const uint64_t id = st->req->id;
     const int notify_fd = st->notify_fd;
     std::string magic_target = st->magic_target;
-    int r = Offload(st, [path, magic, magic_target, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
+    // The job's own copy of the removed directory the path is in, if any (freed with the job).
+    auto anchor = std::make_shared<Anchor>();
+    if (st->anchor.fd >= 0 && (anchor->fd = fcntl(st->anchor.fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+      const int e = errno;
+      Respond(st, 1, e);
+      return Napi::Number::New(env, -e);
+    }
+    anchor->path = st->anchor.path;
+    int r = Offload(st, [path, magic, magic_target, anchor, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
       ThreadState js;  // OpenChecked's magic branch checks the request and what it reopened
       seccomp_notif req{};
       req.id = id;
@@ -199,6 +210,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
       js.req = &req;
       js.notify_fd = notify_fd;
       js.magic_target = magic_target;
+      js.anchor = std::move(*anchor);
       JobBlocking(job, true);
       int fd = OpenChecked(&js, path.c_str(), magic, oflags, mode);
       JobBlocking(job, false);
@@ -212,7 +224,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     });
     return Napi::Number::New(env, r);
   };
-  const OpenKind kind = KindOfOpen(path, magic);
+  const OpenKind kind = KindOfOpen(path, &st->anchor, magic);
   if (kind == kOpenBlockDevice) {
     Respond(st, 1, EACCES);
     return Napi::Number::New(env, kRefusedBlockDevice);

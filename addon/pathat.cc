@@ -2,7 +2,8 @@
 // PATH_MAX limits the string one call passes, not the path it names: a program that chdirs (or
 // opens directories) down a tree makes paths much longer, and the kernel's readlink of
 // /proc/<pid>/cwd then fails with ENAMETOOLONG. tsyd decides on such paths (up to kMaxPathLen)
-// and reaches them in steps shorter than PATH_MAX.
+// and reaches them in steps shorter than PATH_MAX; a removed directory is decided on the path it
+// had and reached through its fd (Anchor).
 #include "common.h"
 
 #include <dirent.h>
@@ -146,17 +147,53 @@ int RebuildPath(int fd, std::string* out) {
   return out->size() < kMaxPathLen ? 0 : -ENAMETOOLONG;
 }
 
+// The object at `path` (not following a final symlink) is tsyd's fd `fd` itself.
+bool IsNamedAs(int fd, const std::string& path) {
+  if (path.empty() || path[0] != '/') return false;
+  PathAt at;
+  Identity a, b;
+  return at.Open(path, nullptr) == 0 && IdentityAt(at.dirfd(), at.name(), 0, &a) == 0 &&
+         IdentityAt(fd, "", AT_EMPTY_PATH, &b) == 0 && a == b;
+}
+
 }  // namespace
+
+void Anchor::Reset() {
+  if (fd >= 0) close(fd);
+  fd = -1;
+  path.clear();
+}
+
+bool Anchor::Holds(const std::string& p) const {
+  if (fd < 0 || path.empty()) return false;
+  return p.compare(0, path.size(), path) == 0 && (p.size() == path.size() || p[path.size()] == '/');
+}
+
+Anchor& Anchor::operator=(Anchor&& other) noexcept {
+  if (this != &other) {
+    Reset();
+    fd = other.fd;
+    path = std::move(other.path);
+    other.fd = -1;
+    other.path.clear();
+  }
+  return *this;
+}
 
 PathAt::~PathAt() {
   if (owned_ >= 0) close(owned_);
 }
 
-int PathAt::Open(const std::string& path) {
+int PathAt::Open(const std::string& path, const Anchor* anchor) {
   size_t from = 0;
   int at = AT_FDCWD;
-  if (path.size() < PATH_MAX) {
-    name_ = path.c_str();
+  if (anchor != nullptr && anchor->Holds(path)) {
+    at = anchor->fd;
+    from = path.size() == anchor->path.size() ? path.size() : anchor->path.size() + 1;
+  }
+  if (path.size() - from < PATH_MAX) {
+    dirfd_ = at;
+    name_ = from == path.size() ? "." : path.c_str() + from;
     return 0;
   }
   if (path.size() >= kMaxPathLen) return -ENAMETOOLONG;
@@ -181,24 +218,24 @@ int PathAt::Open(const std::string& path) {
   return 0;
 }
 
-int StatPath(const std::string& path, struct stat* sb, bool follow) {
+int StatPath(const std::string& path, const Anchor* anchor, struct stat* sb, bool follow) {
   PathAt at;
-  int r = at.Open(path);
+  int r = at.Open(path, anchor);
   if (r < 0) return r;
   return fstatat(at.dirfd(), at.name(), sb, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
-long ReadlinkPath(const std::string& path, char* buf, size_t size) {
+long ReadlinkPath(const std::string& path, const Anchor* anchor, char* buf, size_t size) {
   PathAt at;
-  int r = at.Open(path);
+  int r = at.Open(path, anchor);
   if (r < 0) return r;
   ssize_t n = readlinkat(at.dirfd(), at.name(), buf, size);
   return n < 0 ? -errno : n;
 }
 
-int Openat2Path(const std::string& path, uint64_t flags, uint64_t mode, uint64_t resolve) {
+int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, uint64_t mode, uint64_t resolve) {
   PathAt at;
-  int r = at.Open(path);
+  int r = at.Open(path, anchor);
   if (r < 0) return r;
   open_how how{};
   how.flags = flags;
@@ -208,9 +245,9 @@ int Openat2Path(const std::string& path, uint64_t flags, uint64_t mode, uint64_t
   return fd < 0 ? -errno : fd;
 }
 
-int StatfsPath(const std::string& path, struct statfs* sf) {
+int StatfsPath(const std::string& path, const Anchor* anchor, struct statfs* sf) {
   PathAt at;
-  int r = at.Open(path);
+  int r = at.Open(path, anchor);
   if (r < 0) return r;
   if (at.dirfd() == AT_FDCWD) return statfs(at.name(), sf) < 0 ? -errno : 0;
   OwnedFd f(openat(at.dirfd(), at.name(), O_PATH | O_CLOEXEC));
@@ -218,20 +255,31 @@ int StatfsPath(const std::string& path, struct statfs* sf) {
   return fstatfs(f.fd, sf) < 0 ? -errno : 0;
 }
 
-int NameOfFd(int fd, std::string* name) {
+int NameOfFd(int fd, std::string* name, bool* dead) {
+  *dead = false;
   long n = LinkOfOwnFd(fd, name);
   if (n == -ENAMETOOLONG) return RebuildPath(fd, name);
-  return n < 0 ? static_cast<int>(n) : 0;
+  if (n < 0) return static_cast<int>(n);
+  // SAFETY: " (deleted)" is the kernel's mark of a removed object only when the path does not
+  // lead to this very object: a directory really named "x (deleted)" is decided as itself.
+  if (!IsDeletedTarget(*name) || IsNamedAs(fd, *name)) return 0;
+  name->resize(name->size() - (sizeof " (deleted)" - 1));
+  *dead = true;
+  return 0;
 }
 
-int NameThroughLink(const char* link, int missing, std::string* name) {
+int NameThroughLink(const char* link, int missing, int* fd, std::string* name, bool* dead) {
   long r = AsCaller([&]() -> long {
     int f = open(link, O_PATH | O_CLOEXEC);
     return f < 0 ? -errno : f;
   });
   if (r < 0) return r == -ENOENT ? -missing : static_cast<int>(r);
   OwnedFd own(static_cast<int>(r));
-  return NameOfFd(own.fd, name);
+  int e = NameOfFd(own.fd, name, dead);
+  if (e < 0) return e;
+  *fd = own.fd;
+  own.fd = -1;
+  return 0;
 }
 
 }  // namespace tsyd
