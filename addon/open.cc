@@ -273,7 +273,8 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, -e);
 }
 
-// openat2(path: string | Buffer (raw bytes), flags, mode, resolve) → fd (throws).
+// openat2(path: string | Buffer (raw bytes), flags, mode, resolve) → fd (throws). A path longer
+// than PATH_MAX is reached in steps (PathAt), each without following a symlink.
 static Napi::Value Openat2(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path;
@@ -284,12 +285,11 @@ static Napi::Value Openat2(const Napi::CallbackInfo& info) {
   } else {
     path = info[0].As<Napi::String>().Utf8Value();
   }
-  open_how how{};
-  how.flags = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) | O_CLOEXEC;
-  how.mode = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
-  how.resolve = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : 0;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how));
-  if (fd < 0) return ThrowErrno(env, "openat2", errno);
+  const uint64_t flags = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) | O_CLOEXEC;
+  const uint64_t mode = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  const uint64_t resolve = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  int fd = Openat2Path(path, nullptr, flags, mode, resolve);
+  if (fd < 0) return ThrowErrno(env, "openat2", -fd);
   return Napi::Number::New(env, fd);
 }
 

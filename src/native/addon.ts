@@ -272,6 +272,7 @@ export interface Addon {
   bindJobs(table: Int32Array): void;
   /** Test only (TSYD_FAULT=inline-blocking): calls that may block stay on this emulator thread. */
   setInlineBlocking(on: boolean): void;
+  /** openat2 of an absolute path; one longer than PATH_MAX is reached in steps, none following a symlink. */
   openat2(path: string | Buffer, flags: number, mode?: number, resolve?: number): number;
   /** kind: ChildEvent; exec: a = errno (0: ok), b = stage; ended/reaperEnded: a = code or -1, b = signal; stopped: a = signal. */
   watchChild(reaperPidfd: number, statusFd: number, controlFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;
