@@ -113,6 +113,18 @@ struct Anchor {
   bool Holds(const std::string& p) const;
 };
 
+// The paths of directories too deep for the kernel to name, as tsyd last rebuilt them (pathat.cc
+// RebuildPath), by mount, device and inode. A path kept here is used only after checking that it
+// still leads to that very directory. Per thread (ThreadState).
+struct DirNames {
+  struct Entry {
+    uint64_t mnt = 0, dev = 0, ino = 0;
+    std::string path;
+  };
+  Entry entries[4];
+  unsigned next = 0;
+};
+
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
 struct ThreadState {
@@ -131,6 +143,7 @@ struct ThreadState {
   bool path2_magic = false;
   Anchor anchor;                     // the removed directory the path buffer's path is in, if any
   Anchor anchor2;                    // savePath(): that of path2
+  DirNames dir_names;                // deep directories' paths as last rebuilt (NameOfFd)
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
@@ -309,12 +322,13 @@ int StatfsPath(const std::string& path, const Anchor* anchor, struct statfs* sf)
 // whatever the program does meanwhile). *fd: tsyd's fd (O_PATH, owned by the caller); *name:
 // its path, rebuilt through ".." when too long; *dead: it was removed and *name is the path it
 // had. 0 or -errno (-missing when the link leads nowhere: ENOENT for a cwd, EBADF for an fd).
-int NameThroughLink(const char* link, int missing, int* fd, std::string* name, bool* dead);
+// `names`: the paths rebuilt before (may be null).
+int NameThroughLink(const char* link, int missing, DirNames* names, int* fd, std::string* name, bool* dead);
 
 // The path of tsyd's fd `fd` (its /proc/thread-self link, rebuilt through ".." when longer than
 // the kernel names), and whether it was removed (*dead, *name is the path it had; a name that
 // really ends in " (deleted)" is a path like any other). 0 or -errno.
-int NameOfFd(int fd, std::string* name, bool* dead);
+int NameOfFd(int fd, DirNames* names, std::string* name, bool* dead);
 
 // Canonicalises `raw` for thread `tid` relative to `dirfd` (the program's fd number or
 // AT_FDCWD). Writes the absolute canonical path into out (NUL-terminated).
@@ -327,6 +341,7 @@ struct ResolveOpts {
   bool no_magiclinks = false;  // RESOLVE_NO_MAGICLINKS
   bool no_xdev = false;        // RESOLVE_NO_XDEV
   pid_t reaper = 0;            // the reaper: its /proc entries are refused like tsyd's
+  DirNames* names = nullptr;   // the calling thread's deep directories' paths, if any (NameOfFd)
 };
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own

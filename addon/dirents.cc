@@ -125,7 +125,7 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
   bool dead = false;
   if (n >= 0) out.assign(link, static_cast<size_t>(n));
   // Too long for the kernel to name, or ending in " (deleted)": named the long way (NameOfFd).
-  if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) n = NameOfFd(st->taken_fd, &out, &dead);
+  if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) n = NameOfFd(st->taken_fd, &st->dir_names, &out, &dead);
   if (n < 0) return Napi::Number::New(env, n);
   if (dead) out.append(" (deleted)");  // as the kernel shows it: what a magic path must still lead to
   const bool magic = dead || out.empty() || out[0] != '/';

@@ -37,7 +37,7 @@ pid_t TgidOf(pid_t tid) {
 // starts from. A path too long for the kernel to name, or one ending in " (deleted)", is named
 // through tsyd's fd of the directory (NameThroughLink); a removed directory becomes the walk's
 // anchor. Returns 0 or -errno.
-static int ProcLink(pid_t tid, int dirfd, std::string* out, Anchor* anchor) {
+static int ProcLink(pid_t tid, int dirfd, DirNames* names, std::string* out, Anchor* anchor) {
   char p[64];
   if (dirfd == AT_FDCWD) {
     snprintf(p, sizeof p, "/proc/%d/cwd", tid);
@@ -56,7 +56,7 @@ static int ProcLink(pid_t tid, int dirfd, std::string* out, Anchor* anchor) {
   if (n < 0 || n >= static_cast<ssize_t>(sizeof buf) || IsDeletedTarget(*out)) {
     int fd = -1;
     bool dead = false;
-    int r = NameThroughLink(p, missing, &fd, out, &dead);
+    int r = NameThroughLink(p, missing, names, &fd, out, &dead);
     if (r < 0) return r;
     // SAFETY: a removed directory is decided on the path it had and walked from itself: what
     // is at that path now is another object, never reached from here.
@@ -224,7 +224,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   const bool absolute = raw[0] == '/';
   std::string base;
   if (!absolute || opts.in_root) {
-    int r = ProcLink(tid, dirfd, &base, &res->anchor);
+    int r = ProcLink(tid, dirfd, opts.names, &base, &res->anchor);
     if (r < 0) return r;
   }
   // SAFETY: RESOLVE_BENEATH refuses absolute paths and `..` above the start directory;
@@ -499,6 +499,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.no_magiclinks = flags & kNoMagiclinks;
   opts.no_xdev = flags & kNoXdev;
   opts.reaper = st->reaper;
+  opts.names = &st->dir_names;
   ResolveResult res;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
   st->slots[kPathDecideLen] = 0;
@@ -596,7 +597,7 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   // Too long for the kernel to name, or ending in " (deleted)": named through tsyd's fd of it.
   if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) {
     int own = -1;
-    n = NameThroughLink(p, EBADF, &own, &out, &dead);
+    n = NameThroughLink(p, EBADF, &st->dir_names, &own, &out, &dead);
     if (own >= 0) close(own);
   }
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);

@@ -108,23 +108,55 @@ int NameIn(int parent, const Identity& child, std::string* name) {
   return ScanFor(parent, child, false, name);
 }
 
+// `path` (not following a final symlink) leads to the object `id`.
+bool Leads(const std::string& path, const Identity& id) {
+  PathAt at;
+  Identity got;
+  return !path.empty() && path[0] == '/' && at.Open(path, nullptr) == 0 && IdentityAt(at.dirfd(), at.name(), 0, &got) == 0 && got == id;
+}
+
+// A path rebuilt before for the directory `id`, if it still leads there.
+bool Known(const DirNames* known, const Identity& id, std::string* path) {
+  if (known == nullptr) return false;
+  for (const DirNames::Entry& e : known->entries) {
+    if (e.mnt == id.mnt && e.dev == id.dev && e.ino == id.ino && Leads(e.path, id)) {
+      *path = e.path;
+      return true;
+    }
+  }
+  return false;
+}
+
+void Remember(DirNames* known, const Identity& id, const std::string& path) {
+  if (known == nullptr) return;
+  DirNames::Entry& e = known->entries[known->next++ % (sizeof known->entries / sizeof known->entries[0])];
+  e.mnt = id.mnt;
+  e.dev = id.dev;
+  e.ino = id.ino;
+  e.path = path;
+}
+
 // The path of tsyd's directory fd `fd` when its link is too long for the kernel to name: ".."
-// walked up to the first ancestor whose link it names, each directory on the way named by
-// finding it in its parent (NameIn). As glibc's getcwd does when the getcwd call fails. 0 or
-// -errno (EACCES: a parent that tsyd, with the program's rights, may not list).
-int RebuildPath(int fd, std::string* out) {
+// walked up to the first ancestor whose link it names (or whose path was rebuilt before and still
+// leads to it: `known`), each directory on the way named by finding it in its parent (NameIn).
+// As glibc's getcwd does when the getcwd call fails. 0 or -errno (EACCES: a parent that tsyd,
+// with the program's rights, may not list).
+int RebuildPath(int fd, DirNames* known, std::string* out) {
   std::vector<std::string> names;  // the start directory's own name first
   size_t total = 0;
   OwnedFd up;
   int cur = fd;
   std::string top;
+  Identity start;
   for (;;) {
-    long n = LinkOfOwnFd(cur, &top);
-    if (n >= 0) break;
-    if (n != -ENAMETOOLONG) return static_cast<int>(n);
     Identity id;
     int r = IdentityAt(cur, "", AT_EMPTY_PATH, &id);
     if (r < 0) return r;
+    if (cur == fd) start = id;
+    if (Known(known, id, &top)) break;
+    long n = LinkOfOwnFd(cur, &top);
+    if (n >= 0) break;
+    if (n != -ENAMETOOLONG) return static_cast<int>(n);
     int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (parent < 0) return -errno;
     up.Replace(parent);
@@ -135,8 +167,8 @@ int RebuildPath(int fd, std::string* out) {
     if (total >= kMaxPathLen) return -ENAMETOOLONG;
     names.push_back(std::move(name));
   }
-  // SAFETY: the ancestor named is live (its entries were listed: a removed directory lists
-  // none), so its link is its path, not one ending in " (deleted)".
+  // SAFETY: the ancestor named is live (its entries were listed, and a removed directory lists
+  // none; or a path leads to it), so its link is its path, not one ending in " (deleted)".
   if (top.empty() || top[0] != '/') return -ENOENT;
   *out = top == "/" ? std::string() : top;
   for (auto it = names.rbegin(); it != names.rend(); ++it) {
@@ -144,16 +176,15 @@ int RebuildPath(int fd, std::string* out) {
     out->append(*it);
   }
   if (out->empty()) out->assign("/");
-  return out->size() < kMaxPathLen ? 0 : -ENAMETOOLONG;
+  if (out->size() >= kMaxPathLen) return -ENAMETOOLONG;
+  if (!names.empty()) Remember(known, start, *out);
+  return 0;
 }
 
 // The object at `path` (not following a final symlink) is tsyd's fd `fd` itself.
 bool IsNamedAs(int fd, const std::string& path) {
-  if (path.empty() || path[0] != '/') return false;
-  PathAt at;
-  Identity a, b;
-  return at.Open(path, nullptr) == 0 && IdentityAt(at.dirfd(), at.name(), 0, &a) == 0 &&
-         IdentityAt(fd, "", AT_EMPTY_PATH, &b) == 0 && a == b;
+  Identity id;
+  return IdentityAt(fd, "", AT_EMPTY_PATH, &id) == 0 && Leads(path, id);
 }
 
 }  // namespace
@@ -255,10 +286,10 @@ int StatfsPath(const std::string& path, const Anchor* anchor, struct statfs* sf)
   return fstatfs(f.fd, sf) < 0 ? -errno : 0;
 }
 
-int NameOfFd(int fd, std::string* name, bool* dead) {
+int NameOfFd(int fd, DirNames* names, std::string* name, bool* dead) {
   *dead = false;
   long n = LinkOfOwnFd(fd, name);
-  if (n == -ENAMETOOLONG) return RebuildPath(fd, name);
+  if (n == -ENAMETOOLONG) return RebuildPath(fd, names, name);
   if (n < 0) return static_cast<int>(n);
   // SAFETY: " (deleted)" is the kernel's mark of a removed object only when the path does not
   // lead to this very object: a directory really named "x (deleted)" is decided as itself.
@@ -268,14 +299,14 @@ int NameOfFd(int fd, std::string* name, bool* dead) {
   return 0;
 }
 
-int NameThroughLink(const char* link, int missing, int* fd, std::string* name, bool* dead) {
+int NameThroughLink(const char* link, int missing, DirNames* names, int* fd, std::string* name, bool* dead) {
   long r = AsCaller([&]() -> long {
     int f = open(link, O_PATH | O_CLOEXEC);
     return f < 0 ? -errno : f;
   });
   if (r < 0) return r == -ENOENT ? -missing : static_cast<int>(r);
   OwnedFd own(static_cast<int>(r));
-  int e = NameOfFd(own.fd, name, dead);
+  int e = NameOfFd(own.fd, names, name, dead);
   if (e < 0) return e;
   *fd = own.fd;
   own.fd = -1;
