@@ -112,7 +112,8 @@ int NameIn(int parent, const Identity& child, std::string* name) {
 bool Leads(const std::string& path, const Identity& id) {
   PathAt at;
   Identity got;
-  return !path.empty() && path[0] == '/' && at.Open(path, nullptr) == 0 && IdentityAt(at.dirfd(), at.name(), 0, &got) == 0 && got == id;
+  return !path.empty() && path[0] == '/' && at.Open(path, nullptr) == 0 &&
+         IdentityAt(at.dirfd(), at.name(), 0, &got) == 0 && got == id;
 }
 
 // A path rebuilt before for the directory `id`, if it still leads there.
@@ -136,9 +137,10 @@ void Remember(DirNames* known, const Identity& id, const std::string& path) {
   e.path = path;
 }
 
-// The path of tsyd's directory fd `fd` when its link is too long for the kernel to name: ".."
-// walked up to the first ancestor whose link it names (or whose path was rebuilt before and still
-// leads to it: `known`), each directory on the way named by finding it in its parent (NameIn).
+// The path of tsyd's directory fd `fd` when its link is too long for the kernel to name (the
+// caller found so): ".." walked up to the first ancestor whose link it names (or whose path was
+// rebuilt before and still leads to it: `known`), each directory on the way named by finding it
+// in its parent (NameIn).
 // As glibc's getcwd does when the getcwd call fails. 0 or -errno (EACCES: a parent that tsyd,
 // with the program's rights, may not list).
 int RebuildPath(int fd, DirNames* known, std::string* out) {
@@ -154,7 +156,7 @@ int RebuildPath(int fd, DirNames* known, std::string* out) {
     if (r < 0) return r;
     if (cur == fd) start = id;
     if (Known(known, id, &top)) break;
-    long n = LinkOfOwnFd(cur, &top);
+    long n = cur == fd ? -ENAMETOOLONG : LinkOfOwnFd(cur, &top);
     if (n >= 0) break;
     if (n != -ENAMETOOLONG) return static_cast<int>(n);
     int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
