@@ -9,6 +9,7 @@
         "addon/notify.cc",
         "addon/memory.cc",
         "addon/path.cc",
+        "addon/pathat.cc",
         "addon/open.cc",
         "addon/process.cc",
         "addon/fsops.cc",

@@ -5,6 +5,8 @@
 #include <linux/seccomp.h>
 #include <stdint.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <errno.h>
 
 #include <functional>
@@ -88,12 +90,46 @@ constexpr int kRefusedBlockDevice = -1002;
 // hide, never watched for the program (answered EACCES).
 constexpr int kRefusedDirectoryWatch = -1010;
 
-constexpr size_t kPathBufSize = 4 * PATH_MAX;
-constexpr size_t kDecideAsOffset = PATH_MAX;
-constexpr size_t kLeftOffset = 2 * PATH_MAX;
+// The longest canonical path tsyd decides on and acts on, its NUL included: longer than PATH_MAX,
+// which limits only the string a call passes (relative to a dirfd or the cwd), not the path it
+// names. Beyond it: ENAMETOOLONG (the path buffer holds the path, its decide-as name and the
+// excursions of its resolution).
+constexpr size_t kMaxPathLen = 32 * 1024;
+constexpr size_t kDecideAsOffset = kMaxPathLen;
+constexpr size_t kLeftOffset = 2 * kMaxPathLen;
 // Marks a symlink's path in the kPathLeftLen list (a path never starts with it).
 constexpr char kLeftLink = '\x01';
-constexpr size_t kLocalAddrOffset = 3 * PATH_MAX;  // net.cc: the socket's own address bytes
+constexpr size_t kLocalAddrOffset = 4 * kMaxPathLen;  // net.cc: the socket's own address bytes
+constexpr size_t kPathBufSize = kLocalAddrOffset + PATH_MAX;
+
+// A directory reached without its name: the program's cwd or dirfd whose directory was removed
+// (its /proc link ends in " (deleted)"). `path` is the path it had, which decides; calls on that
+// path or below it act on `fd` (tsyd's, O_PATH), so that the kernel gives its own answers (a dead
+// directory holds no entries and accepts none: ENOENT). Owns fd.
+struct Anchor {
+  int fd = -1;
+  std::string path;
+  Anchor() = default;
+  Anchor(const Anchor&) = delete;
+  Anchor& operator=(const Anchor&) = delete;
+  Anchor& operator=(Anchor&& other) noexcept;
+  ~Anchor() { Reset(); }
+  void Reset();
+  // `p` is this directory or below it (and this anchor holds a directory).
+  bool Holds(const std::string& p) const;
+};
+
+// The paths of directories too deep for the kernel to name, as tsyd last rebuilt them (pathat.cc
+// RebuildPath), by mount, device and inode. A path kept here is used only after checking that it
+// still leads to that very directory. Per thread (ThreadState).
+struct DirNames {
+  struct Entry {
+    uint64_t mnt = 0, dev = 0, ino = 0;
+    std::string path;
+  };
+  Entry entries[4];
+  unsigned next = 0;
+};
 
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
@@ -112,6 +148,9 @@ struct ThreadState {
   std::string path2;                 // savePath(): the first path of a two-path call
   bool path2_magic = false;
   std::string path2_magic_target;    // savePath(): magic_target of the first path
+  Anchor anchor;                     // the removed directory the path buffer's path is in, if any
+  Anchor anchor2;                    // savePath(): that of path2
+  DirNames dir_names;                // deep directories' paths as last rebuilt (NameOfFd)
   std::string sockaddr;              // net.cc: the address tsyd read, checked and passes on
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
@@ -263,6 +302,50 @@ int UmaskOf(pid_t tid);
 // own) without following any symlink or magic link except a final magic link. Our fd or -errno.
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode);
 
+// A canonical path made ready for a *at call: dirfd() and name(). A path of an anchor's directory
+// or below it is relative to the anchor's fd; a path shorter than PATH_MAX (the common case) is
+// (AT_FDCWD, path) as it is; a longer one has its directories opened in steps shorter than
+// PATH_MAX, each with openat2(O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+// relative to the step before (pathat.cc).
+class PathAt {
+ public:
+  PathAt() = default;
+  PathAt(const PathAt&) = delete;
+  PathAt& operator=(const PathAt&) = delete;
+  ~PathAt();
+  // 0 or -errno (a directory on the way is missing, or is a symlink: ELOOP). name() points into
+  // `path`, which must outlive this PathAt.
+  int Open(const std::string& path, const Anchor* anchor);
+  int dirfd() const { return dirfd_; }
+  const char* name() const { return name_; }
+
+ private:
+  int owned_ = -1;
+  int dirfd_ = -100;  // AT_FDCWD
+  const char* name_ = ".";
+};
+
+// stat/lstat, readlink, openat2 and statfs of a canonical path through PathAt: 0, a length, an
+// fd, or -errno.
+int StatPath(const std::string& path, const Anchor* anchor, struct stat* sb, bool follow);
+long ReadlinkPath(const std::string& path, const Anchor* anchor, char* buf, size_t size);
+int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, uint64_t mode, uint64_t resolve);
+int StatfsPath(const std::string& path, const Anchor* anchor, struct statfs* sf);
+
+// How the caller's /proc link `link` (/proc/<tid>/cwd or /proc/<tid>/fd/N) names its object when
+// the link's text cannot be used as it is (too long to read, or ending in " (deleted)"): opened
+// through the link as the caller, then named from tsyd's own fd (the name of what was opened,
+// whatever the program does meanwhile). *fd: tsyd's fd (O_PATH, owned by the caller); *name:
+// its path, rebuilt through ".." when too long; *dead: it was removed and *name is the path it
+// had. 0 or -errno (-missing when the link leads nowhere: ENOENT for a cwd, EBADF for an fd).
+// `names`: the paths rebuilt before (may be null).
+int NameThroughLink(const char* link, int missing, DirNames* names, int* fd, std::string* name, bool* dead);
+
+// The path of tsyd's fd `fd` (its /proc/thread-self link, rebuilt through ".." when longer than
+// the kernel names), and whether it was removed (*dead, *name is the path it had; a name that
+// really ends in " (deleted)" is a path like any other). 0 or -errno.
+int NameOfFd(int fd, DirNames* names, std::string* name, bool* dead);
+
 // Canonicalises `raw` for thread `tid` relative to `dirfd` (the program's fd number or
 // AT_FDCWD). Writes the absolute canonical path into out (NUL-terminated).
 // Returns its length or -errno.
@@ -277,6 +360,7 @@ struct ResolveOpts {
   // unlink, rename...): never followed, not required to be a directory (res->slash tells JS).
   bool slash_entry = false;
   pid_t reaper = 0;            // the reaper: its /proc entries are refused like tsyd's
+  DirNames* names = nullptr;   // the calling thread's deep directories' paths, if any (NameOfFd)
 };
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
@@ -299,6 +383,8 @@ struct ResolveResult {
   std::string magic_target;
   // The result is below /proc/<pid> (or /proc/<pid>/task/<tid>) of a process outside the sandbox.
   bool foreign_proc = false;
+  // The start directory was removed: the walk went on from its fd (and ops on the result must).
+  Anchor anchor;
 };
 
 // Puts res->fail into the path buffer for JS (kPathFailLen/kPathFailOut); path_len stays 0.
@@ -334,10 +420,9 @@ std::string DeletedFilePath(const std::string& target);
 // True when `pid` (a pid or a tid) is tsyd itself or one of its threads.
 bool IsTsydPid(long pid);
 
-// A /proc fd link target that names no path to open again by name: pipe:[..], socket:[..],
-// anon_inode:.., or a deleted file (memfds included: "/memfd:x (deleted)").
+// A /proc link target ending in " (deleted)": a removed file or directory (memfds included:
+// "/memfd:x (deleted)"), or one that is really named so (NameOfFd tells them apart).
 bool IsDeletedTarget(const std::string& target);
-bool IsPathlessTarget(const std::string& target);
 
 // The name rules see for a program fd without a path of its own: /proc/<tgid>/fd/N.
 std::string PathlessName(pid_t tgid, int fd);

@@ -121,9 +121,14 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
   }
   char link[PATH_MAX];
   long n = FdTarget(st, st->taken_fd, link, sizeof link);
+  std::string out;
+  bool dead = false;
+  if (n >= 0) out.assign(link, static_cast<size_t>(n));
+  // Too long for the kernel to name, or ending in " (deleted)": named the long way (NameOfFd).
+  if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) n = NameOfFd(st->taken_fd, &st->dir_names, &out, &dead);
   if (n < 0) return Napi::Number::New(env, n);
-  std::string out(link, static_cast<size_t>(n));
-  const bool magic = IsPathlessTarget(out);
+  if (dead) out.append(" (deleted)");  // as the kernel shows it: what a magic path must still lead to
+  const bool magic = dead || out.empty() || out[0] != '/';
   const std::string decide_as = DeletedFilePath(out);
   st->magic_target = magic ? out : std::string();
   if (magic) {

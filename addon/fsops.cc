@@ -87,17 +87,13 @@ static int OpenObject(ThreadState* st, const char* path, bool magic, bool follow
 }
 
 // The parent directory of a checked canonical path, O_PATH; *base gets the last name.
-// -EBUSY for "/" (which has no parent).
-static int OpenParent(const std::string& path, std::string* base) {
+// -EBUSY for "/" (which has no parent). `anchor`: the removed directory the path is in, if any.
+static int OpenParent(const std::string& path, const Anchor* anchor, std::string* base) {
   size_t slash = path.rfind('/');
   if (path.size() <= 1 || slash == std::string::npos) return -EBUSY;
   *base = path.substr(slash + 1);
   std::string dir = slash == 0 ? std::string("/") : path.substr(0, slash);
-  open_how how{};
-  how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how));
-  return fd < 0 ? -errno : fd;
+  return Openat2Path(dir, anchor, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 // Copies a result into the program's memory. -ESRCH when the caller is gone.
@@ -281,7 +277,7 @@ static long DoTruncate(ThreadState* st, const char* path, bool magic, int64_t le
 static long DoCreate(ThreadState* st, int op, const std::string& path, uint64_t a, uint64_t b) {
   std::string base;
   Fd dir;
-  if ((dir.fd = OpenParent(path, &base)) < 0) return dir.fd == -EBUSY ? -EEXIST : dir.fd;
+  if ((dir.fd = OpenParent(path, &st->anchor, &base)) < 0) return dir.fd == -EBUSY ? -EEXIST : dir.fd;
   if (op == kOpSymlink) {
     char target[PATH_MAX];
     long n = ReadRemoteString(static_cast<pid_t>(st->req->pid), a, target, sizeof target);
@@ -305,17 +301,17 @@ static long DoCreate(ThreadState* st, int op, const std::string& path, uint64_t 
   return Ret(mknodat(dir.fd, base.c_str(), mode, static_cast<dev_t>(b)));
 }
 
-static long DoUnlink(const std::string& path, int flags) {
+static long DoUnlink(ThreadState* st, const std::string& path, int flags) {
   std::string base;
   Fd dir;
-  if ((dir.fd = OpenParent(path, &base)) < 0) return dir.fd == -EBUSY ? (flags ? -EBUSY : -EISDIR) : dir.fd;
+  if ((dir.fd = OpenParent(path, &st->anchor, &base)) < 0) return dir.fd == -EBUSY ? (flags ? -EBUSY : -EISDIR) : dir.fd;
   return Ret(unlinkat(dir.fd, base.c_str(), flags & AT_REMOVEDIR));
 }
 
 static long DoLink(ThreadState* st, const std::string& dst, bool follow) {
   std::string dbase;
   Fd ddir;
-  if ((ddir.fd = OpenParent(dst, &dbase)) < 0) return ddir.fd == -EBUSY ? -EEXIST : ddir.fd;
+  if ((ddir.fd = OpenParent(dst, &st->anchor, &dbase)) < 0) return ddir.fd == -EBUSY ? -EEXIST : ddir.fd;
   if (st->path2_magic) {
     // The O_TMPFILE idiom: linkat(AT_FDCWD, "/proc/self/fd/N", ..., AT_SYMLINK_FOLLOW).
     if (!follow) return -EPERM;
@@ -330,7 +326,7 @@ static long DoLink(ThreadState* st, const std::string& dst, bool follow) {
   }
   std::string sbase;
   Fd sdir;
-  if ((sdir.fd = OpenParent(st->path2, &sbase)) < 0) return sdir.fd == -EBUSY ? -EPERM : sdir.fd;
+  if ((sdir.fd = OpenParent(st->path2, &st->anchor2, &sbase)) < 0) return sdir.fd == -EBUSY ? -EPERM : sdir.fd;
   // The source was canonicalised with (or without) following it; its last name is linked
   // as it is now (a symlink swapped in is linked as a symlink, not followed).
   return Ret(linkat(sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), 0));
@@ -348,8 +344,8 @@ static long DoRename(ThreadState* st, const std::string& dst, long flags, bool n
   if (static_cast<unsigned long>(flags) & ~static_cast<unsigned long>(kKnownRenameFlags)) return -EINVAL;
   std::string sbase, dbase;
   Fd sdir, ddir;
-  if ((sdir.fd = OpenParent(st->path2, &sbase)) < 0) return sdir.fd;
-  if ((ddir.fd = OpenParent(dst, &dbase)) < 0) return ddir.fd;
+  if ((sdir.fd = OpenParent(st->path2, &st->anchor2, &sbase)) < 0) return sdir.fd;
+  if ((ddir.fd = OpenParent(dst, &st->anchor, &dbase)) < 0) return ddir.fd;
   if (no_dirs && (IsDirAt(sdir.fd, sbase) || ((flags & RENAME_EXCHANGE) && IsDirAt(ddir.fd, dbase)))) return -EXDEV;
   return Ret(syscall(SYS_renameat2, sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), static_cast<unsigned>(flags)));
 }
@@ -567,7 +563,7 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
     case kOpMkdir: r = DoCreate(st, op, spath, arg(a), 0); break;
     case kOpMknod: r = DoCreate(st, op, spath, arg(a), arg(b)); break;
     case kOpSymlink: r = DoCreate(st, op, spath, arg(a), 0); break;
-    case kOpUnlink: r = DoUnlink(spath, a); break;
+    case kOpUnlink: r = DoUnlink(st, spath, a); break;
     case kOpLink: r = DoLink(st, spath, a != 0); break;
     case kOpRename: r = DoRename(st, spath, a >= 0 ? static_cast<long>(static_cast<int32_t>(arg(a))) : -1, b == 1); break;
     case kOpChmod: r = DoAttr(st, op, path, magic, arg(a), 0, 0, 0); break;
@@ -603,6 +599,7 @@ static Napi::Value SavePath(const Napi::CallbackInfo& info) {
   st->path2.assign(reinterpret_cast<const char*>(st->path), st->path_len);
   st->path2_magic = st->slots[kPathMagic] != 0;
   st->path2_magic_target = st->magic_target;
+  st->anchor2 = std::move(st->anchor);
   return info.Env().Undefined();
 }
 

@@ -214,6 +214,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   st->path_len = static_cast<size_t>(len);
   st->slots[kPathMagic] = res.magic ? 1 : 0;
   st->slots[kPathMissing] = res.missing ? 1 : 0;
+  st->anchor = std::move(res.anchor);
   return kSockUnixPath;
 }
 

@@ -210,6 +210,8 @@ static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
     st->taken_fd = -1;
   }
   if (st->slots) st->slots[kPathTaken] = 0;
+  st->anchor.Reset();
+  st->anchor2.Reset();
   DropPendingStat(st);
   return info.Env().Undefined();
 }

@@ -14,6 +14,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <memory>
+
 namespace tsyd {
 
 static constexpr uint64_t kOpenHowSizeVer0 = 24;  // sizeof(struct open_how) in Linux 5.6
@@ -114,13 +116,9 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
     return fd;
   }
   // SAFETY: what was checked is what is opened: no symlink or magic link is followed, so a
-  // component swapped for a symlink after the check fails with ELOOP instead of escaping.
-  open_how how{};
-  how.flags = oflags;
-  how.mode = mode;
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how));
-  return fd < 0 ? -errno : fd;
+  // component swapped for a symlink after the check fails with ELOOP instead of escaping. A
+  // path in a removed directory is opened from that directory (st->anchor), as checked.
+  return Openat2Path(path, &st->anchor, oflags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 // What opening the object at the checked path is: one that may wait for another process: a FIFO, a
@@ -132,9 +130,9 @@ enum OpenKind { kOpenHere, kOpenMayBlock, kOpenBlockDevice, kOpenCurrentTty };
 
 static bool IsCurrentTtyDevice(const struct stat& sb) { return S_ISCHR(sb.st_mode) && sb.st_rdev == makedev(5, 0); }
 
-static OpenKind KindOfOpen(const char* path, bool magic) {
+static OpenKind KindOfOpen(const std::string& path, const Anchor* anchor, bool magic) {
   struct stat sb;
-  if ((magic ? stat(path, &sb) : fstatat(AT_FDCWD, path, &sb, AT_SYMLINK_NOFOLLOW)) < 0) return kOpenHere;
+  if ((magic ? stat(path.c_str(), &sb) : StatPath(path, anchor, &sb, false)) < 0) return kOpenHere;
   if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return kOpenHere;
   // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
   // ones): never opened for the program, as a device is never made (mknod).
@@ -289,7 +287,15 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     const uint64_t id = st->req->id;
     const int notify_fd = st->notify_fd;
     std::string magic_target = st->magic_target;
-    int r = Offload(st, [path, magic, magic_target, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
+    // The job's own copy of the removed directory the path is in, if any (freed with the job).
+    auto anchor = std::make_shared<Anchor>();
+    if (st->anchor.fd >= 0 && (anchor->fd = fcntl(st->anchor.fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+      const int e = errno;
+      Respond(st, 1, e);
+      return Napi::Number::New(env, -e);
+    }
+    anchor->path = st->anchor.path;
+    int r = Offload(st, [path, magic, magic_target, anchor, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
       ThreadState js;  // OpenChecked's magic branch checks the request and what it reopened
       seccomp_notif req{};
       req.id = id;
@@ -297,6 +303,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
       js.req = &req;
       js.notify_fd = notify_fd;
       js.magic_target = magic_target;
+      js.anchor = std::move(*anchor);
       JobBlocking(job, true);
       int fd = OpenForProgram(&js, kOpenMayBlock, path.c_str(), magic, oflags, mode);
       JobBlocking(job, false);
@@ -311,7 +318,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     });
     return Napi::Number::New(env, r);
   };
-  const OpenKind kind = KindOfOpen(path.c_str(), magic);
+  const OpenKind kind = KindOfOpen(path, &st->anchor, magic);
   if (kind == kOpenBlockDevice) {
     Respond(st, 1, EACCES);
     return Napi::Number::New(env, kRefusedBlockDevice);
@@ -360,7 +367,8 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, -e);
 }
 
-// openat2(path: string | Buffer (raw bytes), flags, mode, resolve) → fd (throws).
+// openat2(path: string | Buffer (raw bytes), flags, mode, resolve) → fd (throws). A path longer
+// than PATH_MAX is reached in steps (PathAt), each without following a symlink.
 static Napi::Value Openat2(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path;
@@ -371,12 +379,11 @@ static Napi::Value Openat2(const Napi::CallbackInfo& info) {
   } else {
     path = info[0].As<Napi::String>().Utf8Value();
   }
-  open_how how{};
-  how.flags = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) | O_CLOEXEC;
-  how.mode = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
-  how.resolve = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : 0;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how));
-  if (fd < 0) return ThrowErrno(env, "openat2", errno);
+  const uint64_t flags = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value()) | O_CLOEXEC;
+  const uint64_t mode = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() : 0;
+  const uint64_t resolve = info.Length() > 3 ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  int fd = Openat2Path(path, nullptr, flags, mode, resolve);
+  if (fd < 0) return ThrowErrno(env, "openat2", -fd);
   return Napi::Number::New(env, fd);
 }
 

@@ -37,8 +37,10 @@ pid_t TgidOf(pid_t tid) {
 }
 
 // Reads a link of the caller's /proc entry (cwd or an fd): the directory a relative path
-// starts from. Returns 0 or -errno.
-static int ProcLink(pid_t tid, int dirfd, std::string* out) {
+// starts from. A path too long for the kernel to name, or one ending in " (deleted)", is named
+// through tsyd's fd of the directory (NameThroughLink); a removed directory becomes the walk's
+// anchor. Returns 0 or -errno.
+static int ProcLink(pid_t tid, int dirfd, DirNames* names, std::string* out, Anchor* anchor) {
   char p[64];
   if (dirfd == AT_FDCWD) {
     snprintf(p, sizeof p, "/proc/%d/cwd", tid);
@@ -51,11 +53,25 @@ static int ProcLink(pid_t tid, int dirfd, std::string* out) {
     ssize_t r = readlink(p, buf, sizeof buf);
     return r < 0 ? -errno : r;
   });
-  if (n < 0) return n == -ENOENT ? (dirfd == AT_FDCWD ? -ENOENT : -EBADF) : static_cast<int>(n);
-  if (n >= static_cast<ssize_t>(sizeof buf)) return -ENAMETOOLONG;
-  out->assign(buf, static_cast<size_t>(n));
+  const int missing = dirfd == AT_FDCWD ? ENOENT : EBADF;
+  if (n < 0 && n != -ENAMETOOLONG) return n == -ENOENT ? -missing : static_cast<int>(n);
+  if (n >= 0 && n < static_cast<ssize_t>(sizeof buf)) out->assign(buf, static_cast<size_t>(n));
+  if (n < 0 || n >= static_cast<ssize_t>(sizeof buf) || IsDeletedTarget(*out)) {
+    int fd = -1;
+    bool dead = false;
+    int r = NameThroughLink(p, missing, names, &fd, out, &dead);
+    if (r < 0) return r;
+    // SAFETY: a removed directory is decided on the path it had and walked from itself: what
+    // is at that path now is another object, never reached from here.
+    anchor->Reset();
+    if (dead) {
+      anchor->fd = fd;
+      anchor->path = *out;
+    } else {
+      close(fd);
+    }
+  }
   if (out->empty() || (*out)[0] != '/') return -ENOTDIR;  // pipe:[..], socket:[..], ...
-  if (IsDeletedTarget(*out)) return -ENOENT;
   return 0;
 }
 
@@ -87,8 +103,6 @@ bool IsDeletedTarget(const std::string& t) {
   const size_t k = sizeof kDeleted - 1;
   return t.size() > k && t.compare(t.size() - k, k, kDeleted) == 0;
 }
-
-bool IsPathlessTarget(const std::string& t) { return t.empty() || t[0] != '/' || IsDeletedTarget(t); }
 
 std::string DeletedFilePath(const std::string& t) {
   // memfds ("/memfd:NAME (deleted)") never had a path: they stay objects without one.
@@ -155,12 +169,19 @@ bool IsTsydPid(long pid) {
 
 // Whether `path` (or, when it does not exist, its nearest existing ancestor) is on a procfs
 // mounted somewhere other than /proc (a chroot's /proc, a monitoring agent's /host/proc).
-static bool OnProcfsElsewhere(const std::string& path) {
+static bool OnProcfsElsewhere(const std::string& path, const Anchor* anchor) {
   if (path == "/proc" || path.compare(0, 6, "/proc/") == 0) return false;
   std::string p = path;
+  // A symlink is on its directory's file system: statfs would follow it (/etc/mtab leads to
+  // /proc/self/mounts, yet lstat, readlink, rm and mv of /etc/mtab touch no procfs).
+  struct stat lst;
+  if (StatPath(p, anchor, &lst, false) == 0 && S_ISLNK(lst.st_mode)) {
+    size_t cut = p.rfind('/');
+    p = cut == 0 ? std::string("/") : p.substr(0, cut);
+  }
   struct statfs sf;
-  while (statfs(p.c_str(), &sf) < 0) {
-    if ((errno != ENOENT && errno != ENOTDIR) || p == "/" || p.empty()) return false;
+  for (int r; (r = StatfsPath(p, anchor, &sf)) < 0;) {
+    if ((r != -ENOENT && r != -ENOTDIR) || p == "/" || p.empty()) return false;
     size_t cut = p.rfind('/');
     p = cut == 0 ? std::string("/") : p.substr(0, cut);
   }
@@ -184,9 +205,10 @@ static bool IsMagicTarget(const std::string& t) {
 }
 
 // The mount a path is on (statx STATX_MNT_ID, not following a final symlink); 0 if unknown.
-static uint64_t MountOf(const std::string& path) {
+static uint64_t MountOf(const std::string& path, const Anchor* anchor) {
   struct statx sx;
-  if (statx(AT_FDCWD, path.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) return 0;
+  PathAt at;
+  if (at.Open(path, anchor) < 0 || statx(at.dirfd(), at.name(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) return 0;
   return (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 }
 
@@ -199,6 +221,8 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   res->decide_as.clear();
   res->left.clear();
   res->magic_target.clear();
+  res->anchor.Reset();
+  const Anchor* const anchor = &res->anchor;
   if (raw[0] == 0) return -ENOENT;
   {
     size_t end = strlen(raw);
@@ -211,7 +235,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   const bool absolute = raw[0] == '/';
   std::string base;
   if (!absolute || opts.in_root) {
-    int r = ProcLink(tid, dirfd, &base);
+    int r = ProcLink(tid, dirfd, opts.names, &base, &res->anchor);
     if (r < 0) return r;
   }
   // SAFETY: RESOLVE_BENEATH refuses absolute paths and `..` above the start directory;
@@ -220,8 +244,8 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   const std::string root = opts.in_root ? base : std::string("/");
   out = absolute ? root : base;
   // SAFETY: RESOLVE_NO_XDEV: every component must stay on the mount the walk starts on.
-  const uint64_t start_mount = opts.no_xdev ? MountOf(out) : 0;
-  auto crossed = [&](const std::string& p) { return opts.no_xdev && MountOf(p) != start_mount; };
+  const uint64_t start_mount = opts.no_xdev ? MountOf(out, anchor) : 0;
+  auto crossed = [&](const std::string& p) { return opts.no_xdev && MountOf(p, anchor) != start_mount; };
   pid_t tgid = 0;
   auto own_tgid = [&]() -> pid_t {
     if (tgid == 0) tgid = TgidOf(tid);
@@ -240,6 +264,9 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   char link[PATH_MAX];
   bool popping = false;
   while (!pending.empty()) {
+    // SAFETY: a walk that left a removed start directory (through "..", or an absolute symlink)
+    // finds by name what is at its paths now: the anchor no longer stands for them.
+    if (!res->anchor.Holds(out)) res->anchor.Reset();
     std::string c = std::move(pending.back());
     pending.pop_back();
     next.clear();
@@ -248,7 +275,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (c == "." || c == "..") {
       // "file/." and "file/.." fail as in the kernel: only a directory has . and ..
       struct stat dst;
-      if (stat(out.c_str(), &dst) == 0 && !S_ISDIR(dst.st_mode)) return -ENOTDIR;
+      if (StatPath(out, anchor, &dst, true) == 0 && !S_ISDIR(dst.st_mode)) return -ENOTDIR;
     }
     if (c == ".") continue;
     if (c == "..") {
@@ -289,19 +316,20 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       return -EACCES;
     next = out;
     Append(&next, c);
-    if (next.size() >= PATH_MAX) return -ENAMETOOLONG;
+    if (next.size() >= kMaxPathLen) return -ENAMETOOLONG;
     if (last && entry_last) {
       struct stat lst;
-      if (lstat(next.c_str(), &lst) < 0) {
-        if (errno != ENOENT) return -errno;
+      int r = StatPath(next, anchor, &lst, false);
+      if (r < 0) {
+        if (r != -ENOENT) return r;
         res->missing = true;
       }
       out = std::move(next);
       break;
     }
-    ssize_t n = readlink(next.c_str(), link, sizeof link);
+    ssize_t n = ReadlinkPath(next, anchor, link, sizeof link);
     if (n < 0) {
-      int e = errno;
+      int e = static_cast<int>(-n);
       if (e == EINVAL) {  // exists and is not a symlink
         if (crossed(next)) return -EXDEV;
         out = std::move(next);
@@ -365,21 +393,22 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     PushComponents(&pending, target);
   }
   next.clear();
+  if (!res->anchor.Holds(out)) res->anchor.Reset();
   // "file/" names a directory: the kernel refuses it for anything else.
   if (follow_slash && !res->magic) {
     struct stat st;
-    if (stat(out.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
+    if (StatPath(out, anchor, &st, true) == 0 && !S_ISDIR(st.st_mode)) return -ENOTDIR;
   }
   if (opts.slash_entry) {
     struct stat st;
-    const bool dir = lstat(out.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    const bool dir = StatPath(out, anchor, &st, false) == 0 && S_ISDIR(st.st_mode);
     res->slash = (trailing_slash ? kEndsInSlash : 0) | (dir ? kLastIsDir : 0);
   }
   // SAFETY: the supervisor's own /proc entries (memory, fds, environment) are never
   // reachable from the sandbox, whatever the policy says. /proc/self is mapped to the program
   // and /proc/<tsyd> refused above by name; another procfs mount has neither guard (its
   // `self` is tsyd, its <tsyd pid>/mem writable by tsyd): it is refused as a whole.
-  if (OnProcfsElsewhere(out)) return -EACCES;
+  if (OnProcfsElsewhere(out, anchor)) return -EACCES;
   long owner = ProcPid(out);
   if (owner >= 0 && IsTsydPid(owner)) return -EACCES;
   // SAFETY: the program never reaches another process's memory, environment or fds: ptrace,
@@ -413,14 +442,14 @@ long Canonicalize(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts
 
 // The excursions of a resolution for JS (kPathLeftLen); false when they do not fit.
 bool SetLeft(ThreadState* st, const std::string& left) {
-  if (left.size() > kPathBufSize - kLeftOffset) return false;
+  if (left.size() > kLocalAddrOffset - kLeftOffset) return false;
   memcpy(st->path + kLeftOffset, left.data(), left.size());
   st->slots[kPathLeftLen] = static_cast<int32_t>(left.size());
   return true;
 }
 
 static void SetDecideAs(ThreadState* st, const std::string& decide_as) {
-  const bool fits = !decide_as.empty() && decide_as.size() + 1 <= kPathBufSize - kDecideAsOffset;
+  const bool fits = !decide_as.empty() && decide_as.size() + 1 <= kLeftOffset - kDecideAsOffset;
   if (fits) memcpy(st->path + kDecideAsOffset, decide_as.c_str(), decide_as.size() + 1);
   st->slots[kPathDecideLen] = fits ? static_cast<int32_t>(decide_as.size()) : 0;
 }
@@ -467,6 +496,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   st->slots[kPathLeftLen] = 0;
   st->slots[kPathTaken] = 0;
   st->path_null = false;
+  st->anchor.Reset();
   const seccomp_notif* req = st->req;
   pid_t tid = static_cast<pid_t>(req->pid);
   int dirfd = dirfd_arg < 0 ? AT_FDCWD : static_cast<int>(static_cast<int32_t>(req->data.args[dirfd_arg]));
@@ -498,6 +528,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.no_xdev = flags & kNoXdev;
   opts.slash_entry = flags & kSlashEntry;
   opts.reaper = st->reaper;
+  opts.names = &st->dir_names;
   ResolveResult res;
   st->slots[kPathSlash] = 0;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
@@ -516,6 +547,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   st->slots[kPathForeignProc] = res.foreign_proc ? 1 : 0;
   st->slots[kPathSlash] = res.slash;
   SetDecideAs(st, res.decide_as);
+  st->anchor = std::move(res.anchor);
   return Napi::Number::New(env, static_cast<double>(len));
 }
 
@@ -544,11 +576,11 @@ static Napi::Value CanonicalizeJs(const Napi::CallbackInfo& info) {
   opts.no_xdev = flags & kNoXdev;
   opts.reaper = State(env)->reaper;
   ResolveResult res;
-  char out[kPathBufSize];
-  long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out, sizeof out, &res);
+  std::vector<char> out(kMaxPathLen);
+  long len = Canonicalize(tid, dirfd, raw.c_str(), opts, out.data(), out.size(), &res);
   if (len < 0) return Napi::Number::New(env, static_cast<double>(len));
-  if (bytes) return Napi::Buffer<char>::Copy(env, out, static_cast<size_t>(len));
-  return Napi::String::New(env, out, static_cast<size_t>(len));
+  if (bytes) return Napi::Buffer<char>::Copy(env, out.data(), static_cast<size_t>(len));
+  return Napi::String::New(env, out.data(), static_cast<size_t>(len));
 }
 
 std::string PathlessName(pid_t tgid, int fd) {
@@ -557,7 +589,8 @@ std::string PathlessName(pid_t tgid, int fd) {
 
 Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& path, bool magic,
                            const std::string& decide_as) {
-  if (path.size() + 1 > kDecideAsOffset) return Napi::Number::New(env, -ENAMETOOLONG);
+  st->anchor.Reset();
+  if (path.size() + 1 > kMaxPathLen) return Napi::Number::New(env, -ENAMETOOLONG);
   memcpy(st->path, path.c_str(), path.size() + 1);
   st->path_len = path.size();
   st->slots[kPathMagic] = magic ? 1 : 0;
@@ -588,16 +621,28 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
     ssize_t r = readlink(p, link, sizeof link);
     return r < 0 ? -errno : r;
   });
+  std::string out;
+  bool dead = false;
+  if (n >= static_cast<ssize_t>(sizeof link)) n = -ENAMETOOLONG;
+  if (n >= 0) out.assign(link, static_cast<size_t>(n));
+  // Too long for the kernel to name, or ending in " (deleted)": named through tsyd's fd of it.
+  if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) {
+    int own = -1;
+    n = NameThroughLink(p, EBADF, &st->dir_names, &own, &out, &dead);
+    if (own >= 0) close(own);
+  }
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   if (n < 0) return Napi::Number::New(env, n == -ENOENT ? -EBADF : static_cast<double>(n));
-  if (n >= static_cast<ssize_t>(sizeof link)) return Napi::Number::New(env, -ENAMETOOLONG);
-  std::string out(link, static_cast<size_t>(n));
   if (fd == AT_FDCWD) {
+    // A removed cwd is decided on the path it had.
     if (out.empty() || out[0] != '/') return Napi::Number::New(env, -ENOENT);
     return SetCheckedPath(env, st, out, false);
   }
-  const bool magic = IsPathlessTarget(out);
-  const std::string decide_as = DeletedFilePath(out);
+  // The link as the kernel shows it: a magic path must still lead there when reopened.
+  const std::string target = dead ? out + " (deleted)" : out;
+  const bool magic = dead || out.empty() || out[0] != '/';
+  const std::string decide_as = DeletedFilePath(target);
+  out = target;
   st->magic_target = magic ? out : std::string();
   if (magic) {
     pid_t g = TgidOf(tid);

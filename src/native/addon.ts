@@ -61,15 +61,17 @@ export const Slot = {
   count: 48,
 } as const;
 
-export const PATH_BUF_SIZE = 4 * 4096;
+/** The longest canonical path, its NUL included (addon/common.h kMaxPathLen): longer than PATH_MAX. */
+export const MAX_PATH_LEN = 32 * 1024;
 /** Where a deleted file's former path is put in the path buffer (Slot.pathDecideLen). */
-export const DECIDE_AS_OFFSET = 4096;
+export const DECIDE_AS_OFFSET = MAX_PATH_LEN;
 /** Where the directories a resolution left through ".." are put in the path buffer (Slot.pathLeftLen). */
-export const LEFT_OFFSET = 2 * 4096;
+export const LEFT_OFFSET = 2 * MAX_PATH_LEN;
 /** Marks a symlink followed in the pathLeftLen list (addon/common.h kLeftLink). */
 export const LEFT_LINK = '\x01';
 /** Where sockInfo() puts the socket's own address bytes in the path buffer (addon/net.cc kLocalOff). */
-export const LOCAL_ADDR_OFFSET = 3 * 4096;
+export const LOCAL_ADDR_OFFSET = 4 * MAX_PATH_LEN;
+export const PATH_BUF_SIZE = LOCAL_ADDR_OFFSET + 4096;
 
 /** Flags of resolvePath()/canonicalize() (addon/path.cc ResolveFlag). */
 export const Resolve = {
@@ -282,6 +284,7 @@ export interface Addon {
   setInlineBlocking(on: boolean): void;
   /** Test only (TSYD_FAULT=slow-job-pickup): idle job threads take a job handed to them 200 ms late. */
   setSlowJobPickup(on: boolean): void;
+  /** openat2 of an absolute path; one longer than PATH_MAX is reached in steps, none following a symlink. */
   openat2(path: string | Buffer, flags: number, mode?: number, resolve?: number): number;
   /** kind: ChildEvent; exec: a = errno (0: ok), b = stage; ended/reaperEnded: a = code or -1, b = signal; stopped: a = signal. */
   watchChild(reaperPidfd: number, statusFd: number, controlFd: number, cb: (kind: number, a: number, b: number, syscall: string) => void): void;

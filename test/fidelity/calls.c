@@ -572,6 +572,7 @@ static void setup(void) {
   must(symlink("b/d", "chain1") == 0, "chain1");
   must(symlink("chain1", "chain2") == 0, "chain2");
   must(symlink("/proc/self/cwd", "selfcwd") == 0, "selfcwd");
+  must(symlink("/proc/self/mounts", "mtab") == 0, "mtab");
   char abs[PATH_MAX + 8];
   snprintf(abs, sizeof abs, "%s/b/f", root);
   must(symlink(abs, "absf") == 0, "absf");
@@ -1201,6 +1202,11 @@ static void proc_cases(void) {
   STAT("/proc/self/cwd/..");
   ACCESS("/proc/self/cwd", W_OK);
   c_getdents(AT_FDCWD, "cwd", "/proc/self/cwd");
+  /* a symlink into /proc is a link like any other (as /etc/mtab, /dev/fd) */
+  LSTAT("mtab");
+  READLINK("mtab");
+  CHANGE(("rename mtab mtab2"), syscall(SYS_rename, "mtab", "mtab2"));
+  CHANGE(("unlink mtab2"), syscall(SYS_unlink, "mtab2"));
 }
 
 static void *other_thread(void *arg) {
