@@ -126,6 +126,13 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
   if (n >= 0) out.assign(link, static_cast<size_t>(n));
   // Too long for the kernel to name, or ending in " (deleted)": named the long way (NameOfFd).
   if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) n = NameOfFd(st->taken_fd, &st->dir_names, &out, &dead);
+  if (n == -ENOTDIR) {
+    // A file deeper than the kernel can name has no way up ("..") to rebuild its path from.
+    // SAFETY: decided as the program's own open file (/proc/<tgid>/fd/N), as an object without a
+    // path is; it was reached through a decided path when it was opened.
+    out.clear();
+    n = 0;
+  }
   if (n < 0) return Napi::Number::New(env, n);
   if (dead) out.append(" (deleted)");  // as the kernel shows it: what a magic path must still lead to
   const bool magic = dead || out.empty() || out[0] != '/';
