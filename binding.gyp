@@ -14,6 +14,7 @@
         "addon/fsops.cc",
         "addon/dirents.cc",
         "addon/net.cc",
+        "addon/unixbind.cc",
         "addon/control.cc",
         "addon/privilege.cc",
         "addon/offload.cc"

@@ -82,6 +82,13 @@ constexpr int kRefusedBlockDevice = -1002;
 // hide, never watched for the program (answered EACCES).
 constexpr int kRefusedDirectoryWatch = -1010;
 
+// unixbind.cc: binds the AF_UNIX socket `sock` with the program's own address bytes
+// (`given`, as read), creating the socket file `base` in the checked directory `dirfd` and
+// nowhere else: 0, -errno of bind(), or kBindNameUnavailable when that cannot be done here (the
+// caller binds another way).
+constexpr long kBindNameUnavailable = -1011;
+long BindUnixName(int sock, int dirfd, const std::string& given, const std::string& base);
+
 constexpr size_t kPathBufSize = 4 * PATH_MAX;
 constexpr size_t kDecideAsOffset = PATH_MAX;
 constexpr size_t kLeftOffset = 2 * PATH_MAX;

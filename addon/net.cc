@@ -309,6 +309,12 @@ static long BuildAddress(ThreadState* st, int op, sockaddr_storage* out, socklen
     held->fd = OpenChecked(st, dir.c_str(), false, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (held->fd < 0) return held->fd;
     n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/thread-self/fd/%d/%s", held->fd, base->c_str());
+    // Only a fallback (BindUnixPath): a name near the 108-byte limit has no room behind the
+    // /proc prefix, and then there is none (length 0).
+    if (n < 0 || static_cast<size_t>(n) >= sizeof un->sun_path) {
+      *outlen = 0;
+      return 0;
+    }
   } else {
     held->fd = OpenChecked(st, path.c_str(), magic, O_PATH | O_CLOEXEC | (magic ? 0 : O_NOFOLLOW), 0);
     if (held->fd < 0) return held->fd;
@@ -320,18 +326,28 @@ static long BuildAddress(ThreadState* st, int op, sockaddr_storage* out, socklen
   return 0;
 }
 
+// The bind of a UNIX path: under the program's own name, in the checked directory `dirfd`
+// (BindUnixName: getsockname and the peers see the name the program gave); where that cannot be
+// done, under the directory's /proc name `sa` (none when it does not fit in 108 bytes).
+static long BindUnixPath(ThreadState* st, int sock, const sockaddr* sa, socklen_t len, int dirfd, const std::string& base) {
+  long r = BindUnixName(sock, dirfd, st->sockaddr, base);
+  if (r != kBindNameUnavailable) return r;
+  if (len == 0) return -ENAMETOOLONG;
+  return bind(sock, sa, len) < 0 ? -errno : 0;
+}
+
 // bind of a UNIX path on tsyd's copy of the socket. The kernel gives the socket file the mode
 // of the socket's inode less the umask — tsyd's umask is 0, so the program's is applied to the
 // inode first and the inode's mode restored after: the file is created with the right mode in
 // one step (no window in which it has more permissions, nothing to chmod by name afterwards).
-static long BindWithUmask(ThreadState* st, int sock, const sockaddr* sa, socklen_t len) {
+static long BindWithUmask(ThreadState* st, int sock, const sockaddr* sa, socklen_t len, int dirfd, const std::string& base) {
   struct stat sb;
   if (fstat(sock, &sb) < 0) return -errno;
   int um = UmaskOf(static_cast<pid_t>(st->req->pid));
   if (um < 0) return um;
   const mode_t before = sb.st_mode & 07777;
   if (fchmod(sock, before & ~static_cast<mode_t>(um)) < 0) return -errno;
-  long r = bind(sock, sa, len) < 0 ? -errno : 0;
+  long r = BindUnixPath(st, sock, sa, len, dirfd, base);
   fchmod(sock, before);
   return r;
 }
@@ -703,7 +719,7 @@ static long Perform(ThreadState* st, int op, int flags) {
     return ConnectStream(st, sock, sa, salen, &held);
   }
   if (op == kNetBind) {
-    if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock, addr, salen);
+    if (!base.empty()) return BindWithUmask(st, sock, addr, salen, held.fd, base);
     return bind(sock, addr, salen) < 0 ? -errno : 0;
   }
   return PerformSend(st, op, flags, sock, sa, salen, &held);
