@@ -171,6 +171,7 @@ void InitNet(Napi::Env env, Napi::Object exports);
 void InitControl(Napi::Env env, Napi::Object exports);
 void InitPrivilege(Napi::Env env, Napi::Object exports);
 void InitOffload(Napi::Env env, Napi::Object exports);
+void InitAlone(Napi::Env env, Napi::Object exports);
 
 // A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
 struct Job {

@@ -3,7 +3,8 @@
 // by tsyd on a copy of the program's socket (pidfd_getfd) with tsyd's own copy of the address,
 // of the data and of the control messages. listen and the sends of a datagram socket are
 // decided as the bind the kernel makes on its own (autobind) as well; setsockopt(IP_OPTIONS)
-// is performed with the options tsyd checked.
+// is performed with the options tsyd checked. A UNIX path is bound under the program's own name
+// (unixbind.cc); where the kernel must make a call itself (SO_PEERCRED), see alone.cc.
 #include "common.h"
 
 #include <errno.h>

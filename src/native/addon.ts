@@ -249,6 +249,13 @@ export interface Addon {
   netSettle(allowed: boolean, flags?: number): number;
   /** SO_TYPE of the program's socket (arg 0, tsyd's copy kept for the request) and its own address in the local slots, or -errno. */
   sockInfo(): number;
+  /**
+   * 1 when the kernel may perform the current request itself (CONTINUE): the caller is the
+   * sandbox's only task, its socket (arg 0) is the one tsyd looked at, and (addrArg ≥ 0) the
+   * address readSockaddr() read at args[addrArg] is unchanged and cannot change (addon/alone.cc).
+   * 0 when not, -ESRCH when the caller is gone.
+   */
+  callerAlone(addrArg: number): number;
   /** Reads, checks and copies the control data of the last readMsgName(): 0, -errno or NET_REFUSED_ROUTE. */
   readControl(): number;
   /** setsockopt(IP_OPTIONS) performed with the checked options and answered, or NET_REFUSED_ROUTE (not answered). */
