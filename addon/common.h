@@ -213,6 +213,8 @@ void LowerCallerAccess();
 // this thread may not raise it.
 bool RaiseCapability(int cap);
 void LowerCapability(int cap);
+// Whether RaiseCapability(cap) would succeed (the capability is in this thread's permitted set).
+bool MayRaiseCapability(int cap);
 
 // Runs op() (a long: ≥ 0 or -errno); when ptrace access to the caller was refused (a program
 // that made itself non-dumpable), once more with CAP_SYS_PTRACE raised, if this thread may.

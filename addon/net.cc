@@ -574,8 +574,9 @@ static long WriteMsgLen(int notify_fd, uint64_t id, pid_t caller, uint64_t vec, 
 static constexpr size_t kMaxWaitingStream = 64u << 10;
 
 // SAFETY: SCM_CREDENTIALS naming the program's pid was judged for the program
-// (CheckCredentials); the kernel judges it again against tsyd's pid, so CAP_SYS_ADMIN is raised
-// for this one send only (the thread's effective set is the program's otherwise).
+// (CheckCredentials), or is the program's own (AddProgramCredentials); the kernel judges it
+// again against tsyd's pid, so CAP_SYS_ADMIN is raised for this one send only (the thread's
+// effective set is the program's otherwise).
 static ssize_t SendAs(int sock, const msghdr* mh, int flags, bool as_program) {
   if (as_program) RaiseCapability(CAP_SYS_ADMIN);
   const ssize_t n = sendmsg(sock, mh, flags);
@@ -603,20 +604,19 @@ static long KeepForWaiting(int sock, std::vector<char>* data) {
 // kMaxWaitingKib), tsyd's control data and SCM_RIGHTS fds, a UNIX path's fd.
 // sendmmsg's first message: the job writes its msg_len and answers 1 (a short count, which the
 // kernel's sendmmsg may give too).
-static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* gathered, const sockaddr_storage& sa,
-                        socklen_t salen, Fd* held, int msg_flags, bool as_program) {
+static long OffloadSend(ThreadState* st, int sock, std::vector<char>* gathered, const std::string& control,
+                        const sockaddr_storage& sa, socklen_t salen, Fd* held, int msg_flags, bool as_program) {
   long r = KeepForWaiting(sock, gathered);
   if (r < 0) return r;
   auto owned = std::make_shared<OwnedFds>();
   owned->fds.swap(st->control_fds);  // the job sends them, then closes them
   const int job_sock = JobSocket(sock, held, owned.get());
   if (job_sock < 0) return job_sock;
-  std::string control = (op == kNetSendmsg && st->have_control) ? st->control : std::string();
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   const bool mmsg = st->mmsg_index == 0;
   const uint64_t vec = st->req->data.args[1];
   const size_t bytes = gathered->size() + control.size();
-  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
+  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), ctl = control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
     iovec jiov = {data.data(), data.size()};
     msghdr jm;
     memset(&jm, 0, sizeof jm);
@@ -624,9 +624,9 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
     jm.msg_namelen = salen;
     jm.msg_iov = &jiov;
     jm.msg_iovlen = 1;
-    if (!control.empty()) {
-      jm.msg_control = &control[0];
-      jm.msg_controllen = control.size();
+    if (!ctl.empty()) {
+      jm.msg_control = &ctl[0];
+      jm.msg_controllen = ctl.size();
     }
     JobBlocking(job, true);
     ssize_t sent = SendAs(job_sock, &jm, msg_flags | MSG_NOSIGNAL, as_program);
@@ -644,6 +644,8 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
     JobAnswer(job, r);
   }, bytes);
 }
+
+static bool AddProgramCredentials(ThreadState* st, int sock, std::string* control);
 
 // sendto, sendmsg and one message of sendmmsg, with the address tsyd checked.
 static long PerformSend(ThreadState* st, int op, int flags, int sock, const sockaddr_storage& sa, socklen_t salen, Fd* held) {
@@ -666,9 +668,11 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   mh.msg_namelen = salen;
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  if (op == kNetSendmsg && st->have_control && !st->control.empty()) {
-    mh.msg_control = &st->control[0];
-    mh.msg_controllen = st->control.size();
+  std::string control = op == kNetSendmsg && st->have_control ? st->control : std::string();
+  const bool implicit_creds = AddProgramCredentials(st, sock, &control);
+  if (!control.empty()) {
+    mh.msg_control = &control[0];
+    mh.msg_controllen = control.size();
   }
   // A blocking send waits for buffer space as long as the peer likes: tried without waiting
   // first. SAFETY: an emulator never waits on the program (a blocked send would hold a whole
@@ -682,12 +686,12 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   //    it waits only for its own buffer to drain into the device, never for a peer.
   const int sock_fl = fcntl(sock, F_GETFL);
   const bool may_wait = sock_fl >= 0 && !(sock_fl & O_NONBLOCK) && !(msg_flags & MSG_DONTWAIT) && !(flags & kPostCheck);
-  const bool as_program = op == kNetSendmsg && st->have_control && st->creds_as_program;
+  const bool as_program = (op == kNetSendmsg && st->have_control && st->creds_as_program) || implicit_creds;
   st->slots[kNetBatchEnd] = 0;
   ssize_t n = SendAs(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0), as_program);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
     if (mmsg && st->mmsg_index > 0) return -EAGAIN;  // ends the batch: JS answers the count
-    return OffloadSend(st, op, sock, &data, sa, salen, held, msg_flags, as_program);
+    return OffloadSend(st, sock, &data, control, sa, salen, held, msg_flags, as_program);
   }
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   if (n < 0) {
@@ -910,6 +914,42 @@ static long CheckCredentials(ThreadState* st, const cmsghdr* c) {
   // tsyd sends it: the kernel checks the pid against tsyd's own (CAP_SYS_ADMIN otherwise).
   if (u.pid != getpid()) st->creds_as_program = true;
   return 0;
+}
+
+// Whether tsyd's copy of the control data carries SCM_CREDENTIALS (walked as readControl did).
+static bool HasCredentials(const std::string& control) {
+  for (size_t off = 0; off + sizeof(cmsghdr) <= control.size();) {
+    cmsghdr c;
+    memcpy(&c, control.data() + off, sizeof c);
+    if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == kScmCredentials) return true;
+    if (c.cmsg_len < sizeof(cmsghdr)) return false;
+    off += CMSG_ALIGN(c.cmsg_len);
+  }
+  return false;
+}
+
+// SAFETY: a send of the program's own on a UNIX socket carries its pid, real uid and gid
+// (SCM_CREDENTIALS at a receiver with SO_PASSCRED); tsyd's send would carry tsyd's pid. So tsyd
+// adds them explicitly when the program gave none — only when it may raise CAP_SYS_ADMIN for the
+// send (SendAs: the kernel checks a pid not its own): an unprivileged tsyd's sends carry its own
+// pid (README). They are the program's own credentials, as the kernel would read them now.
+static bool AddProgramCredentials(ThreadState* st, int sock, std::string* control) {
+  int domain = 0;
+  socklen_t dl = sizeof domain;
+  if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || domain != AF_UNIX) return false;
+  ProcCreds pc;
+  if (HasCredentials(*control) || !MayRaiseCapability(CAP_SYS_ADMIN) || ReadCreds(static_cast<pid_t>(st->req->pid), &pc) < 0) return false;
+  const ucred u = {pc.tgid, pc.uid[0], pc.gid[0]};
+  cmsghdr c;
+  memset(&c, 0, sizeof c);
+  c.cmsg_len = CMSG_LEN(sizeof u);
+  c.cmsg_level = SOL_SOCKET;
+  c.cmsg_type = kScmCredentials;
+  const size_t at = CMSG_ALIGN(control->size());
+  control->resize(at + CMSG_SPACE(sizeof u), '\0');
+  memcpy(&(*control)[at], &c, sizeof c);
+  memcpy(&(*control)[at] + (CMSG_DATA(&c) - reinterpret_cast<unsigned char*>(&c)), &u, sizeof u);
+  return true;
 }
 
 // One control message of sendmsg: 0 to pass it on (after any change in place), -errno, or
