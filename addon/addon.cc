@@ -47,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitOffload(env, exports);
   InitNet(env, exports);
   InitAlone(env, exports);
+  InitUnixBind(env, exports);
   return exports;
 }
 

@@ -12,12 +12,13 @@
 //    the checked directory (a clone of the fd's own mount: nothing is looked up by name).
 // The child shares tsyd's memory (CLONE_VM | CLONE_VFORK: no copy of Node's address space) but
 // not its fs (cwd, root), and binds with the caller's effective capabilities. The mirror's mount
-// namespace and tmpfs need CAP_SYS_ADMIN and CAP_SYS_CHROOT, raised from tsyd's permitted set.
-// An unprivileged tsyd has neither: a user namespace would give them, but not the right to make
-// directories in its tmpfs — that needs tsyd's uid mapped in it, and /proc/<child>/uid_map of a
-// non-dumpable tsyd (spawn.ts) is root's to write. So an unprivileged tsyd binds "s.sock" and
-// "/s.sock" (in a user namespace without ids: chroot needs nothing more) under the program's
-// name, and other names as before (kBindNameUnavailable: the checked directory's /proc name).
+// namespace and tmpfs need CAP_SYS_ADMIN and CAP_SYS_CHROOT: a root tsyd raises them from its
+// permitted set. An unprivileged tsyd joins a user namespace of its own, made at start
+// (makeBindUserNs, before tsyd makes itself non-dumpable: the id map of a non-dumpable process is
+// root's to write) that maps only tsyd's uid and gid — tsyd must be mapped there to make the
+// mirror's directories. Without it, "s.sock" and "/s.sock" (a fresh user namespace without ids:
+// chroot needs nothing more) are still bound under the program's name, other names as before
+// (kBindNameUnavailable: the checked directory's /proc name).
 #include "common.h"
 
 #include <errno.h>
@@ -36,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -135,6 +137,23 @@ static bool PlanBind(const std::string& name, const std::string& base, BindPlan*
   return true;
 }
 
+// The program's sun_path as the kernel reads it: up to its first NUL or the length.
+static std::string SunPath(const std::string& given) {
+  const size_t off = offsetof(sockaddr_un, sun_path);
+  if (given.size() <= off) return std::string();
+  std::string name = given.substr(off);
+  return name.substr(0, strnlen(name.c_str(), name.size()));
+}
+
+static bool HasCapability(const __user_cap_data_struct caps[2], int cap) {
+  return (caps[cap / 32].permitted >> (cap % 32)) & 1;
+}
+
+// Whether this thread may raise what the mirror's namespace needs.
+static bool Privileged(const __user_cap_data_struct caps[2]) {
+  return HasCapability(caps, CAP_SYS_ADMIN) && HasCapability(caps, CAP_SYS_CHROOT);
+}
+
 // What the child reached (kDone: bound; kBinding: bind() itself failed with `err`).
 enum BindStage { kDone = 0, kSetup = 1, kBinding = 2 };
 
@@ -146,6 +165,7 @@ struct BindCall {
   socklen_t len;
   bool privileged;  // raises CAP_SYS_ADMIN/CAP_SYS_CHROOT
   bool userns;      // else: CAP_SYS_CHROOT in a user namespace of its own (no ids mapped)
+  int join_userns;  // else: joins this user namespace (makeBindUserNs), or -1
   __user_cap_data_struct caps[2];  // the caller's: the bind is made with its effective set
   int stage = kSetup;
   int err = 0;
@@ -197,6 +217,7 @@ static bool EnterMirror(const BindPlan& plan) {
 
 static bool EnterPlan(const BindCall& c) {
   if (c.privileged && c.plan->from != BindFrom::kCwdIsDir && !RaiseForNamespace(c)) return false;
+  if (c.join_userns >= 0 && setns(c.join_userns, CLONE_NEWUSER) < 0) return false;
   if (fchdir(c.dirfd) < 0) return false;
   switch (c.plan->from) {
     case BindFrom::kCwdIsDir:
@@ -233,36 +254,71 @@ static int BindChild(void* arg) {
   return 0;
 }
 
-// Runs BindChild in a child sharing this memory, with every signal blocked (Node's handlers
-// must not run there); this thread waits until it is done.
-static void RunChild(BindCall* c) {
+// Runs fn(arg) in a child sharing this memory (and `flags`), with every signal blocked (Node's
+// handlers must not run there); this thread waits until it is done. 0 or -errno of clone.
+static int RunChild(int (*fn)(void*), void* arg, int flags) {
   std::vector<char> stack(64 << 10);
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  const int flags = CLONE_VM | CLONE_VFORK | (c->userns ? CLONE_NEWUSER : 0);
-  const pid_t pid = clone(BindChild, stack.data() + stack.size(), flags, c);
+  const pid_t pid = clone(fn, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | flags, arg);
   const int e = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) {
-    c->err = e;
-    return;
-  }
+  if (pid < 0) return -e;
   int status;
   while (waitpid(pid, &status, __WALL) < 0 && errno == EINTR) {
   }
+  return 0;
 }
 
-// The program's sun_path as the kernel reads it: up to its first NUL or the length.
-static std::string SunPath(const std::string& given) {
-  const size_t off = offsetof(sockaddr_un, sun_path);
-  if (given.size() <= off) return std::string();
-  std::string name = given.substr(off);
-  return name.substr(0, strnlen(name.c_str(), name.size()));
+// The user namespace an unprivileged tsyd's binds join (see the file comment): one per process,
+// kept open (O_CLOEXEC) for the process's life, for every emulator thread; -1 none.
+static std::atomic<int> bind_userns{-1};
+
+struct UserNsCall {
+  char uid_map[32];
+  char gid_map[32];
+  int fd = -1;
+  int err = 0;
+};
+
+static bool WriteFile(const char* path, const char* text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == static_cast<ssize_t>(strlen(text));
 }
 
-static bool HasCapability(const __user_cap_data_struct caps[2], int cap) {
-  return (caps[cap / 32].permitted >> (cap % 32)) & 1;
+// In a fresh user namespace, sharing tsyd's fd table: maps tsyd's own uid and gid (nothing
+// else), then opens the namespace for tsyd to keep.
+static int UserNsChild(void* arg) {
+  UserNsCall* c = static_cast<UserNsCall*>(arg);
+  if (WriteFile("/proc/self/uid_map", c->uid_map) && WriteFile("/proc/self/setgroups", "deny") &&
+      WriteFile("/proc/self/gid_map", c->gid_map))
+    c->fd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+  if (c->fd < 0) c->err = errno;
+  return 0;
+}
+
+// makeBindUserNs() → the fd of that user namespace, made on the first call; -errno when it
+// cannot be made (user namespaces off, or tsyd non-dumpable already); -EEXIST when tsyd does not
+// need one (it may raise CAP_SYS_ADMIN and CAP_SYS_CHROOT).
+static Napi::Value MakeBindUserNs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (bind_userns.load() >= 0) return Napi::Number::New(env, bind_userns.load());
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct caps[2];
+  if (syscall(SYS_capget, &hdr, caps) < 0) return Napi::Number::New(env, -errno);
+  if (Privileged(caps)) return Napi::Number::New(env, -EEXIST);
+  UserNsCall c;
+  snprintf(c.uid_map, sizeof c.uid_map, "%u %u 1", geteuid(), geteuid());
+  snprintf(c.gid_map, sizeof c.gid_map, "%u %u 1", getegid(), getegid());
+  const int r = RunChild(UserNsChild, &c, CLONE_NEWUSER | CLONE_FILES);
+  if (r < 0) return Napi::Number::New(env, r);
+  if (c.fd < 0) return Napi::Number::New(env, -c.err);
+  bind_userns.store(c.fd);
+  return Napi::Number::New(env, c.fd);
 }
 
 long BindUnixName(int sock, int dirfd, const std::string& given, const std::string& base) {
@@ -276,14 +332,19 @@ long BindUnixName(int sock, int dirfd, const std::string& given, const std::stri
   c.len = static_cast<socklen_t>(given.size());
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   if (syscall(SYS_capget, &hdr, c.caps) < 0) return kBindNameUnavailable;
-  c.privileged = HasCapability(c.caps, CAP_SYS_ADMIN) && HasCapability(c.caps, CAP_SYS_CHROOT);
-  // An unprivileged tsyd cannot make the mirror (see the file comment); "/s.sock" needs only
+  c.privileged = Privileged(c.caps);
+  // Unprivileged: the mirror in tsyd's user namespace, if it has one; "/s.sock" needs only
   // CAP_SYS_CHROOT, which a user namespace of the child's own gives it.
-  if (!c.privileged && plan.from == BindFrom::kMirror) return kBindNameUnavailable;
+  c.join_userns = !c.privileged && plan.from == BindFrom::kMirror ? bind_userns.load() : -1;
+  if (!c.privileged && plan.from == BindFrom::kMirror && c.join_userns < 0) return kBindNameUnavailable;
   c.userns = !c.privileged && plan.from == BindFrom::kRootIsDir;
-  RunChild(&c);
+  if (RunChild(BindChild, &c, c.userns ? CLONE_NEWUSER : 0) < 0) return kBindNameUnavailable;
   if (c.stage == kDone) return 0;
   return c.stage == kBinding ? -c.err : kBindNameUnavailable;
+}
+
+void InitUnixBind(Napi::Env env, Napi::Object exports) {
+  exports.Set("makeBindUserNs", Napi::Function::New(env, MakeBindUserNs, "makeBindUserNs"));
 }
 
 }  // namespace tsyd

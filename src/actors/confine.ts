@@ -61,11 +61,13 @@ const NO_SOCKETS: Array<[string, string]> = [
 /**
  * What an emulator's bind of a UNIX path needs (addon/unixbind.cc): a short-lived child that
  * binds the program's own name from a root and cwd of its own — a private tmpfs in a private
- * mount namespace, the checked directory bind-mounted from its fd. SAFETY: `mount`, `umount2`,
- * `pivot_root` and `setns` stay denied (the child needs none: the new mount API builds and
- * attaches its mounts, all inside its own namespace, whose mounts it makes private first).
+ * mount namespace, the checked directory bind-mounted from its fd; an unprivileged tsyd's child
+ * joins tsyd's own user namespace for that (setns). SAFETY: `mount`, `umount2` and `pivot_root`
+ * stay denied (the child needs none: the new mount API builds and attaches its mounts, all
+ * inside its own namespace, whose mounts it makes private first). What these calls give a
+ * thread of an unprivileged tsyd, any unprivileged process has (namespaces of its own).
  */
-const UNIX_BIND_CALLS = new Set(['unshare', 'chroot', 'open_tree', 'move_mount', 'fsopen', 'fsmount']);
+const UNIX_BIND_CALLS = new Set(['unshare', 'chroot', 'open_tree', 'move_mount', 'fsopen', 'fsmount', 'setns']);
 
 /** The deny-list of one thread kind: [syscall, reason]. */
 export function confinementRules(kind: ThreadKind): Array<[string, string]> {

@@ -256,6 +256,12 @@ export interface Addon {
    * 0 when not, -ESRCH when the caller is gone.
    */
   callerAlone(addrArg: number): number;
+  /**
+   * The user namespace (mapping only tsyd's uid and gid) in which an unprivileged tsyd binds a
+   * UNIX socket under the program's own name (addon/unixbind.cc): made on the first call, which
+   * must come before setDumpable(false). Its fd, -EEXIST when tsyd needs none, else -errno.
+   */
+  makeBindUserNs(): number;
   /** Reads, checks and copies the control data of the last readMsgName(): 0, -errno or NET_REFUSED_ROUTE. */
   readControl(): number;
   /** setsockopt(IP_OPTIONS) performed with the checked options and answered, or NET_REFUSED_ROUTE (not answered). */
