@@ -601,10 +601,11 @@ static long KeepForWaiting(int sock, std::vector<char>* data) {
 // Sends a send that would wait (tried without waiting: EAGAIN) on a job thread, which answers
 // when it returns (kOffloaded; kOffloadFull / kOffloadMemory: answered EAGAIN). The job has its
 // own copies of all it needs: the socket, the data (KeepForWaiting; counted against
-// kMaxWaitingKib), tsyd's control data and SCM_RIGHTS fds, a UNIX path's fd.
+// kMaxWaitingKib with the program's control data, `own_control` bytes of `control`), tsyd's
+// control data and SCM_RIGHTS fds, a UNIX path's fd.
 // sendmmsg's first message: the job writes its msg_len and answers 1 (a short count, which the
 // kernel's sendmmsg may give too).
-static long OffloadSend(ThreadState* st, int sock, std::vector<char>* gathered, const std::string& control,
+static long OffloadSend(ThreadState* st, int sock, std::vector<char>* gathered, const std::string& control, size_t own_control,
                         const sockaddr_storage& sa, socklen_t salen, Fd* held, int msg_flags, bool as_program) {
   long r = KeepForWaiting(sock, gathered);
   if (r < 0) return r;
@@ -615,7 +616,7 @@ static long OffloadSend(ThreadState* st, int sock, std::vector<char>* gathered, 
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   const bool mmsg = st->mmsg_index == 0;
   const uint64_t vec = st->req->data.args[1];
-  const size_t bytes = gathered->size() + control.size();
+  const size_t bytes = gathered->size() + own_control;  // the program's (not credentials tsyd added)
   return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), ctl = control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
     iovec jiov = {data.data(), data.size()};
     msghdr jm;
@@ -669,6 +670,7 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
   std::string control = op == kNetSendmsg && st->have_control ? st->control : std::string();
+  const size_t own_control = control.size();
   const bool implicit_creds = AddProgramCredentials(st, sock, &control);
   if (!control.empty()) {
     mh.msg_control = &control[0];
@@ -691,7 +693,7 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   ssize_t n = SendAs(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0), as_program);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
     if (mmsg && st->mmsg_index > 0) return -EAGAIN;  // ends the batch: JS answers the count
-    return OffloadSend(st, sock, &data, control, sa, salen, held, msg_flags, as_program);
+    return OffloadSend(st, sock, &data, control, own_control, sa, salen, held, msg_flags, as_program);
   }
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   if (n < 0) {
