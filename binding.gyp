@@ -15,6 +15,8 @@
         "addon/fsops.cc",
         "addon/dirents.cc",
         "addon/net.cc",
+        "addon/unixbind.cc",
+        "addon/alone.cc",
         "addon/control.cc",
         "addon/privilege.cc",
         "addon/offload.cc"

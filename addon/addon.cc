@@ -46,6 +46,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPrivilege(env, exports);
   InitOffload(env, exports);
   InitNet(env, exports);
+  InitAlone(env, exports);
+  InitUnixBind(env, exports);
   return exports;
 }
 

@@ -90,6 +90,13 @@ constexpr int kRefusedBlockDevice = -1002;
 // hide, never watched for the program (answered EACCES).
 constexpr int kRefusedDirectoryWatch = -1010;
 
+// unixbind.cc: binds the AF_UNIX socket `sock` with the program's own address bytes
+// (`given`, as read), creating the socket file `base` in the checked directory `dirfd` and
+// nowhere else: 0, -errno of bind(), or kBindNameUnavailable when that cannot be done here (the
+// caller binds another way).
+constexpr long kBindNameUnavailable = -1011;
+long BindUnixName(int sock, int dirfd, const std::string& given, const std::string& base);
+
 // The longest canonical path tsyd decides on and acts on, its NUL included: longer than PATH_MAX,
 // which limits only the string a call passes (relative to a dirfd or the cwd), not the path it
 // names. Beyond it: ENAMETOOLONG (the path buffer holds the path, its decide-as name and the
@@ -211,6 +218,8 @@ void InitNet(Napi::Env env, Napi::Object exports);
 void InitControl(Napi::Env env, Napi::Object exports);
 void InitPrivilege(Napi::Env env, Napi::Object exports);
 void InitOffload(Napi::Env env, Napi::Object exports);
+void InitAlone(Napi::Env env, Napi::Object exports);
+void InitUnixBind(Napi::Env env, Napi::Object exports);
 
 // A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
 struct Job {
@@ -260,6 +269,8 @@ void LowerCallerAccess();
 // this thread may not raise it.
 bool RaiseCapability(int cap);
 void LowerCapability(int cap);
+// Whether RaiseCapability(cap) would succeed (the capability is in this thread's permitted set).
+bool MayRaiseCapability(int cap);
 
 // Runs op() (a long: ≥ 0 or -errno); when ptrace access to the caller was refused (a program
 // that made itself non-dumpable), once more with CAP_SYS_PTRACE raised, if this thread may.

@@ -3,7 +3,8 @@
 // by tsyd on a copy of the program's socket (pidfd_getfd) with tsyd's own copy of the address,
 // of the data and of the control messages. listen and the sends of a datagram socket are
 // decided as the bind the kernel makes on its own (autobind) as well; setsockopt(IP_OPTIONS)
-// is performed with the options tsyd checked.
+// is performed with the options tsyd checked. A UNIX path is bound under the program's own name
+// (unixbind.cc); where the kernel must make a call itself (SO_PEERCRED), see alone.cc.
 #include "common.h"
 
 #include <errno.h>
@@ -311,6 +312,12 @@ static long BuildAddress(ThreadState* st, int op, sockaddr_storage* out, socklen
     held->fd = OpenChecked(st, dir.c_str(), false, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
     if (held->fd < 0) return held->fd;
     n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/thread-self/fd/%d/%s", held->fd, base->c_str());
+    // Only a fallback (BindUnixPath): a name near the 108-byte limit has no room behind the
+    // /proc prefix, and then there is none (length 0).
+    if (n < 0 || static_cast<size_t>(n) >= sizeof un->sun_path) {
+      *outlen = 0;
+      return 0;
+    }
   } else {
     held->fd = OpenChecked(st, path.c_str(), magic, O_PATH | O_CLOEXEC | (magic ? 0 : O_NOFOLLOW), 0);
     if (held->fd < 0) return held->fd;
@@ -322,18 +329,28 @@ static long BuildAddress(ThreadState* st, int op, sockaddr_storage* out, socklen
   return 0;
 }
 
+// The bind of a UNIX path: under the program's own name, in the checked directory `dirfd`
+// (BindUnixName: getsockname and the peers see the name the program gave); where that cannot be
+// done, under the directory's /proc name `sa` (none when it does not fit in 108 bytes).
+static long BindUnixPath(ThreadState* st, int sock, const sockaddr* sa, socklen_t len, int dirfd, const std::string& base) {
+  long r = BindUnixName(sock, dirfd, st->sockaddr, base);
+  if (r != kBindNameUnavailable) return r;
+  if (len == 0) return -ENAMETOOLONG;
+  return bind(sock, sa, len) < 0 ? -errno : 0;
+}
+
 // bind of a UNIX path on tsyd's copy of the socket. The kernel gives the socket file the mode
 // of the socket's inode less the umask — tsyd's umask is 0, so the program's is applied to the
 // inode first and the inode's mode restored after: the file is created with the right mode in
 // one step (no window in which it has more permissions, nothing to chmod by name afterwards).
-static long BindWithUmask(ThreadState* st, int sock, const sockaddr* sa, socklen_t len) {
+static long BindWithUmask(ThreadState* st, int sock, const sockaddr* sa, socklen_t len, int dirfd, const std::string& base) {
   struct stat sb;
   if (fstat(sock, &sb) < 0) return -errno;
   int um = UmaskOf(static_cast<pid_t>(st->req->pid));
   if (um < 0) return um;
   const mode_t before = sb.st_mode & 07777;
   if (fchmod(sock, before & ~static_cast<mode_t>(um)) < 0) return -errno;
-  long r = bind(sock, sa, len) < 0 ? -errno : 0;
+  long r = BindUnixPath(st, sock, sa, len, dirfd, base);
   fchmod(sock, before);
   return r;
 }
@@ -570,8 +587,9 @@ static long WriteMsgLen(int notify_fd, uint64_t id, pid_t caller, uint64_t vec, 
 static constexpr size_t kMaxWaitingStream = 64u << 10;
 
 // SAFETY: SCM_CREDENTIALS naming the program's pid was judged for the program
-// (CheckCredentials); the kernel judges it again against tsyd's pid, so CAP_SYS_ADMIN is raised
-// for this one send only (the thread's effective set is the program's otherwise).
+// (CheckCredentials), or is the program's own (AddProgramCredentials); the kernel judges it
+// again against tsyd's pid, so CAP_SYS_ADMIN is raised for this one send only (the thread's
+// effective set is the program's otherwise).
 static ssize_t SendAs(int sock, const msghdr* mh, int flags, bool as_program) {
   if (as_program) RaiseCapability(CAP_SYS_ADMIN);
   const ssize_t n = sendmsg(sock, mh, flags);
@@ -596,23 +614,23 @@ static long KeepForWaiting(int sock, std::vector<char>* data) {
 // Sends a send that would wait (tried without waiting: EAGAIN) on a job thread, which answers
 // when it returns (kOffloaded; kOffloadFull / kOffloadMemory: answered EAGAIN). The job has its
 // own copies of all it needs: the socket, the data (KeepForWaiting; counted against
-// kMaxWaitingKib), tsyd's control data and SCM_RIGHTS fds, a UNIX path's fd.
+// kMaxWaitingKib with the program's control data, `own_control` bytes of `control`), tsyd's
+// control data and SCM_RIGHTS fds, a UNIX path's fd.
 // sendmmsg's first message: the job writes its msg_len and answers 1 (a short count, which the
 // kernel's sendmmsg may give too).
-static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* gathered, const sockaddr_storage& sa,
-                        socklen_t salen, Fd* held, int msg_flags, bool as_program) {
+static long OffloadSend(ThreadState* st, int sock, std::vector<char>* gathered, const std::string& control, size_t own_control,
+                        const sockaddr_storage& sa, socklen_t salen, Fd* held, int msg_flags, bool as_program) {
   long r = KeepForWaiting(sock, gathered);
   if (r < 0) return r;
   auto owned = std::make_shared<OwnedFds>();
   owned->fds.swap(st->control_fds);  // the job sends them, then closes them
   const int job_sock = JobSocket(sock, held, owned.get());
   if (job_sock < 0) return job_sock;
-  std::string control = (op == kNetSendmsg && st->have_control) ? st->control : std::string();
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   const bool mmsg = st->mmsg_index == 0;
   const uint64_t vec = st->req->data.args[1];
-  const size_t bytes = gathered->size() + control.size();
-  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
+  const size_t bytes = gathered->size() + own_control;  // the program's (not credentials tsyd added)
+  return Offload(st, [owned, job_sock, to = sa, salen, data = std::move(*gathered), ctl = control, msg_flags, as_program, caller, mmsg, vec](Job& job) mutable {
     iovec jiov = {data.data(), data.size()};
     msghdr jm;
     memset(&jm, 0, sizeof jm);
@@ -620,9 +638,9 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
     jm.msg_namelen = salen;
     jm.msg_iov = &jiov;
     jm.msg_iovlen = 1;
-    if (!control.empty()) {
-      jm.msg_control = &control[0];
-      jm.msg_controllen = control.size();
+    if (!ctl.empty()) {
+      jm.msg_control = &ctl[0];
+      jm.msg_controllen = ctl.size();
     }
     job.restartable = !HasSendTimeout(job_sock);
     JobBlocking(job, true);
@@ -641,6 +659,8 @@ static long OffloadSend(ThreadState* st, int op, int sock, std::vector<char>* ga
     JobAnswer(job, r);
   }, bytes);
 }
+
+static bool AddProgramCredentials(ThreadState* st, int sock, std::string* control);
 
 // sendto, sendmsg and one message of sendmmsg, with the address tsyd checked.
 static long PerformSend(ThreadState* st, int op, int flags, int sock, const sockaddr_storage& sa, socklen_t salen, Fd* held) {
@@ -663,9 +683,12 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   mh.msg_namelen = salen;
   mh.msg_iov = &iov;
   mh.msg_iovlen = 1;
-  if (op == kNetSendmsg && st->have_control && !st->control.empty()) {
-    mh.msg_control = &st->control[0];
-    mh.msg_controllen = st->control.size();
+  std::string control = op == kNetSendmsg && st->have_control ? st->control : std::string();
+  const size_t own_control = control.size();
+  const bool implicit_creds = AddProgramCredentials(st, sock, &control);
+  if (!control.empty()) {
+    mh.msg_control = &control[0];
+    mh.msg_controllen = control.size();
   }
   // A blocking send waits for buffer space as long as the peer likes: tried without waiting
   // first. SAFETY: an emulator never waits on the program (a blocked send would hold a whole
@@ -679,12 +702,12 @@ static long PerformSend(ThreadState* st, int op, int flags, int sock, const sock
   //    it waits only for its own buffer to drain into the device, never for a peer.
   const int sock_fl = fcntl(sock, F_GETFL);
   const bool may_wait = sock_fl >= 0 && !(sock_fl & O_NONBLOCK) && !(msg_flags & MSG_DONTWAIT) && !(flags & kPostCheck);
-  const bool as_program = op == kNetSendmsg && st->have_control && st->creds_as_program;
+  const bool as_program = (op == kNetSendmsg && st->have_control && st->creds_as_program) || implicit_creds;
   st->slots[kNetBatchEnd] = 0;
   ssize_t n = SendAs(sock, &mh, msg_flags | MSG_NOSIGNAL | (may_wait ? MSG_DONTWAIT : 0), as_program);
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && may_wait) {
     if (mmsg && st->mmsg_index > 0) return -EAGAIN;  // ends the batch: JS answers the count
-    return OffloadSend(st, op, sock, &data, sa, salen, held, msg_flags, as_program);
+    return OffloadSend(st, sock, &data, control, own_control, sa, salen, held, msg_flags, as_program);
   }
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   if (n < 0) {
@@ -717,7 +740,7 @@ static long Perform(ThreadState* st, int op, int flags) {
     return ConnectStream(st, sock, sa, salen, &held);
   }
   if (op == kNetBind) {
-    if (sa.ss_family == AF_UNIX && !base.empty()) return BindWithUmask(st, sock, addr, salen);
+    if (!base.empty()) return BindWithUmask(st, sock, addr, salen, held.fd, base);
     return bind(sock, addr, salen) < 0 ? -errno : 0;
   }
   return PerformSend(st, op, flags, sock, sa, salen, &held);
@@ -907,6 +930,42 @@ static long CheckCredentials(ThreadState* st, const cmsghdr* c) {
   // tsyd sends it: the kernel checks the pid against tsyd's own (CAP_SYS_ADMIN otherwise).
   if (u.pid != getpid()) st->creds_as_program = true;
   return 0;
+}
+
+// Whether tsyd's copy of the control data carries SCM_CREDENTIALS (walked as readControl did).
+static bool HasCredentials(const std::string& control) {
+  for (size_t off = 0; off + sizeof(cmsghdr) <= control.size();) {
+    cmsghdr c;
+    memcpy(&c, control.data() + off, sizeof c);
+    if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == kScmCredentials) return true;
+    if (c.cmsg_len < sizeof(cmsghdr)) return false;
+    off += CMSG_ALIGN(c.cmsg_len);
+  }
+  return false;
+}
+
+// SAFETY: a send of the program's own on a UNIX socket carries its pid, real uid and gid
+// (SCM_CREDENTIALS at a receiver with SO_PASSCRED); tsyd's send would carry tsyd's pid. So tsyd
+// adds them explicitly when the program gave none — only when it may raise CAP_SYS_ADMIN for the
+// send (SendAs: the kernel checks a pid not its own): an unprivileged tsyd's sends carry its own
+// pid (README). They are the program's own credentials, as the kernel would read them now.
+static bool AddProgramCredentials(ThreadState* st, int sock, std::string* control) {
+  int domain = 0;
+  socklen_t dl = sizeof domain;
+  if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &dl) < 0 || domain != AF_UNIX) return false;
+  ProcCreds pc;
+  if (HasCredentials(*control) || !MayRaiseCapability(CAP_SYS_ADMIN) || ReadCreds(static_cast<pid_t>(st->req->pid), &pc) < 0) return false;
+  const ucred u = {pc.tgid, pc.uid[0], pc.gid[0]};
+  cmsghdr c;
+  memset(&c, 0, sizeof c);
+  c.cmsg_len = CMSG_LEN(sizeof u);
+  c.cmsg_level = SOL_SOCKET;
+  c.cmsg_type = kScmCredentials;
+  const size_t at = CMSG_ALIGN(control->size());
+  control->resize(at + CMSG_SPACE(sizeof u), '\0');
+  memcpy(&(*control)[at], &c, sizeof c);
+  memcpy(&(*control)[at] + (CMSG_DATA(&c) - reinterpret_cast<unsigned char*>(&c)), &u, sizeof u);
+  return true;
 }
 
 // One control message of sendmsg: 0 to pass it on (after any change in place), -errno, or

@@ -38,6 +38,10 @@ static bool SetEffective(int cap, bool on) {
 bool RaiseCallerAccess() { return SetEffective(CAP_SYS_PTRACE, true); }
 void LowerCallerAccess() { SetEffective(CAP_SYS_PTRACE, false); }
 bool RaiseCapability(int cap) { return SetEffective(cap, true); }
+bool MayRaiseCapability(int cap) {
+  __user_cap_data_struct data[2];
+  return Caps(data) && (data[cap / 32].permitted >> (cap % 32)) & 1;
+}
 void LowerCapability(int cap) { SetEffective(cap, false); }
 
 // lowerThreadCapabilities(caps: number[]): removes `caps` from this thread's effective set (the

@@ -170,6 +170,10 @@ export class SandboxedProcess extends EventEmitter {
     // SAFETY: a program running as the same user must not be able to ptrace tsyd, take its
     // fds with pidfd_getfd or open its /proc/<pid>/mem; the program itself gets a fresh
     // dumpable flag at execve. (Also in library use: the host process is what is protected.)
+    // An unprivileged tsyd binds UNIX sockets under the program's own name in a user namespace
+    // of its own, whose id map it can write only while dumpable (addon/unixbind.cc). Without
+    // one (user namespaces off), those binds keep a /proc name (README).
+    native.makeBindUserNs();
     native.setDumpable(false);
     let spawned;
     try {

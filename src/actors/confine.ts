@@ -58,6 +58,17 @@ const NO_SOCKETS: Array<[string, string]> = [
   ['accept4', 'this thread kind needs no socket'],
 ];
 
+/**
+ * What an emulator's bind of a UNIX path needs (addon/unixbind.cc): a short-lived child that
+ * binds the program's own name from a root and cwd of its own — a private tmpfs in a private
+ * mount namespace, the checked directory bind-mounted from its fd; an unprivileged tsyd's child
+ * joins tsyd's own user namespace for that (setns). SAFETY: `mount`, `umount2` and `pivot_root`
+ * stay denied (the child needs none: the new mount API builds and attaches its mounts, all
+ * inside its own namespace, whose mounts it makes private first). What these calls give a
+ * thread of an unprivileged tsyd, any unprivileged process has (namespaces of its own).
+ */
+const UNIX_BIND_CALLS = new Set(['unshare', 'chroot', 'open_tree', 'move_mount', 'fsopen', 'fsmount', 'setns']);
+
 /** The deny-list of one thread kind: [syscall, reason]. */
 export function confinementRules(kind: ThreadKind): Array<[string, string]> {
   switch (kind) {
@@ -68,7 +79,7 @@ export function confinementRules(kind: ThreadKind): Array<[string, string]> {
       // their copy of its socket (handlers/net.ts: decided on that copy, so that a dup2 onto
       // the fd number after the check cannot make the kernel listen on another socket). They
       // still create no socket and accept no connection.
-      return [...COMMON, ['unshare', 'its fd table and fs are set up before confinement'], ...NO_SOCKETS.filter(([n]) => n !== 'listen')];
+      return [...COMMON.filter(([n]) => !UNIX_BIND_CALLS.has(n)), ...NO_SOCKETS.filter(([n]) => n !== 'listen')];
     case 'interrupter':
       return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'reads only /proc status'], ...NO_SOCKETS];
     case 'ipc':

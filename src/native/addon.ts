@@ -261,6 +261,19 @@ export interface Addon {
   netSettle(allowed: boolean, flags?: number): number;
   /** SO_TYPE of the program's socket (arg 0, tsyd's copy kept for the request) and its own address in the local slots, or -errno. */
   sockInfo(): number;
+  /**
+   * 1 when the kernel may perform the current request itself (CONTINUE): the caller is the
+   * sandbox's only task, its socket (arg 0) is the one tsyd looked at, and (addrArg ≥ 0) the
+   * address readSockaddr() read at args[addrArg] is unchanged and cannot change (addon/alone.cc).
+   * 0 when not, -ESRCH when the caller is gone.
+   */
+  callerAlone(addrArg: number): number;
+  /**
+   * The user namespace (mapping only tsyd's uid and gid) in which an unprivileged tsyd binds a
+   * UNIX socket under the program's own name (addon/unixbind.cc): made on the first call, which
+   * must come before setDumpable(false). Its fd, -EEXIST when tsyd needs none, else -errno.
+   */
+  makeBindUserNs(): number;
   /** Reads, checks and copies the control data of the last readMsgName(): 0, -errno or NET_REFUSED_ROUTE. */
   readControl(): number;
   /** setsockopt(IP_OPTIONS) performed with the checked options and answered, or NET_REFUSED_ROUTE (not answered). */

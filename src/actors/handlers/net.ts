@@ -28,6 +28,8 @@ const { EACCES, ENOENT, EPERM, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
 const MAX_MMSG = 1024;
 const SOCK_DGRAM = 2;
+/** sockInfo()'s family of a UNIX socket (Slot.netLocalFamily: 1000 + AF_UNIX). */
+const LOCAL_UNIX = 1001;
 
 const IPPROTO_IP = 0;
 const IPPROTO_IPV6 = 41;
@@ -147,6 +149,18 @@ function hiddenOnly(ctx: EmulatorContext, sys: string, kind: number): number {
   return kind === SockKind.unixPath && unixHidden(ctx, sys, unixPath(ctx)) ? ENOENT : 0;
 }
 
+/**
+ * Whether the kernel may make the allowed call on the UNIX address just read itself (CONTINUE):
+ * then it names the program, not tsyd — in a peer's SO_PEERCRED (connect), in a datagram's
+ * SCM_CREDENTIALS (sendto) — and binds under the program's own name, with its umask.
+ * SAFETY: only when the caller is the sandbox's only task and the address it gave cannot change
+ * any more (addon/alone.cc); a magic path (/proc/self/fd/N) stays tsyd's to open.
+ */
+function kernelMayPerform(ctx: EmulatorContext, kind: number, addrArg: number): boolean {
+  if (kind === SockKind.unixPath ? ctx.slots[Slot.pathMagic] === 1 : kind !== SockKind.abstract) return false;
+  return native.callerAlone(addrArg) === 1;
+}
+
 /** Answers a verdict that is not 0; true when the call may go on. */
 function answered(v: number): boolean {
   if (v === 0) return true;
@@ -252,7 +266,9 @@ function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' 
   if (!decides && !ctx.policy.isOn('stat')) return void native.respond(Answer.continue);
   const kind = native.readSockaddr(1, 2, op);
   // (With net/bind off, bind's address rules allow everything: only create decides a path.)
-  if (answered(decides ? verdict(ctx, cap, sys, kind) : hiddenOnly(ctx, sys, kind))) perform(ctx, sys, op);
+  if (!answered(decides ? verdict(ctx, cap, sys, kind) : hiddenOnly(ctx, sys, kind))) return;
+  if (kernelMayPerform(ctx, kind, 1)) return void native.respond(Answer.continue);
+  perform(ctx, sys, op);
 }
 
 /**
@@ -271,6 +287,9 @@ function listen(ctx: EmulatorContext): void {
   const type = native.sockInfo();
   if (type < 0) return void answered(type === -ESRCH ? GONE : -type);
   const a = localAddress(ctx);
+  // A UNIX listener's SO_PEERCRED (which its clients get) names who called listen: the kernel
+  // listens for the program itself when the fd number cannot be swapped (addon/alone.cc).
+  if (ctx.slots[Slot.netLocalFamily] === LOCAL_UNIX && native.callerAlone(-1) === 1) return void native.respond(Answer.continue);
   if (a !== null) {
     const ok = a.port === 0 ? ctx.policy.checkAddress('net/bind', a.family, a.bytes, 0) : bindAllowedAt(ctx, a);
     if (!ok && !ctx.allowsAddress('net/bind', 'listen', a.family, a.bytes, 0)) return void native.respond(Answer.error, EACCES);
@@ -335,6 +354,7 @@ function sendto(ctx: EmulatorContext): void {
   // as for write(), which no filter sees without slowing every write.)
   if (kind === SockKind.none) return void native.respond(Answer.continue);
   if (!answered(sendVerdict(ctx, 'sendto', kind, on))) return;
+  if (kernelMayPerform(ctx, kind, 4)) return void native.respond(Answer.continue);
   let flags = 0;
   if (kind === SockKind.inet && (flags = autobindFlags(ctx, 'sendto', destination(ctx))) < 0) return void answered(flags === -ESRCH ? GONE : -flags);
   perform(ctx, 'sendto', NetOp.sendto, flags);
