@@ -199,6 +199,8 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   ResolveOpts opts;
   // bind creates the last component and never follows it; connect follows it.
   opts.nofollow_last = binding;
+  // "name/" is that name as bind makes it (as mknod): not followed, and never a new directory.
+  opts.slash_entry = binding;
   // SAFETY: the reaper's /proc entries are refused as for every other path (it is tsyd's).
   opts.reaper = st->reaper;
   ResolveResult res;
@@ -208,6 +210,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
     SetFailedPath(st, res);
     return len;
   }
+  if (binding && res.missing && !raw.empty() && raw.back() == '/') return -ENOENT;
   // SAFETY: the directories walked into and out of ("hidden/sub/../../x.sock"), for JS: a walk
   // through a hidden directory finds nothing (else names under it could be told apart). Too
   // many to check: refused.

@@ -31,7 +31,9 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -1104,6 +1106,37 @@ static void misc_cases(void) {
   PLAIN(("getdents64 ffd"), ({ char b[256]; syscall(SYS_getdents64, ffd, b, sizeof b); }));
 }
 
+/* bind (or connect) a UNIX datagram socket to `p`; bind's result shows the name getsockname gives. */
+static void c_unix(const char *p, int binding) {
+  L("%s unix %s", binding ? "bind" : "connect", p);
+  int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un a = {.sun_family = AF_UNIX};
+  strncpy(a.sun_path, p, sizeof a.sun_path - 1);
+  long r = syscall(binding ? SYS_bind : SYS_connect, s, &a, sizeof a);
+  int e = errno;
+  char w[256] = "";
+  struct sockaddr_un g;
+  socklen_t gl = sizeof g;
+  if (r == 0 && binding && getsockname(s, (struct sockaddr *)&g, &gl) == 0) snprintf(w, sizeof w, "name=%s", g.sun_path);
+  close(s);
+  report(r, e, w);
+  if (binding) tree_changes();
+}
+
+static void socket_cases(void) {
+  c_unix("o/s1", 1);
+  c_unix("o/s1", 1);
+  c_unix("o/s1/", 1);
+  c_unix("o/s2/", 1);
+  c_unix("b/f/", 1);
+  c_unix("b/lf", 1);
+  c_unix("b/dang", 1);
+  c_unix("o/s1", 0);
+  c_unix("o/s1/", 0);
+  c_unix("b/f", 0);
+  c_unix("o/nosock", 0);
+}
+
 static void cwd_cases(void) {
   c_getcwd();
   c_chdir("b/ld");
@@ -1345,6 +1378,8 @@ int main(int argc, char **argv) {
   c_fdcount("rename_cases");
   misc_cases();
   c_fdcount("misc_cases");
+  socket_cases();
+  c_fdcount("socket_cases");
   cwd_cases();
   c_fdcount("cwd_cases");
   proc_cases();
