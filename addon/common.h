@@ -249,6 +249,13 @@ int JobAnswer(Job& job, long r);
 // it asked for), EINTR otherwise.
 int RestartAnswer(const int32_t* asked, const int32_t* seq);
 // Injects `fd` as the answer (ADDFD + SEND): the program's fd number, or -errno (answered).
+// Installs tsyd's `fd` in the caller of request `id` (ADDFD, without SEND): the number it got
+// there, or -errno. The caller closes its copy and only then answers with that number: the
+// program must not run while tsyd still holds the file (a file written through tsyd and run at
+// once got ETXTBSY; a lease, or a port just closed, stayed taken). With WAIT_KILLABLE_RECV only a
+// fatal signal wakes the caller between the two steps.
+int InstallFd(int notify_fd, uint64_t id, int fd, bool cloexec);
+// InstallFd for a job, then its answer; closes fd in between.
 int JobInject(Job& job, int fd, bool cloexec);
 
 // Reads a NUL-terminated string of at most `max` bytes (including the NUL) from the

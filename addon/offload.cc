@@ -59,20 +59,27 @@ int JobAnswer(Job& job, long r) {
   return ioctl(job.notify_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) < 0 ? -errno : 0;
 }
 
-int JobInject(Job& job, int fd, bool cloexec) {
+int InstallFd(int notify_fd, uint64_t id, int fd, bool cloexec) {
   seccomp_notif_addfd add{};
-  add.id = job.id;
-  add.flags = SECCOMP_ADDFD_FLAG_SEND;
+  add.id = id;
   add.srcfd = static_cast<uint32_t>(fd);
   add.newfd_flags = cloexec ? O_CLOEXEC : 0;
   int remote;
   do {  // a stray SIGALRM must not lose the fd
-    remote = ioctl(job.notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
-  } while (remote < 0 && errno == EINTR && NotifIdValid(job.notify_fd, job.id));
-  if (remote >= 0 || errno == ENOENT) return remote >= 0 ? remote : -ESRCH;
-  int e = errno;
-  JobAnswer(job, -e);  // e.g. EMFILE: the program's fd table is full
-  return -e;
+    remote = ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  } while (remote < 0 && errno == EINTR && NotifIdValid(notify_fd, id));
+  return remote >= 0 ? remote : -errno;
+}
+
+int JobInject(Job& job, int fd, bool cloexec) {
+  int remote = InstallFd(job.notify_fd, job.id, fd, cloexec);
+  close(fd);  // before the answer (see InstallFd)
+  if (remote == -ENOENT) return -ESRCH;
+  if (remote < 0) {
+    JobAnswer(job, remote);  // e.g. EMFILE: the program's fd table is full
+    return remote;
+  }
+  return JobAnswer(job, remote) == -ENOENT ? -ESRCH : remote;
 }
 
 // Job threads are kept a while once their call returned, ready for the next one of the same

@@ -313,8 +313,7 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
         return;
       }
       if (o_path) ClearNonblockOfFile(fd);
-      JobInject(job, fd, cloexec);
-      close(fd);
+      JobInject(job, fd, cloexec);  // closes fd
     });
     return Napi::Number::New(env, r);
   };
@@ -342,25 +341,17 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
     int r = Respond(st, 1, -fd);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
   }
-  seccomp_notif_addfd add{};
-  add.id = st->req->id;
-  add.flags = SECCOMP_ADDFD_FLAG_SEND;
-  add.srcfd = static_cast<uint32_t>(fd);
-  add.newfd = 0;
-  add.newfd_flags = cloexec ? O_CLOEXEC : 0;
-  int remote;
-  EndBusy(st);  // the ADDFD+SEND below is the answer
-  do {  // a stray SIGALRM must not lose the fd: the kernel withdrew it, send it again
-    remote = ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
-  } while (remote < 0 && errno == EINTR && NotifIdValid(st->notify_fd, add.id));
-  int e = errno;
+  int remote = InstallFd(st->notify_fd, st->req->id, fd, cloexec);
+  int e = -remote;
   close(fd);
   if (remote >= 0) {
-    st->have_req = false;
-    return Napi::Number::New(env, remote);
+    // The answer comes only now that tsyd's copy is closed (see InstallFd).
+    int r = Respond(st, 2, remote);
+    return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
   }
   if (e == ENOENT) {  // the caller is gone: nothing to answer
     st->have_req = false;
+    EndBusy(st);
     return Napi::Number::New(env, -ESRCH);
   }
   Respond(st, 1, e);  // e.g. EMFILE: the program's fd table is full
