@@ -89,7 +89,12 @@ function emulateOpen(
   const path = resolveArg(ctx, sys, dirfdArg, pathArg, rflags);
   if (path === null) return;
   ctx.fault(path);
-  if (flags & O_CREAT && entryOf(ctx).slash) return void native.respond(Answer.error, EISDIR);
+  if (flags & O_CREAT && entryOf(ctx).slash) {
+    // SAFETY: EISDIR whatever the name is (a hidden one too, as if it did not exist), but the
+    // directory it would be made in must be visible: a hidden one does not exist (ENOENT).
+    const dir = path.slice(0, Math.max(1, path.lastIndexOf('/')));
+    return void native.respond(Answer.error, checkHidden && isHidden(ctx, sys, dir) ? ENOENT : EISDIR);
+  }
   if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);
   // SAFETY: /proc/<pid> of a process outside the sandbox is never written, whatever the rules:
   // oom_score_adj, autogroup, comm, attr/*, coredump_filter of a same-uid neighbour (or of any
