@@ -5,7 +5,7 @@
 // between the check and the kernel's own lookup, so exec is a policy for what a program runs
 // in good faith, not a barrier against a program racing its own exec. The read capability
 // still guards every file the new image opens.
-import { constants as fsc, fstatSync, readSync } from 'node:fs';
+import { constants as fsc, fstatSync, lstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { Answer, native, Resolve, Slot } from '../../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
@@ -29,7 +29,7 @@ export type Head =
   | { kind: 'script'; interpreter: string }
   | { kind: 'elf'; interpreter: string | null; class32: boolean }
   | { kind: 'other' }
-  | { kind: 'unreadable'; why: string };
+  | { kind: 'unreadable'; why: string; errno?: number };
 
 const ELF_MAGIC = 0x464c457f; // "\x7fELF", little-endian
 const PT_INTERP = 3;
@@ -60,19 +60,22 @@ function elfInterpreter(fd: number, head: Buffer): string | null {
  * file it executes without read permission (an execute-only script) and despite a lease, so a
  * head tsyd cannot read may name any interpreter: the caller refuses the exec.
  */
-export function headOf(path: string): Head {
+export function headOf(path: string, magic = false): Head {
   let fd: number;
   try {
     // Non-blocking: a FIFO named as a program must not stall the emulator. SAFETY: the path is
     // canonical: no symlink, no magic link is followed (a component swapped since the check
-    // fails instead of leading tsyd elsewhere), and only a regular file is read.
-    fd = native.openat2(Buffer.from(path, 'latin1'), fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOFOLLOW, 0, Resolve2.noSymlinks | Resolve2.noMagiclinks);
+    // fails instead of leading tsyd elsewhere), and only a regular file is read. A magic path
+    // (/proc/<tgid>/fd/N of the program's own memfd or deleted file, as the canonicaliser made
+    // it) is followed, to the object the kernel's exec will read through the same link.
+    const resolve = magic ? 0 : Resolve2.noSymlinks | Resolve2.noMagiclinks;
+    fd = native.openat2(Buffer.from(path, 'latin1'), fsc.O_RDONLY | fsc.O_NONBLOCK | (magic ? 0 : fsc.O_NOFOLLOW), 0, resolve);
   } catch (err) {
     const code = (err as { errno?: number }).errno;
     // Gone: the kernel's own lookup fails as well. Anything else (EACCES of an execute-only
     // file, EWOULDBLOCK of a lease, ELOOP of a swapped component): unknown.
     if (code === os.errno.ENOENT) return { kind: 'other' };
-    return { kind: 'unreadable', why: `cannot read its head to check what it runs (errno ${code ?? '?'})` };
+    return { kind: 'unreadable', why: `cannot read its head to check what it runs (errno ${code ?? '?'})`, errno: code };
   }
   try {
     // Not a regular file: the kernel refuses to execute it (EACCES).
@@ -97,6 +100,15 @@ export function headOf(path: string): Head {
   }
 }
 
+/** Whether the checked path is a symlink itself (not followed). */
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(Buffer.from(path, 'latin1')).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** Denies an exec for a reason of the file's head (one warn record), with `errno`. */
 function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string, errno: number): void {
   ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.slots[Slot.pid], why }, `denied exec of ${fromBytes(path)}: ${why}`);
@@ -112,9 +124,14 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
   ctx.fault(path);
   if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
   const tid = ctx.slots[Slot.pid]!;
+  let magic = ctx.slots[Slot.pathMagic] === 1;
   for (let depth = 0; ; depth++) {
-    const head = headOf(path);
+    const head = headOf(path, magic);
+    magic = false;
     if (head.kind === 'other') break;
+    // AT_SYMLINK_NOFOLLOW and the checked path is a link: the kernel's answer, made here (never
+    // continued: a link swapped in could lead anywhere).
+    if (head.kind === 'unreadable' && head.errno === ELOOP && depth === 0 && flags & AT_SYMLINK_NOFOLLOW && isLink(path)) return refuse(ELOOP);
     if (head.kind === 'unreadable') return refuseHead(ctx, sys, path, head.why, EACCES);
     // SAFETY: 32-bit programs make only calls the filter refuses, but the kernel gives one
     // without PT_GNU_STACK READ_IMPLIES_EXEC, and a far jump to 64-bit code then maps files
