@@ -77,7 +77,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const wd = new WorkerData(task.shared, task.maxEmulators);
   policyLog ??= new PolicyLog(task.policyLog);
   const rules = policyLog;
-  handlers ??= buildHandlerTable({ recordRestart: (tgid, sig, restart, gone) => wd.setRestart(tgid, sig, restart, gone) });
+  handlers ??= buildHandlerTable();
   const table_ = handlers;
   const slot = wd.slot(task.slot);
   native.bindBuffers(slot, pathBuf, wd.ctl);

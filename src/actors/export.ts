@@ -54,7 +54,7 @@ export function exportPfc(): string {
 export function exportSyscalls(policy: Policy): string {
   const arch = native.arch;
   const handlerCaps = new Map<string, readonly Capability[]>();
-  for (const h of buildHandlerTable({ recordRestart: () => {} }).values()) handlerCaps.set(h.name, h.caps);
+  for (const h of buildHandlerTable().values()) handlerCaps.set(h.name, h.caps);
   const ctx = { arch, tsydPid: 0, isOn: (c: Capability) => policy.isOn(c), lockOff: policy.lock === 'off', handlerCaps };
   const on = CAPABILITIES.filter((c) => policy.isOn(c));
   const lines = [

@@ -63,8 +63,6 @@ export const Job = { state: 0, tid: 1, caller: 2, idLo: 3, idHi: 4, seq: 5, kib:
 export const JobState = { free: 0, starting: 1, running: 2, blocking: 3 } as const;
 
 export const MAX_COUNT = 0x7fff;
-/** Processes whose SA_RESTART handlers are tracked (rt_sigaction), 3 words each: tgid, mask lo, mask hi. */
-export const RESTART_ENTRIES = 1024;
 const BUSY_MASK = 0xffff;
 
 export function split(word: number): { curr: number; busy: number } {
@@ -83,7 +81,7 @@ export class WorkerData {
 
   static create(maxEmulators: number, maxJobs = DEFAULT_MAX_JOBS): WorkerData {
     if (maxEmulators < 1 || maxEmulators > MAX_COUNT) throw new RangeError(`emulator maximum must be 1..${MAX_COUNT}`);
-    const words = Ctl.words + SLOT_WORDS * maxEmulators + 3 * RESTART_ENTRIES + JOB_WORDS * maxJobs;
+    const words = Ctl.words + SLOT_WORDS * maxEmulators + JOB_WORDS * maxJobs;
     const wd = new WorkerData(new SharedArrayBuffer(4 * words), maxEmulators);
     Atomics.store(wd.ctl, Ctl.maxJobs, maxJobs);
     return wd;
@@ -149,61 +147,9 @@ export class WorkerData {
     return -1;
   }
 
-  private restartBase(): number {
-    return Ctl.words + SLOT_WORDS * this.maxEmulators;
-  }
-
-  /** Records whether process `tgid` handles `sig` with SA_RESTART (from its rt_sigaction calls). */
-  setRestart(tgid: number, sig: number, restart: boolean, isGone: (tgid: number) => boolean): void {
-    if (sig < 1 || sig > 64) return;
-    const base = this.restartBase();
-    let at = -1;
-    for (let pass = 0; pass < 2 && at < 0; pass++) {
-      for (let e = 0; e < RESTART_ENTRIES; e++) {
-        const i = base + 3 * e;
-        const owner = Atomics.load(this.ctl, i);
-        if (owner === tgid) {
-          at = i;
-          break;
-        }
-        if (owner === 0 && Atomics.compareExchange(this.ctl, i, 0, tgid) === 0) {
-          Atomics.store(this.ctl, i + 1, 0);
-          Atomics.store(this.ctl, i + 2, 0);
-          at = i;
-          break;
-        }
-      }
-      // Full: forget processes that are gone, then try once more.
-      if (at < 0 && pass === 0) {
-        for (let e = 0; e < RESTART_ENTRIES; e++) {
-          const i = base + 3 * e;
-          const owner = Atomics.load(this.ctl, i);
-          if (owner !== 0 && isGone(owner)) Atomics.compareExchange(this.ctl, i, owner, 0);
-        }
-      }
-    }
-    if (at < 0) return;
-    const word = at + (sig <= 32 ? 1 : 2);
-    const bit = 1 << ((sig - 1) % 32);
-    if (restart) Atomics.or(this.ctl, word, bit);
-    else Atomics.and(this.ctl, word, ~bit);
-  }
-
-  /** The SA_RESTART signal mask recorded for `tgid` (bit sig-1), or null when unknown. */
-  restartMask(tgid: number): bigint | null {
-    const base = this.restartBase();
-    for (let e = 0; e < RESTART_ENTRIES; e++) {
-      const i = base + 3 * e;
-      if (Atomics.load(this.ctl, i) === tgid) {
-        return (BigInt(Atomics.load(this.ctl, i + 2) >>> 0) << 32n) | BigInt(Atomics.load(this.ctl, i + 1) >>> 0);
-      }
-    }
-    return null;
-  }
-
   /** The job table (addon/offload.cc writes it; the interrupter and the exit read it). */
   jobs(): Int32Array {
-    return new Int32Array(this.buffer, 4 * (this.restartBase() + 3 * RESTART_ENTRIES), JOB_WORDS * this.maxJobs);
+    return new Int32Array(this.buffer, 4 * (Ctl.words + SLOT_WORDS * this.maxEmulators), JOB_WORDS * this.maxJobs);
   }
 
   releaseSlot(i: number): void {

@@ -53,7 +53,7 @@ test('every name in the table is a system call, and every refusal and reason is 
 
 test('every decided call has a handler, and every handler is for a call that can stop', () => {
   const numbers = syscallNumbers(native.arch);
-  const handled = new Set([...buildHandlerTable({ recordRestart: () => {} }).values()].map((h) => h.name));
+  const handled = new Set([...buildHandlerTable().values()].map((h) => h.name));
   const decided = Object.entries(SYSCALLS).filter(([n, e]) => e.class === 'decided' && numbers[n] !== undefined).map(([n]) => n);
   assert.equal(decided.filter((n) => !handled.has(n)), [], 'decided without a handler');
   const canStop = (n: string) => SYSCALLS[n]?.class === 'decided' || (SYSCALLS[n]?.rules ?? []).some((r) => r.then.action === 'notify');
@@ -62,7 +62,7 @@ test('every decided call has a handler, and every handler is for a call that can
 
 function context(on: Capability[], lockOff = false): FilterContext {
   const handlerCaps = new Map<string, readonly Capability[]>();
-  for (const h of buildHandlerTable({ recordRestart: () => {} }).values()) handlerCaps.set(h.name, h.caps);
+  for (const h of buildHandlerTable().values()) handlerCaps.set(h.name, h.caps);
   return { arch: 'x86_64', tsydPid: 4242, isOn: (c) => on.includes(c), lockOff, handlerCaps };
 }
 

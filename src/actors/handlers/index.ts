@@ -15,7 +15,6 @@ import { openHandlers } from './open.js';
 import { renameHandlers } from './rename.js';
 import { statHandlers } from './stat.js';
 import { truncateHandlers } from './truncate.js';
-import { sigactionHandlers } from './sigaction.js';
 import { ioctlHandlers } from './ioctl.js';
 import { memoryHandlers } from './memory.js';
 import { processHandlers } from './processes.js';
@@ -32,12 +31,7 @@ export const DENIED_SYSCALLS: ReadonlyArray<{ name: string; errno: number; why: 
   .filter(([, e]) => e.class === 'refused')
   .map(([name, e]) => ({ name, errno: ERRNO[e.errno ?? 'ENOSYS'], why: e.why }));
 
-export interface HandlerDeps {
-  /** Records a process's SA_RESTART handler (for the interrupter). */
-  recordRestart(tgid: number, sig: number, restart: boolean, gone: (tgid: number) => boolean): void;
-}
-
-function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
+function allHandlers(): Array<[string, HandlerSpec]> {
   return [
     ...openHandlers(),
     ...truncateHandlers(),
@@ -47,7 +41,6 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
     ...renameHandlers(),
     ...statHandlers(),
     ...execHandlers(),
-    ...sigactionHandlers(deps.recordRestart),
     ...credentialHandlers(),
     ...netHandlers(),
     ...memoryHandlers(),
@@ -58,10 +51,10 @@ function allHandlers(deps: HandlerDeps): Array<[string, HandlerSpec]> {
 }
 
 /** nr → handler, for every system call tsyd can decide. */
-export function buildHandlerTable(deps: HandlerDeps): Map<number, HandlerEntry> {
+export function buildHandlerTable(): Map<number, HandlerEntry> {
   const table = new Map<number, HandlerEntry>();
   const numbers = syscallNumbers(native.arch);
-  for (const [name, spec] of allHandlers(deps)) {
+  for (const [name, spec] of allHandlers()) {
     const nr = numbers[name];
     if (nr !== undefined) table.set(nr, { name, caps: spec.caps, handle: spec.handle });
   }
@@ -71,7 +64,7 @@ export function buildHandlerTable(deps: HandlerDeps): Map<number, HandlerEntry> 
 /** The capabilities some handler decides: a capability outside this set is not enforced. */
 export function enforcedCapabilities(): Set<Capability> {
   const caps = new Set<Capability>();
-  for (const [, spec] of allHandlers({ recordRestart: () => {} })) for (const c of spec.caps) caps.add(c);
+  for (const [, spec] of allHandlers()) for (const c of spec.caps) caps.add(c);
   return caps;
 }
 
@@ -81,7 +74,7 @@ export function enforcedCapabilities(): Set<Capability> {
  */
 export function buildChildFilter(policy: Policy): Buffer {
   const handlerCaps = new Map<string, readonly Capability[]>();
-  for (const [name, spec] of allHandlers({ recordRestart: () => {} })) handlerCaps.set(name, spec.caps);
+  for (const [name, spec] of allHandlers()) handlerCaps.set(name, spec.caps);
   return compileProgramFilter({
     arch: native.arch,
     tsydPid: process.pid,
