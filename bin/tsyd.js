@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const bundle = new URL('../dist/src/actors/cli.cjs', import.meta.url);
+const bundle = new URL('../dist/src/cli/cli.cjs', import.meta.url);
 const modules = new URL('../dist/src/cli/main.js', import.meta.url);
 let main;
 if (existsSync(bundle)) ({ main } = createRequire(import.meta.url)(fileURLToPath(bundle)));

@@ -11,12 +11,13 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const actors = join(root, 'dist', 'src', 'actors');
+const cli = join(root, 'dist', 'src', 'cli');
 const bundles = [
   ...['emulator.task', 'interrupter.worker', 'monitor.worker'].map((name) => ({ from: join(actors, `${name}.js`), to: join(actors, `${name}.cjs`) })),
-  // The CLI's bundle sits in actors/ too: every relative URL of the modules it holds
-  // (./monitor.worker.cjs, ../../../build/Release/tsyd.node, ../../../package.json) resolves
-  // from there as from their own files.
-  { from: join(root, 'dist', 'src', 'cli', 'main.js'), to: join(actors, 'cli.cjs') },
+  // The CLI's bundle sits in cli/, at the same depth as actors/: the relative URLs of the
+  // modules it holds (../actors/monitor.worker.cjs, ../../../build/Release/tsyd.node,
+  // ../../../package.json) resolve from there as from their own files.
+  { from: join(cli, 'main.js'), to: join(cli, 'cli.cjs') },
 ];
 await Promise.all(
   bundles.map(({ from, to }) =>

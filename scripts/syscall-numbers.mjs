@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// Writes src/filters/syscall-numbers.ts from the machine's kernel headers (linux-libc-dev) and
+// Writes src/confine/syscall-numbers.ts from the machine's kernel headers (linux-libc-dev) and
 // the calls newer than them (NEWER below, numbered alike on every architecture since 5.1).
-// Run it when the headers know calls the table does not (test/filters/syscall-table.test.ts
-// says so); then classify each new call in src/filters/syscall-table.ts.
+// Run it when the headers know calls the table does not (test/confine/syscall-table.test.ts
+// says so); then classify each new call in src/confine/syscall-table.ts.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -61,7 +61,7 @@ export const AARCH64: Readonly<Record<string, number>> = {
 ${body(a64)}
 };
 `;
-  const dest = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'filters', 'syscall-numbers.ts');
+  const dest = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'confine', 'syscall-numbers.ts');
   writeFileSync(dest, out);
   console.log(`wrote ${dest}: x86_64 ${Object.keys(x86).length}, aarch64 ${Object.keys(a64).length}`);
 }

@@ -4,29 +4,29 @@ import { openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { availableParallelism, constants as os } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { DecisionRing } from './actors/decision-ring.js';
-import type { Access, Violation } from './actors/emulator-context.js';
-import { confinementFilter } from './actors/confine.js';
-import { buildChildFilter, enforcedCapabilities } from './actors/handlers/index.js';
+import { DecisionRing } from './shared/decision-ring.js';
+import type { Access, Violation } from './syscalls/context.js';
+import { confinementFilter } from './confine/thread-filters.js';
+import { buildChildFilter, enforcedCapabilities } from './syscalls/index.js';
 import { MonitorHandle } from './actors/monitor-handle.js';
-import { PolicyLog } from './actors/policy-log.js';
+import { PolicyLog } from './shared/policy-log.js';
 import type { MonitorData, MonitorMessage } from './actors/monitor.worker.js';
 import { createActor, fromPromise, toPromise, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { bootMachine } from './machines/boot.machine.js';
 import { sandboxMachine } from './machines/sandbox.machine.js';
-import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from './actors/worker-data.js';
+import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from './shared/worker-data.js';
 import { PolicyError, SystemCallError, TsydError, UsageError } from './errors.js';
 import { CAPABILITIES } from './sandbox/rules.js';
 import { createLogger, isLogLevel, type LogLevel } from './log.js';
 import { ChildEvent, native, sys } from './native/addon.js';
-import { REAPER_PID_PLACEHOLDER } from './filters/program-filter.js';
-import { droppedCapabilities } from './actors/capabilities.js';
+import { REAPER_PID_PLACEHOLDER } from './confine/program-filter.js';
+import { droppedCapabilities } from './confine/capabilities.js';
 import { descendants, killLeftovers } from './leftovers.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
 import { Policy } from './sandbox/policy.js';
 
-export type { Access, Violation } from './actors/emulator-context.js';
+export type { Access, Violation } from './syscalls/context.js';
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface SpawnOptions {

@@ -9,9 +9,9 @@ import { constants as os } from 'node:os';
 import type { TsydLogger } from '../log.js';
 import { native } from '../native/addon.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
-import type { EmulatorTask } from './emulator-context.js';
+import type { EmulatorTask } from '../syscalls/context.js';
 import { decideSpawn, type SpawnDecision } from './try-spawn.js';
-import { EmuState, Slot, WorkerData } from './worker-data.js';
+import { EmuState, Slot, WorkerData } from '../shared/worker-data.js';
 import { Slot as Req } from '../native/addon.js';
 
 const CRASH_WINDOW_MS = 10_000;
@@ -41,7 +41,7 @@ export class EmulatorPool {
   constructor(private readonly opts: PoolOptions) {
     this.piscina = new Piscina({
       // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-      filename: fileURLToPath(new URL('./emulator.task.cjs', import.meta.url)),
+      filename: fileURLToPath(new URL('../actors/emulator.task.cjs', import.meta.url)),
       minThreads: 0,
       maxThreads: opts.wd.maxEmulators,
       idleTimeout: 0,

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { createLogger, type LogLevel } from '../log.js';
 import { native, Slot as Req } from '../native/addon.js';
-import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from './worker-data.js';
+import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
 
 export interface InterrupterData {
   notifyFd: number;

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { TsydLogger } from '../log.js';
 import { native } from '../native/addon.js';
 import type { MonitorData, MonitorMessage } from './monitor.worker.js';
-import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from './worker-data.js';
+import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
 
 const SIGALRM = 14;
 const INTERRUPT_EVERY_MS = 50;
@@ -40,7 +40,7 @@ export class MonitorHandle extends EventEmitter {
     native.installInterruptHandler();
     // A CommonJS bundle (scripts/bundle-workers.mjs): one file to read instead of dozens of
     // ES modules through the thread pool, which made the monitor the slowest step of start-up.
-    this.worker = new Worker(new URL('./monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon' });
+    this.worker = new Worker(new URL('../actors/monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon' });
     this.worker.on('message', (m: MonitorMessage) => {
       if (m.type === 'monitor.done') this.outcome = { exitCode: m.exitCode, error: m.error };
       this.emit('event', m);

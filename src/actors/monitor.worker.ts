@@ -6,10 +6,10 @@ import { fromPromise, createActor, toPromise } from 'xstate';
 import { createLogger, type LogLevel } from '../log.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { native } from '../native/addon.js';
-import type { EmulatorTask } from './emulator-context.js';
+import type { EmulatorTask } from '../syscalls/context.js';
 import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
 import type { InterrupterData } from './interrupter.worker.js';
-import { Ctl, WorkerData } from './worker-data.js';
+import { Ctl, WorkerData } from '../shared/worker-data.js';
 
 export interface MonitorData {
   notifyFd: number;
@@ -136,7 +136,7 @@ const machine = monitorMachine.provide({
         cycleMs: 10,
       };
       // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-      interrupter = new Worker(new URL('./interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
+      interrupter = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
       interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
       interrupter.on('exit', () => native.close(wr));
       // The handshake: byte 42; EOF or any other byte is an error.

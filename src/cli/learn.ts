@@ -1,7 +1,7 @@
 // `tsyd learn`: run the program with every access allowed and recorded, then write the
 // policy that lets the same run through and denies anything beyond it.
 import { readdirSync, writeFileSync } from 'node:fs';
-import { enforcedCapabilities } from '../actors/handlers/index.js';
+import { enforcedCapabilities } from '../syscalls/index.js';
 import { resolveProgram } from '../program.js';
 import { buildPolicy, profileContext } from '../sandbox/build.js';
 import { CAPABILITIES } from '../sandbox/capabilities.js';

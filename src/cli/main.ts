@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { createActor, fromPromise, toPromise } from 'xstate';
 import { SystemCallError, TsydError, UsageError } from '../errors.js';
-import { exportBpf, exportPfc, exportSyscalls, isExportMode, type ExportMode } from '../actors/export.js';
+import { exportBpf, exportPfc, exportSyscalls, isExportMode, type ExportMode } from '../export/export.js';
 import { exportMachine } from '../machines/export.machine.js';
 import { MACHINES } from '../machines/index.js';
 import { runViz } from './viz.js';

@@ -3,7 +3,7 @@
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
 import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
-import { groupStopped } from '../proc-tree.js';
+import { groupStopped } from '../proc/proc-tree.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
 
 /** Signals sent to tsyd that are passed on to the program. */

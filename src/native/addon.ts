@@ -18,7 +18,7 @@ export const Slot = {
   pathMagic: 22,
   pathMissing: 23,
   /** readSockaddr()/readMsgName(): address family (4|6 for kind inet, else the AF_ number). */
-  // 24-31: the pool's words (src/actors/worker-data.ts Slot), never written by the addon.
+  // 24-31: the pool's words (src/shared/worker-data.ts Slot), never written by the addon.
   netFamily: 32,
   netPort: 33,
   /** readMsgName(): 1 when the message carries control data. */
@@ -177,7 +177,7 @@ export interface SpawnRequest {
   /** fds for the program's 0, 1, 2; -1 inherits tsyd's. */
   stdio: [number, number, number];
   filter: Buffer;
-  /** Capabilities the program loses for good (src/actors/capabilities.ts). */
+  /** Capabilities the program loses for good (src/confine/capabilities.ts). */
   dropCapabilities?: number[];
   /** When to hand the controlling terminal to the program's group, if tsyd's group has it: 0 never, 1 always, 2 when the program's stdin is that terminal. */
   foreground?: 0 | 1 | 2;

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { SYSCALLS } from '../../src/filters/syscall-table.js';
+import { SYSCALLS } from '../../src/confine/syscall-table.js';
 import { fixture } from '../helpers/fixtures.js';
 import { allowEverything, expectSameLines, runTwins, twinTrees } from '../helpers/twins.js';
 import { NOBODY, describe, type RunOptions } from '../helpers/tsyd.js';

@@ -15,7 +15,7 @@ import {
   toSvgAll,
   transitionLabel,
   type MachineGraph,
-} from '../../src/machines/render.js';
+} from '../../src/viz/render.js';
 import { tempTree } from '../helpers/tmp.js';
 
 const base = setup({

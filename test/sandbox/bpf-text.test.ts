@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../../src/native/addon.js';
-import { AUDIT_ARCH, SECCOMP_RET, actionName, bpfToPfc, decodeBpf } from '../../src/sandbox/bpf-text.js';
+import { AUDIT_ARCH, SECCOMP_RET, actionName, bpfToPfc, decodeBpf } from '../../src/export/bpf-text.js';
 
 type Insn = [code: number, jt: number, jf: number, k: number];
 

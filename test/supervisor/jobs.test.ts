@@ -8,7 +8,7 @@ import { chmodSync, constants, openSync, closeSync, readFileSync, readdirSync, w
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
-import { Job, JobState } from '../../src/actors/worker-data.js';
+import { Job, JobState } from '../../src/shared/worker-data.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { NOBODY, spawnProgram, spawnTsyd } from '../helpers/tsyd.js';

@@ -2,8 +2,8 @@
 // through its own O_PATH fd (/proc/thread-self/fd/N), so a swapped path cannot redirect it.
 // ftruncate acts on an fd the program opened through a checked open: not intercepted. A file
 // under a lease of another process makes truncate wait: the addon does it on a job thread.
-import { FsOp, native, OFFLOAD_FULL } from '../../native/addon.js';
-import type { HandlerSpec } from '../emulator-context.js';
+import { FsOp, native, OFFLOAD_FULL } from '../native/addon.js';
+import type { HandlerSpec } from './context.js';
 import { CWD, refusePath, resolveVisible } from './common.js';
 
 export function truncateHandlers(): Map<string, HandlerSpec> {

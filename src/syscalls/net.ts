@@ -18,10 +18,10 @@ import {
   OFFLOADED,
   Slot,
   SockKind,
-} from '../../native/addon.js';
-import { isIPv4Mapped } from '../../sandbox/address.js';
-import type { AddressFamily, NetCapability } from '../../sandbox/rules.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+} from '../native/addon.js';
+import { isIPv4Mapped } from '../sandbox/address.js';
+import type { AddressFamily, NetCapability } from '../sandbox/rules.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, hiddenFailure, isHidden, walkedThroughHidden } from './common.js';
 
 const { EACCES, ENOENT, EPERM, ESRCH } = os.errno;

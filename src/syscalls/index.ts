@@ -1,10 +1,10 @@
 // Which system calls stop in the kernel for tsyd, and which handler decides each.
-import { native } from '../../native/addon.js';
-import { compileProgramFilter, ERRNO, syscallNumbers } from '../../filters/program-filter.js';
-import { SYSCALLS } from '../../filters/syscall-table.js';
-import type { Capability } from '../../sandbox/rules.js';
-import type { Policy } from '../../sandbox/policy.js';
-import type { Handler, HandlerSpec } from '../emulator-context.js';
+import { native } from '../native/addon.js';
+import { compileProgramFilter, ERRNO, syscallNumbers } from '../confine/program-filter.js';
+import { SYSCALLS } from '../confine/syscall-table.js';
+import type { Capability } from '../sandbox/rules.js';
+import type { Policy } from '../sandbox/policy.js';
+import type { Handler, HandlerSpec } from './context.js';
 import { attributeHandlers } from './attributes.js';
 import { createHandlers } from './create.js';
 import { credentialHandlers } from './credentials.js';
@@ -69,7 +69,7 @@ export function enforcedCapabilities(): Set<Capability> {
 }
 
 /**
- * The program's filter for `policy`: the allow-list of src/filters/syscall-table.ts, where a
+ * The program's filter for `policy`: the allow-list of src/confine/syscall-table.ts, where a
  * decided call stops in the kernel when a capability it decides is on (always while lock:off).
  */
 export function buildChildFilter(policy: Policy): Buffer {

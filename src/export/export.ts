@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { constants as os } from 'node:os';
 import { SystemCallError } from '../errors.js';
 import { native } from '../native/addon.js';
-import { bpfToPfc } from '../sandbox/bpf-text.js';
-import { confinementFilter, EXPORT_FILES, THREAD_KINDS } from './confine.js';
-import { buildHandlerTable } from './handlers/index.js';
-import { resolveEntry, RET, syscallNumbers } from '../filters/program-filter.js';
-import { SYSCALLS, type ArgTest } from '../filters/syscall-table.js';
+import { bpfToPfc } from './bpf-text.js';
+import { confinementFilter, EXPORT_FILES, THREAD_KINDS } from '../confine/thread-filters.js';
+import { buildHandlerTable } from '../syscalls/index.js';
+import { resolveEntry, RET, syscallNumbers } from '../confine/program-filter.js';
+import { SYSCALLS, type ArgTest } from '../confine/syscall-table.js';
 import { CAPABILITIES, type Capability } from '../sandbox/rules.js';
 import type { Policy } from '../sandbox/policy.js';
 
@@ -47,7 +47,7 @@ export function exportPfc(): string {
 }
 
 /**
- * The program's system call table (src/filters/syscall-table.ts) as text: every call with its
+ * The program's system call table (src/confine/syscall-table.ts) as text: every call with its
  * number, its class, what the filter does with it under `policy`, and why; argument rules
  * indented below their call. Numbers the table does not name are ENOSYS.
  */

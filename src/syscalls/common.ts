@@ -1,8 +1,8 @@
 // Small pieces every path handler uses: request arguments, resolving a path argument and
 // answering a resolution failure.
 import { constants as os } from 'node:os';
-import { Answer, DECIDE_AS_OFFSET, EntryBits, LEFT_LINK, LEFT_OFFSET, native, Slot } from '../../native/addon.js';
-import type { EmulatorContext } from '../emulator-context.js';
+import { Answer, DECIDE_AS_OFFSET, EntryBits, LEFT_LINK, LEFT_OFFSET, native, Slot } from '../native/addon.js';
+import type { EmulatorContext } from './context.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
 

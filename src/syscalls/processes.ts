@@ -14,10 +14,10 @@
 // Audit mode never lets these through: they are not policy rules, they keep tsyd alive.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, native, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, refuse, takeFdArg } from './common.js';
-import { statFields } from '../../proc-tree.js';
+import { statFields } from '../proc/proc-tree.js';
 
 const { EFAULT } = os.errno;
 const PRIO_PROCESS = 0;

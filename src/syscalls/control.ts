@@ -3,8 +3,8 @@
 // open. Once locked (lock:on, or lock:exec after start, or the program's own lock:on) the path
 // is an ordinary path that does not exist.
 import { constants as os } from 'node:os';
-import { Answer, native } from '../../native/addon.js';
-import type { EmulatorContext } from '../emulator-context.js';
+import { Answer, native } from '../native/addon.js';
+import type { EmulatorContext } from './context.js';
 
 const { EINVAL } = os.errno;
 const PREFIX = '/dev/tsyd';

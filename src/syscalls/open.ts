@@ -1,8 +1,8 @@
 // The open family: open, openat, openat2, creat. Emulated: decided on the canonical path,
 // then opened by tsyd and injected into the program (ADDFD + SEND).
 import { constants as os } from 'node:os';
-import { Answer, native, OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, native, OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, entryOf, isHidden, refusePath, resolveArg } from './common.js';
 
 const O_ACCMODE = 3;

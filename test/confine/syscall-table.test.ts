@@ -6,10 +6,10 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildHandlerTable } from '../../src/actors/handlers/index.js';
-import { compileProgramFilter, ERRNO, RET, REAPER_PID_PLACEHOLDER, syscallNumbers, type FilterContext } from '../../src/filters/program-filter.js';
-import { AARCH64, X86_64 } from '../../src/filters/syscall-numbers.js';
-import { IOCTL, SYSCALLS } from '../../src/filters/syscall-table.js';
+import { buildHandlerTable } from '../../src/syscalls/index.js';
+import { compileProgramFilter, ERRNO, RET, REAPER_PID_PLACEHOLDER, syscallNumbers, type FilterContext } from '../../src/confine/program-filter.js';
+import { AARCH64, X86_64 } from '../../src/confine/syscall-numbers.js';
+import { IOCTL, SYSCALLS } from '../../src/confine/syscall-table.js';
 import { native } from '../../src/native/addon.js';
 import type { Capability } from '../../src/sandbox/rules.js';
 import { repoRoot } from '../helpers/fixtures.js';
@@ -30,9 +30,9 @@ test('every call the x86_64 kernel headers know is in the table, with the same n
   const header = script.x86_64FromHeader(readFileSync('/usr/include/x86_64-linux-gnu/asm/unistd_64.h', 'utf8'));
   assert.ok(Object.keys(header).length > 300, 'the header was read');
   const missing = Object.keys(header).filter((n) => SYSCALLS[n] === undefined);
-  assert.equal(missing, [], 'classify these in src/filters/syscall-table.ts');
+  assert.equal(missing, [], 'classify these in src/confine/syscall-table.ts');
   const wrong = Object.entries(header).filter(([n, nr]) => X86_64[n] !== nr);
-  assert.equal(wrong, [], 'regenerate src/filters/syscall-numbers.ts (scripts/syscall-numbers.mjs)');
+  assert.equal(wrong, [], 'regenerate src/confine/syscall-numbers.ts (scripts/syscall-numbers.mjs)');
 });
 
 test('every call of the generic table (aarch64) is in the table, with the same number', () => {

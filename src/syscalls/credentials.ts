@@ -6,9 +6,9 @@
 // SAFETY: the ids are register arguments, not memory the program could change after the
 // check; the current ids come from /proc/<tid>/status of the caller.
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { readCredentials } from '../proc-status.js';
+import { Answer, native, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
+import { readCredentials } from '../proc/proc-status.js';
 import { arg32 } from './common.js';
 
 const { EPERM } = os.errno;

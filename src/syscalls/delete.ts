@@ -1,8 +1,8 @@
 // The delete capability: unlink, unlinkat, rmdir (and the source of rename, in rename.ts).
 // Emulated: tsyd removes the last name from the checked parent directory.
 import { constants as os } from 'node:os';
-import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { FsOp, native, Resolve, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, AT_REMOVEDIR, CWD, entryOf, Last, refuse, refusePath, resolveVisible } from './common.js';
 
 const { EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY } = os.errno;

@@ -1,7 +1,7 @@
 // Every system call the program's filter accepts, classified: allowed, decided by tsyd (it stops
 // in the kernel and an emulator answers), or refused with an errno — each with the reason. A call
 // missing here (a call newer than this table, or a number no kernel has) is refused with ENOSYS
-// by the filter. `tsyd export syscalls` prints this table; test/filters/syscall-table.test.ts fails
+// by the filter. `tsyd export syscalls` prints this table; test/confine/syscall-table.test.ts fails
 // when the kernel headers know a call that is not classified.
 //
 // Argument rules: some calls are decided on their register arguments in the filter itself (the

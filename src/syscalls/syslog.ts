@@ -3,8 +3,8 @@
 // dmesg_restrict and CAP_SYSLOG, apply to the program as they would). Its other actions are
 // answered by the filter (syscall-table.ts).
 import { constants as os } from 'node:os';
-import { Answer, native } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, native } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { refuse } from './common.js';
 
 const KERNEL_LOG = '/dev/kmsg';

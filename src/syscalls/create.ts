@@ -2,8 +2,8 @@
 // is only text), link (the new path; the file may not gain a more permissive decision). Emulated: tsyd creates the name in the checked parent
 // directory (opened without following anything), with the program's umask.
 import { constants as os } from 'node:os';
-import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { FsOp, native, Resolve, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, entryOf, Last, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 import { LINK_KEEPS, refuseWidening } from './move.js';
 

@@ -1,11 +1,11 @@
-// ioctl: the filter stops only the requests listed in src/filters/syscall-table.ts (the rest
+// ioctl: the filter stops only the requests listed in src/confine/syscall-table.ts (the rest
 // are the program's business with its own fds). Inode flags and attributes (chattr: append-
 // only, immutable, no-dump, project ids) change the file as chmod does: decided as write on
 // tsyd's copy of the fd and set on that copy with the value tsyd read. The SIGIO owner
 // (FIOSETOWN, SIOCSPGRP) must never be tsyd (processes.ts).
-import { Answer, native } from '../../native/addon.js';
-import { IOCTL } from '../../filters/syscall-table.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, native } from '../native/addon.js';
+import { IOCTL } from '../confine/syscall-table.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, refusePath, takeFdArg } from './common.js';
 import { ioctlOwner, readArg } from './processes.js';
 

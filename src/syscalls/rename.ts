@@ -2,9 +2,9 @@
 // existing target is replaced); RENAME_EXCHANGE needs both on both. The new name may not widen
 // any decision (move.ts). Emulated with renameat2 on
 // the checked parent directories.
-import { FsOp, native, Resolve, Slot } from '../../native/addon.js';
-import type { Capability } from '../../sandbox/rules.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { FsOp, native, Resolve, Slot } from '../native/addon.js';
+import type { Capability } from '../sandbox/rules.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { constants as os } from 'node:os';
 import { arg32, CWD, entryOf, Last, refuse, refusePath, resolveVisible } from './common.js';
 import { refuseWidening, RENAME_KEEPS, subtreeWouldChange } from './move.js';

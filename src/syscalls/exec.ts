@@ -7,9 +7,9 @@
 // still guards every file the new image opens.
 import { constants as fsc, fstatSync, lstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { Answer, native, Resolve, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
-import { fromBytes } from '../../sandbox/bytes.js';
+import { Answer, native, Resolve, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
+import { fromBytes } from '../sandbox/bytes.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, isHidden, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
 
 const { EACCES, ELOOP, ENOENT } = os.errno;

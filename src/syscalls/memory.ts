@@ -10,8 +10,8 @@
 // denial binds files a program runs as files; deny read as well for code that must never run.
 import { readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, native, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { refuse, refusePath, takeFdArg } from './common.js';
 
 const { EACCES } = os.errno;

@@ -5,8 +5,8 @@
 // SAFETY: a file opened for reading must not have its mode, owner or times changed through
 // that fd when write is denied (a setuid bit on a readable binary, for one).
 import { constants as os } from 'node:os';
-import { Answer, FsOp, native, Resolve, Slot } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, FsOp, native, Resolve, Slot } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, refuse, refusePath, resolveVisible, takeFdArg } from './common.js';
 
 const { EFAULT, EINVAL, ENOSYS } = os.errno;

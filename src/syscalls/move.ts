@@ -1,9 +1,9 @@
 // Giving an existing object a new name (rename, link) must not give it a decision more
 // permissive than the one it has now: otherwise a denied file renamed or linked into an allowed
 // directory would be readable (or writable, executable, visible, deletable) under its new name.
-import type { Capability } from '../../sandbox/rules.js';
-import type { EmulatorContext } from '../emulator-context.js';
-import { fromBytes } from '../../sandbox/bytes.js';
+import type { Capability } from '../sandbox/rules.js';
+import type { EmulatorContext } from './context.js';
+import { fromBytes } from '../sandbox/bytes.js';
 import { refusePath } from './common.js';
 
 /** What an object keeps across a rename (its content, its mode, its place in the tree). */

@@ -6,8 +6,8 @@
 // with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
-import { Answer, FS_PENDING, FsOp, native, REFUSED_DIRECTORY_WATCH, Resolve, Slot, STAT_FD_ITSELF } from '../../native/addon.js';
-import type { EmulatorContext, HandlerSpec } from '../emulator-context.js';
+import { Answer, FS_PENDING, FsOp, native, REFUSED_DIRECTORY_WATCH, Resolve, Slot, STAT_FD_ITSELF } from '../native/addon.js';
+import type { EmulatorContext, HandlerSpec } from './context.js';
 import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
 
