@@ -5,7 +5,7 @@ import { execFileSync, spawn as spawnProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from '../src/index.js';
-import { EmuState, Slot } from '../src/actors/worker-data.js';
+import { EmuState, Slot } from '../src/shared/worker-data.js';
 import { cprog, tsyd, tsydBin, work } from './lib/tools.js';
 import { fmtMs, fmtNs, fmtRatio, median, parseNs, sideBySide, timed } from './lib/measure.js';
 import type { Section } from './lib/report.js';
