@@ -9,9 +9,10 @@ import { constants as os } from 'node:os';
 import type { TsydLogger } from '../log.js';
 import { native } from '../native/addon.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
-import type { EmulatorTask } from '../syscalls/context.js';
+import type { EmulatorShared, EmulatorTask } from '../shared/thread-config.js';
 import { decideSpawn, type SpawnDecision } from './try-spawn.js';
-import { EmuState, Slot, WorkerData } from '../shared/worker-data.js';
+import { EMULATOR_TABLES, EmuEvent, EmuState } from '../shared/emulator-states.js';
+import { Slot, WorkerData } from '../shared/worker-data.js';
 import { Slot as Req } from '../native/addon.js';
 
 const CRASH_WINDOW_MS = 10_000;
@@ -21,7 +22,7 @@ export interface PoolOptions {
   wd: WorkerData;
   coreSize: number;
   keepAliveMs: number;
-  task: Omit<EmulatorTask, 'slot' | 'kind' | 'keepAliveMs' | 'shared' | 'maxEmulators' | 'confinement'>;
+  task: EmulatorShared;
   logger: TsydLogger;
   /** Tells the owner (for logs, tests, the visualizer). */
   onEvent: (e: PoolEvent) => void;
@@ -96,7 +97,8 @@ export class EmulatorPool {
 
   private spawn(kind: EmulatorKind): boolean {
     const { wd, logger } = this.opts;
-    const slot = wd.claimSlot();
+    // The slot's state word starts at the emulator machine's initial state (starting).
+    const slot = wd.claimSlot(EMULATOR_TABLES[kind].initial);
     if (slot < 0) return false;
     // curr counts the emulator from now on, so the monitor does not spawn twice for one need.
     const word = wd.addCurr(1);
@@ -115,7 +117,7 @@ export class EmulatorPool {
         wd.releaseSlot(slot);
         if (how === 'retired') this.opts.onEvent({ type: 'pool.retired', slot, ...wd.counts() });
       },
-      (err: unknown) => this.buried(slot, err),
+      (err: unknown) => this.buried(slot, kind, err),
     );
     this.running.add(p);
     void p.finally(() => this.running.delete(p));
@@ -127,7 +129,7 @@ export class EmulatorPool {
    * An emulator thread died. SAFETY: its in-flight request is answered here (EACCES: never an
    * allow), the counts are repaired, and the monitor replaces it on its next look.
    */
-  private buried(slot: number, err: unknown): void {
+  private buried(slot: number, kind: EmulatorKind, err: unknown): void {
     const { wd, logger } = this.opts;
     const s = wd.slot(slot);
     const state = Atomics.load(s, Slot.state);
@@ -139,7 +141,13 @@ export class EmulatorPool {
       wd.addBusy(-1);
     }
     if (state !== EmuState.retiring && state !== EmuState.stopped) wd.addCurr(-1);
-    Atomics.store(s, Slot.state, EmuState.dead);
+    // starting, idle or busy → dead, as the machine says (a thread that died after it retired
+    // or stopped stays in that final state).
+    const dead = EMULATOR_TABLES[kind].next(state, EmuEvent.crashed);
+    if (dead >= 0) {
+      Atomics.store(s, Slot.state, dead);
+      Atomics.or(s, Slot.visited, 1 << dead);
+    }
     const counts = wd.counts();
     logger.alert(
       { ctx: 'spawn', op: 'emulator_died', slot, answered, err: String(err), busy_worker_count: counts.busy, curr_worker_count: counts.curr },

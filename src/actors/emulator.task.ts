@@ -3,27 +3,26 @@
 // emulators run until should_exit; helpers retire after keep_alive idle.
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { createLogger, type LogLevel, type TsydLogger } from '../log.js';
-import { emulatorMachine } from '../machines/emulator.machine.js';
-import { compileFlat } from '../machines/flat-transitions.js';
+import { createLogger, type TsydLogger } from '../log.js';
 import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
-import { Policy, type PolicyData } from '../sandbox/policy.js';
-import type { Access, EmulatorContext, EmulatorTask } from '../syscalls/context.js';
+import { Policy } from '../sandbox/policy.js';
+import type { Access, EmulatorContext } from '../syscalls/context.js';
+import type { EmulatorTask } from '../shared/thread-config.js';
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
 import { PolicyLog } from '../shared/policy-log.js';
 import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
-import { EmuState, Slot, WorkerData } from '../shared/worker-data.js';
+import { EMULATOR_TABLES, EmuEvent } from '../shared/emulator-states.js';
+import { Slot, WorkerData } from '../shared/worker-data.js';
 
 const SIGALRM = 14;
 const { EACCES, EINVAL, ENOSYS, EPERM } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
 
-const table = compileFlat(emulatorMachine);
 let handlers: ReturnType<typeof buildHandlerTable> | undefined;
 const pathBuf = Buffer.alloc(PATH_BUF_SIZE);
 
@@ -71,14 +70,14 @@ function ownProcessGroup(): number {
 const supervisorGroup = ownProcessGroup();
 
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
-  log ??= createLogger({ level: task.log.level as LogLevel, fd: task.log.fd }).child({ module: 'emulator' });
-  policy ??= Policy.fromJSON(task.policy as PolicyData);
+  log ??= createLogger(task.log).child({ module: 'emulator' });
+  policy ??= Policy.fromJSON(task.policy);
   decisions ??= new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
   policyLog ??= new PolicyLog(task.policyLog);
   const rules = policyLog;
   handlers ??= buildHandlerTable();
-  const table_ = handlers;
+  const handlerTable = handlers;
   const slot = wd.slot(task.slot);
   native.bindBuffers(slot, pathBuf, wd.ctl);
   if (!privilegesLowered) {
@@ -96,11 +95,15 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const logger = log;
   const ring = decisions;
 
+  // Every change of this emulator's state word is a step of the machine's table (compiled for
+  // its kind): on the hot path an array read and a store, no allocation.
+  const table = EMULATOR_TABLES[task.kind];
   let state = table.initial;
-  const guards = { isHelper: () => task.kind === 'helper' };
-  const step = (event: string) => {
-    state = table.step(state, event, guards);
-    Atomics.store(slot, Slot.state, EmuState[state as keyof typeof EmuState]);
+  let visited = Atomics.load(slot, Slot.visited);
+  const step = (event: number) => {
+    state = table.step(state, event);
+    Atomics.store(slot, Slot.state, state);
+    if ((visited & (1 << state)) === 0) Atomics.store(slot, Slot.visited, (visited |= 1 << state));
   };
   Atomics.store(slot, Slot.tid, tid);
   Atomics.store(slot, Slot.kind, task.kind === 'core' ? 0 : 1);
@@ -204,7 +207,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
     const nr = slot[Req.nr]!;
-    const entry = table_.get(nr);
+    const entry = handlerTable.get(nr);
     if (!entry) {
       native.respond(Answer.error, ENOSYS);
       logger.error({ ctx: 'emulator', op: 'unknown_syscall', nr }, 'notification for a system call without handler');
@@ -225,10 +228,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
   };
 
-  step('emulator.ready');
-  // idle → busy → idle, as the machine says (checked once, so the loop can store constants).
-  const BUSY = EmuState[table.step('idle', 'request.received', guards) as keyof typeof EmuState];
-  const IDLE = EmuState[table.step('busy', 'request.answered', guards) as keyof typeof EmuState];
+  step(EmuEvent.ready);
   const helper = task.kind === 'helper';
   let seq = slot[Slot.seq]!;
   logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');
@@ -246,21 +246,21 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     const r = native.recv(notifyFd, task.wakeFd, timeout);
     if (r === Recv.got || r === Recv.gotExhausted) {
-      // The hot path: the two transitions were resolved from the machine once (above); here
-      // they are plain stores. The busy count is kept by the addon: +1 in recv, -1 right
-      // before the answer (with synchronous wake-up this thread yields to the program at the
-      // answer, and a request already answered must not look busy to the monitor).
+      // The hot path: idle → busy → idle, two steps of the table. The busy count is kept by
+      // the addon: +1 in recv, -1 right before the answer (with synchronous wake-up this thread
+      // yields to the program at the answer, and a request already answered must not look busy
+      // to the monitor).
       slot[Slot.seq] = ++seq;
-      Atomics.store(slot, Slot.state, BUSY);
+      step(EmuEvent.received);
       if (r === Recv.gotExhausted) wd.tellExhausted(); // every emulator is busy: the monitor may grow the pool
       handleOne();
       native.endRequest();
-      Atomics.store(slot, Slot.state, IDLE);
+      step(EmuEvent.answered);
       if (helper) lastWork = Date.now();
       continue;
     }
     if (wd.shouldExit) {
-      step('pool.should_exit');
+      step(EmuEvent.shouldExit);
       wd.addCurr(-1);
       return 'stopped';
     }
@@ -271,7 +271,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       notifyFd = -1;
     }
     if (helper && Date.now() - lastWork >= task.keepAliveMs) {
-      step('keepalive.expired');
+      step(EmuEvent.keepAliveExpired);
       wd.addCurr(-1);
       logger.debug({ ctx: 'spawn', op: 'retire_helper_emulator', slot: task.slot, ...wd.counts() }, 'helper emulator retired');
       return 'retired';

@@ -9,23 +9,15 @@
 // SIGCONT. A restarted call stops in the filter again and is decided again.
 import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { createLogger, type LogLevel } from '../log.js';
+import { createLogger } from '../log.js';
 import { native, Slot as Req } from '../native/addon.js';
-import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
+import type { InterrupterConfig } from '../shared/thread-config.js';
+import { Ctl, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
 
-export interface InterrupterData {
-  notifyFd: number;
-  shared: SharedArrayBuffer;
-  maxEmulators: number;
-  handshakeFd: number;
-  log: { level: string; fd: number };
-  confinement?: Uint8Array;
-  cycleMs: number;
-}
 
 const SIGALRM = 14;
-const data = workerData as InterrupterData;
-const log = createLogger({ level: data.log.level as LogLevel, fd: data.log.fd }).child({ module: 'interrupter' });
+const data = workerData as InterrupterConfig;
+const log = createLogger(data.log).child({ module: 'interrupter' });
 const wd = new WorkerData(data.shared, data.maxEmulators);
 const tid = native.gettid();
 native.setThreadName('tsyd_int');
@@ -133,7 +125,7 @@ while (!wd.shouldExit) {
     const s = slots[i]!;
     freeStuckReceiver(i, s);
     const seq = Atomics.load(s, Slot.seq);
-    if (Atomics.load(s, Slot.state) !== EmuState.busy || Atomics.load(s, Slot.blocking) !== 1) {
+    if (Atomics.load(s, Slot.state) !== data.busyState || Atomics.load(s, Slot.blocking) !== 1) {
       seenBlocking[i] = -1;
       continue;
     }

@@ -5,8 +5,10 @@ import { Worker } from 'node:worker_threads';
 import { EventEmitter } from 'node:events';
 import type { TsydLogger } from '../log.js';
 import { native } from '../native/addon.js';
-import type { MonitorData, MonitorMessage } from './monitor.worker.js';
-import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
+import type { MonitorMessage } from './monitor.worker.js';
+import type { MonitorConfig } from '../shared/thread-config.js';
+import { EmuState } from '../shared/emulator-states.js';
+import { Ctl, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
 
 const SIGALRM = 14;
 const INTERRUPT_EVERY_MS = 50;
@@ -30,7 +32,7 @@ export class MonitorHandle extends EventEmitter {
 
   constructor(
     readonly wd: WorkerData,
-    readonly data: MonitorData,
+    readonly data: MonitorConfig,
     private readonly logger: TsydLogger,
   ) {
     super();

@@ -3,41 +3,21 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
-import { createLogger, type LogLevel } from '../log.js';
+import { createLogger } from '../log.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
+import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
-import type { EmulatorTask } from '../syscalls/context.js';
 import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
-import type { InterrupterData } from './interrupter.worker.js';
+import type { InterrupterConfig, MonitorConfig } from '../shared/thread-config.js';
+import { EmuState } from '../shared/emulator-states.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
-
-export interface MonitorData {
-  notifyFd: number;
-  pidfd: number;
-  /** The program's parent (tsyd's reaper): protected like tsyd from the program. */
-  reaperPid: number;
-  wakeFd: number;
-  shared: SharedArrayBuffer;
-  maxEmulators: number;
-  coreSize: number;
-  keepAliveMs: number;
-  policy: unknown;
-  log: { level: string; fd: number };
-  decisions: SharedArrayBuffer;
-  audit: boolean;
-  record: boolean;
-  policyLog: SharedArrayBuffer;
-  /** Confinement filters (absent with TSYD_SKIP_SCMP). */
-  emulatorFilter?: Uint8Array;
-  interrupterFilter?: Uint8Array;
-  fault?: string;
-}
 
 export type MonitorMessage =
   | PoolEvent
   | { type: 'monitor.ready'; tid: number; fds: number[] }
   | { type: 'monitor.confined'; tid: number }
   | { type: 'monitor.state'; value: unknown }
+  | { type: 'monitor.visited'; states: string[] }
   | { type: 'monitor.done'; exitCode: number; error?: string };
 
 const CLONE_FS = 0x200;
@@ -48,8 +28,8 @@ const SETTLE_MS = 2;
 const SYNCHRONOUS = new Set([4, 5, 6, 7, 8, 9, 11, 19, 31]); // ILL TRAP ABRT BUS FPE KILL SEGV STOP SYS
 const ASYNC_SIGNALS = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => !SYNCHRONOUS.has(s) && s !== 32 && s !== 33);
 
-const data = workerData as MonitorData;
-const log = createLogger({ level: data.log.level as LogLevel, fd: data.log.fd }).child({ module: 'monitor' });
+const data = workerData as MonitorConfig;
+const log = createLogger(data.log).child({ module: 'monitor' });
 const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
@@ -64,6 +44,8 @@ Atomics.store(wd.ctl, Ctl.monitorTid, tid);
 
 let pool: EmulatorPool | undefined;
 let interrupter: Worker | undefined;
+/** Settles when the interrupter thread has ended (known from its start: it may end before the pool). */
+let interrupterEnded: Promise<unknown> = Promise.resolve();
 
 /**
  * Resolves after `ms`, or earlier when an emulator saw every emulator busy (or the supervisor
@@ -89,9 +71,6 @@ function errnoOf(err: unknown): number | undefined {
 
 const machine = monitorMachine.provide({
   actors: {
-    readSandbox: fromPromise(async () => {
-      log.debug({ ctx: 'boot', op: 'read_sandbox', pidfd: data.pidfd }, 'read pidfd; crypt off; no transit ids');
-    }),
     unshareMonitor: fromPromise(async () => {
       // The fs only (cwd, root, umask), not the fd table. A worker thread created from a thread
       // with a private fd table has its event loop's wake-up eventfd in that table alone, but
@@ -126,7 +105,7 @@ const machine = monitorMachine.provide({
     }),
     spawnInterrupter: fromPromise(async () => {
       const [rd, wr] = native.pipe2();
-      const idata: InterrupterData = {
+      const idata: InterrupterConfig = {
         notifyFd: data.notifyFd,
         shared: data.shared,
         maxEmulators: data.maxEmulators,
@@ -134,10 +113,12 @@ const machine = monitorMachine.provide({
         log: data.log,
         confinement: data.interrupterFilter,
         cycleMs: 10,
+        busyState: EmuState.busy,
       };
       // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
       interrupter = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
       interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
+      interrupterEnded = new Promise((r) => interrupter!.once('exit', r));
       interrupter.on('exit', () => native.close(wr));
       // The handshake: byte 42; EOF or any other byte is an error.
       try {
@@ -153,9 +134,6 @@ const machine = monitorMachine.provide({
         native.close(rd);
       }
       log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
-    }),
-    spawnAes: fromPromise<void>(async () => {
-      throw new Error('Crypt sandboxing is not implemented');
     }),
     prepareConfinement: fromPromise(async () => {
       pool!.confinement = data.emulatorFilter;
@@ -177,11 +155,11 @@ const machine = monitorMachine.provide({
     waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
     stopPool: fromPromise(async () => {
       await pool!.destroy();
-      const done = interrupter ? new Promise((r) => interrupter!.once('exit', r)) : Promise.resolve();
-      await done;
+      // (Waiting for an 'exit' the interrupter had already emitted left this promise pending:
+      // the thread then ran out of work and ended in `exiting`, its machine never done.)
+      await interrupterEnded;
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
-    waitAes: fromPromise(async () => {}),
   },
   guards: {
     locked: () => wd.locked,
@@ -193,18 +171,7 @@ pool = new EmulatorPool({
   wd,
   coreSize: data.coreSize,
   keepAliveMs: data.keepAliveMs,
-  task: {
-    notifyFd: data.notifyFd,
-    wakeFd: data.wakeFd,
-    reaperPid: data.reaperPid,
-    policy: data.policy,
-    log: data.log,
-    decisions: data.decisions,
-    audit: data.audit,
-    record: data.record,
-    policyLog: data.policyLog,
-    fault: data.fault,
-  } satisfies Partial<EmulatorTask>,
+  task: data.emulator,
   logger: log,
   onEvent: (e) => post(e),
 });
@@ -214,7 +181,13 @@ log.info(
   { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
   `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
 );
-const actor = createActor(machine, { input: { crypt: false, skipConfinement: !data.emulatorFilter } });
+// The states the monitor has been in reach the owner as they are first entered (a handful of
+// messages per run): the run's record of what the machine really did.
+const visits = new StateVisits();
+const actor = createActor(machine, {
+  input: { skipConfinement: !data.emulatorFilter },
+  inspect: visits.observer('monitor', machine, (states) => post({ type: 'monitor.visited', states })),
+});
 actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value }));
 actor.start();
 void toPromise(actor).then((out) => post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error }));

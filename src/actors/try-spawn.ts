@@ -1,7 +1,8 @@
 // The pool rule of the reference (try_spawn), as a pure function of one atomic load.
 
-/** `exiting`: should_exit is set, no emulator is started (not part of the reference rule). */
-export type SpawnDecision = 'core' | 'idle_exists' | 'helper' | 'capacity_exceeded' | 'exiting';
+import type { SpawnDecision } from '../machines/monitor.machine.js';
+
+export type { SpawnDecision };
 
 /**
  * curr < core → a core emulator (never retires); busy < curr → an idle one exists, nothing;

@@ -2,7 +2,7 @@
 // policy that lets the same run through and denies anything beyond it.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { enforcedCapabilities } from '../syscalls/index.js';
-import { resolveProgram } from '../program.js';
+import { resolveProgram } from '../supervisor/program-path.js';
 import { buildPolicy, profileContext } from '../sandbox/build.js';
 import { CAPABILITIES } from '../sandbox/capabilities.js';
 import { learnPolicy, type LearnedAccess } from '../sandbox/learn.js';

@@ -49,6 +49,7 @@ export const emulatorMachine = setup({
     stopped: { type: 'final', description: 'should_exit: the pool is ending' },
     dead: {
       type: 'final',
+      tags: ['error'],
       description: 'the thread failed: the monitor answers its in-flight request, repairs the counts, replaces it',
     },
   },

@@ -1,12 +1,14 @@
-// The monitor thread's life (tsyd_mon), after the reference pool's monitor(): take what it
-// needs from the sandbox, make its fs private (not its fd table: see unshareMonitor), start the interrupter (and the AES
-// worker), prepare its own confinement, start the first core emulator, then loop: confine
-// when locked, leave on should_exit, otherwise try_spawn and wait.
+// The monitor thread's life (tsyd_mon), after the reference pool's monitor(): make its fs
+// private (not its fd table: see unshareMonitor), start the interrupter, prepare its own
+// confinement, start the first core emulator, then loop: confine when locked, leave on
+// should_exit, otherwise try_spawn and wait. (The reference's AES worker states come with
+// Crypt sandboxing: a state whose actor cannot run would be a picture, not the code.)
 import { and, assign, fromPromise, setup } from 'xstate';
-import type { SpawnDecision } from '../actors/try-spawn.js';
+
+/** try_spawn's answer. `exiting`: should_exit is set, no emulator is started (not part of the reference rule). */
+export type SpawnDecision = 'core' | 'idle_exists' | 'helper' | 'capacity_exceeded' | 'exiting';
 
 export interface MonitorInput {
-  crypt: boolean;
   skipConfinement: boolean;
 }
 
@@ -35,20 +37,16 @@ export const monitorMachine = setup({
     output: {} as { exitCode: number; error?: string },
   },
   actors: {
-    readSandbox: notProvided('readSandbox'),
     unshareMonitor: notProvided('unshareMonitor'),
     closeFds: notProvided('closeFds'),
     spawnInterrupter: notProvided('spawnInterrupter'),
-    spawnAes: notProvided('spawnAes'),
     prepareConfinement: notProvided('prepareConfinement'),
     loadConfinement: notProvided('loadConfinement'),
     trySpawn: notProvided<SpawnDecision>('trySpawn'),
     waitForWork: notProvided('waitForWork'),
     stopPool: notProvided('stopPool'),
-    waitAes: notProvided('waitAes'),
   },
   guards: {
-    cryptOn: ({ context }) => context.crypt,
     hasPendingFilter: ({ context }) => context.pendingFilter,
     skipConfinement: ({ context }) => context.skipConfinement,
     /** Provided: whether the sandbox is locked now (shared flag). */
@@ -73,14 +71,10 @@ export const monitorMachine = setup({
   },
 }).createMachine({
   id: 'monitor',
-  initial: 'readingSandbox',
+  initial: 'unsharing',
   context: ({ input }) => ({ ...input, pendingFilter: false, exitCode: 0 }),
   output: ({ context }) => ({ exitCode: context.exitCode, error: context.error }),
   states: {
-    readingSandbox: {
-      description: 'pidfd, crypt setup, transit ids',
-      invoke: { src: 'readSandbox', onDone: 'unsharing', onError: { target: 'failed', actions: 'fail' } },
-    },
     unsharing: {
       description: 'unshare(CLONE_FS) (not CLONE_FILES: a Node worker needs its wake-up fd in the main table): failure is critical (101)',
       invoke: { src: 'unshareMonitor', onDone: 'closingFds', onError: { target: 'failed', actions: 'fail' } },
@@ -93,13 +87,9 @@ export const monitorMachine = setup({
       description: 'spawn tsyd_int and wait for its handshake byte 42',
       invoke: {
         src: 'spawnInterrupter',
-        onDone: [{ guard: 'cryptOn', target: 'startingAes' }, { target: 'confinement' }],
+        onDone: 'confinement',
         onError: { target: 'failed', actions: 'fail' },
       },
-    },
-    startingAes: {
-      description: 'Crypt sandboxing only',
-      invoke: { src: 'spawnAes', onDone: 'confinement', onError: { target: 'failed', actions: 'fail' } },
     },
     confinement: {
       initial: 'choosing',
@@ -173,14 +163,10 @@ export const monitorMachine = setup({
       },
     },
     exiting: {
-      description: 'should_exit: wake and stop every emulator, then wait for the AES worker',
-      invoke: { src: 'stopPool', onDone: 'waitingAes', onError: 'waitingAes' },
-    },
-    waitingAes: {
-      description: 'no ciphertext may be lost',
-      invoke: { src: 'waitAes', onDone: 'done', onError: 'done' },
+      description: 'should_exit: wake and stop every emulator and the interrupter',
+      invoke: { src: 'stopPool', onDone: 'done', onError: 'done' },
     },
     done: { type: 'final' },
-    failed: { type: 'final', description: 'a critical step failed: alert, exit 101' },
+    failed: { type: 'final', tags: ['error'], description: 'a critical step failed: alert, exit 101' },
   },
 });

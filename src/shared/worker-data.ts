@@ -22,6 +22,8 @@ export const Ctl = {
   wake: 32,
   /** 1 while the monitor waits and wants to hear of exhaustion; the first emulator to tell clears it. */
   monitorWaiting: 33,
+  /** The emulator states (bit = state code) seen in slots since released: what the inspector reports as visited. */
+  visited: 34,
   words: 48,
 } as const;
 
@@ -41,11 +43,12 @@ export const Slot = {
   counted: 30,
   /** The seq of the request the interrupter cut short for a restart (EINTR is answered -ERESTARTSYS). */
   restart: 31,
+  /** The states this slot's emulator has been in (bit = state code): written by the emulator and the pool, read by the inspector. */
+  visited: 47,
 } as const;
 
-/** Emulator states as stored in the slot's state word (the emulator machine's states). */
-export const EmuState = { free: 0, starting: 1, idle: 2, busy: 3, retiring: 4, dead: 5, stopped: 6 } as const;
-export type EmuStateName = keyof typeof EmuState;
+/** A slot's state word: 0 while the slot is free, else a state code of the emulator machine (src/shared/emulator-states.ts). */
+export const SLOT_FREE = 0;
 
 /**
  * The job table: one entry per call that a native job thread performs for the program (a FIFO
@@ -138,13 +141,23 @@ export class WorkerData {
     return new Int32Array(this.buffer, 4 * (Ctl.words + SLOT_WORDS * i), SLOT_WORDS);
   }
 
-  /** A free slot index, claimed (state free → starting), or -1. */
-  claimSlot(): number {
+  /** A free slot index, claimed (its state word set to `initial`, the emulator machine's initial state), or -1. */
+  claimSlot(initial: number): number {
     for (let i = 0; i < this.maxEmulators; i++) {
       const s = this.slot(i);
-      if (Atomics.compareExchange(s, Slot.state, EmuState.free, EmuState.starting) === EmuState.free) return i;
+      if (Atomics.compareExchange(s, Slot.state, SLOT_FREE, initial) === SLOT_FREE) {
+        Atomics.store(s, Slot.visited, 1 << initial);
+        return i;
+      }
     }
     return -1;
+  }
+
+  /** The emulator states seen so far (bit = state code): those of released slots and of live ones. */
+  visitedStates(): number {
+    let bits = Atomics.load(this.ctl, Ctl.visited);
+    for (let i = 0; i < this.maxEmulators; i++) bits |= Atomics.load(this.slot(i), Slot.visited);
+    return bits;
   }
 
   /** The job table (addon/offload.cc writes it; the interrupter and the exit read it). */
@@ -159,6 +172,7 @@ export class WorkerData {
     Atomics.store(s, Slot.counted, 0);
     // Even: a thread that died inside NOTIF_RECV must not leave the next one's parity inverted.
     Atomics.store(s, Slot.recvGen, 0);
-    Atomics.store(s, Slot.state, EmuState.free);
+    Atomics.or(this.ctl, Ctl.visited, Atomics.exchange(s, Slot.visited, 0));
+    Atomics.store(s, Slot.state, SLOT_FREE);
   }
 }

@@ -2,38 +2,6 @@
 import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
 import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
-import type { EmulatorKind } from '../machines/emulator.machine.js';
-
-/** One emulator's life as a piscina task (structured-cloneable). */
-export interface EmulatorTask {
-  slot: number;
-  kind: EmulatorKind;
-  keepAliveMs: number;
-  notifyFd: number;
-  wakeFd: number;
-  /** The program's parent (tsyd's reaper): protected like tsyd from the program. */
-  reaperPid: number;
-  shared: SharedArrayBuffer;
-  maxEmulators: number;
-  policy: unknown;
-  log: { level: string; fd: number };
-  /** The DecisionRing on which denials (and, learning, every access) reach the sandbox's owner. */
-  decisions: SharedArrayBuffer;
-  /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
-  confinement?: Uint8Array;
-  /**
-   * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
-   * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
-   * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late).
-   */
-  fault?: string;
-  /** Rules the program adds at run time (lock:off), shared by all emulators (PolicyLog). */
-  policyLog: SharedArrayBuffer;
-  /** Audit mode (`--audit`): denials are logged and reported, then allowed. */
-  audit?: boolean;
-  /** Learning mode: every decision, allowed or not, is reported as an Access. */
-  record?: boolean;
-}
 
 /** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
 export interface Access {

@@ -21,6 +21,7 @@ import * as assert from 'uvu/assert';
 import {
   createActor,
   createEmptyActor,
+  fromCallback,
   createMachine,
   fromPromise,
   toPromise,
@@ -34,13 +35,12 @@ import {
   type StateValue,
 } from 'xstate';
 import { getShortestPaths, serializeSnapshot } from 'xstate/graph';
-import { bootMachine } from '../../src/machines/boot.machine.js';
+import { bootMachine, type BootEvent, type SupervisorStop } from '../../src/machines/boot.machine.js';
 import { emulatorMachine } from '../../src/machines/emulator.machine.js';
 import { exportMachine } from '../../src/machines/export.machine.js';
 import { compileFlat } from '../../src/machines/flat-transitions.js';
 import { MACHINES } from '../../src/machines/index.js';
-import type { SpawnDecision } from '../../src/actors/try-spawn.js';
-import { EXIT_CRITICAL, monitorMachine } from '../../src/machines/monitor.machine.js';
+import { EXIT_CRITICAL, monitorMachine, type SpawnDecision } from '../../src/machines/monitor.machine.js';
 import { machineGraph, transitionLabel, type GraphTransition, type MachineGraph } from '../../src/viz/render.js';
 import { sandboxMachine } from '../../src/machines/sandbox.machine.js';
 
@@ -69,17 +69,13 @@ const flag =
 
 const PLANS: Record<string, Plan> = {
   boot: {
-    inputs: [{}, { exportMode: 'bpf' }, { exportMode: 'pfc' }],
-    outputs: { waitProgram: [0, 3], stopSupervisor: [0, 7] },
+    inputs: [{ program: true }, { exportMode: 'bpf', program: true }, { exportMode: 'pfc', program: false }],
+    outputs: { waitProgram: [0, 3], stopSupervisor: [{ clean: true }, { clean: false }, { clean: true, failure: 'unshare: EPERM' }] },
+    payloads: { 'export.failed': [{ error: 'EEXIST' }], 'program.failed': [{ error: 'ENOENT' }] },
   },
-  export: { inputs: [{ mode: 'bpf' }, { mode: 'pfc' }] },
+  export: { inputs: [{ mode: 'bpf' }, { mode: 'pfc' }], payloads: { 'export.failed': [{ error: 'EEXIST' }] } },
   monitor: {
-    inputs: [
-      { crypt: false, skipConfinement: false },
-      { crypt: true, skipConfinement: false },
-      { crypt: false, skipConfinement: true },
-      { crypt: true, skipConfinement: true },
-    ],
+    inputs: [{ skipConfinement: false }, { skipConfinement: true }],
     guards: { locked: flag('locked'), shouldExit: flag('shouldExit') },
     outputs: { trySpawn: ['core', 'helper', 'idle_exists', 'capacity_exceeded'] },
     flags: [
@@ -92,8 +88,9 @@ const PLANS: Record<string, Plan> = {
   emulator: { inputs: [{ kind: 'core' }, { kind: 'helper' }] },
   sandbox: {
     inputs: [undefined],
+    outputs: { reapLeftovers: ['reaped', 'stuck'] },
     payloads: {
-      'child.exec_failed': [{ errno: 2 }, { errno: 13 }],
+      'child.exec_failed': [{ syscall: 'execve', errno: 2 }, { syscall: 'execve', errno: 13 }],
       'child.exited': [{ code: 0 }, { code: 127 }],
       'child.signaled': [{ signal: 9 }],
     },
@@ -306,7 +303,7 @@ test('the event set names done/error/after events the way xstate does', () => {
   const events = new Set(eventSet(monitorMachine, planOf('monitor')).map((e) => e.type));
   const descriptors = new Set(allNodes(monitorMachine.root).flatMap((n) => [...n.transitions.keys()]));
   assert.ok(events.has('xstate.after.CYCLE.monitor.running.cycleWait'));
-  assert.ok(events.has('xstate.done.actor.0.monitor.readingSandbox'));
+  assert.ok(events.has('xstate.done.actor.0.monitor.unsharing'));
   assert.ok(events.has('xstate.error.actor.0.monitor.running.spawning'));
   assert.equal([...events].sort(), [...descriptors].sort());
 });
@@ -324,19 +321,19 @@ test('coverage: a removed transition leaves states and transitions unreached', (
   ) as AnyStateMachine;
   const c = cover(broken, planOf('sandbox'));
   const missing = c.expectedStates.filter((s) => !c.states.includes(s));
-  assert.equal(missing, ['running', 'exited']);
+  assert.equal(missing, ['running']);
   assert.equal(
     c.expectedTransitions.filter((t) => !c.transitions.includes(t)),
-    ['running --child.exited--> exited', 'running --child.signaled--> signaled'],
+    ['running --child.exited--> reaping', 'running --child.signaled--> reaping', 'running --reaper.died--> reaping'],
   );
-  assert.match(coverageFailure('sandbox copy', c) ?? '', /unreachable states: running, exited/);
+  assert.match(coverageFailure('sandbox copy', c) ?? '', /unreachable states: running$/m);
 });
 
 test('coverage: a transition whose guard never holds is reported, though every state is reached', () => {
   const config = sandboxMachine.config;
   const running = config.states!['running']!;
   const on = { ...(running.on as Record<string, unknown>) };
-  on['child.exited'] = [{ guard: () => false, target: 'notStarted' }, on['child.exited']];
+  on['child.exited'] = [{ guard: () => false, target: 'ended' }, on['child.exited']];
   const broken = createMachine(
     { ...config, states: { ...config.states, running: { ...running, on } } } as typeof config,
     sandboxMachine.implementations,
@@ -345,9 +342,9 @@ test('coverage: a transition whose guard never holds is reported, though every s
   assert.equal(c.states, c.expectedStates);
   assert.equal(
     c.expectedTransitions.filter((t) => !c.transitions.includes(t)),
-    ['running --child.exited [inline]--> notStarted'],
+    ['running --child.exited [inline]--> ended'],
   );
-  assert.match(coverageFailure('sandbox copy', c) ?? '', /transitions never taken: running --child.exited \[inline\]--> notStarted$/);
+  assert.match(coverageFailure('sandbox copy', c) ?? '', /transitions never taken: running --child.exited \[inline\]--> ended$/);
 });
 
 test('coverage: a state nothing enters is reported', () => {
@@ -364,7 +361,7 @@ test('coverage: a state nothing enters is reported', () => {
 test('coverage: an outside guard left as the placeholder hides both of its branches', () => {
   const c = cover(monitorMachine, { ...planOf('monitor'), guards: undefined });
   const missing = c.expectedStates.filter((s) => !c.states.includes(s));
-  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'waitingAes', 'done']);
+  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'done']);
   assert.match(coverageFailure('monitor', c) ?? '', /unreachable states: confinement.loading/);
 });
 
@@ -380,11 +377,9 @@ test('monitor: ends done (exit 0) once should_exit is set', async () => {
   const actor = createActor(
     monitorMachine.provide({
       actors: {
-        readSandbox: ok,
         unshareMonitor: ok,
         closeFds: ok,
         spawnInterrupter: ok,
-        spawnAes: ok,
         prepareConfinement: ok,
         loadConfinement: ok,
         trySpawn: fromPromise<SpawnDecision>(async () => {
@@ -397,12 +392,11 @@ test('monitor: ends done (exit 0) once should_exit is set', async () => {
           if (spawns.length >= 2) shouldExit = true;
         }),
         stopPool: ok,
-        waitAes: ok,
       },
       guards: { locked: () => false, shouldExit: () => shouldExit },
       delays: { CYCLE: 1 },
     }),
-    { input: { crypt: true, skipConfinement: false } },
+    { input: { skipConfinement: false } },
   );
   actor.start();
   const output = await toPromise(actor);
@@ -415,14 +409,13 @@ test('monitor: ends failed with exit 101 when unshare fails', async () => {
   const actor = createActor(
     monitorMachine.provide({
       actors: {
-        readSandbox: ok,
         unshareMonitor: fromPromise<void>(async () => {
           throw new Error('unshare: EPERM');
         }),
         closeFds: never,
       },
     }),
-    { input: { crypt: false, skipConfinement: false } },
+    { input: { skipConfinement: false } },
   );
   actor.start();
   const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
@@ -431,79 +424,133 @@ test('monitor: ends failed with exit 101 when unshare fails', async () => {
   assert.equal(snap.output, { exitCode: 101, error: 'Error: unshare: EPERM' });
 });
 
-test("boot: leaves with the program's exit status", async () => {
+test("boot: leaves with the program's exit status; the steps before the monitor answer within start()", async () => {
   const order: string[] = [];
-  const step = (name: string) =>
-    fromPromise<void>(async () => {
+  const answer = (name: string, event: BootEvent) =>
+    fromCallback<BootEvent>(({ sendBack }) => {
       order.push(name);
+      sendBack(event);
     });
-  const status = (name: string, value: number) =>
-    fromPromise<number>(async () => {
+  const step = <T>(name: string, value: T) =>
+    fromPromise<T>(async () => {
       order.push(name);
       return value;
     });
   const actor = createActor(
     bootMachine.provide({
       actors: {
-        runExport: never,
-        checkNumCpus: step('checkNumCpus'),
-        startMonitor: step('startMonitor'),
-        waitProgram: status('waitProgram', 3),
-        stopSupervisor: status('stopSupervisor', 0),
+        runExport: answer('runExport', { type: 'export.done' }),
+        checkNumCpus: answer('checkNumCpus', { type: 'cpus.checked' }),
+        spawnProgram: answer('spawnProgram', { type: 'program.spawned' }),
+        startMonitor: step<void>('startMonitor', undefined),
+        waitProgram: step('waitProgram', 3),
+        stopSupervisor: step<SupervisorStop>('stopSupervisor', { clean: true }),
       },
     }),
-    { input: {} },
+    { input: { exportMode: 'pfc', program: true } },
   );
   actor.start();
+  // The program is spawned before start() returns (and the monitor's start has begun).
+  assert.equal(actor.getSnapshot().value, 'startingMonitor');
+  assert.equal(order, ['runExport', 'checkNumCpus', 'spawnProgram', 'startMonitor']);
   const output = await toPromise(actor);
   assert.equal(actor.getSnapshot().value, 'done');
-  assert.equal(output, { exitCode: 3, error: undefined });
-  assert.equal(order, ['checkNumCpus', 'startMonitor', 'waitProgram', 'stopSupervisor']);
+  assert.equal(output, { exitCode: 3, error: undefined, cleanShutdown: true });
+  assert.equal(order, ['runExport', 'checkNumCpus', 'spawnProgram', 'startMonitor', 'waitProgram', 'stopSupervisor']);
 });
 
-test('export: ends failed when writing the BPF files fails', async () => {
+test('boot: a failed export runs nothing (125); a failed monitor makes the exit 101', async () => {
+  const failedExport = createActor(
+    bootMachine.provide({
+      actors: {
+        runExport: fromCallback<BootEvent>(({ sendBack }) => sendBack({ type: 'export.failed', error: new Error('tsyd_emu.bpf: EEXIST') })),
+        spawnProgram: fromCallback<BootEvent>(() => {
+          throw new Error('must not spawn');
+        }),
+      },
+    }),
+    { input: { exportMode: 'bpf', program: true } },
+  ).start();
+  assert.equal(failedExport.getSnapshot().value, 'failed');
+  assert.equal(failedExport.getSnapshot().output, { exitCode: 125, error: 'Error: tsyd_emu.bpf: EEXIST', cleanShutdown: true });
+  const failedMonitor = createActor(
+    bootMachine.provide({
+      actors: {
+        checkNumCpus: fromCallback<BootEvent>(({ sendBack }) => sendBack({ type: 'cpus.checked' })),
+        spawnProgram: fromCallback<BootEvent>(({ sendBack }) => sendBack({ type: 'program.spawned' })),
+        startMonitor: fromPromise(async () => {}),
+        waitProgram: fromPromise(async () => 137),
+        stopSupervisor: fromPromise<SupervisorStop>(async () => ({ clean: true, failure: 'unshare: EPERM' })),
+      },
+    }),
+    { input: { program: true } },
+  ).start();
+  assert.equal(await toPromise(failedMonitor), { exitCode: 101, error: 'unshare: EPERM', cleanShutdown: true });
+});
+
+test('export: ends failed, within start(), when writing the BPF files fails', () => {
+  const error = new Error('tsyd_emu.bpf: EEXIST');
   const actor = createActor(
     exportMachine.provide({
       actors: {
-        writeBpf: fromPromise<void>(async () => {
-          throw new Error('tsyd_emu.bpf: EEXIST');
+        writeBpf: fromCallback(({ sendBack }) => sendBack({ type: 'export.failed', error })),
+        printPfc: fromCallback(() => {
+          throw new Error('must not print');
         }),
-        printPfc: never,
       },
     }),
     { input: { mode: 'bpf' } },
-  );
-  actor.start();
-  const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+  ).start();
+  const snap = actor.getSnapshot();
   assert.equal(snap.value, 'failed');
-  assert.equal(snap.output, { ok: false, error: 'Error: tsyd_emu.bpf: EEXIST' });
+  assert.equal(snap.output, { ok: false, error });
 });
 
-test('sandbox: exec_ok then signaled ends signaled', async () => {
-  const actor = createActor(sandboxMachine);
-  actor.start();
-  actor.send({ type: 'child.exec_ok' });
-  assert.equal(actor.getSnapshot().value, 'running');
-  actor.send({ type: 'child.signaled', signal: 9 });
-  const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
-  assert.equal(snap.value, 'signaled');
-  assert.equal(snap.context, { signal: 9 });
+test('sandbox: the program signaled ends after its leftovers are reaped; a stuck reaping ends stuck', async () => {
+  for (const reaped of ['reaped', 'stuck'] as const) {
+    const actor = createActor(sandboxMachine.provide({ actors: { reapLeftovers: fromPromise(async () => reaped) } }));
+    actor.start();
+    actor.send({ type: 'child.exec_ok' });
+    assert.equal(actor.getSnapshot().value, 'running');
+    actor.send({ type: 'child.signaled', signal: 9 });
+    assert.equal(actor.getSnapshot().value, 'reaping');
+    const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+    assert.equal(snap.value, reaped === 'reaped' ? 'ended' : 'stuck');
+    assert.equal(snap.output, { started: true, stuck: reaped === 'stuck', signal: 9 });
+  }
 });
 
 test('emulator: the compiled table steps like the machine and throws on an event its state does not accept', () => {
-  const table = compileFlat(emulatorMachine);
-  assert.is(table.initial, 'starting');
-  assert.equal(table.states, ['starting', 'idle', 'busy', 'retiring', 'stopped', 'dead']);
-  let s = table.initial;
-  for (const e of ['emulator.ready', 'request.received', 'request.answered', 'pool.should_exit']) s = table.step(s, e);
-  assert.is(s, 'stopped');
-  assert.throws(() => table.step('starting', 'request.received'), /emulator: no transition for 'request.received' in state 'starting'/);
-  assert.throws(() => table.step('busy', 'pool.should_exit'), /no transition for 'pool.should_exit' in state 'busy'/);
-  assert.throws(() => table.step('stopped', 'emulator.ready'), /in state 'stopped'/);
-  // Guards are honoured as the machine does: keep_alive retires a helper, never a core emulator.
-  assert.is(table.step('idle', 'keepalive.expired', { isHelper: () => true }), 'retiring');
-  assert.throws(() => table.step('idle', 'keepalive.expired', { isHelper: () => false }), /no transition/);
-  assert.throws(() => table.step('idle', 'keepalive.expired'), /guard 'isHelper' not provided/);
+  const core = compileFlat(emulatorMachine, { kind: 'core' }, 'free');
+  const helper = compileFlat(emulatorMachine, { kind: 'helper' }, 'free');
+  assert.equal(core.names, ['free', 'starting', 'idle', 'busy', 'retiring', 'stopped', 'dead']);
+  assert.is(core.names[core.initial], 'starting');
+  const ev = (name: string) => core.event(name);
+  let s = core.initial;
+  for (const e of ['emulator.ready', 'request.received', 'request.answered', 'pool.should_exit']) s = core.step(s, ev(e));
+  assert.is(core.names[s], 'stopped');
+  assert.throws(() => core.step(core.code('starting'), ev('request.received')), /emulator: no transition for 'request.received' in state 'starting'/);
+  assert.throws(() => core.step(core.code('busy'), ev('pool.should_exit')), /no transition for 'pool.should_exit' in state 'busy'/);
+  assert.throws(() => core.step(core.code('stopped'), ev('emulator.ready')), /in state 'stopped'/);
+  // A free slot runs no machine: nothing steps it.
+  assert.is(core.next(0, ev('emulator.ready')), -1);
+  assert.throws(() => core.code('free'), /no state 'free'/);
+  assert.throws(() => core.event('no.such'), /no event 'no.such'/);
+  // Guards are compiled for the context: keep_alive retires a helper, never a core emulator.
+  assert.is(helper.names[helper.step(helper.code('idle'), helper.event('keepalive.expired'))], 'retiring');
+  assert.throws(() => core.step(core.code('idle'), ev('keepalive.expired')), /no transition/);
+  // Every transition of the machine is in the table, and nothing else (walked on the definition).
+  for (const [key, node] of Object.entries(emulatorMachine.root.states)) {
+    for (const name of core.events) {
+      const defined = node.transitions.get(name) ?? [];
+      for (const [table, kind] of [[core, 'core'], [helper, 'helper']] as const) {
+        const t = defined.find((d) => d.guard === undefined || (kind === 'helper' && d.guard !== undefined));
+        const want = t?.target?.[0]?.key;
+        const got = table.next(table.code(key), table.event(name));
+        assert.is(got < 0 ? undefined : table.names[got], want, `${kind} ${key} --${name}-->`);
+      }
+    }
+  }
 
   // The same walk on the machine itself.
   const actor = createActor(emulatorMachine, { input: { kind: 'core' } });

@@ -2,8 +2,8 @@
 // subreaper: every process the program leaves behind becomes the reaper's child, never init's,
 // in the CLI and in the library alike. Once the program has ended, tsyd kills the whole tree
 // below the reaper, then releases the reaper, which kills and reaps what is left until nothing is.
-import { native } from './native/addon.js';
-import { parentPid, procPids } from './proc/proc-tree.js';
+import { native } from '../native/addon.js';
+import { parentPid, procPids } from '../proc/proc-tree.js';
 
 interface Proc {
   ppid: number;

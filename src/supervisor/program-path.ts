@@ -3,7 +3,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { constants as os } from 'node:os';
-import { SystemCallError } from './errors.js';
+import { SystemCallError } from '../errors.js';
 
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 

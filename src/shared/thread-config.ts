@@ -1,0 +1,84 @@
+// What each supervisor thread is given when it starts (workerData, a piscina task): one typed
+// configuration, built once by the main thread (src/supervisor/options.ts) and narrowed per
+// thread kind. Everything here crosses postMessage (structured clone): plain data, shared
+// buffers, no classes.
+import type { LogLevel } from '../log.js';
+import type { EmulatorKind } from '../machines/emulator.machine.js';
+import type { PolicyData } from '../sandbox/policy.js';
+
+export interface LogConfig {
+  level: LogLevel;
+  fd: number;
+}
+
+/** What every thread that touches the program's calls shares. */
+export interface SupervisorConfig {
+  /** The seccomp listener of the program's filter. */
+  notifyFd: number;
+  /** The supervisor's shared words (src/shared/worker-data.ts). */
+  shared: SharedArrayBuffer;
+  maxEmulators: number;
+  log: LogConfig;
+}
+
+/** The monitor thread (tsyd_mon): the pool's owner. */
+export interface MonitorConfig extends SupervisorConfig {
+  pidfd: number;
+  /** Written to wake every idle emulator at exit. */
+  wakeFd: number;
+  /** The program's parent (tsyd's reaper): protected like tsyd from the program. */
+  reaperPid: number;
+  coreSize: number;
+  keepAliveMs: number;
+  /** What every emulator gets. */
+  emulator: EmulatorShared;
+  /** Confinement filters (absent with TSYD_SKIP_SCMP). */
+  emulatorFilter?: Uint8Array;
+  interrupterFilter?: Uint8Array;
+  /** Test-only faults (TSYD_FAULT), see EmulatorShared.fault. */
+  fault?: string;
+}
+
+/** The part of an emulator's configuration that is the same for every emulator of a sandbox. */
+export interface EmulatorShared {
+  notifyFd: number;
+  wakeFd: number;
+  reaperPid: number;
+  policy: PolicyData;
+  log: LogConfig;
+  /** The DecisionRing on which denials (and, learning, every access) reach the sandbox's owner. */
+  decisions: SharedArrayBuffer;
+  /** Rules the program adds at run time (lock:off), shared by all emulators (PolicyLog). */
+  policyLog: SharedArrayBuffer;
+  /** Audit mode (`--audit`): denials are logged and reported, then allowed. */
+  audit: boolean;
+  /** Learning mode: every decision, allowed or not, is reported as an Access. */
+  record: boolean;
+  /**
+   * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
+   * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
+   * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late).
+   */
+  fault?: string;
+}
+
+/** One emulator's life as a piscina task. */
+export interface EmulatorTask extends EmulatorShared {
+  slot: number;
+  kind: EmulatorKind;
+  keepAliveMs: number;
+  shared: SharedArrayBuffer;
+  maxEmulators: number;
+  /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
+  confinement?: Uint8Array;
+}
+
+/** The interrupter thread (tsyd_int). */
+export interface InterrupterConfig extends SupervisorConfig {
+  /** Where the start-up handshake byte (42) goes. */
+  handshakeFd: number;
+  confinement?: Uint8Array;
+  cycleMs: number;
+  /** The emulator machine's code for `busy` (given by the monitor: this thread loads no machine). */
+  busyState: number;
+}

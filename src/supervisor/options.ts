@@ -1,0 +1,174 @@
+// The library's options, normalised in one place: defaults (options, then TSYD_* variables),
+// validation with errors that say what, where and why, and the policy built and checked. What
+// comes out is everything the sandbox needs, typed; nothing downstream reads an option again.
+import { availableParallelism } from 'node:os';
+import { PolicyError, UsageError } from '../errors.js';
+import { isLogLevel, type LogLevel } from '../log.js';
+import type { ExportMode } from '../machines/boot.machine.js';
+import { buildPolicy, profileContext, type PolicyInput } from '../sandbox/build.js';
+import { Policy } from '../sandbox/policy.js';
+import { CAPABILITIES } from '../sandbox/rules.js';
+import { DEFAULT_MAX_JOBS } from '../shared/worker-data.js';
+import { enforcedCapabilities } from '../syscalls/index.js';
+import { resolveProgram } from './program-path.js';
+
+export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
+
+export interface SpawnOptions {
+  /** Rules (`{rule}`), policy files (`{file}`), profiles (`{profile}`) applied in order, or a ready Policy. @default the user profile */
+  policy?: Policy | PolicyInput[];
+  /** Environment of the program. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Working directory of the program. @default process.cwd() */
+  cwd?: string;
+  /** One option for all three, or one each for stdin, stdout, stderr. @default 'inherit' */
+  stdio?: StdioOption | [StdioOption, StdioOption, StdioOption];
+  /** @default 'warn' (or $TSYD_LOG) */
+  logLevel?: LogLevel;
+  /** @default 2 (or $TSYD_LOG_FD) */
+  logFd?: number;
+  /** Core emulator threads (never retire). @default $TSYD_NPROC or the number of CPUs */
+  emulators?: number;
+  /** Most emulator threads at once (EMU_MAX_SIZE). @default $TSYD_NPROC_MAX or 128 */
+  maxEmulators?: number;
+  /** Milliseconds a helper emulator stays idle before it retires. @default $TSYD_KEEP_ALIVE or 5000 */
+  keepAliveMs?: number;
+  /**
+   * Most calls of the program that may wait at once (FIFO and device opens, blocking connects
+   * and sends), each on a small job thread; the next one gets EAGAIN. @default $TSYD_BLOCKING_MAX or 1024
+   */
+  maxBlockingCalls?: number;
+  /** Audit mode: every denial is logged and reported as a violation, then allowed. @default false */
+  audit?: boolean;
+  /** Report every decision (allowed ones too) as an 'access' event (learning mode). @default false */
+  record?: boolean;
+  /**
+   * The program runs in a process group of its own. When this process's group is the foreground
+   * of its controlling terminal, the terminal goes to the program's group while it runs (Ctrl-C
+   * and Ctrl-Z reach the program, once) and comes back when it ends: `true` always (the CLI),
+   * `'stdin'` when the program's stdin is that terminal (a host that keeps its own input), `false`
+   * never. @default 'stdin'
+   */
+  foreground?: boolean | 'stdin';
+}
+
+/** Defaults, justified in README (Pool). */
+export const DEFAULT_MAX_EMULATORS = 128;
+export const DEFAULT_KEEP_ALIVE_MS = 5000;
+
+/** Everything a sandbox is started with, validated. */
+export interface SandboxConfig {
+  /** The name the program was asked by (argv[0]) and the path execve runs. */
+  file: string;
+  path: string;
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  stdio: StdioOption | [StdioOption, StdioOption, StdioOption];
+  policy: Policy;
+  logLevel: LogLevel;
+  logFd: number;
+  coreSize: number;
+  maxEmulators: number;
+  keepAliveMs: number;
+  maxBlockingCalls: number;
+  audit: boolean;
+  record: boolean;
+  /** 1 always, 0 never, 2 when stdin is the terminal (addon/spawn.cc). */
+  foreground: 0 | 1 | 2;
+  /** TSYD_SKIP_SCMP: supervisor threads stay unconfined (debugging only). */
+  skipConfinement: boolean;
+  /** TSYD_SYNC_WAKEUP=0 turns synchronous wake-up off. */
+  syncWakeup: boolean;
+  /** TSYD_EXPORT: the supervisor threads' filters are exported first (boot). */
+  exportMode?: ExportMode;
+  /** TSYD_FAULT: test-only faults. */
+  fault?: string;
+}
+
+function envOr(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function positiveInt(name: string, value: unknown, max = 4096): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new UsageError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  return n;
+}
+
+function fdNumber(name: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${name} must be a file descriptor number, got '${value}'`);
+  return n;
+}
+
+function envLogLevel(): LogLevel {
+  const v = process.env.TSYD_LOG;
+  if (v === undefined || v === '') return 'warn';
+  if (!isLogLevel(v)) throw new UsageError(`TSYD_LOG must be one of trace, debug, info, notice, warn, error, alert, fatal, silent; got '${v}'`);
+  return v;
+}
+
+function envExportMode(): ExportMode | undefined {
+  const v = envOr('TSYD_EXPORT');
+  if (v === undefined) return undefined;
+  if (v !== 'bpf' && v !== 'pfc') throw new UsageError(`TSYD_EXPORT must be bpf or pfc, got '${v}'`);
+  return v;
+}
+
+/**
+ * The policy of the sandbox. SAFETY: a capability turned on that tsyd does not enforce would
+ * confine nothing while the user believes it does: refused. Only the default profile (no policy
+ * given) is trimmed to what this version enforces, so that a bare `tsyd run` works.
+ */
+function sandboxPolicy(file: string, options: SpawnOptions): Policy {
+  const context = () => profileContext({ cwd: options.cwd, env: options.env, program: resolveProgram(file, (options.env ?? process.env).PATH, options.cwd) });
+  const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? [], context);
+  const enforced = enforcedCapabilities();
+  const isDefault = !(options.policy instanceof Policy) && (options.policy ?? []).length === 0;
+  for (const cap of CAPABILITIES) {
+    if (isDefault && policy.isOn(cap) && !enforced.has(cap)) policy.apply({ type: 'sandbox', caps: [cap], on: false });
+    if (policy.isOn(cap) && !enforced.has(cap)) {
+      throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${[...enforced].join(', ')})`);
+    }
+  }
+  return policy;
+}
+
+/** Throws UsageError/PolicyError (exit 125) or SystemCallError('execve') (126/127). */
+export function normaliseOptions(file: string, args: string[], options: SpawnOptions): SandboxConfig {
+  // In this order: a bad option is reported before a missing program.
+  const policy = sandboxPolicy(file, options);
+  const logLevel = options.logLevel ?? envLogLevel();
+  const logFd = options.logFd ?? (envOr('TSYD_LOG_FD') !== undefined ? fdNumber('TSYD_LOG_FD', process.env.TSYD_LOG_FD!) : 2);
+  const coreSize = positiveInt('emulators', options.emulators ?? envOr('TSYD_NPROC') ?? availableParallelism());
+  const maxEmulators = positiveInt('maxEmulators', options.maxEmulators ?? envOr('TSYD_NPROC_MAX') ?? Math.max(DEFAULT_MAX_EMULATORS, coreSize));
+  if (maxEmulators < coreSize) throw new UsageError(`TSYD_NPROC_MAX (${maxEmulators}) is below TSYD_NPROC (${coreSize})`);
+  const keepAliveMs = positiveInt('keepAliveMs', options.keepAliveMs ?? envOr('TSYD_KEEP_ALIVE') ?? DEFAULT_KEEP_ALIVE_MS, 86_400_000);
+  const maxBlockingCalls = positiveInt('maxBlockingCalls', options.maxBlockingCalls ?? envOr('TSYD_BLOCKING_MAX') ?? DEFAULT_MAX_JOBS, 65536);
+  const exportMode = envExportMode();
+  const env = options.env ?? process.env;
+  return {
+    file,
+    path: resolveProgram(file, env.PATH, options.cwd),
+    argv: [file, ...args],
+    env,
+    cwd: options.cwd,
+    stdio: options.stdio ?? 'inherit',
+    policy,
+    logLevel,
+    logFd,
+    coreSize,
+    maxEmulators,
+    keepAliveMs,
+    maxBlockingCalls,
+    audit: options.audit === true,
+    record: options.record === true,
+    foreground: options.foreground === true ? 1 : options.foreground === false ? 0 : 2,
+    skipConfinement: envOr('TSYD_SKIP_SCMP') !== undefined,
+    syncWakeup: process.env.TSYD_SYNC_WAKEUP !== '0',
+    exportMode,
+    fault: envOr('TSYD_FAULT'),
+  };
+}
