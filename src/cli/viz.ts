@@ -1,7 +1,7 @@
-// `tsyd viz`: draw the supervisor's machines from their definitions (see src/viz/render.ts).
+// `tsyd viz`: draw the supervisor's machines from their definitions (see src/viz/).
 import { writeFileSync } from 'node:fs';
 import type { AnyStateMachine } from 'xstate';
-import { toDot, toMermaid, toSvg, toSvgAll } from '../viz/render.js';
+import { toDot, toMermaid, toSvg, toSvgAll } from '../viz/index.js';
 
 export const VIZ_USAGE = `Usage: tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...
   Draw the supervisor's state machines from their definitions.

@@ -15,7 +15,7 @@ import {
   toSvgAll,
   transitionLabel,
   type MachineGraph,
-} from '../../src/viz/render.js';
+} from '../../src/viz/index.js';
 import { tempTree } from '../helpers/tmp.js';
 
 const base = setup({
