@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
         code = await runLearn(cmd);
         break;
       case 'viz':
-        code = runViz(cmd.argv, MACHINES);
+        code = await runViz(cmd.argv, MACHINES);
         break;
       case 'export':
         code = await runExport(cmd.mode);

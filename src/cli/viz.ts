@@ -5,7 +5,8 @@ import { toDot, toMermaid, toSvg, toSvgAll } from '../viz/index.js';
 
 export const VIZ_USAGE = `Usage: tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...
   Draw the supervisor's state machines from their definitions.
-  --format F      mermaid (default), dot (Graphviz) or svg (self-contained, no Graphviz needed)
+  --format F      mermaid (default), dot (Graphviz) or svg (self-contained, laid out by ELK: no
+                  Graphviz needed)
   --out FILE      write to FILE instead of standard output
   --machine NAME  draw only this machine (repeatable; default: all)
 Several machines in mermaid format give Markdown with one mermaid block each (so does --out *.md);
@@ -69,7 +70,7 @@ function parseVizArgs(argv: string[]): VizOptions {
   return opts;
 }
 
-function render(format: VizFormat, chosen: Record<string, AnyStateMachine>, markdown: boolean): string {
+async function render(format: VizFormat, chosen: Record<string, AnyStateMachine>, markdown: boolean): Promise<string> {
   const entries = Object.entries(chosen);
   switch (format) {
     case 'svg':
@@ -87,7 +88,7 @@ function render(format: VizFormat, chosen: Record<string, AnyStateMachine>, mark
  * status: 0, or 125 (with a message on stderr) for a bad option, format or machine name, no
  * machine to draw, or a file that cannot be written.
  */
-export function runViz(argv: string[], machines: Record<string, AnyStateMachine>, io: VizIO = processIO): number {
+export async function runViz(argv: string[], machines: Record<string, AnyStateMachine>, io: VizIO = processIO): Promise<number> {
   let opts: VizOptions;
   try {
     opts = parseVizArgs(argv);
@@ -113,7 +114,7 @@ export function runViz(argv: string[], machines: Record<string, AnyStateMachine>
   }
   const chosen: Record<string, AnyStateMachine> = {};
   for (const name of opts.machines.length ? opts.machines : known) chosen[name] = machines[name]!;
-  const text = render(opts.format, chosen, opts.out !== undefined && /\.(md|markdown)$/i.test(opts.out));
+  const text = await render(opts.format, chosen, opts.out !== undefined && /\.(md|markdown)$/i.test(opts.out));
   if (opts.out === undefined) {
     io.stdout(text);
     return 0;
