@@ -1,11 +1,12 @@
-// `tsyd viz`: the formats, --out, and misuse reported as usage errors (125).
-import { readFileSync } from 'node:fs';
+// `tsyd viz`: the formats, --out and its extension (they must agree; images are refused with the
+// way to get one), and misuse reported as usage errors (125).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AnyStateMachine } from 'xstate';
 import { runViz, type VizIO } from '../../src/cli/viz.js';
-import { toDot, toMermaid, toSvgAll } from '../../src/viz/index.js';
+import { toDot, toMermaid, toSvg, toSvgAll } from '../../src/viz/index.js';
 import { tempTree } from '../helpers/tmp.js';
 import { MACHINES, pool, sandbox } from './machines.js';
 import { parseSvg } from './svg-read.js';
@@ -39,19 +40,77 @@ test('viz: --format dot|svg, --opt=value, several --machine', async () => {
   assert.ok(svg.stdout.indexOf('>pool<') < svg.stdout.indexOf('>sandbox<'), 'in the order asked');
 });
 
-test('viz: --out writes the file and nothing to stdout', async () => {
+test('viz: --out writes the file in the format of its extension, nothing to stdout', async () => {
   const dir = tempTree('viz');
-  const out = join(dir, 'machines.svg');
-  const r = await viz(['--format', 'svg', '--out', out]);
+  const svg = join(dir, 'machines.svg');
+  const r = await viz(['--out', svg]);
   assert.is(r.code, 0, r.stderr);
   assert.is(r.stdout, '');
-  assert.is(readFileSync(out, 'utf8'), await toSvgAll(MACHINES));
-  const md = join(dir, 'one.md');
-  assert.is((await viz(['--machine', 'sandbox', '--out', md])).code, 0);
-  assert.ok(readFileSync(md, 'utf8').startsWith('## sandbox\n\n```mermaid\n---\n'));
-  const bad = await viz(['--out', join(dir, 'no', 'such', 'dir.mmd')]);
+  assert.is(readFileSync(svg, 'utf8'), await toSvgAll(MACHINES));
+  const one = join(dir, 'pool.SVG');
+  assert.is((await viz(['--machine', 'pool', '--format', 'svg', '--out', one])).code, 0);
+  assert.is(readFileSync(one, 'utf8'), await toSvg('pool', pool));
+  for (const ext of ['dot', 'gv']) {
+    const f = join(dir, `sandbox.${ext}`);
+    assert.is((await viz(['--machine', 'sandbox', '--out', f])).code, 0);
+    assert.is(readFileSync(f, 'utf8'), toDot('sandbox', sandbox));
+  }
+  const mmd = join(dir, 'pool.mmd');
+  assert.is((await viz(['--machine', 'pool', '--out', mmd])).code, 0);
+  assert.is(readFileSync(mmd, 'utf8'), toMermaid('pool', pool));
+  for (const ext of ['md', 'markdown']) {
+    const md = join(dir, `one.${ext}`);
+    assert.is((await viz(['--machine', 'sandbox', '--format', 'mermaid', '--out', md])).code, 0);
+    assert.ok(readFileSync(md, 'utf8').startsWith('## sandbox\n\n```mermaid\n---\n'));
+  }
+  const bad = await viz(['--out', join(dir, 'no', 'such', 'dir.md')]);
   assert.is(bad.code, 125);
-  assert.match(bad.stderr, /cannot write/);
+  assert.match(bad.stderr, /cannot write .*dir\.md: ENOENT/);
+});
+
+test('viz: --format that contradicts the extension of --out is a usage error naming both', async () => {
+  const dir = tempTree('viz');
+  for (const [format, file, ext] of [['mermaid', 'x.svg', 'svg'], ['svg', 'x.dot', 'dot'], ['dot', 'x.md', 'mermaid'], ['svg', 'x.mmd', 'mermaid']]) {
+    const out = join(dir, file!);
+    const r = await viz(['--machine', 'pool', '--format', format!, '--out', out]);
+    assert.is(r.code, 125, `${format} into ${file}`);
+    assert.is(r.stdout, '');
+    assert.is(r.stderr, `tsyd: viz: --format ${format} contradicts the extension of ${out} (.${file!.split('.')[1]} is ${ext}); drop --format or rename the file\n`);
+    assert.not.ok(existsSync(out), `${file} not written`);
+  }
+});
+
+test('viz: an image (or unknown) extension is refused, saying how to get the picture', async () => {
+  const dir = tempTree('viz');
+  for (const [file, graphviz] of [['m.png', 'png'], ['m.JPG', 'jpeg'], ['m.pdf', 'pdf'], ['m.webp', 'webp']]) {
+    const out = join(dir, file!);
+    for (const argv of [['--out', out], ['--format', 'svg', '--out', out]]) {
+      const r = await viz(argv);
+      assert.is(r.code, 125, `${argv.join(' ')}: ${r.stderr}`);
+      assert.is(r.stdout, '');
+      assert.match(r.stderr, `tsyd: viz: cannot write ${out}: tsyd viz writes text (svg, dot or mermaid), not a ${file!.split('.')[1]!.toUpperCase()} image`);
+      assert.match(r.stderr, '`tsyd viz --format svg --out machines.svg');
+      assert.match(r.stderr, `\`tsyd viz --format dot | dot -T${graphviz} -o ${file}\``);
+      assert.not.ok(existsSync(out), `${file} not written`);
+    }
+  }
+  assert.match((await viz(['--out', join(dir, 'm.png')])).stderr, `rsvg-convert -f png machines.svg -o m.png`);
+  for (const file of ['machines.txt', 'machines']) {
+    const out = join(dir, file);
+    const r = await viz(['--format', 'dot', '--out', out]);
+    assert.is(r.code, 125);
+    assert.match(r.stderr, `viz: cannot tell the format of ${out} from its extension`);
+    assert.match(r.stderr, 'name it .svg, .dot, .gv, .md, .markdown or .mmd');
+    assert.not.ok(existsSync(out));
+  }
+});
+
+test('viz: several machines into one .mmd (a single diagram) are refused', async () => {
+  const out = join(tempTree('viz'), 'all.mmd');
+  const r = await viz(['--out', out]);
+  assert.is(r.code, 125);
+  assert.match(r.stderr, `${out}: a .mmd file holds one diagram, and 2 machines are asked for; choose one with --machine NAME, or write Markdown (.md)`);
+  assert.not.ok(existsSync(out));
 });
 
 test('viz: a bad format, machine or option is a usage error (125) naming it and the choices', async () => {
