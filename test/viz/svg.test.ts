@@ -55,8 +55,8 @@ for (const [name, machine] of EVERY) {
     assert.equal(labels, g.transitions.map(transitionLabel).sort(), 'one label per transition');
     const count = new Map<string, number>();
     for (const t of g.transitions) count.set(transitionLabel(t), (count.get(transitionLabel(t)) ?? 0) + 1);
-    const all_ = texts(root);
-    for (const [label, n] of count) assert.is(all_.filter((x) => x === label).length, n, `'${label}' drawn ${n} times`);
+    const allTexts = texts(root);
+    for (const [label, n] of count) assert.is(allTexts.filter((x) => x === label).length, n, `'${label}' drawn ${n} times`);
     // One arrow per transition, plus one per initial state.
     const arrows = all(root).filter((e) => 'marker-end' in e.attrs).length;
     assert.is(arrows, g.transitions.length + g.states.filter((s) => s.initial).length);
