@@ -1,6 +1,6 @@
 // Bundles the code of the supervisor threads (monitor, emulators, interrupter) and the CLI into
 // CommonJS files that load synchronously, dependencies included (pino, xstate; piscina stays a
-// package: it finds its own worker script next to itself).
+// package: it finds its own worker script next to itself; so does elkjs, see below).
 //
 // Why: start-up. Node's ESM loader resolves and reads dozens of modules per thread; one CommonJS
 // file per thread took `tsyd run -- true` from 0.53 s to 0.35 s, and the CLI's own bundle takes
@@ -28,7 +28,8 @@ await Promise.all(
       platform: 'node',
       format: 'cjs',
       target: 'node20',
-      external: ['piscina'],
+      // elkjs (1.6 MB, loaded only by `tsyd viz --format svg`) stays a package: imported when drawn.
+      external: ['piscina', 'elkjs'],
       // import.meta.url of the bundle itself: it sits where the ESM file did (or at the same
       // depth), so relative URLs resolve the same.
       define: { 'import.meta.url': '__tsyd_import_meta_url' },

@@ -37,7 +37,7 @@ export async function main(argv: string[]): Promise<void> {
         code = await runLearn(cmd);
         break;
       case 'viz':
-        code = runViz(cmd.argv, MACHINES);
+        code = await runViz(cmd.argv, MACHINES);
         break;
       case 'export':
         bootExport(cmd.mode);

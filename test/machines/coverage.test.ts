@@ -41,7 +41,7 @@ import { exportMachine } from '../../src/machines/export.machine.js';
 import { compileFlat } from '../../src/machines/flat-transitions.js';
 import { MACHINES } from '../../src/machines/index.js';
 import { EXIT_CRITICAL, monitorMachine, type SpawnDecision } from '../../src/machines/monitor.machine.js';
-import { machineGraph, transitionLabel, type GraphTransition, type MachineGraph } from '../../src/viz/render.js';
+import { machineGraph, transitionLabel, type GraphTransition, type MachineGraph } from '../../src/viz/index.js';
 import { sandboxMachine } from '../../src/machines/sandbox.machine.js';
 
 type AnyNode = AnyStateMachine['root'];
