@@ -81,9 +81,11 @@ function guardName(guard: unknown): string | undefined {
         .filter((g) => !(typeof g === 'function' && g.name === 'routeMatches'))
         .map((g) => guardName(g) ?? 'inline');
       const wrap = (p: string) => (/[ &|]/.test(p) ? `(${p})` : p);
-      if (f.name === 'not') return `!${wrap(parts[0] ?? 'inline')}`;
-      if (f.name === 'and') return parts.length ? parts.map(wrap).join(' && ') : undefined;
-      if (f.name === 'or') return parts.map(wrap).join(' || ');
+      // A bundler may rename xstate's and/or/not (esbuild: and2): the name without its suffix.
+      const kind = f.name.replace(/\d+$/, '');
+      if (kind === 'not') return `!${wrap(parts[0] ?? 'inline')}`;
+      if (kind === 'and') return parts.length ? parts.map(wrap).join(' && ') : undefined;
+      if (kind === 'or') return parts.map(wrap).join(' || ');
     }
     if (typeof f['check'] === 'function' && 'stateValue' in f) {
       const v = f['stateValue'];

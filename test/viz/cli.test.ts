@@ -1,6 +1,7 @@
 // `tsyd viz`: the formats, --out and its extension (they must agree; images are refused with the
 // way to get one), and misuse reported as usage errors (125).
 import { existsSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -8,6 +9,7 @@ import type { AnyStateMachine } from 'xstate';
 import { runViz, type VizIO } from '../../src/cli/viz.js';
 import { toDot, toMermaid, toSvg, toSvgAll } from '../../src/viz/index.js';
 import { tempTree } from '../helpers/tmp.js';
+import { tsydBin } from '../helpers/tsyd.js';
 import { MACHINES, pool, sandbox } from './machines.js';
 import { parseSvg } from './svg-read.js';
 
@@ -18,6 +20,13 @@ async function viz(argv: string[], machines: Record<string, AnyStateMachine> = M
   const code = await runViz(argv, machines, io);
   return { code, stdout, stderr };
 }
+
+test('viz through the tsyd command (its bundle renames xstate helpers): combined guards are spelled out', () => {
+  const r = spawnSync(process.execPath, [tsydBin, 'viz', '--machine', 'monitor'], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, 'always [hasPendingFilter && locked]');
+  assert.not.match(r.stdout, /and\d/);
+});
 
 test('viz: mermaid of every machine by default, one machine raw', async () => {
   const all = await viz([]);
