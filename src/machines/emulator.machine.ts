@@ -1,7 +1,8 @@
 // An emulator's life. The hot path does not run an XState actor per request (that would cost
-// more than the request): emulator.task.ts steps a transition table compiled from this very
-// definition (flat-transitions.ts), and stores the state in its shared slot, so what the
-// visualizer draws is what the code does.
+// more than the request): the machine is compiled into a transition table per kind of emulator
+// (src/shared/emulator-states.ts, flat-transitions.ts), and every write of an emulator's state
+// word in shared memory is a step of that table — by the emulator itself, by the pool for a
+// death — so what the pictures and the inspector show is what the code does.
 import { setup } from 'xstate';
 
 export type EmulatorKind = 'core' | 'helper';
