@@ -62,6 +62,7 @@ const ERRNO_TEXT: Record<string, string> = {
   ENOSYS: 'Function not implemented',
   EINVAL: 'Invalid argument',
   EBADF: 'Bad file descriptor',
+  EEXIST: 'File exists',
 };
 
 /** The errno's name (ENOENT, ...) for a positive or negative number. */

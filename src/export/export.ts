@@ -4,7 +4,7 @@
 import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as os } from 'node:os';
-import { SystemCallError } from '../errors.js';
+import { TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { bpfToPfc } from './bpf-text.js';
 import { confinementFilter, EXPORT_FILES, THREAD_KINDS } from '../confine/thread-filters.js';
@@ -24,7 +24,9 @@ export function isExportMode(s: string | undefined): s is ExportMode {
 export function exportBpf(dir: string): string[] {
   const paths = THREAD_KINDS.map((k) => join(dir, EXPORT_FILES[k]));
   // Refuse before writing anything, so an existing file never leaves a partial export.
-  for (const p of paths) if (existsSync(p)) throw new SystemCallError('open', os.errno.EEXIST, { path: p });
+  for (const p of paths) {
+    if (existsSync(p)) throw new TsydError('EEXIST', `export: ${p} already exists: an export never overwrites a file (remove it, or export from another directory)`);
+  }
   THREAD_KINDS.forEach((kind, i) => {
     const fd = openSync(paths[i]!, 'wx', 0o400);
     try {

@@ -123,7 +123,7 @@ test('export bpf: four files, mode 0400, exclusive; the emulator filter really d
   }
   const again = await runTsyd(['run', '--', 'true'], { cwd: dir, env: { TSYD_EXPORT: 'bpf' } });
   assert.is(again.code, 125);
-  assert.match(again.stderr, 'tsyd_emu.bpf');
+  assert.match(again.stderr, /tsyd_emu.bpf already exists: an export never overwrites/);
   const out = execFileSync(fixture('loadbpf'), [`${dir}/tsyd_emu.bpf`], { encoding: 'utf8' });
   assert.match(out, 'execve errno=1');
   assert.match(out, 'getpid ok');
