@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
 // command, the machine) and bench/results.json (every sample, for tooling).
 // Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool] [--out DIR]
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineFacts, peers, root } from './lib/tools.js';
@@ -86,6 +86,8 @@ const md = [
   ...summary(),
   ...sections.map(markdownSection),
 ].join('\n');
+// The results of a long run must not be lost to a missing folder.
+mkdirSync(values.out!, { recursive: true });
 writeFileSync(join(values.out!, 'RESULTS.md'), md);
 writeFileSync(join(values.out!, 'results.json'), JSON.stringify({ command, machine: facts, rounds, sections: Object.fromEntries(sections.map((s) => [s.id, s.data])) }, null, 1) + '\n');
 console.log(md);
