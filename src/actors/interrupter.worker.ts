@@ -14,7 +14,6 @@ import { native, Slot as Req } from '../native/addon.js';
 import type { InterrupterConfig } from '../shared/thread-config.js';
 import { Ctl, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
 
-
 const SIGALRM = 14;
 const data = workerData as InterrupterConfig;
 const log = createLogger(data.log).child({ module: 'interrupter' });
