@@ -80,10 +80,9 @@ export class SandboxedProcess extends EventEmitter {
     // boot has failed and nothing does.
     this.boot.start();
     const snap = this.boot.getSnapshot();
-    if (snap.status === 'error') throw snap.error;
-    if (snap.value === 'failed' || running === undefined) {
+    if (snap.status === 'error' || snap.value === 'failed' || running === undefined) {
       void decisions.close();
-      throw snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`);
+      throw snap.status === 'error' ? snap.error : (snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`));
     }
     this.running = running;
     const { program } = running;
@@ -116,7 +115,7 @@ export class SandboxedProcess extends EventEmitter {
 
   /** Sends a signal to the program (through its pidfd: never to a recycled pid). */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    if (this.sandbox.getSnapshot().status === 'done' || this.programEnded()) return false;
+    if (this.programEnded()) return false;
     const n = typeof signal === 'number' ? signal : os.signals[signal];
     if (n === undefined) throw new UsageError(`unknown signal ${String(signal)}`);
     return native.pidfdSendSignal(this.running.program.pidfd, n) === 0;
