@@ -807,7 +807,10 @@ function layoutMachine(name: string, g: MachineGraph): SvgPart {
   const drawBox = (b: LBox): void => {
     const s = b.s;
     const tip = [s.path === '' ? `${name} (#${g.id})` : s.path, s.description ?? ''].filter(Boolean).join('\n');
-    parts.push(`<g class="state ${s.type}"><title>${xml(tip)}</title>`);
+    // data-state: the state's dot path from the root (none on the root), the hook by which the
+    // live inspector lights the current states (src/inspect/page/); other layouts keep it.
+    const dataState = s.path === '' ? '' : ` data-state="${xml(s.path)}"`;
+    parts.push(`<g class="state ${s.type}"${dataState}><title>${xml(tip)}</title>`);
     if (s.type === 'history') {
       parts.push(
         `<circle cx="${num(b.x + b.w / 2)}" cy="${num(b.y + b.h / 2)}" r="${num(b.w / 2)}" fill="#fff" stroke="#555"/>`,

@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { and, fromPromise, not, setup, type AnyStateMachine } from 'xstate';
 import { runViz, type VizIO } from '../../src/cli/viz.js';
+import { MACHINES as SUPERVISOR_MACHINES } from '../../src/machines/index.js';
 import {
   machineGraph,
   stateLabel,
@@ -371,6 +372,16 @@ for (const [name, machine] of Object.entries(MACHINES)) {
     assert.is(arrows, g.transitions.length + initials);
   });
 }
+
+test('svg: each state but the root carries data-state="<dot path>" once (the inspector lights states by it)', () => {
+  for (const [name, machine] of Object.entries({ ...MACHINES, ...SUPERVISOR_MACHINES })) {
+    const svg = toSvg(name, machine);
+    const drawn = [...svg.matchAll(/data-state="([^"]*)"/g)].map((m) => unescapeXml(m[1]!));
+    const paths = machineGraph(machine).states.map((s) => s.path).filter((p) => p !== '');
+    assert.equal([...drawn].sort(), [...paths].sort(), `${name}: one data-state per state`);
+  }
+  assert.ok(toSvg('monitor', SUPERVISOR_MACHINES.monitor!).includes('data-state="running.graceWait"'), 'nested states by their dot path');
+});
 
 test('svg: toSvgAll stacks the machines, each under its name', () => {
   const svg = toSvgAll(MACHINES);
