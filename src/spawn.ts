@@ -25,6 +25,7 @@ import { descendants, killLeftovers } from './leftovers.js';
 import { resolveProgram, startFailureStatus } from './program.js';
 import { buildPolicy, profileContext, type PolicyInput } from './sandbox/build.js';
 import { Policy } from './sandbox/policy.js';
+import { InspectSource, type InspectSnapshot } from './inspect/stream.js';
 
 export type { Access, Violation } from './syscalls/context.js';
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
@@ -115,7 +116,8 @@ function envOr(name: string): string | undefined {
 
 /**
  * A program running under tsyd. Emits 'violation' (Violation), 'access' (Access, every decision,
- * with `record`) and 'exit' (SandboxResult).
+ * with `record`), 'inspect' (InspectEvent: a machine's state or the pool's counts changed) and
+ * 'exit' (SandboxResult).
  */
 export class SandboxedProcess extends EventEmitter {
   readonly pid: number;
@@ -136,6 +138,7 @@ export class SandboxedProcess extends EventEmitter {
   /** @internal the boot machine's and the program's actors (live state for the visualizer). */
   readonly boot: AnyActorRef;
   readonly sandbox: ActorRefFrom<typeof sandboxMachine>;
+  private readonly inspection: InspectSource;
 
   /** @internal use spawn() */
   constructor(file: string, args: string[], options: SpawnOptions) {
@@ -367,6 +370,7 @@ export class SandboxedProcess extends EventEmitter {
     );
     this.boot = boot;
     boot.start();
+    this.inspection = new InspectSource(this, { coreSize: emulators, policy });
 
     this.result = toPromise(boot).then(async (out) => {
       const { signal } = await programEnded;
@@ -395,6 +399,11 @@ export class SandboxedProcess extends EventEmitter {
       this.emit('exit', result);
       return result;
     });
+  }
+
+  /** The supervisor's live state: machines, pool counts, denials, the program (README: Inspector). */
+  inspect(): InspectSnapshot {
+    return this.inspection.snapshot();
   }
 
   /** Sends a signal to the program (through its pidfd: never to a recycled pid). */

@@ -37,7 +37,7 @@ export type MonitorMessage =
   | PoolEvent
   | { type: 'monitor.ready'; tid: number; fds: number[] }
   | { type: 'monitor.confined'; tid: number }
-  | { type: 'monitor.state'; value: unknown }
+  | { type: 'monitor.state'; value: unknown; context: unknown }
   | { type: 'monitor.done'; exitCode: number; error?: string };
 
 const CLONE_FS = 0x200;
@@ -215,6 +215,6 @@ log.info(
   `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
 );
 const actor = createActor(machine, { input: { crypt: false, skipConfinement: !data.emulatorFilter } });
-actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value }));
+actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value, context: snap.context }));
 actor.start();
 void toPromise(actor).then((out) => post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error }));
