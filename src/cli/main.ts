@@ -9,6 +9,7 @@ import { runViz } from './viz.js';
 import { startFailureStatus } from '../program.js';
 import { buildPolicy } from '../sandbox/build.js';
 import { parseArgs, USAGE } from './args.js';
+import { runInspected } from './inspect.js';
 import { runLearn } from './learn.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
 
@@ -73,7 +74,8 @@ export async function main(argv: string[]): Promise<void> {
         if (mode !== undefined && mode !== '') {
           if (!isExportMode(mode)) throw new UsageError(`TSYD_EXPORT must be bpf or pfc, got '${mode}'`);
           code = await runExport(mode);
-        } else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd });
+        } else if (cmd.inspect) code = await runInspected({ ...cmd, inspect: cmd.inspect });
+        else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd });
         break;
       }
     }
