@@ -18,7 +18,7 @@ export function refusal(req: IncomingMessage, url: URL, token: string, port: num
   // SAFETY: another origin never reads the state (no CORS headers are ever sent); one that
   // says where it comes from is refused outright.
   const origin = req.headers.origin;
-  if (origin !== undefined && origin !== `http://${host}`) return `Origin '${origin}' is not this inspector`;
+  if (origin !== undefined && origin.toLowerCase() !== `http://${host.toLowerCase()}`) return `Origin '${origin}' is not this inspector`;
   // SAFETY: every path, the page included, needs the token printed on tsyd's stderr: other
   // local users (and the sandboxed program, which may reach loopback) see nothing without it.
   // Compared in constant time.
