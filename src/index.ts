@@ -1,6 +1,7 @@
 // tsyd's public API: re-exports only.
 export { spawn, run, SandboxedProcess } from './spawn.js';
 export type { SpawnOptions, SandboxResult, StdioOption, Violation } from './spawn.js';
+export type { InspectSnapshot, InspectEvent, MachineView, EmulatorView, PoolView, ProgramView } from './inspect/stream.js';
 export { Policy } from './sandbox/policy.js';
 export type { PolicyData } from './sandbox/policy.js';
 export { buildPolicy, profileContext } from './sandbox/build.js';

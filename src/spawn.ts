@@ -20,6 +20,7 @@ import { native } from './native/addon.js';
 import { PolicyLog } from './shared/policy-log.js';
 import type { MonitorConfig } from './shared/thread-config.js';
 import { WorkerData } from './shared/worker-data.js';
+import { InspectSource, type InspectSnapshot } from './inspect/stream.js';
 import { DecisionReader } from './supervisor/decisions.js';
 import { normaliseOptions, type SandboxConfig, type SpawnOptions } from './supervisor/options.js';
 import { reapLeftovers, spawnProgram, watchProgram, type SpawnedProgram } from './supervisor/program.js';
@@ -34,7 +35,7 @@ type SandboxActor = Actor<typeof sandboxMachine>;
 type BootActor = Actor<typeof bootMachine>;
 
 /** What the running sandbox holds; set by boot's steps, in order. */
-interface Running {
+interface SandboxParts {
   program: SpawnedProgram;
   sandbox: SandboxActor;
   reaperEnded: Promise<void>;
@@ -45,8 +46,8 @@ interface Running {
 
 /**
  * A program running under tsyd. Emits 'violation' (Violation), 'access' (Access, every decision,
- * with `record`), 'stop' (signal name), 'continue', 'supervisor' (the monitor thread's events)
- * and 'exit' (SandboxResult).
+ * with `record`), 'stop' (signal name), 'continue', 'supervisor' (the monitor thread's events),
+ * 'inspect' (InspectEvent: a machine's state or the pool's counts changed) and 'exit' (SandboxResult).
  */
 export class SandboxedProcess extends EventEmitter {
   readonly pid: number;
@@ -64,8 +65,9 @@ export class SandboxedProcess extends EventEmitter {
   readonly boot: BootActor;
   readonly sandbox: SandboxActor;
 
-  private readonly running: Running;
+  private readonly parts: SandboxParts;
   private readonly visits = new StateVisits();
+  private readonly inspection: InspectSource;
 
   /** @internal use spawn() */
   constructor(file: string, args: string[], options: SpawnOptions) {
@@ -73,7 +75,7 @@ export class SandboxedProcess extends EventEmitter {
     const config = normaliseOptions(file, args, options);
     const logger = createLogger({ level: config.logLevel, fd: config.logFd }).child({ module: 'supervisor' });
     const decisions = new DecisionReader({ access: (a) => this.emit('access', a), violation: (v) => this.emit('violation', v) }, config.record);
-    let running: Running | undefined;
+    let running: SandboxParts | undefined;
     const boot = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, (r) => (running = r)) });
     this.boot = createActor(boot, { input: { exportMode: config.exportMode, program: true }, inspect: this.visits.observer('boot', boot) });
     // Boot's steps up to the spawn answer at once: when start() returns, the program runs, or
@@ -84,7 +86,7 @@ export class SandboxedProcess extends EventEmitter {
       void decisions.close();
       throw snap.status === 'error' ? snap.error : (snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`));
     }
-    this.running = running;
+    this.parts = running;
     const { program } = running;
     this.pid = program.pid;
     this.reaperPid = program.reaperPid;
@@ -94,12 +96,23 @@ export class SandboxedProcess extends EventEmitter {
     if (stdin !== undefined) this.stdin = new Socket({ fd: stdin, readable: false, writable: true });
     if (stdout !== undefined) this.stdout = new Socket({ fd: stdout, readable: true, writable: false });
     if (stderr !== undefined) this.stderr = new Socket({ fd: stderr, readable: true, writable: false });
+    this.inspection = new InspectSource(this, { coreSize: config.coreSize, policy: config.policy });
     this.result = this.finish(config, decisions);
+  }
+
+  /** The supervisor's live state: machines, pool counts, denials, the program (README: Inspector). */
+  inspect(): InspectSnapshot {
+    return this.inspection.snapshot();
+  }
+
+  /** The program has not ended yet (the sandbox machine is in one of its living states). */
+  get running(): boolean {
+    return !this.programEnded();
   }
 
   /** @internal the monitor thread's handle, once started. */
   get monitor(): MonitorHandle | undefined {
-    return this.running.monitor;
+    return this.parts.monitor;
   }
 
   /**
@@ -108,7 +121,7 @@ export class SandboxedProcess extends EventEmitter {
    */
   stateVisits(): Record<string, string[]> {
     const names = EMULATOR_TABLES.core.names;
-    const bits = this.running.wd.visitedStates();
+    const bits = this.parts.wd.visitedStates();
     this.visits.add('emulator', names.filter((_, code) => code > 0 && (bits & (1 << code)) !== 0));
     return this.visits.toJSON();
   }
@@ -118,7 +131,7 @@ export class SandboxedProcess extends EventEmitter {
     if (this.programEnded()) return false;
     const n = typeof signal === 'number' ? signal : os.signals[signal];
     if (n === undefined) throw new UsageError(`unknown signal ${String(signal)}`);
-    return native.pidfdSendSignal(this.running.program.pidfd, n) === 0;
+    return native.pidfdSendSignal(this.parts.program.pidfd, n) === 0;
   }
 
   /** The program has ended (the sandbox machine left its living states). */
@@ -128,8 +141,8 @@ export class SandboxedProcess extends EventEmitter {
   }
 
   /** Boot's actors for this sandbox. `started` receives what the spawn step made. */
-  private bootActors(config: SandboxConfig, logger: TsydLogger, decisions: DecisionReader, started: (r: Running) => void) {
-    let running: Running | undefined;
+  private bootActors(config: SandboxConfig, logger: TsydLogger, decisions: DecisionReader, started: (r: SandboxParts) => void) {
+    let running: SandboxParts | undefined;
     return {
       runExport: exportStep(config.exportMode ?? 'pfc', (machine) => this.visits.observer('export', machine)),
       checkNumCpus: fromCallback<BootEvent>(({ sendBack }) => {
@@ -169,7 +182,7 @@ export class SandboxedProcess extends EventEmitter {
   }
 
   /** Spawns the program, starts its machine and its watch. */
-  private startProgram(config: SandboxConfig, logger: TsydLogger): Running {
+  private startProgram(config: SandboxConfig, logger: TsydLogger): SandboxParts {
     const program = spawnProgram(config, logger);
     logger.info(
       { ctx: 'spawn', op: 'spawn_program', pid: program.pid, core_size: config.coreSize, max_size: config.maxEmulators, keep_alive: config.keepAliveMs },
@@ -204,7 +217,7 @@ export class SandboxedProcess extends EventEmitter {
     return { program, sandbox, reaperEnded: reaped, wd, wakeFd: native.eventfd() };
   }
 
-  private monitorConfig(config: SandboxConfig, r: Running, decisions: DecisionReader): MonitorConfig {
+  private monitorConfig(config: SandboxConfig, r: SandboxParts, decisions: DecisionReader): MonitorConfig {
     const log = { level: config.logLevel, fd: config.logFd };
     return {
       notifyFd: r.program.notifyFd,
@@ -237,7 +250,7 @@ export class SandboxedProcess extends EventEmitter {
   /** After boot's end: the fds closed, the denials read, the result built and announced. */
   private async finish(config: SandboxConfig, decisions: DecisionReader): Promise<SandboxResult> {
     const bootOut = await toPromise(this.boot);
-    const { program, sandbox, wakeFd } = this.running;
+    const { program, sandbox, wakeFd } = this.parts;
     // SAFETY: boot ends without waiting for the program only when the monitor could not start:
     // the program must not outlive its supervisor.
     if (sandbox.getSnapshot().status !== 'done') native.pidfdSendSignal(program.pidfd, 9);
@@ -250,7 +263,7 @@ export class SandboxedProcess extends EventEmitter {
     }
     native.close(program.pidfd);
     // A reaper still killing (the program's leftovers are stuck) is not waited for: it ends on its own.
-    if (!programOut.stuck) await this.running.reaperEnded;
+    if (!programOut.stuck) await this.parts.reaperEnded;
     native.close(program.reaperPidfd);
     native.close(program.controlFd);
     await decisions.close();

@@ -16,7 +16,7 @@ export type MonitorMessage =
   | PoolEvent
   | { type: 'monitor.ready'; tid: number; fds: number[] }
   | { type: 'monitor.confined'; tid: number }
-  | { type: 'monitor.state'; value: unknown }
+  | { type: 'monitor.state'; value: unknown; context: unknown }
   | { type: 'monitor.visited'; states: string[] }
   | { type: 'monitor.done'; exitCode: number; error?: string };
 
@@ -188,6 +188,6 @@ const actor = createActor(machine, {
   input: { skipConfinement: !data.emulatorFilter },
   inspect: visits.observer('monitor', machine, (states) => post({ type: 'monitor.visited', states })),
 });
-actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value }));
+actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value, context: snap.context }));
 actor.start();
 void toPromise(actor).then((out) => post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error }));

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
 import { CAPABILITIES } from '../sandbox/capabilities.js';
+import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress, type InspectAddress } from '../inspect/address.js';
 import { isProfile, unknownProfile } from '../sandbox/profiles.js';
 
 export interface RunCommand {
@@ -11,6 +12,8 @@ export interface RunCommand {
   audit: boolean;
   logLevel?: LogLevel;
   logFd?: number;
+  /** `--inspect[=[HOST:]PORT]`, `--inspect-wait` (wait: start the program once a page is connected). */
+  inspect?: InspectAddress & { wait: boolean };
   program: string;
   args: string[];
 }
@@ -40,7 +43,8 @@ export type Command =
   | { command: 'version' };
 
 export const USAGE = `Usage:
-  tsyd run [-p PROFILE]... [-m RULE]... [-P FILE]... [--audit] [--log-level LEVEL] [--log-fd N] -- PROG [ARGS...]
+  tsyd run [-p PROFILE]... [-m RULE]... [-P FILE]... [--audit] [--log-level LEVEL] [--log-fd N]
+           [--inspect[=[HOST:]PORT]] [--inspect-wait] -- PROG [ARGS...]
   tsyd check [-p PROFILE]... [-m RULE]... [-P FILE]...   validate a policy and print it normalised
   tsyd learn [-o FILE] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
                                            run PROG allowing everything, write the policy it needs
@@ -62,6 +66,12 @@ Policy (applied in command-line order, last match wins; none given: -p user):
   allow/read-/usr/***        remove a rule
   allow/net/connect+127.0.0.0/8!1024-65535   an address (CIDR) and port range
   --audit                    log and report denials, then allow them
+
+Inspector (run):
+  --inspect[=[HOST:]PORT]    serve a live page of the supervisor while the program runs, on
+                             127.0.0.1 and any free port by default; the URL (with its token) is
+                             printed on stderr: tsyd: inspector at http://HOST:PORT/?token=TOKEN
+  --inspect-wait             start the program only once a page is connected (implies --inspect)
 
 Exit status of run and learn: the program's; 128+N when killed by signal N; 127 not found;
 126 not executable; 125 tsyd could not start the sandbox.
@@ -101,6 +111,7 @@ export function parseArgs(argv: string[]): Command {
   let logFd: number | undefined;
   let audit = false;
   let output: string | undefined;
+  let inspect: RunCommand['inspect'];
   let i = 0;
   for (; i < rest.length; i++) {
     const a = rest[i]!;
@@ -115,6 +126,10 @@ export function parseArgs(argv: string[]): Command {
     else if (a === '-p') policy.push({ profile: profileName(value(rest, i++, a)) });
     else if (a.startsWith('-p') && a.length > 2) policy.push({ profile: profileName(a.slice(2)) });
     else if (a === '--audit' && cmd === 'run') audit = true;
+    else if ((a === '--inspect' || a.startsWith('--inspect=')) && cmd === 'run') {
+      const address = a === '--inspect' ? DEFAULT_INSPECT_ADDRESS : parseInspectAddress(a.slice('--inspect='.length));
+      inspect = { ...address, wait: inspect?.wait ?? false };
+    } else if (a === '--inspect-wait' && cmd === 'run') inspect = { ...(inspect ?? DEFAULT_INSPECT_ADDRESS), wait: true };
     else if (a === '-o' && cmd === 'learn') output = value(rest, i++, a);
     else if (a.startsWith('-o') && a.length > 2 && cmd === 'learn') output = a.slice(2);
     else if (a === '--log-level' || a.startsWith('--log-level=')) {
@@ -135,5 +150,5 @@ export function parseArgs(argv: string[]): Command {
   const [program, ...args] = rest.slice(i);
   if (program === undefined) throw new UsageError(`${cmd} needs a program: tsyd ${cmd} [OPTIONS] -- PROG [ARGS...]`);
   if (cmd === 'learn') return { command: 'learn', policy, output, logLevel, logFd, program, args };
-  return { command: 'run', policy, audit, logLevel, logFd, program, args };
+  return { command: 'run', policy, audit, logLevel, logFd, program, args, ...(inspect && { inspect }) };
 }

@@ -8,6 +8,7 @@ import { runViz } from './viz.js';
 import { startFailureStatus } from '../supervisor/program-path.js';
 import { buildPolicy } from '../sandbox/build.js';
 import { parseArgs, USAGE } from './args.js';
+import { runInspected } from './inspect.js';
 import { runLearn } from './learn.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
 
@@ -50,7 +51,8 @@ export async function main(argv: string[]): Promise<void> {
       case 'run':
         // TSYD_EXPORT=bpf|pfc: boot exports the filters first, then runs the program (as the
         // reference's boot()); a failed export runs nothing (125).
-        code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd });
+        if (cmd.inspect) code = await runInspected({ ...cmd, inspect: cmd.inspect });
+        else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd });
         break;
     }
   } catch (err) {

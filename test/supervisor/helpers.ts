@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
+import { spawn } from '../../src/index.js';
 
 /** Collects a stream into a string that tests can poll. */
 export function collect(stream: Readable | null): { text: () => string } {
@@ -29,4 +30,14 @@ export function makeFifos(dir: string, prefix: string, n: number): string[] {
 /** Opening a FIFO for writing completes a reader blocked in open; then close it. */
 export function releaseFifo(path: string): void {
   closeSync(openSync(path, 'w'));
+}
+
+/** spawn() with FIFO opens blocking their emulator (TSYD_FAULT=inline-blocking), so that the pool must grow. */
+export function spawnBlocking(...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
+  process.env.TSYD_FAULT = 'inline-blocking';
+  try {
+    return spawn(...args);
+  } finally {
+    delete process.env.TSYD_FAULT;
+  }
 }

@@ -11,19 +11,9 @@ import type { PoolEvent } from '../../src/actors/emulator-pool.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { runTsyd } from '../helpers/tsyd.js';
-import { collect, makeFifos, releaseFifo, until } from './helpers.js';
+import { collect, makeFifos, releaseFifo, spawnBlocking, until } from './helpers.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
-
-/** spawn() with FIFO opens blocking their emulator (TSYD_FAULT=inline-blocking). */
-function spawnBlocking(...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
-  process.env.TSYD_FAULT = 'inline-blocking';
-  try {
-    return spawn(...args);
-  } finally {
-    delete process.env.TSYD_FAULT;
-  }
-}
 
 function poolEvents(child: ReturnType<typeof spawn>): PoolEvent[] {
   const events: PoolEvent[] = [];
