@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Inspectable, InspectEvent, InspectSnapshot, MachineView, PoolView, ProgramView } from './stream.js';
 import type { Violation } from '../syscalls/context.js';
-import type { SandboxResult } from '../spawn.js';
+import type { SandboxResult } from '../supervisor/result.js';
 
 export const FLUSH_MS = 100;
 export const HEARTBEAT_MS = 15_000;

@@ -12,7 +12,7 @@ import type { EmulatorKind } from '../machines/emulator.machine.js';
 import { EmuState } from '../shared/emulator-states.js';
 import { Slot, type WorkerData } from '../shared/worker-data.js';
 import type { Policy } from '../sandbox/policy.js';
-import type { SandboxResult } from '../spawn.js';
+import type { SandboxResult } from '../supervisor/result.js';
 
 /** How often the shared words are sampled while someone listens. */
 export const SAMPLE_MS = 100;
