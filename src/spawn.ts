@@ -8,7 +8,6 @@ import type { Readable, Writable } from 'node:stream';
 import { createActor, fromCallback, fromPromise, toPromise, type Actor } from 'xstate';
 import { MonitorHandle } from './actors/monitor-handle.js';
 import type { MonitorMessage } from './actors/monitor.worker.js';
-import { confinementFilter } from './confine/thread-filters.js';
 import { UsageError } from './errors.js';
 import { exportStep } from './export/run-export.js';
 import { createLogger, type TsydLogger } from './log.js';
@@ -17,12 +16,11 @@ import { sandboxMachine, type SandboxEvent } from './machines/sandbox.machine.js
 import { StateVisits } from './machines/visits.js';
 import { EMULATOR_TABLES } from './shared/emulator-states.js';
 import { native } from './native/addon.js';
-import { PolicyLog } from './shared/policy-log.js';
-import type { MonitorConfig } from './shared/thread-config.js';
 import { WorkerData } from './shared/worker-data.js';
 import { InspectSource, type InspectSnapshot } from './inspect/stream.js';
 import { DecisionReader } from './supervisor/decisions.js';
 import { normaliseOptions, type SandboxConfig, type SpawnOptions } from './supervisor/options.js';
+import { monitorConfig } from './supervisor/thread-configs.js';
 import { reapLeftovers, spawnProgram, watchProgram, type SpawnedProgram } from './supervisor/program.js';
 import { programStatus, sandboxResult, signalName, type SandboxResult } from './supervisor/result.js';
 
@@ -161,7 +159,7 @@ export class SandboxedProcess extends EventEmitter {
       }),
       startMonitor: fromPromise(async () => {
         const r = running!;
-        r.monitor = new MonitorHandle(r.wd, this.monitorConfig(config, r, decisions), logger);
+        r.monitor = new MonitorHandle(r.wd, monitorConfig(config, { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer }), logger);
         r.monitor.on('event', (m: MonitorMessage) => {
           if (m.type === 'monitor.visited') this.visits.add('monitor', m.states);
           this.emit('supervisor', m);
@@ -215,36 +213,6 @@ export class SandboxedProcess extends EventEmitter {
     );
     if (config.skipConfinement) logger.error({ ctx: 'confine', op: 'skip_confinement' }, 'TSYD_SKIP_SCMP: supervisor threads stay unconfined (debugging only)');
     return { program, sandbox, reaperEnded: reaped, wd, wakeFd: native.eventfd() };
-  }
-
-  private monitorConfig(config: SandboxConfig, r: SandboxParts, decisions: DecisionReader): MonitorConfig {
-    const log = { level: config.logLevel, fd: config.logFd };
-    return {
-      notifyFd: r.program.notifyFd,
-      pidfd: r.program.pidfd,
-      wakeFd: r.wakeFd,
-      shared: r.wd.buffer,
-      reaperPid: r.program.reaperPid,
-      maxEmulators: config.maxEmulators,
-      coreSize: config.coreSize,
-      keepAliveMs: config.keepAliveMs,
-      log,
-      emulator: {
-        notifyFd: r.program.notifyFd,
-        wakeFd: r.wakeFd,
-        reaperPid: r.program.reaperPid,
-        policy: config.policy.toJSON(),
-        log,
-        decisions: decisions.ring.buffer,
-        policyLog: PolicyLog.create().buffer,
-        audit: config.audit,
-        record: config.record,
-        fault: config.fault,
-      },
-      emulatorFilter: config.skipConfinement ? undefined : confinementFilter('emulator'),
-      interrupterFilter: config.skipConfinement ? undefined : confinementFilter('interrupter'),
-      fault: config.fault,
-    };
   }
 
   /** After boot's end: the fds closed, the denials read, the result built and announced. */

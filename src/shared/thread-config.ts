@@ -1,5 +1,5 @@
 // What each supervisor thread is given when it starts (workerData, a piscina task): one typed
-// configuration, built once by the main thread (src/supervisor/options.ts) and narrowed per
+// configuration, built once by the main thread (src/supervisor/thread-configs.ts) and narrowed per
 // thread kind. Everything here crosses postMessage (structured clone): plain data, shared
 // buffers, no classes.
 import type { LogLevel } from '../log.js';

@@ -1,0 +1,50 @@
+// The supervisor threads' configuration for one sandbox (src/shared/thread-config.ts), built
+// once from the normalised options and what the spawn made.
+import { confinementFilter } from '../confine/thread-filters.js';
+import { PolicyLog } from '../shared/policy-log.js';
+import type { MonitorConfig } from '../shared/thread-config.js';
+import type { SandboxConfig } from './options.js';
+
+/** What the spawn and the main thread made for the supervisor threads. */
+export interface SupervisorFds {
+  notifyFd: number;
+  pidfd: number;
+  reaperPid: number;
+  /** Written to wake every idle emulator at exit. */
+  wakeFd: number;
+  /** The shared words (WorkerData) and the decision ring. */
+  shared: SharedArrayBuffer;
+  decisions: SharedArrayBuffer;
+}
+
+/** The monitor's configuration, with what it hands every emulator and the interrupter. */
+export function monitorConfig(config: SandboxConfig, made: SupervisorFds): MonitorConfig {
+  const log = { level: config.logLevel, fd: config.logFd };
+  return {
+    notifyFd: made.notifyFd,
+    pidfd: made.pidfd,
+    wakeFd: made.wakeFd,
+    shared: made.shared,
+    reaperPid: made.reaperPid,
+    maxEmulators: config.maxEmulators,
+    coreSize: config.coreSize,
+    keepAliveMs: config.keepAliveMs,
+    log,
+    emulator: {
+      notifyFd: made.notifyFd,
+      wakeFd: made.wakeFd,
+      reaperPid: made.reaperPid,
+      policy: config.policy.toJSON(),
+      log,
+      decisions: made.decisions,
+      policyLog: PolicyLog.create().buffer,
+      audit: config.audit,
+      record: config.record,
+      fault: config.fault,
+    },
+    // Absent with TSYD_SKIP_SCMP (debugging only, logged at error).
+    emulatorFilter: config.skipConfinement ? undefined : confinementFilter('emulator'),
+    interrupterFilter: config.skipConfinement ? undefined : confinementFilter('interrupter'),
+    fault: config.fault,
+  };
+}
