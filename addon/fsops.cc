@@ -254,7 +254,7 @@ static long DoTruncate(ThreadState* st, const char* path, bool magic, int64_t le
   if (length < 0) return -EINVAL;
   Fd f;
   if ((f.fd = OpenObject(st, path, magic, true)) < 0) return f.fd;
-  // This thread's own fd table (emulator threads have a private one): thread-self.
+  // tsyd's fd: emulator threads share tsyd's fd table (the monitor unshares CLONE_FS only).
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
   struct stat sb;
@@ -350,8 +350,8 @@ static long DoRename(ThreadState* st, const std::string& dst, long flags, bool n
   return Ret(syscall(SYS_renameat2, sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), static_cast<unsigned>(flags)));
 }
 
-// A path naming the object of an O_PATH fd of this thread (emulator threads have a private
-// fd table, hence thread-self): calls without an *at(fd, "", AT_EMPTY_PATH) form use it.
+// A path naming the object of tsyd's O_PATH fd `fd` (emulator threads share tsyd's fd table:
+// the monitor unshares CLONE_FS only): calls without an *at(fd, "", AT_EMPTY_PATH) form use it.
 static void ThreadFdPath(int fd, char (&p)[64]) { snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd); }
 
 // chmod, chown, utimes, xattrs: on the checked object itself. The canonical path was resolved

@@ -219,9 +219,6 @@ export interface Addon {
   setReaperPid(pid: number): void;
   /** Removes capabilities from this thread's effective set (CAP_SYS_PTRACE stays permitted, raised only towards the caller). */
   lowerThreadCapabilities(caps: number[]): void;
-  /** This thread's effective capabilities, [low word, high word]. */
-  threadEffectiveCapabilities(): [number, number];
-  readString(tid: number, addr: number, max: number): Buffer | number;
   readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
   canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
@@ -326,7 +323,6 @@ export interface Addon {
   /** -errno of execve("", NULL, NULL): -ENOENT allowed, -EPERM refused by a filter. */
   probeExecve(): number;
   waitReadable(fd: number, timeoutMs: number): number;
-  loopFds(): number[];
   writeByte(fd: number, byte: number): number;
   /** The byte, -1 at EOF, or -1000-errno. */
   readByte(fd: number): number;
