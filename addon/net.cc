@@ -43,17 +43,6 @@ enum SockKind {
   kSockShort = 8,     // shorter than any address: the kernel refuses it, nothing to decide
 };
 
-// Slots (see common.h ReqSlot: 32-35 and 40-41 belong to this facility).
-enum NetSlot {
-  kNetFamily = kNetSlots,
-  kNetPort = kNetSlots + 1,
-  kNetControl = kNetSlots + 2,
-  kNetNameLen = kNetSlots + 3,
-  kNetLocalFamily = 40,  // sockInfo()/a recheck: the socket's own address: 4|6, else 1000 + AF_ number
-  kNetLocalPort = 41,
-  kNetGivenAny = 44,     // 1: the program gave the unspecified address, decided as loopback
-  kNetBatchEnd = 45,     // netOp() of a sendmmsg message: 1 when the batch must end after it
-};
 // The socket's own address bytes (4 or 16) sit at this offset of the path buffer, after any
 // path or destination address (which start at 0).
 static constexpr size_t kLocalOff = kLocalAddrOffset;

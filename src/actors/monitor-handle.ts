@@ -6,7 +6,8 @@ import { EventEmitter } from 'node:events';
 import type { TsydLogger } from '../log.js';
 import { native } from '../native/addon.js';
 import type { MonitorData, MonitorMessage } from './monitor.worker.js';
-import { Ctl, EmuState, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
+import { Ctl, EmuState, Job, JOB_WORDS, JobState, WorkerData } from '../shared/worker-data.js';
+import { Slot } from '../shared/slot.js';
 
 const SIGALRM = 14;
 const INTERRUPT_EVERY_MS = 50;

@@ -3,6 +3,7 @@ import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
 import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
+import type { Request } from './request.js';
 
 /** One emulator's life as a piscina task (structured-cloneable). */
 export interface EmulatorTask {
@@ -63,8 +64,8 @@ export interface Access {
 export type Violation = Omit<Access, 'allowed'>;
 
 export interface EmulatorContext {
-  readonly slots: Int32Array;
-  readonly pathBuf: Buffer;
+  /** The request being handled (begun anew for each notification). */
+  readonly req: Request;
   readonly policy: Policy;
   readonly log: TsydLogger;
   /** Audit mode: decisions made without allows() (listing filters, EXDEV) must let things through too. */
@@ -118,7 +119,7 @@ export interface EmulatorContext {
   fault(path: string): void;
 }
 
-/** A handler answers the current request in every path (respond, openInject, or caller gone). */
+/** A handler answers ctx.req in every path (an answer, an op that answers, or caller gone). */
 export type Handler = (ctx: EmulatorContext) => void;
 
 /**

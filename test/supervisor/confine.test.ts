@@ -5,7 +5,8 @@ import { openSync, closeSync, readFileSync, readdirSync, readlinkSync, statSync 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
-import { Ctl, EmuState, Slot } from '../../src/shared/worker-data.js';
+import { Ctl, EmuState } from '../../src/shared/worker-data.js';
+import { Slot } from '../../src/shared/slot.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { runTsyd } from '../helpers/tsyd.js';
