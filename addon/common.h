@@ -435,6 +435,15 @@ void EndBusy(ThreadState* st);
 // Answers the current request: 0 CONTINUE, 1 error `value`, 2 success `value`. 0 or -errno.
 int Respond(ThreadState* st, int kind, int64_t value);
 
+// The state of the request a request op (`op`: resolvePath, fsOp, netOp...) acts on: the
+// notification this thread received and has neither answered nor handed to a job thread, and
+// the one the slot's id words name (src/syscalls/request.ts stands for that one). Otherwise
+// null with a JS error thrown (the emulator logs it and answers EACCES where it still can);
+// when this thread holds another notification than the slot names, that one is answered EACCES.
+// SAFETY: an op never acts for a request that was answered already (a denied call performed
+// after its denial) nor for another request than the one JS decided.
+ThreadState* CurrentRequest(Napi::Env env, const char* op);
+
 // Answers the result of a call tsyd performed (≥ 0 the value, < 0 -errno) and returns it to JS
 // (-ESRCH when the caller is gone and nothing could be answered).
 Napi::Value AnswerResult(Napi::Env env, ThreadState* st, long r);

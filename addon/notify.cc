@@ -14,6 +14,24 @@ bool NotifIdValid(int notify_fd, uint64_t id) {
   return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
+ThreadState* CurrentRequest(Napi::Env env, const char* op) {
+  ThreadState* st = State(env);
+  if (!st->have_req || !st->slots) {
+    Napi::Error::New(env, std::string("tsyd: ") + op + "() with no current request (already answered, or handed to a job thread)")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  const uint64_t named = (static_cast<uint64_t>(static_cast<uint32_t>(st->slots[kReqIdHi])) << 32) |
+                         static_cast<uint32_t>(st->slots[kReqIdLo]);
+  if (named == st->req->id) return st;
+  // SAFETY: fail closed: the request this thread holds is answered EACCES, never acted on for
+  // another one.
+  Respond(st, 1, EACCES);
+  Napi::Error::New(env, std::string("tsyd: ") + op + "() on a request that is not this thread's current one (answered EACCES)")
+      .ThrowAsJavaScriptException();
+  return nullptr;
+}
+
 // bindBuffers(slot: Int32Array(kSlotWords), path: Uint8Array(kPathBufSize))
 // Called once per emulator thread: the request and the canonical path are written into
 // these JS-owned buffers so that the hot path creates no JS objects.

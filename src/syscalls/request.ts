@@ -3,6 +3,9 @@
 // methods. Handlers name arguments by position descriptors (`args()`), never by bare indexes,
 // and read no slot word themselves. One Request per emulator thread, begun anew for each
 // notification: the hot path allocates nothing for it.
+// The addon acts only on the notification this object stands for (the id words of the slot):
+// an op after the answer, or on another request, throws after answering EACCES where it can
+// (addon/common.h CurrentRequest), which the emulator logs as a handler failure.
 import { Answer, DECIDE_AS_OFFSET, LEFT_OFFSET, native } from '../native/addon.js';
 import { Slot } from '../shared/slot.js';
 import { NetRequest } from './net-request.js';
