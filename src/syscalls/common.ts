@@ -44,7 +44,7 @@ export function resolveArg(ctx: EmulatorContext, sys: string, at: PathArg, flags
 export function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: number): boolean {
   if (!ctx.policy.isOn('stat')) return false;
   const left = ctx.req.leftPaths();
-  if (left.length === 0) return false;
+  if (left === null) return false;
   const final = ctx.req.pathText(pathLen);
   // On the final path's own branch (itself or above it): not left, the final path decides.
   const onBranch = (p: string) => p === final || final.startsWith(p === '/' ? p : `${p}/`);

@@ -142,10 +142,10 @@ export class Request {
     return len > 0 ? this.pathBuf.toString('latin1', DECIDE_AS_OFFSET, DECIDE_AS_OFFSET + len) : null;
   }
 
-  /** The directories the last resolution left through "..", and the symlinks it followed (LEFT_LINK first). */
-  leftPaths(): string[] {
+  /** The directories the last resolution left through "..", and the symlinks it followed (LEFT_LINK first); null: none. */
+  leftPaths(): string[] | null {
     const len = this.slot[Slot.pathLeftLen]!;
-    return len > 0 ? this.pathBuf.toString('latin1', LEFT_OFFSET, LEFT_OFFSET + len).split('\0') : [];
+    return len > 0 ? this.pathBuf.toString('latin1', LEFT_OFFSET, LEFT_OFFSET + len).split('\0') : null;
   }
 
   /** After a failed resolution: the path the walk stopped at and its part that exists, or null. */
