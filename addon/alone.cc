@@ -136,9 +136,10 @@ static bool SameSocket(ThreadState* st) {
 // change. 0 when not, -ESRCH when the caller is gone.
 static Napi::Value CallerAlone(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "callerAlone");
+  if (!st) return env.Undefined();
   const int addr_arg = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || addr_arg > 5) return Napi::Number::New(env, 0);
+  if (addr_arg > 5) return Napi::Number::New(env, 0);
   bool ok = Alone(st) && SameSocket(st);
   if (ok && addr_arg >= 0) {
     const uint64_t addr = st->req->data.args[addr_arg];

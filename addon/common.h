@@ -20,13 +20,15 @@ namespace tsyd {
 // Returns an empty value for the caller to return.
 Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err);
 
-// Layout of the request buffer shared with JS (an Int32Array view over an ArrayBuffer
-// that JS creates once per emulator and binds with bindBuffers()).
-enum ReqSlot {
+// The words of one emulator's slot (an Int32Array over the supervisor's shared memory, bound
+// with bindBuffers()). src/shared/slot.ts is the table JS reads; the loader compares it with
+// this one (the addon exports it as slotLayout, notify.cc), so the two cannot drift apart.
+enum SlotWord {
+  // The request, written by Recv.
   kReqPid = 0,      // thread id of the caller (in tsyd's pid namespace)
   kReqNr = 1,       // system call number
   kReqArch = 2,     // AUDIT_ARCH_*
-  kReqIdLo = 3,     // notification id, low/high 32 bits (for the interrupter)
+  kReqIdLo = 3,     // notification id, low/high 32 bits: the request JS acts on (CurrentRequest)
   kReqIdHi = 4,
   kReqArgs = 5,     // args[i] low 32 bits at kReqArgs+2i, high 32 bits at kReqArgs+2i+1
   kHowFlagsLo = 17, // readOpenHow(): struct open_how
@@ -37,7 +39,21 @@ enum ReqSlot {
   kPathMagic = 22,  // resolvePath(): 1 when the result is a /proc magic link to the caller's own fd
   kPathMissing = 23,  // resolvePath(): 0 exists, 1 the last component does not exist (yet),
                       // 2 / 3: the path ends in "." / ".." (exists, but names no entry)
+  // The pool's words (src/shared/worker-data.ts, the interrupter).
+  kSlotState = 24,     // JS only: the emulator's state
+  kSlotTid = 25,       // JS only: the emulator thread's id
+  kSlotKind = 26,      // JS only: core or helper
   kSlotRecvGen = 27,   // odd while this thread is inside NOTIF_RECV (see Recv), even otherwise
+  kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
+  kSlotSeq = 29,       // bumped by JS for every request this thread takes
+  kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
+  kSlotRestart = 31,   // the interrupter: the seq of the request it cut short for a restart
+  // net.cc: readSockaddr()/readMsgName(): the address family (4|6, else the AF_ number) and
+  // port; 1 with control data (readControl(): the refused type); an abstract name's length.
+  kNetFamily = 32,
+  kNetPort = 33,
+  kNetControl = 34,
+  kNetNameLen = 35,
   // resolvePath() / readSockaddr() failed: the path at which the resolution stopped (in the path
   // buffer, never acted on: path_len stays 0) and the length of its part that exists, so that
   // JS can answer ENOENT when that object is hidden (see ResolveResult::fail).
@@ -51,23 +67,22 @@ enum ReqSlot {
   // at kLeftOffset of the path buffer (total length, 0: none).
   // JS answers ENOENT when one is hidden (a walk through a hidden directory finds nothing).
   kPathLeftLen = 39,
+  // net.cc sockInfo()/a recheck: the socket's own address: 4|6, else 1000 + AF_ number; port.
+  kNetLocalFamily = 40,
+  kNetLocalPort = 41,
   // resolvePath(kTakeEmpty): 1 when the path was empty and named the dirfd (or the cwd): tsyd
   // took a copy of it (taken_fd) and the path buffer holds the copy's path; ops act on the copy.
   kPathTaken = 42,
   // resolvePath(): 1 when the result is below /proc/<pid> of a process outside the sandbox
   // (tsyd's own are refused outright): readable as a neighbour's, never written (JS refuses).
   kPathForeignProc = 43,
+  kNetGivenAny = 44,   // net.cc: 1: the program gave the unspecified address, decided as loopback
+  kNetBatchEnd = 45,   // net.cc netOp() of a sendmmsg message: 1 when the batch must end after it
   // resolvePath(kSlashEntry): bit 1 the raw path ended in '/', bit 2 its last component (not
   // followed) is a directory: JS gives the kernel's answers for "name/" (see kSlashEntry).
   kPathSlash = 46,
-  kSlotBlocking = 28,  // set by JS before a call that may block, cleared here once it returned
-  kSlotSeq = 29,       // bumped by JS for every request this thread takes
-  kSlotCounted = 30,   // 1 while this thread's request counts as busy (for the monitor, if it dies)
-  kSlotRestart = 31,   // the interrupter: the seq of the request it cut short for a restart
-  // 24-31 belong to the pool (src/actors/worker-data.ts Slot: state, tid, kind, seq...).
-  kNetSlots = 32,   // net.cc: 32-35 (family, port, control data, abstract name length),
-                    // 40-41 (sockInfo(): the socket's own address family and port)
-  kReqSlots = 48,
+  kSlotVisited = 47,   // the pool's: the emulator machine's states this slot has been in (never written here)
+  kSlotWords = 48,
 };
 
 // The job table (offload.cc): kJobWords int32 per entry, in the supervisor's shared words.
@@ -149,7 +164,7 @@ struct ThreadState {
   bool have_req = false;
   int32_t* counts = nullptr;         // the pool's packed curr|busy word (shared), or null
   bool busy_pending = false;         // this thread counted a request as busy and has not answered it
-  int32_t* slots = nullptr;          // kReqSlots int32 slots, JS-owned
+  int32_t* slots = nullptr;          // kSlotWords int32 words (SlotWord), JS-owned
   uint8_t* path = nullptr;           // kPathBufSize bytes, JS-owned
   size_t path_len = 0;
   std::string path2;                 // savePath(): the first path of a two-path call
@@ -420,6 +435,15 @@ void EndBusy(ThreadState* st);
 
 // Answers the current request: 0 CONTINUE, 1 error `value`, 2 success `value`. 0 or -errno.
 int Respond(ThreadState* st, int kind, int64_t value);
+
+// The state of the request a request op (`op`: resolvePath, fsOp, netOp...) acts on: the
+// notification this thread received and has neither answered nor handed to a job thread, and
+// the one the slot's id words name (src/syscalls/request.ts stands for that one). Otherwise
+// null with a JS error thrown (the emulator logs it and answers EACCES where it still can);
+// when this thread holds another notification than the slot names, that one is answered EACCES.
+// SAFETY: an op never acts for a request that was answered already (a denied call performed
+// after its denial) nor for another request than the one JS decided.
+ThreadState* CurrentRequest(Napi::Env env, const char* op);
 
 // Answers the result of a call tsyd performed (≥ 0 the value, < 0 -errno) and returns it to JS
 // (-ESRCH when the caller is gone and nothing could be answered).

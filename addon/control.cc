@@ -25,7 +25,8 @@ static int Arg(const Napi::CallbackInfo& info, size_t i) { return info[i].As<Nap
 // for any other file.
 static Napi::Value TakenFdPid(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "takenFdPid");
+  if (!st) return env.Undefined();
   if (st->taken_fd < 0) return Napi::Number::New(env, -EBADF);
   char p[64], link[PATH_MAX];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->taken_fd);
@@ -57,11 +58,12 @@ static Napi::Value TakenFdPid(const Napi::CallbackInfo& info) {
 // siginfo the program passed (read once, if any).
 static Napi::Value PidfdSignalTaken(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "pidfdSignalTaken");
+  if (!st) return env.Undefined();
   int sig = Arg(info, 0);
   int info_arg = Arg(info, 1);
   unsigned flags = info[2].As<Napi::Number>().Uint32Value();
-  if (!st->have_req || st->taken_fd < 0 || info_arg < 0 || info_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (st->taken_fd < 0 || info_arg < 0 || info_arg > 5) return Napi::Number::New(env, -EINVAL);
   siginfo_t si;
   siginfo_t* sip = nullptr;
   uint64_t addr = st->req->data.args[info_arg];
@@ -78,8 +80,9 @@ static Napi::Value PidfdSignalTaken(const Napi::CallbackInfo& info) {
 // fcntlOwnerTaken(type, pid) → result: F_SETOWN_EX on tsyd's copy with the owner tsyd checked.
 static Napi::Value FcntlOwnerTaken(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
-  if (!st->have_req || st->taken_fd < 0) return Napi::Number::New(env, -EINVAL);
+  ThreadState* st = CurrentRequest(env, "fcntlOwnerTaken");
+  if (!st) return env.Undefined();
+  if (st->taken_fd < 0) return Napi::Number::New(env, -EINVAL);
   f_owner_ex owner{static_cast<__pid_type>(Arg(info, 0)), Arg(info, 1)};
   long r = fcntl(st->taken_fd, F_SETOWN_EX, &owner);
   return AnswerResult(env, st, r < 0 ? -errno : r);
@@ -89,8 +92,9 @@ static Napi::Value FcntlOwnerTaken(const Napi::CallbackInfo& info) {
 // the argument the program passed (read and checked once).
 static Napi::Value IoctlTaken(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
-  if (!st->have_req || st->taken_fd < 0 || !info[1].IsBuffer()) return Napi::Number::New(env, -EINVAL);
+  ThreadState* st = CurrentRequest(env, "ioctlTaken");
+  if (!st) return env.Undefined();
+  if (st->taken_fd < 0 || !info[1].IsBuffer()) return Napi::Number::New(env, -EINVAL);
   unsigned long request = info[0].As<Napi::Number>().Uint32Value();
   Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
   std::string copy(reinterpret_cast<const char*>(data.Data()), data.Length());
@@ -102,10 +106,11 @@ static Napi::Value IoctlTaken(const Napi::CallbackInfo& info) {
 // program under tsyd may set), writing the previous limit to the program's oldArg pointer.
 static Napi::Value NoCoreLimit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "noCoreLimit");
+  if (!st) return env.Undefined();
   pid_t pid = Arg(info, 0);
   int old_arg = Arg(info, 1);
-  if (!st->have_req || old_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (old_arg > 5) return Napi::Number::New(env, -EINVAL);
   struct rlimit zero = {0, 0}, old;
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   if (syscall(SYS_prlimit64, pid, RLIMIT_CORE, &zero, &old) < 0) return AnswerResult(env, st, -errno);

@@ -154,9 +154,10 @@ Napi::Value TakeIntoPath(Napi::Env env, ThreadState* st, int fd) {
 // onto the fd number after the check changes nothing.
 static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "takeFd");
+  if (!st) return env.Undefined();
   int fd_arg = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
   int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
   if (fd < 0) return Napi::Number::New(env, -EBADF);
   return TakeIntoPath(env, st, fd);
@@ -166,10 +167,11 @@ static Napi::Value TakeFdJs(const Napi::CallbackInfo& info) {
 // directory), or -errno (-ESRCH: the caller is gone).
 static Napi::Value ReadDirectory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "readDirectory");
+  if (!st) return env.Undefined();
   int fd_arg = info[0].As<Napi::Number>().Int32Value();
   int count_arg = info[1].As<Napi::Number>().Int32Value();
-  if (!st->have_req || fd_arg < 0 || fd_arg > 5 || count_arg < 0 || count_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (fd_arg < 0 || fd_arg > 5 || count_arg < 0 || count_arg > 5) return Napi::Number::New(env, -EINVAL);
   int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
   uint64_t count = static_cast<uint32_t>(st->req->data.args[count_arg]);
   if (fd < 0) return Napi::Number::New(env, -EBADF);
@@ -190,10 +192,11 @@ static Napi::Value ReadDirectory(const Napi::CallbackInfo& info) {
 // its length. Returns the length, or -errno after answering the error (-ESRCH: caller gone).
 static Napi::Value AnswerBytes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "answerBytes");
+  if (!st) return env.Undefined();
   int buf_arg = info[0].As<Napi::Number>().Int32Value();
   Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
-  if (!st->have_req || buf_arg < 0 || buf_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (buf_arg < 0 || buf_arg > 5) return Napi::Number::New(env, -EINVAL);
   // SAFETY: the tid names the caller only while its request is valid: check right before.
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
   int w = WriteRemote(static_cast<pid_t>(st->req->pid), st->req->data.args[buf_arg], data.Data(), data.Length());

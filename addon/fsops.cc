@@ -254,7 +254,7 @@ static long DoTruncate(ThreadState* st, const char* path, bool magic, int64_t le
   if (length < 0) return -EINVAL;
   Fd f;
   if ((f.fd = OpenObject(st, path, magic, true)) < 0) return f.fd;
-  // This thread's own fd table (emulator threads have a private one): thread-self.
+  // tsyd's fd: emulator threads share tsyd's fd table (the monitor unshares CLONE_FS only).
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", f.fd);
   struct stat sb;
@@ -350,8 +350,8 @@ static long DoRename(ThreadState* st, const std::string& dst, long flags, bool n
   return Ret(syscall(SYS_renameat2, sdir.fd, sbase.c_str(), ddir.fd, dbase.c_str(), static_cast<unsigned>(flags)));
 }
 
-// A path naming the object of an O_PATH fd of this thread (emulator threads have a private
-// fd table, hence thread-self): calls without an *at(fd, "", AT_EMPTY_PATH) form use it.
+// A path naming the object of tsyd's O_PATH fd `fd` (emulator threads share tsyd's fd table:
+// the monitor unshares CLONE_FS only): calls without an *at(fd, "", AT_EMPTY_PATH) form use it.
 static void ThreadFdPath(int fd, char (&p)[64]) { snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd); }
 
 // chmod, chown, utimes, xattrs: on the checked object itself. The canonical path was resolved
@@ -541,13 +541,14 @@ static long DoNameToHandle(ThreadState* st, const char* path, bool magic, uint64
 // -ESRCH when the caller is gone (nothing answered). Argument indexes are request arguments.
 static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "fsOp");
+  if (!st) return env.Undefined();
   int op = info[0].As<Napi::Number>().Int32Value();
   int a = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : -1;
   int b = info.Length() > 2 ? info[2].As<Napi::Number>().Int32Value() : -1;
   int c = info.Length() > 3 ? info[3].As<Napi::Number>().Int32Value() : -1;
   int d = info.Length() > 4 ? info[4].As<Napi::Number>().Int32Value() : -1;
-  if (!st->have_req || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  if (st->path_len == 0) return Napi::Number::New(env, -EINVAL);
   auto arg = [&](int i) -> uint64_t { return i >= 0 && i < 6 ? st->req->data.args[i] : 0; };
   const char* path = reinterpret_cast<const char*>(st->path);
   const bool magic = st->slots[kPathMagic] != 0;
@@ -595,7 +596,9 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
 
 // savePath() keeps the canonical path just resolved as the first path of a two-path call.
 static Napi::Value SavePath(const Napi::CallbackInfo& info) {
-  ThreadState* st = State(info.Env());
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "savePath");
+  if (!st) return env.Undefined();
   st->path2.assign(reinterpret_cast<const char*>(st->path), st->path_len);
   st->path2_magic = st->slots[kPathMagic] != 0;
   st->path2_magic_target = st->magic_target;
@@ -618,9 +621,10 @@ static uint64_t VisibleLinks(uint64_t nlink, int hidden) {
 // out of its link count and answers: the result, or -errno (-ESRCH: the caller is gone).
 static Napi::Value FinishStat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "finishStat");
+  if (!st) return env.Undefined();
   int hidden = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || st->pend_kind == 0) return Napi::Number::New(env, -EINVAL);
+  if (st->pend_kind == 0) return Napi::Number::New(env, -EINVAL);
   size_t len;
   if (st->pend_kind == 1) {
     struct stat* sb = reinterpret_cast<struct stat*>(st->pend_buf);
@@ -641,7 +645,8 @@ static Napi::Value FinishStat(const Napi::CallbackInfo& info) {
 // listing said: a subdirectory made or removed changes nlink and mtime), or '' without one.
 static Napi::Value PendingIdentity(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "pendingIdentity");
+  if (!st) return env.Undefined();
   char key[160] = "";
   if (st->pend_kind == 1) {
     const struct stat* sb = reinterpret_cast<const struct stat*>(st->pend_buf);
@@ -668,7 +673,8 @@ static Napi::Value PendingIdentity(const Napi::CallbackInfo& info) {
 // one after the other), listed through a fresh open of it (the program's rights), or -errno.
 static Napi::Value PendingSubdirs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "pendingSubdirs");
+  if (!st) return env.Undefined();
   if (st->pend_kind == 0 || st->pend_fd < 0) return Napi::Number::New(env, -EINVAL);
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", st->pend_fd);

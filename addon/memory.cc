@@ -69,19 +69,6 @@ int ReadRemote(pid_t tid, uint64_t addr, void* out, size_t len) {
   return 0;
 }
 
-// readString(tid, addr, max) → string (latin1 bytes) | -errno. For tests and tools, not the hot path.
-static Napi::Value ReadString(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  pid_t tid = info[0].As<Napi::Number>().Int32Value();
-  uint64_t addr = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
-  size_t max = info[2].As<Napi::Number>().Uint32Value();
-  if (max == 0 || max > 1 << 20) max = PATH_MAX;
-  std::string buf(max, '\0');
-  long n = ReadRemoteString(tid, addr, buf.data(), max);
-  if (n < 0) return Napi::Number::New(env, static_cast<double>(n));
-  return Napi::Buffer<char>::Copy(env, buf.data(), static_cast<size_t>(n));
-}
-
 // readMemory(tid, addr, len) → Buffer | null (unreadable). len ≤ 4096.
 static Napi::Value ReadMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -110,7 +97,6 @@ int WriteRemote(pid_t tid, uint64_t addr, const void* data, size_t len) {
 
 void InitMemory(Napi::Env env, Napi::Object exports) {
   exports.Set("readMemory", Napi::Function::New(env, ReadMemory, "readMemory"));
-  exports.Set("readString", Napi::Function::New(env, ReadString, "readString"));
 }
 
 }  // namespace tsyd

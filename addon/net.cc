@@ -43,17 +43,6 @@ enum SockKind {
   kSockShort = 8,     // shorter than any address: the kernel refuses it, nothing to decide
 };
 
-// Slots (see common.h ReqSlot: 32-35 and 40-41 belong to this facility).
-enum NetSlot {
-  kNetFamily = kNetSlots,
-  kNetPort = kNetSlots + 1,
-  kNetControl = kNetSlots + 2,
-  kNetNameLen = kNetSlots + 3,
-  kNetLocalFamily = 40,  // sockInfo()/a recheck: the socket's own address: 4|6, else 1000 + AF_ number
-  kNetLocalPort = 41,
-  kNetGivenAny = 44,     // 1: the program gave the unspecified address, decided as loopback
-  kNetBatchEnd = 45,     // netOp() of a sendmmsg message: 1 when the batch must end after it
-};
 // The socket's own address bytes (4 or 16) sit at this offset of the path buffer, after any
 // path or destination address (which start at 0).
 static constexpr size_t kLocalOff = kLocalAddrOffset;
@@ -238,14 +227,15 @@ static long ReadAddress(ThreadState* st, uint64_t addr, int64_t len) {
 // zero length) has no address to decide.
 static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "readSockaddr");
+  if (!st) return env.Undefined();
   st->slots[kPathFailLen] = 0;
   st->slots[kPathLeftLen] = 0;
   st->mmsg_index = -1;
   int addr_arg = info[0].As<Napi::Number>().Int32Value();
   int len_arg = info[1].As<Napi::Number>().Int32Value();
   int op = info[2].As<Napi::Number>().Int32Value();
-  if (!st->have_req || addr_arg < 0 || addr_arg > 5 || len_arg < 0 || len_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (addr_arg < 0 || addr_arg > 5 || len_arg < 0 || len_arg > 5) return Napi::Number::New(env, -EINVAL);
   const uint64_t addr = st->req->data.args[addr_arg];
   const int64_t len = static_cast<int32_t>(st->req->data.args[len_arg]);
   st->sockaddr.clear();
@@ -259,12 +249,13 @@ static Napi::Value ReadSockaddr(const Napi::CallbackInfo& info) {
 // sendmmsg's vector. Keeps the msghdr for the emulation; kNetControl = 1 with control data.
 static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "readMsgName");
+  if (!st) return env.Undefined();
   st->slots[kPathFailLen] = 0;
   st->slots[kPathLeftLen] = 0;
   int msg_arg = info[0].As<Napi::Number>().Int32Value();
   int index = info[1].As<Napi::Number>().Int32Value();
-  if (!st->have_req || msg_arg < 0 || msg_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (msg_arg < 0 || msg_arg > 5) return Napi::Number::New(env, -EINVAL);
   uint64_t at = st->req->data.args[msg_arg];
   if (index >= 0) at += static_cast<uint64_t>(index) * sizeof(mmsghdr);
   msghdr m;
@@ -790,10 +781,11 @@ static long PostCheck(ThreadState* st, int op, int flags, long r) {
 // readSockaddr()/readMsgName() and decided by JS.
 static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "netOp");
+  if (!st) return env.Undefined();
   int op = info[0].As<Napi::Number>().Int32Value();
   int flags = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
-  if (!st->have_req || op < kNetConnect || op > kNetListen) return Napi::Number::New(env, -EINVAL);
+  if (op < kNetConnect || op > kNetListen) return Napi::Number::New(env, -EINVAL);
   long r = Perform(st, op, flags);
   // The call was the part that may block: the interrupter must not touch what follows.
   __atomic_store_n(&st->slots[kSlotBlocking], 0, __ATOMIC_SEQ_CST);
@@ -821,10 +813,11 @@ static Napi::Value NetOpJs(const Napi::CallbackInfo& info) {
 // port nobody knows yet: accepted, documented in the README.
 static Napi::Value NetSettle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "netSettle");
+  if (!st) return env.Undefined();
   const bool allowed = info[0].ToBoolean().Value();
   const int flags = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
-  if (!st->have_req || st->pending_op < 0) return Napi::Number::New(env, -EINVAL);
+  if (st->pending_op < 0) return Napi::Number::New(env, -EINVAL);
   long r = st->pending;
   if (!allowed && st->taken_fd >= 0) {
     sockaddr unspec;
@@ -843,8 +836,8 @@ static Napi::Value NetSettle(const Napi::CallbackInfo& info) {
 // kLocalOff of the path buffer), kept for netOp()'s post-check.
 static Napi::Value SockInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
-  if (!st->have_req) return Napi::Number::New(env, -EINVAL);
+  ThreadState* st = CurrentRequest(env, "sockInfo");
+  if (!st) return env.Undefined();
   const int sock = Sock(st);
   if (sock < 0) return Napi::Number::New(env, sock);
   int type = 0;
@@ -1073,8 +1066,9 @@ static long CheckCmsg(ThreadState* st, cmsghdr* c, int* nfds) {
 // CMSG_NXTHDR, a bad cmsg_len is EINVAL), and sent as it was walked: the same bytes.
 static Napi::Value ReadControl(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
-  if (!st->have_req || st->msg.size() != sizeof(msghdr)) return Napi::Number::New(env, -EINVAL);
+  ThreadState* st = CurrentRequest(env, "readControl");
+  if (!st) return env.Undefined();
+  if (st->msg.size() != sizeof(msghdr)) return Napi::Number::New(env, -EINVAL);
   ClearNetState(st);
   msghdr m;
   memcpy(&m, st->msg.data(), sizeof m);
@@ -1112,8 +1106,8 @@ static Napi::Value ReadControl(const Napi::CallbackInfo& info) {
 // copy of the socket with the options it checked (answered; 0, -errno, -ESRCH caller gone).
 static Napi::Value IpOptions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
-  if (!st->have_req) return Napi::Number::New(env, -EINVAL);
+  ThreadState* st = CurrentRequest(env, "ipOptions");
+  if (!st) return env.Undefined();
   const int64_t len = static_cast<int32_t>(st->req->data.args[4]);
   long r;
   uint8_t opts[40];

@@ -14,7 +14,25 @@ bool NotifIdValid(int notify_fd, uint64_t id) {
   return ioctl(notify_fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
-// bindBuffers(slots: Int32Array(kReqSlots), path: Uint8Array(kPathBufSize))
+ThreadState* CurrentRequest(Napi::Env env, const char* op) {
+  ThreadState* st = State(env);
+  if (!st->have_req || !st->slots) {
+    Napi::Error::New(env, std::string("tsyd: ") + op + "() with no current request (already answered, or handed to a job thread)")
+        .ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  const uint64_t named = (static_cast<uint64_t>(static_cast<uint32_t>(st->slots[kReqIdHi])) << 32) |
+                         static_cast<uint32_t>(st->slots[kReqIdLo]);
+  if (named == st->req->id) return st;
+  // SAFETY: fail closed: the request this thread holds is answered EACCES, never acted on for
+  // another one.
+  Respond(st, 1, EACCES);
+  Napi::Error::New(env, std::string("tsyd: ") + op + "() on a request that is not this thread's current one (answered EACCES)")
+      .ThrowAsJavaScriptException();
+  return nullptr;
+}
+
+// bindBuffers(slot: Int32Array(kSlotWords), path: Uint8Array(kPathBufSize))
 // Called once per emulator thread: the request and the canonical path are written into
 // these JS-owned buffers so that the hot path creates no JS objects.
 static Napi::Value BindBuffers(const Napi::CallbackInfo& info) {
@@ -26,7 +44,7 @@ static Napi::Value BindBuffers(const Napi::CallbackInfo& info) {
   }
   Napi::Int32Array slots = info[0].As<Napi::Int32Array>();
   Napi::Uint8Array path = info[1].As<Napi::Uint8Array>();
-  if (slots.ElementLength() < kReqSlots || path.ByteLength() < kPathBufSize) {
+  if (slots.ElementLength() < kSlotWords || path.ByteLength() < kPathBufSize) {
     Napi::RangeError::New(env, "bindBuffers: buffers too small").ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -221,7 +239,32 @@ Napi::Value AnswerResult(Napi::Env env, ThreadState* st, long r) {
   return Napi::Number::New(env, sent == -ENOENT ? -ESRCH : static_cast<double>(r));
 }
 
+// slotLayout: this addon's SlotWord table by the names of src/shared/slot.ts, and `words`,
+// which the loader compares with that table (src/native/addon.ts).
+static Napi::Object SlotLayout(Napi::Env env) {
+  static const struct {
+    const char* name;
+    int word;
+  } kWords[] = {
+      {"pid", kReqPid}, {"nr", kReqNr}, {"arch", kReqArch}, {"idLo", kReqIdLo}, {"idHi", kReqIdHi},
+      {"args", kReqArgs}, {"howFlagsLo", kHowFlagsLo}, {"howFlagsHi", kHowFlagsHi}, {"howMode", kHowMode},
+      {"howResolveLo", kHowResolveLo}, {"howResolveHi", kHowResolveHi}, {"pathMagic", kPathMagic},
+      {"pathMissing", kPathMissing}, {"state", kSlotState}, {"tid", kSlotTid}, {"kind", kSlotKind},
+      {"recvGen", kSlotRecvGen}, {"blocking", kSlotBlocking}, {"seq", kSlotSeq}, {"counted", kSlotCounted},
+      {"restart", kSlotRestart}, {"netFamily", kNetFamily}, {"netPort", kNetPort}, {"netControl", kNetControl},
+      {"netNameLen", kNetNameLen}, {"pathFailLen", kPathFailLen}, {"pathFailOut", kPathFailOut},
+      {"pathDecideLen", kPathDecideLen}, {"pathLeftLen", kPathLeftLen}, {"netLocalFamily", kNetLocalFamily},
+      {"netLocalPort", kNetLocalPort}, {"pathTaken", kPathTaken}, {"pathForeignProc", kPathForeignProc},
+      {"netGivenAny", kNetGivenAny}, {"netBatchEnd", kNetBatchEnd}, {"pathSlash", kPathSlash},
+      {"visited", kSlotVisited}, {"words", kSlotWords},
+  };
+  Napi::Object layout = Napi::Object::New(env);
+  for (const auto& w : kWords) layout.Set(w.name, Napi::Number::New(env, w.word));
+  return layout;
+}
+
 void InitNotify(Napi::Env env, Napi::Object exports) {
+  exports.Set("slotLayout", SlotLayout(env));
   exports.Set("endRequest", Napi::Function::New(env, EndRequest, "endRequest"));
   exports.Set("idValidFor", Napi::Function::New(env, IdValidFor, "idValidFor"));
   exports.Set("respondFor", Napi::Function::New(env, RespondFor, "respondFor"));

@@ -26,10 +26,11 @@ static constexpr uint64_t kKnownResolve = RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINK
 // Mirrors the kernel's checks of struct open_how (size, unknown bits, trailing zeroes).
 static Napi::Value ReadOpenHow(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "readOpenHow");
+  if (!st) return env.Undefined();
   int how_arg = info[0].As<Napi::Number>().Int32Value();
   int size_arg = info[1].As<Napi::Number>().Int32Value();
-  if (!st->have_req || how_arg < 0 || how_arg > 5 || size_arg < 0 || size_arg > 5)
+  if (how_arg < 0 || how_arg > 5 || size_arg < 0 || size_arg > 5)
     return Napi::Number::New(env, -EINVAL);
   const seccomp_notif* req = st->req;
   uint64_t size = req->data.args[size_arg];
@@ -255,12 +256,13 @@ static constexpr int kPathSubstituteKeep = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 // current request (with the fd, or with the error), unless the caller is gone (-ESRCH/-ENOENT).
 static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "openInject");
+  if (!st) return env.Undefined();
   int flags = info[0].As<Napi::Number>().Int32Value();
   const bool o_path = flags & O_PATH;
   if (o_path) flags = O_RDONLY | O_NONBLOCK | (flags & kPathSubstituteKeep);
   unsigned mode = info[1].As<Napi::Number>().Uint32Value() & 07777;
-  if (!st->have_req || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  if (st->path_len == 0) return Napi::Number::New(env, -EINVAL);
   const bool creating = (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE;
   if (creating) {
     // tsyd's emulator threads run with umask 0 (unshared fs); apply the program's own.

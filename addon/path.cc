@@ -487,11 +487,12 @@ enum ResolveFlag {
 // from the program's memory once; the request's validity is checked after the read.
 static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "resolvePath");
+  if (!st) return env.Undefined();
   int dirfd_arg = info[0].As<Napi::Number>().Int32Value();
   int path_arg = info[1].As<Napi::Number>().Int32Value();
   int flags = info[2].As<Napi::Number>().Int32Value();
-  if (!st->have_req || path_arg < 0 || path_arg > 5 || dirfd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (path_arg < 0 || path_arg > 5 || dirfd_arg > 5) return Napi::Number::New(env, -EINVAL);
   st->slots[kPathFailLen] = 0;
   st->slots[kPathLeftLen] = 0;
   st->slots[kPathTaken] = 0;
@@ -607,9 +608,10 @@ Napi::Value SetCheckedPath(Napi::Env env, ThreadState* st, const std::string& pa
 // is named by its magic link /proc/<tgid>/fd/N (kPathMagic = 1), which rules can match.
 static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "resolveFd");
+  if (!st) return env.Undefined();
   int fd_arg = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (fd_arg < 0 || fd_arg > 5) return Napi::Number::New(env, -EINVAL);
   pid_t tid = static_cast<pid_t>(st->req->pid);
   int fd = static_cast<int>(static_cast<int32_t>(st->req->data.args[fd_arg]));
   char p[64];
@@ -662,9 +664,10 @@ static Napi::Value SetReaperPid(const Napi::CallbackInfo& info) {
 // Only for the control route (/dev/tsyd/...), never for a decision.
 static Napi::Value ReadPathArg(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  ThreadState* st = State(env);
+  ThreadState* st = CurrentRequest(env, "readPathArg");
+  if (!st) return env.Undefined();
   int path_arg = info[0].As<Napi::Number>().Int32Value();
-  if (!st->have_req || path_arg < 0 || path_arg > 5) return Napi::Number::New(env, -EINVAL);
+  if (path_arg < 0 || path_arg > 5) return Napi::Number::New(env, -EINVAL);
   long n = ReadRemoteString(static_cast<pid_t>(st->req->pid), st->req->data.args[path_arg],
                             reinterpret_cast<char*>(st->path), PATH_MAX);
   if (!NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);

@@ -60,20 +60,8 @@ static Napi::Value LowerThreadCapabilities(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// threadEffectiveCapabilities() → [lo, hi] words of this thread's effective set (tests).
-static Napi::Value ThreadEffectiveCapabilities(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  __user_cap_data_struct data[2];
-  if (!Caps(data)) return ThrowErrno(env, "capget", errno);
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, data[0].effective));
-  out.Set(1u, Napi::Number::New(env, data[1].effective));
-  return out;
-}
-
 void InitPrivilege(Napi::Env env, Napi::Object exports) {
   exports.Set("lowerThreadCapabilities", Napi::Function::New(env, LowerThreadCapabilities, "lowerThreadCapabilities"));
-  exports.Set("threadEffectiveCapabilities", Napi::Function::New(env, ThreadEffectiveCapabilities, "threadEffectiveCapabilities"));
 }
 
 }  // namespace tsyd

@@ -17,7 +17,6 @@
 #include <linux/filter.h>
 #include <poll.h>
 #include <stdio.h>
-#include <uv.h>
 #include <pthread.h>
 
 #include <string>
@@ -266,34 +265,6 @@ static Napi::Value WaitReadable(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n < 0 ? -errno : n);
 }
 
-// loopFds() → the fds this thread's libuv loop needs: its epoll fd and every fd registered in
-// it (from /proc/thread-self/fdinfo). The monitor keeps them when it closes everything else.
-static Napi::Value LoopFds(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  uv_loop_t* loop = nullptr;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || !loop) return ThrowErrno(env, "napi_get_uv_event_loop", EINVAL);
-  int epfd = uv_backend_fd(loop);
-  Napi::Array out = Napi::Array::New(env);
-  uint32_t n = 0;
-  if (epfd < 0) return out;
-  out.Set(n++, Napi::Number::New(env, epfd));
-  // Not always registered in the epoll set: the write ends of the loop's wake-ups.
-  const int extra[] = {loop->signal_pipefd[0], loop->signal_pipefd[1], loop->async_wfd, loop->async_io_watcher.fd};
-  for (int fd : extra)
-    if (fd >= 0) out.Set(n++, Napi::Number::New(env, fd));
-  char p[64];
-  snprintf(p, sizeof p, "/proc/thread-self/fdinfo/%d", epfd);
-  FILE* f = fopen(p, "re");
-  if (!f) return ThrowErrno(env, "open", errno);
-  char line[256];
-  while (fgets(line, sizeof line, f)) {
-    int tfd;
-    if (sscanf(line, "tfd: %d", &tfd) == 1) out.Set(n++, Napi::Number::New(env, tfd));
-  }
-  fclose(f);
-  return out;
-}
-
 // writeByte(fd, byte) → 0 or -errno.
 static Napi::Value WriteByte(const Napi::CallbackInfo& info) {
   unsigned char b = static_cast<unsigned char>(Int(info, 1));
@@ -326,7 +297,6 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   exports.Set("writeByte", Napi::Function::New(env, WriteByte, "writeByte"));
   exports.Set("readByte", Napi::Function::New(env, ReadByte, "readByte"));
   exports.Set("waitReadable", Napi::Function::New(env, WaitReadable, "waitReadable"));
-  exports.Set("loopFds", Napi::Function::New(env, LoopFds, "loopFds"));
   exports.Set("setThreadName", Napi::Function::New(env, SetThreadName, "setThreadName"));
   exports.Set("threadSignalMask", Napi::Function::New(env, ThreadSignalMask, "threadSignalMask"));
   exports.Set("loadThreadFilter", Napi::Function::New(env, LoadThreadFilter, "loadThreadFilter"));

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from '../src/index.js';
 import { EmuState } from '../src/shared/emulator-states.js';
-import { Slot } from '../src/shared/worker-data.js';
+import { Slot } from '../src/shared/slot.js';
 import { cprog, tsyd, tsydBin, work } from './lib/tools.js';
 import { fmtMs, fmtNs, fmtRatio, median, parseNs, sideBySide, timed } from './lib/measure.js';
 import type { Section } from './lib/report.js';

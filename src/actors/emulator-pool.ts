@@ -12,8 +12,8 @@ import type { EmulatorKind } from '../machines/emulator.machine.js';
 import type { EmulatorShared, EmulatorTask } from '../shared/thread-config.js';
 import { decideSpawn, type SpawnDecision } from './try-spawn.js';
 import { EMULATOR_TABLES, EmuEvent, EmuState } from '../shared/emulator-states.js';
-import { Slot, WorkerData } from '../shared/worker-data.js';
-import { Slot as Req } from '../native/addon.js';
+import { WorkerData } from '../shared/worker-data.js';
+import { Slot } from '../shared/slot.js';
 
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
@@ -137,7 +137,7 @@ export class EmulatorPool {
     // SAFETY: answered exactly when the addon still counted a request for it.
     if (Atomics.load(s, Slot.counted) === 1) {
       // It died between taking a request and answering it.
-      answered = native.respondFor(this.opts.task.notifyFd, s[Req.idLo]! >>> 0, s[Req.idHi]! >>> 0, os.errno.EACCES) === 0;
+      answered = native.respondFor(this.opts.task.notifyFd, s[Slot.idLo]! >>> 0, s[Slot.idHi]! >>> 0, os.errno.EACCES) === 0;
       wd.addBusy(-1);
     }
     if (state !== EmuState.retiring && state !== EmuState.stopped) wd.addCurr(-1);

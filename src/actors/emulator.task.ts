@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { createLogger, type TsydLogger } from '../log.js';
-import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv, Slot as Req } from '../native/addon.js';
+import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy } from '../sandbox/policy.js';
 import type { Access, EmulatorContext } from '../syscalls/context.js';
@@ -16,7 +16,9 @@ import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
 import { EMULATOR_TABLES, EmuEvent } from '../shared/emulator-states.js';
-import { Slot, WorkerData } from '../shared/worker-data.js';
+import { WorkerData } from '../shared/worker-data.js';
+import { Slot } from '../shared/slot.js';
+import { Request } from '../syscalls/request.js';
 
 const SIGALRM = 14;
 const { EACCES, EINVAL, ENOSYS, EPERM } = os.errno;
@@ -80,6 +82,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const handlerTable = handlers;
   const slot = wd.slot(task.slot);
   native.bindBuffers(slot, pathBuf, wd.ctl);
+  // The request being handled: one object for this emulator's life, begun anew per notification.
+  const req = new Request(slot, pathBuf);
   if (!privilegesLowered) {
     // SAFETY: this thread acts for the program with the program's capabilities, not tsyd's
     // (addon/privilege.cc); the reaper's /proc entries are refused like tsyd's own.
@@ -117,13 +121,13 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const decided = (allowed: boolean, a: Omit<Access, 'allowed' | 'pid'>, policyFile = false): boolean => {
     if (allowed) {
       // Learning: every access must reach the owner: wait for room rather than drop.
-      if (record) ring.push(JSON.stringify({ ...a, pid: slot[Req.pid]!, allowed: true } satisfies Access), true);
+      if (record) ring.push(JSON.stringify({ ...a, pid: req.pid, allowed: true } satisfies Access), true);
       return true;
     }
     // SAFETY: audit mode is an explicit choice (`--audit`) to let every denial through — but
     // for a policy file: the program must not change the policy of the next run, audited or not.
     const letThrough = audit && !policyFile;
-    const v: Access = { ...a, pid: slot[Req.pid]!, allowed: false };
+    const v: Access = { ...a, pid: req.pid, allowed: false };
     if (letThrough) v.audit = true;
     const what = a.path ?? a.addr;
     const why = policyFile ? ': a policy file of this sandbox, or the way to one' : '';
@@ -132,8 +136,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     return letThrough;
   };
   const ctx: EmulatorContext = {
-    slots: slot,
-    pathBuf,
+    req,
     policy,
     log: logger,
     audit,
@@ -150,7 +153,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       const allowed = policy!.checkAddress(cap, family, addr, port);
       if (allowed && !record && given === undefined) return true;
       const text = `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`;
-      if (allowed && given !== undefined) logger.info({ ctx: 'net', op: 'any_address', cap, given, addr: text, sys, pid: slot[Req.pid] }, `${given} decided as ${text}`);
+      if (allowed && given !== undefined) logger.info({ ctx: 'net', op: 'any_address', cap, given, addr: text, sys, pid: req.pid }, `${given} decided as ${text}`);
       return allowed && !record ? true : decided(allowed, { cap, addr: text, sys, ...(given !== undefined ? { given } : {}) });
     },
     allowsOtherFamily(cap, sys, family) {
@@ -161,29 +164,29 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       apply(rule) {
         try {
           const stmt = rules.add(policy!, rule);
-          logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: slot[Req.pid] }, `the program changed the policy: ${fromBytes(rule)}`);
+          logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid }, `the program changed the policy: ${fromBytes(rule)}`);
           // SAFETY: the program's own lock takes effect at once, for every thread.
           if (stmt.type === 'lock' && stmt.mode !== 'off') wd.lock();
           return 0;
         } catch (err) {
-          logger.warn({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: slot[Req.pid], err: String((err as Error).message) }, 'bad rule from the program');
+          logger.warn({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid, err: String((err as Error).message) }, 'bad rule from the program');
           return EINVAL;
         }
       },
     },
     refuseAct(sys, target, answer = true) {
-      const v: Access = { cap: 'containment', target, sys, pid: slot[Req.pid]!, allowed: false };
+      const v: Access = { cap: 'containment', target, sys, pid: req.pid, allowed: false };
       logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}`);
       ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
-      if (answer) native.respond(Answer.error, EPERM);
+      if (answer) req.fail(EPERM);
     },
     jobsExhausted(sys, memory = false) {
       const now = Date.now();
       if (now - lastJobsAlert < 1000) return;
       lastJobsAlert = now;
-      if (memory) logger.alert({ ctx: 'emulator', op: 'blocking_memory_exceeded', sys, pid: slot[Req.pid], max_kib: MAX_WAITING_KIB }, `the waiting calls already hold ${MAX_WAITING_KIB >> 10} MiB of the program's data: ${sys} answered EAGAIN`);
-      else logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: slot[Req.pid], max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
+      if (memory) logger.alert({ ctx: 'emulator', op: 'blocking_memory_exceeded', sys, pid: req.pid, max_kib: MAX_WAITING_KIB }, `the waiting calls already hold ${MAX_WAITING_KIB >> 10} MiB of the program's data: ${sys} answered EAGAIN`);
+      else logger.alert({ ctx: 'emulator', op: 'blocking_capacity_exceeded', sys, pid: req.pid, max: wd.maxJobs }, `${wd.maxJobs} calls already wait for the program: ${sys} answered EAGAIN`);
     },
     isSupervisor(pid) {
       // SAFETY: kill(tid) signals the whole thread group of the thread: any of tsyd's threads
@@ -206,7 +209,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const dynamic = policy.lock === 'off';
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
-    const nr = slot[Req.nr]!;
+    req.begin();
+    const nr = req.nr;
     const entry = handlerTable.get(nr);
     if (!entry) {
       native.respond(Answer.error, ENOSYS);

@@ -10,9 +10,10 @@
 import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { createLogger } from '../log.js';
-import { native, Slot as Req } from '../native/addon.js';
+import { native } from '../native/addon.js';
 import type { InterrupterConfig } from '../shared/thread-config.js';
-import { Ctl, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
+import { Ctl, Job, JOB_WORDS, JobState, WorkerData } from '../shared/worker-data.js';
+import { Slot } from '../shared/slot.js';
 
 const SIGALRM = 14;
 const data = workerData as InterrupterConfig;
@@ -132,15 +133,15 @@ while (!wd.shouldExit) {
       seenBlocking[i] = seq;
       continue;
     }
-    const idLo = s[Req.idLo]! >>> 0;
-    const idHi = s[Req.idHi]! >>> 0;
-    const cut = shouldInterrupt(s[Req.pid]!, idLo, idHi);
+    const idLo = s[Slot.idLo]! >>> 0;
+    const idHi = s[Slot.idHi]! >>> 0;
+    const cut = shouldInterrupt(s[Slot.pid]!, idLo, idHi);
     if (cut?.restart) Atomics.store(s, Slot.restart, seq);
     // Still the same request, still blocking: interrupt (the window left is a few µs).
     if (cut && Atomics.load(s, Slot.seq) === seq && Atomics.load(s, Slot.blocking) === 1) {
       const emu = Atomics.load(s, Slot.tid);
       native.tgkill(process.pid, emu, SIGALRM);
-      log.debug({ ctx: 'interrupt', op: 'interrupt_emulator', slot: i, emulator: emu, pid: s[Req.pid], why: cut.why }, 'interrupting a blocked emulator');
+      log.debug({ ctx: 'interrupt', op: 'interrupt_emulator', slot: i, emulator: emu, pid: s[Slot.pid], why: cut.why }, 'interrupting a blocked emulator');
     }
   }
   scanJobs();

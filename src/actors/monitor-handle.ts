@@ -8,7 +8,8 @@ import { native } from '../native/addon.js';
 import type { MonitorMessage } from './monitor.worker.js';
 import type { MonitorConfig } from '../shared/thread-config.js';
 import { EmuState } from '../shared/emulator-states.js';
-import { Ctl, Job, JOB_WORDS, JobState, Slot, WorkerData } from '../shared/worker-data.js';
+import { Ctl, Job, JOB_WORDS, JobState, WorkerData } from '../shared/worker-data.js';
+import { Slot } from '../shared/slot.js';
 
 const SIGALRM = 14;
 const INTERRUPT_EVERY_MS = 50;

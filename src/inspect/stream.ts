@@ -10,7 +10,8 @@ import type { AnyActorRef, StateValue } from 'xstate';
 import type { MonitorMessage } from '../actors/monitor.worker.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
 import { EmuState } from '../shared/emulator-states.js';
-import { Slot, type WorkerData } from '../shared/worker-data.js';
+import { Slot } from '../shared/slot.js';
+import type { WorkerData } from '../shared/worker-data.js';
 import type { Policy } from '../sandbox/policy.js';
 import type { SandboxResult } from '../supervisor/result.js';
 

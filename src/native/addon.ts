@@ -1,65 +1,7 @@
 // The only importer of the compiled addon: loads it, types it, and maps its errors.
 import { createRequire } from 'node:module';
 import { SystemCallError, TsydError } from '../errors.js';
-
-/** Slots of the request buffer shared with the addon (see addon/common.h ReqSlot). */
-export const Slot = {
-  pid: 0,
-  nr: 1,
-  arch: 2,
-  idLo: 3,
-  idHi: 4,
-  args: 5,
-  howFlagsLo: 17,
-  howFlagsHi: 18,
-  howMode: 19,
-  howResolveLo: 20,
-  howResolveHi: 21,
-  pathMagic: 22,
-  pathMissing: 23,
-  /** readSockaddr()/readMsgName(): address family (4|6 for kind inet, else the AF_ number). */
-  // 24-31: the pool's words (src/shared/worker-data.ts Slot), never written by the addon.
-  netFamily: 32,
-  netPort: 33,
-  /** readMsgName(): 1 when the message carries control data. */
-  netControl: 34,
-  /** Length of an abstract name in pathBuf, with its leading '@'. */
-  netNameLen: 35,
-  /**
-   * After a failed resolvePath()/readSockaddr()/readMsgName(): length of the path in pathBuf at
-   * which the walk stopped (0: none), and of its part that exists.
-   */
-  pathFailLen: 36,
-  pathFailOut: 37,
-  /** A checked magic link to a deleted file: the length of the path it had (at DECIDE_AS_OFFSET of the path buffer), which decides it. */
-  pathDecideLen: 38,
-  /** The directories a resolution left again through "..", and the symlinks it followed (LEFT_LINK first): NUL-separated at LEFT_OFFSET (total length). */
-  pathLeftLen: 39,
-  /** sockInfo() / a recheck: the socket's own address family (4|6, else 1000 + the AF_ number) and port. */
-  netLocalFamily: 40,
-  netLocalPort: 41,
-  /**
-   * resolvePath(takeEmpty): 1 when the path was empty and named the dirfd (or the cwd): the path
-   * buffer holds the path of tsyd's copy of it, and fsOp() acts on that copy.
-   */
-  pathTaken: 42,
-  /**
-   * resolvePath(): 1 when the path is below /proc/<pid> of a process outside the sandbox: its
-   * ptrace-guarded entries are refused by the walk, the rest may be read, never written.
-   */
-  pathForeignProc: 43,
-  /**
-   * readSockaddr()/readMsgName() of a connect or send: 1 when the program gave the unspecified
-   * address (0.0.0.0, ::, ::ffff:0.0.0.0), which the path buffer holds as loopback (decided and
-   * passed on so: addon/net.cc DecideAnyAsLoopback).
-   */
-  netGivenAny: 44,
-  /** netOp() of a sendmmsg message: 1 when the batch ends after it (a stream message sent only in part). */
-  netBatchEnd: 45,
-  /** resolvePath(slashEntry): bit 1 the raw path ended in '/', bit 2 its last component (not followed) is a directory (EntryBits). */
-  pathSlash: 46,
-  count: 48,
-} as const;
+import { layoutMismatches } from '../shared/slot.js';
 
 /** The longest canonical path, its NUL included (addon/common.h kMaxPathLen): longer than PATH_MAX. */
 export const MAX_PATH_LEN = 32 * 1024;
@@ -207,8 +149,10 @@ export interface Addon {
   spawn(req: SpawnRequest): Spawned;
   /** Tells the reaper that the program's leftovers are gone: it exits. 0 or -errno. */
   releaseReaper(controlFd: number): number;
-  /** `counts`: the pool's control words; the addon counts busy from recv to the answer. */
-  bindBuffers(slots: Int32Array, path: Uint8Array, counts?: Int32Array): void;
+  /** The addon's slot table (addon/common.h SlotWord) by the names of src/shared/slot.ts, and `words`. */
+  slotLayout: Readonly<Record<string, number>>;
+  /** `slot`: the emulator's slot (src/shared/slot.ts); `counts`: the pool's control words; the addon counts busy from recv to the answer. */
+  bindBuffers(slot: Int32Array, path: Uint8Array, counts?: Int32Array): void;
   /** The current request stops counting as busy (no-op if its answer already did). */
   endRequest(): void;
   recv(notifyFd: number, wakeFd: number, timeoutMs: number): number;
@@ -219,9 +163,6 @@ export interface Addon {
   setReaperPid(pid: number): void;
   /** Removes capabilities from this thread's effective set (CAP_SYS_PTRACE stays permitted, raised only towards the caller). */
   lowerThreadCapabilities(caps: number[]): void;
-  /** This thread's effective capabilities, [low word, high word]. */
-  threadEffectiveCapabilities(): [number, number];
-  readString(tid: number, addr: number, max: number): Buffer | number;
   readMemory(tid: number, addr: number, len: number): Buffer | null;
   resolvePath(dirfdArg: number, pathArg: number, flags: number): number;
   canonicalize(tid: number, path: string, dirfd?: number, flags?: number): string | number;
@@ -326,7 +267,6 @@ export interface Addon {
   /** -errno of execve("", NULL, NULL): -ENOENT allowed, -EPERM refused by a filter. */
   probeExecve(): number;
   waitReadable(fd: number, timeoutMs: number): number;
-  loopFds(): number[];
   writeByte(fd: number, byte: number): number;
   /** The byte, -1 at EOF, or -1000-errno. */
   readByte(fd: number): number;
@@ -337,9 +277,10 @@ export interface Addon {
 
 function load(): Addon {
   const require = createRequire(import.meta.url);
+  let addon: Addon;
   try {
     // dist/src/native/addon.js → <root>/build/Release/tsyd.node
-    return require('../../../build/Release/tsyd.node') as Addon;
+    addon = require('../../../build/Release/tsyd.node') as Addon;
   } catch (cause) {
     throw new TsydError(
       'ENOADDON',
@@ -347,6 +288,19 @@ function load(): Addon {
       { cause },
     );
   }
+  // SAFETY: an addon that writes a word where JS reads another would feed decisions with the
+  // wrong numbers (a path length taken for a flag): nothing runs with one.
+  if (addon.slotLayout === undefined) {
+    throw new TsydError('EADDONLAYOUT', 'tsyd: the native addon (build/Release/tsyd.node) is older than this checkout (it tells no slot layout): run `npm install`');
+  }
+  const mismatches = layoutMismatches(addon.slotLayout);
+  if (mismatches.length > 0) {
+    throw new TsydError(
+      'EADDONLAYOUT',
+      `tsyd: the native addon (build/Release/tsyd.node) and src/shared/slot.ts disagree on the emulator slot (${mismatches.join('; ')}): fix the one that is wrong, then run \`npm install\``,
+    );
+  }
+  return addon;
 }
 
 export const native: Addon = load();

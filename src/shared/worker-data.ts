@@ -4,6 +4,7 @@
 // `curr` (emulators alive or starting) and `busy` (emulators handling a request right now)
 // live in ONE Int32 word, curr in the high 16 bits and busy in the low 16, so the monitor
 // reads both with a single atomic load and emulators change them with single atomic adds.
+import { Slot, SLOT_WORDS } from './slot.js';
 
 /**
  * Control words. The counts word sits alone on its cache line: emulators add to it on every
@@ -25,26 +26,6 @@ export const Ctl = {
   /** The emulator states (bit = state code) seen in slots since released: what the inspector reports as visited. */
   visited: 34,
   words: 48,
-} as const;
-
-/** Per-emulator slot: the request buffer the addon writes (words 0..23) + the emulator's own words. */
-export const SLOT_WORDS = 48;
-export const Slot = {
-  state: 24,
-  tid: 25,
-  kind: 26,
-  /** Odd while the emulator is inside NOTIF_RECV (kept by the addon; the interrupter watches). */
-  recvGen: 27,
-  /** 1 while the emulator performs a call for the program that may block (interrupter watches; the addon clears it). */
-  blocking: 28,
-  /** Bumped for every request the emulator takes: tells one blocked request from the next. */
-  seq: 29,
-  /** 1 while the emulator's request counts as busy (kept by the addon: recv → answer). */
-  counted: 30,
-  /** The seq of the request the interrupter cut short for a restart (EINTR is answered -ERESTARTSYS). */
-  restart: 31,
-  /** The states this slot's emulator has been in (bit = state code): written by the emulator and the pool, read by the inspector. */
-  visited: 47,
 } as const;
 
 /** A slot's state word: 0 while the slot is free, else a state code of the emulator machine (src/shared/emulator-states.ts). */

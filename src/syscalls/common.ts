@@ -1,8 +1,9 @@
-// Small pieces every path handler uses: request arguments, resolving a path argument and
-// answering a resolution failure.
+// Small pieces every path handler uses: resolving a path argument and answering a resolution
+// failure.
 import { constants as os } from 'node:os';
-import { Answer, DECIDE_AS_OFFSET, EntryBits, LEFT_LINK, LEFT_OFFSET, native, Slot } from '../native/addon.js';
+import { EntryBits, LEFT_LINK } from '../native/addon.js';
 import type { EmulatorContext } from './context.js';
+import type { PathArg } from './request.js';
 
 const { EACCES, ENOENT, ESRCH } = os.errno;
 
@@ -10,32 +11,24 @@ export const AT_SYMLINK_NOFOLLOW = 0x100;
 export const AT_REMOVEDIR = 0x200;
 export const AT_SYMLINK_FOLLOW = 0x400;
 export const AT_EMPTY_PATH = 0x1000;
-/** Slot.pathMissing after a resolution: what the last component was. */
+/** req.last after a resolution: what the last component was. */
 export const Last = { exists: 0, missing: 1, dot: 2, dotdot: 3 } as const;
 
 /** After resolvePath(Resolve.slashEntry): whether the path ended in '/' and its entry is a directory. */
 export function entryOf(ctx: EmulatorContext): { slash: boolean; dir: boolean; missing: boolean } {
-  const bits = ctx.slots[Slot.pathSlash]!;
-  return { slash: (bits & EntryBits.endsInSlash) !== 0, dir: (bits & EntryBits.isDir) !== 0, missing: ctx.slots[Slot.pathMissing] === Last.missing };
-}
-
-/** No dirfd argument: the path is relative to the cwd. */
-export const CWD = -1;
-
-/** Argument i as a signed 32-bit int (fds, flags, modes). */
-export function arg32(slots: Int32Array, i: number): number {
-  return slots[Slot.args + 2 * i]!;
+  const bits = ctx.req.slash;
+  return { slash: (bits & EntryBits.endsInSlash) !== 0, dir: (bits & EntryBits.isDir) !== 0, missing: ctx.req.last === Last.missing };
 }
 
 /**
- * Canonicalises a path argument into pathBuf. Returns the path as a byte string, '' for an
- * empty path allowed by AT_EMPTY_PATH (the dirfd itself), or null after answering the error
- * (nothing is answered when the caller is gone).
+ * Canonicalises path argument `at` into the path buffer. Returns the path as a byte string, ''
+ * for an empty path allowed by AT_EMPTY_PATH (the dirfd itself), or null after answering the
+ * error (nothing is answered when the caller is gone).
  */
-export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
-  const len = native.resolvePath(dirfdArg, pathArg, flags);
+export function resolveArg(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): string | null {
+  const len = ctx.req.resolvePath(at, flags);
   if ((len < 0 && hiddenFailure(ctx, sys, len)) || (len > 0 && walkedThroughHidden(ctx, sys, len))) {
-    native.respond(Answer.error, ENOENT);
+    ctx.req.fail(ENOENT);
     return null;
   }
   return pathOrAnswer(ctx, len);
@@ -49,12 +42,13 @@ export function resolveArg(ctx: EmulatorContext, sys: string, dirfdArg: number, 
  * finds nothing, as if it did not exist.
  */
 export function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: number): boolean {
-  const len = ctx.slots[Slot.pathLeftLen]!;
-  if (len <= 0 || !ctx.policy.isOn('stat')) return false;
-  const final = ctx.pathBuf.toString('latin1', 0, pathLen);
+  if (!ctx.policy.isOn('stat')) return false;
+  const left = ctx.req.leftPaths();
+  if (left === null) return false;
+  const final = ctx.req.pathText(pathLen);
   // On the final path's own branch (itself or above it): not left, the final path decides.
   const onBranch = (p: string) => p === final || final.startsWith(p === '/' ? p : `${p}/`);
-  for (const deepest of ctx.pathBuf.toString('latin1', LEFT_OFFSET, LEFT_OFFSET + len).split('\0')) {
+  for (const deepest of left) {
     // A symlink followed: decided as itself, as a final path is (a visible link in a hidden
     // directory is the policy's choice).
     if (deepest.startsWith(LEFT_LINK)) {
@@ -79,25 +73,22 @@ export function walkedThroughHidden(ctx: EmulatorContext, sys: string, pathLen: 
  */
 export function hiddenFailure(ctx: EmulatorContext, sys: string, err: number): boolean {
   if (err === -ESRCH || err === -ENOENT || !ctx.policy.isOn('stat')) return false;
-  const len = ctx.slots[Slot.pathFailLen]!;
-  if (len <= 0) return false;
-  const at = ctx.pathBuf.toString('latin1', 0, len);
-  const reached = at.slice(0, ctx.slots[Slot.pathFailOut]!);
+  const failed = ctx.req.failedAt();
+  if (failed === null) return false;
+  const { at, reached } = failed;
   return (reached !== '' && isHidden(ctx, sys, reached)) || (reached !== at && isHidden(ctx, sys, at));
 }
 
 /**
- * The path an addon call put into pathBuf (its length) — or, for a magic link to a deleted file,
- * the path that file had, which it is decided by — or null after answering its -errno.
+ * The path an addon call put into the path buffer (its length) — or, for a magic link to a
+ * deleted file, the path that file had, which it is decided by — or null after answering its -errno.
  */
 function pathOrAnswer(ctx: EmulatorContext, len: number): string | null {
   if (len < 0) {
-    if (len !== -ESRCH) native.respond(Answer.error, -len);
+    if (len !== -ESRCH) ctx.req.fail(-len);
     return null;
   }
-  const decideAs = ctx.slots[Slot.pathDecideLen]!;
-  if (len > 0 && decideAs > 0) return ctx.pathBuf.toString('latin1', DECIDE_AS_OFFSET, DECIDE_AS_OFFSET + decideAs);
-  return ctx.pathBuf.toString('latin1', 0, len);
+  return (len > 0 ? ctx.req.decideAs() : null) ?? ctx.req.pathText(len);
 }
 
 /**
@@ -105,10 +96,10 @@ function pathOrAnswer(ctx: EmulatorContext, len: number): string | null {
  * the program, whatever the call's own capability would say (ENOENT, one stat record).
  * SAFETY: otherwise open, mkdir, rename... would tell a hidden file from a missing one.
  */
-export function resolveVisible(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
-  const path = resolveArg(ctx, sys, dirfdArg, pathArg, flags);
+export function resolveVisible(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): string | null {
+  const path = resolveArg(ctx, sys, at, flags);
   if (path === null || path === '' || !isHidden(ctx, sys, path)) return path;
-  native.respond(Answer.error, ENOENT);
+  ctx.req.fail(ENOENT);
   return null;
 }
 
@@ -117,22 +108,17 @@ export function isHidden(ctx: EmulatorContext, sys: string, path: string): boole
   return ctx.policy.isOn('stat') && !ctx.allows('stat', sys, path);
 }
 
-/** The path of an fd argument (or of the cwd for AT_FDCWD) into pathBuf; null after answering. */
+/** The path of fd argument `fdArg` (or of the cwd for CWD) into the path buffer; null after answering. */
 export function resolveFdArg(ctx: EmulatorContext, fdArg: number): string | null {
-  return pathOrAnswer(ctx, native.resolveFd(fdArg));
+  return pathOrAnswer(ctx, ctx.req.resolveFd(fdArg));
 }
 
 /**
- * Copies the program's fd argument into tsyd for this request and returns the copy's path
- * (decide on it; ops then act on the copy), or null after answering.
+ * Copies the program's fd argument `fdArg` into tsyd for this request and returns the copy's
+ * path (decide on it; ops then act on the copy), or null after answering.
  */
 export function takeFdArg(ctx: EmulatorContext, fdArg: number): string | null {
-  return pathOrAnswer(ctx, native.takeFd(fdArg));
-}
-
-/** Answers `errno` for a denial. */
-export function refuse(errno: number): void {
-  native.respond(Answer.error, errno);
+  return pathOrAnswer(ctx, ctx.req.takeFd(fdArg));
 }
 
 /**
@@ -141,5 +127,5 @@ export function refuse(errno: number): void {
  * the program that it exists).
  */
 export function refusePath(ctx: EmulatorContext, path: string): void {
-  native.respond(Answer.error, ctx.policy.isOn('stat') && !ctx.policy.check('stat', path) ? ENOENT : EACCES);
+  ctx.req.fail(ctx.policy.isOn('stat') && !ctx.policy.check('stat', path) ? ENOENT : EACCES);
 }

@@ -2,6 +2,7 @@
 import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
 import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
+import type { Request } from './request.js';
 
 /** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
 export interface Access {
@@ -31,8 +32,8 @@ export interface Access {
 export type Violation = Omit<Access, 'allowed'>;
 
 export interface EmulatorContext {
-  readonly slots: Int32Array;
-  readonly pathBuf: Buffer;
+  /** The request being handled (begun anew for each notification). */
+  readonly req: Request;
   readonly policy: Policy;
   readonly log: TsydLogger;
   /** Audit mode: decisions made without allows() (listing filters, EXDEV) must let things through too. */
@@ -86,7 +87,7 @@ export interface EmulatorContext {
   fault(path: string): void;
 }
 
-/** A handler answers the current request in every path (respond, openInject, or caller gone). */
+/** A handler answers ctx.req in every path (an answer, an op that answers, or caller gone). */
 export type Handler = (ctx: EmulatorContext) => void;
 
 /**

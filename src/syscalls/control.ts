@@ -3,7 +3,6 @@
 // open. Once locked (lock:on, or lock:exec after start, or the program's own lock:on) the path
 // is an ordinary path that does not exist.
 import { constants as os } from 'node:os';
-import { Answer, native } from '../native/addon.js';
 import type { EmulatorContext } from './context.js';
 
 const { EINVAL } = os.errno;
@@ -16,16 +15,16 @@ const PREFIX = '/dev/tsyd';
  */
 export function handleControl(ctx: EmulatorContext, pathArg: number): boolean {
   if (!ctx.control.open()) return false;
-  const len = native.readPathArg(pathArg);
+  const len = ctx.req.readPathArg(pathArg);
   if (len < PREFIX.length) return false;
-  const raw = ctx.pathBuf.toString('latin1', 0, len);
+  const raw = ctx.req.pathText(len);
   if (!raw.startsWith(PREFIX) || (raw.length > PREFIX.length && raw[PREFIX.length] !== '/')) return false;
   const rule = raw.slice(PREFIX.length + 1);
   if (rule === '') {
-    native.respond(Answer.value, 0);
+    ctx.req.succeed(0);
     return true;
   }
-  const err = ctx.control.apply(rule);
-  native.respond(err === 0 ? Answer.value : Answer.error, err === 0 ? 0 : EINVAL);
+  if (ctx.control.apply(rule) === 0) ctx.req.succeed(0);
+  else ctx.req.fail(EINVAL);
   return true;
 }

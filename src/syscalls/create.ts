@@ -2,10 +2,11 @@
 // is only text), link (the new path; the file may not gain a more permissive decision). Emulated: tsyd creates the name in the checked parent
 // directory (opened without following anything), with the program's umask.
 import { constants as os } from 'node:os';
-import { FsOp, native, Resolve, Slot } from '../native/addon.js';
+import { FsOp, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, CWD, entryOf, Last, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, entryOf, Last, refusePath, resolveVisible, resolveFdArg } from './common.js';
 import { LINK_KEEPS, refuseWidening } from './move.js';
+import { args, CWD, type PathArg } from './request.js';
 
 const { EEXIST, EINVAL, ENOENT, EPERM } = os.errno;
 const S_IFMT = 0o170000;
@@ -23,26 +24,26 @@ function mknodTypeError(mode: number): number {
  * Resolves the new name (never followed, not even as "name/") and decides create on it; null
  * after answering. `makesDir`: mkdir, the one call for which "name/" may be a new name.
  */
-function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, makesDir = false): string | null {
-  const path = resolveVisible(ctx, sys, dirfdArg, pathArg, Resolve.noFollow | Resolve.slashEntry);
+function decideCreate(ctx: EmulatorContext, sys: string, at: PathArg, makesDir = false): string | null {
+  const path = resolveVisible(ctx, sys, at, Resolve.noFollow | Resolve.slashEntry);
   if (path === null) return null;
   ctx.fault(path);
   // "new/" asks for a directory: anything else the kernel does not make (ENOENT; an existing
   // name gives EEXIST from the call itself).
   const entry = entryOf(ctx);
   if (entry.slash && entry.missing && !makesDir) {
-    refuse(ENOENT);
+    ctx.req.fail(ENOENT);
     return null;
   }
   // "dir/." and "dir/..": an existing directory, and no new name (the kernel says EEXIST).
-  if (ctx.slots[Slot.pathMissing]! >= Last.dot) {
-    refuse(EEXIST);
+  if (ctx.req.last >= Last.dot) {
+    ctx.req.fail(EEXIST);
     return null;
   }
-  if (ctx.slots[Slot.pathMissing] === Last.exists && !ctx.policy.check('create', path) && ctx.policy.check('stat', path)) {
+  if (ctx.req.last === Last.exists && !ctx.policy.check('create', path) && ctx.policy.check('stat', path)) {
     // The name exists: the call cannot create anything and fails as it would without tsyd
     // (mkdir -p probes every parent this way). Where stat is hidden, EACCES tells nothing.
-    refuse(EEXIST);
+    ctx.req.fail(EEXIST);
     return null;
   }
   if (!ctx.allows('create', sys, path)) {
@@ -52,52 +53,68 @@ function decideCreate(ctx: EmulatorContext, sys: string, dirfdArg: number, pathA
   return path;
 }
 
-function link(ctx: EmulatorContext, sys: string, src: { dirfd: number; path: number }, dst: { dirfd: number; path: number }, flags: number): void {
-  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return refuse(EINVAL);
+function link(ctx: EmulatorContext, sys: string, src: PathArg, dst: PathArg, flags: number): void {
+  if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH)) return ctx.req.fail(EINVAL);
   let rflags = flags & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
-  let source = resolveVisible(ctx, sys, src.dirfd, src.path, rflags);
-  if (source === '') source = resolveFdArg(ctx, src.dirfd);
+  let source = resolveVisible(ctx, sys, src, rflags);
+  if (source === '') source = resolveFdArg(ctx, src.dirfd ?? CWD);
   if (source === null) return;
-  native.savePath();
-  const target = decideCreate(ctx, sys, dst.dirfd, dst.path);
+  ctx.req.savePath();
+  const target = decideCreate(ctx, sys, dst);
   if (target === null) return;
   // SAFETY: the new name shares the file: it may not widen what the program may do with it.
   if (refuseWidening(ctx, sys, source, target, LINK_KEEPS)) return;
-  native.fsOp(FsOp.link, flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) ? 1 : 0);
+  ctx.req.fsOp(FsOp.link, flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) ? 1 : 0);
 }
 
 /** A link is decided as soon as create or one of the capabilities the file keeps is on. */
 const LINK_CAPS: HandlerSpec['caps'] = ['create', ...LINK_KEEPS];
 const CREATE_CAPS: HandlerSpec['caps'] = ['create', 'stat'];
 
+const MKDIR = args('path', 'mode');
+const MKDIRAT = args('dirfd', 'path', 'mode');
+const MKNOD = args('path', 'mode', 'dev');
+const MKNODAT = args('dirfd', 'path', 'mode', 'dev');
+const SYMLINK = args('target', 'linkpath');
+const SYMLINKAT = args('target', 'newdirfd', 'linkpath');
+const LINK = args('oldpath', 'newpath');
+const LINKAT = args('olddirfd', 'oldpath', 'newdirfd', 'newpath', 'flags');
+/** The paths of the two-path calls (the new link's path is the name created). */
+const SYMLINK_NEW: PathArg = { path: SYMLINK.linkpath };
+const SYMLINKAT_NEW: PathArg = { dirfd: SYMLINKAT.newdirfd, path: SYMLINKAT.linkpath };
+const LINK_OLD: PathArg = { path: LINK.oldpath };
+const LINK_NEW: PathArg = { path: LINK.newpath };
+const LINKAT_OLD: PathArg = { dirfd: LINKAT.olddirfd, path: LINKAT.oldpath };
+const LINKAT_NEW: PathArg = { dirfd: LINKAT.newdirfd, path: LINKAT.newpath };
+
 export function createHandlers(): Map<string, HandlerSpec> {
   const h = new Map<string, HandlerSpec>();
   const add = (name: string, caps: HandlerSpec['caps'], handle: (ctx: EmulatorContext) => void) => h.set(name, { caps, handle });
   add('mkdir', CREATE_CAPS, (ctx) => {
-    if (decideCreate(ctx, 'mkdir', CWD, 0, true) !== null) native.fsOp(FsOp.mkdir, 1);
+    if (decideCreate(ctx, 'mkdir', MKDIR, true) !== null) ctx.req.fsOp(FsOp.mkdir, MKDIR.mode);
   });
   add('mkdirat', CREATE_CAPS, (ctx) => {
-    if (decideCreate(ctx, 'mkdirat', 0, 1, true) !== null) native.fsOp(FsOp.mkdir, 2);
+    if (decideCreate(ctx, 'mkdirat', MKDIRAT, true) !== null) ctx.req.fsOp(FsOp.mkdir, MKDIRAT.mode);
   });
   add('mknod', CREATE_CAPS, (ctx) => {
-    const bad = mknodTypeError(arg32(ctx.slots, 1));
-    if (bad !== 0) return refuse(bad);
-    if (decideCreate(ctx, 'mknod', CWD, 0) !== null) native.fsOp(FsOp.mknod, 1, 2);
+    const bad = mknodTypeError(ctx.req.int(MKNOD.mode));
+    if (bad !== 0) return ctx.req.fail(bad);
+    if (decideCreate(ctx, 'mknod', MKNOD) !== null) ctx.req.fsOp(FsOp.mknod, MKNOD.mode, MKNOD.dev);
   });
   add('mknodat', CREATE_CAPS, (ctx) => {
-    const bad = mknodTypeError(arg32(ctx.slots, 2));
-    if (bad !== 0) return refuse(bad);
-    if (decideCreate(ctx, 'mknodat', 0, 1) !== null) native.fsOp(FsOp.mknod, 2, 3);
+    const bad = mknodTypeError(ctx.req.int(MKNODAT.mode));
+    if (bad !== 0) return ctx.req.fail(bad);
+    if (decideCreate(ctx, 'mknodat', MKNODAT) !== null) ctx.req.fsOp(FsOp.mknod, MKNODAT.mode, MKNODAT.dev);
   });
   add('symlink', CREATE_CAPS, (ctx) => {
-    if (decideCreate(ctx, 'symlink', CWD, 1) !== null) native.fsOp(FsOp.symlink, 0);
+    if (decideCreate(ctx, 'symlink', SYMLINK_NEW) !== null) ctx.req.fsOp(FsOp.symlink, SYMLINK.target);
   });
   add('symlinkat', CREATE_CAPS, (ctx) => {
-    if (decideCreate(ctx, 'symlinkat', 1, 2) !== null) native.fsOp(FsOp.symlink, 0);
+    if (decideCreate(ctx, 'symlinkat', SYMLINKAT_NEW) !== null) ctx.req.fsOp(FsOp.symlink, SYMLINKAT.target);
   });
   // link() never follows the source; linkat() follows it with AT_SYMLINK_FOLLOW.
-  add('link', LINK_CAPS, (ctx) => link(ctx, 'link', { dirfd: CWD, path: 0 }, { dirfd: CWD, path: 1 }, 0));
-  add('linkat', LINK_CAPS, (ctx) => link(ctx, 'linkat', { dirfd: 0, path: 1 }, { dirfd: 2, path: 3 }, arg32(ctx.slots, 4)));
+  add('link', LINK_CAPS, (ctx) => link(ctx, 'link', LINK_OLD, LINK_NEW, 0));
+  add('linkat', LINK_CAPS, (ctx) => link(ctx, 'linkat', LINKAT_OLD, LINKAT_NEW, ctx.req.int(LINKAT.flags)));
   return h;
 }

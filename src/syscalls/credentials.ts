@@ -6,15 +6,13 @@
 // SAFETY: the ids are register arguments, not memory the program could change after the
 // check; the current ids come from /proc/<tid>/status of the caller.
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { readCredentials } from '../proc/proc-status.js';
-import { arg32 } from './common.js';
 
 const { EPERM } = os.errno;
 const UNCHANGED = -1;
 
-/** Which of real/effective/saved/fs ids each argument may set (setuid sets all it may). */
+/** Which of real/effective/saved/fs ids each argument (by position) may set (setuid sets all it may). */
 type Kind = 'uid' | 'gid';
 const SHAPES: Record<string, { kind: Kind; args: number[][] }> = {
   setuid: { kind: 'uid', args: [[0, 1, 2, 3]] },
@@ -29,20 +27,21 @@ const SHAPES: Record<string, { kind: Kind; args: number[][] }> = {
 
 function decide(ctx: EmulatorContext, sys: string): void {
   const shape = SHAPES[sys]!;
-  const creds = readCredentials(ctx.slots[Slot.pid]!);
-  if (creds === null) return void native.respond(Answer.error, EPERM);
+  const { req } = ctx;
+  const creds = readCredentials(req.pid);
+  if (creds === null) return req.fail(EPERM);
   const current = creds[shape.kind];
   for (let i = 0; i < shape.args.length; i++) {
-    const want = arg32(ctx.slots, i);
+    const want = req.int(i);
     if (want === UNCHANGED) continue;
     // Only a no-op: every id this argument could set already has this value.
     if (!shape.args[i]!.every((slot) => current[slot] === want >>> 0)) {
-      ctx.log.warn({ ctx: 'access', cap: 'credentials', sys, pid: ctx.slots[Slot.pid], want: want >>> 0 }, `refused ${sys}: credentials cannot change under tsyd`);
-      return void native.respond(Answer.error, EPERM);
+      ctx.log.warn({ ctx: 'access', cap: 'credentials', sys, pid: req.pid, want: want >>> 0 }, `refused ${sys}: credentials cannot change under tsyd`);
+      return req.fail(EPERM);
     }
   }
   // setfsuid/setfsgid return the previous fs id; the kernel does that when continued.
-  native.respond(Answer.continue);
+  req.continue();
 }
 
 export function credentialHandlers(): Map<string, HandlerSpec> {

@@ -7,10 +7,11 @@
 // still guards every file the new image opens.
 import { constants as fsc, fstatSync, lstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { Answer, native, Resolve, Slot } from '../native/addon.js';
+import { native, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { fromBytes } from '../sandbox/bytes.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, CWD, isHidden, refuse, refusePath, resolveVisible, resolveFdArg } from './common.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, isHidden, refusePath, resolveVisible, resolveFdArg } from './common.js';
+import { args, CWD, type PathArg } from './request.js';
 
 const { EACCES, ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
@@ -111,34 +112,34 @@ function isLink(path: string): boolean {
 
 /** Denies an exec for a reason of the file's head (one warn record), with `errno`. */
 function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string, errno: number): void {
-  ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.slots[Slot.pid], why }, `denied exec of ${fromBytes(path)}: ${why}`);
-  refuse(errno);
+  ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.req.pid, why }, `denied exec of ${fromBytes(path)}: ${why}`);
+  ctx.req.fail(errno);
 }
 
-function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): void {
+function execute(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): void {
   let rflags = flags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
-  let path = resolveVisible(ctx, sys, dirfdArg, pathArg, rflags);
-  if (path === '') path = resolveFdArg(ctx, dirfdArg);
+  let path = resolveVisible(ctx, sys, at, rflags);
+  if (path === '') path = resolveFdArg(ctx, at.dirfd ?? CWD);
   if (path === null) return;
   ctx.fault(path);
   if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
-  const tid = ctx.slots[Slot.pid]!;
-  let magic = ctx.slots[Slot.pathMagic] === 1;
+  const tid = ctx.req.pid;
+  let magic = ctx.req.magic;
   for (let depth = 0; ; depth++) {
     const head = headOf(path, magic);
     magic = false;
     if (head.kind === 'other') break;
     // AT_SYMLINK_NOFOLLOW and the checked path is a link: the kernel's answer, made here (never
     // continued: a link swapped in could lead anywhere).
-    if (head.kind === 'unreadable' && head.errno === ELOOP && depth === 0 && flags & AT_SYMLINK_NOFOLLOW && isLink(path)) return refuse(ELOOP);
+    if (head.kind === 'unreadable' && head.errno === ELOOP && depth === 0 && flags & AT_SYMLINK_NOFOLLOW && isLink(path)) return ctx.req.fail(ELOOP);
     if (head.kind === 'unreadable') return refuseHead(ctx, sys, path, head.why, EACCES);
     // SAFETY: 32-bit programs make only calls the filter refuses, but the kernel gives one
     // without PT_GNU_STACK READ_IMPLIES_EXEC, and a far jump to 64-bit code then maps files
     // executable through PROT_READ: not run at all.
     if (head.kind === 'elf' && head.class32) return refuseHead(ctx, sys, path, '32-bit programs cannot run under tsyd', EACCES);
     if (head.interpreter === null) break;
-    if (depth === MAX_INTERPRETERS) return refuse(ELOOP);
+    if (depth === MAX_INTERPRETERS) return ctx.req.fail(ELOOP);
     // The kernel opens the interpreter (a script's, or an ELF program's loader named by
     // PT_INTERP) itself, in the program's view (relative to its cwd), as bytes: no system call
     // tsyd could see. SAFETY: decided as exec here, and hidden means missing.
@@ -147,21 +148,24 @@ function execute(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: n
       // A missing interpreter fails in the kernel too (ENOENT): let it say so. SAFETY: any other
       // failure (a loop, tsyd's own /proc, a name too long) is refused: never continued unchecked.
       if (canonical === -ENOENT) break;
-      return refuse(-canonical);
+      return ctx.req.fail(-canonical);
     }
     path = canonical.toString('latin1');
-    if (isHidden(ctx, sys, path)) return refuse(ENOENT);
+    if (isHidden(ctx, sys, path)) return ctx.req.fail(ENOENT);
     if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
     // An ELF loader is not itself loaded through another (the kernel does not chain them).
     if (head.kind === 'elf') break;
   }
-  native.respond(Answer.continue);
+  ctx.req.continue();
 }
+
+const EXECVE = args('path', 'argv', 'envp');
+const EXECVEAT = args('dirfd', 'path', 'argv', 'envp', 'flags');
 
 export function execHandlers(): Map<string, HandlerSpec> {
   const caps = ['exec', 'stat'] as const;
   return new Map<string, HandlerSpec>([
-    ['execve', { caps, handle: (ctx) => execute(ctx, 'execve', CWD, 0, 0) }],
-    ['execveat', { caps, handle: (ctx) => execute(ctx, 'execveat', 0, 1, arg32(ctx.slots, 4)) }],
+    ['execve', { caps, handle: (ctx) => execute(ctx, 'execve', EXECVE, 0) }],
+    ['execveat', { caps, handle: (ctx) => execute(ctx, 'execveat', EXECVEAT, ctx.req.int(EXECVEAT.flags)) }],
   ]);
 }

@@ -10,18 +10,20 @@
 // denial binds files a program runs as files; deny read as well for code that must never run.
 import { readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { refuse, refusePath, takeFdArg } from './common.js';
+import { refusePath, takeFdArg } from './common.js';
+import { args } from './request.js';
 
 const { EACCES } = os.errno;
 
+const MMAP = args('addr', 'len', 'prot', 'flags', 'fd', 'off');
+
 /** mmap(addr, len, prot, flags, fd, off): only file mappings with PROT_EXEC stop here. */
 function mapExecutable(ctx: EmulatorContext): void {
-  const path = takeFdArg(ctx, 4);
+  const path = takeFdArg(ctx, MMAP.fd);
   if (path === null) return;
   if (!ctx.allows('exec', 'mmap', path)) return refusePath(ctx, path);
-  native.respond(Answer.continue);
+  ctx.req.continue();
 }
 
 /** A VMA of /proc/PID/maps: its range and the file behind it ('' for anonymous memory). */
@@ -64,20 +66,22 @@ function decidedName(file: string): string {
   return unescaped.endsWith(' (deleted)') && unescaped.startsWith('/') ? unescaped.slice(0, -' (deleted)'.length) : unescaped;
 }
 
+const MPROTECT = args('addr', 'len', 'prot');
+
 /** mprotect/pkey_mprotect(addr, len, prot, ...) adding PROT_EXEC: each file mapping in the range is decided. */
 function protectExecutable(sys: string) {
   return (ctx: EmulatorContext): void => {
-    const s = ctx.slots;
-    const addr = (BigInt(s[Slot.args + 1]! >>> 0) << 32n) | BigInt(s[Slot.args]! >>> 0);
-    const len = (BigInt(s[Slot.args + 3]! >>> 0) << 32n) | BigInt(s[Slot.args + 2]! >>> 0);
+    const { req } = ctx;
+    const addr = req.big(MPROTECT.addr);
+    const len = req.big(MPROTECT.len);
     let maps: string;
     try {
-      maps = readFileSync(`/proc/${s[Slot.pid]}/maps`, 'latin1');
+      maps = readFileSync(`/proc/${req.pid}/maps`, 'latin1');
     } catch {
-      return refuse(EACCES);
+      return req.fail(EACCES);
     }
     // SAFETY: the tid may have been reused if the caller died while we read.
-    if (!native.idValid()) return;
+    if (!req.idValid()) return;
     for (const vma of mappingsIn(maps, addr, addr + len)) {
       // Anonymous memory ([heap], [stack], JIT pages, a name of [brackets]) has no file.
       if (vma.inode === '0' || !vma.file.startsWith('/') || isSharedAnonymous(vma)) continue;
@@ -85,7 +89,7 @@ function protectExecutable(sys: string) {
       // maps was read as latin1: the path is already the byte string rules match.
       if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
     }
-    native.respond(Answer.continue);
+    req.continue();
   };
 }
 

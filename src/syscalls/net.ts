@@ -5,30 +5,29 @@
 // on its own — listen on an unbound socket, a send from an unbound datagram socket — is
 // decided as a bind of the address the kernel chooses.
 import { constants as os } from 'node:os';
-import {
-  Answer,
-  LOCAL_ADDR_OFFSET,
-  native,
-  NET_RECHECK,
-  NET_REFUSED_ROUTE,
-  NetFlag,
-  NetOp,
-  OFFLOAD_FULL,
-  OFFLOAD_MEMORY,
-  OFFLOADED,
-  Slot,
-  SockKind,
-} from '../native/addon.js';
+import { NET_RECHECK, NET_REFUSED_ROUTE, NetFlag, NetOp, OFFLOAD_FULL, OFFLOAD_MEMORY, OFFLOADED, SockKind } from '../native/addon.js';
 import { isIPv4Mapped } from '../sandbox/address.js';
 import type { AddressFamily, NetCapability } from '../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { arg32, hiddenFailure, isHidden, walkedThroughHidden } from './common.js';
+import { hiddenFailure, isHidden, walkedThroughHidden } from './common.js';
+import { args } from './request.js';
 
 const { EACCES, ENOENT, EPERM, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
 const MAX_MMSG = 1024;
 const SOCK_DGRAM = 2;
-/** sockInfo()'s family of a UNIX socket (Slot.netLocalFamily: 1000 + AF_UNIX). */
+
+/** connect(fd, addr, addrlen), bind(fd, addr, addrlen). */
+const CONNECT = args('fd', 'addr', 'addrlen');
+const SENDTO = args('fd', 'buf', 'len', 'flags', 'addr', 'addrlen');
+const SENDMSG = args('fd', 'msg', 'flags');
+const SENDMMSG = args('fd', 'msgvec', 'vlen', 'flags');
+const SETSOCKOPT = args('fd', 'level', 'optname', 'optval', 'optlen');
+/** callerAlone() without an address to compare (listen). */
+const NO_ADDRESS = -1;
+/** readMsgName() of sendmsg's own msghdr (not an entry of sendmmsg's vector). */
+const SENDMSG_ITSELF = -1;
+/** sockInfo()'s family of a UNIX socket (req.net.localFamily: 1000 + AF_UNIX). */
 const LOCAL_UNIX = 1001;
 
 const IPPROTO_IP = 0;
@@ -70,7 +69,7 @@ const GONE = -1;
  */
 function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: number): number {
   if (kind < 0) return failure(ctx, sys, kind);
-  const { slots, pathBuf } = ctx;
+  const { net } = ctx.req;
   switch (kind) {
     case SockKind.none:
     case SockKind.unnamed: // bind: autobind to a fresh abstract name, nothing named
@@ -96,22 +95,22 @@ function verdict(ctx: EmulatorContext, cap: NetCapability, sys: string, kind: nu
     }
     case SockKind.abstract: {
       // `@` and the name's bytes, NULs included (rules match `@name` patterns).
-      const name = pathBuf.toString('latin1', 0, slots[Slot.netNameLen]!);
+      const name = net.abstractName();
       return ctx.allows(cap, sys, name) ? 0 : EACCES;
     }
     default:
       // SAFETY: fail closed: a family no rule can name (AF_PACKET, AF_VSOCK, AF_BLUETOOTH, ...)
       // is denied while the capability is on.
-      return ctx.allowsOtherFamily(cap, sys, slots[Slot.netFamily]!) ? 0 : EACCES;
+      return ctx.allowsOtherFamily(cap, sys, net.family) ? 0 : EACCES;
   }
 }
 
 /**
  * The unspecified address the program gave (`0.0.0.0!80`), when the destination `d` just read
- * is loopback only because tsyd decided it so (Slot.netGivenAny); else undefined.
+ * is loopback only because tsyd decided it so (req.net.givenAny); else undefined.
  */
 function givenAny(ctx: EmulatorContext, d: Inet): string | undefined {
-  if (ctx.slots[Slot.netGivenAny] !== 1) return undefined;
+  if (!ctx.req.net.givenAny) return undefined;
   const any = d.family === 4 ? '0.0.0.0' : isIPv4Mapped(d.bytes) ? '::ffff:0.0.0.0' : '::';
   return `${any}!${d.port}`;
 }
@@ -124,7 +123,7 @@ function failure(ctx: EmulatorContext, sys: string, kind: number): number {
 
 /** The canonical UNIX path readSockaddr()/readMsgName() just read (kind unixPath). */
 function unixPath(ctx: EmulatorContext): string {
-  return ctx.pathBuf.toString('latin1', 0, ctx.pathBuf.indexOf(0));
+  return ctx.req.net.unixPath();
 }
 
 /**
@@ -157,29 +156,30 @@ function hiddenOnly(ctx: EmulatorContext, sys: string, kind: number): number {
  * any more (addon/alone.cc); a magic path (/proc/self/fd/N) stays tsyd's to open.
  */
 function kernelMayPerform(ctx: EmulatorContext, kind: number, addrArg: number): boolean {
-  if (kind === SockKind.unixPath ? ctx.slots[Slot.pathMagic] === 1 : kind !== SockKind.abstract) return false;
-  return native.callerAlone(addrArg) === 1;
+  if (kind === SockKind.unixPath ? ctx.req.magic : kind !== SockKind.abstract) return false;
+  return ctx.req.net.callerAlone(addrArg) === 1;
 }
 
 /** Answers a verdict that is not 0; true when the call may go on. */
-function answered(v: number): boolean {
+function answered(ctx: EmulatorContext, v: number): boolean {
   if (v === 0) return true;
-  if (v !== GONE) native.respond(Answer.error, v);
+  if (v !== GONE) ctx.req.fail(v);
   return false;
 }
 
 /** The IP destination readSockaddr()/readMsgName() just read (kind inet). */
 function destination(ctx: EmulatorContext): Inet {
-  const family = ctx.slots[Slot.netFamily] === 4 ? 4 : 6;
-  return { family, bytes: Uint8Array.from(ctx.pathBuf.subarray(0, family === 4 ? 4 : 16)), port: ctx.slots[Slot.netPort]! };
+  const { net } = ctx.req;
+  const family = net.family === 4 ? 4 : 6;
+  return { family, bytes: net.addressBytes(family === 4 ? 4 : 16), port: net.port };
 }
 
 /** The socket's own address as sockInfo()/a recheck left it, or null for a family other than IP. */
 function localAddress(ctx: EmulatorContext): Inet | null {
-  const f = ctx.slots[Slot.netLocalFamily];
+  const { net } = ctx.req;
+  const f = net.localFamily;
   if (f !== 4 && f !== 6) return null;
-  const n = f === 4 ? 4 : 16;
-  return { family: f, bytes: Uint8Array.from(ctx.pathBuf.subarray(LOCAL_ADDR_OFFSET, LOCAL_ADDR_OFFSET + n)), port: ctx.slots[Slot.netLocalPort]! };
+  return { family: f, bytes: net.localAddressBytes(f === 4 ? 4 : 16), port: net.localPort };
 }
 
 /**
@@ -219,7 +219,7 @@ function loopbackFor(family: AddressFamily, dest: Inet): Inet | null {
  */
 function autobindFlags(ctx: EmulatorContext, sys: string, dest: Inet): number {
   if (!ctx.policy.isOn('net/bind')) return 0;
-  const type = native.sockInfo();
+  const type = ctx.req.net.sockInfo();
   if (type < 0) return type;
   if (type !== SOCK_DGRAM) return 0; // a stream binds in connect (MSG_FASTOPEN): to the route's source
   const a = localAddress(ctx);
@@ -242,11 +242,11 @@ function autobindFlags(ctx: EmulatorContext, sys: string, dest: Inet): number {
  * address it got is decided as a bind; a denied one is undone (listen: EACCES).
  */
 function run(ctx: EmulatorContext, sys: string, op: number, flags: number): number {
-  const r = native.netOp(op, flags);
+  const r = ctx.req.net.netOp(op, flags);
   if (r !== NET_RECHECK) return r;
   const a = localAddress(ctx);
   const ok = a === null || !ctx.policy.isOn('net/bind') || bindAllowedAt(ctx, a) || ctx.allowsAddress('net/bind', sys, a.family, a.bytes, 0);
-  return native.netSettle(ok, flags);
+  return ctx.req.net.netSettle(ok, flags);
 }
 
 /** Performs the allowed call in tsyd; calls that may wait can be interrupted. */
@@ -263,11 +263,11 @@ function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' 
   const decides = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
   // SAFETY: with stat on, a UNIX path is looked at even when the call's own capabilities are
   // off: a hidden one does not exist (connect, and bind, which would make a name in it).
-  if (!decides && !ctx.policy.isOn('stat')) return void native.respond(Answer.continue);
-  const kind = native.readSockaddr(1, 2, op);
+  if (!decides && !ctx.policy.isOn('stat')) return ctx.req.continue();
+  const kind = ctx.req.net.readSockaddr(CONNECT.addr, CONNECT.addrlen, op);
   // (With net/bind off, bind's address rules allow everything: only create decides a path.)
-  if (!answered(decides ? verdict(ctx, cap, sys, kind) : hiddenOnly(ctx, sys, kind))) return;
-  if (kernelMayPerform(ctx, kind, 1)) return void native.respond(Answer.continue);
+  if (!answered(ctx, decides ? verdict(ctx, cap, sys, kind) : hiddenOnly(ctx, sys, kind))) return;
+  if (kernelMayPerform(ctx, kind, CONNECT.addr)) return ctx.req.continue();
   perform(ctx, sys, op);
 }
 
@@ -283,16 +283,17 @@ function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' 
  * cannot be swapped for an IP socket after the check).
  */
 function listen(ctx: EmulatorContext): void {
-  if (!ctx.policy.isOn('net/bind')) return void native.respond(Answer.continue);
-  const type = native.sockInfo();
-  if (type < 0) return void answered(type === -ESRCH ? GONE : -type);
+  const { req } = ctx;
+  if (!ctx.policy.isOn('net/bind')) return req.continue();
+  const type = req.net.sockInfo();
+  if (type < 0) return void answered(ctx, type === -ESRCH ? GONE : -type);
   const a = localAddress(ctx);
   // A UNIX listener's SO_PEERCRED (which its clients get) names who called listen: the kernel
   // listens for the program itself when the fd number cannot be swapped (addon/alone.cc).
-  if (ctx.slots[Slot.netLocalFamily] === LOCAL_UNIX && native.callerAlone(-1) === 1) return void native.respond(Answer.continue);
+  if (req.net.localFamily === LOCAL_UNIX && req.net.callerAlone(NO_ADDRESS) === 1) return req.continue();
   if (a !== null) {
     const ok = a.port === 0 ? ctx.policy.checkAddress('net/bind', a.family, a.bytes, 0) : bindAllowedAt(ctx, a);
-    if (!ok && !ctx.allowsAddress('net/bind', 'listen', a.family, a.bytes, 0)) return void native.respond(Answer.error, EACCES);
+    if (!ok && !ctx.allowsAddress('net/bind', 'listen', a.family, a.bytes, 0)) return req.fail(EACCES);
     if (ok && a.port === 0) ctx.allowsAddress('net/bind', 'listen', a.family, a.bytes, 0); // recorded when learning
   }
   perform(ctx, 'listen', NetOp.listen, a !== null ? NetFlag.postCheck : 0);
@@ -306,10 +307,10 @@ function listen(ctx: EmulatorContext): void {
  * not to the destination tsyd checked.
  */
 function control(ctx: EmulatorContext, sys: string): number {
-  const r = native.readControl();
+  const r = ctx.req.net.readControl();
   if (r === 0) return 0;
   if (r === NET_REFUSED_ROUTE) {
-    const type = ctx.slots[Slot.netControl]!;
+    const type = ctx.req.net.control;
     refusedRoute(ctx, sys, type === IP_RETOPTS ? 'IP_RETOPTS source route' : OPTION_NAMES[type] ?? `cmsg ${type}`);
     return EPERM;
   }
@@ -317,7 +318,7 @@ function control(ctx: EmulatorContext, sys: string): number {
 }
 
 function refusedRoute(ctx: EmulatorContext, sys: string, what: string): void {
-  ctx.log.warn({ ctx: 'access', cap: 'net/connect', sys, pid: ctx.slots[Slot.pid], opt: what }, `refused ${what}: it sends data past the checked destination`);
+  ctx.log.warn({ ctx: 'access', cap: 'net/connect', sys, pid: ctx.req.pid, opt: what }, `refused ${what}: it sends data past the checked destination`);
 }
 
 /**
@@ -346,17 +347,17 @@ function sendVerdict(ctx: EmulatorContext, sys: string, kind: number, on: SendCa
 
 function sendto(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
-  if (noSendCaps(on)) return void native.respond(Answer.continue);
-  const kind = native.readSockaddr(4, 5, NetOp.sendto);
+  if (noSendCaps(on)) return ctx.req.continue();
+  const kind = ctx.req.net.readSockaddr(SENDTO.addr, SENDTO.addrlen, NetOp.sendto);
   // SAFETY: no address (NULL or length 0, both in registers): the kernel reads none either,
   // so nothing the program can change afterwards reaches a decision. (Such a send on an
   // unbound datagram socket fails with EDESTADDRREQ after the kernel bound it: a stated limit,
   // as for write(), which no filter sees without slowing every write.)
-  if (kind === SockKind.none) return void native.respond(Answer.continue);
-  if (!answered(sendVerdict(ctx, 'sendto', kind, on))) return;
-  if (kernelMayPerform(ctx, kind, 4)) return void native.respond(Answer.continue);
+  if (kind === SockKind.none) return ctx.req.continue();
+  if (!answered(ctx, sendVerdict(ctx, 'sendto', kind, on))) return;
+  if (kernelMayPerform(ctx, kind, SENDTO.addr)) return ctx.req.continue();
   let flags = 0;
-  if (kind === SockKind.inet && (flags = autobindFlags(ctx, 'sendto', destination(ctx))) < 0) return void answered(flags === -ESRCH ? GONE : -flags);
+  if (kind === SockKind.inet && (flags = autobindFlags(ctx, 'sendto', destination(ctx))) < 0) return void answered(ctx, flags === -ESRCH ? GONE : -flags);
   perform(ctx, 'sendto', NetOp.sendto, flags);
 }
 
@@ -364,8 +365,8 @@ function sendto(ctx: EmulatorContext): void {
  * Decides and prepares message `index` of sendmmsg (-1: sendmsg): the name, the control data,
  * the autobind. ≥ 0: netOp() flags to send it with; < 0: -verdict (-GONE... see below).
  */
-function prepareMessage(ctx: EmulatorContext, sys: string, index: number, on: SendCaps): number {
-  const kind = native.readMsgName(1, index);
+function prepareMessage(ctx: EmulatorContext, sys: string, msgArg: number, index: number, on: SendCaps): number {
+  const kind = ctx.req.net.readMsgName(msgArg, index);
   // SAFETY: even without a name the msghdr lives in the program's memory: a name added after
   // the check would reach the kernel on CONTINUE, so tsyd sends every message itself.
   let v = sendVerdict(ctx, sys, kind, on);
@@ -377,9 +378,9 @@ function prepareMessage(ctx: EmulatorContext, sys: string, index: number, on: Se
 
 function sendmsg(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
-  if (noSendCaps(on)) return void native.respond(Answer.continue);
-  const flags = prepareMessage(ctx, 'sendmsg', -1, on);
-  if (flags < 0) return void answered(flags === -ESRCH ? GONE : -flags);
+  if (noSendCaps(on)) return ctx.req.continue();
+  const flags = prepareMessage(ctx, 'sendmsg', SENDMSG.msg, SENDMSG_ITSELF, on);
+  if (flags < 0) return void answered(ctx, flags === -ESRCH ? GONE : -flags);
   perform(ctx, 'sendmsg', NetOp.sendmsg, flags);
 }
 
@@ -393,26 +394,27 @@ function sendmsg(ctx: EmulatorContext): void {
  */
 function sendmmsg(ctx: EmulatorContext): void {
   const on = sendCaps(ctx);
-  if (noSendCaps(on)) return void native.respond(Answer.continue);
-  const count = Math.min(arg32(ctx.slots, 2) >>> 0, MAX_MMSG);
+  const { req } = ctx;
+  if (noSendCaps(on)) return req.continue();
+  const count = Math.min(req.uint(SENDMMSG.vlen), MAX_MMSG);
   // An empty vector (in a register): the kernel reads nothing, and checks the fd first.
-  if (count === 0) return void native.respond(Answer.continue);
+  if (count === 0) return req.continue();
   let sent = 0;
   let err = 0;
   for (let i = 0; i < count; i++) {
-    const flags = prepareMessage(ctx, 'sendmmsg', i, on);
+    const flags = prepareMessage(ctx, 'sendmmsg', SENDMMSG.msgvec, i, on);
     const r = flags < 0 ? flags : perform(ctx, 'sendmmsg', NetOp.sendmsg, flags | NetFlag.noAnswer);
     if (r === OFFLOADED || r === OFFLOAD_FULL || r === OFFLOAD_MEMORY) return; // answered by the job thread, or EAGAIN now
-    if (r === -ESRCH && !native.idValid()) return; // the caller is gone: nothing to answer
+    if (r === -ESRCH && !req.idValid()) return; // the caller is gone: nothing to answer
     if (r < 0) {
       err = -r;
       break;
     }
     sent++;
-    if (ctx.slots[Slot.netBatchEnd] === 1) break;
+    if (req.net.batchEnd) break;
   }
-  if (sent > 0 || err === 0) native.respond(Answer.value, sent);
-  else native.respond(Answer.error, err);
+  if (sent > 0 || err === 0) req.succeed(sent);
+  else req.fail(err);
 }
 
 /**
@@ -428,33 +430,34 @@ function sendmmsg(ctx: EmulatorContext): void {
  * options (address lists the kernel binds or connects to) are refused, EPERM and a record.
  */
 function setsockopt(ctx: EmulatorContext): void {
-  const level = arg32(ctx.slots, 1);
-  const name = arg32(ctx.slots, 2);
-  if (!ctx.policy.isOn('net/connect') && !(level === SOL_SCTP && ctx.policy.isOn('net/bind'))) return void native.respond(Answer.continue);
-  const ptr = ctx.slots[Slot.args + 6]! !== 0 || ctx.slots[Slot.args + 7]! !== 0;
-  const len = arg32(ctx.slots, 4);
+  const { req } = ctx;
+  const level = req.int(SETSOCKOPT.level);
+  const name = req.int(SETSOCKOPT.optname);
+  if (!ctx.policy.isOn('net/connect') && !(level === SOL_SCTP && ctx.policy.isOn('net/bind'))) return req.continue();
+  const ptr = !req.isNull(SETSOCKOPT.optval);
+  const len = req.int(SETSOCKOPT.optlen);
   if (level === IPPROTO_IPV6 && OPTION_NAMES[name] !== undefined) {
-    if (!ptr || len <= 0) return void native.respond(Answer.continue);
+    if (!ptr || len <= 0) return req.continue();
     refusedRoute(ctx, 'setsockopt', OPTION_NAMES[name]!);
-    return void native.respond(Answer.error, EPERM);
+    return req.fail(EPERM);
   }
   if (level === SOL_SCTP && SCTP_NAMES[name] !== undefined) {
     // SAFETY: sctp_bindx()/sctp_connectx() pass a list of addresses through setsockopt, which
     // the kernel binds or connects to: addresses net/bind and net/connect never saw. Refused
     // (fail closed), also when net/bind alone is on.
     const cap = name === SCTP_SOCKOPT_BINDX_ADD ? 'net/bind' : 'net/connect';
-    ctx.log.warn({ ctx: 'access', cap, sys: 'setsockopt', pid: ctx.slots[Slot.pid], opt: SCTP_NAMES[name] }, `refused ${SCTP_NAMES[name]}: addresses tsyd does not decide`);
-    return void native.respond(Answer.error, EPERM);
+    ctx.log.warn({ ctx: 'access', cap, sys: 'setsockopt', pid: req.pid, opt: SCTP_NAMES[name] }, `refused ${SCTP_NAMES[name]}: addresses tsyd does not decide`);
+    return req.fail(EPERM);
   }
   if (level === IPPROTO_IP && name === IP_OPTIONS) {
-    if (len === 0) return void native.respond(Answer.continue); // clears the options: nothing is read
-    if (native.ipOptions() === NET_REFUSED_ROUTE) {
+    if (len === 0) return req.continue(); // clears the options: nothing is read
+    if (req.net.ipOptions() === NET_REFUSED_ROUTE) {
       refusedRoute(ctx, 'setsockopt', 'IP_OPTIONS source route');
-      native.respond(Answer.error, EPERM);
+      req.fail(EPERM);
     }
     return;
   }
-  native.respond(Answer.continue);
+  req.continue();
 }
 
 export function netHandlers(): Map<string, HandlerSpec> {

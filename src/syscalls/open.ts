@@ -1,9 +1,10 @@
 // The open family: open, openat, openat2, creat. Emulated: decided on the canonical path,
 // then opened by tsyd and injected into the program (ADDFD + SEND).
 import { constants as os } from 'node:os';
-import { Answer, native, OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve, Slot } from '../native/addon.js';
+import { OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { arg32, entryOf, isHidden, refusePath, resolveArg } from './common.js';
+import { entryOf, isHidden, Last, refusePath, resolveArg } from './common.js';
+import { args, type PathArg } from './request.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -60,15 +61,8 @@ export function openCapabilities(flags: number): { read: boolean; write: boolean
  * Decides and performs one open. `resolveExtra` carries openat2's RESOLVE_* choices.
  * Every path answers the request exactly once.
  */
-function emulateOpen(
-  ctx: EmulatorContext,
-  sys: string,
-  dirfdArg: number,
-  pathArg: number,
-  flags: number,
-  mode: number,
-  resolveExtra: number,
-): void {
+function emulateOpen(ctx: EmulatorContext, sys: string, at: PathArg, flags: number, mode: number, resolveExtra: number): void {
+  const { req } = ctx;
   const { read, write } = openCapabilities(flags);
   const checkRead = read && ctx.policy.isOn('read');
   const checkWrite = write && ctx.policy.isOn('write');
@@ -77,7 +71,7 @@ function emulateOpen(
   if (!checkRead && !checkWrite && !checkCreate && !checkHidden) {
     // SAFETY: no capability that applies is on, so no decision depends on the path the
     // program passed: letting the kernel run the call cannot be raced into a denial.
-    native.respond(Answer.continue);
+    req.continue();
     return;
   }
   let rflags = resolveExtra;
@@ -86,32 +80,32 @@ function emulateOpen(
   if (flags & O_NOFOLLOW || (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) rflags |= Resolve.noFollow;
   // O_CREAT on "name/": the kernel looks no further than the directory (EISDIR).
   if (flags & O_CREAT) rflags |= Resolve.slashEntry;
-  const path = resolveArg(ctx, sys, dirfdArg, pathArg, rflags);
+  const path = resolveArg(ctx, sys, at, rflags);
   if (path === null) return;
   ctx.fault(path);
   if (flags & O_CREAT && entryOf(ctx).slash) {
     // SAFETY: EISDIR whatever the name is (a hidden one too, as if it did not exist), but the
     // directory it would be made in must be visible: a hidden one does not exist (ENOENT).
     const dir = path.slice(0, Math.max(1, path.lastIndexOf('/')));
-    return void native.respond(Answer.error, checkHidden && isHidden(ctx, sys, dir) ? ENOENT : EISDIR);
+    return req.fail(checkHidden && isHidden(ctx, sys, dir) ? ENOENT : EISDIR);
   }
-  if (checkHidden && isHidden(ctx, sys, path)) return void native.respond(Answer.error, ENOENT);
+  if (checkHidden && isHidden(ctx, sys, path)) return req.fail(ENOENT);
   // SAFETY: /proc/<pid> of a process outside the sandbox is never written, whatever the rules:
   // oom_score_adj, autogroup, comm, attr/*, coredump_filter of a same-uid neighbour (or of any
   // process, for root) would let the program reach past the sandbox.
-  if ((write || isCreating(flags)) && ctx.slots[Slot.pathForeignProc] === 1) {
+  if ((write || isCreating(flags)) && req.foreignProc) {
     ctx.refuseAct(sys, `${path} (written: /proc of a process outside the sandbox)`, false);
-    return void native.respond(Answer.error, EACCES);
+    return req.fail(EACCES);
   }
   if (checkCreate) {
-    const missing = ctx.slots[Slot.pathMissing] === 1 || (flags & O_TMPFILE) === O_TMPFILE;
+    const missing = req.last === Last.missing || (flags & O_TMPFILE) === O_TMPFILE;
     if (missing) {
       // A new file (or an O_TMPFILE in this directory): create decides.
       if (!ctx.allows('create', sys, path)) return refusePath(ctx, path);
     } else if (!ctx.policy.check('create', path)) {
       // SAFETY: the file exists now, so nothing is created — but it could be removed before
       // tsyd opens it: open it without O_CREAT so that a denied create can never happen.
-      if (flags & O_EXCL) return void native.respond(Answer.error, EEXIST);
+      if (flags & O_EXCL) return req.fail(EEXIST);
       flags &= ~O_CREAT;
     }
   }
@@ -124,7 +118,7 @@ function emulateOpen(
   // read (decided above) allows — ADDFD cannot send an O_PATH file (addon/open.cc).
   // An open that may wait for another process (a FIFO, a device, a lease) runs on a job thread
   // of the addon, never in this emulator; at the limit of such calls it is answered EAGAIN.
-  const r = native.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0);
+  const r = req.openInject(flags, isCreating(flags) ? mode & 0o7777 : 0);
   if (r === OFFLOAD_FULL) ctx.jobsExhausted(sys);
   // SAFETY: a block device is the raw file system below every rule: refused whatever the rules.
   if (r === REFUSED_BLOCK_DEVICE) ctx.refuseAct(sys, `the block device ${path} (raw access to a file system)`, false);
@@ -140,35 +134,36 @@ function openatResolveFlags(resolve: number): number {
   return r;
 }
 
+/** open(path, flags, mode), openat(dirfd, path, flags, mode), creat(path, mode), openat2(dirfd, path, how, size). */
+const OPEN = args('path', 'flags', 'mode');
+const OPENAT = args('dirfd', 'path', 'flags', 'mode');
+const CREAT = args('path', 'mode');
+const OPENAT2 = args('dirfd', 'path', 'how', 'size');
+
 export function openHandlers(): Map<string, HandlerSpec> {
   const caps = ['read', 'write', 'create', 'stat'] as const;
   const h = new Map<string, HandlerSpec>();
   h.set('open', { caps, handle: (ctx) => {
-    const flags = legacyOpenFlags(arg32(ctx.slots, 1));
-    emulateOpen(ctx, 'open', -1, 0, flags, arg32(ctx.slots, 2), 0);
+    emulateOpen(ctx, 'open', OPEN, legacyOpenFlags(ctx.req.int(OPEN.flags)), ctx.req.int(OPEN.mode), 0);
   } });
   h.set('openat', { caps, handle: (ctx) => {
-    const flags = legacyOpenFlags(arg32(ctx.slots, 2));
-    emulateOpen(ctx, 'openat', 0, 1, flags, arg32(ctx.slots, 3), 0);
+    emulateOpen(ctx, 'openat', OPENAT, legacyOpenFlags(ctx.req.int(OPENAT.flags)), ctx.req.int(OPENAT.mode), 0);
   } });
   h.set('creat', { caps, handle: (ctx) => {
-    emulateOpen(ctx, 'creat', -1, 0, O_CREAT | O_WRONLY | O_TRUNC, arg32(ctx.slots, 1), 0);
+    emulateOpen(ctx, 'creat', CREAT, O_CREAT | O_WRONLY | O_TRUNC, ctx.req.int(CREAT.mode), 0);
   } });
   h.set('openat2', { caps, handle: (ctx) => {
-    const r = native.readOpenHow(2, 3);
+    const { req } = ctx;
+    const r = req.readOpenHow(OPENAT2.how, OPENAT2.size);
     if (r < 0) {
-      if (r !== -ESRCH) native.respond(Answer.error, -r);
+      if (r !== -ESRCH) req.fail(-r);
       return;
     }
-    const flags = ctx.slots[Slot.howFlagsLo]!;
-    const mode = ctx.slots[Slot.howMode]!;
+    const flags = req.howFlags;
     // RESOLVE_CACHED: the kernel does not even try to create or truncate (EAGAIN); any other
     // open tsyd performs after its own walk, which has just brought every name into the cache.
-    if (ctx.slots[Slot.howResolveLo]! & RESOLVE_CACHED && flags & (O_TRUNC | O_CREAT | __O_TMPFILE)) {
-      return void native.respond(Answer.error, EAGAIN);
-    }
-    const resolve = openatResolveFlags(ctx.slots[Slot.howResolveLo]!);
-    emulateOpen(ctx, 'openat2', 0, 1, flags, mode, resolve);
+    if (req.howResolve & RESOLVE_CACHED && flags & (O_TRUNC | O_CREAT | __O_TMPFILE)) return req.fail(EAGAIN);
+    emulateOpen(ctx, 'openat2', OPENAT2, flags, req.howMode, openatResolveFlags(req.howResolve));
   } });
   return h;
 }

@@ -14,9 +14,9 @@
 // Audit mode never lets these through: they are not policy rules, they keep tsyd alive.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { Answer, native, Slot } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { arg32, refuse, takeFdArg } from './common.js';
+import { takeFdArg } from './common.js';
+import { args } from './request.js';
 import { statFields } from '../proc/proc-tree.js';
 
 const { EFAULT } = os.errno;
@@ -32,7 +32,25 @@ const F_OWNER_PGRP = 2;
 const PIDFD_SIGNAL_PROCESS_GROUP = 4;
 const RLIMIT_CORE = 4;
 
-const cont = () => void native.respond(Answer.continue);
+const cont = (ctx: EmulatorContext) => ctx.req.continue();
+
+const KILL = args('pid', 'sig');
+const TKILL = args('pid', 'sig');
+const TGKILL = args('pid', 'tid', 'sig');
+const RT_SIGQUEUEINFO = args('pid', 'sig', 'info');
+const RT_TGSIGQUEUEINFO = args('pid', 'tid', 'sig', 'info');
+/** pidfd_open and sched_*: the pid comes first. */
+const PID_FIRST = args('pid');
+const PIDFD_SEND_SIGNAL = args('pidfd', 'sig', 'info', 'flags');
+const SETPGID = args('pid', 'pgid');
+const PRLIMIT64 = args('pid', 'resource', 'new', 'old');
+const SETRLIMIT = args('resource', 'rlim');
+/** setpriority(which, who, prio), ioprio_set(which, who, ioprio). */
+const PRIORITY = args('which', 'who');
+const FCNTL = args('fd', 'cmd', 'arg');
+export const IOCTL_ARGS = args('fd', 'request', 'arg');
+/** coreLimit(): no argument for the old limit (setrlimit). */
+const NO_OLD = -1;
 
 /** The process group of `pid`, from /proc/PID/stat (undefined when it is gone). */
 function groupOf(pid: number): number | undefined {
@@ -77,7 +95,7 @@ function stopsAt(ctx: EmulatorContext, sys: string, pid: number, what = `pid ${p
   // were asked first; asked after "exists", it either existed already (and is seen as tsyd's) or
   // did not (ESRCH).
   if (!existsSync(`/proc/${pid}`)) {
-    refuse(ESRCH);
+    ctx.req.fail(ESRCH);
     return true;
   }
   if (ctx.isSupervisor(pid)) {
@@ -103,37 +121,35 @@ function ownerStops(ctx: EmulatorContext, sys: string, owner: number): boolean {
 
 /** Reads `len` bytes at pointer argument `arg` of the request; null after answering. */
 export function readArg(ctx: EmulatorContext, arg: number, len: number): Buffer | null {
-  const s = ctx.slots;
-  const addr = (s[Slot.args + 2 * arg + 1]! >>> 0) * 2 ** 32 + (s[Slot.args + 2 * arg]! >>> 0);
-  const data = native.readMemory(s[Slot.pid]!, addr, len);
+  const data = ctx.req.readMemory(arg, len);
   // SAFETY: the tid names the caller only while its request is valid.
-  if (!native.idValid()) return null;
+  if (!ctx.req.idValid()) return null;
   if (data === null) {
-    refuse(EFAULT);
+    ctx.req.fail(EFAULT);
     return null;
   }
   return data;
 }
 
 /** Signal 0 sends nothing: it asks whether the process exists (the reaper, the parent, does). */
-const probe = (ctx: EmulatorContext, sigArg: number) => arg32(ctx.slots, sigArg) === 0;
+const probe = (ctx: EmulatorContext, sigArg: number) => ctx.req.int(sigArg) === 0;
 
 function kill(ctx: EmulatorContext): void {
-  const pid = arg32(ctx.slots, 0);
-  if (probe(ctx, 1)) return cont();
+  const pid = ctx.req.int(KILL.pid);
+  if (probe(ctx, KILL.sig)) return cont(ctx);
   if (pid === -1) return ctx.refuseAct('kill', 'every process (kill -1)');
   if (pid < -1 && ctx.isSupervisorGroup(-pid)) return ctx.refuseAct('kill', `process group ${-pid}`);
   if (pid > 0 && stopsAt(ctx, 'kill', pid)) return;
-  cont();
+  cont(ctx);
 }
 
-/** Calls whose first argument is a pid or tid (0: the caller); `sigArg`: their signal, if any. */
-function byPid(sys: string, sigArg = -1) {
+/** Calls whose first argument is a pid or tid (0: the caller), and their signal, if any. */
+function byPid(sys: string, a: { readonly pid: number; readonly sig?: number }) {
   return (ctx: EmulatorContext): void => {
-    const pid = arg32(ctx.slots, 0);
-    if (sigArg >= 0 && probe(ctx, sigArg)) return cont();
+    const pid = ctx.req.int(a.pid);
+    if (a.sig !== undefined && probe(ctx, a.sig)) return cont(ctx);
     if (pid > 0 && stopsAt(ctx, sys, pid)) return;
-    cont();
+    cont(ctx);
   };
 }
 
@@ -141,23 +157,24 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
   // SAFETY: decided on tsyd's copy of the fd and sent through that copy: a dup2 onto the fd
   // number after the check changes nothing. (The receiver sees tsyd's pid as the sender's
   // when no siginfo is given.)
-  if (takeFdArg(ctx, 0) === null) return;
-  const target = native.takenFdPid();
-  const flags = arg32(ctx.slots, 3);
-  if (target > 0 && !probe(ctx, 1)) {
+  const a = PIDFD_SEND_SIGNAL;
+  if (takeFdArg(ctx, a.pidfd) === null) return;
+  const target = ctx.req.takenFdPid();
+  const flags = ctx.req.int(a.flags);
+  if (target > 0 && !probe(ctx, a.sig)) {
     if (ctx.isSupervisor(target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target}`);
     if (isAnotherSupervisor(ctx, target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target} (another sandbox's tsyd)`);
     const group = flags & PIDFD_SIGNAL_PROCESS_GROUP ? groupOf(target) : undefined;
     if (group !== undefined && ctx.isSupervisorGroup(group)) return ctx.refuseAct('pidfd_send_signal', `process group ${group}`);
   }
-  native.pidfdSignalTaken(arg32(ctx.slots, 1), 2, flags >>> 0);
+  ctx.req.pidfdSignalTaken(ctx.req.int(a.sig), a.info, flags >>> 0);
 }
 
 function setpgid(ctx: EmulatorContext): void {
-  const pgid = arg32(ctx.slots, 1);
+  const pgid = ctx.req.int(SETPGID.pgid);
   // SAFETY: in tsyd's group, kill(0, sig) and the terminal's signals would reach tsyd.
   if (ctx.isSupervisorGroup(pgid)) return ctx.refuseAct('setpgid', `process group ${pgid}`);
-  cont();
+  cont(ctx);
 }
 
 /**
@@ -171,15 +188,16 @@ function coreLimit(ctx: EmulatorContext, sys: string, target: number, newArg: nu
   if (data.readBigUInt64LE(0) !== 0n || data.readBigUInt64LE(8) !== 0n) {
     return ctx.refuseAct(sys, 'core dumps (RLIMIT_CORE stays 0 under tsyd)');
   }
-  native.noCoreLimit(target, oldArg);
+  ctx.req.noCoreLimit(target, oldArg);
 }
 
 function prlimit(ctx: EmulatorContext): void {
-  const pid = arg32(ctx.slots, 0);
+  const { req } = ctx;
+  const a = PRLIMIT64;
+  const pid = req.int(a.pid);
   if (pid > 0 && stopsAt(ctx, 'prlimit64', pid)) return;
-  const newIsNull = ctx.slots[Slot.args + 4] === 0 && ctx.slots[Slot.args + 5] === 0;
-  if (arg32(ctx.slots, 1) === RLIMIT_CORE && !newIsNull) return coreLimit(ctx, 'prlimit64', pid === 0 ? ctx.slots[Slot.pid]! : pid, 2, 3);
-  cont();
+  if (req.int(a.resource) === RLIMIT_CORE && !req.isNull(a.new)) return coreLimit(ctx, 'prlimit64', pid === 0 ? req.pid : pid, a.new, a.old);
+  cont(ctx);
 }
 
 /**
@@ -188,39 +206,39 @@ function prlimit(ctx: EmulatorContext): void {
  */
 function priorityOf(sys: string, kinds: { process: number; group: number; user: number }) {
   return (ctx: EmulatorContext): void => {
-    const which = arg32(ctx.slots, 0);
-    const who = arg32(ctx.slots, 1);
+    const which = ctx.req.int(PRIORITY.which);
+    const who = ctx.req.int(PRIORITY.who);
     if (which === kinds.user) return ctx.refuseAct(sys, 'every process of a user (tsyd is one)');
     if (which === kinds.process && who > 0 && stopsAt(ctx, sys, who)) return;
     if (which === kinds.group && ctx.isSupervisorGroup(who)) return ctx.refuseAct(sys, `process group ${who}`);
-    cont();
+    cont(ctx);
   };
 }
 
 /** fcntl: only F_SETOWN (owner ≠ 0) and F_SETOWN_EX stop here. */
 function fcntl(ctx: EmulatorContext): void {
-  const cmd = arg32(ctx.slots, 1);
+  const cmd = ctx.req.int(FCNTL.cmd);
   if (cmd === F_SETOWN) {
-    return ownerStops(ctx, 'fcntl', arg32(ctx.slots, 2)) ? undefined : cont();
+    return ownerStops(ctx, 'fcntl', ctx.req.int(FCNTL.arg)) ? undefined : cont(ctx);
   }
-  if (cmd !== F_SETOWN_EX) return cont();
+  if (cmd !== F_SETOWN_EX) return cont(ctx);
   // struct f_owner_ex { int type; pid_t pid; }: in memory, read once and set by tsyd.
-  const data = readArg(ctx, 2, 8);
+  const data = readArg(ctx, FCNTL.arg, 8);
   if (data === null) return;
   const type = data.readInt32LE(0);
   const pid = data.readInt32LE(4);
   if (ownerStops(ctx, 'fcntl', type === F_OWNER_PGRP ? -pid : pid)) return;
-  if (takeFdArg(ctx, 0) === null) return;
-  native.fcntlOwnerTaken(type, pid);
+  if (takeFdArg(ctx, FCNTL.fd) === null) return;
+  ctx.req.fcntlOwnerTaken(type, pid);
 }
 
 /** ioctl(fd, FIOSETOWN | SIOCSPGRP, int *owner): as F_SETOWN, the owner read once. */
 export function ioctlOwner(ctx: EmulatorContext, request: number): void {
-  const data = readArg(ctx, 2, 4);
+  const data = readArg(ctx, IOCTL_ARGS.arg, 4);
   if (data === null) return;
   if (ownerStops(ctx, 'ioctl', data.readInt32LE(0))) return;
-  if (takeFdArg(ctx, 0) === null) return;
-  native.ioctlTaken(request, data);
+  if (takeFdArg(ctx, IOCTL_ARGS.fd) === null) return;
+  ctx.req.ioctlTaken(request, data);
 }
 
 
@@ -228,18 +246,18 @@ export function processHandlers(): Map<string, HandlerSpec> {
   const always = [] as const;
   const h = new Map<string, HandlerSpec>();
   h.set('kill', { caps: always, handle: kill });
-  h.set('tkill', { caps: always, handle: byPid('tkill', 1) });
-  h.set('tgkill', { caps: always, handle: byPid('tgkill', 2) });
-  h.set('rt_sigqueueinfo', { caps: always, handle: byPid('rt_sigqueueinfo', 1) });
-  h.set('rt_tgsigqueueinfo', { caps: always, handle: byPid('rt_tgsigqueueinfo', 2) });
-  h.set('pidfd_open', { caps: always, handle: byPid('pidfd_open') });
+  h.set('tkill', { caps: always, handle: byPid('tkill', TKILL) });
+  h.set('tgkill', { caps: always, handle: byPid('tgkill', TGKILL) });
+  h.set('rt_sigqueueinfo', { caps: always, handle: byPid('rt_sigqueueinfo', RT_SIGQUEUEINFO) });
+  h.set('rt_tgsigqueueinfo', { caps: always, handle: byPid('rt_tgsigqueueinfo', RT_TGSIGQUEUEINFO) });
+  h.set('pidfd_open', { caps: always, handle: byPid('pidfd_open', PID_FIRST) });
   h.set('pidfd_send_signal', { caps: always, handle: pidfdSendSignal });
   h.set('setpgid', { caps: always, handle: setpgid });
   h.set('prlimit64', { caps: always, handle: prlimit });
-  h.set('setrlimit', { caps: always, handle: (ctx) => coreLimit(ctx, 'setrlimit', ctx.slots[Slot.pid]!, 1, -1) });
+  h.set('setrlimit', { caps: always, handle: (ctx) => coreLimit(ctx, 'setrlimit', ctx.req.pid, SETRLIMIT.rlim, NO_OLD) });
   h.set('setpriority', { caps: always, handle: priorityOf('setpriority', { process: PRIO_PROCESS, group: PRIO_PGRP, user: PRIO_USER }) });
   h.set('ioprio_set', { caps: always, handle: priorityOf('ioprio_set', { process: IOPRIO_WHO_PROCESS, group: IOPRIO_WHO_PGRP, user: IOPRIO_WHO_USER }) });
-  for (const sys of ['sched_setaffinity', 'sched_setparam', 'sched_setscheduler', 'sched_setattr']) h.set(sys, { caps: always, handle: byPid(sys) });
+  for (const sys of ['sched_setaffinity', 'sched_setparam', 'sched_setscheduler', 'sched_setattr']) h.set(sys, { caps: always, handle: byPid(sys, PID_FIRST) });
   h.set('fcntl', { caps: always, handle: fcntl });
   return h;
 }

@@ -6,17 +6,18 @@
 // with the hidden entries left out.
 // Denied → ENOENT: the path does not exist for the program.
 import { constants as os } from 'node:os';
-import { Answer, FS_PENDING, FsOp, native, REFUSED_DIRECTORY_WATCH, Resolve, Slot, STAT_FD_ITSELF } from '../native/addon.js';
+import { FS_PENDING, FsOp, REFUSED_DIRECTORY_WATCH, Resolve, STAT_FD_ITSELF } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { arg32, AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, CWD, refuse, resolveArg, resolveFdArg, takeFdArg } from './common.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
+import { args, type PathArg } from './request.js';
 
 const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
 
 /**
  * Resolves the path argument and decides stat on it. Returns the canonical path, or null after
  * answering. An empty path with AT_EMPTY_PATH (glibc's fstat) names the dirfd: tsyd takes a copy
- * of it and decides on the copy's path (Slot.pathTaken); the op then acts on that copy.
+ * of it and decides on the copy's path (req.taken); the op then acts on that copy.
  *
  * SAFETY: never continued. The kernel would read the path again, and a sibling thread can turn
  * "" into a hidden path between tsyd's read and the kernel's (its inode, size, mode, a link's
@@ -25,14 +26,14 @@ const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
  * object without a path (pipe, socket, memfd, deleted file: /proc/<tgid>/fd/N) has no name
  * stat could hide: allowed.
  */
-function decideStat(ctx: EmulatorContext, sys: string, dirfdArg: number, pathArg: number, flags: number): string | null {
-  if (handleControl(ctx, pathArg)) return null;
-  const path = resolveArg(ctx, sys, dirfdArg, pathArg, flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags);
+function decideStat(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): string | null {
+  if (handleControl(ctx, at.path)) return null;
+  const path = resolveArg(ctx, sys, at, flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags);
   if (path === null) return null;
   ctx.fault(path);
-  if (ctx.slots[Slot.pathTaken] === 1 && ctx.slots[Slot.pathMagic] === 1) return path;
+  if (ctx.req.taken && ctx.req.magic) return path;
   if (!ctx.allows('stat', sys, path)) {
-    refuse(ENOENT);
+    ctx.req.fail(ENOENT);
     return null;
   }
   return path;
@@ -74,22 +75,22 @@ let hiddenVersion = -1;
 function finishDirectory(ctx: EmulatorContext, dir: string, r: number): void {
   if (r !== FS_PENDING) return;
   let hidden = 0;
-  if (ctx.slots[Slot.pathMagic] !== 1 && ctx.policy.mayDenyChildren('stat', dir)) {
+  if (!ctx.req.magic && ctx.policy.mayDenyChildren('stat', dir)) {
     if (hiddenVersion !== ctx.policy.version || hiddenSubdirs.size >= 1024) {
       hiddenSubdirs.clear();
       hiddenVersion = ctx.policy.version;
     }
     // The names are decided by path: the same directory elsewhere (a bind mount) is another key.
-    const id = native.pendingIdentity();
+    const id = ctx.req.pendingIdentity();
     const key = id === '' ? '' : `${id}\0${dir}`;
     const known = key === '' ? undefined : hiddenSubdirs.get(key);
     if (known !== undefined) hidden = known;
     else {
-      hidden = countHidden(ctx, dir, native.pendingSubdirs());
+      hidden = countHidden(ctx, dir, ctx.req.pendingSubdirs());
       if (key !== '' && hidden >= 0) hiddenSubdirs.set(key, hidden);
     }
   }
-  native.finishStat(hidden);
+  ctx.req.finishStat(hidden);
 }
 
 /** How many of the NUL-terminated subdirectory names stat hides; -1 when they could not be listed. */
@@ -108,26 +109,52 @@ function countHidden(ctx: EmulatorContext, dir: string, names: Buffer | number):
 /** The AT_ flags newfstatat knows (the kernel's vfs_statx: AT_STATX_SYNC_TYPE too); others: EINVAL. */
 const FSTATAT_FLAGS = AT_SYMLINK_NOFOLLOW | 0x800 /* AT_NO_AUTOMOUNT */ | AT_EMPTY_PATH | 0x6000 /* AT_STATX_SYNC_TYPE */;
 
-function statHandler(sys: string, dirfdArg: number, pathArg: number, bufArg: number, flagsArg: number | null, follow: boolean) {
+/** The stat family: stat/lstat(path, buf), newfstatat/fstatat64(dirfd, path, buf, flags). */
+interface StatArgs extends PathArg {
+  readonly buf: number;
+  readonly flags?: number;
+}
+const STAT: StatArgs = args('path', 'buf');
+const FSTATAT: StatArgs = args('dirfd', 'path', 'buf', 'flags');
+const FSTAT = args('fd', 'buf');
+const STATX = args('dirfd', 'path', 'flags', 'mask', 'statxbuf');
+const ACCESS = args('path', 'mode');
+const FACCESSAT = args('dirfd', 'path', 'mode', 'flags');
+const READLINK = args('path', 'buf', 'size');
+const READLINKAT = args('dirfd', 'path', 'buf', 'size');
+const CHDIR = args('path');
+const STATFS = args('path', 'buf');
+const GETXATTR = args('path', 'name', 'value', 'size');
+const LISTXATTR = args('path', 'list', 'size');
+const INOTIFY_ADD_WATCH = args('fd', 'path', 'mask');
+const INOTIFY_PATH: PathArg = { path: INOTIFY_ADD_WATCH.path };
+const NAME_TO_HANDLE_AT = args('dirfd', 'path', 'handle', 'mount_id', 'flags');
+const GETDENTS64 = args('fd', 'dirp', 'count');
+/** fchdir, fstatfs, fgetxattr, flistxattr: the fd comes first. */
+const FD_FIRST = args('fd');
+/** fsOp(access)'s flags position when the call has none. */
+const NO_FLAGS = -1;
+
+function statHandler(sys: string, a: StatArgs, follow: boolean) {
   return (ctx: EmulatorContext) => {
-    const atFlags = flagsArg === null ? (follow ? 0 : AT_SYMLINK_NOFOLLOW) : arg32(ctx.slots, flagsArg);
-    if (atFlags & ~FSTATAT_FLAGS) return refuse(EINVAL);
-    const path = decideStat(ctx, sys, dirfdArg, pathArg, resolveFlags(atFlags, flagsArg !== null));
+    const atFlags = a.flags === undefined ? (follow ? 0 : AT_SYMLINK_NOFOLLOW) : ctx.req.int(a.flags);
+    if (atFlags & ~FSTATAT_FLAGS) return ctx.req.fail(EINVAL);
+    const path = decideStat(ctx, sys, a, resolveFlags(atFlags, a.flags !== undefined));
     if (path === null) return;
-    const r = native.fsOp(FsOp.stat, bufArg, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, flagsArg ?? -1, holdDirs(ctx));
+    const r = ctx.req.fsOp(FsOp.stat, a.buf, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, a.flags ?? NO_FLAGS, holdDirs(ctx));
     finishDirectory(ctx, path, r);
   };
 }
 
 function fdHandler(sys: string) {
   return (ctx: EmulatorContext) => {
-    const path = resolveFdArg(ctx, 0);
+    const path = resolveFdArg(ctx, FD_FIRST.fd);
     if (path === null) return;
     // An object without a path (pipe, socket, memfd) has no name stat could hide.
-    if (ctx.slots[Slot.pathMagic] !== 1 && !ctx.allows('stat', sys, path)) return refuse(ENOENT);
+    if (!ctx.req.magic && !ctx.allows('stat', sys, path)) return ctx.req.fail(ENOENT);
     // Checked, then continued: the kernel acts on the fd, which names the object checked
     // (a racing dup2 onto that fd number can swap it: an accepted, documented limit).
-    native.respond(Answer.continue);
+    ctx.req.continue();
   };
 }
 
@@ -154,18 +181,18 @@ export function visibleEntries(data: Buffer, dir: string, visible: (path: string
  */
 function listDirectory(ctx: EmulatorContext): void {
   // Decided on tsyd's copy of the fd, and read from that copy: a racing dup2 changes nothing.
-  const dir = takeFdArg(ctx, 0);
+  const dir = takeFdArg(ctx, GETDENTS64.fd);
   if (dir === null) return;
-  if (!ctx.allows('stat', 'getdents64', dir)) return refuse(ENOENT);
+  if (!ctx.allows('stat', 'getdents64', dir)) return ctx.req.fail(ENOENT);
   for (;;) {
-    const data = native.readDirectory(0, 2);
+    const data = ctx.req.readDirectory(GETDENTS64.fd, GETDENTS64.count);
     if (typeof data === 'number') {
-      if (data !== -ESRCH) refuse(-data);
+      if (data !== -ESRCH) ctx.req.fail(-data);
       return;
     }
     const kept = data.length === 0 || ctx.audit ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
     // A chunk of hidden entries only is skipped: an empty answer would mean the end.
-    if (kept.length > 0 || data.length === 0) return void native.answerBytes(1, kept);
+    if (kept.length > 0 || data.length === 0) return void ctx.req.answerBytes(GETDENTS64.dirp, kept);
   }
 }
 
@@ -173,45 +200,46 @@ export function statHandlers(): Map<string, HandlerSpec> {
   const caps = ['stat'] as const;
   const h = new Map<string, HandlerSpec>();
   const add = (name: string, handle: (ctx: EmulatorContext) => void) => h.set(name, { caps, handle });
-  add('stat', statHandler('stat', CWD, 0, 1, null, true));
-  add('lstat', statHandler('lstat', CWD, 0, 1, null, false));
-  add('newfstatat', statHandler('newfstatat', 0, 1, 2, 3, true));
-  add('fstatat64', statHandler('fstatat64', 0, 1, 2, 3, true));
+  add('stat', statHandler('stat', STAT, true));
+  add('lstat', statHandler('lstat', STAT, false));
+  add('newfstatat', statHandler('newfstatat', FSTATAT, true));
+  add('fstatat64', statHandler('fstatat64', FSTATAT, true));
   add('statx', (ctx) => {
-    const atFlags = arg32(ctx.slots, 2);
-    const path = decideStat(ctx, 'statx', 0, 1, resolveFlags(atFlags, true));
-    if (path !== null) finishDirectory(ctx, path, native.fsOp(FsOp.statx, 2, 3, 4, holdDirs(ctx)));
+    const path = decideStat(ctx, 'statx', STATX, resolveFlags(ctx.req.int(STATX.flags), true));
+    if (path !== null) finishDirectory(ctx, path, ctx.req.fsOp(FsOp.statx, STATX.flags, STATX.mask, STATX.statxbuf, holdDirs(ctx)));
   });
   add('access', (ctx) => {
-    if (decideStat(ctx, 'access', CWD, 0, 0) !== null) native.fsOp(FsOp.access, 1, -1);
+    if (decideStat(ctx, 'access', ACCESS, 0) !== null) ctx.req.fsOp(FsOp.access, ACCESS.mode, NO_FLAGS);
   });
   add('faccessat', (ctx) => {
-    if (decideStat(ctx, 'faccessat', 0, 1, 0) !== null) native.fsOp(FsOp.access, 2, -1);
+    if (decideStat(ctx, 'faccessat', FACCESSAT, 0) !== null) ctx.req.fsOp(FsOp.access, FACCESSAT.mode, NO_FLAGS);
   });
   add('faccessat2', (ctx) => {
-    if (decideStat(ctx, 'faccessat2', 0, 1, resolveFlags(arg32(ctx.slots, 3))) !== null) native.fsOp(FsOp.access, 2, 3);
+    const flags = resolveFlags(ctx.req.int(FACCESSAT.flags));
+    if (decideStat(ctx, 'faccessat2', FACCESSAT, flags) !== null) ctx.req.fsOp(FsOp.access, FACCESSAT.mode, FACCESSAT.flags);
   });
   add('readlink', (ctx) => {
-    if (decideStat(ctx, 'readlink', CWD, 0, Resolve.noFollow) !== null) native.fsOp(FsOp.readlink, 1, 2);
+    if (decideStat(ctx, 'readlink', READLINK, Resolve.noFollow) !== null) ctx.req.fsOp(FsOp.readlink, READLINK.buf, READLINK.size);
   });
   add('readlinkat', (ctx) => {
     // An empty path reads the link the dirfd is (an O_PATH|O_NOFOLLOW fd), flag or not.
-    if (decideStat(ctx, 'readlinkat', 0, 1, Resolve.noFollow | Resolve.emptyPath) !== null) native.fsOp(FsOp.readlink, 2, 3);
+    const a = READLINKAT;
+    if (decideStat(ctx, 'readlinkat', a, Resolve.noFollow | Resolve.emptyPath) !== null) ctx.req.fsOp(FsOp.readlink, a.buf, a.size);
   });
   add('chdir', (ctx) => {
     // Checked, then continued: only the kernel can change the program's cwd. A path swapped
     // after the check can move the cwd into a hidden directory; every later access from there
     // is still decided on its canonical path.
-    if (decideStat(ctx, 'chdir', CWD, 0, 0) !== null) native.respond(Answer.continue);
+    if (decideStat(ctx, 'chdir', CHDIR, 0) !== null) ctx.req.continue();
   });
   add('fchdir', fdHandler('fchdir'));
   // Raw fstat (Go, static binaries; glibc's fstat is newfstatat): as newfstatat(fd, "", AT_EMPTY_PATH),
   // on tsyd's copy of the fd, the link count of a directory corrected as there.
   add('fstat', (ctx) => {
-    const path = takeFdArg(ctx, 0);
+    const path = takeFdArg(ctx, FSTAT.fd);
     if (path === null) return;
-    if (ctx.slots[Slot.pathMagic] !== 1 && !ctx.allows('stat', 'fstat', path)) return refuse(ENOENT);
-    finishDirectory(ctx, path, native.fsOp(FsOp.stat, 1, 1, STAT_FD_ITSELF, holdDirs(ctx)));
+    if (!ctx.req.magic && !ctx.allows('stat', 'fstat', path)) return ctx.req.fail(ENOENT);
+    finishDirectory(ctx, path, ctx.req.fsOp(FsOp.stat, FSTAT.buf, 1, STAT_FD_ITSELF, holdDirs(ctx)));
   });
   // SAFETY: an fd of a hidden object says nothing of it (its file system, its attributes).
   for (const sys of ['fstatfs', 'fgetxattr', 'flistxattr']) add(sys, fdHandler(sys));
@@ -220,40 +248,44 @@ export function statHandlers(): Map<string, HandlerSpec> {
   // xattrs, inode events or file handle).
   const IN_DONT_FOLLOW = 0x02000000;
   add('statfs', (ctx) => {
-    if (decideStat(ctx, 'statfs', CWD, 0, 0) !== null) native.fsOp(FsOp.statfs, 1);
+    if (decideStat(ctx, 'statfs', STATFS, 0) !== null) ctx.req.fsOp(FsOp.statfs, STATFS.buf);
   });
   for (const [name, follow] of [['getxattr', 1], ['lgetxattr', 0]] as const) {
     add(name, (ctx) => {
-      if (decideStat(ctx, name, CWD, 0, follow ? 0 : Resolve.noFollow) !== null) native.fsOp(FsOp.getxattr, 1, 2, 3, follow);
+      const a = GETXATTR;
+      if (decideStat(ctx, name, a, follow ? 0 : Resolve.noFollow) !== null) ctx.req.fsOp(FsOp.getxattr, a.name, a.value, a.size, follow);
     });
   }
   for (const [name, follow] of [['listxattr', 1], ['llistxattr', 0]] as const) {
     add(name, (ctx) => {
-      if (decideStat(ctx, name, CWD, 0, follow ? 0 : Resolve.noFollow) !== null) native.fsOp(FsOp.listxattr, 1, 2, follow);
+      const a = LISTXATTR;
+      if (decideStat(ctx, name, a, follow ? 0 : Resolve.noFollow) !== null) ctx.req.fsOp(FsOp.listxattr, a.list, a.size, follow);
     });
   }
   add('inotify_add_watch', (ctx) => {
-    const flags = arg32(ctx.slots, 2) & IN_DONT_FOLLOW ? Resolve.noFollow : 0;
-    const path = decideStat(ctx, 'inotify_add_watch', CWD, 1, flags);
+    const a = INOTIFY_ADD_WATCH;
+    const flags = ctx.req.int(a.mask) & IN_DONT_FOLLOW ? Resolve.noFollow : 0;
+    const path = decideStat(ctx, 'inotify_add_watch', INOTIFY_PATH, flags);
     if (path === null) return;
     // SAFETY: events on a directory name its entries: a directory that may hold hidden ones is
     // not watched (EACCES, logged), files and other directories are.
     const refuseDirs = !ctx.audit && ctx.policy.mayDenyChildren('stat', path);
-    const r = native.fsOp(FsOp.inotifyAddWatch, 0, 2, refuseDirs ? 1 : 0);
+    const r = ctx.req.fsOp(FsOp.inotifyAddWatch, a.fd, a.mask, refuseDirs ? 1 : 0);
     if (r === REFUSED_DIRECTORY_WATCH) ctx.refuseAct('inotify_add_watch', `${path} (watched, its events would name entries stat hides)`, false);
   });
   add('name_to_handle_at', (ctx) => {
-    const f = arg32(ctx.slots, 4);
+    const a = NAME_TO_HANDLE_AT;
+    const f = ctx.req.int(a.flags);
     const flags = (f & AT_SYMLINK_FOLLOW ? 0 : Resolve.noFollow) | (f & AT_EMPTY_PATH ? Resolve.emptyPath : 0);
-    if (decideStat(ctx, 'name_to_handle_at', 0, 1, flags) !== null) native.fsOp(FsOp.nameToHandle, 2, 3, 4);
+    if (decideStat(ctx, 'name_to_handle_at', a, flags) !== null) ctx.req.fsOp(FsOp.nameToHandle, a.handle, a.mount_id, a.flags);
   });
   // SAFETY: getxattrat, listxattrat (Linux 6.13) and file_getattr (6.17) would read a hidden
   // file's attributes; libc does not use them yet: refused with ENOSYS while stat is on, as
   // their write counterparts are (attributes.ts).
-  for (const name of ['getxattrat', 'listxattrat', 'file_getattr']) add(name, () => refuse(ENOSYS));
+  for (const name of ['getxattrat', 'listxattrat', 'file_getattr']) add(name, (ctx) => ctx.req.fail(ENOSYS));
   add('getdents64', listDirectory);
   // SAFETY: the old getdents (no d_type, unused by today's libc) would list hidden entries: it is
   // refused while stat is on (libc falls back to getdents64).
-  add('getdents', () => refuse(ENOSYS));
+  add('getdents', (ctx) => ctx.req.fail(ENOSYS));
   return h;
 }

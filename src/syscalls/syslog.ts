@@ -3,17 +3,15 @@
 // dmesg_restrict and CAP_SYSLOG, apply to the program as they would). Its other actions are
 // answered by the filter (syscall-table.ts).
 import { constants as os } from 'node:os';
-import { Answer, native } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { refuse } from './common.js';
 
 const KERNEL_LOG = '/dev/kmsg';
 
 function readKernelLog(ctx: EmulatorContext): void {
   // SAFETY: the same log by another door: a policy that keeps /dev/kmsg from being read keeps
   // this from it too (EPERM, what the kernel says when dmesg_restrict refuses it).
-  if (!ctx.allows('read', 'syslog', KERNEL_LOG)) return refuse(os.errno.EPERM);
-  native.respond(Answer.continue);
+  if (!ctx.allows('read', 'syslog', KERNEL_LOG)) return ctx.req.fail(os.errno.EPERM);
+  ctx.req.continue();
 }
 
 export function syslogHandlers(): Map<string, HandlerSpec> {

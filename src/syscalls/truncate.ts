@@ -2,9 +2,12 @@
 // through its own O_PATH fd (/proc/thread-self/fd/N), so a swapped path cannot redirect it.
 // ftruncate acts on an fd the program opened through a checked open: not intercepted. A file
 // under a lease of another process makes truncate wait: the addon does it on a job thread.
-import { FsOp, native, OFFLOAD_FULL } from '../native/addon.js';
+import { FsOp, OFFLOAD_FULL } from '../native/addon.js';
 import type { HandlerSpec } from './context.js';
-import { CWD, refusePath, resolveVisible } from './common.js';
+import { refusePath, resolveVisible } from './common.js';
+import { args } from './request.js';
+
+const TRUNCATE = args('path', 'length');
 
 export function truncateHandlers(): Map<string, HandlerSpec> {
   return new Map<string, HandlerSpec>([
@@ -13,11 +16,11 @@ export function truncateHandlers(): Map<string, HandlerSpec> {
       {
         caps: ['write', 'stat'],
         handle: (ctx) => {
-          const path = resolveVisible(ctx, 'truncate', CWD, 0, 0);
+          const path = resolveVisible(ctx, 'truncate', TRUNCATE, 0);
           if (path === null) return;
           ctx.fault(path);
           if (!ctx.allows('write', 'truncate', path)) return refusePath(ctx, path);
-          if (native.fsOp(FsOp.truncate, 1) === OFFLOAD_FULL) ctx.jobsExhausted('truncate');
+          if (ctx.req.fsOp(FsOp.truncate, TRUNCATE.length) === OFFLOAD_FULL) ctx.jobsExhausted('truncate');
         },
       },
     ],
