@@ -50,5 +50,5 @@ export function hostPort(host: string, port: number): string {
 
 /** True for an address only this machine reaches. */
 export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./i.test(host);
 }

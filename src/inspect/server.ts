@@ -21,6 +21,9 @@ const HEADERS = {
   'X-Frame-Options': 'DENY',
 };
 
+/** Sockets at once: the pages' streams and requests, and what a hostile local client may hold for at most a headers timeout. */
+const MAX_CONNECTIONS = 256;
+
 export class Inspector {
   readonly url: string;
   private readonly feed: Feed;
@@ -36,17 +39,26 @@ export class Inspector {
   ) {
     this.url = `http://${hostPort(host, port)}/?token=${token}`;
     this.feed = new Feed(command);
-    server.on('request', (req, res) => this.answer(req, res));
+    server.on('request', (req, res) => {
+      // SAFETY: nothing a client sends may end tsyd (the program would die with it): whatever
+      // an answer throws becomes a 400 on that request.
+      try {
+        this.answer(req, res);
+      } catch (err) {
+        if (!res.headersSent) text(res, 400, `bad request: ${(err as Error).message}\n`);
+        else res.destroy();
+      }
+    });
   }
 
   /** Listens on `address` (port 0: any free port). `command`: the program's argv, for the page. */
   static async start(address: InspectAddress, command: string[]): Promise<Inspector> {
-    const server = createServer();
-    // Slow or idle clients do not hold sockets for long; the event streams are answers, not
-    // requests, and live on.
-    server.headersTimeout = 5000;
-    server.requestTimeout = 10_000;
-    server.maxConnections = 4 * MAX_CLIENTS;
+    // SAFETY: slow or idle clients (the sandboxed program may connect: loopback) do not hold
+    // sockets for long: Node enforces these timeouts at its connection check, every 500 ms here
+    // (its default, 30 s, let 64 idle sockets lock the owner out for half a minute at a time).
+    // The event streams are answers, not requests, and live on.
+    const server = createServer({ connectionsCheckingInterval: 500, headersTimeout: 2000, requestTimeout: 5000, keepAliveTimeout: 2000 });
+    server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException) => {
         reject(new TsydError('EINSPECT', `--inspect: cannot listen on ${hostPort(address.host, address.port)}: ${err.code ?? err.message}`, { cause: err }));

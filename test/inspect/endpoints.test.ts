@@ -5,7 +5,7 @@
 // today: the code reads them from the machines.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runTsyd } from '../helpers/tsyd.js';
 import { openEvents, request, startInspected, URL_LINE, type SseEvent } from './helpers.js';
@@ -177,6 +177,51 @@ test('--inspect: at most 8 pages at once (the next gets 503), and the run is unc
   t.child.stdin!.end('x\n');
   const r = await t.result;
   assert.is(r.code, 0, describe(r));
+});
+
+/** Sends `raw` on a new connection to PORT; resolves with what came back and whether the server closed it. */
+function rawExchange(port: number, raw: string, waitMs: number): Promise<{ answer: string; closedAfterMs: number | null }> {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    let answer = '';
+    let closed: number | null = null;
+    const sock = connect(port, '127.0.0.1', () => sock.write(raw));
+    sock.on('data', (b) => (answer += b.toString('latin1')));
+    sock.on('close', () => (closed = Date.now() - start));
+    sock.on('error', () => {});
+    setTimeout(() => {
+      sock.destroy();
+      resolve({ answer, closedAfterMs: closed });
+    }, waitMs);
+  });
+}
+
+test('a request no URL parser takes is a 400, not the end of tsyd (review: one tokenless request killed it)', async () => {
+  const t = await startInspected(['run', '--inspect=0', '--', 'sh', '-c', 'sleep 2; exit 4'], { timeoutMs: 30_000 });
+  const bad = await rawExchange(t.port, 'GET http://a:99999/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 500);
+  assert.match(bad.answer, /^HTTP\/1\.1 400 /);
+  const ok = await request(t.base, `/state?token=${t.token}`);
+  assert.is(ok.status, 200, 'still serving');
+  const r = await t.result;
+  assert.is(r.code, 4, `the program's status, tsyd alive to the end: ${describe(r)}`);
+});
+
+test('an idle or half-sent connection is closed within seconds (the program may connect: loopback), the page still served', async () => {
+  const t = await startInspected(['run', '--inspect=0', '--', 'sh', '-c', 'sleep 6'], { timeoutMs: 30_000 });
+  const hogs = await Promise.all(Array.from({ length: 40 }, (_, i) => rawExchange(t.port, i % 2 ? '' : 'GET / HTTP/1.1\r\nHost: 127', 4000)));
+  for (const h of hogs) assert.ok(h.closedAfterMs !== null && h.closedAfterMs < 3500, `closed after ${h.closedAfterMs} ms`);
+  assert.is((await request(t.base, `/state?token=${t.token}`)).status, 200);
+  const r = await t.result;
+  assert.is(r.code, 0, describe(r));
+});
+
+test('--inspect-wait: a bad rule or a missing program fails at once (125, 127), before any URL', async () => {
+  const bad = await runTsyd(['run', '--inspect-wait', '-m', 'sandbox/nope:on', '--', 'true'], { timeoutMs: 10_000 });
+  assert.is(bad.code, 125, describe(bad));
+  assert.not.match(bad.stderr, 'inspector at');
+  const missing = await runTsyd(['run', '--inspect-wait', '--', '/no/such/program'], { timeoutMs: 10_000 });
+  assert.is(missing.code, 127, describe(missing));
+  assert.match(missing.stderr, 'command not found');
 });
 
 test.run();
