@@ -5,6 +5,7 @@ import { errnoText, SystemCallError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { groupStopped } from '../proc/proc-tree.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
+import { scriptInterpreter } from './interpreter.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -16,9 +17,20 @@ export function fail(message: string, code: number): never {
   process.exit(code);
 }
 
-export function startFailureText(err: TsydError): string {
+/**
+ * Why the program did not start, for `tsyd: PROG: TEXT`. A script that exists but fails with
+ * ENOENT failed at its `#!` interpreter (missing or hidden): named, as bash does (`bad
+ * interpreter`), not "command not found"; with EACCES the interpreter is named too. A hidden
+ * interpreter reads as a missing one (README "Hidden means hidden"; the denial is in the log).
+ */
+export function startFailureText(err: TsydError, program = err instanceof SystemCallError ? err.path : undefined): string {
   if (!(err instanceof SystemCallError)) return err.message;
   if (err.syscall !== 'execve') return `cannot start the sandbox: ${err.message}`;
+  const interpreter = program === undefined ? null : scriptInterpreter(program);
+  if (interpreter !== null && err.code === 'ENOENT') return `bad interpreter ${interpreter}: ${errnoText(err.errno)}`;
+  if (interpreter !== null && err.code === 'EACCES') {
+    return `cannot execute: ${errnoText(err.errno)} (the script or its interpreter ${interpreter}: not executable, or denied by the exec policy)`;
+  }
   if (err.code === 'ENOENT') return 'command not found';
   return `cannot execute: ${errnoText(err.errno)}`;
 }
@@ -42,7 +54,7 @@ export async function supervise(program: string, args: string[], options: SpawnO
   followJobControl(child);
   onStart?.(child);
   const result = await child.result;
-  if (result.error) process.stderr.write(`tsyd: ${program}: ${startFailureText(result.error)}\n`);
+  if (result.error) process.stderr.write(`tsyd: ${program}: ${startFailureText(result.error, program)}\n`);
   // SAFETY: never hang: Node would wait forever for a thread it cannot stop.
   if (!result.cleanShutdown) native.exitNow(result.exitCode);
   return result.exitCode;

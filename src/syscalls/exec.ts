@@ -110,6 +110,16 @@ function isLink(path: string): boolean {
   }
 }
 
+/** Whether the canonical path names something (not followed: canonical paths have no links but a magic one). */
+function exists(path: string): boolean {
+  try {
+    lstatSync(Buffer.from(path, 'latin1'));
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
 /** Denies an exec for a reason of the file's head (one warn record), with `errno`. */
 function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string, errno: number): void {
   ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.req.pid, why }, `denied exec of ${fromBytes(path)}: ${why}`);
@@ -144,14 +154,17 @@ function execute(ctx: EmulatorContext, sys: string, at: PathArg, flags: number):
     // PT_INTERP) itself, in the program's view (relative to its cwd), as bytes: no system call
     // tsyd could see. SAFETY: decided as exec here, and hidden means missing.
     const canonical = native.canonicalize(tid, Buffer.from(head.interpreter, 'latin1'), AT_FDCWD, 0);
-    if (typeof canonical === 'number') {
-      // A missing interpreter fails in the kernel too (ENOENT): let it say so. SAFETY: any other
-      // failure (a loop, tsyd's own /proc, a name too long) is refused: never continued unchecked.
-      if (canonical === -ENOENT) break;
-      return ctx.req.fail(-canonical);
-    }
+    // A missing interpreter (a directory on the way, or the file) is the kernel's ENOENT, as
+    // natively (`bad interpreter`, exit 127), with no denial: nothing was refused. Answered
+    // here, never continued: a file made there meanwhile would run unchecked. SAFETY: any
+    // other failure (a loop, tsyd's own /proc, a name too long) is refused likewise.
+    if (typeof canonical === 'number') return ctx.req.fail(-canonical);
     path = canonical.toString('latin1');
+    // SAFETY: hidden first: a path stat hides is missing for the program whether it exists or
+    // not (README "Hidden means hidden"). Only a visible path is told missing from denied:
+    // the program could stat it anyway, so its existence says nothing stat does not.
     if (isHidden(ctx, sys, path)) return ctx.req.fail(ENOENT);
+    if (!exists(path)) return ctx.req.fail(ENOENT);
     if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
     // An ELF loader is not itself loaded through another (the kernel does not chain them).
     if (head.kind === 'elf') break;
