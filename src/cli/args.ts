@@ -25,8 +25,10 @@ export interface LearnCommand {
   command: 'learn';
   /** Rules added after the `off` profile while learning. */
   policy: PolicyInput[];
-  /** Where the policy goes; stdout without -o. */
+  /** Where the policy goes (-o, --output); ./tsyd.policy without. Never stdout. */
   output?: string;
+  /** --force: replace an existing output file. */
+  force?: boolean;
   logLevel?: LogLevel;
   logFd?: number;
   program: string;
@@ -46,8 +48,9 @@ export const USAGE = `Usage:
   tsyd run [-p PROFILE]... [-m RULE]... [-P FILE]... [--audit] [--log-level LEVEL] [--log-fd N]
            [--inspect[=[HOST:]PORT]] [--inspect-wait] -- PROG [ARGS...]
   tsyd check [-p PROFILE]... [-m RULE]... [-P FILE]...   validate a policy and print it normalised
-  tsyd learn [-o FILE] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
+  tsyd learn [-o|--output FILE] [--force] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
                                            run PROG allowing everything, write the policy it needs
+                                           to FILE (default ./tsyd.policy; --force replaces a file)
   tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
   tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
                                            filter answers it under that policy (none given: -p user)
@@ -111,6 +114,7 @@ export function parseArgs(argv: string[]): Command {
   let logFd: number | undefined;
   let audit = false;
   let output: string | undefined;
+  let force = false;
   let inspect: RunCommand['inspect'];
   let i = 0;
   for (; i < rest.length; i++) {
@@ -132,6 +136,9 @@ export function parseArgs(argv: string[]): Command {
     } else if (a === '--inspect-wait' && cmd === 'run') inspect = { ...(inspect ?? DEFAULT_INSPECT_ADDRESS), wait: true };
     else if (a === '-o' && cmd === 'learn') output = value(rest, i++, a);
     else if (a.startsWith('-o') && a.length > 2 && cmd === 'learn') output = a.slice(2);
+    else if (a === '--output' && cmd === 'learn') output = value(rest, i++, a);
+    else if (a.startsWith('--output=') && cmd === 'learn') output = a.slice('--output='.length);
+    else if (a === '--force' && cmd === 'learn') force = true;
     else if (a === '--log-level' || a.startsWith('--log-level=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
       if (!isLogLevel(v)) throw new UsageError(`--log-level must be one of trace, debug, info, notice, warn, error, alert, fatal, silent; got '${v}'`);
@@ -149,6 +156,6 @@ export function parseArgs(argv: string[]): Command {
   }
   const [program, ...args] = rest.slice(i);
   if (program === undefined) throw new UsageError(`${cmd} needs a program: tsyd ${cmd} [OPTIONS] -- PROG [ARGS...]`);
-  if (cmd === 'learn') return { command: 'learn', policy, output, logLevel, logFd, program, args };
+  if (cmd === 'learn') return { command: 'learn', policy, output, force, logLevel, logFd, program, args };
   return { command: 'run', policy, audit, logLevel, logFd, program, args, ...(inspect && { inspect }) };
 }
