@@ -70,6 +70,16 @@ function scratchDirs(ctx: ProfileContext): string[] {
   return dirs;
 }
 
+/**
+ * Caches under $HOME that package managers write on every run (npm's logs, cache and update
+ * check in ~/.npm; pip's and other XDG caches in ~/.cache; cargo's downloaded registry and git
+ * sources): written, created and deleted. SAFETY (accepted): a program can plant entries there
+ * that a later run outside the sandbox uses (cache poisoning). npm and cargo check what they
+ * take from their caches against the lockfile's hashes; pip only with --require-hashes. Not
+ * ~/.cargo/bin, ~/.cargo/config* nor ~/.npmrc: start-up files, denied by the rules after these.
+ */
+const HOME_CACHES = ['.npm', '.cache', '.cargo/registry', '.cargo/git'];
+
 /** Device nodes every program may write (terminals, the bit buckets, entropy). */
 const USER_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/tty', '/dev/pts/*', '/dev/ptmx', '/dev/random', '/dev/urandom'];
 /** The program's own open files by path (/dev/stdout, /dev/fd/N, /proc/self/fd/N): magic paths. */
@@ -149,6 +159,9 @@ function userRules(ctx: ProfileContext): string[] {
   const scratch = scratchDirs(ctx);
   const out = [ALL_ON, 'allow/read+/***', 'allow/stat+/***'];
   for (const cap of ['write', 'create', 'delete'] as const) for (const d of scratch) out.push(`allow/${cap}+${d}/***`);
+  if (ctx.home !== '/') {
+    for (const cap of ['write', 'create', 'delete'] as const) for (const c of HOME_CACHES) out.push(`allow/${cap}+${globLiteral(ctx.home)}/${c}/***`);
+  }
   for (const dev of [...USER_DEVICES, ...OWN_FDS]) out.push(`allow/write+${dev}`);
   // SAFETY (accepted): exec from the cwd and the temp dirs adds nothing to what a program that
   // may write there can do (it could write a script and run it with /bin/sh), and builds run

@@ -34,7 +34,7 @@ const HOME_SECRETS = [
   '.netrc',
   '.git-credentials',
   '.config/git/credentials',
-  '.npmrc',
+  // Not ~/.npmrc (a start-up file below): npm needs it to run at all as configured.
   '.pypirc',
   '.cargo/credentials',
   '.cargo/credentials.toml',
@@ -186,6 +186,14 @@ const HOME_STARTUP = [
   '.cargo/config.toml',
   '.yarnrc',
   '.yarnrc.yml',
+  // npm: the registry (where the next install fetches code), node-options (--require runs a
+  // file in every node npm starts), script-shell, prefix (where global commands go).
+  // SAFETY (accepted): readable by the program, not hidden as a secret though it may hold a
+  // registry token (_authToken): hidden, npm silently fell back to the public registry — a
+  // private package name then resolves there (dependency confusion) — and dropped every
+  // setting. The token is readable; the user profile's network is loopback only.
+  // `-m deny/read+~/.npmrc -m deny/stat+~/.npmrc` (expanded) hides it again.
+  '.npmrc',
   '.config/pip/',
   '.pip/',
   '.config/direnv/',
