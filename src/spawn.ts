@@ -71,7 +71,7 @@ export class SandboxedProcess extends EventEmitter {
   constructor(file: string, args: string[], options: SpawnOptions) {
     super();
     const config = normaliseOptions(file, args, options);
-    const logger = createLogger({ level: config.logLevel, fd: config.logFd }).child({ module: 'supervisor' });
+    const logger = createLogger({ level: config.logLevel, fd: config.logFd, format: config.logFormat }).child({ module: 'supervisor' });
     const decisions = new DecisionReader({ access: (a) => this.emit('access', a), violation: (v) => this.emit('violation', v) }, config.record);
     let running: SandboxParts | undefined;
     const boot = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, (r) => (running = r)) });

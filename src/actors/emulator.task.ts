@@ -114,12 +114,17 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
 
   const audit = task.audit === true;
   const record = task.record === true;
+  // `--log-level debug` (or trace): every decided access is logged, the allowed ones at debug
+  // (README, Profiles: `-p off`). Read once: otherwise an allowed access costs no text.
+  const logAllowed = logger.isLevelEnabled('debug');
+  const traced = record || logAllowed;
   /**
    * Logs and reports one decision; returns whether the call goes on. `policyFile`: a denial
    * that protects a policy file of this sandbox.
    */
   const decided = (allowed: boolean, a: Omit<Access, 'allowed' | 'pid'>, policyFile = false): boolean => {
     if (allowed) {
+      if (logAllowed) logger.debug({ ctx: 'access', cap: a.cap, path: a.path, addr: a.addr, given: a.given, sys: a.sys, pid: req.pid }, `allowed ${a.cap} of ${a.path ?? a.addr}`);
       // Learning: every access must reach the owner: wait for room rather than drop.
       if (record) ring.push(JSON.stringify({ ...a, pid: req.pid, allowed: true } satisfies Access), true);
       return true;
@@ -142,8 +147,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     audit,
     allows(cap, sys, path) {
       const allowed = policy!.check(cap, path);
-      // The hot path: an allowed decision outside learning mode needs no text for the path.
-      if (allowed && !record) return true;
+      // The hot path: an allowed decision outside learning mode (and debug logs) needs no text for the path.
+      if (allowed && !traced) return true;
       const text = fromBytes(path);
       // A name that is not UTF-8 loses bytes in `text`: its exact bytes ride along.
       const access = toBytes(text) === path ? { cap, path: text, sys } : { cap, path: text, pathBytes: path, sys };
@@ -151,10 +156,10 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     },
     allowsAddress(cap, sys, family, addr, port, given) {
       const allowed = policy!.checkAddress(cap, family, addr, port);
-      if (allowed && !record && given === undefined) return true;
+      if (allowed && !traced && given === undefined) return true;
       const text = `${family === 4 ? addr.join('.') : formatIPv6(addr)}!${port}`;
       if (allowed && given !== undefined) logger.info({ ctx: 'net', op: 'any_address', cap, given, addr: text, sys, pid: req.pid }, `${given} decided as ${text}`);
-      return allowed && !record ? true : decided(allowed, { cap, addr: text, sys, ...(given !== undefined ? { given } : {}) });
+      return allowed && !traced ? true : decided(allowed, { cap, addr: text, sys, ...(given !== undefined ? { given } : {}) });
     },
     allowsOtherFamily(cap, sys, family) {
       return decided(false, { cap, addr: `family ${family}`, sys });

@@ -1,6 +1,6 @@
 // argv → a parsed command. No library: the grammar is small and its errors are ours.
 import { UsageError } from '../errors.js';
-import { isLogLevel, type LogLevel } from '../log.js';
+import { isLogFormat, isLogLevel, type LogFormat, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
 import { CAPABILITIES } from '../sandbox/capabilities.js';
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress, type InspectAddress } from '../inspect/address.js';
@@ -12,6 +12,7 @@ export interface RunCommand {
   audit: boolean;
   logLevel?: LogLevel;
   logFd?: number;
+  logFormat?: LogFormat;
   /** `--inspect[=[HOST:]PORT]`, `--inspect-wait` (wait: start the program once a page is connected). */
   inspect?: InspectAddress & { wait: boolean };
   program: string;
@@ -31,6 +32,7 @@ export interface LearnCommand {
   force?: boolean;
   logLevel?: LogLevel;
   logFd?: number;
+  logFormat?: LogFormat;
   program: string;
   args: string[];
 }
@@ -46,7 +48,7 @@ export type Command =
 
 export const USAGE = `Usage:
   tsyd run [-p PROFILE]... [-m RULE]... [-P FILE]... [--audit] [--log-level LEVEL] [--log-fd N]
-           [--inspect[=[HOST:]PORT]] [--inspect-wait] -- PROG [ARGS...]
+           [--log-format json|pretty] [--inspect[=[HOST:]PORT]] [--inspect-wait] -- PROG [ARGS...]
   tsyd check [-p PROFILE]... [-m RULE]... [-P FILE]...   validate a policy and print it normalised
   tsyd learn [-o|--output FILE] [--force] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
                                            run PROG allowing everything, write the policy it needs
@@ -75,6 +77,9 @@ Inspector (run):
                              127.0.0.1 and any free port by default; the URL (with its token) is
                              printed on stderr: tsyd: inspector at http://HOST:PORT/?token=TOKEN
   --inspect-wait             start the program only once a page is connected (implies --inspect)
+
+Logs (run, learn): on a terminal, one line per record on stderr (tsyd: denied read of /etc/hostname
+(cat, pid 123)); JSON lines when stderr is not a terminal or with --log-fd; --log-format forces either.
 
 Exit status of run and learn: the program's; 128+N when killed by signal N; 127 not found;
 126 not executable; 125 tsyd could not start the sandbox.
@@ -112,6 +117,7 @@ export function parseArgs(argv: string[]): Command {
   const policy: PolicyInput[] = [];
   let logLevel: LogLevel | undefined;
   let logFd: number | undefined;
+  let logFormat: LogFormat | undefined;
   let audit = false;
   let output: string | undefined;
   let force = false;
@@ -147,6 +153,10 @@ export function parseArgs(argv: string[]): Command {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
       if (!/^\d+$/.test(v)) throw new UsageError(`--log-fd must be a file descriptor number, got '${v}'`);
       logFd = Number(v);
+    } else if (a === '--log-format' || a.startsWith('--log-format=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
+      if (!isLogFormat(v)) throw new UsageError(`--log-format must be json or pretty, got '${v}'`);
+      logFormat = v;
     } else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ${cmd} (see tsyd --help)`);
     else break;
   }
@@ -156,6 +166,6 @@ export function parseArgs(argv: string[]): Command {
   }
   const [program, ...args] = rest.slice(i);
   if (program === undefined) throw new UsageError(`${cmd} needs a program: tsyd ${cmd} [OPTIONS] -- PROG [ARGS...]`);
-  if (cmd === 'learn') return { command: 'learn', policy, output, force, logLevel, logFd, program, args };
-  return { command: 'run', policy, audit, logLevel, logFd, program, args, ...(inspect && { inspect }) };
+  if (cmd === 'learn') return { command: 'learn', policy, output, force, logLevel, logFd, logFormat, program, args };
+  return { command: 'run', policy, audit, logLevel, logFd, logFormat, program, args, ...(inspect && { inspect }) };
 }

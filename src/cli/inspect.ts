@@ -7,7 +7,7 @@ import { normaliseOptions } from '../supervisor/options.js';
 import { supervise } from './supervise.js';
 
 export async function runInspected(cmd: RunCommand & { inspect: NonNullable<RunCommand['inspect']> }): Promise<number> {
-  const options = { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd };
+  const options = { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat };
   // A bad rule, profile or program fails now (125, 127), as without --inspect: not after a page
   // has connected (--inspect-wait would otherwise wait for a run that cannot start).
   normaliseOptions(cmd.program, cmd.args, options);

@@ -33,7 +33,7 @@ export async function runLearn(cmd: LearnCommand): Promise<number> {
   const enforced = enforcedCapabilities();
   for (const cap of CAPABILITIES) if (!enforced.has(cap)) policy.apply({ type: 'sandbox', caps: [cap], on: false });
   const accesses: LearnedAccess[] = [];
-  const code = await supervise(cmd.program, cmd.args, { policy, record: true, logLevel: cmd.logLevel, logFd: cmd.logFd }, (child) =>
+  const code = await supervise(cmd.program, cmd.args, { policy, record: true, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat }, (child) =>
     child.on('access', (a: LearnedAccess) => accesses.push(a)),
   );
   const policyFiles = policy.protectedPolicyFiles();

@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<void> {
         // TSYD_EXPORT=bpf|pfc: boot exports the filters first, then runs the program (as the
         // reference's boot()); a failed export runs nothing (125).
         if (cmd.inspect) code = await runInspected({ ...cmd, inspect: cmd.inspect });
-        else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd });
+        else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat });
         break;
     }
   } catch (err) {

@@ -2,13 +2,14 @@
 // configuration, built once by the main thread (src/supervisor/thread-configs.ts) and narrowed per
 // thread kind. Everything here crosses postMessage (structured clone): plain data, shared
 // buffers, no classes.
-import type { LogLevel } from '../log.js';
+import type { LogFormat, LogLevel } from '../log.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
 import type { PolicyData } from '../sandbox/policy.js';
 
 export interface LogConfig {
   level: LogLevel;
   fd: number;
+  format: LogFormat;
 }
 
 /** What every thread that touches the program's calls shares. */

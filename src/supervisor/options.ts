@@ -3,7 +3,7 @@
 // comes out is everything the sandbox needs, typed; nothing downstream reads an option again.
 import { availableParallelism } from 'node:os';
 import { PolicyError, UsageError } from '../errors.js';
-import { isLogLevel, type LogLevel } from '../log.js';
+import { defaultLogFormat, isLogFormat, isLogLevel, type LogFormat, type LogLevel } from '../log.js';
 import type { ExportMode } from '../machines/boot.machine.js';
 import { buildPolicy, profileContext, type PolicyInput } from '../sandbox/build.js';
 import { Policy } from '../sandbox/policy.js';
@@ -27,6 +27,11 @@ export interface SpawnOptions {
   logLevel?: LogLevel;
   /** @default 2 (or $TSYD_LOG_FD) */
   logFd?: number;
+  /**
+   * JSON lines, or one short `tsyd: …` line per record for a person. @default 'pretty' when
+   * the log goes to stderr (no logFd, no $TSYD_LOG_FD) and stderr is a terminal, else 'json'
+   */
+  logFormat?: LogFormat;
   /** Core emulator threads (never retire). @default $TSYD_NPROC or the number of CPUs */
   emulators?: number;
   /** Most emulator threads at once (EMU_MAX_SIZE). @default $TSYD_NPROC_MAX or 128 */
@@ -68,6 +73,7 @@ export interface SandboxConfig {
   policy: Policy;
   logLevel: LogLevel;
   logFd: number;
+  logFormat: LogFormat;
   coreSize: number;
   maxEmulators: number;
   keepAliveMs: number;
@@ -142,6 +148,9 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
   const policy = sandboxPolicy(file, options);
   const logLevel = options.logLevel ?? envLogLevel();
   const logFd = options.logFd ?? (envOr('TSYD_LOG_FD') !== undefined ? fdNumber('TSYD_LOG_FD', process.env.TSYD_LOG_FD!) : 2);
+  const logFdGiven = options.logFd !== undefined || envOr('TSYD_LOG_FD') !== undefined;
+  if (options.logFormat !== undefined && !isLogFormat(options.logFormat)) throw new UsageError(`logFormat must be json or pretty, got '${String(options.logFormat)}'`);
+  const logFormat = options.logFormat ?? defaultLogFormat(logFdGiven);
   const coreSize = positiveInt('emulators', options.emulators ?? envOr('TSYD_NPROC') ?? availableParallelism());
   const maxEmulators = positiveInt('maxEmulators', options.maxEmulators ?? envOr('TSYD_NPROC_MAX') ?? Math.max(DEFAULT_MAX_EMULATORS, coreSize));
   if (maxEmulators < coreSize) throw new UsageError(`TSYD_NPROC_MAX (${maxEmulators}) is below TSYD_NPROC (${coreSize})`);
@@ -159,6 +168,7 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
     policy,
     logLevel,
     logFd,
+    logFormat,
     coreSize,
     maxEmulators,
     keepAliveMs,

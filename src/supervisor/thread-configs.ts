@@ -19,7 +19,7 @@ export interface SupervisorFds {
 
 /** The monitor's configuration, with what it hands every emulator and the interrupter. */
 export function monitorConfig(config: SandboxConfig, made: SupervisorFds): MonitorConfig {
-  const log = { level: config.logLevel, fd: config.logFd };
+  const log = { level: config.logLevel, fd: config.logFd, format: config.logFormat };
   return {
     notifyFd: made.notifyFd,
     pidfd: made.pidfd,
