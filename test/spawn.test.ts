@@ -108,9 +108,10 @@ test('timeout and signal kill the program: SIGTERM, then SIGKILL after killGrace
   assert.is(timed.signal, 'SIGTERM');
   assert.ok(Date.now() - t0 < 5000);
   const ac = new AbortController();
-  setTimeout(() => ac.abort(), 200);
-  // The shell ignores SIGTERM: the SIGKILL after killGrace ends it.
-  const aborted = await run('sh', ['-c', "trap '' TERM; sleep 30 & wait; sleep 30"], { signal: ac.signal, killGrace: 300, stdio: 'ignore', logLevel: 'silent' });
+  // The shell ignores SIGTERM (then says so): the SIGKILL after killGrace ends it.
+  const child = spawn('sh', ['-c', "trap '' TERM; echo ready; sleep 30 & wait; sleep 30"], { signal: ac.signal, killGrace: 300, stdio: ['ignore', 'pipe', 'ignore'], logLevel: 'silent' });
+  child.stdout!.once('data', () => ac.abort());
+  const aborted = await child.result;
   assert.ok(aborted.aborted);
   assert.is(aborted.error?.code, 'ABORT_ERR');
   assert.is(aborted.signal, 'SIGKILL');
