@@ -2,6 +2,7 @@
 // regular open costs while K emulators are held by FIFOs, tsyd's RSS with 1, 8 and 32
 // emulators, and the start-up of `tsyd run -- true` against `node -e 0`.
 import { execFileSync, spawn as spawnProcess } from 'node:child_process';
+import { internals } from '../src/supervisor/internals.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from '../src/index.js';
@@ -32,7 +33,7 @@ async function until(pred: () => boolean, what: string, ms = 30_000): Promise<vo
 /** One core emulator, blocked by the program in a FIFO open: ms until a helper is idle. */
 async function growthOnce(): Promise<number> {
   const child = spawn(cprog('fifoload'), ['1', fifos(1), REGULAR, '1', '1'], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], emulators: 1, logLevel: 'silent' });
-  const wd = child.supervisor;
+  const wd = internals(child).supervisor;
   try {
     await until(() => {
       const { curr, busy } = wd.counts();
@@ -66,7 +67,7 @@ async function latencyWith(k: number): Promise<number> {
   let out = '';
   child.stdout!.on('data', (b) => (out += String(b)));
   try {
-    await until(() => out.includes('started') && child.supervisor.counts().busy === k && child.supervisor.counts().curr > k, `${k} blocked emulators and an idle one`);
+    await until(() => out.includes('started') && internals(child).supervisor.counts().busy === k && internals(child).supervisor.counts().curr > k, `${k} blocked emulators and an idle one`);
     child.stdin!.write('go\n');
     await until(() => /ns=\d+/.test(out), 'the open loop');
     return parseNs(out);

@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { createActor, fromCallback, fromPromise, toPromise, type Actor } from 'xstate';
 import { MonitorHandle } from './actors/monitor-handle.js';
 import type { MonitorMessage } from './actors/monitor.worker.js';
-import { UsageError } from './errors.js';
+import { TsydError, UsageError } from './errors.js';
 import { exportStep } from './export/run-export.js';
 import { createLogger, type TsydLogger } from './log.js';
 import { bootMachine, type BootEvent, type SupervisorStop } from './machines/boot.machine.js';
@@ -17,19 +17,24 @@ import { StateVisits } from './machines/visits.js';
 import { EMULATOR_TABLES } from './shared/emulator-states.js';
 import { native } from './native/addon.js';
 import { WorkerData } from './shared/worker-data.js';
-import { InspectSource, type InspectSnapshot } from './inspect/stream.js';
+import { InspectSource, notStartedSnapshot, type InspectSnapshot } from './inspect/stream.js';
 import { DecisionReader } from './supervisor/decisions.js';
 import { normaliseOptions, type SandboxConfig, type SpawnOptions } from './supervisor/options.js';
 import { monitorConfig } from './supervisor/thread-configs.js';
 import { reapLeftovers, spawnProgram, watchProgram, type SpawnedProgram } from './supervisor/program.js';
-import { programStatus, sandboxResult, signalName, type SandboxResult } from './supervisor/result.js';
+import { failedResult, programStatus, sandboxResult, signalName, type SandboxResult } from './supervisor/result.js';
+import { setInternals } from './supervisor/internals.js';
+import { abortedBeforeStart, Capture, Ending, writeInput } from './supervisor/output.js';
+import type { SandboxedProcessEvents } from './supervisor/events.js';
 
 export type { Access, Violation } from './syscalls/context.js';
 export type { SpawnOptions, StdioOption } from './supervisor/options.js';
-export { DEFAULT_KEEP_ALIVE_MS, DEFAULT_MAX_EMULATORS } from './supervisor/options.js';
+export { DEFAULT_KEEP_ALIVE_MS, DEFAULT_KILL_GRACE_MS, DEFAULT_MAX_BUFFER, DEFAULT_MAX_EMULATORS } from './supervisor/options.js';
+export type { SandboxedProcessEvents } from './supervisor/events.js';
 export type { SandboxResult } from './supervisor/result.js';
 
 type SandboxActor = Actor<typeof sandboxMachine>;
+type Listener<E extends keyof SandboxedProcessEvents> = (...args: SandboxedProcessEvents[E]) => void;
 type BootActor = Actor<typeof bootMachine>;
 
 /** What the running sandbox holds; set by boot's steps, in order. */
@@ -42,99 +47,124 @@ interface SandboxParts {
   monitor?: MonitorHandle;
 }
 
+/** The events, typed (SandboxedProcessEvents); other names fall back to EventEmitter's. */
+export interface SandboxedProcess {
+  on<E extends keyof SandboxedProcessEvents>(event: E, listener: Listener<E>): this;
+  once<E extends keyof SandboxedProcessEvents>(event: E, listener: Listener<E>): this;
+  off<E extends keyof SandboxedProcessEvents>(event: E, listener: Listener<E>): this;
+  addListener<E extends keyof SandboxedProcessEvents>(event: E, listener: Listener<E>): this;
+  removeListener<E extends keyof SandboxedProcessEvents>(event: E, listener: Listener<E>): this;
+  prependListener<E extends keyof SandboxedProcessEvents>(event: E, listener: Listener<E>): this;
+  emit<E extends keyof SandboxedProcessEvents>(event: E, ...args: SandboxedProcessEvents[E]): boolean;
+}
+
 /**
- * A program running under tsyd. Emits 'violation' (Violation), 'access' (Access, every decision,
- * with `record`), 'stop' (signal name), 'continue', 'supervisor' (the monitor thread's events),
- * 'inspect' (InspectEvent: a machine's state or the pool's counts changed) and 'exit' (SandboxResult).
+ * A program running under tsyd. Its events and their arguments: SandboxedProcessEvents. One
+ * error path: spawn() never throws and `result` never rejects; a program that cannot start (127
+ * not found, 126 not executable), a bad option, policy or cwd (125) give a result with `error`
+ * (and an 'error' event, when listened to), `pid` undefined.
  */
 export class SandboxedProcess extends EventEmitter {
-  readonly pid: number;
+  /** The program's pid; undefined when it was not started (`result.error` says why). */
+  readonly pid: number | undefined;
   readonly stdin: Writable | null = null;
   readonly stdout: Readable | null = null;
   readonly stderr: Readable | null = null;
   /** Settles when the program has ended and the supervisor has shut down. Never rejects. */
   readonly result: Promise<SandboxResult>;
 
-  /** @internal the program's parent (tsyd's reaper). */
-  readonly reaperPid: number;
-  /** @internal the supervisor's shared words (counts, slots), for tests and the inspector. */
-  readonly supervisor: WorkerData;
-  /** @internal the boot machine's and the program's actors (live state for the inspector). */
-  readonly boot: BootActor;
-  readonly sandbox: SandboxActor;
-
-  private readonly parts: SandboxParts;
+  private readonly parts: SandboxParts | undefined;
   private readonly visits = new StateVisits();
-  private readonly inspection: InspectSource;
+  private readonly inspection: InspectSource | undefined;
 
-  /** @internal use spawn() */
-  constructor(file: string, args: string[], options: SpawnOptions) {
+  /** As spawn(file, args, options). */
+  constructor(file: string, args: string[] = [], options: SpawnOptions = {}) {
     super();
-    const config = normaliseOptions(file, args, options);
+    let config: SandboxConfig;
+    try {
+      config = normaliseOptions(file, args, options);
+      if (config.signal?.aborted) throw abortedBeforeStart(config.signal);
+    } catch (error) {
+      this.result = this.failed(error);
+      return;
+    }
     const logger = createLogger({ level: config.logLevel, fd: config.logFd, format: config.logFormat }).child({ module: 'supervisor' });
     const decisions = new DecisionReader({ access: (a) => this.emit('access', a), violation: (v) => this.emit('violation', v) }, config.record);
     let running: SandboxParts | undefined;
-    const boot = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, (r) => (running = r)) });
-    this.boot = createActor(boot, { input: { exportMode: config.exportMode, program: true }, inspect: this.visits.observer('boot', boot) });
+    const bootLogic = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, (r) => (running = r)) });
+    const boot = createActor(bootLogic, { input: { exportMode: config.exportMode, program: true }, inspect: this.visits.observer('boot', bootLogic) });
     // Boot's steps up to the spawn answer at once: when start() returns, the program runs, or
     // boot has failed and nothing does.
-    this.boot.start();
-    const snap = this.boot.getSnapshot();
+    boot.start();
+    const snap = boot.getSnapshot();
     if (snap.status === 'error' || snap.value === 'failed' || running === undefined) {
       void decisions.close();
-      throw snap.status === 'error' ? snap.error : (snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`));
+      this.result = this.failed(snap.status === 'error' ? snap.error : (snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`)));
+      return;
     }
-    this.parts = running;
-    const { program } = running;
+    const parts: SandboxParts = running;
+    this.parts = parts;
+    const { program } = parts;
     this.pid = program.pid;
-    this.reaperPid = program.reaperPid;
-    this.supervisor = running.wd;
-    this.sandbox = running.sandbox;
+    const visits = this.visits;
+    setInternals(this, {
+      reaperPid: program.reaperPid,
+      supervisor: parts.wd,
+      boot,
+      sandbox: parts.sandbox,
+      get monitor() {
+        return parts.monitor;
+      },
+      stateVisits() {
+        const names = EMULATOR_TABLES.core.names;
+        const bits = parts.wd.visitedStates();
+        visits.add('emulator', names.filter((_, code) => code > 0 && (bits & (1 << code)) !== 0));
+        return visits.toJSON();
+      },
+    });
     const [stdin, stdout, stderr] = program.parentEnds;
     if (stdin !== undefined) this.stdin = new Socket({ fd: stdin, readable: false, writable: true });
     if (stdout !== undefined) this.stdout = new Socket({ fd: stdout, readable: true, writable: false });
     if (stderr !== undefined) this.stderr = new Socket({ fd: stderr, readable: true, writable: false });
-    this.inspection = new InspectSource(this, { coreSize: config.coreSize, policy: config.policy });
-    this.result = this.finish(config, decisions);
+    this.inspection = new InspectSource(this, { boot, sandbox: parts.sandbox, supervisor: parts.wd }, { coreSize: config.coreSize, policy: config.policy });
+    this.result = this.finish(config, boot, decisions);
   }
 
   /** The supervisor's live state: machines, pool counts, denials, the program (README: Inspector). */
   inspect(): InspectSnapshot {
-    return this.inspection.snapshot();
+    return this.inspection?.snapshot() ?? notStartedSnapshot();
   }
 
   /** The program has not ended yet (the sandbox machine is in one of its living states). */
   get running(): boolean {
-    return !this.programEnded();
-  }
-
-  /** @internal the monitor thread's handle, once started. */
-  get monitor(): MonitorHandle | undefined {
-    return this.parts.monitor;
-  }
-
-  /**
-   * @internal The states each machine has been in so far (the emulators': of every emulator).
-   * What the run really did, for the state coverage test and the inspector.
-   */
-  stateVisits(): Record<string, string[]> {
-    const names = EMULATOR_TABLES.core.names;
-    const bits = this.parts.wd.visitedStates();
-    this.visits.add('emulator', names.filter((_, code) => code > 0 && (bits & (1 << code)) !== 0));
-    return this.visits.toJSON();
+    return this.parts !== undefined && !this.programEnded();
   }
 
   /** Sends a signal to the program (through its pidfd: never to a recycled pid). */
   kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
-    if (this.programEnded()) return false;
+    if (this.parts === undefined || this.programEnded()) return false;
     const n = typeof signal === 'number' ? signal : os.signals[signal];
     if (n === undefined) throw new UsageError(`unknown signal ${String(signal)}`);
     return native.pidfdSendSignal(this.parts.program.pidfd, n) === 0;
   }
 
+  /** The result of a sandbox that did not start; the 'error' event on the next tick (listeners are attached by then). */
+  private async failed(error: unknown): Promise<SandboxResult> {
+    const result = failedResult(error);
+    await new Promise((r) => process.nextTick(r));
+    this.announce(result);
+    return result;
+  }
+
+  /** 'error' (when listened to) then 'exit'. */
+  private announce(result: SandboxResult): void {
+    if (result.error !== undefined && this.listenerCount('error') > 0) this.emit('error', result.error);
+    this.emit('exit', result);
+  }
+
   /** The program has ended (the sandbox machine left its living states). */
   private programEnded(): boolean {
-    const v = this.sandbox.getSnapshot().value;
+    const v = this.parts!.sandbox.getSnapshot().value;
     return v !== 'spawning' && v !== 'running' && v !== 'execFailing';
   }
 
@@ -215,14 +245,23 @@ export class SandboxedProcess extends EventEmitter {
     return { program, sandbox, reaperEnded: reaped, wd, wakeFd: native.eventfd() };
   }
 
-  /** After boot's end: the fds closed, the denials read, the result built and announced. */
-  private async finish(config: SandboxConfig, decisions: DecisionReader): Promise<SandboxResult> {
-    const bootOut = await toPromise(this.boot);
-    const { program, sandbox, wakeFd } = this.parts;
+  /** After boot's end: the fds closed, the denials read, the output gathered, the result built and announced. */
+  private async finish(config: SandboxConfig, boot: BootActor, decisions: DecisionReader): Promise<SandboxResult> {
+    const ending = new Ending((sig) => this.kill(sig), config.killGrace);
+    if (config.signal) ending.watchSignal(config.signal);
+    if (config.timeout !== undefined) ending.watchTimeout(config.timeout);
+    const overflow = (name: string) => () =>
+      ending.end('maxBuffer', new TsydError('ERR_CHILD_PROCESS_STDIO_MAXBUFFER', `${name} passed maxBuffer (${config.maxBuffer} bytes): the program was killed`));
+    const out = config.buffer && this.stdout ? new Capture(this.stdout, config.maxBuffer, overflow('stdout')) : undefined;
+    const err = config.buffer && this.stderr ? new Capture(this.stderr, config.maxBuffer, overflow('stderr')) : undefined;
+    if (config.input !== undefined && this.stdin) writeInput(this.stdin, config.input);
+    const bootOut = await toPromise(boot);
+    const { program, sandbox, wakeFd } = this.parts!;
     // SAFETY: boot ends without waiting for the program only when the monitor could not start:
     // the program must not outlive its supervisor.
     if (sandbox.getSnapshot().status !== 'done') native.pidfdSendSignal(program.pidfd, 9);
     const programOut = await toPromise(sandbox);
+    ending.stop();
     // SAFETY: the listener and the wake fd are shared with the supervisor threads: closed only
     // once they have all ended (a live emulator must never poll a reused fd number).
     if (bootOut.cleanShutdown) {
@@ -231,24 +270,34 @@ export class SandboxedProcess extends EventEmitter {
     }
     native.close(program.pidfd);
     // A reaper still killing (the program's leftovers are stuck) is not waited for: it ends on its own.
-    if (!programOut.stuck) await this.parts.reaperEnded;
+    if (!programOut.stuck) await this.parts!.reaperEnded;
     native.close(program.reaperPidfd);
     native.close(program.controlFd);
     await decisions.close();
     // Nobody reads the program's stdin any more.
     this.stdin?.destroy();
+    // The pipes reach EOF once the program and what it left behind (killed by now) have ended.
+    await Promise.all([out?.done, err?.done]);
     const result = sandboxResult(programOut, bootOut, config.file, decisions);
-    this.emit('exit', result);
+    if (out) result.stdout = out.text();
+    if (err) result.stderr = err.text();
+    result.timedOut = ending.reason === 'timeout';
+    result.aborted = ending.reason === 'abort';
+    result.error ??= ending.error;
+    this.announce(result);
     return result;
   }
 }
 
-/** Starts `file` with `args` under the supervisor. Throws for bad options or policy. */
+/**
+ * Starts `file` with `args` under the supervisor. Never throws: what keeps the program from
+ * starting (options, policy, program, cwd) is in `result.error` and the 'error' event.
+ */
 export function spawn(file: string, args: string[] = [], options: SpawnOptions = {}): SandboxedProcess {
   return new SandboxedProcess(file, args, options);
 }
 
-/** Runs `file` to the end; resolves with the one result shape, also when it fails. */
+/** Runs `file` to the end; resolves with the one result shape, also when it fails. Never rejects. */
 export async function run(file: string, args: string[] = [], options: SpawnOptions = {}): Promise<SandboxResult> {
   return spawn(file, args, options).result;
 }

@@ -129,8 +129,8 @@ export function parseArgs(argv: string[]): Command {
       i++;
       break;
     }
-    if (a === '-m') policy.push({ rule: value(rest, i++, a) });
-    else if (a.startsWith('-m') && a.length > 2) policy.push({ rule: a.slice(2) });
+    if (a === '-m') policy.push({ rule: value(rest, i++, a), source: { kind: 'arg' } });
+    else if (a.startsWith('-m') && a.length > 2) policy.push({ rule: a.slice(2), source: { kind: 'arg' } });
     else if (a === '-P') policy.push({ file: value(rest, i++, a) });
     else if (a.startsWith('-P') && a.length > 2) policy.push({ file: a.slice(2) });
     else if (a === '-p') policy.push({ profile: profileName(value(rest, i++, a)) });

@@ -34,7 +34,7 @@ export async function runLearn(cmd: LearnCommand): Promise<number> {
   for (const cap of CAPABILITIES) if (!enforced.has(cap)) policy.apply({ type: 'sandbox', caps: [cap], on: false });
   const accesses: LearnedAccess[] = [];
   const code = await supervise(cmd.program, cmd.args, { policy, record: true, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat }, (child) =>
-    child.on('access', (a: LearnedAccess) => accesses.push(a)),
+    child.on('access', (a) => accesses.push(a as LearnedAccess)),
   );
   const policyFiles = policy.protectedPolicyFiles();
   const learned = learnPolicy({ accesses, context, command: [cmd.program, ...cmd.args], enforced, users: homeUsers(), policyFiles });

@@ -1,7 +1,7 @@
 // Runs one program under tsyd for the CLI (run, learn): signals forwarded, the start failure
 // said in words, the exit status returned.
 import { closeSync, constants, fstatSync, openSync } from 'node:fs';
-import { errnoText, SystemCallError, type TsydError } from '../errors.js';
+import { errnoText, PolicyError, SystemCallError, UsageError, type TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { groupStopped } from '../proc/proc-tree.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
@@ -54,7 +54,9 @@ export async function supervise(program: string, args: string[], options: SpawnO
   followJobControl(child);
   onStart?.(child);
   const result = await child.result;
-  if (result.error) process.stderr.write(`tsyd: ${program}: ${startFailureText(result.error, program)}\n`);
+  // A bad option, rule, profile or policy file names itself; a program that cannot start is named.
+  const who = result.error instanceof PolicyError || result.error instanceof UsageError ? '' : `${program}: `;
+  if (result.error) process.stderr.write(`tsyd: ${who}${startFailureText(result.error, program)}\n`);
   // SAFETY: never hang: Node would wait forever for a thread it cannot stop.
   if (!result.cleanShutdown) native.exitNow(result.exitCode);
   return result.exitCode;
@@ -89,23 +91,25 @@ const TERMINAL_STOPS = new Set<NodeJS.Signals>(['SIGTSTP', 'SIGTTIN', 'SIGTTOU']
  * terminal back to the program's group if it is in the foreground again, and continues it.
  */
 function followJobControl(child: SandboxedProcess): void {
+  const pid = child.pid;
+  if (pid === undefined) return; // not started: result.error says why
   child.on('stop', (sig: NodeJS.Signals | null) => {
     if (sig === null || !TERMINAL_STOPS.has(sig)) return;
     // SAFETY: only a job of a terminal stops with its program: with no controlling terminal
     // (a service, CI, a pipeline under setsid) no shell would ever continue tsyd, and a program
     // that raised SIGTSTP would have frozen its supervisor. It stays stopped alone, as natively.
-    if (native.terminalForeground(child.pid, 0) !== 1 && !hasControllingTerminal()) return;
+    if (native.terminalForeground(pid, 0) !== 1 && !hasControllingTerminal()) return;
     // SAFETY: and only when the program's whole group stopped (Ctrl-Z stops every process of
     // it): a stopped tsyd answers nothing, so a process that stopped only itself would hang the
     // others' calls. A shell, too, shows a job stopped only once all of it is.
-    void whenGroupStopped(child.pid).then((stopped) => {
+    void whenGroupStopped(pid).then((stopped) => {
       if (stopped) process.kill(process.pid, sig);
     });
   });
   process.on('SIGCONT', () => {
-    native.terminalForeground(0, child.pid);
+    native.terminalForeground(0, pid);
     try {
-      process.kill(-child.pid, 'SIGCONT');
+      process.kill(-pid, 'SIGCONT');
     } catch {
       // the program's group is gone
     }

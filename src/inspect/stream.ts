@@ -49,7 +49,8 @@ export interface PoolView {
 }
 
 export interface ProgramView {
-  pid: number;
+  /** null: the program was not started. */
+  pid: number | null;
   running: boolean;
   exitCode?: number;
   signal?: NodeJS.Signals | null;
@@ -77,12 +78,22 @@ export type InspectEvent =
 
 /** What the source reads from the process it inspects (a SandboxedProcess). */
 export interface Inspectable extends EventEmitter {
-  readonly pid: number;
+  readonly pid: number | undefined;
+  /** The program has not ended (the sandbox machine is in a living state). */
+  readonly running: boolean;
+}
+
+/** The machines and shared words of what is inspected (not on its public type). */
+export interface InspectedParts {
   readonly boot: AnyActorRef;
   readonly sandbox: AnyActorRef;
   readonly supervisor: WorkerData;
-  /** The program has not ended (the sandbox machine is in a living state). */
-  readonly running: boolean;
+}
+
+/** The snapshot of a process whose program never started. */
+export function notStartedSnapshot(): InspectSnapshot {
+  const pool: PoolView = { curr: 0, busy: 0, max: 0, core: 0, helpers: 0, spawns: 0, retirements: 0, deaths: 0, capacityAlerts: 0 };
+  return { time: Date.now(), machines: {}, pool, violations: 0, program: { pid: null, running: false }, policy: [] };
 }
 
 /** EmuState code → the emulator machine's state name (or `free`), from the table itself. */
@@ -111,10 +122,11 @@ export class InspectSource {
 
   constructor(
     private readonly target: Inspectable,
+    private readonly parts: InspectedParts,
     private readonly options: { coreSize: number; policy: Policy },
   ) {
-    this.follow('boot', target.boot);
-    this.follow('sandbox', target.sandbox);
+    this.follow('boot', parts.boot);
+    this.follow('sandbox', parts.sandbox);
     this.machines.monitor = { value: null };
     target.on('supervisor', (m: MonitorMessage) => this.onSupervisor(m));
     target.on('violation', () => this.violations++);
@@ -139,8 +151,8 @@ export class InspectSource {
     this.machines.emulator = emulators;
     const r = this.result;
     const program: ProgramView = r
-      ? { pid: this.target.pid, running: false, exitCode: r.exitCode, signal: r.signal }
-      : { pid: this.target.pid, running: this.target.running };
+      ? { pid: this.target.pid ?? null, running: false, exitCode: r.exitCode, signal: r.signal }
+      : { pid: this.target.pid ?? null, running: this.target.running };
     this.policyLines ??= this.options.policy.normalized();
     return { time: Date.now(), machines: structuredClone(this.machines), pool, violations: this.violations, program, policy: [...this.policyLines] };
   }
@@ -179,7 +191,7 @@ export class InspectSource {
 
   /** One pass over the shared words: the counts (one atomic load) and each slot's state. */
   private read(): { pool: PoolView; emulators: MachineView } {
-    const wd = this.target.supervisor;
+    const wd = this.parts.supervisor;
     const list: EmulatorView[] = [];
     for (let i = 0; i < wd.maxEmulators; i++) {
       const s = wd.slot(i);

@@ -284,7 +284,7 @@ function load(): Addon {
   } catch (cause) {
     throw new TsydError(
       'ENOADDON',
-      'tsyd: the native addon is not built (build/Release/tsyd.node): run `npm install` in the tsyd checkout',
+      'tsyd: the native addon is not built (build/Release/tsyd.node; installed with --ignore-scripts?): run `npm rebuild tsyd` where tsyd is installed, or `npm install` in a tsyd checkout',
       { cause },
     );
   }

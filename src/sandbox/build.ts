@@ -5,12 +5,12 @@ import { basename, dirname, resolve } from 'node:path';
 import { linksOnTheWay } from './symlink-walk.js';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
-import { loadPolicyFile, parseRule, type Statement } from './rules.js';
+import { loadPolicyFile, parseRule, type RuleSource, type Statement } from './rules.js';
 import { policyFilesNames } from './policy-files.js';
 import { passwdHomes } from './secrets.js';
 
 /** One source of rules: a rule text (`-m`), a policy file (`-P`) or a built-in profile (`-p`). */
-export type PolicyInput = { rule: string } | { file: string } | { profile: string };
+export type PolicyInput = { rule: string; source?: RuleSource } | { file: string } | { profile: string };
 
 /**
  * The statements of `inputs` in order. No input at all means the default profile (user):
@@ -21,8 +21,9 @@ export function policyStatements(inputs: PolicyInput[], context: () => ProfileCo
   if (inputs.length === 0) return profileStatements(DEFAULT_PROFILE, context());
   const statements: Statement[] = [];
   let ctx: ProfileContext | undefined;
-  for (const input of inputs) {
-    if ('rule' in input) statements.push(parseRule(input.rule, { kind: 'arg' }));
+  for (const [i, input] of inputs.entries()) {
+    // A rule says where it came from (the CLI: `-m`); the library's are its `policy` entries.
+    if ('rule' in input) statements.push(parseRule(input.rule, input.source ?? { kind: 'library', index: i + 1 }));
     else if ('file' in input) statements.push(...loadPolicyFile(input.file));
     else statements.push(...profileStatements(input.profile, (ctx ??= context())));
   }

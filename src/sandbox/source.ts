@@ -4,16 +4,20 @@ import { PolicyError } from '../errors.js';
 
 export type RuleSource =
   | { kind: 'arg' }
+  /** The `index`-th entry (from 1) of the library's `policy` option. */
+  | { kind: 'library'; index: number }
   | { kind: 'file'; file: string; line: number; col?: number }
   | { kind: 'profile'; name: string }
   | { kind: 'data' }
   | { kind: 'runtime' };
 
-/** `-m`, `FILE:LINE:COL`, `profile NAME`, `policy data` or the program; `offset` moves the column right. */
+/** `-m`, `library rule N`, `FILE:LINE:COL`, `profile NAME`, `policy data` or the program; `offset` moves the column right. */
 export function describeSource(source: RuleSource, offset = 0): string {
   switch (source.kind) {
     case 'arg':
       return '-m';
+    case 'library':
+      return `library rule ${source.index}`;
     case 'file':
       return `${source.file}:${source.line}:${(source.col ?? 1) + offset}`;
     case 'profile':

@@ -1,8 +1,9 @@
 // The library's options, normalised in one place: defaults (options, then TSYD_* variables),
 // validation with errors that say what, where and why, and the policy built and checked. What
 // comes out is everything the sandbox needs, typed; nothing downstream reads an option again.
+import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { PolicyError, UsageError } from '../errors.js';
+import { errnoName, errnoText, PolicyError, SystemCallError, UsageError } from '../errors.js';
 import { defaultLogFormat, isLogFormat, isLogLevel, type LogFormat, type LogLevel } from '../log.js';
 import type { ExportMode } from '../machines/boot.machine.js';
 import { buildPolicy, profileContext, type PolicyInput } from '../sandbox/build.js';
@@ -55,11 +56,28 @@ export interface SpawnOptions {
    * never. @default 'stdin'
    */
   foreground?: boolean | 'stdin';
+  /** Aborting it ends the program: SIGTERM, then SIGKILL after `killGrace` ms; `result.aborted`, `error.code` 'ABORT_ERR'. */
+  signal?: AbortSignal;
+  /** Milliseconds the program may run; then as `signal`: `result.timedOut`, `error.code` 'ETIMEDOUT'. @default no limit */
+  timeout?: number;
+  /** Milliseconds between the SIGTERM and the SIGKILL of `signal`, `timeout` and `maxBuffer`. @default 5000 */
+  killGrace?: number;
+  /**
+   * Piped stdout/stderr are gathered into `result.stdout`/`result.stderr` (the streams stay
+   * readable on the process too); false leaves them to the caller alone. @default true
+   */
+  buffer?: boolean;
+  /** Most bytes gathered per stream; past it the program is killed (as `timeout`), error code 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'. @default 100 MiB */
+  maxBuffer?: number;
+  /** Written to the program's stdin, which is then closed; stdin becomes 'pipe'. */
+  input?: string | Uint8Array;
 }
 
 /** Defaults, justified in README (Pool). */
 export const DEFAULT_MAX_EMULATORS = 128;
 export const DEFAULT_KEEP_ALIVE_MS = 5000;
+export const DEFAULT_KILL_GRACE_MS = 5000;
+export const DEFAULT_MAX_BUFFER = 100 * 1024 * 1024;
 
 /** Everything a sandbox is started with, validated. */
 export interface SandboxConfig {
@@ -90,6 +108,12 @@ export interface SandboxConfig {
   exportMode?: ExportMode;
   /** TSYD_FAULT: test-only faults. */
   fault?: string;
+  signal?: AbortSignal;
+  timeout?: number;
+  killGrace: number;
+  buffer: boolean;
+  maxBuffer: number;
+  input?: string | Uint8Array;
 }
 
 function envOr(name: string): string | undefined {
@@ -142,9 +166,50 @@ function sandboxPolicy(file: string, options: SpawnOptions): Policy {
   return policy;
 }
 
-/** Throws UsageError/PolicyError (exit 125) or SystemCallError('execve') (126/127). */
+/** A whole number of milliseconds (setTimeout's range) or bytes, `min` or more. */
+function wholeNumber(name: string, value: unknown, min: number, max = 2 ** 31 - 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(`option ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** SAFETY of the message: the program would otherwise start elsewhere than asked, or fail with a path that names the program. */
+function checkCwd(cwd: string | undefined): void {
+  if (cwd === undefined) return;
+  if (typeof cwd !== 'string' || cwd === '') throw new UsageError(`option cwd must be a directory path, got ${JSON.stringify(cwd)}`);
+  let errno: number | undefined;
+  try {
+    if (!statSync(cwd).isDirectory()) errno = 20; // ENOTDIR
+  } catch (err) {
+    errno = (err as NodeJS.ErrnoException).errno !== undefined ? -(err as NodeJS.ErrnoException).errno! : 2;
+  }
+  if (errno === undefined) return;
+  const error = new SystemCallError('chdir', errno, { path: cwd });
+  error.message = `option cwd: cannot change directory to '${cwd}': ${errnoText(errno)} (${errnoName(errno)})`;
+  throw error;
+}
+
+/** stdio with `input`: stdin becomes 'pipe'; an explicit other stdin is refused. */
+function stdioFor(options: SpawnOptions): SandboxConfig['stdio'] {
+  const stdio = options.stdio ?? 'inherit';
+  if (options.input === undefined) return stdio;
+  if (typeof options.input !== 'string' && !(options.input instanceof Uint8Array)) throw new UsageError('option input must be a string or a Buffer/Uint8Array');
+  if (!Array.isArray(stdio)) return ['pipe', stdio, stdio];
+  if (stdio[0] !== 'pipe') throw new UsageError(`option input needs stdin piped: stdio[0] is ${JSON.stringify(stdio[0])}, expected 'pipe'`);
+  return stdio;
+}
+
+function abortSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (!(signal instanceof AbortSignal)) throw new UsageError('option signal must be an AbortSignal');
+  return signal;
+}
+
+/** Throws UsageError/PolicyError (exit 125), SystemCallError('chdir') for a bad cwd (125) or SystemCallError('execve') (126/127). */
 export function normaliseOptions(file: string, args: string[], options: SpawnOptions): SandboxConfig {
   // In this order: a bad option is reported before a missing program.
+  checkCwd(options.cwd);
   const policy = sandboxPolicy(file, options);
   const logLevel = options.logLevel ?? envLogLevel();
   const logFd = options.logFd ?? (envOr('TSYD_LOG_FD') !== undefined ? fdNumber('TSYD_LOG_FD', process.env.TSYD_LOG_FD!) : 2);
@@ -158,13 +223,18 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
   const maxBlockingCalls = positiveInt('maxBlockingCalls', options.maxBlockingCalls ?? envOr('TSYD_BLOCKING_MAX') ?? DEFAULT_MAX_JOBS, 65536);
   const exportMode = envExportMode();
   const env = options.env ?? process.env;
+  const signal = abortSignal(options.signal);
+  const timeout = options.timeout === undefined ? undefined : wholeNumber('timeout', options.timeout, 1);
+  const killGrace = options.killGrace === undefined ? DEFAULT_KILL_GRACE_MS : wholeNumber('killGrace', options.killGrace, 0);
+  const maxBuffer = options.maxBuffer === undefined ? DEFAULT_MAX_BUFFER : wholeNumber('maxBuffer', options.maxBuffer, 1, 2 ** 32);
+  const stdio = stdioFor(options);
   return {
     file,
     path: resolveProgram(file, env.PATH, options.cwd),
     argv: [file, ...args],
     env,
     cwd: options.cwd,
-    stdio: options.stdio ?? 'inherit',
+    stdio,
     policy,
     logLevel,
     logFd,
@@ -180,5 +250,11 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
     syncWakeup: process.env.TSYD_SYNC_WAKEUP !== '0',
     exportMode,
     fault: envOr('TSYD_FAULT'),
+    signal,
+    timeout,
+    killGrace,
+    buffer: options.buffer !== false,
+    maxBuffer,
+    input: options.input,
   };
 }

@@ -16,13 +16,35 @@ export interface SandboxResult {
   /** Accesses the policy denied (the first 1000; `violationCount` has the total). */
   violations: Violation[];
   violationCount: number;
-  /** Why the program could not be started (exit code 126/127), or why the supervisor failed. */
+  /**
+   * Why the program could not be started (127 not found, 126 not executable, 125 a bad option,
+   * policy or cwd), why it was killed (`signal`, `timeout`, `maxBuffer`), or why the supervisor failed.
+   */
   error?: TsydError;
   /**
    * False when an emulator thread could not be stopped (blocked in a call that ignores
    * signals): the process then cannot exit normally, as Node waits for its threads.
    */
   cleanShutdown: boolean;
+  /** The program's output, when its stdout/stderr was 'pipe' (and `buffer` not false); at most `maxBuffer` bytes. */
+  stdout?: string;
+  stderr?: string;
+  /** Killed because `timeout` passed (`error.code` 'ETIMEDOUT'). */
+  timedOut: boolean;
+  /** Killed (or never started) because `signal` aborted (`error.code` 'ABORT_ERR'). */
+  aborted: boolean;
+}
+
+/** The exit status of a sandbox that could not start: 127/126 for the program, else 125. */
+export function startFailureExitCode(error: unknown): number {
+  return error instanceof SystemCallError && error.syscall === 'execve' ? startFailureStatus(error.errno) : 125;
+}
+
+/** The result of a sandbox whose program never started: bad options, policy, program or cwd. */
+export function failedResult(error: unknown): SandboxResult {
+  const err = error instanceof TsydError ? error : new TsydError('EINTERNAL', `internal error: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  const aborted = err.code === 'ABORT_ERR';
+  return { exitCode: startFailureExitCode(err), signal: null, violations: [], violationCount: 0, error: err, cleanShutdown: true, timedOut: false, aborted };
 }
 
 export function signalName(n: number): NodeJS.Signals | null {
@@ -45,6 +67,8 @@ export function sandboxResult(program: SandboxContext, boot: BootOutput, file: s
     violations: denials.violations,
     violationCount: denials.violationCount,
     cleanShutdown: boot.cleanShutdown,
+    timedOut: false,
+    aborted: false,
   };
   if (program.startFailure) result.error = new SystemCallError(program.startFailure.syscall, program.startFailure.errno, { path: file });
   else if (boot.error !== undefined) result.error = new TsydError('ESUPERVISOR', `supervisor failed: ${boot.error}`);

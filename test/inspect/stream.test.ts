@@ -2,6 +2,8 @@
 // grows (FIFO opens that hold their emulator: TSYD_FAULT=inline-blocking), and the sampler of
 // the shared words runs only while 'inspect' has listeners.
 import { test } from 'uvu';
+import type { EventEmitter } from 'node:events';
+import { internals } from '../../src/supervisor/internals.js';
 import * as assert from 'uvu/assert';
 import type { InspectEvent } from '../../src/index.js';
 import { fixture } from '../helpers/fixtures.js';
@@ -24,14 +26,14 @@ test('inspect(): machines, pool and program of a growing pool; events only while
     // Every 'inspect' emission, listened to or not.
     const emitted: InspectEvent[] = [];
     const emit = child.emit.bind(child);
-    child.emit = (name: string | symbol, ...args: unknown[]) => {
+    (child as EventEmitter).emit = (name: string | symbol, ...args: unknown[]) => {
       if (name === 'inspect') emitted.push(args[0] as InspectEvent);
-      return emit(name, ...args);
+      return (emit as EventEmitter['emit'])(name, ...args);
     };
     const sampled = () => emitted.filter((e) => e.type === 'pool' || (e.type === 'machine' && e.machine === 'emulator')).length;
     const out = collect(child.stdout);
     await until(() => out.text().includes('started'), 'the program started');
-    await until(() => child.supervisor.counts().busy >= 3, 'three emulators blocked in FIFO opens');
+    await until(() => internals(child).supervisor.counts().busy >= 3, 'three emulators blocked in FIFO opens');
     await sleep(400);
     assert.is(sampled(), 0, 'nobody listens: the shared words are not sampled');
 

@@ -6,6 +6,7 @@
 // every state of every machine must have been seen, but those tagged 'error' (a crash, a
 // critical failure: test/reliability provokes those).
 import { test } from 'uvu';
+import { internals } from '../../src/supervisor/internals.js';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -49,7 +50,7 @@ function coverageProblems(machines: Record<string, AnyStateMachine>, seen: Recor
 const READ_ALL = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
 
 function merge(into: Record<string, Set<string>>, child: SandboxedProcess): void {
-  for (const [name, states] of Object.entries(child.stateVisits())) {
+  for (const [name, states] of Object.entries(internals(child).stateVisits())) {
     into[name] ??= new Set();
     for (const s of states) into[name]!.add(s);
   }
@@ -84,13 +85,13 @@ test('workload: a FIFO flood grows the pool; helpers retire; the program exits',
   });
   const out = collect(child.stdout);
   await until(() => out.text().includes('started'), 'the program started');
-  await until(() => child.supervisor.counts().busy >= 3, 'three emulators blocked in FIFO opens');
+  await until(() => internals(child).supervisor.counts().busy >= 3, 'three emulators blocked in FIFO opens');
   child.stdin!.write('regular\n');
   await until(() => out.text().includes('regular '), 'the regular open answered by a helper');
   for (const f of fifos) releaseFifo(f);
   child.stdin!.write('join\n');
   await until(() => out.text().includes('joined'), 'the FIFO threads finished');
-  await until(() => child.supervisor.counts().curr === 1, 'helpers retired down to the core size', 5000);
+  await until(() => internals(child).supervisor.counts().curr === 1, 'helpers retired down to the core size', 5000);
   child.stdin!.write('exit\n');
   const r = await child.result;
   assert.is(r.exitCode, 0);

@@ -4,6 +4,7 @@
 //
 //   TSYD_SOAK_SEED=123 npx uvu dist/test/reliability 'faults.test.js$'
 import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
+import { internals } from '../../src/supervisor/internals.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
@@ -67,9 +68,9 @@ async function faultRun(kind: 'throw-on' | 'crash-on', threads: number, iteratio
   // At rest again: no request counted busy, the pool back to its core size (helpers retired,
   // dead emulators replaced).
   await until(() => {
-    const c = child.supervisor.counts();
+    const c = internals(child).supervisor.counts();
     return c.busy === 0 && c.curr === 2;
-  }, `counts back to busy 0, curr 2 (now ${JSON.stringify(child.supervisor.counts())})`, 5000);
+  }, `counts back to busy 0, curr 2 (now ${JSON.stringify(internals(child).supervisor.counts())})`, 5000);
   child.stdin!.end('x');
   const r = await child.result;
   closeSync(logFd);
@@ -83,7 +84,7 @@ async function faultRun(kind: 'throw-on' | 'crash-on', threads: number, iteratio
     stderr: err.text(),
     events,
     records: readRecords(logFile),
-    counts: child.supervisor.counts(),
+    counts: internals(child).supervisor.counts(),
   };
 }
 
@@ -193,12 +194,12 @@ test(`library: the program killed by SIGKILL at ${KILLS} random points while bus
       await until(() => out.text().includes('ready'), `ready; ${where}`);
       child.stdin!.write('g');
       await sleep(delay);
-      const sandbox = [child.pid, ...descendants(child.pid)];
+      const sandbox = [child.pid!, ...descendants(child.pid!)];
       child.kill('SIGKILL');
       const r = await child.result;
       assert.is(r.exitCode, 137, where);
       assert.ok(r.cleanShutdown, `every supervisor thread ended; ${where}`);
-      assert.equal(child.supervisor.counts(), { curr: 0, busy: 0 }, where);
+      assert.equal(internals(child).supervisor.counts(), { curr: 0, busy: 0 }, where);
       await until(() => sandbox.every(dead), `every process of the sandbox ended (${sandbox.filter((p) => !dead(p)).join(' ')}); ${where}`, 3000);
     } finally {
       s.denied.close();

@@ -1,6 +1,7 @@
 // The supervisor threads' own hardening: a private fs and close-on-exec fds, self-confinement
 // by lock mode, exit 101 when confinement fails, and the exported filters.
 import { execFileSync } from 'node:child_process';
+import { internals } from '../../src/supervisor/internals.js';
 import { openSync, closeSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,7 +17,7 @@ import { collect, makeFifos, releaseFifo, until } from './helpers.js';
 const seccompMode = (tid: number) => Number(/^Seccomp:\s*(\d)/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]);
 
 function emulatorTids(child: ReturnType<typeof spawn>): number[] {
-  const wd = child.supervisor;
+  const wd = internals(child).supervisor;
   const tids: number[] = [];
   for (let i = 0; i < wd.maxEmulators; i++) {
     const s = wd.slot(i);
@@ -37,7 +38,7 @@ async function holdOpen(rules: string[]) {
   });
   const out = collect(child.stdout);
   await until(() => out.text().includes('ready'), 'ready');
-  await until(() => emulatorTids(child).length >= 2 && child.supervisor.ctl[Ctl.monitorTid]! > 0, 'the pool is up');
+  await until(() => emulatorTids(child).length >= 2 && internals(child).supervisor.ctl[Ctl.monitorTid]! > 0, 'the pool is up');
   return { child, dir, release: () => releaseFifo(fifo!) };
 }
 
@@ -48,7 +49,7 @@ test('supervisor threads share the fd table (Node wakes worker loops by fd numbe
   // A private table made V8's platform threads write wake-ups to fd numbers closed there (abort).
   const fd = openSync(`${dir}/mainfile`, 'r');
   const mine = readlinkSync(`/proc/self/fd/${fd}`);
-  const monitorTid = child.supervisor.ctl[Ctl.monitorTid]!;
+  const monitorTid = internals(child).supervisor.ctl[Ctl.monitorTid]!;
   const umaskOf = (tid: number) => /^Umask:\s*(\d+)/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1];
   for (const tid of [monitorTid, ...emulatorTids(child)]) {
     assert.is(readlinkSync(`/proc/self/task/${tid}/fd/${fd}`), mine, `thread ${tid} shares the fd table`);
@@ -76,7 +77,7 @@ test('supervisor threads share the fd table (Node wakes worker loops by fd numbe
 
 test('lock:on: emulator, monitor and interrupter threads carry a seccomp filter, the main thread none', async () => {
   const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:on']);
-  const wd = child.supervisor;
+  const wd = internals(child).supervisor;
   for (const tid of emulatorTids(child)) assert.is(seccompMode(tid), 2, `emulator ${tid} confined`);
   await until(() => seccompMode(wd.ctl[Ctl.monitorTid]!) === 2, 'the monitor confined');
   await until(() => wd.ctl[Ctl.interrupterTid]! > 0 && seccompMode(wd.ctl[Ctl.interrupterTid]!) === 2, 'the interrupter confined');
@@ -87,14 +88,14 @@ test('lock:on: emulator, monitor and interrupter threads carry a seccomp filter,
 
 test('lock:off: no supervisor thread is confined', async () => {
   const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:off']);
-  for (const tid of [child.supervisor.ctl[Ctl.monitorTid]!, ...emulatorTids(child)]) assert.is(seccompMode(tid), 0);
+  for (const tid of [internals(child).supervisor.ctl[Ctl.monitorTid]!, ...emulatorTids(child)]) assert.is(seccompMode(tid), 0);
   release();
   assert.is((await child.result).exitCode, 0);
 });
 
 test('lock:exec: confined once the program runs', async () => {
   const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:exec']);
-  const wd = child.supervisor;
+  const wd = internals(child).supervisor;
   await until(() => emulatorTids(child).every((t) => seccompMode(t) === 2), 'emulators confine themselves', 3000);
   await until(() => seccompMode(wd.ctl[Ctl.monitorTid]!) === 2, 'the monitor confines itself (confine-when-locked)', 3000);
   release();

@@ -5,6 +5,7 @@
 // (Before: 130 threads in FIFO opens held all 128 emulators, every other call hung, tsyd sat at
 // ~1.2 GB.)
 import { chmodSync, constants, openSync, closeSync, readFileSync, readdirSync, writeSync } from 'node:fs';
+import { internals } from '../../src/supervisor/internals.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
@@ -36,9 +37,9 @@ const statusMiB = (pid: number, field: string) => Number(new RegExp(`^${field}:\
 const rssMiB = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]) / 1024;
 
 function blockedJobs(child: ReturnType<typeof spawn>): number {
-  const jobs = child.supervisor.jobs();
+  const jobs = internals(child).supervisor.jobs();
   let n = 0;
-  for (let i = 0; i < child.supervisor.maxJobs; i++) if (Atomics.load(jobs, i * 8 + Job.state) === JobState.blocking) n++;
+  for (let i = 0; i < internals(child).supervisor.maxJobs; i++) if (Atomics.load(jobs, i * 8 + Job.state) === JobState.blocking) n++;
   return n;
 }
 
@@ -58,7 +59,7 @@ test('300 threads in FIFO opens: no emulator is held, the pool stays at its core
   child.stdin!.write('regular\n');
   await until(() => out.text().includes('regular '), 'the regular open answered');
   assert.match(out.text(), 'regular ok');
-  const counts = child.supervisor.counts();
+  const counts = internals(child).supervisor.counts();
   assert.is(counts.curr, 2, 'the pool did not grow');
   assert.is(counts.busy, 0, 'no emulator is held');
   assert.is(threadNames().filter((n) => n === 'tsyd_blk').length, 300);
@@ -174,7 +175,7 @@ test('a call handed to an idle job thread right before its emulator confines its
   // second open (the program's first call after the lock), hands it to that thread, and only
   // then confines itself, on its next turn: the thread, created unconfined, must leave — before,
   // it left with the open, and the program waited for ever.
-  child.supervisor.lock();
+  internals(child).supervisor.lock();
   child.stdin!.write('next\n');
   await until(() => blockedJobs(child) === 1, 'the second open waits on a job thread', 3000);
   feedFifo(second!, 'two');
@@ -212,7 +213,7 @@ for (const mode of ['connect', 'send'] as const) {
     child.stdin!.write('regular\n');
     await until(() => out.text().includes('regular '), 'the regular open answered');
     assert.match(out.text(), 'regular ok');
-    assert.is(child.supervisor.counts().curr, 2, 'the pool did not grow');
+    assert.is(internals(child).supervisor.counts().curr, 2, 'the pool did not grow');
     child.stdin!.write('exit\n');
     const r = await child.result;
     assert.is(r.exitCode, 0);
@@ -248,7 +249,7 @@ test('truncates of a leased file wait on job threads, not emulators (the lease h
   await until(() => blockedJobs(child) === 6, `the truncates wait on job threads (${blockedJobs(child)})`);
   child.stdin!.write('go\n');
   await until(() => out.text().includes('R'), 'another call answered meanwhile');
-  const counts = child.supervisor.counts();
+  const counts = internals(child).supervisor.counts();
   assert.is(counts.curr, 2, 'the pool did not grow');
   assert.is(counts.busy, 0, 'no emulator is held');
   holder.child.stdin!.end();
@@ -271,11 +272,11 @@ test('100 threads in a blocking sendmmsg into a peer that never reads: job threa
   try {
     const out = collect(child.stdout);
     await until(() => out.text().includes('started'), 'the program started');
-    await until(() => blockedJobs(child) >= 90, `the sendmmsg calls wait on job threads (${blockedJobs(child)}, pool ${child.supervisor.counts().curr})`);
+    await until(() => blockedJobs(child) >= 90, `the sendmmsg calls wait on job threads (${blockedJobs(child)}, pool ${internals(child).supervisor.counts().curr})`);
     child.stdin!.write('regular\n');
     await until(() => out.text().includes('regular '), 'the regular open answered');
     assert.match(out.text(), 'regular ok');
-    assert.is(child.supervisor.counts().curr, 2, 'the pool did not grow');
+    assert.is(internals(child).supervisor.counts().curr, 2, 'the pool did not grow');
     child.stdin!.write('drain\n');
     await until(() => out.text().includes('done '), 'every sendmmsg returned once the peer read', 20_000);
     const done = /done n=100 calls=(\d+) errors=(\d+) eagain=\d+ max=(\d+) msgs=(\d+)/.exec(out.text());

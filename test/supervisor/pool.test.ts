@@ -4,6 +4,7 @@
 // the test-only TSYD_FAULT=inline-blocking makes a FIFO open block its emulator again, as a
 // call on a slow file system would, so that the pool must grow.
 import { readdirSync, readFileSync } from 'node:fs';
+import { internals } from '../../src/supervisor/internals.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from '../../src/index.js';
@@ -36,11 +37,11 @@ test('FIFO flood: the pool grows past the core size, a regular open completes, h
   const events = poolEvents(child);
   const out = collect(child.stdout);
   await until(() => out.text().includes('started'), 'the program started');
-  await until(() => child.supervisor.counts().busy >= 4, 'four emulators blocked in FIFO opens');
+  await until(() => internals(child).supervisor.counts().busy >= 4, 'four emulators blocked in FIFO opens');
   child.stdin!.write('regular\n');
   await until(() => out.text().includes('regular '), 'the regular open answered');
   assert.match(out.text(), 'regular ok');
-  const grown = child.supervisor.counts();
+  const grown = internals(child).supervisor.counts();
   assert.ok(grown.curr >= 5, `the pool grew past 4 blocked emulators: curr=${grown.curr}`);
   const helpers = events.filter((e) => e.type === 'pool.spawned' && e.kind === 'helper');
   assert.ok(helpers.length >= 3, `helper spawns were recorded: ${JSON.stringify(events)}`);
@@ -49,9 +50,9 @@ test('FIFO flood: the pool grows past the core size, a regular open completes, h
   child.stdin!.write('join\n');
   await until(() => out.text().includes('joined'), 'the FIFO threads finished');
   for (let i = 0; i < 4; i++) assert.match(out.text(), `fifo ${i} opened`);
-  await until(() => child.supervisor.counts().curr === 2, 'helpers retired down to the core size', 5000);
+  await until(() => internals(child).supervisor.counts().curr === 2, 'helpers retired down to the core size', 5000);
   assert.ok(events.some((e) => e.type === 'pool.retired'), 'retirements were recorded');
-  assert.is(child.supervisor.counts().busy, 0);
+  assert.is(internals(child).supervisor.counts().busy, 0);
   child.stdin!.write('exit\n');
   const r = await child.result;
   assert.is(r.exitCode, 0);
@@ -77,7 +78,7 @@ test('capacity: with TSYD_NPROC_MAX reached the alert is logged, nothing crashes
   const out = collect(child.stdout);
   await until(() => out.text().includes('started'), 'the program started');
   await until(() => events.some((e) => e.type === 'pool.capacity_exceeded'), 'the capacity alert');
-  const counts = child.supervisor.counts();
+  const counts = internals(child).supervisor.counts();
   assert.is(counts.curr, 3);
   assert.is(counts.busy, 3);
   child.stdin!.write('regular\n'); // waits in the kernel: no emulator is free
@@ -107,7 +108,7 @@ async function interruptRun(restart: boolean) {
   await until(() => out.text().includes('ready'), 'the program is ready');
   // Wait until the FIFO open is registered as blocking in an emulator.
   const blocked = () => {
-    for (let i = 0; i < child.supervisor.maxEmulators; i++) if (child.supervisor.slot(i)[28] === 1) return true;
+    for (let i = 0; i < internals(child).supervisor.maxEmulators; i++) if (internals(child).supervisor.slot(i)[28] === 1) return true;
     return false;
   };
   await until(blocked, 'the emulated open is blocked');
@@ -121,14 +122,14 @@ test('interruption: a handler without SA_RESTART makes the blocked emulated open
   assert.is(r.exitCode, 0);
   assert.match(out.text(), 'open errno=4');
   assert.match(out.text(), 'handled=1');
-  assert.is(child.supervisor.counts().busy, 0);
+  assert.is(internals(child).supervisor.counts().busy, 0);
 });
 
 test('interruption: with SA_RESTART the open is not interrupted and completes when a writer comes', async () => {
   const { child, out, fifo } = await interruptRun(true);
   await new Promise((r) => setTimeout(r, 300)); // several interrupter cycles
   assert.not.match(out.text(), 'open ', 'still blocked');
-  assert.is(child.supervisor.counts().busy, 1);
+  assert.is(internals(child).supervisor.counts().busy, 1);
   releaseFifo(fifo);
   const r = await child.result;
   assert.is(r.exitCode, 0);
@@ -149,7 +150,7 @@ test('the program killed while emulators are blocked: 137 promptly, no thread, f
     emulators: 2,
     logLevel: 'silent',
   });
-  await until(() => child.supervisor.counts().busy >= 3, 'three blocked emulators');
+  await until(() => internals(child).supervisor.counts().busy >= 3, 'three blocked emulators');
   const t0 = Date.now();
   child.kill('SIGKILL');
   const r = await child.result;
@@ -157,10 +158,10 @@ test('the program killed while emulators are blocked: 137 promptly, no thread, f
   assert.is(r.exitCode, 137);
   assert.ok(r.cleanShutdown, 'every supervisor thread ended');
   assert.ok(took < 3000, `ended within 3 s (took ${took} ms)`);
-  assert.equal(child.supervisor.counts(), { curr: 0, busy: 0 });
+  assert.equal(internals(child).supervisor.counts(), { curr: 0, busy: 0 });
   await until(() => threads() <= before.threads, `threads back to ${before.threads} (now ${threads()})`, 3000);
   assert.is(fds(), before.fds, 'no fd left behind');
-  assert.throws(() => process.kill(child.pid, 0), 'the program is gone (reaped)');
+  assert.throws(() => process.kill(child.pid!, 0), 'the program is gone (reaped)');
 });
 
 test('an emulator that dies mid-request: the request is answered (EACCES), counts stay exact, it is replaced', async () => {
@@ -185,7 +186,7 @@ test('an emulator that dies mid-request: the request is answered (EACCES), count
   const dead = events.find((e) => e.type === 'pool.dead');
   assert.ok(dead && dead.type === 'pool.dead' && dead.answered, `the dead emulator's request was answered: ${JSON.stringify(events)}`);
   assert.ok(events.filter((e) => e.type === 'pool.spawned').length >= 2, 'a replacement was spawned');
-  assert.equal(child.supervisor.counts(), { curr: 0, busy: 0 });
+  assert.equal(internals(child).supervisor.counts(), { curr: 0, busy: 0 });
 });
 
 test('emulators that keep dying are a critical failure: exit 101, the program is killed', async () => {
