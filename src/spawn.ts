@@ -19,6 +19,7 @@ import { native } from './native/addon.js';
 import { WorkerData } from './shared/worker-data.js';
 import { InspectSource, notStartedSnapshot, type InspectSnapshot } from './inspect/stream.js';
 import { DecisionReader } from './supervisor/decisions.js';
+import { unconfinedWarning } from './sandbox/build.js';
 import { normaliseOptions, type SandboxConfig, type SpawnOptions } from './supervisor/options.js';
 import { monitorConfig } from './supervisor/thread-configs.js';
 import { reapLeftovers, spawnProgram, watchProgram, type SpawnedProgram } from './supervisor/program.js';
@@ -89,6 +90,7 @@ export class SandboxedProcess extends EventEmitter {
       return;
     }
     const logger = createLogger({ level: config.logLevel, fd: config.logFd, format: config.logFormat }).child({ module: 'supervisor' });
+    if (config.unconfined) process.nextTick(() => warnUnconfined(this, logger, file));
     const decisions = new DecisionReader({ access: (a) => this.emit('access', a), violation: (v) => this.emit('violation', v) }, config.record);
     let running: SandboxParts | undefined;
     const bootLogic = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, (r) => (running = r)) });
@@ -300,4 +302,10 @@ export function spawn(file: string, args: string[] = [], options: SpawnOptions =
 /** Runs `file` to the end; resolves with the one result shape, also when it fails. Never rejects. */
 export async function run(file: string, args: string[] = [], options: SpawnOptions = {}): Promise<SandboxResult> {
   return spawn(file, args, options).result;
+}
+
+/** The one warning of a sandbox with no capability on: to the 'warning' listeners (the CLI prints it), else logged. */
+function warnUnconfined(child: SandboxedProcess, logger: TsydLogger, file: string): void {
+  const message = unconfinedWarning(file);
+  if (!child.emit('warning', { code: 'UNCONFINED', message })) logger.warn({ ctx: 'spawn', op: 'run_unconfined' }, message);
 }

@@ -2,7 +2,8 @@
 import { UsageError } from '../errors.js';
 import { isLogFormat, isLogLevel, type LogFormat, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
-import { CAPABILITIES } from '../sandbox/capabilities.js';
+import { unknownName } from '../shared/did-you-mean.js';
+import { COMMAND_USAGE, type HelpTopic } from './usage.js';
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress, type InspectAddress } from '../inspect/address.js';
 import { isProfile, unknownProfile } from '../sandbox/profiles.js';
 
@@ -11,8 +12,8 @@ export interface RunCommand {
   policy: PolicyInput[];
   audit: boolean;
   logLevel?: LogLevel;
-  logFd?: number;
   logFormat?: LogFormat;
+  logFd?: number;
   /** `--inspect[=[HOST:]PORT]`, `--inspect-wait` (wait: start the program once a page is connected). */
   inspect?: InspectAddress & { wait: boolean };
   program: string;
@@ -31,8 +32,8 @@ export interface LearnCommand {
   /** --force: replace an existing output file. */
   force?: boolean;
   logLevel?: LogLevel;
-  logFd?: number;
   logFormat?: LogFormat;
+  logFd?: number;
   program: string;
   args: string[];
 }
@@ -43,49 +44,11 @@ export type Command =
   | { command: 'export'; mode: 'bpf' | 'pfc' }
   | { command: 'syscalls'; policy: PolicyInput[] }
   | { command: 'viz'; argv: string[] }
-  | { command: 'help' }
+  | { command: 'help'; topic?: HelpTopic }
+  | { command: 'usage' }
   | { command: 'version' };
 
-export const USAGE = `Usage:
-  tsyd run [-p PROFILE]... [-m RULE]... [-P FILE]... [--audit] [--log-level LEVEL] [--log-fd N]
-           [--log-format json|pretty] [--inspect[=[HOST:]PORT]] [--inspect-wait] -- PROG [ARGS...]
-  tsyd check [-p PROFILE]... [-m RULE]... [-P FILE]...   validate a policy and print it normalised
-  tsyd learn [-o|--output FILE] [--force] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
-                                           run PROG allowing everything, write the policy it needs
-                                           to FILE (default ./tsyd.policy; --force replaces a file)
-  tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
-  tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
-                                           filter answers it under that policy (none given: -p user)
-  tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...   draw the machines
-  tsyd --help | --version
-
-Policy (applied in command-line order, last match wins; none given: -p user):
-  -p off                     every access decided and allowed (for auditing and learning)
-  -p user                    read anywhere but secrets (~/.ssh, ~/.aws, /etc/shadow ...); write,
-                             create, delete in the working directory and temp dirs; exec system
-                             programs; network on loopback only
-  -p paranoid                only what a program needs to start; nothing else
-  sandbox/read:on            turn a capability on (${CAPABILITIES.join(', ')})
-  allow/read+/usr/***        allow a path glob (* ? ** and a trailing /*** for a whole tree)
-  deny/write+/etc/**         deny a path glob
-  allow/read-/usr/***        remove a rule
-  allow/net/connect+127.0.0.0/8!1024-65535   an address (CIDR) and port range
-  --audit                    log and report denials, then allow them
-
-Inspector (run):
-  --inspect[=[HOST:]PORT]    serve a live page of the supervisor while the program runs, on
-                             127.0.0.1 and any free port by default; the URL (with its token) is
-                             printed on stderr: tsyd: inspector at http://HOST:PORT/?token=TOKEN
-  --inspect-wait             start the program only once a page is connected (implies --inspect)
-
-Logs (run, learn): on a terminal, one line per record on stderr (tsyd: denied read of /etc/hostname
-(cat, pid 123)); JSON lines when stderr is not a terminal or with --log-fd; --log-format forces either.
-
-Exit status of run and learn: the program's; 128+N when killed by signal N; 127 not found;
-126 not executable; 125 tsyd could not start the sandbox.
-Environment: TSYD_LOG (level), TSYD_LOG_FD, TSYD_NPROC (core emulators), TSYD_NPROC_MAX (most
-emulators), TSYD_KEEP_ALIVE (ms a helper emulator idles before it retires), TSYD_EXPORT (bpf|pfc),
-TSYD_SKIP_SCMP (supervisor threads unconfined: debugging only).`;
+export { USAGE } from './usage.js';
 
 function value(argv: string[], i: number, flag: string): string {
   const v = argv[i + 1];
@@ -93,34 +56,57 @@ function value(argv: string[], i: number, flag: string): string {
   return v;
 }
 
+/** Marks an option whose value is the next argument. */
+const NEXT = Symbol('next');
+
+/** The value `a` gives option `short`/`long` (`-pX`, `--long=X`; NEXT for `-p X`, `--long X`), or undefined if `a` is another option. */
+function valued(a: string, short: string | undefined, long: string): string | typeof NEXT | undefined {
+  if (a === long || a === short) return NEXT;
+  if (a.startsWith(`${long}=`)) return a.slice(long.length + 1);
+  if (short !== undefined && a.startsWith(short) && a.length > 2 && !a.startsWith('--')) return a.slice(2);
+  return undefined;
+}
+
 function profileName(name: string): string {
   if (!isProfile(name)) throw new UsageError(unknownProfile(name));
   return name;
 }
 
+const COMMANDS = ['run', 'check', 'learn', 'export', 'viz', 'help'];
+const POLICY_OPTIONS = ['-p', '--profile', '-m', '--rule', '-P', '--policy-file', '-h', '--help'];
+const LOG_OPTIONS = ['--log-level', '--log-fd'];
+/** Each command's options, for "did you mean". */
+const OPTIONS: Record<'run' | 'check' | 'learn', string[]> = {
+  run: [...POLICY_OPTIONS, ...LOG_OPTIONS, '--audit', '--inspect', '--inspect-wait'],
+  check: POLICY_OPTIONS,
+  learn: [...POLICY_OPTIONS, ...LOG_OPTIONS, '-o', '--output'],
+};
+
+function unknownOption(a: string, cmd: 'run' | 'check' | 'learn'): UsageError {
+  const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+  return new UsageError(unknownName('option', name, OPTIONS[cmd], `see tsyd ${cmd} --help`));
+}
+
 export function parseArgs(argv: string[]): Command {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') return { command: 'help' };
+  // Bare `tsyd` is a usage error (125): the usage on stderr.
+  if (cmd === undefined) return { command: 'usage' };
+  if (cmd === '-h' || cmd === '--help') return { command: 'help' };
+  if (cmd === 'help') return helpOn(rest[0]);
   if (cmd === '-V' || cmd === '--version') return { command: 'version' };
   if (cmd === 'viz') return { command: 'viz', argv: rest };
-  if (cmd === 'export') {
-    const mode = rest[0];
-    // `export syscalls [POLICY OPTIONS]`: the program's call table under that policy.
-    if (mode === 'syscalls') {
-      const check = parseArgs(['check', ...rest.slice(1)]) as CheckCommand;
-      return { command: 'syscalls', policy: check.policy };
-    }
-    if ((mode !== 'bpf' && mode !== 'pfc') || rest.length !== 1) throw new UsageError(`export needs one mode, bpf, pfc or syscalls; got '${rest.join(' ')}'`);
-    return { command: 'export', mode };
+  if (cmd === 'export') return parseExport(rest);
+  if (cmd !== 'run' && cmd !== 'check' && cmd !== 'learn') {
+    if (cmd.startsWith('-')) throw new UsageError(unknownName('option', cmd, ['--help', '--version', '-h', '-V'], 'see tsyd --help'));
+    throw new UsageError(unknownName('command', cmd, COMMANDS, 'see tsyd --help'));
   }
-  if (cmd !== 'run' && cmd !== 'check' && cmd !== 'learn') throw new UsageError(`unknown command '${cmd}'; expected run, check, learn, export or viz (see tsyd --help)`);
   const policy: PolicyInput[] = [];
   let logLevel: LogLevel | undefined;
   let logFd: number | undefined;
-  let logFormat: LogFormat | undefined;
   let audit = false;
   let output: string | undefined;
   let force = false;
+  let logFormat: LogFormat | undefined;
   let inspect: RunCommand['inspect'];
   let i = 0;
   for (; i < rest.length; i++) {
@@ -129,35 +115,35 @@ export function parseArgs(argv: string[]): Command {
       i++;
       break;
     }
-    if (a === '-m') policy.push({ rule: value(rest, i++, a), source: { kind: 'arg' } });
-    else if (a.startsWith('-m') && a.length > 2) policy.push({ rule: a.slice(2), source: { kind: 'arg' } });
-    else if (a === '-P') policy.push({ file: value(rest, i++, a) });
-    else if (a.startsWith('-P') && a.length > 2) policy.push({ file: a.slice(2) });
-    else if (a === '-p') policy.push({ profile: profileName(value(rest, i++, a)) });
-    else if (a.startsWith('-p') && a.length > 2) policy.push({ profile: profileName(a.slice(2)) });
+    if (a === '-h' || a === '--help') return { command: 'help', topic: cmd };
+    const rule = valued(a, '-m', '--rule');
+    const file = rule === undefined ? valued(a, '-P', '--policy-file') : undefined;
+    const profile = rule === undefined && file === undefined ? valued(a, '-p', '--profile') : undefined;
+    const out = cmd === 'learn' ? valued(a, '-o', '--output') : undefined;
+    const v = (x: string | typeof NEXT) => (x === NEXT ? value(rest, i++, a) : x);
+    if (rule !== undefined) policy.push({ rule: v(rule), source: { kind: 'arg' } });
+    else if (file !== undefined) policy.push({ file: v(file) });
+    else if (profile !== undefined) policy.push({ profile: profileName(v(profile)) });
+    else if (out !== undefined) output = v(out);
+    else if (a === '--force' && cmd === 'learn') force = true;
     else if (a === '--audit' && cmd === 'run') audit = true;
     else if ((a === '--inspect' || a.startsWith('--inspect=')) && cmd === 'run') {
       const address = a === '--inspect' ? DEFAULT_INSPECT_ADDRESS : parseInspectAddress(a.slice('--inspect='.length));
       inspect = { ...address, wait: inspect?.wait ?? false };
     } else if (a === '--inspect-wait' && cmd === 'run') inspect = { ...(inspect ?? DEFAULT_INSPECT_ADDRESS), wait: true };
-    else if (a === '-o' && cmd === 'learn') output = value(rest, i++, a);
-    else if (a.startsWith('-o') && a.length > 2 && cmd === 'learn') output = a.slice(2);
-    else if (a === '--output' && cmd === 'learn') output = value(rest, i++, a);
-    else if (a.startsWith('--output=') && cmd === 'learn') output = a.slice('--output='.length);
-    else if (a === '--force' && cmd === 'learn') force = true;
     else if (a === '--log-level' || a.startsWith('--log-level=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
       if (!isLogLevel(v)) throw new UsageError(`--log-level must be one of trace, debug, info, notice, warn, error, alert, fatal, silent; got '${v}'`);
       logLevel = v;
-    } else if (a === '--log-fd' || a.startsWith('--log-fd=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
-      if (!/^\d+$/.test(v)) throw new UsageError(`--log-fd must be a file descriptor number, got '${v}'`);
-      logFd = Number(v);
     } else if (a === '--log-format' || a.startsWith('--log-format=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
       if (!isLogFormat(v)) throw new UsageError(`--log-format must be json or pretty, got '${v}'`);
       logFormat = v;
-    } else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option '${a}' for ${cmd} (see tsyd --help)`);
+    } else if (a === '--log-fd' || a.startsWith('--log-fd=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
+      if (!/^\d+$/.test(v)) throw new UsageError(`--log-fd must be a file descriptor number, got '${v}'`);
+      logFd = Number(v);
+    } else if (a.startsWith('-') && a !== '-') throw unknownOption(a, cmd);
     else break;
   }
   if (cmd === 'check') {
@@ -168,4 +154,34 @@ export function parseArgs(argv: string[]): Command {
   if (program === undefined) throw new UsageError(`${cmd} needs a program: tsyd ${cmd} [OPTIONS] -- PROG [ARGS...]`);
   if (cmd === 'learn') return { command: 'learn', policy, output, force, logLevel, logFd, logFormat, program, args };
   return { command: 'run', policy, audit, logLevel, logFd, logFormat, program, args, ...(inspect && { inspect }) };
+}
+
+/** `tsyd help [COMMAND]`. */
+function helpOn(topic: string | undefined): Command {
+  if (topic === undefined) return { command: 'help' };
+  if (!isHelpTopic(topic)) throw new UsageError(unknownName('command', topic, Object.keys(COMMAND_USAGE), 'see tsyd --help'));
+  return { command: 'help', topic };
+}
+
+function isHelpTopic(name: string): name is HelpTopic {
+  return Object.hasOwn(COMMAND_USAGE, name);
+}
+
+/** `export bpf|pfc` and `export syscalls [POLICY OPTIONS]`. */
+function parseExport(rest: string[]): Command {
+  const mode = rest[0];
+  if (mode === undefined || mode === '-h' || mode === '--help') {
+    if (mode === undefined) throw new UsageError('export needs a mode: bpf, pfc or syscalls (see tsyd export --help)');
+    return { command: 'help', topic: 'export' };
+  }
+  if (mode === 'syscalls') {
+    const check = parseArgs(['check', ...rest.slice(1)]);
+    if (check.command === 'help') return { command: 'help', topic: 'syscalls' };
+    return { command: 'syscalls', policy: (check as CheckCommand).policy };
+  }
+  if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls'], 'see tsyd export --help'));
+  const extra = rest[1];
+  if (extra === '-h' || extra === '--help') return { command: 'help', topic: 'export' };
+  if (extra !== undefined) throw new UsageError(`export ${mode} takes nothing more, got '${rest.slice(1).join(' ')}' (see tsyd export --help)`);
+  return { command: 'export', mode };
 }

@@ -5,6 +5,7 @@ import { isLoopback } from '../inspect/address.js';
 import type { RunCommand } from './args.js';
 import { normaliseOptions } from '../supervisor/options.js';
 import { supervise } from './supervise.js';
+import { printWarnings } from './warnings.js';
 
 export async function runInspected(cmd: RunCommand & { inspect: NonNullable<RunCommand['inspect']> }): Promise<number> {
   const options = { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat };
@@ -22,7 +23,10 @@ export async function runInspected(cmd: RunCommand & { inspect: NonNullable<RunC
   // then tsyd only waits; a signal ends it with the default action (nothing to clean up).
   if (cmd.inspect.wait) await inspector.pageConnected();
   try {
-    return await supervise(cmd.program, cmd.args, options, (child) => inspector.attach(child));
+    return await supervise(cmd.program, cmd.args, options, (child) => {
+      printWarnings(child);
+      inspector.attach(child);
+    });
   } finally {
     // The pages get the end (exit status, final counts) before tsyd exits; they keep showing it.
     await inspector.close();

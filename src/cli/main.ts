@@ -7,10 +7,12 @@ import { MACHINES } from '../machines/index.js';
 import { runViz } from './viz.js';
 import { startFailureStatus } from '../supervisor/program-path.js';
 import { buildPolicy } from '../sandbox/build.js';
-import { parseArgs, USAGE } from './args.js';
+import { parseArgs } from './args.js';
+import { COMMAND_USAGE, USAGE } from './usage.js';
 import { runInspected } from './inspect.js';
 import { runLearn } from './learn.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
+import { printWarnings } from './warnings.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -23,9 +25,13 @@ export async function main(argv: string[]): Promise<void> {
     const cmd = parseArgs(argv);
     switch (cmd.command) {
       case 'help':
-        process.stdout.write(`${USAGE}\n`);
+        process.stdout.write(`${cmd.topic === undefined ? USAGE : COMMAND_USAGE[cmd.topic]}\n`);
         code = 0;
         break;
+      case 'usage':
+        // Bare `tsyd`: a usage error like any other (125), the usage where errors go.
+        process.stderr.write(`${USAGE}\n`);
+        fail('no command given (see tsyd --help)', EXIT_START_FAILED);
       case 'version':
         process.stdout.write(`tsyd ${version()}\n`);
         code = 0;
@@ -52,7 +58,7 @@ export async function main(argv: string[]): Promise<void> {
         // TSYD_EXPORT=bpf|pfc: boot exports the filters first, then runs the program (as the
         // reference's boot()); a failed export runs nothing (125).
         if (cmd.inspect) code = await runInspected({ ...cmd, inspect: cmd.inspect });
-        else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat });
+        else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat }, printWarnings);
         break;
     }
   } catch (err) {

@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import type { AnyStateMachine } from 'xstate';
+import { unknownName } from '../shared/did-you-mean.js';
 import { toDot, toMermaid, toSvg, toSvgAll } from '../viz/index.js';
 
 export const VIZ_USAGE = `Usage: tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...
@@ -15,6 +16,8 @@ export const VIZ_USAGE = `Usage: tsyd viz [--format mermaid|dot|svg] [--out FILE
 Several machines in mermaid format give Markdown with one mermaid block each; in dot format, one
 digraph each. For a PNG: --format svg and a converter (rsvg-convert, a browser), or --format dot
 and Graphviz (dot -Tpng).`;
+
+const VIZ_OPTIONS = ['--format', '--out', '--machine', '--help'];
 
 export const VIZ_FORMATS = ['mermaid', 'dot', 'svg'] as const;
 export type VizFormat = (typeof VIZ_FORMATS)[number];
@@ -51,7 +54,9 @@ function parseVizArgs(argv: string[]): VizOptions {
     }
     const m = /^(--format|--out|--machine)(?:=(.*))?$/s.exec(a);
     if (!m) {
-      throw new VizUsageError(a.startsWith('-') ? `viz: unknown option '${a}' (see tsyd viz --help)` : `viz: unexpected argument '${a}' (see tsyd viz --help)`);
+      throw new VizUsageError(
+        a.startsWith('-') ? `viz: ${unknownName('option', a.split('=')[0]!, VIZ_OPTIONS, 'see tsyd viz --help')}` : `viz: unexpected argument '${a}' (see tsyd viz --help)`,
+      );
     }
     const flag = m[1]!;
     let v = m[2];

@@ -32,15 +32,16 @@ export function parseInspectAddress(value: string): InspectAddress {
   if (value === '') throw new UsageError(`${shown}: needs [HOST:]PORT after '=' (or no '=' at all for ${DEFAULT_INSPECT_ADDRESS.host}, any free port)`);
   const v6 = /^\[([^\]]*)\]:(.*)$/.exec(value);
   const colon = value.lastIndexOf(':');
-  if (!v6 && colon < 0) return { host: DEFAULT_INSPECT_ADDRESS.host, port: port(value, shown) };
+  // A message names the option, then the part that is wrong: the value once, not twice.
+  if (!v6 && colon < 0) return { host: DEFAULT_INSPECT_ADDRESS.host, port: port(value, '--inspect') };
   if (!v6 && value.indexOf(':') !== colon) throw new UsageError(`${shown}: an IPv6 HOST goes in brackets: [::1]:PORT`);
   const host = v6 ? v6[1]! : value.slice(0, colon);
   const portText = v6 ? v6[2]! : value.slice(colon + 1);
   const family = isIP(host);
   if (v6 ? family !== 6 : family !== 4 && host.toLowerCase() !== 'localhost') {
-    throw new UsageError(`${shown}: HOST must be an IPv4 address, an IPv6 address in brackets or localhost, got '${host}'`);
+    throw new UsageError(`--inspect: HOST must be an IPv4 address, an IPv6 address in brackets or localhost, got '${host}'`);
   }
-  return { host: family === 0 ? 'localhost' : host, port: port(portText, shown) };
+  return { host: family === 0 ? 'localhost' : host, port: port(portText, '--inspect') };
 }
 
 /** HOST:PORT as in a URL (IPv6 in brackets). */

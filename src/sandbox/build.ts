@@ -2,6 +2,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
+import { CAPABILITIES, type Capability } from './capabilities.js';
 import { linksOnTheWay } from './symlink-walk.js';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
@@ -13,21 +14,53 @@ import { passwdHomes } from './secrets.js';
 export type PolicyInput = { rule: string; source?: RuleSource } | { file: string } | { profile: string };
 
 /**
- * The statements of `inputs` in order. No input at all means the default profile (user):
- * SAFETY: a sandbox started without a word about policy still protects secrets and files
- * outside the working directory.
+ * The statements of `inputs` in order, on their base: with no profile among them, the default
+ * profile (user) comes first and the rules and files apply on top of it; a `-p` (`none` for the
+ * empty base) replaces it. SAFETY: one rule added to widen a policy (`-m allow/net/connect+...`)
+ * must not drop the protection of secrets and of files outside the working directory.
+ * `enforced`: the capabilities the implicit base may turn on (a bare `tsyd run` works on a tsyd
+ * that does not enforce every capability); one a rule or an explicit profile turns on is kept
+ * and refused later (supervisor/options.ts).
  */
-export function policyStatements(inputs: PolicyInput[], context: () => ProfileContext): Statement[] {
-  if (inputs.length === 0) return profileStatements(DEFAULT_PROFILE, context());
+export function policyStatements(inputs: PolicyInput[], context: () => ProfileContext, enforced?: ReadonlySet<Capability>): Statement[] {
   const statements: Statement[] = [];
+  if (hasImplicitBase(inputs)) statements.push(...trimmed(profileStatements(DEFAULT_PROFILE, context()), enforced));
   let ctx: ProfileContext | undefined;
   for (const [i, input] of inputs.entries()) {
     // A rule says where it came from (the CLI: `-m`); the library's are its `policy` entries.
     if ('rule' in input) statements.push(parseRule(input.rule, input.source ?? { kind: 'library', index: i + 1 }));
     else if ('file' in input) statements.push(...loadPolicyFile(input.file));
-    else statements.push(...profileStatements(input.profile, (ctx ??= context())));
+    // `none` is made of nothing: no context read (no /etc/passwd to protect).
+    else if (input.profile !== 'none') statements.push(...profileStatements(input.profile, (ctx ??= context())));
   }
   return statements;
+}
+
+/** True when no `-p` is among `inputs`: the default profile is their base. */
+export function hasImplicitBase(inputs: PolicyInput[]): boolean {
+  return !inputs.some((i) => 'profile' in i);
+}
+
+function trimmed(statements: Statement[], enforced: ReadonlySet<Capability> | undefined): Statement[] {
+  if (enforced === undefined) return statements;
+  return statements.map((s) => (s.type === 'sandbox' && s.on ? { ...s, caps: s.caps.filter((c) => enforced.has(c)) } : s));
+}
+
+/**
+ * True when nothing of `policy` confines the program (no capability on) although that was not
+ * asked for outright: only `-p off` or `-p none` alone says so. `asked`: the inputs, or a ready
+ * Policy (never taken as asking for it).
+ */
+export function runsUnconfined(asked: PolicyInput[] | Policy | undefined, policy: Policy): boolean {
+  // The policy files' protection (write, create, delete of /etc/passwd and the -P files) is no confinement of the program.
+  if (CAPABILITIES.some((c) => policy.isOnByRules(c))) return false;
+  const alone = Array.isArray(asked) && asked.length === 1 ? asked[0]! : undefined;
+  return !(alone !== undefined && 'profile' in alone && (alone.profile === 'off' || alone.profile === 'none'));
+}
+
+/** The one warning for runsUnconfined(), without the `tsyd: ` prefix. */
+export function unconfinedWarning(program: string): string {
+  return `no sandbox capability is on: ${program} runs unconfined`;
 }
 
 /**
@@ -35,10 +68,14 @@ export function policyStatements(inputs: PolicyInput[], context: () => ProfileCo
  * it runs under next time: the `-P` files and the files the profile context was read from
  * are denied write, create and delete whatever the rules say (Policy.protectPolicyFiles).
  */
-export function buildPolicy(inputs: PolicyInput[], context: ProfileContext | (() => ProfileContext) = () => profileContext()): Policy {
+export function buildPolicy(
+  inputs: PolicyInput[],
+  context: ProfileContext | (() => ProfileContext) = () => profileContext(),
+  enforced?: ReadonlySet<Capability>,
+): Policy {
   let used: ProfileContext | undefined;
   const contextOnce = () => (used ??= typeof context === 'function' ? context() : context);
-  const policy = Policy.from(policyStatements(inputs, contextOnce));
+  const policy = Policy.from(policyStatements(inputs, contextOnce, enforced));
   policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? [])]));
   return policy;
 }

@@ -95,6 +95,11 @@ export class Policy {
     }
   }
 
+  /** On by the rules (`sandbox/CAP:on`), not only to protect the policy files. */
+  isOnByRules(cap: Capability): boolean {
+    return this.on.has(cap);
+  }
+
   /** Decided? On by the rules, or write, create and delete while a policy file is protected. */
   isOn(cap: Capability): boolean {
     return this.on.has(cap) || (this.policyFiles.size > 0 && CHANGES_A_FILE.has(cap));

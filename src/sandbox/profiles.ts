@@ -4,11 +4,12 @@ import { UsageError } from '../errors.js';
 import { CAPABILITIES, type Capability, type PathCapability } from './capabilities.js';
 import { parseRule, type Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
+import { unknownName } from '../shared/did-you-mean.js';
 import { agentGlobs, secretGlobs, startupGlobs, type AgentContext, type HomesContext } from './secrets.js';
 
-export const PROFILES = ['off', 'user', 'paranoid'] as const;
+export const PROFILES = ['off', 'user', 'paranoid', 'none'] as const;
 export type ProfileName = (typeof PROFILES)[number];
-/** The profile used when no -m, -P or -p is given (CLI and spawn()). */
+/** The base profile when no -p is given: -m and -P apply on top of it (CLI and spawn()). */
 export const DEFAULT_PROFILE: ProfileName = 'user';
 
 export interface ProfileContext extends HomesContext, AgentContext {
@@ -42,13 +43,14 @@ export function isProfile(name: string): name is ProfileName {
 }
 
 export function unknownProfile(name: string): string {
-  return `unknown profile '${name}'; expected one of ${PROFILES.join(', ')}`;
+  return unknownName('profile', name, PROFILES);
 }
 
 /** The statements of profile `name`; an unknown name is a usage error listing the profiles. */
 export function profileStatements(name: string, ctx: ProfileContext): Statement[] {
   if (!isProfile(name)) throw new UsageError(unknownProfile(name));
-  const lines = name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
+  // `none`: the empty base (nothing on, no rule), for a policy built from scratch with -m/-P.
+  const lines = name === 'none' ? [] : name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
   return lines.map((l) => parseRule(l, { kind: 'profile', name }));
 }
 

@@ -23,6 +23,8 @@ export interface SandboxedProcessEvents {
    * someone listens (unlike child_process, an unheard 'error' does not throw).
    */
   error: [error: TsydError];
+  /** Something the user should know that is not an error: `UNCONFINED` (no capability is on: the program runs unconfined). Logged at warn instead when nobody listens. */
+  warning: [warning: { code: string; message: string }];
   /** The end: the same object `result` resolves with. */
   exit: [result: SandboxResult];
   /** EventEmitter's own. */

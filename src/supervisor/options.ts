@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { errnoName, errnoText, PolicyError, SystemCallError, UsageError } from '../errors.js';
 import { defaultLogFormat, isLogFormat, isLogLevel, type LogFormat, type LogLevel } from '../log.js';
 import type { ExportMode } from '../machines/boot.machine.js';
-import { buildPolicy, profileContext, type PolicyInput } from '../sandbox/build.js';
+import { buildPolicy, profileContext, runsUnconfined, type PolicyInput } from '../sandbox/build.js';
 import { Policy } from '../sandbox/policy.js';
 import { CAPABILITIES } from '../sandbox/rules.js';
 import { DEFAULT_MAX_JOBS } from '../shared/worker-data.js';
@@ -16,7 +16,7 @@ import { resolveProgram } from './program-path.js';
 export type StdioOption = 'inherit' | 'pipe' | 'ignore' | number;
 
 export interface SpawnOptions {
-  /** Rules (`{rule}`), policy files (`{file}`), profiles (`{profile}`) applied in order, or a ready Policy. @default the user profile */
+  /** Rules (`{rule}`), policy files (`{file}`), profiles (`{profile}`) applied in order, or a ready Policy. @default the user profile; without a `{profile}` the rules and files apply on top of it */
   policy?: Policy | PolicyInput[];
   /** Environment of the program. @default process.env */
   env?: NodeJS.ProcessEnv;
@@ -114,6 +114,8 @@ export interface SandboxConfig {
   buffer: boolean;
   maxBuffer: number;
   input?: string | Uint8Array;
+  /** No capability is on, and `-p off`/`-p none` alone was not what was asked: warned once (spawn). */
+  unconfined: boolean;
 }
 
 function envOr(name: string): string | undefined {
@@ -149,16 +151,15 @@ function envExportMode(): ExportMode | undefined {
 
 /**
  * The policy of the sandbox. SAFETY: a capability turned on that tsyd does not enforce would
- * confine nothing while the user believes it does: refused. Only the default profile (no policy
- * given) is trimmed to what this version enforces, so that a bare `tsyd run` works.
+ * confine nothing while the user believes it does: refused. Only the implicit base (the user
+ * profile when no profile is given) is trimmed to what this version enforces, so that a bare
+ * `tsyd run` works (build.ts).
  */
 function sandboxPolicy(file: string, options: SpawnOptions): Policy {
   const context = () => profileContext({ cwd: options.cwd, env: options.env, program: resolveProgram(file, (options.env ?? process.env).PATH, options.cwd) });
-  const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? [], context);
   const enforced = enforcedCapabilities();
-  const isDefault = !(options.policy instanceof Policy) && (options.policy ?? []).length === 0;
+  const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? [], context, enforced);
   for (const cap of CAPABILITIES) {
-    if (isDefault && policy.isOn(cap) && !enforced.has(cap)) policy.apply({ type: 'sandbox', caps: [cap], on: false });
     if (policy.isOn(cap) && !enforced.has(cap)) {
       throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${[...enforced].join(', ')})`);
     }
@@ -256,5 +257,6 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
     buffer: options.buffer !== false,
     maxBuffer,
     input: options.input,
+    unconfined: runsUnconfined(options.policy, policy),
   };
 }

@@ -35,7 +35,7 @@ const readPolicy = (...extra: string[]): string[] =>
 const writePolicy = rules('sandbox/write:on', `allow/write+${p('out')}/***`);
 
 async function run(policy: string[], prog: string, args: string[], opts?: RunOptions): Promise<RunResult> {
-  return runTsyd(['run', ...policy, '--', fixture(prog), ...args], opts);
+  return runTsyd(['run', '-p', 'none', ...policy, '--', fixture(prog), ...args], opts);
 }
 
 /** The fixture's stdout without its leading "pid=N" line, and N. */

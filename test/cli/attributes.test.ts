@@ -12,7 +12,7 @@ const policy = ['-m', 'sandbox/write:on', '-m', `allow/write+${dir}/open/**`];
 
 async function py(code: string): Promise<RunResult> {
   // The system python itself (a version manager's shim would be a shell script writing /dev/tty).
-  return runTsyd(['run', ...policy, '--log-fd', '3', '--', '/usr/bin/python3', '-c', code], { logFd: 3 });
+  return runTsyd(['run', '-p', 'none', ...policy, '--log-fd', '3', '--', '/usr/bin/python3', '-c', code], { logFd: 3 });
 }
 
 const records = (r: RunResult) => r.records.filter((x) => x['ctx'] === 'access');

@@ -9,7 +9,7 @@ test('bind(AF_UNIX) of a path is refused where create is denied, and leaves no f
   const dir = tempTree('bindcreate');
   mkdirSync(`${dir}/ok`);
   mkdirSync(`${dir}/no`);
-  const r = await runTsyd(['run', '-m', 'sandbox/create:on', '-m', `allow/create+${dir}/ok/***`, '--log-fd', '3', '--',
+  const r = await runTsyd(['run', '-p', 'none', '-m', 'sandbox/create:on', '-m', `allow/create+${dir}/ok/***`, '--log-fd', '3', '--',
     '/usr/bin/python3', '-c', `import socket, errno
 for p in ["${dir}/ok/s", "${dir}/no/s"]:
     s = socket.socket(socket.AF_UNIX)

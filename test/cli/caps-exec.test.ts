@@ -57,12 +57,12 @@ test('a #! script: its interpreter is decided too', async () => {
 
 test('the initial program is checked: allowed runs, denied exits 126 without running', async () => {
   const usrOnly = rules('sandbox/exec:on', 'allow/exec+/usr/***');
-  const ok = await runTsyd(['run', ...usrOnly, '--', '/usr/bin/true']);
+  const ok = await runTsyd(['run', '-p', 'none', ...usrOnly, '--', '/usr/bin/true']);
   assert.is(ok.code, 0, describe(ok));
   assert.equal(ok.records, [], describe(ok));
 
   const fsops = fixture('fsops');
-  const denied = await runTsyd(['run', '--log-fd', '3', ...usrOnly, '--', fsops, 'pid'], { logFd: 3 });
+  const denied = await runTsyd(['run', '-p', 'none', '--log-fd', '3', ...usrOnly, '--', fsops, 'pid'], { logFd: 3 });
   assert.is(denied.code, 126, describe(denied));
   assert.is(denied.stdout, '', 'the program did not run');
   const access = denied.records.filter((r) => r['ctx'] === 'access');
@@ -71,7 +71,7 @@ test('the initial program is checked: allowed runs, denied exits 126 without run
 
 test('as nobody: the initial program and later execs are decided as for root', async () => {
   const asNobody = { user: NOBODY };
-  const ok = await runTsyd(['run', ...rules('sandbox/exec:on', 'allow/exec+/***'), '--', '/usr/bin/true'], asNobody);
+  const ok = await runTsyd(['run', '-p', 'none', ...rules('sandbox/exec:on', 'allow/exec+/***'), '--', '/usr/bin/true'], asNobody);
   assert.is(ok.code, 0, describe(ok));
   const run = await fsops(allowAllBut('exec', echo), ['execve', '/bin/echo', 'echoed', 'execve', '/usr/bin/printf', 'printed'], asNobody);
   expectRun(run, ['execve EACCES', 'printed'], [{ cap: 'exec', path: echo, sys: 'execve' }]);

@@ -17,7 +17,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tsyd-contain-'));
 chmodSync(dir, 0o777);
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 /** No capability on: every call that is not about containment goes to the kernel. */
-const NOTHING_ON = ['-m', 'sandbox/read:off'];
+const NOTHING_ON = ['-p', 'none'];
 
 function lines(r: RunResult): Map<string, string> {
   return new Map(r.stdout.split('\n').filter(Boolean).map((l) => [l.split(' ')[0]!, l.split(' ')[1]!]));

@@ -49,10 +49,10 @@ test('the program starts without CAP_SYS_PTRACE, and without CAP_NET_RAW/CAP_NET
   // Natively root has all three: "dropped" below is tsyd's doing.
   const native = capEff(await runNative(script[0]!, script.slice(1)));
   assert.is(native & (bit(12) | bit(13) | bit(19)), bit(12) | bit(13) | bit(19), `natively CapEff ${native.toString(16)}`);
-  const noNet = capEff(await runTsyd(['run', '-m', 'sandbox/read:off', '--', ...script]));
+  const noNet = capEff(await runTsyd(['run', '-p', 'none', '-m', 'sandbox/read:off', '--', ...script]));
   assert.is(noNet & bit(19), 0n, 'CAP_SYS_PTRACE dropped');
   assert.is.not(noNet & bit(13), 0n, 'CAP_NET_RAW kept without net rules');
-  const net = capEff(await runTsyd(['run', '-m', 'sandbox/net/connect:on', '-m', 'allow/net/connect+127.0.0.0/8!0-65535', '--', ...script]));
+  const net = capEff(await runTsyd(['run', '-p', 'none', '-m', 'sandbox/net/connect:on', '-m', 'allow/net/connect+127.0.0.0/8!0-65535', '--', ...script]));
   assert.is(net & (bit(12) | bit(13) | bit(19)), 0n, 'NET_ADMIN, NET_RAW, SYS_PTRACE dropped');
 });
 

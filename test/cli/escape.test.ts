@@ -25,12 +25,12 @@ test('the loader cannot run an exec-denied binary; a file mapped executable is d
   assert.is(n.code, 0, `natively the loader runs it: ${describe(n)}`);
   for (const user of [undefined, NOBODY]) {
     const policy = ['--log-fd', '3', '-m', 'sandbox/exec:on', '-m', 'allow/exec+/***', '-m', `deny/exec+${denied}`, '-m', 'deny/exec+/dev/***', '-m', 'deny/exec+/SYSV*'];
-    const direct = await runTsyd(['run', ...policy, '--', denied], { logFd: 3, user });
+    const direct = await runTsyd(['run', '-p', 'none', ...policy, '--', denied], { logFd: 3, user });
     assert.is(direct.code, 126, `execve is denied: ${describe(direct)}`);
-    const r = await runTsyd(['run', ...policy, '--', LOADER, denied], { logFd: 3, user });
+    const r = await runTsyd(['run', '-p', 'none', ...policy, '--', LOADER, denied], { logFd: 3, user });
     assert.is(r.code, 127, `through the loader: the mapping is refused and ld.so gives up: ${describe(r)}`);
     assert.ok(r.records.some((x) => x['cap'] === 'exec' && x['path'] === denied && x['sys'] === 'mmap'), r.log);
-    const m = await runTsyd(['run', ...policy, '--', bin(), 'mmapexec', denied], { logFd: 3, user });
+    const m = await runTsyd(['run', '-p', 'none', ...policy, '--', bin(), 'mmapexec', denied], { logFd: 3, user });
     assert.match(m.stdout, /^mmap-exec EACCES$/m, describe(m));
     assert.match(m.stdout, /^mmap-read ok$/m, 'readable, not executable');
     assert.match(m.stdout, /^mprotect-exec EACCES$/m);
@@ -49,10 +49,10 @@ test('chattr through a read-only fd is decided as write (natively it changes the
   assert.match(n.stdout, /setflags ok/, describe(n));
   const g = join(dir, 'attr2');
   writeFileSync(g, 'x');
-  const r = await runTsyd(['run', '--log-fd', '3', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '--', bin(), 'chattr', g], { logFd: 3 });
+  const r = await runTsyd(['run', '-p', 'none', '--log-fd', '3', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '--', bin(), 'chattr', g], { logFd: 3 });
   assert.match(r.stdout, /setflags EACCES/, describe(r));
   assert.ok(r.records.some((x) => x['cap'] === 'write' && x['path'] === g && x['sys'] === 'ioctl'), r.log);
-  const ok = await runTsyd(['run', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '-m', `allow/write+${g}`, '--', bin(), 'chattr', g]);
+  const ok = await runTsyd(['run', '-p', 'none', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '-m', `allow/write+${g}`, '--', bin(), 'chattr', g]);
   assert.match(ok.stdout, /setflags ok/, `allowed: tsyd sets it: ${describe(ok)}`);
 });
 
@@ -75,11 +75,11 @@ test('a walk into a hidden directory and out through .. finds nothing', async ()
   mkdirSync(join(hidden, 'projects', 'alpha'), { recursive: true });
   const policy = ['--log-fd', '3', '-m', 'sandbox/stat:on', '-m', 'allow/stat+/***', '-m', `deny/stat+${hidden}/***`];
   for (const user of [undefined, NOBODY]) {
-    const exists = await runTsyd(['run', ...policy, '--', bin(), 'stat', `${hidden}/projects/alpha/../../..`], { logFd: 3, user });
-    const missing = await runTsyd(['run', ...policy, '--', bin(), 'stat', `${hidden}/nosuch/../..`], { logFd: 3, user });
+    const exists = await runTsyd(['run', '-p', 'none', ...policy, '--', bin(), 'stat', `${hidden}/projects/alpha/../../..`], { logFd: 3, user });
+    const missing = await runTsyd(['run', '-p', 'none', ...policy, '--', bin(), 'stat', `${hidden}/nosuch/../..`], { logFd: 3, user });
     assert.is(exists.stdout, 'stat ENOENT\n', describe(exists));
     assert.is(missing.stdout, 'stat ENOENT\n', 'the same answer for a name that does not exist');
-    const plain = await runTsyd(['run', ...policy, '--', bin(), 'stat', `${dir}/../${dir.split('/').pop()}`], { logFd: 3, user });
+    const plain = await runTsyd(['run', '-p', 'none', ...policy, '--', bin(), 'stat', `${dir}/../${dir.split('/').pop()}`], { logFd: 3, user });
     assert.is(plain.stdout, 'stat ok\n', 'a walk that stays visible is fine');
   }
   const n = await runNative(bin(), ['stat', `${hidden}/projects/alpha/../../..`]);
@@ -95,7 +95,7 @@ test('an execute-only script whose #! tsyd cannot read is refused (the kernel wo
   chmodSync(script, 0o111);
   const n = await runNative(script, [], { user: NOBODY });
   assert.match(n.stdout, /ran-the-denied-interpreter/, `natively (as nobody) the kernel runs it: ${describe(n)}`);
-  const r = await runTsyd(['run', '--log-fd', '3', '-m', 'sandbox/exec:on', '-m', 'allow/exec+/***', '-m', `deny/exec+${deniedInterp}`, '--', 'sh', '-c', `${script}; echo rc=$?`], { logFd: 3, user: NOBODY });
+  const r = await runTsyd(['run', '-p', 'none', '--log-fd', '3', '-m', 'sandbox/exec:on', '-m', 'allow/exec+/***', '-m', `deny/exec+${deniedInterp}`, '--', 'sh', '-c', `${script}; echo rc=$?`], { logFd: 3, user: NOBODY });
   assert.not.match(r.stdout, /ran-the-denied-interpreter/, describe(r));
   assert.match(r.stdout, /rc=126/, describe(r));
   assert.ok(statSync(script).mode & 0o111);

@@ -23,7 +23,7 @@ const opts = { cwd: proj, env, timeoutMs: 60_000 };
  */
 test('an O_CREAT|O_EXCL create is decided as create (EACCES), natively it creates the file', async () => {
   const code = `import os\ntry: os.open("${proj}/probe", os.O_CREAT|os.O_EXCL|os.O_WRONLY); print("created")\nexcept OSError as e: print(e.errno)`;
-  const r = await runTsyd(['run', '-m', 'sandbox/create:on', '-m', 'allow/create+/nowhere', '--', '/usr/bin/python3', '-c', code]);
+  const r = await runTsyd(['run', '-p', 'none', '-m', 'sandbox/create:on', '-m', 'allow/create+/nowhere', '--', '/usr/bin/python3', '-c', code]);
   assert.is(r.stdout.trim(), '13', `EACCES, not EEXIST (the resolvePath bug with a missing last component): ${describe(r)}`);
   assert.not.ok(existsSync(`${proj}/probe`));
   const n = await runNative('/usr/bin/python3', ['-c', code]);
@@ -44,7 +44,7 @@ test('learn a C build with make and cc; the learned policy passes check and runs
   assert.is(c.code, 0, describe(c));
 
   rmSync(`${proj}/hello`);
-  const r = await runTsyd(['run', '-P', policy, '--', 'make'], opts);
+  const r = await runTsyd(['run', '-p', 'none', '-P', policy, '--', 'make'], opts);
   assert.is(r.code, 0, describe(r));
   assert.ok(existsSync(`${proj}/hello`));
   assert.is(r.records.filter((x) => x.ctx === 'access').length, 0, describe(r));
@@ -58,7 +58,7 @@ test('under the learned policy, a changed build that reads a new secret is denie
   assert.match(n.stdout, 'PRIVATE KEY');
   assert.ok(existsSync(`${proj}/hello2`));
   rmSync(`${proj}/hello2`);
-  const r = await runTsyd(['run', '-P', policy, '--', 'make', '-f', 'Makefile.evil'], opts);
+  const r = await runTsyd(['run', '-p', 'none', '-P', policy, '--', 'make', '-f', 'Makefile.evil'], opts);
   assert.is.not(r.code, 0, describe(r));
   assert.not.match(r.stdout, 'PRIVATE');
   assert.not.ok(existsSync(`${proj}/hello2`), 'make stopped at the denied read');
@@ -111,9 +111,9 @@ test('poisoning learn with non-UTF-8 names: the learned rules name those bytes o
   assert.match(c.stdout, `allow/read+${home}/\ufffd\ufffd\n`, 'check shows the bytes (as U+FFFD: display text)');
 
   // The same run passes under the learned policy; a name one byte off does not exist for it.
-  const same = await runTsyd(['run', '-P', learned, '--', fsops, ...ops], opts);
+  const same = await runTsyd(['run', '-p', 'none', '-P', learned, '--', fsops, ...ops], opts);
   assert.is(same.stdout, l.stdout, describe(same));
-  const off = await runTsyd(['run', '-P', learned, '--', fsops, 'read', `${home}/\\xff\\xfd`, 'read', `${etc}/\\xfe\\xff`], opts);
+  const off = await runTsyd(['run', '-p', 'none', '-P', learned, '--', fsops, 'read', `${home}/\\xff\\xfd`, 'read', `${etc}/\\xfe\\xff`], opts);
   assert.is(off.stdout, 'read ENOENT\nread ENOENT\n', describe(off));
 
   // The attack: the secrets next to the learned names.
@@ -126,12 +126,12 @@ test('poisoning learn with non-UTF-8 names: the learned rules name those bytes o
     }
   })();
   const attack = ['read', `${home}/.netrc`, 'read', `${etc}/shadow`, 'open', '/etc/shadow', 'r'];
-  const denied = await runTsyd(['run', '-P', learned, '--', fsops, ...attack], opts);
+  const denied = await runTsyd(['run', '-p', 'none', '-P', learned, '--', fsops, ...attack], opts);
   assert.is(denied.stdout, 'read ENOENT\nread ENOENT\nopen ENOENT\n', describe(denied));
   // The old learned rules (`*` for the bytes) on top: the same probe reads them all.
   const old = `${proj}/poison-old.policy`;
   writeFileSync(old, Buffer.concat([data, bytes([home, etc, '/etc'].flatMap((d) => [`allow/read+${d}/*`, `allow/stat+${d}/*`]).join('\n') + '\n')]));
-  const allowed = await runTsyd(['run', '-P', old, '--', fsops, ...attack], opts);
+  const allowed = await runTsyd(['run', '-p', 'none', '-P', old, '--', fsops, ...attack], opts);
   assert.is(allowed.stdout, `read ok machine x password y\nread ok root:$6$hash:19000::::::\n\nopen ${rootShadow ? 'ok' : 'EACCES'}\n`, describe(allowed));
 });
 

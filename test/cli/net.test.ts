@@ -47,7 +47,7 @@ const access = (r: RunResult) => r.records.filter((rec) => rec['ctx'] === 'acces
 
 function net(rules: string[], args: string[], cwd?: string): Promise<RunResult> {
   const m = rules.flatMap((rule) => ['-m', rule]);
-  return runTsyd(['run', '--log-fd', '3', ...m, '--', fixture('netcall'), ...args], { logFd: 3, cwd });
+  return runTsyd(['run', '-p', 'none', '--log-fd', '3', ...m, '--', fixture('netcall'), ...args], { logFd: 3, cwd });
 }
 
 const CONNECT = 'sandbox/net/connect:on';

@@ -32,7 +32,7 @@ const counts = (r: RunResult) => {
 test('O_PATH ↔ O_RDONLY and allowed ↔ denied path: through a check-then-CONTINUE checker, never through tsyd', async () => {
   await expectLeak('openat2 read race', 5, () => runVulnerable(denied, fixture('openat2race'), ['read', allowed, denied, '1']), (r) => counts(r).leaks > 0, (r) => r.stdout.trim());
   for (const user of [undefined, NOBODY]) {
-    const r = await runTsyd(['run', '--log-fd', '3', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', `deny/read+${denied}`, '--', fixture('openat2race'), 'read', allowed, denied, '2'], { logFd: 3, user });
+    const r = await runTsyd(['run', '-p', 'none', '--log-fd', '3', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', `deny/read+${denied}`, '--', fixture('openat2race'), 'read', allowed, denied, '2'], { logFd: 3, user });
     const c = counts(r);
     assert.is(c.leaks, 0, `${user ?? 'root'}: ${describe(r)}`);
     assert.ok(c.opens > 0 && c.errors > 0, `both sides of the flip were seen: ${JSON.stringify(c)}`);
@@ -48,7 +48,7 @@ test('O_PATH ↔ O_WRONLY|O_TRUNC of a write-denied file: natively it truncates,
   for (const user of [undefined, NOBODY]) {
     writeFileSync(target, 'KEEP-THIS\n');
     chmodSync(target, 0o666);
-    const r = await runTsyd(['run', '--log-fd', '3', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '-m', 'allow/write+/dev/**', '--', fixture('openat2race'), 'trunc', target, '2'], { logFd: 3, user });
+    const r = await runTsyd(['run', '-p', 'none', '--log-fd', '3', '-m', 'sandbox/read,write:on', '-m', 'allow/read+/***', '-m', 'allow/write+/dev/**', '--', fixture('openat2race'), 'trunc', target, '2'], { logFd: 3, user });
     const c = counts(r);
     assert.is(c.leaks, 0, `${user ?? 'root'}: ${describe(r)}`);
     assert.is(readFileSync(target, 'utf8'), 'KEEP-THIS\n', 'the file was never truncated');

@@ -56,7 +56,7 @@ test('run -p off -m deny: the deny after the profile is enforced, other reads go
 test('--audit: the denial is logged and reported, the access goes through', async () => {
   const file = `${dir}/audited.txt`;
   writeFileSync(file, 'AUDITED');
-  const r = await runTsyd(['run', '--audit', '-m', 'sandbox/read:on', '--', '/bin/cat', file]);
+  const r = await runTsyd(['run', '-p', 'none', '--audit', '-m', 'sandbox/read:on', '--', '/bin/cat', file]);
   assert.is(r.code, 0, describe(r));
   assert.is(r.stdout, 'AUDITED');
   assert.ok(r.records.some((x) => x.ctx === 'access' && x.path === file), describe(r));
@@ -89,7 +89,7 @@ test('an unknown profile is a usage error (125) listing the profiles; nothing ru
   for (const args of [['check', '-p', 'nope'], ['run', '-p', 'nope', '--', 'touch', `${dir}/ran`], ['learn', '-pnope', '--', 'true']]) {
     const r = await runTsyd(args, { cwd: dir });
     assert.is(r.code, 125, describe(r));
-    assert.match(r.stderr, "tsyd: unknown profile 'nope'; expected one of off, user, paranoid");
+    assert.match(r.stderr, "tsyd: unknown profile 'nope'; did you mean 'none'? (expected one of off, user, paranoid, none)");
   }
   const again = await runTsyd(['run', '-p', 'nope', '--', 'touch', `${dir}/ran`]);
   assert.is(again.code, 125);
@@ -114,7 +114,7 @@ test('rules that can never match are errors naming the rule and the source (exit
     assert.match(m.stderr, `bad rule '${rule}' (from -m): `);
     assert.match(m.stderr, re);
     writeFileSync(policy, `# ok\nsandbox/read:on\n  ${rule}\n`);
-    const f = await runTsyd(['run', '-P', policy, '--', 'touch', `${dir}/ran`]);
+    const f = await runTsyd(['run', '-p', 'none', '-P', policy, '--', 'touch', `${dir}/ran`]);
     assert.is(f.code, 125, describe(f));
     assert.match(f.stderr, `bad rule '${rule}' (from ${policy}:3:`);
   }

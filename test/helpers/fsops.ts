@@ -3,6 +3,7 @@
 import * as assert from 'uvu/assert';
 import { fixture } from './fixtures.js';
 import { describe, runTsyd, type RunOptions, type RunResult } from './tsyd.js';
+import { onlyThese } from './policy-base.js';
 
 /** `-m RULE` for each rule. */
 export const rules = (...list: string[]): string[] => list.flatMap((r) => ['-m', r]);
@@ -29,7 +30,7 @@ export interface FsRun {
 
 /** Runs `tsyd run POLICY -- fsops pid OPS...`; OPS are fsops operations with their arguments. */
 export async function fsops(policy: string[], ops: string[], opts: RunOptions = {}): Promise<FsRun> {
-  const result = await runTsyd(['run', '--log-fd', '3', ...policy, '--', fixture('fsops'), 'pid', ...ops], {
+  const result = await runTsyd(['run', '--log-fd', '3', ...onlyThese(policy), '--', fixture('fsops'), 'pid', ...ops], {
     ...opts,
     logFd: 3,
   });

@@ -9,6 +9,7 @@ import { fixture } from './fixtures.js';
 import { tempTree } from './tmp.js';
 import { describe, runTsyd, type RunResult } from './tsyd.js';
 import { rules } from './fsops.js';
+import { onlyThese } from './policy-base.js';
 
 export type RaceOp = 'mkdir' | 'unlink';
 
@@ -91,7 +92,7 @@ export async function expectVulnerableTouch(op: RaceOp, s: RaceSetup): Promise<R
  */
 export async function expectTsydNeverTouches(op: RaceOp, cap: string, s: RaceSetup, policy: string[]): Promise<RaceCounts> {
   s.reset();
-  const r = await runTsyd(['run', '--log-fd', '3', ...policy, '--', fixture('fsrace'), op, s.allowed, s.denied, '2'], {
+  const r = await runTsyd(['run', '--log-fd', '3', ...onlyThese(policy), '--', fixture('fsrace'), op, s.allowed, s.denied, '2'], {
     logFd: 3,
     timeoutMs: 120_000,
   });

@@ -5,6 +5,7 @@ import { CAPABILITIES } from '../../src/sandbox/capabilities.js';
 import { rules } from './fsops.js';
 import { ownTree, tempTree } from './tmp.js';
 import { describe, runNative, runTsyd, type RunOptions, type RunResult } from './tsyd.js';
+import { onlyThese } from './policy-base.js';
 
 /** Every capability on and everything allowed: every path, and every address for the net capabilities. */
 export const allowEverything: string[] = rules(
@@ -28,7 +29,7 @@ export interface TwinRuns {
 /** Runs `file args` natively in trees[0] and under `tsyd run POLICY --` in trees[1]. */
 export async function runTwins(trees: [string, string], policy: string[], file: string, args: string[], opts: RunOptions = {}): Promise<TwinRuns> {
   const native = await runNative(file, args, { ...opts, cwd: trees[0] });
-  const sandboxed = await runTsyd(['run', ...policy, '--', file, ...args], { ...opts, cwd: trees[1] });
+  const sandboxed = await runTsyd(['run', ...onlyThese(policy), '--', file, ...args], { ...opts, cwd: trees[1] });
   return { native, sandboxed };
 }
 

@@ -149,6 +149,9 @@ test('--inspect: a bad address is a usage error (125) that says what and why; a 
     assert.is(r.code, 125, `${arg}: ${describe(r)}`);
     assert.match(r.stderr, why, arg);
     assert.match(r.stderr, /^tsyd: /);
+    // The value is said once (it was twice: `--inspect=70000: PORT ..., got '70000'`).
+    const value = arg.slice('--inspect='.length);
+    if (value !== '') assert.ok(r.stderr.split(value).length - 1 <= 1, `${arg}: ${r.stderr}`);
   }
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));

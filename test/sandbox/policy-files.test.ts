@@ -43,7 +43,7 @@ test('fails closed: a file with other hard links, a symlink loop', () => {
 test('buildPolicy protects the -P files and the files the profile read, not those of a profile it never built', () => {
   const d = tempTree('pf-build');
   writeFileSync(`${d}/p`, 'sandbox/write:on\nallow/write+/***\n');
-  const withFile = buildPolicy([{ file: `${d}/p` }, { rule: `allow/write+${d}/p` }], () => {
+  const withFile = buildPolicy([{ profile: 'none' }, { file: `${d}/p` }, { rule: `allow/write+${d}/p` }], () => {
     throw new Error('no profile: no context');
   });
   assert.equal(withFile.protectedPolicyFiles(), [`${d}/p`]);
@@ -52,7 +52,9 @@ test('buildPolicy protects the -P files and the files the profile read, not thos
   assert.equal(profileContext({ cwd: d }).files, ['/etc/passwd'], 'the user profile reads the homes of /etc/passwd');
   const withProfile = buildPolicy([{ profile: 'off' }], ctx);
   assert.equal(withProfile.protectedPolicyFiles(), [`${d}/p`]);
-  assert.equal(buildPolicy([{ rule: 'sandbox/read:on' }]).protectedPolicyFiles(), []);
+  assert.equal(buildPolicy([{ profile: 'none' }, { rule: 'sandbox/read:on' }]).protectedPolicyFiles(), []);
+  // No -p: the user profile is the base, built from the context, whose files are protected.
+  assert.equal(buildPolicy([{ rule: 'sandbox/read:on' }], ctx).protectedPolicyFiles(), [`${d}/p`]);
 });
 
 test.run();

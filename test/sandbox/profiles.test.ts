@@ -280,7 +280,27 @@ test('profiles compose in order with rules: the later input wins', () => {
 test('no input means the user profile; an unknown profile is a usage error listing the profiles', () => {
   assert.equal(buildPolicy([], ctx).normalized(), user.normalized());
   assert.throws(() => profileStatements('nope', ctx), (e: unknown) => e instanceof UsageError && /off, user, paranoid/.test(e.message));
-  assert.equal([...PROFILES], ['off', 'user', 'paranoid']);
+  assert.equal([...PROFILES], ['off', 'user', 'paranoid', 'none']);
+});
+
+test('no profile given: the rules apply on top of the user profile; -p none is empty', () => {
+  const rule = 'allow/net/connect+10.0.0.0/8!443';
+  assert.equal(buildPolicy([{ rule }], ctx).normalized(), buildPolicy([{ profile: 'user' }, { rule }], ctx).normalized());
+  assert.not.ok(buildPolicy([{ rule }], ctx).check('read', '/home/alice/.ssh/id_ed25519'), 'the secret stays denied');
+  const none = buildPolicy([{ profile: 'none' }, { rule }], () => {
+    throw new Error('none reads no context');
+  });
+  for (const cap of CAPABILITIES) assert.not.ok(none.isOn(cap), cap);
+  assert.equal(policyStatements([{ profile: 'none' }], () => ctx), []);
+});
+
+test('the implicit base turns on only the enforced capabilities; a rule keeps what it turns on', () => {
+  const enforced = new Set(['read', 'write'] as const);
+  const base = policyStatements([{ rule: 'sandbox/stat:on' }], () => ctx, enforced);
+  assert.equal(base[0], { type: 'sandbox', caps: ['read', 'write'], on: true, source: { kind: 'profile', name: 'user' } });
+  assert.equal(base.at(-1), { type: 'sandbox', caps: ['stat'], on: true, source: { kind: 'arg' } });
+  const explicit = policyStatements([{ profile: 'user' }], () => ctx, enforced);
+  assert.is((explicit[0] as { caps: string[] }).caps.length, CAPABILITIES.length, 'an explicit -p user is not trimmed');
 });
 
 test('profile rules carry their source (errors name the profile)', () => {
