@@ -37,16 +37,6 @@ export function defaultLogFormat(fdGiven: boolean): LogFormat {
   return !fdGiven && isatty(2) ? 'pretty' : 'json';
 }
 
-/**
- * The `level` field of a JSON record is one of pino's own names, the ones every pino tool
- * (pino-pretty, its `minimumLevel`) knows: syd's two levels between them are written as the
- * next one down (notice → info, alert → error) with their own name in `tsyd_level`.
- */
-const JSON_LEVEL: Record<string, Record<string, string>> = {
-  notice: { level: 'info', tsyd_level: 'notice' },
-  alert: { level: 'error', tsyd_level: 'alert' },
-};
-
 export function createLogger(opts: LogOptions = {}): TsydLogger {
   // Synchronous writes: a denial is on disk before the program sees EACCES, and a
   // crashing supervisor loses nothing.
@@ -57,7 +47,9 @@ export function createLogger(opts: LogOptions = {}): TsydLogger {
       level: opts.level ?? 'warn',
       customLevels: { notice: 35, alert: 55 },
       base: undefined,
-      formatters: { level: (label) => JSON_LEVEL[label] ?? { level: label } },
+      // `level` is syd's name (DESIGN: alert/error/warn/notice/info/debug). pino-pretty shows
+      // notice and alert when told them: pino-pretty --customLevels notice:35,alert:55.
+      formatters: { level: (label) => ({ level: label }) },
       // The human form: the call's own arguments become one line, written at once; pino's
       // serialisation never runs. (Only enabled levels get here: pino makes the others no-ops.)
       ...(pretty && {

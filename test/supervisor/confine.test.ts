@@ -111,7 +111,7 @@ test('a confined emulator cannot execve; a failed confinement exits 101', async 
   for (const p of probes) assert.is(p.err, 1, 'execve → EPERM');
   const failed = await runTsyd(['run', '-m', 'lock:on', '--', 'sleep', '5'], { env: { TSYD_FAULT: 'fail-confine' } });
   assert.is(failed.code, 101, failed.stderr);
-  assert.ok(failed.records.some((x) => x.op === 'confine_monitor_thread' && x.tsyd_level === 'alert'), failed.stderr);
+  assert.ok(failed.records.some((x) => x.op === 'confine_monitor_thread' && x.level === 'alert'), failed.stderr);
 });
 
 test('export bpf: four files, mode 0400, exclusive; the emulator filter really denies execve', async () => {

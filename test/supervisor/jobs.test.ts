@@ -109,7 +109,7 @@ test('at the limit of blocked calls: EAGAIN and an alert, the program is not hun
   assert.is(r.exitCode, 0);
   assert.is(out.text().match(/opened/g)?.length, 4);
   const records = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.ok(records.some((x) => x.op === 'blocking_capacity_exceeded' && x.tsyd_level === 'alert' && x.max === 4), readFileSync(logFile, 'utf8'));
+  assert.ok(records.some((x) => x.op === 'blocking_capacity_exceeded' && x.level === 'alert' && x.max === 4), readFileSync(logFile, 'utf8'));
 });
 
 async function interrupted(restart: boolean) {
@@ -349,7 +349,7 @@ for (const user of [undefined, NOBODY]) {
         console.log(`jobs: ${count} blocked ${mode} of ${size} bytes: tsyd grew ${grown.toFixed(0)} MiB; ${done[0]}`);
         p.child.stdin!.end('exit\n');
         const r = await p.result;
-        const alerted = r.records.some((x) => x['op'] === 'blocking_memory_exceeded' && x['tsyd_level'] === 'alert');
+        const alerted = r.records.some((x) => x['op'] === 'blocking_memory_exceeded' && x['level'] === 'alert');
         if (mode === 'bigsend') {
           // A stream send that waits carries 64 KiB (a short count, as after a signal).
           assert.equal([calls, errors, max], [count, 0, 64 << 10], done[0]);

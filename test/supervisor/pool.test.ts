@@ -92,7 +92,7 @@ test('capacity: with TSYD_NPROC_MAX reached the alert is logged, nothing crashes
   const records = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   const alert = records.find((x) => x.op === 'emulator_capacity_exceeded');
   assert.ok(alert, 'an alert record');
-  assert.is(alert!.tsyd_level, 'alert');
+  assert.is(alert!.level, 'alert');
   assert.is(alert!.level, 'error', 'a level name every pino tool knows');
   assert.is(alert!.curr_worker_count, 3);
   assert.is(alert!.busy_worker_count, 3);
