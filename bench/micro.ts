@@ -14,11 +14,11 @@ const CALLS: Record<Op, number> = { openat: 4000, stat: 4000, connect: 1000, get
 const INNER = 5;
 const TARGET: Record<Op, string> = { openat: '/etc/hostname', stat: '/etc/hostname', connect: 'listen', getppid: '-' };
 
-/** The rules under which tsyd performs the call itself (getppid: never notified). */
+/** The rules under which tsyd performs the call itself, those alone (-p none; getppid: never notified). */
 const EMULATED: Record<Op, string[]> = {
-  openat: ['-m', 'sandbox/read:on', '-m', 'allow/read+/***'],
-  stat: ['-m', 'sandbox/stat:on', '-m', 'allow/stat+/***'],
-  connect: ['-m', 'sandbox/net/connect:on', '-m', 'allow/net/connect+127.0.0.1!1-65535'],
+  openat: ['-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***'],
+  stat: ['-p', 'none', '-m', 'sandbox/stat:on', '-m', 'allow/stat+/***'],
+  connect: ['-p', 'none', '-m', 'sandbox/net/connect:on', '-m', 'allow/net/connect+127.0.0.1!1-65535'],
   getppid: ['-p', 'user'],
 };
 
@@ -38,7 +38,7 @@ export async function micro(rounds: number, p: { strace: Peer; proot: Peer }): P
     { name: 'C limit, CONTINUE', prefix: () => [csuper, '-s', 'continue', '--'] },
     { name: 'C limit, emulated', prefix: () => [csuper, '-s', 'emulate', '--'] },
     // lock:off makes every handled call stop in the kernel; with no capability on tsyd answers CONTINUE.
-    { name: 'tsyd, CONTINUE', prefix: () => tsyd('-m', 'lock:off') },
+    { name: 'tsyd, CONTINUE', prefix: () => tsyd('-p', 'none', '-m', 'lock:off') },
     { name: 'tsyd, emulated', prefix: (op) => tsyd(...EMULATED[op]) },
   ];
   const results: Record<string, Record<string, { ns: number; samples: number[]; skipped?: string }>> = {};

@@ -95,7 +95,7 @@ function rssKiB(pid: number): number {
 
 /** RSS (KiB) of a `tsyd run` process holding n emulator threads (one core, n-1 blocked). */
 async function rssWith(n: number): Promise<number> {
-  const argv = [tsydBin, 'run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', cprog('fifoload'), String(n - 1), fifos(n - 1), REGULAR, '1', '1'];
+  const argv = [tsydBin, 'run', '-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', cprog('fifoload'), String(n - 1), fifos(n - 1), REGULAR, '1', '1'];
   const child = spawnProcess(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TSYD_NPROC: '1', TSYD_KEEP_ALIVE: '60000' } });
   let out = '';
   child.stdout!.on('data', (b) => (out += String(b)));

@@ -142,7 +142,7 @@ test(`CLI: the program killed by SIGKILL at ${KILLS} random points while busy: 1
     const delay = random.int(0, 400);
     const s = await soakSetup('kill-cli', 60, SEED + i);
     const where = `iteration ${i}, kill after ${delay} ms; ${why}`;
-    const t = spawnTsyd(['run', ...s.rules.flatMap((r) => ['-m', r]), '--', ...s.args], {
+    const t = spawnTsyd(['run', '-p', 'none', ...s.rules.flatMap((r) => ['-m', r]), '--', ...s.args], {
       keepStdinOpen: true,
       timeoutMs: 30_000,
       env: { TSYD_NPROC: '2', TSYD_KEEP_ALIVE: '200' },
@@ -215,7 +215,7 @@ test('SIGTERM to tsyd while the program is busy: forwarded, the program dies of 
   const delay = random.int(50, 400);
   const s = await soakSetup('term', 60, SEED + 200);
   const where = `term after ${delay} ms; ${why}`;
-  const t = spawnTsyd(['run', ...s.rules.flatMap((r) => ['-m', r]), '--', ...s.args], {
+  const t = spawnTsyd(['run', '-p', 'none', ...s.rules.flatMap((r) => ['-m', r]), '--', ...s.args], {
     keepStdinOpen: true,
     timeoutMs: 30_000,
     env: { TSYD_NPROC: '2', TSYD_KEEP_ALIVE: '200' },
@@ -242,7 +242,7 @@ test('SIGTERM to tsyd while the program is busy: a program that handles it, reap
   const delay = random.int(50, 400);
   const s = await soakSetup('term0', 60, SEED + 300, ['term']);
   const where = `term after ${delay} ms; ${why}`;
-  const t = spawnTsyd(['run', ...s.rules.flatMap((r) => ['-m', r]), '--', ...s.args], {
+  const t = spawnTsyd(['run', '-p', 'none', ...s.rules.flatMap((r) => ['-m', r]), '--', ...s.args], {
     keepStdinOpen: true,
     timeoutMs: 30_000,
     env: { TSYD_NPROC: '2', TSYD_KEEP_ALIVE: '200' },
@@ -299,7 +299,7 @@ test('natively a chain of processes outlives the program that started it (so the
 });
 
 test('CLI: a chain of 300 processes the program leaves behind is killed whole (not one level per round): none outlives tsyd', async () => {
-  const t = spawnTsyd(['run', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', fixture('chain'), '300'], { keepStdinOpen: true, timeoutMs: 60_000 });
+  const t = spawnTsyd(['run', '-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', fixture('chain'), '300'], { keepStdinOpen: true, timeoutMs: 60_000 });
   let chain: Array<{ pid: number; start: string }> = [];
   try {
     chain = chainPids(await t.waitForStdout(/^deepest \d+$/m));

@@ -39,7 +39,7 @@ test(`soak: ${SECONDS} s of mixed allowed/denied calls from 8 threads and 2 fork
   const why = `seed ${SEED} (TSYD_SOAK_SEED=${SEED} to repeat the mix)`;
   const { dir, args, rules, denied, deniedPort, deniedAccepted } = await soakSetup('soak', SECONDS, SEED);
   const t = spawnTsyd(
-    ['run', '--log-fd', '3', '--log-level', 'info', ...rules.flatMap((r) => ['-m', r]), '--', ...args],
+    ['run', '-p', 'none', '--log-fd', '3', '--log-level', 'info', ...rules.flatMap((r) => ['-m', r]), '--', ...args],
     { logFd: 3, keepStdinOpen: true, timeoutMs: SECONDS * 1000 + 60_000, env: { TSYD_NPROC: '2', TSYD_KEEP_ALIVE: '200' } },
   );
   try {
