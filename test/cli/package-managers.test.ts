@@ -13,7 +13,10 @@ const registry = 'http://127.0.0.1:9/tsyd-test-registry/';
 writeFileSync(`${home}/.npmrc`, `registry=${registry}\n`);
 writeFileSync(`${home}/.gitconfig`, '[user]\n\tname = tsyd test\n\temail = test@example.invalid\n');
 const proj = tempTree('pm-proj', { Makefile: 'all:\n\techo made > out.txt\n' });
-const opts = { cwd: proj, env: { HOME: home, PATH: '/usr/bin:/bin', npm_config_update_notifier: undefined } };
+// Under `npm test` the test itself runs with npm's npm_config_* (cache, registry, userconfig…),
+// which would point the npm under test at the real ~/.npm and ~/.npmrc: none of them passes.
+const npmEnv = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_/i.test(k)).map((k) => [k, undefined]));
+const opts = { cwd: proj, env: { ...npmEnv, HOME: home, PATH: '/usr/bin:/bin', npm_config_update_notifier: undefined } };
 const denials = (r: { records: Array<Record<string, unknown>> }) => r.records.filter((x) => x.ctx === 'access');
 
 async function clean(...cmd: string[]) {

@@ -296,7 +296,7 @@ test('no profile given: the rules apply on top of the user profile; -p none is e
 
 test('the implicit base turns on only the enforced capabilities; a rule keeps what it turns on', () => {
   const enforced = new Set(['read', 'write'] as const);
-  const base = policyStatements([{ rule: 'sandbox/stat:on' }], () => ctx, enforced);
+  const base = policyStatements([{ rule: 'sandbox/stat:on', source: { kind: 'arg' } }], () => ctx, enforced);
   assert.equal(base[0], { type: 'sandbox', caps: ['read', 'write'], on: true, source: { kind: 'profile', name: 'user' } });
   assert.equal(base.at(-1), { type: 'sandbox', caps: ['stat'], on: true, source: { kind: 'arg' } });
   const explicit = policyStatements([{ profile: 'user' }], () => ctx, enforced);

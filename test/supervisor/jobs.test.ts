@@ -304,7 +304,9 @@ test('as nobody (the CLI): 100 blocking sendmmsg wait on job threads, not emulat
     await p.waitForStdout(/^started$/m);
     const counts = () => `${threadsOf(p.pid, 'tsyd_blk')} job threads, ${threadsOf(p.pid, 'tsyd_emu')} emulators`;
     await until(() => threadsOf(p.pid, 'tsyd_blk') >= 90, `the calls wait on job threads (${counts()})`);
-    assert.ok(threadsOf(p.pid, 'tsyd_emu') <= 3, `no emulator is held: ${counts()}`);
+    // Held emulators would stay; a helper spawned for a moment while the calls were handed over
+    // retires (seen in CI: more than 3 at one look, 1 a moment later).
+    await until(() => threadsOf(p.pid, 'tsyd_emu') <= 3, `no emulator is held: ${counts()}`, 8000);
     p.child.stdin!.write('regular\ndrain\n');
     const out = await p.waitForStdout(/^done .*$/m, 20_000);
     assert.match(out, /^regular ok$/m);
