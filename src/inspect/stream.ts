@@ -9,7 +9,7 @@ import type { EventEmitter } from 'node:events';
 import type { AnyActorRef, StateValue } from 'xstate';
 import type { MonitorMessage } from '../actors/monitor.worker.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
-import { EmuState } from '../shared/emulator-states.js';
+import { EmuState, emulatorStateName } from '../shared/emulator-states.js';
 import { Slot } from '../shared/slot.js';
 import type { WorkerData } from '../shared/worker-data.js';
 import type { Policy } from '../sandbox/policy.js';
@@ -96,8 +96,6 @@ export function notStartedSnapshot(): InspectSnapshot {
   return { time: Date.now(), machines: {}, pool, violations: 0, program: { pid: null, running: false }, policy: [] };
 }
 
-/** EmuState code → the emulator machine's state name (or `free`), from the table itself. */
-const EMU_STATE_NAMES = new Map<number, string>(Object.entries(EmuState).map(([name, code]) => [code, name]));
 const KIND_HELPER = 1;
 
 /** The context fields a page can show: plain values only (no actor refs, no functions). */
@@ -198,7 +196,7 @@ export class InspectSource {
       const code = Atomics.load(s, Slot.state);
       if (code === EmuState.free) continue;
       const kind: EmulatorKind = Atomics.load(s, Slot.kind) === KIND_HELPER ? 'helper' : 'core';
-      list.push({ slot: i, kind, value: EMU_STATE_NAMES.get(code) ?? `unknown(${code})`, tid: Atomics.load(s, Slot.tid) });
+      list.push({ slot: i, kind, value: emulatorStateName(code), tid: Atomics.load(s, Slot.tid) });
     }
     const held = [...new Set(list.map((e) => e.value))].sort();
     const pool: PoolView = {
