@@ -1,5 +1,5 @@
 /*
- * csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]
+ * csuper [-t THREADS] [-s] [-n] [-f FILTER] continue|emulate -- PROG [ARGS...]
  * csuper [-t THREADS] --vulnerable DENIED -- PROG [ARGS...]
  *
  * The C limit: the smallest seccomp user-notification supervisor that answers the same
@@ -15,6 +15,10 @@
  *             connect: pidfd_getfd of the socket + connect with the address read once
  *             anything else: CONTINUE
  * No policy is decided: this is the cost of reading, canonicalising, performing and answering.
+ * -f FILTER loads that program filter (struct sock_filter[], e.g. `tsyd export program -p user`)
+ * instead of its own, so that exactly the calls tsyd stops stop here too; the stand-ins for tsyd's
+ * pid (0x7ffffffd) and the reaper's (0x7ffffffe) become this supervisor's pid. -n prints
+ * "csuper: notifications N" on stderr at exit (every request received).
  *
  * --vulnerable DENIED is NOT a benchmark: it is the deliberately broken checker of the race
  * tests (test/helpers/csuper.ts), the classic time-of-check/time-of-use bug that tsyd's
@@ -66,31 +70,51 @@ static int nfd, emulate, vulnerable;
 /* --vulnerable: the denied path, or the denied IPv4 address (denied_path[0] == 0) */
 static char denied_path[PATH_MAX];
 static struct sockaddr_in denied_in;
-static atomic_long refused, continued;
+static atomic_long refused, continued, received;
 
-static int send_fd(int sock, int fd)
+/* The stand-ins of an exported tsyd program filter (src/confine/program-filter.ts). */
+#define TSYD_PID_PLACEHOLDER 0x7ffffffdu
+#define REAPER_PID_PLACEHOLDER 0x7ffffffeu
+
+/* The child's listener: its number comes over `sock`, the fd itself through a pidfd. */
+static int take_listener(int sock, pid_t pid)
 {
-	char c = 'x', cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof fd);
-	return sendmsg(sock, &m, 0) < 0 ? -1 : 0;
+	int num;
+	if (read(sock, &num, sizeof num) != sizeof num)
+		return -1;
+	int pidfd = syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -1;
+	int fd = syscall(SYS_pidfd_getfd, pidfd, num, 0);
+	close(pidfd);
+	return fd;
 }
 
-static int recv_fd(int sock)
+/* Reads a program filter (struct sock_filter[]) from `path` into `prog`. */
+static int load_filter(const char *path, struct sock_fprog *prog)
 {
-	char c, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { &c, 1 };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf };
-	if (recvmsg(sock, &m, 0) <= 0)
+	static struct sock_filter insns[BPF_MAXINSNS];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, insns, sizeof insns);
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0 || n % sizeof insns[0] != 0) {
+		fprintf(stderr, "csuper: %s: not a program filter\n", path);
 		return -1;
-	int fd;
-	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&m)), sizeof fd);
-	return fd;
+	}
+	prog->len = (unsigned short)(n / sizeof insns[0]);
+	prog->filter = insns;
+	return 0;
+}
+
+/* tsyd's and the reaper's pid stand-ins become the supervisor's: signals to it stop here too. */
+static void patch_pids(struct sock_fprog *prog, pid_t supervisor)
+{
+	for (unsigned short i = 0; i < prog->len; i++) {
+		struct sock_filter *f = &prog->filter[i];
+		if (BPF_CLASS(f->code) == BPF_JMP && (f->k == TSYD_PID_PLACEHOLDER || f->k == REAPER_PID_PLACEHOLDER))
+			f->k = (unsigned)supervisor;
+	}
 }
 
 static ssize_t read_remote(pid_t pid, void *buf, size_t len, unsigned long long addr)
@@ -234,6 +258,7 @@ static void *serve(void *arg)
 		memset(&req, 0, sizeof req);
 		if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
 			continue; /* another thread took it */
+		atomic_fetch_add(&received, 1);
 		memset(&resp, 0, sizeof resp);
 		resp.id = req.id;
 		if (emulate && emulated(&req, &resp))
@@ -249,7 +274,7 @@ static void *serve(void *arg)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: csuper [-t THREADS] [-s] continue|emulate -- PROG [ARGS...]\n"
+	fprintf(stderr, "usage: csuper [-t THREADS] [-s] [-n] [-f FILTER] continue|emulate -- PROG [ARGS...]\n"
 			"       csuper [-t THREADS] --vulnerable DENIED_PATH|A.B.C.D:PORT -- PROG [ARGS...]\n");
 	exit(2);
 }
@@ -257,14 +282,19 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	long threads = sysconf(_SC_NPROCESSORS_ONLN);
-	int sync = 0, opt;
+	int sync = 0, count = 0, opt;
+	const char *filter_file = NULL;
 	static const struct option longopts[] = { { "vulnerable", required_argument, NULL, 'V' }, { 0, 0, 0, 0 } };
 	const char *denied = NULL;
-	while ((opt = getopt_long(argc, argv, "+t:s", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+t:snf:", longopts, NULL)) != -1) {
 		if (opt == 't')
 			threads = atol(optarg);
 		else if (opt == 's')
 			sync = 1;
+		else if (opt == 'n')
+			count = 1;
+		else if (opt == 'f')
+			filter_file = optarg;
 		else if (opt == 'V')
 			denied = optarg;
 		else
@@ -323,16 +353,19 @@ int main(int argc, char **argv)
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF);
 	struct sock_fprog fprog = { (unsigned short)k, f };
+	if (filter_file && load_filter(filter_file, &fprog) < 0)
+		return 125;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return 125;
 	pid_t pid = fork();
 	if (pid == 0) {
 		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+		patch_pids(&fprog, getppid());
 		int l = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &fprog);
-		if (l < 0 || send_fd(sv[1], l) < 0)
+		/* the number only: tsyd's filter stops sendmsg, and nobody answers yet; the parent takes it with pidfd_getfd */
+		if (l < 0 || write(sv[1], &l, sizeof l) != sizeof l)
 			_exit(125);
-		close(l);
 		/* wait until the supervisor holds the listener: its opens must not stop unanswered */
 		char c;
 		if (read(sv[1], &c, 1) != 1)
@@ -340,7 +373,7 @@ int main(int argc, char **argv)
 		execvp(prog[0], prog);
 		_exit(127);
 	}
-	nfd = recv_fd(sv[0]);
+	nfd = take_listener(sv[0], pid);
 	if (nfd < 0)
 		return 125;
 	if (sync && ioctl(nfd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, 1ULL) < 0)
@@ -351,6 +384,8 @@ int main(int argc, char **argv)
 	(void)!write(sv[0], "g", 1);
 	int st;
 	waitpid(pid, &st, 0);
+	if (count)
+		fprintf(stderr, "csuper: notifications %ld\n", atomic_load(&received));
 	if (vulnerable)
 		fprintf(stderr, "csuper: refused %ld continued %ld\n", atomic_load(&refused), atomic_load(&continued));
 	/* _exit: the serving threads are still in poll(); nothing to flush or tear down */

@@ -43,6 +43,7 @@ export type Command =
   | LearnCommand
   | { command: 'export'; mode: 'bpf' | 'pfc' }
   | { command: 'syscalls'; policy: PolicyInput[] }
+  | { command: 'program-filter'; policy: PolicyInput[] }
   | { command: 'viz'; argv: string[] }
   | { command: 'help'; topic?: HelpTopic }
   | { command: 'usage' }
@@ -167,11 +168,11 @@ function isHelpTopic(name: string): name is HelpTopic {
   return Object.hasOwn(COMMAND_USAGE, name);
 }
 
-/** `export bpf|pfc` and `export syscalls [POLICY OPTIONS]`. */
+/** `export bpf|pfc`, `export syscalls [POLICY OPTIONS]` and `export program [POLICY OPTIONS]`. */
 function parseExport(rest: string[]): Command {
   const mode = rest[0];
   if (mode === undefined || mode === '-h' || mode === '--help') {
-    if (mode === undefined) throw new UsageError('export needs a mode: bpf, pfc or syscalls (see tsyd export --help)');
+    if (mode === undefined) throw new UsageError('export needs a mode: bpf, pfc, syscalls or program (see tsyd export --help)');
     return { command: 'help', topic: 'export' };
   }
   if (mode === 'syscalls') {
@@ -179,7 +180,12 @@ function parseExport(rest: string[]): Command {
     if (check.command === 'help') return { command: 'help', topic: 'syscalls' };
     return { command: 'syscalls', policy: (check as CheckCommand).policy };
   }
-  if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls'], 'see tsyd export --help'));
+  if (mode === 'program') {
+    const check = parseArgs(['check', ...rest.slice(1)]);
+    if (check.command === 'help') return { command: 'help', topic: 'export' };
+    return { command: 'program-filter', policy: (check as CheckCommand).policy };
+  }
+  if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls', 'program'], 'see tsyd export --help'));
   const extra = rest[1];
   if (extra === '-h' || extra === '--help') return { command: 'help', topic: 'export' };
   if (extra !== undefined) throw new UsageError(`export ${mode} takes nothing more, got '${rest.slice(1).join(' ')}' (see tsyd export --help)`);

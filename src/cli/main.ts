@@ -1,7 +1,7 @@
 // The `tsyd` command: argv → library call → exit status. Thin by design.
 import { readFileSync } from 'node:fs';
 import { SystemCallError, TsydError } from '../errors.js';
-import { exportSyscalls } from '../export/export.js';
+import { exportProgramFilter, exportSyscalls } from '../export/export.js';
 import { bootExport } from '../export/run-export.js';
 import { MACHINES } from '../machines/index.js';
 import { runViz } from './viz.js';
@@ -52,6 +52,11 @@ export async function main(argv: string[]): Promise<void> {
         break;
       case 'syscalls':
         process.stdout.write(exportSyscalls(buildPolicy(cmd.policy)));
+        code = 0;
+        break;
+      case 'program-filter':
+        if (process.stdout.isTTY) throw new TsydError('EINVAL', 'export program writes binary BPF: redirect stdout to a file');
+        process.stdout.write(exportProgramFilter(buildPolicy(cmd.policy)));
         code = 0;
         break;
       case 'run':

@@ -62,11 +62,15 @@ ${EXIT}`;
 
 const EXPORT = `Usage: tsyd export bpf|pfc
        tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...
+       tsyd export program [-p PROFILE]... [-m RULE]... [-P FILE]... > FILE
   bpf       write the supervisor threads' filters to tsyd_emu.bpf, tsyd_int.bpf, tsyd_ipc.bpf,
             tsyd_aes.bpf in the working directory (never overwritten: an existing one is an error)
   pfc       print them as pseudo filter code
   syscalls  print every system call the program may make, and how its filter answers it under
             that policy (composed as for run: no -p means on top of the user profile)
+  program   write the program's filter for that policy to stdout (struct sock_filter[], as
+            loaded; tsyd's and the reaper's pids are the stand-ins 0x7ffffffd and 0x7ffffffe,
+            which a loader replaces); refused on a terminal
   -h, --help  this help (tsyd export syscalls --help: the policy options)`;
 
 const SYSCALLS = `Usage: tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...

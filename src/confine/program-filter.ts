@@ -23,6 +23,12 @@ const argHi = (i: number) => 20 + 8 * i;
  * its parent's pid (the reaper) before it loads the filter (addon/spawn.cc). No pid reaches it.
  */
 export const REAPER_PID_PLACEHOLDER = 0x7ffffffe;
+/**
+ * Stands for tsyd's pid in an exported program filter (`tsyd export program`): a loader
+ * replaces it with the supervisor's pid, as it replaces REAPER_PID_PLACEHOLDER with the
+ * program's parent. Above any pid_max (2^22), so it never names a process.
+ */
+export const TSYD_PID_PLACEHOLDER = 0x7ffffffd;
 
 export function syscallNumbers(arch: Arch): Readonly<Record<string, number>> {
   return arch === 'x86_64' ? X86_64 : AARCH64;

@@ -8,8 +8,8 @@ import { TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { bpfToPfc } from './bpf-text.js';
 import { confinementFilter, EXPORT_FILES, THREAD_KINDS } from '../confine/thread-filters.js';
-import { buildHandlerTable } from '../syscalls/index.js';
-import { resolveEntry, RET, syscallNumbers } from '../confine/program-filter.js';
+import { buildChildFilter, buildHandlerTable } from '../syscalls/index.js';
+import { resolveEntry, RET, syscallNumbers, TSYD_PID_PLACEHOLDER } from '../confine/program-filter.js';
 import { SYSCALLS, type ArgTest } from '../confine/syscall-table.js';
 import { CAPABILITIES, type Capability } from '../sandbox/rules.js';
 import type { Policy } from '../sandbox/policy.js';
@@ -46,6 +46,15 @@ export function exportPfc(): string {
   return THREAD_KINDS.map((kind) =>
     bpfToPfc(confinementFilter(kind), { title: `tsyd ${kind} thread rules (${EXPORT_FILES[kind]})`, syscallName: (nr) => names.get(nr), arch: native.arch }),
   ).join('\n');
+}
+
+/**
+ * The program's filter for `policy` (struct sock_filter[], the bytes tsyd loads), with
+ * TSYD_PID_PLACEHOLDER and REAPER_PID_PLACEHOLDER where tsyd's and the reaper's pids go: another
+ * supervisor (bench/csuper.c) loads it to stop exactly the calls tsyd stops.
+ */
+export function exportProgramFilter(policy: Policy): Buffer {
+  return buildChildFilter(policy, TSYD_PID_PLACEHOLDER);
 }
 
 /**

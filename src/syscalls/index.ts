@@ -72,12 +72,12 @@ export function enforcedCapabilities(): Set<Capability> {
  * The program's filter for `policy`: the allow-list of src/confine/syscall-table.ts, where a
  * decided call stops in the kernel when a capability it decides is on (always while lock:off).
  */
-export function buildChildFilter(policy: Policy): Buffer {
+export function buildChildFilter(policy: Policy, tsydPid = process.pid): Buffer {
   const handlerCaps = new Map<string, readonly Capability[]>();
   for (const [name, spec] of allHandlers()) handlerCaps.set(name, spec.caps);
   return compileProgramFilter({
     arch: native.arch,
-    tsydPid: process.pid,
+    tsydPid,
     isOn: (c) => policy.isOn(c),
     lockOff: policy.lock === 'off',
     handlerCaps,
