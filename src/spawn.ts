@@ -129,7 +129,7 @@ export class SandboxedProcess extends EventEmitter {
     if (stdout !== undefined) this.stdout = new Socket({ fd: stdout, readable: true, writable: false });
     if (stderr !== undefined) this.stderr = new Socket({ fd: stderr, readable: true, writable: false });
     this.inspection = new InspectSource(this, { boot, sandbox: parts.sandbox, supervisor: parts.wd }, { coreSize: config.coreSize, policy: config.policy });
-    this.result = this.finish(config, boot, decisions);
+    this.result = this.finish(config, boot, decisions, logger);
   }
 
   /** The supervisor's live state: machines, pool counts, denials, the program (README: Inspector). */
@@ -248,7 +248,7 @@ export class SandboxedProcess extends EventEmitter {
   }
 
   /** After boot's end: the fds closed, the denials read, the output gathered, the result built and announced. */
-  private async finish(config: SandboxConfig, boot: BootActor, decisions: DecisionReader): Promise<SandboxResult> {
+  private async finish(config: SandboxConfig, boot: BootActor, decisions: DecisionReader, logger: TsydLogger): Promise<SandboxResult> {
     const ending = new Ending((sig) => this.kill(sig), config.killGrace);
     if (config.signal) ending.watchSignal(config.signal);
     if (config.timeout !== undefined) ending.watchTimeout(config.timeout);
@@ -258,7 +258,10 @@ export class SandboxedProcess extends EventEmitter {
     const err = config.buffer && this.stderr ? new Capture(this.stderr, config.maxBuffer, overflow('stderr')) : undefined;
     if (config.input !== undefined && this.stdin) writeInput(this.stdin, config.input);
     const bootOut = await toPromise(boot);
-    const { program, sandbox, wakeFd } = this.parts!;
+    const { program, sandbox, wakeFd, wd } = this.parts!;
+    // What the benchmarks read (bench/macro.ts): boot has ended, so no emulator takes another request.
+    const notifications = wd.notificationsReceived();
+    logger.info({ ctx: 'spawn', op: 'notifications', count: notifications }, `${notifications} notifications received`);
     // SAFETY: boot ends without waiting for the program only when the monitor could not start:
     // the program must not outlive its supervisor.
     if (sandbox.getSnapshot().status !== 'done') native.pidfdSendSignal(program.pidfd, 9);

@@ -141,6 +141,13 @@ export class WorkerData {
     return bits;
   }
 
+  /** Notifications the emulators received so far: every slot's seq (bumped per request, never reset). */
+  notificationsReceived(): number {
+    let n = 0;
+    for (let i = 0; i < this.maxEmulators; i++) n += Atomics.load(this.slot(i), Slot.seq);
+    return n;
+  }
+
   /** The job table (addon/offload.cc writes it; the interrupter and the exit read it). */
   jobs(): Int32Array {
     return new Int32Array(this.buffer, 4 * (Ctl.words + SLOT_WORDS * this.maxEmulators), JOB_WORDS * this.maxJobs);

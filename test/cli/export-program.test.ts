@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { benchProgram } from '../helpers/fixtures.js';
-import { describe, runNative, tsydBin } from '../helpers/tsyd.js';
+import { describe, runNative, runTsyd, tsydBin } from '../helpers/tsyd.js';
 
 const TSYD_PID_PLACEHOLDER = 0x7ffffffd;
 const REAPER_PID_PLACEHOLDER = 0x7ffffffe;
@@ -47,6 +47,14 @@ test('the C limit loads the exported filter and counts the notifications it answ
   const m = /^csuper: notifications (\d+)$/m.exec(r.stderr);
   assert.ok(m, describe(r));
   assert.ok(Number(m[1]) >= 100, `every openat stopped: ${m[1]}`);
+});
+
+test('a run logs how many notifications tsyd received (info)', async () => {
+  const r = await runTsyd(['run', '--log-level', 'info', '-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', benchProgram('callloop'), 'openat', '/etc/hostname', '1', '100', '1']);
+  assert.is(r.code, 0, describe(r));
+  const rec = r.records.find((x) => x.op === 'notifications');
+  assert.ok(rec, `a notifications record: ${describe(r)}`);
+  assert.ok(typeof rec.count === 'number' && rec.count >= 100, `every openat counted: ${String(rec.count)}`);
 });
 
 test.run();
