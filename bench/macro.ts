@@ -1,11 +1,14 @@
 // Macro: real work under every supervisor, side by side: a C build, a metadata walk, a Python
-// start-up, tar of a tree, git status — natively, under strace -f, proot, and tsyd with the
-// `off` profile (every capability on, everything allowed: each access decided) and the default
-// `user` profile.
+// start-up, tar of a tree, git status — natively, under strace -f (and in its fastest form),
+// proot, the C limit with tsyd's own filter (CONTINUE and emulated), and tsyd with the `off`
+// profile (every capability on, everything allowed: each access decided) and the default `user`
+// profile; and how many notifications each took.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cprog, tsyd, work, type Peer } from './lib/tools.js';
+import { cprog, straceSeccomp, tsyd, work, type Peers } from './lib/tools.js';
+import { notifiedCalls, programFilterFile } from './lib/notified.js';
+import { STRACE_FAST } from './micro.js';
 import { fmtMs, fmtRatio, median, sideBySide, Skipped, timed } from './lib/measure.js';
 import type { Section } from './lib/report.js';
 
@@ -65,7 +68,18 @@ function python(): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
-export async function macro(rounds: number, p: { strace: Peer; proot: Peer }): Promise<Section> {
+/** The policy of the `tsyd -p user` variant: the C limit and fast strace stop what it stops. */
+const USER = ['-p', 'user'];
+const C_CONTINUE = 'C limit, CONTINUE';
+const C_EMULATED = 'C limit, emulated';
+
+/** The count `csuper -n` prints at exit, or the one tsyd logs (info, op 'notifications'). */
+function notifications(stderr: string): number | undefined {
+  const m = /^csuper: notifications (\d+)$/m.exec(stderr) ?? /"op":"notifications","count":(\d+)/.exec(stderr);
+  return m ? Number(m[1]) : undefined;
+}
+
+export async function macro(rounds: number, p: Peers): Promise<Section> {
   const py = python();
   const workloads: Workload[] = [
     { name: 'start-up: `true`', argv: ['true'], cwd: work },
@@ -78,46 +92,69 @@ export async function macro(rounds: number, p: { strace: Peer; proot: Peer }): P
   const variants: Array<{ name: string; prefix?: string[]; why?: string }> = [
     { name: 'native', prefix: [] },
     { name: 'strace -f', prefix: p.strace.prefix, why: p.strace.why },
+    { name: STRACE_FAST, ...straceSeccomp(p.strace, notifiedCalls(USER)) },
     { name: 'proot', prefix: p.proot.prefix, why: p.proot.why },
-    // What the mechanism costs for this work: opens and stats performed as tsyd does, no policy.
-    { name: 'C limit, emulated', prefix: [cprog('csuper'), '-s', 'emulate', '--'] },
+    // What the mechanism costs for this work: the same calls stop (tsyd's own filter for the
+    // `user` policy), answered CONTINUE, or opens, stats and connects performed as tsyd does.
+    { name: C_CONTINUE, prefix: [cprog('csuper'), '-s', '-n', '-f', programFilterFile(USER), 'continue', '--'] },
+    { name: C_EMULATED, prefix: [cprog('csuper'), '-s', '-n', '-f', programFilterFile(USER), 'emulate', '--'] },
     { name: 'tsyd -p off', prefix: tsyd('-p', 'off') },
-    { name: 'tsyd -p user', prefix: tsyd('-p', 'user') },
+    { name: 'tsyd -p user', prefix: tsyd(...USER) },
   ];
-  const data: Record<string, Record<string, { ms: number; samples: number[]; skipped?: string; denials?: number }>> = {};
+  type Cell = { ms: number; samples: number[]; skipped?: string; denials?: number; notifications?: number[] };
+  const data: Record<string, Record<string, Cell>> = {};
   for (const w of workloads) {
     const denials: Record<string, number> = {};
+    const counts: Record<string, number[]> = {};
     const cells = await sideBySide(variants, rounds, (v) => {
       if (w.why) throw new Skipped(w.why);
       if (!v.prefix) throw new Skipped(v.why ?? 'not available');
       const r = timed([...v.prefix, ...w.argv], { cwd: w.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
       denials[v.name] = (r.stderr.match(/"ctx":"access"/g) ?? []).length;
+      const n = notifications(r.stderr);
+      if (n !== undefined) (counts[v.name] ??= []).push(n);
       return r.ms;
     });
+    // tsyd's count, from one more run outside the timed ones (the count is an info record).
+    if (!w.why) {
+      const r = timed([...tsyd('--log-level', 'info', ...USER), ...w.argv], { cwd: w.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+      const n = notifications(r.stderr);
+      if (n !== undefined) counts['tsyd -p user'] = [n];
+    }
     data[w.name] = {};
-    for (const [name, c] of cells) data[w.name]![name] = { ms: median(c.samples), samples: c.samples, skipped: c.skipped, denials: denials[name] };
+    for (const [name, c] of cells) data[w.name]![name] = { ms: median(c.samples), samples: c.samples, skipped: c.skipped, denials: denials[name], notifications: counts[name] };
     process.stderr.write(`bench: macro ${w.name} done\n`);
   }
   const at = (w: string, v: string) => data[w]![v]!;
   const startup = (v: string) => at(workloads[0]!.name, v).ms;
-  const rows = workloads.map((w) => {
-    const row = [w.name];
-    for (const v of variants) {
+  const times = workloads.map((w) => [
+    w.name,
+    ...variants.map((v) => {
       const c = at(w.name, v.name);
-      row.push(c.skipped !== undefined ? `skipped: ${c.skipped}` : fmtMs(c.ms));
-    }
+      return c.skipped !== undefined ? `skipped: ${c.skipped}` : fmtMs(c.ms);
+    }),
+  ]);
+  const count = (w: string, v: string) => {
+    const ns = at(w, v).notifications;
+    return ns && ns.length > 0 ? String(median(ns)) : '—';
+  };
+  const ratios = workloads.map((w) => {
     const n = at(w.name, 'native').ms;
-    const off = at(w.name, 'tsyd -p off').ms;
     const user = at(w.name, 'tsyd -p user').ms;
-    const s = at(w.name, 'strace -f');
-    row.push(
-      fmtRatio(off / n),
+    const per = (v: string) => (at(w.name, v).skipped !== undefined ? '—' : fmtRatio(user / at(w.name, v).ms));
+    return [
+      w.name,
+      fmtRatio(at(w.name, 'tsyd -p off').ms / n),
       fmtRatio(user / n),
       w === workloads[0] ? '' : fmtRatio((user - startup('tsyd -p user')) / (n - startup('native'))),
-      s.skipped !== undefined ? '—' : fmtRatio(user / s.ms),
+      per('strace -f'),
+      per(STRACE_FAST),
+      per(C_CONTINUE),
+      per(C_EMULATED),
+      count(w.name, 'tsyd -p user'),
+      count(w.name, C_EMULATED),
       String(at(w.name, 'tsyd -p user').denials ?? '—'),
-    );
-    return row;
+    ];
   });
   return {
     id: 'macro',
@@ -125,13 +162,17 @@ export async function macro(rounds: number, p: { strace: Peer; proot: Peer }): P
     method: [
       `Wall time of the whole command (tsyd's start-up included), median of ${rounds} rounds, the variants in turn in each round. ` +
         '`tsyd -p off`: every capability on, everything allowed (each access decided); `tsyd -p user`: the default profile (read/stat everywhere but ~90 secrets, write in cwd and temp, exec from system and toolchain dirs). ' +
-        '`C limit, emulated`: bench/csuper.c performing opens, stats and connects as tsyd does, without a policy (it stops fewer calls than tsyd: not readlink, access, exec, …). ' +
-        '`after start-up` subtracts each side\'s `true` time: the cost of the work alone.',
+        '`C limit, CONTINUE` and `C limit, emulated`: bench/csuper.c loading the very filter tsyd loads for `-p user` (`tsyd export program -p user`): the same calls stop; it answers CONTINUE, or performs opens, stats and connects of absolute paths as tsyd does (everything else CONTINUE), without a policy. ' +
+        `\`${STRACE_FAST}\`: strace tracing only the calls that filter may stop (\`tsyd export syscalls -p user\`). ` +
+        '`after start-up` subtracts each side\'s `true` time: the cost of the work alone. ' +
+        'Notifications: what tsyd received for the workload under `-p user` (its info record `notifications`, one untimed run) and what the C limit received with the same filter (`csuper -n`, median of the rounds): the same filter, so the two differ only where the work does (make -j2, or a call tsyd answers differently).',
     ],
     tables: [
+      { caption: '**Wall time**', headers: ['workload', ...variants.map((v) => v.name)], rows: times },
       {
-        headers: ['workload', ...variants.map((v) => v.name), 'off / native', 'user / native', 'user / native after start-up', 'user / strace', 'denials (user)'],
-        rows,
+        caption: '**Ratios and notifications** (goal: user / C limit emulated ≤ 1.3×)',
+        headers: ['workload', 'off / native', 'user / native', 'user / native after start-up', 'user / strace -f', `user / ${STRACE_FAST}`, 'user / C CONTINUE', 'user / C emulated', 'notifications: tsyd -p user', 'notifications: C limit', 'denials (user)'],
+        rows: ratios,
       },
     ],
     notes: [],

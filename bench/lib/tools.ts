@@ -1,5 +1,5 @@
-// What the benchmarks run: the C programs of bench/ (compiled here), the peers (strace -f and
-// proot, installed from Debian's packages when missing and allowed), tsyd's CLI, and the facts
+// What the benchmarks run: the C programs of bench/ (compiled here), the peers (strace, proot
+// and bwrap, installed from Debian's packages when missing and allowed), tsyd's CLI, and the facts
 // about the machine that a reader needs to compare figures.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,11 +44,16 @@ export interface Peer {
 }
 
 /**
- * strace and proot: found on PATH, or installed with apt-get when we are root on a Debian-like
+ * strace, proot and bwrap: found on PATH, or installed with apt-get when we are root on a Debian-like
  * machine (BENCH_NO_INSTALL=1 forbids it); otherwise skipped with the reason.
  */
-export function peers(): { strace: Peer; proot: Peer } {
-  const missing = ['strace', 'proot'].filter((c) => !which(c));
+export type Peers = { strace: Peer; proot: Peer; bwrap: Peer };
+
+/** Debian's package of each peer command. */
+const PACKAGES: Record<string, string> = { strace: 'strace', proot: 'proot', bwrap: 'bubblewrap' };
+
+export function peers(): Peers {
+  const missing = Object.keys(PACKAGES).filter((c) => !which(c)).map((c) => PACKAGES[c]!);
   let installWhy = '';
   if (missing.length > 0) {
     if (process.env.BENCH_NO_INSTALL === '1') installWhy = 'not installed (BENCH_NO_INSTALL=1)';
@@ -67,6 +72,7 @@ export function peers(): { strace: Peer; proot: Peer } {
   }
   const strace = which('strace');
   const proot = which('proot');
+  const bwrap = which('bwrap');
   const version = (argv: string[], re: RegExp): string | undefined => {
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
     return re.exec(`${r.stdout}${r.stderr}`)?.[1];
@@ -77,7 +83,20 @@ export function peers(): { strace: Peer; proot: Peer } {
       ? { prefix: [strace, '-f', '-qq', '-o', '/dev/null'], version: version([strace, '-V'], /version (\S+)/) }
       : { why: installWhy || 'strace not found' },
     proot: proot ? { prefix: [proot], version: version([proot, '--version'], /(\d+\.\d+\.\d+)/) } : { why: installWhy || 'proot not found' },
+    // The whole system read-only, its own /dev and /proc: bwrap's cheapest useful sandbox.
+    bwrap: bwrap
+      ? { prefix: [bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--'], version: version([bwrap, '--version'], /bubblewrap (\S+)/) }
+      : { why: installWhy || 'bwrap not found' },
   };
+}
+
+/**
+ * strace in its fastest form: a seccomp filter stops only `calls` (the others run untraced);
+ * `?` lets a name this strace does not know go.
+ */
+export function straceSeccomp(strace: Peer, calls: string[]): Peer {
+  if (!strace.prefix) return strace;
+  return { prefix: [strace.prefix[0]!, '-f', '--seccomp-bpf', '-qq', '-o', '/dev/null', '-e', `trace=${calls.map((c) => `?${c}`).join(',')}`] };
 }
 
 /** `tsyd run ARGS --` as an argv prefix. */
@@ -95,9 +114,10 @@ export interface MachineFacts {
   commit: string;
   strace?: string;
   proot?: string;
+  bwrap?: string;
 }
 
-export function machineFacts(p: ReturnType<typeof peers>): MachineFacts {
+export function machineFacts(p: Peers): MachineFacts {
   const git = spawnSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
   const dirty = spawnSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' });
   return {
@@ -110,5 +130,6 @@ export function machineFacts(p: ReturnType<typeof peers>): MachineFacts {
     commit: git.status === 0 ? git.stdout.trim() + (dirty.stdout.trim() ? ' (with uncommitted changes)' : '') : 'unknown',
     strace: p.strace.version,
     proot: p.proot.version,
+    bwrap: p.bwrap.version,
   };
 }
