@@ -6,7 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cprog, straceSeccomp, tsyd, work, type Peers } from './lib/tools.js';
+import { cprog, programPath, straceSeccomp, tsyd, work, type Peers } from './lib/tools.js';
 import { notifiedCalls, programFilterFile } from './lib/notified.js';
 import { STRACE_FAST } from './micro.js';
 import { fmtMs, fmtRatio, median, sideBySide, Skipped, timed } from './lib/measure.js';
@@ -81,13 +81,15 @@ function notifications(stderr: string): number | undefined {
 
 export async function macro(rounds: number, p: Peers): Promise<Section> {
   const py = python();
+  // Every supervisor gets the program's absolute path, as tsyd execs it: the C limit's execvp
+  // must not add an execve notification per PATH entry tried.
   const workloads: Workload[] = [
-    { name: 'start-up: `true`', argv: ['true'], cwd: work },
-    { name: `C build: \`make -j2 -B\`, ${C_FILES + 1} files`, argv: ['make', '-s', '-j2', '-B'], cwd: cProject() },
-    { name: "metadata walk: `find /usr -type f -printf '%s\\n'`", argv: ['find', '/usr', '-type', 'f', '-printf', '%s\\n'], cwd: work },
+    { name: 'start-up: `true`', argv: [programPath('true')], cwd: work },
+    { name: `C build: \`make -j2 -B\`, ${C_FILES + 1} files`, argv: [programPath('make'), '-s', '-j2', '-B'], cwd: cProject() },
+    { name: "metadata walk: `find /usr -type f -printf '%s\\n'`", argv: [programPath('find'), '/usr', '-type', 'f', '-printf', '%s\\n'], cwd: work },
     { name: 'Python start-up importing 20 modules', argv: py ? [py, '-c', `import ${PY_IMPORTS}`] : [], cwd: work, why: py ? undefined : 'python3 not found' },
-    { name: 'tar: `tar cf` of /usr/include', argv: ['tar', 'cf', join(work, 'include.tar'), '-C', '/usr', 'include'], cwd: work },
-    { name: `\`git status\`, ${GIT_FILES} files`, argv: ['git', 'status', '--porcelain'], cwd: gitRepo() },
+    { name: 'tar: `tar cf` of /usr/include', argv: [programPath('tar'), 'cf', join(work, 'include.tar'), '-C', '/usr', 'include'], cwd: work },
+    { name: `\`git status\`, ${GIT_FILES} files`, argv: [programPath('git'), 'status', '--porcelain'], cwd: gitRepo() },
   ];
   const variants: Array<{ name: string; prefix?: string[]; why?: string }> = [
     { name: 'native', prefix: [] },

@@ -2,7 +2,7 @@
 // and bwrap, installed from Debian's packages when missing and allowed), tsyd's CLI, and the facts
 // about the machine that a reader needs to compare figures.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +34,20 @@ export function cprog(name: string): string {
 function which(cmd: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The executable file `cmd` names on PATH (not a shell builtin), or `cmd` itself. */
+export function programPath(cmd: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const file = join(dir, cmd);
+    try {
+      accessSync(file, constants.X_OK);
+      if (statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return cmd;
 }
 
 export interface Peer {
