@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { spawn } from '../src/index.js';
 import { EmuState } from '../src/shared/emulator-states.js';
 import { Slot } from '../src/shared/slot.js';
-import { cprog, tsyd, tsydBin, work } from './lib/tools.js';
-import { fmtMs, fmtNs, fmtRatio, median, parseNs, sideBySide, timed } from './lib/measure.js';
+import { cprog, tsydBin, work, type Peers } from './lib/tools.js';
+import { fmtMs, fmtNs, fmtRatio, median, parseNs, sideBySide, Skipped, timed } from './lib/measure.js';
+import { startupVariants } from './lib/startup-peers.js';
 import type { Section } from './lib/report.js';
 
 const POLICY = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
@@ -111,9 +112,17 @@ async function rssWith(n: number): Promise<number> {
   }
 }
 
-export async function pool(rounds: number): Promise<Section> {
+export async function pool(rounds: number, p: Peers): Promise<Section> {
   const growth: number[] = [];
-  for (let i = 0; i < Math.max(rounds, 5); i++) growth.push(await growthOnce());
+  // A failed run is counted and named in the table: it must not lose the rest of a long run.
+  const growthFailures: string[] = [];
+  for (let i = 0; i < Math.max(rounds, 5); i++) {
+    try {
+      growth.push(await growthOnce());
+    } catch (err) {
+      growthFailures.push((err as Error).message);
+    }
+  }
   process.stderr.write('bench: pool growth done\n');
 
   const KS = [0, 4, 16, 64];
@@ -124,13 +133,11 @@ export async function pool(rounds: number): Promise<Section> {
   const rss = await sideBySide(NS.map((n) => ({ name: String(n), n })), Math.max(2, Math.ceil(rounds / 2)), (v) => rssWith(v.n));
   process.stderr.write('bench: pool RSS done\n');
 
-  const startVariants = [
-    { name: '`true` natively', argv: ['true'] },
-    { name: '`node -e 0`', argv: [process.execPath, '-e', '0'] },
-    { name: '`tsyd run -- true` (default profile)', argv: [...tsyd(), 'true'] },
-    { name: '`tsyd run -p off -- true`', argv: [...tsyd('-p', 'off'), 'true'] },
-  ];
-  const start = await sideBySide(startVariants, Math.max(rounds * 3, 9), (v) => timed(v.argv).ms);
+  const startVariants = startupVariants(p);
+  const start = await sideBySide(startVariants, Math.max(rounds * 3, 9), (v) => {
+    if (!v.argv) throw new Skipped(v.why ?? 'not available');
+    return timed(v.argv).ms;
+  });
   process.stderr.write('bench: start-up done\n');
 
   const m = (c: { samples: number[] } | undefined) => median(c?.samples ?? []);
@@ -144,13 +151,13 @@ export async function pool(rounds: number): Promise<Section> {
     method: [
       `Growth: one core emulator (\`emulators: 1\`), the program blocks it in a FIFO open; the time from busy == curr to a helper emulator idle and answering (library, ${growth.length} runs). ` +
         `Latency: K program threads blocked in FIFO opens (each holds an emulator), then 5 × 2000 regular opens (read:on, emulated) from the main thread; the K run in turn, ${rounds} rounds. ` +
-        'RSS: VmRSS of the `tsyd run` process with n emulator threads (TSYD_NPROC=1, n-1 held by FIFO opens). Start-up: wall time of the whole command, side by side.',
+        'RSS: VmRSS of the `tsyd run` process with n emulator threads (TSYD_NPROC=1, n-1 held by FIFO opens). Start-up: wall time of the whole command, side by side; the peers start `true` as they run any program (bwrap: new namespaces, the root bound read-only; strace and proot: ptrace; the C limit: fork, tsyd\'s filter, a listener, `true`).',
     ],
     tables: [
       {
         caption: '**Growth** (busy == curr → a new emulator answering)',
-        headers: ['median', 'min', 'max', 'runs'],
-        rows: [[fmtMs(median(growth)), fmtMs(Math.min(...growth)), fmtMs(Math.max(...growth)), String(growth.length)]],
+        headers: ['median', 'min', 'max', 'runs', 'failed runs'],
+        rows: [[fmtMs(median(growth)), fmtMs(Math.min(...growth)), fmtMs(Math.max(...growth)), String(growth.length), growthFailures.length === 0 ? '0' : `${growthFailures.length}: ${[...new Set(growthFailures)].join('; ')}`]],
       },
       {
         caption: '**Latency of a regular open while K emulators are blocked**',
@@ -171,12 +178,16 @@ export async function pool(rounds: number): Promise<Section> {
       {
         caption: '**Start-up**',
         headers: ['command', 'wall time', '× `node -e 0`'],
-        rows: startVariants.map((v) => [v.name, fmtMs(m(start.get(v.name))), fmtRatio(m(start.get(v.name)) / node0)]),
+        rows: startVariants.map((v) => {
+          const c = start.get(v.name)!;
+          return c.skipped !== undefined ? [v.name, `skipped: ${c.skipped}`, ''] : [v.name, fmtMs(m(c)), fmtRatio(m(c) / node0)];
+        }),
       },
     ],
     notes: [`RSS per emulator thread (8 → 32 emulators): ${perEmulator.toFixed(1)} MiB.`],
     data: {
       growthMs: growth,
+      growthFailures,
       latencyNs: Object.fromEntries([...lat].map(([k, c]) => [k, c])),
       rssKiB: Object.fromEntries([...rss].map(([k, c]) => [k, c])),
       perEmulatorMiB: perEmulator,

@@ -1,11 +1,14 @@
 // `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
 // command, the machine) and bench/results.json (every sample, for tooling).
 // Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool] [--out DIR]
+// DIR is made first (a long run is never lost to a missing folder). With --only, the sections not
+// run keep their earlier text and figures (bench/lib/merge.ts); the summary is made from both.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { machineFacts, peers, root } from './lib/tools.js';
 import { markdownSection, type Section } from './lib/report.js';
+import { earlierMarkdown, earlierSections, markdownBlocks, mergeBlocks } from './lib/merge.js';
 import { micro } from './micro.js';
 import { macro } from './macro.js';
 import { pool } from './pool.js';
@@ -22,13 +25,19 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
   console.error(`bench: --rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
   process.exit(2);
 }
+const ALL_SECTIONS = ['micro', 'macro', 'pool'];
 const only = new Set(values.only!.split(','));
 for (const s of only) {
-  if (!['micro', 'macro', 'pool'].includes(s)) {
+  if (!ALL_SECTIONS.includes(s)) {
     console.error(`bench: --only takes micro, macro, pool; got ${JSON.stringify(s)}`);
     process.exit(2);
   }
 }
+
+// The results of a long run must not be lost to a missing folder: made (or refused) first.
+mkdirSync(values.out!, { recursive: true });
+const mdFile = join(values.out!, 'RESULTS.md');
+const jsonFile = join(values.out!, 'results.json');
 
 const t0 = Date.now();
 const p = peers();
@@ -36,13 +45,13 @@ const facts = machineFacts(p);
 const sections: Section[] = [];
 if (only.has('micro')) sections.push(await micro(rounds, p));
 if (only.has('macro')) sections.push(await macro(rounds, p));
-if (only.has('pool')) sections.push(await pool(rounds));
+if (only.has('pool')) sections.push(await pool(rounds, p));
 const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
 
 /** The figures the issue asks for, in a few lines at the top. */
 function summary(): string[] {
   const lines: string[] = [];
-  const get = (id: string) => sections.find((s) => s.id === id)?.data as Record<string, any> | undefined;
+  const get = (id: string) => data[id] as Record<string, any> | undefined;
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '—');
   const mi = get('micro');
   if (mi) {
@@ -52,7 +61,8 @@ function summary(): string[] {
     });
     lines.push(`- **tsyd / C limit per emulated call** (1 thread): ${parts.join(', ')}.`);
     const s = mi['openat/1'];
-    lines.push(`- **per openat**: native ${(s.native.ns / 1000).toFixed(1)} µs, tsyd ${(s['tsyd, emulated'].ns / 1000).toFixed(1)} µs, strace -f ${s['strace -f'].skipped ? '—' : `${(s['strace -f'].ns / 1000).toFixed(0)} µs`}, proot ${s.proot.skipped ? '—' : `${(s.proot.ns / 1000).toFixed(0)} µs`}.`);
+    const us = (c: { ns: number; skipped?: string } | undefined) => (!c || c.skipped ? '—' : `${(c.ns / 1000).toFixed(0)} µs`);
+    lines.push(`- **per openat**: native ${(s.native.ns / 1000).toFixed(1)} µs, tsyd ${(s['tsyd, emulated'].ns / 1000).toFixed(1)} µs, strace -f ${us(s['strace -f'])}, strace -f --seccomp-bpf ${us(s['strace -f --seccomp-bpf'])}, proot ${us(s.proot)}.`);
   }
   const ma = get('macro');
   if (ma) {
@@ -62,33 +72,42 @@ function summary(): string[] {
       return `${name} ${ratio(c['tsyd -p user'].ms, c.native.ms)} / ${c['strace -f'].skipped ? '—' : ratio(c['tsyd -p user'].ms, c['strace -f'].ms)}`;
     });
     lines.push(`- **tsyd (user profile) / native and / strace -f**, wall time: ${parts.join('; ')}.`);
+    const limit = rows.filter(([, c]) => c['C limit, emulated']?.notifications).map(([w, c]) => {
+      const name = w.replace(/:.*$/, '').replace(/`/g, '').replace(/,.*$/, '');
+      return `${name} ${ratio(c['tsyd -p user'].ms, c['C limit, emulated'].ms)} (${c['tsyd -p user'].notifications?.[0] ?? '—'} notifications)`;
+    });
+    if (limit.length > 0) lines.push(`- **tsyd (user profile) / C limit with the same filter, emulated** (goal ≤ 1.3×): ${limit.join('; ')}.`);
   }
   const po = get('pool');
   if (po) {
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     lines.push(`- **pool growth** ${med(po.growthMs).toFixed(0)} ms (busy == curr → a new emulator answering); **RSS per emulator** ${po.perEmulatorMiB.toFixed(1)} MiB; **start-up** \`tsyd run -- true\` ${med(po.startupMs['\`tsyd run -- true\` (default profile)'].samples).toFixed(0)} ms vs \`node -e 0\` ${med(po.startupMs['\`node -e 0\`'].samples).toFixed(0)} ms.`);
   }
   return lines.length > 0 ? ['## Summary', '', ...lines, ''] : [];
 }
 
 const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+// A partial run: the other sections' figures are the earlier run's (a whole run keeps nothing).
+const partial = ALL_SECTIONS.some((s) => !only.has(s));
+const data: Record<string, unknown> = { ...(partial ? earlierSections(jsonFile) : {}), ...Object.fromEntries(sections.map((s) => [s.id, s.data])) };
+const merged = mergeBlocks(partial ? earlierMarkdown(mdFile) : '', markdownBlocks(sections.map(markdownSection).map((t) => `${t}\n`).join('')), ['Summary']);
 const md = [
   '# Benchmarks',
   '',
   `Made by \`${command}\` (${minutes} min) — this file is generated; what the figures mean is in [FINDINGS.md](FINDINGS.md), older investigations in [HISTORY.md](HISTORY.md). Raw samples: [results.json](results.json).`,
   '',
-  `Machine: ${facts.cpus} × ${facts.cpu}, ${facts.memoryGiB} GiB, Linux ${facts.kernel}, Node ${facts.node}, strace ${facts.strace ?? '—'}, proot ${facts.proot ?? '—'}; tsyd ${facts.commit}; ${facts.date}.`,
+  `Machine: ${facts.cpus} × ${facts.cpu}, ${facts.memoryGiB} GiB, Linux ${facts.kernel}, Node ${facts.node}, strace ${facts.strace ?? '—'}, proot ${facts.proot ?? '—'}, bwrap ${facts.bwrap ?? '—'}; tsyd ${facts.commit}; ${facts.date}.`,
   '',
+  ...(merged.kept.length > 0 ? [`**A partial run**: only ${sections.map((s) => `“${s.title}”`).join(', ')} ran now; ${merged.kept.map((t) => `“${t}”`).join(', ')} kept from the earlier file (another commit or machine, maybe: see its figures with care).`, ''] : []),
   'Every figure is a median; the variants of a table ran in turn within each round (A B C A B C …), so a noisy machine moves them alike. Ratios are of medians. No timed assertion lives in the tests.',
   '',
   ...(p.strace.why ? [`strace rows are skipped: ${p.strace.why}.`, ''] : []),
   ...(p.proot.why ? [`proot rows are skipped: ${p.proot.why}.`, ''] : []),
+  ...(p.bwrap.why ? [`bwrap rows are skipped: ${p.bwrap.why}.`, ''] : []),
   ...summary(),
-  ...sections.map(markdownSection),
+  ...merged.blocks,
 ].join('\n');
-// The results of a long run must not be lost to a missing folder.
-mkdirSync(values.out!, { recursive: true });
-writeFileSync(join(values.out!, 'RESULTS.md'), md);
-writeFileSync(join(values.out!, 'results.json'), JSON.stringify({ command, machine: facts, rounds, sections: Object.fromEntries(sections.map((s) => [s.id, s.data])) }, null, 1) + '\n');
+writeFileSync(mdFile, md);
+writeFileSync(jsonFile, JSON.stringify({ command, machine: facts, rounds, kept: merged.kept, sections: data }, null, 1) + '\n');
 console.log(md);
-console.error(`bench: wrote ${join(values.out!, 'RESULTS.md')} and results.json in ${minutes} min`);
+console.error(`bench: wrote ${mdFile} and results.json in ${minutes} min`);
