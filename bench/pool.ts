@@ -23,6 +23,22 @@ function fifos(k: number): string {
   return prefix;
 }
 
+/**
+ * FIFO opens run on job threads, not emulators (addon/offload.cc); the pool is measured with the
+ * test-only TSYD_FAULT=inline-blocking, which makes them hold their emulator as before, so that
+ * blocked emulators, growth and RSS per emulator can be measured at all.
+ */
+const HOLD_EMULATORS = { TSYD_FAULT: 'inline-blocking' };
+
+function spawnHolding(...args: Parameters<typeof spawn>): ReturnType<typeof spawn> {
+  Object.assign(process.env, HOLD_EMULATORS);
+  try {
+    return spawn(...args);
+  } finally {
+    delete process.env.TSYD_FAULT;
+  }
+}
+
 async function until(pred: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
@@ -33,7 +49,7 @@ async function until(pred: () => boolean, what: string, ms = 30_000): Promise<vo
 
 /** One core emulator, blocked by the program in a FIFO open: ms until a helper is idle. */
 async function growthOnce(): Promise<number> {
-  const child = spawn(cprog('fifoload'), ['1', fifos(1), REGULAR, '1', '1'], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], emulators: 1, logLevel: 'silent' });
+  const child = spawnHolding(cprog('fifoload'), ['1', fifos(1), REGULAR, '1', '1'], { policy: POLICY, stdio: ['pipe', 'ignore', 'inherit'], emulators: 1, logLevel: 'silent' });
   const wd = internals(child).supervisor;
   try {
     await until(() => {
@@ -64,7 +80,7 @@ async function growthOnce(): Promise<number> {
 
 /** ns per regular open while K emulators are blocked in FIFO opens. */
 async function latencyWith(k: number): Promise<number> {
-  const child = spawn(cprog('fifoload'), [String(k), fifos(k), REGULAR, '2000', '5'], { policy: POLICY, stdio: ['pipe', 'pipe', 'inherit'], logLevel: 'silent' });
+  const child = spawnHolding(cprog('fifoload'), [String(k), fifos(k), REGULAR, '2000', '5'], { policy: POLICY, stdio: ['pipe', 'pipe', 'inherit'], logLevel: 'silent' });
   let out = '';
   child.stdout!.on('data', (b) => (out += String(b)));
   try {
@@ -97,7 +113,7 @@ function rssKiB(pid: number): number {
 /** RSS (KiB) of a `tsyd run` process holding n emulator threads (one core, n-1 blocked). */
 async function rssWith(n: number): Promise<number> {
   const argv = [tsydBin, 'run', '-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', cprog('fifoload'), String(n - 1), fifos(n - 1), REGULAR, '1', '1'];
-  const child = spawnProcess(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, TSYD_NPROC: '1', TSYD_KEEP_ALIVE: '60000' } });
+  const child = spawnProcess(process.execPath, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, ...HOLD_EMULATORS, TSYD_NPROC: '1', TSYD_KEEP_ALIVE: '60000' } });
   let out = '';
   child.stdout!.on('data', (b) => (out += String(b)));
   try {
@@ -151,6 +167,7 @@ export async function pool(rounds: number, p: Peers): Promise<Section> {
     method: [
       `Growth: one core emulator (\`emulators: 1\`), the program blocks it in a FIFO open; the time from busy == curr to a helper emulator idle and answering (library, ${growth.length} runs). ` +
         `Latency: K program threads blocked in FIFO opens (each holds an emulator), then 5 × 2000 regular opens (read:on, emulated) from the main thread; the K run in turn, ${rounds} rounds. ` +
+        'Growth, latency and RSS run with the test-only `TSYD_FAULT=inline-blocking`: FIFO opens otherwise go to job threads and hold no emulator. ' +
         'RSS: VmRSS of the `tsyd run` process with n emulator threads (TSYD_NPROC=1, n-1 held by FIFO opens). Start-up: wall time of the whole command, side by side; the peers start `true` as they run any program (bwrap: new namespaces, the root bound read-only; strace and proot: ptrace; the C limit: fork, tsyd\'s filter, a listener, `true`).',
     ],
     tables: [
