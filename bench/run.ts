@@ -53,8 +53,17 @@ function summary(): string[] {
   const lines: string[] = [];
   const get = (id: string) => data[id] as Record<string, any> | undefined;
   const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(1)}×` : '—');
+  // A summary line that cannot be made (a section's data from an older run, a failed row) says so:
+  // it must never lose the run.
+  const safely = (id: string, make: () => void) => {
+    try {
+      make();
+    } catch (err) {
+      lines.push(`- ${id}: no summary (${(err as Error).message})`);
+    }
+  };
   const mi = get('micro');
-  if (mi) {
+  if (mi) safely('micro', () => {
     const parts = ['openat', 'stat', 'connect'].map((op) => {
       const c = mi[`${op}/1`];
       return `${op} ${ratio(c['tsyd, emulated'].ns, c['C limit, emulated'].ns)} (${(c['tsyd, emulated'].ns / 1000).toFixed(1)} vs ${(c['C limit, emulated'].ns / 1000).toFixed(1)} µs)`;
@@ -63,9 +72,9 @@ function summary(): string[] {
     const s = mi['openat/1'];
     const us = (c: { ns: number; skipped?: string } | undefined) => (!c || c.skipped ? '—' : `${(c.ns / 1000).toFixed(0)} µs`);
     lines.push(`- **per openat**: native ${(s.native.ns / 1000).toFixed(1)} µs, tsyd ${(s['tsyd, emulated'].ns / 1000).toFixed(1)} µs, strace -f ${us(s['strace -f'])}, strace -f --seccomp-bpf ${us(s['strace -f --seccomp-bpf'])}, proot ${us(s.proot)}.`);
-  }
+  });
   const ma = get('macro');
-  if (ma) {
+  if (ma) safely('macro', () => {
     const rows = Object.entries(ma).filter(([w]) => !w.startsWith('start-up'));
     const parts = rows.map(([w, c]) => {
       const name = w.replace(/:.*$/, '').replace(/`/g, '').replace(/,.*$/, '');
@@ -77,12 +86,12 @@ function summary(): string[] {
       return `${name} ${ratio(c['tsyd -p user'].ms, c['C limit, emulated'].ms)} (${c['tsyd -p user'].notifications?.[0] ?? '—'} notifications)`;
     });
     if (limit.length > 0) lines.push(`- **tsyd (user profile) / C limit with the same filter, emulated** (goal ≤ 1.3×): ${limit.join('; ')}.`);
-  }
+  });
   const po = get('pool');
-  if (po) {
+  if (po) safely('pool', () => {
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-    lines.push(`- **pool growth** ${med(po.growthMs).toFixed(0)} ms (busy == curr → a new emulator answering); **RSS per emulator** ${po.perEmulatorMiB.toFixed(1)} MiB; **start-up** \`tsyd run -- true\` ${med(po.startupMs['\`tsyd run -- true\` (default profile)'].samples).toFixed(0)} ms vs \`node -e 0\` ${med(po.startupMs['\`node -e 0\`'].samples).toFixed(0)} ms.`);
-  }
+    lines.push(`- **pool growth** ${med(po.growthMs).toFixed(0)} ms (busy == curr → a new emulator answering); **RSS per emulator** ${Number(po.perEmulatorMiB).toFixed(1)} MiB; **start-up** \`tsyd run -- true\` ${med(po.startupMs['\`tsyd run -- true\` (default profile)'].samples).toFixed(0)} ms vs \`node -e 0\` ${med(po.startupMs['\`node -e 0\`'].samples).toFixed(0)} ms.`);
+  });
   return lines.length > 0 ? ['## Summary', '', ...lines, ''] : [];
 }
 
@@ -90,6 +99,8 @@ const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.sl
 // A partial run: the other sections' figures are the earlier run's (a whole run keeps nothing).
 const partial = ALL_SECTIONS.some((s) => !only.has(s));
 const data: Record<string, unknown> = { ...(partial ? earlierSections(jsonFile) : {}), ...Object.fromEntries(sections.map((s) => [s.id, s.data])) };
+// The raw figures first: whatever happens to the text, the samples are kept.
+writeFileSync(jsonFile, JSON.stringify({ command, machine: facts, rounds, sections: data }, null, 1) + '\n');
 const merged = mergeBlocks(partial ? earlierMarkdown(mdFile) : '', markdownBlocks(sections.map(markdownSection).map((t) => `${t}\n`).join('')), ['Summary']);
 const md = [
   '# Benchmarks',
@@ -108,6 +119,5 @@ const md = [
   ...merged.blocks,
 ].join('\n');
 writeFileSync(mdFile, md);
-writeFileSync(jsonFile, JSON.stringify({ command, machine: facts, rounds, kept: merged.kept, sections: data }, null, 1) + '\n');
 console.log(md);
 console.error(`bench: wrote ${mdFile} and results.json in ${minutes} min`);
