@@ -14,6 +14,7 @@ import { decideSpawn, type SpawnDecision } from './try-spawn.js';
 import { EMULATOR_TABLES, EmuEvent, EmuState } from '../shared/emulator-states.js';
 import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
+import { mark } from '../shared/timeline.js';
 
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
@@ -112,6 +113,7 @@ export class EmulatorPool {
       confinement: this.confinement,
     };
     this.opts.onEvent({ type: 'pool.spawned', kind, slot, curr: word >>> 16, busy: word & 0xffff });
+    mark(`emulator.spawn.${kind}`);
     const p = this.piscina.run(task).then(
       (how: 'retired' | 'stopped') => {
         wd.releaseSlot(slot);

@@ -19,6 +19,7 @@ import { EMULATOR_TABLES, EmuEvent } from '../shared/emulator-states.js';
 import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
 import { Request } from '../syscalls/request.js';
+import { mark } from '../shared/timeline.js';
 
 const SIGALRM = 14;
 const { EACCES, EINVAL, ENOSYS, EPERM } = os.errno;
@@ -34,6 +35,7 @@ const pathBuf = Buffer.alloc(PATH_BUF_SIZE);
 // is interrupted.
 native.threadSignalMask(1, [SIGALRM]);
 native.setThreadName('tsyd_emu');
+mark('emulator.loaded');
 const tid = native.gettid();
 
 let log: TsydLogger | undefined;
@@ -238,6 +240,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   };
 
   step(EmuEvent.ready);
+  mark('emulator.ready');
   const helper = task.kind === 'helper';
   let seq = slot[Slot.seq]!;
   logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');

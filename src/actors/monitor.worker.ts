@@ -11,6 +11,7 @@ import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
 import type { InterrupterConfig, MonitorConfig } from '../shared/thread-config.js';
 import { EmuState } from '../shared/emulator-states.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
+import { mark } from '../shared/timeline.js';
 
 export type MonitorMessage =
   | PoolEvent
@@ -34,6 +35,7 @@ const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
 native.setThreadName('tsyd_mon');
+mark('monitor.up');
 // SAFETY (and liveness): asynchronous signals sent to tsyd must be handled by the main thread.
 // libuv's handler wakes the main loop by writing to an fd number; in a thread with a private
 // fd table that number is closed or another file, and the signal would be lost (tsyd would
@@ -133,6 +135,7 @@ const machine = monitorMachine.provide({
       } finally {
         native.close(rd);
       }
+      mark('interrupter.handshake');
       log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
     }),
     prepareConfinement: fromPromise(async () => {
@@ -155,6 +158,7 @@ const machine = monitorMachine.provide({
     waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
     stopPool: fromPromise(async () => {
       await pool!.destroy();
+      mark('pool.destroyed');
       // (Waiting for an 'exit' the interrupter had already emitted left this promise pending:
       // the thread then ran out of work and ended in `exiting`, its machine never done.)
       await interrupterEnded;

@@ -13,6 +13,7 @@ import { runInspected } from './inspect.js';
 import { runLearn } from './learn.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
 import { printWarnings } from './warnings.js';
+import { mark, markProcessStart } from '../shared/timeline.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,6 +21,8 @@ function version(): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  markProcessStart();
+  mark('cli.loaded');
   let code: number;
   try {
     const cmd = parseArgs(argv);
@@ -68,5 +71,6 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof TsydError) fail(err.message, EXIT_START_FAILED);
     fail(`internal error: ${(err as Error)?.stack ?? String(err)}`, EXIT_START_FAILED);
   }
+  mark('process.exit');
   process.exit(code);
 }
