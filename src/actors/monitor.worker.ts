@@ -48,6 +48,8 @@ let pool: EmulatorPool | undefined;
 let interrupter: Worker | undefined;
 /** Settles when the interrupter thread has ended (known from its start: it may end before the pool). */
 let interrupterEnded: Promise<unknown> = Promise.resolve();
+/** The read end of the interrupter's handshake pipe, until the handshake is read. */
+let handshakeFd = -1;
 
 /**
  * Resolves after `ms`, or earlier when an emulator saw every emulator busy (or the supervisor
@@ -118,10 +120,16 @@ const machine = monitorMachine.provide({
         busyState: EmuState.busy,
       };
       // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
+      // SAFETY: `new Worker` creates the thread before it returns, so the interrupter never
+      // inherits the filter this thread loads next (confinement.loading, lock:on): it loads its own.
       interrupter = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
       interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
       interrupterEnded = new Promise((r) => interrupter!.once('exit', r));
       interrupter.on('exit', () => native.close(wr));
+      handshakeFd = rd;
+    }),
+    interrupterHandshake: fromPromise(async () => {
+      const rd = handshakeFd;
       // The handshake: byte 42; EOF or any other byte is an error.
       try {
         for (const deadline = Date.now() + HANDSHAKE_TIMEOUT_MS; ; ) {
