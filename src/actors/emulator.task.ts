@@ -239,6 +239,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
   };
 
+  // Test only (TSYD_FAULT=stuck-start): every emulator but the first stays in its start.
+  if (task.fault === 'stuck-start' && task.slot > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
   step(EmuEvent.ready);
   mark('emulator.ready');
   const helper = task.kind === 'helper';

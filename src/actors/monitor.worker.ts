@@ -165,6 +165,7 @@ const machine = monitorMachine.provide({
     trySpawn: fromPromise(async () => pool!.trySpawn()),
     waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
     stopPool: fromPromise(async () => {
+      mark('monitor.exiting');
       await pool!.destroy();
       mark('pool.destroyed');
       // (Waiting for an 'exit' the interrupter had already emitted left this promise pending:
