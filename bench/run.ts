@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
 // command, the machine) and bench/results.json (every sample, for tooling).
-// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool] [--out DIR]
+// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool,startup] [--out DIR]
 // DIR is made first (a long run is never lost to a missing folder). With --only, the sections not
 // run keep their earlier text and figures (bench/lib/merge.ts); the summary is made from both.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,11 +12,12 @@ import { earlierMarkdown, earlierSections, markdownBlocks, mergeBlocks } from '.
 import { micro } from './micro.js';
 import { macro } from './macro.js';
 import { pool } from './pool.js';
+import { startup } from './startup.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'micro,macro,pool' },
+    only: { type: 'string', default: 'micro,macro,pool,startup' },
     out: { type: 'string', default: join(root, 'bench') },
   },
 });
@@ -25,11 +26,11 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
   console.error(`bench: --rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
   process.exit(2);
 }
-const ALL_SECTIONS = ['micro', 'macro', 'pool'];
+const ALL_SECTIONS = ['micro', 'macro', 'pool', 'startup'];
 const only = new Set(values.only!.split(','));
 for (const s of only) {
   if (!ALL_SECTIONS.includes(s)) {
-    console.error(`bench: --only takes micro, macro, pool; got ${JSON.stringify(s)}`);
+    console.error(`bench: --only takes ${ALL_SECTIONS.join(', ')}; got ${JSON.stringify(s)}`);
     process.exit(2);
   }
 }
@@ -46,6 +47,7 @@ const sections: Section[] = [];
 if (only.has('micro')) sections.push(await micro(rounds, p));
 if (only.has('macro')) sections.push(await macro(rounds, p));
 if (only.has('pool')) sections.push(await pool(rounds, p));
+if (only.has('startup')) sections.push(await startup(Math.max(rounds * 3, 9)));
 const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
 
 /** The figures the issue asks for, in a few lines at the top. */

@@ -5,8 +5,14 @@
 // Why: start-up. Node's ESM loader resolves and reads dozens of modules per thread; one CommonJS
 // file per thread took `tsyd run -- true` from 0.53 s to 0.35 s, and the CLI's own bundle takes
 // its imports from ~85 ms to ~25 ms. The library (dist/src/index.js) stays ES modules.
+//
+// Each bundle is written as NAME.bundle.cjs with its V8 code cache (NAME.bundle.cjs.v8cache),
+// and NAME.cjs is a two-line stub that runs the bundle with that cache
+// (src/shared/code-cache.cts): the names the code loads stay the same.
 import { build } from 'esbuild';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,17 +25,22 @@ const bundles = [
   // ../../../package.json) resolve from there as from their own files.
   { from: join(cli, 'main.js'), to: join(cli, 'cli.cjs') },
 ];
+const { cacheFileOf, makeCache } = createRequire(import.meta.url)(join(root, 'dist', 'src', 'shared', 'code-cache.cjs'));
+const bundleOf = (to) => to.replace(/\.cjs$/, '.bundle.cjs');
 await Promise.all(
   bundles.map(({ from, to }) =>
     build({
       entryPoints: [from],
-      outfile: to,
+      outfile: bundleOf(to),
       bundle: true,
       platform: 'node',
       format: 'cjs',
       target: 'node20',
       // elkjs (1.6 MB, loaded only by `tsyd viz --format svg`) stays a package: imported when drawn.
       external: ['piscina', 'elkjs'],
+      // import() becomes a require() when called: a bundle runs as a vm.Script (its code cache,
+      // src/shared/code-cache.cts), where Node 20 refuses import() of a script made from a cache.
+      supported: { 'dynamic-import': false },
       // import.meta.url of the bundle itself: it sits where the ESM file did (or at the same
       // depth), so relative URLs resolve the same.
       define: { 'import.meta.url': '__tsyd_import_meta_url' },
@@ -38,3 +49,12 @@ await Promise.all(
     }),
   ),
 );
+for (const { to } of bundles) {
+  const bundle = bundleOf(to);
+  writeFileSync(cacheFileOf(bundle), makeCache(bundle));
+  writeFileSync(
+    to,
+    `// Made by scripts/bundle-workers.mjs: runs ${basename(bundle)} with its V8 code cache.\n` +
+      `module.exports = require('../shared/code-cache.cjs').requireCached(require('node:path').join(__dirname, ${JSON.stringify(basename(bundle))}));\n`,
+  );
+}

@@ -27,6 +27,7 @@ import { failedResult, programStatus, sandboxResult, signalName, type SandboxRes
 import { setInternals } from './supervisor/internals.js';
 import { abortedBeforeStart, Capture, Ending, writeInput } from './supervisor/output.js';
 import type { SandboxedProcessEvents } from './supervisor/events.js';
+import { mark } from './shared/timeline.js';
 
 export type { Access, Violation } from './syscalls/context.js';
 export type { SpawnOptions, StdioOption } from './supervisor/options.js';
@@ -84,6 +85,7 @@ export class SandboxedProcess extends EventEmitter {
     let config: SandboxConfig;
     try {
       config = normaliseOptions(file, args, options);
+      mark('options.ready');
       if (config.signal?.aborted) throw abortedBeforeStart(config.signal);
     } catch (error) {
       this.result = this.failed(error);
@@ -205,6 +207,7 @@ export class SandboxedProcess extends EventEmitter {
       stopSupervisor: fromPromise<SupervisorStop>(async () => {
         const monitor = running?.monitor;
         const clean = monitor ? await monitor.stop() : true;
+        mark('threads.stopped');
         const failed = monitor?.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;
         return failed ? { clean, failure: failed.error ?? 'unknown' } : { clean };
       }),
@@ -214,6 +217,7 @@ export class SandboxedProcess extends EventEmitter {
   /** Spawns the program, starts its machine and its watch. */
   private startProgram(config: SandboxConfig, logger: TsydLogger): SandboxParts {
     const program = spawnProgram(config, logger);
+    mark('program.spawned');
     logger.info(
       { ctx: 'spawn', op: 'spawn_program', pid: program.pid, core_size: config.coreSize, max_size: config.maxEmulators, keep_alive: config.keepAliveMs },
       'program started',
@@ -231,6 +235,8 @@ export class SandboxedProcess extends EventEmitter {
       {
         send: (event: SandboxEvent) => {
           sandbox.send(event);
+          if (event.type === 'child.exec_ok') mark('exec.answered');
+          if (event.type === 'child.exited' || event.type === 'child.signaled') mark('program.exited');
           if (event.type === 'child.exec_ok' && config.policy.lock === 'exec') wd.lock();
           if (event.type === 'child.exited' || event.type === 'child.signaled') {
             const { code, signal } = event as { code?: number; signal?: number };
@@ -289,6 +295,7 @@ export class SandboxedProcess extends EventEmitter {
     result.timedOut = ending.reason === 'timeout';
     result.aborted = ending.reason === 'abort';
     result.error ??= ending.error;
+    mark('result.ready');
     this.announce(result);
     return result;
   }

@@ -14,6 +14,7 @@ import { decideSpawn, type SpawnDecision } from './try-spawn.js';
 import { EMULATOR_TABLES, EmuEvent, EmuState } from '../shared/emulator-states.js';
 import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
+import { mark } from '../shared/timeline.js';
 
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
@@ -36,7 +37,8 @@ export type PoolEvent =
 
 export class EmulatorPool {
   private readonly piscina: Piscina;
-  private readonly running = new Set<Promise<unknown>>();
+  /** The live emulator tasks and their slots. */
+  private readonly running = new Map<Promise<unknown>, number>();
   confinement: Uint8Array | undefined;
 
   constructor(private readonly opts: PoolOptions) {
@@ -112,14 +114,15 @@ export class EmulatorPool {
       confinement: this.confinement,
     };
     this.opts.onEvent({ type: 'pool.spawned', kind, slot, curr: word >>> 16, busy: word & 0xffff });
+    mark(`emulator.spawn.${kind}`);
     const p = this.piscina.run(task).then(
       (how: 'retired' | 'stopped') => {
         wd.releaseSlot(slot);
         if (how === 'retired') this.opts.onEvent({ type: 'pool.retired', slot, ...wd.counts() });
       },
-      (err: unknown) => this.buried(slot, kind, err),
+      (err: unknown) => (this.endedAtExit(slot, kind) ? undefined : this.buried(slot, kind, err)),
     );
-    this.running.add(p);
+    this.running.set(p, slot);
     void p.finally(() => this.running.delete(p));
     logger.debug({ ctx: 'spawn', op: 'spawned_emulator', kind, slot }, 'emulator task started');
     return true;
@@ -159,9 +162,35 @@ export class EmulatorPool {
     wd.wake();
   }
 
-  /** Waits for every emulator task to end (after should_exit), then ends piscina. */
+  /**
+   * An emulator thread that piscina ended at exit (destroy) before it served, or while it
+   * held no request: stopped, as the machine says, not a death. False when it must be buried.
+   */
+  private endedAtExit(slot: number, kind: EmulatorKind): boolean {
+    const { wd } = this.opts;
+    const s = wd.slot(slot);
+    // SAFETY: a thread that counted a request is buried: its request is answered there.
+    if (!wd.shouldExit || Atomics.load(s, Slot.counted) === 1) return false;
+    const state = Atomics.load(s, Slot.state);
+    const stopped = EMULATOR_TABLES[kind].next(state, EmuEvent.shouldExit);
+    if (stopped < 0) return false;
+    Atomics.store(s, Slot.state, stopped);
+    Atomics.or(s, Slot.visited, 1 << stopped);
+    wd.addCurr(-1);
+    wd.releaseSlot(slot);
+    return true;
+  }
+
+  /**
+   * After should_exit: waits for the emulators that serve to end (woken by the wake fd, each
+   * returns 'stopped'), then ends piscina, which also ends the threads still booting (state
+   * starting: no request, nothing to wait for; their boot took ~100 ms of a short program's exit).
+   */
   async destroy(): Promise<void> {
-    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    const serving = () => [...this.running].filter(([, slot]) => Atomics.load(this.opts.wd.slot(slot), Slot.state) !== EmuState.starting).map(([p]) => p);
+    for (let waited = serving(); waited.length > 0; waited = serving()) await Promise.allSettled(waited);
+    mark('emulators.ended');
     await this.piscina.destroy();
+    await Promise.allSettled([...this.running.keys()]);
   }
 }

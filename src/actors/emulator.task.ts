@@ -19,6 +19,7 @@ import { EMULATOR_TABLES, EmuEvent } from '../shared/emulator-states.js';
 import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
 import { Request } from '../syscalls/request.js';
+import { mark } from '../shared/timeline.js';
 
 const SIGALRM = 14;
 const { EACCES, EINVAL, ENOSYS, EPERM } = os.errno;
@@ -34,6 +35,7 @@ const pathBuf = Buffer.alloc(PATH_BUF_SIZE);
 // is interrupted.
 native.threadSignalMask(1, [SIGALRM]);
 native.setThreadName('tsyd_emu');
+mark('emulator.loaded');
 const tid = native.gettid();
 
 let log: TsydLogger | undefined;
@@ -237,7 +239,10 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
   };
 
+  // Test only (TSYD_FAULT=stuck-start): every emulator but the first stays in its start.
+  if (task.fault === 'stuck-start' && task.slot > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
   step(EmuEvent.ready);
+  mark('emulator.ready');
   const helper = task.kind === 'helper';
   let seq = slot[Slot.seq]!;
   logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');

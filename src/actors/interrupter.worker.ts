@@ -14,6 +14,7 @@ import { native } from '../native/addon.js';
 import type { InterrupterConfig } from '../shared/thread-config.js';
 import { Ctl, Job, JOB_WORDS, JobState, WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
+import { mark } from '../shared/timeline.js';
 
 const SIGALRM = 14;
 const data = workerData as InterrupterConfig;
@@ -25,6 +26,7 @@ native.setThreadName('tsyd_int');
 native.threadSignalMask(0, [SIGALRM]);
 Atomics.store(wd.ctl, Ctl.interrupterTid, tid);
 
+mark('interrupter.up');
 // Handshake: one byte, 42, tells the monitor this thread is up.
 native.writeByte(data.handshakeFd, 42);
 

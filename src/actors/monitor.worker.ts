@@ -11,6 +11,7 @@ import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
 import type { InterrupterConfig, MonitorConfig } from '../shared/thread-config.js';
 import { EmuState } from '../shared/emulator-states.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
+import { mark } from '../shared/timeline.js';
 
 export type MonitorMessage =
   | PoolEvent
@@ -34,6 +35,7 @@ const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
 native.setThreadName('tsyd_mon');
+mark('monitor.up');
 // SAFETY (and liveness): asynchronous signals sent to tsyd must be handled by the main thread.
 // libuv's handler wakes the main loop by writing to an fd number; in a thread with a private
 // fd table that number is closed or another file, and the signal would be lost (tsyd would
@@ -46,6 +48,8 @@ let pool: EmulatorPool | undefined;
 let interrupter: Worker | undefined;
 /** Settles when the interrupter thread has ended (known from its start: it may end before the pool). */
 let interrupterEnded: Promise<unknown> = Promise.resolve();
+/** The read end of the interrupter's handshake pipe, until the handshake is read. */
+let handshakeFd = -1;
 
 /**
  * Resolves after `ms`, or earlier when an emulator saw every emulator busy (or the supervisor
@@ -116,10 +120,16 @@ const machine = monitorMachine.provide({
         busyState: EmuState.busy,
       };
       // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
+      // SAFETY: `new Worker` creates the thread before it returns, so the interrupter never
+      // inherits the filter this thread loads next (confinement.loading, lock:on): it loads its own.
       interrupter = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
       interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
       interrupterEnded = new Promise((r) => interrupter!.once('exit', r));
       interrupter.on('exit', () => native.close(wr));
+      handshakeFd = rd;
+    }),
+    interrupterHandshake: fromPromise(async () => {
+      const rd = handshakeFd;
       // The handshake: byte 42; EOF or any other byte is an error.
       try {
         for (const deadline = Date.now() + HANDSHAKE_TIMEOUT_MS; ; ) {
@@ -133,6 +143,7 @@ const machine = monitorMachine.provide({
       } finally {
         native.close(rd);
       }
+      mark('interrupter.handshake');
       log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
     }),
     prepareConfinement: fromPromise(async () => {
@@ -154,7 +165,9 @@ const machine = monitorMachine.provide({
     trySpawn: fromPromise(async () => pool!.trySpawn()),
     waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
     stopPool: fromPromise(async () => {
+      mark('monitor.exiting');
       await pool!.destroy();
+      mark('pool.destroyed');
       // (Waiting for an 'exit' the interrupter had already emitted left this promise pending:
       // the thread then ran out of work and ended in `exiting`, its machine never done.)
       await interrupterEnded;

@@ -3,16 +3,14 @@ import { readFileSync } from 'node:fs';
 import { SystemCallError, TsydError } from '../errors.js';
 import { exportProgramFilter, exportSyscalls } from '../export/export.js';
 import { bootExport } from '../export/run-export.js';
-import { MACHINES } from '../machines/index.js';
-import { runViz } from './viz.js';
 import { startFailureStatus } from '../supervisor/program-path.js';
 import { buildPolicy } from '../sandbox/build.js';
 import { parseArgs } from './args.js';
 import { COMMAND_USAGE, USAGE } from './usage.js';
-import { runInspected } from './inspect.js';
 import { runLearn } from './learn.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
 import { printWarnings } from './warnings.js';
+import { mark, markProcessStart } from '../shared/timeline.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -20,6 +18,8 @@ function version(): string {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  markProcessStart();
+  mark('cli.loaded');
   let code: number;
   try {
     const cmd = parseArgs(argv);
@@ -43,9 +43,12 @@ export async function main(argv: string[]): Promise<void> {
       case 'learn':
         code = await runLearn(cmd);
         break;
-      case 'viz':
+      case 'viz': {
+        // Loaded when asked for (as the inspector below): a plain `run` does not pay for them.
+        const [{ runViz }, { MACHINES }] = await Promise.all([import('./viz.js'), import('../machines/index.js')]);
         code = await runViz(cmd.argv, MACHINES);
         break;
+      }
       case 'export':
         bootExport(cmd.mode);
         code = 0;
@@ -62,7 +65,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'run':
         // TSYD_EXPORT=bpf|pfc: boot exports the filters first, then runs the program (as the
         // reference's boot()); a failed export runs nothing (125).
-        if (cmd.inspect) code = await runInspected({ ...cmd, inspect: cmd.inspect });
+        if (cmd.inspect) code = await (await import('./inspect.js')).runInspected({ ...cmd, inspect: cmd.inspect });
         else code = await supervise(cmd.program, cmd.args, { policy: cmd.policy, audit: cmd.audit, logLevel: cmd.logLevel, logFd: cmd.logFd, logFormat: cmd.logFormat }, printWarnings);
         break;
     }
@@ -73,5 +76,6 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof TsydError) fail(err.message, EXIT_START_FAILED);
     fail(`internal error: ${(err as Error)?.stack ?? String(err)}`, EXIT_START_FAILED);
   }
+  mark('process.exit');
   process.exit(code);
 }

@@ -31,7 +31,8 @@ export const emulatorMachine = setup({
   states: {
     starting: {
       description: 'thread up: fs unshared, buffers bound; curr already counts it',
-      on: { 'emulator.ready': 'idle', 'emulator.crashed': 'dead' },
+      // should_exit before it serves: the pool ends its thread without waiting for its boot.
+      on: { 'emulator.ready': 'idle', 'pool.should_exit': 'stopped', 'emulator.crashed': 'dead' },
     },
     idle: {
       description: 'polling the notify fd and the wake fd',

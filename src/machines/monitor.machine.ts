@@ -1,6 +1,7 @@
 // The monitor thread's life (tsyd_mon), after the reference pool's monitor(): make its fs
 // private (not its fd table: see unshareMonitor), start the interrupter, prepare its own
-// confinement, start the first core emulator, then loop: confine when locked, leave on
+// confinement, start the first core emulator, wait for the interrupter's handshake (the two
+// threads boot side by side: the program waits for one emulator, not for both), then loop: confine when locked, leave on
 // should_exit, otherwise try_spawn and wait. (The reference's AES worker states come with
 // Crypt sandboxing: a state whose actor cannot run would be a picture, not the code.)
 import { and, assign, fromPromise, setup } from 'xstate';
@@ -40,6 +41,7 @@ export const monitorMachine = setup({
     unshareMonitor: notProvided('unshareMonitor'),
     closeFds: notProvided('closeFds'),
     spawnInterrupter: notProvided('spawnInterrupter'),
+    interrupterHandshake: notProvided('interrupterHandshake'),
     prepareConfinement: notProvided('prepareConfinement'),
     loadConfinement: notProvided('loadConfinement'),
     trySpawn: notProvided<SpawnDecision>('trySpawn'),
@@ -84,7 +86,7 @@ export const monitorMachine = setup({
       invoke: { src: 'closeFds', onDone: 'startingInterrupter', onError: { target: 'failed', actions: 'fail' } },
     },
     startingInterrupter: {
-      description: 'spawn tsyd_int and wait for its handshake byte 42',
+      description: 'create tsyd_int (before any confinement of this thread: it has a filter of its own); its handshake is awaited once the first emulator is starting',
       invoke: {
         src: 'spawnInterrupter',
         onDone: 'confinement',
@@ -120,7 +122,11 @@ export const monitorMachine = setup({
     },
     startingCore: {
       description: 'try_spawn: the first core emulator',
-      invoke: { src: 'trySpawn', onDone: 'grace', onError: { target: 'failed', actions: 'fail' } },
+      invoke: { src: 'trySpawn', onDone: 'awaitingInterrupter', onError: { target: 'failed', actions: 'fail' } },
+    },
+    awaitingInterrupter: {
+      description: 'wait for the handshake byte 42 of tsyd_int (EOF, another byte or a timeout: 101), while the first emulator boots',
+      invoke: { src: 'interrupterHandshake', onDone: 'grace', onError: { target: 'failed', actions: 'fail' } },
     },
     grace: {
       description: 'give the first emulator time to come up',

@@ -58,7 +58,8 @@ export interface EmulatorShared {
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
-   * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late).
+   * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late), "stuck-start"
+   * (every emulator but the first stays in its start for a minute).
    */
   fault?: string;
 }

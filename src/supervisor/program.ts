@@ -11,6 +11,7 @@ import { buildChildFilter } from '../syscalls/index.js';
 import { UsageError } from '../errors.js';
 import { descendants, killLeftovers } from './leftovers.js';
 import type { SandboxConfig, StdioOption } from './options.js';
+import { mark } from '../shared/timeline.js';
 
 /** What native.spawn gives: the program, its reaper, and the supervisor's fds for them. */
 export interface SpawnedProgram {
@@ -156,7 +157,10 @@ export async function reapLeftovers(program: SpawnedProgram, reaperEnded: Promis
   if (killed > 0) logger.info({ ctx: 'spawn', op: 'kill_leftovers', count: killed }, `killed ${killed} processes the program left behind`);
   native.releaseReaper(program.controlFd);
   const gone = await Promise.race([reaperEnded.then(() => true), new Promise<false>((r) => setTimeout(r, 5000, false).unref())]);
-  if (gone) return 'reaped';
+  if (gone) {
+    mark('reaper.ended');
+    return 'reaped';
+  }
   // SAFETY: processes of the sandbox did not end (a process in uninterruptible sleep): a
   // critical failure. The reaper is never killed for it: it goes on killing them, after tsyd
   // too; killed, it would hand them to init.

@@ -39,7 +39,7 @@ test('the tarball ships what runs: no tests, bench, CI or sources beyond the add
   assert.is(r.status, 0, r.stderr);
   const [pack] = JSON.parse(r.stdout) as Array<{ entryCount: number; files: Array<{ path: string }> }>;
   const files = pack!.files.map((f) => f.path);
-  for (const must of ['bin/tsyd.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/cli.cjs', 'dist/src/actors/monitor.worker.cjs', 'src/inspect/page/index.html', 'binding.gyp', 'addon/spawn.cc', 'README.md', 'LICENSE', 'package.json']) {
+  for (const must of ['bin/tsyd.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/cli.cjs', 'dist/src/cli/cli.bundle.cjs.v8cache', 'dist/src/actors/monitor.worker.cjs', 'dist/src/actors/emulator.task.bundle.cjs.v8cache', 'src/inspect/page/index.html', 'binding.gyp', 'addon/spawn.cc', 'README.md', 'LICENSE', 'package.json']) {
     assert.ok(files.includes(must), `ships ${must}`);
   }
   const stray = files.filter((f) => /^(test|bench|\.ci|scripts|docs|dist\/test|dist\/bench)\//.test(f) || f.endsWith('.map') || (f.startsWith('src/') && !f.startsWith('src/inspect/page/')));

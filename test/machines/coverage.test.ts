@@ -380,6 +380,7 @@ test('monitor: ends done (exit 0) once should_exit is set', async () => {
         unshareMonitor: ok,
         closeFds: ok,
         spawnInterrupter: ok,
+        interrupterHandshake: ok,
         prepareConfinement: ok,
         loadConfinement: ok,
         trySpawn: fromPromise<SpawnDecision>(async () => {
@@ -403,6 +404,39 @@ test('monitor: ends done (exit 0) once should_exit is set', async () => {
   assert.equal(actor.getSnapshot().value, 'done');
   assert.equal(output, { exitCode: 0, error: undefined });
   assert.ok(spawns.length >= 2, 'the loop spawned');
+});
+
+test("monitor: the first core emulator starts before the interrupter's handshake is awaited; a bad handshake is 101", async () => {
+  const order: string[] = [];
+  const step = (name: string) => fromPromise<void>(async () => void order.push(name));
+  const actor = createActor(
+    monitorMachine.provide({
+      actors: {
+        unshareMonitor: step('unshare'),
+        closeFds: step('closeFds'),
+        spawnInterrupter: step('spawnInterrupter'),
+        prepareConfinement: step('prepareConfinement'),
+        loadConfinement: step('loadConfinement'),
+        trySpawn: fromPromise<SpawnDecision>(async () => {
+          order.push('trySpawn');
+          return 'core';
+        }),
+        interrupterHandshake: fromPromise<void>(async () => {
+          order.push('interrupterHandshake');
+          throw new Error('interrupter died before its handshake');
+        }),
+        waitForWork: never,
+      },
+      guards: { locked: () => true, shouldExit: () => false },
+    }),
+    { input: { skipConfinement: false } },
+  );
+  actor.start();
+  const snap = await waitFor(actor, (s) => s.status === 'done', { timeout: 2000 });
+  // The interrupter thread is created before the monitor confines itself (it has its own filter).
+  assert.equal(order, ['unshare', 'closeFds', 'spawnInterrupter', 'prepareConfinement', 'loadConfinement', 'trySpawn', 'interrupterHandshake']);
+  assert.equal(snap.value, 'failed');
+  assert.equal(snap.output, { exitCode: 101, error: 'Error: interrupter died before its handshake' });
 });
 
 test('monitor: ends failed with exit 101 when unshare fails', async () => {

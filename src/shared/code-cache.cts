@@ -1,0 +1,59 @@
+// Loads a CommonJS bundle of tsyd (scripts/bundle-workers.mjs) with the V8 code cache made for
+// it at build time: the CLI and each supervisor thread (monitor, interrupter, every emulator
+// isolate) then skip most of the parsing and compiling of their bundle at start-up.
+// CommonJS itself (code-cache.cts → .cjs) so that the stubs that Node, Worker and piscina load
+// synchronously can require it.
+import { readFileSync, statSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import vm from 'node:vm';
+
+/** The cache file: the identity of the bundle it was made from (inode, size, mtime in ns: 3 × 8 bytes), then V8's data. */
+const HEADER_BYTES = 24;
+
+/** What the build writes beside `bundle`. */
+export function cacheFileOf(bundle: string): string {
+  return `${bundle}.v8cache`;
+}
+
+/** The cache file's contents for `bundle` as it is on disk, made by V8 without running it. */
+export function makeCache(bundle: string): Buffer {
+  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle });
+  return Buffer.concat([identity(bundle), script.createCachedData()]);
+}
+
+/** What tells this version of the file from any other: inode, size, modification time (ns). */
+function identity(file: string): Buffer {
+  const st = statSync(file, { bigint: true });
+  const out = Buffer.alloc(HEADER_BYTES);
+  out.writeBigUInt64LE(st.ino, 0);
+  out.writeBigUInt64LE(st.size, 8);
+  out.writeBigUInt64LE(st.mtimeNs, 16);
+  return out;
+}
+
+/**
+ * Runs `bundle` as `require(bundle)` would and returns its exports, with its code cache when
+ * there is a valid one. SAFETY: V8 checks a cache only against the source's length, so a stale
+ * cache (a bundle rebuilt or edited to the same length) would run the old code: the cache names
+ * the file it was made from (inode, size, mtime in ns; any write changes the mtime) and is used
+ * only when the bundle is still that file. (Hashing the source would load node:crypto in every
+ * isolate: more memory per thread.) A missing, stale or rejected cache only costs the compile
+ * it would have saved.
+ */
+export function requireCached(bundle: string): unknown {
+  const source = readFileSync(bundle, 'utf8');
+  let cachedData: Buffer | undefined;
+  try {
+    const file = readFileSync(cacheFileOf(bundle));
+    if (file.length > HEADER_BYTES && file.subarray(0, HEADER_BYTES).equals(identity(bundle))) cachedData = file.subarray(HEADER_BYTES);
+  } catch {
+    // no cache (not built by the build script): compile as usual
+  }
+  // (The bundles hold no import(): scripts/bundle-workers.mjs makes them require() calls.)
+  const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
+  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: { exports: unknown }, filename: string, dir: string) => void;
+  const mod = { exports: {} as unknown };
+  wrapper.call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));
+  return mod.exports;
+}
