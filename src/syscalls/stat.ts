@@ -184,13 +184,21 @@ function listDirectory(ctx: EmulatorContext): void {
   const dir = takeFdArg(ctx, GETDENTS64.fd);
   if (dir === null) return;
   if (!ctx.allows('stat', 'getdents64', dir)) return ctx.req.fail(ENOENT);
+  // SAFETY: where no rule can hide a direct child of `dir` (mayDenyChildren: exact for `none`,
+  // true when unsure) every entry is visible: the records go to the program as read, not
+  // decided one by one. Still read by tsyd on its copy of the fd, never continued: a sibling
+  // thread's dup2 onto the fd number between this check and the kernel's call would list
+  // another directory (one with hidden entries). Asked now, under the policy of now: an fd
+  // opened before a rule was added (lock:off), or a directory renamed since, is decided by
+  // where it is now (the path of tsyd's copy), a bind mount by the path the fd was opened by.
+  const filter = !ctx.audit && ctx.policy.mayDenyChildren('stat', dir);
   for (;;) {
     const data = ctx.req.readDirectory(GETDENTS64.fd, GETDENTS64.count);
     if (typeof data === 'number') {
       if (data !== -ESRCH) ctx.req.fail(-data);
       return;
     }
-    const kept = data.length === 0 || ctx.audit ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
+    const kept = data.length === 0 || !filter ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
     // A chunk of hidden entries only is skipped: an empty answer would mean the end.
     if (kept.length > 0 || data.length === 0) return void ctx.req.answerBytes(GETDENTS64.dirp, kept);
   }
