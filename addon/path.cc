@@ -526,7 +526,19 @@ enum ResolveFlag {
   // With kNoFollow: a trailing slash does not make the last component followed (see
   // ResolveOpts::slash_entry); kPathSlash tells JS that there was one.
   kSlashEntry = 512,
+  // The control route is open (lock:off): a raw path naming /dev/tsyd or /dev/tsyd/... is not
+  // resolved; kControlRouteHit tells JS to read it as a control request (control.ts).
+  kControlRoute = 1024,
 };
+
+// resolvePath()'s answer for a raw path on the control route: below every -errno.
+static constexpr long kControlRouteHit = -4096;
+
+// Does the raw path name the control route: "/dev/tsyd", or "/dev/tsyd/" and more?
+static bool NamesControlRoute(const char* raw) {
+  static constexpr char kRoute[] = "/dev/tsyd";
+  return strncmp(raw, kRoute, sizeof kRoute - 1) == 0 && (raw[sizeof kRoute - 1] == 0 || raw[sizeof kRoute - 1] == '/');
+}
 
 // resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
 // path buffer, or -errno. dirfdArg: index of the request argument holding the dirfd, or -1
@@ -566,6 +578,12 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   if (n == 0 && (flags & kEmptyPath)) {
     st->path_len = 0;
     return Napi::Number::New(env, 0);
+  }
+  // The control check on the bytes this resolution read: no second read of the path for the
+  // calls that are not control requests (all but a few, under lock:off).
+  if ((flags & kControlRoute) && NamesControlRoute(raw)) {
+    st->path_len = 0;
+    return Napi::Number::New(env, static_cast<double>(kControlRouteHit));
   }
   ResolveOpts opts;
   opts.nofollow_last = flags & kNoFollow;

@@ -8,7 +8,7 @@
 import { constants as os } from 'node:os';
 import { FS_PENDING, FsOp, REFUSED_DIRECTORY_WATCH, Resolve, STAT_FD_ITSELF } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, resolveArg, resolveFdArg, takeFdArg } from './common.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, ON_CONTROL_ROUTE, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
 import { args, type PathArg } from './request.js';
 
@@ -27,8 +27,15 @@ const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
  * stat could hide: allowed.
  */
 function decideStat(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): string | null {
-  if (handleControl(ctx, at.path)) return null;
-  const path = resolveArg(ctx, sys, at, flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags);
+  const resolve = flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags;
+  // While the control route is open the resolution itself tells a raw path naming /dev/tsyd
+  // (one read of the path for every other call, not two).
+  let path = resolveArg(ctx, sys, at, ctx.control.open() ? resolve | Resolve.controlRoute : resolve);
+  if (path === ON_CONTROL_ROUTE) {
+    if (handleControl(ctx, at.path)) return null;
+    // Changed since by a sibling thread: an ordinary path now, resolved as one.
+    path = resolveArg(ctx, sys, at, resolve);
+  }
   if (path === null) return null;
   ctx.fault(path);
   if (ctx.req.taken && ctx.req.magic) return path;
