@@ -4,10 +4,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -212,6 +214,44 @@ static uint64_t MountOf(const std::string& path, const Anchor* anchor) {
   return (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 }
 
+// Plain paths of at least this many components take PlainWalk: fewer cost the walk no more.
+static constexpr int kPlainWalkMin = 3;
+
+// The walk in one lookup, for a path of plain components (no "." or "..", no trailing '/')
+// from `start`: one openat2(O_PATH) of the whole path with RESOLVE_NO_SYMLINKS |
+// RESOLVE_NO_MAGICLINKS (O_NOFOLLOW with `nofollow_last`) instead of a readlink per component.
+// True, with *full set, when it opened: then every component exists and none is a symlink (the
+// last may be one when it is not followed), so the walk would have read each one as "not a
+// symlink" and ended on this very string with no excursion to record. False for everything
+// else (a symlink, a missing or non-directory component, EACCES, /proc): the walk answers.
+// SAFETY: /proc is left to the walk (/proc/self, tsyd's pids, magic links); the decision is
+// still made on the string, and the emulated call opens it again with RESOLVE_NO_SYMLINKS.
+static bool PlainWalk(const std::string& start, const char* raw, bool nofollow_last, std::string* full) {
+  std::string p = start;
+  int components = 0;
+  for (const char* s = raw; *s != 0;) {
+    while (*s == '/') s++;
+    if (*s == 0) break;
+    const char* e = strchrnul(s, '/');
+    const size_t len = static_cast<size_t>(e - s);
+    if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.')) return false;
+    if (p.size() > 1) p.push_back('/');
+    p.append(s, len);
+    components++;
+    s = e;
+  }
+  if (components < kPlainWalkMin || p.size() >= PATH_MAX) return false;
+  if (p.compare(0, 5, "/proc") == 0 && (p.size() == 5 || p[5] == '/')) return false;
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC | (nofollow_last ? O_NOFOLLOW : 0);
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, p.c_str(), &how, sizeof how));
+  if (fd < 0) return false;
+  close(fd);
+  *full = std::move(p);
+  return true;
+}
+
 static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveOpts& opts, char* outbuf,
                            size_t outsz, ResolveResult* res, std::string& out, std::string& next) {
   res->magic = false;
@@ -253,9 +293,16 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   };
 
   std::vector<std::string> pending;
-  PushComponents(&pending, raw);
   const size_t rawlen = strlen(raw);
   const bool trailing_slash = raw[rawlen - 1] == '/';
+  std::string plain;
+  // The walk below, in one lookup where that is the same (PlainWalk): not for the resolve
+  // modes that check each step (beneath, in_root, no_xdev), nor from a removed directory.
+  if (!opts.beneath && !opts.in_root && !opts.no_xdev && res->anchor.fd < 0 && !trailing_slash &&
+      PlainWalk(out, raw, opts.nofollow_last, &plain))
+    out = std::move(plain);
+  else
+    PushComponents(&pending, raw);
   // "name/" names a directory for a lookup (followed, ENOTDIR otherwise); for the entry a call
   // makes or removes (slash_entry) the name itself, and JS answers as the kernel does.
   const bool follow_slash = trailing_slash && !opts.slash_entry;
@@ -479,7 +526,19 @@ enum ResolveFlag {
   // With kNoFollow: a trailing slash does not make the last component followed (see
   // ResolveOpts::slash_entry); kPathSlash tells JS that there was one.
   kSlashEntry = 512,
+  // The control route is open (lock:off): a raw path naming /dev/tsyd or /dev/tsyd/... is not
+  // resolved; kControlRouteHit tells JS to read it as a control request (control.ts).
+  kControlRoute = 1024,
 };
+
+// resolvePath()'s answer for a raw path on the control route: below every -errno.
+static constexpr long kControlRouteHit = -4096;
+
+// Does the raw path name the control route: "/dev/tsyd", or "/dev/tsyd/" and more?
+static bool NamesControlRoute(const char* raw) {
+  static constexpr char kRoute[] = "/dev/tsyd";
+  return strncmp(raw, kRoute, sizeof kRoute - 1) == 0 && (raw[sizeof kRoute - 1] == 0 || raw[sizeof kRoute - 1] == '/');
+}
 
 // resolvePath(dirfdArg, pathArg, flags) → length of the canonical path written into the
 // path buffer, or -errno. dirfdArg: index of the request argument holding the dirfd, or -1
@@ -519,6 +578,12 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   if (n == 0 && (flags & kEmptyPath)) {
     st->path_len = 0;
     return Napi::Number::New(env, 0);
+  }
+  // The control check on the bytes this resolution read: no second read of the path for the
+  // calls that are not control requests (all but a few, under lock:off).
+  if ((flags & kControlRoute) && NamesControlRoute(raw)) {
+    st->path_len = 0;
+    return Napi::Number::New(env, static_cast<double>(kControlRouteHit));
   }
   ResolveOpts opts;
   opts.nofollow_last = flags & kNoFollow;

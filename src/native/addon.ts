@@ -34,7 +34,12 @@ export const Resolve = {
    * call makes or removes that entry (mkdir, unlink, rename, open O_CREAT); Slot.pathSlash tells.
    */
   slashEntry: 512,
+  /** The control route is open (lock:off): a raw path naming /dev/tsyd(/...) returns CONTROL_ROUTE_HIT, unresolved. */
+  controlRoute: 1024,
 } as const;
+
+/** resolvePath(Resolve.controlRoute)'s answer for a raw path that names the control route (addon/path.cc). */
+export const CONTROL_ROUTE_HIT = -4096;
 
 /** Bits of Slot.pathSlash after resolvePath(Resolve.slashEntry). */
 export const EntryBits = { endsInSlash: 1, isDir: 2 } as const;

@@ -383,7 +383,14 @@ export type ChildMatchValue = (typeof ChildMatch)[keyof typeof ChildMatch];
 export function childMatch(pattern: string, dir: string): ChildMatchValue {
   const g = parsedGlob(pattern);
   const { steps } = g;
-  const cur = readStates(g, dir === '/' ? '/' : `${dir}/`);
+  const text = dir === '/' ? '/' : `${dir}/`;
+  let cur = startStates(g);
+  for (let pos = 0; pos < text.length && cur.length > 0; pos++) {
+    // A `**` that can end the match takes every byte and stays: every child matches (the
+    // answer below once `text` is read), known without reading the rest.
+    if (cur.some((st) => steps[st]?.kind === 'globstar' && loopEndsMatch(g, st))) return ChildMatch.all;
+    cur = nextStates(g, cur, text.charCodeAt(pos));
+  }
   if (cur.length === 0) return ChildMatch.none;
   if (cur.some((st) => loops(steps[st]) && loopEndsMatch(g, st))) return ChildMatch.all;
   // Some name: one or more bytes other than '/', each taking a step any such byte can take.

@@ -3,7 +3,8 @@
 import { matchAddress, type AddressFamily, type AddressRule } from './address.js';
 import { fromBytes } from './bytes.js';
 import { CAPABILITIES, isCapability, type Capability, type NetCapability } from './capabilities.js';
-import { ChildMatch, childMatch, globMatcher, parseGlob, parsedGlob, type GlobMatcher } from './glob.js';
+import { ChildMatch, childMatch, globMatcher, parsedGlob, type GlobMatcher } from './glob.js';
+import { RuleIndex } from './rule-index.js';
 import { globLiteral } from './glob-literal.js';
 import { SubtreeDecisions, type DecisionRule } from './subtree-decisions.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
@@ -152,28 +153,13 @@ export class Policy {
       // SAFETY: fail closed: a capability that is on denies what no rule allows.
       return false;
     }
-    // The same decision as the scan above (the last matching rule), found through the index:
-    // a rule can only match a path that starts with its literal prefix, so only the buckets of
-    // the path's directory prefixes ('', '/', '/a/', '/a/b/', ...) hold candidates.
-    const index = this.indexOf(cap, list);
-    let best = -1;
-    const consider = (bucket: number[] | undefined): void => {
-      if (bucket === undefined) return;
-      for (const i of bucket) {
-        if (i <= best) return;
-        if (list[i]!.glob!(path)) {
-          best = i;
-          return;
-        }
-      }
-    };
-    consider(index.get(''));
-    for (let k = path.indexOf('/'); k >= 0; k = path.indexOf('/', k + 1)) consider(index.get(path.slice(0, k + 1)));
+    // The same decision as the scan above (the last matching rule), found through the index.
+    const best = this.indexOf(cap, list).lastMatch(path);
     // SAFETY: fail closed: a capability that is on denies what no rule allows.
     return best >= 0 && list[best]!.action === 'allow';
   }
 
-  /** The path rules of `cap` by bucket (indexKey of their pattern), each bucket last rule first. */
+  /** The path rules of `cap` by literal prefix (rule-index.ts); rebuilt after a change. */
   private indexOf(cap: Capability, list: Rule[]): RuleIndex {
     if (this.indexGeneration !== this.generation) {
       this.indexGeneration = this.generation;
@@ -181,15 +167,7 @@ export class Policy {
     }
     let index = this.indexes.get(cap);
     if (index === undefined) {
-      index = new Map();
-      for (let i = list.length - 1; i >= 0; i--) {
-        const r = list[i]!;
-        if (r.glob === undefined) continue;
-        const key = indexKey(r.pattern);
-        const bucket = index.get(key);
-        if (bucket === undefined) index.set(key, [i]);
-        else bucket.push(i);
-      }
+      index = new RuleIndex(list);
       this.indexes.set(cap, index);
     }
     return index;
@@ -234,11 +212,12 @@ export class Policy {
     if (known !== undefined) return known;
     // Last rule first: a later deny that can match a child may hide it; a later allow of
     // every child decides all of them; with no such rule a child is unmatched (fail closed).
+    // Only the rules keyed by a prefix of `dir/` can match a child (RuleIndex.childRules): the
+    // others are `none` for every child and would be passed over by this scan anyway.
     let result = true;
     const list = this.rules.get(cap) ?? [];
-    for (let i = list.length - 1; i >= 0; i--) {
+    for (const i of this.indexOf(cap, list).childRules(dir)) {
       const r = list[i]!;
-      if (r.glob === undefined) continue;
       const c = childMatch(r.pattern, dir);
       if (r.action === 'deny' && c !== ChildMatch.none) break;
       if (r.action === 'allow' && c === ChildMatch.all) {
@@ -379,24 +358,6 @@ function parentDir(path: string): string | null {
 
 /** Rule lists up to this long are scanned; longer ones (the user profile's) go through an index. */
 const LINEAR_MAX = 24;
-
-/** Bucket key → rule indices, last rule first. */
-type RuleIndex = Map<string, number[]>;
-
-/**
- * The bucket of a glob: its literal prefix (what every path it matches starts with; without
- * the `/` of a trailing `/***` that follows it at once, since the directory itself matches
- * too) cut back after its last `/`. SAFETY: every path the glob matches starts with the key,
- * and the key ends in `/` (or is ''), so check() always looks in the rule's bucket.
- */
-export function indexKey(pattern: string): string {
-  const { steps, treeAt } = parseGlob(pattern);
-  let prefix = '';
-  let p = 0;
-  for (let s = steps[0]; s?.kind === 'char'; s = steps[++p]) prefix += String.fromCharCode(s.code);
-  if (treeAt >= 0 && treeAt === p - 1) prefix = prefix.slice(0, -1);
-  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
-}
 
 /** Patterns that match every absolute path. */
 const EVERYTHING = new Set(['/***', '/**', '**', '***']);

@@ -1,7 +1,7 @@
 // Small pieces every path handler uses: resolving a path argument and answering a resolution
 // failure.
 import { constants as os } from 'node:os';
-import { EntryBits, LEFT_LINK } from '../native/addon.js';
+import { CONTROL_ROUTE_HIT, EntryBits, LEFT_LINK } from '../native/addon.js';
 import type { EmulatorContext } from './context.js';
 import type { PathArg } from './request.js';
 
@@ -20,6 +20,9 @@ export function entryOf(ctx: EmulatorContext): { slash: boolean; dir: boolean; m
   return { slash: (bits & EntryBits.endsInSlash) !== 0, dir: (bits & EntryBits.isDir) !== 0, missing: ctx.req.last === Last.missing };
 }
 
+/** resolveArg(Resolve.controlRoute)'s answer for a raw path on the control route: no path (it holds a NUL). */
+export const ON_CONTROL_ROUTE = '\0control route';
+
 /**
  * Canonicalises path argument `at` into the path buffer. Returns the path as a byte string, ''
  * for an empty path allowed by AT_EMPTY_PATH (the dirfd itself), or null after answering the
@@ -27,6 +30,7 @@ export function entryOf(ctx: EmulatorContext): { slash: boolean; dir: boolean; m
  */
 export function resolveArg(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): string | null {
   const len = ctx.req.resolvePath(at, flags);
+  if (len === CONTROL_ROUTE_HIT) return ON_CONTROL_ROUTE;
   if ((len < 0 && hiddenFailure(ctx, sys, len)) || (len > 0 && walkedThroughHidden(ctx, sys, len))) {
     ctx.req.fail(ENOENT);
     return null;

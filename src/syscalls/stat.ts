@@ -8,7 +8,7 @@
 import { constants as os } from 'node:os';
 import { FS_PENDING, FsOp, REFUSED_DIRECTORY_WATCH, Resolve, STAT_FD_ITSELF } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
-import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, resolveArg, resolveFdArg, takeFdArg } from './common.js';
+import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, ON_CONTROL_ROUTE, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
 import { args, type PathArg } from './request.js';
 
@@ -27,8 +27,15 @@ const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
  * stat could hide: allowed.
  */
 function decideStat(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): string | null {
-  if (handleControl(ctx, at.path)) return null;
-  const path = resolveArg(ctx, sys, at, flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags);
+  const resolve = flags & Resolve.emptyPath ? flags | Resolve.takeEmpty : flags;
+  // While the control route is open the resolution itself tells a raw path naming /dev/tsyd
+  // (one read of the path for every other call, not two).
+  let path = resolveArg(ctx, sys, at, ctx.control.open() ? resolve | Resolve.controlRoute : resolve);
+  if (path === ON_CONTROL_ROUTE) {
+    if (handleControl(ctx, at.path)) return null;
+    // Changed since by a sibling thread: an ordinary path now, resolved as one.
+    path = resolveArg(ctx, sys, at, resolve);
+  }
   if (path === null) return null;
   ctx.fault(path);
   if (ctx.req.taken && ctx.req.magic) return path;
@@ -184,13 +191,21 @@ function listDirectory(ctx: EmulatorContext): void {
   const dir = takeFdArg(ctx, GETDENTS64.fd);
   if (dir === null) return;
   if (!ctx.allows('stat', 'getdents64', dir)) return ctx.req.fail(ENOENT);
+  // SAFETY: where no rule can hide a direct child of `dir` (mayDenyChildren: exact for `none`,
+  // true when unsure) every entry is visible: the records go to the program as read, not
+  // decided one by one. Still read by tsyd on its copy of the fd, never continued: a sibling
+  // thread's dup2 onto the fd number between this check and the kernel's call would list
+  // another directory (one with hidden entries). Asked now, under the policy of now: an fd
+  // opened before a rule was added (lock:off), or a directory renamed since, is decided by
+  // where it is now (the path of tsyd's copy), a bind mount by the path the fd was opened by.
+  const filter = !ctx.audit && ctx.policy.mayDenyChildren('stat', dir);
   for (;;) {
     const data = ctx.req.readDirectory(GETDENTS64.fd, GETDENTS64.count);
     if (typeof data === 'number') {
       if (data !== -ESRCH) ctx.req.fail(-data);
       return;
     }
-    const kept = data.length === 0 || ctx.audit ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
+    const kept = data.length === 0 || !filter ? data : visibleEntries(data, dir, (p) => ctx.policy.check('stat', p));
     // A chunk of hidden entries only is skipped: an empty answer would mean the end.
     if (kept.length > 0 || data.length === 0) return void ctx.req.answerBytes(GETDENTS64.dirp, kept);
   }

@@ -43,6 +43,21 @@ test('lock:off: rules added through /dev/tsyd are in force at once', async () =>
   ]);
 });
 
+test('lock:off: the route is the raw path /dev/tsyd or /dev/tsyd/...; one that only resolves there, or goes on, is an ordinary path', async () => {
+  const run = await fsops([...rules('lock:off'), ...readAll], [
+    'stat', `/dev/../dev/tsyd/deny/read+${f}`,
+    'stat', `/dev/tsyddeny/read+${f}`,
+    'fstatat', 'cwd', `dev/tsyd/deny/read+${f}`, '0',
+    'read', f,
+    'stat', '/dev/tsyd/',
+    'access', `/dev/tsyd/deny/read+${f}`, 'r',
+    'read', f,
+  ], { cwd: '/' });
+  expectRun(statOk(run), ['stat ENOENT', 'stat ENOENT', 'fstatat ENOENT', 'read ok CONTENT', 'stat ok', 'access ok', 'read EACCES'], [
+    { cap: 'read', path: f, sys: 'openat' },
+  ]);
+});
+
 test('lock:off: a capability turned on at run time is enforced', async () => {
   const run = await fsops(rules('lock:off'), ['unlink', `${dir}/before`, 'stat', '/dev/tsyd/sandbox/delete:on', 'unlink', `${dir}/after`]);
   expectRun(statOk(run), ['unlink ok', 'stat ok', 'unlink EACCES'], [{ cap: 'delete', path: `${dir}/after`, sys: 'unlink' }]);

@@ -11,7 +11,8 @@ import { allowAllBut, expectRun, fsops, rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runNative, tsydBin } from '../helpers/tsyd.js';
 
-const dir = tempTree('stat', { 'ok/f': '12345', 'no/f': 'NOF', 'no/sub/x': 'X', 'mixed/a': '', 'mixed/b': '', 'mixed/hidden1': '', 'mixed/hidden2': '' });
+const dir = tempTree('stat', { 'ok/f': '12345', 'no/f': 'NOF', 'no/sub/x': 'X', 'mixed/a': '', 'mixed/b': '', 'mixed/hidden1': '', 'mixed/hidden2': '',
+  'tree/deep/hidden.key': '', 'tree/deep/shown': '', 'tree/flat': '' });
 symlinkSync('../no/f', `${dir}/ok/l`); // an allowed link into the denied directory
 symlinkSync('f', `${dir}/ok/lok`);
 symlinkSync('f', `${dir}/no/l`);
@@ -200,6 +201,15 @@ test('getdents64 of an allowed directory leaves the denied entries out, without 
   expectRun(run, ['openfd ok', 'getdents ok a,b']);
   const all = await fsops([], ['openfd', 'm', `${dir}/mixed`, 'getdents', '@m']);
   expectRun(all, ['openfd ok', 'getdents ok a,b,hidden1,hidden2']);
+});
+
+test('getdents64 where no rule can hide a child lists every entry; where one can (a rule keyed below a * component, in a long list), it hides them', async () => {
+  // More rules than check() scans: the decisions go through the index (a WILD edge for the *).
+  const filler = Array.from({ length: 30 }, (_, i) => `deny/stat+${dir}/nothing${i}/***`);
+  const policy = rules('sandbox/stat:on', 'allow/stat+/***', ...filler, `deny/stat+${dir}/*/deep/*.key`);
+  const ops = ['openfd', 't', `${dir}/tree`, 'getdents', '@t', 'openfd', 'd', `${dir}/tree/deep`, 'getdents', '@d'];
+  expectRun(await fsops(policy, ops), ['openfd ok', 'getdents ok deep,flat', 'openfd ok', 'getdents ok shown']);
+  expectRun(await fsops([], ops), ['openfd ok', 'getdents ok deep,flat', 'openfd ok', 'getdents ok hidden.key,shown']);
 });
 
 test('a hidden path is ENOENT for create and delete as well, with one record each', async () => {

@@ -65,6 +65,30 @@ test('no-follow keeps a trailing symlink; missing last components are allowed, m
   assert.is(canon(`${dir}/a/b/`), `${dir}/a/b`);
 });
 
+test('deep paths: plain ones (resolved in one lookup) and with a symlink, a file, a missing directory or a link at the end', () => {
+  mkdirSync(join(dir, 'd1/d2/d3/d4'), { recursive: true });
+  writeFileSync(join(dir, 'd1/d2/d3/d4/f'), '');
+  symlinkSync('d3', join(dir, 'd1/d2/l3')); // relative, in the middle
+  symlinkSync(join(dir, 'd1'), join(dir, 'l1')); // absolute, near the start
+  symlinkSync('f', join(dir, 'd1/d2/d3/d4/lf')); // at the end
+  const f = `${dir}/d1/d2/d3/d4/f`;
+  assert.is(canon(f), f);
+  assert.is(canon('d1/d2/d3/d4/f'), f, 'from the cwd');
+  assert.is(canon('../d1/d2/d3/d4/f', 3), f, '.. from the dirfd');
+  assert.is(canon(`${dir}/d1/d2/l3/d4/f`), f);
+  assert.is(canon(`${dir}/l1/d2/d3/d4/f`), f);
+  assert.is(canon('l1/d2/l3/d4/lf'), f);
+  assert.is(canon(`${dir}/d1/d2/d3/d4/lf`), f);
+  assert.is(canon(`${dir}/d1/d2/d3/d4/lf`, AT_FDCWD, Resolve.noFollow), `${dir}/d1/d2/d3/d4/lf`);
+  assert.is(canon(`${dir}/d1/d2/l3/d4/lf`, AT_FDCWD, Resolve.noFollow), `${dir}/d1/d2/d3/d4/lf`);
+  assert.is(canon(`${dir}/d1/d2/l3/d4/f`, AT_FDCWD, Resolve.noSymlinks), -ELOOP);
+  assert.is(canon(`${f}/x/y`), -ENOTDIR);
+  assert.is(canon(`${dir}/d1/nope/d3/d4/f`), -ENOENT);
+  assert.is(canon(`${dir}/d1/d2/d3/d4/new`), `${dir}/d1/d2/d3/d4/new`);
+  assert.is(canon('/proc/self/cwd/d1/d2/l3/d4'), `${dir}/d1/d2/d3/d4`);
+  assert.is(canon('/proc/self/fd/3/../d1/d2/d3'), `${dir}/d1/d2/d3`);
+});
+
 test('loops and resolve flags', () => {
   assert.is(canon(`${dir}/loop1`), -ELOOP);
   assert.is(canon(`${dir}/abs-link`, AT_FDCWD, Resolve.noSymlinks), -ELOOP);

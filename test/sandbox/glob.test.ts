@@ -5,6 +5,7 @@ import { PolicyError } from '../../src/errors.js';
 import { fromBytes, toBytes } from '../../src/sandbox/bytes.js';
 import { ChildMatch, childMatch, compileGlob, globMatcher } from '../../src/sandbox/glob.js';
 import { PatternError } from '../../src/sandbox/pattern-error.js';
+import { rng, seedFrom } from '../helpers/random.js';
 
 const m = (pattern: string, path: string) => globMatcher(pattern)(path);
 
@@ -171,8 +172,33 @@ test('childMatch: whether a glob matches no child DIR/NAME of a directory, some,
     ['/a/?', '/a', some],
     ['/a', '/a', none], // the directory itself is no child
     ['/a/***', '/ab', none],
+    // A `**` met early, then more to read: all only where it can end the match.
+    ['/a**', '/ab/c', all],
+    ['/a**x', '/ab/c', some],
+    ['/**/x/***', '/y/x/z', all],
+    ['/**/x/*', '/y', none],
   ];
   for (const [pattern, dir, want] of cases) assert.is(childMatch(pattern, dir), want, `${pattern} under ${dir}`);
+});
+
+test('childMatch agrees with the matcher: `all` matches every child tried, `none` no child tried (random globs)', () => {
+  const seed = seedFrom('TSYD_GLOB_SEED');
+  const r = rng(seed);
+  const pick = <T>(xs: T[]): T => xs[r.int(0, xs.length - 1)]!;
+  const names = ['a', 'b', 'ab', 'x.key'];
+  const part = () => pick([...names, '*', '?', '[ab]', 'a*', '**', 'a**', '**b']);
+  const children = [...names, 'c', 'zz', '.hidden', 'b.key'];
+  for (let round = 0; round < 400; round++) {
+    const pattern = `/${Array.from({ length: r.int(1, 4) }, part).join('/')}${r.int(0, 2) === 0 ? '/***' : ''}`;
+    const dir = `/${Array.from({ length: r.int(0, 3) }, () => pick([...names, 'c'])).join('/')}`;
+    const c = childMatch(pattern, dir);
+    const m = globMatcher(pattern);
+    for (const name of children) {
+      const child = dir === '/' ? `/${name}` : `${dir}/${name}`;
+      if (c === ChildMatch.all) assert.ok(m(child), `seed ${seed}: ${pattern} said all under ${dir}, not ${child}`);
+      if (c === ChildMatch.none) assert.not.ok(m(child), `seed ${seed}: ${pattern} said none under ${dir}, but ${child}`);
+    }
+  }
 });
 
 test.run();

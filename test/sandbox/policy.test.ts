@@ -5,7 +5,7 @@ import { PolicyError } from '../../src/errors.js';
 import { toBytes } from '../../src/sandbox/bytes.js';
 import { Policy, type PolicyData } from '../../src/sandbox/policy.js';
 import { CAPABILITIES, parseRule, type Capability } from '../../src/sandbox/rules.js';
-import { globMatcher } from '../../src/sandbox/glob.js';
+import { ChildMatch, childMatch, globMatcher } from '../../src/sandbox/glob.js';
 import { rng, seedFrom } from '../helpers/random.js';
 
 const policy = (...rules: string[]) => Policy.from(rules.map((r) => parseRule(r, { kind: 'arg' })));
@@ -258,7 +258,7 @@ test('long rule lists go through an index: the same decisions as the last-match 
     const tail = r.int(0, 3) === 0 ? '/***' : '';
     return `/${parts.join('/')}${tail}`;
   };
-  const path = () => `/${Array.from({ length: r.int(0, 5) }, () => pick([...names, '*', 'c'])).join('/')}`.replace(/^\/$/, '/');
+  const path = () => `/${Array.from({ length: r.int(0, 5) }, () => pick([...names, '*', 'c', ''])).join('/')}`;
   for (let round = 0; round < 40; round++) {
     const lines = ['sandbox/read:on'];
     for (let i = 0; i < r.int(25, 120); i++) lines.push(`${r.int(0, 1) ? 'allow' : 'deny'}/read+${pattern()}`);
@@ -273,6 +273,39 @@ test('long rule lists go through an index: the same decisions as the last-match 
     assert.not.ok(p.check('read', '/a'), `seed ${seed}`);
     p.apply(parseRule('deny/read-/a/***', { kind: 'arg' }));
     for (const x of ['/a', '/a/b', '/b/a']) assert.is(p.check('read', x), reference(p, 'read', x), `seed ${seed} ${x}`);
+  }
+});
+
+/** mayDenyChildren by definition: every rule from the last, as childMatch says it meets the children. */
+function childrenReference(p: Policy, cap: Capability, dir: string): boolean {
+  const data = p.toJSON();
+  if (!data.on.includes(cap)) return false;
+  const rules = data.rules.filter((r) => r.cap === cap);
+  for (let i = rules.length - 1; i >= 0; i--) {
+    const c = childMatch(rules[i]!.pattern, dir);
+    if (rules[i]!.action === 'deny' && c !== ChildMatch.none) return true;
+    if (rules[i]!.action === 'allow' && c === ChildMatch.all) return false;
+  }
+  return true;
+}
+
+test('mayDenyChildren tests only the rules that can match a child: the same answers as the scan of every rule (random rules and directories)', () => {
+  const seed = seedFrom('TSYD_POLICY_SEED');
+  const r = rng(seed);
+  const pick = <T>(xs: T[]): T => xs[r.int(0, xs.length - 1)]!;
+  const names = ['a', 'b', '.ssh', 'x.y'];
+  const part = () => pick([...names, '*', '?', '[ab]', 'a*', '**', '\\*']);
+  const pattern = () => `/${Array.from({ length: r.int(1, 4) }, part).join('/')}${r.int(0, 2) === 0 ? '/***' : ''}`;
+  const dir = () => `/${Array.from({ length: r.int(0, 4) }, () => pick([...names, '*', 'c', ''])).join('/')}`;
+  for (let round = 0; round < 60; round++) {
+    const lines = ['sandbox/stat:on'];
+    // Short lists (scanned by check) and long ones (indexed): mayDenyChildren uses the index for both.
+    for (let i = 0; i < r.int(1, 60); i++) lines.push(`${r.int(0, 2) ? 'deny' : 'allow'}/stat+${pattern()}`);
+    const p = policy(...lines);
+    for (let i = 0; i < 100; i++) {
+      const d = dir();
+      assert.is(p.mayDenyChildren('stat', d), childrenReference(p, 'stat', d), `seed ${seed}, ${d} under\n${lines.join('\n')}`);
+    }
   }
 });
 
