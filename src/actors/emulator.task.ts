@@ -3,7 +3,8 @@
 // emulators run until should_exit; helpers retire after keep_alive idle.
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { createLogger, type TsydLogger } from '../log.js';
+import type { TsydLogger } from '../log.js';
+import { createThreadLogger } from '../thread-log.js';
 import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy } from '../sandbox/policy.js';
@@ -72,7 +73,7 @@ function ownProcessGroup(): number {
 const supervisorGroup = ownProcessGroup();
 
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
-  log ??= createLogger(task.log).child({ module: 'emulator' });
+  log ??= createThreadLogger(task.log).child({ module: 'emulator' });
   policy ??= Policy.fromJSON(task.policy);
   decisions ??= new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
-import { createLogger } from '../log.js';
+import { createThreadLogger } from '../thread-log.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
@@ -29,7 +29,7 @@ const SYNCHRONOUS = new Set([4, 5, 6, 7, 8, 9, 11, 19, 31]); // ILL TRAP ABRT BU
 const ASYNC_SIGNALS = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => !SYNCHRONOUS.has(s) && s !== 32 && s !== 33);
 
 const data = workerData as MonitorConfig;
-const log = createLogger(data.log).child({ module: 'monitor' });
+const log = createThreadLogger(data.log).child({ module: 'monitor' });
 const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
