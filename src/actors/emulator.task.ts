@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import type { TsydLogger } from '../log.js';
 import { createThreadLogger } from '../thread-log.js';
+import { reportThreadMemory } from '../shared/thread-memory.js';
 import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy } from '../sandbox/policy.js';
@@ -242,6 +243,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const helper = task.kind === 'helper';
   let seq = slot[Slot.seq]!;
   logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');
+  reportThreadMemory(logger, 'emulator');
   let notifyFd = task.notifyFd;
   let lastWork = Date.now();
   const timeout = task.kind === 'helper' ? Math.min(POLL_MS, task.keepAliveMs) : POLL_MS;

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
 import { createThreadLogger } from '../thread-log.js';
+import { reportThreadMemory } from '../shared/thread-memory.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
@@ -181,6 +182,7 @@ log.info(
   { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
   `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
 );
+reportThreadMemory(log, 'monitor');
 // The states the monitor has been in reach the owner as they are first entered (a handful of
 // messages per run): the run's record of what the machine really did.
 const visits = new StateVisits();
