@@ -14,6 +14,7 @@ import { decideSpawn, type SpawnDecision } from './try-spawn.js';
 import { EMULATOR_TABLES, EmuEvent, EmuState } from '../shared/emulator-states.js';
 import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
+import { EMULATOR_LIMITS } from '../shared/thread-limits.js';
 
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
@@ -48,7 +49,7 @@ export class EmulatorPool {
       idleTimeout: 0,
       atomics: 'disabled',
       concurrentTasksPerWorker: 1,
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
+      resourceLimits: EMULATOR_LIMITS,
     });
   }
 
