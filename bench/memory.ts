@@ -37,10 +37,10 @@ let fifoRuns = 0;
  * (TSYD_FAULT=inline-blocking: otherwise such an open waits on a job thread), and how many
  * emulator threads it then has (k + the core one + perhaps a spare).
  */
-async function rssHolding(k: number): Promise<{ kib: number; emulators: number }> {
+async function rssHolding(k: number, policy: string[]): Promise<{ kib: number; emulators: number }> {
   const prefix = join(work, `mem${fifoRuns++}_`);
   if (k > 0) execFileSync('mkfifo', Array.from({ length: k }, (_, i) => `${prefix}${i}`));
-  const argv = [tsydBin, 'run', ...READ_ALL, '--', cprog('fifoload'), String(k), prefix, '/etc/hostname', '1', '1'];
+  const argv = [tsydBin, 'run', ...policy, '--', cprog('fifoload'), String(k), prefix, '/etc/hostname', '1', '1'];
   const child = spawnProcess(process.execPath, argv, {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, TSYD_NPROC: '1', TSYD_KEEP_ALIVE: '60000', TSYD_FAULT: 'inline-blocking' },
@@ -83,11 +83,18 @@ export async function memory(rounds: number): Promise<Section> {
   process.stderr.write('bench: thread memory done\n');
 
   const HELD = [0, 16];
-  const held = new Map<number, { kib: number; emulators: number }[]>(HELD.map((k) => [k, []]));
-  for (let i = 0; i < Math.max(rounds, 3); i++) for (const k of HELD) held.get(k)!.push(await rssHolding(k));
+  // The user profile (the default) holds more per emulator than one rule does: both.
+  const PROFILES = [
+    { name: '-p none, read:on', policy: READ_ALL },
+    { name: 'default profile', policy: ['-m', `allow/read+${work}/***`] },
+  ];
+  const held = new Map(PROFILES.map((p) => [p.name, new Map<number, { kib: number; emulators: number }[]>(HELD.map((k) => [k, []]))]));
+  for (let i = 0; i < Math.max(rounds, 3); i++) {
+    for (const p of PROFILES) for (const k of HELD) held.get(p.name)!.get(k)!.push(await rssHolding(k, p.policy));
+  }
   process.stderr.write('bench: RSS per emulator done\n');
-  const med = (k: number, f: 'kib' | 'emulators') => median(held.get(k)!.map((s) => s[f]));
-  const perEmulatorKiB = (med(16, 'kib') - med(0, 'kib')) / (med(16, 'emulators') - med(0, 'emulators'));
+  const med = (p: string, k: number, f: 'kib' | 'emulators') => median(held.get(p)!.get(k)!.map((s) => s[f]));
+  const perEmulatorKiB = (p: string) => (med(p, 16, 'kib') - med(p, 0, 'kib')) / (med(p, 16, 'emulators') - med(p, 0, 'emulators'));
 
   const peakVariants = [
     { name: '`node -e 0`', argv: [process.execPath, '-e', '0'] },
@@ -104,7 +111,7 @@ export async function memory(rounds: number): Promise<Section> {
     method: [
       'Threads: the `thread_memory` record each supervisor thread logs once ready under `TSYD_DEBUG_MEMORY=1` ' +
         '(v8.getHeapStatistics, getHeapSpaceStatistics physical sizes, getHeapCodeStatistics) in `tsyd run --log-level info -p none -m sandbox/read:on -- true`, medians. ' +
-        'RSS per emulator: VmRSS of `tsyd run` whose program holds 0 or 16 emulators in FIFO opens (TSYD_NPROC=1, TSYD_FAULT=inline-blocking), ' +
+        'RSS per emulator: VmRSS of `tsyd run` whose program holds 0 or 16 emulators in FIFO opens (TSYD_NPROC=1, TSYD_FAULT=inline-blocking), with one read rule (`-p none`) and with the default profile, ' +
         '(RSS₁₆ − RSS₀) / (emulators₁₆ − emulators₀), medians. Peak RSS: GNU time `%M` of the whole command, side by side.',
     ],
     tables: [
@@ -115,8 +122,8 @@ export async function memory(rounds: number): Promise<Section> {
       },
       {
         caption: '**RSS of tsyd by emulators held**',
-        headers: ['FIFO opens held', 'emulators', 'RSS'],
-        rows: HELD.map((k) => [String(k), String(med(k, 'emulators')), mib(med(k, 'kib'))]),
+        headers: ['policy', 'FIFO opens held', 'emulators', 'RSS', 'per emulator'],
+        rows: PROFILES.flatMap((p) => HELD.map((k) => [p.name, String(k), String(med(p.name, k, 'emulators')), mib(med(p.name, k, 'kib')), k === 0 ? '' : mib(perEmulatorKiB(p.name))])),
       },
       {
         caption: '**Peak RSS**',
@@ -127,11 +134,11 @@ export async function memory(rounds: number): Promise<Section> {
         }),
       },
     ],
-    notes: [`RSS per emulator thread: ${mib(perEmulatorKiB)}.`],
+    notes: [`RSS per emulator thread: ${PROFILES.map((p) => `${mib(perEmulatorKiB(p.name))} (${p.name})`).join(', ')}.`],
     data: {
       threads: Object.fromEntries(perThread),
-      held: Object.fromEntries(held),
-      perEmulatorKiB,
+      held: Object.fromEntries([...held].map(([p, m]) => [p, Object.fromEntries(m)])),
+      perEmulatorKiB: Object.fromEntries(PROFILES.map((p) => [p.name, perEmulatorKiB(p.name)])),
       peakKiB: Object.fromEntries(peak),
     },
   };
