@@ -1,9 +1,10 @@
 // The emulators' heap limits (src/shared/thread-limits.ts) hold the legit extremes: a policy of
 // 10 000 rules in every emulator, paths of PATH_MAX bytes. An emulator that ran out of heap
 // would die (its request answered EACCES): the program would see denials it never earned.
+// Learning mode: every access becomes a record on its way to the owner.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempTree } from '../helpers/tmp.js';
 import { runTsyd } from '../helpers/tsyd.js';
@@ -29,6 +30,20 @@ test('10 000 rules and a 4095-byte path: decided by the emulators, none dies, th
   assert.match(r.stdout, /rc=1\n$/);
   assert.equal(r.records.filter((x) => x.op === 'emulator_died'), [], r.stderr.slice(0, 2000));
   assert.equal(r.records.filter((x) => x.ctx === 'access').map((x) => x.path), [secret]);
+});
+
+test('learning mode over 20 000 files (ls -lR: a stat each, every one recorded): no emulator dies', async () => {
+  const root = tempTree('limits-learn');
+  for (let d = 0; d < 100; d++) {
+    mkdirSync(join(root, `d${d}`));
+    for (let f = 0; f < 200; f++) writeFileSync(join(root, `d${d}`, `f${f}`), '');
+  }
+  const out = join(tempTree('limits-learn-out'), 'learned.policy');
+  const r = await runTsyd(['learn', '-o', out, '--', 'ls', '-lR', root], { env: { TSYD_NPROC: '2' } });
+  assert.is(r.code, 0, r.stderr.slice(0, 2000));
+  assert.equal(r.records.filter((x) => x.op === 'emulator_died'), [], r.stderr.slice(0, 2000));
+  // Every file was stat'ed under the policy: the learned policy covers the whole tree.
+  assert.match(readFileSync(out, 'utf8'), new RegExp(`${root}/`));
 });
 
 test.run();
