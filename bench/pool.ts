@@ -94,7 +94,7 @@ async function latencyWith(k: number): Promise<number> {
   }
 }
 
-function emulatorThreads(pid: number): number {
+export function emulatorThreads(pid: number): number {
   let n = 0;
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {

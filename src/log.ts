@@ -19,7 +19,28 @@ export interface LogOptions {
   format?: LogFormat;
 }
 
-export type TsydLogger = Logger<'notice' | 'alert'>;
+/** One level's method: pino's call forms that tsyd uses (fields then message, or a message alone). */
+export interface LogFn {
+  (fields: object, msg?: string): void;
+  (msg: string): void;
+}
+
+/**
+ * What tsyd's code calls on a logger: the root pino logger (main thread) and the supervisor
+ * threads' own (src/thread-log.ts) both are one.
+ */
+export interface TsydLogger {
+  trace: LogFn;
+  debug: LogFn;
+  info: LogFn;
+  notice: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  alert: LogFn;
+  fatal: LogFn;
+  child(bindings: Record<string, unknown>): TsydLogger;
+  isLevelEnabled(level: string): boolean;
+}
 
 export function isLogLevel(s: string): s is LogLevel {
   return (LEVELS as readonly string[]).includes(s);
@@ -64,5 +85,5 @@ export function createLogger(opts: LogOptions = {}): TsydLogger {
       }),
     },
     destination,
-  ) as TsydLogger;
+  ) as unknown as TsydLogger; // pino's types lose the custom levels on child(); its children have them
 }

@@ -15,6 +15,7 @@ import { EMULATOR_TABLES, EmuEvent, EmuState } from '../shared/emulator-states.j
 import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
 import { mark } from '../shared/timeline.js';
+import { EMULATOR_LIMITS } from '../shared/thread-limits.js';
 
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
@@ -50,7 +51,7 @@ export class EmulatorPool {
       idleTimeout: 0,
       atomics: 'disabled',
       concurrentTasksPerWorker: 1,
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
+      resourceLimits: EMULATOR_LIMITS,
     });
   }
 

@@ -3,7 +3,9 @@
 // emulators run until should_exit; helpers retire after keep_alive idle.
 import { existsSync, readFileSync } from 'node:fs';
 import { constants as os } from 'node:os';
-import { createLogger, type TsydLogger } from '../log.js';
+import type { TsydLogger } from '../log.js';
+import { createThreadLogger } from '../thread-log.js';
+import { reportThreadMemory } from '../shared/thread-memory.js';
 import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv } from '../native/addon.js';
 import { fromBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy } from '../sandbox/policy.js';
@@ -74,7 +76,7 @@ function ownProcessGroup(): number {
 const supervisorGroup = ownProcessGroup();
 
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
-  log ??= createLogger(task.log).child({ module: 'emulator' });
+  log ??= createThreadLogger(task.log).child({ module: 'emulator' });
   policy ??= Policy.fromJSON(task.policy);
   decisions ??= new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
@@ -246,6 +248,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const helper = task.kind === 'helper';
   let seq = slot[Slot.seq]!;
   logger.debug({ ctx: 'emulator', op: 'start_emulator', slot: task.slot, kind: task.kind, tid }, 'emulator ready');
+  reportThreadMemory(logger, 'emulator');
   let notifyFd = task.notifyFd;
   let lastWork = Date.now();
   const timeout = task.kind === 'helper' ? Math.min(POLL_MS, task.keepAliveMs) : POLL_MS;

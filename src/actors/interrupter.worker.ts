@@ -9,7 +9,7 @@
 // SIGCONT. A restarted call stops in the filter again and is decided again.
 import { readFileSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
-import { createLogger } from '../log.js';
+import { createThreadLogger } from '../thread-log.js';
 import { native } from '../native/addon.js';
 import type { InterrupterConfig } from '../shared/thread-config.js';
 import { Ctl, Job, JOB_WORDS, JobState, WorkerData } from '../shared/worker-data.js';
@@ -18,7 +18,7 @@ import { mark } from '../shared/timeline.js';
 
 const SIGALRM = 14;
 const data = workerData as InterrupterConfig;
-const log = createLogger(data.log).child({ module: 'interrupter' });
+const log = createThreadLogger(data.log).child({ module: 'interrupter' });
 const wd = new WorkerData(data.shared, data.maxEmulators);
 const tid = native.gettid();
 native.setThreadName('tsyd_int');

@@ -11,6 +11,7 @@ import { EmuState } from '../shared/emulator-states.js';
 import { Ctl, Job, JOB_WORDS, JobState, WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
 import { mark } from '../shared/timeline.js';
+import { MONITOR_LIMITS } from '../shared/thread-limits.js';
 
 const SIGALRM = 14;
 const INTERRUPT_EVERY_MS = 50;
@@ -44,7 +45,7 @@ export class MonitorHandle extends EventEmitter {
     native.installInterruptHandler();
     // A CommonJS bundle (scripts/bundle-workers.mjs): one file to read instead of dozens of
     // ES modules through the thread pool, which made the monitor the slowest step of start-up.
-    this.worker = new Worker(new URL('../actors/monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon' });
+    this.worker = new Worker(new URL('../actors/monitor.worker.cjs', import.meta.url), { workerData: data, name: 'tsyd_mon', resourceLimits: MONITOR_LIMITS });
     mark('monitor.created');
     this.worker.on('message', (m: MonitorMessage) => {
       if (m.type === 'monitor.done') this.outcome = { exitCode: m.exitCode, error: m.error };

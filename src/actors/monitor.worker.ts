@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
-import { createLogger } from '../log.js';
+import { createThreadLogger } from '../thread-log.js';
+import { reportThreadMemory } from '../shared/thread-memory.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
@@ -30,7 +31,7 @@ const SYNCHRONOUS = new Set([4, 5, 6, 7, 8, 9, 11, 19, 31]); // ILL TRAP ABRT BU
 const ASYNC_SIGNALS = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => !SYNCHRONOUS.has(s) && s !== 32 && s !== 33);
 
 const data = workerData as MonitorConfig;
-const log = createLogger(data.log).child({ module: 'monitor' });
+const log = createThreadLogger(data.log).child({ module: 'monitor' });
 const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
@@ -194,6 +195,7 @@ log.info(
   { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
   `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
 );
+reportThreadMemory(log, 'monitor');
 // The states the monitor has been in reach the owner as they are first entered (a handful of
 // messages per run): the run's record of what the machine really did.
 const visits = new StateVisits();

@@ -62,4 +62,19 @@ test('-p off --log-level debug logs each access, allowed, at debug', async () =>
   assert.equal(quiet.records, [], quiet.stderr);
 });
 
+test('TSYD_DEBUG_MEMORY: the monitor and each emulator log what their isolate holds, once, at info; without it, nothing', async () => {
+  const args = ['run', '--log-level', 'info', '-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '--', 'cat', '/etc/hostname'];
+  const r = await runTsyd(args, { env: { TSYD_DEBUG_MEMORY: '1', TSYD_NPROC: '1' } });
+  assert.is(r.code, 0, r.stderr);
+  const mem = r.records.filter((x) => x.op === 'thread_memory');
+  assert.equal([...new Set(mem.map((x) => x.thread))].sort(), ['emulator', 'monitor'], r.stderr);
+  assert.is(mem.filter((x) => x.thread === 'monitor').length, 1, r.stderr);
+  for (const x of mem) {
+    assert.equal([x.level, x.ctx], ['info', 'memory']);
+    for (const f of ['heap_used', 'heap_physical', 'new_space', 'old_space', 'malloced', 'code', 'bytecode']) assert.ok(typeof x[f] === 'number' && (x[f] as number) > 0, `${f}: ${JSON.stringify(x)}`);
+  }
+  const without = await runTsyd(args, { env: { TSYD_DEBUG_MEMORY: undefined, TSYD_NPROC: '1' } });
+  assert.equal(without.records.filter((x) => x.ctx === 'memory'), [], without.stderr);
+});
+
 test.run();
