@@ -1,5 +1,5 @@
 // The emulator pool, built on piscina: each emulator's life is one long piscina task (core
-// tasks end only at exit, helper tasks after keep_alive idle); piscina owns the threads'
+// tasks end at the sandbox's exit, helper tasks after keep_alive idle); piscina owns the threads'
 // life-cycle, resource limits and errors, while the decision to grow is the monitor's
 // (try_spawn). It lives in the monitor thread, so emulator threads are created by the monitor
 // and share its private fs and its seccomp filter.
@@ -18,7 +18,32 @@ import { Slot } from '../shared/slot.js';
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
 
+/**
+ * The emulator threads of a monitor thread, for every sandbox it serves: a thread whose task
+ * ended (its sandbox was served, or a helper retired) waits `idleMs` for the next task (a new
+ * sandbox's emulators run on them), then ends. Created by the monitor after it made its fs private.
+ */
+export function emulatorThreads(maxEmulators: number, idleMs: number): Piscina {
+  return new Piscina({
+    // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
+    filename: fileURLToPath(new URL('../actors/emulator.task.cjs', import.meta.url)),
+    // None started ahead (a thread starts with its first task), each kept idleMs after its last.
+    minThreads: 0,
+    maxThreads: maxEmulators,
+    idleTimeout: idleMs,
+    atomics: 'disabled',
+    concurrentTasksPerWorker: 1,
+    resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
+  });
+}
+
 export interface PoolOptions {
+  /**
+   * The monitor thread's emulator threads (emulatorThreads()), asked for at the first spawn:
+   * SAFETY: never before the monitor made its fs private (threads created earlier would share
+   * tsyd's cwd and umask).
+   */
+  threads: () => Piscina;
   wd: WorkerData;
   coreSize: number;
   keepAliveMs: number;
@@ -35,22 +60,11 @@ export type PoolEvent =
   | { type: 'pool.capacity_exceeded'; curr: number; busy: number };
 
 export class EmulatorPool {
-  private readonly piscina: Piscina;
+  private piscina: Piscina | undefined;
   private readonly running = new Set<Promise<unknown>>();
   confinement: Uint8Array | undefined;
 
-  constructor(private readonly opts: PoolOptions) {
-    this.piscina = new Piscina({
-      // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-      filename: fileURLToPath(new URL('../actors/emulator.task.cjs', import.meta.url)),
-      minThreads: 0,
-      maxThreads: opts.wd.maxEmulators,
-      idleTimeout: 0,
-      atomics: 'disabled',
-      concurrentTasksPerWorker: 1,
-      resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 },
-    });
-  }
+  constructor(private readonly opts: PoolOptions) {}
 
   get maxSize(): number {
     return this.opts.wd.maxEmulators;
@@ -112,6 +126,7 @@ export class EmulatorPool {
       confinement: this.confinement,
     };
     this.opts.onEvent({ type: 'pool.spawned', kind, slot, curr: word >>> 16, busy: word & 0xffff });
+    this.piscina ??= this.opts.threads();
     const p = this.piscina.run(task).then(
       (how: 'retired' | 'stopped') => {
         wd.releaseSlot(slot);
@@ -159,9 +174,8 @@ export class EmulatorPool {
     wd.wake();
   }
 
-  /** Waits for every emulator task to end (after should_exit), then ends piscina. */
-  async destroy(): Promise<void> {
+  /** Waits for every emulator task of this sandbox to end (after should_exit); the threads stay. */
+  async drain(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
-    await this.piscina.destroy();
   }
 }
