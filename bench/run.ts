@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
 // command, the machine) and bench/results.json (every sample, for tooling).
-// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool] [--out DIR]
+// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool,warm] [--out DIR]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -9,11 +9,12 @@ import { markdownSection, type Section } from './lib/report.js';
 import { micro } from './micro.js';
 import { macro } from './macro.js';
 import { pool } from './pool.js';
+import { warm } from './warm.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'micro,macro,pool' },
+    only: { type: 'string', default: 'micro,macro,pool,warm' },
     out: { type: 'string', default: join(root, 'bench') },
   },
 });
@@ -24,8 +25,8 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
 }
 const only = new Set(values.only!.split(','));
 for (const s of only) {
-  if (!['micro', 'macro', 'pool'].includes(s)) {
-    console.error(`bench: --only takes micro, macro, pool; got ${JSON.stringify(s)}`);
+  if (!['micro', 'macro', 'pool', 'warm'].includes(s)) {
+    console.error(`bench: --only takes micro, macro, pool, warm; got ${JSON.stringify(s)}`);
     process.exit(2);
   }
 }
@@ -37,6 +38,7 @@ const sections: Section[] = [];
 if (only.has('micro')) sections.push(await micro(rounds, p));
 if (only.has('macro')) sections.push(await macro(rounds, p));
 if (only.has('pool')) sections.push(await pool(rounds));
+if (only.has('warm')) sections.push(await warm(rounds));
 const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
 
 /** The figures the issue asks for, in a few lines at the top. */
