@@ -273,16 +273,6 @@ static Napi::Value BindJobs(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// retireIdleJobThreads(): this emulator leaves its sandbox (a warm thread serves the next one):
-// its job queue closes as at the thread's exit (idle job threads leave, busy ones leave when their
-// call returns), and the next sandbox's jobs get a queue of their own.
-static Napi::Value RetireIdleJobThreadsJs(const Napi::CallbackInfo& info) {
-  ThreadState* st = State(info.Env());
-  RetireIdleJobThreads(st, true);
-  st->job_queue.reset();
-  return info.Env().Undefined();
-}
-
 // setSlowJobPickup(on): test only (TSYD_FAULT=slow-job-pickup), see kSlowPickupMs.
 static Napi::Value SetSlowJobPickup(const Napi::CallbackInfo& info) {
   State(info.Env())->slow_job_pickup = info[0].ToBoolean().Value();
@@ -291,7 +281,6 @@ static Napi::Value SetSlowJobPickup(const Napi::CallbackInfo& info) {
 
 void InitOffload(Napi::Env env, Napi::Object exports) {
   exports.Set("bindJobs", Napi::Function::New(env, BindJobs, "bindJobs"));
-  exports.Set("retireIdleJobThreads", Napi::Function::New(env, RetireIdleJobThreadsJs, "retireIdleJobThreads"));
   exports.Set("setSlowJobPickup", Napi::Function::New(env, SetSlowJobPickup, "setSlowJobPickup"));
 }
 

@@ -304,7 +304,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     if (wd.shouldExit) {
       step(EmuEvent.shouldExit);
-      native.retireIdleJobThreads();
+      native.leaveSandbox();
       wd.addCurr(-1);
       return 'stopped';
     }
@@ -316,7 +316,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     if (helper && Date.now() - lastWork >= task.keepAliveMs) {
       step(EmuEvent.keepAliveExpired);
-      native.retireIdleJobThreads();
+      native.leaveSandbox();
       wd.addCurr(-1);
       logger.debug({ ctx: 'spawn', op: 'retire_helper_emulator', slot: task.slot, ...wd.counts() }, 'helper emulator retired');
       return 'retired';
