@@ -45,6 +45,22 @@ let confinedWith: Uint8Array | undefined;
 let loweredKey: string | undefined;
 let lastJobsAlert = 0;
 
+/** The last locked policy this thread compiled, by its data (JSON). */
+let lockedPolicy: { key: string; policy: Policy } | undefined;
+
+/**
+ * The sandbox's policy, compiled (globs, prefix tables: ~5-10 ms for the user profile).
+ * SAFETY: reused only for a sandbox whose policy data is the same text and cannot change:
+ * locked (lock:on, lock:exec), the program's control route is closed, no runtime rule is ever
+ * added to it; a lock:off policy is compiled anew for each sandbox (its rules change it).
+ */
+function policyFor(data: EmulatorTask['policy']): Policy {
+  if (data.lock === 'off') return Policy.fromJSON(data);
+  const key = JSON.stringify(data);
+  if (lockedPolicy?.key !== key) lockedPolicy = { key, policy: Policy.fromJSON(data) };
+  return lockedPolicy.policy;
+}
+
 /** The task's logger; one per thread while the log settings stay the same. */
 function loggerFor(config: EmulatorTask['log']): TsydLogger {
   const key = JSON.stringify(config);
@@ -104,7 +120,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   // Per sandbox, never cached on the thread: the policy (runtime rules change it), its log of
   // runtime rules, the decision ring, the shared words, the reaper and the job table.
   const log = loggerFor(task.log);
-  const policy = Policy.fromJSON(task.policy);
+  const policy = policyFor(task.policy);
   const decisions = new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
   const rules = new PolicyLog(task.policyLog);
