@@ -18,14 +18,30 @@ Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err) {
 
 ThreadState* State(Napi::Env env) { return env.GetInstanceData<ThreadState>(); }
 
-static void FreeState(Napi::Env, ThreadState* st) {
+// What this thread holds of the sandbox it served: copies of the program's fds, socket state,
+// its job queue (idle job threads leave, busy ones when their call returns), cached pidfds.
+static void DropSandboxState(ThreadState* st) {
   // A thread that ended in the middle of a request (terminated, or died) still holds its copy
   // of the program's fd: the fd table is shared with the rest of tsyd, close it.
   if (st->taken_fd >= 0) close(st->taken_fd);
+  st->taken_fd = -1;
   ClearNetState(st);
   RetireIdleJobThreads(st, true);
+  st->job_queue.reset();
   if (st->pend_fd >= 0) close(st->pend_fd);
+  st->pend_fd = -1;
   DropCaches(st);
+}
+
+// leaveSandbox(): a warm emulator has served its sandbox and will serve another: nothing of this
+// one stays on the thread (the next sandbox's jobs get a queue of their own).
+static Napi::Value LeaveSandbox(const Napi::CallbackInfo& info) {
+  DropSandboxState(State(info.Env()));
+  return info.Env().Undefined();
+}
+
+static void FreeState(Napi::Env, ThreadState* st) {
+  DropSandboxState(st);
   free(st->req);
   free(st->resp);
   delete st;
@@ -33,6 +49,7 @@ static void FreeState(Napi::Env, ThreadState* st) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<ThreadState, FreeState>(new ThreadState());
+  exports.Set("leaveSandbox", Napi::Function::New(env, LeaveSandbox, "leaveSandbox"));
   InitFilter(env, exports);
   InitSpawn(env, exports);
   InitNotify(env, exports);

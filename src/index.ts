@@ -1,5 +1,7 @@
 // tsyd's public API: re-exports only.
 export { spawn, run, SandboxedProcess } from './spawn.js';
+export { Supervisor } from './supervisor/supervisor.js';
+export type { SupervisorOptions } from './supervisor/supervisor.js';
 export type { SpawnOptions, SandboxResult, StdioOption, Violation } from './spawn.js';
 export type { InspectSnapshot, InspectEvent, MachineView, EmulatorView, PoolView, ProgramView } from './inspect/stream.js';
 export { Policy } from './sandbox/policy.js';

@@ -6,7 +6,7 @@ import { availableParallelism, constants as os } from 'node:os';
 import { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 import { createActor, fromCallback, fromPromise, toPromise, type Actor } from 'xstate';
-import { MonitorHandle } from './actors/monitor-handle.js';
+import type { MonitorHandle } from './actors/monitor-handle.js';
 import type { MonitorMessage } from './actors/monitor.worker.js';
 import { TsydError, UsageError } from './errors.js';
 import { exportStep } from './export/run-export.js';
@@ -25,6 +25,7 @@ import { monitorConfig } from './supervisor/thread-configs.js';
 import { reapLeftovers, spawnProgram, watchProgram, type SpawnedProgram } from './supervisor/program.js';
 import { failedResult, programStatus, sandboxResult, signalName, type SandboxResult } from './supervisor/result.js';
 import { setInternals } from './supervisor/internals.js';
+import { defaultSupervisor, type Supervisor } from './supervisor/supervisor.js';
 import { abortedBeforeStart, Capture, Ending, writeInput } from './supervisor/output.js';
 import type { SandboxedProcessEvents } from './supervisor/events.js';
 import { mark } from './shared/timeline.js';
@@ -95,7 +96,8 @@ export class SandboxedProcess extends EventEmitter {
     if (config.unconfined) process.nextTick(() => warnUnconfined(this, logger, file));
     const decisions = new DecisionReader({ access: (a) => this.emit('access', a), violation: (v) => this.emit('violation', v) }, config.record);
     let running: SandboxParts | undefined;
-    const bootLogic = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, (r) => (running = r)) });
+    const supervisor = options.supervisor ?? defaultSupervisor;
+    const bootLogic = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, supervisor, (r) => (running = r)) });
     const boot = createActor(bootLogic, { input: { exportMode: config.exportMode, program: true }, inspect: this.visits.observer('boot', bootLogic) });
     // Boot's steps up to the spawn answer at once: when start() returns, the program runs, or
     // boot has failed and nothing does.
@@ -173,7 +175,7 @@ export class SandboxedProcess extends EventEmitter {
   }
 
   /** Boot's actors for this sandbox. `started` receives what the spawn step made. */
-  private bootActors(config: SandboxConfig, logger: TsydLogger, decisions: DecisionReader, started: (r: SandboxParts) => void) {
+  private bootActors(config: SandboxConfig, logger: TsydLogger, decisions: DecisionReader, supervisor: Supervisor, started: (r: SandboxParts) => void) {
     let running: SandboxParts | undefined;
     return {
       runExport: exportStep(config.exportMode ?? 'pfc', (machine) => this.visits.observer('export', machine)),
@@ -193,7 +195,7 @@ export class SandboxedProcess extends EventEmitter {
       }),
       startMonitor: fromPromise(async () => {
         const r = running!;
-        r.monitor = new MonitorHandle(r.wd, monitorConfig(config, { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer }), logger);
+        r.monitor = supervisor.serve(config, r.wd, monitorConfig(config, { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer }), logger);
         r.monitor.on('event', (m: MonitorMessage) => {
           if (m.type === 'monitor.visited') this.visits.add('monitor', m.states);
           this.emit('supervisor', m);
@@ -207,6 +209,7 @@ export class SandboxedProcess extends EventEmitter {
       stopSupervisor: fromPromise<SupervisorStop>(async () => {
         const monitor = running?.monitor;
         const clean = monitor ? await monitor.stop() : true;
+        if (monitor) await supervisor.release(monitor, clean);
         mark('threads.stopped');
         const failed = monitor?.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;
         return failed ? { clean, failure: failed.error ?? 'unknown' } : { clean };

@@ -1,5 +1,5 @@
 // The emulator pool, built on piscina: each emulator's life is one long piscina task (core
-// tasks end only at exit, helper tasks after keep_alive idle); piscina owns the threads'
+// tasks end at the sandbox's exit, helper tasks after keep_alive idle); piscina owns the threads'
 // life-cycle, resource limits and errors, while the decision to grow is the monitor's
 // (try_spawn). It lives in the monitor thread, so emulator threads are created by the monitor
 // and share its private fs and its seccomp filter.
@@ -20,7 +20,32 @@ import { EMULATOR_LIMITS } from '../shared/thread-limits.js';
 const CRASH_WINDOW_MS = 10_000;
 const MAX_DEATHS_IN_WINDOW = 8;
 
+/**
+ * The emulator threads of a monitor thread, for every sandbox it serves: a thread whose task
+ * ended (its sandbox was served, or a helper retired) waits `idleMs` for the next task (a new
+ * sandbox's emulators run on them), then ends. Created by the monitor after it made its fs private.
+ */
+export function emulatorThreads(maxEmulators: number, idleMs: number): Piscina {
+  return new Piscina({
+    // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
+    filename: fileURLToPath(new URL('../actors/emulator.task.cjs', import.meta.url)),
+    // None started ahead (a thread starts with its first task), each kept idleMs after its last.
+    minThreads: 0,
+    maxThreads: maxEmulators,
+    idleTimeout: idleMs,
+    atomics: 'disabled',
+    concurrentTasksPerWorker: 1,
+    resourceLimits: EMULATOR_LIMITS,
+  });
+}
+
 export interface PoolOptions {
+  /**
+   * The monitor thread's emulator threads (emulatorThreads()), asked for at the first spawn:
+   * SAFETY: never before the monitor made its fs private (threads created earlier would share
+   * tsyd's cwd and umask).
+   */
+  threads: () => Piscina;
   wd: WorkerData;
   coreSize: number;
   keepAliveMs: number;
@@ -37,23 +62,12 @@ export type PoolEvent =
   | { type: 'pool.capacity_exceeded'; curr: number; busy: number };
 
 export class EmulatorPool {
-  private readonly piscina: Piscina;
-  /** The live emulator tasks and their slots. */
+  private piscina: Piscina | undefined;
+  /** The live emulator tasks of this sandbox and their slots. */
   private readonly running = new Map<Promise<unknown>, number>();
   confinement: Uint8Array | undefined;
 
-  constructor(private readonly opts: PoolOptions) {
-    this.piscina = new Piscina({
-      // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-      filename: fileURLToPath(new URL('../actors/emulator.task.cjs', import.meta.url)),
-      minThreads: 0,
-      maxThreads: opts.wd.maxEmulators,
-      idleTimeout: 0,
-      atomics: 'disabled',
-      concurrentTasksPerWorker: 1,
-      resourceLimits: EMULATOR_LIMITS,
-    });
-  }
+  constructor(private readonly opts: PoolOptions) {}
 
   get maxSize(): number {
     return this.opts.wd.maxEmulators;
@@ -115,7 +129,7 @@ export class EmulatorPool {
       confinement: this.confinement,
     };
     this.opts.onEvent({ type: 'pool.spawned', kind, slot, curr: word >>> 16, busy: word & 0xffff });
-    mark(`emulator.spawn.${kind}`);
+    this.piscina ??= this.opts.threads();
     const p = this.piscina.run(task).then(
       (how: 'retired' | 'stopped') => {
         wd.releaseSlot(slot);
@@ -164,8 +178,8 @@ export class EmulatorPool {
   }
 
   /**
-   * An emulator thread that piscina ended at exit (destroy) before it served, or while it
-   * held no request: stopped, as the machine says, not a death. False when it must be buried.
+   * An emulator thread that piscina ended at exit (its threads destroyed) before it served, or
+   * while it held no request: stopped, as the machine says, not a death. False when it must be buried.
    */
   private endedAtExit(slot: number, kind: EmulatorKind): boolean {
     const { wd } = this.opts;
@@ -183,15 +197,22 @@ export class EmulatorPool {
   }
 
   /**
-   * After should_exit: waits for the emulators that serve to end (woken by the wake fd, each
-   * returns 'stopped'), then ends piscina, which also ends the threads still booting (state
-   * starting: no request, nothing to wait for; their boot took ~100 ms of a short program's exit).
+   * After should_exit: waits for the emulator tasks of this sandbox that serve to end (woken by
+   * the wake fd, each returns 'stopped'). `keepThreads`: the threads stay for the next sandbox,
+   * so the tasks still booting (state starting) are waited for too. SAFETY: no task of this
+   * sandbox may outlive it on a kept thread (it would poll this sandbox's listener, whose fd
+   * number is closed and reused after). Otherwise the owner ends the threads next, with those
+   * still booting (nothing to wait for: their boot took ~100 ms of a short program's exit), then
+   * waits for settled().
    */
-  async destroy(): Promise<void> {
-    const serving = () => [...this.running].filter(([, slot]) => Atomics.load(this.opts.wd.slot(slot), Slot.state) !== EmuState.starting).map(([p]) => p);
+  async drain(keepThreads: boolean): Promise<void> {
+    const serving = () => [...this.running].filter(([, slot]) => keepThreads || Atomics.load(this.opts.wd.slot(slot), Slot.state) !== EmuState.starting).map(([p]) => p);
     for (let waited = serving(); waited.length > 0; waited = serving()) await Promise.allSettled(waited);
     mark('emulators.ended');
-    await this.piscina.destroy();
-    await Promise.allSettled([...this.running.keys()]);
+  }
+
+  /** Resolves when every emulator task of this sandbox has ended, however. */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.keys()]);
   }
 }

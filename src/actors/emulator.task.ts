@@ -40,13 +40,58 @@ native.setThreadName('tsyd_emu');
 mark('emulator.loaded');
 const tid = native.gettid();
 
-let log: TsydLogger | undefined;
-let policy: Policy | undefined;
-let decisions: DecisionRing | undefined;
-let policyLog: PolicyLog | undefined;
-let confined = false;
-let privilegesLowered = false;
+// What this thread keeps across the sandboxes it serves (one task each): only what cannot be
+// undone (confinement, lowered capabilities) and what depends on nothing of a sandbox.
+let logs: { key: string; log: TsydLogger } | undefined;
+/** The filter this thread loaded (filters stack and never come off). */
+let confinedWith: Uint8Array | undefined;
+/** The capabilities this thread dropped (from its effective set), as a key. */
+let loweredKey: string | undefined;
 let lastJobsAlert = 0;
+
+/** The last locked policy this thread compiled, by its data (JSON). */
+let lockedPolicy: { key: string; policy: Policy } | undefined;
+
+/**
+ * The sandbox's policy, compiled (globs, prefix tables: ~5-10 ms for the user profile).
+ * SAFETY: reused only for a sandbox whose policy data is the same text and cannot change:
+ * locked (lock:on, lock:exec), the program's control route is closed, no runtime rule is ever
+ * added to it; a lock:off policy is compiled anew for each sandbox (its rules change it).
+ */
+function policyFor(data: EmulatorTask['policy']): Policy {
+  if (data.lock === 'off') return Policy.fromJSON(data);
+  const key = JSON.stringify(data);
+  if (lockedPolicy?.key !== key) lockedPolicy = { key, policy: Policy.fromJSON(data) };
+  return lockedPolicy.policy;
+}
+
+/** The task's logger; one per thread while the log settings stay the same. */
+function loggerFor(config: EmulatorTask['log']): TsydLogger {
+  const key = JSON.stringify(config);
+  if (logs?.key !== key) logs = { key, log: createThreadLogger(config).child({ module: 'emulator' }) };
+  return logs.log;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {
+  return b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * SAFETY: whether this thread may serve `task`'s sandbox, given what earlier sandboxes left on it
+ * that cannot be undone. A confined thread serves only a sandbox that confines its threads with
+ * the same filter (lock:on, or lock:exec once the program runs; the filter denies only calls no
+ * emulator makes for any sandbox, src/confine/thread-filters.ts): never a lock:off sandbox, whose
+ * threads stay unconfined, nor one that skips confinement or would stack another filter. A
+ * thread that dropped capabilities serves only a sandbox that drops the same ones (no more power
+ * than the program, and no less: calls the program may make must not fail). The supervisor picks
+ * threads by the same rules (src/supervisor/supervisor.ts): refusing here is the last line (the
+ * task fails, the pool buries it and answers its request).
+ */
+function reusable(task: EmulatorTask, lock: string, drops: string): string | undefined {
+  if (confinedWith !== undefined && (lock === 'off' || !sameBytes(confinedWith, task.confinement))) return 'confined, and this sandbox is not confined with the same filter';
+  if (loweredKey !== undefined && loweredKey !== drops) return 'lowered other capabilities';
+  return undefined;
+}
 
 function faultHook(spec: string | undefined): (path: string) => void {
   const crash = spec?.startsWith('crash-on:') ? spec.slice('crash-on:'.length) : undefined;
@@ -76,30 +121,35 @@ function ownProcessGroup(): number {
 const supervisorGroup = ownProcessGroup();
 
 export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
-  log ??= createThreadLogger(task.log).child({ module: 'emulator' });
-  policy ??= Policy.fromJSON(task.policy);
-  decisions ??= new DecisionRing(task.decisions);
+  // Per sandbox, never cached on the thread: the policy (runtime rules change it), its log of
+  // runtime rules, the decision ring, the shared words, the reaper and the job table.
+  const log = loggerFor(task.log);
+  const policy = policyFor(task.policy);
+  const decisions = new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
-  policyLog ??= new PolicyLog(task.policyLog);
-  const rules = policyLog;
+  const rules = new PolicyLog(task.policyLog);
+  const dropped = droppedCapabilities(policy);
+  const unfit = reusable(task, policy.lock, JSON.stringify(dropped));
+  if (unfit !== undefined) throw new Error(`emulator thread ${tid} cannot serve this sandbox: ${unfit}`);
   handlers ??= buildHandlerTable();
   const handlerTable = handlers;
   const slot = wd.slot(task.slot);
   native.bindBuffers(slot, pathBuf, wd.ctl);
   // The request being handled: one object for this emulator's life, begun anew per notification.
   const req = new Request(slot, pathBuf);
-  if (!privilegesLowered) {
+  if (loweredKey === undefined) {
     // SAFETY: this thread acts for the program with the program's capabilities, not tsyd's
-    // (addon/privilege.cc); the reaper's /proc entries are refused like tsyd's own.
-    native.lowerThreadCapabilities(droppedCapabilities(policy));
-    native.setReaperPid(task.reaperPid);
-    native.bindJobs(wd.jobs());
-    // Test only: a call that may block holds this emulator (the pool's tests need one).
-    if (task.fault === 'inline-blocking') native.setInlineBlocking(true);
-    // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
-    if (task.fault === 'slow-job-pickup') native.setSlowJobPickup(true);
-    privilegesLowered = true;
+    // (addon/privilege.cc).
+    native.lowerThreadCapabilities(dropped);
+    loweredKey = JSON.stringify(dropped);
   }
+  // The reaper's /proc entries are refused like tsyd's own; job threads write this sandbox's table.
+  native.setReaperPid(task.reaperPid);
+  native.bindJobs(wd.jobs());
+  // Test only: a call that may block holds this emulator (the pool's tests need one).
+  native.setInlineBlocking(task.fault === 'inline-blocking');
+  // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
+  native.setSlowJobPickup(task.fault === 'slow-job-pickup');
   const logger = log;
   const ring = decisions;
 
@@ -253,10 +303,10 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   let lastWork = Date.now();
   const timeout = task.kind === 'helper' ? Math.min(POLL_MS, task.keepAliveMs) : POLL_MS;
   for (;;) {
-    if (!confined && task.confinement && wd.locked) {
+    if (confinedWith === undefined && task.confinement && wd.locked) {
       // confine-when-locked: this thread (and threads it would create) loses execve & co.
       native.loadThreadFilter(task.confinement);
-      confined = true;
+      confinedWith = task.confinement;
       logger.info({ ctx: 'confine', op: 'confine_emulator_thread', tid }, 'emulator thread confined');
       // Test only (TSYD_FAULT=probe-exec): show that this thread can no longer execve.
       if (task.fault === 'probe-exec') logger.warn({ ctx: 'confine', op: 'probe_execve', tid, err: -native.probeExecve() }, 'execve probe');
@@ -278,6 +328,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     if (wd.shouldExit) {
       step(EmuEvent.shouldExit);
+      native.leaveSandbox();
       wd.addCurr(-1);
       return 'stopped';
     }
@@ -289,6 +340,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     }
     if (helper && Date.now() - lastWork >= task.keepAliveMs) {
       step(EmuEvent.keepAliveExpired);
+      native.leaveSandbox();
       wd.addCurr(-1);
       logger.debug({ ctx: 'spawn', op: 'retire_helper_emulator', slot: task.slot, ...wd.counts() }, 'helper emulator retired');
       return 'retired';

@@ -1,14 +1,19 @@
-// The monitor thread (tsyd_mon): runs the monitor machine with the real actors. It owns the
-// emulator pool, so emulator threads are created by it and share its private fs (cwd, umask).
+// The monitor thread (tsyd_mon): runs the monitor machine with the real actors, once per
+// sandbox it serves (the first comes as workerData, the next ones as 'monitor.serve' messages:
+// a warm supervisor, src/supervisor/supervisor.ts). It owns the emulator threads, so they are
+// created by it and share its private fs (cwd, umask); they and the interrupter outlive the
+// sandbox they served and serve the next one.
 import { readFileSync } from 'node:fs';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
+import type { Piscina } from 'piscina';
+import type { TsydLogger } from '../log.js';
 import { createThreadLogger } from '../thread-log.js';
 import { reportThreadMemory } from '../shared/thread-memory.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
-import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
+import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.js';
 import type { InterrupterConfig, MonitorConfig } from '../shared/thread-config.js';
 import { EmuState } from '../shared/emulator-states.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
@@ -22,6 +27,9 @@ export type MonitorMessage =
   | { type: 'monitor.visited'; states: string[] }
   | { type: 'monitor.done'; exitCode: number; error?: string };
 
+/** What the owner sends a monitor thread between sandboxes. */
+export type MonitorCommand = { type: 'monitor.serve'; config: MonitorConfig } | { type: 'monitor.close' };
+
 const CLONE_FS = 0x200;
 const O_CLOEXEC = 0o2000000;
 const CLOSE_RANGE_CLOEXEC = 4;
@@ -30,9 +38,6 @@ const SETTLE_MS = 2;
 const SYNCHRONOUS = new Set([4, 5, 6, 7, 8, 9, 11, 19, 31]); // ILL TRAP ABRT BUS FPE KILL SEGV STOP SYS
 const ASYNC_SIGNALS = Array.from({ length: 64 }, (_, i) => i + 1).filter((s) => !SYNCHRONOUS.has(s) && s !== 32 && s !== 33);
 
-const data = workerData as MonitorConfig;
-const log = createThreadLogger(data.log).child({ module: 'monitor' });
-const wd = new WorkerData(data.shared, data.maxEmulators);
 const post = (m: MonitorMessage) => parentPort?.postMessage(m);
 const tid = native.gettid();
 native.setThreadName('tsyd_mon');
@@ -43,14 +48,70 @@ mark('monitor.up');
 // not forward it). Every supervisor thread created from here on inherits this mask; only the
 // synchronous faults stay deliverable. Emulators unblock SIGALRM for themselves.
 native.threadSignalMask(0, ASYNC_SIGNALS);
-Atomics.store(wd.ctl, Ctl.monitorTid, tid);
 
-let pool: EmulatorPool | undefined;
+// What lives as long as this thread (across sandboxes).
+/** The fs is private (unshared once: a second unshare would only copy it again). */
+let fsPrivate = false;
+/** This thread loaded the emulator filter (it never comes off). */
+let monitorConfined = false;
+let confinedWith: Uint8Array | undefined;
+let threads: Piscina | undefined;
 let interrupter: Worker | undefined;
 /** Settles when the interrupter thread has ended (known from its start: it may end before the pool). */
 let interrupterEnded: Promise<unknown> = Promise.resolve();
-/** The read end of the interrupter's handshake pipe, until the handshake is read. */
-let handshakeFd = -1;
+/** Settles when the interrupter has finished serving the current sandbox (or has ended). */
+let interrupterIdle: Promise<unknown> = Promise.resolve();
+/** The interrupter's handshake pipe (read end, write end), until the handshake is read. */
+let handshake: [number, number] = [-1, -1];
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+function errnoOf(err: unknown): number | undefined {
+  return (err as { errno?: number }).errno;
+}
+
+/** Ends what lives across sandboxes: the idle emulator threads, the interrupter. */
+async function closeThreads(): Promise<void> {
+  await threads?.destroy();
+  threads = undefined;
+  interrupter?.postMessage({ type: 'interrupter.close' });
+  await interrupterEnded;
+}
+
+/** The sandbox being served (or the last one served, while idle). */
+interface Serving {
+  data: MonitorConfig;
+  log: TsydLogger;
+  wd: WorkerData;
+  pool: EmulatorPool;
+  /** The monitor's states in this sandbox, as first entered (reported to the owner). */
+  visits: StateVisits;
+}
+let cur!: Serving;
+
+/** Makes `data` the sandbox being served. */
+function take(data: MonitorConfig): void {
+  const log = createThreadLogger(data.log).child({ module: 'monitor' });
+  const wd = new WorkerData(data.shared, data.maxEmulators);
+  Atomics.store(wd.ctl, Ctl.monitorTid, tid);
+  const pool = new EmulatorPool({
+    threads: () => (threads ??= emulatorThreads(data.maxEmulators, data.idleMs ?? 0)),
+    wd,
+    coreSize: data.coreSize,
+    keepAliveMs: data.keepAliveMs,
+    task: data.emulator,
+    logger: log,
+    onEvent: (e) => post(e),
+  });
+  cur = { data, log, wd, pool, visits: new StateVisits() };
+  if (!data.emulatorFilter) log.error({ ctx: 'confine', op: 'confine_monitor_thread' }, 'monitor thread is running unconfined in debug mode (TSYD_SKIP_SCMP)');
+  log.info(
+    { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
+    `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
+  );
+}
 
 /**
  * Resolves after `ms`, or earlier when an emulator saw every emulator busy (or the supervisor
@@ -61,6 +122,7 @@ let handshakeFd = -1;
  * +4 µs per CONTINUE answer). A call that really blocks is still blocking 2 ms later.
  */
 async function waitForWork(ms: number): Promise<void> {
+  const { wd } = cur;
   const seen = Atomics.load(wd.ctl, Ctl.wake);
   if (wd.shouldExit) return;
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 1);
@@ -70,18 +132,17 @@ async function waitForWork(ms: number): Promise<void> {
   if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
 }
 
-function errnoOf(err: unknown): number | undefined {
-  return (err as { errno?: number }).errno;
-}
-
 const machine = monitorMachine.provide({
   actors: {
     unshareMonitor: fromPromise(async () => {
+      const { log } = cur;
       // The fs only (cwd, root, umask), not the fd table. A worker thread created from a thread
       // with a private fd table has its event loop's wake-up eventfd in that table alone, but
       // V8's platform threads (main table) post tasks to every isolate by writing to that fd
       // number: in the main table it is closed (libuv aborts the whole process: `make -j2`
       // under `-p off` aborted 4 runs out of 4) or another file (8 bytes written into it).
+      // A warm monitor unshared for an earlier sandbox: its fs is private already.
+      if (fsPrivate) return;
       try {
         native.unshare(CLONE_FS);
       } catch (err) {
@@ -91,9 +152,11 @@ const machine = monitorMachine.provide({
       // The monitor's fs is private now: umask 0 here is the emulators' (they share it) and
       // leaves tsyd's main thread alone. Modes are masked with the program's umask instead.
       native.umask(0);
+      fsPrivate = true;
       log.info({ ctx: 'boot', op: 'unshare_monitor_thread' }, 'monitor has a private fs');
     }),
     closeFds: fromPromise(async () => {
+      const { data, log } = cur;
       // SAFETY: the supervisor's own fds (the listener above all) are close-on-exec, so no
       // child of tsyd, nor of a program embedding it, inherits them; set it where it is not.
       const fds = [data.notifyFd, data.pidfd, data.wakeFd];
@@ -109,6 +172,7 @@ const machine = monitorMachine.provide({
       post({ type: 'monitor.ready', tid, fds });
     }),
     spawnInterrupter: fromPromise(async () => {
+      const { data, log } = cur;
       const [rd, wr] = native.pipe2();
       const idata: InterrupterConfig = {
         notifyFd: data.notifyFd,
@@ -120,17 +184,27 @@ const machine = monitorMachine.provide({
         cycleMs: 10,
         busyState: EmuState.busy,
       };
-      // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-      // SAFETY: `new Worker` creates the thread before it returns, so the interrupter never
-      // inherits the filter this thread loads next (confinement.loading, lock:on): it loads its own.
-      interrupter = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
-      interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
-      interrupterEnded = new Promise((r) => interrupter!.once('exit', r));
-      interrupter.on('exit', () => native.close(wr));
-      handshakeFd = rd;
+      let current = interrupter;
+      if (current === undefined) {
+        // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
+        // SAFETY: `new Worker` creates the thread before it returns, so the interrupter never
+        // inherits the filter this thread loads next (confinement.loading, lock:on): it loads its own.
+        const started = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
+        started.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
+        interrupterEnded = new Promise((r) => started.once('exit', r));
+        started.once('exit', () => (interrupter = undefined));
+        interrupter = current = started;
+      } else {
+        // Warm: the interrupter of the previous sandbox serves this one (same handshake).
+        current.postMessage({ type: 'interrupter.serve', config: idata });
+      }
+      // It tells when it has left this sandbox's loop ('interrupter.idle'), or it ends.
+      interrupterIdle = Promise.race([interrupterEnded, new Promise((r) => current.once('message', r))]);
+      handshake = [rd, wr];
     }),
     interrupterHandshake: fromPromise(async () => {
-      const rd = handshakeFd;
+      const { log } = cur;
+      const [rd, wr] = handshake;
       // The handshake: byte 42; EOF or any other byte is an error.
       try {
         for (const deadline = Date.now() + HANDSHAKE_TIMEOUT_MS; ; ) {
@@ -143,15 +217,27 @@ const machine = monitorMachine.provide({
         if (b !== 42) throw new Error(b === -1 ? 'interrupter died before its handshake' : `bad interrupter handshake byte ${b}`);
       } finally {
         native.close(rd);
+        native.close(wr);
       }
       mark('interrupter.handshake');
       log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
     }),
     prepareConfinement: fromPromise(async () => {
-      pool!.confinement = data.emulatorFilter;
+      const { data, log, wd, pool } = cur;
+      pool.confinement = data.emulatorFilter;
       log.info({ ctx: 'confine', op: 'confine_monitor_thread' }, wd.locked ? 'sandbox locked: confining now' : 'monitor thread is running unconfined because the sandbox is not locked yet');
     }),
     loadConfinement: fromPromise(async () => {
+      const { data, log } = cur;
+      // SAFETY: filters stack and never come off. A warm monitor confined for an earlier
+      // sandbox serves only sandboxes with this same filter (the engine key,
+      // src/supervisor/supervisor.ts): loading it again would only stack a copy; a different
+      // filter is refused (fail closed: 101).
+      if (monitorConfined) {
+        if (!sameBytes(confinedWith, data.emulatorFilter)) throw new Error('a confined monitor cannot serve a sandbox with another filter');
+        post({ type: 'monitor.confined', tid });
+        return;
+      }
       try {
         // Test only (TSYD_FAULT=fail-confine): a load that fails, to prove the exit 101.
         if (data.fault === 'fail-confine') throw Object.assign(new Error('seccomp: injected failure'), { errno: 22 });
@@ -160,49 +246,61 @@ const machine = monitorMachine.provide({
         log.alert({ ctx: 'boot', op: 'confine_monitor_thread', err: errnoOf(err), msg: `failed to confine: ${String(err)}` });
         throw err;
       }
+      monitorConfined = true;
+      confinedWith = data.emulatorFilter;
       log.info({ ctx: 'confine', op: 'confine_monitor_thread', tid }, 'monitor thread confined');
       post({ type: 'monitor.confined', tid });
     }),
-    trySpawn: fromPromise(async () => pool!.trySpawn()),
+    trySpawn: fromPromise(async () => cur.pool.trySpawn()),
     waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
     stopPool: fromPromise(async () => {
+      const { data, log, wd, pool } = cur;
       mark('monitor.exiting');
-      await pool!.destroy();
+      // Every emulator task of this sandbox ends; the threads stay for the next sandbox, unless
+      // none is kept (idleMs 0: the CLI): then they end now, those still booting with them.
+      const keepThreads = (data.idleMs ?? 0) > 0;
+      await pool.drain(keepThreads);
+      if (!keepThreads) {
+        await threads?.destroy();
+        threads = undefined;
+        await pool.settled();
+      }
       mark('pool.destroyed');
-      // (Waiting for an 'exit' the interrupter had already emitted left this promise pending:
-      // the thread then ran out of work and ended in `exiting`, its machine never done.)
-      await interrupterEnded;
+      // The interrupter has left this sandbox's loop (or has ended).
+      await interrupterIdle;
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
+    closeThreads: fromPromise(closeThreads),
   },
   guards: {
-    locked: () => wd.locked,
-    shouldExit: () => wd.shouldExit,
+    locked: () => cur.wd.locked,
+    shouldExit: () => cur.wd.shouldExit,
+  },
+  actions: {
+    // After the visits of this step have been reported (the inspection runs within the step).
+    sandboxServed: ({ context }) => void setImmediate(() => post({ type: 'monitor.done', exitCode: context.exitCode, error: context.error })),
   },
 });
 
-pool = new EmulatorPool({
-  wd,
-  coreSize: data.coreSize,
-  keepAliveMs: data.keepAliveMs,
-  task: data.emulator,
-  logger: log,
-  onEvent: (e) => post(e),
-});
-
-if (!data.emulatorFilter) log.error({ ctx: 'confine', op: 'confine_monitor_thread' }, 'monitor thread is running unconfined in debug mode (TSYD_SKIP_SCMP)');
-log.info(
-  { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
-  `started monitor thread with pool size set to ${data.coreSize} threads and keep alive set to ${data.keepAliveMs} ms`,
-);
-reportThreadMemory(log, 'monitor');
-// The states the monitor has been in reach the owner as they are first entered (a handful of
-// messages per run): the run's record of what the machine really did.
-const visits = new StateVisits();
+take(workerData as MonitorConfig);
+reportThreadMemory(cur.log, 'monitor');
 const actor = createActor(machine, {
-  input: { skipConfinement: !data.emulatorFilter },
-  inspect: visits.observer('monitor', machine, (states) => post({ type: 'monitor.visited', states })),
+  input: { skipConfinement: !cur.data.emulatorFilter },
+  // The states the monitor has been in reach the owner as they are first entered in a sandbox
+  // (a handful of messages per run): the run's record of what the machine really did.
+  inspect: (e) => cur.visits.observer('monitor', machine, (states: string[]) => post({ type: 'monitor.visited', states }))(e),
 });
 actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value, context: snap.context }));
 actor.start();
-void toPromise(actor).then((out) => post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error }));
+// Ended (closed, or failed: a failed monitor serves no other sandbox).
+void toPromise(actor).then(async (out) => {
+  if (out.exitCode !== 0) post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error });
+  await closeThreads();
+  parentPort?.close();
+});
+parentPort?.on('message', (m: MonitorCommand) => {
+  if (m.type === 'monitor.serve') {
+    take(m.config);
+    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter });
+  } else actor.send({ type: 'monitor.close' });
+});

@@ -5,6 +5,7 @@ import { errnoText, PolicyError, SystemCallError, UsageError, type TsydError } f
 import { native } from '../native/addon.js';
 import { groupStopped } from '../proc/proc-tree.js';
 import { spawn, type SandboxedProcess, type SpawnOptions } from '../spawn.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 import { scriptInterpreter } from './interpreter.js';
 
 /** Signals sent to tsyd that are passed on to the program. */
@@ -50,7 +51,8 @@ export async function supervise(program: string, args: string[], options: SpawnO
   for (const sig of FORWARDED) process.on(sig, () => child?.kill(sig));
   // The CLI is the program's job: the terminal goes to the program whatever its stdin is
   // (`echo x | tsyd run -- less`: less reads the terminal).
-  child = spawn(program, args, { ...options, foreground: true });
+  // One sandbox per process: its threads end with it (nothing to keep warm).
+  child = spawn(program, args, { ...options, foreground: true, supervisor: new Supervisor({ maxIdle: 0 }) });
   followJobControl(child);
   onStart?.(child);
   const result = await child.result;

@@ -1,8 +1,10 @@
 // The monitor thread's life (tsyd_mon), after the reference pool's monitor(): make its fs
 // private (not its fd table: see unshareMonitor), start the interrupter, prepare its own
 // confinement, start the first core emulator, wait for the interrupter's handshake (the two
-// threads boot side by side: the program waits for one emulator, not for both), then loop: confine when locked, leave on
-// should_exit, otherwise try_spawn and wait. (The reference's AES worker states come with
+// threads boot side by side: the program waits for one emulator, not for both), then loop:
+// confine when locked, leave on should_exit, otherwise try_spawn and wait. Once a sandbox is
+// served the thread waits, warm, for the next one (its fs stays private; the interrupter and
+// emulator threads stay), until its owner closes it (src/supervisor/supervisor.ts). (The reference's AES worker states come with
 // Crypt sandboxing: a state whose actor cannot run would be a picture, not the code.)
 import { and, assign, fromPromise, setup } from 'xstate';
 
@@ -12,6 +14,9 @@ export type SpawnDecision = 'core' | 'idle_exists' | 'helper' | 'capacity_exceed
 export interface MonitorInput {
   skipConfinement: boolean;
 }
+
+/** From the owner: serve the next sandbox (warm), or end the threads. */
+export type MonitorEvent = ({ type: 'sandbox.serve' } & MonitorInput) | { type: 'monitor.close' };
 
 export interface MonitorContext extends MonitorInput {
   /** A confinement filter is precomputed and waits for the lock. */
@@ -36,6 +41,7 @@ export const monitorMachine = setup({
     input: {} as MonitorInput,
     context: {} as MonitorContext,
     output: {} as { exitCode: number; error?: string },
+    events: {} as MonitorEvent,
   },
   actors: {
     unshareMonitor: notProvided('unshareMonitor'),
@@ -47,6 +53,7 @@ export const monitorMachine = setup({
     trySpawn: notProvided<SpawnDecision>('trySpawn'),
     waitForWork: notProvided('waitForWork'),
     stopPool: notProvided('stopPool'),
+    closeThreads: notProvided('closeThreads'),
   },
   guards: {
     hasPendingFilter: ({ context }) => context.pendingFilter,
@@ -63,6 +70,14 @@ export const monitorMachine = setup({
   actions: {
     keepFilter: assign({ pendingFilter: true }),
     dropFilter: assign({ pendingFilter: false }),
+    /** Provided: tells the owner the sandbox has been served (its exit code). */
+    sandboxServed: () => {},
+    nextSandbox: assign(({ event }) => ({
+      skipConfinement: (event as { skipConfinement?: boolean }).skipConfinement === true,
+      pendingFilter: false,
+      exitCode: 0,
+      error: undefined,
+    })),
     fail: assign({
       exitCode: EXIT_CRITICAL,
       error: ({ event }) => String((event as { error?: unknown }).error),
@@ -169,8 +184,20 @@ export const monitorMachine = setup({
       },
     },
     exiting: {
-      description: 'should_exit: wake and stop every emulator and the interrupter',
-      invoke: { src: 'stopPool', onDone: 'done', onError: 'done' },
+      description: 'should_exit: wake every emulator and the interrupter; wait until their work for this sandbox has ended',
+      invoke: { src: 'stopPool', onDone: 'idle', onError: 'idle' },
+    },
+    idle: {
+      description: 'the sandbox is served: warm, between sandboxes (fs private, interrupter and core emulator threads waiting)',
+      entry: 'sandboxServed',
+      on: {
+        'sandbox.serve': { target: 'closingFds', actions: 'nextSandbox' },
+        'monitor.close': 'closing',
+      },
+    },
+    closing: {
+      description: 'the owner closes it: end the emulator threads and the interrupter',
+      invoke: { src: 'closeThreads', onDone: 'done', onError: 'done' },
     },
     done: { type: 'final' },
     failed: { type: 'final', tags: ['error'], description: 'a critical step failed: alert, exit 101' },

@@ -239,6 +239,8 @@ export interface Addon {
   openInject(flags: number, mode: number): number;
   /** The job table of this sandbox (WorkerData.jobs()), for calls run on job threads. */
   bindJobs(table: Int32Array): void;
+  /** This emulator has served its sandbox: fd copies, socket state, job queue and cached pidfds are dropped (addon/addon.cc). */
+  leaveSandbox(): void;
   /** Test only (TSYD_FAULT=inline-blocking): calls that may block stay on this emulator thread. */
   setInlineBlocking(on: boolean): void;
   /** Test only (TSYD_FAULT=slow-job-pickup): idle job threads take a job handed to them 200 ms late. */

@@ -38,6 +38,8 @@ export interface MonitorConfig extends SupervisorConfig {
   interrupterFilter?: Uint8Array;
   /** Test-only faults (TSYD_FAULT), see EmulatorShared.fault. */
   fault?: string;
+  /** How long an emulator thread whose task ended waits for the next sandbox's (the supervisor's idleMs). */
+  idleMs?: number;
 }
 
 /** The part of an emulator's configuration that is the same for every emulator of a sandbox. */

@@ -8,6 +8,7 @@ import { defaultLogFormat, isLogFormat, isLogLevel, type LogFormat, type LogLeve
 import type { ExportMode } from '../machines/boot.machine.js';
 import { buildPolicy, profileContext, runsUnconfined, type PolicyInput } from '../sandbox/build.js';
 import { Policy } from '../sandbox/policy.js';
+import type { Supervisor } from './supervisor.js';
 import { CAPABILITIES } from '../sandbox/rules.js';
 import { DEFAULT_MAX_JOBS } from '../shared/worker-data.js';
 import { enforcedCapabilities } from '../syscalls/index.js';
@@ -35,6 +36,11 @@ export interface SpawnOptions {
   logFormat?: LogFormat;
   /** Core emulator threads (never retire). @default $TSYD_NPROC or the number of CPUs */
   emulators?: number;
+  /**
+   * The supervisor whose warm threads serve this sandbox (README: Warm supervisor). @default the
+   * shared default supervisor (idle threads end after a few seconds)
+   */
+  supervisor?: Supervisor;
   /** Most emulator threads at once (EMU_MAX_SIZE). @default $TSYD_NPROC_MAX or 128 */
   maxEmulators?: number;
   /** Milliseconds a helper emulator stays idle before it retires. @default $TSYD_KEEP_ALIVE or 5000 */

@@ -78,6 +78,7 @@ const PLANS: Record<string, Plan> = {
     inputs: [{ skipConfinement: false }, { skipConfinement: true }],
     guards: { locked: flag('locked'), shouldExit: flag('shouldExit') },
     outputs: { trySpawn: ['core', 'helper', 'idle_exists', 'capacity_exceeded'] },
+    payloads: { 'sandbox.serve': [{ skipConfinement: false }, { skipConfinement: true }] },
     flags: [
       { locked: false, shouldExit: false },
       { locked: true, shouldExit: false },
@@ -361,7 +362,7 @@ test('coverage: a state nothing enters is reported', () => {
 test('coverage: an outside guard left as the placeholder hides both of its branches', () => {
   const c = cover(monitorMachine, { ...planOf('monitor'), guards: undefined });
   const missing = c.expectedStates.filter((s) => !c.states.includes(s));
-  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'done']);
+  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'idle', 'closing', 'done']);
   assert.match(coverageFailure('monitor', c) ?? '', /unreachable states: confinement.loading/);
 });
 
@@ -371,39 +372,52 @@ test('coverage: an outside guard left as the placeholder hides both of its branc
 const ok = fromPromise<void>(async () => {});
 const never = fromPromise<void>(() => new Promise<void>(() => {}));
 
-test('monitor: ends done (exit 0) once should_exit is set', async () => {
+test('monitor: serves a sandbox until should_exit, waits idle (exit 0 told), serves the next warm, ends done when closed', async () => {
   let shouldExit = false;
   const spawns: string[] = [];
+  const unshares: number[] = [];
+  const served: number[] = [];
   const actor = createActor(
     monitorMachine.provide({
       actors: {
-        unshareMonitor: ok,
+        unshareMonitor: fromPromise<void>(async () => void unshares.push(1)),
         closeFds: ok,
         spawnInterrupter: ok,
         interrupterHandshake: ok,
         prepareConfinement: ok,
         loadConfinement: ok,
         trySpawn: fromPromise<SpawnDecision>(async () => {
-          const decision = spawns.length === 0 ? 'core' : 'idle_exists';
+          const decision = spawns.length % 2 === 0 ? 'core' : 'idle_exists';
           spawns.push(decision);
           return decision;
         }),
         waitForWork: fromPromise(async () => {
           // The second wait is the loop's: the program ended, the pool is told to stop.
-          if (spawns.length >= 2) shouldExit = true;
+          if (spawns.length % 2 === 0) shouldExit = true;
         }),
         stopPool: ok,
+        closeThreads: ok,
       },
+      actions: { sandboxServed: ({ context }) => void served.push(context.exitCode) },
       guards: { locked: () => false, shouldExit: () => shouldExit },
       delays: { CYCLE: 1 },
     }),
     { input: { skipConfinement: false } },
   );
   actor.start();
+  await waitFor(actor, (s) => s.value === 'idle', { timeout: 2000 });
+  assert.equal(served, [0]);
+  assert.ok(spawns.length >= 2, 'the loop spawned');
+  shouldExit = false;
+  actor.send({ type: 'sandbox.serve', skipConfinement: false });
+  await waitFor(actor, (s) => s.value === 'idle' && served.length === 2, { timeout: 2000 });
+  assert.equal(served, [0, 0]);
+  assert.is(unshares.length, 1, 'the fs is made private once per thread');
+  assert.ok(spawns.length >= 4, 'the second sandbox got its core emulator');
+  actor.send({ type: 'monitor.close' });
   const output = await toPromise(actor);
   assert.equal(actor.getSnapshot().value, 'done');
   assert.equal(output, { exitCode: 0, error: undefined });
-  assert.ok(spawns.length >= 2, 'the loop spawned');
 });
 
 test("monitor: the first core emulator starts before the interrupter's handshake is awaited; a bad handshake is 101", async () => {

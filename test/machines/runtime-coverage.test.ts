@@ -1,6 +1,6 @@
 // The machines are the code's truth at run time: a workload of real sandboxes (a FIFO flood that
 // grows the pool, a helper that retires, a denial, an exec that fails, each lock mode, an export,
-// exits) records the states every machine was really in (XState's inspection of boot, sandbox,
+// exits, a monitor thread serving sandbox after sandbox, and one closed) records the states every machine was really in (XState's inspection of boot, sandbox,
 // export and the monitor thread's machine; the emulators' state words, written only by steps of
 // the emulator machine's table). Every state seen must exist in its machine's definition, and
 // every state of every machine must have been seen, but those tagged 'error' (a crash, a
@@ -13,6 +13,7 @@ import { homedir } from 'node:os';
 import { createMachine, type AnyStateMachine } from 'xstate';
 import { MACHINES } from '../../src/machines/index.js';
 import { spawn, type SandboxedProcess } from '../../src/spawn.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { collect, makeFifos, releaseFifo, until } from '../supervisor/helpers.js';
@@ -99,8 +100,10 @@ test('workload: a FIFO flood grows the pool; helpers retire; the program exits',
   assert.ok(seen['emulator']!.has('retiring'), `a helper retired: ${[...seen['emulator']!]}`);
 });
 
-test('workload: a denial, with the policy locked from the start', async () => {
-  const child = spawn('cat', [`${homedir()}/.ssh/id_ed25519`], { policy: [{ profile: 'user' }, { rule: 'lock:on' }], stdio: 'ignore', logLevel: 'silent' });
+test('workload: a denial, with the policy locked from the start, on a supervisor that keeps no idle thread', async () => {
+  // Its monitor thread is closed once the sandbox is served (closing, done).
+  const supervisor = new Supervisor({ maxIdle: 0 });
+  const child = spawn('cat', [`${homedir()}/.ssh/id_ed25519`], { policy: [{ profile: 'user' }, { rule: 'lock:on' }], stdio: 'ignore', logLevel: 'silent', supervisor });
   const r = await child.result;
   assert.ok(r.violationCount >= 1, 'the read of ~/.ssh was denied');
   merge(seen, child);
