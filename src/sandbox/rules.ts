@@ -139,12 +139,22 @@ function parseTargets(cap: Capability, pattern: string, fail: Fail): Target[] {
   return addresses.map((address) => ({ kind: 'address', pattern: formatAddressRule(address), address }));
 }
 
+/**
+ * The path globs that passed pathTarget's checks. Whether one does depends on the pattern
+ * alone, and a policy names the same pattern many times (the user profile: ~360 patterns in
+ * ~1800 rules, one per capability), parsed again in every emulator thread. Keyed by rule
+ * patterns only: bounded by the policies, as globMatcher's cache.
+ */
+const validPathGlobs = new Set<string>();
+
 function pathTarget(pattern: string, fail: Fail): Target {
+  if (validPathGlobs.has(pattern)) return { kind: 'glob', pattern };
   const steps = compileGlobOrFail(pattern, fail);
   // SAFETY: a canonical path has no `.`, `..` or empty components; a rule that has one could
   // never match, and a deny rule would silently protect nothing.
   const issue = nonCanonical(steps);
   if (issue) throw fail(issue.at, `the ${issue.what} component can never match: paths are canonical`, 'an absolute path glob without ., .. or empty components (// or a trailing /)');
+  validPathGlobs.add(pattern);
   return { kind: 'glob', pattern };
 }
 

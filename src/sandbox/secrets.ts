@@ -2,10 +2,10 @@
 // secrets (files and trees that hold credentials: denied for every capability, even under the
 // cwd), start-up files (code that runs later outside the sandbox: never written, created or
 // deleted) and agent sockets (they act for the user: never reached, replaced or removed).
-import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
 import { globMatcher } from './glob.js';
-import { resolveLoose } from './symlink-walk.js';
+import { lstatOrUndefined, resolveLoose } from './symlink-walk.js';
 
 /**
  * Under a home directory: `/` at the end marks a tree (the directory and everything below).
@@ -420,15 +420,7 @@ const WILD = /[*?[]/;
 function linkedGlobs(dirs: string[], entries: string[]): string[] {
   const cache = new Map<string, Stats | undefined>();
   const lstat = (p: string): Stats | undefined => {
-    if (!cache.has(p)) {
-      let st: Stats | undefined;
-      try {
-        st = lstatSync(p);
-      } catch {
-        st = undefined;
-      }
-      cache.set(p, st);
-    }
+    if (!cache.has(p)) cache.set(p, lstatOrUndefined(p));
     return cache.get(p);
   };
   const out = new Set<string>();
