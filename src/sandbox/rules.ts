@@ -160,9 +160,9 @@ function pathTarget(pattern: string, fail: Fail): Target {
 
 function compileGlobOrFail(pattern: string, fail: Fail): GlobStep[] {
   try {
-    const { steps } = parseGlob(pattern);
-    globMatcher(pattern); // compiled and cached now, not on the first system call
-    return steps;
+    const parsed = parseGlob(pattern);
+    globMatcher(pattern, parsed); // cached now (its tables on its first match)
+    return parsed.steps;
   } catch (err) {
     if (err instanceof PatternError) throw fail(err.index, err.reason, err.expected);
     throw err;
