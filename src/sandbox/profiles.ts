@@ -2,7 +2,8 @@
 // carries the source `profile NAME`, so an error names the profile.
 import { UsageError } from '../errors.js';
 import { CAPABILITIES, type Capability, type PathCapability } from './capabilities.js';
-import { parseRule, type Statement } from './rules.js';
+import { parseRuleList } from './rule-list.js';
+import type { Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
 import { unknownName } from '../shared/did-you-mean.js';
 import { agentGlobs, secretGlobs, startupGlobs, type AgentContext, type HomesContext } from './secrets.js';
@@ -48,10 +49,16 @@ export function unknownProfile(name: string): string {
 
 /** The statements of profile `name`; an unknown name is a usage error listing the profiles. */
 export function profileStatements(name: string, ctx: ProfileContext): Statement[] {
+  const lines = profileLines(name, ctx);
+  // As parseRule on each line, each pattern parsed once (profile-statements.test.ts compares them).
+  return parseRuleList(lines, () => ({ kind: 'profile', name }));
+}
+
+/** The rule lines of profile `name`; an unknown name is a usage error listing the profiles. */
+export function profileLines(name: string, ctx: ProfileContext): string[] {
   if (!isProfile(name)) throw new UsageError(unknownProfile(name));
   // `none`: the empty base (nothing on, no rule), for a policy built from scratch with -m/-P.
-  const lines = name === 'none' ? [] : name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
-  return lines.map((l) => parseRule(l, { kind: 'profile', name }));
+  return name === 'none' ? [] : name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
 }
 
 /** Every capability on and everything allowed: each access is still decided and recordable. */
