@@ -2,8 +2,7 @@
 // carries the source `profile NAME`, so an error names the profile.
 import { UsageError } from '../errors.js';
 import { CAPABILITIES, type Capability, type PathCapability } from './capabilities.js';
-import { parseRuleList } from './rule-list.js';
-import type { Statement } from './rules.js';
+import { parseRule, type Statement } from './rules.js';
 import { globLiteral } from './glob-literal.js';
 import { unknownName } from '../shared/did-you-mean.js';
 import { agentGlobs, secretGlobs, startupGlobs, type AgentContext, type HomesContext } from './secrets.js';
@@ -49,9 +48,7 @@ export function unknownProfile(name: string): string {
 
 /** The statements of profile `name`; an unknown name is a usage error listing the profiles. */
 export function profileStatements(name: string, ctx: ProfileContext): Statement[] {
-  const lines = profileLines(name, ctx);
-  // As parseRule on each line, each pattern parsed once (profile-statements.test.ts compares them).
-  return parseRuleList(lines, () => ({ kind: 'profile', name }));
+  return profileLines(name, ctx).map((l) => parseRule(l, { kind: 'profile', name }));
 }
 
 /** The rule lines of profile `name`; an unknown name is a usage error listing the profiles. */
