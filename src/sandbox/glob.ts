@@ -116,7 +116,9 @@ const matchers = new Map<string, GlobMatcher>();
 
 /**
  * The cached matcher of a glob: string equality for a literal, a prefix test for `LITERAL/***`
- * and `LITERAL**`, otherwise a set-of-states automaton.
+ * and `LITERAL**`, otherwise a set-of-states automaton (its tables made on its first call: a
+ * profile has ~360 patterns, and a process matches paths against few of them). `parsed`: the
+ * pattern's parseGlob(), when the caller has it.
  *
  * SAFETY: this runs for every checked system call with a path the program chose. It takes
  * O(path × pattern) steps at worst and never backtracks: a backtracking RegExp lets a program
@@ -124,10 +126,10 @@ const matchers = new Map<string, GlobMatcher>();
  * on a 4 KiB path, 4.5 s). The cache is keyed by rule patterns only, never by paths, so its
  * size is bounded by the policy.
  */
-export function globMatcher(pattern: string): GlobMatcher {
+export function globMatcher(pattern: string, parsed?: ParsedGlob): GlobMatcher {
   let m = matchers.get(pattern);
   if (m === undefined) {
-    m = buildMatcher(parseGlob(pattern));
+    m = buildMatcher(parsed ?? parseGlob(pattern));
     matchers.set(pattern, m);
   }
   return m;
@@ -156,6 +158,10 @@ const STAR = 3;
 const GLOBSTAR = 4;
 const KIND = { char: CHAR, one: ONE, class: CLASS, star: STAR, globstar: GLOBSTAR } as const;
 
+const NO_KINDS = new Uint8Array(0);
+const NO_STATES = new Int32Array(0);
+const NO_MARKS = new Uint32Array(0);
+
 /**
  * Simulates the glob's automaton: state i = "about to match step i", state m = matched all.
  * The first `start` steps are the literal `prefix`, tested with startsWith. Scratch arrays
@@ -163,13 +169,24 @@ const KIND = { char: CHAR, one: ONE, class: CLASS, star: STAR, globstar: GLOBSTA
  */
 function automaton(steps: GlobStep[], treeAt: number, start: number, prefix: string): GlobMatcher {
   const m = steps.length;
-  const kind = Uint8Array.from(steps, (s) => KIND[s.kind]);
-  const code = Int32Array.from(steps, (s) => (s.kind === 'char' ? s.code : -1));
-  const sets = steps.map((s) => (s.kind === 'class' ? s.set : undefined));
-  const mark = new Uint32Array(m + 1);
+  // Made on the first call (see globMatcher): the matcher of a rule no path reaches costs its steps only.
+  let ready = false;
+  let kind = NO_KINDS;
+  let code = NO_STATES;
+  let sets: Array<Uint8Array | undefined> = [];
+  let mark = NO_MARKS;
   let gen = 0;
-  let cur = new Int32Array(m + 1);
-  let next = new Int32Array(m + 1);
+  let cur = NO_STATES;
+  let next = NO_STATES;
+  const makeTables = () => {
+    kind = Uint8Array.from(steps, (s) => KIND[s.kind]);
+    code = Int32Array.from(steps, (s) => (s.kind === 'char' ? s.code : -1));
+    sets = steps.map((s) => (s.kind === 'class' ? s.set : undefined));
+    mark = new Uint32Array(m + 1);
+    cur = new Int32Array(m + 1);
+    next = new Int32Array(m + 1);
+    ready = true;
+  };
 
   // Adds state st and, through `*`/`**` matching nothing, the states after it.
   const add = (list: Int32Array, n: number, st: number): number => {
@@ -184,6 +201,7 @@ function automaton(steps: GlobStep[], treeAt: number, start: number, prefix: str
 
   return (path) => {
     if (!path.startsWith(prefix)) return false;
+    if (!ready) makeTables();
     if (gen > 0xffffffff - path.length - 2) {
       mark.fill(0);
       gen = 0;

@@ -48,10 +48,14 @@ export function unknownProfile(name: string): string {
 
 /** The statements of profile `name`; an unknown name is a usage error listing the profiles. */
 export function profileStatements(name: string, ctx: ProfileContext): Statement[] {
+  return profileLines(name, ctx).map((l) => parseRule(l, { kind: 'profile', name }));
+}
+
+/** The rule lines of profile `name`; an unknown name is a usage error listing the profiles. */
+export function profileLines(name: string, ctx: ProfileContext): string[] {
   if (!isProfile(name)) throw new UsageError(unknownProfile(name));
   // `none`: the empty base (nothing on, no rule), for a policy built from scratch with -m/-P.
-  const lines = name === 'none' ? [] : name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
-  return lines.map((l) => parseRule(l, { kind: 'profile', name }));
+  return name === 'none' ? [] : name === 'off' ? offRules() : name === 'user' ? userRules(ctx) : paranoidRules(ctx);
 }
 
 /** Every capability on and everything allowed: each access is still decided and recordable. */

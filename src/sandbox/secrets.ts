@@ -2,10 +2,10 @@
 // secrets (files and trees that hold credentials: denied for every capability, even under the
 // cwd), start-up files (code that runs later outside the sandbox: never written, created or
 // deleted) and agent sockets (they act for the user: never reached, replaced or removed).
-import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
 import { globLiteral } from './glob-literal.js';
 import { globMatcher } from './glob.js';
-import { resolveLoose } from './symlink-walk.js';
+import { lstatOrUndefined, resolveLoose } from './symlink-walk.js';
 
 /**
  * Under a home directory: `/` at the end marks a tree (the directory and everything below).
@@ -339,10 +339,15 @@ function homeSet(ctx: HomesContext, users: string[] | undefined): HomeSet {
 
 /** The names in `dir` (none when it cannot be listed). */
 function namesIn(dir: string): Set<string> {
+  return listing(dir) ?? new Set();
+}
+
+/** The names in `dir`; undefined when it cannot be listed. */
+function listing(dir: string): Set<string> | undefined {
   try {
     return new Set(readdirSync(dir));
   } catch {
-    return new Set();
+    return undefined;
   }
 }
 
@@ -420,15 +425,7 @@ const WILD = /[*?[]/;
 function linkedGlobs(dirs: string[], entries: string[]): string[] {
   const cache = new Map<string, Stats | undefined>();
   const lstat = (p: string): Stats | undefined => {
-    if (!cache.has(p)) {
-      let st: Stats | undefined;
-      try {
-        st = lstatSync(p);
-      } catch {
-        st = undefined;
-      }
-      cache.set(p, st);
-    }
+    if (!cache.has(p)) cache.set(p, lstatOrUndefined(p));
     return cache.get(p);
   };
   const out = new Set<string>();
@@ -438,7 +435,10 @@ function linkedGlobs(dirs: string[], entries: string[]): string[] {
     out.add(tree(`${globLiteral(resolved)}${rest}${isTree ? '/' : ''}`));
   };
   for (const dir of dirs) {
-    // Cheap: most homes hold few of the names; one lstat per name (cached), deeper only if it exists.
+    // Cheap: most homes hold few of the names; one readdir of the home (an lstat per name where
+    // it cannot be listed but can be searched), deeper only if the name exists.
+    const names = listing(dir);
+    const exists = (name: string) => (names !== undefined ? names.has(name) : lstat(`${dir}/${name}`) !== undefined);
     for (const entry of entries) {
       const isTree = entry.endsWith('/');
       const parts = (isTree ? entry.slice(0, -1) : entry).split('/');
@@ -446,7 +446,7 @@ function linkedGlobs(dirs: string[], entries: string[]): string[] {
       const lit = w < 0 ? parts : parts.slice(0, w);
       if (lit.length === 0) continue;
       const literal = `${dir}/${lit.join('/')}`;
-      if (lstat(`${dir}/${lit[0]}`) === undefined) continue;
+      if (!exists(lit[0]!)) continue;
       const resolved = resolveLoose(literal, lstat);
       if (resolved === null) continue;
       const rest = w < 0 ? '' : `/${parts.slice(w).join('/')}`;

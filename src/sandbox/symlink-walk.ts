@@ -6,9 +6,11 @@ import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 /** Past this many links the kernel says ELOOP: the walk stops there too. */
 const MAX_LINKS = 40;
 
+/** The lstat of `path`; undefined when it cannot be had (missing or not). */
 export function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return lstatSync(path);
+    // A missing name is the common case (a profile looks for ~170 names per home): no exception.
+    return lstatSync(path, { throwIfNoEntry: false });
   } catch {
     return undefined;
   }

@@ -247,3 +247,17 @@ test('a missing or unreadable policy file names the file and the OS error', () =
 });
 
 test.run();
+
+test('a pattern checked once is checked the same way again: for any capability, in any source', () => {
+  // The path glob checks are remembered per pattern (a profile names each for several capabilities).
+  for (const cap of ['read', 'write', 'net/connect']) {
+    assert.equal(rule(`deny/${cap}+/home/*/.ssh/***`).targets, [{ kind: 'glob', pattern: '/home/*/.ssh/***' }], cap);
+    assert.match(err(`allow/${cap}+/a/../b`), /the '\.\.' component can never match/, cap);
+    assert.match(err(`allow/${cap}+/a/[b`), /unterminated character class/, cap);
+  }
+  // A name valid as an abstract socket is still no path: `@x` for read is refused every time.
+  assert.equal(rule('allow/net/bind+@x*').targets, [{ kind: 'glob', pattern: '@x*' }]);
+  for (let i = 0; i < 2; i++) assert.match(err('allow/read+@x*'), /can never match: paths are canonical and absolute/);
+  const file = { kind: 'file', file: 'p', line: 3 } as const;
+  assert.match(err('allow/write+/a//b', file), /\(from p:3:/);
+});
