@@ -19,6 +19,8 @@ Napi::Value ThrowErrno(Napi::Env env, const char* syscall, int err) {
 ThreadState* State(Napi::Env env) { return env.GetInstanceData<ThreadState>(); }
 
 static void FreeState(Napi::Env, ThreadState* st) {
+  // No thread of this env outlives it (the monitor joins tsyd_int at exit; this is the backstop).
+  StopInterrupter(st);
   // A thread that ended in the middle of a request (terminated, or died) still holds its copy
   // of the program's fd: the fd table is shared with the rest of tsyd, close it.
   if (st->taken_fd >= 0) close(st->taken_fd);
@@ -45,6 +47,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitControl(env, exports);
   InitPrivilege(env, exports);
   InitOffload(env, exports);
+  InitInterrupter(env, exports);
   InitNet(env, exports);
   InitAlone(env, exports);
   InitUnixBind(env, exports);

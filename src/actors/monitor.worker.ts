@@ -1,15 +1,15 @@
 // The monitor thread (tsyd_mon): runs the monitor machine with the real actors. It owns the
 // emulator pool, so emulator threads are created by it and share its private fs (cwd, umask).
 import { readFileSync } from 'node:fs';
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
 import { createLogger } from '../log.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
 import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
-import type { InterrupterConfig, MonitorConfig } from '../shared/thread-config.js';
-import { EmuState } from '../shared/emulator-states.js';
+import type { MonitorConfig } from '../shared/thread-config.js';
+import { interrupterFailure, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
 import { mark } from '../shared/timeline.js';
 
@@ -45,9 +45,6 @@ native.threadSignalMask(0, ASYNC_SIGNALS);
 Atomics.store(wd.ctl, Ctl.monitorTid, tid);
 
 let pool: EmulatorPool | undefined;
-let interrupter: Worker | undefined;
-/** Settles when the interrupter thread has ended (known from its start: it may end before the pool). */
-let interrupterEnded: Promise<unknown> = Promise.resolve();
 /** The read end of the interrupter's handshake pipe, until the handshake is read. */
 let handshakeFd = -1;
 
@@ -109,23 +106,16 @@ const machine = monitorMachine.provide({
     }),
     spawnInterrupter: fromPromise(async () => {
       const [rd, wr] = native.pipe2();
-      const idata: InterrupterConfig = {
-        notifyFd: data.notifyFd,
-        shared: data.shared,
-        maxEmulators: data.maxEmulators,
-        handshakeFd: wr,
-        log: data.log,
-        confinement: data.interrupterFilter,
-        cycleMs: 10,
-        busyState: EmuState.busy,
-      };
-      // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-      // SAFETY: `new Worker` creates the thread before it returns, so the interrupter never
-      // inherits the filter this thread loads next (confinement.loading, lock:on): it loads its own.
-      interrupter = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
-      interrupter.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
-      interrupterEnded = new Promise((r) => interrupter!.once('exit', r));
-      interrupter.on('exit', () => native.close(wr));
+      // SAFETY: the thread is created before this thread loads its own filter (confinement.loading,
+      // lock:on), so the interrupter inherits none: it loads its own before its handshake.
+      try {
+        startInterrupter(wd, data.notifyFd, wr, data.interrupterFilter, data.fault);
+      } catch (err) {
+        native.close(rd);
+        native.close(wr);
+        log.alert({ ctx: 'boot', op: 'interrupter_failed', err: errnoOf(err), msg: `failed to start the interrupter: ${String(err)}` });
+        throw err;
+      }
       handshakeFd = rd;
     }),
     interrupterHandshake: fromPromise(async () => {
@@ -139,7 +129,7 @@ const machine = monitorMachine.provide({
           await new Promise((res) => setTimeout(res, 2));
         }
         const b = native.readByte(rd);
-        if (b !== 42) throw new Error(b === -1 ? 'interrupter died before its handshake' : `bad interrupter handshake byte ${b}`);
+        if (b !== 42) throw new Error(b === -1 ? `interrupter died before its handshake${interrupterFailure()}` : `bad interrupter handshake byte ${b}`);
       } finally {
         native.close(rd);
       }
@@ -168,9 +158,8 @@ const machine = monitorMachine.provide({
       mark('monitor.exiting');
       await pool!.destroy();
       mark('pool.destroyed');
-      // (Waiting for an 'exit' the interrupter had already emitted left this promise pending:
-      // the thread then ran out of work and ended in `exiting`, its machine never done.)
-      await interrupterEnded;
+      const did = stopInterrupter();
+      if (did) log.debug({ ctx: 'boot', op: 'exit_interrupter_thread', interrupted_emulators: did.emulators, interrupted_jobs: did.jobs, freed_receivers: did.receivers }, 'interrupter joined');
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
   },

@@ -271,8 +271,41 @@ export interface Addon {
   /** The byte, -1 at EOF, or -1000-errno. */
   readByte(fd: number): number;
   idValidFor(notifyFd: number, idLo: number, idHi: number): boolean;
+  /** Creates the interrupter thread tsyd_int (addon/interrupter.cc), one per thread that asks. */
+  startInterrupter(options: InterrupterOptions): void;
+  /** Ends and joins the interrupter thread: what it did, or undefined when none runs. */
+  stopInterrupter(): InterrupterReport | undefined;
+  /** The errno of the interrupter's failed filter load, 0 if none. */
+  interrupterConfineErrno(): number;
   respondFor(notifyFd: number, idLo: number, idHi: number, errno: number): number;
   exitNow(code: number): never;
+}
+
+/** The interrupter thread's words and duties (word indexes in `words`, the whole shared buffer). */
+export interface InterrupterOptions {
+  words: Int32Array;
+  shouldExitWord: number;
+  tidWord: number;
+  slotsAt: number;
+  maxEmulators: number;
+  jobsAt: number;
+  maxJobs: number;
+  notifyFd: number;
+  /** Written 42 once the thread is confined, then closed (the thread owns it once started). */
+  handshakeFd: number;
+  /** Its own seccomp filter, loaded before the handshake; absent: unconfined (TSYD_SKIP_SCMP). */
+  filter?: Uint8Array;
+  cycleMs: number;
+  /** The emulator machine's code for `busy`. */
+  busyState: number;
+}
+
+/** What the interrupter did: its filter's load errno (0: loaded or none), threads it sent SIGALRM. */
+export interface InterrupterReport {
+  confineErrno: number;
+  emulators: number;
+  jobs: number;
+  receivers: number;
 }
 
 function load(): Addon {

@@ -1,0 +1,45 @@
+// The interrupter (tsyd_int): a native thread of the monitor's (addon/interrupter.cc), no isolate.
+// Every 10 ms it sends SIGALRM to the emulators and job threads whose blocked call for the program
+// must be cut short (request withdrawn, thread gone, or woken by a signal), and frees emulators
+// stuck in NOTIF_RECV. It blocks every signal, confines itself with its own filter and then
+// writes the handshake byte 42; the monitor stops and joins it at exit.
+import { native, type InterrupterReport } from '../native/addon.js';
+import { EmuState } from '../shared/emulator-states.js';
+import { Ctl, WorkerData } from '../shared/worker-data.js';
+
+export const INTERRUPTER_CYCLE_MS = 10;
+
+/**
+ * Test only (TSYD_FAULT=fail-interrupter-confine): a filter the kernel refuses (an unknown BPF
+ * instruction: seccomp fails EINVAL), to prove that a failed load is a failed handshake.
+ */
+const INVALID_FILTER = new Uint8Array([0xff, 0xff, 0, 0, 0, 0, 0, 0]);
+
+/** Creates tsyd_int; it owns `handshakeFd` once this returns. */
+export function startInterrupter(wd: WorkerData, notifyFd: number, handshakeFd: number, filter: Uint8Array | undefined, fault?: string): void {
+  native.startInterrupter({
+    words: wd.ctl,
+    shouldExitWord: Ctl.shouldExit,
+    tidWord: Ctl.interrupterTid,
+    slotsAt: Ctl.words,
+    maxEmulators: wd.maxEmulators,
+    jobsAt: wd.jobsAt,
+    maxJobs: wd.maxJobs,
+    notifyFd,
+    handshakeFd,
+    filter: fault === 'fail-interrupter-confine' ? INVALID_FILTER : filter,
+    cycleMs: INTERRUPTER_CYCLE_MS,
+    busyState: EmuState.busy,
+  });
+}
+
+/** Ends and joins tsyd_int (a no-op when it is not running). */
+export function stopInterrupter(): InterrupterReport | undefined {
+  return native.stopInterrupter();
+}
+
+/** Why the handshake failed, when the thread could not load its filter ('' otherwise). */
+export function interrupterFailure(): string {
+  const err = native.interrupterConfineErrno();
+  return err === 0 ? '' : `: its seccomp filter failed to load (errno ${err})`;
+}
