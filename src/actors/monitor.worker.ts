@@ -134,7 +134,8 @@ const machine = monitorMachine.provide({
         native.close(rd);
       }
       mark('interrupter.handshake');
-      log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
+      const confined = data.interrupterFilter !== undefined;
+      log.info({ ctx: 'boot', op: 'start_interrupter_thread', tid: Atomics.load(wd.ctl, Ctl.interrupterTid), confined }, 'interrupter is up (handshake 42)');
     }),
     prepareConfinement: fromPromise(async () => {
       pool!.confinement = data.emulatorFilter;

@@ -105,6 +105,9 @@ test('the interrupter is one native thread tsyd_int, confined (even under lock:o
 });
 
 test('an interrupter that cannot load its filter fails its handshake: exit 101', async () => {
+  const ok = await runTsyd(['run', '--log-level', 'info', '--', 'true']);
+  const up = ok.records.find((x) => x.op === 'start_interrupter_thread');
+  assert.ok(up && up.confined === true && (up.tid as number) > 0, `the monitor logs the interrupter up and confined: ${ok.stderr}`);
   const r = await runTsyd(['run', '--', 'true'], { env: { TSYD_FAULT: 'fail-interrupter-confine' } });
   assert.is(r.code, 101, r.stderr);
   assert.match(r.stderr, /interrupter died before its handshake: its seccomp filter failed to load \(errno 22\)/);
