@@ -32,6 +32,20 @@ namespace tsyd {
 
 static constexpr size_t kInterrupterStack = 128 * 1024;
 static constexpr unsigned char kHandshake = 42;
+// What the thread did, kept for the monitor to log (drained every monitor cycle and at exit);
+// past kMaxEvents undrained ones the next are only counted.
+static constexpr size_t kMaxEvents = 256;
+
+enum class Cut { kNone, kInvalid, kGone, kRestart };
+enum EventKind { kFreedReceiver = 0, kInterruptedEmulator = 1, kInterruptedJob = 2 };
+
+struct Event {
+  int32_t kind;    // EventKind
+  int32_t index;   // slot or job entry
+  int32_t thread;  // the thread sent SIGALRM
+  int32_t pid;     // the program's thread whose call it was (0 for a receiver)
+  Cut why;
+};
 
 struct Interrupter {
   // The shared words, as the monitor's Int32Array over the whole buffer (held while the thread runs).
@@ -52,11 +66,10 @@ struct Interrupter {
   std::mutex m;
   std::condition_variable cv;
   bool stop = false;
-  // What the thread did, reported by stopInterrupter (the monitor logs it).
   std::atomic<int> confine_errno{0};
-  std::atomic<uint32_t> emulators_cut{0};
-  std::atomic<uint32_t> jobs_cut{0};
-  std::atomic<uint32_t> receivers_freed{0};
+  std::mutex events_m;
+  std::vector<Event> events;
+  uint32_t events_dropped = 0;
   // A request is interrupted only when it was seen blocking in two scans in a row (same seq):
   // one that completes within a cycle is never hit by a SIGALRM meant for an older one.
   std::vector<int32_t> seen_blocking;
@@ -68,7 +81,13 @@ struct Interrupter {
 
 static int32_t Load(const int32_t* w) { return __atomic_load_n(w, __ATOMIC_SEQ_CST); }
 
-static void Alarm(pid_t tid) { syscall(SYS_tgkill, getpid(), tid, SIGALRM); }
+// Sends the event's thread SIGALRM and records it for the monitor's log.
+static void Alarm(Interrupter& in, Event e) {
+  syscall(SYS_tgkill, getpid(), e.thread, SIGALRM);
+  std::lock_guard<std::mutex> lock(in.events_m);
+  if (in.events.size() < kMaxEvents) in.events.push_back(e);
+  else in.events_dropped++;
+}
 
 // The state letter of thread `tid` (/proc/TID/stat: R, S, D, T...), 0 once it is gone.
 static char TaskState(pid_t tid) {
@@ -89,7 +108,6 @@ static char TaskState(pid_t tid) {
   return close_paren[2];
 }
 
-enum class Cut { kNone, kEintr, kRestart };
 
 // True at the second scan in a row that sees the same request (seq) blocking; else remembers it.
 static bool SeenTwice(int32_t& seen, int32_t seq) {
@@ -106,9 +124,9 @@ static bool SeenTwice(int32_t& seen, int32_t seq) {
 // errno 512 unless the thread's signal-pending flag is set when the answer wakes it: the kernel
 // set it before it woke the thread, and nothing but the thread clears it.
 static Cut ShouldInterrupt(const Interrupter& in, pid_t target, uint32_t id_lo, uint32_t id_hi) {
-  if (!NotifIdValid(in.notify_fd, (static_cast<uint64_t>(id_hi) << 32) | id_lo)) return Cut::kEintr;  // no longer valid
+  if (!NotifIdValid(in.notify_fd, (static_cast<uint64_t>(id_hi) << 32) | id_lo)) return Cut::kInvalid;
   const char state = TaskState(target);
-  if (state == 0) return Cut::kEintr;  // thread gone
+  if (state == 0) return Cut::kGone;
   return state == 'D' ? Cut::kRestart : Cut::kNone;  // woken by a signal
 }
 
@@ -125,8 +143,7 @@ static void FreeStuckReceiver(Interrupter& in, size_t i, const int32_t* s) {
   }
   const int32_t emu = Load(&s[kSlotTid]);
   if (emu > 0 && Load(&s[kSlotRecvGen]) == gen) {
-    Alarm(emu);
-    in.receivers_freed++;
+    Alarm(in, Event{kFreedReceiver, static_cast<int32_t>(i), emu, 0, Cut::kNone});
   }
 }
 
@@ -146,10 +163,7 @@ static void ScanSlots(Interrupter& in) {
     // Still the same request, still blocking: interrupt (the window left is a few µs).
     if (cut != Cut::kNone && Load(&s[kSlotSeq]) == seq && Load(&s[kSlotBlocking]) == 1) {
       const int32_t emu = Load(&s[kSlotTid]);
-      if (emu > 0) {
-        Alarm(emu);
-        in.emulators_cut++;
-      }
+      if (emu > 0) Alarm(in, Event{kInterruptedEmulator, static_cast<int32_t>(i), emu, Load(&s[kReqPid]), cut});
     }
   }
 }
@@ -169,8 +183,7 @@ static void ScanJobs(Interrupter& in) {
     if (cut == Cut::kRestart) __atomic_store_n(&e[kJobRestart], seq, __ATOMIC_SEQ_CST);
     const int32_t tid = Load(&e[kJobTid]);
     if (cut != Cut::kNone && tid > 0 && Load(&e[kJobSeq]) == seq && Load(&e[kJobState]) == kJobBlocking) {
-      Alarm(tid);
-      in.jobs_cut++;
+      Alarm(in, Event{kInterruptedJob, static_cast<int32_t>(i), tid, Load(&e[kJobCaller]), cut});
     }
   }
 }
@@ -305,31 +318,67 @@ static Napi::Value StartInterrupter(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// stopInterrupter() → { confineErrno, emulators, jobs, receivers } (what it did), or undefined
-// when none runs: ends the thread and joins it.
+static const char* WhyOf(Cut why) {
+  switch (why) {
+    case Cut::kInvalid: return "request no longer valid";
+    case Cut::kGone: return "thread gone";
+    case Cut::kRestart: return "woken by a signal";
+    default: return "";
+  }
+}
+
+// The events recorded since the last drain: { events: [{ op, index, thread, pid, why }],
+// dropped, confineErrno }.
+static Napi::Object Drain(Napi::Env env, Interrupter* in) {
+  static const char* const kOps[] = {"free_stuck_receiver", "interrupt_emulator", "interrupt_job"};
+  std::vector<Event> events;
+  uint32_t dropped;
+  {
+    std::lock_guard<std::mutex> lock(in->events_m);
+    events.swap(in->events);
+    dropped = in->events_dropped;
+    in->events_dropped = 0;
+  }
+  Napi::Array list = Napi::Array::New(env, events.size());
+  for (size_t k = 0; k < events.size(); k++) {
+    const Event& e = events[k];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("op", kOps[e.kind]);
+    o.Set("index", e.index);
+    o.Set("thread", e.thread);
+    o.Set("pid", e.pid);
+    o.Set("why", WhyOf(e.why));
+    list.Set(static_cast<uint32_t>(k), o);
+  }
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("events", list);
+  r.Set("dropped", dropped);
+  r.Set("confineErrno", in->confine_errno.load());
+  return r;
+}
+
+// interrupterEvents() → what the thread did since the last call (see Drain), for the monitor's
+// log; undefined when none runs.
+static Napi::Value InterrupterEvents(const Napi::CallbackInfo& info) {
+  Interrupter* in = State(info.Env())->interrupter;
+  return in ? Napi::Value(Drain(info.Env(), in)) : info.Env().Undefined();
+}
+
+// stopInterrupter() → as interrupterEvents(), the last ones, or undefined when none runs: ends
+// the thread and joins it.
 static Napi::Value StopInterrupterJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Interrupter* in = Join(State(env));
   if (!in) return env.Undefined();
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("confineErrno", Napi::Number::New(env, in->confine_errno));
-  r.Set("emulators", Napi::Number::New(env, in->emulators_cut));
-  r.Set("jobs", Napi::Number::New(env, in->jobs_cut));
-  r.Set("receivers", Napi::Number::New(env, in->receivers_freed));
+  Napi::Object r = Drain(env, in);
   delete in;
   return r;
-}
-
-// interrupterConfineErrno() → the errno of the thread's failed filter load, 0 if none (yet).
-static Napi::Value InterrupterConfineErrno(const Napi::CallbackInfo& info) {
-  Interrupter* in = State(info.Env())->interrupter;
-  return Napi::Number::New(info.Env(), in ? in->confine_errno.load() : 0);
 }
 
 void InitInterrupter(Napi::Env env, Napi::Object exports) {
   exports.Set("startInterrupter", Napi::Function::New(env, StartInterrupter, "startInterrupter"));
   exports.Set("stopInterrupter", Napi::Function::New(env, StopInterrupterJs, "stopInterrupter"));
-  exports.Set("interrupterConfineErrno", Napi::Function::New(env, InterrupterConfineErrno, "interrupterConfineErrno"));
+  exports.Set("interrupterEvents", Napi::Function::New(env, InterrupterEvents, "interrupterEvents"));
 }
 
 }  // namespace tsyd

@@ -3,6 +3,7 @@
 // must be cut short (request withdrawn, thread gone, or woken by a signal), and frees emulators
 // stuck in NOTIF_RECV. It blocks every signal, confines itself with its own filter and then
 // writes the handshake byte 42; the monitor stops and joins it at exit.
+import type { TsydLogger } from '../log.js';
 import { native, type InterrupterReport } from '../native/addon.js';
 import { EmuState } from '../shared/emulator-states.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
@@ -33,13 +34,29 @@ export function startInterrupter(wd: WorkerData, notifyFd: number, handshakeFd: 
   });
 }
 
-/** Ends and joins tsyd_int (a no-op when it is not running). */
-export function stopInterrupter(): InterrupterReport | undefined {
-  return native.stopInterrupter();
+/** Logs what tsyd_int did since the last call (the thread has no logger of its own). */
+export function logInterrupterEvents(log: TsydLogger, report = native.interrupterEvents()): void {
+  for (const e of report?.events ?? []) {
+    const where = e.op === 'interrupt_job' ? { job: e.index } : { slot: e.index };
+    const who = e.op === 'free_stuck_receiver' ? {} : { pid: e.pid, why: e.why };
+    log.debug({ ctx: 'interrupt', op: e.op, ...where, thread: e.thread, ...who }, MESSAGES[e.op]);
+  }
+  if (report && report.dropped > 0) log.debug({ ctx: 'interrupt', op: 'interrupts_not_recorded', dropped: report.dropped }, 'more interruptions, not recorded one by one');
+}
+
+const MESSAGES = {
+  free_stuck_receiver: 'freeing an emulator stuck in NOTIF_RECV',
+  interrupt_emulator: 'interrupting a blocked emulator',
+  interrupt_job: 'interrupting a blocked job thread',
+} as const;
+
+/** Ends and joins tsyd_int (a no-op when it is not running), logging its last events. */
+export function stopInterrupter(log: TsydLogger): void {
+  logInterrupterEvents(log, native.stopInterrupter());
 }
 
 /** Why the handshake failed, when the thread could not load its filter ('' otherwise). */
 export function interrupterFailure(): string {
-  const err = native.interrupterConfineErrno();
+  const err = native.interrupterEvents()?.confineErrno ?? 0;
   return err === 0 ? '' : `: its seccomp filter failed to load (errno ${err})`;
 }

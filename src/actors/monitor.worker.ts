@@ -9,7 +9,7 @@ import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
 import { EmulatorPool, type PoolEvent } from './emulator-pool.js';
 import type { MonitorConfig } from '../shared/thread-config.js';
-import { interrupterFailure, startInterrupter, stopInterrupter } from './interrupter.js';
+import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
 import { mark } from '../shared/timeline.js';
 
@@ -62,6 +62,7 @@ async function waitForWork(ms: number): Promise<void> {
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 1);
   const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
   const how = r.async ? await r.value : r.value;
+  logInterrupterEvents(log);
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
   if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
 }
@@ -159,8 +160,8 @@ const machine = monitorMachine.provide({
       mark('monitor.exiting');
       await pool!.destroy();
       mark('pool.destroyed');
-      const did = stopInterrupter();
-      if (did) log.debug({ ctx: 'boot', op: 'exit_interrupter_thread', interrupted_emulators: did.emulators, interrupted_jobs: did.jobs, freed_receivers: did.receivers }, 'interrupter joined');
+      stopInterrupter(log);
+      log.debug({ ctx: 'boot', op: 'exit_interrupter_thread' }, 'interrupter joined');
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
   },

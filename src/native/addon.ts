@@ -273,10 +273,10 @@ export interface Addon {
   idValidFor(notifyFd: number, idLo: number, idHi: number): boolean;
   /** Creates the interrupter thread tsyd_int (addon/interrupter.cc), one per thread that asks. */
   startInterrupter(options: InterrupterOptions): void;
-  /** Ends and joins the interrupter thread: what it did, or undefined when none runs. */
+  /** What the interrupter did since the last call, or undefined when none runs. */
+  interrupterEvents(): InterrupterReport | undefined;
+  /** Ends and joins the interrupter thread: its last events, or undefined when none runs. */
   stopInterrupter(): InterrupterReport | undefined;
-  /** The errno of the interrupter's failed filter load, 0 if none. */
-  interrupterConfineErrno(): number;
   respondFor(notifyFd: number, idLo: number, idHi: number, errno: number): number;
   exitNow(code: number): never;
 }
@@ -300,12 +300,22 @@ export interface InterrupterOptions {
   busyState: number;
 }
 
-/** What the interrupter did: its filter's load errno (0: loaded or none), threads it sent SIGALRM. */
+/** One SIGALRM of the interrupter's: to the emulator of slot / the job thread of entry `index`. */
+export interface InterrupterEvent {
+  op: 'free_stuck_receiver' | 'interrupt_emulator' | 'interrupt_job';
+  index: number;
+  thread: number;
+  /** The program's thread whose call was cut short (0 for a stuck receiver). */
+  pid: number;
+  why: string;
+}
+
+/** What the interrupter did: its filter's load errno (0: loaded or none), its SIGALRMs. */
 export interface InterrupterReport {
   confineErrno: number;
-  emulators: number;
-  jobs: number;
-  receivers: number;
+  events: InterrupterEvent[];
+  /** SIGALRMs sent past the events kept between two drains. */
+  dropped: number;
 }
 
 function load(): Addon {
