@@ -19,7 +19,8 @@
         "addon/alone.cc",
         "addon/control.cc",
         "addon/privilege.cc",
-        "addon/offload.cc"
+        "addon/offload.cc",
+        "addon/interrupter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -41,6 +41,8 @@ static Napi::Value LeaveSandbox(const Napi::CallbackInfo& info) {
 }
 
 static void FreeState(Napi::Env, ThreadState* st) {
+  // No thread of this env outlives it (the monitor joins tsyd_int at exit; this is the backstop).
+  StopInterrupter(st);
   DropSandboxState(st);
   free(st->req);
   free(st->resp);
@@ -62,6 +64,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitControl(env, exports);
   InitPrivilege(env, exports);
   InitOffload(env, exports);
+  InitInterrupter(env, exports);
   InitNet(env, exports);
   InitAlone(env, exports);
   InitUnixBind(env, exports);

@@ -184,6 +184,7 @@ struct ThreadState {
   bool inline_blocking = false;      // test only: calls that may block stay on this thread
   bool slow_job_pickup = false;      // test only: an idle job thread takes a job handed to it late
   std::shared_ptr<struct JobQueue> job_queue;  // offload.cc: this emulator's idle job threads
+  struct Interrupter* interrupter = nullptr;   // interrupter.cc: the monitor's tsyd_int, until joined
   std::string control;               // net.cc: tsyd's copy of sendmsg's control data (SCM_RIGHTS: its fds)
   std::vector<int> control_fds;      // net.cc: tsyd's copies of the fds SCM_RIGHTS names, until sent
   bool have_control = false;         // net.cc: readControl() built `control` for the current msghdr
@@ -233,6 +234,7 @@ void InitNet(Napi::Env env, Napi::Object exports);
 void InitControl(Napi::Env env, Napi::Object exports);
 void InitPrivilege(Napi::Env env, Napi::Object exports);
 void InitOffload(Napi::Env env, Napi::Object exports);
+void InitInterrupter(Napi::Env env, Napi::Object exports);
 void InitAlone(Napi::Env env, Napi::Object exports);
 void InitUnixBind(Napi::Env env, Napi::Object exports);
 
@@ -254,6 +256,9 @@ int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes = 0);
 // Idle job threads of this emulator exit (closing: for good, the emulator ends; else only those
 // created before now: the emulator has just confined itself).
 void RetireIdleJobThreads(ThreadState* st, bool closing);
+
+// interrupter.cc: ends and joins this env's interrupter thread (tsyd_int), if one runs.
+void StopInterrupter(ThreadState* st);
 // Marks the part of a job that may block (the interrupter may send SIGALRM only then).
 void JobBlocking(Job& job, bool on);
 // Answers the job's request: r ≥ 0 the value, < 0 -errno. 0 or -errno (ENOENT: caller gone).

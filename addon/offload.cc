@@ -43,7 +43,7 @@ static constexpr int kErestartsys = 512;
 int RestartAnswer(const int32_t* asked, const int32_t* seq) {
   // SAFETY (fidelity): with no signal pending for the thread when the answer wakes it, the
   // kernel would hand 512 to the program as an errno. The interrupter asks for a restart only
-  // when the thread's signal-pending flag is set (see interrupter.worker.ts), which nothing but
+  // when the thread's signal-pending flag is set (see interrupter.cc), which nothing but
   // the thread itself clears, and it is still waiting for this request. A request it did not ask
   // for (a stray SIGALRM, an older request's word) is answered EINTR.
   return __atomic_load_n(asked, __ATOMIC_SEQ_CST) == __atomic_load_n(seq, __ATOMIC_SEQ_CST) ? kErestartsys : EINTR;

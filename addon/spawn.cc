@@ -159,7 +159,7 @@ struct ChildArgs {
   // WAIT_KILLABLE_RECV (Linux 5.19): once tsyd has received a request, only a fatal signal
   // interrupts the program's wait, so an emulated call is never half done and then restarted;
   // another signal wakes the wait once and leaves it killable (D), which the interrupter sees: it
-  // cuts a blocking call short and answers -ERESTARTSYS (interrupter.worker.ts).
+  // cuts a blocking call short and answers -ERESTARTSYS (interrupter.cc).
   int listener = static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                                           SECCOMP_FILTER_FLAG_NEW_LISTENER | kWaitKillableRecv, &a.prog));
   if (listener < 0 && errno == EINVAL)

@@ -1,10 +1,10 @@
 // The monitor thread (tsyd_mon): runs the monitor machine with the real actors, once per
 // sandbox it serves (the first comes as workerData, the next ones as 'monitor.serve' messages:
 // a warm supervisor, src/supervisor/supervisor.ts). It owns the emulator threads, so they are
-// created by it and share its private fs (cwd, umask); they and the interrupter outlive the
+// created by it and share its private fs (cwd, umask); the emulator threads outlive the
 // sandbox they served and serve the next one.
 import { readFileSync } from 'node:fs';
-import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { fromPromise, createActor, toPromise } from 'xstate';
 import type { Piscina } from 'piscina';
 import type { TsydLogger } from '../log.js';
@@ -14,8 +14,8 @@ import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
 import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.js';
-import type { InterrupterConfig, MonitorConfig } from '../shared/thread-config.js';
-import { EmuState } from '../shared/emulator-states.js';
+import type { MonitorConfig } from '../shared/thread-config.js';
+import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
 import { mark } from '../shared/timeline.js';
 
@@ -56,13 +56,8 @@ let fsPrivate = false;
 let monitorConfined = false;
 let confinedWith: Uint8Array | undefined;
 let threads: Piscina | undefined;
-let interrupter: Worker | undefined;
-/** Settles when the interrupter thread has ended (known from its start: it may end before the pool). */
-let interrupterEnded: Promise<unknown> = Promise.resolve();
-/** Settles when the interrupter has finished serving the current sandbox (or has ended). */
-let interrupterIdle: Promise<unknown> = Promise.resolve();
-/** The interrupter's handshake pipe (read end, write end), until the handshake is read. */
-let handshake: [number, number] = [-1, -1];
+/** The read end of the interrupter's handshake pipe, until the handshake is read. */
+let handshakeFd = -1;
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   return a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
@@ -72,12 +67,10 @@ function errnoOf(err: unknown): number | undefined {
   return (err as { errno?: number }).errno;
 }
 
-/** Ends what lives across sandboxes: the idle emulator threads, the interrupter. */
+/** Ends what lives across sandboxes: the idle emulator threads (tsyd_int ends with each sandbox). */
 async function closeThreads(): Promise<void> {
   await threads?.destroy();
   threads = undefined;
-  interrupter?.postMessage({ type: 'interrupter.close' });
-  await interrupterEnded;
 }
 
 /** The sandbox being served (or the last one served, while idle). */
@@ -122,12 +115,13 @@ function take(data: MonitorConfig): void {
  * +4 µs per CONTINUE answer). A call that really blocks is still blocking 2 ms later.
  */
 async function waitForWork(ms: number): Promise<void> {
-  const { wd } = cur;
+  const { wd, log } = cur;
   const seen = Atomics.load(wd.ctl, Ctl.wake);
   if (wd.shouldExit) return;
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 1);
   const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
   const how = r.async ? await r.value : r.value;
+  logInterrupterEvents(log);
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
   if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
 }
@@ -174,37 +168,24 @@ const machine = monitorMachine.provide({
     spawnInterrupter: fromPromise(async () => {
       const { data, log } = cur;
       const [rd, wr] = native.pipe2();
-      const idata: InterrupterConfig = {
-        notifyFd: data.notifyFd,
-        shared: data.shared,
-        maxEmulators: data.maxEmulators,
-        handshakeFd: wr,
-        log: data.log,
-        confinement: data.interrupterFilter,
-        cycleMs: 10,
-        busyState: EmuState.busy,
-      };
-      let current = interrupter;
-      if (current === undefined) {
-        // The CommonJS bundle (scripts/bundle-workers.mjs): one file to read, not dozens of modules.
-        // SAFETY: `new Worker` creates the thread before it returns, so the interrupter never
-        // inherits the filter this thread loads next (confinement.loading, lock:on): it loads its own.
-        const started = new Worker(new URL('../actors/interrupter.worker.cjs', import.meta.url), { workerData: idata, name: 'tsyd_int' });
-        started.on('error', (err) => log.alert({ ctx: 'boot', op: 'interrupter_failed', err: String(err) }, 'interrupter failed'));
-        interrupterEnded = new Promise((r) => started.once('exit', r));
-        started.once('exit', () => (interrupter = undefined));
-        interrupter = current = started;
-      } else {
-        // Warm: the interrupter of the previous sandbox serves this one (same handshake).
-        current.postMessage({ type: 'interrupter.serve', config: idata });
+      // SAFETY: the thread is created before this thread loads its own filter (confinement.loading,
+      // lock:on), so the interrupter inherits none: it loads its own before its handshake. A warm
+      // monitor confined for an earlier sandbox passes its filter on; the interrupter's own stacks
+      // on it (each denies only calls it never makes). A native thread per sandbox: it starts in
+      // microseconds, and reads only the words of the sandbox it was started for.
+      try {
+        startInterrupter(cur.wd, data.notifyFd, wr, data.interrupterFilter, data.fault);
+      } catch (err) {
+        native.close(rd);
+        native.close(wr);
+        log.alert({ ctx: 'boot', op: 'interrupter_failed', err: errnoOf(err), msg: `failed to start the interrupter: ${String(err)}` });
+        throw err;
       }
-      // It tells when it has left this sandbox's loop ('interrupter.idle'), or it ends.
-      interrupterIdle = Promise.race([interrupterEnded, new Promise((r) => current.once('message', r))]);
-      handshake = [rd, wr];
+      handshakeFd = rd;
     }),
     interrupterHandshake: fromPromise(async () => {
-      const { log } = cur;
-      const [rd, wr] = handshake;
+      const { data, log, wd } = cur;
+      const rd = handshakeFd;
       // The handshake: byte 42; EOF or any other byte is an error.
       try {
         for (const deadline = Date.now() + HANDSHAKE_TIMEOUT_MS; ; ) {
@@ -214,13 +195,13 @@ const machine = monitorMachine.provide({
           await new Promise((res) => setTimeout(res, 2));
         }
         const b = native.readByte(rd);
-        if (b !== 42) throw new Error(b === -1 ? 'interrupter died before its handshake' : `bad interrupter handshake byte ${b}`);
+        if (b !== 42) throw new Error(b === -1 ? `interrupter died before its handshake${interrupterFailure()}` : `bad interrupter handshake byte ${b}`);
       } finally {
         native.close(rd);
-        native.close(wr);
       }
       mark('interrupter.handshake');
-      log.info({ ctx: 'boot', op: 'start_interrupter_thread' }, 'interrupter is up (handshake 42)');
+      const confined = data.interrupterFilter !== undefined;
+      log.info({ ctx: 'boot', op: 'start_interrupter_thread', tid: Atomics.load(wd.ctl, Ctl.interrupterTid), confined }, 'interrupter is up (handshake 42)');
     }),
     prepareConfinement: fromPromise(async () => {
       const { data, log, wd, pool } = cur;
@@ -266,8 +247,8 @@ const machine = monitorMachine.provide({
         await pool.settled();
       }
       mark('pool.destroyed');
-      // The interrupter has left this sandbox's loop (or has ended).
-      await interrupterIdle;
+      stopInterrupter(log);
+      log.debug({ ctx: 'boot', op: 'exit_interrupter_thread' }, 'interrupter joined');
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
     closeThreads: fromPromise(closeThreads),

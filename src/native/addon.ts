@@ -278,8 +278,51 @@ export interface Addon {
   /** The byte, -1 at EOF, or -1000-errno. */
   readByte(fd: number): number;
   idValidFor(notifyFd: number, idLo: number, idHi: number): boolean;
+  /** Creates the interrupter thread tsyd_int (addon/interrupter.cc), one per thread that asks. */
+  startInterrupter(options: InterrupterOptions): void;
+  /** What the interrupter did since the last call, or undefined when none runs. */
+  interrupterEvents(): InterrupterReport | undefined;
+  /** Ends and joins the interrupter thread: its last events, or undefined when none runs. */
+  stopInterrupter(): InterrupterReport | undefined;
   respondFor(notifyFd: number, idLo: number, idHi: number, errno: number): number;
   exitNow(code: number): never;
+}
+
+/** The interrupter thread's words and duties (word indexes in `words`, the whole shared buffer). */
+export interface InterrupterOptions {
+  words: Int32Array;
+  shouldExitWord: number;
+  tidWord: number;
+  slotsAt: number;
+  maxEmulators: number;
+  jobsAt: number;
+  maxJobs: number;
+  notifyFd: number;
+  /** Written 42 once the thread is confined, then closed (the thread owns it once started). */
+  handshakeFd: number;
+  /** Its own seccomp filter, loaded before the handshake; absent: unconfined (TSYD_SKIP_SCMP). */
+  filter?: Uint8Array;
+  cycleMs: number;
+  /** The emulator machine's code for `busy`. */
+  busyState: number;
+}
+
+/** One SIGALRM of the interrupter's: to the emulator of slot / the job thread of entry `index`. */
+export interface InterrupterEvent {
+  op: 'free_stuck_receiver' | 'interrupt_emulator' | 'interrupt_job';
+  index: number;
+  thread: number;
+  /** The program's thread whose call was cut short (0 for a stuck receiver). */
+  pid: number;
+  why: string;
+}
+
+/** What the interrupter did: its filter's load errno (0: loaded or none), its SIGALRMs. */
+export interface InterrupterReport {
+  confineErrno: number;
+  events: InterrupterEvent[];
+  /** SIGALRMs sent past the events kept between two drains. */
+  dropped: number;
 }
 
 function load(): Addon {

@@ -76,13 +76,3 @@ export interface EmulatorTask extends EmulatorShared {
   /** The precomputed confinement filter, loaded once the sandbox is locked; absent: skipped. */
   confinement?: Uint8Array;
 }
-
-/** The interrupter thread (tsyd_int). */
-export interface InterrupterConfig extends SupervisorConfig {
-  /** Where the start-up handshake byte (42) goes. */
-  handshakeFd: number;
-  confinement?: Uint8Array;
-  cycleMs: number;
-  /** The emulator machine's code for `busy` (given by the monitor: this thread loads no machine). */
-  busyState: number;
-}

@@ -150,7 +150,12 @@ export class WorkerData {
 
   /** The job table (addon/offload.cc writes it; the interrupter and the exit read it). */
   jobs(): Int32Array {
-    return new Int32Array(this.buffer, 4 * (Ctl.words + SLOT_WORDS * this.maxEmulators), JOB_WORDS * this.maxJobs);
+    return new Int32Array(this.buffer, 4 * this.jobsAt, JOB_WORDS * this.maxJobs);
+  }
+
+  /** Where the job table starts, in words of the buffer (after the slots). */
+  get jobsAt(): number {
+    return Ctl.words + SLOT_WORDS * this.maxEmulators;
   }
 
   releaseSlot(i: number): void {

@@ -38,7 +38,7 @@ test('SAFETY: a cache made for another version of the bundle (same length) is no
 });
 
 test('the build made a cache for the CLI and for every thread bundle, and the bundles load', () => {
-  for (const b of ['cli/cli', 'actors/emulator.task', 'actors/monitor.worker', 'actors/interrupter.worker']) {
+  for (const b of ['cli/cli', 'actors/emulator.task', 'actors/monitor.worker']) {
     const bundle = join(repoRoot, 'dist', 'src', `${b}.bundle.cjs`);
     assert.ok(existsSync(cacheFileOf(bundle)), `${b}: cache`);
     assert.match(readFileSync(join(repoRoot, 'dist', 'src', `${b}.cjs`), 'utf8'), /requireCached/, `${b}.cjs is the stub`);

@@ -86,6 +86,33 @@ test('lock:on: emulator, monitor and interrupter threads carry a seccomp filter,
   assert.is((await child.result).exitCode, 0);
 });
 
+/** The ids of this process's threads named `name` (/proc/self/task/TID/comm). */
+const threadsNamed = (name: string) => readdirSync('/proc/self/task').filter((t) => readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() === name).map(Number);
+const blockedSignals = (tid: number) => BigInt('0x' + /^SigBlk:\s*([0-9a-f]+)/m.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]);
+
+test('the interrupter is one native thread tsyd_int, confined (even under lock:off) with every signal blocked, joined at exit', async () => {
+  const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:off']);
+  const tids = threadsNamed('tsyd_int');
+  assert.equal(tids, [internals(child).supervisor.ctl[Ctl.interrupterTid]!], 'one tsyd_int, the one in the shared words');
+  assert.is(seccompMode(tids[0]!), 2, 'confined before its handshake');
+  // SAFETY: SIGALRM is for emulators and job threads, async signals for the main thread; KILL
+  // and STOP cannot be blocked, 32 and 33 are the C library's own.
+  const blocked = blockedSignals(tids[0]!);
+  for (let sig = 1; sig <= 64; sig++) if (![9, 19, 32, 33].includes(sig)) assert.ok((blocked >> BigInt(sig - 1)) & 1n, `signal ${sig} blocked`);
+  release();
+  assert.is((await child.result).exitCode, 0);
+  await until(() => threadsNamed('tsyd_int').length === 0, 'the interrupter joined');
+});
+
+test('an interrupter that cannot load its filter fails its handshake: exit 101', async () => {
+  const ok = await runTsyd(['run', '--log-level', 'info', '--', 'true']);
+  const up = ok.records.find((x) => x.op === 'start_interrupter_thread');
+  assert.ok(up && up.confined === true && (up.tid as number) > 0, `the monitor logs the interrupter up and confined: ${ok.stderr}`);
+  const r = await runTsyd(['run', '--', 'true'], { env: { TSYD_FAULT: 'fail-interrupter-confine' } });
+  assert.is(r.code, 101, r.stderr);
+  assert.match(r.stderr, /interrupter died before its handshake: its seccomp filter failed to load \(errno 22\)/);
+});
+
 test('lock:off: no supervisor thread is confined', async () => {
   const { child, release } = await holdOpen(['sandbox/read:on', 'allow/read+/***', 'lock:off']);
   for (const tid of [internals(child).supervisor.ctl[Ctl.monitorTid]!, ...emulatorTids(child)]) assert.is(seccompMode(tid), 0);

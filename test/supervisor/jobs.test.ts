@@ -120,10 +120,11 @@ test('at the limit of blocked calls: EAGAIN and an alert, the program is not hun
   assert.ok(records.some((x) => x.op === 'blocking_capacity_exceeded' && x.level === 'alert' && x.max === 4), readFileSync(logFile, 'utf8'));
 });
 
-async function interrupted(restart: boolean) {
+async function interrupted(restart: boolean, logFd?: number) {
   const dir = tempTree('jobintr');
   const [fifo] = makeFifos(dir, 'f', 1);
-  const child = spawn(fixture('fifointr'), restart ? ['-r', fifo!] : [fifo!], { policy: POLICY, stdio: ['ignore', 'pipe', 'inherit'], logLevel: 'silent' });
+  const log = logFd === undefined ? { logLevel: 'silent' as const } : { logLevel: 'debug' as const, logFd };
+  const child = spawn(fixture('fifointr'), restart ? ['-r', fifo!] : [fifo!], { policy: POLICY, stdio: ['ignore', 'pipe', 'inherit'], ...log });
   const out = collect(child.stdout);
   await until(() => out.text().includes('ready'), 'ready');
   await until(() => blockedJobs(child) === 1, 'the open blocks on a job thread');
@@ -137,6 +138,17 @@ test('a signal whose handler has no SA_RESTART cuts the blocked open short: EINT
   assert.is(r.exitCode, 0);
   assert.match(out.text(), 'open errno=4');
   assert.match(out.text(), 'handled=1');
+});
+
+test('a SIGALRM of the interrupter to a job thread is logged by the monitor (interrupt_job, woken by a signal)', async () => {
+  const logFile = `${tempTree('jobintrlog')}/log`;
+  const logFd = openSync(logFile, 'w');
+  const { child } = await interrupted(false, logFd);
+  assert.is((await child.result).exitCode, 0);
+  closeSync(logFd);
+  const records = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const cut = records.find((x) => x.op === 'interrupt_job');
+  assert.ok(cut && cut.ctx === 'interrupt' && cut.why === 'woken by a signal' && (cut.thread as number) > 0, readFileSync(logFile, 'utf8').slice(-3000));
 });
 
 test('with SA_RESTART the blocked open goes on and completes when a writer comes', async () => {
