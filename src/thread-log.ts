@@ -37,7 +37,18 @@ function json(record: Fields): string {
 
 /** Writes all of `text` to `fd`, waiting out a full non-blocking pipe (as pino's sync destination). */
 function writeAll(fd: number, text: string): void {
-  let buf = Buffer.from(text);
+  // The string as it is, as pino's destination writes it: no Buffer (off-heap memory) per
+  // record, which a flood of denials made grow faster than V8 collected it. A Buffer only for
+  // the rest of a short write.
+  let written: number;
+  try {
+    written = writeSync(fd, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+    written = 0;
+  }
+  if (written === Buffer.byteLength(text)) return;
+  let buf = Buffer.from(text).subarray(written);
   for (;;) {
     let n: number;
     try {

@@ -31,10 +31,15 @@ const READ_ALL = [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }];
 const DENY_SECRET = () => [...READ_ALL, { rule: `deny/read+${dir}/secret` }];
 const quiet = { logLevel: 'silent' as const, emulators: 1, buffer: true, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
 
-/** The supervisor threads that served `child`: monitor, interrupter (their slot is freed at the end: emulators apart). */
-function threadIds(child: ReturnType<Supervisor['spawn']>): { monitor: number; interrupter: number } {
+/** The monitor thread that served `child` (the interrupter is a thread of each sandbox's own; emulators apart: their slot is freed at the end). */
+function threadIds(child: ReturnType<Supervisor['spawn']>): { monitor: number } {
   const wd = internals(child).supervisor;
-  return { monitor: Atomics.load(wd.ctl, Ctl.monitorTid), interrupter: Atomics.load(wd.ctl, Ctl.interrupterTid) };
+  return { monitor: Atomics.load(wd.ctl, Ctl.monitorTid) };
+}
+
+/** The interrupter thread that served `child`. */
+function interrupterOf(child: ReturnType<Supervisor['spawn']>): number {
+  return Atomics.load(internals(child).supervisor.ctl, Ctl.interrupterTid);
 }
 
 async function runCat(policy: object[], on = sup): Promise<{ r: SandboxResult; tids: ReturnType<typeof threadIds> }> {
@@ -51,7 +56,7 @@ async function emulatorOf(): Promise<{ emulator: number; monitor: number; interr
   const emulator = Atomics.load(slot, Slot.tid);
   child.stdin!.end();
   assert.is((await child.result).exitCode, 0);
-  return { emulator, ...threadIds(child) };
+  return { emulator, ...threadIds(child), interrupter: interrupterOf(child) };
 }
 
 test('the second sandbox is served by the same monitor and emulator threads; its own interrupter', async () => {
