@@ -23,7 +23,11 @@
         "addon/interrupter.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a worker ended (piscina.destroy at exit) while it
+      # runs addon code, even Init, gets napi_pending_exception from every call; without it
+      # node-addon-api turns the throw that follows into a fatal error: SIGABRT of all of tsyd
+      # (seen in CI: an emulator ended while it loaded the addon).
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti"]
     }
