@@ -65,12 +65,15 @@ function holdDirs(ctx: EmulatorContext): number {
 
 /**
  * Hidden subdirectories counted per directory state ("dev:ino:nlink:mtime:ctime": a subdirectory
- * made or removed changes nlink and mtime) and path, for one policy version; per emulator,
- * bounded. Accepted: a subdirectory renamed between a visible and a hidden name (by a process
+ * made or removed changes nlink and mtime) and path, for one policy (object and version); per
+ * emulator, bounded. SAFETY: the policy object is part of the key, not only its version: a warm
+ * emulator serves sandbox after sandbox, each with a policy of its own whose version starts
+ * alike — keyed by version alone, one sandbox's counts (what its policy hides) reached the next. Accepted: a subdirectory renamed between a visible and a hidden name (by a process
  * outside the sandbox: the program cannot name hidden paths) within one timestamp tick of the
  * listing leaves the count off by one until the directory changes again.
  */
 const hiddenSubdirs = new Map<string, number>();
+let hiddenPolicy: object | undefined;
 let hiddenVersion = -1;
 
 /**
@@ -83,8 +86,9 @@ function finishDirectory(ctx: EmulatorContext, dir: string, r: number): void {
   if (r !== FS_PENDING) return;
   let hidden = 0;
   if (!ctx.req.magic && ctx.policy.mayDenyChildren('stat', dir)) {
-    if (hiddenVersion !== ctx.policy.version || hiddenSubdirs.size >= 1024) {
+    if (hiddenPolicy !== ctx.policy || hiddenVersion !== ctx.policy.version || hiddenSubdirs.size >= 1024) {
       hiddenSubdirs.clear();
+      hiddenPolicy = ctx.policy;
       hiddenVersion = ctx.policy.version;
     }
     // The names are decided by path: the same directory elsewhere (a bind mount) is another key.

@@ -3,7 +3,7 @@
 // policy, not the rules its program added, not its fds; confined threads, concurrent sandboxes,
 // a crashed emulator, and a host process that ends while the supervisor is idle.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { internals } from '../../src/supervisor/internals.js';
 import { Ctl } from '../../src/shared/worker-data.js';
 import { Slot } from '../../src/shared/slot.js';
 import { until } from './helpers.js';
+import { fixture } from '../helpers/fixtures.js';
 
 let dir: string;
 let sup: Supervisor;
@@ -85,6 +86,40 @@ test("a denial of one sandbox's policy does not deny in the next, and the other 
   assert.is(deniedAgain.r.exitCode, 1);
   assert.is(deniedAgain.r.violationCount, 1);
   assert.equal(deniedAgain.tids, denied.tids, 'all three on the same threads');
+});
+
+test("a directory's link count is decided by each sandbox's own policy (the hidden-subdirectory count of one sandbox never answers the next)", async () => {
+  const d = join(dir, 'links');
+  mkdirSync(join(d, 'visible'), { recursive: true });
+  mkdirSync(join(d, 'hidden'), { recursive: true });
+  const base = [{ profile: 'none' }, { rule: 'sandbox/stat:on' }, { rule: 'allow/stat+/***' }];
+  const hides = [...base, { rule: `deny/stat+${d}/hidden/***` }];
+  const showsAll = [...base, { rule: `deny/stat+${d}/nothing-here` }];
+  const nlink = async (policy: object[]) => {
+    const r = await sup.run(fixture('nlink'), [d], { ...quiet, policy: policy as never });
+    assert.is(r.exitCode, 0, r.stderr as string);
+    return (r.stdout as string).trim();
+  };
+  // Found by an attack: the count was cached per policy version, alike in every sandbox.
+  assert.is(await nlink(showsAll), '4', 'nothing hidden: 2 + 2 subdirectories');
+  assert.is(await nlink(hides), '3', 'D/hidden hidden on the same warm threads');
+  assert.is(await nlink(showsAll), '4', 'the next sandbox hides nothing again');
+});
+
+test("a concurrent sandbox cannot signal another sandbox's reaper, neither by pid nor by its process group", async () => {
+  const b = sup.spawn('sleep', ['30'], { ...quiet, policy: READ_ALL });
+  const reaper = internals(b).reaperPid;
+  try {
+    // Found by an attack: kill(-pgid) of B's reaper (alone in its group) went through; B's
+    // program died of it and what it had started ran on unwatched.
+    const a = await sup.run('sh', ['-c', `kill -9 ${reaper}; echo direct=$?; kill -9 -${reaper}; echo group=$?`], { ...quiet, policy: READ_ALL });
+    assert.equal((a.stdout as string).split('\n').filter(Boolean), ['direct=1', 'group=1'], a.stderr as string);
+    assert.ok(b.running, 'B still runs');
+    assert.ok(existsSync(`/proc/${reaper}`), "B's reaper still runs");
+  } finally {
+    b.kill('SIGKILL');
+    await b.result;
+  }
 });
 
 test('a rule the program added through /dev/tsyd is gone in the next sandbox', async () => {
