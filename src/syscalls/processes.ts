@@ -87,6 +87,16 @@ function isAnotherSupervisor(ctx: EmulatorContext, pid: number): boolean {
 const { ESRCH } = os.errno;
 
 /**
+ * A process group of tsyd: its own or this sandbox's reaper's, or one led by another sandbox's
+ * tsyd or reaper. SAFETY: a reaper leads a group of its own; killing that group (kill -9 -REAPER)
+ * from a concurrent sandbox of the same host killed the other sandbox's reaper and left its
+ * processes running unwatched (found by an attack on concurrent library sandboxes).
+ */
+function isSupervisorGroupAnywhere(ctx: EmulatorContext, pgid: number): boolean {
+  return ctx.isSupervisorGroup(pgid) || (pgid > 0 && isAnotherSupervisor(ctx, pgid));
+}
+
+/**
  * Answers a call aimed at pid `pid` (> 0) that must not go on: refused when it is tsyd's (EPERM,
  * a record), ESRCH when no such process or thread exists (see SAFETY above). True when answered.
  */
@@ -112,7 +122,7 @@ function stopsAt(ctx: EmulatorContext, sys: string, pid: number, what = `pid ${p
 /** Answers a signal-style owner (pid > 0, -pgrp < 0) that must not be set; true when answered. */
 function ownerStops(ctx: EmulatorContext, sys: string, owner: number): boolean {
   if (owner > 0) return stopsAt(ctx, sys, owner, `SIGIO to pid ${owner}`);
-  if (owner < 0 && ctx.isSupervisorGroup(-owner)) {
+  if (owner < 0 && isSupervisorGroupAnywhere(ctx, -owner)) {
     ctx.refuseAct(sys, `SIGIO to process group ${-owner}`);
     return true;
   }
@@ -138,7 +148,7 @@ function kill(ctx: EmulatorContext): void {
   const pid = ctx.req.int(KILL.pid);
   if (probe(ctx, KILL.sig)) return cont(ctx);
   if (pid === -1) return ctx.refuseAct('kill', 'every process (kill -1)');
-  if (pid < -1 && ctx.isSupervisorGroup(-pid)) return ctx.refuseAct('kill', `process group ${-pid}`);
+  if (pid < -1 && isSupervisorGroupAnywhere(ctx, -pid)) return ctx.refuseAct('kill', `process group ${-pid}`);
   if (pid > 0 && stopsAt(ctx, 'kill', pid)) return;
   cont(ctx);
 }
@@ -165,7 +175,7 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
     if (ctx.isSupervisor(target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target}`);
     if (isAnotherSupervisor(ctx, target)) return ctx.refuseAct('pidfd_send_signal', `pid ${target} (another sandbox's tsyd)`);
     const group = flags & PIDFD_SIGNAL_PROCESS_GROUP ? groupOf(target) : undefined;
-    if (group !== undefined && ctx.isSupervisorGroup(group)) return ctx.refuseAct('pidfd_send_signal', `process group ${group}`);
+    if (group !== undefined && isSupervisorGroupAnywhere(ctx, group)) return ctx.refuseAct('pidfd_send_signal', `process group ${group}`);
   }
   ctx.req.pidfdSignalTaken(ctx.req.int(a.sig), a.info, flags >>> 0);
 }
@@ -173,7 +183,7 @@ function pidfdSendSignal(ctx: EmulatorContext): void {
 function setpgid(ctx: EmulatorContext): void {
   const pgid = ctx.req.int(SETPGID.pgid);
   // SAFETY: in tsyd's group, kill(0, sig) and the terminal's signals would reach tsyd.
-  if (ctx.isSupervisorGroup(pgid)) return ctx.refuseAct('setpgid', `process group ${pgid}`);
+  if (isSupervisorGroupAnywhere(ctx, pgid)) return ctx.refuseAct('setpgid', `process group ${pgid}`);
   cont(ctx);
 }
 
@@ -210,7 +220,7 @@ function priorityOf(sys: string, kinds: { process: number; group: number; user: 
     const who = ctx.req.int(PRIORITY.who);
     if (which === kinds.user) return ctx.refuseAct(sys, 'every process of a user (tsyd is one)');
     if (which === kinds.process && who > 0 && stopsAt(ctx, sys, who)) return;
-    if (which === kinds.group && ctx.isSupervisorGroup(who)) return ctx.refuseAct(sys, `process group ${who}`);
+    if (which === kinds.group && isSupervisorGroupAnywhere(ctx, who)) return ctx.refuseAct(sys, `process group ${who}`);
     cont(ctx);
   };
 }
