@@ -1,9 +1,9 @@
 // Loads a CommonJS bundle of tsyd (scripts/bundle-workers.mjs) with the V8 code cache made for
-// it at build time: the CLI and each supervisor thread (monitor, interrupter, every emulator
+// it at build time: the CLI and each supervisor thread (monitor, every emulator
 // isolate) then skip most of the parsing and compiling of their bundle at start-up.
 // CommonJS itself (code-cache.cts → .cjs) so that the stubs that Node, Worker and piscina load
 // synchronously can require it.
-import { readFileSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import vm from 'node:vm';
@@ -16,15 +16,34 @@ export function cacheFileOf(bundle: string): string {
   return `${bundle}.v8cache`;
 }
 
-/** The cache file's contents for `bundle` as it is on disk, made by V8 without running it. */
+/**
+ * The cache file's contents for `bundle` as it is on disk, made by V8 without running it.
+ * SAFETY: the identity is that of the text compiled (read and stat'ed on one fd), and a bundle
+ * written while it was read is refused: a cache named after a newer file than the code it holds
+ * would run that old code (seen with a second build writing the bundle at the same time).
+ */
 export function makeCache(bundle: string): Buffer {
-  const script = new vm.Script(Module.wrap(readFileSync(bundle, 'utf8')), { filename: bundle });
-  return Buffer.concat([identity(bundle), script.createCachedData()]);
+  const { source, id } = readWithIdentity(bundle);
+  const script = new vm.Script(Module.wrap(source), { filename: bundle });
+  const data = script.createCachedData();
+  if (!readWithIdentity(bundle).id.equals(id)) throw new Error(`${bundle} changed while its code cache was made: build again`);
+  return Buffer.concat([id, data]);
+}
+
+/** The file's text and its identity, both from one open file (no rename or rewrite between them). */
+function readWithIdentity(file: string): { source: string; id: Buffer } {
+  const fd = openSync(file, 'r');
+  try {
+    const id = identity(fd);
+    return { source: readFileSync(fd, 'utf8'), id };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** What tells this version of the file from any other: inode, size, modification time (ns). */
-function identity(file: string): Buffer {
-  const st = statSync(file, { bigint: true });
+function identity(fd: number): Buffer {
+  const st = fstatSync(fd, { bigint: true });
   const out = Buffer.alloc(HEADER_BYTES);
   out.writeBigUInt64LE(st.ino, 0);
   out.writeBigUInt64LE(st.size, 8);
@@ -42,11 +61,11 @@ function identity(file: string): Buffer {
  * it would have saved.
  */
 export function requireCached(bundle: string): unknown {
-  const source = readFileSync(bundle, 'utf8');
+  const { source, id } = readWithIdentity(bundle);
   let cachedData: Buffer | undefined;
   try {
     const file = readFileSync(cacheFileOf(bundle));
-    if (file.length > HEADER_BYTES && file.subarray(0, HEADER_BYTES).equals(identity(bundle))) cachedData = file.subarray(HEADER_BYTES);
+    if (file.length > HEADER_BYTES && file.subarray(0, HEADER_BYTES).equals(id)) cachedData = file.subarray(HEADER_BYTES);
   } catch {
     // no cache (not built by the build script): compile as usual
   }
