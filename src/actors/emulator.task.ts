@@ -7,7 +7,7 @@ import type { TsydLogger } from '../log.js';
 import { createThreadLogger } from '../thread-log.js';
 import { reportThreadMemory } from '../shared/thread-memory.js';
 import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv } from '../native/addon.js';
-import { fromBytes, toBytes } from '../sandbox/bytes.js';
+import { fromBytes, sameBytes, toBytes } from '../sandbox/bytes.js';
 import { Policy } from '../sandbox/policy.js';
 import type { Access, EmulatorContext } from '../syscalls/context.js';
 import type { EmulatorTask } from '../shared/thread-config.js';
@@ -70,10 +70,6 @@ function loggerFor(config: EmulatorTask['log']): TsydLogger {
   const key = JSON.stringify(config);
   if (logs?.key !== key) logs = { key, log: createThreadLogger(config).child({ module: 'emulator' }) };
   return logs.log;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array | undefined): boolean {
-  return b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

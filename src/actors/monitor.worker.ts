@@ -13,6 +13,7 @@ import { reportThreadMemory } from '../shared/thread-memory.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
 import { native } from '../native/addon.js';
+import { sameBytes } from '../sandbox/bytes.js';
 import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.js';
 import type { MonitorConfig } from '../shared/thread-config.js';
 import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
@@ -52,16 +53,11 @@ native.threadSignalMask(0, ASYNC_SIGNALS);
 // What lives as long as this thread (across sandboxes).
 /** The fs is private (unshared once: a second unshare would only copy it again). */
 let fsPrivate = false;
-/** This thread loaded the emulator filter (it never comes off). */
-let monitorConfined = false;
+/** The emulator filter this thread loaded (it never comes off); undefined: not confined. */
 let confinedWith: Uint8Array | undefined;
 let threads: Piscina | undefined;
 /** The read end of the interrupter's handshake pipe, until the handshake is read. */
 let handshakeFd = -1;
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
-}
 
 function errnoOf(err: unknown): number | undefined {
   return (err as { errno?: number }).errno;
@@ -214,7 +210,7 @@ const machine = monitorMachine.provide({
       // sandbox serves only sandboxes with this same filter (the engine key,
       // src/supervisor/supervisor.ts): loading it again would only stack a copy; a different
       // filter is refused (fail closed: 101).
-      if (monitorConfined) {
+      if (confinedWith !== undefined) {
         if (!sameBytes(confinedWith, data.emulatorFilter)) throw new Error('a confined monitor cannot serve a sandbox with another filter');
         post({ type: 'monitor.confined', tid });
         return;
@@ -227,7 +223,6 @@ const machine = monitorMachine.provide({
         log.alert({ ctx: 'boot', op: 'confine_monitor_thread', err: errnoOf(err), msg: `failed to confine: ${String(err)}` });
         throw err;
       }
-      monitorConfined = true;
       confinedWith = data.emulatorFilter;
       log.info({ ctx: 'confine', op: 'confine_monitor_thread', tid }, 'monitor thread confined');
       post({ type: 'monitor.confined', tid });

@@ -13,3 +13,8 @@ export function toBytes(utf8: string): string {
 export function fromBytes(latin1: string): string {
   return ASCII.test(latin1) ? latin1 : Buffer.from(latin1, 'latin1').toString('utf8');
 }
+
+/** Whether two byte strings (e.g. two seccomp filters) are both present and the same bytes. */
+export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+}
