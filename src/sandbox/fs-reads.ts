@@ -2,7 +2,7 @@
 // the symlinks on the way, the -P files), made through here so that a build can be recorded
 // and its reads replayed later: the policy cache (policy-cache.ts) reuses a built policy only
 // while every read gives what it gave then. Outside a recording these are the plain calls.
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 
 /** One read and what it saw (a fingerprint: equal fingerprints, equal answers for the build). */
 export interface FsRead {
@@ -86,7 +86,9 @@ export function recordReads<T>(build: () => T): { value: T; reads: FsRead[] } {
 const replay: Record<FsRead['op'], (path: string) => string> = {
   realpath: (p) => realpathSync(p),
   readdir: (p) => readdirSync(p).join('\0'),
-  readFile: (p) => readFileSync(p).toString('latin1'),
+  // SAFETY (liveness): a -P file may be a FIFO or a device (/dev/stdin): reading it again would
+  // block or take what is not ours; anything but a regular file never compares equal.
+  readFile: (p) => (statSync(p).isFile() ? readFileSync(p).toString('latin1') : 'error:not a regular file'),
   lstat: (p) => statPrint(lstatQuiet(p)),
   readlink: (p) => readlinkSync(p),
   exists: (p) => String(existsSync(p)),

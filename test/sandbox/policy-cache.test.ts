@@ -3,6 +3,7 @@
 // edited -P file, a failed build — each builds anew. (Fails with a cache that ignores the reads.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { buildPolicy, profileContext } from '../../src/sandbox/build.js';
 import { PolicyCache } from '../../src/sandbox/policy-cache.js';
@@ -73,6 +74,20 @@ test('reads replayed: a new name in a listed home, an edited file, a moved link 
   unlinkSync(`${home}/.ssh`);
   symlinkSync(`${home}/dotfiles`, `${home}/.ssh`);
   assert.not.ok(sameReads(reads), 'the ~/.ssh link points elsewhere');
+});
+
+test('a -P file that is a FIFO is never read again to compare (it would block): the cache misses', () => {
+  const d = tempTree('pcache-fifo');
+  const fifo = `${d}/rules`;
+  execFileSync('mkfifo', [fifo]);
+  // A writer for the build's one read; none for a second.
+  const writer = spawn('sh', ['-c', `printf 'sandbox/read:on\\n' > ${fifo}`]);
+  const { reads } = recordReads(() => buildPolicy([{ profile: 'none' }, { file: fifo }]));
+  writer.kill();
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    const { sameReads } = await import(${JSON.stringify(new URL('../../src/sandbox/fs-reads.js', import.meta.url).href)});
+    process.stdout.write(String(sameReads(${JSON.stringify(reads)})));`], { encoding: 'utf8', timeout: 10_000 });
+  assert.is(child.stdout.trim(), 'false', `${child.signal ?? ''} ${child.stderr}`);
 });
 
 test.run();
