@@ -207,6 +207,7 @@ export class SandboxedProcess extends EventEmitter {
       }),
       waitProgram: fromPromise(async () => programStatus(await toPromise(running!.sandbox))),
       stopSupervisor: fromPromise<SupervisorStop>(async () => {
+        mark('supervisor.stopping');
         const monitor = running?.monitor;
         const clean = monitor ? await monitor.stop() : true;
         if (monitor) await supervisor.release(monitor, clean);

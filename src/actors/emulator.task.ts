@@ -8,7 +8,7 @@ import { createThreadLogger } from '../thread-log.js';
 import { reportThreadMemory } from '../shared/thread-memory.js';
 import { Answer, MAX_WAITING_KIB, native, PATH_BUF_SIZE, Recv } from '../native/addon.js';
 import { fromBytes, sameBytes, toBytes } from '../sandbox/bytes.js';
-import { Policy } from '../sandbox/policy.js';
+import { Policy, type PolicyData } from '../sandbox/policy.js';
 import type { Access, EmulatorContext } from '../syscalls/context.js';
 import type { EmulatorTask } from '../shared/thread-config.js';
 import { formatIPv6 } from '../sandbox/address.js';
@@ -58,11 +58,11 @@ let lockedPolicy: { key: string; policy: Policy } | undefined;
  * locked (lock:on, lock:exec), the program's control route is closed, no runtime rule is ever
  * added to it; a lock:off policy is compiled anew for each sandbox (its rules change it).
  */
-function policyFor(data: EmulatorTask['policy']): Policy {
-  if (data.lock === 'off') return Policy.fromJSON(data);
-  const key = JSON.stringify(data);
-  if (lockedPolicy?.key !== key) lockedPolicy = { key, policy: Policy.fromJSON(data) };
-  return lockedPolicy.policy;
+function policyFor(text: EmulatorTask['policy']): Policy {
+  if (lockedPolicy?.key === text) return lockedPolicy.policy;
+  const policy = Policy.fromJSON(JSON.parse(text) as PolicyData);
+  if (policy.lock !== 'off') lockedPolicy = { key: text, policy };
+  return policy;
 }
 
 /** The task's logger; one per thread while the log settings stay the same. */

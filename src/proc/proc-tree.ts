@@ -17,6 +17,23 @@ export function procPids(): string[] {
   return readdirSync('/proc').filter((name) => name.charCodeAt(0) >= 48 && name.charCodeAt(0) <= 57);
 }
 
+/**
+ * True only when `pid` has no child now: none of its threads lists one in
+ * /proc/PID/task/TID/children (a descendant of it is a child's, so it has none either). False
+ * when it has one, or when that cannot be read (a kernel without CONFIG_PROC_CHILDREN, the
+ * process gone): the caller then looks at every process. SAFETY: a child, a zombie, an orphan
+ * handed to it (a subreaper: moved onto its list before the orphan's parent can be reaped) is
+ * on the list; with none, it has no descendant at all.
+ */
+export function hasNoChild(pid: number): boolean {
+  try {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    return tasks.length > 0 && tasks.every((tid) => readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').trim() === '');
+  } catch {
+    return false;
+  }
+}
+
 /** A process's parent pid; undefined once it is gone. */
 export function parentPid(pid: number | string): number | undefined {
   const f = statFields(pid);

@@ -1,8 +1,8 @@
 // Policy inputs (rules, files, profiles) in command-line order → one Policy.
-import { existsSync, realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { CAPABILITIES, type Capability } from './capabilities.js';
+import { exists, realpath } from './fs-reads.js';
 import { linksOnTheWay } from './symlink-walk.js';
 import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
@@ -87,7 +87,7 @@ export function inputFiles(inputs: PolicyInput[]): string[] {
 
 function canonical(path: string): string {
   try {
-    return realpathSync(path);
+    return realpath(path);
   } catch {
     return path;
   }
@@ -119,7 +119,7 @@ export function profileContext(opts: { cwd?: string; env?: NodeJS.ProcessEnv; pr
   // gpg's (the old `$GPG_AGENT_INFO` = socket:pid:1).
   const agents = [env.SSH_AUTH_SOCK, env.TMUX?.split(',')[0], env.GPG_AGENT_INFO?.split(':')[0]]
     .filter((p): p is string => p !== undefined && p.startsWith('/') && p !== '/')
-    .flatMap((p) => [canonicalSocket(p), ...(existsSync(p) ? [canonical(p)] : [])]);
+    .flatMap((p) => [canonicalSocket(p), ...(exists(p) ? [canonical(p)] : [])]);
   if (agents.length > 0) ctx.agents = [...new Set(agents)];
   if (env.XDG_RUNTIME_DIR !== undefined && env.XDG_RUNTIME_DIR.startsWith('/')) ctx.runtime = canonical(env.XDG_RUNTIME_DIR);
   // Relative entries (`.`, '') name a different directory at every cd: left out.

@@ -1,9 +1,9 @@
 // syd-style rule lines → statements, and policy files → statement lists. Every error names
 // the rule, where it came from, what is wrong and the form that was expected.
-import { readFileSync } from 'node:fs';
 import { errnoName, errnoText, PolicyError } from '../errors.js';
 import { formatAddressRule, parseAddressPattern, type AddressRule } from './address.js';
 import { fromBytes, toBytes } from './bytes.js';
+import { readFile } from './fs-reads.js';
 import { CAPABILITIES, isCapability, isNetCapability, type Capability } from './capabilities.js';
 import { globMatcher, parseGlob, type GlobStep } from './glob.js';
 import { PatternError } from './pattern-error.js';
@@ -228,7 +228,7 @@ export function formatStatement(stmt: Statement): string {
 export function loadPolicyFile(file: string): Statement[] {
   let data: Buffer;
   try {
-    data = readFileSync(file);
+    data = readFile(file);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = typeof e.errno === 'number' ? `${errnoText(e.errno)} (${errnoName(e.errno)})` : String(e.message);

@@ -2,7 +2,8 @@
 // secrets (files and trees that hold credentials: denied for every capability, even under the
 // cwd), start-up files (code that runs later outside the sandbox: never written, created or
 // deleted) and agent sockets (they act for the user: never reached, replaced or removed).
-import { readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { readdir, readFile, realpath } from './fs-reads.js';
 import { globLiteral } from './glob-literal.js';
 import { globMatcher } from './glob.js';
 import { lstatOrUndefined, resolveLoose } from './symlink-walk.js';
@@ -301,7 +302,7 @@ interface HomeSet {
 
 function real(p: string): string | null {
   try {
-    return realpathSync(p);
+    return realpath(p);
   } catch {
     return null;
   }
@@ -345,7 +346,7 @@ function namesIn(dir: string): Set<string> {
 /** The names in `dir`; undefined when it cannot be listed. */
 function listing(dir: string): Set<string> | undefined {
   try {
-    return new Set(readdirSync(dir));
+    return new Set(readdir(dir));
   } catch {
     return undefined;
   }
@@ -364,7 +365,7 @@ function underHomes(set: HomeSet, entries: string[]): string[] {
 function homeNames(users: string[] | undefined): string[] {
   if (users !== undefined) return users;
   try {
-    return readdirSync('/home');
+    return readdir('/home');
   } catch {
     return [];
   }
@@ -397,7 +398,7 @@ const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx
 export function passwdHomes(file = '/etc/passwd'): string[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFile(file).toString('utf8');
   } catch {
     return [];
   }
@@ -455,7 +456,7 @@ function linkedGlobs(dirs: string[], entries: string[]): string[] {
       // One wildcard component: each existing name it matches, resolved on its own.
       let names: string[];
       try {
-        names = readdirSync(resolved);
+        names = readdir(resolved);
       } catch {
         continue;
       }

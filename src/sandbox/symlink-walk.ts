@@ -1,20 +1,13 @@
 // Where a path leads, and the symlinks on the way: `/bin/awk` on a merged-/usr Debian passes
 // /bin and /etc/alternatives/awk. Each link is a name the program passes (stat must let it see
 // it; replacing it points the path elsewhere).
-import { lstatSync, readlinkSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { lstatOrUndefined, readlink } from './fs-reads.js';
+
+export { lstatOrUndefined };
 
 /** Past this many links the kernel says ELOOP: the walk stops there too. */
 const MAX_LINKS = 40;
-
-/** The lstat of `path`; undefined when it cannot be had (missing or not). */
-export function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    // A missing name is the common case (a profile looks for ~170 names per home): no exception.
-    return lstatSync(path, { throwIfNoEntry: false });
-  } catch {
-    return undefined;
-  }
-}
 
 export interface SymlinkWalk {
   /**
@@ -47,7 +40,7 @@ export function walkSymlinks(path: string, lstat: (p: string) => Stats | undefin
         if (links.length === MAX_LINKS) return { target: null, links };
         let target: string;
         try {
-          target = readlinkSync(next);
+          target = readlink(next);
         } catch {
           return { target: null, links };
         }

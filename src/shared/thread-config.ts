@@ -4,7 +4,6 @@
 // buffers, no classes.
 import type { LogFormat, LogLevel } from '../log.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
-import type { PolicyData } from '../sandbox/policy.js';
 
 export interface LogConfig {
   level: LogLevel;
@@ -47,7 +46,12 @@ export interface EmulatorShared {
   notifyFd: number;
   wakeFd: number;
   reaperPid: number;
-  policy: PolicyData;
+  /**
+   * The policy's data (Policy.toJSON) as JSON text: a string crosses postMessage as one copy
+   * (the user profile's ~1800 rules as objects took 1.2 ms per clone, twice per emulator), and
+   * is its own key for the emulator's compiled copy.
+   */
+  policy: string;
   log: LogConfig;
   /** The DecisionRing on which denials (and, learning, every access) reach the sandbox's owner. */
   decisions: SharedArrayBuffer;

@@ -3,7 +3,7 @@
 // in the CLI and in the library alike. Once the program has ended, tsyd kills the whole tree
 // below the reaper, then releases the reaper, which kills and reaps what is left until nothing is.
 import { native } from '../native/addon.js';
-import { parentPid, procPids } from '../proc/proc-tree.js';
+import { hasNoChild, parentPid, procPids } from '../proc/proc-tree.js';
 
 interface Proc {
   ppid: number;
@@ -76,7 +76,8 @@ export async function killLeftovers(root: number, timeoutMs = 5000): Promise<{ k
   const killed = new Set<number>();
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const tree = descendants(root);
+    // Most programs leave nothing: one read of the reaper's children, not every process's stat.
+    const tree = hasNoChild(root) ? new Map<number, Proc>() : descendants(root);
     if (tree.size === 0) return { killed: killed.size, left: 0 };
     // Every round, every process: a recycled pid below the reaper is a new process.
     for (const pid of tree.keys()) if (killBelow(pid, root, tree)) killed.add(pid);

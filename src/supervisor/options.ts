@@ -8,8 +8,10 @@ import { defaultLogFormat, isLogFormat, isLogLevel, type LogFormat, type LogLeve
 import type { ExportMode } from '../machines/boot.machine.js';
 import { buildPolicy, profileContext, runsUnconfined, type PolicyInput } from '../sandbox/build.js';
 import { Policy } from '../sandbox/policy.js';
+import { PolicyCache } from '../sandbox/policy-cache.js';
 import type { Supervisor } from './supervisor.js';
 import { CAPABILITIES } from '../sandbox/rules.js';
+import type { Capability } from '../sandbox/capabilities.js';
 import { DEFAULT_MAX_JOBS } from '../shared/worker-data.js';
 import { enforcedCapabilities } from '../syscalls/index.js';
 import { resolveProgram } from './program-path.js';
@@ -155,6 +157,38 @@ function envExportMode(): ExportMode | undefined {
   return v;
 }
 
+/** The policies spawn() and run() built, kept for the next sandboxes of this process. */
+export const policyCache = new PolicyCache();
+
+/**
+ * The policy of `options.policy` (rules, files, profiles), from the cache when nothing its build
+ * read has changed. The key: what was asked and what the build reads outside the file system
+ * (src/sandbox/policy-cache.ts): both environments (the program's; ours for homedir() and
+ * tmpdir()), both working directories, the uid, the program's path. No key (a program not
+ * found: the build reports it, as before), no cache.
+ */
+function builtPolicy(file: string, options: SpawnOptions, enforced: ReadonlySet<Capability>): Policy {
+  const env = options.env ?? process.env;
+  let program: string | undefined;
+  try {
+    program = resolveProgram(file, env.PATH, options.cwd);
+  } catch {
+    program = undefined;
+  }
+  const context = () => profileContext({ cwd: options.cwd, env: options.env, program: program ?? resolveProgram(file, env.PATH, options.cwd) });
+  const build = () => buildPolicy((options.policy as PolicyInput[] | undefined) ?? [], context, enforced);
+  return policyCache.get(program === undefined ? undefined : policyKey(options, program, enforced), build);
+}
+
+function policyKey(options: SpawnOptions, program: string, enforced: ReadonlySet<Capability>): string | undefined {
+  try {
+    const asked = { inputs: options.policy ?? [], env: options.env ?? null, cwd: options.cwd ?? null, program, enforced: [...enforced] };
+    return JSON.stringify({ ...asked, ownEnv: process.env, ownCwd: process.cwd(), uid: process.getuid?.() ?? null });
+  } catch {
+    return undefined; // what cannot be written as a key is not compared: built anew
+  }
+}
+
 /**
  * The policy of the sandbox. SAFETY: a capability turned on that tsyd does not enforce would
  * confine nothing while the user believes it does: refused. Only the implicit base (the user
@@ -162,9 +196,8 @@ function envExportMode(): ExportMode | undefined {
  * `tsyd run` works (build.ts).
  */
 function sandboxPolicy(file: string, options: SpawnOptions): Policy {
-  const context = () => profileContext({ cwd: options.cwd, env: options.env, program: resolveProgram(file, (options.env ?? process.env).PATH, options.cwd) });
   const enforced = enforcedCapabilities();
-  const policy = options.policy instanceof Policy ? options.policy : buildPolicy(options.policy ?? [], context, enforced);
+  const policy = options.policy instanceof Policy ? options.policy : builtPolicy(file, options, enforced);
   for (const cap of CAPABILITIES) {
     if (policy.isOn(cap) && !enforced.has(cap)) {
       throw new PolicyError(`sandbox/${cap}:on: the ${cap} capability is not enforced by this version of tsyd (enforced: ${[...enforced].join(', ')})`);

@@ -4,6 +4,16 @@ import { confinementFilter } from '../confine/thread-filters.js';
 import { PolicyLog } from '../shared/policy-log.js';
 import type { MonitorConfig } from '../shared/thread-config.js';
 import type { SandboxConfig } from './options.js';
+import type { Policy } from '../sandbox/policy.js';
+
+/** The JSON text of each policy, as of its version (a cached policy serves many sandboxes). */
+const texts = new WeakMap<Policy, { version: number; text: string }>();
+
+function policyText(policy: Policy): string {
+  let t = texts.get(policy);
+  if (t === undefined || t.version !== policy.version) texts.set(policy, (t = { version: policy.version, text: JSON.stringify(policy.toJSON()) }));
+  return t.text;
+}
 
 /** What the spawn and the main thread made for the supervisor threads. */
 export interface SupervisorFds {
@@ -34,7 +44,7 @@ export function monitorConfig(config: SandboxConfig, made: SupervisorFds): Monit
       notifyFd: made.notifyFd,
       wakeFd: made.wakeFd,
       reaperPid: made.reaperPid,
-      policy: config.policy.toJSON(),
+      policy: policyText(config.policy),
       log,
       decisions: made.decisions,
       policyLog: PolicyLog.create().buffer,

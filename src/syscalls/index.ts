@@ -2,7 +2,7 @@
 import { native } from '../native/addon.js';
 import { compileProgramFilter, ERRNO, syscallNumbers } from '../confine/program-filter.js';
 import { SYSCALLS } from '../confine/syscall-table.js';
-import type { Capability } from '../sandbox/rules.js';
+import { CAPABILITIES, type Capability } from '../sandbox/rules.js';
 import type { Policy } from '../sandbox/policy.js';
 import type { Handler, HandlerSpec } from './context.js';
 import { attributeHandlers } from './attributes.js';
@@ -31,7 +31,7 @@ export const DENIED_SYSCALLS: ReadonlyArray<{ name: string; errno: number; why: 
   .filter(([, e]) => e.class === 'refused')
   .map(([name, e]) => ({ name, errno: ERRNO[e.errno ?? 'ENOSYS'], why: e.why }));
 
-function allHandlers(): Array<[string, HandlerSpec]> {
+export function allHandlers(): Array<[string, HandlerSpec]> {
   return [
     ...openHandlers(),
     ...truncateHandlers(),
@@ -68,18 +68,37 @@ export function enforcedCapabilities(): Set<Capability> {
   return caps;
 }
 
+/** The program filters made, by what they are made of (filterKey). */
+const childFilters = new Map<string, Buffer>();
+
+/**
+ * Everything compileProgramFilter reads of a policy: which capabilities are decided, and the
+ * lock (the arch, the handlers and their capabilities are the same for the whole process).
+ */
+function filterKey(policy: Policy, tsydPid: number): string {
+  return JSON.stringify([tsydPid, policy.lock === 'off', CAPABILITIES.filter((c) => policy.isOn(c))]);
+}
+
 /**
  * The program's filter for `policy`: the allow-list of src/confine/syscall-table.ts, where a
  * decided call stops in the kernel when a capability it decides is on (always while lock:off).
+ * Made once per filterKey (a library host spawns many programs with few policies); a copy each
+ * time, so that no caller can change the next one's.
  */
 export function buildChildFilter(policy: Policy, tsydPid = process.pid): Buffer {
-  const handlerCaps = new Map<string, readonly Capability[]>();
-  for (const [name, spec] of allHandlers()) handlerCaps.set(name, spec.caps);
-  return compileProgramFilter({
-    arch: native.arch,
-    tsydPid,
-    isOn: (c) => policy.isOn(c),
-    lockOff: policy.lock === 'off',
-    handlerCaps,
-  });
+  const key = filterKey(policy, tsydPid);
+  let filter = childFilters.get(key);
+  if (filter === undefined) {
+    const handlerCaps = new Map<string, readonly Capability[]>();
+    for (const [name, spec] of allHandlers()) handlerCaps.set(name, spec.caps);
+    filter = compileProgramFilter({
+      arch: native.arch,
+      tsydPid,
+      isOn: (c) => policy.isOn(c),
+      lockOff: policy.lock === 'off',
+      handlerCaps,
+    });
+    childFilters.set(key, filter);
+  }
+  return Buffer.from(filter);
 }
