@@ -83,22 +83,20 @@ export class SandboxedProcess extends EventEmitter {
   /** As spawn(file, args, options). */
   constructor(file: string, args: string[] = [], options: SpawnOptions = {}) {
     super();
-    const supervisor = options?.supervisor ?? defaultSupervisor;
-    // The monitor thread boots while the options and the policy are built (unless a warm one waits).
-    supervisor.prestart();
     let config: SandboxConfig;
     try {
       config = normaliseOptions(file, args, options);
       mark('options.ready');
       if (config.signal?.aborted) throw abortedBeforeStart(config.signal);
     } catch (error) {
-      this.result = this.failed(error, supervisor);
+      this.result = this.failed(error);
       return;
     }
     const logger = createLogger({ level: config.logLevel, fd: config.logFd, format: config.logFormat }).child({ module: 'supervisor' });
     if (config.unconfined) process.nextTick(() => warnUnconfined(this, logger, file));
     const decisions = new DecisionReader({ access: (a) => this.emit('access', a), violation: (v) => this.emit('violation', v) }, config.record);
     let running: SandboxParts | undefined;
+    const supervisor = options.supervisor ?? defaultSupervisor;
     const bootLogic = bootMachine.provide({ actors: this.bootActors(config, logger, decisions, supervisor, (r) => (running = r)) });
     const boot = createActor(bootLogic, { input: { exportMode: config.exportMode, program: true }, inspect: this.visits.observer('boot', bootLogic) });
     // Boot's steps up to the spawn answer at once: when start() returns, the program runs, or
@@ -107,7 +105,7 @@ export class SandboxedProcess extends EventEmitter {
     const snap = boot.getSnapshot();
     if (snap.status === 'error' || snap.value === 'failed' || running === undefined) {
       void decisions.close();
-      this.result = this.failed(snap.status === 'error' ? snap.error : (snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`)), supervisor);
+      this.result = this.failed(snap.status === 'error' ? snap.error : (snap.context.startError ?? new Error(`boot stopped in ${JSON.stringify(snap.value)}`)));
       return;
     }
     const parts: SandboxParts = running;
@@ -156,13 +154,10 @@ export class SandboxedProcess extends EventEmitter {
     return native.pidfdSendSignal(this.parts.program.pidfd, n) === 0;
   }
 
-  /**
-   * The result of a sandbox that did not start; the 'error' event on the next tick (listeners
-   * are attached by then), once the monitor thread started for it has ended (none is left behind).
-   */
-  private async failed(error: unknown, supervisor: Supervisor): Promise<SandboxResult> {
+  /** The result of a sandbox that did not start; the 'error' event on the next tick (listeners are attached by then). */
+  private async failed(error: unknown): Promise<SandboxResult> {
     const result = failedResult(error);
-    await Promise.all([new Promise((r) => process.nextTick(r)), supervisor.dropFresh()]);
+    await new Promise((r) => process.nextTick(r));
     this.announce(result);
     return result;
   }

@@ -39,22 +39,17 @@ export class MonitorThread {
   readonly exited: Promise<number>;
   /** The sandbox being served. */
   private current: MonitorHandle | undefined;
-  /** The next sandbox is the one the thread was started with (its workerData): nothing to send. */
-  private firstGiven: boolean;
+  private started = false;
   /** The thread has died, or failed a sandbox: it serves no other. */
   broken = false;
   /** It served a locked sandbox: its threads may be confined (filters never come off). */
   confined = false;
 
   constructor(
-    /**
-     * What its threads keep across sandboxes (src/supervisor/supervisor.ts: engineKey);
-     * undefined until a thread started before its first sandbox (`first` absent) serves one.
-     */
-    public key: string | undefined,
-    first?: MonitorConfig,
+    /** What its threads keep across sandboxes (src/supervisor/supervisor.ts: engineKey). */
+    readonly key: string,
+    first: MonitorConfig,
   ) {
-    this.firstGiven = first !== undefined;
     warmThreadPool();
     // SAFETY: SIGALRM interrupts blocked emulators; without this no-op handler (no
     // SA_RESTART) its default action would end tsyd.
@@ -79,17 +74,14 @@ export class MonitorThread {
         resolve(code);
       }),
     );
-    // Started ahead of its first sandbox, it waits without holding the host (unref'd after its
-    // listeners are attached: a 'message' listener refs the thread's port again).
-    if (first === undefined) this.worker.unref();
   }
 
-  /** Serves `handle`'s sandbox (given as workerData when the thread was started with it). */
+  /** Serves `handle`'s sandbox (the first one came with the thread's start). */
   serve(handle: MonitorHandle): void {
     this.current = handle;
     this.worker.ref();
-    if (!this.firstGiven) this.worker.postMessage({ type: 'monitor.serve', config: handle.data } satisfies MonitorCommand);
-    this.firstGiven = false;
+    if (this.started) this.worker.postMessage({ type: 'monitor.serve', config: handle.data } satisfies MonitorCommand);
+    this.started = true;
   }
 
   /** The sandbox has been served: the thread waits for the next one without holding the host. */

@@ -5,7 +5,7 @@
 // sandbox they served and serve the next one.
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { fromPromise, createActor, toPromise, type Actor } from 'xstate';
+import { fromPromise, createActor, toPromise } from 'xstate';
 import type { Piscina } from 'piscina';
 import type { TsydLogger } from '../log.js';
 import { createThreadLogger } from '../thread-log.js';
@@ -274,40 +274,24 @@ const machine = monitorMachine.provide({
   },
 });
 
-/** The monitor machine: started with the first sandbox to serve. */
-let actor: Actor<typeof machine> | undefined;
-
-/** Serves the first sandbox: its machine runs from here on, sandbox after sandbox. */
-function start(first: MonitorConfig): void {
-  take(first);
-  reportThreadMemory(cur.log, 'monitor');
-  const a = createActor(machine, {
-    input: { skipConfinement: !cur.data.emulatorFilter },
-    // The states the monitor has been in reach the owner as they are first entered in a sandbox
-    // (a handful of messages per run): the run's record of what the machine really did.
-    inspect: (e) => cur.visits.observer('monitor', machine, (states: string[]) => post({ type: 'monitor.visited', states }))(e),
-  });
-  actor = a;
-  a.subscribe((snap) => post({ type: 'monitor.state', value: snap.value, context: snap.context }));
-  a.start();
-  // Ended (closed, or failed: a failed monitor serves no other sandbox).
-  void toPromise(a).then(async (out) => {
-    if (out.exitCode !== 0) post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error });
-    await closeThreads();
-    parentPort?.close();
-  });
-}
-
-// The first sandbox comes as workerData, or, for a thread started before its first sandbox was
-// known (Supervisor.prestart: its boot overlaps the main thread's building of the policy), as
-// the first 'monitor.serve'. Such a thread has done nothing yet: no unshare, no filter, no pool.
-if (workerData !== undefined && workerData !== null) start(workerData as MonitorConfig);
+take(workerData as MonitorConfig);
+reportThreadMemory(cur.log, 'monitor');
+const actor = createActor(machine, {
+  input: { skipConfinement: !cur.data.emulatorFilter },
+  // The states the monitor has been in reach the owner as they are first entered in a sandbox
+  // (a handful of messages per run): the run's record of what the machine really did.
+  inspect: (e) => cur.visits.observer('monitor', machine, (states: string[]) => post({ type: 'monitor.visited', states }))(e),
+});
+actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value, context: snap.context }));
+actor.start();
+// Ended (closed, or failed: a failed monitor serves no other sandbox).
+void toPromise(actor).then(async (out) => {
+  if (out.exitCode !== 0) post({ type: 'monitor.done', exitCode: out.exitCode, error: out.error });
+  await closeThreads();
+  parentPort?.close();
+});
 parentPort?.on('message', (m: MonitorCommand) => {
-  if (actor === undefined) {
-    if (m.type === 'monitor.serve') start(m.config);
-    // Closed before it served any sandbox: nothing of its own to end.
-    else parentPort?.close();
-  } else if (m.type === 'monitor.serve') {
+  if (m.type === 'monitor.serve') {
     take(m.config);
     actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter });
   } else actor.send({ type: 'monitor.close' });

@@ -43,8 +43,6 @@ export function engineKey(config: SandboxConfig): string {
 export class Supervisor {
   private readonly idle: { thread: MonitorThread; timer: NodeJS.Timeout }[] = [];
   private readonly serving = new Set<MonitorThread>();
-  /** A thread started before its first sandbox was known (prestart), with its retirement timer. */
-  private fresh: { thread: MonitorThread; timer: NodeJS.Timeout } | undefined;
   private readonly idleMs: number;
   private readonly maxIdle: number;
   private closed = false;
@@ -69,44 +67,6 @@ export class Supervisor {
     return { serving: this.serving.size, idle: this.idle.length };
   }
 
-  /**
-   * Starts a monitor thread ahead of a sandbox whose options are still being built, when no
-   * thread waits already: its boot (a Node isolate, ~40 ms) overlaps the building of the policy
-   * and the program's spawn. Unused, it ends after idleMs, or with closeIdle(). @internal
-   */
-  prestart(): void {
-    if (this.closed || this.fresh !== undefined || this.idle.length > 0) return;
-    const thread = new MonitorThread(undefined);
-    const timer = setTimeout(() => void this.dropFresh(), this.idleMs);
-    timer.unref();
-    this.fresh = { thread, timer };
-  }
-
-  /** Ends the thread prestart() started, if no sandbox took it. @internal */
-  async dropFresh(): Promise<void> {
-    const fresh = this.fresh;
-    if (fresh === undefined) return;
-    this.fresh = undefined;
-    clearTimeout(fresh.timer);
-    await fresh.thread.close();
-  }
-
-  /** The prestarted thread, for a sandbox of `key`; undefined when there is none, or it died. */
-  private takeFresh(key: string): MonitorThread | undefined {
-    const fresh = this.fresh;
-    if (fresh === undefined) return undefined;
-    this.fresh = undefined;
-    clearTimeout(fresh.timer);
-    if (fresh.thread.broken) {
-      void fresh.thread.close();
-      return undefined;
-    }
-    // SAFETY: it has served no sandbox: never confined, no capability lowered, no pool: it
-    // holds nothing a sandbox of any key could inherit.
-    fresh.thread.key = key;
-    return fresh.thread;
-  }
-
   /** Starts serving a sandbox: on an idle monitor thread that may serve it, else on a new one. @internal */
   serve(config: SandboxConfig, wd: WorkerData, data: MonitorConfig, logger: TsydLogger): MonitorHandle {
     const handle = new MonitorHandle(wd, { ...data, idleMs: this.maxIdle === 0 ? 0 : this.idleMs }, logger);
@@ -127,7 +87,7 @@ export class Supervisor {
       clearTimeout(taken!.timer);
       thread = taken!.thread;
     } else {
-      thread = this.takeFresh(key) ?? new MonitorThread(key, handle.data);
+      thread = new MonitorThread(key, handle.data);
     }
     this.serving.add(thread);
     thread.serve(handle);
@@ -173,7 +133,7 @@ export class Supervisor {
   async closeIdle(): Promise<void> {
     const idle = this.idle.map((i) => i.thread);
     for (const t of idle) this.retire(t);
-    await Promise.all([...idle.map((t) => t.exited), this.dropFresh()]);
+    await Promise.all(idle.map((t) => t.exited));
   }
 
   /** Ends the idle threads now, and those serving once their sandbox ends. */

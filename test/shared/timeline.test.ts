@@ -25,13 +25,6 @@ test('TSYD_TIMELINE_FD: every step of a run is written, in the order of the run'
   assert.ok(s.get('emulator.ready')! <= s.get('exec.answered')!, r.log);
 });
 
-test('the monitor thread is started before the options (and the policy) are built: its boot overlaps them', async () => {
-  const r = await runTsyd(['run', '--', 'true'], { env: { TSYD_TIMELINE_FD: '3' }, logFd: 3 });
-  assert.is(r.code, 0, describe(r));
-  const s = steps(r.log);
-  assert.ok(s.get('monitor.created')! <= s.get('options.ready')!, `monitor.created before options.ready: ${r.log}`);
-});
-
 test('TSYD_TIMELINE_FD: the program does not inherit the timeline fd', async () => {
   const r = await runTsyd(['run', '--', 'sh', '-c', 'if [ -e /proc/self/fd/3 ]; then echo leaked; else echo closed; fi'], { env: { TSYD_TIMELINE_FD: '3' }, logFd: 3 });
   assert.is(r.code, 0, describe(r));
