@@ -25,7 +25,7 @@ const bundles = [
   // ../../../package.json) resolve from there as from their own files.
   { from: join(cli, 'main.js'), to: join(cli, 'cli.cjs') },
 ];
-const { cacheFileOf, makeCache } = createRequire(import.meta.url)(join(root, 'dist', 'src', 'shared', 'code-cache.cjs'));
+const { CACHED_BUNDLES, makeCaches } = createRequire(import.meta.url)(join(root, 'dist', 'src', 'shared', 'code-cache.cjs'));
 const bundleOf = (to) => to.replace(/\.cjs$/, '.bundle.cjs');
 await Promise.all(
   bundles.map(({ from, to }) =>
@@ -49,9 +49,11 @@ await Promise.all(
     }),
   ),
 );
+// The same caches are made again at install time (bin/make-code-caches.cjs): one list of bundles.
+const cached = makeCaches(join(root, 'dist', 'src'));
+if (cached.length !== bundles.length) throw new Error(`code caches made for ${cached.join(', ')}: CACHED_BUNDLES (src/shared/code-cache.cts) must name every bundle`);
 for (const { to } of bundles) {
   const bundle = bundleOf(to);
-  writeFileSync(cacheFileOf(bundle), makeCache(bundle));
   writeFileSync(
     to,
     `// Made by scripts/bundle-workers.mjs: runs ${basename(bundle)} with its V8 code cache.\n` +

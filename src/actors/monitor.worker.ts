@@ -109,17 +109,27 @@ function take(data: MonitorConfig): void {
  * busy for a few µs while another takes the next request, and spawning a helper for that
  * overlap only adds a thread that every notification wakes (measured: 3 emulators and
  * +4 µs per CONTINUE answer). A call that really blocks is still blocking 2 ms later.
+ * `whole`: only the supervisor's stop ends the wait early (the grace after the first core
+ * emulator, below).
  */
-async function waitForWork(ms: number): Promise<void> {
+async function waitForWork(ms: number, whole = false): Promise<void> {
   const { wd, log } = cur;
-  const seen = Atomics.load(wd.ctl, Ctl.wake);
-  if (wd.shouldExit) return;
-  Atomics.store(wd.ctl, Ctl.monitorWaiting, 1);
-  const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
-  const how = r.async ? await r.value : r.value;
-  logInterrupterEvents(log);
-  Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
-  if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const seen = Atomics.load(wd.ctl, Ctl.wake);
+    if (wd.shouldExit) return;
+    Atomics.store(wd.ctl, Ctl.monitorWaiting, 1);
+    const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, Math.max(0, deadline - Date.now()));
+    const how = r.async ? await r.value : r.value;
+    logInterrupterEvents(log);
+    Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
+    if (how === 'timed-out' || wd.shouldExit) return;
+    if (!whole) {
+      if (how === 'ok') await new Promise((res) => setTimeout(res, SETTLE_MS));
+      return;
+    }
+    if (Date.now() >= deadline) return;
+  }
 }
 
 const machine = monitorMachine.provide({
@@ -228,7 +238,13 @@ const machine = monitorMachine.provide({
       post({ type: 'monitor.confined', tid });
     }),
     trySpawn: fromPromise(async () => cur.pool.trySpawn()),
-    waitForWork: fromPromise(async () => waitForWork(MON_GRACE_MS)),
+    // The grace after the first core emulator is waited whole (DESIGN monitor() step 7): the
+    // first requests of a new isolate (its code still compiling) kept it busy past the settle
+    // time, and the wake of `true`'s exec started the second core emulator, a Node isolate
+    // booting beside the program for nothing (start-up: CPU on a 2-core machine, ~10 MiB
+    // peak RSS). A call that blocks no longer holds an emulator (job threads); the running
+    // loop still answers a wake-up at once.
+    waitForWork: fromPromise(async ({ input }) => waitForWork(MON_GRACE_MS, (input as { whole?: boolean } | undefined)?.whole === true)),
     stopPool: fromPromise(async () => {
       const { data, log, wd, pool } = cur;
       mark('monitor.exiting');

@@ -150,8 +150,8 @@ export const monitorMachine = setup({
       invoke: { src: 'interrupterHandshake', onDone: 'grace', onError: { target: 'failed', actions: 'fail' } },
     },
     grace: {
-      description: 'give the first emulator time to come up',
-      invoke: { src: 'waitForWork', onDone: 'running', onError: 'running' },
+      description: 'give the first emulator time to come up: the whole grace period (only a stop ends it early)',
+      invoke: { src: 'waitForWork', input: { whole: true }, onDone: 'running', onError: 'running' },
     },
     running: {
       initial: 'deciding',

@@ -3,9 +3,9 @@
 // isolate) then skip most of the parsing and compiling of their bundle at start-up.
 // CommonJS itself (code-cache.cts → .cjs) so that the stubs that Node, Worker and piscina load
 // synchronously can require it.
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import vm from 'node:vm';
 
 /** The cache file: the identity of the bundle it was made from (inode, size, mtime in ns: 3 × 8 bytes), then V8's data. */
@@ -28,6 +28,41 @@ export function makeCache(bundle: string): Buffer {
   const data = script.createCachedData();
   if (!readWithIdentity(bundle).id.equals(id)) throw new Error(`${bundle} changed while its code cache was made: build again`);
   return Buffer.concat([id, data]);
+}
+
+/** The bundles that are loaded with a code cache, relative to dist/src (scripts/bundle-workers.mjs makes them). */
+export const CACHED_BUNDLES = ['cli/cli.bundle.cjs', 'actors/monitor.worker.bundle.cjs', 'actors/emulator.task.bundle.cjs'];
+
+/**
+ * Writes the code cache of each bundle under `distSrc` that exists, for the files as they are
+ * here: run at install time too (bin/make-code-caches.cjs), since a cache names the file it was
+ * made from (inode, mtime) and the copy an install extracts is a new file. Returns the bundles cached.
+ */
+export function makeCaches(distSrc: string): string[] {
+  const made: string[] = [];
+  for (const rel of CACHED_BUNDLES) {
+    const bundle = join(distSrc, rel);
+    if (!existsSync(bundle)) continue;
+    writeFileSync(cacheFileOf(bundle), makeCache(bundle));
+    made.push(rel);
+  }
+  return made;
+}
+
+/** Whether `bundle` has a cache made from it as it is now (what requireCached checks before it uses one). */
+export function cacheMatches(bundle: string): boolean {
+  return validCache(bundle, readWithIdentity(bundle).id) !== undefined;
+}
+
+/** V8's data from `bundle`'s cache file, if that cache was made from the file of identity `id`. */
+function validCache(bundle: string, id: Buffer): Buffer | undefined {
+  try {
+    const file = readFileSync(cacheFileOf(bundle));
+    if (file.length > HEADER_BYTES && file.subarray(0, HEADER_BYTES).equals(id)) return file.subarray(HEADER_BYTES);
+  } catch {
+    // no cache (not built by the build script): compile as usual
+  }
+  return undefined;
 }
 
 /** The file's text and its identity, both from one open file (no rename or rewrite between them). */
@@ -62,13 +97,7 @@ function identity(fd: number): Buffer {
  */
 export function requireCached(bundle: string): unknown {
   const { source, id } = readWithIdentity(bundle);
-  let cachedData: Buffer | undefined;
-  try {
-    const file = readFileSync(cacheFileOf(bundle));
-    if (file.length > HEADER_BYTES && file.subarray(0, HEADER_BYTES).equals(id)) cachedData = file.subarray(HEADER_BYTES);
-  } catch {
-    // no cache (not built by the build script): compile as usual
-  }
+  const cachedData = validCache(bundle, id);
   // (The bundles hold no import(): scripts/bundle-workers.mjs makes them require() calls.)
   const script = new vm.Script(Module.wrap(source), { filename: bundle, cachedData });
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: { exports: unknown }, filename: string, dir: string) => void;

@@ -4,6 +4,7 @@
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -80,6 +81,11 @@ test('a TypeScript project installs the packed tarball, type-checks (strict, ski
   const inst = sh('npm', ['install', tarball, '--prefer-offline'], { cwd: p });
   assert.is(inst.status, 0, inst.stderr);
   assert.ok(readdirSync(join(p, 'node_modules', 'tsyd', 'build', 'Release')).includes('tsyd.node'));
+  // The code caches name the files as installed (bin/make-code-caches.cjs, the install script):
+  // those packed name the packer's files, and every start would compile its bundles again.
+  const installed = join(p, 'node_modules', 'tsyd', 'dist', 'src');
+  const caches = createRequire(import.meta.url)(join(installed, 'shared', 'code-cache.cjs')) as { CACHED_BUNDLES: string[]; cacheMatches(bundle: string): boolean };
+  assert.equal(caches.CACHED_BUNDLES.filter((b) => !caches.cacheMatches(join(installed, b))), [], 'every bundle has a code cache made from it as installed');
   writeFileSync(join(p, 'main.ts'), CONSUMER);
   const tsconfig = { compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, outDir: 'out', types: ['node'] }, files: ['main.ts'] };
   writeFileSync(join(p, 'tsconfig.json'), JSON.stringify(tsconfig));

@@ -202,4 +202,28 @@ test('emulators that keep dying are a critical failure: exit 101, the program is
   assert.ok(r.records.filter((x) => x.op === 'emulator_died').length >= 8);
 });
 
+test('the grace after the first core emulator is waited whole: the wake of `true`s exec does not start the second core emulator', async () => {
+  // `true` under a core of 2: its exec wakes the monitor (its one emulator is busy), but the
+  // second core emulator waits for the end of the grace (250 ms), and `true` has ended by then
+  // (before: that wake started it, and it booted for nothing).
+  // Runs that take longer than the grace (a loaded machine) prove nothing and are not counted.
+  let counted = 0;
+  for (let i = 0; i < 5 && counted < 2; i++) {
+    const sup = new Supervisor({ maxIdle: 0 });
+    const child = sup.spawn('true', [], { policy: POLICY, emulators: 2, logLevel: 'silent' });
+    const events = poolEvents(child);
+    let firstSpawn = 0;
+    let ended = 0;
+    child.on('supervisor', (m: { type: string; kind?: string }) => {
+      if (m.type === 'pool.spawned' && firstSpawn === 0) firstSpawn = performance.now();
+    });
+    internals(child).sandbox.subscribe({ complete: () => (ended = performance.now()) });
+    assert.is((await child.result).exitCode, 0);
+    await sup.close();
+    if (firstSpawn === 0 || ended - firstSpawn > 200) continue;
+    counted++;
+    assert.equal(events.filter((e) => e.type === 'pool.spawned').map((e) => (e as { kind: string }).kind), ['core'], `run ${i}: ${JSON.stringify(events)}`);
+  }
+});
+
 test.run();
