@@ -159,6 +159,15 @@ int Respond(ThreadState* st, int kind, int64_t value) {
   }
   st->have_req = false;
   EndBusy(st);
+  // Fidelity: tsyd's copy of the program's fd (takeFd) goes before the answer, not after. The
+  // program may close its own fd at once (fstat then close is common): with tsyd's copy still
+  // open, a FIFO kept a reader (an O_WRONLY|O_NONBLOCK open succeeded instead of ENXIO), a
+  // socket its peer, a lease its holder. Found by the differential harness under load.
+  if (st->taken_fd >= 0) {
+    close(st->taken_fd);
+    st->taken_fd = -1;
+    if (st->slots) st->slots[kPathTaken] = 0;
+  }
   if (ioctl(st->notify_fd, SECCOMP_IOCTL_NOTIF_SEND, st->resp) < 0) return -errno;
   return 0;
 }
