@@ -55,10 +55,23 @@ test("nobody: another same-uid process's environment and memory stay out of reac
   }
 });
 
+/**
+ * Waits until `pid` runs its program: between its setuid and its exec a child of another uid is
+ * not dumpable, and its /proc files are root's (EACCES for everyone else, natively too).
+ */
+async function execed(pid: number): Promise<void> {
+  const end = Date.now() + 5000;
+  while (!['sh', 'dash'].includes(readFileSync(`/proc/${pid}/comm`, 'utf8').trim())) {
+    if (Date.now() > end) throw new Error(`process ${pid} did not exec sh`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 test("another process's /proc is read, never written (oom_score_adj); the sandbox's own is written", async () => {
   for (const user of [undefined, NOBODY]) {
     const other = spawnProgram('sh', ['-c', 'read x'], { keepStdinOpen: true, user });
     try {
+      await execed(other.pid);
       const script = (p: number) =>
         `echo 500 > /proc/${p}/oom_score_adj && echo other-written; cat /proc/${p}/status > /dev/null && echo other-read; ` +
         'echo 600 > /proc/self/oom_score_adj && echo self-written; sh -c "echo 700 > /proc/$$/oom_score_adj" && echo child-written';
