@@ -69,6 +69,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAlone(env, exports);
   InitUnixBind(env, exports);
   InitCrypt(env, exports);
+  InitCryptIo(env, exports);
   return exports;
 }
 
