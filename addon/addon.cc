@@ -70,6 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUnixBind(env, exports);
   InitCrypt(env, exports);
   InitCryptIo(env, exports);
+  InitAes(env, exports);
   return exports;
 }
 
