@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startAes, stopAes } from '../../src/actors/aes.js';
@@ -89,6 +90,27 @@ test('refusals: no worker (ESRCH), a second one (EBUSY), a name with a slash (EI
   for (const name of ['a/b', '..', '', '.']) assert.is(native.aesSubmit({ ...j, name }), -EINVAL, name);
   closeJob(j);
   native.aesStop();
+});
+
+test('started by another thread (a worker env): this thread submits to it, cannot stop it; the starter ending joins it', async () => {
+  const starter = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const native = require(${JSON.stringify(join(repoRoot, 'build/Release/tsyd.node'))});
+     parentPort.postMessage(native.aesStart());
+     parentPort.once('message', () => process.exit(0));`,
+    { eval: true },
+  );
+  assert.is(await new Promise((r) => starter.once('message', r)), 0);
+  const plain = randomBytes(1000);
+  const id = native.aesSubmit(job('from-main', plain));
+  assert.ok(id >= 0, 'same fd table: the job is taken');
+  assert.ok(native.aesDrain(20_000));
+  assert.is(native.aesStop(), undefined, 'not the starter: refused');
+  assert.ok(native.aesEvents()?.events.some((e) => e.op === 'written' && e.id === id));
+  starter.postMessage('end');
+  await new Promise((r) => starter.once('exit', r));
+  assert.is(native.aesEvents(), undefined, "the starter's end stopped and joined it");
+  assert.ok(referenceDecrypt(key, readFileSync(join(dir, 'from-main')))?.equals(plain));
 });
 
 test('a failed write-back (a bad key handle) is an event with its stage; the old file stays', () => {
