@@ -2,7 +2,7 @@
 // fails), a job's result on disk (complete, decryptable, the old file replaced by a rename),
 // stop() writing every queued job before it joins, a failed start, and crash consistency: a
 // process SIGKILLed in the middle of a 256 MiB write-back leaves the old file whole.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -15,7 +15,7 @@ import { confinementFilter } from '../../src/confine/thread-filters.js';
 import { native } from '../../src/native/addon.js';
 import { referenceDecrypt, referenceEncrypt } from '../helpers/crypt-reference.js';
 import { recordLogger } from '../helpers/record-logger.js';
-import { repoRoot } from '../helpers/fixtures.js';
+import { fixture, repoRoot } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { tsydBin } from '../helpers/tsyd.js';
 
@@ -142,6 +142,15 @@ test('tsyd export pfc shows the AES filter denying opens, socket creation, exec 
     assert.match(section, new RegExp(`/\\* ${call} \\*/\\) action ERRNO\\(1\\)`), call);
   }
   assert.not.match(section, /\/\* (read|write|fsync|linkat|renameat2?|pread64|pwrite64) \*\/\) action ERRNO/, 'what a write-back needs stays allowed');
+});
+
+test('tsyd export bpf writes tsyd_aes.bpf: loaded, it refuses opens, sockets and exec, and lets a write-back through', () => {
+  const out = tempTree('aes-export');
+  const r = spawnSync(process.execPath, [tsydBin, 'export', 'bpf'], { cwd: out, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const probe = execFileSync(fixture('aesfilter'), [join(out, 'tsyd_aes.bpf'), out], { encoding: 'utf8' });
+  const errnos = Object.fromEntries(probe.trim().split('\n').map((l) => l.split(' errno=')).map(([k, v]) => [k, Number(v)]));
+  assert.equal(errnos, { open: EPERM, openat: EPERM, creat: EPERM, socket: EPERM, socketpair: EPERM, execve: EPERM, getrandom: 0, pwrite: 0, fsync: 0, linkat: 0, renameat: 0, unlinkat: 0 });
 });
 
 test('SIGKILL in the middle of a 256 MiB write-back: the old file is whole (the rename is the commit)', async () => {
