@@ -82,6 +82,33 @@ test('stop() writes every queued job, then joins', () => {
   assert.is(native.aesEvents(), undefined, 'no worker after stop');
 });
 
+test('32 write-backs submitted at once from 8 threads: every file complete and decryptable', async () => {
+  assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
+  const threads = Array.from({ length: 8 }, (_, t) =>
+    new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const fs = require('node:fs');
+       const native = require(${JSON.stringify(join(repoRoot, 'build/Release/tsyd.node'))});
+       const { dir, handle, t } = workerData;
+       const ids = [];
+       for (let i = 0; i < 4; i++) {
+         const plainFd = native.cryptMemfd();
+         fs.writeSync(plainFd, Buffer.alloc(100000 + t * 4 + i, t * 4 + i));
+         ids.push(native.aesSubmit({ handle, plainFd, dirFd: fs.openSync(dir, 'r'), name: 'c' + (t * 4 + i), tmpFd: fs.openSync(dir, ${O_TMPFILE | fsc.O_RDWR}, 0o600) }));
+       }
+       parentPort.postMessage(ids);`,
+      // The job's fds belong to the AES worker once submitted: Node must not close them when this thread ends.
+      { eval: true, workerData: { dir, handle, t }, trackUnmanagedFds: false },
+    ),
+  );
+  const ids = (await Promise.all(threads.map((w) => new Promise<number[]>((r) => w.once('message', r))))).flat();
+  assert.ok(ids.every((id) => id >= 0), String(ids));
+  assert.is(new Set(ids).size, 32);
+  const report = native.aesStop()!;
+  assert.is(report.events.filter((e) => e.op === 'written').length, 32);
+  for (let k = 0; k < 32; k++) assert.ok(referenceDecrypt(key, readFileSync(join(dir, `c${k}`)))?.equals(Buffer.alloc(100000 + k, k)), `c${k}`);
+});
+
 test('refusals: no worker (ESRCH), a second one (EBUSY), a name with a slash (EINVAL); the caller keeps its fds', () => {
   const j = job('x', Buffer.from('x'));
   assert.is(native.aesSubmit(j), -ESRCH);
