@@ -4,9 +4,11 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../../src/native/addon.js';
+import { repoRoot } from '../helpers/fixtures.js';
 import { HEADER_LEN, IV_LEN, TAG_LEN, referenceDecrypt, referenceEncrypt } from '../helpers/crypt-reference.js';
 
 const { EBADMSG, EBADF, EINVAL } = constants.errno;
@@ -128,6 +130,42 @@ test("pread only: the source's offset does not move", () => {
   assert.is(fstatSync(dst).size, 5000 + 64);
   closeSync(src);
   closeSync(dst);
+});
+
+test('one handle from 4 threads at once, dropped while they run: every result right, then EBADF', async () => {
+  const h = native.cryptKeyLoad(Buffer.from(key));
+  const threads = Array.from({ length: 4 }, (_, t) =>
+    new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const fs = require('node:fs');
+       const native = require(${JSON.stringify(join(repoRoot, 'build/Release/tsyd.node'))});
+       const { h, t, dir } = workerData;
+       const plain = Buffer.alloc(300000 + t, 'p' + t);
+       const src = native.cryptMemfd(), enc = native.cryptMemfd(), dec = native.cryptMemfd();
+       fs.writeSync(src, plain);
+       let ok = 0, badf = 0;
+       for (let i = 0; i < 40; i++) {
+         const e = native.cryptEncrypt(h, src, enc);
+         if (e === -9) { badf++; continue; }
+         const d = native.cryptDecrypt(h, enc, dec);
+         if (d === -9) { badf++; continue; }
+         const out = Buffer.alloc(d);
+         fs.readSync(dec, out, 0, d, 0);
+         if (e === plain.length + 64 && d === plain.length && out.equals(plain)) ok++;
+         if (i === 0) parentPort.postMessage('started');
+       }
+       parentPort.postMessage({ ok, badf });`,
+      { eval: true, workerData: { h, t, dir } },
+    ),
+  );
+  // Listening from the start: a thread may be done before the drop.
+  const started = threads.map((w) => new Promise((r) => w.once('message', r)));
+  const done = threads.map((w) => new Promise<{ ok: number; badf: number }>((r) => w.on('message', (m) => m !== 'started' && r(m))));
+  await Promise.all(started);
+  assert.is(native.cryptKeyDrop(h), 0, 'dropped while in use');
+  const results = await Promise.all(done);
+  for (const r of results) assert.is(r.ok + r.badf, 40, JSON.stringify(results));
+  assert.ok(results.every((r) => r.ok >= 1));
 });
 
 test.run();
