@@ -57,6 +57,25 @@ test('confined before it starts: an open and a socket from the AES thread fail E
   assert.equal(confined.events.find((e) => e.op === 'probe'), { op: 'probe', openErrno: EPERM, socketErrno: EPERM });
 });
 
+test('the thread is tsyd_aes, with SIGALRM, SIGTERM and SIGINT blocked, and gone after stop', () => {
+  const aesThreads = () =>
+    readdirSync('/proc/self/task').filter((tid) => {
+      try {
+        return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'tsyd_aes';
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(aesThreads(), []);
+  assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
+  const [tid] = aesThreads();
+  assert.ok(tid, 'a thread named tsyd_aes');
+  const blocked = BigInt(`0x${/SigBlk:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]}`);
+  for (const sig of ['SIGALRM', 'SIGTERM', 'SIGINT'] as const) assert.ok((blocked >> BigInt(constants.signals[sig] - 1)) & 1n, sig);
+  native.aesStop();
+  assert.equal(aesThreads(), []);
+});
+
 test('a job: the file is replaced by its complete ciphertext, decryptable, no temporary left', () => {
   writeFileSync(join(dir, 'f'), 'old content');
   assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
