@@ -27,11 +27,13 @@ interface Variant {
 }
 
 /**
- * `path` opened anew for writing: the last round's output is removed first, so that no variant
- * pays for freeing another's 256 MiB of page cache (an O_TRUNC of it) inside its timing.
+ * `path` opened anew for writing: the last round's output is removed first and every dirty page
+ * written out (sync), so that no variant pays inside its timing for freeing or writing back
+ * another's 256 MiB (an O_TRUNC of it; the kernel throttling writers once dirty pages pile up).
  */
 function fresh(path: string): number {
   rmSync(path, { force: true });
+  spawnSync('sync');
   return openSync(path, 'w+');
 }
 
@@ -76,7 +78,7 @@ function openssl(op: 'encrypt' | 'decrypt'): () => { ms: number; kib?: number } 
   return () => {
     if (spawnSync('openssl', ['version']).status !== 0) throw new Skipped('no openssl on this machine');
     const [src, dst] = op === 'encrypt' ? [plain, file('openssl.enc')] : [file('openssl.enc'), file('openssl.dec')];
-    rmSync(dst, { force: true });
+    closeSync(fresh(dst));
     return timedCommand(['openssl', 'enc', ...(op === 'decrypt' ? ['-d'] : []), '-aes-256-ctr', '-K', KEY, '-iv', IV, '-in', src, '-out', dst]);
   };
 }

@@ -100,6 +100,14 @@ function summary(): string[] {
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     lines.push(`- **pool growth** ${med(po.growthMs).toFixed(0)} ms (busy == curr → a new emulator answering); **RSS per emulator** ${Number(po.perEmulatorMiB).toFixed(1)} MiB; **start-up** \`tsyd run -- true\` ${med(po.startupMs['\`tsyd run -- true\` (default profile)'].samples).toFixed(0)} ms vs \`node -e 0\` ${med(po.startupMs['\`node -e 0\`'].samples).toFixed(0)} ms.`);
   });
+  const cr = get('crypt');
+  if (cr) safely('crypt', () => {
+    const part = (op: 'encrypt' | 'decrypt') => {
+      const c = cr[op];
+      return `${op} ${ratio(c['tsyd cipher (native call)'].ms, c['openssl enc -aes-256-ctr'].ms)} (command ${ratio(c[`\`tsyd crypt ${op}\``].ms, c['openssl enc -aes-256-ctr'].ms)})`;
+    };
+    lines.push(`- **crypt, 256 MiB, tsyd's cipher / openssl enc -aes-256-ctr** (goal ≤ 2×): ${part('encrypt')}, ${part('decrypt')}.`);
+  });
   return lines.length > 0 ? ['## Summary', '', ...lines, ''] : [];
 }
 
