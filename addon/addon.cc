@@ -68,6 +68,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNet(env, exports);
   InitAlone(env, exports);
   InitUnixBind(env, exports);
+  InitCrypt(env, exports);
+  InitCryptIo(env, exports);
+  InitAes(env, exports);
   return exports;
 }
 

@@ -35,6 +35,7 @@ export interface MonitorConfig extends SupervisorConfig {
   /** Confinement filters (absent with TSYD_SKIP_SCMP). */
   emulatorFilter?: Uint8Array;
   interrupterFilter?: Uint8Array;
+  aesFilter?: Uint8Array;
   /** Test-only faults (TSYD_FAULT), see EmulatorShared.fault. */
   fault?: string;
   /** How long an emulator thread whose task ended waits for the next sandbox's (the supervisor's idleMs). */
