@@ -68,6 +68,9 @@ export function enforcedCapabilities(): Set<Capability> {
   return caps;
 }
 
+/** The capabilities whose calls can name a crypt file. */
+const CRYPT_DECIDED: ReadonlySet<Capability> = new Set(['read', 'write', 'create', 'delete', 'stat', 'exec']);
+
 /**
  * The program's filter for `policy`: the allow-list of src/confine/syscall-table.ts, where a
  * decided call stops in the kernel when a capability it decides is on (always while lock:off).
@@ -75,10 +78,13 @@ export function enforcedCapabilities(): Set<Capability> {
 export function buildChildFilter(policy: Policy, tsydPid = process.pid): Buffer {
   const handlerCaps = new Map<string, readonly Capability[]>();
   for (const [name, spec] of allHandlers()) handlerCaps.set(name, spec.caps);
+  // SAFETY: with Crypt on, every call that names a file stops: a crypt file is opened,
+  // truncated, renamed, linked, stat'ed and executed only as tsyd decides (src/syscalls/crypt.ts).
+  const crypt = policy.crypt.on;
   return compileProgramFilter({
     arch: native.arch,
     tsydPid,
-    isOn: (c) => policy.isOn(c),
+    isOn: (c) => policy.isOn(c) || (crypt && CRYPT_DECIDED.has(c)),
     lockOff: policy.lock === 'off',
     handlerCaps,
   });
