@@ -20,7 +20,8 @@
         "addon/control.cc",
         "addon/privilege.cc",
         "addon/offload.cc",
-        "addon/interrupter.cc"
+        "addon/interrupter.cc",
+        "addon/crypt.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a worker ended (piscina.destroy at exit) while it

@@ -68,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNet(env, exports);
   InitAlone(env, exports);
   InitUnixBind(env, exports);
+  InitCrypt(env, exports);
   return exports;
 }
 

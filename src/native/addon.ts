@@ -267,6 +267,15 @@ export interface Addon {
   closeRange(first: number, last: number, flags?: number): void;
   pipe2(): [number, number];
   installInterruptHandler(): void;
+  // Crypt (addon/crypt.cc, the format: docs/crypt-format.md). Handles are process-wide.
+  /** Derives the keys of a 32-byte key (HKDF-SHA256) and wipes `key` (zero-filled): a handle ≥ 0, or -errno. */
+  cryptKeyLoad(key: Buffer): number;
+  /** Forgets a key (its derived keys are wiped once no operation uses them): 0 or -EBADF. */
+  cryptKeyDrop(handle: number): number;
+  /** The whole crypt file srcFd (pread) → plaintext in dstFd (offset 0, truncated): its size, -EBADMSG (bad magic, version, tag, truncation) or -errno. */
+  cryptDecrypt(handle: number, srcFd: number, dstFd: number): number;
+  /** The whole plaintext srcFd (pread) → dstFd as the format, fresh random IV: the bytes written or -errno. */
+  cryptEncrypt(handle: number, srcFd: number, dstFd: number): number;
   setThreadName(name: string): void;
   /** how: 0 block, 1 unblock; the calling thread only. */
   threadSignalMask(how: 0 | 1, signals: number[]): void;
