@@ -18,6 +18,7 @@ import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.j
 import type { MonitorConfig } from '../shared/thread-config.js';
 import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
+import { drainWriteBacks, submitWriteBacks } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
 
 export type MonitorMessage =
@@ -118,6 +119,7 @@ async function waitForWork(ms: number): Promise<void> {
   const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
   const how = r.async ? await r.value : r.value;
   logInterrupterEvents(log);
+  if (cur.data.crypt !== undefined) submitWriteBacks(log);
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
   if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
 }
@@ -242,6 +244,11 @@ const machine = monitorMachine.provide({
         await pool.settled();
       }
       mark('pool.destroyed');
+      if (data.crypt !== undefined) {
+        submitWriteBacks(log, true);
+        drainWriteBacks(60_000);
+        submitWriteBacks(log, true);
+      }
       stopInterrupter(log);
       log.debug({ ctx: 'boot', op: 'exit_interrupter_thread' }, 'interrupter joined');
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');

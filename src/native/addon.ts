@@ -147,6 +147,9 @@ export interface Spawned {
 /** watchChild events. */
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
+/** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined } | { name: string; err: number };
+
 export interface Addon {
   arch: 'x86_64' | 'aarch64';
   syscalls: Record<string, number>;
@@ -295,6 +298,20 @@ export interface Addon {
   stopInterrupter(): InterrupterReport | undefined;
   respondFor(notifyFd: number, idLo: number, idHi: number, errno: number): number;
   exitNow(code: number): never;
+  // Crypt sandboxing's buffers (addon/crypt-files.cc): one registry per process.
+  /**
+   * Opens the checked path (the path buffer) as a crypt file for the current request and injects
+   * its plaintext buffer: the program's fd, CRYPT_NOT_REGULAR (nothing answered: not a regular
+   * file), or -errno (answered; -EBADMSG: the file does not verify).
+   */
+  cryptOpenInject(handle: number, flags: number, mode: number, tmpDir: string | undefined): number;
+  /** The write-backs whose buffers' last writer went (`all`: every live buffer too, and done entries dropped). */
+  cryptCollect(all: boolean): CryptWriteBack[];
+  /** A write-back done on this thread (encrypt, fsync, link, rename; the job's fds closed): 0 or -errno. */
+  cryptWriteBackNow(job: CryptWriteBack & { err?: undefined }): number;
+  /** What the registry holds now. */
+  cryptBuffers(): { entries: number; live: number; writers: number };
+  CRYPT_NOT_REGULAR: number;
 }
 
 /** The interrupter thread's words and duties (word indexes in `words`, the whole shared buffer). */
