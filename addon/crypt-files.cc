@@ -67,6 +67,7 @@ struct Entry {
   ino_t prev_ino = 0;    // the inode before the last write-back was queued
   bool pending = false;  // a write-back is queued and has not replaced the name yet
   std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
+  bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
 };
 
 struct WriteBack {
@@ -169,7 +170,16 @@ bool Commit(const Key& k, Entry& e) {
   CloseIf(e.committed);
   e.committed = e.live;
   e.live = -1;
-  QueueWriteBack(k, e);
+  // SAFETY: a file unlinked while written is not brought back by its write-back; the next open
+  // of the name reads the disk.
+  if (e.unlinked) {
+    CloseIf(e.committed);
+    e.unlinked = false;
+    e.disk_ino = e.prev_ino = 0;
+    e.pending = false;
+  } else {
+    QueueWriteBack(k, e);
+  }
   return true;
 }
 
@@ -258,7 +268,9 @@ constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSY
 // The buffer description for the program: the on-disk file is opened as checked (created with
 // the program's O_CREAT/O_EXCL and mode, never truncated), then its buffer is reopened with the
 // program's flags. ≥ 0: tsyd's fd to inject; kNotCrypt; -errno.
-int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir) {
+// `for_stat`: no description for the program, a copy of tsyd's committed buffer (its identity
+// and size are what the program's stat of the name shows).
+int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
   if (StatPath(path, &st->anchor, &psb, false) == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
@@ -304,7 +316,12 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   }
   e.mode = dsb.st_mode & 07777;
   int r = 0;
-  if (!(writer && (flags & O_TRUNC) && e.live < 0)) r = EnsureCommitted(e, handle, disk, dsb);
+  if (!(writer && (flags & O_TRUNC) && e.live < 0)) {
+    r = EnsureCommitted(e, handle, disk, dsb);
+  } else if (e.committed < 0 && !e.pending) {
+    // Truncated without being read: the file on disk is still the one the write-back replaces.
+    e.disk_ino = dsb.st_ino;
+  }
   close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
   if (r < 0) {
@@ -314,6 +331,10 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     }
     return r;
   }
+  if (for_stat) {
+    int copy = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
+    return copy < 0 ? -errno : copy;
+  }
   int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));
   // Counted before the program has it: its close event may come as soon as it is injected.
   if (fd >= 0 && writer) e.writers++;
@@ -321,6 +342,47 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
 }
 
 int CurrentHandle(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
+
+// The entry of `path` (a byte string) when there is one: `fn(key, entry)` under g_mu, after the
+// queued close events. 0 when there is none.
+template <typename F>
+int WithEntry(int handle, const std::string& path, F fn) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return -EINVAL;
+  const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  int dir_fd = Openat2Path(dir, nullptr, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (dir_fd < 0) return dir_fd == -ENOENT ? 0 : dir_fd;
+  int err = 0;
+  std::lock_guard<std::mutex> lock(g_mu);
+  DrainEvents();
+  Key k = KeyOf(dir_fd, path.substr(slash + 1), handle, &err);
+  close(dir_fd);
+  if (err < 0) return err;
+  auto it = g_entries.find(k);
+  return it == g_entries.end() ? 0 : fn(it);
+}
+
+// cryptForget(handle, path: Buffer, unlinking) → 0 or -errno, before the name `path` goes or
+// another file takes it (unlink, rename): its buffers are forgotten, so that the next open
+// reads the disk. -EBUSY (rename) while the program still writes the file; unlinking, its
+// writers' buffer is dropped at their last close instead of written back.
+Napi::Value CryptForget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+  const bool unlinking = info[2].ToBoolean().Value();
+  int r = WithEntry(CurrentHandle(info), std::string(b.Data(), b.Length()), [&](std::map<Key, Entry>::iterator it) {
+    Entry& e = it->second;
+    if (e.live >= 0) {
+      if (!unlinking) return -EBUSY;
+      e.unlinked = true;
+      return 0;
+    }
+    CloseIf(e.committed), CloseIf(e.dir_fd);
+    g_entries.erase(it);
+    return 0;
+  });
+  return Napi::Number::New(env, r);
+}
 
 // cryptOpenInject(handle, flags, mode, tmpDir) → the fd number in the program, kNotCrypt (not a
 // regular file: nothing answered, open it as any file), or -errno (answered; -EBADMSG: the file
@@ -362,6 +424,44 @@ Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
   }
   Respond(st, 1, -remote);
   return Napi::Number::New(env, remote);
+}
+
+// cryptStatBuffer(handle, tmpDir) → a copy of the committed buffer of the checked crypt file whose
+// stat is held back (fsOp hold kHoldFiles; the caller closes it), -EISDIR when what is held is
+// no regular file (a directory: finishStat), or -errno (-EBADMSG: it does not verify).
+Napi::Value CryptStatBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "cryptStatBuffer");
+  if (!st) return env.Undefined();
+  const std::string tmp_dir = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  struct stat sb;
+  if (st->pend_kind == 0 || st->pend_fd < 0 || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  if (fstat(st->pend_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) return Napi::Number::New(env, -EISDIR);
+  const std::string path(reinterpret_cast<const char*>(st->path), st->path_len);
+  int r = OpenBuffer(st, CurrentHandle(info), path, O_RDONLY, 0, tmp_dir, true);
+  return Napi::Number::New(env, r == kNotCrypt ? -EISDIR : r);
+}
+
+// cryptTruncate(handle, lengthArg, tmpDir) → 0 or -errno (answered): truncate(path, length) of
+// the checked crypt file: its writers' buffer is truncated through a description of tsyd's own,
+// whose close is the write-back (the ciphertext on disk is never cut).
+Napi::Value CryptTruncate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "cryptTruncate");
+  if (!st) return env.Undefined();
+  const int length_arg = info[1].As<Napi::Number>().Int32Value();
+  const std::string tmp_dir = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  if (length_arg < 0 || length_arg > 5 || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  const int64_t length = static_cast<int64_t>(st->req->data.args[length_arg]);
+  const std::string path(reinterpret_cast<const char*>(st->path), st->path_len);
+  int r = length < 0 ? -EINVAL : OpenBuffer(st, CurrentHandle(info), path, O_WRONLY, 0, tmp_dir);
+  if (r == kNotCrypt) r = -EINVAL;  // not a regular file: truncate(2) says EINVAL
+  if (r >= 0) {
+    const int fd = r;
+    r = ftruncate(fd, length) < 0 ? -errno : 0;
+    close(fd);  // the close event: its last writer, unless the program writes it too
+  }
+  return AnswerResult(env, st, r);
 }
 
 // cryptCollect(all) → the write-backs ready: [{ handle, plainFd, dirFd, name, tmpFd } | { name,
@@ -461,6 +561,9 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptOpenInject", Napi::Function::New(env, CryptOpenInject, "cryptOpenInject"));
   exports.Set("cryptCollect", Napi::Function::New(env, CryptCollect, "cryptCollect"));
+  exports.Set("cryptForget", Napi::Function::New(env, CryptForget, "cryptForget"));
+  exports.Set("cryptStatBuffer", Napi::Function::New(env, CryptStatBuffer, "cryptStatBuffer"));
+  exports.Set("cryptTruncate", Napi::Function::New(env, CryptTruncate, "cryptTruncate"));
   exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
   exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
   exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));

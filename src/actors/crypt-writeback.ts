@@ -6,9 +6,11 @@ import type { TsydLogger } from '../log.js';
 
 /** The AES worker's part of the addon (cryptcore: addon/aes*.cc), while it may not be built. */
 interface AesWorker {
+  aesStart?(): number;
   aesSubmit?(job: CryptWriteBack): number;
   aesPending?(): number;
   aesDrain?(timeoutMs: number): boolean;
+  aesStop?(): void;
 }
 const aes = native as unknown as AesWorker;
 
@@ -43,4 +45,42 @@ export function submitWriteBacks(log: TsydLogger, all = false): number {
 export function drainWriteBacks(timeoutMs: number): boolean {
   if (!aesRunning || !aes.aesDrain) return true;
   return aes.aesDrain(timeoutMs);
+}
+
+/** How long the exit waits for the write-backs (a 256 MiB file takes seconds on this machine kind). */
+const EXIT_WAIT_MS = 10 * 60_000;
+
+/**
+ * The monitor's startingAes: starts the AES worker (tsyd_aes). Throws when it cannot (critical:
+ * the sandbox must not run with files it could not encrypt). Without an AES worker in this
+ * build, write-backs run on the thread that collects them (an info record says so).
+ */
+export function startAesWorker(log: TsydLogger, fault?: string): void {
+  if (!aes.aesStart) {
+    log.info({ ctx: 'crypt', op: 'start_aes_thread' }, 'no AES worker in this build: crypt files are written back by the emulator and monitor threads');
+    return;
+  }
+  const r = aes.aesStart();
+  if (r < 0) {
+    log.alert({ ctx: 'crypt', op: 'start_aes_thread', err: -r, msg: `failed to start the AES worker (${fault ?? 'errno'})` });
+    throw Object.assign(new Error(`cannot start the AES worker: errno ${-r}`), { errno: -r });
+  }
+  aesRunning = true;
+  log.info({ ctx: 'crypt', op: 'start_aes_thread' }, 'AES worker is up');
+}
+
+/**
+ * The monitor's waitingAes, once the program has ended: every buffer still held goes to the AES
+ * worker; waits until each is written back, then joins the worker. SAFETY: no encryption is lost
+ * (the reference pool joins its AES thread at exit).
+ */
+export function finishWriteBacks(log: TsydLogger): void {
+  submitWriteBacks(log, true);
+  if (!drainWriteBacks(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: aes.aesPending?.() }, 'crypt write-backs still pending at exit');
+  if (aesRunning) aes.aesStop?.();
+  aesRunning = false;
+  // The entries written back are dropped (their plaintext freed).
+  submitWriteBacks(log, true);
+  const left = native.cryptBuffers();
+  log.debug({ ctx: 'crypt', op: 'wait_aes', ...left }, 'crypt write-backs done');
 }

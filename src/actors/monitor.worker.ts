@@ -18,7 +18,7 @@ import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.j
 import type { MonitorConfig } from '../shared/thread-config.js';
 import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
-import { drainWriteBacks, submitWriteBacks } from './crypt-writeback.js';
+import { finishWriteBacks, startAesWorker, submitWriteBacks } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
 
 export type MonitorMessage =
@@ -244,16 +244,13 @@ const machine = monitorMachine.provide({
         await pool.settled();
       }
       mark('pool.destroyed');
-      if (data.crypt !== undefined) {
-        submitWriteBacks(log, true);
-        drainWriteBacks(60_000);
-        submitWriteBacks(log, true);
-      }
       stopInterrupter(log);
       log.debug({ ctx: 'boot', op: 'exit_interrupter_thread' }, 'interrupter joined');
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
     closeThreads: fromPromise(closeThreads),
+    startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.fault)),
+    waitAes: fromPromise(async () => finishWriteBacks(cur.log)),
   },
   guards: {
     locked: () => cur.wd.locked,
@@ -268,7 +265,7 @@ const machine = monitorMachine.provide({
 take(workerData as MonitorConfig);
 reportThreadMemory(cur.log, 'monitor');
 const actor = createActor(machine, {
-  input: { skipConfinement: !cur.data.emulatorFilter },
+  input: { skipConfinement: !cur.data.emulatorFilter, crypt: cur.data.crypt !== undefined },
   // The states the monitor has been in reach the owner as they are first entered in a sandbox
   // (a handful of messages per run): the run's record of what the machine really did.
   inspect: (e) => cur.visits.observer('monitor', machine, (states: string[]) => post({ type: 'monitor.visited', states }))(e),
@@ -284,6 +281,6 @@ void toPromise(actor).then(async (out) => {
 parentPort?.on('message', (m: MonitorCommand) => {
   if (m.type === 'monitor.serve') {
     take(m.config);
-    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter });
+    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter, crypt: m.config.crypt !== undefined });
   } else actor.send({ type: 'monitor.close' });
 });

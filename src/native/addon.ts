@@ -309,6 +309,17 @@ export interface Addon {
   cryptCollect(all: boolean): CryptWriteBack[];
   /** A write-back done on this thread (encrypt, fsync, link, rename; the job's fds closed): 0 or -errno. */
   cryptWriteBackNow(job: CryptWriteBack & { err?: undefined }): number;
+  /**
+   * Before the name `path` goes or another file takes it: its buffers are forgotten (0), or
+   * -EBUSY (renaming) while the program writes it; `unlinking`: its writers' buffer is dropped.
+   */
+  cryptForget(handle: number, path: Buffer, unlinking: boolean): number;
+  /** truncate(path, args[lengthArg]) of the checked crypt file, through its buffer: 0 or -errno (answered). */
+  cryptTruncate(handle: number, lengthArg: number, tmpDir: string | undefined): number;
+  /** A copy of the committed buffer of the crypt file whose stat is held back (FS_PENDING), -EISDIR (not a file), or -errno. */
+  cryptStatBuffer(handle: number, tmpDir: string | undefined): number;
+  /** Answers a regular file's stat held back with the identity and size of tsyd's `fd` (unchanged: fd < 0). */
+  finishStatAs(fd: number): number;
   /** What the registry holds now. */
   cryptBuffers(): { entries: number; live: number; writers: number };
   CRYPT_NOT_REGULAR: number;

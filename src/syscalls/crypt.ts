@@ -4,10 +4,10 @@
 import { constants as os } from 'node:os';
 import { native } from '../native/addon.js';
 import { fromBytes } from '../sandbox/bytes.js';
-import { submitWriteBacks } from '../actors/crypt-writeback.js';
+import { drainWriteBacks, submitWriteBacks } from '../actors/crypt-writeback.js';
 import type { EmulatorContext } from './context.js';
 
-const { EACCES, EBADMSG, ESRCH } = os.errno;
+const { EACCES, EBADMSG, EISDIR, ESRCH, EXDEV } = os.errno;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
 
@@ -36,10 +36,83 @@ export function openCryptFile(ctx: EmulatorContext, sys: string, path: string, f
   if (flags & O_PATH) flags = flags & O_CLOEXEC;
   const r = native.cryptOpenInject(crypt.handle, flags, mode, crypt.tmp);
   if (r === native.CRYPT_NOT_REGULAR) return false;
+  afterCryptOp(ctx, sys, path, r);
+  return true;
+}
+
+/** One warn record for a file that does not verify; the write-backs due go on. */
+function afterCryptOp(ctx: EmulatorContext, sys: string, path: string, r: number): void {
   if (r === -EBADMSG) {
     const name = fromBytes(path);
     ctx.log.warn({ ctx: 'crypt', op: 'decrypt', sys, path: name, pid: ctx.req.pid, err: EBADMSG }, `the crypt file ${name} does not verify (tampered, truncated or another key): EBADMSG`);
   }
   if (r !== -ESRCH) submitWriteBacks(ctx.log);
+}
+
+/**
+ * Before a name is removed (`unlinking`) or another file takes it (the target of a rename): the
+ * buffers of `path` are forgotten and every write-back already due lands first, so that none
+ * brings the old name back or overwrites the new file. False after answering (EBUSY: renaming
+ * a crypt file the program still writes).
+ */
+export function settleCryptName(ctx: EmulatorContext, path: string, unlinking: boolean): boolean {
+  if (ctx.crypt === undefined || !isCryptPath(ctx, path)) return true;
+  const r = native.cryptForget(ctx.crypt.handle, Buffer.from(path, 'latin1'), unlinking);
+  if (r < 0) {
+    ctx.req.fail(-r);
+    return false;
+  }
+  submitWriteBacks(ctx.log);
+  drainWriteBacks(WRITE_BACK_WAIT_MS);
+  return true;
+}
+
+/** How long an unlink or rename of a crypt file waits for the write-backs due (then goes on). */
+const WRITE_BACK_WAIT_MS = 30_000;
+
+/**
+ * A rename or link that would move a file in or out of Crypt sandboxing: EXDEV (answered, true).
+ * SAFETY: a crypt file under a plain name would hand out its ciphertext as the file's content,
+ * a plain file under a crypt name would be plaintext on disk where the rules say encrypted (and
+ * a hard link between two crypt names would be split by the next write-back). EXDEV makes `mv`
+ * copy, which reads and writes through opens: the content is decrypted and encrypted as it should.
+ */
+export function refuseCryptMove(ctx: EmulatorContext, source: string, target: string, link: boolean): boolean {
+  if (!ctx.policy.crypt.on) return false;
+  const from = isCryptPath(ctx, source);
+  const to = isCryptPath(ctx, target);
+  if (from === to && !(link && from)) return false;
+  ctx.req.fail(EXDEV);
+  return true;
+}
+
+/** truncate(path, length) of a crypt file: through its buffer (true: answered). */
+export function truncateCryptFile(ctx: EmulatorContext, path: string, lengthArg: number): boolean {
+  if (!isCryptPath(ctx, path)) return false;
+  if (ctx.crypt === undefined) {
+    ctx.req.fail(EACCES);
+    return true;
+  }
+  afterCryptOp(ctx, 'truncate', path, native.cryptTruncate(ctx.crypt.handle, lengthArg, ctx.crypt.tmp));
+  return true;
+}
+
+/** fsOp(stat|statx)'s hold bit for a regular file (addon/fsops.cc kHoldFiles) when `path` is a crypt file. */
+export function holdCryptFile(ctx: EmulatorContext, path: string): number {
+  return isCryptPath(ctx, path) ? HOLD_FILES : 0;
+}
+const HOLD_FILES = 2;
+
+/**
+ * Answers the held-back stat of a crypt file by name with its plaintext's size and the identity
+ * of the buffer an open gives (cp and mv compare stat by name with fstat of the open file). A
+ * file that does not verify shows its size on disk. False: what is held is a directory.
+ */
+export function finishCryptStat(ctx: EmulatorContext): boolean {
+  if (ctx.crypt === undefined) return false;
+  const fd = native.cryptStatBuffer(ctx.crypt.handle, ctx.crypt.tmp);
+  if (fd === -EISDIR) return false;
+  native.finishStatAs(fd);
+  if (fd >= 0) native.close(fd);
   return true;
 }

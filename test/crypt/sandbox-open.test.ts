@@ -39,13 +39,6 @@ test('create+write+close, O_APPEND, O_RDWR seek and partial overwrite, mmap, ftr
   assert.not.ok(readFileSync(f).includes(MARKER));
 });
 
-test('fstat of an open crypt file is the plaintext size; stat by name the size on disk', async () => {
-  const dir = tempTree('crypt-size');
-  await ok(dir, ['write', `${dir}/f`, '12345']);
-  const out = await ok(dir, ['size', `${dir}/f`]);
-  assert.is(out.trim(), `stat=${statSync(`${dir}/f`).size} fstat=5`);
-});
-
 test('a flipped byte and a wrong key: EBADMSG and one warn record ctx:"crypt"', async () => {
   const dir = tempTree('crypt-bad');
   const f = `${dir}/f`;
