@@ -9,7 +9,6 @@ import { test } from 'uvu';
 import { internals } from '../../src/supervisor/internals.js';
 import * as assert from 'uvu/assert';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { createMachine, type AnyStateMachine } from 'xstate';
 import { MACHINES } from '../../src/machines/index.js';
 import { spawn, type SandboxedProcess } from '../../src/spawn.js';
@@ -103,9 +102,12 @@ test('workload: a FIFO flood grows the pool; helpers retire; the program exits',
 test('workload: a denial, with the policy locked from the start, on a supervisor that keeps no idle thread', async () => {
   // Its monitor thread is closed once the sandbox is served (closing, done).
   const supervisor = new Supervisor({ maxIdle: 0 });
-  const child = spawn('cat', [`${homedir()}/.ssh/id_ed25519`], { policy: [{ profile: 'user' }, { rule: 'lock:on' }], stdio: 'ignore', logLevel: 'silent', supervisor });
+  // A secret that exists on every machine: a missing one (~/.ssh where there is none) fails its
+  // walk with ENOENT before any rule is asked, which is no denial.
+  assert.ok(existsSync('/etc/shadow'), 'this test needs /etc/shadow');
+  const child = spawn('cat', ['/etc/shadow'], { policy: [{ profile: 'user' }, { rule: 'lock:on' }], stdio: 'ignore', logLevel: 'silent', supervisor });
   const r = await child.result;
-  assert.ok(r.violationCount >= 1, 'the read of ~/.ssh was denied');
+  assert.ok(r.violationCount >= 1, 'the read of /etc/shadow was denied');
   merge(seen, child);
 });
 

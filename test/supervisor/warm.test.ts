@@ -106,7 +106,7 @@ test("a directory's link count is decided by each sandbox's own policy (the hidd
   assert.is(await nlink(showsAll), '4', 'the next sandbox hides nothing again');
 });
 
-test("a concurrent sandbox cannot signal another sandbox's reaper, neither by pid nor by its process group", async () => {
+test("a concurrent sandbox cannot signal another sandbox's reaper, neither by pid nor by its process group, nor through a pidfd", async () => {
   const b = sup.spawn('sleep', ['30'], { ...quiet, policy: READ_ALL });
   const reaper = internals(b).reaperPid;
   try {
@@ -114,6 +114,10 @@ test("a concurrent sandbox cannot signal another sandbox's reaper, neither by pi
     // program died of it and what it had started ran on unwatched.
     const a = await sup.run('sh', ['-c', `kill -9 ${reaper}; echo direct=$?; kill -9 -${reaper}; echo group=$?`], { ...quiet, policy: READ_ALL });
     assert.equal((a.stdout as string).split('\n').filter(Boolean), ['direct=1', 'group=1'], a.stderr as string);
+    // The same through a pidfd, to the process and to its group (PIDFD_SIGNAL_PROCESS_GROUP = 4).
+    const py = `import os, signal\nfd = os.pidfd_open(${reaper})\nfor flags in (0, 4):\n    try:\n        signal.pidfd_send_signal(fd, 9, None, flags)\n        print(flags, 'sent')\n    except OSError as e:\n        print(flags, e.errno)`;
+    const p = await sup.run('python3', ['-c', py], { ...quiet, policy: READ_ALL });
+    assert.equal((p.stdout as string).split('\n').filter(Boolean), ['0 1', '4 1'], `${p.stdout}${p.stderr}`);
     assert.ok(b.running, 'B still runs');
     assert.ok(existsSync(`/proc/${reaper}`), "B's reaper still runs");
   } finally {
