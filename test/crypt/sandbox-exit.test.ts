@@ -1,0 +1,53 @@
+// Crypt sandboxing at the end of a run: nothing written is lost, and every crypt file is its
+// whole old or whole new content — the program SIGKILLed right after close, tsyd SIGTERMed during
+// a 256 MiB write-back; readers that open while a writer works see whole contents only.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cryptio, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
+import { fixture } from '../helpers/fixtures.js';
+import { tempTree } from '../helpers/tmp.js';
+import { describe, runTsyd, spawnTsyd } from '../helpers/tsyd.js';
+
+test('the program SIGKILLed right after close: the file is its new content', async () => {
+  const dir = tempTree('crypt-kill');
+  await cryptio(dir, ['write', `${dir}/f`, 'old content']);
+  const r = await cryptio(dir, ['killed', `${dir}/f`, 'new content']);
+  assert.is(r.code, 137, describe(r));
+  assert.is(String(decryptFile(`${dir}/f`)), 'new content');
+});
+
+test('a program that leaves a buffer open at exit (a background child still writing when the sandbox ends): written back whole', async () => {
+  const dir = tempTree('crypt-open-exit');
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', '/bin/sh', '-c', `exec 3>${dir}/f; printf 'abc' >&3; printf 'def' >&3`]);
+  assert.is(r.code, 0, describe(r));
+  assert.is(String(decryptFile(`${dir}/f`)), 'abcdef');
+});
+
+test('SIGTERM to tsyd during a 256 MiB write-back: the file is its whole old or whole new content, never anything else', async () => {
+  const dir = tempTree('crypt-term');
+  const f = `${dir}/big`;
+  const old = await cryptio(dir, ['big', f, '256', 'A'], { timeoutMs: 180_000 });
+  assert.is(old.code, 0, describe(old));
+  const t = spawnTsyd(['run', ...cryptRules(dir), '--', fixture('cryptio'), 'big', f, '256', 'B'], { timeoutMs: 180_000 });
+  await t.waitForStdout(/ok/, 120_000);
+  // The program ends right after its close: its buffer is being written back now.
+  await new Promise((res) => setTimeout(res, 150));
+  t.child.kill('SIGTERM');
+  const r = await t.result;
+  assert.ok(r.code !== null, describe(r));
+  const check = await cryptio(dir, ['check', f, '256'], { timeoutMs: 180_000 });
+  assert.match(check.stdout, /^whole-(old|new)$/m, describe(check));
+});
+
+test('several readers while one writes: each read is a whole old or whole new content, never a mix', async () => {
+  const dir = tempTree('crypt-readers');
+  const f = `${dir}/f`;
+  await cryptio(dir, ['writeloop', f, '1', '65536']);
+  const C = fixture('cryptio');
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', '/bin/sh', '-c', `${C} writeloop ${f} 60 65536 & for i in 1 2 3; do ${C} readloop ${f} 60 & done; wait`], { timeoutMs: 120_000 });
+  assert.is(r.code, 0, describe(r));
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.equal(lines, ['ok', 'whole', 'whole', 'whole'], describe(r));
+});
+
+test.run();
