@@ -22,7 +22,8 @@
         "addon/offload.cc",
         "addon/interrupter.cc",
         "addon/crypt.cc",
-        "addon/crypt-files.cc"
+        "addon/crypt-files.cc",
+        "addon/crypt-io.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a worker ended (piscina.destroy at exit) while it

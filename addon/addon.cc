@@ -72,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUnixBind(env, exports);
   InitCrypt(env, exports);
   InitCryptFiles(env, exports);
+  InitCryptIo(env, exports);
   return exports;
 }
 

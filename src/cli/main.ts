@@ -8,6 +8,7 @@ import { buildPolicy } from '../sandbox/build.js';
 import { parseArgs } from './args.js';
 import { COMMAND_USAGE, USAGE } from './usage.js';
 import { runLearn } from './learn.js';
+import { runCrypt } from './crypt.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
 import { printWarnings } from './warnings.js';
 import { mark, markProcessStart } from '../shared/timeline.js';
@@ -49,6 +50,9 @@ export async function main(argv: string[]): Promise<void> {
         code = await runViz(cmd.argv, MACHINES);
         break;
       }
+      case 'crypt':
+        code = runCrypt(cmd);
+        break;
       case 'export':
         bootExport(cmd.mode);
         code = 0;

@@ -73,6 +73,17 @@ const EXPORT = `Usage: tsyd export bpf|pfc
             which a loader replaces); refused on a terminal
   -h, --help  this help (tsyd export syscalls --help: the policy options)`;
 
+const CRYPT = `Usage: tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT
+  Encrypt stdin into the crypt file format, or decrypt a crypt file, outside a sandbox (recovery,
+  backups). The format: docs/crypt-format.md.
+  --key HEX                  the key: 64 hex digits (256 bits); visible to other users in ps:
+                             prefer --key-env
+  --key-env NAME             the key from environment variable NAME (64 hex digits)
+  -h, --help                 this help
+  Exit 0; 1 when the input does not verify (tampered, truncated, another key) or a read or write
+  fails, with a message: nothing is written to OUT then (decrypt writes only verified plaintext);
+  125 for a missing or malformed option or key.`;
+
 const SYSCALLS = `Usage: tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...
   Print every system call the program may make, and how its filter answers it under that policy.
 ${POLICY}
@@ -89,6 +100,8 @@ export const USAGE = `Usage:
   tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
   tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
                                            filter answers it under that policy
+  tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT
+                                           encrypt or decrypt the crypt file format
   tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...   draw the machines
   tsyd COMMAND --help | tsyd --help | tsyd --version
 
@@ -105,5 +118,5 @@ emulators), TSYD_KEEP_ALIVE (ms a helper emulator idles before it retires), TSYD
 export the filters, then run the program), TSYD_SKIP_SCMP (supervisor threads unconfined: debugging only).`;
 
 /** The help of one command (`tsyd run --help`). */
-export const COMMAND_USAGE = { run: RUN, check: CHECK, learn: LEARN, export: EXPORT, syscalls: SYSCALLS } as const;
+export const COMMAND_USAGE = { run: RUN, check: CHECK, learn: LEARN, export: EXPORT, syscalls: SYSCALLS, crypt: CRYPT } as const;
 export type HelpTopic = keyof typeof COMMAND_USAGE;

@@ -279,6 +279,10 @@ export interface Addon {
   cryptDecrypt(handle: number, srcFd: number, dstFd: number): number;
   /** The whole plaintext srcFd (pread) → dstFd as the format, fresh random IV: the bytes written or -errno. */
   cryptEncrypt(handle: number, srcFd: number, dstFd: number): number;
+  /** `tsyd crypt`: a fresh memfd (close-on-exec), or -errno. */
+  cryptMemfd(): number;
+  /** `tsyd crypt`: all of srcFd (from offset 0; a pipe to its end) to dstFd at its position, in the kernel: bytes copied or -errno. */
+  cryptCopy(srcFd: number, dstFd: number): number;
   setThreadName(name: string): void;
   /** how: 0 block, 1 unblock; the calling thread only. */
   threadSignalMask(how: 0 | 1, signals: number[]): void;
