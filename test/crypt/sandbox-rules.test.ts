@@ -9,7 +9,7 @@ import { PolicyError } from '../../src/errors.js';
 import { Policy } from '../../src/sandbox/policy.js';
 import { loadPolicyFile, parseRule, formatStatement, type RuleSource } from '../../src/sandbox/rules.js';
 import { cryptSetup } from '../../src/sandbox/crypt-key.js';
-import { buildPolicy } from '../../src/sandbox/build.js';
+import { buildPolicy, runsUnconfined } from '../../src/sandbox/build.js';
 import { runTsyd } from '../helpers/tsyd.js';
 
 const ARG: RuleSource = { kind: 'arg' };
@@ -84,6 +84,11 @@ test('policy data and tsyd check carry the crypt rules, never the key', () => {
   assert.ok(lines.includes('sandbox/crypt:on') && lines.includes('crypt/key:…') && lines.includes('crypt+/s/**'), lines.join('\n'));
   assert.not.ok(lines.join('\n').includes(KEY));
   assert.not.ok(policyOf('sandbox/read:on').normalized().some((l) => l.includes('crypt')), 'unused: not shown');
+});
+
+test('Crypt on is no unconfined run (no warning that the program runs unconfined)', () => {
+  const inputs = [{ profile: 'off' }, { rule: 'sandbox/crypt:on' }, { rule: 'crypt+/s/**' }, { rule: `crypt/key:${KEY}` }];
+  assert.not.ok(runsUnconfined(inputs, buildPolicy(inputs)));
 });
 
 test('-P files carry crypt rules', () => {
