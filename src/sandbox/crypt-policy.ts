@@ -1,7 +1,8 @@
 // The Crypt sandboxing part of a policy: on or off, which canonical paths are encrypted at rest
 // (crypt+GLOB / crypt-GLOB, the last match wins), where the key comes from, crypt/tmp.
 import { PolicyError } from '../errors.js';
-import { globMatcher, type GlobMatcher } from './glob.js';
+import { globMatcher, parsedGlob, type GlobMatcher } from './glob.js';
+import { SubtreeDecisions } from './subtree-decisions.js';
 import { fromBytes } from './bytes.js';
 import { parseCryptRule, type CryptKeySource, type CryptStatement } from './crypt-rules.js';
 import { describeSource, type RuleSource } from './source.js';
@@ -20,6 +21,8 @@ export class CryptSettings {
   tmp?: string;
   /** Where `sandbox/crypt:on` was given (for the error when no key comes with it). */
   onSource?: RuleSource;
+  /** The rules as automata, for sameBelow(); rebuilt after a change. */
+  private subtree?: SubtreeDecisions;
 
   apply(stmt: CryptStatement): void {
     switch (stmt.set) {
@@ -29,6 +32,7 @@ export class CryptSettings {
         return;
       case 'glob':
         this.rules.push({ encrypt: stmt.encrypt, pattern: stmt.pattern, glob: globMatcher(stmt.pattern) });
+        this.subtree = undefined;
         return;
       case 'key':
         this.key = stmt.key;
@@ -44,6 +48,16 @@ export class CryptSettings {
     if (!this.on) return false;
     for (let i = this.rules.length - 1; i >= 0; i--) if (this.rules[i]!.glob(path)) return this.rules[i]!.encrypt;
     return false;
+  }
+
+  /**
+   * Is every path below `from` encrypted exactly as the same path below `to`? (Renames of whole
+   * directories: otherwise files would change between ciphertext and plaintext by their names.)
+   */
+  sameBelow(from: string, to: string): boolean {
+    if (!this.on) return true;
+    this.subtree ??= new SubtreeDecisions(this.rules.map((r) => ({ allow: r.encrypt, glob: parsedGlob(r.pattern) })), false);
+    return this.subtree.difference(`${from}/`, `${to}/`) === null;
   }
 
   /** The policy error of `sandbox/crypt:on` without a key (exit 125), or nothing. */

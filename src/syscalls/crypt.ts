@@ -81,7 +81,8 @@ export function refuseCryptMove(ctx: EmulatorContext, source: string, target: st
   if (!ctx.policy.crypt.on) return false;
   const from = isCryptPath(ctx, source);
   const to = isCryptPath(ctx, target);
-  if (from === to && !(link && from)) return false;
+  // A directory's files keep their bytes: every name below must be decided alike.
+  if (from === to && !(link && from) && ctx.policy.crypt.sameBelow(source, target)) return false;
   ctx.req.fail(EXDEV);
   return true;
 }

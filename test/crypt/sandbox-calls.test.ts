@@ -71,6 +71,18 @@ except OSError as e: print(e.errno)' ${dir}/a ${plain}/a`);
   assert.equal(r.out, ['18', '18', '18']);
 });
 
+test('a directory whose files are crypt by their names (crypt+DIR/**/*.txt) renamed out of it: EXDEV, mv copies', async () => {
+  const dir = tempTree('crypt-dirmv');
+  const out = tempTree('crypt-dirmv-out');
+  const r = await runTsyd(['run', '-p', 'off', '-m', 'sandbox/crypt:on', '-m', `crypt+${dir}/**/*.txt`, '-m', `crypt/key:${'5a'.repeat(32)}`, '--', '/bin/sh', '-c',
+    `mkdir ${dir}/sub && echo ${MARKER} > ${dir}/sub/a.txt && python3 -c 'import os,sys
+try: os.rename(sys.argv[1], sys.argv[2]); print("renamed")
+except OSError as e: print(e.errno)' ${dir}/sub ${out}/sub && mv ${dir}/sub ${out}/sub && cat ${out}/sub/a.txt`]);
+  assert.is(r.code, 0, describe(r));
+  assert.equal(r.stdout.trim().split('\n'), ['18', MARKER]);
+  assert.is(readFileSync(`${out}/sub/a.txt`, 'utf8'), `${MARKER}\n`, 'moved out: plaintext');
+});
+
 test('exec of a crypt file is refused (ciphertext on disk); a symlink to a crypt file reads the plaintext', async () => {
   const dir = tempTree('crypt-exec');
   const links = tempTree('crypt-links');

@@ -36,6 +36,15 @@ test('crypt+ and crypt- globs: the last match wins, only while sandbox/crypt is 
   assert.ok(p.crypt.encrypts('/home/a/secret/public/y'));
 });
 
+test('sameBelow: whether every path below two directories is encrypted alike (renames of directories)', () => {
+  const p = policyOf('sandbox/crypt:on', 'crypt+/d/**/*.txt', 'crypt+/vault/**', `crypt/key:${KEY}`);
+  assert.ok(p.crypt.sameBelow('/d/a', '/d/b'));
+  assert.not.ok(p.crypt.sameBelow('/d/a', '/e/a'), '*.txt below /d only');
+  assert.not.ok(p.crypt.sameBelow('/vault/x', '/tmp/x'));
+  assert.ok(p.crypt.sameBelow('/vault/x', '/vault/y'));
+  assert.ok(p.crypt.sameBelow('/e', '/f'));
+});
+
 test('crypt rules: errors say what, where and why; the key never appears in one', () => {
   const short = 'abcd'.repeat(8);
   const m = err(() => parseRule(`crypt/key:${short}`, ARG));
