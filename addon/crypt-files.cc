@@ -30,6 +30,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -68,7 +69,17 @@ struct Entry {
   bool pending = false;  // a write-back is queued and has not replaced the name yet
   std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
   bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
+  int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
 };
+
+// A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
+constexpr int64_t kIdleMs = 5000;
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 struct WriteBack {
   int handle;
@@ -315,6 +326,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     close(dir_fd);
   }
   e.mode = dsb.st_mode & 07777;
+  e.last_use = NowMs();
   int r = 0;
   if (!(writer && (flags & O_TRUNC) && e.live < 0)) {
     r = EnsureCommitted(e, handle, disk, dsb);
@@ -464,30 +476,36 @@ Napi::Value CryptTruncate(const Napi::CallbackInfo& info) {
   return AnswerResult(env, st, r);
 }
 
-// cryptCollect(all) → the write-backs ready: [{ handle, plainFd, dirFd, name, tmpFd } | { name,
-// err }]. `all` (the program has ended): every buffer still live is committed as it is now, and
-// entries whose write-back is done are dropped (their plaintext freed).
+// cryptCollect(how) → the write-backs ready: [{ handle, plainFd, dirFd, name, tmpFd } | { name,
+// err }]. how 0: the buffers whose last writer went; 1 (the monitor's loop): and the snapshots
+// idle for kIdleMs whose write-back landed are dropped (their plaintext freed); 2 (the program
+// has ended): every buffer still live is written back as it is now, and every entry whose
+// write-back landed is dropped.
 Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const bool all = info.Length() > 0 && info[0].ToBoolean().Value();
+  const int how = info.Length() > 0 ? info[0].As<Napi::Number>().Int32Value() : 0;
+  const bool all = how >= 2;
   std::vector<WriteBack> ready;
   {
     std::lock_guard<std::mutex> lock(g_mu);
     DrainEvents();
-    for (auto it = g_entries.begin(); it != g_entries.end();) {
+    const int64_t now = NowMs();
+    for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
       Entry& e = it->second;
       if (all && e.live >= 0 && !Commit(it->first, e)) {
-        // Still mapped for writing by a description tsyd did not hand out: written as it is.
+        // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
+        inotify_rm_watch(g_inotify, e.wd);
+        e.wd = -1;
         CloseIf(e.committed);
         e.committed = e.live;
         e.live = -1;
-        inotify_rm_watch(g_inotify, e.wd);
-        e.wd = -1;
-        QueueWriteBack(it->first, e);
+        if (!e.unlinked) QueueWriteBack(it->first, e);
       }
       struct stat sb;
-      const bool done = e.live < 0 && (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino));
-      if (all && done) {
+      const bool idle = all || now - e.last_use >= kIdleMs;
+      const bool done = idle && e.live < 0 &&
+                        (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino));
+      if (done) {
         CloseIf(e.committed), CloseIf(e.dir_fd);
         it = g_entries.erase(it);
       } else {

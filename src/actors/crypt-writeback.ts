@@ -1,7 +1,7 @@
 // Crypt sandboxing's write-backs: the buffers whose last writer went (addon/crypt-files.cc) go to
 // the AES worker, which encrypts each beside its file and renames it onto the name. Called by the
 // emulators after a crypt open, by the monitor in its loop, and at exit with `all`.
-import { native, type CryptWriteBack } from '../native/addon.js';
+import { CryptCollect, native, type CryptWriteBack } from '../native/addon.js';
 import type { TsydLogger } from '../log.js';
 
 /** The AES worker's part of the addon (cryptcore: addon/aes*.cc), while it may not be built. */
@@ -22,12 +22,13 @@ export function setAesRunning(on: boolean): void {
 
 /**
  * Hands every ready write-back to the AES worker (or, with none running, writes it back on this
- * thread). `all`: the program has ended: every buffer still live is written back as it is.
- * Returns how many were handed on. SAFETY: a job that could not be made (no O_TMPFILE beside the
- * file) drops that buffer: the file keeps its whole old content; an error record says so.
+ * thread). `how`: CryptCollect (the monitor's loop also frees idle snapshots; at the end every
+ * buffer still live is written back as it is). Returns how many were handed on. SAFETY: a job
+ * that could not be made (no O_TMPFILE beside the file) drops that buffer: the file keeps its
+ * whole old content; an error record says so.
  */
-export function submitWriteBacks(log: TsydLogger, all = false): number {
-  const jobs = native.cryptCollect(all);
+export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due): number {
+  const jobs = native.cryptCollect(how);
   let n = 0;
   for (const job of jobs) {
     if (job.err !== undefined) {
@@ -75,12 +76,12 @@ export function startAesWorker(log: TsydLogger, fault?: string): void {
  * (the reference pool joins its AES thread at exit).
  */
 export function finishWriteBacks(log: TsydLogger): void {
-  submitWriteBacks(log, true);
+  submitWriteBacks(log, CryptCollect.all);
   if (!drainWriteBacks(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: aes.aesPending?.() }, 'crypt write-backs still pending at exit');
   if (aesRunning) aes.aesStop?.();
   aesRunning = false;
   // The entries written back are dropped (their plaintext freed).
-  submitWriteBacks(log, true);
+  submitWriteBacks(log, CryptCollect.all);
   const left = native.cryptBuffers();
   log.debug({ ctx: 'crypt', op: 'wait_aes', ...left }, 'crypt write-backs done');
 }

@@ -12,7 +12,7 @@ import { createThreadLogger } from '../thread-log.js';
 import { reportThreadMemory } from '../shared/thread-memory.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
-import { native } from '../native/addon.js';
+import { CryptCollect, native } from '../native/addon.js';
 import { sameBytes } from '../sandbox/bytes.js';
 import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.js';
 import type { MonitorConfig } from '../shared/thread-config.js';
@@ -119,7 +119,7 @@ async function waitForWork(ms: number): Promise<void> {
   const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
   const how = r.async ? await r.value : r.value;
   logInterrupterEvents(log);
-  if (cur.data.crypt !== undefined) submitWriteBacks(log);
+  if (cur.data.crypt !== undefined) submitWriteBacks(log, CryptCollect.pruneIdle);
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
   if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
 }

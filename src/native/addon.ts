@@ -150,6 +150,9 @@ export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperE
 /** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
 export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined } | { name: string; err: number };
 
+/** cryptCollect()'s modes (addon/crypt-files.cc). */
+export const CryptCollect = { due: 0, pruneIdle: 1, all: 2 } as const;
+
 export interface Addon {
   arch: 'x86_64' | 'aarch64';
   syscalls: Record<string, number>;
@@ -309,8 +312,8 @@ export interface Addon {
    * file), or -errno (answered; -EBADMSG: the file does not verify).
    */
   cryptOpenInject(handle: number, flags: number, mode: number, tmpDir: string | undefined): number;
-  /** The write-backs whose buffers' last writer went (`all`: every live buffer too, and done entries dropped). */
-  cryptCollect(all: boolean): CryptWriteBack[];
+  /** The write-backs whose buffers' last writer went (CryptCollect: also idle snapshots dropped, or at the end every buffer). */
+  cryptCollect(how: number): CryptWriteBack[];
   /** A write-back done on this thread (encrypt, fsync, link, rename; the job's fds closed): 0 or -errno. */
   cryptWriteBackNow(job: CryptWriteBack & { err?: undefined }): number;
   /**

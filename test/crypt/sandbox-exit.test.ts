@@ -3,10 +3,12 @@
 // a 256 MiB write-back; readers that open while a writer works see whole contents only.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptio, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
+import { cryptio, cryptPolicy, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runTsyd, spawnTsyd } from '../helpers/tsyd.js';
+import { native } from '../../src/native/addon.js';
+import { spawn } from '../../src/spawn.js';
 
 test('the program SIGKILLed right after close: the file is its new content', async () => {
   const dir = tempTree('crypt-kill');
@@ -48,6 +50,19 @@ test('several readers while one writes: each read is a whole old or whole new co
   assert.is(r.code, 0, describe(r));
   const lines = r.stdout.trim().split('\n').sort();
   assert.equal(lines, ['ok', 'whole', 'whole', 'whole'], describe(r));
+});
+
+test('the plaintext is freed: a snapshot idle for 5 s is dropped while the sandbox runs, every buffer at its end', async () => {
+  const dir = tempTree('crypt-prune');
+  const rules = cryptPolicy(dir).map((rule) => ({ rule }));
+  const child = spawn('/bin/sh', ['-c', `${fixture('cryptio')} write ${dir}/f x && ${fixture('cryptio')} read ${dir}/f && sleep 8`], { policy: [{ profile: 'off' }, ...rules], stdio: 'ignore', logLevel: 'silent' });
+  let held = 0;
+  for (let i = 0; i < 40 && held === 0; i++, await new Promise((res) => setTimeout(res, 50))) held = native.cryptBuffers().entries;
+  assert.is(held, 1, 'the file has its snapshot after the read');
+  await new Promise((res) => setTimeout(res, 6500));
+  assert.is(native.cryptBuffers().entries, 0, 'dropped while the program still runs');
+  assert.is((await child.result).exitCode, 0);
+  assert.equal(native.cryptBuffers(), { entries: 0, live: 0, writers: 0 });
 });
 
 test.run();

@@ -8,9 +8,14 @@ import { runTsyd, type RunOptions, type RunResult } from './tsyd.js';
 export const KEY = '5a'.repeat(32);
 export const OTHER_KEY = 'a5'.repeat(32);
 
-/** The rules that encrypt every file below `dir` with `key` (a crypt/key:${TSYD_…} when `env`). */
+/** The rules that encrypt every file below `dir` with `key`. */
+export function cryptPolicy(dir: string, key = KEY): string[] {
+  return ['sandbox/crypt:on', `crypt+${dir}/**`, `crypt/key:${key}`];
+}
+
+/** cryptPolicy() as `tsyd run` arguments, on the empty profile `off`. */
 export function cryptRules(dir: string, key = KEY): string[] {
-  return ['-p', 'off', '-m', 'sandbox/crypt:on', '-m', `crypt+${dir}/**`, '-m', `crypt/key:${key}`];
+  return ['-p', 'off', ...cryptPolicy(dir, key).flatMap((rule) => ['-m', rule])];
 }
 
 /** `cryptio OP ARGS` under tsyd with Crypt on below `dir`. */
