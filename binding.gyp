@@ -23,7 +23,9 @@
         "addon/interrupter.cc",
         "addon/crypt.cc",
         "addon/crypt-files.cc",
-        "addon/crypt-io.cc"
+        "addon/crypt-io.cc",
+        "addon/aes.cc",
+        "addon/native-thread.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a worker ended (piscina.destroy at exit) while it

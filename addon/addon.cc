@@ -73,6 +73,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCrypt(env, exports);
   InitCryptFiles(env, exports);
   InitCryptIo(env, exports);
+  InitAes(env, exports);
   return exports;
 }
 

@@ -239,6 +239,7 @@ void InitAlone(Napi::Env env, Napi::Object exports);
 void InitUnixBind(Napi::Env env, Napi::Object exports);
 void InitCrypt(Napi::Env env, Napi::Object exports);
 void InitCryptIo(Napi::Env env, Napi::Object exports);
+void InitAes(Napi::Env env, Napi::Object exports);
 
 // A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
 struct Job {

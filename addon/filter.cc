@@ -220,6 +220,8 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   NR(listen)
   NR(setsockopt)
   NR(accept4)
+  NR(accept)
+  NR(socketpair)
   NR(personality)
   NR(pidfd_getfd)
   NR(open_tree)

@@ -10,6 +10,7 @@
 // It reads the supervisor's shared words (src/shared/worker-data.ts: slots, job table) and
 // nothing else of tsyd: no isolate, a few KiB of stack, and it is joined by the monitor.
 #include "common.h"
+#include "native-thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -188,16 +189,6 @@ static void ScanJobs(Interrupter& in) {
   }
 }
 
-// no_new_privs + this thread's own filter (no TSYNC). → 0 or errno.
-static int Confine(const std::vector<sock_filter>& filter) {
-  sock_fprog prog;
-  prog.len = static_cast<unsigned short>(filter.size());
-  prog.filter = const_cast<sock_filter*>(filter.data());
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return errno;
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0) return errno;
-  return 0;
-}
-
 // Writes the handshake byte and closes the fd. False when the monitor is gone (EPIPE: SIGPIPE
 // is blocked here) or the fd is bad.
 static bool Handshake(int fd) {
@@ -216,7 +207,7 @@ static void* InterrupterThread(void* arg) {
   // SAFETY: confined before the handshake: the monitor goes on (101 otherwise) only once this
   // thread holds its filter. A failed load closes the pipe without the byte.
   if (!in.filter.empty()) {
-    const int err = Confine(in.filter);
+    const int err = ConfineThisThread(in.filter);
     if (err != 0) {
       in.confine_errno = err;
       close(in.handshake_fd);
@@ -284,32 +275,16 @@ static Napi::Value StartInterrupter(const Napi::CallbackInfo& info) {
   in->handshake_fd = IntOf(o, "handshakeFd");
   in->cycle_ms = IntOf(o, "cycleMs");
   in->busy_state = IntOf(o, "busyState");
-  Napi::Value f = o.Get("filter");
-  if (f.IsTypedArray()) {
-    Napi::Uint8Array bpf = f.As<Napi::Uint8Array>();
-    if (bpf.ByteLength() == 0 || bpf.ByteLength() % sizeof(sock_filter) != 0 || bpf.ByteLength() / sizeof(sock_filter) > 4096) {
-      delete in;
-      Napi::TypeError::New(env, "startInterrupter: filter is not a BPF program").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    const sock_filter* ins = reinterpret_cast<const sock_filter*>(bpf.Data());
-    in->filter.assign(ins, ins + bpf.ByteLength() / sizeof(sock_filter));
+  if (!FilterFromJs(o.Get("filter"), in->filter)) {
+    delete in;
+    Napi::TypeError::New(env, "startInterrupter: filter is not a BPF program").ThrowAsJavaScriptException();
+    return env.Undefined();
   }
   in->seen_blocking.assign(max_emulators, -1);
   in->seen_in_recv.assign(max_emulators, -1);
   in->seen_job.assign(max_jobs, -1);
   in->words_ref = Napi::Persistent(words.As<Napi::Object>());
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, kInterrupterStack);
-  // SAFETY: created with every signal blocked, so it never takes SIGALRM (meant for emulators and
-  // job threads) nor an async signal meant for the main thread, not even before its first line.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  const int rc = pthread_create(&in->thread, &attr, InterrupterThread, in);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
+  const int rc = CreateSignalFreeThread(&in->thread, kInterrupterStack, InterrupterThread, in);
   if (rc != 0) {
     delete in;
     return ThrowErrno(env, "pthread_create", rc);

@@ -11,10 +11,10 @@ import { Ctl, WorkerData } from '../shared/worker-data.js';
 export const INTERRUPTER_CYCLE_MS = 10;
 
 /**
- * Test only (TSYD_FAULT=fail-interrupter-confine): a filter the kernel refuses (an unknown BPF
- * instruction: seccomp fails EINVAL), to prove that a failed load is a failed handshake.
+ * Test only (TSYD_FAULT=fail-interrupter-confine, fail-aes-confine): a filter the kernel refuses
+ * (an unknown BPF instruction: seccomp fails EINVAL), to prove that a failed load is a failed start.
  */
-const INVALID_FILTER = new Uint8Array([0xff, 0xff, 0, 0, 0, 0, 0, 0]);
+export const INVALID_FILTER = new Uint8Array([0xff, 0xff, 0, 0, 0, 0, 0, 0]);
 
 /** Creates tsyd_int; it owns `handshakeFd` once this returns. */
 export function startInterrupter(wd: WorkerData, notifyFd: number, handshakeFd: number, filter: Uint8Array | undefined, fault?: string): void {

@@ -51,11 +51,32 @@ const COMMON: Array<[string, string]> = [
 
 const NO_PROGRAM_WRITES: Array<[string, string]> = [['process_vm_writev', "never writes another process's memory"]];
 
-/** Thread kinds that never touch the network (the IPC and AES workers need sockets). */
+/** Thread kinds that never touch the network (the IPC worker needs sockets; the AES worker's list is AES_NO_OPENS). */
 const NO_SOCKETS: Array<[string, string]> = [
   ['socket', 'this thread kind needs no socket'],
   ['listen', 'this thread kind needs no socket'],
   ['accept4', 'this thread kind needs no socket'],
+];
+
+/**
+ * The AES worker (addon/aes.cc) opens nothing and makes no socket: every fd it uses comes with
+ * its job (the plaintext buffer, the O_TMPFILE, the directory), and it links the O_TMPFILE
+ * through /proc/thread-self/fd (linkat, not an open). SAFETY: a worker taken over by a bug in
+ * the cipher path still reaches no file but those of its jobs.
+ */
+const AES_NO_OPENS: Array<[string, string]> = [
+  ['open', 'the AES worker opens nothing: its fds come with its jobs'],
+  ['openat', 'the AES worker opens nothing: its fds come with its jobs'],
+  ['openat2', 'the AES worker opens nothing: its fds come with its jobs'],
+  ['creat', 'the AES worker opens nothing: its fds come with its jobs'],
+  ['pidfd_getfd', "the AES worker takes no other process's fds"],
+  ['socket', 'the AES worker needs no socket'],
+  ['socketpair', 'the AES worker needs no socket'],
+  ['accept', 'the AES worker needs no socket'],
+  ['accept4', 'the AES worker needs no socket'],
+  ['listen', 'the AES worker needs no socket'],
+  ['connect', 'the AES worker needs no socket'],
+  ['bind', 'the AES worker needs no socket'],
 ];
 
 /**
@@ -85,7 +106,7 @@ export function confinementRules(kind: ThreadKind): Array<[string, string]> {
     case 'ipc':
       return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
     case 'aes':
-      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
+      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program'], ...AES_NO_OPENS];
   }
 }
 

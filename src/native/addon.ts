@@ -286,6 +286,21 @@ export interface Addon {
   cryptMemfd(): number;
   /** `tsyd crypt`: all of srcFd (from offset 0; a pipe to its end) to dstFd at its position, in the kernel: bytes copied or -errno. */
   cryptCopy(srcFd: number, dstFd: number): number;
+  /**
+   * Starts tsyd_aes (addon/aes.cc), one per fd table (the monitor's: per sandbox), confined by
+   * `filter` before it reports itself started: 0, or -errno (EBUSY: one runs; a failed load's errno).
+   */
+  aesStart(options?: AesStartOptions): number;
+  /** Queues a write-back: its id (≥ 0; the worker then owns the job's fds) or -errno (ESRCH: no worker in this fd table). */
+  aesSubmit(job: AesJob): number;
+  /** Jobs queued or running in this fd table's worker. */
+  aesPending(): number;
+  /** True once no job is queued or running; false after timeoutMs. */
+  aesDrain(timeoutMs: number): boolean;
+  /** Writes every queued job, then joins the thread: its last events, or undefined when none runs. */
+  aesStop(): AesReport | undefined;
+  /** What the worker did since the last call, or undefined when none runs. */
+  aesEvents(): AesReport | undefined;
   setThreadName(name: string): void;
   /** how: 0 block, 1 unblock; the calling thread only. */
   threadSignalMask(how: 0 | 1, signals: number[]): void;
@@ -330,6 +345,39 @@ export interface Addon {
   /** What the registry holds now. */
   cryptBuffers(): { entries: number; live: number; writers: number };
   CRYPT_NOT_REGULAR: number;
+}
+
+/** aesStart(): the worker's own seccomp filter (absent: unconfined, TSYD_SKIP_SCMP); probe: test only. */
+export interface AesStartOptions {
+  filter?: Uint8Array;
+  /** Test only: once confined, the thread tries an open and a socket and reports their errnos (op 'probe'). */
+  probe?: boolean;
+}
+
+/**
+ * One write-back: plainFd (memfd or O_TMPFILE: the plaintext) is encrypted into tmpFd (an
+ * O_TMPFILE the caller opened in dirFd: the worker opens nothing), fsynced, linked into dirFd
+ * under a temporary name and renamed onto `name` (one entry name, no '/').
+ */
+export interface AesJob {
+  handle: number;
+  plainFd: number;
+  dirFd: number;
+  name: string;
+  tmpFd: number;
+}
+
+export type AesEvent =
+  | { op: 'written'; id: number; name: string; bytes: number }
+  | { op: 'failed'; id: number; name: string; errno: number; stage: 'encrypt' | 'fsync' | 'link' | 'rename' | 'fsync_dir' }
+  | { op: 'probe'; openErrno: number; socketErrno: number };
+
+/** What tsyd_aes did: its filter's load errno (0: loaded or none), its write-backs. */
+export interface AesReport {
+  confineErrno: number;
+  events: AesEvent[];
+  /** Events past the 1024 kept between two drains. */
+  dropped: number;
 }
 
 /** The interrupter thread's words and duties (word indexes in `words`, the whole shared buffer). */

@@ -36,6 +36,7 @@ export interface MonitorConfig extends SupervisorConfig {
   /** Confinement filters (absent with TSYD_SKIP_SCMP). */
   emulatorFilter?: Uint8Array;
   interrupterFilter?: Uint8Array;
+  aesFilter?: Uint8Array;
   /** Test-only faults (TSYD_FAULT), see EmulatorShared.fault. */
   fault?: string;
   /** Crypt sandboxing is on: the monitor starts the AES worker and waits for it at exit. */

@@ -61,6 +61,7 @@ export function monitorConfig(config: SandboxConfig, made: SupervisorFds, crypt?
     // Absent with TSYD_SKIP_SCMP (debugging only, logged at error).
     emulatorFilter: config.skipConfinement ? undefined : confinementFilter('emulator'),
     interrupterFilter: config.skipConfinement ? undefined : confinementFilter('interrupter'),
+    aesFilter: config.skipConfinement ? undefined : confinementFilter('aes'),
     fault: config.fault,
   };
 }
