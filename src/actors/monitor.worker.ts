@@ -12,13 +12,13 @@ import { createThreadLogger } from '../thread-log.js';
 import { reportThreadMemory } from '../shared/thread-memory.js';
 import { MON_GRACE_MS, monitorMachine } from '../machines/monitor.machine.js';
 import { StateVisits } from '../machines/visits.js';
-import { CryptCollect, native } from '../native/addon.js';
+import { native } from '../native/addon.js';
 import { sameBytes } from '../sandbox/bytes.js';
 import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.js';
 import type { MonitorConfig } from '../shared/thread-config.js';
 import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
-import { finishWriteBacks, startAesWorker, submitWriteBacks } from './crypt-writeback.js';
+import { finishWriteBacks, startAesWorker, writeBackInLoop } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
 
 export type MonitorMessage =
@@ -119,7 +119,7 @@ async function waitForWork(ms: number): Promise<void> {
   const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, ms);
   const how = r.async ? await r.value : r.value;
   logInterrupterEvents(log);
-  if (cur.data.crypt !== undefined) submitWriteBacks(log, CryptCollect.pruneIdle);
+  if (cur.data.crypt !== undefined) writeBackInLoop(log);
   Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
   if (how === 'ok' && !wd.shouldExit) await new Promise((res) => setTimeout(res, SETTLE_MS));
 }
@@ -249,7 +249,7 @@ const machine = monitorMachine.provide({
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
     closeThreads: fromPromise(closeThreads),
-    startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.fault)),
+    startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.aesFilter, cur.data.fault)),
     waitAes: fromPromise(async () => finishWriteBacks(cur.log)),
   },
   guards: {

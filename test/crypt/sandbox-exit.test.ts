@@ -1,6 +1,7 @@
 // Crypt sandboxing at the end of a run: nothing written is lost, and every crypt file is its
 // whole old or whole new content — the program SIGKILLed right after close, tsyd SIGTERMed during
 // a 256 MiB write-back; readers that open while a writer works see whole contents only.
+import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cryptio, cryptPolicy, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
@@ -50,6 +51,14 @@ test('several readers while one writes: each read is a whole old or whole new co
   assert.is(r.code, 0, describe(r));
   const lines = r.stdout.trim().split('\n').sort();
   assert.equal(lines, ['ok', 'whole', 'whole', 'whole'], describe(r));
+});
+
+test('the AES worker cannot start (TSYD_FAULT=fail-aes-confine): exit 101 and the program never writes', async () => {
+  const dir = tempTree('crypt-aesfail');
+  const r = await cryptio(dir, ['write', `${dir}/f`, 'never'], { env: { TSYD_FAULT: 'fail-aes-confine' } });
+  assert.is(r.code, 101, describe(r));
+  assert.match(r.stderr, /cannot start the AES worker/);
+  assert.not.ok(existsSync(`${dir}/f`));
 });
 
 test('the plaintext is freed: a snapshot idle for 5 s is dropped while the sandbox runs, every buffer at its end', async () => {
