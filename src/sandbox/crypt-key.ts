@@ -1,34 +1,10 @@
-// The Crypt sandboxing key, from the policy's crypt/key rule: its 32 bytes, and the program's
-// environment without the TSYD_ variable that held it.
-// SAFETY: the key's bytes live in one Buffer, handed to the addon once (cryptKeyLoad wipes it);
-// a CryptKey shows as `[crypt key]` in a log, JSON or inspection, never its bytes.
-import { inspect } from 'node:util';
+// The Crypt sandboxing key, from the policy's crypt/key rule: its 32 bytes for one sandbox, and
+// the program's environment without the TSYD_ variable that held it.
 import { PolicyError } from '../errors.js';
+import { CryptKey } from './crypt-secret.js';
 import type { Policy } from './policy.js';
 
-export class CryptKey {
-  #bytes: Buffer | undefined;
-
-  constructor(bytes: Buffer) {
-    this.#bytes = bytes;
-  }
-
-  /** The bytes, once: the caller hands them to cryptKeyLoad, which wipes them. */
-  take(): Buffer {
-    const b = this.#bytes;
-    if (b === undefined) throw new Error('the crypt key was taken already');
-    this.#bytes = undefined;
-    return b;
-  }
-
-  toJSON(): string {
-    return '[crypt key]';
-  }
-
-  [inspect.custom](): string {
-    return '[crypt key]';
-  }
-}
+export { CryptKey } from './crypt-secret.js';
 
 /**
  * The key of `policy` (undefined when Crypt is off) and the program's environment `env` without
@@ -46,7 +22,7 @@ export function cryptSetup(policy: Policy, env: NodeJS.ProcessEnv, tsydEnv: Node
   }
   policy.crypt.check();
   if (!policy.crypt.on || source === undefined) return { env: programEnv };
-  if (source.kind === 'hex') return { key: new CryptKey(Buffer.from(source.hex, 'hex')), env: programEnv };
+  if (source.kind === 'hex') return { key: new CryptKey(source.key.copy()), env: programEnv };
   const value = tsydEnv[source.name] ?? env[source.name];
   const rule = `crypt/key:\${${source.name}}`;
   if (value === undefined || value === '') throw new PolicyError(`${rule}: the environment variable ${source.name} is not set; expected it to hold the key as 64 hex digits`);

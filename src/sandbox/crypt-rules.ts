@@ -5,10 +5,11 @@
 import { fromBytes } from './bytes.js';
 import { globMatcher, parseGlob } from './glob.js';
 import { PatternError } from './pattern-error.js';
+import { CryptKey } from './crypt-secret.js';
 import { ruleError, type RuleSource } from './source.js';
 
 /** Where the key comes from: the rule itself (64 hex digits) or an environment variable of tsyd. */
-export type CryptKeySource = { kind: 'hex'; hex: string } | { kind: 'env'; name: string };
+export type CryptKeySource = { kind: 'hex'; key: CryptKey } | { kind: 'env'; name: string };
 
 export type CryptStatement =
   | { type: 'crypt'; set: 'state'; on: boolean; source?: RuleSource }
@@ -57,7 +58,7 @@ export function parseCryptRule(text: string, lead: number, source: RuleSource): 
     }
     // SAFETY: the message says what is wrong with the value without showing any of it.
     if (!HEX_KEY.test(value)) throw fail(10, `the key must be 64 hex digits (256 bits), got ${value.length} characters${/^[0-9a-fA-F]*$/.test(value) ? '' : ' that are not all hex digits'}`, KEY_FORM);
-    return { type: 'crypt', set: 'key', key: { kind: 'hex', hex: value.toLowerCase() }, source };
+    return { type: 'crypt', set: 'key', key: { kind: 'hex', key: new CryptKey(Buffer.from(value, 'hex')) }, source };
   }
   if (text.startsWith('crypt/tmp:')) {
     const dir = text.slice('crypt/tmp:'.length);

@@ -2,6 +2,7 @@
 // (exit 125), -P files, the policy data the emulators get, and the program's environment.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { inspect } from 'node:util';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -93,6 +94,10 @@ test('policy data and tsyd check carry the crypt rules, never the key', () => {
   assert.ok(lines.includes('sandbox/crypt:on') && lines.includes('crypt/key:…') && lines.includes('crypt+/s/**'), lines.join('\n'));
   assert.not.ok(lines.join('\n').includes(KEY));
   assert.not.ok(policyOf('sandbox/read:on').normalized().some((l) => l.includes('crypt')), 'unused: not shown');
+  for (const shown of [inspect(p, { depth: 20 }), inspect(parseRule(`crypt/key:${KEY}`, ARG), { depth: 20 }), JSON.stringify(parseRule(`crypt/key:${KEY}`, ARG))]) {
+    assert.not.ok(shown.includes(KEY) || shown.includes('01 23 45 67'), shown);
+    assert.ok(shown.includes('[crypt key]'), shown);
+  }
 });
 
 test('Crypt on is no unconfined run (no warning that the program runs unconfined)', () => {
