@@ -4,7 +4,11 @@
 // the end of the sandbox for every buffer left.
 import { CryptCollect, native } from '../native/addon.js';
 import type { TsydLogger } from '../log.js';
-import { drainAes, logAesEvents, startAes, stopAes } from './aes.js';
+import { constants } from 'node:os';
+import { drainAes, logAesEvents, stopAes } from './aes.js';
+import { INVALID_FILTER } from './interrupter.js';
+
+const { EBUSY } = constants.errno;
 
 /**
  * Hands every ready write-back to the AES worker. `how`: CryptCollect (the monitor's loop also
@@ -31,19 +35,32 @@ export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due
 /** How long the end of a sandbox waits for its write-backs (256 MiB: ~1.5 s on this machine kind). */
 const EXIT_WAIT_MS = 10 * 60_000;
 
+/** This sandbox started the AES worker of its fd table (false: it shares another sandbox's, or none). */
+let ownsAes = false;
+
 /**
- * The monitor's startingAes: starts tsyd_aes with its filter. Throws when it cannot (critical,
- * 101: the sandbox must not run with files it could not write back).
+ * The monitor's startingAes: starts tsyd_aes with its filter (TSYD_FAULT=fail-aes-confine: a
+ * filter the kernel refuses). One runs per fd table: a sandbox that starts while another of this
+ * process runs Crypt hands its jobs to that one (and, once it is joined, writes them back on the
+ * calling thread). Throws when it cannot start (critical, 101: the sandbox must not run with
+ * files it could not write back).
  */
 export function startAesWorker(log: TsydLogger, filter: Uint8Array | undefined, fault?: string): void {
-  const why = startAes(log, filter, fault);
-  if (why !== '') throw new Error(`cannot start the AES worker: ${why}`);
+  const rc = native.aesStart({ filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter });
+  ownsAes = rc === 0;
+  if (rc === 0) log.info({ ctx: 'boot', op: 'start_aes_thread', confined: filter !== undefined }, 'AES worker is up');
+  else if (rc === -EBUSY) log.info({ ctx: 'boot', op: 'start_aes_thread', shared: true }, 'the AES worker of another sandbox of this process writes this one\'s files back');
+  else {
+    const why = `its seccomp filter failed to load (errno ${-rc})`;
+    log.alert({ ctx: 'boot', op: 'aes_failed', err: -rc, msg: `failed to start the AES worker: ${why}` });
+    throw new Error(`cannot start the AES worker: ${why}`);
+  }
 }
 
 /** The monitor's loop: the write-backs due go on, idle snapshots are freed, tsyd_aes's events logged. */
 export function writeBackInLoop(log: TsydLogger): void {
   submitWriteBacks(log, CryptCollect.pruneIdle);
-  logAesEvents(log);
+  if (ownsAes) logAesEvents(log);
 }
 
 /**
@@ -54,7 +71,8 @@ export function writeBackInLoop(log: TsydLogger): void {
 export function finishWriteBacks(log: TsydLogger): void {
   submitWriteBacks(log, CryptCollect.all);
   if (!drainAes(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
-  stopAes(log);
+  if (ownsAes) stopAes(log);
+  ownsAes = false;
   // The entries written back are dropped (their plaintext freed).
   submitWriteBacks(log, CryptCollect.all);
   log.debug({ ctx: 'crypt', op: 'wait_aes', ...native.cryptBuffers() }, 'crypt write-backs done');

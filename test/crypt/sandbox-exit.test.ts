@@ -61,6 +61,18 @@ test('the AES worker cannot start (TSYD_FAULT=fail-aes-confine): exit 101 and th
   assert.not.ok(existsSync(`${dir}/f`));
 });
 
+test('two Crypt sandboxes of one process at once share its AES worker: both files written back', async () => {
+  const dir = tempTree('crypt-two');
+  const policy = [{ profile: 'off' }, ...cryptPolicy(dir).map((rule) => ({ rule }))];
+  const a = spawn('/bin/sh', ['-c', `echo A > ${dir}/a; sleep 1; echo A2 >> ${dir}/a`], { policy, stdio: 'ignore', logLevel: 'silent' });
+  await new Promise((res) => setTimeout(res, 300));
+  const b = spawn('/bin/sh', ['-c', `echo B > ${dir}/b`], { policy, stdio: 'ignore', logLevel: 'silent' });
+  const [ra, rb] = await Promise.all([a.result, b.result]);
+  assert.equal([ra.exitCode, rb.exitCode, rb.error?.message], [0, 0, undefined]);
+  assert.is(String(decryptFile(`${dir}/a`)), 'A\nA2\n');
+  assert.is(String(decryptFile(`${dir}/b`)), 'B\n');
+});
+
 test('the plaintext is freed: a snapshot idle for 5 s is dropped while the sandbox runs, every buffer at its end', async () => {
   const dir = tempTree('crypt-prune');
   const rules = cryptPolicy(dir).map((rule) => ({ rule }));
