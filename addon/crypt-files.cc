@@ -476,14 +476,16 @@ Napi::Value CryptTruncate(const Napi::CallbackInfo& info) {
   return AnswerResult(env, st, r);
 }
 
-// cryptCollect(how) → the write-backs ready: [{ handle, plainFd, dirFd, name, tmpFd } | { name,
-// err }]. how 0: the buffers whose last writer went; 1 (the monitor's loop): and the snapshots
-// idle for kIdleMs whose write-back landed are dropped (their plaintext freed); 2 (the program
-// has ended): every buffer still live is written back as it is now, and every entry whose
-// write-back landed is dropped.
+// cryptCollect(how, handle) → the write-backs ready: [{ handle, plainFd, dirFd, name, tmpFd } |
+// { name, err }]. how 0: the buffers whose last writer went; 1 (the monitor's loop): and the
+// snapshots idle for kIdleMs whose write-back landed are dropped (their plaintext freed); 2 (the
+// program of key `handle` has ended): every buffer of that key still live is written back as it
+// is now, and its entries whose write-back landed are dropped; 3 (its write-backs are done, the
+// key is dropped next): every entry of that key is dropped (a later key may get its number).
 Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int how = info.Length() > 0 ? info[0].As<Napi::Number>().Int32Value() : 0;
+  const int handle = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : -1;
   const bool all = how >= 2;
   std::vector<WriteBack> ready;
   {
@@ -492,6 +494,12 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     const int64_t now = NowMs();
     for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
       Entry& e = it->second;
+      // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
+      // this process may be writing its own right now.
+      if (all && it->first.handle != handle) {
+        ++it;
+        continue;
+      }
       if (all && e.live >= 0 && !Commit(it->first, e)) {
         // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
         inotify_rm_watch(g_inotify, e.wd);
@@ -503,10 +511,11 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
       }
       struct stat sb;
       const bool idle = all || now - e.last_use >= kIdleMs;
-      const bool done = idle && e.live < 0 &&
-                        (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino));
+      const bool done = how == 3 || (idle && e.live < 0 &&
+                        (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
-        CloseIf(e.committed), CloseIf(e.dir_fd);
+        if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
+        CloseIf(e.live), CloseIf(e.committed), CloseIf(e.dir_fd);
         it = g_entries.erase(it);
       } else {
         ++it;

@@ -17,9 +17,9 @@ const { EBUSY } = constants.errno;
  * this thread, as the worker would. SAFETY: a job that could not be made (no O_TMPFILE beside
  * the file) drops that buffer: the file keeps its whole old content; an error record says so.
  */
-export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due): number {
+export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due, handle = -1): number {
   let n = 0;
-  for (const job of native.cryptCollect(how)) {
+  for (const job of native.cryptCollect(how, handle)) {
     if (job.err !== undefined) {
       log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: job.err }, `cannot write back the crypt file ${job.name}: it keeps its old content`);
       continue;
@@ -68,13 +68,14 @@ export function writeBackInLoop(log: TsydLogger): void {
  * worker; waits until each is written back, then joins the worker. SAFETY: no encryption is lost
  * (the reference pool joins its AES thread at exit): aesStop writes every job still queued.
  */
-export function finishWriteBacks(log: TsydLogger): void {
-  submitWriteBacks(log, CryptCollect.all);
+export function finishWriteBacks(log: TsydLogger, handle: number): void {
+  submitWriteBacks(log, CryptCollect.all, handle);
   if (!drainAes(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
   if (ownsAes) stopAes(log);
   ownsAes = false;
-  // The entries written back are dropped (their plaintext freed).
-  submitWriteBacks(log, CryptCollect.all);
+  // Every entry of this key is dropped (its plaintext freed; the key's number may be reused).
+  submitWriteBacks(log, CryptCollect.all, handle);
+  submitWriteBacks(log, CryptCollect.forget, handle);
   log.debug({ ctx: 'crypt', op: 'wait_aes', ...native.cryptBuffers() }, 'crypt write-backs done');
 }
 

@@ -250,7 +250,7 @@ const machine = monitorMachine.provide({
     }),
     closeThreads: fromPromise(closeThreads),
     startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.aesFilter, cur.data.fault)),
-    waitAes: fromPromise(async () => finishWriteBacks(cur.log)),
+    waitAes: fromPromise(async () => finishWriteBacks(cur.log, cur.data.crypt!.handle)),
   },
   guards: {
     locked: () => cur.wd.locked,

@@ -151,7 +151,7 @@ export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperE
 export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined } | { name: string; err: number };
 
 /** cryptCollect()'s modes (addon/crypt-files.cc). */
-export const CryptCollect = { due: 0, pruneIdle: 1, all: 2 } as const;
+export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
 
 export interface Addon {
   arch: 'x86_64' | 'aarch64';
@@ -328,7 +328,7 @@ export interface Addon {
    */
   cryptOpenInject(handle: number, flags: number, mode: number, tmpDir: string | undefined): number;
   /** The write-backs whose buffers' last writer went (CryptCollect: also idle snapshots dropped, or at the end every buffer). */
-  cryptCollect(how: number): CryptWriteBack[];
+  cryptCollect(how: number, handle?: number): CryptWriteBack[];
   /** A write-back done on this thread (encrypt, fsync, link, rename; the job's fds closed): 0 or -errno. */
   cryptWriteBackNow(job: CryptWriteBack & { err?: undefined }): number;
   /**

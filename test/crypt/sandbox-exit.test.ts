@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptio, cryptPolicy, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
+import { cryptio, cryptPolicy, cryptRules, decryptFile, KEY, OTHER_KEY } from '../helpers/crypt-sandbox.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runTsyd, spawnTsyd } from '../helpers/tsyd.js';
@@ -61,16 +61,18 @@ test('the AES worker cannot start (TSYD_FAULT=fail-aes-confine): exit 101 and th
   assert.not.ok(existsSync(`${dir}/f`));
 });
 
-test('two Crypt sandboxes of one process at once share its AES worker: both files written back', async () => {
+test('two Crypt sandboxes of one process at once share its AES worker; the end of one leaves the other\'s open files alone', async () => {
   const dir = tempTree('crypt-two');
-  const policy = [{ profile: 'off' }, ...cryptPolicy(dir).map((rule) => ({ rule }))];
-  const a = spawn('/bin/sh', ['-c', `echo A > ${dir}/a; sleep 1; echo A2 >> ${dir}/a`], { policy, stdio: 'ignore', logLevel: 'silent' });
+  const other = tempTree('crypt-two-b');
+  const policy = (d: string, key: string) => [{ profile: 'off' }, ...cryptPolicy(d, key).map((rule) => ({ rule }))];
+  const a = spawn('/bin/sh', ['-c', `echo A > ${dir}/a; sleep 0.5; echo A2 >> ${dir}/a`], { policy: policy(dir, KEY), stdio: 'ignore', logLevel: 'silent' });
   await new Promise((res) => setTimeout(res, 300));
-  const b = spawn('/bin/sh', ['-c', `echo B > ${dir}/b`], { policy, stdio: 'ignore', logLevel: 'silent' });
+  // B holds its file open for writing while A ends (and drops its key).
+  const b = spawn('/bin/sh', ['-c', `exec 3>${other}/b; echo B >&3; sleep 1.5; echo B2 >&3`], { policy: policy(other, OTHER_KEY), stdio: 'ignore', logLevel: 'silent' });
   const [ra, rb] = await Promise.all([a.result, b.result]);
   assert.equal([ra.exitCode, rb.exitCode, rb.error?.message], [0, 0, undefined]);
   assert.is(String(decryptFile(`${dir}/a`)), 'A\nA2\n');
-  assert.is(String(decryptFile(`${dir}/b`)), 'B\n');
+  assert.is(String(decryptFile(`${other}/b`, OTHER_KEY)), 'B\nB2\n');
 });
 
 test('the plaintext is freed: a snapshot idle for 5 s is dropped while the sandbox runs, every buffer at its end', async () => {
