@@ -65,7 +65,7 @@ struct Entry {
   bool sealed_tmp = false;
   mode_t mode = 0600;
   ino_t disk_ino = 0;    // the on-disk inode `committed` is (or will be, once written back)
-  ino_t prev_ino = 0;    // the inode before the last write-back was queued
+  std::vector<ino_t> older;  // the inodes the name had before the write-backs still in flight
   bool pending = false;  // a write-back is queued and has not replaced the name yet
   std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
   bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
@@ -158,14 +158,17 @@ void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
   w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
-  // The ciphertext's file: beside the file (same file system, for the rename), as the file's mode.
+  // The ciphertext's file: beside the file (same file system, for the rename), with the mode
+  // the file has now (a chmod while it was open is kept).
+  struct stat now;
+  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) e.mode = now.st_mode & 07777;
   w.tmp_fd = openat(e.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, e.mode);
   struct stat sb;
   if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fchmod(w.tmp_fd, e.mode) < 0 || fstat(w.tmp_fd, &sb) < 0) {
     w.err = errno ? errno : EIO;
     CloseIf(w.plain_fd), CloseIf(w.dir_fd), CloseIf(w.tmp_fd);
   } else {
-    e.prev_ino = e.disk_ino;
+    if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
     e.pending = true;
   }
@@ -186,7 +189,8 @@ bool Commit(const Key& k, Entry& e) {
   if (e.unlinked) {
     CloseIf(e.committed);
     e.unlinked = false;
-    e.disk_ino = e.prev_ino = 0;
+    e.disk_ino = 0;
+    e.older.clear();
     e.pending = false;
   } else {
     QueueWriteBack(k, e);
@@ -226,8 +230,12 @@ Key KeyOf(int dir_fd, const std::string& name, int handle, int* err) {
 // The entry's committed buffer, for the on-disk file `disk` (decrypted when there is none, or
 // when the file on disk is not the one it was made from). 0, -EBADMSG or -errno. Holds g_mu.
 int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
-  const bool ours = dsb.st_ino == e.disk_ino || (e.pending && dsb.st_ino == e.prev_ino);
-  if (dsb.st_ino == e.disk_ino) e.pending = false;
+  // Ours: the last write-back's file, or one the name had before write-backs still in flight.
+  const bool ours = dsb.st_ino == e.disk_ino || (e.pending && std::find(e.older.begin(), e.older.end(), dsb.st_ino) != e.older.end());
+  if (dsb.st_ino == e.disk_ino) {
+    e.pending = false;
+    e.older.clear();
+  }
   if (e.committed >= 0 && ours) return 0;
   // Changed on disk by someone else (or never read): the disk decides, unless writers are at work.
   if (e.committed >= 0 && e.live >= 0) return 0;
@@ -249,6 +257,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
   e.committed = buf;
   e.disk_ino = dsb.st_ino;
   e.pending = false;
+  e.older.clear();
   return 0;
 }
 

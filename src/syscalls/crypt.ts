@@ -67,6 +67,17 @@ export function settleCryptName(ctx: EmulatorContext, path: string, unlinking: b
   return true;
 }
 
+/**
+ * Before a change of a crypt file's attributes by name (chmod, chown, utimes, xattrs): the
+ * write-backs due land first, so that none replaces the inode changed (the next write-back
+ * takes the file's mode as it is then).
+ */
+export function settleCryptWrites(ctx: EmulatorContext, path: string): void {
+  if (ctx.crypt === undefined || !isCryptPath(ctx, path)) return;
+  submitWriteBacks(ctx.log);
+  drainWriteBacks(WRITE_BACK_WAIT_MS);
+}
+
 /** How long an unlink or rename of a crypt file waits for the write-backs due (then goes on). */
 const WRITE_BACK_WAIT_MS = 30_000;
 

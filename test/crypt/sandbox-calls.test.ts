@@ -3,7 +3,7 @@
 // an open gives (cp, mv), rename and link in or out of the crypt globs are EXDEV (mv copies),
 // rename between crypt names keeps the content, exec is refused, a symlink reads the plaintext,
 // unlink does not come back through a pending write-back.
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
@@ -90,6 +90,14 @@ test('exec of a crypt file is refused (ciphertext on disk); a symlink to a crypt
   const r = await sh(dir, `cp /bin/true ${dir}/t && ${dir}/t; echo "exec=$?"; $C write ${dir}/f "${MARKER}" && cat ${links}/l`);
   assert.equal(r.out, ['exec=126', MARKER], describe(r));
   assert.ok(r.records.some((x) => x.ctx === 'access' && x.cap === 'exec'), 'a warn record');
+});
+
+test('the write-back keeps the file\'s mode, a chmod made while it was open too', async () => {
+  const dir = tempTree('crypt-mode');
+  const r = await sh(dir, `$C write ${dir}/f x && chmod 604 ${dir}/f && $C append ${dir}/f y && exec 3>>${dir}/f && chmod 640 ${dir}/f && echo z >&3`);
+  assert.is(r.code, 0, describe(r));
+  assert.is((statSync(`${dir}/f`).mode & 0o777).toString(8), '640');
+  assert.is(String(decryptFile(`${dir}/f`)), 'xyz\n');
 });
 
 test('unlink right after a write: the file stays gone', async () => {
