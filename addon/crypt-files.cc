@@ -11,9 +11,9 @@
 //   open file description of it: a snapshot, whole old or whole new content, never a mix.
 // - `live`: the writers' one shared buffer (a copy of `committed` when the first writer opens),
 //   so that concurrent writers (appenders) compose as on a plain file. tsyd watches its inode
-//   with inotify: every description handed to the program gives one IN_CLOSE event when its last
-//   reference goes (close, munmap, exit, every dup and fork copy); when the count of the
-//   program's descriptions reaches zero, `live` becomes `committed` and is queued for the AES
+//   with inotify: a description gives an IN_CLOSE event when its last reference goes (close,
+//   munmap, exit, every dup and fork copy); at each event, when no description writes the
+//   buffer any more (NoWriter), `live` becomes `committed` and is queued for the AES
 //   worker (cryptCollect → aesSubmit), which writes the ciphertext beside the file and renames it
 //   onto the name: the file on disk is its whole old or whole new content.
 // SAFETY: plaintext is only ever in these buffers: memfds (never on a disk) or O_TMPFILE files
@@ -145,6 +145,32 @@ int Seal(int fd, bool tmp) {
   return fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ? -errno : 0;
 }
 
+int Reopen(int fd, int flags);
+
+// Seal() of a buffer tsyd holds read-only (a writers' buffer): through a description of its own
+// that may write (F_ADD_SEALS needs one), closed again.
+int SealReadOnly(int fd, bool tmp) {
+  if (tmp) return Seal(fd, true);
+  int rw = Reopen(fd, O_RDWR);
+  if (rw < 0) return rw;
+  int r = Seal(rw, false);
+  close(rw);
+  return r;
+}
+
+// SAFETY (and liveness): does any description of the writers' buffer `ro` (tsyd's own is
+// read-only) still write? A read lease can be taken only while none does (close, munmap, exit,
+// every dup and fork copy released). Counting close events would not do: inotify merges two
+// identical events queued before they are read. 1: none writes, 0: one does, -errno: no leases
+// here (the caller counts instead).
+int NoWriter(int ro) {
+  if (fcntl(ro, F_SETLEASE, F_RDLCK) == 0) {
+    fcntl(ro, F_SETLEASE, F_UNLCK);
+    return 1;
+  }
+  return errno == EAGAIN ? 0 : -errno;
+}
+
 // A new description of tsyd's buffer `fd`, with `flags`.
 int Reopen(int fd, int flags) {
   char p[64];
@@ -178,9 +204,16 @@ void QueueWriteBack(const Key& k, Entry& e) {
 // `live` has no program description left: it becomes `committed` and is queued. Holds g_mu.
 // False when it cannot be sealed yet (a description tsyd did not count still maps it for writing).
 bool Commit(const Key& k, Entry& e) {
-  if (Seal(e.live, !e.tmp_dir.empty()) < 0) return false;
-  inotify_rm_watch(g_inotify, e.wd);
+  // The watch goes first: tsyd's own description for the seals gives a close event too.
+  if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
   e.wd = -1;
+  if (SealReadOnly(e.live, !e.tmp_dir.empty()) < 0) {
+    // Not sealed (still mapped for writing): watched again, committed at a later close.
+    char p[64];
+    snprintf(p, sizeof p, "/proc/thread-self/fd/%d", e.live);
+    e.wd = inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+    return false;
+  }
   CloseIf(e.committed);
   e.committed = e.live;
   e.live = -1;
@@ -211,10 +244,9 @@ void DrainEvents() {
       if (!(ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))) continue;
       for (auto& [k, e] : g_entries) {
         if (e.wd != ev->wd || e.live < 0) continue;
-        if (--e.writers <= 0) {
-          e.writers = 0;
-          Commit(k, e);
-        }
+        e.writers = e.writers > 0 ? e.writers - 1 : 0;
+        const int none = NoWriter(e.live);
+        if (none == 1 || (none < 0 && e.writers == 0)) Commit(k, e);
         break;
       }
     }
@@ -267,15 +299,20 @@ int EnsureLive(Entry& e, bool truncating) {
   int buf = NewBuffer(e.tmp_dir);
   if (buf < 0) return buf;
   int r = truncating || e.committed < 0 ? 0 : CopyAll(e.committed, buf);
+  // tsyd keeps a read-only description (NoWriter: its own must not count as a writer); the
+  // program's are reopened from it with the program's flags.
+  int ro = r < 0 ? r : Reopen(buf, O_RDONLY);
+  close(buf);
+  if (ro < 0) return ro;
   char p[64];
-  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", buf);
-  int wd = r < 0 || Inotify() < 0 ? -1 : inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
-  if (r == 0 && wd < 0) r = -errno;
-  if (r < 0) {
-    close(buf);
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", ro);
+  int wd = Inotify() < 0 ? -1 : inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+  if (wd < 0) {
+    r = -errno;
+    close(ro);
     return r;
   }
-  e.live = buf;
+  e.live = ro;
   e.wd = wd;
   e.writers = 0;
   return 0;
@@ -511,7 +548,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
       }
       if (all && e.live >= 0 && !Commit(it->first, e)) {
         // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
-        inotify_rm_watch(g_inotify, e.wd);
+        if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
         e.wd = -1;
         CloseIf(e.committed);
         e.committed = e.live;

@@ -4,9 +4,10 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptio, decryptFile, OTHER_KEY } from '../helpers/crypt-sandbox.js';
+import { cryptio, cryptRules, decryptFile, OTHER_KEY } from '../helpers/crypt-sandbox.js';
+import { fixture } from '../helpers/fixtures.js';
 import { tempTree, ownTree } from '../helpers/tmp.js';
-import { describe, NOBODY } from '../helpers/tsyd.js';
+import { describe, NOBODY, runTsyd } from '../helpers/tsyd.js';
 
 const MARKER = 'PLAINTEXT-MARKER-7f3a';
 const EBADMSG = 74;
@@ -69,6 +70,18 @@ test('32 files written concurrently by 8 threads', async () => {
     assert.ok(Buffer.isBuffer(plain), `f${i}: ${String(plain)}`);
     assert.is(String(plain), `file-${i}-`.repeat(1000), `f${i}`);
   }
+});
+
+test('4 processes appending 50 times each: every append is there, read inside the sandbox right after', async () => {
+  const dir = tempTree('crypt-appenders');
+  const f = `${dir}/f`;
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', '/bin/sh', '-c',
+    `for j in a b c d; do (for i in $(seq 1 50); do $C append ${f} "$j$i,"; done) & done; wait; $C read ${f}`], { env: { C: fixture('cryptio') }, timeoutMs: 120_000 });
+  assert.is(r.code, 0, describe(r));
+  const seen = r.stdout.split(',').filter((x) => x !== '');
+  assert.is(seen.length, 200, r.stdout);
+  assert.is(new Set(seen).size, 200);
+  assert.is(String(decryptFile(f)).split(',').filter((x) => x !== '').length, 200);
 });
 
 test('O_TMPFILE in a crypt directory: EOPNOTSUPP (its plaintext would be on disk)', async () => {
