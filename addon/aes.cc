@@ -63,6 +63,7 @@ struct AesEvent {
 };
 
 struct AesWorker {
+  napi_env owner = nullptr;  // the env that started it: the only one that stops it (its cleanup hook)
   pthread_t thread{};
   pid_t tid = 0;
   std::vector<sock_filter> filter;  // empty: unconfined (TSYD_SKIP_SCMP)
@@ -240,6 +241,7 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
     delete w;
     return Napi::Number::New(env, -err);
   }
+  w->owner = env;
   workers.push_back(w);
   napi_add_env_cleanup_hook(env, StopAtCleanup, w);
   return Napi::Number::New(env, 0);
@@ -368,12 +370,13 @@ Napi::Value EventsJs(const Napi::CallbackInfo& info) {
   return w ? Napi::Value(Events(info.Env(), w)) : info.Env().Undefined();
 }
 
-// aesStop() → the worker's last events, or undefined without one: no job can be queued any
-// more; the queued ones are written (however long that takes), then the thread is joined.
+// aesStop() → the worker's last events, or undefined without one (or when the calling env did
+// not start it: its starter's cleanup hook holds it): no job can be queued any more; the queued
+// ones are written (however long that takes), then the thread is joined.
 Napi::Value Stop(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AesWorker* w = Mine();
-  if (!w) return env.Undefined();
+  if (!w || w->owner != static_cast<napi_env>(env)) return env.Undefined();
   napi_remove_env_cleanup_hook(env, StopAtCleanup, w);
   StopAndJoin(w);
   Napi::Object r = Events(env, w);

@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
 // command, the machine) and bench/results.json (every sample, for tooling).
-// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool,startup,memory,warm] [--out DIR]
+// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool,startup,memory,warm,crypt] [--out DIR]
 // DIR is made first (a long run is never lost to a missing folder). With --only, the sections not
 // run keep their earlier text and figures (bench/lib/merge.ts); the summary is made from both.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -15,11 +15,12 @@ import { pool } from './pool.js';
 import { startup } from './startup.js';
 import { memory } from './memory.js';
 import { warm } from './warm.js';
+import { crypt } from './crypt.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'micro,macro,pool,startup,memory,warm' },
+    only: { type: 'string', default: 'micro,macro,pool,startup,memory,warm,crypt' },
     out: { type: 'string', default: join(root, 'bench') },
   },
 });
@@ -28,7 +29,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
   console.error(`bench: --rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
   process.exit(2);
 }
-const ALL_SECTIONS = ['micro', 'macro', 'pool', 'startup', 'memory', 'warm'];
+const ALL_SECTIONS = ['micro', 'macro', 'pool', 'startup', 'memory', 'warm', 'crypt'];
 const only = new Set(values.only!.split(','));
 for (const s of only) {
   if (!ALL_SECTIONS.includes(s)) {
@@ -52,6 +53,7 @@ if (only.has('pool')) sections.push(await pool(rounds, p));
 if (only.has('startup')) sections.push(await startup(Math.max(rounds * 3, 9)));
 if (only.has('memory')) sections.push(await memory(rounds));
 if (only.has('warm')) sections.push(await warm(rounds));
+if (only.has('crypt')) sections.push(await crypt(Math.max(rounds, 5)));
 const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
 
 /** The figures the issue asks for, in a few lines at the top. */
@@ -97,6 +99,14 @@ function summary(): string[] {
   if (po) safely('pool', () => {
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     lines.push(`- **pool growth** ${med(po.growthMs).toFixed(0)} ms (busy == curr → a new emulator answering); **RSS per emulator** ${Number(po.perEmulatorMiB).toFixed(1)} MiB; **start-up** \`tsyd run -- true\` ${med(po.startupMs['\`tsyd run -- true\` (default profile)'].samples).toFixed(0)} ms vs \`node -e 0\` ${med(po.startupMs['\`node -e 0\`'].samples).toFixed(0)} ms.`);
+  });
+  const cr = get('crypt');
+  if (cr) safely('crypt', () => {
+    const part = (op: 'encrypt' | 'decrypt') => {
+      const c = cr[op];
+      return `${op} ${ratio(c['tsyd cipher (native call)'].ms, c['openssl enc -aes-256-ctr'].ms)} (command ${ratio(c[`\`tsyd crypt ${op}\``].ms, c['openssl enc -aes-256-ctr'].ms)})`;
+    };
+    lines.push(`- **crypt, 256 MiB, tsyd's cipher / openssl enc -aes-256-ctr** (goal ≤ 2×): ${part('encrypt')}, ${part('decrypt')}.`);
   });
   return lines.length > 0 ? ['## Summary', '', ...lines, ''] : [];
 }

@@ -37,7 +37,11 @@ function logEvent(log: TsydLogger, e: AesEvent): void {
       log.debug({ ctx: 'crypt', op: 'write_back', job: e.id, name: e.name, bytes: e.bytes }, 'crypt file written back');
       return;
     case 'failed':
-      log.error({ ctx: 'crypt', op: 'write_back_failed', job: e.id, name: e.name, err: e.errno, stage: e.stage }, 'crypt file not written back: the old content stays');
+      // After the rename (fsync_dir) the new content is in place, its durability unsure.
+      log.error(
+        { ctx: 'crypt', op: 'write_back_failed', job: e.id, name: e.name, err: e.errno, stage: e.stage },
+        e.stage === 'fsync_dir' ? 'crypt file written back, but its directory could not be synced' : 'crypt file not written back: the old content stays',
+      );
       return;
     case 'probe':
       log.debug({ ctx: 'crypt', op: 'aes_probe', open_errno: e.openErrno, socket_errno: e.socketErrno }, 'AES worker probe');

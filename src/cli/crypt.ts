@@ -51,7 +51,11 @@ function readableInput(): number {
 export function runCrypt(cmd: CryptCommand): number {
   const key = keyBytes(cmd.key);
   const handle = native.cryptKeyLoad(key); // wipes `key`
-  if (handle < 0) throw new UsageError(`crypt: the key could not be loaded: ${errnoText(-handle)} (${errnoName(-handle)})`);
+  if (handle < 0) {
+    // mlock of the key's page: EPERM (RLIMIT_MEMLOCK 0), ENOMEM (the limit reached).
+    const why = handle === -constants.errno.EPERM || handle === -constants.errno.ENOMEM ? ' (its memory page could not be locked: see ulimit -l)' : '';
+    throw new UsageError(`crypt: the key could not be loaded: ${errnoText(-handle)} (${errnoName(-handle)})${why}`);
+  }
   const fds: number[] = [];
   try {
     const input = readableInput();

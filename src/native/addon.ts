@@ -291,7 +291,12 @@ export interface Addon {
    * `filter` before it reports itself started: 0, or -errno (EBUSY: one runs; a failed load's errno).
    */
   aesStart(options?: AesStartOptions): number;
-  /** Queues a write-back: its id (≥ 0; the worker then owns the job's fds) or -errno (ESRCH: no worker in this fd table). */
+  /**
+   * Queues a write-back: its id (≥ 0; the worker then owns the job's fds) or -errno (ESRCH: no
+   * worker in this fd table). SAFETY: open the job's fds natively, not with fs.open in a Worker
+   * (Node closes a Worker's fs.open fds when it exits: the number could name another file by
+   * the time the job runs).
+   */
   aesSubmit(job: AesJob): number;
   /** Jobs queued or running in this fd table's worker. */
   aesPending(): number;

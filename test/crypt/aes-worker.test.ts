@@ -2,11 +2,12 @@
 // fails), a job's result on disk (complete, decryptable, the old file replaced by a rename),
 // stop() writing every queued job before it joins, a failed start, and crash consistency: a
 // process SIGKILLed in the middle of a 256 MiB write-back leaves the old file whole.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startAes, stopAes } from '../../src/actors/aes.js';
@@ -14,7 +15,7 @@ import { confinementFilter } from '../../src/confine/thread-filters.js';
 import { native } from '../../src/native/addon.js';
 import { referenceDecrypt, referenceEncrypt } from '../helpers/crypt-reference.js';
 import { recordLogger } from '../helpers/record-logger.js';
-import { repoRoot } from '../helpers/fixtures.js';
+import { fixture, repoRoot } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { tsydBin } from '../helpers/tsyd.js';
 
@@ -56,6 +57,25 @@ test('confined before it starts: an open and a socket from the AES thread fail E
   assert.equal(confined.events.find((e) => e.op === 'probe'), { op: 'probe', openErrno: EPERM, socketErrno: EPERM });
 });
 
+test('the thread is tsyd_aes, with SIGALRM, SIGTERM and SIGINT blocked, and gone after stop', () => {
+  const aesThreads = () =>
+    readdirSync('/proc/self/task').filter((tid) => {
+      try {
+        return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'tsyd_aes';
+      } catch {
+        return false;
+      }
+    });
+  assert.equal(aesThreads(), []);
+  assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
+  const [tid] = aesThreads();
+  assert.ok(tid, 'a thread named tsyd_aes');
+  const blocked = BigInt(`0x${/SigBlk:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/self/task/${tid}/status`, 'utf8'))![1]}`);
+  for (const sig of ['SIGALRM', 'SIGTERM', 'SIGINT'] as const) assert.ok((blocked >> BigInt(constants.signals[sig] - 1)) & 1n, sig);
+  native.aesStop();
+  assert.equal(aesThreads(), []);
+});
+
 test('a job: the file is replaced by its complete ciphertext, decryptable, no temporary left', () => {
   writeFileSync(join(dir, 'f'), 'old content');
   assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
@@ -81,6 +101,33 @@ test('stop() writes every queued job, then joins', () => {
   assert.is(native.aesEvents(), undefined, 'no worker after stop');
 });
 
+test('32 write-backs submitted at once from 8 threads: every file complete and decryptable', async () => {
+  assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
+  const threads = Array.from({ length: 8 }, (_, t) =>
+    new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const fs = require('node:fs');
+       const native = require(${JSON.stringify(join(repoRoot, 'build/Release/tsyd.node'))});
+       const { dir, handle, t } = workerData;
+       const ids = [];
+       for (let i = 0; i < 4; i++) {
+         const plainFd = native.cryptMemfd();
+         fs.writeSync(plainFd, Buffer.alloc(100000 + t * 4 + i, t * 4 + i));
+         ids.push(native.aesSubmit({ handle, plainFd, dirFd: fs.openSync(dir, 'r'), name: 'c' + (t * 4 + i), tmpFd: fs.openSync(dir, ${O_TMPFILE | fsc.O_RDWR}, 0o600) }));
+       }
+       parentPort.postMessage(ids);`,
+      // The job's fds belong to the AES worker once submitted: Node must not close them when this thread ends.
+      { eval: true, workerData: { dir, handle, t }, trackUnmanagedFds: false },
+    ),
+  );
+  const ids = (await Promise.all(threads.map((w) => new Promise<number[]>((r) => w.once('message', r))))).flat();
+  assert.ok(ids.every((id) => id >= 0), String(ids));
+  assert.is(new Set(ids).size, 32);
+  const report = native.aesStop()!;
+  assert.is(report.events.filter((e) => e.op === 'written').length, 32);
+  for (let k = 0; k < 32; k++) assert.ok(referenceDecrypt(key, readFileSync(join(dir, `c${k}`)))?.equals(Buffer.alloc(100000 + k, k)), `c${k}`);
+});
+
 test('refusals: no worker (ESRCH), a second one (EBUSY), a name with a slash (EINVAL); the caller keeps its fds', () => {
   const j = job('x', Buffer.from('x'));
   assert.is(native.aesSubmit(j), -ESRCH);
@@ -89,6 +136,27 @@ test('refusals: no worker (ESRCH), a second one (EBUSY), a name with a slash (EI
   for (const name of ['a/b', '..', '', '.']) assert.is(native.aesSubmit({ ...j, name }), -EINVAL, name);
   closeJob(j);
   native.aesStop();
+});
+
+test('started by another thread (a worker env): this thread submits to it, cannot stop it; the starter ending joins it', async () => {
+  const starter = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     const native = require(${JSON.stringify(join(repoRoot, 'build/Release/tsyd.node'))});
+     parentPort.postMessage(native.aesStart());
+     parentPort.once('message', () => process.exit(0));`,
+    { eval: true },
+  );
+  assert.is(await new Promise((r) => starter.once('message', r)), 0);
+  const plain = randomBytes(1000);
+  const id = native.aesSubmit(job('from-main', plain));
+  assert.ok(id >= 0, 'same fd table: the job is taken');
+  assert.ok(native.aesDrain(20_000));
+  assert.is(native.aesStop(), undefined, 'not the starter: refused');
+  assert.ok(native.aesEvents()?.events.some((e) => e.op === 'written' && e.id === id));
+  starter.postMessage('end');
+  await new Promise((r) => starter.once('exit', r));
+  assert.is(native.aesEvents(), undefined, "the starter's end stopped and joined it");
+  assert.ok(referenceDecrypt(key, readFileSync(join(dir, 'from-main')))?.equals(plain));
 });
 
 test('a failed write-back (a bad key handle) is an event with its stage; the old file stays', () => {
@@ -120,6 +188,15 @@ test('tsyd export pfc shows the AES filter denying opens, socket creation, exec 
     assert.match(section, new RegExp(`/\\* ${call} \\*/\\) action ERRNO\\(1\\)`), call);
   }
   assert.not.match(section, /\/\* (read|write|fsync|linkat|renameat2?|pread64|pwrite64) \*\/\) action ERRNO/, 'what a write-back needs stays allowed');
+});
+
+test('tsyd export bpf writes tsyd_aes.bpf: loaded, it refuses opens, sockets and exec, and lets a write-back through', () => {
+  const out = tempTree('aes-export');
+  const r = spawnSync(process.execPath, [tsydBin, 'export', 'bpf'], { cwd: out, encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const probe = execFileSync(fixture('aesfilter'), [join(out, 'tsyd_aes.bpf'), out], { encoding: 'utf8' });
+  const errnos = Object.fromEntries(probe.trim().split('\n').map((l) => l.split(' errno=')).map(([k, v]) => [k, Number(v)]));
+  assert.equal(errnos, { open: EPERM, openat: EPERM, creat: EPERM, socket: EPERM, socketpair: EPERM, execve: EPERM, getrandom: 0, pwrite: 0, fsync: 0, linkat: 0, renameat: 0, unlinkat: 0 });
 });
 
 test('SIGKILL in the middle of a 256 MiB write-back: the old file is whole (the rename is the commit)', async () => {

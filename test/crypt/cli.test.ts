@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { tsydBin } from '../helpers/tsyd.js';
+import { NOBODY, tsydBin } from '../helpers/tsyd.js';
 import { referenceDecrypt, referenceEncrypt } from '../helpers/crypt-reference.js';
 
 const key = randomBytes(32);
@@ -108,6 +108,13 @@ test('bad key arguments are usage errors (125) that never echo the key', () => {
     assert.ok(r.stderr.length > 0);
     assert.not.ok(r.stderr.includes(almost.slice(0, 40)) || r.stderr.includes(KEY.slice(0, 40)), `${args.join(' ')}: key in ${r.stderr}`);
   }
+});
+
+test('a key whose page cannot be locked (ulimit -l 0, unprivileged) is not loaded: 125, the reason named, nothing written', () => {
+  const r = spawnSync('sh', ['-c', `ulimit -l 0 && exec setpriv --reuid ${NOBODY} --regid ${NOBODY} --clear-groups "$0" "$@"`, process.execPath, tsydBin, 'crypt', 'encrypt', '--key', KEY], { input: 'x' });
+  assert.is(r.status, 125, r.stderr.toString());
+  assert.match(r.stderr.toString(), /could not be locked: see ulimit -l/);
+  assert.is(r.stdout.length, 0);
 });
 
 test('tsyd crypt --help prints the usage and exits 0', () => {

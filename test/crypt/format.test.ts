@@ -1,15 +1,17 @@
 // The crypt file format (addon/crypt.cc) against an independent implementation with Node's
 // crypto (test/helpers/crypt-reference.ts), both ways, and every way a file can be bad.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { closeSync, constants, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { constants as os, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { native } from '../../src/native/addon.js';
+import { repoRoot } from '../helpers/fixtures.js';
 import { HEADER_LEN, IV_LEN, TAG_LEN, referenceDecrypt, referenceEncrypt } from '../helpers/crypt-reference.js';
 
-const { EBADMSG, EBADF, EINVAL } = constants.errno;
+const { EBADMSG, EBADF, EINVAL } = os.errno;
 const SIZES = [0, 1, 15, 16, 17, 4096, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 17, 1024 * 1024 + 5];
 
 let dir: string;
@@ -128,6 +130,59 @@ test("pread only: the source's offset does not move", () => {
   assert.is(fstatSync(dst).size, 5000 + 64);
   closeSync(src);
   closeSync(dst);
+});
+
+test('memfd and O_TMPFILE ends (the sandbox buffers, crypt/tmp): a round trip, and a bad file truncates the O_TMPFILE to 0', () => {
+  const plain = randomBytes(700_000);
+  const memfd = native.cryptMemfd();
+  writeSync(memfd, plain);
+  const tmp = openSync(dir, 0o20200000 | constants.O_RDWR, 0o600); // O_TMPFILE
+  const enc = native.cryptMemfd();
+  assert.is(native.cryptEncrypt(handle, memfd, enc), plain.length + 64);
+  assert.is(native.cryptDecrypt(handle, enc, tmp), plain.length);
+  const back = Buffer.alloc(plain.length);
+  assert.is(readSync(tmp, back, 0, back.length, 0), plain.length);
+  assert.ok(back.equals(plain));
+  writeSync(enc, Buffer.of(0xff), 0, 1, 100);
+  assert.is(native.cryptDecrypt(handle, enc, tmp), -EBADMSG);
+  assert.is(fstatSync(tmp).size, 0);
+  for (const fd of [memfd, tmp, enc]) closeSync(fd);
+});
+
+test('one handle from 4 threads at once, dropped while they run: every result right, then EBADF', async () => {
+  const h = native.cryptKeyLoad(Buffer.from(key));
+  const threads = Array.from({ length: 4 }, (_, t) =>
+    new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       const fs = require('node:fs');
+       const native = require(${JSON.stringify(join(repoRoot, 'build/Release/tsyd.node'))});
+       const { h, t, dir } = workerData;
+       const plain = Buffer.alloc(300000 + t, 'p' + t);
+       const src = native.cryptMemfd(), enc = native.cryptMemfd(), dec = native.cryptMemfd();
+       fs.writeSync(src, plain);
+       let ok = 0, badf = 0;
+       for (let i = 0; i < 40; i++) {
+         const e = native.cryptEncrypt(h, src, enc);
+         if (e === -9) { badf++; continue; }
+         const d = native.cryptDecrypt(h, enc, dec);
+         if (d === -9) { badf++; continue; }
+         const out = Buffer.alloc(d);
+         fs.readSync(dec, out, 0, d, 0);
+         if (e === plain.length + 64 && d === plain.length && out.equals(plain)) ok++;
+         if (i === 0) parentPort.postMessage('started');
+       }
+       parentPort.postMessage({ ok, badf });`,
+      { eval: true, workerData: { h, t, dir } },
+    ),
+  );
+  // Listening from the start: a thread may be done before the drop.
+  const started = threads.map((w) => new Promise((r) => w.once('message', r)));
+  const done = threads.map((w) => new Promise<{ ok: number; badf: number }>((r) => w.on('message', (m) => m !== 'started' && r(m))));
+  await Promise.all(started);
+  assert.is(native.cryptKeyDrop(h), 0, 'dropped while in use');
+  const results = await Promise.all(done);
+  for (const r of results) assert.is(r.ok + r.badf, 40, JSON.stringify(results));
+  assert.ok(results.every((r) => r.ok >= 1));
 });
 
 test.run();
