@@ -4,7 +4,7 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptio, cryptRules, decryptFile, OTHER_KEY } from '../helpers/crypt-sandbox.js';
+import { cryptio, cryptRules, decryptFile, KEY, OTHER_KEY } from '../helpers/crypt-sandbox.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree, ownTree } from '../helpers/tmp.js';
 import { describe, NOBODY, runTsyd } from '../helpers/tsyd.js';
@@ -26,6 +26,8 @@ test('create+write+close, O_APPEND, O_RDWR seek and partial overwrite, mmap, ftr
   assert.not.ok(readFileSync(f).includes(MARKER), 'no plaintext on disk');
   assert.ok(readFileSync(f).subarray(0, 8).equals(Buffer.from('TSYDCRPT')), 'the format');
   assert.is(String(decryptFile(f)), `hello ${MARKER}`, 'decrypts outside tsyd');
+  const cli = await runTsyd(['crypt', 'decrypt', '--key', KEY], { input: readFileSync(f) });
+  assert.is(cli.stdout, `hello ${MARKER}`, `tsyd crypt decrypt recovers it: ${describe(cli)}`);
   assert.is(await ok(dir, ['read', f]), `hello ${MARKER}`);
   await ok(dir, ['append', f, ' more']);
   assert.is(await ok(dir, ['read', f]), `hello ${MARKER} more`);
