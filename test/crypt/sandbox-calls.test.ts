@@ -83,12 +83,12 @@ except OSError as e: print(e.errno)' ${dir}/sub ${out}/sub && mv ${dir}/sub ${ou
   assert.is(readFileSync(`${out}/sub/a.txt`, 'utf8'), `${MARKER}\n`, 'moved out: plaintext');
 });
 
-test('exec of a crypt file is refused (ciphertext on disk); a symlink to a crypt file reads the plaintext', async () => {
+test('exec of a crypt file is refused (ciphertext on disk), fexecve of an open one runs its plaintext; a symlink to a crypt file reads the plaintext', async () => {
   const dir = tempTree('crypt-exec');
   const links = tempTree('crypt-links');
   symlinkSync(`${dir}/f`, `${links}/l`);
-  const r = await sh(dir, `cp /bin/true ${dir}/t && ${dir}/t; echo "exec=$?"; $C write ${dir}/f "${MARKER}" && cat ${links}/l`);
-  assert.equal(r.out, ['exec=126', MARKER], describe(r));
+  const r = await sh(dir, `cp /bin/true ${dir}/t && ${dir}/t; echo "exec=$?"; $C write ${dir}/f "${MARKER}" && cat ${links}/l; echo; cp /bin/echo ${dir}/e && $C fexec ${dir}/e`);
+  assert.equal(r.out, ['exec=126', MARKER, 'fexec-ok'], describe(r));
   assert.ok(r.records.some((x) => x.ctx === 'access' && x.cap === 'exec'), 'a warn record');
 });
 
