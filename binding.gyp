@@ -22,6 +22,7 @@
         "addon/offload.cc",
         "addon/interrupter.cc",
         "addon/crypt.cc",
+        "addon/crypt-files.cc",
         "addon/crypt-io.cc",
         "addon/aes.cc",
         "addon/native-thread.cc"

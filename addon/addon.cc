@@ -49,6 +49,8 @@ static void FreeState(Napi::Env, ThreadState* st) {
   delete st;
 }
 
+void InitCryptFiles(Napi::Env env, Napi::Object exports);  // crypt-files.cc
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<ThreadState, FreeState>(new ThreadState());
   exports.Set("leaveSandbox", Napi::Function::New(env, LeaveSandbox, "leaveSandbox"));
@@ -69,6 +71,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitAlone(env, exports);
   InitUnixBind(env, exports);
   InitCrypt(env, exports);
+  InitCryptFiles(env, exports);
   InitCryptIo(env, exports);
   InitAes(env, exports);
   return exports;

@@ -134,7 +134,14 @@ static int DupFd(int fd) {
   return d < 0 ? -errno : d;
 }
 
-static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags, bool hold_dir) {
+// What fsOp(stat|statx) holds back for JS (its last argument, bits): kHoldDirs a directory
+// (hidden subdirectories: finishStat), kHoldFiles a regular file (a crypt file: finishStatAs).
+static constexpr int kHoldDirs = 1;
+static constexpr int kHoldFiles = 2;
+
+static bool Holds(int hold, mode_t mode) { return ((hold & kHoldDirs) && S_ISDIR(mode)) || ((hold & kHoldFiles) && S_ISREG(mode)); }
+
+static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags, int hold) {
   Fd f;
   struct stat sb;
   const int taken = TakenObject(st);
@@ -145,7 +152,7 @@ static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, 
     if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
     if (fstat(f.fd, &sb) < 0) return -errno;
   }
-  if (hold_dir && S_ISDIR(sb.st_mode)) {
+  if (Holds(hold, sb.st_mode)) {
     int d = taken >= 0 ? DupFd(taken) : f.fd;
     if (d < 0) return d;
     f.fd = -1;
@@ -155,7 +162,7 @@ static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, 
   return w < 0 ? w : 0;
 }
 
-static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf, bool hold_dir) {
+static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flags, unsigned mask, uint64_t buf, int hold) {
   Fd f;
   struct statx sx;
   const int taken = TakenObject(st);
@@ -169,7 +176,7 @@ static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flag
     if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
     if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
   }
-  if (hold_dir && S_ISDIR(sx.stx_mode) && (sx.stx_mask & STATX_NLINK)) {
+  if (Holds(hold, sx.stx_mode) && (S_ISREG(sx.stx_mode) || (sx.stx_mask & STATX_NLINK))) {
     int d = taken >= 0 ? DupFd(taken) : f.fd;
     if (d < 0) return d;
     f.fd = -1;
@@ -556,8 +563,8 @@ static Napi::Value FsOpJs(const Napi::CallbackInfo& info) {
   long r;
   switch (op) {
     // c: the index of the AT flags argument; -1 none; kStatFdItself the fd itself (raw fstat).
-    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : c == kStatFdItself ? AT_EMPTY_PATH : 0, d == 1); break;
-    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c), d == 1); break;
+    case kOpStat: r = DoStat(st, path, magic, arg(a), b != 0, c >= 0 ? static_cast<int>(arg(c)) : c == kStatFdItself ? AT_EMPTY_PATH : 0, d < 0 ? 0 : d); break;
+    case kOpStatx: r = DoStatx(st, path, magic, static_cast<unsigned>(arg(a)), static_cast<unsigned>(arg(b)), arg(c), d < 0 ? 0 : d); break;
     case kOpAccess: r = DoAccess(st, path, magic, static_cast<unsigned>(arg(a)), b >= 0 ? static_cast<long>(static_cast<int32_t>(arg(b))) : -1); break;
     case kOpReadlink: r = DoReadlink(st, path, arg(a), static_cast<long>(static_cast<int32_t>(arg(b)))); break;
     case kOpTruncate: r = DoTruncate(st, path, magic, static_cast<int64_t>(arg(a))); break;
@@ -641,6 +648,39 @@ static Napi::Value FinishStat(const Napi::CallbackInfo& info) {
   return AnswerResult(env, st, w < 0 ? w : 0);
 }
 
+// finishStatAs(fd) writes the held-back regular file's result with the identity (device,
+// inode) and size of tsyd's file `fd` (a crypt file's plaintext buffer: what an open of it gives
+// the program, so that stat by name and fstat of the open file agree), or unchanged when fd < 0;
+// answers: 0, or -errno (-ESRCH: the caller is gone).
+static Napi::Value FinishStatAs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "finishStatAs");
+  if (!st) return env.Undefined();
+  const int fd = info[0].As<Napi::Number>().Int32Value();
+  if (st->pend_kind == 0) return Napi::Number::New(env, -EINVAL);
+  struct stat as;
+  const bool patch = fd >= 0 && fstat(fd, &as) == 0;
+  size_t len;
+  if (st->pend_kind == 1) {
+    struct stat* sb = reinterpret_cast<struct stat*>(st->pend_buf);
+    if (patch) sb->st_dev = as.st_dev, sb->st_ino = as.st_ino, sb->st_size = as.st_size, sb->st_blocks = as.st_blocks;
+    len = sizeof *sb;
+  } else {
+    struct statx* sx = reinterpret_cast<struct statx*>(st->pend_buf);
+    if (patch) {
+      sx->stx_dev_major = major(as.st_dev), sx->stx_dev_minor = minor(as.st_dev);
+      if (sx->stx_mask & STATX_INO) sx->stx_ino = as.st_ino;
+      if (sx->stx_mask & STATX_SIZE) sx->stx_size = static_cast<uint64_t>(as.st_size);
+      if (sx->stx_mask & STATX_BLOCKS) sx->stx_blocks = static_cast<uint64_t>(as.st_blocks);
+    }
+    len = sizeof *sx;
+  }
+  long w = WriteBack(st, st->pend_addr, st->pend_buf, len);
+  DropPendingStat(st);
+  if (w == -ESRCH && !NotifIdValid(st->notify_fd, st->req->id)) return Napi::Number::New(env, -ESRCH);
+  return AnswerResult(env, st, w < 0 ? w : 0);
+}
+
 // pendingIdentity() → "dev:ino:nlink:mtime:ctime" of the held-back directory (a key for what its
 // listing said: a subdirectory made or removed changes nlink and mtime), or '' without one.
 static Napi::Value PendingIdentity(const Napi::CallbackInfo& info) {
@@ -711,6 +751,7 @@ void InitFsops(Napi::Env env, Napi::Object exports) {
   exports.Set("fsOp", Napi::Function::New(env, FsOpJs, "fsOp"));
   exports.Set("savePath", Napi::Function::New(env, SavePath, "savePath"));
   exports.Set("finishStat", Napi::Function::New(env, FinishStat, "finishStat"));
+  exports.Set("finishStatAs", Napi::Function::New(env, FinishStatAs, "finishStatAs"));
   exports.Set("pendingSubdirs", Napi::Function::New(env, PendingSubdirs, "pendingSubdirs"));
   exports.Set("pendingIdentity", Napi::Function::New(env, PendingIdentity, "pendingIdentity"));
 }

@@ -21,7 +21,8 @@ import { InspectSource, notStartedSnapshot, type InspectSnapshot } from './inspe
 import { DecisionReader } from './supervisor/decisions.js';
 import { unconfinedWarning } from './sandbox/build.js';
 import { normaliseOptions, type SandboxConfig, type SpawnOptions } from './supervisor/options.js';
-import { monitorConfig } from './supervisor/thread-configs.js';
+import { loadCryptKey, monitorConfig } from './supervisor/thread-configs.js';
+import type { CryptConfig } from './shared/thread-config.js';
 import { reapLeftovers, spawnProgram, watchProgram, type SpawnedProgram } from './supervisor/program.js';
 import { failedResult, programStatus, sandboxResult, signalName, type SandboxResult } from './supervisor/result.js';
 import { setInternals } from './supervisor/internals.js';
@@ -48,6 +49,8 @@ interface SandboxParts {
   wd: WorkerData;
   wakeFd: number;
   monitor?: MonitorHandle;
+  /** Crypt sandboxing's key handle (dropped once the supervisor stopped). */
+  crypt?: CryptConfig;
 }
 
 /** The events, typed (SandboxedProcessEvents); other names fall back to EventEmitter's. */
@@ -195,7 +198,8 @@ export class SandboxedProcess extends EventEmitter {
       }),
       startMonitor: fromPromise(async () => {
         const r = running!;
-        r.monitor = supervisor.serve(config, r.wd, monitorConfig(config, { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer }), logger);
+        r.crypt = loadCryptKey(config);
+        r.monitor = supervisor.serve(config, r.wd, monitorConfig(config, { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer }, r.crypt), logger);
         r.monitor.on('event', (m: MonitorMessage) => {
           if (m.type === 'monitor.visited') this.visits.add('monitor', m.states);
           this.emit('supervisor', m);
@@ -211,6 +215,7 @@ export class SandboxedProcess extends EventEmitter {
         const monitor = running?.monitor;
         const clean = monitor ? await monitor.stop() : true;
         if (monitor) await supervisor.release(monitor, clean);
+        if (running?.crypt !== undefined) native.cryptKeyDrop(running.crypt.handle);
         mark('threads.stopped');
         const failed = monitor?.result && monitor.result.exitCode !== 0 ? monitor.result : undefined;
         return failed ? { clean, failure: failed.error ?? 'unknown' } : { clean };

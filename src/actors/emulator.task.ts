@@ -195,6 +195,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     policy,
     log: logger,
     audit,
+    crypt: task.crypt,
     allows(cap, sys, path) {
       const allowed = policy!.check(cap, path);
       // The hot path: an allowed decision outside learning mode (and debug logs) needs no text for the path.

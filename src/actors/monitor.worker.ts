@@ -18,6 +18,7 @@ import { EmulatorPool, emulatorThreads, type PoolEvent } from './emulator-pool.j
 import type { MonitorConfig } from '../shared/thread-config.js';
 import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterrupter } from './interrupter.js';
 import { Ctl, WorkerData } from '../shared/worker-data.js';
+import { finishWriteBacks, startAesWorker, writeBackInLoop } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
 
 export type MonitorMessage =
@@ -122,6 +123,7 @@ async function waitForWork(ms: number, whole = false): Promise<void> {
     const r = Atomics.waitAsync(wd.ctl, Ctl.wake, seen, Math.max(0, deadline - Date.now()));
     const how = r.async ? await r.value : r.value;
     logInterrupterEvents(log);
+    if (cur.data.crypt !== undefined) writeBackInLoop(log);
     Atomics.store(wd.ctl, Ctl.monitorWaiting, 0);
     if (how === 'timed-out' || wd.shouldExit) return;
     if (!whole) {
@@ -263,6 +265,8 @@ const machine = monitorMachine.provide({
       log.debug({ ctx: 'boot', op: 'stop_pool', ...wd.counts() }, 'every emulator ended');
     }),
     closeThreads: fromPromise(closeThreads),
+    startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.aesFilter, cur.data.fault)),
+    waitAes: fromPromise(async () => finishWriteBacks(cur.log, cur.data.crypt!.handle)),
   },
   guards: {
     locked: () => cur.wd.locked,
@@ -277,7 +281,7 @@ const machine = monitorMachine.provide({
 take(workerData as MonitorConfig);
 reportThreadMemory(cur.log, 'monitor');
 const actor = createActor(machine, {
-  input: { skipConfinement: !cur.data.emulatorFilter },
+  input: { skipConfinement: !cur.data.emulatorFilter, crypt: cur.data.crypt !== undefined },
   // The states the monitor has been in reach the owner as they are first entered in a sandbox
   // (a handful of messages per run): the run's record of what the machine really did.
   inspect: (e) => cur.visits.observer('monitor', machine, (states: string[]) => post({ type: 'monitor.visited', states }))(e),
@@ -293,6 +297,6 @@ void toPromise(actor).then(async (out) => {
 parentPort?.on('message', (m: MonitorCommand) => {
   if (m.type === 'monitor.serve') {
     take(m.config);
-    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter });
+    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter, crypt: m.config.crypt !== undefined });
   } else actor.send({ type: 'monitor.close' });
 });

@@ -4,8 +4,9 @@
 // threads boot side by side: the program waits for one emulator, not for both), then loop:
 // confine when locked, leave on should_exit, otherwise try_spawn and wait. Once a sandbox is
 // served the thread waits, warm, for the next one (its fs stays private; the interrupter and
-// emulator threads stay), until its owner closes it (src/supervisor/supervisor.ts). (The reference's AES worker states come with
-// Crypt sandboxing: a state whose actor cannot run would be a picture, not the code.)
+// emulator threads stay), until its owner closes it (src/supervisor/supervisor.ts). With Crypt
+// sandboxing on it starts the AES worker after the interrupter (startingAes) and, at exit, waits
+// until every crypt buffer the program left is written back (waitingAes): no encryption is lost.
 import { and, assign, fromPromise, setup } from 'xstate';
 
 /** try_spawn's answer. `exiting`: should_exit is set, no emulator is started (not part of the reference rule). */
@@ -13,6 +14,8 @@ export type SpawnDecision = 'core' | 'idle_exists' | 'helper' | 'capacity_exceed
 
 export interface MonitorInput {
   skipConfinement: boolean;
+  /** Crypt sandboxing is on: the AES worker runs for this sandbox. */
+  crypt?: boolean;
 }
 
 /** From the owner: serve the next sandbox (warm), or end the threads. */
@@ -59,11 +62,14 @@ export const monitorMachine = setup({
     trySpawn: notProvided<SpawnDecision>('trySpawn'),
     waitForWork: notProvided('waitForWork'),
     stopPool: notProvided('stopPool'),
+    startAes: notProvided('startAes'),
+    waitAes: notProvided('waitAes'),
     closeThreads: notProvided('closeThreads'),
   },
   guards: {
     hasPendingFilter: ({ context }) => context.pendingFilter,
     skipConfinement: ({ context }) => context.skipConfinement,
+    cryptOn: ({ context }) => context.crypt === true,
     /** Provided: whether the sandbox is locked now (shared flag). */
     locked: () => false,
     /** Provided: whether should_exit is set (shared flag). */
@@ -80,6 +86,7 @@ export const monitorMachine = setup({
     sandboxServed: () => {},
     nextSandbox: assign(({ event }) => ({
       skipConfinement: (event as { skipConfinement?: boolean }).skipConfinement === true,
+      crypt: (event as { crypt?: boolean }).crypt === true,
       pendingFilter: false,
       exitCode: 0,
       error: undefined,
@@ -110,9 +117,13 @@ export const monitorMachine = setup({
       description: 'create tsyd_int (before any confinement of this thread: it has a filter of its own); its handshake is awaited once the first emulator is starting',
       invoke: {
         src: 'spawnInterrupter',
-        onDone: 'confinement',
+        onDone: [{ guard: 'cryptOn', target: 'startingAes' }, { target: 'confinement' }],
         onError: { target: 'failed', actions: 'fail' },
       },
+    },
+    startingAes: {
+      description: 'Crypt sandboxing: start tsyd_aes (confined by its own filter before its handshake), which encrypts the buffers of crypt files after their last close; failure is critical (101)',
+      invoke: { src: 'startAes', onDone: 'confinement', onError: { target: 'failed', actions: 'fail' } },
     },
     confinement: {
       initial: 'choosing',
@@ -191,7 +202,15 @@ export const monitorMachine = setup({
     },
     exiting: {
       description: 'should_exit: wake every emulator and the interrupter; wait until their work for this sandbox has ended',
-      invoke: { src: 'stopPool', onDone: 'idle', onError: 'idle' },
+      invoke: {
+        src: 'stopPool',
+        onDone: [{ guard: 'cryptOn', target: 'waitingAes' }, { target: 'idle' }],
+        onError: [{ guard: 'cryptOn', target: 'waitingAes' }, { target: 'idle' }],
+      },
+    },
+    waitingAes: {
+      description: 'Crypt sandboxing: every buffer the program left (closed, or still held by a process outside) goes to tsyd_aes; wait until each is written back, then join it',
+      invoke: { src: 'waitAes', onDone: 'idle', onError: 'idle' },
     },
     idle: {
       description: 'the sandbox is served: warm, between sandboxes (fs private, interrupter and core emulator threads waiting)',

@@ -147,6 +147,12 @@ export interface Spawned {
 /** watchChild events. */
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
+/** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined } | { name: string; err: number };
+
+/** cryptCollect()'s modes (addon/crypt-files.cc). */
+export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
+
 export interface Addon {
   arch: 'x86_64' | 'aarch64';
   syscalls: Record<string, number>;
@@ -319,6 +325,31 @@ export interface Addon {
   stopInterrupter(): InterrupterReport | undefined;
   respondFor(notifyFd: number, idLo: number, idHi: number, errno: number): number;
   exitNow(code: number): never;
+  // Crypt sandboxing's buffers (addon/crypt-files.cc): one registry per process.
+  /**
+   * Opens the checked path (the path buffer) as a crypt file for the current request and injects
+   * its plaintext buffer: the program's fd, CRYPT_NOT_REGULAR (nothing answered: not a regular
+   * file), or -errno (answered; -EBADMSG: the file does not verify).
+   */
+  cryptOpenInject(handle: number, flags: number, mode: number, tmpDir: string | undefined): number;
+  /** The write-backs whose buffers' last writer went (CryptCollect: also idle snapshots dropped, or at the end every buffer). */
+  cryptCollect(how: number, handle?: number): CryptWriteBack[];
+  /** A write-back done on this thread (encrypt, fsync, link, rename; the job's fds closed): 0 or -errno. */
+  cryptWriteBackNow(job: CryptWriteBack & { err?: undefined }): number;
+  /**
+   * Before the name `path` goes or another file takes it: its buffers are forgotten (0), or
+   * -EBUSY (renaming) while the program writes it; `unlinking`: its writers' buffer is dropped.
+   */
+  cryptForget(handle: number, path: Buffer, unlinking: boolean): number;
+  /** truncate(path, args[lengthArg]) of the checked crypt file, through its buffer: 0 or -errno (answered). */
+  cryptTruncate(handle: number, lengthArg: number, tmpDir: string | undefined): number;
+  /** A copy of the committed buffer of the crypt file whose stat is held back (FS_PENDING), -EISDIR (not a file), or -errno. */
+  cryptStatBuffer(handle: number, tmpDir: string | undefined): number;
+  /** Answers a regular file's stat held back with the identity and size of tsyd's `fd` (unchanged: fd < 0). */
+  finishStatAs(fd: number): number;
+  /** What the registry holds now. */
+  cryptBuffers(): { entries: number; live: number; writers: number };
+  CRYPT_NOT_REGULAR: number;
 }
 
 /** aesStart(): the worker's own seccomp filter (absent: unconfined, TSYD_SKIP_SCMP); probe: test only. */

@@ -54,6 +54,8 @@ function trimmed(statements: Statement[], enforced: ReadonlySet<Capability> | un
 export function runsUnconfined(asked: PolicyInput[] | Policy | undefined, policy: Policy): boolean {
   // The policy files' protection (write, create, delete of /etc/passwd and the -P files) is no confinement of the program.
   if (CAPABILITIES.some((c) => policy.isOnByRules(c))) return false;
+  // Crypt sandboxing decides what the program's files hold on disk: the program is not unconfined.
+  if (policy.crypt.on) return false;
   const alone = Array.isArray(asked) && asked.length === 1 ? asked[0]! : undefined;
   return !(alone !== undefined && 'profile' in alone && (alone.profile === 'off' || alone.profile === 'none'));
 }

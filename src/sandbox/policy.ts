@@ -10,6 +10,7 @@ import { SubtreeDecisions, type DecisionRule } from './subtree-decisions.js';
 import { formatStatement, parseRuleBytes, type Action, type LockMode, type Statement, type Target } from './rules.js';
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
+import { CryptSettings, type CryptData } from './crypt-policy.js';
 
 /** Plain data (for postMessage or JSON): rebuilt with Policy.fromJSON. */
 export interface PolicyData {
@@ -20,6 +21,8 @@ export interface PolicyData {
   lock: LockMode;
   /** The names a program may never change: Policy.protectPolicyFiles (omitted when none). */
   policyFiles?: string[];
+  /** Crypt sandboxing (omitted when unused); never the key. */
+  crypt?: CryptData;
 }
 
 interface Rule {
@@ -52,6 +55,8 @@ export class Policy {
   private readonly policyFiles = new Set<string>();
   /** The directories on the way to them: never created or deleted (nor renamed, either way). */
   private readonly policyFileDirs = new Set<string>();
+  /** Crypt sandboxing: which files are encrypted at rest, the key's source, crypt/tmp. */
+  readonly crypt = new CryptSettings();
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -84,6 +89,9 @@ export class Policy {
           if (stmt.on) this.on.add(c);
           else this.on.delete(c);
         }
+        return;
+      case 'crypt':
+        this.crypt.apply(stmt);
         return;
       case 'rule': {
         const list = this.rules.get(stmt.cap)!;
@@ -301,7 +309,13 @@ export class Policy {
     for (const [cap, list] of this.rules) for (const r of list) rules.push({ action: r.action, cap, pattern: r.pattern });
     const data: PolicyData = { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
     if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
+    if (this.cryptUsed()) data.crypt = this.crypt.toJSON();
     return data;
+  }
+
+  /** Any crypt rule given (on, or a glob, key or tmp rule): toJSON() and normalized() carry them. */
+  private cryptUsed(): boolean {
+    return this.crypt.on || this.crypt.normalized().length > 1;
   }
 
   /** Rebuilds a policy from toJSON() data, validating it as rules are validated. */
@@ -330,6 +344,7 @@ export class Policy {
       }
       p.protectPolicyFiles(data.policyFiles);
     }
+    if (data.crypt !== undefined) p.crypt.loadJSON(data.crypt);
     return p;
   }
 
@@ -341,6 +356,7 @@ export class Policy {
   normalized(): string[] {
     const out = CAPABILITIES.map((c) => `sandbox/${c}:${this.on.has(c) ? 'on' : 'off'}`);
     for (const [cap, list] of this.rules) for (const r of list) out.push(`${r.action}/${cap}+${fromBytes(r.pattern)}`);
+    if (this.cryptUsed()) out.push(...this.crypt.normalized());
     out.push(`lock:${this.lockMode}`);
     return out;
   }

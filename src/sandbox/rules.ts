@@ -9,6 +9,7 @@ import { globMatcher, parseGlob, type GlobStep } from './glob.js';
 import { PatternError } from './pattern-error.js';
 import { stripComment, trimRule } from './rule-text.js';
 import { ruleError, type RuleSource } from './source.js';
+import { formatCrypt, isCryptRule, parseCryptRule, type CryptStatement } from './crypt-rules.js';
 
 export { CAPABILITIES, NET_CAPABILITIES, isCapability, isNetCapability } from './capabilities.js';
 export type { Capability, NetCapability, PathCapability } from './capabilities.js';
@@ -40,9 +41,10 @@ export type Statement =
       targets: Target[];
       source?: RuleSource;
     }
-  | { type: 'lock'; mode: LockMode; source?: RuleSource };
+  | { type: 'lock'; mode: LockMode; source?: RuleSource }
+  | CryptStatement;
 
-const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all) or lock:on|off|exec';
+const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec or a crypt rule';
 const CAP_LIST = `one of ${CAPABILITIES.join(', ')}`;
 const SANDBOX_FORM = 'sandbox/CAP:on or sandbox/CAP:off (CAP may be a comma list)';
 const PATH_FORM = 'an absolute path glob such as /etc/** or /usr/***';
@@ -60,6 +62,7 @@ export function parseRuleBytes(raw: string, source: RuleSource): Statement {
   const known = knownPathRule(raw, source);
   if (known !== undefined) return known;
   const { text, lead } = trimRule(raw);
+  if (isCryptRule(text)) return parseCryptRule(text, lead, source);
   const fail: Fail = (at, what, expected) => ruleError(fromBytes(text), source, lead + at, what, expected);
   if (text === '') throw fail(0, 'the rule is empty', FORMS);
   if (text === 'lock' || text.startsWith('lock:')) {
@@ -99,8 +102,13 @@ function parseSandbox(text: string, source: RuleSource, fail: Fail): Statement {
   if (colon < 0) throw fail(text.length, "missing ':on' or ':off'", SANDBOX_FORM);
   const caps: Capability[] = [];
   let at = start;
+  let crypt = false;
   for (const name of text.slice(start, colon).split(',')) {
     if (name === '') throw fail(at, 'a capability name is empty', `${SANDBOX_FORM}; CAP is ${CAP_LIST}`);
+    if (name === 'crypt') {
+      crypt = true;
+      continue;
+    }
     if (!isCapability(name)) throw fail(at, `unknown capability '${fromBytes(name)}'`, CAP_LIST);
     caps.push(name);
     at += name.length + 1;
@@ -108,6 +116,10 @@ function parseSandbox(text: string, source: RuleSource, fail: Fail): Statement {
   const state = text.slice(colon + 1);
   if (state !== 'on' && state !== 'off') {
     throw fail(colon + 1, `the sandbox state must be on or off, got '${fromBytes(state)}'`, SANDBOX_FORM);
+  }
+  if (crypt) {
+    if (caps.length > 0) throw fail(start, 'crypt is no access capability: sandbox/crypt:on|off is a rule of its own', 'sandbox/crypt:on or sandbox/crypt:off');
+    return { type: 'crypt', set: 'state', on: state === 'on', source };
   }
   return { type: 'sandbox', caps, on: state === 'on', source };
 }
@@ -217,6 +229,8 @@ export function formatStatement(stmt: Statement): string {
       return `${stmt.action}/${stmt.cap}${stmt.op}${fromBytes(stmt.pattern)}`;
     case 'lock':
       return `lock:${stmt.mode}`;
+    case 'crypt':
+      return formatCrypt(stmt);
   }
 }
 

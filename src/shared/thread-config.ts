@@ -38,8 +38,18 @@ export interface MonitorConfig extends SupervisorConfig {
   aesFilter?: Uint8Array;
   /** Test-only faults (TSYD_FAULT), see EmulatorShared.fault. */
   fault?: string;
+  /** Crypt sandboxing is on: the monitor starts the AES worker and waits for it at exit. */
+  crypt?: CryptConfig;
   /** How long an emulator thread whose task ended waits for the next sandbox's (the supervisor's idleMs). */
   idleMs?: number;
+}
+
+/** Crypt sandboxing, for the threads that open crypt files and write them back. SAFETY: a handle, never the key. */
+export interface CryptConfig {
+  /** The key's handle (cryptKeyLoad): process-wide. */
+  handle: number;
+  /** crypt/tmp DIR: plaintext buffers as O_TMPFILE files there instead of memfds. */
+  tmp?: string;
 }
 
 /** The part of an emulator's configuration that is the same for every emulator of a sandbox. */
@@ -62,6 +72,8 @@ export interface EmulatorShared {
   audit: boolean;
   /** Learning mode: every decision, allowed or not, is reported as an Access. */
   record: boolean;
+  /** Crypt sandboxing is on: its key's handle. */
+  crypt?: CryptConfig;
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),

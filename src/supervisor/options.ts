@@ -9,6 +9,7 @@ import type { ExportMode } from '../machines/boot.machine.js';
 import { buildPolicy, profileContext, runsUnconfined, type PolicyInput } from '../sandbox/build.js';
 import { Policy } from '../sandbox/policy.js';
 import { PolicyCache } from '../sandbox/policy-cache.js';
+import { cryptSetup, type CryptKey } from '../sandbox/crypt-key.js';
 import type { Supervisor } from './supervisor.js';
 import { CAPABILITIES } from '../sandbox/rules.js';
 import type { Capability } from '../sandbox/capabilities.js';
@@ -124,6 +125,8 @@ export interface SandboxConfig {
   input?: string | Uint8Array;
   /** No capability is on, and `-p off`/`-p none` alone was not what was asked: warned once (spawn). */
   unconfined: boolean;
+  /** Crypt sandboxing's key (sandbox/crypt:on): loaded into the addon when the sandbox starts. */
+  cryptKey?: CryptKey;
 }
 
 function envOr(name: string): string | undefined {
@@ -262,7 +265,8 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
   const keepAliveMs = positiveInt('keepAliveMs', options.keepAliveMs ?? envOr('TSYD_KEEP_ALIVE') ?? DEFAULT_KEEP_ALIVE_MS, 86_400_000);
   const maxBlockingCalls = positiveInt('maxBlockingCalls', options.maxBlockingCalls ?? envOr('TSYD_BLOCKING_MAX') ?? DEFAULT_MAX_JOBS, 65536);
   const exportMode = envExportMode();
-  const env = options.env ?? process.env;
+  const crypt = cryptSetup(policy, options.env ?? process.env);
+  const env = crypt.env;
   const signal = abortSignal(options.signal);
   const timeout = options.timeout === undefined ? undefined : wholeNumber('timeout', options.timeout, 1);
   const killGrace = options.killGrace === undefined ? DEFAULT_KILL_GRACE_MS : wholeNumber('killGrace', options.killGrace, 0);
@@ -297,5 +301,6 @@ export function normaliseOptions(file: string, args: string[], options: SpawnOpt
     maxBuffer,
     input: options.input,
     unconfined: runsUnconfined(options.policy, policy),
+    cryptKey: crypt.key,
   };
 }

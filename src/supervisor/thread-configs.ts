@@ -2,9 +2,11 @@
 // once from the normalised options and what the spawn made.
 import { confinementFilter } from '../confine/thread-filters.js';
 import { PolicyLog } from '../shared/policy-log.js';
-import type { MonitorConfig } from '../shared/thread-config.js';
+import type { CryptConfig, MonitorConfig } from '../shared/thread-config.js';
 import type { SandboxConfig } from './options.js';
 import type { Policy } from '../sandbox/policy.js';
+import { native } from '../native/addon.js';
+import { SystemCallError } from '../errors.js';
 
 /** The JSON text of each policy, as of its version (a cached policy serves many sandboxes). */
 const texts = new WeakMap<Policy, { version: number; text: string }>();
@@ -27,8 +29,20 @@ export interface SupervisorFds {
   decisions: SharedArrayBuffer;
 }
 
+/**
+ * Loads Crypt sandboxing's key into the addon (it derives the keys and wipes the bytes): the
+ * handle every thread of this sandbox uses, or undefined with Crypt off. Throws when it cannot.
+ */
+export function loadCryptKey(config: SandboxConfig): CryptConfig | undefined {
+  if (config.cryptKey === undefined) return undefined;
+  const handle = native.cryptKeyLoad(config.cryptKey.take());
+  if (handle < 0) throw new SystemCallError('cryptKeyLoad', -handle);
+  const tmp = config.policy.crypt.tmp;
+  return tmp === undefined ? { handle } : { handle, tmp };
+}
+
 /** The monitor's configuration, with what it hands every emulator and the interrupter. */
-export function monitorConfig(config: SandboxConfig, made: SupervisorFds): MonitorConfig {
+export function monitorConfig(config: SandboxConfig, made: SupervisorFds, crypt?: CryptConfig): MonitorConfig {
   const log = { level: config.logLevel, fd: config.logFd, format: config.logFormat };
   return {
     notifyFd: made.notifyFd,
@@ -51,7 +65,9 @@ export function monitorConfig(config: SandboxConfig, made: SupervisorFds): Monit
       audit: config.audit,
       record: config.record,
       fault: config.fault,
+      crypt,
     },
+    crypt,
     // Absent with TSYD_SKIP_SCMP (debugging only, logged at error).
     emulatorFilter: config.skipConfinement ? undefined : confinementFilter('emulator'),
     interrupterFilter: config.skipConfinement ? undefined : confinementFilter('interrupter'),

@@ -9,6 +9,7 @@ import { FsOp, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, refusePath, resolveVisible, takeFdArg } from './common.js';
 import { args, CWD, type PathArg } from './request.js';
+import { settleCryptWrites } from './crypt.js';
 
 const { EFAULT, EINVAL, ENOSYS } = os.errno;
 const UTIME_OMIT = BigInt(2 ** 30 - 2);
@@ -41,6 +42,8 @@ function decide(ctx: EmulatorContext, sys: string, at: PathArg, atFlags: number)
     refusePath(ctx, path);
     return null;
   }
+  // A crypt file's write-backs in flight land first: each puts a new inode under the name.
+  settleCryptWrites(ctx, path);
   return path;
 }
 

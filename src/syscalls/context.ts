@@ -3,6 +3,7 @@ import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
 import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
 import type { Request } from './request.js';
+import type { CryptConfig } from '../shared/thread-config.js';
 
 /** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
 export interface Access {
@@ -36,6 +37,8 @@ export interface EmulatorContext {
   readonly req: Request;
   readonly policy: Policy;
   readonly log: TsydLogger;
+  /** Crypt sandboxing: the key's handle (process-wide) and crypt/tmp; absent while Crypt is off. */
+  readonly crypt?: CryptConfig;
   /** Audit mode: decisions made without allows() (listing filters, EXDEV) must let things through too. */
   readonly audit: boolean;
   /**

@@ -6,6 +6,7 @@ import { FsOp, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, entryOf, Last, refusePath, resolveVisible, resolveFdArg } from './common.js';
 import { LINK_KEEPS, refuseWidening } from './move.js';
+import { refuseCryptMove } from './crypt.js';
 import { args, CWD, type PathArg } from './request.js';
 
 const { EEXIST, EINVAL, ENOENT, EPERM } = os.errno;
@@ -65,6 +66,7 @@ function link(ctx: EmulatorContext, sys: string, src: PathArg, dst: PathArg, fla
   if (target === null) return;
   // SAFETY: the new name shares the file: it may not widen what the program may do with it.
   if (refuseWidening(ctx, sys, source, target, LINK_KEEPS)) return;
+  if (refuseCryptMove(ctx, source, target, true)) return;
   ctx.req.fsOp(FsOp.link, flags & (AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) ? 1 : 0);
 }
 

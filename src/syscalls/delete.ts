@@ -4,6 +4,7 @@ import { constants as os } from 'node:os';
 import { FsOp, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { AT_REMOVEDIR, entryOf, Last, refusePath, resolveVisible } from './common.js';
+import { settleCryptName } from './crypt.js';
 import { args, type PathArg } from './request.js';
 
 const { EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY } = os.errno;
@@ -25,6 +26,7 @@ function remove(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): 
   const entry = entryOf(ctx);
   if (entry.slash && !(flags & AT_REMOVEDIR)) return req.fail(entry.missing ? ENOENT : entry.dir ? EISDIR : ENOTDIR);
   if (!ctx.allows('delete', sys, path)) return refusePath(ctx, path);
+  if (!(flags & AT_REMOVEDIR) && !settleCryptName(ctx, path, true)) return;
   // The flags travel as a value (AT_REMOVEDIR), not as an argument position.
   req.fsOp(FsOp.unlink, flags);
 }

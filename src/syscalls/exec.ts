@@ -11,6 +11,7 @@ import { native, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { fromBytes } from '../sandbox/bytes.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, isHidden, refusePath, resolveVisible, resolveFdArg } from './common.js';
+import { isCryptPath } from './crypt.js';
 import { args, CWD, type PathArg } from './request.js';
 
 const { EACCES, ELOOP, ENOENT } = os.errno;
@@ -126,6 +127,16 @@ function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string
   ctx.req.fail(errno);
 }
 
+/**
+ * SAFETY: a crypt file is ciphertext on disk, and the kernel would load those bytes: never run
+ * (EACCES, a warn record); its plaintext can be run from an fd of it (fexecve).
+ */
+function refuseCryptExec(ctx: EmulatorContext, sys: string, path: string): boolean {
+  if (!isCryptPath(ctx, path)) return false;
+  refuseHead(ctx, sys, path, 'a crypt file is encrypted on disk (run its plaintext from an open fd)', EACCES);
+  return true;
+}
+
 function execute(ctx: EmulatorContext, sys: string, at: PathArg, flags: number): void {
   let rflags = flags & AT_SYMLINK_NOFOLLOW ? Resolve.noFollow : 0;
   if (flags & AT_EMPTY_PATH) rflags |= Resolve.emptyPath;
@@ -134,6 +145,7 @@ function execute(ctx: EmulatorContext, sys: string, at: PathArg, flags: number):
   if (path === null) return;
   ctx.fault(path);
   if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
+  if (refuseCryptExec(ctx, sys, path)) return;
   const tid = ctx.req.pid;
   let magic = ctx.req.magic;
   for (let depth = 0; ; depth++) {
@@ -166,6 +178,7 @@ function execute(ctx: EmulatorContext, sys: string, at: PathArg, flags: number):
     if (isHidden(ctx, sys, path)) return ctx.req.fail(ENOENT);
     if (!exists(path)) return ctx.req.fail(ENOENT);
     if (!ctx.allows('exec', sys, path)) return refusePath(ctx, path);
+    if (refuseCryptExec(ctx, sys, path)) return;
     // An ELF loader is not itself loaded through another (the kernel does not chain them).
     if (head.kind === 'elf') break;
   }

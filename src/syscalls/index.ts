@@ -71,12 +71,27 @@ export function enforcedCapabilities(): Set<Capability> {
 /** The program filters made, by what they are made of (filterKey). */
 const childFilters = new Map<string, Buffer>();
 
+/** The capabilities whose calls can name a crypt file. */
+const CRYPT_DECIDED: ReadonlySet<Capability> = new Set(['read', 'write', 'create', 'delete', 'stat', 'exec']);
+
 /**
- * Everything compileProgramFilter reads of a policy: which capabilities are decided, and the
- * lock (the arch, the handlers and their capabilities are the same for the whole process).
+ * The capabilities whose calls stop in the kernel under `policy`. SAFETY: with Crypt on, every
+ * call that names a file stops: a crypt file is opened, truncated, renamed, linked, stat'ed and
+ * executed only as tsyd decides (src/syscalls/crypt.ts).
+ */
+function decidedCapabilities(policy: Policy): (c: Capability) => boolean {
+  const crypt = policy.crypt.on;
+  return (c) => policy.isOn(c) || (crypt && CRYPT_DECIDED.has(c));
+}
+
+/**
+ * Everything compileProgramFilter reads of a policy: which capabilities are decided (Crypt
+ * included), and the lock (the arch, the handlers and their capabilities are the same for the
+ * whole process).
  */
 function filterKey(policy: Policy, tsydPid: number): string {
-  return JSON.stringify([tsydPid, policy.lock === 'off', CAPABILITIES.filter((c) => policy.isOn(c))]);
+  const decided = decidedCapabilities(policy);
+  return JSON.stringify([tsydPid, policy.lock === 'off', CAPABILITIES.filter((c) => decided(c))]);
 }
 
 /**
@@ -94,7 +109,7 @@ export function buildChildFilter(policy: Policy, tsydPid = process.pid): Buffer 
     filter = compileProgramFilter({
       arch: native.arch,
       tsydPid,
-      isOn: (c) => policy.isOn(c),
+      isOn: decidedCapabilities(policy),
       lockOff: policy.lock === 'off',
       handlerCaps,
     });

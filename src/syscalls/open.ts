@@ -5,6 +5,7 @@ import { OFFLOAD_FULL, REFUSED_BLOCK_DEVICE, Resolve } from '../native/addon.js'
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { entryOf, isHidden, Last, refusePath, resolveArg } from './common.js';
 import { args, type PathArg } from './request.js';
+import { cryptDirectory, isCryptPath, openCryptFile } from './crypt.js';
 
 const O_ACCMODE = 3;
 const O_WRONLY = 1;
@@ -24,7 +25,7 @@ const RESOLVE_IN_ROOT = 0x10;
 const RESOLVE_CACHED = 0x20;
 const __O_TMPFILE = 0o20000000;
 
-const { EACCES, EAGAIN, EEXIST, EISDIR, ENOENT, ESRCH } = os.errno;
+const { EACCES, EAGAIN, EEXIST, EISDIR, ENOENT, EOPNOTSUPP, ESRCH } = os.errno;
 
 // The kernel's VALID_OPEN_FLAGS: open/openat ignore other bits, openat2 refuses them.
 const VALID_OPEN_FLAGS =
@@ -68,7 +69,8 @@ function emulateOpen(ctx: EmulatorContext, sys: string, at: PathArg, flags: numb
   const checkWrite = write && ctx.policy.isOn('write');
   const checkCreate = isCreating(flags) && ctx.policy.isOn('create');
   const checkHidden = ctx.policy.isOn('stat');
-  if (!checkRead && !checkWrite && !checkCreate && !checkHidden) {
+  const crypt = ctx.policy.crypt.on;
+  if (!checkRead && !checkWrite && !checkCreate && !checkHidden && !crypt) {
     // SAFETY: no capability that applies is on, so no decision depends on the path the
     // program passed: letting the kernel run the call cannot be raced into a denial.
     req.continue();
@@ -112,6 +114,14 @@ function emulateOpen(ctx: EmulatorContext, sys: string, at: PathArg, flags: numb
   if ((checkRead && !ctx.allows('read', sys, path)) || (checkWrite && !ctx.allows('write', sys, path))) {
     refusePath(ctx, path);
     return;
+  }
+  if (crypt && (flags & O_TMPFILE) === O_TMPFILE && cryptDirectory(ctx, path)) {
+    // SAFETY: an O_TMPFILE in a crypt directory would write plaintext to the disk (and could be
+    // linked in under a crypt name): not supported there, as on a file system without it.
+    return req.fail(EOPNOTSUPP);
+  }
+  if (crypt && (flags & O_TMPFILE) !== O_TMPFILE && isCryptPath(ctx, path)) {
+    if (openCryptFile(ctx, sys, path, flags, isCreating(flags) ? mode & 0o7777 : 0)) return;
   }
   // SAFETY: O_PATH too is performed by tsyd, never continued (the kernel would read the path
   // and open_how again, after the check): as an open for reading of the checked object, which

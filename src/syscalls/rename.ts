@@ -9,6 +9,7 @@ import { constants as os } from 'node:os';
 import { entryOf, Last, refusePath, resolveVisible } from './common.js';
 import { refuseWidening, RENAME_KEEPS, subtreeWouldChange } from './move.js';
 import { args, type PathArg } from './request.js';
+import { refuseCryptMove, settleCryptName } from './crypt.js';
 
 const { EBUSY, ENOTDIR } = os.errno;
 const RENAME_NOREPLACE = 1;
@@ -52,6 +53,8 @@ function rename(ctx: EmulatorContext, sys: string, src: PathArg, dst: PathArg, f
   // The object keeps what it is: its new name may not widen what the program may do with it.
   if (refuseWidening(ctx, sys, source, target, RENAME_KEEPS)) return;
   if (exchange && refuseWidening(ctx, sys, target, source, RENAME_KEEPS)) return;
+  if (refuseCryptMove(ctx, source, target, false)) return;
+  if (!settleCryptName(ctx, source, false) || !settleCryptName(ctx, target, false)) return;
   req.fsOp(FsOp.rename, flagsArg, subtreeWouldChange(ctx, sys, source, target) ? 1 : 0);
 }
 

@@ -10,6 +10,7 @@ import { FS_PENDING, FsOp, REFUSED_DIRECTORY_WATCH, Resolve, STAT_FD_ITSELF } fr
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, ON_CONTROL_ROUTE, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
+import { finishCryptStat, holdCryptFile } from './crypt.js';
 import { args, type PathArg } from './request.js';
 
 const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
@@ -104,6 +105,12 @@ function finishDirectory(ctx: EmulatorContext, dir: string, r: number): void {
   ctx.req.finishStat(hidden);
 }
 
+/** A held-back stat: a crypt file's (its plaintext buffer's identity and size), or a directory's. */
+function finishHeld(ctx: EmulatorContext, path: string, r: number): void {
+  if (r === FS_PENDING && finishCryptStat(ctx)) return;
+  finishDirectory(ctx, path, r);
+}
+
 /** How many of the NUL-terminated subdirectory names stat hides; -1 when they could not be listed. */
 function countHidden(ctx: EmulatorContext, dir: string, names: Buffer | number): number {
   if (typeof names === 'number') return -1;
@@ -152,8 +159,8 @@ function statHandler(sys: string, a: StatArgs, follow: boolean) {
     if (atFlags & ~FSTATAT_FLAGS) return ctx.req.fail(EINVAL);
     const path = decideStat(ctx, sys, a, resolveFlags(atFlags, a.flags !== undefined));
     if (path === null) return;
-    const r = ctx.req.fsOp(FsOp.stat, a.buf, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, a.flags ?? NO_FLAGS, holdDirs(ctx));
-    finishDirectory(ctx, path, r);
+    const r = ctx.req.fsOp(FsOp.stat, a.buf, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, a.flags ?? NO_FLAGS, holdDirs(ctx) | holdCryptFile(ctx, path));
+    finishHeld(ctx, path, r);
   };
 }
 
@@ -225,7 +232,7 @@ export function statHandlers(): Map<string, HandlerSpec> {
   add('fstatat64', statHandler('fstatat64', FSTATAT, true));
   add('statx', (ctx) => {
     const path = decideStat(ctx, 'statx', STATX, resolveFlags(ctx.req.int(STATX.flags), true));
-    if (path !== null) finishDirectory(ctx, path, ctx.req.fsOp(FsOp.statx, STATX.flags, STATX.mask, STATX.statxbuf, holdDirs(ctx)));
+    if (path !== null) finishHeld(ctx, path, ctx.req.fsOp(FsOp.statx, STATX.flags, STATX.mask, STATX.statxbuf, holdDirs(ctx) | holdCryptFile(ctx, path)));
   });
   add('access', (ctx) => {
     if (decideStat(ctx, 'access', ACCESS, 0) !== null) ctx.req.fsOp(FsOp.access, ACCESS.mode, NO_FLAGS);

@@ -6,6 +6,7 @@ import { FsOp, OFFLOAD_FULL } from '../native/addon.js';
 import type { HandlerSpec } from './context.js';
 import { refusePath, resolveVisible } from './common.js';
 import { args } from './request.js';
+import { truncateCryptFile } from './crypt.js';
 
 const TRUNCATE = args('path', 'length');
 
@@ -20,6 +21,7 @@ export function truncateHandlers(): Map<string, HandlerSpec> {
           if (path === null) return;
           ctx.fault(path);
           if (!ctx.allows('write', 'truncate', path)) return refusePath(ctx, path);
+          if (truncateCryptFile(ctx, path, TRUNCATE.length)) return;
           if (ctx.req.fsOp(FsOp.truncate, TRUNCATE.length) === OFFLOAD_FULL) ctx.jobsExhausted('truncate');
         },
       },

@@ -75,7 +75,7 @@ const PLANS: Record<string, Plan> = {
   },
   export: { inputs: [{ mode: 'bpf' }, { mode: 'pfc' }], payloads: { 'export.failed': [{ error: 'EEXIST' }] } },
   monitor: {
-    inputs: [{ skipConfinement: false }, { skipConfinement: true }],
+    inputs: [{ skipConfinement: false }, { skipConfinement: true }, { skipConfinement: false, crypt: true }],
     guards: { locked: flag('locked'), shouldExit: flag('shouldExit') },
     outputs: { trySpawn: ['core', 'helper', 'idle_exists', 'capacity_exceeded'] },
     payloads: { 'sandbox.serve': [{ skipConfinement: false }, { skipConfinement: true }] },
@@ -362,7 +362,7 @@ test('coverage: a state nothing enters is reported', () => {
 test('coverage: an outside guard left as the placeholder hides both of its branches', () => {
   const c = cover(monitorMachine, { ...planOf('monitor'), guards: undefined });
   const missing = c.expectedStates.filter((s) => !c.states.includes(s));
-  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'idle', 'closing', 'done']);
+  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'waitingAes', 'idle', 'closing', 'done']);
   assert.match(coverageFailure('monitor', c) ?? '', /unreachable states: confinement.loading/);
 });
 
@@ -451,6 +451,44 @@ test("monitor: the first core emulator starts before the interrupter's handshake
   assert.equal(order, ['unshare', 'closeFds', 'spawnInterrupter', 'prepareConfinement', 'loadConfinement', 'trySpawn', 'interrupterHandshake']);
   assert.equal(snap.value, 'failed');
   assert.equal(snap.output, { exitCode: 101, error: 'Error: interrupter died before its handshake' });
+});
+
+test('monitor: with Crypt on, starts the AES worker after the interrupter and waits for it after the pool at exit; a failed start is 101', async () => {
+  const order: string[] = [];
+  let shouldExit = false;
+  const step = (name: string) => fromPromise<void>(async () => void order.push(name));
+  const machine = (startAes: ReturnType<typeof step>) =>
+    monitorMachine.provide({
+      actors: {
+        unshareMonitor: step('unshare'),
+        closeFds: step('closeFds'),
+        spawnInterrupter: step('spawnInterrupter'),
+        interrupterHandshake: ok,
+        prepareConfinement: ok,
+        loadConfinement: ok,
+        trySpawn: fromPromise<SpawnDecision>(async () => 'idle_exists'),
+        waitForWork: fromPromise<void>(async () => void (shouldExit = true)),
+        stopPool: step('stopPool'),
+        startAes,
+        waitAes: step('waitAes'),
+        closeThreads: ok,
+      },
+      guards: { locked: () => false, shouldExit: () => shouldExit },
+    });
+  const actor = createActor(machine(step('startAes')), { input: { skipConfinement: false, crypt: true } });
+  actor.start();
+  await waitFor(actor, (s) => s.value === 'idle', { timeout: 2000 });
+  assert.equal(order, ['unshare', 'closeFds', 'spawnInterrupter', 'startAes', 'stopPool', 'waitAes']);
+  order.length = 0;
+  shouldExit = false;
+  actor.send({ type: 'sandbox.serve', skipConfinement: false });
+  await waitFor(actor, (s) => s.value === 'idle' && order.includes('stopPool'), { timeout: 2000 });
+  assert.equal(order, ['closeFds', 'spawnInterrupter', 'stopPool'], 'Crypt off: no AES states');
+  actor.stop();
+  const failing = createActor(machine(fromPromise<void>(async () => { throw new Error('fail-aes-confine'); })), { input: { skipConfinement: false, crypt: true } });
+  failing.start();
+  const snap = await waitFor(failing, (s) => s.status === 'done', { timeout: 2000 });
+  assert.equal(snap.output, { exitCode: 101, error: 'Error: fail-aes-confine' });
 });
 
 test('monitor: ends failed with exit 101 when unshare fails', async () => {

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import { internals } from '../../src/supervisor/internals.js';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createMachine, type AnyStateMachine } from 'xstate';
 import { MACHINES } from '../../src/machines/index.js';
 import { spawn, type SandboxedProcess } from '../../src/spawn.js';
@@ -144,6 +144,16 @@ test('workload: lock:exec confines the monitor once the program runs; a pfc expo
   assert.match(printed, /^# pseudo filter code: tsyd emulator thread rules/m);
   const r = await child.result;
   assert.is(r.exitCode, 0);
+  merge(seen, child);
+});
+
+test('workload: Crypt sandboxing starts the AES worker and waits for its write-backs at exit', async () => {
+  const dir = tempTree('visits-crypt', {});
+  const rules = ['sandbox/crypt:on', `crypt+${dir}/**`, `crypt/key:${'42'.repeat(32)}`].map((rule) => ({ rule }));
+  const child = spawn('sh', ['-c', `echo secret > ${dir}/f`], { policy: [{ profile: 'off' }, ...rules], stdio: 'ignore', logLevel: 'silent' });
+  const r = await child.result;
+  assert.is(r.exitCode, 0);
+  assert.not.ok(readFileSync(`${dir}/f`).includes('secret'), 'written back encrypted');
   merge(seen, child);
 });
 

@@ -1,0 +1,645 @@
+// Crypt sandboxing inside the sandbox: the per-file plaintext buffers shared by every emulator
+// thread, the opens of crypt files, and the detection of the program's last close of a buffer.
+//
+// One registry per process (every emulator thread, the monitor), keyed by the file's name in its
+// directory (the directory's device and inode, the name, the key handle): each write-back puts a
+// new inode under the name, so the name is what stays the file.
+//
+// Each entry holds up to two plaintext buffers (memfds, or O_TMPFILE files in crypt/tmp DIR):
+// - `committed`: the file's whole content as last decrypted or last closed by its writers;
+//   never written again (memfd: sealed; O_TMPFILE: mode 0400). Readers (O_RDONLY) get their own
+//   open file description of it: a snapshot, whole old or whole new content, never a mix.
+// - `live`: the writers' one shared buffer (a copy of `committed` when the first writer opens),
+//   so that concurrent writers (appenders) compose as on a plain file. tsyd watches its inode
+//   with inotify: a description gives an IN_CLOSE event when its last reference goes (close,
+//   munmap, exit, every dup and fork copy); at each event, when no description writes the
+//   buffer any more (NoWriter), `live` becomes `committed` and is queued for the AES
+//   worker (cryptCollect → aesSubmit), which writes the ciphertext beside the file and renames it
+//   onto the name: the file on disk is its whole old or whole new content.
+// SAFETY: plaintext is only ever in these buffers: memfds (never on a disk) or O_TMPFILE files
+// opened with O_EXCL (never linkable into a directory).
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
+
+namespace tsyd {
+
+// cryptcore's cipher (addon/crypt.h).
+int64_t CryptDecryptFile(int handle, int src, int dst);
+int64_t CryptEncryptFile(int handle, int src, int dst);
+
+namespace {
+
+constexpr int kNotCrypt = -100000;  // not a regular file: opened as any other file
+
+struct Key {
+  dev_t dev;
+  ino_t ino;
+  std::string name;
+  int handle;
+  bool operator<(const Key& o) const { return std::tie(dev, ino, name, handle) < std::tie(o.dev, o.ino, o.name, o.handle); }
+};
+
+struct Entry {
+  int dir_fd = -1;       // O_PATH of the directory
+  int committed = -1;    // the whole content readers get (never written again)
+  int live = -1;         // the writers' shared buffer
+  int wd = -1;           // inotify watch on `live`
+  int writers = 0;       // the program's descriptions of `live` not yet released
+  bool sealed_tmp = false;
+  mode_t mode = 0600;
+  ino_t disk_ino = 0;    // the on-disk inode `committed` is (or will be, once written back)
+  std::vector<ino_t> older;  // the inodes the name had before the write-backs still in flight
+  bool pending = false;  // a write-back is queued and has not replaced the name yet
+  std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
+  bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
+  int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
+};
+
+// A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
+constexpr int64_t kIdleMs = 5000;
+
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct WriteBack {
+  int handle;
+  int plain_fd;
+  int dir_fd;
+  std::string name;
+  int tmp_fd;
+  int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
+};
+
+std::mutex g_mu;
+std::map<Key, Entry> g_entries;
+std::vector<WriteBack> g_ready;
+int g_inotify = -1;
+
+void CloseIf(int& fd) {
+  if (fd >= 0) close(fd);
+  fd = -1;
+}
+
+int Inotify() {
+  if (g_inotify < 0) g_inotify = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  return g_inotify;
+}
+
+// A new, empty plaintext buffer: a memfd, or an unlinkable O_TMPFILE file in `tmp_dir`.
+int NewBuffer(const std::string& tmp_dir) {
+  if (tmp_dir.empty()) {
+    int fd = static_cast<int>(syscall(SYS_memfd_create, "tsyd-crypt", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    return fd < 0 ? -errno : fd;
+  }
+  // SAFETY: O_EXCL: this file can never be linked into a directory (nor by the program, through
+  // /proc/self/fd): its plaintext never gets a name on a disk.
+  int fd = open(tmp_dir.c_str(), O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
+  return fd < 0 ? -errno : fd;
+}
+
+// The whole content of `src` into `dst` (empty, offset untouched): 0 or -errno.
+int CopyAll(int src, int dst) {
+  struct stat sb;
+  if (fstat(src, &sb) < 0) return -errno;
+  off_t in = 0, out = 0;
+  while (in < sb.st_size) {
+    ssize_t n = copy_file_range(src, &in, dst, &out, static_cast<size_t>(sb.st_size - in), 0);
+    if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOSYS)) {
+      char buf[65536];
+      n = pread(src, buf, sizeof buf, in);
+      if (n > 0 && pwrite(dst, buf, static_cast<size_t>(n), out) != n) return -EIO;
+      if (n > 0) in += n, out += n;
+    } else if (n > 0) {
+      continue;
+    }
+    if (n < 0) return -errno;
+    if (n == 0) break;
+  }
+  return ftruncate(dst, out) < 0 ? -errno : 0;
+}
+
+// SAFETY: a committed buffer is never written again: a reader that reopens its description for
+// writing (/proc/self/fd/N) cannot change what other readers, and the write-back, see.
+int Seal(int fd, bool tmp) {
+  if (tmp) return fchmod(fd, 0400) < 0 ? -errno : 0;
+  return fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ? -errno : 0;
+}
+
+int Reopen(int fd, int flags);
+
+// Seal() of a buffer tsyd holds read-only (a writers' buffer): through a description of its own
+// that may write (F_ADD_SEALS needs one), closed again.
+int SealReadOnly(int fd, bool tmp) {
+  if (tmp) return Seal(fd, true);
+  int rw = Reopen(fd, O_RDWR);
+  if (rw < 0) return rw;
+  int r = Seal(rw, false);
+  close(rw);
+  return r;
+}
+
+// SAFETY (and liveness): does any description of the writers' buffer `ro` (tsyd's own is
+// read-only) still write? A read lease can be taken only while none does (close, munmap, exit,
+// every dup and fork copy released). Counting close events would not do: inotify merges two
+// identical events queued before they are read. 1: none writes, 0: one does, -errno: no leases
+// here (the caller counts instead).
+int NoWriter(int ro) {
+  if (fcntl(ro, F_SETLEASE, F_RDLCK) == 0) {
+    fcntl(ro, F_SETLEASE, F_UNLCK);
+    return 1;
+  }
+  return errno == EAGAIN ? 0 : -errno;
+}
+
+// A new description of tsyd's buffer `fd`, with `flags`.
+int Reopen(int fd, int flags) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
+  int r = open(p, flags | O_CLOEXEC);
+  return r < 0 ? -errno : r;
+}
+
+// The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
+void QueueWriteBack(const Key& k, Entry& e) {
+  WriteBack w{k.handle, -1, -1, k.name, -1, 0};
+  w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
+  w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
+  // The ciphertext's file: beside the file (same file system, for the rename), with the mode
+  // the file has now (a chmod while it was open is kept).
+  struct stat now;
+  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) e.mode = now.st_mode & 07777;
+  w.tmp_fd = openat(e.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, e.mode);
+  struct stat sb;
+  if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fchmod(w.tmp_fd, e.mode) < 0 || fstat(w.tmp_fd, &sb) < 0) {
+    w.err = errno ? errno : EIO;
+    CloseIf(w.plain_fd), CloseIf(w.dir_fd), CloseIf(w.tmp_fd);
+  } else {
+    if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
+    e.disk_ino = sb.st_ino;
+    e.pending = true;
+  }
+  g_ready.push_back(std::move(w));
+}
+
+// `live` has no program description left: it becomes `committed` and is queued. Holds g_mu.
+// False when it cannot be sealed yet (a description tsyd did not count still maps it for writing).
+bool Commit(const Key& k, Entry& e) {
+  // The watch goes first: tsyd's own description for the seals gives a close event too.
+  if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
+  e.wd = -1;
+  if (SealReadOnly(e.live, !e.tmp_dir.empty()) < 0) {
+    // Not sealed (still mapped for writing): watched again, committed at a later close.
+    char p[64];
+    snprintf(p, sizeof p, "/proc/thread-self/fd/%d", e.live);
+    e.wd = inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+    return false;
+  }
+  CloseIf(e.committed);
+  e.committed = e.live;
+  e.live = -1;
+  // SAFETY: a file unlinked while written is not brought back by its write-back; the next open
+  // of the name reads the disk.
+  if (e.unlinked) {
+    CloseIf(e.committed);
+    e.unlinked = false;
+    e.disk_ino = 0;
+    e.older.clear();
+    e.pending = false;
+  } else {
+    QueueWriteBack(k, e);
+  }
+  return true;
+}
+
+// Reads every close event queued: the program's descriptions that went. Holds g_mu.
+void DrainEvents() {
+  if (g_inotify < 0) return;
+  alignas(inotify_event) char buf[4096];
+  for (;;) {
+    ssize_t n = read(g_inotify, buf, sizeof buf);
+    if (n <= 0) return;
+    for (ssize_t off = 0; off < n;) {
+      const inotify_event* ev = reinterpret_cast<const inotify_event*>(buf + off);
+      off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      if (!(ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))) continue;
+      for (auto& [k, e] : g_entries) {
+        if (e.wd != ev->wd || e.live < 0) continue;
+        e.writers = e.writers > 0 ? e.writers - 1 : 0;
+        const int none = NoWriter(e.live);
+        if (none == 1 || (none < 0 && e.writers == 0)) Commit(k, e);
+        break;
+      }
+    }
+  }
+}
+
+Key KeyOf(int dir_fd, const std::string& name, int handle, int* err) {
+  struct stat sb;
+  *err = fstat(dir_fd, &sb) < 0 ? -errno : 0;
+  return Key{sb.st_dev, sb.st_ino, name, handle};
+}
+
+// The entry's committed buffer, for the on-disk file `disk` (decrypted when there is none, or
+// when the file on disk is not the one it was made from). 0, -EBADMSG or -errno. Holds g_mu.
+int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
+  // Ours: the last write-back's file, or one the name had before write-backs still in flight.
+  const bool ours = dsb.st_ino == e.disk_ino || (e.pending && std::find(e.older.begin(), e.older.end(), dsb.st_ino) != e.older.end());
+  if (dsb.st_ino == e.disk_ino) {
+    e.pending = false;
+    e.older.clear();
+  }
+  if (e.committed >= 0 && ours) return 0;
+  // Changed on disk by someone else (or never read): the disk decides, unless writers are at work.
+  if (e.committed >= 0 && e.live >= 0) return 0;
+  CloseIf(e.committed);
+  int buf = NewBuffer(e.tmp_dir);
+  if (buf < 0) return buf;
+  // SAFETY: the plaintext may reach `buf` before the tag is checked (CryptDecryptFile): `buf` is
+  // never linked and is closed here on failure, so nothing of it is ever released.
+  int64_t r = CryptDecryptFile(handle, disk, buf);
+  if (r < 0) {
+    close(buf);
+    return static_cast<int>(r);
+  }
+  int s = Seal(buf, !e.tmp_dir.empty());
+  if (s < 0) {
+    close(buf);
+    return s;
+  }
+  e.committed = buf;
+  e.disk_ino = dsb.st_ino;
+  e.pending = false;
+  e.older.clear();
+  return 0;
+}
+
+// The writers' buffer: a copy of committed (or empty: O_TRUNC), watched. 0 or -errno. Holds g_mu.
+int EnsureLive(Entry& e, bool truncating) {
+  if (e.live >= 0) return 0;
+  int buf = NewBuffer(e.tmp_dir);
+  if (buf < 0) return buf;
+  int r = truncating || e.committed < 0 ? 0 : CopyAll(e.committed, buf);
+  // tsyd keeps a read-only description (NoWriter: its own must not count as a writer); the
+  // program's are reopened from it with the program's flags.
+  int ro = r < 0 ? r : Reopen(buf, O_RDONLY);
+  close(buf);
+  if (ro < 0) return ro;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", ro);
+  int wd = Inotify() < 0 ? -1 : inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
+  if (wd < 0) {
+    r = -errno;
+    close(ro);
+    return r;
+  }
+  e.live = ro;
+  e.wd = wd;
+  e.writers = 0;
+  return 0;
+}
+
+constexpr int kWriteModes = O_WRONLY | O_RDWR;
+// What a buffer's new description keeps of the program's flags (O_DIRECT: a memfd has none).
+constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_NOATIME;
+
+// The buffer description for the program: the on-disk file is opened as checked (created with
+// the program's O_CREAT/O_EXCL and mode, never truncated), then its buffer is reopened with the
+// program's flags. ≥ 0: tsyd's fd to inject; kNotCrypt; -errno.
+// `for_stat`: no description for the program, a copy of tsyd's committed buffer (its identity
+// and size are what the program's stat of the name shows).
+int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false) {
+  // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
+  struct stat psb;
+  if (StatPath(path, &st->anchor, &psb, false) == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  const std::string name = path.substr(slash + 1);
+  const uint64_t no_links = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int dir_fd = Openat2Path(dir, &st->anchor, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, no_links);
+  if (dir_fd < 0) return dir_fd;
+  const bool writer = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  open_how how{};
+  // SAFETY: never O_TRUNC on disk: the old ciphertext stays whole until the write-back's rename.
+  how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = no_links | RESOLVE_BENEATH;
+  int disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
+  if (disk < 0) {
+    int e = -errno;
+    close(dir_fd);
+    return e;
+  }
+  struct stat dsb;
+  if (fstat(disk, &dsb) < 0 || !S_ISREG(dsb.st_mode)) {
+    close(disk);
+    close(dir_fd);
+    return kNotCrypt;
+  }
+  int err = 0;
+  std::lock_guard<std::mutex> lock(g_mu);
+  DrainEvents();
+  Key k = KeyOf(dir_fd, name, handle, &err);
+  if (err < 0) {
+    close(disk);
+    close(dir_fd);
+    return err;
+  }
+  Entry& e = g_entries[k];
+  if (e.dir_fd < 0) {
+    e.dir_fd = dir_fd;
+    e.tmp_dir = tmp_dir;
+  } else {
+    close(dir_fd);
+  }
+  e.mode = dsb.st_mode & 07777;
+  e.last_use = NowMs();
+  int r = 0;
+  if (!(writer && (flags & O_TRUNC) && e.live < 0)) {
+    r = EnsureCommitted(e, handle, disk, dsb);
+  } else if (e.committed < 0 && !e.pending) {
+    // Truncated without being read: the file on disk is still the one the write-back replaces.
+    e.disk_ino = dsb.st_ino;
+  }
+  close(disk);
+  if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
+  if (r < 0) {
+    if (e.committed < 0 && e.live < 0) {
+      CloseIf(e.dir_fd);
+      g_entries.erase(k);
+    }
+    return r;
+  }
+  if (for_stat) {
+    int copy = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
+    return copy < 0 ? -errno : copy;
+  }
+  int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));
+  // Counted before the program has it: its close event may come as soon as it is injected.
+  if (fd >= 0 && writer) e.writers++;
+  return fd;
+}
+
+int CurrentHandle(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
+
+// The entry of `path` (a byte string) when there is one: `fn(key, entry)` under g_mu, after the
+// queued close events. 0 when there is none.
+template <typename F>
+int WithEntry(int handle, const std::string& path, F fn) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return -EINVAL;
+  const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
+  int dir_fd = Openat2Path(dir, nullptr, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (dir_fd < 0) return dir_fd == -ENOENT ? 0 : dir_fd;
+  int err = 0;
+  std::lock_guard<std::mutex> lock(g_mu);
+  DrainEvents();
+  Key k = KeyOf(dir_fd, path.substr(slash + 1), handle, &err);
+  close(dir_fd);
+  if (err < 0) return err;
+  auto it = g_entries.find(k);
+  return it == g_entries.end() ? 0 : fn(it);
+}
+
+// cryptForget(handle, path: Buffer, unlinking) → 0 or -errno, before the name `path` goes or
+// another file takes it (unlink, rename): its buffers are forgotten, so that the next open
+// reads the disk. -EBUSY (rename) while the program still writes the file; unlinking, its
+// writers' buffer is dropped at their last close instead of written back.
+Napi::Value CryptForget(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Buffer<char> b = info[1].As<Napi::Buffer<char>>();
+  const bool unlinking = info[2].ToBoolean().Value();
+  int r = WithEntry(CurrentHandle(info), std::string(b.Data(), b.Length()), [&](std::map<Key, Entry>::iterator it) {
+    Entry& e = it->second;
+    if (e.live >= 0) {
+      if (!unlinking) return -EBUSY;
+      e.unlinked = true;
+      return 0;
+    }
+    CloseIf(e.committed), CloseIf(e.dir_fd);
+    g_entries.erase(it);
+    return 0;
+  });
+  return Napi::Number::New(env, r);
+}
+
+// cryptOpenInject(handle, flags, mode, tmpDir) → the fd number in the program, kNotCrypt (not a
+// regular file: nothing answered, open it as any file), or -errno (answered; -EBADMSG: the file
+// does not verify). The path is the checked one in the path buffer.
+Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "cryptOpenInject");
+  if (!st) return env.Undefined();
+  const int handle = CurrentHandle(info);
+  const int flags = info[1].As<Napi::Number>().Int32Value();
+  unsigned mode = info[2].As<Napi::Number>().Uint32Value() & 07777;
+  const std::string tmp_dir = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : std::string();
+  if (st->path_len == 0 || st->slots[kPathMagic] != 0) return Napi::Number::New(env, kNotCrypt);
+  const std::string path(reinterpret_cast<const char*>(st->path), st->path_len);
+  if (flags & O_CREAT) {
+    int um = UmaskOf(static_cast<pid_t>(st->req->pid));
+    if (um < 0) {
+      Respond(st, 1, um == -ESRCH ? ESRCH : -um);
+      return Napi::Number::New(env, um);
+    }
+    mode &= ~static_cast<unsigned>(um);
+  }
+  int fd = OpenBuffer(st, handle, path, flags, mode, tmp_dir);
+  if (fd == kNotCrypt) return Napi::Number::New(env, kNotCrypt);
+  if (fd < 0) {
+    int r = Respond(st, 1, -fd);
+    return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
+  }
+  int remote = InstallFd(st->notify_fd, st->req->id, fd, (flags & O_CLOEXEC) != 0);
+  close(fd);  // a description the program did not get gives its close event now
+  if (remote >= 0) {
+    int r = Respond(st, 2, remote);
+    return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
+  }
+  if (remote == -ENOENT) {
+    st->have_req = false;
+    EndBusy(st);
+    return Napi::Number::New(env, -ESRCH);
+  }
+  Respond(st, 1, -remote);
+  return Napi::Number::New(env, remote);
+}
+
+// cryptStatBuffer(handle, tmpDir) → a copy of the committed buffer of the checked crypt file whose
+// stat is held back (fsOp hold kHoldFiles; the caller closes it), -EISDIR when what is held is
+// no regular file (a directory: finishStat), or -errno (-EBADMSG: it does not verify).
+Napi::Value CryptStatBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "cryptStatBuffer");
+  if (!st) return env.Undefined();
+  const std::string tmp_dir = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  struct stat sb;
+  if (st->pend_kind == 0 || st->pend_fd < 0 || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  if (fstat(st->pend_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) return Napi::Number::New(env, -EISDIR);
+  const std::string path(reinterpret_cast<const char*>(st->path), st->path_len);
+  int r = OpenBuffer(st, CurrentHandle(info), path, O_RDONLY, 0, tmp_dir, true);
+  return Napi::Number::New(env, r == kNotCrypt ? -EISDIR : r);
+}
+
+// cryptTruncate(handle, lengthArg, tmpDir) → 0 or -errno (answered): truncate(path, length) of
+// the checked crypt file: its writers' buffer is truncated through a description of tsyd's own,
+// whose close is the write-back (the ciphertext on disk is never cut).
+Napi::Value CryptTruncate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = CurrentRequest(env, "cryptTruncate");
+  if (!st) return env.Undefined();
+  const int length_arg = info[1].As<Napi::Number>().Int32Value();
+  const std::string tmp_dir = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  if (length_arg < 0 || length_arg > 5 || st->path_len == 0) return Napi::Number::New(env, -EINVAL);
+  const int64_t length = static_cast<int64_t>(st->req->data.args[length_arg]);
+  const std::string path(reinterpret_cast<const char*>(st->path), st->path_len);
+  int r = length < 0 ? -EINVAL : OpenBuffer(st, CurrentHandle(info), path, O_WRONLY, 0, tmp_dir);
+  if (r == kNotCrypt) r = -EINVAL;  // not a regular file: truncate(2) says EINVAL
+  if (r >= 0) {
+    const int fd = r;
+    r = ftruncate(fd, length) < 0 ? -errno : 0;
+    close(fd);  // the close event: its last writer, unless the program writes it too
+  }
+  return AnswerResult(env, st, r);
+}
+
+// cryptCollect(how, handle) → the write-backs ready: [{ handle, plainFd, dirFd, name, tmpFd } |
+// { name, err }]. how 0: the buffers whose last writer went; 1 (the monitor's loop): and the
+// snapshots idle for kIdleMs whose write-back landed are dropped (their plaintext freed); 2 (the
+// program of key `handle` has ended): every buffer of that key still live is written back as it
+// is now, and its entries whose write-back landed are dropped; 3 (its write-backs are done, the
+// key is dropped next): every entry of that key is dropped (a later key may get its number).
+Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int how = info.Length() > 0 ? info[0].As<Napi::Number>().Int32Value() : 0;
+  const int handle = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : -1;
+  const bool all = how >= 2;
+  std::vector<WriteBack> ready;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    DrainEvents();
+    const int64_t now = NowMs();
+    for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
+      Entry& e = it->second;
+      // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
+      // this process may be writing its own right now.
+      if (all && it->first.handle != handle) {
+        ++it;
+        continue;
+      }
+      if (all && e.live >= 0 && !Commit(it->first, e)) {
+        // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
+        if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
+        e.wd = -1;
+        CloseIf(e.committed);
+        e.committed = e.live;
+        e.live = -1;
+        if (!e.unlinked) QueueWriteBack(it->first, e);
+      }
+      struct stat sb;
+      const bool idle = all || now - e.last_use >= kIdleMs;
+      const bool done = how == 3 || (idle && e.live < 0 &&
+                        (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
+      if (done) {
+        if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
+        CloseIf(e.live), CloseIf(e.committed), CloseIf(e.dir_fd);
+        it = g_entries.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ready.swap(g_ready);
+  }
+  Napi::Array out = Napi::Array::New(env, ready.size());
+  for (size_t i = 0; i < ready.size(); i++) {
+    const WriteBack& w = ready[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, w.name));
+    if (w.err) {
+      o.Set("err", Napi::Number::New(env, w.err));
+    } else {
+      o.Set("handle", Napi::Number::New(env, w.handle));
+      o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
+      o.Set("dirFd", Napi::Number::New(env, w.dir_fd));
+      o.Set("tmpFd", Napi::Number::New(env, w.tmp_fd));
+    }
+    out.Set(static_cast<uint32_t>(i), o);
+  }
+  return out;
+}
+
+// cryptBuffers() → { entries, live, writers }: what the registry holds (tests, the exit's log).
+Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::lock_guard<std::mutex> lock(g_mu);
+  DrainEvents();
+  int live = 0, writers = 0;
+  for (auto& [k, e] : g_entries) {
+    if (e.live >= 0) live++;
+    writers += e.writers;
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("entries", Napi::Number::New(env, static_cast<double>(g_entries.size())));
+  o.Set("live", Napi::Number::New(env, live));
+  o.Set("writers", Napi::Number::New(env, writers));
+  return o;
+}
+
+// cryptWriteBackNow(job) → 0 or -errno: what the AES worker does with a job (aesSubmit), on this
+// thread: encrypt into tmpFd, fsync, link it beside the file, rename it onto the name; closes the
+// job's fds. Until the AES worker runs.
+Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object job = info[0].As<Napi::Object>();
+  const int handle = job.Get("handle").As<Napi::Number>().Int32Value();
+  int plain = job.Get("plainFd").As<Napi::Number>().Int32Value();
+  int dir = job.Get("dirFd").As<Napi::Number>().Int32Value();
+  int tmp = job.Get("tmpFd").As<Napi::Number>().Int32Value();
+  const std::string name = job.Get("name").As<Napi::String>().Utf8Value();
+  int r = static_cast<int>(std::min<int64_t>(0, CryptEncryptFile(handle, plain, tmp)));
+  if (r == 0 && fsync(tmp) < 0) r = -errno;
+  char link[64], tmpname[64];
+  snprintf(link, sizeof link, "/proc/thread-self/fd/%d", tmp);
+  snprintf(tmpname, sizeof tmpname, ".tsyd-crypt-%d-%ld", getpid(), static_cast<long>(syscall(SYS_gettid)));
+  if (r == 0 && linkat(AT_FDCWD, link, dir, tmpname, AT_SYMLINK_FOLLOW) < 0) r = -errno;
+  if (r == 0 && renameat(dir, tmpname, dir, name.c_str()) < 0) {
+    r = -errno;
+    unlinkat(dir, tmpname, 0);
+  }
+  close(plain), close(dir), close(tmp);
+  return Napi::Number::New(env, r);
+}
+
+}  // namespace
+
+void InitCryptFiles(Napi::Env env, Napi::Object exports) {
+  exports.Set("cryptOpenInject", Napi::Function::New(env, CryptOpenInject, "cryptOpenInject"));
+  exports.Set("cryptCollect", Napi::Function::New(env, CryptCollect, "cryptCollect"));
+  exports.Set("cryptForget", Napi::Function::New(env, CryptForget, "cryptForget"));
+  exports.Set("cryptStatBuffer", Napi::Function::New(env, CryptStatBuffer, "cryptStatBuffer"));
+  exports.Set("cryptTruncate", Napi::Function::New(env, CryptTruncate, "cryptTruncate"));
+  exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
+  exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
+  exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));
+}
+
+}  // namespace tsyd

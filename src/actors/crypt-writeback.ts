@@ -1,0 +1,85 @@
+// Crypt sandboxing's write-backs: the buffers whose last writer went (addon/crypt-files.cc) go to
+// the AES worker (tsyd_aes, src/actors/aes.ts), which encrypts each beside its file and renames
+// it onto the name. Called by the emulators after a crypt op, by the monitor in its loop, and at
+// the end of the sandbox for every buffer left.
+import { CryptCollect, native } from '../native/addon.js';
+import type { TsydLogger } from '../log.js';
+import { constants } from 'node:os';
+import { drainAes, logAesEvents, stopAes } from './aes.js';
+import { INVALID_FILTER } from './interrupter.js';
+
+const { EBUSY } = constants.errno;
+
+/**
+ * Hands every ready write-back to the AES worker. `how`: CryptCollect (the monitor's loop also
+ * frees idle snapshots; at the end every buffer still live is written back as it is). Returns how
+ * many were handed on. A job the worker refuses (none runs in this fd table) is written back on
+ * this thread, as the worker would. SAFETY: a job that could not be made (no O_TMPFILE beside
+ * the file) drops that buffer: the file keeps its whole old content; an error record says so.
+ */
+export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due, handle = -1): number {
+  let n = 0;
+  for (const job of native.cryptCollect(how, handle)) {
+    if (job.err !== undefined) {
+      log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: job.err }, `cannot write back the crypt file ${job.name}: it keeps its old content`);
+      continue;
+    }
+    let r = native.aesSubmit(job);
+    if (r < 0) r = native.cryptWriteBackNow(job);
+    if (r < 0) log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: -r }, `the write-back of the crypt file ${job.name} failed: it keeps its old content`);
+    else n++;
+  }
+  return n;
+}
+
+/** How long the end of a sandbox waits for its write-backs (256 MiB: ~1.5 s on this machine kind). */
+const EXIT_WAIT_MS = 10 * 60_000;
+
+/** This sandbox started the AES worker of its fd table (false: it shares another sandbox's, or none). */
+let ownsAes = false;
+
+/**
+ * The monitor's startingAes: starts tsyd_aes with its filter (TSYD_FAULT=fail-aes-confine: a
+ * filter the kernel refuses). One runs per fd table: a sandbox that starts while another of this
+ * process runs Crypt hands its jobs to that one (and, once it is joined, writes them back on the
+ * calling thread). Throws when it cannot start (critical, 101: the sandbox must not run with
+ * files it could not write back).
+ */
+export function startAesWorker(log: TsydLogger, filter: Uint8Array | undefined, fault?: string): void {
+  const rc = native.aesStart({ filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter });
+  ownsAes = rc === 0;
+  if (rc === 0) log.info({ ctx: 'boot', op: 'start_aes_thread', confined: filter !== undefined }, 'AES worker is up');
+  else if (rc === -EBUSY) log.info({ ctx: 'boot', op: 'start_aes_thread', shared: true }, 'the AES worker of another sandbox of this process writes this one\'s files back');
+  else {
+    const why = `its seccomp filter failed to load (errno ${-rc})`;
+    log.alert({ ctx: 'boot', op: 'aes_failed', err: -rc, msg: `failed to start the AES worker: ${why}` });
+    throw new Error(`cannot start the AES worker: ${why}`);
+  }
+}
+
+/** The monitor's loop: the write-backs due go on, idle snapshots are freed, tsyd_aes's events logged. */
+export function writeBackInLoop(log: TsydLogger): void {
+  submitWriteBacks(log, CryptCollect.pruneIdle);
+  if (ownsAes) logAesEvents(log);
+}
+
+/**
+ * The monitor's waitingAes, once the program has ended: every buffer still held goes to the AES
+ * worker; waits until each is written back, then joins the worker. SAFETY: no encryption is lost
+ * (the reference pool joins its AES thread at exit): aesStop writes every job still queued.
+ */
+export function finishWriteBacks(log: TsydLogger, handle: number): void {
+  submitWriteBacks(log, CryptCollect.all, handle);
+  if (!drainAes(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
+  if (ownsAes) stopAes(log);
+  ownsAes = false;
+  // Every entry of this key is dropped (its plaintext freed; the key's number may be reused).
+  submitWriteBacks(log, CryptCollect.all, handle);
+  submitWriteBacks(log, CryptCollect.forget, handle);
+  log.debug({ ctx: 'crypt', op: 'wait_aes', ...native.cryptBuffers() }, 'crypt write-backs done');
+}
+
+/** Waits up to `timeoutMs` until every write-back handed on has landed. */
+export function drainWriteBacks(timeoutMs: number): boolean {
+  return drainAes(timeoutMs);
+}

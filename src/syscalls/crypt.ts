@@ -1,0 +1,130 @@
+// What the program's calls do to crypt files (Crypt sandboxing, README "Crypt sandboxing"):
+// opens get a plaintext buffer (addon/crypt-files.cc); the calls that would hand out or change
+// the ciphertext on disk by name are refused (fail closed).
+import { constants as os } from 'node:os';
+import { native } from '../native/addon.js';
+import { fromBytes } from '../sandbox/bytes.js';
+import { drainWriteBacks, submitWriteBacks } from '../actors/crypt-writeback.js';
+import type { EmulatorContext } from './context.js';
+
+const { EACCES, EBADMSG, EISDIR, ESRCH, EXDEV } = os.errno;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
+
+/** Is `path` (canonical) a crypt file? Only while Crypt is on. */
+export function isCryptPath(ctx: EmulatorContext, path: string): boolean {
+  return ctx.policy.crypt.on && ctx.policy.crypt.encrypts(path);
+}
+
+/** Is the directory `dir`, or a file directly in it, a crypt path? (O_TMPFILE: its file may get any name there.) */
+export function cryptDirectory(ctx: EmulatorContext, dir: string): boolean {
+  return isCryptPath(ctx, dir) || isCryptPath(ctx, `${dir === '/' ? '' : dir}/x`);
+}
+
+/**
+ * Opens the checked crypt file `path` for the program (its plaintext buffer), after the policy
+ * allowed the open. True when answered; false: not a regular file, open it as any other.
+ * O_PATH gets a read-only snapshot of the plaintext, as a reader (SAFETY: never the ciphertext).
+ */
+export function openCryptFile(ctx: EmulatorContext, sys: string, path: string, flags: number, mode: number): boolean {
+  const crypt = ctx.crypt;
+  // SAFETY: Crypt on without a key's handle here (a caller's bug): no plaintext, no ciphertext.
+  if (crypt === undefined) {
+    ctx.req.fail(EACCES);
+    return true;
+  }
+  if (flags & O_PATH) flags = flags & O_CLOEXEC;
+  const r = native.cryptOpenInject(crypt.handle, flags, mode, crypt.tmp);
+  if (r === native.CRYPT_NOT_REGULAR) return false;
+  afterCryptOp(ctx, sys, path, r);
+  return true;
+}
+
+/** One warn record for a file that does not verify; the write-backs due go on. */
+function afterCryptOp(ctx: EmulatorContext, sys: string, path: string, r: number): void {
+  if (r === -EBADMSG) {
+    const name = fromBytes(path);
+    ctx.log.warn({ ctx: 'crypt', op: 'decrypt', sys, path: name, pid: ctx.req.pid, err: EBADMSG }, `the crypt file ${name} does not verify (tampered, truncated or another key): EBADMSG`);
+  }
+  if (r !== -ESRCH) submitWriteBacks(ctx.log);
+}
+
+/**
+ * Before a name is removed (`unlinking`) or another file takes it (the target of a rename): the
+ * buffers of `path` are forgotten and every write-back already due lands first, so that none
+ * brings the old name back or overwrites the new file. False after answering (EBUSY: renaming
+ * a crypt file the program still writes).
+ */
+export function settleCryptName(ctx: EmulatorContext, path: string, unlinking: boolean): boolean {
+  if (ctx.crypt === undefined || !isCryptPath(ctx, path)) return true;
+  const r = native.cryptForget(ctx.crypt.handle, Buffer.from(path, 'latin1'), unlinking);
+  if (r < 0) {
+    ctx.req.fail(-r);
+    return false;
+  }
+  submitWriteBacks(ctx.log);
+  drainWriteBacks(WRITE_BACK_WAIT_MS);
+  return true;
+}
+
+/**
+ * Before a change of a crypt file's attributes by name (chmod, chown, utimes, xattrs): the
+ * write-backs due land first, so that none replaces the inode changed (the next write-back
+ * takes the file's mode as it is then).
+ */
+export function settleCryptWrites(ctx: EmulatorContext, path: string): void {
+  if (ctx.crypt === undefined || !isCryptPath(ctx, path)) return;
+  submitWriteBacks(ctx.log);
+  drainWriteBacks(WRITE_BACK_WAIT_MS);
+}
+
+/** How long an unlink or rename of a crypt file waits for the write-backs due (then goes on). */
+const WRITE_BACK_WAIT_MS = 30_000;
+
+/**
+ * A rename or link that would move a file in or out of Crypt sandboxing: EXDEV (answered, true).
+ * SAFETY: a crypt file under a plain name would hand out its ciphertext as the file's content,
+ * a plain file under a crypt name would be plaintext on disk where the rules say encrypted (and
+ * a hard link between two crypt names would be split by the next write-back). EXDEV makes `mv`
+ * copy, which reads and writes through opens: the content is decrypted and encrypted as it should.
+ */
+export function refuseCryptMove(ctx: EmulatorContext, source: string, target: string, link: boolean): boolean {
+  if (!ctx.policy.crypt.on) return false;
+  const from = isCryptPath(ctx, source);
+  const to = isCryptPath(ctx, target);
+  // A directory's files keep their bytes: every name below must be decided alike.
+  if (from === to && !(link && from) && ctx.policy.crypt.sameBelow(source, target)) return false;
+  ctx.req.fail(EXDEV);
+  return true;
+}
+
+/** truncate(path, length) of a crypt file: through its buffer (true: answered). */
+export function truncateCryptFile(ctx: EmulatorContext, path: string, lengthArg: number): boolean {
+  if (!isCryptPath(ctx, path)) return false;
+  if (ctx.crypt === undefined) {
+    ctx.req.fail(EACCES);
+    return true;
+  }
+  afterCryptOp(ctx, 'truncate', path, native.cryptTruncate(ctx.crypt.handle, lengthArg, ctx.crypt.tmp));
+  return true;
+}
+
+/** fsOp(stat|statx)'s hold bit for a regular file (addon/fsops.cc kHoldFiles) when `path` is a crypt file. */
+export function holdCryptFile(ctx: EmulatorContext, path: string): number {
+  return isCryptPath(ctx, path) ? HOLD_FILES : 0;
+}
+const HOLD_FILES = 2;
+
+/**
+ * Answers the held-back stat of a crypt file by name with its plaintext's size and the identity
+ * of the buffer an open gives (cp and mv compare stat by name with fstat of the open file). A
+ * file that does not verify shows its size on disk. False: what is held is a directory.
+ */
+export function finishCryptStat(ctx: EmulatorContext): boolean {
+  if (ctx.crypt === undefined) return false;
+  const fd = native.cryptStatBuffer(ctx.crypt.handle, ctx.crypt.tmp);
+  if (fd === -EISDIR) return false;
+  native.finishStatAs(fd);
+  if (fd >= 0) native.close(fd);
+  return true;
+}
