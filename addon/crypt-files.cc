@@ -390,7 +390,10 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     return r;
   }
   if (for_stat) {
-    int copy = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
+    // The writers' buffer while there is one, as natively stat during a write shows the file
+    // being written: sqlite compares stat by name with fstat of its fd and took the snapshot's
+    // identity for a moved database ("attempt to write a readonly database"; found by an attack).
+    int copy = fcntl(e.live >= 0 ? e.live : e.committed, F_DUPFD_CLOEXEC, 0);
     return copy < 0 ? -errno : copy;
   }
   int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));

@@ -10,6 +10,7 @@ import type { EmulatorContext } from './context.js';
 const { EACCES, EBADMSG, EISDIR, ESRCH, EXDEV } = os.errno;
 const O_PATH = 0o10000000;
 const O_CLOEXEC = 0o2000000;
+const O_DIRECTORY = 0o200000;
 
 /** Is `path` (canonical) a crypt file? Only while Crypt is on. */
 export function isCryptPath(ctx: EmulatorContext, path: string): boolean {
@@ -33,7 +34,10 @@ export function openCryptFile(ctx: EmulatorContext, sys: string, path: string, f
     ctx.req.fail(EACCES);
     return true;
   }
-  if (flags & O_PATH) flags = flags & O_CLOEXEC;
+  // O_PATH is served as a read of the snapshot; O_DIRECTORY stays, so that the open fails with
+  // ENOTDIR as natively (cp and mv probe a target with O_PATH|O_DIRECTORY: a success made them
+  // take a crypt file for a directory; found by an attack).
+  if (flags & O_PATH) flags = flags & (O_CLOEXEC | O_DIRECTORY);
   const r = native.cryptOpenInject(crypt.handle, flags, mode, crypt.tmp);
   if (r === native.CRYPT_NOT_REGULAR) return false;
   afterCryptOp(ctx, sys, path, r);
