@@ -5,12 +5,12 @@
 // through memfds). openssl computes no MAC: the HMAC pass is part of what tsyd's figure pays.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../src/native/addon.js';
 import { fmtMs, fmtRatio, median, sideBySide, Skipped } from './lib/measure.js';
 import type { Section } from './lib/report.js';
-import { tsydBin, work } from './lib/tools.js';
+import { cprog, tsydBin, work } from './lib/tools.js';
 
 const SIZE_MIB = 256;
 const KEY = randomBytes(32).toString('hex');
@@ -92,6 +92,48 @@ const VARIANTS: Variant[] = [
   { name: '`tsyd crypt decrypt`', op: 'decrypt', run: () => timedCommand([process.execPath, tsydBin, 'crypt', 'decrypt', '--key-env', 'TSYD_BENCH_KEY'], file('cli.enc'), file('cli.dec'), { ...process.env, TSYD_BENCH_KEY: KEY }) },
 ];
 
+/** Opens of a small file per run of the open-cost variants. */
+const OPENS = 20_000;
+
+/**
+ * The extra cost of opening a small crypt file: `cryptio readloop FILE N` (open, read 200 bytes,
+ * close, N times) under one tsyd policy with Crypt on, on a crypt file and on a plain file beside
+ * it (both opens emulated: read is on). Wall time of the whole run; the difference per open is the
+ * crypt path's cost (the registry lookup, a reopen of the snapshot; the decryption once).
+ */
+async function openCost(rounds: number): Promise<{ row: string[]; data: Record<string, unknown> }> {
+  const dir = join(work, 'crypt-open');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'c'), { recursive: true });
+  const bin = cprog('cryptio');
+  const policy = ['-p', 'off', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'sandbox/crypt:on', '-m', `crypt+${dir}/c/**`, '-m', `crypt/key:\${TSYD_BENCH_KEY}`];
+  const env = { ...process.env, TSYD_BENCH_KEY: KEY };
+  const content = 'a'.repeat(200);
+  // The crypt file is written through tsyd (encrypted at its close), the plain one directly.
+  const w = spawnSync(process.execPath, [tsydBin, 'run', ...policy, '--', 'sh', '-c', `printf '%s' '${content}' > ${dir}/c/small`], { env, encoding: 'utf8' });
+  if (w.status !== 0) throw new Error(`writing the crypt file: ${w.stderr}`);
+  writeFileSync(join(dir, 'plain'), content);
+  const variants = [
+    { name: 'plain file', path: join(dir, 'plain') },
+    { name: 'crypt file', path: join(dir, 'c', 'small') },
+  ];
+  const results = await sideBySide(variants, rounds, (v) => {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [tsydBin, 'run', ...policy, '--', bin, 'readloop', v.path, String(OPENS)], { env, encoding: 'utf8' });
+    const ms = performance.now() - t0;
+    if (r.status !== 0 || r.stdout.trim() !== 'whole') throw new Error(`readloop ${v.name}: exit ${r.status}: ${r.stdout}${r.stderr}`);
+    return ms;
+  });
+  rmSync(dir, { recursive: true, force: true });
+  const plainMs = median(results.get('plain file')!.samples);
+  const cryptMs = median(results.get('crypt file')!.samples);
+  const perOpen = (ms: number) => `${((ms * 1000) / OPENS).toFixed(1)} µs`;
+  return {
+    row: [perOpen(plainMs), perOpen(cryptMs), `${(((cryptMs - plainMs) * 1000) / OPENS).toFixed(1)} µs`, fmtRatio(cryptMs / plainMs)],
+    data: Object.fromEntries([...results].map(([n, c]) => [n, { ms: median(c.samples), samples: c.samples }])),
+  };
+}
+
 export async function crypt(rounds: number): Promise<Section> {
   const chunk = randomBytes(1 << 20);
   writeFileSync(plain, Buffer.alloc(0));
@@ -125,6 +167,7 @@ export async function crypt(rounds: number): Promise<Section> {
     };
     return [op, fmtMs(base), fmtMs(call), fmtRatio(call / base), fmtMs(cli), fmtRatio(cli / base), rss('openssl enc -aes-256-ctr'), rss(`\`tsyd crypt ${op}\``)];
   });
+  const open = await openCost(rounds);
   const skipped = [...results.values()].flatMap((m) => [...m].filter(([, c]) => c.skipped).map(([n, c]) => `${n}: ${c.skipped}`));
   return {
     id: 'crypt',
@@ -133,12 +176,15 @@ export async function crypt(rounds: number): Promise<Section> {
       `One ${SIZE_MIB} MiB file of random bytes (in the page cache), ${rounds} rounds, openssl / tsyd cipher / \`tsyd crypt\` in turn within each round.`,
       '**tsyd cipher**: one `cryptEncrypt`/`cryptDecrypt` call of the addon, file to file (what the AES worker and an open of a crypt file pay). **`tsyd crypt`**: the command, `< IN > OUT` on files (Node start-up, the output through a memfd). Peak RSS by `/usr/bin/time -f %M`.',
     ],
-    tables: [{ headers: ['', 'openssl enc', 'tsyd cipher', 'cipher / openssl', '`tsyd crypt`', 'command / openssl', 'openssl peak RSS', '`tsyd crypt` peak RSS'], rows }],
+    tables: [
+      { headers: ['', 'openssl enc', 'tsyd cipher', 'cipher / openssl', '`tsyd crypt`', 'command / openssl', 'openssl peak RSS', '`tsyd crypt` peak RSS'], rows },
+      { caption: `Opening a small crypt file under tsyd (open + read 200 bytes + close, ${OPENS}× per run, whole run / ${OPENS})`, headers: ['plain file', 'crypt file', 'extra per open', 'crypt / plain'], rows: [open.row] },
+    ],
     notes: [
       'Goal: within 2× of openssl enc. tsyd does more work than openssl enc: an HMAC-SHA256 pass over the ciphertext (the tag) besides AES-256-CTR; decrypt checks the tag.',
       'The cipher is OpenSSL libcrypto as linked into Node (AES-NI, SHA extensions); this kernel has no AF_ALG (docs/crypt-format.md).',
       ...skipped,
     ],
-    data: Object.fromEntries([...results].map(([op, m]) => [op, Object.fromEntries([...m].map(([n, c]) => [n, { ms: median(c.samples), samples: c.samples, kib: kib.get(`${op}/${n}`), skipped: c.skipped }]))])),
+    data: { open: open.data, ...Object.fromEntries([...results].map(([op, m]) => [op, Object.fromEntries([...m].map(([n, c]) => [n, { ms: median(c.samples), samples: c.samples, kib: kib.get(`${op}/${n}`), skipped: c.skipped }]))])) },
   };
 }
