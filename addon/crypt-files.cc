@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -70,6 +71,7 @@ struct Entry {
   std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
   bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
   int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
+  int retry_err = 0;     // the transient errno that kept `committed`'s write-back from being made: retried
 };
 
 // A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
@@ -88,12 +90,19 @@ struct WriteBack {
   std::string name;
   int tmp_fd;
   int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
+  bool lost = false;  // err: the buffer was kept for a retry that never landed (the sandbox ended)
 };
 
 std::mutex g_mu;
 std::map<Key, Entry> g_entries;
 std::vector<WriteBack> g_ready;
 int g_inotify = -1;
+bool g_fd_pressure = false;  // a job could not be made for want of fds or memory since the last prune
+
+// A reason to keep the buffer and make its job again later (fds, memory or space run out for now).
+bool Transient(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOSPC || err == EDQUOT || err == EAGAIN || err == EINTR;
+}
 
 void CloseIf(int& fd) {
   if (fd >= 0) close(fd);
@@ -190,9 +199,17 @@ void QueueWriteBack(const Key& k, Entry& e) {
   if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) e.mode = now.st_mode & 07777;
   w.tmp_fd = openat(e.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, e.mode);
   struct stat sb;
+  e.retry_err = 0;
   if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fchmod(w.tmp_fd, e.mode) < 0 || fstat(w.tmp_fd, &sb) < 0) {
     w.err = errno ? errno : EIO;
     CloseIf(w.plain_fd), CloseIf(w.dir_fd), CloseIf(w.tmp_fd);
+    // SAFETY: never lose written content for a passing want: `committed` is kept (readers get
+    // it) and its job is made again by the next cryptCollect (the monitor's loop, the exit).
+    if (Transient(w.err)) {
+      e.retry_err = w.err;
+      g_fd_pressure = g_fd_pressure || w.err == EMFILE || w.err == ENFILE || w.err == ENOMEM;
+      return;
+    }
   } else {
     if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
@@ -541,6 +558,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(g_mu);
     DrainEvents();
     const int64_t now = NowMs();
+    const bool pressure = g_fd_pressure;
+    if (how > 0) g_fd_pressure = false;
     for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
       Entry& e = it->second;
       // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
@@ -549,6 +568,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
         continue;
       }
+      // A write-back that could not be made for a passing want is made again.
+      if (how < 3 && e.retry_err != 0 && e.live < 0 && e.committed >= 0) QueueWriteBack(it->first, e);
       if (all && e.live >= 0 && !Commit(it->first, e)) {
         // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
@@ -559,8 +580,14 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         if (!e.unlinked) QueueWriteBack(it->first, e);
       }
       struct stat sb;
-      const bool idle = all || now - e.last_use >= kIdleMs;
-      const bool done = how == 3 || (idle && e.live < 0 &&
+      // Short of fds: every snapshot whose write-back landed goes now, not after kIdleMs.
+      const bool idle = all || pressure || now - e.last_use >= kIdleMs;
+      if (how == 3 && e.retry_err != 0 && e.committed >= 0) {
+        WriteBack lost{it->first.handle, -1, -1, it->first.name, -1, e.retry_err};
+        lost.lost = true;
+        ready.push_back(std::move(lost));
+      }
+      const bool done = how == 3 || (idle && e.live < 0 && e.retry_err == 0 &&
                         (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
@@ -570,7 +597,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
       }
     }
-    ready.swap(g_ready);
+    ready.insert(ready.end(), std::make_move_iterator(g_ready.begin()), std::make_move_iterator(g_ready.end()));
+    g_ready.clear();
   }
   Napi::Array out = Napi::Array::New(env, ready.size());
   for (size_t i = 0; i < ready.size(); i++) {
@@ -579,6 +607,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     o.Set("name", Napi::String::New(env, w.name));
     if (w.err) {
       o.Set("err", Napi::Number::New(env, w.err));
+      if (w.lost) o.Set("lost", Napi::Boolean::New(env, true));
     } else {
       o.Set("handle", Napi::Number::New(env, w.handle));
       o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
@@ -595,8 +624,9 @@ Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(g_mu);
   DrainEvents();
-  int live = 0, writers = 0;
+  int live = 0, writers = 0, retrying = 0;
   for (auto& [k, e] : g_entries) {
+    if (e.retry_err != 0) retrying++;
     if (e.live >= 0) live++;
     writers += e.writers;
   }
@@ -604,6 +634,7 @@ Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   o.Set("entries", Napi::Number::New(env, static_cast<double>(g_entries.size())));
   o.Set("live", Napi::Number::New(env, live));
   o.Set("writers", Napi::Number::New(env, writers));
+  o.Set("retrying", Napi::Number::New(env, retrying));
   return o;
 }
 
