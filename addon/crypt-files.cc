@@ -71,6 +71,7 @@ struct Entry {
   std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
   bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
   int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
+  ino_t created_ino = 0; // the on-disk file this sandbox created (O_CREAT): 0 bytes there is empty
   int retry_err = 0;     // the transient errno that kept `committed`'s write-back from being made: retried
 };
 
@@ -291,9 +292,12 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
   CloseIf(e.committed);
   int buf = NewBuffer(e.tmp_dir);
   if (buf < 0) return buf;
+  // SAFETY: a 0-byte file is empty only when this sandbox created it and its write-back has not
+  // landed yet; any other 0-byte file does not verify (truncated: never released as empty).
+  const bool created = dsb.st_ino == e.created_ino && dsb.st_size == 0;
   // SAFETY: the plaintext may reach `buf` before the tag is checked (CryptDecryptFile): `buf` is
   // never linked and is closed here on failure, so nothing of it is ever released.
-  int64_t r = CryptDecryptFile(handle, disk, buf);
+  int64_t r = created ? 0 : CryptDecryptFile(handle, disk, buf);
   if (r < 0) {
     close(buf);
     return static_cast<int>(r);
@@ -360,7 +364,16 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = no_links | RESOLVE_BENEATH;
-  int disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
+  // Created by this open (O_EXCL first): its 0 bytes on disk are an empty file, not a truncated one.
+  bool created = (flags & O_CREAT) && (flags & O_EXCL);
+  int disk = -1;
+  if ((flags & O_CREAT) && !(flags & O_EXCL)) {
+    open_how excl = how;
+    excl.flags |= O_EXCL;
+    disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &excl, sizeof excl));
+    created = disk >= 0;
+  }
+  if (disk < 0) disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
   if (disk < 0) {
     int e = -errno;
     close(dir_fd);
@@ -390,6 +403,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   }
   e.mode = dsb.st_mode & 07777;
   e.last_use = NowMs();
+  if (created) e.created_ino = dsb.st_ino;
   int r = 0;
   if (!(writer && (flags & O_TRUNC) && e.live < 0)) {
     r = EnsureCommitted(e, handle, disk, dsb);
@@ -399,6 +413,9 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   }
   close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
+  // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
+  // is written back now (its 0 bytes on disk would not verify once the entry is gone).
+  if (r == 0 && created && !writer) QueueWriteBack(k, e);
   if (r < 0) {
     if (e.committed < 0 && e.live < 0) {
       CloseIf(e.dir_fd);
