@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <iterator>
 #include <map>
 #include <mutex>
@@ -98,7 +99,11 @@ std::mutex g_mu;
 std::map<Key, Entry> g_entries;
 std::vector<WriteBack> g_ready;
 int g_inotify = -1;
-bool g_fd_pressure = false;  // a job could not be made for want of fds or memory since the last prune
+bool g_fd_pressure = false;
+// Jobs cryptCollect returned that the caller has not yet handed to the AES worker (or written
+// back itself): a drain must wait for them too. Another thread (the monitor's loop, another
+// emulator) may hold a job of the file a rename moves: it must land before the rename.
+std::atomic<int> g_handing{0};  // a job could not be made for want of fds or memory since the last prune
 
 // A reason to keep the buffer and make its job again later (fds, memory or space run out for now).
 bool Transient(int err) {
@@ -616,6 +621,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     }
     ready.insert(ready.end(), std::make_move_iterator(g_ready.begin()), std::make_move_iterator(g_ready.end()));
     g_ready.clear();
+    for (const WriteBack& w : ready) if (!w.err) g_handing++;
   }
   Napi::Array out = Napi::Array::New(env, ready.size());
   for (size_t i = 0; i < ready.size(); i++) {
@@ -634,6 +640,13 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     out.Set(static_cast<uint32_t>(i), o);
   }
   return out;
+}
+
+// cryptHanded(done) → the jobs cryptCollect returned that are not yet handed on; `done`: one more
+// was handed to the AES worker or written back (or failed).
+Napi::Value CryptHanded(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].ToBoolean().Value()) g_handing--;
+  return Napi::Number::New(info.Env(), g_handing.load());
 }
 
 // cryptBuffers() → { entries, live, writers }: what the registry holds (tests, the exit's log).
@@ -690,6 +703,7 @@ void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptTruncate", Napi::Function::New(env, CryptTruncate, "cryptTruncate"));
   exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
   exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
+  exports.Set("cryptHanded", Napi::Function::New(env, CryptHanded, "cryptHanded"));
   exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));
 }
 

@@ -10,6 +10,9 @@ import { INVALID_FILTER } from './interrupter.js';
 
 const { EBUSY } = constants.errno;
 
+/** For short sleeps of this thread (Atomics.wait). */
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
 /**
  * Hands every ready write-back to the AES worker. `how`: CryptCollect (the monitor's loop also
  * frees idle snapshots; at the end every buffer still live is written back as it is). Returns how
@@ -31,8 +34,13 @@ export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due
       log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: job.err }, `cannot write back the crypt file ${job.name}: it keeps its old content`);
       continue;
     }
-    let r = native.aesSubmit(job);
-    if (r < 0) r = native.cryptWriteBackNow(job);
+    let r: number;
+    try {
+      r = native.aesSubmit(job);
+      if (r < 0) r = native.cryptWriteBackNow(job);
+    } finally {
+      native.cryptHanded(true);
+    }
     if (r < 0) log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: -r }, `the write-back of the crypt file ${job.name} failed: it keeps its old content`);
     else n++;
   }
@@ -88,11 +96,11 @@ export function finishWriteBacks(log: TsydLogger, handle: number): void {
   lost.length = 0;
   submitWriteBacks(log, CryptCollect.all, handle);
   for (const end = Date.now() + EXIT_RETRY_MS; native.cryptBuffers().retrying > 0 && Date.now() < end;) {
-    drainAes(EXIT_WAIT_MS);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    drainWriteBacks(EXIT_WAIT_MS);
+    Atomics.wait(pause, 0, 0, 20);
     submitWriteBacks(log, CryptCollect.all, handle);
   }
-  if (!drainAes(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
+  if (!drainWriteBacks(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
   if (ownsAes) stopAes(log);
   ownsAes = false;
   // Every entry of this key is dropped (its plaintext freed; the key's number may be reused).
@@ -102,7 +110,16 @@ export function finishWriteBacks(log: TsydLogger, handle: number): void {
   if (lost.length > 0) throw new Error(`the content written to ${lost.length} crypt file(s) was lost: ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''}`);
 }
 
-/** Waits up to `timeoutMs` until every write-back handed on has landed. */
+/**
+ * Waits up to `timeoutMs` until every write-back collected has landed: first those another thread
+ * collected and is handing on (a rename must not move a file whose write-back is in that gap: git's
+ * objects were left 0 bytes, their content written back under the tmp_obj name), then the queue.
+ */
 export function drainWriteBacks(timeoutMs: number): boolean {
-  return drainAes(timeoutMs);
+  const end = Date.now() + timeoutMs;
+  while (native.cryptHanded() > 0) {
+    if (Date.now() >= end) return false;
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  return drainAes(Math.max(0, end - Date.now()));
 }

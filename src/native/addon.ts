@@ -349,6 +349,8 @@ export interface Addon {
   finishStatAs(fd: number): number;
   /** What the registry holds now. */
   cryptBuffers(): { entries: number; live: number; writers: number; retrying: number };
+  /** The jobs cryptCollect returned not yet handed to the AES worker (`done`: one more was). */
+  cryptHanded(done?: boolean): number;
   CRYPT_NOT_REGULAR: number;
 }
 
