@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -344,6 +345,21 @@ int EnsureLive(Entry& e, bool truncating) {
   return 0;
 }
 
+// Fds a crypt open leaves to tsyd itself (its threads load modules, make pipes; the write-backs
+// need three each): under fewer, a crypt open fails EMFILE for the program instead.
+constexpr int kFdReserve = 64;
+
+// True when fewer than about kFdReserve fds are left below RLIMIT_NOFILE (fds are handed out
+// lowest first, so the lowest free one tells how many are left above it at most).
+bool FdsShort(int any_fd) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+  const int lowest = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
+  if (lowest < 0) return true;
+  close(lowest);
+  return static_cast<rlim_t>(lowest) + kFdReserve >= rl.rlim_cur;
+}
+
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
 // What a buffer's new description keeps of the program's flags (O_DIRECT: a memfd has none).
 constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_NOATIME;
@@ -363,6 +379,14 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   const uint64_t no_links = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   int dir_fd = Openat2Path(dir, &st->anchor, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, no_links);
   if (dir_fd < 0) return dir_fd;
+  // A crypt file holds fds in tsyd until its write-back lands: never all of them (a thread of
+  // tsyd that cannot start fails the supervisor, and the buffers not written back are lost).
+  if (FdsShort(dir_fd)) {
+    close(dir_fd);
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_fd_pressure = true;
+    return -EMFILE;
+  }
   const bool writer = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   open_how how{};
   // SAFETY: never O_TRUNC on disk: the old ciphertext stays whole until the write-back's rename.
