@@ -501,6 +501,12 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
       e.unlinked = true;
       return 0;
     }
+    // SAFETY: a content whose write-back waits for a retry is written back before its name moves
+    // (it would be dropped with the entry); when it still cannot be, the rename fails with why.
+    if (!unlinking && e.retry_err != 0 && e.committed >= 0) {
+      QueueWriteBack(it->first, e);
+      if (e.retry_err != 0) return -e.retry_err;
+    }
     CloseIf(e.committed), CloseIf(e.dir_fd);
     g_entries.erase(it);
     return 0;
