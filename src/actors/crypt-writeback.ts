@@ -50,8 +50,8 @@ export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due
 /** The crypt files whose written content was lost at the end of this sandbox (retries that never landed). */
 const lost: string[] = [];
 
-/** How long the end of a sandbox retries the write-backs that could not be made (fds, memory, space). */
-const EXIT_RETRY_MS = 60_000;
+/** How long the end of a sandbox retries the write-backs that could not be made (fds, memory, space): within the 5 s the owner gives the supervisor threads to stop (monitor-handle stop()), so that the lost files are named. */
+const EXIT_RETRY_MS = 3_000;
 
 /** How long the end of a sandbox waits for its write-backs (256 MiB: ~1.5 s on this machine kind). */
 const EXIT_WAIT_MS = 10 * 60_000;

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
+import { cryptRules, decryptFile, KEY } from '../helpers/crypt-sandbox.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runNative, tsydBin } from '../helpers/tsyd.js';
 
@@ -19,6 +19,20 @@ test('tsyd limited to 300 fds, the program writes 600 crypt files: each one whos
   assert.equal(bad, [], `${bad.length} of ${ok.length} written files are not whole on disk\n${describe(r)}`);
   assert.is(r.code, 0, describe(r));
   assert.not.ok(r.records.some((rec) => rec.op === 'write_back' || rec.op === 'write_back_lost'), describe(r));
+});
+
+test('a write-back that can never be made (no inode left): an error record per lost file and tsyd exits 101', async () => {
+  // A tmpfs of 8 inodes in a mount namespace of its own; the program holds the crypt file c/f open
+  // while it fills every inode left with plain files, then closes it: its write-back's O_TMPFILE
+  // cannot be made, ever.
+  const mnt = tempTree('crypt-enospc');
+  const rules = cryptRules(`${mnt}/c`).map((a) => `'${a}'`).join(' ');
+  const r = await runNative('/usr/bin/unshare', ['-rm', '/bin/sh', '-c', `mount -t tmpfs -o size=1m,nr_inodes=8 none ${mnt} && mkdir ${mnt}/c ${mnt}/p || exit 9
+${process.execPath} ${tsydBin} run ${rules} -- /bin/sh -c 'exec 3>${mnt}/c/f && echo written >&3 && i=0 && while true > ${mnt}/p/$i 2>/dev/null; do i=$((i+1)); done; exec 3>&- && echo closed; exit 0'; echo tsyd=$?
+echo "f=$(${process.execPath} ${tsydBin} crypt decrypt --key ${KEY} < ${mnt}/c/f 2>/dev/null; echo rc=$?)"`], { timeoutMs: 60_000 });
+  const lost = r.records.filter((rec) => rec.op === 'write_back_lost');
+  assert.equal(r.stdout.trim().split('\n'), ['closed', 'tsyd=101', 'f=rc=1'], describe(r));
+  assert.equal(lost.map((rec) => [rec.name, rec.err, rec.level]), [['f', 28, 'error']], describe(r));
 });
 
 test.run();
