@@ -672,6 +672,27 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// A write-back whose ciphertext did not replace the name (`tmp_fd`: its file). SAFETY: never
+// lose written content for a passing want: when the entry still holds that content (no newer
+// write-back since), it is kept and made again by the next cryptCollect.
+void WriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
+  struct stat tsb;
+  int kerr = 0;
+  if (!Transient(err) || fstat(tmp_fd, &tsb) < 0) return;
+  Key k = KeyOf(dir_fd, name, handle, &kerr);
+  if (kerr < 0) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(k);
+  if (it == g_entries.end()) return;
+  Entry& e = it->second;
+  if (e.committed < 0 || e.disk_ino != tsb.st_ino) return;
+  // The name still has the file it had before this write-back.
+  e.disk_ino = e.older.empty() ? 0 : e.older.back();
+  if (!e.older.empty()) e.older.pop_back();
+  e.pending = !e.older.empty();
+  e.retry_err = err;
+}
+
 // cryptHanded(done) → the jobs cryptCollect returned that are not yet handed on; `done`: one more
 // was handed to the AES worker or written back (or failed).
 Napi::Value CryptHanded(const Napi::CallbackInfo& info) {
@@ -719,11 +740,16 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
     r = -errno;
     unlinkat(dir, tmpname, 0);
   }
+  if (r < 0) WriteBackFailed(handle, dir, name, tmp, -r);
   close(plain), close(dir), close(tmp);
   return Napi::Number::New(env, r);
 }
 
 }  // namespace
+
+void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
+  WriteBackFailed(handle, dir_fd, name, tmp_fd, err);
+}
 
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptOpenInject", Napi::Function::New(env, CryptOpenInject, "cryptOpenInject"));

@@ -5,7 +5,7 @@
 import { CryptCollect, native } from '../native/addon.js';
 import type { TsydLogger } from '../log.js';
 import { constants } from 'node:os';
-import { drainAes, logAesEvents, stopAes } from './aes.js';
+import { drainAes, logAesEvents, PASSING_WANTS, stopAes } from './aes.js';
 import { INVALID_FILTER } from './interrupter.js';
 
 const { EBUSY } = constants.errno;
@@ -41,7 +41,8 @@ export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due
     } finally {
       native.cryptHanded(true);
     }
-    if (r < 0) log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: -r }, `the write-back of the crypt file ${job.name} failed: it keeps its old content`);
+    if (r < 0 && PASSING_WANTS.has(-r)) log.debug({ ctx: 'crypt', op: 'write_back_retry', name: job.name, err: -r }, 'crypt write-back failed for a passing want: retried');
+    else if (r < 0) log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: -r }, `the write-back of the crypt file ${job.name} failed: it keeps its old content`);
     else n++;
   }
   return n;
@@ -95,8 +96,10 @@ export function writeBackInLoop(log: TsydLogger): void {
 export function finishWriteBacks(log: TsydLogger, handle: number): void {
   lost.length = 0;
   submitWriteBacks(log, CryptCollect.all, handle);
-  for (const end = Date.now() + EXIT_RETRY_MS; native.cryptBuffers().retrying > 0 && Date.now() < end;) {
+  // A write-back may fail in the AES worker too (ENOSPC while writing the ciphertext): drained first.
+  for (const end = Date.now() + EXIT_RETRY_MS; ; ) {
     drainWriteBacks(EXIT_WAIT_MS);
+    if (native.cryptBuffers().retrying === 0 || Date.now() >= end) break;
     Atomics.wait(pause, 0, 0, 20);
     submitWriteBacks(log, CryptCollect.all, handle);
   }

@@ -35,4 +35,16 @@ echo "f=$(${process.execPath} ${tsydBin} crypt decrypt --key ${KEY} < ${mnt}/c/f
   assert.equal(lost.map((rec) => [rec.name, rec.err, rec.level]), [['f', 28, 'error']], describe(r));
 });
 
+test('a write-back that fails in the AES worker for want of space is retried: it lands once space is freed', async () => {
+  // A tmpfs of 64 KiB: the program holds crypt file c/f open, writes 20000 bytes, fills the space
+  // with a plain file, closes c/f (its ciphertext cannot be written), then frees the space.
+  const mnt = tempTree('crypt-enospc-blocks');
+  const rules = cryptRules(`${mnt}/c`).map((a) => `'${a}'`).join(' ');
+  const r = await runNative('/usr/bin/unshare', ['-rm', '/bin/sh', '-c', `mount -t tmpfs -o size=64k none ${mnt} && mkdir ${mnt}/c ${mnt}/p || exit 9
+${process.execPath} ${tsydBin} run ${rules} -- /bin/sh -c 'exec 3>${mnt}/c/f && head -c 20000 /dev/zero | tr "\\0" x >&3 && cat /dev/zero > ${mnt}/p/fill 2>/dev/null; exec 3>&- && echo closed && sleep 1 && rm ${mnt}/p/fill; exit 0'; echo tsyd=$?
+echo "f=$(${process.execPath} ${tsydBin} crypt decrypt --key ${KEY} < ${mnt}/c/f | wc -c)"`], { timeoutMs: 60_000 });
+  assert.equal(r.stdout.trim().split('\n'), ['closed', 'tsyd=0', 'f=20000'], describe(r));
+  assert.not.ok(r.records.some((rec) => rec.level === 'error'), describe(r));
+});
+
 test.run();
