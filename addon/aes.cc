@@ -37,6 +37,9 @@
 
 namespace tsyd {
 
+// addon/crypt-files.cc: a failed write-back's content is kept for a retry (a passing want).
+void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err);
+
 namespace {
 
 constexpr size_t kAesStack = 256 * 1024;
@@ -150,6 +153,8 @@ void RunJob(AesWorker& w, AesJob& job) {
     e.stage = kSyncDir;
     rc = -errno;
   }
+  // Not in place (the rename did not happen): kept for a retry when the want passes.
+  if (rc < 0 && e.stage != kSyncDir) CryptWriteBackFailed(job.handle, job.dir_fd, job.name, job.tmp_fd, static_cast<int>(-rc));
   close(job.plain_fd);
   close(job.tmp_fd);
   close(job.dir_fd);

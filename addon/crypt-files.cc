@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -34,6 +35,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <tuple>
@@ -70,6 +73,8 @@ struct Entry {
   std::string tmp_dir;   // crypt/tmp DIR ('' : memfds)
   bool unlinked = false; // the name was removed while writers were at work: their buffer is dropped
   int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
+  ino_t created_ino = 0; // the on-disk file this sandbox created (O_CREAT): 0 bytes there is empty
+  int retry_err = 0;     // the transient errno that kept `committed`'s write-back from being made: retried
 };
 
 // A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
@@ -88,12 +93,23 @@ struct WriteBack {
   std::string name;
   int tmp_fd;
   int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
+  bool lost = false;  // err: the buffer was kept for a retry that never landed (the sandbox ended)
 };
 
 std::mutex g_mu;
 std::map<Key, Entry> g_entries;
 std::vector<WriteBack> g_ready;
 int g_inotify = -1;
+bool g_fd_pressure = false;
+// Jobs cryptCollect returned that the caller has not yet handed to the AES worker (or written
+// back itself): a drain must wait for them too. Another thread (the monitor's loop, another
+// emulator) may hold a job of the file a rename moves: it must land before the rename.
+std::atomic<int> g_handing{0};  // a job could not be made for want of fds or memory since the last prune
+
+// A reason to keep the buffer and make its job again later (fds, memory or space run out for now).
+bool Transient(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOSPC || err == EDQUOT || err == EAGAIN || err == EINTR;
+}
 
 void CloseIf(int& fd) {
   if (fd >= 0) close(fd);
@@ -190,9 +206,17 @@ void QueueWriteBack(const Key& k, Entry& e) {
   if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) e.mode = now.st_mode & 07777;
   w.tmp_fd = openat(e.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, e.mode);
   struct stat sb;
+  e.retry_err = 0;
   if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fchmod(w.tmp_fd, e.mode) < 0 || fstat(w.tmp_fd, &sb) < 0) {
     w.err = errno ? errno : EIO;
     CloseIf(w.plain_fd), CloseIf(w.dir_fd), CloseIf(w.tmp_fd);
+    // SAFETY: never lose written content for a passing want: `committed` is kept (readers get
+    // it) and its job is made again by the next cryptCollect (the monitor's loop, the exit).
+    if (Transient(w.err)) {
+      e.retry_err = w.err;
+      g_fd_pressure = g_fd_pressure || w.err == EMFILE || w.err == ENFILE || w.err == ENOMEM;
+      return;
+    }
   } else {
     if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
@@ -274,9 +298,12 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
   CloseIf(e.committed);
   int buf = NewBuffer(e.tmp_dir);
   if (buf < 0) return buf;
+  // SAFETY: a 0-byte file is empty only when this sandbox created it and its write-back has not
+  // landed yet; any other 0-byte file does not verify (truncated: never released as empty).
+  const bool created = dsb.st_ino == e.created_ino && dsb.st_size == 0;
   // SAFETY: the plaintext may reach `buf` before the tag is checked (CryptDecryptFile): `buf` is
   // never linked and is closed here on failure, so nothing of it is ever released.
-  int64_t r = CryptDecryptFile(handle, disk, buf);
+  int64_t r = created ? 0 : CryptDecryptFile(handle, disk, buf);
   if (r < 0) {
     close(buf);
     return static_cast<int>(r);
@@ -318,6 +345,21 @@ int EnsureLive(Entry& e, bool truncating) {
   return 0;
 }
 
+// Fds a crypt open leaves to tsyd itself (its threads load modules, make pipes; the write-backs
+// need three each): under fewer, a crypt open fails EMFILE for the program instead.
+constexpr int kFdReserve = 64;
+
+// True when fewer than about kFdReserve fds are left below RLIMIT_NOFILE (fds are handed out
+// lowest first, so the lowest free one tells how many are left above it at most).
+bool FdsShort(int any_fd) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+  const int lowest = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
+  if (lowest < 0) return true;
+  close(lowest);
+  return static_cast<rlim_t>(lowest) + kFdReserve >= rl.rlim_cur;
+}
+
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
 // What a buffer's new description keeps of the program's flags (O_DIRECT: a memfd has none).
 constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_NOATIME;
@@ -337,13 +379,30 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   const uint64_t no_links = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   int dir_fd = Openat2Path(dir, &st->anchor, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, no_links);
   if (dir_fd < 0) return dir_fd;
+  // A crypt file holds fds in tsyd until its write-back lands: never all of them (a thread of
+  // tsyd that cannot start fails the supervisor, and the buffers not written back are lost).
+  if (FdsShort(dir_fd)) {
+    close(dir_fd);
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_fd_pressure = true;
+    return -EMFILE;
+  }
   const bool writer = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   open_how how{};
   // SAFETY: never O_TRUNC on disk: the old ciphertext stays whole until the write-back's rename.
   how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = no_links | RESOLVE_BENEATH;
-  int disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
+  // Created by this open (O_EXCL first): its 0 bytes on disk are an empty file, not a truncated one.
+  bool created = (flags & O_CREAT) && (flags & O_EXCL);
+  int disk = -1;
+  if ((flags & O_CREAT) && !(flags & O_EXCL)) {
+    open_how excl = how;
+    excl.flags |= O_EXCL;
+    disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &excl, sizeof excl));
+    created = disk >= 0;
+  }
+  if (disk < 0) disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
   if (disk < 0) {
     int e = -errno;
     close(dir_fd);
@@ -373,6 +432,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   }
   e.mode = dsb.st_mode & 07777;
   e.last_use = NowMs();
+  if (created) e.created_ino = dsb.st_ino;
   int r = 0;
   if (!(writer && (flags & O_TRUNC) && e.live < 0)) {
     r = EnsureCommitted(e, handle, disk, dsb);
@@ -382,6 +442,9 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   }
   close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
+  // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
+  // is written back now (its 0 bytes on disk would not verify once the entry is gone).
+  if (r == 0 && created && !writer) QueueWriteBack(k, e);
   if (r < 0) {
     if (e.committed < 0 && e.live < 0) {
       CloseIf(e.dir_fd);
@@ -437,6 +500,12 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
       if (!unlinking) return -EBUSY;
       e.unlinked = true;
       return 0;
+    }
+    // SAFETY: a content whose write-back waits for a retry is written back before its name moves
+    // (it would be dropped with the entry); when it still cannot be, the rename fails with why.
+    if (!unlinking && e.retry_err != 0 && e.committed >= 0) {
+      QueueWriteBack(it->first, e);
+      if (e.retry_err != 0) return -e.retry_err;
     }
     CloseIf(e.committed), CloseIf(e.dir_fd);
     g_entries.erase(it);
@@ -541,6 +610,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(g_mu);
     DrainEvents();
     const int64_t now = NowMs();
+    const bool pressure = g_fd_pressure;
+    if (how > 0) g_fd_pressure = false;
     for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
       Entry& e = it->second;
       // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
@@ -549,6 +620,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
         continue;
       }
+      // A write-back that could not be made for a passing want is made again.
+      if (how < 3 && e.retry_err != 0 && e.live < 0 && e.committed >= 0) QueueWriteBack(it->first, e);
       if (all && e.live >= 0 && !Commit(it->first, e)) {
         // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
@@ -559,8 +632,14 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         if (!e.unlinked) QueueWriteBack(it->first, e);
       }
       struct stat sb;
-      const bool idle = all || now - e.last_use >= kIdleMs;
-      const bool done = how == 3 || (idle && e.live < 0 &&
+      // Short of fds: every snapshot whose write-back landed goes now, not after kIdleMs.
+      const bool idle = all || pressure || now - e.last_use >= kIdleMs;
+      if (how == 3 && e.retry_err != 0 && e.committed >= 0) {
+        WriteBack lost{it->first.handle, -1, -1, it->first.name, -1, e.retry_err};
+        lost.lost = true;
+        ready.push_back(std::move(lost));
+      }
+      const bool done = how == 3 || (idle && e.live < 0 && e.retry_err == 0 &&
                         (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
@@ -570,7 +649,9 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
       }
     }
-    ready.swap(g_ready);
+    ready.insert(ready.end(), std::make_move_iterator(g_ready.begin()), std::make_move_iterator(g_ready.end()));
+    g_ready.clear();
+    for (const WriteBack& w : ready) if (!w.err) g_handing++;
   }
   Napi::Array out = Napi::Array::New(env, ready.size());
   for (size_t i = 0; i < ready.size(); i++) {
@@ -579,6 +660,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     o.Set("name", Napi::String::New(env, w.name));
     if (w.err) {
       o.Set("err", Napi::Number::New(env, w.err));
+      if (w.lost) o.Set("lost", Napi::Boolean::New(env, true));
     } else {
       o.Set("handle", Napi::Number::New(env, w.handle));
       o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
@@ -590,13 +672,42 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// A write-back whose ciphertext did not replace the name (`tmp_fd`: its file). SAFETY: never
+// lose written content for a passing want: when the entry still holds that content (no newer
+// write-back since), it is kept and made again by the next cryptCollect.
+void WriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
+  struct stat tsb;
+  int kerr = 0;
+  if (!Transient(err) || fstat(tmp_fd, &tsb) < 0) return;
+  Key k = KeyOf(dir_fd, name, handle, &kerr);
+  if (kerr < 0) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(k);
+  if (it == g_entries.end()) return;
+  Entry& e = it->second;
+  if (e.committed < 0 || e.disk_ino != tsb.st_ino) return;
+  // The name still has the file it had before this write-back.
+  e.disk_ino = e.older.empty() ? 0 : e.older.back();
+  if (!e.older.empty()) e.older.pop_back();
+  e.pending = !e.older.empty();
+  e.retry_err = err;
+}
+
+// cryptHanded(done) → the jobs cryptCollect returned that are not yet handed on; `done`: one more
+// was handed to the AES worker or written back (or failed).
+Napi::Value CryptHanded(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && info[0].ToBoolean().Value()) g_handing--;
+  return Napi::Number::New(info.Env(), g_handing.load());
+}
+
 // cryptBuffers() → { entries, live, writers }: what the registry holds (tests, the exit's log).
 Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::lock_guard<std::mutex> lock(g_mu);
   DrainEvents();
-  int live = 0, writers = 0;
+  int live = 0, writers = 0, retrying = 0;
   for (auto& [k, e] : g_entries) {
+    if (e.retry_err != 0) retrying++;
     if (e.live >= 0) live++;
     writers += e.writers;
   }
@@ -604,6 +715,7 @@ Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   o.Set("entries", Napi::Number::New(env, static_cast<double>(g_entries.size())));
   o.Set("live", Napi::Number::New(env, live));
   o.Set("writers", Napi::Number::New(env, writers));
+  o.Set("retrying", Napi::Number::New(env, retrying));
   return o;
 }
 
@@ -628,11 +740,16 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
     r = -errno;
     unlinkat(dir, tmpname, 0);
   }
+  if (r < 0) WriteBackFailed(handle, dir, name, tmp, -r);
   close(plain), close(dir), close(tmp);
   return Napi::Number::New(env, r);
 }
 
 }  // namespace
+
+void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
+  WriteBackFailed(handle, dir_fd, name, tmp_fd, err);
+}
 
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptOpenInject", Napi::Function::New(env, CryptOpenInject, "cryptOpenInject"));
@@ -642,6 +759,7 @@ void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptTruncate", Napi::Function::New(env, CryptTruncate, "cryptTruncate"));
   exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
   exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
+  exports.Set("cryptHanded", Napi::Function::New(env, CryptHanded, "cryptHanded"));
   exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));
 }
 

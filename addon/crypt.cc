@@ -273,7 +273,8 @@ int64_t CryptEncryptFile(int handle, int src, int dst) {
 int64_t CryptDecryptFile(int handle, int src, int dst) {
   struct stat st;
   if (fstat(src, &st) < 0) return -errno;
-  if (st.st_size == 0) return ftruncate(dst, 0) < 0 ? -errno : 0;  // created, never written back
+  // SAFETY: a 0-byte file does not verify (truncated: never released as empty content); a file
+  // a sandbox has just created is handled by crypt-files.cc before it gets here.
   if (static_cast<size_t>(st.st_size) < kPrefixLen + kTagLen) return -EBADMSG;
   const off_t plain_len = st.st_size - static_cast<off_t>(kPrefixLen + kTagLen);
   KeyUse key(handle);

@@ -25,6 +25,10 @@ export function startAes(log: TsydLogger, filter: Uint8Array | undefined, fault?
   return why;
 }
 
+/** The errnos of a write-back that is kept and retried (addon/crypt-files.cc Transient). */
+const { EMFILE, ENFILE, ENOMEM, ENOSPC, EDQUOT, EAGAIN, EINTR } = constants.errno;
+export const PASSING_WANTS = new Set([EMFILE, ENFILE, ENOMEM, ENOSPC, EDQUOT, EAGAIN, EINTR]);
+
 /** Logs what tsyd_aes did since the last call (the thread has no logger of its own). */
 export function logAesEvents(log: TsydLogger, report: AesReport | undefined = native.aesEvents()): void {
   for (const e of report?.events ?? []) logEvent(log, e);
@@ -37,6 +41,11 @@ function logEvent(log: TsydLogger, e: AesEvent): void {
       log.debug({ ctx: 'crypt', op: 'write_back', job: e.id, name: e.name, bytes: e.bytes }, 'crypt file written back');
       return;
     case 'failed':
+      if (e.stage !== 'fsync_dir' && PASSING_WANTS.has(e.errno)) {
+        // Kept and retried (addon/crypt-files.cc); what never lands gets its own error record.
+        log.debug({ ctx: 'crypt', op: 'write_back_retry', job: e.id, name: e.name, err: e.errno, stage: e.stage }, 'crypt write-back failed for a passing want: retried');
+        return;
+      }
       // After the rename (fsync_dir) the new content is in place, its durability unsure.
       log.error(
         { ctx: 'crypt', op: 'write_back_failed', job: e.id, name: e.name, err: e.errno, stage: e.stage },

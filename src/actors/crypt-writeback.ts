@@ -5,10 +5,13 @@
 import { CryptCollect, native } from '../native/addon.js';
 import type { TsydLogger } from '../log.js';
 import { constants } from 'node:os';
-import { drainAes, logAesEvents, stopAes } from './aes.js';
+import { drainAes, logAesEvents, PASSING_WANTS, stopAes } from './aes.js';
 import { INVALID_FILTER } from './interrupter.js';
 
 const { EBUSY } = constants.errno;
+
+/** For short sleeps of this thread (Atomics.wait). */
+const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /**
  * Hands every ready write-back to the AES worker. `how`: CryptCollect (the monitor's loop also
@@ -16,21 +19,40 @@ const { EBUSY } = constants.errno;
  * many were handed on. A job the worker refuses (none runs in this fd table) is written back on
  * this thread, as the worker would. SAFETY: a job that could not be made (no O_TMPFILE beside
  * the file) drops that buffer: the file keeps its whole old content; an error record says so.
+ * A job that could not be made for a passing want (EMFILE, ENFILE, ENOMEM, ENOSPC...) is not
+ * returned: its buffer is kept and the job made again by the next collect (retry).
  */
 export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due, handle = -1): number {
   let n = 0;
   for (const job of native.cryptCollect(how, handle)) {
+    if (job.lost) {
+      lost.push(job.name);
+      log.error({ ctx: 'crypt', op: 'write_back_lost', name: job.name, err: job.err }, `the content written to the crypt file ${job.name} is LOST: its write-back could not be made (errno ${job.err}) until the sandbox ended; the file keeps its old content`);
+      continue;
+    }
     if (job.err !== undefined) {
       log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: job.err }, `cannot write back the crypt file ${job.name}: it keeps its old content`);
       continue;
     }
-    let r = native.aesSubmit(job);
-    if (r < 0) r = native.cryptWriteBackNow(job);
-    if (r < 0) log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: -r }, `the write-back of the crypt file ${job.name} failed: it keeps its old content`);
+    let r: number;
+    try {
+      r = native.aesSubmit(job);
+      if (r < 0) r = native.cryptWriteBackNow(job);
+    } finally {
+      native.cryptHanded(true);
+    }
+    if (r < 0 && PASSING_WANTS.has(-r)) log.debug({ ctx: 'crypt', op: 'write_back_retry', name: job.name, err: -r }, 'crypt write-back failed for a passing want: retried');
+    else if (r < 0) log.error({ ctx: 'crypt', op: 'write_back', name: job.name, err: -r }, `the write-back of the crypt file ${job.name} failed: it keeps its old content`);
     else n++;
   }
   return n;
 }
+
+/** The crypt files whose written content was lost at the end of this sandbox (retries that never landed). */
+const lost: string[] = [];
+
+/** How long the end of a sandbox retries the write-backs that could not be made (fds, memory, space): within the 5 s the owner gives the supervisor threads to stop (monitor-handle stop()), so that the lost files are named. */
+const EXIT_RETRY_MS = 3_000;
 
 /** How long the end of a sandbox waits for its write-backs (256 MiB: ~1.5 s on this machine kind). */
 const EXIT_WAIT_MS = 10 * 60_000;
@@ -67,19 +89,40 @@ export function writeBackInLoop(log: TsydLogger): void {
  * The monitor's waitingAes, once the program has ended: every buffer still held goes to the AES
  * worker; waits until each is written back, then joins the worker. SAFETY: no encryption is lost
  * (the reference pool joins its AES thread at exit): aesStop writes every job still queued.
+ * A write-back that could not be made for a passing want is retried (each landed one frees fds)
+ * for up to EXIT_RETRY_MS; what still did not land is an error record per file, and this throws:
+ * tsyd exits 101 (README "Crypt sandboxing": lost content is a critical failure, never silent).
  */
 export function finishWriteBacks(log: TsydLogger, handle: number): void {
+  lost.length = 0;
   submitWriteBacks(log, CryptCollect.all, handle);
-  if (!drainAes(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
+  // A write-back may fail in the AES worker too (ENOSPC while writing the ciphertext): drained first.
+  for (const end = Date.now() + EXIT_RETRY_MS; ; ) {
+    drainWriteBacks(EXIT_WAIT_MS);
+    if (native.cryptBuffers().retrying === 0 || Date.now() >= end) break;
+    Atomics.wait(pause, 0, 0, 20);
+    submitWriteBacks(log, CryptCollect.all, handle);
+  }
+  if (!drainWriteBacks(EXIT_WAIT_MS)) log.error({ ctx: 'crypt', op: 'wait_aes', pending: native.aesPending() }, 'crypt write-backs still pending: written before the AES worker is joined');
   if (ownsAes) stopAes(log);
   ownsAes = false;
   // Every entry of this key is dropped (its plaintext freed; the key's number may be reused).
   submitWriteBacks(log, CryptCollect.all, handle);
   submitWriteBacks(log, CryptCollect.forget, handle);
   log.debug({ ctx: 'crypt', op: 'wait_aes', ...native.cryptBuffers() }, 'crypt write-backs done');
+  if (lost.length > 0) throw new Error(`the content written to ${lost.length} crypt file(s) was lost: ${lost.slice(0, 5).join(', ')}${lost.length > 5 ? ', ...' : ''}`);
 }
 
-/** Waits up to `timeoutMs` until every write-back handed on has landed. */
+/**
+ * Waits up to `timeoutMs` until every write-back collected has landed: first those another thread
+ * collected and is handing on (a rename must not move a file whose write-back is in that gap: git's
+ * objects were left 0 bytes, their content written back under the tmp_obj name), then the queue.
+ */
 export function drainWriteBacks(timeoutMs: number): boolean {
-  return drainAes(timeoutMs);
+  const end = Date.now() + timeoutMs;
+  while (native.cryptHanded() > 0) {
+    if (Date.now() >= end) return false;
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  return drainAes(Math.max(0, end - Date.now()));
 }

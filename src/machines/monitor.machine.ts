@@ -210,7 +210,8 @@ export const monitorMachine = setup({
     },
     waitingAes: {
       description: 'Crypt sandboxing: every buffer the program left (closed, or still held by a process outside) goes to tsyd_aes; wait until each is written back, then join it',
-      invoke: { src: 'waitAes', onDone: 'idle', onError: 'idle' },
+      // Written content that could not be written back is a critical failure (exit 101), never silent.
+      invoke: { src: 'waitAes', onDone: 'idle', onError: { target: 'idle', actions: 'fail' } },
     },
     idle: {
       description: 'the sandbox is served: warm, between sandboxes (fs private, interrupter and core emulator threads waiting)',

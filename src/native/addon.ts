@@ -148,7 +148,7 @@ export interface Spawned {
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
 /** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
-export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined } | { name: string; err: number };
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean };
 
 /** cryptCollect()'s modes (addon/crypt-files.cc). */
 export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
@@ -348,7 +348,9 @@ export interface Addon {
   /** Answers a regular file's stat held back with the identity and size of tsyd's `fd` (unchanged: fd < 0). */
   finishStatAs(fd: number): number;
   /** What the registry holds now. */
-  cryptBuffers(): { entries: number; live: number; writers: number };
+  cryptBuffers(): { entries: number; live: number; writers: number; retrying: number };
+  /** The jobs cryptCollect returned not yet handed to the AES worker (`done`: one more was). */
+  cryptHanded(done?: boolean): number;
   CRYPT_NOT_REGULAR: number;
 }
 

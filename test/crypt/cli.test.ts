@@ -79,7 +79,7 @@ test('a bad tag (each region flipped, truncated, another key): exit 1, a message
     bad[at]! ^= 0x80;
     cases.push([region, bad, KEY]);
   }
-  cases.push(['truncated', file.subarray(0, file.length - 1), KEY], ['short', file.subarray(0, 40), KEY], ['another key', file, randomBytes(32).toString('hex')]);
+  cases.push(['truncated', file.subarray(0, file.length - 1), KEY], ['short', file.subarray(0, 40), KEY], ['empty', Buffer.alloc(0), KEY], ['another key', file, randomBytes(32).toString('hex')]);
   for (const [what, input, k] of cases) {
     for (const r of [withFiles(['decrypt', '--key', k], input), withPipes(['decrypt', '--key', k], input)]) {
       assert.is(r.status, 1, what);

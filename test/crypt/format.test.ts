@@ -80,8 +80,8 @@ test('each write-back has a fresh IV: the same plaintext encrypts differently', 
   assert.not.ok(a.includes(plain.subarray(0, 16)));
 });
 
-test('a 0-byte file is an empty plaintext (created, never written back)', () => {
-  assert.equal(decrypt(Buffer.alloc(0)), [0, Buffer.alloc(0)]);
+test('a 0-byte file is EBADMSG like any file shorter than 64 bytes (truncated: never released as empty)', () => {
+  assert.equal(decrypt(Buffer.alloc(0)), [-EBADMSG, Buffer.alloc(0)]);
 });
 
 test('a flipped bit in each region (magic, version, reserved, IV, ciphertext, tag) is EBADMSG, nothing left in dst', () => {

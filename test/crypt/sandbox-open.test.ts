@@ -64,6 +64,20 @@ test('a flipped byte and a wrong key: EBADMSG and one warn record ctx:"crypt"', 
   assert.match(notFormat.stdout, `errno=${EBADMSG}`, 'a plaintext file at a crypt path is not handed out either');
 });
 
+test('a crypt file truncated to 0 bytes outside is EBADMSG; a file the program creates is empty from its first open', async () => {
+  const dir = tempTree('crypt-empty');
+  await ok(dir, ['write', `${dir}/f`, MARKER]);
+  writeFileSync(`${dir}/f`, '');
+  const truncated = await cryptio(dir, ['read', `${dir}/f`]);
+  assert.match(truncated.stdout, `errno=${EBADMSG}`, describe(truncated));
+  assert.is(truncated.records.filter((r) => r.ctx === 'crypt' && r.level === 'warn').length, 1, describe(truncated));
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', '/bin/sh', '-c',
+    `python3 -c 'import os,sys; os.close(os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o644)); print(len(open(sys.argv[1]).read()))' ${dir}/ro && : > ${dir}/w && wc -c < ${dir}/w && exec 3>${dir}/open && wc -c < ${dir}/open`]);
+  assert.is(r.code, 0, describe(r));
+  assert.equal(r.stdout.trim().split('\n'), ['0', '0', '0']);
+  for (const name of ['ro', 'w', 'open']) assert.is(String(decryptFile(`${dir}/${name}`)), '', `${name} is written back as the format`);
+});
+
 test('32 files written concurrently by 8 threads', async () => {
   const dir = tempTree('crypt-threads');
   assert.is((await ok(dir, ['threads', dir])).trim(), 'ok');

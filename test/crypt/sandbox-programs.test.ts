@@ -1,0 +1,57 @@
+// Ordinary programs on crypt files (README "Crypt sandboxing"), each the regression test of an
+// attack finding: git commits (objects written, fstat'ed and renamed), cp/mv onto an existing
+// crypt file (O_PATH|O_DIRECTORY probe), close then read after the writer fstat'ed its fd, and
+// sqlite's rollback journal (stat by name while a writer holds the file).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
+import { tempTree } from '../helpers/tmp.js';
+import { describe, runTsyd } from '../helpers/tsyd.js';
+
+/** `sh -c SCRIPT` under tsyd with Crypt on below `dir`. */
+function sh(dir: string, script: string) {
+  return runTsyd(['run', ...cryptRules(dir), '--', '/bin/sh', '-c', script], { timeoutMs: 120_000 });
+}
+
+test('git: 10 commits in a crypt dir all succeed and git fsck is clean', async () => {
+  const dir = tempTree('crypt-git');
+  const git = 'git -c user.email=a@b -c user.name=a';
+  const r = await sh(dir, `cd ${dir} && git init -q . && echo hi > f && git add f && ${git} commit -qm c0 || exit 9
+bad=0; for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i" >> f; ${git} commit -qam "c$i" || bad=$((bad+1)); done
+git fsck --full 2>&1; echo "failed=$bad fsck=$? commits=$(git log --format=%s | wc -l)"`);
+  assert.is(r.stdout.trim(), 'failed=0 fsck=0 commits=11', describe(r));
+});
+
+test('cp and mv onto an existing crypt file replace its content', async () => {
+  const dir = tempTree('crypt-cpover');
+  const r = await sh(dir, `bad=0; for i in 1 2 3 4 5 6 7 8; do echo "v$i" > ${dir}/a; cp ${dir}/a ${dir}/b || bad=$((bad+1)); [ "$(cat ${dir}/b)" = "v$i" ] || bad=$((bad+1)); done
+echo w > ${dir}/c; mv ${dir}/c ${dir}/b || bad=$((bad+1)); echo "bad=$bad $(cat ${dir}/b)"`);
+  assert.is(r.stdout.trim(), 'bad=0 w', describe(r));
+  assert.is(String(decryptFile(`${dir}/b`)), 'w\n');
+});
+
+test('close then read sees the new content when the writer fstat()ed its fd (python open)', async () => {
+  const dir = tempTree('crypt-fstatclose');
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', 'python3', '-c', `import sys
+p, stale = sys.argv[1], 0
+for i in range(12):
+    c = chr(97 + i)
+    with open(p, 'w') as f: f.write(c * 10)
+    stale += open(p).read() != c * 10
+    with open(p, 'a') as f: f.write('y')
+    stale += open(p).read() != c * 10 + 'y'
+    with open(p, 'r+') as f: f.seek(2); f.write('Z')
+    stale += open(p).read() != c * 2 + 'Z' + c * 7 + 'y'
+print('stale', stale)`, `${dir}/p`], { timeoutMs: 120_000 });
+  assert.is(r.stdout.trim(), 'stale 0', describe(r));
+  assert.is(String(decryptFile(`${dir}/p`)), 'llZllllllly');
+});
+
+test('sqlite3 (rollback journal): create, then insert in a second run, in a crypt dir', async () => {
+  const dir = tempTree('crypt-sqlite');
+  const r = await sh(dir, `sqlite3 ${dir}/db "create table t(x); insert into t values(1),(2),(3);" && sqlite3 ${dir}/db "insert into t values(4);" && sqlite3 ${dir}/db "select sum(x) from t"`);
+  assert.is(r.code, 0, describe(r));
+  assert.is(r.stdout.trim(), '10');
+});
+
+test.run();
