@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -71,6 +72,7 @@ struct AesWorker {
   pid_t tid = 0;
   std::vector<sock_filter> filter;  // empty: unconfined (TSYD_SKIP_SCMP)
   bool probe = false;               // test only: try an open and a socket once confined
+  int slow_job_ms = 0;              // test only (TSYD_FAULT=slow-aes): each job starts this late
   std::mutex m;
   std::condition_variable work_cv;  // a job queued, or stop
   std::condition_variable idle_cv;  // the queue ran empty, or the thread started/failed
@@ -199,6 +201,7 @@ void* AesThread(void* arg) {
     w.queue.pop_front();
     w.busy = true;
     lock.unlock();
+    if (w.slow_job_ms > 0) usleep(static_cast<useconds_t>(w.slow_job_ms) * 1000);
     RunJob(w, job);
     lock.lock();
     w.busy = false;
@@ -224,6 +227,7 @@ Napi::Value Start(const Napi::CallbackInfo& info) {
       return env.Undefined();
     }
     w->probe = o.Get("probe").ToBoolean().Value();
+    if (o.Get("slowJobMs").IsNumber()) w->slow_job_ms = o.Get("slowJobMs").As<Napi::Number>().Int32Value();
   }
   std::lock_guard<std::mutex> reg(workers_m);
   if (OfThisFdTable()) {

@@ -14,8 +14,11 @@ import { INVALID_FILTER } from './interrupter.js';
  * Starts tsyd_aes with `filter` (absent: unconfined, TSYD_SKIP_SCMP): '' once it runs confined,
  * else why it did not start. TSYD_FAULT=fail-aes-confine: a filter the kernel refuses.
  */
+/** Test only (TSYD_FAULT=slow-aes): how late each write-back starts — longer than the owner's stop timeout (5 s). */
+export const SLOW_AES_MS = 6000;
+
 export function startAes(log: TsydLogger, filter: Uint8Array | undefined, fault?: string): string {
-  const rc = native.aesStart({ filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter });
+  const rc = native.aesStart({ filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter, ...(fault === 'slow-aes' ? { slowJobMs: SLOW_AES_MS } : {}) });
   if (rc === 0) {
     log.info({ ctx: 'boot', op: 'start_aes_thread', confined: filter !== undefined }, 'AES worker is up');
     return '';

@@ -179,8 +179,16 @@ export class MonitorHandle extends EventEmitter {
       }
     };
     let timer: NodeJS.Timeout | undefined;
+    const crypt = this.data.crypt !== undefined;
     const timeout = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
+      const expire = () => {
+        // SAFETY (nothing lost at exit): with Crypt on, the monitor's last step writes every
+        // crypt buffer back (waitingAes: a 10 GiB file takes longer than any fixed wait); the
+        // timeout counts only once no write-back is queued or running any more.
+        if (crypt && native.aesPending() > 0) timer = setTimeout(expire, timeoutMs);
+        else resolve(false);
+      };
+      timer = setTimeout(expire, timeoutMs);
     });
     const done = await Promise.race([Promise.all([this.done, jobsDone()]).then(() => true as const), timeout]);
     clearInterval(interrupt);

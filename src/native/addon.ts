@@ -359,6 +359,8 @@ export interface AesStartOptions {
   filter?: Uint8Array;
   /** Test only: once confined, the thread tries an open and a socket and reports their errnos (op 'probe'). */
   probe?: boolean;
+  /** Test only (TSYD_FAULT=slow-aes): each job starts this many ms late. */
+  slowJobMs?: number;
 }
 
 /**

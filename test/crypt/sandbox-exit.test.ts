@@ -26,6 +26,17 @@ test('a program that leaves a buffer open at exit (a background child still writ
   assert.is(String(decryptFile(`${dir}/f`)), 'abcdef');
 });
 
+test('a write-back at exit longer than the owner\'s stop timeout (TSYD_FAULT=slow-aes: each starts 6 s late): tsyd waits for it, the file is its new content', async () => {
+  // Before: the owner gave the supervisor threads 5 s whatever they were doing, so an exit
+  // write-back of a big file (or a slow disk) was cut off: 'supervisor threads did not stop'.
+  const dir = tempTree('crypt-slow-exit');
+  await cryptio(dir, ['write', `${dir}/f`, 'old content']);
+  const r = await cryptio(dir, ['write', `${dir}/f`, 'new content'], { env: { TSYD_FAULT: 'slow-aes' }, timeoutMs: 60_000 });
+  assert.is(r.code, 0, describe(r));
+  assert.not.match(r.stderr, /did not stop/, describe(r));
+  assert.is(String(decryptFile(`${dir}/f`)), 'new content');
+});
+
 test('SIGTERM to tsyd during a 256 MiB write-back: the file is its whole old or whole new content, never anything else', async () => {
   const dir = tempTree('crypt-term');
   const f = `${dir}/big`;
