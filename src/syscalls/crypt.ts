@@ -120,8 +120,8 @@ export function holdCryptFile(ctx: EmulatorContext, path: string): number {
 const HOLD_FILES = 2;
 
 /**
- * Answers the held-back stat of a crypt file by name with its plaintext's size and the identity
- * of the buffer an open gives (cp and mv compare stat by name with fstat of the open file). A
+ * Answers the held-back stat of a crypt file by name with its plaintext's size and the file's one
+ * identity, which fstat of any open of it shows too (vim, cp, mv, sqlite compare them). A
  * file that does not verify shows its size on disk. False: what is held is a directory.
  */
 export function finishCryptStat(ctx: EmulatorContext): boolean {

@@ -54,4 +54,34 @@ test('sqlite3 (rollback journal): create, then insert in a second run, in a cryp
   assert.is(r.stdout.trim(), '10');
 });
 
+test('vim saves a crypt file (it compares the identity it stat()ed with fstat of its fd)', async () => {
+  const dir = tempTree('crypt-vim');
+  const r = await sh(dir, `printf 'line1\\n' > ${dir}/v && vim -n -u NONE -N -es -c '%s/line1/VIM/' -c wq ${dir}/v`);
+  assert.is(r.code, 0, describe(r));
+  assert.is(String(decryptFile(`${dir}/v`)), 'VIM\n');
+});
+
+test('a crypt file has one identity: stat, lstat, fstat of a writer and of a reader, across write-backs', async () => {
+  const dir = tempTree('crypt-identity');
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', 'python3', '-c', `import os, sys, time
+p = sys.argv[1]
+with open(p, 'w') as f: f.write('a')
+os.chmod(p, 0o640)
+def ident(s): return (s.st_dev, s.st_ino, oct(s.st_mode), s.st_nlink)
+ids = [ident(os.stat(p))]
+for i in range(3):
+    w = os.open(p, os.O_WRONLY | os.O_APPEND)
+    r = os.open(p, os.O_RDONLY)
+    ids += [ident(os.fstat(w)), ident(os.fstat(r)), ident(os.stat(p)), ident(os.lstat(p))]
+    os.write(w, b'b'); os.close(w)
+    time.sleep(0.3)
+    ids += [ident(os.stat(p)), ident(os.fstat(r))]
+    os.close(r)
+    r = os.open(p, os.O_RDONLY)
+    ids += [ident(os.fstat(r)), ident(os.stat(p))]
+    os.close(r)
+print(len(set(ids)), ids[0][2], ids[0][3], os.stat(p).st_size, open(p).read())`, `${dir}/i`], { timeoutMs: 120_000 });
+  assert.is(r.stdout.trim(), '1 0o100640 1 4 abbb', describe(r));
+});
+
 test.run();
