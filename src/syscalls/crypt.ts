@@ -1,6 +1,7 @@
 // What the program's calls do to crypt files (Crypt sandboxing, README "Crypt sandboxing"):
 // opens get a plaintext buffer (addon/crypt-files.cc); the calls that would hand out or change
 // the ciphertext on disk by name are refused (fail closed).
+import { lstatSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { native } from '../native/addon.js';
 import { fromBytes } from '../sandbox/bytes.js';
@@ -78,6 +79,19 @@ export function settleCryptName(ctx: EmulatorContext, path: string, unlinking: b
  */
 export function settleCryptWrites(ctx: EmulatorContext, path: string): void {
   if (ctx.crypt === undefined || !isCryptPath(ctx, path)) return;
+  submitWriteBacks(ctx.log);
+  drainWriteBacks(WRITE_BACK_WAIT_MS);
+}
+
+/**
+ * Before a stat of a directory that holds crypt files (by name or fd): the write-backs due land
+ * first. Each one links a file in the directory and renames it onto its name, which changes the
+ * directory's times: tar, which compares a directory's ctime before and after reading its files,
+ * said "file changed as we read it" when the files just written were written back meanwhile.
+ */
+export function settleCryptDirectory(ctx: EmulatorContext, path: string): void {
+  if (ctx.crypt === undefined || !ctx.policy.crypt.on || !cryptDirectory(ctx, path)) return;
+  if (lstatSync(Buffer.from(path, 'latin1'), { throwIfNoEntry: false })?.isDirectory() !== true) return;
   submitWriteBacks(ctx.log);
   drainWriteBacks(WRITE_BACK_WAIT_MS);
 }

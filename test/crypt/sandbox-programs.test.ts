@@ -84,4 +84,14 @@ print(len(set(ids)), ids[0][2], ids[0][3], os.stat(p).st_size, open(p).read())`,
   assert.is(r.stdout.trim(), '1 0o100640 1 4 abbb', describe(r));
 });
 
+test('tar of a directory right after its crypt files were written: no "file changed as we read it"', async () => {
+  const dir = tempTree('crypt-tar');
+  // The archive outside the crypt tree: an open of a crypt file would read the close events first.
+  const out = `${tempTree('crypt-tar-out')}/out.tar`;
+  const r = await sh(dir, `mkdir ${dir}/t; bad=0; for i in $(seq 30); do for f in 1 2 3; do echo "$i-$f" > ${dir}/t/$f; done
+tar -C ${dir} -cf ${out} t || bad=$((bad+1)); done; echo "bad=$bad"`);
+  assert.is(r.stdout.trim(), 'bad=0', describe(r));
+  assert.is(String(decryptFile(`${dir}/t/2`)), '30-2\n');
+});
+
 test.run();
