@@ -91,6 +91,8 @@ export function settleCryptWrites(ctx: EmulatorContext, path: string): void {
  */
 export function settleCryptDirectory(ctx: EmulatorContext, path: string): void {
   if (ctx.crypt === undefined || !ctx.policy.crypt.on || !cryptDirectory(ctx, path)) return;
+  // Nothing due (a close not yet read, a job not yet handed on) nor running: nothing to wait for.
+  if (!native.cryptDue() && native.aesPending() === 0) return;
   if (lstatSync(Buffer.from(path, 'latin1'), { throwIfNoEntry: false })?.isDirectory() !== true) return;
   submitWriteBacks(ctx.log);
   drainWriteBacks(WRITE_BACK_WAIT_MS);
