@@ -167,11 +167,12 @@ static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, 
   if (taken >= 0) {
     // The fd form: the kernel's own answer on the copy, with the program's flags ("" or NULL).
     if (syscall(SYS_newfstatat, taken, st->path_null ? nullptr : "", &sb, at_flags) < 0) return -errno;
-    ShowCryptIdentity(&sb, nullptr);
   } else {
     if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
     if (fstat(f.fd, &sb) < 0) return -errno;
   }
+  // An fd of a crypt file, or its /proc/<pid>/fd/N followed.
+  ShowCryptIdentity(&sb, nullptr);
   if (Holds(hold, sb.st_mode)) {
     int d = taken >= 0 ? DupFd(taken) : f.fd;
     if (d < 0) return d;
@@ -189,7 +190,6 @@ static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flag
   if (taken >= 0) {
     // The fd form: the kernel validates the program's flags and mask itself.
     if (syscall(SYS_statx, taken, st->path_null ? nullptr : "", flags, mask, &sx) < 0) return -errno;
-    ShowCryptIdentityX(&sx);
   } else {
     const unsigned known = AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_EMPTY_PATH | AT_STATX_SYNC_TYPE;
     if ((flags & ~known) || (flags & AT_STATX_SYNC_TYPE) == AT_STATX_SYNC_TYPE) return -EINVAL;
@@ -197,6 +197,7 @@ static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flag
     if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
     if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
   }
+  ShowCryptIdentityX(&sx);
   if (Holds(hold, sx.stx_mode) && (S_ISREG(sx.stx_mode) || (sx.stx_mask & STATX_NLINK))) {
     int d = taken >= 0 ? DupFd(taken) : f.fd;
     if (d < 0) return d;

@@ -61,7 +61,7 @@ test('vim saves a crypt file (it compares the identity it stat()ed with fstat of
   assert.is(String(decryptFile(`${dir}/v`)), 'VIM\n');
 });
 
-test('a crypt file has one identity: stat, lstat, fstat of a writer and of a reader, across write-backs', async () => {
+test('a crypt file has one identity: stat, lstat, fstat of a writer and of a reader, its /proc fd link, across write-backs', async () => {
   const dir = tempTree('crypt-identity');
   const r = await runTsyd(['run', ...cryptRules(dir), '--', 'python3', '-c', `import os, sys, time
 p = sys.argv[1]
@@ -72,7 +72,7 @@ ids = [ident(os.stat(p))]
 for i in range(3):
     w = os.open(p, os.O_WRONLY | os.O_APPEND)
     r = os.open(p, os.O_RDONLY)
-    ids += [ident(os.fstat(w)), ident(os.fstat(r)), ident(os.stat(p)), ident(os.lstat(p))]
+    ids += [ident(os.fstat(w)), ident(os.fstat(r)), ident(os.stat(p)), ident(os.lstat(p)), ident(os.stat('/proc/self/fd/%d' % w))]
     os.write(w, b'b'); os.close(w)
     time.sleep(0.3)
     ids += [ident(os.stat(p)), ident(os.fstat(r))]
