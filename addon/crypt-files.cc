@@ -19,6 +19,7 @@
 // SAFETY: plaintext is only ever in these buffers: memfds (never on a disk) or O_TMPFILE files
 // opened with O_EXCL (never linkable into a directory).
 #include "common.h"
+#include "crypt-identity.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
@@ -98,6 +100,13 @@ struct WriteBack {
 
 std::mutex g_mu;
 std::map<Key, Entry> g_entries;
+// SAFETY (and what programs rely on: vim, cp, tar, sqlite compare identities): one identity per
+// crypt file name for the life of its sandbox (its key handle), kept when its entry is dropped:
+// the on-disk file's device and inode when it was first opened or stat'ed. Every buffer made for
+// the name maps back to it (stat of a program's fd of the buffer shows it too).
+std::map<Key, CryptIdentity> g_identities;
+std::map<std::pair<dev_t, ino_t>, Key> g_buffer_names;
+std::atomic<bool> g_any_buffer{false};
 std::vector<WriteBack> g_ready;
 int g_inotify = -1;
 bool g_fd_pressure = false;
@@ -308,6 +317,9 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
     close(buf);
     return static_cast<int>(r);
   }
+  // Its times are the file's (an entry dropped and decrypted again is no change of content).
+  const struct timespec times[2] = {dsb.st_atim, dsb.st_mtim};
+  futimens(buf, times);
   int s = Seal(buf, !e.tmp_dir.empty());
   if (s < 0) {
     close(buf);
@@ -358,6 +370,39 @@ bool FdsShort(int any_fd) {
   if (lowest < 0) return true;
   close(lowest);
   return static_cast<rlim_t>(lowest) + kFdReserve >= rl.rlim_cur;
+}
+
+// A device and inode no other file has while the sandbox runs: a memfd's (the kernel numbers
+// them from a counter that does not go back; the memfd is closed at once). Not the on-disk
+// file's: each write-back frees the inode the name had, and the file system gives its number to
+// the next file created (cp saw two crypt files as "the same file"). `dsb` when no memfd can be made.
+CryptIdentity NewIdentity(const struct stat& dsb) {
+  CryptIdentity id{dsb.st_dev, dsb.st_ino, 0, 0, 0};
+  int fd = static_cast<int>(syscall(SYS_memfd_create, "tsyd-crypt-id", MFD_CLOEXEC));
+  struct stat sb;
+  if (fd >= 0 && fstat(fd, &sb) == 0) id.dev = sb.st_dev, id.ino = sb.st_ino;
+  if (fd >= 0) close(fd);
+  return id;
+}
+
+// The name's identity (made at its first open or stat), its mode and owner as on disk now, and
+// the entry's buffers mapped to it. Holds g_mu.
+void NoteIdentity(const Key& k, const struct stat& dsb, const Entry& e) {
+  auto it = g_identities.find(k);
+  if (it == g_identities.end()) it = g_identities.emplace(k, NewIdentity(dsb)).first;
+  CryptIdentity& id = it->second;
+  id.mode = dsb.st_mode & 07777, id.uid = dsb.st_uid, id.gid = dsb.st_gid;
+  for (int fd : {e.committed, e.live}) {
+    struct stat b;
+    if (fd >= 0 && fstat(fd, &b) == 0) g_buffer_names.insert_or_assign({b.st_dev, b.st_ino}, k);
+  }
+  g_any_buffer = true;
+}
+
+// The identities of key `handle` go (its sandbox ended). Holds g_mu.
+void ForgetIdentities(int handle) {
+  for (auto it = g_identities.begin(); it != g_identities.end();) it = it->first.handle == handle ? g_identities.erase(it) : std::next(it);
+  for (auto it = g_buffer_names.begin(); it != g_buffer_names.end();) it = it->second.handle == handle ? g_buffer_names.erase(it) : std::next(it);
 }
 
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
@@ -452,6 +497,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     }
     return r;
   }
+  NoteIdentity(k, dsb, e);
   if (for_stat) {
     // The writers' buffer while there is one, as natively stat during a write shows the file
     // being written: sqlite compares stat by name with fstat of its fd and took the snapshot's
@@ -470,7 +516,7 @@ int CurrentHandle(const Napi::CallbackInfo& info) { return info[0].As<Napi::Numb
 // The entry of `path` (a byte string) when there is one: `fn(key, entry)` under g_mu, after the
 // queued close events. 0 when there is none.
 template <typename F>
-int WithEntry(int handle, const std::string& path, F fn) {
+int WithEntry(int handle, const std::string& path, F fn, bool new_identity = false) {
   const size_t slash = path.rfind('/');
   if (slash == std::string::npos) return -EINVAL;
   const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
@@ -482,6 +528,8 @@ int WithEntry(int handle, const std::string& path, F fn) {
   Key k = KeyOf(dir_fd, path.substr(slash + 1), handle, &err);
   close(dir_fd);
   if (err < 0) return err;
+  // Another file takes the name (or none): it is no longer the file the identity was of.
+  if (new_identity) g_identities.erase(k);
   auto it = g_entries.find(k);
   return it == g_entries.end() ? 0 : fn(it);
 }
@@ -510,7 +558,7 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
     CloseIf(e.committed), CloseIf(e.dir_fd);
     g_entries.erase(it);
     return 0;
-  });
+  }, true);
   return Napi::Number::New(env, r);
 }
 
@@ -649,6 +697,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
       }
     }
+    if (how == 3) ForgetIdentities(handle);
     ready.insert(ready.end(), std::make_move_iterator(g_ready.begin()), std::make_move_iterator(g_ready.end()));
     g_ready.clear();
     for (const WriteBack& w : ready) if (!w.err) g_handing++;
@@ -700,6 +749,19 @@ Napi::Value CryptHanded(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), g_handing.load());
 }
 
+// cryptDue() → true when a write-back may be due (a close event not yet read, a job not yet
+// handed on): cheap, under no lock, for the calls that wait for the write-backs due only when some are.
+Napi::Value CryptDue(const Napi::CallbackInfo& info) {
+  int queued = 0;
+  const bool events = g_inotify >= 0 && ioctl(g_inotify, FIONREAD, &queued) == 0 && queued > 0;
+  bool ready;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    ready = !g_ready.empty();
+  }
+  return Napi::Boolean::New(info.Env(), events || ready || g_handing.load() > 0);
+}
+
 // cryptBuffers() → { entries, live, writers }: what the registry holds (tests, the exit's log).
 Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -747,6 +809,18 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, CryptIdentity* out) {
+  if (!g_any_buffer) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto b = g_buffer_names.find({buf_dev, buf_ino});
+  if (b == g_buffer_names.end()) return false;
+  auto id = g_identities.find(b->second);
+  if (id == g_identities.end()) return false;
+  if (disk_now) id->second.mode = disk_now->st_mode & 07777, id->second.uid = disk_now->st_uid, id->second.gid = disk_now->st_gid;
+  *out = id->second;
+  return true;
+}
+
 void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
   WriteBackFailed(handle, dir_fd, name, tmp_fd, err);
 }
@@ -760,6 +834,7 @@ void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
   exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
   exports.Set("cryptHanded", Napi::Function::New(env, CryptHanded, "cryptHanded"));
+  exports.Set("cryptDue", Napi::Function::New(env, CryptDue, "cryptDue"));
   exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));
 }
 

@@ -6,6 +6,7 @@
 // that does not follow it): a component swapped for a symlink after the decision fails with
 // ELOOP instead of reaching another file.
 #include "common.h"
+#include "crypt-identity.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -141,6 +142,24 @@ static constexpr int kHoldFiles = 2;
 
 static bool Holds(int hold, mode_t mode) { return ((hold & kHoldDirs) && S_ISDIR(mode)) || ((hold & kHoldFiles) && S_ISREG(mode)); }
 
+// A crypt file's buffer shows the file's one identity (addon/crypt-identity.h): device, inode,
+// mode and owner, one link. SAFETY: only an unlinked file can be a buffer (memfd, O_TMPFILE): a
+// linked file whose inode number a freed buffer had is never taken for one.
+static bool ShowCryptIdentity(struct stat* sb, const struct stat* disk_now) {
+  CryptIdentity id;
+  if (!S_ISREG(sb->st_mode) || (!disk_now && sb->st_nlink != 0) || !CryptIdentityOf(sb->st_dev, sb->st_ino, disk_now, &id)) return false;
+  sb->st_dev = id.dev, sb->st_ino = id.ino, sb->st_mode = S_IFREG | id.mode, sb->st_uid = id.uid, sb->st_gid = id.gid, sb->st_nlink = 1;
+  return true;
+}
+
+static void ShowCryptIdentityX(struct statx* sx) {
+  CryptIdentity id;
+  if (!S_ISREG(sx->stx_mode) || sx->stx_nlink != 0 || !(sx->stx_mask & STATX_INO)) return;
+  if (!CryptIdentityOf(makedev(sx->stx_dev_major, sx->stx_dev_minor), sx->stx_ino, nullptr, &id)) return;
+  sx->stx_dev_major = major(id.dev), sx->stx_dev_minor = minor(id.dev), sx->stx_ino = id.ino;
+  sx->stx_mode = static_cast<uint16_t>(S_IFREG | id.mode), sx->stx_uid = id.uid, sx->stx_gid = id.gid, sx->stx_nlink = 1;
+}
+
 static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, bool follow, int at_flags, int hold) {
   Fd f;
   struct stat sb;
@@ -152,6 +171,8 @@ static long DoStat(ThreadState* st, const char* path, bool magic, uint64_t buf, 
     if ((f.fd = OpenObject(st, path, magic, follow)) < 0) return f.fd;
     if (fstat(f.fd, &sb) < 0) return -errno;
   }
+  // An fd of a crypt file, or its /proc/<pid>/fd/N followed.
+  ShowCryptIdentity(&sb, nullptr);
   if (Holds(hold, sb.st_mode)) {
     int d = taken >= 0 ? DupFd(taken) : f.fd;
     if (d < 0) return d;
@@ -176,6 +197,7 @@ static long DoStatx(ThreadState* st, const char* path, bool magic, unsigned flag
     if ((f.fd = OpenObject(st, path, magic, !(flags & AT_SYMLINK_NOFOLLOW))) < 0) return f.fd;
     if (statx(f.fd, "", AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, &sx) < 0) return -errno;
   }
+  ShowCryptIdentityX(&sx);
   if (Holds(hold, sx.stx_mode) && (S_ISREG(sx.stx_mode) || (sx.stx_mask & STATX_NLINK))) {
     int d = taken >= 0 ? DupFd(taken) : f.fd;
     if (d < 0) return d;
@@ -648,9 +670,10 @@ static Napi::Value FinishStat(const Napi::CallbackInfo& info) {
   return AnswerResult(env, st, w < 0 ? w : 0);
 }
 
-// finishStatAs(fd) writes the held-back regular file's result with the identity (device,
-// inode) and size of tsyd's file `fd` (a crypt file's plaintext buffer: what an open of it gives
-// the program, so that stat by name and fstat of the open file agree), or unchanged when fd < 0;
+// finishStatAs(fd) writes the held-back regular file's result with the size and times of tsyd's
+// file `fd` (a crypt file's plaintext buffer: what an open of it gives the program) and the
+// crypt file's one identity (so that stat by name and fstat of the open file agree), or
+// unchanged when fd < 0;
 // answers: 0, or -errno (-ESRCH: the caller is gone).
 static Napi::Value FinishStatAs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -663,13 +686,24 @@ static Napi::Value FinishStatAs(const Napi::CallbackInfo& info) {
   size_t len;
   if (st->pend_kind == 1) {
     struct stat* sb = reinterpret_cast<struct stat*>(st->pend_buf);
-    if (patch) sb->st_dev = as.st_dev, sb->st_ino = as.st_ino, sb->st_size = as.st_size, sb->st_blocks = as.st_blocks;
+    if (patch) {
+      // The buffer's size and times, the file's one identity (its mode and owner as on disk now).
+      const struct stat disk = *sb;
+      *sb = as;
+      if (!ShowCryptIdentity(sb, &disk)) sb->st_mode = disk.st_mode, sb->st_uid = disk.st_uid, sb->st_gid = disk.st_gid, sb->st_nlink = disk.st_nlink;
+    }
     len = sizeof *sb;
   } else {
     struct statx* sx = reinterpret_cast<struct statx*>(st->pend_buf);
     if (patch) {
+      CryptIdentity id;
+      if (CryptIdentityOf(as.st_dev, as.st_ino, nullptr, &id)) as.st_dev = id.dev, as.st_ino = id.ino;
       sx->stx_dev_major = major(as.st_dev), sx->stx_dev_minor = minor(as.st_dev);
       if (sx->stx_mask & STATX_INO) sx->stx_ino = as.st_ino;
+      auto put = [](struct statx_timestamp& t, const struct timespec& ts) { t.tv_sec = ts.tv_sec, t.tv_nsec = static_cast<uint32_t>(ts.tv_nsec); };
+      if (sx->stx_mask & STATX_ATIME) put(sx->stx_atime, as.st_atim);
+      if (sx->stx_mask & STATX_MTIME) put(sx->stx_mtime, as.st_mtim);
+      if (sx->stx_mask & STATX_CTIME) put(sx->stx_ctime, as.st_ctim);
       if (sx->stx_mask & STATX_SIZE) sx->stx_size = static_cast<uint64_t>(as.st_size);
       if (sx->stx_mask & STATX_BLOCKS) sx->stx_blocks = static_cast<uint64_t>(as.st_blocks);
     }

@@ -351,6 +351,8 @@ export interface Addon {
   cryptBuffers(): { entries: number; live: number; writers: number; retrying: number };
   /** The jobs cryptCollect returned not yet handed to the AES worker (`done`: one more was). */
   cryptHanded(done?: boolean): number;
+  /** A write-back may be due: a close event not yet read, a job not yet handed on (addon/crypt-files.cc). */
+  cryptDue(): boolean;
   CRYPT_NOT_REGULAR: number;
 }
 

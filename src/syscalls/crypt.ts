@@ -1,6 +1,7 @@
 // What the program's calls do to crypt files (Crypt sandboxing, README "Crypt sandboxing"):
 // opens get a plaintext buffer (addon/crypt-files.cc); the calls that would hand out or change
 // the ciphertext on disk by name are refused (fail closed).
+import { lstatSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { native } from '../native/addon.js';
 import { fromBytes } from '../sandbox/bytes.js';
@@ -82,6 +83,21 @@ export function settleCryptWrites(ctx: EmulatorContext, path: string): void {
   drainWriteBacks(WRITE_BACK_WAIT_MS);
 }
 
+/**
+ * Before a stat of a directory that holds crypt files (by name or fd): the write-backs due land
+ * first. Each one links a file in the directory and renames it onto its name, which changes the
+ * directory's times: tar, which compares a directory's ctime before and after reading its files,
+ * said "file changed as we read it" when the files just written were written back meanwhile.
+ */
+export function settleCryptDirectory(ctx: EmulatorContext, path: string): void {
+  if (ctx.crypt === undefined || !ctx.policy.crypt.on || !cryptDirectory(ctx, path)) return;
+  // Nothing due (a close not yet read, a job not yet handed on) nor running: nothing to wait for.
+  if (!native.cryptDue() && native.aesPending() === 0) return;
+  if (lstatSync(Buffer.from(path, 'latin1'), { throwIfNoEntry: false })?.isDirectory() !== true) return;
+  submitWriteBacks(ctx.log);
+  drainWriteBacks(WRITE_BACK_WAIT_MS);
+}
+
 /** How long an unlink or rename of a crypt file waits for the write-backs due (then goes on). */
 const WRITE_BACK_WAIT_MS = 30_000;
 
@@ -120,8 +136,8 @@ export function holdCryptFile(ctx: EmulatorContext, path: string): number {
 const HOLD_FILES = 2;
 
 /**
- * Answers the held-back stat of a crypt file by name with its plaintext's size and the identity
- * of the buffer an open gives (cp and mv compare stat by name with fstat of the open file). A
+ * Answers the held-back stat of a crypt file by name with its plaintext's size and the file's one
+ * identity, which fstat of any open of it shows too (vim, cp, mv, sqlite compare them). A
  * file that does not verify shows its size on disk. False: what is held is a directory.
  */
 export function finishCryptStat(ctx: EmulatorContext): boolean {

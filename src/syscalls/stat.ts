@@ -10,7 +10,7 @@ import { FS_PENDING, FsOp, REFUSED_DIRECTORY_WATCH, Resolve, STAT_FD_ITSELF } fr
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_FOLLOW, AT_SYMLINK_NOFOLLOW, ON_CONTROL_ROUTE, resolveArg, resolveFdArg, takeFdArg } from './common.js';
 import { handleControl } from './control.js';
-import { finishCryptStat, holdCryptFile } from './crypt.js';
+import { finishCryptStat, holdCryptFile, settleCryptDirectory } from './crypt.js';
 import { args, type PathArg } from './request.js';
 
 const { EINVAL, ENOENT, ENOSYS, ESRCH } = os.errno;
@@ -159,6 +159,7 @@ function statHandler(sys: string, a: StatArgs, follow: boolean) {
     if (atFlags & ~FSTATAT_FLAGS) return ctx.req.fail(EINVAL);
     const path = decideStat(ctx, sys, a, resolveFlags(atFlags, a.flags !== undefined));
     if (path === null) return;
+    settleCryptDirectory(ctx, path);
     const r = ctx.req.fsOp(FsOp.stat, a.buf, atFlags & AT_SYMLINK_NOFOLLOW ? 0 : 1, a.flags ?? NO_FLAGS, holdDirs(ctx) | holdCryptFile(ctx, path));
     finishHeld(ctx, path, r);
   };
@@ -232,6 +233,7 @@ export function statHandlers(): Map<string, HandlerSpec> {
   add('fstatat64', statHandler('fstatat64', FSTATAT, true));
   add('statx', (ctx) => {
     const path = decideStat(ctx, 'statx', STATX, resolveFlags(ctx.req.int(STATX.flags), true));
+    if (path !== null) settleCryptDirectory(ctx, path);
     if (path !== null) finishHeld(ctx, path, ctx.req.fsOp(FsOp.statx, STATX.flags, STATX.mask, STATX.statxbuf, holdDirs(ctx) | holdCryptFile(ctx, path)));
   });
   add('access', (ctx) => {
@@ -265,6 +267,7 @@ export function statHandlers(): Map<string, HandlerSpec> {
     const path = takeFdArg(ctx, FSTAT.fd);
     if (path === null) return;
     if (!ctx.req.magic && !ctx.allows('stat', 'fstat', path)) return ctx.req.fail(ENOENT);
+    settleCryptDirectory(ctx, path);
     finishDirectory(ctx, path, ctx.req.fsOp(FsOp.stat, FSTAT.buf, 1, STAT_FD_ITSELF, holdDirs(ctx)));
   });
   // SAFETY: an fd of a hidden object says nothing of it (its file system, its attributes).

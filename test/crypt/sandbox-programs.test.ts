@@ -54,4 +54,44 @@ test('sqlite3 (rollback journal): create, then insert in a second run, in a cryp
   assert.is(r.stdout.trim(), '10');
 });
 
+test('vim saves a crypt file (it compares the identity it stat()ed with fstat of its fd)', async () => {
+  const dir = tempTree('crypt-vim');
+  const r = await sh(dir, `printf 'line1\\n' > ${dir}/v && vim -n -u NONE -N -es -c '%s/line1/VIM/' -c wq ${dir}/v`);
+  assert.is(r.code, 0, describe(r));
+  assert.is(String(decryptFile(`${dir}/v`)), 'VIM\n');
+});
+
+test('a crypt file has one identity: stat, lstat, fstat of a writer and of a reader, its /proc fd link, across write-backs', async () => {
+  const dir = tempTree('crypt-identity');
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', 'python3', '-c', `import os, sys, time
+p = sys.argv[1]
+with open(p, 'w') as f: f.write('a')
+os.chmod(p, 0o640)
+def ident(s): return (s.st_dev, s.st_ino, oct(s.st_mode), s.st_nlink)
+ids = [ident(os.stat(p))]
+for i in range(3):
+    w = os.open(p, os.O_WRONLY | os.O_APPEND)
+    r = os.open(p, os.O_RDONLY)
+    ids += [ident(os.fstat(w)), ident(os.fstat(r)), ident(os.stat(p)), ident(os.lstat(p)), ident(os.stat('/proc/self/fd/%d' % w))]
+    os.write(w, b'b'); os.close(w)
+    time.sleep(0.3)
+    ids += [ident(os.stat(p)), ident(os.fstat(r))]
+    os.close(r)
+    r = os.open(p, os.O_RDONLY)
+    ids += [ident(os.fstat(r)), ident(os.stat(p))]
+    os.close(r)
+print(len(set(ids)), ids[0][2], ids[0][3], os.stat(p).st_size, open(p).read())`, `${dir}/i`], { timeoutMs: 120_000 });
+  assert.is(r.stdout.trim(), '1 0o100640 1 4 abbb', describe(r));
+});
+
+test('tar of a directory right after its crypt files were written: no "file changed as we read it"', async () => {
+  const dir = tempTree('crypt-tar');
+  // The archive outside the crypt tree: an open of a crypt file would read the close events first.
+  const out = `${tempTree('crypt-tar-out')}/out.tar`;
+  const r = await sh(dir, `mkdir ${dir}/t; bad=0; for i in $(seq 30); do for f in 1 2 3; do echo "$i-$f" > ${dir}/t/$f; done
+tar -C ${dir} -cf ${out} t || bad=$((bad+1)); done; echo "bad=$bad"`);
+  assert.is(r.stdout.trim(), 'bad=0', describe(r));
+  assert.is(String(decryptFile(`${dir}/t/2`)), '30-2\n');
+});
+
 test.run();
