@@ -7,18 +7,23 @@
 // before the thread is joined: no write-back is lost.
 import { constants } from 'node:os';
 import type { TsydLogger } from '../log.js';
-import { native, type AesEvent, type AesReport } from '../native/addon.js';
+import { native, type AesEvent, type AesReport, type AesStartOptions } from '../native/addon.js';
 import { INVALID_FILTER } from './interrupter.js';
 
-/**
- * Starts tsyd_aes with `filter` (absent: unconfined, TSYD_SKIP_SCMP): '' once it runs confined,
- * else why it did not start. TSYD_FAULT=fail-aes-confine: a filter the kernel refuses.
- */
 /** Test only (TSYD_FAULT=slow-aes): how late each write-back starts — longer than the owner's stop timeout (5 s). */
 export const SLOW_AES_MS = 6000;
 
+/** aesStart's options for `filter` under the test fault `fault` (fail-aes-confine: a filter the kernel refuses; slow-aes). */
+export function aesStartOptions(filter: Uint8Array | undefined, fault?: string): AesStartOptions {
+  return { filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter, ...(fault === 'slow-aes' ? { slowJobMs: SLOW_AES_MS } : {}) };
+}
+
+/**
+ * Starts tsyd_aes with `filter` (absent: unconfined, TSYD_SKIP_SCMP): '' once it runs confined,
+ * else why it did not start.
+ */
 export function startAes(log: TsydLogger, filter: Uint8Array | undefined, fault?: string): string {
-  const rc = native.aesStart({ filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter, ...(fault === 'slow-aes' ? { slowJobMs: SLOW_AES_MS } : {}) });
+  const rc = native.aesStart(aesStartOptions(filter, fault));
   if (rc === 0) {
     log.info({ ctx: 'boot', op: 'start_aes_thread', confined: filter !== undefined }, 'AES worker is up');
     return '';

@@ -5,8 +5,7 @@
 import { CryptCollect, native } from '../native/addon.js';
 import type { TsydLogger } from '../log.js';
 import { constants } from 'node:os';
-import { drainAes, logAesEvents, PASSING_WANTS, SLOW_AES_MS, stopAes } from './aes.js';
-import { INVALID_FILTER } from './interrupter.js';
+import { aesStartOptions, drainAes, logAesEvents, PASSING_WANTS, stopAes } from './aes.js';
 
 const { EBUSY } = constants.errno;
 
@@ -68,7 +67,7 @@ let ownsAes = false;
  * files it could not write back).
  */
 export function startAesWorker(log: TsydLogger, filter: Uint8Array | undefined, fault?: string): void {
-  const rc = native.aesStart({ filter: fault === 'fail-aes-confine' ? INVALID_FILTER : filter, ...(fault === 'slow-aes' ? { slowJobMs: SLOW_AES_MS } : {}) });
+  const rc = native.aesStart(aesStartOptions(filter, fault));
   ownsAes = rc === 0;
   if (rc === 0) log.info({ ctx: 'boot', op: 'start_aes_thread', confined: filter !== undefined }, 'AES worker is up');
   else if (rc === -EBUSY) log.info({ ctx: 'boot', op: 'start_aes_thread', shared: true }, 'the AES worker of another sandbox of this process writes this one\'s files back');
