@@ -205,6 +205,8 @@ async function fuzzRun(label: string, seconds: number, user?: number, mode: Fuzz
     // tsyd's reaper is found by its /proc/<pid>/stat, and a /proc/<pid> directory works as a
     // pidfd: both readable (tsyd's own /proc stays refused whatever the rules say)
     ...['read', 'stat'].flatMap((c) => ['-m', `allow/${c}+/proc/[0-9]*`, '-m', `allow/${c}+/proc/[0-9]*/stat`]),
+    // the fuzzer (a subreaper) kills the strays of each batch from its children list
+    ...['read', 'stat'].flatMap((c) => ['-m', `allow/${c}+/proc/[0-9]*/task/[0-9]*/children`]),
     '-m', `allow/net/connect+127.0.0.1!${ok.port}`, '-m', `allow/net/connect+${S}/***`,
     '-m', 'allow/net/bind+127.0.0.1!0', '-m', `allow/net/bind+${S}/***`,
   ];
