@@ -20,6 +20,7 @@
 // opened with O_EXCL (never linkable into a directory).
 #include "common.h"
 #include "crypt-identity.h"
+#include "crypt-writeback.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -433,6 +434,18 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     return -EMFILE;
   }
   const bool writer = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  NoteRefusal(nullptr);
+  // SAFETY: a writer whose content could not be written back is refused before anything is
+  // made; with O_CREAT before the open, which must not leave a file it cannot replace.
+  const bool dir_checked = writer && (flags & O_CREAT);
+  if (dir_checked) {
+    WriteBackRefusal no = WhyNoWriteBack(dir_fd, -1, nullptr, false);
+    if (no.err != 0) {
+      close(dir_fd);
+      NoteRefusal(no.why);
+      return -no.err;
+    }
+  }
   open_how how{};
   // SAFETY: never O_TRUNC on disk: the old ciphertext stays whole until the write-back's rename.
   how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -458,6 +471,15 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     close(disk);
     close(dir_fd);
     return kNotCrypt;
+  }
+  if (writer) {
+    WriteBackRefusal no = WhyNoWriteBack(dir_fd, disk, &dsb, dir_checked);
+    if (no.err != 0) {
+      close(disk);
+      close(dir_fd);
+      NoteRefusal(no.why);
+      return -no.err;
+    }
   }
   int err = 0;
   std::lock_guard<std::mutex> lock(g_mu);

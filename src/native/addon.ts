@@ -341,6 +341,8 @@ export interface Addon {
    * -EBUSY (renaming) while the program writes it; `unlinking`: its writers' buffer is dropped.
    */
   cryptForget(handle: number, path: Buffer, unlinking: boolean): number;
+  /** Why this thread's last crypt open was refused for a write-back that could not land (then forgotten), or undefined (addon/crypt-writeback-check.cc). */
+  cryptRefusal(): string | undefined;
   /** truncate(path, args[lengthArg]) of the checked crypt file, through its buffer: 0 or -errno (answered). */
   cryptTruncate(handle: number, lengthArg: number, tmpDir: string | undefined): number;
   /** A copy of the committed buffer of the crypt file whose stat is held back (FS_PENDING), -EISDIR (not a file), or -errno. */
