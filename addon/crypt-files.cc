@@ -70,6 +70,8 @@ struct Entry {
   int writers = 0;       // the program's descriptions of `live` not yet released
   bool sealed_tmp = false;
   mode_t mode = 0600;
+  uid_t uid = static_cast<uid_t>(-1);  // the file's owner and group on disk (-1: unknown), kept by each write-back
+  gid_t gid = static_cast<gid_t>(-1);
   ino_t disk_ino = 0;    // the on-disk inode `committed` is (or will be, once written back)
   std::vector<ino_t> older;  // the inodes the name had before the write-backs still in flight
   bool pending = false;  // a write-back is queued and has not replaced the name yet
@@ -205,19 +207,31 @@ int Reopen(int fd, int flags) {
   return r < 0 ? -errno : r;
 }
 
+// The ciphertext's file `tmp` (its stat `sb`) gets the file's owner and group, where they differ
+// (WhyNoWriteBack checked at the writer's open that tsyd may give them): 0 or -1 (errno).
+// SAFETY: write access to a file never becomes its ownership. The mode is set after it (a chown
+// clears the setuid and setgid bits).
+int KeepOwner(int tmp, const struct stat& sb, const Entry& e) {
+  const uid_t uid = e.uid == static_cast<uid_t>(-1) || e.uid == sb.st_uid ? static_cast<uid_t>(-1) : e.uid;
+  const gid_t gid = e.gid == static_cast<gid_t>(-1) || e.gid == sb.st_gid ? static_cast<gid_t>(-1) : e.gid;
+  return uid == static_cast<uid_t>(-1) && gid == static_cast<gid_t>(-1) ? 0 : fchown(tmp, uid, gid);
+}
+
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
   w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
   // The ciphertext's file: beside the file (same file system, for the rename), with the mode
-  // the file has now (a chmod while it was open is kept).
+  // the file has now (a chmod while it was open is kept), and its owner and group.
   struct stat now;
-  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) e.mode = now.st_mode & 07777;
+  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) {
+    e.mode = now.st_mode & 07777, e.uid = now.st_uid, e.gid = now.st_gid;
+  }
   w.tmp_fd = openat(e.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, e.mode);
   struct stat sb;
   e.retry_err = 0;
-  if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fchmod(w.tmp_fd, e.mode) < 0 || fstat(w.tmp_fd, &sb) < 0) {
+  if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fstat(w.tmp_fd, &sb) < 0 || KeepOwner(w.tmp_fd, sb, e) < 0 || fchmod(w.tmp_fd, e.mode) < 0) {
     w.err = errno ? errno : EIO;
     CloseIf(w.plain_fd), CloseIf(w.dir_fd), CloseIf(w.tmp_fd);
     // SAFETY: never lose written content for a passing want: `committed` is kept (readers get
@@ -497,7 +511,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   } else {
     close(dir_fd);
   }
-  e.mode = dsb.st_mode & 07777;
+  e.mode = dsb.st_mode & 07777, e.uid = dsb.st_uid, e.gid = dsb.st_gid;
   e.last_use = NowMs();
   if (created) e.created_ino = dsb.st_ino;
   int r = 0;

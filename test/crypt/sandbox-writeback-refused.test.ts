@@ -91,4 +91,16 @@ test('as root, a crypt file in an append-only directory (chattr +a): the writer 
   }
 });
 
+test('as root, a crypt file owned by nobody:nogroup mode 0640 (and one 02750): after a write it is still nobody:nogroup, same mode', async () => {
+  // Before: root:root (the write-back's new inode kept tsyd's owner). The setgid bit: a chown clears it.
+  for (const mode of [0o640, 0o2750]) {
+    const { dir, f } = cryptDir('crypt-keep-owner', 0o755, NOBODY, mode);
+    const r = await rewrite(dir, f);
+    assert.equal([r.code, r.stdout], [0, 'write-ok\n'], describe(r));
+    const sb = statSync(f);
+    assert.equal([sb.uid, sb.gid, sb.mode & 0o7777], [NOBODY, NOBODY, mode]);
+    assert.is(String(decryptFile(f)), 'new\n');
+  }
+});
+
 test.run();
