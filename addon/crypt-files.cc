@@ -98,7 +98,6 @@ struct WriteBack {
   std::string name;
   int tmp_fd;
   int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
-  bool lost = false;  // err: the buffer was kept for a retry that never landed (the sandbox ended)
 };
 
 std::mutex g_mu;
@@ -241,6 +240,7 @@ void QueueWriteBack(const Key& k, Entry& e) {
       g_fd_pressure = g_fd_pressure || w.err == EMFILE || w.err == ENFILE || w.err == ENOMEM;
       return;
     }
+    NoteLostWriteBack(k.handle, e.dir_fd, k.name, "prepare", w.err);
   } else {
     if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
@@ -718,11 +718,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
       struct stat sb;
       // Short of fds: every snapshot whose write-back landed goes now, not after kIdleMs.
       const bool idle = all || pressure || now - e.last_use >= kIdleMs;
-      if (how == 3 && e.retry_err != 0 && e.committed >= 0) {
-        WriteBack lost{it->first.handle, -1, -1, it->first.name, -1, e.retry_err};
-        lost.lost = true;
-        ready.push_back(std::move(lost));
-      }
+      if (how == 3 && e.retry_err != 0 && e.committed >= 0) NoteLostWriteBack(handle, e.dir_fd, it->first.name, "retry", e.retry_err);
       const bool done = how == 3 || (idle && e.live < 0 && e.retry_err == 0 &&
                         (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
@@ -738,14 +734,24 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     g_ready.clear();
     for (const WriteBack& w : ready) if (!w.err) g_handing++;
   }
-  Napi::Array out = Napi::Array::New(env, ready.size());
+  // The end of the sandbox: every write-back of its key that failed for good, one per file.
+  const std::vector<LostWriteBack> lost = how == 3 ? TakeLostWriteBacks(handle) : std::vector<LostWriteBack>();
+  Napi::Array out = Napi::Array::New(env, ready.size() + lost.size());
+  for (size_t i = 0; i < lost.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, lost[i].name));
+    o.Set("err", Napi::Number::New(env, lost[i].err));
+    o.Set("lost", Napi::Boolean::New(env, true));
+    o.Set("stage", Napi::String::New(env, lost[i].stage));
+    if (!lost[i].stray.empty()) o.Set("stray", Napi::String::New(env, lost[i].stray));
+    out.Set(static_cast<uint32_t>(ready.size() + i), o);
+  }
   for (size_t i = 0; i < ready.size(); i++) {
     const WriteBack& w = ready[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", Napi::String::New(env, w.name));
     if (w.err) {
       o.Set("err", Napi::Number::New(env, w.err));
-      if (w.lost) o.Set("lost", Napi::Boolean::New(env, true));
     } else {
       o.Set("handle", Napi::Number::New(env, w.handle));
       o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
@@ -757,25 +763,34 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// A write-back whose ciphertext did not replace the name (`tmp_fd`: its file). SAFETY: never
-// lose written content for a passing want: when the entry still holds that content (no newer
-// write-back since), it is kept and made again by the next cryptCollect.
-void WriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
+// True when the content of a write-back whose ciphertext (`tmp_fd`: its file) did not replace
+// the name is not lost: a newer content of the file was queued after it (or the name was
+// unlinked), or, failed for a passing want, the entry still holds it: kept, made again by the
+// next cryptCollect. SAFETY: never lose written content for a passing want.
+bool KeptOrSuperseded(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
   struct stat tsb;
   int kerr = 0;
-  if (!Transient(err) || fstat(tmp_fd, &tsb) < 0) return;
+  if (fstat(tmp_fd, &tsb) < 0) return false;
   Key k = KeyOf(dir_fd, name, handle, &kerr);
-  if (kerr < 0) return;
+  if (kerr < 0) return false;
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_entries.find(k);
-  if (it == g_entries.end()) return;
+  if (it == g_entries.end()) return false;
   Entry& e = it->second;
-  if (e.committed < 0 || e.disk_ino != tsb.st_ino) return;
+  if (e.disk_ino != tsb.st_ino) return true;
+  if (!Transient(err) || e.committed < 0) return false;
   // The name still has the file it had before this write-back.
   e.disk_ino = e.older.empty() ? 0 : e.older.back();
   if (!e.older.empty()) e.older.pop_back();
   e.pending = !e.older.empty();
   e.retry_err = err;
+  return true;
+}
+
+// A write-back that did not replace the name, at `stage`: kept for a retry, or lost (the end of
+// the sandbox names it and exits 101). stray: its temporary name, left in the directory.
+void WriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, const char* stage, int err, const std::string& stray) {
+  if (!KeptOrSuperseded(handle, dir_fd, name, tmp_fd, err)) NoteLostWriteBack(handle, dir_fd, name, stage, err, stray);
 }
 
 // cryptHanded(done) → the jobs cryptCollect returned that are not yet handed on; `done`: one more
@@ -828,17 +843,19 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
   int dir = job.Get("dirFd").As<Napi::Number>().Int32Value();
   int tmp = job.Get("tmpFd").As<Napi::Number>().Int32Value();
   const std::string name = job.Get("name").As<Napi::String>().Utf8Value();
+  const char* stage = "encrypt";
   int r = static_cast<int>(std::min<int64_t>(0, CryptEncryptFile(handle, plain, tmp)));
-  if (r == 0 && fsync(tmp) < 0) r = -errno;
+  if (r == 0 && (stage = "fsync", fsync(tmp) < 0)) r = -errno;
   char link[64], tmpname[64];
   snprintf(link, sizeof link, "/proc/thread-self/fd/%d", tmp);
   snprintf(tmpname, sizeof tmpname, ".tsyd-crypt-%d-%ld", getpid(), static_cast<long>(syscall(SYS_gettid)));
-  if (r == 0 && linkat(AT_FDCWD, link, dir, tmpname, AT_SYMLINK_FOLLOW) < 0) r = -errno;
-  if (r == 0 && renameat(dir, tmpname, dir, name.c_str()) < 0) {
+  if (r == 0 && (stage = "link", linkat(AT_FDCWD, link, dir, tmpname, AT_SYMLINK_FOLLOW) < 0)) r = -errno;
+  std::string stray;
+  if (r == 0 && (stage = "rename", renameat(dir, tmpname, dir, name.c_str()) < 0)) {
     r = -errno;
-    unlinkat(dir, tmpname, 0);
+    if (unlinkat(dir, tmpname, 0) < 0) stray = tmpname;
   }
-  if (r < 0) WriteBackFailed(handle, dir, name, tmp, -r);
+  if (r < 0) WriteBackFailed(handle, dir, name, tmp, stage, -r, stray);
   close(plain), close(dir), close(tmp);
   return Napi::Number::New(env, r);
 }
@@ -857,8 +874,8 @@ bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, 
   return true;
 }
 
-void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
-  WriteBackFailed(handle, dir_fd, name, tmp_fd, err);
+void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, const char* stage, int err, const std::string& stray) {
+  WriteBackFailed(handle, dir_fd, name, tmp_fd, stage, err, stray);
 }
 
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {

@@ -1,11 +1,14 @@
-// What a crypt file's write-back needs (Crypt sandboxing, addon/crypt-files.cc, addon/aes.cc). A
-// write-back is not an in-place write: the ciphertext goes to an O_TMPFILE in the file's
+// What a crypt file's write-back needs, and what becomes of one that fails for good (Crypt
+// sandboxing, addon/crypt-files.cc, addon/aes.cc). A write-back is not an in-place write: the ciphertext goes to an O_TMPFILE in the file's
 // directory, gets the file's owner, group and mode, is linked under a temporary name and renamed
 // onto the name.
 #pragma once
 
 #include <napi.h>
 #include <sys/stat.h>
+
+#include <string>
+#include <vector>
 
 namespace tsyd {
 
@@ -23,6 +26,23 @@ WriteBackRefusal WhyNoWriteBack(int dir_fd, int disk_fd, const struct stat* disk
 
 // Keeps `why` as the reason of this thread's refused open, for cryptRefusal() (the warn record).
 void NoteRefusal(const char* why);
+
+// A write-back that failed for good (crypt-lost.cc): its written content never reaches the disk.
+// Kept for the end of the sandbox of key `handle` (cryptCollect forget): one write_back_lost
+// record per file, and tsyd exits 101. stage: where it failed (prepare, encrypt, fsync, link,
+// rename; retry: a passing want that lasted to the end); stray: the temporary name left in the
+// directory when it could not be removed ('': none).
+void NoteLostWriteBack(int handle, int dir_fd, const std::string& name, const char* stage, int err, const std::string& stray = "");
+
+struct LostWriteBack {
+  std::string name;
+  const char* stage = "";
+  int err = 0;
+  std::string stray;
+};
+
+// The lost write-backs of key `handle`, one per file (its last failure), forgotten here.
+std::vector<LostWriteBack> TakeLostWriteBacks(int handle);
 
 void InitCryptWriteBackCheck(Napi::Env env, Napi::Object exports);
 

@@ -148,7 +148,7 @@ export interface Spawned {
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
 /** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
-export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean };
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean; stage?: string; stray?: string };
 
 /** cryptCollect()'s modes (addon/crypt-files.cc). */
 export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
