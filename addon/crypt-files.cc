@@ -432,7 +432,8 @@ constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSY
 int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
-  if (StatPath(path, &st->anchor, &psb, false) == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
+  const int missing = StatPath(path, &st->anchor, &psb, false);
+  if (missing == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
   const size_t slash = path.rfind('/');
   const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   const std::string name = path.substr(slash + 1);
@@ -450,8 +451,9 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   const bool writer = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
   NoteRefusal(nullptr);
   // SAFETY: a writer whose content could not be written back is refused before anything is
-  // made; with O_CREAT before the open, which must not leave a file it cannot replace.
-  const bool dir_checked = writer && (flags & O_CREAT);
+  // made; with O_CREAT before the open, which must not leave a file it cannot replace. So is a
+  // reader that creates the file (its empty content is written back at once).
+  const bool dir_checked = (flags & O_CREAT) && (writer || missing == -ENOENT);
   if (dir_checked) {
     WriteBackRefusal no = WhyNoWriteBack(dir_fd, -1, nullptr, false);
     if (no.err != 0) {

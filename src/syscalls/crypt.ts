@@ -55,7 +55,7 @@ function afterCryptOp(ctx: EmulatorContext, sys: string, path: string, r: number
   const reason = r < 0 && r !== -EBADMSG ? native.cryptRefusal() : undefined;
   if (reason !== undefined) {
     const name = fromBytes(path);
-    ctx.log.warn({ ctx: 'crypt', op: 'write_back_refused', sys, path: name, pid: ctx.req.pid, err: -r, reason }, `the crypt file ${name} cannot be opened for writing: its write-back could not land (${reason})`);
+    ctx.log.warn({ ctx: 'crypt', op: 'write_back_refused', sys, path: name, pid: ctx.req.pid, err: -r, reason }, `the crypt file ${name} cannot be opened for writing (or created): its write-back could not land (${reason})`);
   }
   if (r !== -ESRCH) submitWriteBacks(ctx.log);
 }

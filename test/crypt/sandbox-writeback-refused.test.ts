@@ -9,7 +9,7 @@ import { chmodSync, chownSync, mkdirSync, readdirSync, rmSync, statSync, writeFi
 import { constants } from 'node:os';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptRules, decryptFile, KEY } from '../helpers/crypt-sandbox.js';
+import { cryptio, cryptRules, decryptFile, KEY } from '../helpers/crypt-sandbox.js';
 import { referenceEncrypt } from '../helpers/crypt-reference.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, NOBODY, runTsyd, spawnTsyd, type RunResult } from '../helpers/tsyd.js';
@@ -90,6 +90,20 @@ test('as root, a crypt file in an append-only directory (chattr +a): the writer 
   try {
     const r = await rewrite(dir, f);
     assertRefused(r, f, EPERM, /append-only/);
+    assert.equal(readdirSync(dir), ['f']);
+  } finally {
+    execFileSync('chattr', ['-a', dir]);
+  }
+});
+
+test('as root, a reader that would create a crypt file (O_CREAT|O_RDONLY) in an append-only directory: EPERM, nothing created', async () => {
+  // Before: "ok", a 0-byte file the directory does not let tsyd replace nor remove, write_back_lost, exit 101.
+  const { dir } = cryptDir('crypt-append-create', 0o755);
+  execFileSync('chattr', ['+a', dir]);
+  try {
+    const r = await cryptio(dir, ['openflags', `${dir}/g`, '100']);
+    assert.equal([r.code, r.stdout.trim()], [1, `err errno=${EPERM} step=open`], show(r));
+    assert.equal(refusal(r).map((rec) => rec.path), [`${dir}/g`], show(r));
     assert.equal(readdirSync(dir), ['f']);
   } finally {
     execFileSync('chattr', ['-a', dir]);
