@@ -23,6 +23,8 @@
         "addon/interrupter.cc",
         "addon/crypt.cc",
         "addon/crypt-files.cc",
+        "addon/crypt-writeback-check.cc",
+        "addon/crypt-lost.cc",
         "addon/crypt-io.cc",
         "addon/aes.cc",
         "addon/native-thread.cc"

@@ -50,6 +50,7 @@ static void FreeState(Napi::Env, ThreadState* st) {
 }
 
 void InitCryptFiles(Napi::Env env, Napi::Object exports);  // crypt-files.cc
+void InitCryptWriteBackCheck(Napi::Env env, Napi::Object exports);  // crypt-writeback-check.cc
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<ThreadState, FreeState>(new ThreadState());
@@ -72,6 +73,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitUnixBind(env, exports);
   InitCrypt(env, exports);
   InitCryptFiles(env, exports);
+  InitCryptWriteBackCheck(env, exports);
   InitCryptIo(env, exports);
   InitAes(env, exports);
   return exports;

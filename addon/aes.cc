@@ -38,8 +38,9 @@
 
 namespace tsyd {
 
-// addon/crypt-files.cc: a failed write-back's content is kept for a retry (a passing want).
-void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err);
+// addon/crypt-files.cc: a failed write-back's content is kept for a retry (a passing want), or
+// counted lost (the end of the sandbox names it and exits 101). stray: the temporary name left.
+void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, const char* stage, int err, const std::string& stray);
 
 namespace {
 
@@ -56,6 +57,7 @@ struct AesJob {
 
 enum EventKind { kWritten = 0, kFailed = 1, kProbe = 2 };
 enum Stage { kEncrypt = 0, kFsync = 1, kLink = 2, kRename = 3, kSyncDir = 4 };
+const char* const kStages[] = {"encrypt", "fsync", "link", "rename", "fsync_dir"};
 
 struct AesEvent {
   EventKind kind;
@@ -138,7 +140,7 @@ void RunJob(AesWorker& w, AesJob& job) {
     e.stage = kFsync;
     rc = fsync(job.tmp_fd) < 0 ? -errno : 0;
   }
-  std::string temp;
+  std::string temp, stray;
   if (rc == 0) {
     e.stage = kLink;
     rc = LinkTemp(job.tmp_fd, job.dir_fd, job.name, temp);
@@ -147,7 +149,7 @@ void RunJob(AesWorker& w, AesJob& job) {
     e.stage = kRename;
     if (renameat(job.dir_fd, temp.c_str(), job.dir_fd, job.name.c_str()) < 0) {
       rc = -errno;
-      unlinkat(job.dir_fd, temp.c_str(), 0);
+      if (unlinkat(job.dir_fd, temp.c_str(), 0) < 0) stray = temp;
     }
   }
   // Committed; make the rename itself durable (EINVAL/EBADF: a directory that cannot be synced).
@@ -155,8 +157,8 @@ void RunJob(AesWorker& w, AesJob& job) {
     e.stage = kSyncDir;
     rc = -errno;
   }
-  // Not in place (the rename did not happen): kept for a retry when the want passes.
-  if (rc < 0 && e.stage != kSyncDir) CryptWriteBackFailed(job.handle, job.dir_fd, job.name, job.tmp_fd, static_cast<int>(-rc));
+  // Not in place (the rename did not happen): kept for a retry when the want passes, else lost.
+  if (rc < 0 && e.stage != kSyncDir) CryptWriteBackFailed(job.handle, job.dir_fd, job.name, job.tmp_fd, kStages[e.stage], static_cast<int>(-rc), stray);
   close(job.plain_fd);
   close(job.tmp_fd);
   close(job.dir_fd);
@@ -329,8 +331,6 @@ Napi::Value Drain(const Napi::CallbackInfo& info) {
   const bool done = w->idle_cv.wait_for(lock, std::chrono::milliseconds(ms < 0 ? 0 : ms), [&] { return w->queue.empty() && !w->busy; });
   return Napi::Boolean::New(info.Env(), done);
 }
-
-const char* const kStages[] = {"encrypt", "fsync", "link", "rename", "fsync_dir"};
 
 // { events: [{ op: 'written'|'failed'|'probe', id, name, bytes, errno, stage }], dropped,
 // confineErrno }: what the worker did since the last call. Names are entry names, never paths;

@@ -20,6 +20,7 @@
 // opened with O_EXCL (never linkable into a directory).
 #include "common.h"
 #include "crypt-identity.h"
+#include "crypt-writeback.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,8 @@ struct Entry {
   int writers = 0;       // the program's descriptions of `live` not yet released
   bool sealed_tmp = false;
   mode_t mode = 0600;
+  uid_t uid = static_cast<uid_t>(-1);  // the file's owner and group on disk (-1: unknown), kept by each write-back
+  gid_t gid = static_cast<gid_t>(-1);
   ino_t disk_ino = 0;    // the on-disk inode `committed` is (or will be, once written back)
   std::vector<ino_t> older;  // the inodes the name had before the write-backs still in flight
   bool pending = false;  // a write-back is queued and has not replaced the name yet
@@ -95,7 +98,6 @@ struct WriteBack {
   std::string name;
   int tmp_fd;
   int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
-  bool lost = false;  // err: the buffer was kept for a retry that never landed (the sandbox ended)
 };
 
 std::mutex g_mu;
@@ -204,19 +206,31 @@ int Reopen(int fd, int flags) {
   return r < 0 ? -errno : r;
 }
 
+// The ciphertext's file `tmp` (its stat `sb`) gets the file's owner and group, where they differ
+// (WhyNoWriteBack checked at the writer's open that tsyd may give them): 0 or -1 (errno).
+// SAFETY: write access to a file never becomes its ownership. The mode is set after it (a chown
+// clears the setuid and setgid bits).
+int KeepOwner(int tmp, const struct stat& sb, const Entry& e) {
+  const uid_t uid = e.uid == static_cast<uid_t>(-1) || e.uid == sb.st_uid ? static_cast<uid_t>(-1) : e.uid;
+  const gid_t gid = e.gid == static_cast<gid_t>(-1) || e.gid == sb.st_gid ? static_cast<gid_t>(-1) : e.gid;
+  return uid == static_cast<uid_t>(-1) && gid == static_cast<gid_t>(-1) ? 0 : fchown(tmp, uid, gid);
+}
+
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
   w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
   // The ciphertext's file: beside the file (same file system, for the rename), with the mode
-  // the file has now (a chmod while it was open is kept).
+  // the file has now (a chmod while it was open is kept), and its owner and group.
   struct stat now;
-  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) e.mode = now.st_mode & 07777;
+  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(now.st_mode)) {
+    e.mode = now.st_mode & 07777, e.uid = now.st_uid, e.gid = now.st_gid;
+  }
   w.tmp_fd = openat(e.dir_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, e.mode);
   struct stat sb;
   e.retry_err = 0;
-  if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fchmod(w.tmp_fd, e.mode) < 0 || fstat(w.tmp_fd, &sb) < 0) {
+  if (w.plain_fd < 0 || w.dir_fd < 0 || w.tmp_fd < 0 || fstat(w.tmp_fd, &sb) < 0 || KeepOwner(w.tmp_fd, sb, e) < 0 || fchmod(w.tmp_fd, e.mode) < 0) {
     w.err = errno ? errno : EIO;
     CloseIf(w.plain_fd), CloseIf(w.dir_fd), CloseIf(w.tmp_fd);
     // SAFETY: never lose written content for a passing want: `committed` is kept (readers get
@@ -226,6 +240,7 @@ void QueueWriteBack(const Key& k, Entry& e) {
       g_fd_pressure = g_fd_pressure || w.err == EMFILE || w.err == ENFILE || w.err == ENOMEM;
       return;
     }
+    NoteLostWriteBack(k.handle, e.dir_fd, k.name, "prepare", w.err);
   } else {
     if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
@@ -417,7 +432,8 @@ constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSY
 int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
-  if (StatPath(path, &st->anchor, &psb, false) == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
+  const int missing = StatPath(path, &st->anchor, &psb, false);
+  if (missing == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
   const size_t slash = path.rfind('/');
   const std::string dir = slash == 0 ? "/" : path.substr(0, slash);
   const std::string name = path.substr(slash + 1);
@@ -433,6 +449,19 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     return -EMFILE;
   }
   const bool writer = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+  NoteRefusal(nullptr);
+  // SAFETY: a writer whose content could not be written back is refused before anything is
+  // made; with O_CREAT before the open, which must not leave a file it cannot replace. So is a
+  // reader that creates the file (its empty content is written back at once).
+  const bool dir_checked = (flags & O_CREAT) && (writer || missing == -ENOENT);
+  if (dir_checked) {
+    WriteBackRefusal no = WhyNoWriteBack(dir_fd, -1, nullptr, false);
+    if (no.err != 0) {
+      close(dir_fd);
+      NoteRefusal(no.why);
+      return -no.err;
+    }
+  }
   open_how how{};
   // SAFETY: never O_TRUNC on disk: the old ciphertext stays whole until the write-back's rename.
   how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -459,6 +488,15 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     close(dir_fd);
     return kNotCrypt;
   }
+  if (writer) {
+    WriteBackRefusal no = WhyNoWriteBack(dir_fd, disk, &dsb, dir_checked);
+    if (no.err != 0) {
+      close(disk);
+      close(dir_fd);
+      NoteRefusal(no.why);
+      return -no.err;
+    }
+  }
   int err = 0;
   std::lock_guard<std::mutex> lock(g_mu);
   DrainEvents();
@@ -475,7 +513,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   } else {
     close(dir_fd);
   }
-  e.mode = dsb.st_mode & 07777;
+  e.mode = dsb.st_mode & 07777, e.uid = dsb.st_uid, e.gid = dsb.st_gid;
   e.last_use = NowMs();
   if (created) e.created_ino = dsb.st_ino;
   int r = 0;
@@ -682,11 +720,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
       struct stat sb;
       // Short of fds: every snapshot whose write-back landed goes now, not after kIdleMs.
       const bool idle = all || pressure || now - e.last_use >= kIdleMs;
-      if (how == 3 && e.retry_err != 0 && e.committed >= 0) {
-        WriteBack lost{it->first.handle, -1, -1, it->first.name, -1, e.retry_err};
-        lost.lost = true;
-        ready.push_back(std::move(lost));
-      }
+      if (how == 3 && e.retry_err != 0 && e.committed >= 0) NoteLostWriteBack(handle, e.dir_fd, it->first.name, "retry", e.retry_err);
       const bool done = how == 3 || (idle && e.live < 0 && e.retry_err == 0 &&
                         (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
@@ -702,14 +736,24 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     g_ready.clear();
     for (const WriteBack& w : ready) if (!w.err) g_handing++;
   }
-  Napi::Array out = Napi::Array::New(env, ready.size());
+  // The end of the sandbox: every write-back of its key that failed for good, one per file.
+  const std::vector<LostWriteBack> lost = how == 3 ? TakeLostWriteBacks(handle) : std::vector<LostWriteBack>();
+  Napi::Array out = Napi::Array::New(env, ready.size() + lost.size());
+  for (size_t i = 0; i < lost.size(); i++) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, lost[i].name));
+    o.Set("err", Napi::Number::New(env, lost[i].err));
+    o.Set("lost", Napi::Boolean::New(env, true));
+    o.Set("stage", Napi::String::New(env, lost[i].stage));
+    if (!lost[i].stray.empty()) o.Set("stray", Napi::String::New(env, lost[i].stray));
+    out.Set(static_cast<uint32_t>(ready.size() + i), o);
+  }
   for (size_t i = 0; i < ready.size(); i++) {
     const WriteBack& w = ready[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", Napi::String::New(env, w.name));
     if (w.err) {
       o.Set("err", Napi::Number::New(env, w.err));
-      if (w.lost) o.Set("lost", Napi::Boolean::New(env, true));
     } else {
       o.Set("handle", Napi::Number::New(env, w.handle));
       o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
@@ -721,25 +765,34 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// A write-back whose ciphertext did not replace the name (`tmp_fd`: its file). SAFETY: never
-// lose written content for a passing want: when the entry still holds that content (no newer
-// write-back since), it is kept and made again by the next cryptCollect.
-void WriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
+// True when the content of a write-back whose ciphertext (`tmp_fd`: its file) did not replace
+// the name is not lost: a newer content of the file was queued after it (or the name was
+// unlinked), or, failed for a passing want, the entry still holds it: kept, made again by the
+// next cryptCollect. SAFETY: never lose written content for a passing want.
+bool KeptOrSuperseded(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
   struct stat tsb;
   int kerr = 0;
-  if (!Transient(err) || fstat(tmp_fd, &tsb) < 0) return;
+  if (fstat(tmp_fd, &tsb) < 0) return false;
   Key k = KeyOf(dir_fd, name, handle, &kerr);
-  if (kerr < 0) return;
+  if (kerr < 0) return false;
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_entries.find(k);
-  if (it == g_entries.end()) return;
+  if (it == g_entries.end()) return false;
   Entry& e = it->second;
-  if (e.committed < 0 || e.disk_ino != tsb.st_ino) return;
+  if (e.disk_ino != tsb.st_ino) return true;
+  if (!Transient(err) || e.committed < 0) return false;
   // The name still has the file it had before this write-back.
   e.disk_ino = e.older.empty() ? 0 : e.older.back();
   if (!e.older.empty()) e.older.pop_back();
   e.pending = !e.older.empty();
   e.retry_err = err;
+  return true;
+}
+
+// A write-back that did not replace the name, at `stage`: kept for a retry, or lost (the end of
+// the sandbox names it and exits 101). stray: its temporary name, left in the directory.
+void WriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, const char* stage, int err, const std::string& stray) {
+  if (!KeptOrSuperseded(handle, dir_fd, name, tmp_fd, err)) NoteLostWriteBack(handle, dir_fd, name, stage, err, stray);
 }
 
 // cryptHanded(done) → the jobs cryptCollect returned that are not yet handed on; `done`: one more
@@ -792,17 +845,19 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
   int dir = job.Get("dirFd").As<Napi::Number>().Int32Value();
   int tmp = job.Get("tmpFd").As<Napi::Number>().Int32Value();
   const std::string name = job.Get("name").As<Napi::String>().Utf8Value();
+  const char* stage = "encrypt";
   int r = static_cast<int>(std::min<int64_t>(0, CryptEncryptFile(handle, plain, tmp)));
-  if (r == 0 && fsync(tmp) < 0) r = -errno;
+  if (r == 0 && (stage = "fsync", fsync(tmp) < 0)) r = -errno;
   char link[64], tmpname[64];
   snprintf(link, sizeof link, "/proc/thread-self/fd/%d", tmp);
   snprintf(tmpname, sizeof tmpname, ".tsyd-crypt-%d-%ld", getpid(), static_cast<long>(syscall(SYS_gettid)));
-  if (r == 0 && linkat(AT_FDCWD, link, dir, tmpname, AT_SYMLINK_FOLLOW) < 0) r = -errno;
-  if (r == 0 && renameat(dir, tmpname, dir, name.c_str()) < 0) {
+  if (r == 0 && (stage = "link", linkat(AT_FDCWD, link, dir, tmpname, AT_SYMLINK_FOLLOW) < 0)) r = -errno;
+  std::string stray;
+  if (r == 0 && (stage = "rename", renameat(dir, tmpname, dir, name.c_str()) < 0)) {
     r = -errno;
-    unlinkat(dir, tmpname, 0);
+    if (unlinkat(dir, tmpname, 0) < 0) stray = tmpname;
   }
-  if (r < 0) WriteBackFailed(handle, dir, name, tmp, -r);
+  if (r < 0) WriteBackFailed(handle, dir, name, tmp, stage, -r, stray);
   close(plain), close(dir), close(tmp);
   return Napi::Number::New(env, r);
 }
@@ -821,8 +876,8 @@ bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, 
   return true;
 }
 
-void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
-  WriteBackFailed(handle, dir_fd, name, tmp_fd, err);
+void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, const char* stage, int err, const std::string& stray) {
+  WriteBackFailed(handle, dir_fd, name, tmp_fd, stage, err, stray);
 }
 
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {

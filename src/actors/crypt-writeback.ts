@@ -17,7 +17,8 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * frees idle snapshots; at the end every buffer still live is written back as it is). Returns how
  * many were handed on. A job the worker refuses (none runs in this fd table) is written back on
  * this thread, as the worker would. SAFETY: a job that could not be made (no O_TMPFILE beside
- * the file) drops that buffer: the file keeps its whole old content; an error record says so.
+ * the file), or that failed for good, drops that buffer: the file keeps its whole old content; an
+ * error record says so now, and the end of the sandbox names it again (write_back_lost, exit 101).
  * A job that could not be made for a passing want (EMFILE, ENFILE, ENOMEM, ENOSPC...) is not
  * returned: its buffer is kept and the job made again by the next collect (retry).
  */
@@ -26,7 +27,10 @@ export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due
   for (const job of native.cryptCollect(how, handle)) {
     if (job.lost) {
       lost.push(job.name);
-      log.error({ ctx: 'crypt', op: 'write_back_lost', name: job.name, err: job.err }, `the content written to the crypt file ${job.name} is LOST: its write-back could not be made (errno ${job.err}) until the sandbox ended; the file keeps its old content`);
+      const why = job.stage === 'retry' ? `could not be made (errno ${job.err}) until the sandbox ended` : `failed for good (errno ${job.err} at ${job.stage})`;
+      const stray = job.stray === undefined ? '' : `; its ciphertext stays in the directory as ${job.stray}`;
+      log.error({ ctx: 'crypt', op: 'write_back_lost', name: job.name, err: job.err, stage: job.stage, ...(job.stray === undefined ? {} : { stray: job.stray }) },
+        `the content written to the crypt file ${job.name} is LOST: its write-back ${why}; the file keeps its old content${stray}`);
       continue;
     }
     if (job.err !== undefined) {
@@ -47,7 +51,7 @@ export function submitWriteBacks(log: TsydLogger, how: number = CryptCollect.due
   return n;
 }
 
-/** The crypt files whose written content was lost at the end of this sandbox (retries that never landed). */
+/** The crypt files whose written content was lost at the end of this sandbox (failed for good, or retries that never landed). */
 const lost: string[] = [];
 
 /** How long the end of a sandbox retries the write-backs that could not be made (fds, memory, space): within the 5 s the owner gives the supervisor threads to stop (monitor-handle stop()), so that the lost files are named. */
@@ -89,7 +93,8 @@ export function writeBackInLoop(log: TsydLogger): void {
  * worker; waits until each is written back, then joins the worker. SAFETY: no encryption is lost
  * (the reference pool joins its AES thread at exit): aesStop writes every job still queued.
  * A write-back that could not be made for a passing want is retried (each landed one frees fds)
- * for up to EXIT_RETRY_MS; what still did not land is an error record per file, and this throws:
+ * for up to EXIT_RETRY_MS; what still did not land, and every write-back of this sandbox that
+ * failed for good (addon/crypt-lost.cc), is an error record per file, and this throws:
  * tsyd exits 101 (README "Crypt sandboxing": lost content is a critical failure, never silent).
  */
 export function finishWriteBacks(log: TsydLogger, handle: number): void {

@@ -148,7 +148,7 @@ export interface Spawned {
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
 /** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
-export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean };
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean; stage?: string; stray?: string };
 
 /** cryptCollect()'s modes (addon/crypt-files.cc). */
 export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
@@ -341,6 +341,8 @@ export interface Addon {
    * -EBUSY (renaming) while the program writes it; `unlinking`: its writers' buffer is dropped.
    */
   cryptForget(handle: number, path: Buffer, unlinking: boolean): number;
+  /** Why this thread's last crypt open was refused for a write-back that could not land (then forgotten), or undefined (addon/crypt-writeback-check.cc). */
+  cryptRefusal(): string | undefined;
   /** truncate(path, args[lengthArg]) of the checked crypt file, through its buffer: 0 or -errno (answered). */
   cryptTruncate(handle: number, lengthArg: number, tmpDir: string | undefined): number;
   /** A copy of the committed buffer of the crypt file whose stat is held back (FS_PENDING), -EISDIR (not a file), or -errno. */

@@ -45,11 +45,17 @@ export function openCryptFile(ctx: EmulatorContext, sys: string, path: string, f
   return true;
 }
 
-/** One warn record for a file that does not verify; the write-backs due go on. */
+/** One warn record for a file that does not verify, or a writer refused; the write-backs due go on. */
 function afterCryptOp(ctx: EmulatorContext, sys: string, path: string, r: number): void {
   if (r === -EBADMSG) {
     const name = fromBytes(path);
     ctx.log.warn({ ctx: 'crypt', op: 'decrypt', sys, path: name, pid: ctx.req.pid, err: EBADMSG }, `the crypt file ${name} does not verify (tampered, truncated or another key): EBADMSG`);
+  }
+  // A writer tsyd could not write back (README "Crypt sandboxing": refused up front).
+  const reason = r < 0 && r !== -EBADMSG ? native.cryptRefusal() : undefined;
+  if (reason !== undefined) {
+    const name = fromBytes(path);
+    ctx.log.warn({ ctx: 'crypt', op: 'write_back_refused', sys, path: name, pid: ctx.req.pid, err: -r, reason }, `the crypt file ${name} cannot be opened for writing (or created): its write-back could not land (${reason})`);
   }
   if (r !== -ESRCH) submitWriteBacks(ctx.log);
 }
