@@ -1,0 +1,83 @@
+// SafeSetID: set*id calls along declared transits (setuid+SRC:DST, setgid+SRC:DST) go on, and
+// from then on tsyd acts with the program's new credentials: the kernel checks what tsyd does
+// for it (opens, creates) as the program's own. Any other change is EPERM with a ctx:"setid" record.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, lstatSync, readFileSync } from 'node:fs';
+import { ownTree, tempTree } from '../helpers/tmp.js';
+import { describe, NOBODY, runNative, runTsyd, type RunResult } from '../helpers/tsyd.js';
+
+const dir = tempTree('setid', { 'secret': 'root only\n', 'open.txt': 'anyone\n' });
+chmodSync(`${dir}/secret`, 0o600);
+const TRANSITS = ['-m', 'setuid+root:nobody', '-m', 'setgid+root:nogroup'];
+// The policy allows reading everything here: only the kernel can refuse the secret.
+const POLICY = ['-m', 'sandbox/read:on', '-m', 'allow/read+/***'];
+
+/** Python: each step prints NAME ok|ERRNO. */
+const steps = (...lines: Array<[string, string]>) =>
+  `import os, errno, sys\ndef t(name, f):\n    try:\n        f(); print(name, "ok")\n    except OSError as e:\n        print(name, errno.errorcode[e.errno])\n` +
+  lines.map(([name, code]) => `t(${JSON.stringify(name)}, lambda: ${code})`).join('\n') + '\n';
+
+const setidRecords = (r: RunResult) => r.records.filter((x) => x.ctx === 'setid' && x.level === 'warn');
+
+test('root → nobody along setuid+root:nobody: then the root-only file is EACCES (tsyd opened it as 65534)', async () => {
+  const script = steps(['before', `open("${dir}/secret").read()`], ['setuid1000', 'os.setuid(1000)'], ['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`], ['other', `open("${dir}/open.txt").read()`]);
+  const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'before ok\nsetuid1000 EPERM\nsetuid ok\nafter EACCES\nother ok\n', describe(r));
+  const recs = setidRecords(r);
+  assert.is(recs.length, 1, describe(r));
+  assert.is(recs[0]!.sys, 'setuid');
+  assert.is(recs[0]!.want, 1000);
+});
+
+test('without the transit the same program keeps today\'s answer: setuid(65534) is EPERM', async () => {
+  const script = steps(['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`]);
+  const r = await runTsyd(['run', ...POLICY, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'setuid EPERM\nafter ok\n', describe(r));
+});
+
+test('gids: setgid along setgid+root:nogroup goes on, setgid(1000) is EPERM; a group-only file then is EACCES', async () => {
+  const g = tempTree('setid-gid', { 'grp': 'group 0 only\n' });
+  chmodSync(`${g}/grp`, 0o040);
+  const script = steps(['setgid1000', 'os.setgid(1000)'], ['setgid', 'os.setgid(65534)'], ['euid', 'os.seteuid(65534)'], ['grp', `open("${g}/grp").read()`]);
+  // Natively (as root with these steps) the same: group 0 is gone after setgid, so 0040 refuses.
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, 'setgid1000 ok\nsetgid ok\neuid ok\ngrp EACCES\n', describe(n));
+  const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'setgid1000 EPERM\nsetgid ok\neuid ok\ngrp EACCES\n', describe(r));
+  assert.equal(setidRecords(r).map((x) => [x.sys, x.want]), [['setgid', 1000]], describe(r));
+});
+
+test('setgroups: to a superset EPERM, to none ok (with transits); refused without transits', async () => {
+  const script = steps(['super', 'os.setgroups(os.getgroups() + [4242])'], ['none', 'os.setgroups([])'], ['groups', 'print(os.getgroups(), end=" ")']);
+  const r = await runTsyd(['run', ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'super EPERM\nnone ok\n[] groups ok\n', describe(r));
+  assert.equal(setidRecords(r).map((x) => [x.sys, x.want]), [['setgroups', 4242]], describe(r));
+  const plain = await runTsyd(['run', '--', 'python3', '-c', script]);
+  assert.match(plain.stdout, /^super EPERM\nnone EPERM\n/, describe(plain));
+});
+
+test('setpriv --reuid/--regid/--clear-groups then make: works, and what tsyd created is owned by 65534', async () => {
+  const work = tempTree('setid-make', { 'Makefile': 'all:\n\t@echo built > made.txt\n\t@cat made.txt\n' });
+  ownTree(work, NOBODY);
+  const r = await runTsyd(['run', ...TRANSITS, '--', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', `cd ${work} && echo ok > file && make -s && cat ${dir}/secret`]);
+  assert.is(r.stdout, 'built\n', describe(r));
+  assert.match(r.otherStderr.join('\n'), /secret: Permission denied/, describe(r));
+  for (const f of ['file', 'made.txt']) {
+    const st = lstatSync(`${work}/${f}`);
+    assert.equal([st.uid, st.gid], [NOBODY, NOBODY], `${f} owner`);
+  }
+  assert.is(readFileSync(`${work}/file`, 'utf8'), 'ok\n');
+});
+
+test('a transit to uid 0 or gid 0 is a policy error (exit 125), naming the rule', async () => {
+  for (const rule of ['setuid+nobody:root', 'setgid+65534:0']) {
+    const r = await runTsyd(['run', '-m', rule, '--', 'true']);
+    assert.is(r.code, 125, describe(r));
+    assert.match(r.stderr, new RegExp(`bad rule '${rule.replace('+', '\\+')}'.*root`), describe(r));
+  }
+  const c = await runTsyd(['check', '-p', 'none', '-m', 'setuid+root:nobody', '-m', 'setuid+0:1000', '-m', 'setuid-0:1000', '-m', 'setgid+root:nogroup']);
+  assert.match(c.stdout, /\nsetuid\+0:65534\nsetgid\+0:65534\nlock:exec\n$/, describe(c));
+});
+
+test.run();
