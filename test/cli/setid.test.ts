@@ -4,8 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { chmodSync, lstatSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { runBpf } from '../helpers/bpf-run.js';
+import { native } from '../../src/native/addon.js';
 import { ownTree, tempTree } from '../helpers/tmp.js';
-import { describe, NOBODY, runNative, runTsyd, type RunResult } from '../helpers/tsyd.js';
+import { describe, NOBODY, runNative, runTsyd, tsydBin, type RunResult } from '../helpers/tsyd.js';
 
 const dir = tempTree('setid', { 'secret': 'root only\n', 'open.txt': 'anyone\n' });
 chmodSync(`${dir}/secret`, 0o600);
@@ -78,6 +81,35 @@ test('a transit to uid 0 or gid 0 is a policy error (exit 125), naming the rule'
   }
   const c = await runTsyd(['check', '-p', 'none', '-m', 'setuid+root:nobody', '-m', 'setuid+0:1000', '-m', 'setuid-0:1000', '-m', 'setgid+root:nogroup']);
   assert.match(c.stdout, /\nsetuid\+0:65534\nsetgid\+0:65534\nlock:exec\n$/, describe(c));
+});
+
+test('the exported emulator filter (tsyd_emu.bpf) lets set*id take only tsyd\'s ids and the transits\' targets', () => {
+  const AUDIT = native.arch === 'x86_64' ? 0xc000003e : 0xc00000b7;
+  const ALLOW = 0x7fff0000;
+  const EPERM = 0x00050001;
+  const exported = (...policy: string[]) => {
+    const cwd = tempTree('setid-export');
+    const r = spawnSync(process.execPath, [tsydBin, 'export', 'bpf', ...policy], { cwd, encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    return readFileSync(`${cwd}/tsyd_emu.bpf`);
+  };
+  const call = (prog: Buffer, name: string, ...ids: number[]) => runBpf(prog, { nr: native.syscalls[name]!, arch: AUDIT, args: ids.map((i) => BigInt(i >>> 0)) });
+  const withTransits = exported('-p', 'none', '-m', 'setuid+root:nobody', '-m', 'setgid+root:4242');
+  assert.is(call(withTransits, 'setuid', 65534), ALLOW);
+  assert.is(call(withTransits, 'setresuid', 65534, 65534, 0), ALLOW);
+  assert.is(call(withTransits, 'setresuid', -1, 65534, -1), ALLOW);
+  assert.is(call(withTransits, 'setfsuid', -1), ALLOW);
+  assert.is(call(withTransits, 'setresgid', 4242, 4242, 0), ALLOW);
+  assert.is(call(withTransits, 'setuid', 1000), EPERM);
+  assert.is(call(withTransits, 'setresuid', 0, 0, 1000), EPERM);
+  assert.is(call(withTransits, 'setgid', 65534), EPERM, 'nogroup is no target here');
+  assert.is(call(withTransits, 'execve'), EPERM, 'the deny-list stays');
+  assert.is(call(withTransits, 'openat'), ALLOW);
+  // Without a policy (or without transits): tsyd's own ids only.
+  const plain = exported();
+  assert.is(call(plain, 'setuid', 0), ALLOW);
+  assert.is(call(plain, 'setuid', 65534), EPERM);
+  assert.is(call(plain, 'setresgid', -1, 4242, -1), EPERM);
 });
 
 test.run();
