@@ -31,8 +31,11 @@ static bool CapsOf(__user_cap_data_struct data[2]) {
 static bool SetEffectiveSet(const uint32_t effective[2], const uint32_t within[2]) {
   __user_cap_data_struct data[2];
   if (!CapsOf(data)) return false;
-  data[0].effective = effective[0] & within[0] & data[0].permitted;
-  data[1].effective = effective[1] & within[1] & data[1].permitted;
+  const uint32_t e0 = effective[0] & within[0] & data[0].permitted;
+  const uint32_t e1 = effective[1] & within[1] & data[1].permitted;
+  if (data[0].effective == e0 && data[1].effective == e1) return true;  // a capset costs a new struct cred
+  data[0].effective = e0;
+  data[1].effective = e1;
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   return syscall(SYS_capset, &hdr, data) == 0;
 }
@@ -104,27 +107,43 @@ static bool SameIds(const Ids& a, const Ids& b) {
   return a.uid == b.uid && a.gid == b.gid && a.groups == b.groups && a.eff[0] == b.eff[0] && a.eff[1] == b.eff[1];
 }
 
+// Each credential change costs the kernel a new struct cred (~2-3 µs here): only the steps
+// that change something are made, and CAP_SETUID|CAP_SETGID are raised in one capset.
 bool Become(const Ids& to, const Ids& home) {
-  // CAP_SETUID and CAP_SETGID from the permitted set (the effective one is the program's).
-  if (!RaiseCapability(CAP_SETGID) || !RaiseCapability(CAP_SETUID)) return false;
-  if (syscall(SYS_setgroups, to.groups.size(), to.groups.data()) != 0) return false;
-  if (syscall(SYS_setresgid, to.gid[0], to.gid[1], home.gid[2]) != 0) return false;
-  syscall(SYS_setfsgid, to.gid[3]);
-  if (syscall(SYS_setresuid, to.uid[0], to.uid[1], home.uid[2]) != 0) return false;
-  // The caller's effective capabilities, never more than tsyd's thread has at rest (the
-  // program's at start). Before setfsuid: a fs uid other than 0 then clears the file-system
-  // capabilities, as it did for the program.
-  if (!SetEffectiveSet(to.eff, home.eff)) return false;
-  syscall(SYS_setfsuid, to.uid[3]);
-  Ids now;
-  if (!IdsOfThread(&now)) return false;
   Ids want = to;
   want.uid[2] = home.uid[2];
   want.gid[2] = home.gid[2];
   want.eff[0] &= home.eff[0];
   want.eff[1] &= home.eff[1];
   std::sort(want.groups.begin(), want.groups.end());
-  return SameIds(now, want);
+  Ids now;
+  if (!IdsOfThread(&now)) return false;
+  if (SameIds(now, want)) return true;
+  const bool groups = now.groups != want.groups;
+  const bool gids = now.gid != want.gid;
+  const bool uids = now.uid != want.uid;
+  if (groups || gids || uids) {
+    // CAP_SETUID and CAP_SETGID from the permitted set (the effective one is the program's).
+    const uint32_t need = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+    if ((now.eff[0] & need) != need) {
+      const uint32_t raised[2] = {now.eff[0] | need, now.eff[1]};
+      const uint32_t all[2] = {~0u, ~0u};
+      if (!SetEffectiveSet(raised, all)) return false;
+    }
+    if (groups && syscall(SYS_setgroups, want.groups.size(), want.groups.data()) != 0) return false;
+    if (gids) {
+      if (syscall(SYS_setresgid, want.gid[0], want.gid[1], want.gid[2]) != 0) return false;
+      if (static_cast<gid_t>(syscall(SYS_setfsgid, -1)) != want.gid[3]) syscall(SYS_setfsgid, want.gid[3]);
+    }
+    if (uids) {
+      if (syscall(SYS_setresuid, want.uid[0], want.uid[1], want.uid[2]) != 0) return false;
+      if (static_cast<uid_t>(syscall(SYS_setfsuid, -1)) != want.uid[3]) syscall(SYS_setfsuid, want.uid[3]);
+    }
+  }
+  // Last: the uid changes above cleared or refilled the effective set. The caller's effective
+  // capabilities, never more than tsyd's thread has at rest (the program's at start).
+  if (!SetEffectiveSet(want.eff, home.eff)) return false;
+  return IdsOfThread(&now) && SameIds(now, want);
 }
 
 void ReturnHomeOrDie(const Ids& home) {
