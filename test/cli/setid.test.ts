@@ -73,6 +73,19 @@ test('setpriv --reuid/--regid/--clear-groups then make: works, and what tsyd cre
   assert.is(readFileSync(`${work}/file`, 'utf8'), 'ok\n');
 });
 
+test('after the drop, a UNIX socket tsyd binds is owned by 65534, and a peer sees 65534 as the connecting uid', async () => {
+  const sock = tempTree('setid-unix');
+  ownTree(sock, NOBODY);
+  const script = `import os, socket, struct
+os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind("${sock}/s"); s.listen(1)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); c.connect("${sock}/s"); a, _ = s.accept()
+print(os.stat("${sock}/s").st_uid, struct.unpack("3i", a.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1:])`;
+  const net = ['-m', 'sandbox/net/bind,net/connect:on', '-m', `allow/net/bind+${sock}/**`, '-m', `allow/net/connect+${sock}/**`];
+  const r = await runTsyd(['run', ...net, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, '65534 (65534, 65534)\n', describe(r));
+});
+
 test('a transit to uid 0 or gid 0 is a policy error (exit 125), naming the rule', async () => {
   for (const rule of ['setuid+nobody:root', 'setgid+65534:0']) {
     const r = await runTsyd(['run', '-m', rule, '--', 'true']);
