@@ -33,6 +33,27 @@ test('root → nobody along setuid+root:nobody: then the root-only file is EACCE
   assert.is(recs[0]!.want, 1000);
 });
 
+test('a blocking open (a FIFO: made on a job thread) after the drop is EACCES on a root-only FIFO, as natively', async () => {
+  const d = tempTree('setid-fifo');
+  spawnSync('mkfifo', ['-m', '600', `${d}/root-only`]);
+  spawnSync('mkfifo', ['-m', '666', `${d}/warm`]);
+  // First, as root, two blocking opens of a FIFO that meet (each on a job thread, which then
+  // stays idle a while, with the credentials it had), then the drop and the open that must fail.
+  const script = `import os, threading
+w = threading.Thread(target=lambda: os.close(os.open("${d}/warm", os.O_WRONLY)))
+w.start(); os.close(os.open("${d}/warm", os.O_RDONLY)); w.join()
+os.setuid(65534)
+try:
+    os.open("${d}/root-only", os.O_RDONLY); print("opened")
+except OSError as e:
+    print(e.strerror)`;
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, 'Permission denied\n', describe(n));
+  // With tsyd's credentials the open would wait for a writer for ever (the run's timeout).
+  const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script], { timeoutMs: 20_000 });
+  assert.is(r.stdout, 'Permission denied\n', describe(r));
+});
+
 test('without the transit the same program keeps today\'s answer: setuid(65534) is EPERM', async () => {
   const script = steps(['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`]);
   const r = await runTsyd(['run', ...POLICY, '--', 'python3', '-c', script]);
