@@ -146,8 +146,8 @@ bool Become(const Ids& to, const Ids& home) {
   return IdsOfThread(&now) && SameIds(now, want);
 }
 
-void ReturnHomeOrDie(const Ids& home) {
-  if (Become(home, home)) return;
+void ReturnHomeOrDie(const Ids& home, bool fault) {
+  if (!fault && Become(home, home)) return;
   // SAFETY: never serve a later request with the program's credentials (or a mix).
   static const char msg[] = "{\"level\":\"alert\",\"ctx\":\"setid\",\"op\":\"restore_credentials\",\"msg\":\"a supervisor thread could not return to tsyd's credentials: tsyd stops\"}\n";
   ssize_t ignored = write(2, msg, sizeof msg - 1);
@@ -157,7 +157,7 @@ void ReturnHomeOrDie(const Ids& home) {
 
 void ReturnHome(ThreadState* st) {
   if (!st->acting_as) return;
-  ReturnHomeOrDie(st->home);
+  ReturnHomeOrDie(st->home, st->fail_return);
   st->acting_as = false;
 }
 
@@ -189,8 +189,16 @@ static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, 1);
 }
 
+// setFailCredentialReturn(on): test only (TSYD_FAULT=setid-return-fails): returning to tsyd's
+// credentials after a request served as the caller counts as failed (tsyd exits 101).
+static Napi::Value SetFailCredentialReturn(const Napi::CallbackInfo& info) {
+  State(info.Env())->fail_return = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
 void InitActAs(Napi::Env env, Napi::Object exports) {
   exports.Set("followCaller", Napi::Function::New(env, FollowCaller, "followCaller"));
+  exports.Set("setFailCredentialReturn", Napi::Function::New(env, SetFailCredentialReturn, "setFailCredentialReturn"));
 }
 
 }  // namespace tsyd

@@ -167,8 +167,9 @@ struct Ids {
 // Switches this thread to `to` (saved ids: home's; effective capabilities: to's within home's);
 // false when any step failed (the thread is then in between: ReturnHomeOrDie).
 bool Become(const Ids& to, const Ids& home);
-// Back to tsyd's credentials (`home`), or tsyd exits 101 (never a later request with the wrong ones).
-void ReturnHomeOrDie(const Ids& home);
+// Back to tsyd's credentials (`home`), or tsyd exits 101 (never a later request with the wrong
+// ones). `fault`: test only (TSYD_FAULT=setid-return-fails), the return counts as failed.
+void ReturnHomeOrDie(const Ids& home, bool fault = false);
 
 struct ThreadState {
   struct seccomp_notif* req = nullptr;
@@ -232,6 +233,7 @@ struct ThreadState {
   // the current request; endRequest() returns to `home`.
   bool acting_as = false;
   bool home_known = false;
+  bool fail_return = false;          // test only (TSYD_FAULT=setid-return-fails)
   Ids home;
   Ids acting;
   Napi::ObjectReference slots_ref;

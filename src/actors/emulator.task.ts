@@ -144,6 +144,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   native.bindJobs(wd.jobs());
   // Test only: a call that may block holds this emulator (the pool's tests need one).
   native.setInlineBlocking(task.fault === 'inline-blocking');
+  // Test only: the return to tsyd's credentials after a request served as the caller fails.
+  native.setFailCredentialReturn(task.fault === 'setid-return-fails');
   // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
   native.setSlowJobPickup(task.fault === 'slow-job-pickup');
   const logger = log;

@@ -178,6 +178,8 @@ export interface Addon {
    * returns it to tsyd's credentials (or tsyd exits 101).
    */
   followCaller(tid: number): number;
+  /** Test only (TSYD_FAULT=setid-return-fails): the return to tsyd's credentials counts as failed (exit 101). */
+  setFailCredentialReturn(on: boolean): void;
   /** Removes capabilities from this thread's effective set (CAP_SYS_PTRACE stays permitted, raised only towards the caller). */
   lowerThreadCapabilities(caps: number[]): void;
   readMemory(tid: number, addr: number, len: number): Buffer | null;

@@ -107,6 +107,16 @@ print(os.stat("${sock}/s").st_uid, struct.unpack("3i", a.getsockopt(socket.SOL_S
   assert.is(r.stdout, '65534 (65534, 65534)\n', describe(r));
 });
 
+test('fail closed: an emulator that cannot return to tsyd\'s credentials stops tsyd (exit 101), no later call is served', async () => {
+  const script = steps(['setuid', 'os.setuid(65534)'], ['open', `open("${dir}/open.txt").read()`], ['again', `open("${dir}/open.txt").read()`]);
+  const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script], { env: { TSYD_FAULT: 'setid-return-fails' } });
+  assert.is(r.code, 101, describe(r));
+  assert.ok(r.records.some((x) => x.level === 'alert' && x.op === 'restore_credentials'), describe(r));
+  // The open before the failed return was answered (as 65534); no call after it is served (with
+  // tsyd gone the kernel answers the program's notified calls ENOSYS, until it dies with tsyd).
+  assert.not.match(r.stdout, /again ok/, describe(r));
+});
+
 test('a transit to uid 0 or gid 0 is a policy error (exit 125), naming the rule', async () => {
   for (const rule of ['setuid+nobody:root', 'setgid+65534:0']) {
     const r = await runTsyd(['run', '-m', rule, '--', 'true']);
