@@ -27,7 +27,9 @@ export function isSetidRule(text: string): boolean {
   return /^set[ug]id[+\-^]/.test(text);
 }
 
-const MAX_ID = 0xfffffffe; // (uid_t)-1 means "unchanged" to every set*id call
+const MAX_ID = 0xfffffffe;
+
+const START_SOURCES: ReadonlySet<RuleSource['kind']> = new Set(['arg', 'library', 'file', 'profile', 'data']); // (uid_t)-1 means "unchanged" to every set*id call
 
 /** The id of `name` in /etc/passwd (uid) or /etc/group (gid), or undefined. */
 function lookup(kind: SetidKind, name: string): number | undefined {
@@ -49,7 +51,10 @@ export function parseSetidRule(text: string, lead: number, source: RuleSource): 
   const kind: SetidKind = text[3] === 'u' ? 'uid' : 'gid';
   const op = text[6] as SetidStatement['op'];
   const fail = (at: number, what: string) => ruleError(fromBytes(text), source, lead + at, what, SETID_FORMS);
-  if (source.kind === 'runtime') throw fail(0, 'credential transits cannot be changed at run time');
+  // SAFETY: start-time sources only (an allow-list: a source added later, such as a control
+  // socket, is refused too): the emulators decide at start whether they follow credentials and
+  // their confinement bounds the ids; a transit added later would be followed by neither.
+  if (!START_SOURCES.has(source.kind)) throw fail(0, 'credential transits cannot be changed at run time');
   const id = (word: string, at: number): number => {
     if (word === '') throw fail(at, `the ${kind === 'uid' ? 'user' : 'group'} is empty`);
     const n = /^\d+$/.test(word) ? Number(word) : lookup(kind, word);
