@@ -3,7 +3,7 @@
 // for it (opens, creates) as the program's own. Any other change is EPERM with a ctx:"setid" record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, lstatSync, readFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { runBpf } from '../helpers/bpf-run.js';
 import { native } from '../../src/native/addon.js';
@@ -52,6 +52,19 @@ except OSError as e:
   // With tsyd's credentials the open would wait for a writer for ever (the run's timeout).
   const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script], { timeoutMs: 20_000 });
   assert.is(r.stdout, 'Permission denied\n', describe(r));
+});
+
+test('after the drop, paths are resolved as the program: a symlink in a directory it cannot search is EACCES, as natively', async () => {
+  const t = tempTree('setid-walk', { 'pub.txt': 'public\n' });
+  mkdirSync(`${t}/priv`, { mode: 0o700 });
+  symlinkSync(`${t}/pub.txt`, `${t}/priv/link`);
+  const drop = '(os.setgroups([]), os.setresgid(65534, 65534, 65534), os.setresuid(65534, 65534, 65534))';
+  const script = steps(['drop', drop], ['link', `open("${t}/priv/link").read()`], ['stat', `os.stat("${t}/priv/link")`], ['pub', `open("${t}/pub.txt").read()`]);
+  const want = 'drop ok\nlink EACCES\nstat EACCES\npub ok\n';
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, want, describe(n));
+  const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, want, describe(r));
 });
 
 test('without the transit the same program keeps today\'s answer: setuid(65534) is EPERM', async () => {
