@@ -19,6 +19,7 @@
         "addon/alone.cc",
         "addon/control.cc",
         "addon/privilege.cc",
+        "addon/act-as.cc",
         "addon/offload.cc",
         "addon/interrupter.cc",
         "addon/crypt.cc",

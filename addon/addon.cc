@@ -66,6 +66,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitDirents(env, exports);
   InitControl(env, exports);
   InitPrivilege(env, exports);
+  InitActAs(env, exports);
   InitOffload(env, exports);
   InitInterrupter(env, exports);
   InitNet(env, exports);

@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <errno.h>
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <string>
@@ -155,6 +156,21 @@ struct DirNames {
 
 // Per-environment (per thread) state: the notification being handled now, and the
 // buffers shared with JS. No mutable statics: worker threads each get their own.
+// act-as.cc (SafeSetID): a thread's uids and gids (real, effective, saved, fs), sorted groups
+// and effective capabilities: what an emulator takes from the caller it acts for.
+struct Ids {
+  std::array<uid_t, 4> uid{};
+  std::array<gid_t, 4> gid{};
+  std::vector<gid_t> groups;
+  uint32_t eff[2] = {0, 0};
+};
+// Switches this thread to `to` (saved ids: home's; effective capabilities: to's within home's);
+// false when any step failed (the thread is then in between: ReturnHomeOrDie).
+bool Become(const Ids& to, const Ids& home);
+// Back to tsyd's credentials (`home`), or tsyd exits 101 (never a later request with the wrong
+// ones). `fault`: test only (TSYD_FAULT=setid-return-fails), the return counts as failed.
+void ReturnHomeOrDie(const Ids& home, bool fault = false);
+
 struct ThreadState {
   struct seccomp_notif* req = nullptr;
   size_t req_size = 0;
@@ -213,12 +229,21 @@ struct ThreadState {
   // This thread's /proc/thread-self/fd directory (O_PATH), for the paths of fds it holds;
   // closed at rest with the pidfds.
   int self_fd_dir = -1;
+  // act-as.cc: followCaller() switched this thread to `acting` (the caller's credentials) for
+  // the current request; endRequest() returns to `home`.
+  bool acting_as = false;
+  bool home_known = false;
+  bool fail_return = false;          // test only (TSYD_FAULT=setid-return-fails)
+  Ids home;
+  Ids acting;
   Napi::ObjectReference slots_ref;
   Napi::ObjectReference path_ref;
   Napi::ObjectReference counts_ref;
 };
 
 ThreadState* State(Napi::Env env);
+// act-as.cc: back to tsyd's credentials after a request served as the caller (or exit 101).
+void ReturnHome(ThreadState* st);
 
 // Module init hooks, one per facility file.
 void InitFilter(Napi::Env env, Napi::Object exports);
@@ -240,6 +265,7 @@ void InitUnixBind(Napi::Env env, Napi::Object exports);
 void InitCrypt(Napi::Env env, Napi::Object exports);
 void InitCryptIo(Napi::Env env, Napi::Object exports);
 void InitAes(Napi::Env env, Napi::Object exports);
+void InitActAs(Napi::Env env, Napi::Object exports);
 
 // A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
 struct Job {
@@ -250,6 +276,13 @@ struct Job {
   // False for a call the kernel never restarts after a signal (a socket with a send timeout):
   // cut short, it fails with EINTR even after a stop.
   bool restartable = true;
+  // SafeSetID (act-as.cc): the job thread runs `work` with `as` (the caller's credentials,
+  // when its emulator followed them) or else `home`, and returns to `home` after it. A job
+  // thread takes its creator's credentials at its start, and serves later jobs of others.
+  bool follows = false;
+  bool act = false;
+  Ids as;
+  Ids home;
 };
 // Hands the current request to a new job thread that runs `work` (which answers it): the
 // request is no longer this thread's. kOffloaded, or kOffloadFull / kOffloadMemory after

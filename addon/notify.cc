@@ -229,6 +229,7 @@ static Napi::Value RespondFor(const Napi::CallbackInfo& info) {
 static Napi::Value EndRequest(const Napi::CallbackInfo& info) {
   ThreadState* st = State(info.Env());
   EndBusy(st);
+  ReturnHome(st);
   ClearNetState(st);
   st->mmsg_index = -1;
   // The program's fd copied for this request (takeFd) is never kept past it.

@@ -114,7 +114,14 @@ static void FreeEntry(int32_t* entry) {
 static void Run(Job* job) {
   __atomic_store_n(&job->entry[kJobTid], static_cast<int32_t>(syscall(SYS_gettid)), __ATOMIC_SEQ_CST);
   __atomic_store_n(&job->entry[kJobState], kJobRunning, __ATOMIC_SEQ_CST);
-  job->work(*job);
+  // SAFETY: each job with its own caller's credentials (or tsyd's); back to tsyd's after it.
+  if (job->follows && !Become(job->act ? job->as : job->home, job->home)) {
+    ReturnHomeOrDie(job->home);
+    JobAnswer(*job, -EPERM);
+  } else {
+    job->work(*job);
+    if (job->follows) ReturnHomeOrDie(job->home);
+  }
   int32_t* entry = job->entry;
   delete job;
   FreeEntry(entry);
@@ -240,7 +247,13 @@ int Offload(ThreadState* st, std::function<void(Job&)> work, size_t bytes) {
   entry[kJobCaller] = static_cast<int32_t>(st->req->pid);
   entry[kJobIdLo] = static_cast<int32_t>(st->req->id & 0xffffffffu);
   entry[kJobIdHi] = static_cast<int32_t>(st->req->id >> 32);
-  Job* job = new Job{entry, st->notify_fd, st->req->id, std::move(work)};
+  Job* job = new Job{entry, st->notify_fd, st->req->id, std::move(work), true, false, false, {}, {}};
+  if (st->home_known) {
+    job->follows = true;
+    job->home = st->home;
+    job->act = st->acting_as;
+    if (st->acting_as) job->as = st->acting;
+  }
   JobQueue* q = QueueOf(st);
   bool handed = false;
   {

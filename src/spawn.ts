@@ -10,6 +10,7 @@ import type { MonitorHandle } from './actors/monitor-handle.js';
 import type { MonitorMessage } from './actors/monitor.worker.js';
 import { TsydError, UsageError } from './errors.js';
 import { exportStep } from './export/run-export.js';
+import { credentialBounds } from './confine/emulator-filter.js';
 import { createLogger, type TsydLogger } from './log.js';
 import { bootMachine, type BootEvent, type SupervisorStop } from './machines/boot.machine.js';
 import { sandboxMachine, type SandboxEvent } from './machines/sandbox.machine.js';
@@ -181,7 +182,7 @@ export class SandboxedProcess extends EventEmitter {
   private bootActors(config: SandboxConfig, logger: TsydLogger, decisions: DecisionReader, supervisor: Supervisor, started: (r: SandboxParts) => void) {
     let running: SandboxParts | undefined;
     return {
-      runExport: exportStep(config.exportMode ?? 'pfc', (machine) => this.visits.observer('export', machine)),
+      runExport: exportStep(config.exportMode ?? 'pfc', (machine) => this.visits.observer('export', machine), credentialBounds(config.policy.transits)),
       checkNumCpus: fromCallback<BootEvent>(({ sendBack }) => {
         const n = availableParallelism();
         logger.info({ ctx: 'boot', op: 'check_num_cpus', num_cpus: n }, `detected ${n} CPUs on the system`);

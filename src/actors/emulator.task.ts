@@ -24,7 +24,7 @@ import { Request } from '../syscalls/request.js';
 import { mark } from '../shared/timeline.js';
 
 const SIGALRM = 14;
-const { EACCES, EINVAL, ENOSYS, EPERM } = os.errno;
+const { EACCES, EINVAL, ENOSYS, EPERM, ESRCH } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
 
@@ -144,6 +144,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   native.bindJobs(wd.jobs());
   // Test only: a call that may block holds this emulator (the pool's tests need one).
   native.setInlineBlocking(task.fault === 'inline-blocking');
+  // Test only: the return to tsyd's credentials after a request served as the caller fails.
+  native.setFailCredentialReturn(task.fault === 'setid-return-fails');
   // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
   native.setSlowJobPickup(task.fault === 'slow-job-pickup');
   const logger = log;
@@ -263,6 +265,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
 
   // While the program may change the policy, catch up with the rules other emulators applied.
   const dynamic = policy.lock === 'off';
+  // SafeSetID: with transits declared this thread acts with each caller's credentials (addon/act-as.cc);
+  // without, nothing is read (transits cannot be added at run time).
+  const follow = policy.transits.declared;
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
     req.begin();
@@ -272,6 +277,15 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       native.respond(Answer.error, ENOSYS);
       logger.error({ ctx: 'emulator', op: 'unknown_syscall', nr }, 'notification for a system call without handler');
       return;
+    }
+    if (follow) {
+      const r = native.followCaller(req.pid);
+      if (r < 0) {
+        // SAFETY: a call tsyd cannot perform with the caller's credentials is not performed.
+        native.respond(Answer.error, EPERM);
+        if (r !== -ESRCH) logger.error({ ctx: 'setid', op: 'follow_credentials', sys: entry.name, pid: req.pid, err: -r }, "cannot act with the caller's credentials: refused");
+        return;
+      }
     }
     try {
       entry.handle(ctx);

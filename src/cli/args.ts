@@ -43,7 +43,7 @@ export type Command =
   | CheckCommand
   | LearnCommand
   | CryptCommand
-  | { command: 'export'; mode: 'bpf' | 'pfc' }
+  | { command: 'export'; mode: 'bpf' | 'pfc'; policy?: PolicyInput[] }
   | { command: 'syscalls'; policy: PolicyInput[] }
   | { command: 'program-filter'; policy: PolicyInput[] }
   | { command: 'viz'; argv: string[] }
@@ -191,6 +191,9 @@ function parseExport(rest: string[]): Command {
   if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls', 'program'], 'see tsyd export --help'));
   const extra = rest[1];
   if (extra === '-h' || extra === '--help') return { command: 'help', topic: 'export' };
-  if (extra !== undefined) throw new UsageError(`export ${mode} takes nothing more, got '${rest.slice(1).join(' ')}' (see tsyd export --help)`);
-  return { command: 'export', mode };
+  if (extra === undefined) return { command: 'export', mode };
+  // Policy options: the emulators' filter bounds their credential calls by its transits.
+  const check = parseArgs(['check', ...rest.slice(1)]);
+  if (check.command === 'help') return { command: 'help', topic: 'export' };
+  return { command: 'export', mode, policy: (check as CheckCommand).policy };
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { SystemCallError, TsydError } from '../errors.js';
 import { exportProgramFilter, exportSyscalls } from '../export/export.js';
 import { bootExport } from '../export/run-export.js';
+import { credentialBounds } from '../confine/emulator-filter.js';
 import { startFailureStatus } from '../supervisor/program-path.js';
 import { buildPolicy } from '../sandbox/build.js';
 import { parseArgs } from './args.js';
@@ -54,7 +55,7 @@ export async function main(argv: string[]): Promise<void> {
         code = runCrypt(cmd);
         break;
       case 'export':
-        bootExport(cmd.mode);
+        bootExport(cmd.mode, cmd.policy === undefined ? undefined : credentialBounds(buildPolicy(cmd.policy).transits));
         code = 0;
         break;
       case 'syscalls':

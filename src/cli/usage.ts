@@ -60,12 +60,14 @@ ${LOGS}
   -h, --help                 this help
 ${EXIT}`;
 
-const EXPORT = `Usage: tsyd export bpf|pfc
+const EXPORT = `Usage: tsyd export bpf|pfc [-p PROFILE]... [-m RULE]... [-P FILE]...
        tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...
        tsyd export program [-p PROFILE]... [-m RULE]... [-P FILE]... > FILE
   bpf       write the supervisor threads' filters to tsyd_emu.bpf, tsyd_int.bpf, tsyd_ipc.bpf,
             tsyd_aes.bpf in the working directory (never overwritten: an existing one is an error)
   pfc       print them as pseudo filter code
+            (with a policy: the emulators' set*id calls may take tsyd's own ids and the targets
+            of its setuid+SRC:DST / setgid+SRC:DST transits; without, tsyd's own ids only)
   syscalls  print every system call the program may make, and how its filter answers it under
             that policy (composed as for run: no -p means on top of the user profile)
   program   write the program's filter for that policy to stdout (struct sock_filter[], as
@@ -97,7 +99,7 @@ export const USAGE = `Usage:
   tsyd learn [-o FILE] [--force] [-p PROFILE]... [-m RULE]... [-P FILE]... -- PROG [ARGS...]
                                            run PROG allowing everything, write the policy it needs
                                            to FILE (default ./tsyd.policy)
-  tsyd export bpf|pfc                      write the supervisor threads' filters (tsyd_*.bpf) or print them
+  tsyd export bpf|pfc [POLICY]             write the supervisor threads' filters (tsyd_*.bpf) or print them
   tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
                                            filter answers it under that policy
   tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT

@@ -15,7 +15,7 @@ export const ERRNO: Record<Errno, number> = { EPERM: 1, EBUSY: 16, ENOSYS: 38 };
 /** struct seccomp_data: nr, arch, instruction pointer, args[6] (little-endian on both arches). */
 const NR = 0;
 const ARCH = 4;
-const argLo = (i: number) => 16 + 8 * i;
+export const argLo = (i: number) => 16 + 8 * i;
 const argHi = (i: number) => 20 + 8 * i;
 
 /**
@@ -191,14 +191,21 @@ function emitTree(a: Assembler, segs: Segment[], ctx: FilterContext): void {
 /** The program's filter for one policy (struct sock_filter[] bytes). */
 export function compileProgramFilter(ctx: FilterContext): Buffer {
   const a = new Assembler();
+  archPrologue(a, ctx.arch);
+  emitTree(a, segments(resolveAll(ctx)), ctx);
+  return a.assemble();
+}
+
+/** Foreign architectures and x32 calls → ENOSYS; then A holds the call number. */
+export function archPrologue(a: Assembler, arch: Arch): void {
   const native = a.label('arch_ok');
   const foreign = a.label('foreign');
-  a.load(ARCH).jump(Op.JEQ_K, AUDIT_ARCH[ctx.arch], native, foreign);
+  a.load(ARCH).jump(Op.JEQ_K, AUDIT_ARCH[arch], native, foreign);
   // SAFETY: the arch check comes first: a 32-bit call (`int 0x80`, other numbers) never reaches
   // the comparisons meant for the native ABI.
   a.bind(foreign).ret(RET.errno | ERRNO.ENOSYS);
   a.bind(native).load(NR);
-  if (ctx.arch === 'x86_64') {
+  if (arch === 'x86_64') {
     // SAFETY: x32 calls (the X32 bit set) use other argument layouts: refused as a whole.
     const x32 = a.label('x32');
     const x64 = a.label('x64');
@@ -206,6 +213,4 @@ export function compileProgramFilter(ctx: FilterContext): Buffer {
     a.bind(x32).ret(RET.errno | ERRNO.ENOSYS);
     a.bind(x64);
   }
-  emitTree(a, segments(resolveAll(ctx)), ctx);
-  return a.assemble();
 }

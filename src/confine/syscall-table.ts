@@ -124,7 +124,7 @@ const CREATE = 'create: decided on the new canonical path; performed by tsyd in 
 const DELETE = 'delete: decided on the canonical path; performed by tsyd in the checked parent';
 const MOVE = 'delete of the source, create of the target; the object may not gain by its new name';
 const NET = 'net: the address is read once, decided, and the call performed by tsyd on a copy of the socket';
-const CREDS = 'credentials: tsyd acts with them; only calls that set the ids already held go on';
+const CREDS = 'credentials: only calls that keep the ids, or move them along declared transits (setuid+SRC:DST), go on; tsyd then acts with them';
 const FD_IO = 'I/O on an fd the program holds (every path and address it reached was decided)';
 const FD_META = 'the metadata of an fd the program holds: stat decides its path (an fd of a hidden object is hidden too)';
 const OWN = "acts on the calling process or thread only";
@@ -280,8 +280,8 @@ export const SYSCALLS: Readonly<Record<string, Entry>> = {
   setuid: decided(CREDS),
   setgid: decided(CREDS), setreuid: decided(CREDS), setregid: decided(CREDS),
   setresuid: decided(CREDS), setresgid: decided(CREDS), setfsuid: decided(CREDS), setfsgid: decided(CREDS),
-  setgroups: refused('EPERM', 'tsyd acts with the credentials the program started with (confused deputy)'),
-  capset: refused('EPERM', 'tsyd acts with the credentials the program started with (confused deputy)'),
+  setgroups: decided(CREDS),
+  capset: decided(CREDS),
   getrlimit: allowed(INFO), getrusage: allowed(INFO), times: allowed(INFO), getpriority: allowed(INFO),
   setrlimit: allowed(OWN, [
     rule([eq(0, RLIMIT_CORE)], NOTIFY_ALWAYS, 'core dumps stay off: a dump writes the memory into a file in the cwd'),

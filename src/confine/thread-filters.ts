@@ -4,6 +4,7 @@
 // every entry says why. Answered with EPERM (an emulator that tries execve sees it fail).
 import { constants as os } from 'node:os';
 import { native } from '../native/addon.js';
+import { credentialBounds, emulatorFilter, type CredentialBounds } from './emulator-filter.js';
 
 export const THREAD_KINDS = ['emulator', 'interrupter', 'ipc', 'aes'] as const;
 export type ThreadKind = (typeof THREAD_KINDS)[number];
@@ -110,8 +111,13 @@ export function confinementRules(kind: ThreadKind): Array<[string, string]> {
   }
 }
 
-/** The BPF program of one thread kind (errno EPERM for the listed calls, allow the rest). */
-export function confinementFilter(kind: ThreadKind): Buffer {
+/**
+ * The BPF program of one thread kind (errno EPERM for the listed calls, allow the rest). The
+ * emulators' also bounds the ids of their credential calls (emulator-filter.ts): tsyd's own
+ * and, with SafeSetID, the transits' targets (`bounds`; tsyd's own ids only by default).
+ */
+export function confinementFilter(kind: ThreadKind, bounds?: CredentialBounds): Buffer {
+  if (kind === 'emulator') return emulatorFilter(confinementRules(kind).map(([name]) => name), bounds ?? credentialBounds());
   const deny: Array<[number, number]> = [];
   for (const [name] of confinementRules(kind)) {
     const nr = native.syscalls[name];

@@ -8,6 +8,7 @@ import { TsydError } from '../errors.js';
 import { native } from '../native/addon.js';
 import { bpfToPfc } from './bpf-text.js';
 import { confinementFilter, EXPORT_FILES, THREAD_KINDS } from '../confine/thread-filters.js';
+import type { CredentialBounds } from '../confine/emulator-filter.js';
 import { buildChildFilter, buildHandlerTable } from '../syscalls/index.js';
 import { resolveEntry, RET, syscallNumbers, TSYD_PID_PLACEHOLDER } from '../confine/program-filter.js';
 import { SYSCALLS, type ArgTest } from '../confine/syscall-table.js';
@@ -20,8 +21,11 @@ export function isExportMode(s: string | undefined): s is ExportMode {
   return s === 'bpf' || s === 'pfc';
 }
 
-/** Writes tsyd_emu.bpf, tsyd_int.bpf, tsyd_ipc.bpf, tsyd_aes.bpf into `dir`. Returns the paths. */
-export function exportBpf(dir: string): string[] {
+/**
+ * Writes tsyd_emu.bpf, tsyd_int.bpf, tsyd_ipc.bpf, tsyd_aes.bpf into `dir`. Returns the paths.
+ * `bounds`: the ids the emulators' credential calls may take (the policy's transits).
+ */
+export function exportBpf(dir: string, bounds?: CredentialBounds): string[] {
   const paths = THREAD_KINDS.map((k) => join(dir, EXPORT_FILES[k]));
   // Refuse before writing anything, so an existing file never leaves a partial export.
   for (const p of paths) {
@@ -30,7 +34,7 @@ export function exportBpf(dir: string): string[] {
   THREAD_KINDS.forEach((kind, i) => {
     const fd = openSync(paths[i]!, 'wx', 0o400);
     try {
-      writeSync(fd, confinementFilter(kind));
+      writeSync(fd, confinementFilter(kind, bounds));
     } finally {
       closeSync(fd);
     }
@@ -42,9 +46,9 @@ const names = new Map<number, string>();
 for (const [name, nr] of Object.entries(native.syscalls)) names.set(nr, name);
 
 /** The four filters as pseudo filter code. */
-export function exportPfc(): string {
+export function exportPfc(bounds?: CredentialBounds): string {
   return THREAD_KINDS.map((kind) =>
-    bpfToPfc(confinementFilter(kind), { title: `tsyd ${kind} thread rules (${EXPORT_FILES[kind]})`, syscallName: (nr) => names.get(nr), arch: native.arch }),
+    bpfToPfc(confinementFilter(kind, bounds), { title: `tsyd ${kind} thread rules (${EXPORT_FILES[kind]})`, syscallName: (nr) => names.get(nr), arch: native.arch }),
   ).join('\n');
 }
 

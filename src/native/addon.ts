@@ -172,6 +172,14 @@ export interface Addon {
   setNotifyFlags(notifyFd: number, flags: number): void;
   /** This thread's requests come from below this reaper: its /proc entries are refused like tsyd's. */
   setReaperPid(pid: number): void;
+  /**
+   * SafeSetID: this thread takes the credentials of program thread `tid` when they differ from
+   * tsyd's (1), or keeps its own (0); -errno when it cannot (ESRCH: gone; EPERM). endRequest()
+   * returns it to tsyd's credentials (or tsyd exits 101).
+   */
+  followCaller(tid: number): number;
+  /** Test only (TSYD_FAULT=setid-return-fails): the return to tsyd's credentials counts as failed (exit 101). */
+  setFailCredentialReturn(on: boolean): void;
   /** Removes capabilities from this thread's effective set (CAP_SYS_PTRACE stays permitted, raised only towards the caller). */
   lowerThreadCapabilities(caps: number[]): void;
   readMemory(tid: number, addr: number, len: number): Buffer | null;

@@ -45,8 +45,8 @@ export function tgidOf(tid: number): number {
   }
 }
 
-/** Real, effective, saved and file system uids and gids of a thread; null when it is gone. */
-export function readCredentials(tid: number): { uid: number[]; gid: number[] } | null {
+/** Real, effective, saved and file system uids and gids of a thread, and its supplementary groups; null when it is gone. */
+export function readCredentials(tid: number): { uid: number[]; gid: number[]; groups: number[] } | null {
   let status: string;
   try {
     status = readFileSync(`/proc/${tid}/status`, 'latin1');
@@ -56,5 +56,7 @@ export function readCredentials(tid: number): { uid: number[]; gid: number[] } |
   const ids = (field: string) => (/^\w+:\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/m.exec(status.slice(status.indexOf(`\n${field}:`) + 1)) ?? []).slice(1).map(Number);
   const uid = ids('Uid');
   const gid = ids('Gid');
-  return uid.length === 4 && gid.length === 4 ? { uid, gid } : null;
+  const groups = /^Groups:([\t \d]*)$/m.exec(status);
+  if (uid.length !== 4 || gid.length !== 4 || groups === null) return null;
+  return { uid, gid, groups: groups[1]!.trim().split(/\s+/).filter((g) => g !== '').map(Number) };
 }

@@ -11,6 +11,7 @@ import { formatStatement, parseRuleBytes, type Action, type LockMode, type State
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
 import { CryptSettings, type CryptData } from './crypt-policy.js';
+import { Transits, type SetidData } from './setid-policy.js';
 
 /** Plain data (for postMessage or JSON): rebuilt with Policy.fromJSON. */
 export interface PolicyData {
@@ -23,6 +24,8 @@ export interface PolicyData {
   policyFiles?: string[];
   /** Crypt sandboxing (omitted when unused); never the key. */
   crypt?: CryptData;
+  /** SafeSetID transits (omitted when none). */
+  setid?: SetidData;
 }
 
 interface Rule {
@@ -57,6 +60,8 @@ export class Policy {
   private readonly policyFileDirs = new Set<string>();
   /** Crypt sandboxing: which files are encrypted at rest, the key's source, crypt/tmp. */
   readonly crypt = new CryptSettings();
+  /** SafeSetID: the credential transits the program may take. */
+  readonly transits = new Transits();
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -92,6 +97,9 @@ export class Policy {
         return;
       case 'crypt':
         this.crypt.apply(stmt);
+        return;
+      case 'setid':
+        this.transits.apply(stmt);
         return;
       case 'rule': {
         const list = this.rules.get(stmt.cap)!;
@@ -310,6 +318,7 @@ export class Policy {
     const data: PolicyData = { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
     if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
     if (this.cryptUsed()) data.crypt = this.crypt.toJSON();
+    if (this.transits.declared) data.setid = this.transits.toJSON();
     return data;
   }
 
@@ -345,6 +354,7 @@ export class Policy {
       p.protectPolicyFiles(data.policyFiles);
     }
     if (data.crypt !== undefined) p.crypt.loadJSON(data.crypt);
+    if (data.setid !== undefined) p.transits.loadJSON(data.setid);
     return p;
   }
 
@@ -357,6 +367,7 @@ export class Policy {
     const out = CAPABILITIES.map((c) => `sandbox/${c}:${this.on.has(c) ? 'on' : 'off'}`);
     for (const [cap, list] of this.rules) for (const r of list) out.push(`${r.action}/${cap}+${fromBytes(r.pattern)}`);
     if (this.cryptUsed()) out.push(...this.crypt.normalized());
+    out.push(...this.transits.normalized());
     out.push(`lock:${this.lockMode}`);
     return out;
   }

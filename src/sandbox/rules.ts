@@ -10,6 +10,7 @@ import { PatternError } from './pattern-error.js';
 import { stripComment, trimRule } from './rule-text.js';
 import { ruleError, type RuleSource } from './source.js';
 import { formatCrypt, isCryptRule, parseCryptRule, type CryptStatement } from './crypt-rules.js';
+import { formatSetid, isSetidRule, parseSetidRule, type SetidStatement } from './setid-rules.js';
 
 export { CAPABILITIES, NET_CAPABILITIES, isCapability, isNetCapability } from './capabilities.js';
 export type { Capability, NetCapability, PathCapability } from './capabilities.js';
@@ -42,9 +43,10 @@ export type Statement =
       source?: RuleSource;
     }
   | { type: 'lock'; mode: LockMode; source?: RuleSource }
-  | CryptStatement;
+  | CryptStatement
+  | SetidStatement;
 
-const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec or a crypt rule';
+const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec, a crypt rule or setuid+SRC:DST / setgid+SRC:DST';
 const CAP_LIST = `one of ${CAPABILITIES.join(', ')}`;
 const SANDBOX_FORM = 'sandbox/CAP:on or sandbox/CAP:off (CAP may be a comma list)';
 const PATH_FORM = 'an absolute path glob such as /etc/** or /usr/***';
@@ -63,6 +65,7 @@ export function parseRuleBytes(raw: string, source: RuleSource): Statement {
   if (known !== undefined) return known;
   const { text, lead } = trimRule(raw);
   if (isCryptRule(text)) return parseCryptRule(text, lead, source);
+  if (isSetidRule(text)) return parseSetidRule(text, lead, source);
   const fail: Fail = (at, what, expected) => ruleError(fromBytes(text), source, lead + at, what, expected);
   if (text === '') throw fail(0, 'the rule is empty', FORMS);
   if (text === 'lock' || text.startsWith('lock:')) {
@@ -231,6 +234,8 @@ export function formatStatement(stmt: Statement): string {
       return `lock:${stmt.mode}`;
     case 'crypt':
       return formatCrypt(stmt);
+    case 'setid':
+      return formatSetid(stmt);
   }
 }
 

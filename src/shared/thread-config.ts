@@ -78,7 +78,8 @@ export interface EmulatorShared {
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
    * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late), "stuck-start"
-   * (every emulator but the first stays in its start for a minute).
+   * (every emulator but the first stays in its start for a minute), "setid-return-fails" (an
+   * emulator's return to tsyd's credentials after acting as the caller fails: tsyd exits 101).
    */
   fault?: string;
 }

@@ -32,6 +32,8 @@ export interface SupervisorOptions {
 export function engineKey(config: SandboxConfig): string {
   return JSON.stringify({
     drops: droppedCapabilities(config.policy),
+    // The emulators' filter bounds their credential calls by the transits' targets.
+    setid: [config.policy.transits.targets('uid'), config.policy.transits.targets('gid')],
     core: config.coreSize,
     max: config.maxEmulators,
     jobs: config.maxBlockingCalls,
@@ -75,7 +77,7 @@ export class Supervisor {
     // monitor, interrupter or emulators loaded the supervisor filter at that sandbox's lock)
     // serves only a sandbox whose threads confine themselves with that same filter: locked now
     // (lock:on) or once its program runs (lock:exec), with confinement not skipped (the key; the
-    // filter depends on nothing else: confinementFilter(kind)). It denies only calls no
+    // filter depends on nothing else but the transits' targets: confinementFilter(kind, bounds)). It denies only calls no
     // supervisor thread makes for any sandbox (src/confine/thread-filters.ts), so confined before
     // the exec it lost nothing that sandbox needs. A lock:off sandbox (its threads stay
     // unconfined until the program locks) gets threads that were never confined.

@@ -1,6 +1,7 @@
 // The supervisor threads' configuration for one sandbox (src/shared/thread-config.ts), built
 // once from the normalised options and what the spawn made.
 import { confinementFilter } from '../confine/thread-filters.js';
+import { credentialBounds } from '../confine/emulator-filter.js';
 import { PolicyLog } from '../shared/policy-log.js';
 import type { CryptConfig, MonitorConfig } from '../shared/thread-config.js';
 import type { SandboxConfig } from './options.js';
@@ -69,7 +70,7 @@ export function monitorConfig(config: SandboxConfig, made: SupervisorFds, crypt?
     },
     crypt,
     // Absent with TSYD_SKIP_SCMP (debugging only, logged at error).
-    emulatorFilter: config.skipConfinement ? undefined : confinementFilter('emulator'),
+    emulatorFilter: config.skipConfinement ? undefined : confinementFilter('emulator', credentialBounds(config.policy.transits)),
     interrupterFilter: config.skipConfinement ? undefined : confinementFilter('interrupter'),
     aesFilter: config.skipConfinement ? undefined : confinementFilter('aes'),
     fault: config.fault,

@@ -1,16 +1,21 @@
-// setuid & co.: tsyd opens files with its own credentials, which are the program's at start
-// (no_new_privs: no gain by exec). A program that changed its ids would get tsyd's access
-// through emulated calls (a confused deputy), so credentials cannot change.
-// Calls that change nothing are let through: GNU make, for one, calls setregid/setreuid with
-// the ids it already has, and fails if they are refused.
+// setuid & co. (SafeSetID). Without declared transits credentials cannot change: tsyd acts
+// with the credentials the program started with, and a program that changed its ids would get
+// tsyd's access through emulated calls (a confused deputy). With transits (`setuid+SRC:DST`,
+// `setgid+SRC:DST`) a call goes on when every id it changes moves along a declared transit,
+// and from then on the emulators act with the caller's new credentials (actors/follow-credentials.ts).
+// Calls that change nothing are let through either way: GNU make, for one, calls
+// setregid/setreuid with the ids it already has, and fails if they are refused.
 // SAFETY: the ids are register arguments, not memory the program could change after the
-// check; the current ids come from /proc/<tid>/status of the caller.
+// check; the current ids come from /proc/<tid>/status of the caller, read at decision time.
+// The kernel then performs the call with the program's own privileges (CAP_SETUID or not).
 import { constants as os } from 'node:os';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { readCredentials } from '../proc/proc-status.js';
 
-const { EPERM } = os.errno;
+const { EFAULT, EPERM } = os.errno;
 const UNCHANGED = -1;
+/** NGROUPS_MAX: the kernel refuses a larger list (EINVAL) before it reads it. */
+const NGROUPS_MAX = 65536;
 
 /** Which of real/effective/saved/fs ids each argument (by position) may set (setuid sets all it may). */
 type Kind = 'uid' | 'gid';
@@ -25,27 +30,78 @@ const SHAPES: Record<string, { kind: Kind; args: number[][] }> = {
   setfsgid: { kind: 'gid', args: [[3]] },
 };
 
+function refuse(ctx: EmulatorContext, sys: string, fields: Record<string, unknown>, why: string): void {
+  ctx.log.warn({ ctx: 'setid', sys, pid: ctx.req.pid, ...fields }, `refused ${sys}: ${why}`);
+  ctx.req.fail(EPERM);
+}
+
 function decide(ctx: EmulatorContext, sys: string): void {
   const shape = SHAPES[sys]!;
   const { req } = ctx;
   const creds = readCredentials(req.pid);
   if (creds === null) return req.fail(EPERM);
   const current = creds[shape.kind];
+  const transits = ctx.policy.transits;
   for (let i = 0; i < shape.args.length; i++) {
     const want = req.int(i);
     if (want === UNCHANGED) continue;
-    // Only a no-op: every id this argument could set already has this value.
-    if (!shape.args[i]!.every((slot) => current[slot] === want >>> 0)) {
-      ctx.log.warn({ ctx: 'access', cap: 'credentials', sys, pid: req.pid, want: want >>> 0 }, `refused ${sys}: credentials cannot change under tsyd`);
-      return req.fail(EPERM);
+    const to = want >>> 0;
+    // Every id this argument could set keeps its value, or moves along a declared transit.
+    for (const slot of shape.args[i]!) {
+      const from = current[slot]!;
+      if (from === to || transits.allows(shape.kind, from, to)) continue;
+      const why = transits.declared ? `no transit ${shape.kind} ${from} → ${to} is declared` : 'credentials cannot change under tsyd (no transit is declared)';
+      return refuse(ctx, sys, { kind: shape.kind, from, want: to }, why);
     }
   }
   // setfsuid/setfsgid return the previous fs id; the kernel does that when continued.
   req.continue();
 }
 
+/**
+ * setgroups: only with transits declared, and only to drop groups (none, or a subset of the
+ * caller's). SAFETY (accepted risk, README SafeSetID): a non-empty list is read from the
+ * program's memory and the kernel reads it again when continued; another thread could swap it
+ * in between. Only a caller that holds CAP_SETGID gets that far (the kernel checks it), and
+ * tsyd then follows the groups the kernel set: it lends nothing, but the transit limit on
+ * groups is only as strong as the list. An empty list (the usual drop) reads no memory.
+ */
+function decideGroups(ctx: EmulatorContext): void {
+  const { req } = ctx;
+  // Without transits: refused as the program's filter did before transits existed (no record).
+  if (!ctx.policy.transits.declared) return req.fail(EPERM);
+  const size = req.int(0);
+  // An empty list, or a size the kernel refuses (EINVAL) before it reads anything.
+  if (size <= 0 || size > NGROUPS_MAX) return req.continue();
+  const creds = readCredentials(req.pid);
+  if (creds === null) return req.fail(EPERM);
+  const list = req.readMemory(1, size * 4);
+  if (list === null || !req.idValid()) return req.fail(EFAULT);
+  const held = new Set(creds.groups);
+  for (let i = 0; i < size; i++) {
+    const g = list.readUInt32LE(i * 4);
+    if (!held.has(g)) return refuse(ctx, 'setgroups', { want: g }, `group ${g} is not one of the caller's: setgroups may only drop groups`);
+  }
+  req.continue();
+}
+
+/**
+ * capset: with transits declared, the kernel decides it (a process can only lower its
+ * capabilities, or raise effective ones within its permitted set) and tsyd follows the
+ * caller's effective set, never beyond what it had at start (addon/act-as.cc); setpriv, for
+ * one, applies its capability sets after changing ids. Without transits tsyd does not follow
+ * them: refused, as the program's filter did before.
+ * SAFETY: continued without reading its memory: no decision depends on it.
+ */
+function decideCapset(ctx: EmulatorContext): void {
+  if (!ctx.policy.transits.declared) return ctx.req.fail(EPERM);
+  ctx.req.continue();
+}
+
 export function credentialHandlers(): Map<string, HandlerSpec> {
   const h = new Map<string, HandlerSpec>();
   for (const sys of Object.keys(SHAPES)) h.set(sys, { caps: [], handle: (ctx) => decide(ctx, sys) });
+  h.set('setgroups', { caps: [], handle: decideGroups });
+  h.set('capset', { caps: [], handle: decideCapset });
   return h;
 }

@@ -1,0 +1,204 @@
+// SafeSetID: an emulator thread acts with the credentials of the program thread it serves, when
+// they are not tsyd's own (the program moved along a declared transit: setuid+SRC:DST). The
+// kernel then checks every act tsyd performs for the program (opens, creates, chown, connect's
+// peer credentials, ...) as the program's own, with the program's effective capabilities
+// (none once it left uid 0; never more than tsyd's thread had for it: the program's at start).
+// Raw system calls only: Linux credentials are per thread, and glibc's set*id wrappers change
+// every thread of tsyd (they broadcast with a signal). The saved uid and gid stay tsyd's, so
+// that the thread can return; its permitted capabilities stay too (the kernel keeps them while
+// one of the uids is 0), raised only for this switch and for AsCaller's access to the caller.
+// SAFETY (fail closed): a thread that cannot return to tsyd's credentials must never serve
+// another request: tsyd stops at once (exit 101, as for any critical supervisor failure).
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace tsyd {
+
+static bool CapsOf(__user_cap_data_struct data[2]) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  return syscall(SYS_capget, &hdr, data) == 0;
+}
+
+static bool SetEffectiveSet(const uint32_t effective[2], const uint32_t within[2]) {
+  __user_cap_data_struct data[2];
+  if (!CapsOf(data)) return false;
+  const uint32_t e0 = effective[0] & within[0] & data[0].permitted;
+  const uint32_t e1 = effective[1] & within[1] & data[1].permitted;
+  if (data[0].effective == e0 && data[1].effective == e1) return true;  // a capset costs a new struct cred
+  data[0].effective = e0;
+  data[1].effective = e1;
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+// This thread's ids, as the kernel has them.
+static bool IdsOfThread(Ids* ids) {
+  uid_t u[3];
+  gid_t g[3];
+  if (syscall(SYS_getresuid, &u[0], &u[1], &u[2]) != 0 || syscall(SYS_getresgid, &g[0], &g[1], &g[2]) != 0) return false;
+  ids->uid = {u[0], u[1], u[2], static_cast<uid_t>(syscall(SYS_setfsuid, -1))};
+  ids->gid = {g[0], g[1], g[2], static_cast<gid_t>(syscall(SYS_setfsgid, -1))};
+  long n = syscall(SYS_getgroups, 0, nullptr);
+  if (n < 0) return false;
+  ids->groups.resize(static_cast<size_t>(n));
+  if (n > 0 && syscall(SYS_getgroups, n, ids->groups.data()) != n) return false;
+  std::sort(ids->groups.begin(), ids->groups.end());
+  __user_cap_data_struct data[2];
+  if (!CapsOf(data)) return false;
+  ids->eff[0] = data[0].effective;
+  ids->eff[1] = data[1].effective;
+  return true;
+}
+
+// Parses "Uid:\tR\tE\tS\tFS" style lines and "Groups:\tA B C" of /proc/<tid>/status.
+static bool ParseStatus(const char* text, Ids* ids) {
+  const char* u = strstr(text, "\nUid:");
+  const char* g = strstr(text, "\nGid:");
+  const char* gr = strstr(text, "\nGroups:");
+  const char* ce = strstr(text, "\nCapEff:");
+  if (!u || !g || !gr || !ce) return false;
+  unsigned long long eff;
+  if (sscanf(ce + 8, "%llx", &eff) != 1) return false;
+  ids->eff[0] = static_cast<uint32_t>(eff);
+  ids->eff[1] = static_cast<uint32_t>(eff >> 32);
+  unsigned a[4], b[4];
+  if (sscanf(u + 5, "%u %u %u %u", &a[0], &a[1], &a[2], &a[3]) != 4) return false;
+  if (sscanf(g + 5, "%u %u %u %u", &b[0], &b[1], &b[2], &b[3]) != 4) return false;
+  ids->uid = {a[0], a[1], a[2], a[3]};
+  ids->gid = {b[0], b[1], b[2], b[3]};
+  ids->groups.clear();
+  const char* p = gr + 8;
+  for (;;) {
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p < '0' || *p > '9') break;
+    char* end;
+    ids->groups.push_back(static_cast<gid_t>(strtoul(p, &end, 10)));
+    p = end;
+  }
+  std::sort(ids->groups.begin(), ids->groups.end());
+  return true;
+}
+
+// The credentials of program thread `tid`; -errno (ESRCH: gone).
+static int ReadIds(pid_t tid, Ids* ids) {
+  char path[48];
+  snprintf(path, sizeof path, "/proc/%d/status", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
+  char buf[4096];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return -ESRCH;
+  buf[n] = 0;
+  return ParseStatus(buf, ids) ? 0 : -EINVAL;
+}
+
+// Same ids as the kernel compares them (the saved ids of tsyd's thread stay tsyd's).
+static bool SameIds(const Ids& a, const Ids& b) {
+  return a.uid == b.uid && a.gid == b.gid && a.groups == b.groups && a.eff[0] == b.eff[0] && a.eff[1] == b.eff[1];
+}
+
+// Each credential change costs the kernel a new struct cred (~2-3 µs here): only the steps
+// that change something are made, and CAP_SETUID|CAP_SETGID are raised in one capset.
+bool Become(const Ids& to, const Ids& home) {
+  Ids want = to;
+  want.uid[2] = home.uid[2];
+  want.gid[2] = home.gid[2];
+  want.eff[0] &= home.eff[0];
+  want.eff[1] &= home.eff[1];
+  std::sort(want.groups.begin(), want.groups.end());
+  Ids now;
+  if (!IdsOfThread(&now)) return false;
+  if (SameIds(now, want)) return true;
+  const bool groups = now.groups != want.groups;
+  const bool gids = now.gid != want.gid;
+  const bool uids = now.uid != want.uid;
+  if (groups || gids || uids) {
+    // CAP_SETUID and CAP_SETGID from the permitted set (the effective one is the program's).
+    const uint32_t need = (1u << CAP_SETUID) | (1u << CAP_SETGID);
+    if ((now.eff[0] & need) != need) {
+      const uint32_t raised[2] = {now.eff[0] | need, now.eff[1]};
+      const uint32_t all[2] = {~0u, ~0u};
+      if (!SetEffectiveSet(raised, all)) return false;
+    }
+    if (groups && syscall(SYS_setgroups, want.groups.size(), want.groups.data()) != 0) return false;
+    if (gids) {
+      if (syscall(SYS_setresgid, want.gid[0], want.gid[1], want.gid[2]) != 0) return false;
+      if (static_cast<gid_t>(syscall(SYS_setfsgid, -1)) != want.gid[3]) syscall(SYS_setfsgid, want.gid[3]);
+    }
+    if (uids) {
+      if (syscall(SYS_setresuid, want.uid[0], want.uid[1], want.uid[2]) != 0) return false;
+      if (static_cast<uid_t>(syscall(SYS_setfsuid, -1)) != want.uid[3]) syscall(SYS_setfsuid, want.uid[3]);
+    }
+  }
+  // Last: the uid changes above cleared or refilled the effective set. The caller's effective
+  // capabilities, never more than tsyd's thread has at rest (the program's at start).
+  if (!SetEffectiveSet(want.eff, home.eff)) return false;
+  return IdsOfThread(&now) && SameIds(now, want);
+}
+
+void ReturnHomeOrDie(const Ids& home, bool fault) {
+  if (!fault && Become(home, home)) return;
+  // SAFETY: never serve a later request with the program's credentials (or a mix).
+  static const char msg[] = "{\"level\":\"alert\",\"ctx\":\"setid\",\"op\":\"restore_credentials\",\"msg\":\"a supervisor thread could not return to tsyd's credentials: tsyd stops\"}\n";
+  ssize_t ignored = write(2, msg, sizeof msg - 1);
+  (void)ignored;
+  _exit(101);
+}
+
+void ReturnHome(ThreadState* st) {
+  if (!st->acting_as) return;
+  ReturnHomeOrDie(st->home, st->fail_return);
+  st->acting_as = false;
+}
+
+// followCaller(tid): this thread takes the credentials of program thread `tid` when they are
+// not tsyd's: 1 (switched; endRequest returns), 0 (the same: nothing to do), or -errno (ESRCH:
+// the thread is gone; EPERM: this thread cannot take them: the request must be refused).
+static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  pid_t tid = info[0].As<Napi::Number>().Int32Value();
+  ReturnHome(st);
+  if (!st->home_known) {
+    if (!IdsOfThread(&st->home)) return Napi::Number::New(env, -EPERM);
+    st->home_known = true;
+  }
+  Ids caller;
+  int r = ReadIds(tid, &caller);
+  if (r < 0) return Napi::Number::New(env, r);
+  // SAFETY: never more capabilities than this thread has at rest (the program's at start).
+  caller.eff[0] &= st->home.eff[0];
+  caller.eff[1] &= st->home.eff[1];
+  if (SameIds(caller, st->home)) return Napi::Number::New(env, 0);
+  st->acting_as = true;
+  st->acting = caller;
+  if (!Become(caller, st->home)) {
+    ReturnHome(st);
+    return Napi::Number::New(env, -EPERM);
+  }
+  return Napi::Number::New(env, 1);
+}
+
+// setFailCredentialReturn(on): test only (TSYD_FAULT=setid-return-fails): returning to tsyd's
+// credentials after a request served as the caller counts as failed (tsyd exits 101).
+static Napi::Value SetFailCredentialReturn(const Napi::CallbackInfo& info) {
+  State(info.Env())->fail_return = info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+void InitActAs(Napi::Env env, Napi::Object exports) {
+  exports.Set("followCaller", Napi::Function::New(env, FollowCaller, "followCaller"));
+  exports.Set("setFailCredentialReturn", Napi::Function::New(env, SetFailCredentialReturn, "setFailCredentialReturn"));
+}
+
+}  // namespace tsyd
