@@ -11,6 +11,7 @@ import { formatStatement, parseRuleBytes, type Action, type LockMode, type State
 import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
 import { CryptSettings, type CryptData } from './crypt-policy.js';
+import { IpcSettings, type IpcData } from './ipc-rules.js';
 
 /** Plain data (for postMessage or JSON): rebuilt with Policy.fromJSON. */
 export interface PolicyData {
@@ -23,6 +24,8 @@ export interface PolicyData {
   policyFiles?: string[];
   /** Crypt sandboxing (omitted when unused); never the key. */
   crypt?: CryptData;
+  /** The IPC socket (omitted when unused). */
+  ipc?: Partial<IpcData>;
 }
 
 interface Rule {
@@ -57,6 +60,8 @@ export class Policy {
   private readonly policyFileDirs = new Set<string>();
   /** Crypt sandboxing: which files are encrypted at rest, the key's source, crypt/tmp. */
   readonly crypt = new CryptSettings();
+  /** Run-time control: the IPC socket's address and its extra peer uid. */
+  readonly ipc = new IpcSettings();
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -67,6 +72,14 @@ export class Policy {
   /** Changes with every rule or state applied: what was derived from the policy before is stale. */
   get version(): number {
     return this.generation;
+  }
+
+  /**
+   * Every decided call must stop in the kernel: the policy may change while the program runs
+   * (lock:off, lock:ipc), or an IPC socket must be kept from it (connects are all looked at).
+   */
+  get stopsEveryDecidedCall(): boolean {
+    return this.lockMode === 'off' || this.lockMode === 'ipc' || this.ipc.address !== undefined;
   }
 
   /** `on`: no change is possible any more; `exec`: the runtime locks it once the program runs. */
@@ -92,6 +105,9 @@ export class Policy {
         return;
       case 'crypt':
         this.crypt.apply(stmt);
+        return;
+      case 'ipc':
+        this.ipc.apply(stmt);
         return;
       case 'rule': {
         const list = this.rules.get(stmt.cap)!;
@@ -310,6 +326,7 @@ export class Policy {
     const data: PolicyData = { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
     if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
     if (this.cryptUsed()) data.crypt = this.crypt.toJSON();
+    if (this.ipc.used) data.ipc = this.ipc.toJSON();
     return data;
   }
 
@@ -334,8 +351,8 @@ export class Policy {
       for (const t of stmt.targets) p.rules.get(stmt.cap)!.push(toRule(stmt.action, t));
     }
     p.generation++;
-    if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec') {
-      throw new PolicyError(`bad policy data: lock must be on, off or exec, got '${String(data.lock)}'`);
+    if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec' && data.lock !== 'ipc') {
+      throw new PolicyError(`bad policy data: lock must be on, off, exec or ipc, got '${String(data.lock)}'`);
     }
     p.lockMode = data.lock;
     if (data.policyFiles !== undefined) {
@@ -345,6 +362,7 @@ export class Policy {
       p.protectPolicyFiles(data.policyFiles);
     }
     if (data.crypt !== undefined) p.crypt.loadJSON(data.crypt);
+    if (data.ipc !== undefined) p.ipc.loadJSON(data.ipc);
     return p;
   }
 
@@ -357,6 +375,7 @@ export class Policy {
     const out = CAPABILITIES.map((c) => `sandbox/${c}:${this.on.has(c) ? 'on' : 'off'}`);
     for (const [cap, list] of this.rules) for (const r of list) out.push(`${r.action}/${cap}+${fromBytes(r.pattern)}`);
     if (this.cryptUsed()) out.push(...this.crypt.normalized());
+    out.push(...this.ipc.normalized());
     out.push(`lock:${this.lockMode}`);
     return out;
   }

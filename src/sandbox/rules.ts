@@ -10,6 +10,7 @@ import { PatternError } from './pattern-error.js';
 import { stripComment, trimRule } from './rule-text.js';
 import { ruleError, type RuleSource } from './source.js';
 import { formatCrypt, isCryptRule, parseCryptRule, type CryptStatement } from './crypt-rules.js';
+import { formatIpc, isIpcRule, parseIpcRule, type IpcStatement } from './ipc-rules.js';
 
 export { CAPABILITIES, NET_CAPABILITIES, isCapability, isNetCapability } from './capabilities.js';
 export type { Capability, NetCapability, PathCapability } from './capabilities.js';
@@ -21,7 +22,8 @@ export type { RuleSource } from './source.js';
 export type Action = 'allow' | 'deny';
 /** `+` adds a rule, `-` removes the last identical one, `^` removes all identical ones. */
 export type RuleOp = '+' | '-' | '^';
-export type LockMode = 'off' | 'on' | 'exec';
+/** `ipc`: the program can no longer change the policy (/dev/tsyd), the IPC socket still can. */
+export type LockMode = 'off' | 'on' | 'exec' | 'ipc';
 
 /**
  * What one rule matches. `pattern` is its identity (removal compares it) as a byte string:
@@ -42,9 +44,10 @@ export type Statement =
       source?: RuleSource;
     }
   | { type: 'lock'; mode: LockMode; source?: RuleSource }
-  | CryptStatement;
+  | CryptStatement
+  | IpcStatement;
 
-const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec or a crypt rule';
+const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec|ipc, a crypt or an ipc rule';
 const CAP_LIST = `one of ${CAPABILITIES.join(', ')}`;
 const SANDBOX_FORM = 'sandbox/CAP:on or sandbox/CAP:off (CAP may be a comma list)';
 const PATH_FORM = 'an absolute path glob such as /etc/** or /usr/***';
@@ -63,12 +66,13 @@ export function parseRuleBytes(raw: string, source: RuleSource): Statement {
   if (known !== undefined) return known;
   const { text, lead } = trimRule(raw);
   if (isCryptRule(text)) return parseCryptRule(text, lead, source);
+  if (isIpcRule(text)) return parseIpcRule(text, lead, source);
   const fail: Fail = (at, what, expected) => ruleError(fromBytes(text), source, lead + at, what, expected);
   if (text === '') throw fail(0, 'the rule is empty', FORMS);
   if (text === 'lock' || text.startsWith('lock:')) {
     const mode = text.slice(5);
-    if (mode === 'on' || mode === 'off' || mode === 'exec') return { type: 'lock', mode, source };
-    throw fail(5, `lock must be on, off or exec, got '${fromBytes(mode)}'`, 'lock:on, lock:off or lock:exec');
+    if (mode === 'on' || mode === 'off' || mode === 'exec' || mode === 'ipc') return { type: 'lock', mode, source };
+    throw fail(5, `lock must be on, off, exec or ipc, got '${fromBytes(mode)}'`, 'lock:on, lock:off, lock:exec or lock:ipc');
   }
   if (text.startsWith('sandbox/')) return parseSandbox(text, source, fail);
   if (text.startsWith('allow/')) return parseAccess(text, 'allow', source, fail);
@@ -231,6 +235,8 @@ export function formatStatement(stmt: Statement): string {
       return `lock:${stmt.mode}`;
     case 'crypt':
       return formatCrypt(stmt);
+    case 'ipc':
+      return formatIpc(stmt);
   }
 }
 
