@@ -32,7 +32,11 @@ export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ worker
   const workerData: IpcWorkerData = { ipc, policy: data.emulator.policy, policyLog: data.emulator.policyLog, shared: data.shared, maxEmulators: data.maxEmulators, log: data.log, fault: data.fault };
   const worker = new Worker(new URL('../actors/ipc.worker.cjs', import.meta.url), { workerData, name: 'tsyd_ipc', resourceLimits: MONITOR_LIMITS });
   return new Promise((resolve, reject) => {
+    let settled = false;
     const fail = (why: string) => {
+      // Once: a worker that reported its failure exits next.
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       log.alert({ ctx: 'boot', op: 'ipc_failed', msg: `failed to start the IPC worker: ${why}` });
       void worker.terminate();
@@ -43,6 +47,7 @@ export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ worker
     worker.once('exit', (code) => fail(`it exited (${code}) before it listened`));
     worker.once('message', (m: IpcMessage) => {
       if (m.type === 'ipc.failed') return fail(m.error);
+      settled = true;
       clearTimeout(timer);
       worker.removeAllListeners('exit');
       worker.removeAllListeners('error');

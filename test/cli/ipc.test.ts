@@ -151,6 +151,15 @@ test('the program never reaches the socket, whatever its rules: its path, a hard
   assert.is(refusals.length, 3, describe(out));
 });
 
+test('the program never reaches the socket through /proc/self/fd/N of an O_PATH fd to it', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`), `echo waiting; read x; ${fixture('opathconnect')} ${sock}`);
+  await p.waitForStdout(/waiting/);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  assert.is(out.stdout, 'waiting\nconnect EACCES\n', describe(out));
+});
+
 test('the program never reaches an abstract IPC socket, even with allow/net/connect+@*', async () => {
   const name = abstractName();
   const netcall = fixture('netcall');
