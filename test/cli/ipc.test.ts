@@ -18,8 +18,8 @@ const sockPath = () => `${dir}/ctl${++n}.sock`;
 const abstractName = () => `tsyd-ipc-test-${process.pid}-${++n}`;
 
 /** `sh -c SCRIPT` under tsyd with `policy`, stdin kept open (each `read x` waits for a line). */
-function sandboxed(policy: string[], script: string, env: Record<string, string> = {}): RunningProcess {
-  return spawnTsyd(['run', '-p', 'none', ...policy, '--', '/bin/sh', '-c', script], { keepStdinOpen: true, env });
+function sandboxed(policy: string[], script: string, env: Record<string, string> = {}, user?: number): RunningProcess {
+  return spawnTsyd(['run', '-p', 'none', ...policy, '--', '/bin/sh', '-c', script], { keepStdinOpen: true, env, user });
 }
 
 const ctl = (socket: string, ...commands: string[]) => runTsyd(['ctl', socket, ...commands]);
@@ -121,6 +121,18 @@ test('a peer with another uid is refused (permission denied, closed); ipc/uid:N 
   assert.is(served.stdout, 'pong\n');
 });
 
+test('an unprivileged tsyd serves its own uid and refuses root', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc', 'sandbox/read:on', 'allow/read+/***'), 'echo waiting; read x', {}, NOBODY);
+  await p.waitForStdout(/waiting/);
+  const own = await runTsyd(['ctl', `@${name}`, 'ping', `deny/read+${f}`], { user: NOBODY });
+  const root = await ctl(`@${name}`, 'ping');
+  await finish(p);
+  assert.is(own.stdout, 'pong\nok\n', describe(own));
+  assert.is(root.stdout, 'error: permission denied\n');
+  assert.is(root.code, 1);
+});
+
 test('the program never reaches the socket, whatever its rules: its path, a hard link, a renamed link; nor can it delete or rename the path', async () => {
   const sock = sockPath();
   const link = `${dir}/hard${n}.sock`;
@@ -136,6 +148,7 @@ test('the program never reaches the socket, whatever its rules: its path, a hard
     `${netcall} connect u:${sock}`,
     `${netcall} connect u:${link}`,
     `${netcall} connect u:${moved}`,
+    `${netcall} bind u:${sock}`,
     `rm -f ${sock} 2>/dev/null || echo rm-refused`,
     `mv ${sock} ${dir}/away 2>/dev/null || echo mv-refused`,
   ].join('; '));
@@ -146,7 +159,7 @@ test('the program never reaches the socket, whatever its rules: its path, a hard
   p.child.stdin!.write('\n');
   const out = await finish(p);
   server.close();
-  assert.is(out.stdout, ['waiting', 'connect OK', 'connect EACCES', 'connect EACCES', 'connect EACCES', 'rm-refused', 'mv-refused', ''].join('\n'), describe(out));
+  assert.is(out.stdout, ['waiting', 'connect OK', 'connect EACCES', 'connect EACCES', 'connect EACCES', 'bind EACCES', 'rm-refused', 'mv-refused', ''].join('\n'), describe(out));
   const refusals = out.records.filter((r) => r.ctx === 'access' && r.cap === 'containment' && r.sys === 'connect');
   assert.is(refusals.length, 3, describe(out));
 });
@@ -160,11 +173,11 @@ test('the program never reaches the socket through /proc/self/fd/N of an O_PATH 
   assert.is(out.stdout, 'waiting\nconnect EACCES\n', describe(out));
 });
 
-test('the program never reaches an abstract IPC socket, even with allow/net/connect+@*', async () => {
+test('the program never reaches an abstract IPC socket, even with allow/net/connect+@*, nor binds its name', async () => {
   const name = abstractName();
   const netcall = fixture('netcall');
-  const out = await runTsyd(['run', '-p', 'none', ...rules('sandbox/net/connect:on', 'allow/net/connect+@**', `ipc:@${name}`), '--', netcall, 'connect', `a:${name}`]);
-  assert.is(out.stdout, 'connect EACCES\n', describe(out));
+  const out = await runTsyd(['run', '-p', 'none', ...rules('sandbox/net/connect:on', 'allow/net/connect+@**', `ipc:@${name}`), '--', '/bin/sh', '-c', `${netcall} connect a:${name}; ${netcall} bind a:${name}`]);
+  assert.is(out.stdout, 'connect EACCES\nbind EADDRINUSE\n', describe(out));
 });
 
 test("the IPC thread's filter refuses an open and an exec", async () => {
