@@ -13,3 +13,6 @@ export const IPC_LIMITS = {
   /** A client silent this long is closed. */
   idleMs: 60_000,
 } as const;
+
+/** Test only (TSYD_FAULT=ipc-short-idle): the idle bound, short enough for a test to wait it out. */
+export const SHORT_IDLE_MS = 300;

@@ -19,7 +19,7 @@ import { StateBoard } from '../shared/state-board.js';
 import { WorkerData } from '../shared/worker-data.js';
 import type { IpcWorkerData } from './ipc.js';
 import { answer, type IpcState } from './ipc-commands.js';
-import { IPC_LIMITS } from './ipc-limits.js';
+import { IPC_LIMITS, SHORT_IDLE_MS } from './ipc-limits.js';
 
 const data = workerData as IpcWorkerData;
 native.setThreadName('tsyd_ipc');
@@ -35,6 +35,7 @@ const state: IpcState = {
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
+const idleMs = data.fault === 'ipc-short-idle' ? SHORT_IDLE_MS : IPC_LIMITS.idleMs;
 
 const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, serve);
 server.on('error', (err: NodeJS.ErrnoException) => {
@@ -91,7 +92,10 @@ function serve(socket: Socket): void {
   clients.add(socket);
   socket.on('close', () => clients.delete(socket));
   socket.on('error', () => socket.destroy());
-  socket.setTimeout(IPC_LIMITS.idleMs, () => socket.destroy());
+  socket.setTimeout(idleMs, () => {
+    log.info({ ctx: 'ipc', op: 'idle_client', idle_ms: idleMs }, 'IPC client closed: idle');
+    socket.destroy();
+  });
   let pending: Buffer = Buffer.alloc(0);
   socket.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);

@@ -103,7 +103,9 @@ export interface EmulatorShared {
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
    * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late), "stuck-start"
-   * (every emulator but the first stays in its start for a minute).
+   * (every emulator but the first stays in its start for a minute), "ipc-probe" (tsyd_ipc tries an
+   * open and an exec once confined, and logs their errnos), "ipc-short-idle" (tsyd_ipc closes a
+   * silent client after 300 ms).
    */
   fault?: string;
 }

@@ -247,6 +247,25 @@ test('limits: a client that never reads is dropped once its answers pile up; 128
   assert.ok(out.records.some((r) => r.ctx === 'ipc' && r.op === 'drop_client'), describe(out));
 });
 
+test('limits: a silent client is closed after the idle bound (TSYD_FAULT=ipc-short-idle: 300 ms)', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`), 'echo waiting; read x; true', { TSYD_FAULT: 'ipc-short-idle' });
+  await p.waitForStdout(/waiting/);
+  const silent = await client(sock);
+  // Without the bound it stays open for 60 s: the 10 s fallback fails the test.
+  const how = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), 10_000);
+    silent.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+  });
+  silent.destroy();
+  const out = await finish(p);
+  assert.is(how, 'closed');
+  assert.is(out.code, 0, describe(out));
+});
+
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
   for (const [rule, what] of [
     ['ipc:relative.sock', /bad rule 'ipc:relative\.sock' \(from -m\): 'relative\.sock' is neither an absolute path nor an abstract @name; expected ipc:/],
