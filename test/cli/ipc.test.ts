@@ -188,6 +188,10 @@ test("the IPC thread's filter refuses an open and an exec", async () => {
   assert.ok(probe, describe(out));
   assert.is(probe!.open_errno, 1, 'open: EPERM');
   assert.is(probe!.exec_errno, 1, 'exec: EPERM');
+  // The filter it loads is the one `tsyd export` shows as tsyd_ipc.bpf (confinementFilter('ipc')).
+  const pfc = await runTsyd(['export', 'pfc']);
+  const ipcRules = pfc.stdout.slice(pfc.stdout.indexOf('tsyd ipc thread rules (tsyd_ipc.bpf)'));
+  for (const call of ['openat', 'execve', 'socket', 'connect']) assert.match(ipcRules.slice(0, ipcRules.indexOf('pseudo filter code end')), new RegExp(`/\\* ${call} \\*/\\) action ERRNO\\(1\\)`), call);
 });
 
 test('limits: a line longer than 4096 bytes is refused and the connection closed; a missing socket is a clear error', async () => {
