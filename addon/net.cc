@@ -277,6 +277,48 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Classify(st, false, false)));
 }
 
+// SAFETY: the IPC socket (guardSocket) is decided by its identity, on the very file tsyd would
+// connect to: a hard link, a renamed path or a /proc/PID/fd/N name of it are all refused.
+static bool IsGuarded(ThreadState* st, int fd) {
+  if (!st->guarded) return false;
+  struct stat sb;
+  // A file tsyd cannot look at is not let through either (fail closed).
+  if (fstat(fd, &sb) < 0) return true;
+  return S_ISSOCK(sb.st_mode) && static_cast<uint64_t>(sb.st_dev) == st->guarded_dev && static_cast<uint64_t>(sb.st_ino) == st->guarded_ino;
+}
+
+// guardSocket(dev: bigint, ino: bigint) | guardSocket(): the IPC socket of the sandbox this
+// emulator serves (none: no argument).
+static Napi::Value GuardSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ThreadState* st = State(env);
+  st->guarded = false;
+  if (info.Length() == 0) return env.Undefined();
+  if (info.Length() < 2 || !info[0].IsBigInt() || !info[1].IsBigInt()) {
+    Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  bool lossless = true;
+  st->guarded_dev = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
+  st->guarded_ino = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
+  st->guarded = true;
+  return env.Undefined();
+}
+
+// peerUid(fd): the uid SO_PEERCRED gives for the connected UNIX socket `fd` (the IPC worker's
+// client), or -errno.
+static Napi::Value PeerUid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "peerUid(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, static_cast<double>(cred.uid));
+}
+
 // The address tsyd passes to the kernel, built from what it checked. For a UNIX path the
 // checked file (connect) or directory (bind) is opened without following symlinks and named
 // through this thread's fd table, so a path swapped after the check is never used.
@@ -315,6 +357,7 @@ static long BuildAddress(ThreadState* st, int op, sockaddr_storage* out, socklen
   } else {
     held->fd = OpenChecked(st, path.c_str(), magic, O_PATH | O_CLOEXEC | (magic ? 0 : O_NOFOLLOW), 0);
     if (held->fd < 0) return held->fd;
+    if (IsGuarded(st, held->fd)) return -EACCES;
     n = snprintf(un->sun_path, sizeof un->sun_path, "/proc/thread-self/fd/%d", held->fd);
   }
   // A name near the 108-byte limit does not fit behind the /proc prefix.
@@ -1140,6 +1183,8 @@ void ClearNetState(ThreadState* st) {
 
 void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("readSockaddr", Napi::Function::New(env, ReadSockaddr, "readSockaddr"));
+  exports.Set("guardSocket", Napi::Function::New(env, GuardSocket, "guardSocket"));
+  exports.Set("peerUid", Napi::Function::New(env, PeerUid, "peerUid"));
   exports.Set("readMsgName", Napi::Function::New(env, ReadMsgName, "readMsgName"));
   exports.Set("netOp", Napi::Function::New(env, NetOpJs, "netOp"));
   exports.Set("netSettle", Napi::Function::New(env, NetSettle, "netSettle"));

@@ -19,7 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const actors = join(root, 'dist', 'src', 'actors');
 const cli = join(root, 'dist', 'src', 'cli');
 const bundles = [
-  ...['emulator.task', 'monitor.worker'].map((name) => ({ from: join(actors, `${name}.js`), to: join(actors, `${name}.cjs`) })),
+  ...['emulator.task', 'monitor.worker', 'ipc.worker'].map((name) => ({ from: join(actors, `${name}.js`), to: join(actors, `${name}.cjs`) })),
   // The CLI's bundle sits in cli/, at the same depth as actors/: the relative URLs of the
   // modules it holds (../actors/monitor.worker.cjs, ../../../build/Release/tsyd.node,
   // ../../../package.json) resolve from there as from their own files.

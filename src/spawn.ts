@@ -18,6 +18,7 @@ import { StateVisits } from './machines/visits.js';
 import { EMULATOR_TABLES } from './shared/emulator-states.js';
 import { native } from './native/addon.js';
 import { WorkerData } from './shared/worker-data.js';
+import { StateBoard } from './shared/state-board.js';
 import { InspectSource, notStartedSnapshot, type InspectSnapshot } from './inspect/stream.js';
 import { DecisionReader } from './supervisor/decisions.js';
 import { unconfinedWarning } from './sandbox/build.js';
@@ -52,6 +53,8 @@ interface SandboxParts {
   monitor?: MonitorHandle;
   /** Crypt sandboxing's key handle (dropped once the supervisor stopped). */
   crypt?: CryptConfig;
+  /** With an IPC socket: the machines' states, for its `stat`. */
+  board?: StateBoard;
 }
 
 /** The events, typed (SandboxedProcessEvents); other names fall back to EventEmitter's. */
@@ -114,6 +117,11 @@ export class SandboxedProcess extends EventEmitter {
     }
     const parts: SandboxParts = running;
     this.parts = parts;
+    if (parts.board) {
+      const board = parts.board;
+      board.set('boot', boot.getSnapshot().value);
+      boot.subscribe((s) => board.set('boot', s.value));
+    }
     const { program } = parts;
     this.pid = program.pid;
     const visits = this.visits;
@@ -200,7 +208,8 @@ export class SandboxedProcess extends EventEmitter {
       startMonitor: fromPromise(async () => {
         const r = running!;
         r.crypt = loadCryptKey(config);
-        r.monitor = supervisor.serve(config, r.wd, monitorConfig(config, { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer }, r.crypt), logger);
+        const made = { ...r.program, wakeFd: r.wakeFd, shared: r.wd.buffer, decisions: decisions.ring.buffer, board: r.board?.buffer, programPid: r.program.pid };
+        r.monitor = supervisor.serve(config, r.wd, monitorConfig(config, made, r.crypt), logger);
         r.monitor.on('event', (m: MonitorMessage) => {
           if (m.type === 'monitor.visited') this.visits.add('monitor', m.states);
           this.emit('supervisor', m);
@@ -239,7 +248,10 @@ export class SandboxedProcess extends EventEmitter {
     const reaped = new Promise<void>((r) => (reaperEnded = r));
     const machine = sandboxMachine.provide({ actors: { reapLeftovers: fromPromise(() => reapLeftovers(program, reaped, logger)) } });
     const sandbox = createActor(machine, { inspect: this.visits.observer('sandbox', machine) });
+    const board = config.policy.ipc.address !== undefined ? StateBoard.create() : undefined;
+    if (board) sandbox.subscribe((s) => board.set('sandbox', s.value));
     sandbox.start();
+    board?.set('sandbox', sandbox.getSnapshot().value);
     watchProgram(
       program,
       {
@@ -260,7 +272,7 @@ export class SandboxedProcess extends EventEmitter {
       logger,
     );
     if (config.skipConfinement) logger.error({ ctx: 'confine', op: 'skip_confinement' }, 'TSYD_SKIP_SCMP: supervisor threads stay unconfined (debugging only)');
-    return { program, sandbox, reaperEnded: reaped, wd, wakeFd: native.eventfd() };
+    return { program, sandbox, reaperEnded: reaped, wd, wakeFd: native.eventfd(), board };
   }
 
   /** After boot's end: the fds closed, the denials read, the output gathered, the result built and announced. */

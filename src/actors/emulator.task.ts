@@ -56,12 +56,12 @@ let lockedPolicy: { key: string; policy: Policy } | undefined;
  * The sandbox's policy, compiled (globs, prefix tables: ~5-10 ms for the user profile).
  * SAFETY: reused only for a sandbox whose policy data is the same text and cannot change:
  * locked (lock:on, lock:exec), the program's control route is closed, no runtime rule is ever
- * added to it; a lock:off policy is compiled anew for each sandbox (its rules change it).
+ * added to it; a lock:off or lock:ipc policy is compiled anew for each sandbox (its rules change it).
  */
 function policyFor(text: EmulatorTask['policy']): Policy {
   if (lockedPolicy?.key === text) return lockedPolicy.policy;
   const policy = Policy.fromJSON(JSON.parse(text) as PolicyData);
-  if (policy.lock !== 'off') lockedPolicy = { key: text, policy };
+  if (policy.lock === 'on' || policy.lock === 'exec') lockedPolicy = { key: text, policy };
   return policy;
 }
 
@@ -84,7 +84,7 @@ function loggerFor(config: EmulatorTask['log']): TsydLogger {
  * task fails, the pool buries it and answers its request).
  */
 function reusable(task: EmulatorTask, lock: string, drops: string): string | undefined {
-  if (confinedWith !== undefined && (lock === 'off' || !sameBytes(confinedWith, task.confinement))) return 'confined, and this sandbox is not confined with the same filter';
+  if (confinedWith !== undefined && (lock === 'off' || lock === 'ipc' || !sameBytes(confinedWith, task.confinement))) return 'confined, and this sandbox is not confined with the same filter';
   if (loweredKey !== undefined && loweredKey !== drops) return 'lowered other capabilities';
   return undefined;
 }
@@ -148,6 +148,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   native.setFailCredentialReturn(task.fault === 'setid-return-fails');
   // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
   native.setSlowJobPickup(task.fault === 'slow-job-pickup');
+  // SAFETY: the IPC socket of this sandbox (none: cleared from an earlier sandbox's).
+  if (task.ipc?.dev !== undefined && task.ipc.ino !== undefined) native.guardSocket(task.ipc.dev, task.ipc.ino);
+  else native.guardSocket();
   const logger = log;
   const ring = decisions;
 
@@ -189,6 +192,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     const what = a.path ?? a.addr;
     const why = policyFile ? ': a policy file of this sandbox, or the way to one' : '';
     logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${letThrough ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}${why}`);
+    ring.countViolation();
     ring.push(JSON.stringify(v), record);
     return letThrough;
   };
@@ -198,6 +202,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     log: logger,
     audit,
     crypt: task.crypt,
+    ipc: task.ipc,
     allows(cap, sys, path) {
       const allowed = policy!.check(cap, path);
       // The hot path: an allowed decision outside learning mode (and debug logs) needs no text for the path.
@@ -223,8 +228,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
         try {
           const stmt = rules.add(policy!, rule);
           logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid }, `the program changed the policy: ${fromBytes(rule)}`);
-          // SAFETY: the program's own lock takes effect at once, for every thread.
-          if (stmt.type === 'lock' && stmt.mode !== 'off') wd.lock();
+          // SAFETY: the program's own lock takes effect at once, for every thread (lock:ipc
+          // only closes its own route: the IPC socket may still change the policy).
+          if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) wd.lock();
           return 0;
         } catch (err) {
           logger.warn({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid, err: String((err as Error).message) }, 'bad rule from the program');
@@ -235,6 +241,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     refuseAct(sys, target, answer = true) {
       const v: Access = { cap: 'containment', target, sys, pid: req.pid, allowed: false };
       logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}`);
+      ring.countViolation();
       ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
       if (answer) req.fail(EPERM);
@@ -264,7 +271,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   };
 
   // While the program may change the policy, catch up with the rules other emulators applied.
-  const dynamic = policy.lock === 'off';
+  const dynamic = policy.lock === 'off' || policy.lock === 'ipc';
   // SafeSetID: with transits declared this thread acts with each caller's credentials (addon/act-as.cc);
   // without, nothing is read (transits cannot be added at run time).
   const follow = policy.transits.declared;

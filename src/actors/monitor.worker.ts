@@ -20,6 +20,9 @@ import { interrupterFailure, logInterrupterEvents, startInterrupter, stopInterru
 import { Ctl, WorkerData } from '../shared/worker-data.js';
 import { finishWriteBacks, startAesWorker, writeBackInLoop } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
+import { StateBoard } from '../shared/state-board.js';
+import { startIpc, stopIpc } from './ipc.js';
+import type { Worker } from 'node:worker_threads';
 
 export type MonitorMessage =
   | PoolEvent
@@ -78,6 +81,9 @@ interface Serving {
   pool: EmulatorPool;
   /** The monitor's states in this sandbox, as first entered (reported to the owner). */
   visits: StateVisits;
+  /** With an IPC socket: where the monitor's state is shown to tsyd_ipc, and tsyd_ipc itself once started. */
+  board?: StateBoard;
+  ipc?: Worker;
 }
 let cur!: Serving;
 
@@ -95,7 +101,7 @@ function take(data: MonitorConfig): void {
     logger: log,
     onEvent: (e) => post(e),
   });
-  cur = { data, log, wd, pool, visits: new StateVisits() };
+  cur = { data, log, wd, pool, visits: new StateVisits(), board: data.ipc ? new StateBoard(data.ipc.board) : undefined };
   if (!data.emulatorFilter) log.error({ ctx: 'confine', op: 'confine_monitor_thread' }, 'monitor thread is running unconfined in debug mode (TSYD_SKIP_SCMP)');
   log.info(
     { ctx: 'boot', op: 'start_monitor_thread', core_size: data.coreSize, keep_alive: data.keepAliveMs, tid },
@@ -266,6 +272,16 @@ const machine = monitorMachine.provide({
     }),
     closeThreads: fromPromise(closeThreads),
     startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.aesFilter, cur.data.fault)),
+    startIpc: fromPromise(async () => {
+      const { worker, guard } = await startIpc(cur.data, cur.log);
+      cur.ipc = worker;
+      // SAFETY: every emulator of this sandbox (none started yet) refuses the program this socket.
+      cur.data.emulator.ipc = guard;
+    }),
+    stopIpc: fromPromise(async () => {
+      if (cur.ipc) await stopIpc(cur.ipc, cur.log);
+      cur.ipc = undefined;
+    }),
     waitAes: fromPromise(async () => finishWriteBacks(cur.log, cur.data.crypt!.handle)),
   },
   guards: {
@@ -281,12 +297,15 @@ const machine = monitorMachine.provide({
 take(workerData as MonitorConfig);
 reportThreadMemory(cur.log, 'monitor');
 const actor = createActor(machine, {
-  input: { skipConfinement: !cur.data.emulatorFilter, crypt: cur.data.crypt !== undefined },
+  input: { skipConfinement: !cur.data.emulatorFilter, crypt: cur.data.crypt !== undefined, ipc: cur.data.ipc !== undefined },
   // The states the monitor has been in reach the owner as they are first entered in a sandbox
   // (a handful of messages per run): the run's record of what the machine really did.
   inspect: (e) => cur.visits.observer('monitor', machine, (states: string[]) => post({ type: 'monitor.visited', states }))(e),
 });
-actor.subscribe((snap) => post({ type: 'monitor.state', value: snap.value, context: snap.context }));
+actor.subscribe((snap) => {
+  cur.board?.set('monitor', snap.value);
+  post({ type: 'monitor.state', value: snap.value, context: snap.context });
+});
 actor.start();
 // Ended (closed, or failed: a failed monitor serves no other sandbox).
 void toPromise(actor).then(async (out) => {
@@ -297,6 +316,6 @@ void toPromise(actor).then(async (out) => {
 parentPort?.on('message', (m: MonitorCommand) => {
   if (m.type === 'monitor.serve') {
     take(m.config);
-    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter, crypt: m.config.crypt !== undefined });
+    actor.send({ type: 'sandbox.serve', skipConfinement: !m.config.emulatorFilter, crypt: m.config.crypt !== undefined, ipc: m.config.ipc !== undefined });
   } else actor.send({ type: 'monitor.close' });
 });

@@ -7,6 +7,7 @@ import { COMMAND_USAGE, type HelpTopic } from './usage.js';
 import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress, type InspectAddress } from '../inspect/address.js';
 import { isProfile, unknownProfile } from '../sandbox/profiles.js';
 import { parseCrypt, type CryptCommand } from './crypt-args.js';
+import { parseCtl, type CtlCommand } from './ctl.js';
 
 export interface RunCommand {
   command: 'run';
@@ -43,6 +44,7 @@ export type Command =
   | CheckCommand
   | LearnCommand
   | CryptCommand
+  | CtlCommand
   | { command: 'export'; mode: 'bpf' | 'pfc'; policy?: PolicyInput[] }
   | { command: 'syscalls'; policy: PolicyInput[] }
   | { command: 'program-filter'; policy: PolicyInput[] }
@@ -75,7 +77,7 @@ function profileName(name: string): string {
   return name;
 }
 
-const COMMANDS = ['run', 'check', 'learn', 'export', 'crypt', 'viz', 'help'];
+const COMMANDS = ['run', 'check', 'learn', 'export', 'crypt', 'ctl', 'viz', 'help'];
 const POLICY_OPTIONS = ['-p', '--profile', '-m', '--rule', '-P', '--policy-file', '-h', '--help'];
 const LOG_OPTIONS = ['--log-level', '--log-fd'];
 /** Each command's options, for "did you mean". */
@@ -99,6 +101,7 @@ export function parseArgs(argv: string[]): Command {
   if (cmd === '-V' || cmd === '--version') return { command: 'version' };
   if (cmd === 'viz') return { command: 'viz', argv: rest };
   if (cmd === 'export') return parseExport(rest);
+  if (cmd === 'ctl') return rest[0] === '-h' || rest[0] === '--help' ? { command: 'help', topic: 'ctl' } : parseCtl(rest);
   if (cmd === 'crypt') return rest.some((x) => x === '-h' || x === '--help') ? { command: 'help', topic: 'crypt' } : parseCrypt(rest);
   if (cmd !== 'run' && cmd !== 'check' && cmd !== 'learn') {
     if (cmd.startsWith('-')) throw new UsageError(unknownName('option', cmd, ['--help', '--version', '-h', '-V'], 'see tsyd --help'));

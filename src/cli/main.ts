@@ -10,6 +10,7 @@ import { parseArgs } from './args.js';
 import { COMMAND_USAGE, USAGE } from './usage.js';
 import { runLearn } from './learn.js';
 import { runCrypt } from './crypt.js';
+import { runCtl } from './ctl.js';
 import { EXIT_START_FAILED, fail, startFailureText, supervise } from './supervise.js';
 import { printWarnings } from './warnings.js';
 import { mark, markProcessStart } from '../shared/timeline.js';
@@ -53,6 +54,9 @@ export async function main(argv: string[]): Promise<void> {
       }
       case 'crypt':
         code = runCrypt(cmd);
+        break;
+      case 'ctl':
+        code = await runCtl(cmd);
         break;
       case 'export':
         bootExport(cmd.mode, cmd.policy === undefined ? undefined : credentialBounds(buildPolicy(cmd.policy).transits));

@@ -86,6 +86,12 @@ const CRYPT = `Usage: tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < 
   fails, with a message: nothing is written to OUT then (decrypt writes only verified plaintext);
   125 for a missing or malformed option or key.`;
 
+const CTL = `Usage: tsyd ctl SOCKET COMMAND...
+  Control a running sandbox through its IPC socket (the rule ipc:PATH or ipc:@NAME): each COMMAND
+  is sent on its own line and its answer printed. COMMAND: a rule in -m syntax (ok, or the error
+  a bad -m gives), ping (pong), sandbox/CAP? (on or off), stat (one line of JSON), lock:on.
+  Exit 0 if every answer was ok or a value, 1 otherwise (also when the socket is missing or refuses).`;
+
 const SYSCALLS = `Usage: tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...
   Print every system call the program may make, and how its filter answers it under that policy.
 ${POLICY}
@@ -104,6 +110,7 @@ export const USAGE = `Usage:
                                            filter answers it under that policy
   tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT
                                            encrypt or decrypt the crypt file format
+  tsyd ctl SOCKET COMMAND...               control a running sandbox through its IPC socket
   tsyd viz [--format mermaid|dot|svg] [--out FILE] [--machine NAME]...   draw the machines
   tsyd COMMAND --help | tsyd --help | tsyd --version
 
@@ -120,5 +127,5 @@ emulators), TSYD_KEEP_ALIVE (ms a helper emulator idles before it retires), TSYD
 export the filters, then run the program), TSYD_SKIP_SCMP (supervisor threads unconfined: debugging only).`;
 
 /** The help of one command (`tsyd run --help`). */
-export const COMMAND_USAGE = { run: RUN, check: CHECK, learn: LEARN, export: EXPORT, syscalls: SYSCALLS, crypt: CRYPT } as const;
+export const COMMAND_USAGE = { run: RUN, check: CHECK, learn: LEARN, export: EXPORT, syscalls: SYSCALLS, crypt: CRYPT, ctl: CTL } as const;
 export type HelpTopic = keyof typeof COMMAND_USAGE;

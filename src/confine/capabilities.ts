@@ -38,7 +38,7 @@ const ALWAYS: ReadonlyArray<[number, string]> = [
 
 /** The capabilities a program under `policy` loses, with why (for the export and the README). */
 export function capabilityDrops(policy: Policy): ReadonlyArray<[number, string]> {
-  const net = policy.isOn('net/connect') || policy.isOn('net/bind') || policy.lock === 'off';
+  const net = policy.isOn('net/connect') || policy.isOn('net/bind') || policy.stopsEveryDecidedCall;
   // SAFETY: with net rules on, a raw socket (IP_HDRINCL names any destination in its header) or
   // netfilter (NAT of an allowed address to another) would route around every address rule.
   return net

@@ -43,7 +43,7 @@ export interface FilterContext {
   tsydPid: number;
   /** The capabilities on. */
   isOn(cap: Capability): boolean;
-  /** lock:off: the policy can still change, so every decided call stops in the kernel. */
+  /** lock:off or lock:ipc (the policy can still change), or an IPC socket: every decided call stops in the kernel. */
   lockOff: boolean;
   /** The capabilities each handled call decides (its notification condition). */
   handlerCaps: ReadonlyMap<string, readonly Capability[]>;

@@ -81,6 +81,24 @@ const AES_NO_OPENS: Array<[string, string]> = [
 ];
 
 /**
+ * tsyd_ipc (src/actors/ipc.worker.ts) confines itself once it listens: from then on it accepts
+ * and answers its clients, and opens nothing and makes no other socket. SAFETY: a worker taken
+ * over through a client's bytes reaches no file and no other socket; it still cannot read or
+ * write the program (process_vm_*), nor run anything.
+ */
+const IPC_NO_OPENS: Array<[string, string]> = [
+  ['open', 'tsyd_ipc opens nothing once it listens'],
+  ['openat', 'tsyd_ipc opens nothing once it listens'],
+  ['openat2', 'tsyd_ipc opens nothing once it listens'],
+  ['creat', 'tsyd_ipc opens nothing once it listens'],
+  ['pidfd_getfd', "tsyd_ipc takes no other process's fds"],
+  ['socket', 'tsyd_ipc made its one socket before its filter'],
+  ['socketpair', 'tsyd_ipc made its one socket before its filter'],
+  ['connect', 'tsyd_ipc only accepts'],
+  ['bind', 'tsyd_ipc bound its socket before its filter'],
+];
+
+/**
  * What an emulator's bind of a UNIX path needs (addon/unixbind.cc): a short-lived child that
  * binds the program's own name from a root and cwd of its own — a private tmpfs in a private
  * mount namespace, the checked directory bind-mounted from its fd; an unprivileged tsyd's child
@@ -105,7 +123,7 @@ export function confinementRules(kind: ThreadKind): Array<[string, string]> {
     case 'interrupter':
       return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'reads only /proc status'], ...NO_SOCKETS];
     case 'ipc':
-      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program']];
+      return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program'], ...IPC_NO_OPENS];
     case 'aes':
       return [...COMMON, ...NO_PROGRAM_WRITES, ['unshare', 'set up before confinement'], ['process_vm_readv', 'never reads the program'], ...AES_NO_OPENS];
   }

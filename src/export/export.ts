@@ -70,7 +70,7 @@ export function exportSyscalls(policy: Policy): string {
   const arch = native.arch;
   const handlerCaps = new Map<string, readonly Capability[]>();
   for (const h of buildHandlerTable().values()) handlerCaps.set(h.name, h.caps);
-  const ctx = { arch, tsydPid: 0, isOn: (c: Capability) => policy.isOn(c), lockOff: policy.lock === 'off', handlerCaps };
+  const ctx = { arch, tsydPid: 0, isOn: (c: Capability) => policy.isOn(c), lockOff: policy.stopsEveryDecidedCall, handlerCaps };
   const on = CAPABILITIES.filter((c) => policy.isOn(c));
   const lines = [
     `# tsyd: the program's system calls on ${arch}, for the policy with ${on.length ? on.join(', ') : 'no capability'} on (lock:${policy.lock})`,

@@ -7,6 +7,8 @@
 // emulator threads stay), until its owner closes it (src/supervisor/supervisor.ts). With Crypt
 // sandboxing on it starts the AES worker after the interrupter (startingAes) and, at exit, waits
 // until every crypt buffer the program left is written back (waitingAes): no encryption is lost.
+// With an IPC socket (ipc:) it starts tsyd_ipc before the first emulator (startingIpc) and
+// stops it after the pool (stoppingIpc).
 import { and, assign, fromPromise, setup } from 'xstate';
 
 /** try_spawn's answer. `exiting`: should_exit is set, no emulator is started (not part of the reference rule). */
@@ -16,6 +18,8 @@ export interface MonitorInput {
   skipConfinement: boolean;
   /** Crypt sandboxing is on: the AES worker runs for this sandbox. */
   crypt?: boolean;
+  /** The policy names an IPC socket: tsyd_ipc serves it for this sandbox. */
+  ipc?: boolean;
 }
 
 /** From the owner: serve the next sandbox (warm), or end the threads. */
@@ -63,6 +67,8 @@ export const monitorMachine = setup({
     waitForWork: notProvided('waitForWork'),
     stopPool: notProvided('stopPool'),
     startAes: notProvided('startAes'),
+    startIpc: notProvided('startIpc'),
+    stopIpc: notProvided('stopIpc'),
     waitAes: notProvided('waitAes'),
     closeThreads: notProvided('closeThreads'),
   },
@@ -70,6 +76,7 @@ export const monitorMachine = setup({
     hasPendingFilter: ({ context }) => context.pendingFilter,
     skipConfinement: ({ context }) => context.skipConfinement,
     cryptOn: ({ context }) => context.crypt === true,
+    ipcOn: ({ context }) => context.ipc === true,
     /** Provided: whether the sandbox is locked now (shared flag). */
     locked: () => false,
     /** Provided: whether should_exit is set (shared flag). */
@@ -87,6 +94,7 @@ export const monitorMachine = setup({
     nextSandbox: assign(({ event }) => ({
       skipConfinement: (event as { skipConfinement?: boolean }).skipConfinement === true,
       crypt: (event as { crypt?: boolean }).crypt === true,
+      ipc: (event as { ipc?: boolean }).ipc === true,
       pendingFilter: false,
       exitCode: 0,
       error: undefined,
@@ -117,13 +125,17 @@ export const monitorMachine = setup({
       description: 'create tsyd_int (before any confinement of this thread: it has a filter of its own); its handshake is awaited once the first emulator is starting',
       invoke: {
         src: 'spawnInterrupter',
-        onDone: [{ guard: 'cryptOn', target: 'startingAes' }, { target: 'confinement' }],
+        onDone: [{ guard: 'cryptOn', target: 'startingAes' }, { guard: 'ipcOn', target: 'startingIpc' }, { target: 'confinement' }],
         onError: { target: 'failed', actions: 'fail' },
       },
     },
     startingAes: {
       description: 'Crypt sandboxing: start tsyd_aes (confined by its own filter before its handshake), which encrypts the buffers of crypt files after their last close; failure is critical (101)',
-      invoke: { src: 'startAes', onDone: 'confinement', onError: { target: 'failed', actions: 'fail' } },
+      invoke: { src: 'startAes', onDone: [{ guard: 'ipcOn', target: 'startingIpc' }, { target: 'confinement' }], onError: { target: 'failed', actions: 'fail' } },
+    },
+    startingIpc: {
+      description: 'ipc: start tsyd_ipc and wait until it listens, confined by its own filter (before the first emulator: the socket is there before the program runs); failure is critical (101)',
+      invoke: { src: 'startIpc', onDone: 'confinement', onError: { target: 'failed', actions: 'fail' } },
     },
     confinement: {
       initial: 'choosing',
@@ -204,6 +216,14 @@ export const monitorMachine = setup({
       description: 'should_exit: wake every emulator and the interrupter; wait until their work for this sandbox has ended',
       invoke: {
         src: 'stopPool',
+        onDone: [{ guard: 'ipcOn', target: 'stoppingIpc' }, { guard: 'cryptOn', target: 'waitingAes' }, { target: 'idle' }],
+        onError: [{ guard: 'ipcOn', target: 'stoppingIpc' }, { guard: 'cryptOn', target: 'waitingAes' }, { target: 'idle' }],
+      },
+    },
+    stoppingIpc: {
+      description: 'ipc: stop tsyd_ipc: its clients are closed and its socket path removed',
+      invoke: {
+        src: 'stopIpc',
         onDone: [{ guard: 'cryptOn', target: 'waitingAes' }, { target: 'idle' }],
         onError: [{ guard: 'cryptOn', target: 'waitingAes' }, { target: 'idle' }],
       },

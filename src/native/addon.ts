@@ -209,6 +209,13 @@ export interface Addon {
   answerBytes(bufArg: number, data: Buffer): number;
   /** Reads and classifies a sockaddr argument (op: NetOp): a SockKind, or -errno. */
   readSockaddr(addrArg: number, lenArg: number, op: number): number;
+  /**
+   * The IPC socket of the sandbox this emulator serves (no argument: none): a connect or send
+   * whose UNIX path opens to this identity (st_dev, st_ino) is refused with EACCES.
+   */
+  guardSocket(dev?: bigint, ino?: bigint): void;
+  /** SO_PEERCRED's uid of a connected UNIX socket, or -errno (the IPC worker's clients). */
+  peerUid(fd: number): number;
   /** The same for sendmsg's msg_name (index -1) or sendmmsg's entry `index`: a SockKind, or -errno. */
   readMsgName(msgArg: number, index: number): number;
   /**

@@ -8,6 +8,7 @@ import { Policy } from './policy.js';
 import { DEFAULT_PROFILE, profileStatements, type ProfileContext } from './profiles.js';
 import { loadPolicyFile, parseRule, type RuleSource, type Statement } from './rules.js';
 import { policyFilesNames } from './policy-files.js';
+import { fromBytes } from './bytes.js';
 import { passwdHomes } from './secrets.js';
 
 /** One source of rules: a rule text (`-m`), a policy file (`-P`) or a built-in profile (`-p`). */
@@ -78,7 +79,10 @@ export function buildPolicy(
   let used: ProfileContext | undefined;
   const contextOnce = () => (used ??= typeof context === 'function' ? context() : context);
   const policy = Policy.from(policyStatements(inputs, contextOnce, enforced));
-  policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? [])]));
+  // SAFETY: the IPC socket's path is protected as a policy file: the program can neither bind
+  // it first, nor delete, rename or replace it (connects to it: src/syscalls/ipc-guard.ts).
+  const ipcPath = policy.ipc.address?.startsWith('/') ? [fromBytes(policy.ipc.address)] : [];
+  policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? []), ...ipcPath]));
   return policy;
 }
 

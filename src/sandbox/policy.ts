@@ -12,6 +12,7 @@ import { ruleError } from './source.js';
 import { PolicyError } from '../errors.js';
 import { CryptSettings, type CryptData } from './crypt-policy.js';
 import { Transits, type SetidData } from './setid-policy.js';
+import { IpcSettings, type IpcData } from './ipc-rules.js';
 
 /** Plain data (for postMessage or JSON): rebuilt with Policy.fromJSON. */
 export interface PolicyData {
@@ -26,6 +27,8 @@ export interface PolicyData {
   crypt?: CryptData;
   /** SafeSetID transits (omitted when none). */
   setid?: SetidData;
+  /** The IPC socket (omitted when unused). */
+  ipc?: Partial<IpcData>;
 }
 
 interface Rule {
@@ -62,6 +65,8 @@ export class Policy {
   readonly crypt = new CryptSettings();
   /** SafeSetID: the credential transits the program may take. */
   readonly transits = new Transits();
+  /** Run-time control: the IPC socket's address and its extra peer uid. */
+  readonly ipc = new IpcSettings();
 
   static from(statements: Iterable<Statement>): Policy {
     const p = new Policy();
@@ -72,6 +77,14 @@ export class Policy {
   /** Changes with every rule or state applied: what was derived from the policy before is stale. */
   get version(): number {
     return this.generation;
+  }
+
+  /**
+   * Every decided call must stop in the kernel: the policy may change while the program runs
+   * (lock:off, lock:ipc), or an IPC socket must be kept from it (connects are all looked at).
+   */
+  get stopsEveryDecidedCall(): boolean {
+    return this.lockMode === 'off' || this.lockMode === 'ipc' || this.ipc.address !== undefined;
   }
 
   /** `on`: no change is possible any more; `exec`: the runtime locks it once the program runs. */
@@ -100,6 +113,9 @@ export class Policy {
         return;
       case 'setid':
         this.transits.apply(stmt);
+        return;
+      case 'ipc':
+        this.ipc.apply(stmt);
         return;
       case 'rule': {
         const list = this.rules.get(stmt.cap)!;
@@ -319,6 +335,7 @@ export class Policy {
     if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
     if (this.cryptUsed()) data.crypt = this.crypt.toJSON();
     if (this.transits.declared) data.setid = this.transits.toJSON();
+    if (this.ipc.used) data.ipc = this.ipc.toJSON();
     return data;
   }
 
@@ -343,8 +360,8 @@ export class Policy {
       for (const t of stmt.targets) p.rules.get(stmt.cap)!.push(toRule(stmt.action, t));
     }
     p.generation++;
-    if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec') {
-      throw new PolicyError(`bad policy data: lock must be on, off or exec, got '${String(data.lock)}'`);
+    if (data.lock !== 'on' && data.lock !== 'off' && data.lock !== 'exec' && data.lock !== 'ipc') {
+      throw new PolicyError(`bad policy data: lock must be on, off, exec or ipc, got '${String(data.lock)}'`);
     }
     p.lockMode = data.lock;
     if (data.policyFiles !== undefined) {
@@ -355,6 +372,7 @@ export class Policy {
     }
     if (data.crypt !== undefined) p.crypt.loadJSON(data.crypt);
     if (data.setid !== undefined) p.transits.loadJSON(data.setid);
+    if (data.ipc !== undefined) p.ipc.loadJSON(data.ipc);
     return p;
   }
 
@@ -368,6 +386,7 @@ export class Policy {
     for (const [cap, list] of this.rules) for (const r of list) out.push(`${r.action}/${cap}+${fromBytes(r.pattern)}`);
     if (this.cryptUsed()) out.push(...this.crypt.normalized());
     out.push(...this.transits.normalized());
+    out.push(...this.ipc.normalized());
     out.push(`lock:${this.lockMode}`);
     return out;
   }

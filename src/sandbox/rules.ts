@@ -11,6 +11,7 @@ import { stripComment, trimRule } from './rule-text.js';
 import { ruleError, type RuleSource } from './source.js';
 import { formatCrypt, isCryptRule, parseCryptRule, type CryptStatement } from './crypt-rules.js';
 import { formatSetid, isSetidRule, parseSetidRule, type SetidStatement } from './setid-rules.js';
+import { formatIpc, isIpcRule, parseIpcRule, type IpcStatement } from './ipc-rules.js';
 
 export { CAPABILITIES, NET_CAPABILITIES, isCapability, isNetCapability } from './capabilities.js';
 export type { Capability, NetCapability, PathCapability } from './capabilities.js';
@@ -22,7 +23,8 @@ export type { RuleSource } from './source.js';
 export type Action = 'allow' | 'deny';
 /** `+` adds a rule, `-` removes the last identical one, `^` removes all identical ones. */
 export type RuleOp = '+' | '-' | '^';
-export type LockMode = 'off' | 'on' | 'exec';
+/** `ipc`: the program can no longer change the policy (/dev/tsyd), the IPC socket still can. */
+export type LockMode = 'off' | 'on' | 'exec' | 'ipc';
 
 /**
  * What one rule matches. `pattern` is its identity (removal compares it) as a byte string:
@@ -44,9 +46,10 @@ export type Statement =
     }
   | { type: 'lock'; mode: LockMode; source?: RuleSource }
   | CryptStatement
-  | SetidStatement;
+  | SetidStatement
+  | IpcStatement;
 
-const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec, a crypt rule or setuid+SRC:DST / setgid+SRC:DST';
+const FORMS = 'sandbox/CAP:on|off, allow/CAP+PATTERN, deny/CAP+PATTERN (- removes, ^ removes all), lock:on|off|exec|ipc, a crypt or an ipc rule, or setuid+SRC:DST / setgid+SRC:DST';
 const CAP_LIST = `one of ${CAPABILITIES.join(', ')}`;
 const SANDBOX_FORM = 'sandbox/CAP:on or sandbox/CAP:off (CAP may be a comma list)';
 const PATH_FORM = 'an absolute path glob such as /etc/** or /usr/***';
@@ -66,12 +69,13 @@ export function parseRuleBytes(raw: string, source: RuleSource): Statement {
   const { text, lead } = trimRule(raw);
   if (isCryptRule(text)) return parseCryptRule(text, lead, source);
   if (isSetidRule(text)) return parseSetidRule(text, lead, source);
+  if (isIpcRule(text)) return parseIpcRule(text, lead, source);
   const fail: Fail = (at, what, expected) => ruleError(fromBytes(text), source, lead + at, what, expected);
   if (text === '') throw fail(0, 'the rule is empty', FORMS);
   if (text === 'lock' || text.startsWith('lock:')) {
     const mode = text.slice(5);
-    if (mode === 'on' || mode === 'off' || mode === 'exec') return { type: 'lock', mode, source };
-    throw fail(5, `lock must be on, off or exec, got '${fromBytes(mode)}'`, 'lock:on, lock:off or lock:exec');
+    if (mode === 'on' || mode === 'off' || mode === 'exec' || mode === 'ipc') return { type: 'lock', mode, source };
+    throw fail(5, `lock must be on, off, exec or ipc, got '${fromBytes(mode)}'`, 'lock:on, lock:off, lock:exec or lock:ipc');
   }
   if (text.startsWith('sandbox/')) return parseSandbox(text, source, fail);
   if (text.startsWith('allow/')) return parseAccess(text, 'allow', source, fail);
@@ -236,6 +240,8 @@ export function formatStatement(stmt: Statement): string {
       return formatCrypt(stmt);
     case 'setid':
       return formatSetid(stmt);
+    case 'ipc':
+      return formatIpc(stmt);
   }
 }
 

@@ -31,7 +31,7 @@ export function makeCache(bundle: string): Buffer {
 }
 
 /** The bundles that are loaded with a code cache, relative to dist/src (scripts/bundle-workers.mjs makes them). */
-export const CACHED_BUNDLES = ['cli/cli.bundle.cjs', 'actors/monitor.worker.bundle.cjs', 'actors/emulator.task.bundle.cjs'];
+export const CACHED_BUNDLES = ['cli/cli.bundle.cjs', 'actors/monitor.worker.bundle.cjs', 'actors/emulator.task.bundle.cjs', 'actors/ipc.worker.bundle.cjs'];
 
 /**
  * Writes the code cache of each bundle under `distSrc` that exists, for the files as they are

@@ -21,6 +21,8 @@ const W = {
   written: 5,
   /** Bumped for every drain: a writer waiting for room waits on it. */
   drained: 6,
+  /** Denials so far (countViolation), dropped ones included. */
+  violations: 7,
 } as const;
 const HEADER = 64;
 /** A record that would cross the end of the ring starts again at 0; this length says so. */
@@ -50,6 +52,16 @@ export class DecisionRing {
   /** Records dropped so far because the ring was full. */
   get dropped(): number {
     return Atomics.load(this.words, W.dropped);
+  }
+
+  /** Counts one denial (the IPC worker's `stat` reads the count). */
+  countViolation(): void {
+    Atomics.add(this.words, W.violations, 1);
+  }
+
+  /** Denials counted so far. */
+  get violations(): number {
+    return Atomics.load(this.words, W.violations);
   }
 
   private lock(): void {

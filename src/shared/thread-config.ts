@@ -42,6 +42,29 @@ export interface MonitorConfig extends SupervisorConfig {
   crypt?: CryptConfig;
   /** How long an emulator thread whose task ended waits for the next sandbox's (the supervisor's idleMs). */
   idleMs?: number;
+  /** Run-time control (ipc:): the monitor starts tsyd_ipc before the first emulator. */
+  ipc?: IpcConfig;
+}
+
+/** What tsyd_ipc (src/actors/ipc.worker.ts) is given. */
+export interface IpcConfig {
+  /** The socket: an absolute path, or `@` and an abstract name (a byte string). */
+  address: string;
+  /** The peer uids served: tsyd's own and ipc/uid:N. */
+  uids: number[];
+  /** Its confinement filter (absent with TSYD_SKIP_SCMP). */
+  filter?: Uint8Array;
+  /** The machines' states (StateBoard), the decision ring (its violation count), the program's pid. */
+  board: SharedArrayBuffer;
+  decisions: SharedArrayBuffer;
+  programPid: number;
+}
+
+/** The identity of the IPC socket: its abstract name (`@` and its bytes), or the socket file's st_dev and st_ino. */
+export interface IpcGuard {
+  abstract?: string;
+  dev?: bigint;
+  ino?: bigint;
 }
 
 /** Crypt sandboxing, for the threads that open crypt files and write them back. SAFETY: a handle, never the key. */
@@ -74,12 +97,16 @@ export interface EmulatorShared {
   record: boolean;
   /** Crypt sandboxing is on: its key's handle. */
   crypt?: CryptConfig;
+  /** The IPC socket (ipc:), set by the monitor once tsyd_ipc listens: never reached for the program. */
+  ipc?: IpcGuard;
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
    * "slow-job-pickup" (an idle job thread takes a job handed to it 200 ms late), "stuck-start"
    * (every emulator but the first stays in its start for a minute), "setid-return-fails" (an
-   * emulator's return to tsyd's credentials after acting as the caller fails: tsyd exits 101).
+   * emulator's return to tsyd's credentials after acting as the caller fails: tsyd exits 101), "ipc-probe" (tsyd_ipc tries an
+   * open and an exec once confined, and logs their errnos), "ipc-short-idle" (tsyd_ipc closes a
+   * silent client after 300 ms).
    */
   fault?: string;
 }

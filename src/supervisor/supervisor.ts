@@ -80,9 +80,12 @@ export class Supervisor {
     // filter depends on nothing else but the transits' targets: confinementFilter(kind, bounds)). It denies only calls no
     // supervisor thread makes for any sandbox (src/confine/thread-filters.ts), so confined before
     // the exec it lost nothing that sandbox needs. A lock:off sandbox (its threads stay
-    // unconfined until the program locks) gets threads that were never confined.
+    // unconfined until the program locks) gets threads that were never confined, and so does a
+    // sandbox with an IPC socket: tsyd_ipc is created by the monitor thread and would inherit
+    // its filter (no socket), before it loads its own.
     // Capabilities: engineKey.
-    const at = this.idle.findIndex(({ thread }) => thread.key === key && !thread.broken && (!thread.confined || config.policy.lock !== 'off'));
+    const lockedLater = (config.policy.lock === 'on' || config.policy.lock === 'exec') && config.policy.ipc.address === undefined;
+    const at = this.idle.findIndex(({ thread }) => thread.key === key && !thread.broken && (!thread.confined || lockedLater));
     let thread: MonitorThread;
     if (at >= 0) {
       const [taken] = this.idle.splice(at, 1);

@@ -3,7 +3,7 @@
 import { confinementFilter } from '../confine/thread-filters.js';
 import { credentialBounds } from '../confine/emulator-filter.js';
 import { PolicyLog } from '../shared/policy-log.js';
-import type { CryptConfig, MonitorConfig } from '../shared/thread-config.js';
+import type { CryptConfig, IpcConfig, MonitorConfig } from '../shared/thread-config.js';
 import type { SandboxConfig } from './options.js';
 import type { Policy } from '../sandbox/policy.js';
 import { native } from '../native/addon.js';
@@ -28,6 +28,9 @@ export interface SupervisorFds {
   /** The shared words (WorkerData) and the decision ring. */
   shared: SharedArrayBuffer;
   decisions: SharedArrayBuffer;
+  /** The machines' states (StateBoard), for the IPC worker; and the program's pid. */
+  board?: SharedArrayBuffer;
+  programPid?: number;
 }
 
 /**
@@ -74,5 +77,23 @@ export function monitorConfig(config: SandboxConfig, made: SupervisorFds, crypt?
     interrupterFilter: config.skipConfinement ? undefined : confinementFilter('interrupter'),
     aesFilter: config.skipConfinement ? undefined : confinementFilter('aes'),
     fault: config.fault,
+    ...ipcConfig(config, made),
+  };
+}
+
+/** tsyd_ipc's configuration when the policy names an IPC socket. */
+function ipcConfig(config: SandboxConfig, made: SupervisorFds): { ipc?: IpcConfig } {
+  const { address, uid } = config.policy.ipc;
+  if (address === undefined || made.board === undefined) return {};
+  const own = process.getuid?.() ?? 0;
+  return {
+    ipc: {
+      address,
+      uids: uid === undefined || uid === own ? [own] : [own, uid],
+      filter: config.skipConfinement ? undefined : confinementFilter('ipc'),
+      board: made.board,
+      decisions: made.decisions,
+      programPid: made.programPid ?? 0,
+    },
   };
 }

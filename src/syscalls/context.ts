@@ -3,7 +3,7 @@ import type { Policy } from '../sandbox/policy.js';
 import type { TsydLogger } from '../log.js';
 import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
 import type { Request } from './request.js';
-import type { CryptConfig } from '../shared/thread-config.js';
+import type { CryptConfig, IpcGuard } from '../shared/thread-config.js';
 
 /** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
 export interface Access {
@@ -54,6 +54,8 @@ export interface EmulatorContext {
   allowsAddress(cap: NetCapability, sys: string, family: AddressFamily, addr: Uint8Array, port: number, given?: string): boolean;
   /** An address of a family no rule can name (logged as `family N`): denied, unless in audit mode. */
   allowsOtherFamily(cap: NetCapability, sys: string, family: number): boolean;
+  /** The IPC socket of this sandbox (ipc:): the program never reaches it (handlers/net.ts). */
+  readonly ipc?: IpcGuard;
   /** The /dev/tsyd control route (handlers/control.ts). */
   readonly control: {
     /** True while the program may still change the policy. */

@@ -91,7 +91,7 @@ function decidedCapabilities(policy: Policy): (c: Capability) => boolean {
  */
 function filterKey(policy: Policy, tsydPid: number): string {
   const decided = decidedCapabilities(policy);
-  return JSON.stringify([tsydPid, policy.lock === 'off', CAPABILITIES.filter((c) => decided(c))]);
+  return JSON.stringify([tsydPid, policy.stopsEveryDecidedCall, CAPABILITIES.filter((c) => decided(c))]);
 }
 
 /**
@@ -110,7 +110,7 @@ export function buildChildFilter(policy: Policy, tsydPid = process.pid): Buffer 
       arch: native.arch,
       tsydPid,
       isOn: decidedCapabilities(policy),
-      lockOff: policy.lock === 'off',
+      lockOff: policy.stopsEveryDecidedCall,
       handlerCaps,
     });
     childFilters.set(key, filter);

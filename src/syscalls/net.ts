@@ -11,6 +11,7 @@ import type { AddressFamily, NetCapability } from '../sandbox/rules.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { hiddenFailure, isHidden, walkedThroughHidden } from './common.js';
 import { args } from './request.js';
+import { ipcSocketVerdict } from './ipc-guard.js';
 
 const { EACCES, ENOENT, EPERM, ESRCH } = os.errno;
 /** The kernel handles at most this many messages of one sendmmsg (UIO_MAXIOV). */
@@ -263,8 +264,11 @@ function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' 
   const decides = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
   // SAFETY: with stat on, a UNIX path is looked at even when the call's own capabilities are
   // off: a hidden one does not exist (connect, and bind, which would make a name in it).
-  if (!decides && !ctx.policy.isOn('stat')) return ctx.req.continue();
+  // SAFETY: with an IPC socket, every connect is read and decided here (ipc-guard.ts).
+  const guarded = sys === 'connect' && ctx.ipc !== undefined;
+  if (!decides && !guarded && !ctx.policy.isOn('stat')) return ctx.req.continue();
   const kind = ctx.req.net.readSockaddr(CONNECT.addr, CONNECT.addrlen, op);
+  if (guarded && !answered(ctx, ipcSocketVerdict(ctx, sys, kind))) return;
   // (With net/bind off, bind's address rules allow everything: only create decides a path.)
   if (!answered(ctx, decides ? verdict(ctx, cap, sys, kind) : hiddenOnly(ctx, sys, kind))) return;
   if (kernelMayPerform(ctx, kind, CONNECT.addr)) return ctx.req.continue();

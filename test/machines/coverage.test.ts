@@ -75,7 +75,7 @@ const PLANS: Record<string, Plan> = {
   },
   export: { inputs: [{ mode: 'bpf' }, { mode: 'pfc' }], payloads: { 'export.failed': [{ error: 'EEXIST' }] } },
   monitor: {
-    inputs: [{ skipConfinement: false }, { skipConfinement: true }, { skipConfinement: false, crypt: true }],
+    inputs: [{ skipConfinement: false }, { skipConfinement: true }, { skipConfinement: false, crypt: true }, { skipConfinement: false, ipc: true }, { skipConfinement: false, crypt: true, ipc: true }],
     guards: { locked: flag('locked'), shouldExit: flag('shouldExit') },
     outputs: { trySpawn: ['core', 'helper', 'idle_exists', 'capacity_exceeded'] },
     payloads: { 'sandbox.serve': [{ skipConfinement: false }, { skipConfinement: true }] },
@@ -362,7 +362,7 @@ test('coverage: a state nothing enters is reported', () => {
 test('coverage: an outside guard left as the placeholder hides both of its branches', () => {
   const c = cover(monitorMachine, { ...planOf('monitor'), guards: undefined });
   const missing = c.expectedStates.filter((s) => !c.states.includes(s));
-  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'waitingAes', 'idle', 'closing', 'done']);
+  assert.equal(missing, ['confinement.loading', 'running.confining', 'exiting', 'stoppingIpc', 'waitingAes', 'idle', 'closing', 'done']);
   assert.match(coverageFailure('monitor', c) ?? '', /unreachable states: confinement.loading/);
 });
 

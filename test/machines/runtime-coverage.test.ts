@@ -157,6 +157,13 @@ test('workload: Crypt sandboxing starts the AES worker and waits for its write-b
   merge(seen, child);
 });
 
+test('workload: an IPC socket: the monitor starts tsyd_ipc and stops it at exit', async () => {
+  const child = spawn('true', [], { policy: [{ profile: 'off' }, { rule: `ipc:@tsyd-visits-${process.pid}` }], stdio: 'ignore', logLevel: 'silent' });
+  const r = await child.result;
+  assert.is(r.exitCode, 0);
+  merge(seen, child);
+});
+
 test('every state seen exists in its machine; every non-error state of every machine was seen', () => {
   const visits = Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, [...v]]));
   assert.equal(coverageProblems(MACHINES, visits), []);

@@ -1,0 +1,95 @@
+// The IPC worker's commands (one line in, one line out): a rule in -m syntax → `ok` or
+// `error: MESSAGE` (the message a bad -m gives: the same parser, the same source); `ping` →
+// `pong`; `CAP?` (`sandbox/read?`) → `on` or `off`; `stat` → one line of JSON. A rule applies to
+// every emulator before its next decision (the shared PolicyLog, as /dev/tsyd's rules).
+import type { TsydLogger } from '../log.js';
+import { PolicyError } from '../errors.js';
+import { fromBytes } from '../sandbox/bytes.js';
+import { isCapability, CAPABILITIES } from '../sandbox/capabilities.js';
+import type { Policy } from '../sandbox/policy.js';
+import { formatStatement, parseRuleBytes } from '../sandbox/rules.js';
+import { ruleError } from '../sandbox/source.js';
+import type { DecisionRing } from '../shared/decision-ring.js';
+import { EmuState } from '../shared/emulator-states.js';
+import type { PolicyLog } from '../shared/policy-log.js';
+import { Slot } from '../shared/slot.js';
+import type { StateBoard } from '../shared/state-board.js';
+import type { WorkerData } from '../shared/worker-data.js';
+
+/** What the commands read and change. */
+export interface IpcState {
+  policy: Policy;
+  rules: PolicyLog;
+  wd: WorkerData;
+  board: StateBoard;
+  ring: DecisionRing;
+  programPid: number;
+  log: TsydLogger;
+}
+
+const STATE_NAMES = new Map<number, string>(Object.entries(EmuState).map(([name, code]) => [code, name]));
+/** The rules of -m: their errors say `(from -m)`. */
+const AS_ARG = { kind: 'arg' } as const;
+
+/** The answer (without its newline) to one command line (a byte string). */
+export function answer(state: IpcState, line: string): string {
+  if (line === 'ping') return 'pong';
+  if (line === 'stat') return JSON.stringify(stat(state));
+  if (line.startsWith('sandbox/') && line.endsWith('?')) return capability(state, line.slice(8, -1));
+  try {
+    applyRule(state, line);
+    return 'ok';
+  } catch (err) {
+    if (err instanceof PolicyError || err instanceof RangeError) return `error: ${err.message}`;
+    throw err;
+  }
+}
+
+function capability(state: IpcState, cap: string): string {
+  if (cap === 'crypt') return state.policy.crypt.on ? 'on' : 'off';
+  if (!isCapability(cap)) return `error: unknown capability '${fromBytes(cap)}'; expected one of ${CAPABILITIES.join(', ')}, crypt`;
+  return state.policy.isOnByRules(cap) ? 'on' : 'off';
+}
+
+/** The lock as the socket sees it: `on` once the sandbox is locked for good. */
+function lockOf(state: IpcState): string {
+  return state.wd.locked ? 'on' : state.policy.lock;
+}
+
+function applyRule(state: IpcState, text: string): void {
+  const { policy, rules, wd, log } = state;
+  // Parsed first as -m parses it: a bad rule gets the same message.
+  const stmt = parseRuleBytes(text, AS_ARG);
+  const fail = (what: string, expected: string) => ruleError(formatStatement(stmt), AS_ARG, 0, what, expected);
+  // SAFETY: what the emulators and threads set up once at start (crypt keys, the socket, the
+  // credential transits their confinement allows) never changes from outside.
+  if (stmt.type === 'crypt' || stmt.type === 'ipc' || stmt.type === 'setid') throw fail(`${stmt.type} rules cannot be changed at run time`, 'a sandbox, allow, deny or lock rule');
+  // SAFETY: once locked (lock:on, or lock:exec after the program started) nothing changes the
+  // policy, the socket included; lock:exec before that is locked already for the socket.
+  const lock = lockOf(state);
+  if (lock !== 'off' && lock !== 'ipc') throw fail(`the policy is locked (lock:${lock})`, 'no rule once the policy is locked');
+  rules.catchUp(policy);
+  rules.add(policy, text);
+  log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket changed the policy: ${fromBytes(text)}`);
+  // SAFETY: lock:on (or exec: the program runs already) takes effect at once, for every thread.
+  if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) wd.lock();
+}
+
+function stat(state: IpcState): object {
+  const { policy, rules, wd, board, ring } = state;
+  rules.catchUp(policy);
+  const machines: Record<string, unknown> = board.read();
+  for (let i = 0; i < wd.maxEmulators; i++) {
+    const code = Atomics.load(wd.slot(i), Slot.state);
+    if (code !== EmuState.free) machines[`emulator/${i}`] = STATE_NAMES.get(code) ?? code;
+  }
+  const { curr, busy } = wd.counts();
+  return {
+    policy: policy.normalized(),
+    lock: lockOf(state),
+    pool: { curr, busy, max: wd.maxEmulators },
+    machines,
+    violations: ring.violations,
+    program: { pid: state.programPid, running: machines.sandbox === 'running' },
+  };
+}

@@ -1,0 +1,18 @@
+// What one IPC client may hold of tsyd_ipc (src/actors/ipc.worker.ts). SAFETY: every one is a
+// bound: a client that floods, never reads or never speaks costs at most these, and the
+// program's calls never wait for the socket at all.
+export const IPC_LIMITS = {
+  /** Clients served at once; the next is told `error: too many clients` and closed. */
+  clients: 128,
+  /** Connections the kernel queues before tsyd_ipc accepts them. */
+  backlog: 128,
+  /** Bytes of one command line (its newline not counted): longer → `error: line too long`, closed. */
+  lineBytes: 4096,
+  /** Answer bytes waiting for a client that does not read: past this it is dropped. */
+  outputBytes: 64 * 1024,
+  /** A client silent this long is closed. */
+  idleMs: 60_000,
+} as const;
+
+/** Test only (TSYD_FAULT=ipc-short-idle): the idle bound, short enough for a test to wait it out. */
+export const SHORT_IDLE_MS = 300;

@@ -1,0 +1,290 @@
+// Run-time control through the IPC socket (ipc:PATH / ipc:@NAME, `tsyd ctl`): real sockets, real
+// sandboxed programs. The program waits on its stdin between its accesses, so each test changes
+// the policy at a known point, without sleeps.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, linkSync, renameSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { fixture } from '../helpers/fixtures.js';
+import { rules } from '../helpers/fsops.js';
+import { tempTree } from '../helpers/tmp.js';
+import { describe, NOBODY, runTsyd, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
+
+const dir = tempTree('ipc', { f: 'CONTENT' });
+const f = `${dir}/f`;
+let n = 0;
+/** A fresh socket path (and abstract name) per sandbox. */
+const sockPath = () => `${dir}/ctl${++n}.sock`;
+const abstractName = () => `tsyd-ipc-test-${process.pid}-${++n}`;
+
+/** `sh -c SCRIPT` under tsyd with `policy`, stdin kept open (each `read x` waits for a line). */
+function sandboxed(policy: string[], script: string, env: Record<string, string> = {}, user?: number): RunningProcess {
+  return spawnTsyd(['run', '-p', 'none', ...policy, '--', '/bin/sh', '-c', script], { keepStdinOpen: true, env, user });
+}
+
+const ctl = (socket: string, ...commands: string[]) => runTsyd(['ctl', socket, ...commands]);
+
+async function finish(p: RunningProcess) {
+  p.child.stdin!.end();
+  return p.result;
+}
+
+test('a client changes the policy of a running program: its next access is decided by the new rule; under lock:ipc /dev/tsyd is closed to the program', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `deny/read+${f}`, `ipc:${sock}`, 'lock:ipc'), [
+    `cat ${f} 2>/dev/null || echo denied1`,
+    `test -e /dev/tsyd/allow/read+${f} && echo route-open || echo route-closed`,
+    `cat ${f} 2>/dev/null || echo denied2`,
+    'echo waiting; read x',
+    `cat ${f} 2>/dev/null || echo denied3`,
+  ].join('; '));
+  await p.waitForStdout(/waiting/);
+  const r = await ctl(sock, 'ping', 'sandbox/read?', `allow/read+${f}`);
+  assert.is(r.code, 0, describe(r));
+  assert.is(r.stdout, 'pong\non\nok\n');
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  assert.is(out.code, 0, describe(out));
+  assert.is(out.stdout, 'denied1\nroute-closed\ndenied2\nwaiting\nCONTENT');
+  assert.not.ok(existsSync(sock), 'the socket path is removed at exit');
+});
+
+test('lock:on over IPC: every further change is refused (ok, then error), the program keeps the old rule', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `deny/read+${f}`, `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; cat ${f} 2>/dev/null || echo denied`);
+  await p.waitForStdout(/waiting/);
+  const r = await ctl(sock, 'lock:on', `allow/read+${f}`, 'ping');
+  assert.is(r.code, 1, describe(r));
+  const lines = r.stdout.split('\n');
+  assert.is(lines[0], 'ok');
+  assert.match(lines[1]!, /^error: bad rule 'allow\/read\+.*' \(from -m\): the policy is locked \(lock:on\)/);
+  assert.is(lines[2], 'pong', 'a refused change leaves the connection open');
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  assert.is(out.stdout, 'waiting\ndenied\n');
+});
+
+test('a bad rule gets the very message of a bad -m', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x');
+  await p.waitForStdout(/waiting/);
+  const r = await ctl(sock, 'allow/read+relative', 'sandbox/sideways?', 'crypt+/x');
+  const m = await runTsyd(['check', '-m', 'allow/read+relative']);
+  await finish(p);
+  assert.is(r.code, 1);
+  const lines = r.stdout.split('\n');
+  assert.is(`tsyd: ${lines[0]!.slice('error: '.length)}\n`, m.stderr);
+  assert.match(lines[1]!, /^error: unknown capability 'sideways'/);
+  assert.match(lines[2]!, /^error: bad rule 'crypt\+\/x' \(from -m\): crypt rules cannot be changed at run time/);
+});
+
+test('stat: one line of JSON with every key', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `deny/read+${f}`, `ipc:${sock}`, 'lock:ipc'), `cat ${f} 2>/dev/null; echo waiting; read x`);
+  await p.waitForStdout(/waiting/);
+  const r = await ctl(sock, 'stat');
+  await finish(p);
+  assert.is(r.code, 0, describe(r));
+  assert.is(r.stdout.split('\n').length, 2, 'one line');
+  const s = JSON.parse(r.stdout) as Record<string, any>;
+  assert.equal(Object.keys(s).sort(), ['lock', 'machines', 'policy', 'pool', 'program', 'violations']);
+  assert.ok(s.policy.includes(`deny/read+${f}`) && s.policy.includes('sandbox/read:on'), r.stdout);
+  assert.is(s.lock, 'ipc');
+  assert.equal(Object.keys(s.pool).sort(), ['busy', 'curr', 'max']);
+  assert.ok(s.pool.curr >= 1 && s.pool.max >= s.pool.curr);
+  assert.is(s.machines.sandbox, 'running');
+  assert.ok(s.machines.monitor === 'grace' || 'running' in s.machines.monitor, r.stdout);
+  assert.ok(typeof s.machines.boot === 'string');
+  assert.ok(Object.keys(s.machines).some((k) => k.startsWith('emulator/')));
+  assert.is(s.violations, 1);
+  assert.is(s.program.running, true);
+  assert.ok(s.program.pid > 0);
+});
+
+test('a peer with another uid is refused (permission denied, closed); ipc/uid:N serves that uid', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x');
+  await p.waitForStdout(/waiting/);
+  const refused = await runTsyd(['ctl', `@${name}`, 'ping', 'lock:on'], { user: NOBODY });
+  const own = await ctl(`@${name}`, 'ping');
+  await finish(p);
+  assert.is(refused.code, 1, describe(refused));
+  assert.is(refused.stdout, 'error: permission denied\n');
+  assert.is(own.stdout, 'pong\n');
+
+  const other = abstractName();
+  const q = sandboxed(rules(`ipc:@${other}`, `ipc/uid:${NOBODY}`), 'echo waiting; read x');
+  await q.waitForStdout(/waiting/);
+  const served = await runTsyd(['ctl', `@${other}`, 'ping'], { user: NOBODY });
+  await finish(q);
+  assert.is(served.code, 0, describe(served));
+  assert.is(served.stdout, 'pong\n');
+});
+
+test('an unprivileged tsyd serves its own uid and refuses root', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc', 'sandbox/read:on', 'allow/read+/***'), 'echo waiting; read x', {}, NOBODY);
+  await p.waitForStdout(/waiting/);
+  const own = await runTsyd(['ctl', `@${name}`, 'ping', `deny/read+${f}`], { user: NOBODY });
+  const root = await ctl(`@${name}`, 'ping');
+  await finish(p);
+  assert.is(own.stdout, 'pong\nok\n', describe(own));
+  assert.is(root.stdout, 'error: permission denied\n');
+  assert.is(root.code, 1);
+});
+
+test('the program never reaches the socket, whatever its rules: its path, a hard link, a renamed link; nor can it delete or rename the path', async () => {
+  const sock = sockPath();
+  const link = `${dir}/hard${n}.sock`;
+  const moved = `${dir}/moved${n}.sock`;
+  // Control: another UNIX socket the same rules let it reach.
+  const other = `${dir}/other${n}.sock`;
+  const server = createServer((c) => c.end()).listen(other);
+  await new Promise((r) => server.once('listening', r));
+  const netcall = fixture('netcall');
+  const p = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`, 'lock:ipc'), [
+    'echo waiting; read x',
+    `${netcall} connect u:${other}`,
+    `${netcall} connect u:${sock}`,
+    `${netcall} connect u:${link}`,
+    `${netcall} connect u:${moved}`,
+    `${netcall} bind u:${sock}`,
+    `rm -f ${sock} 2>/dev/null || echo rm-refused`,
+    `mv ${sock} ${dir}/away 2>/dev/null || echo mv-refused`,
+  ].join('; '));
+  await p.waitForStdout(/waiting/);
+  linkSync(sock, link);
+  linkSync(sock, moved + '.tmp');
+  renameSync(moved + '.tmp', moved);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  server.close();
+  assert.is(out.stdout, ['waiting', 'connect OK', 'connect EACCES', 'connect EACCES', 'connect EACCES', 'bind EACCES', 'rm-refused', 'mv-refused', ''].join('\n'), describe(out));
+  const refusals = out.records.filter((r) => r.ctx === 'access' && r.cap === 'containment' && r.sys === 'connect');
+  assert.is(refusals.length, 3, describe(out));
+});
+
+test('the program never reaches the socket through /proc/self/fd/N of an O_PATH fd to it', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`), `echo waiting; read x; ${fixture('opathconnect')} ${sock}`);
+  await p.waitForStdout(/waiting/);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  assert.is(out.stdout, 'waiting\nconnect EACCES\n', describe(out));
+});
+
+test('the program never reaches an abstract IPC socket, even with allow/net/connect+@*, nor binds its name', async () => {
+  const name = abstractName();
+  const netcall = fixture('netcall');
+  const out = await runTsyd(['run', '-p', 'none', ...rules('sandbox/net/connect:on', 'allow/net/connect+@**', `ipc:@${name}`), '--', '/bin/sh', '-c', `${netcall} connect a:${name}; ${netcall} bind a:${name}`]);
+  assert.is(out.stdout, 'connect EACCES\nbind EADDRINUSE\n', describe(out));
+});
+
+test("the IPC thread's filter refuses an open and an exec", async () => {
+  const sock = sockPath();
+  const out = await runTsyd(['run', '-p', 'none', ...rules(`ipc:${sock}`), '--', '/bin/true'], { env: { TSYD_FAULT: 'ipc-probe' } });
+  assert.is(out.code, 0, describe(out));
+  const probe = out.records.find((r) => r.ctx === 'ipc' && r.op === 'probe');
+  assert.ok(probe, describe(out));
+  assert.is(probe!.open_errno, 1, 'open: EPERM');
+  assert.is(probe!.exec_errno, 1, 'exec: EPERM');
+  // The filter it loads is the one `tsyd export` shows as tsyd_ipc.bpf (confinementFilter('ipc')).
+  const pfc = await runTsyd(['export', 'pfc']);
+  const ipcRules = pfc.stdout.slice(pfc.stdout.indexOf('tsyd ipc thread rules (tsyd_ipc.bpf)'));
+  for (const call of ['openat', 'execve', 'socket', 'connect']) assert.match(ipcRules.slice(0, ipcRules.indexOf('pseudo filter code end')), new RegExp(`/\\* ${call} \\*/\\) action ERRNO\\(1\\)`), call);
+});
+
+test('limits: a line longer than 4096 bytes is refused and the connection closed; a missing socket is a clear error', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`), 'echo waiting; read x');
+  await p.waitForStdout(/waiting/);
+  const long = await ctl(sock, `allow/read+/${'a'.repeat(4096)}`, 'ping');
+  const fits = await ctl(sock, `allow/read+/${'a'.repeat(4083)}`);
+  await finish(p);
+  assert.is(long.code, 1);
+  assert.is(long.stdout, 'error: line too long\n');
+  // lock:exec (the default) once the program runs: a change that fits is refused as locked.
+  assert.match(fits.stdout, /^error: bad rule .*the policy is locked \(lock:on\)/);
+  const missing = await ctl(`${dir}/none.sock`, 'ping');
+  assert.is(missing.code, 1);
+  assert.match(missing.stderr, /cannot connect to .*none\.sock: ENOENT/);
+});
+
+/** A connected client of `sock` (no data read unless asked). */
+async function client(sock: string): Promise<Socket> {
+  const c = createConnection({ path: sock });
+  await new Promise<void>((resolve, reject) => {
+    c.once('connect', resolve);
+    c.once('error', reject);
+  });
+  c.on('error', () => {});
+  return c;
+}
+
+test('limits: a client that never reads is dropped once its answers pile up; 128 clients are served, the next is told too many', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x');
+  await p.waitForStdout(/waiting/);
+  const greedy = await client(sock);
+  greedy.pause();
+  // It asks and never reads (each stat answer is ~1 KiB): once tsyd drops it, its next write fails.
+  await new Promise<void>((resolve) => {
+    greedy.once('close', () => resolve());
+    const flood = () => greedy.write('stat\n'.repeat(1000), (err) => (err ? greedy.destroy() : setImmediate(flood)));
+    flood();
+  });
+  const clients: Socket[] = [];
+  for (let i = 0; i < 128; i++) clients.push(await client(sock));
+  const extra = await client(sock);
+  extra.setEncoding('utf8');
+  let told = '';
+  extra.on('data', (d: string) => (told += d));
+  await new Promise((resolve) => extra.once('close', resolve));
+  const last = clients[127]!;
+  last.setEncoding('utf8');
+  last.write('ping\n');
+  const pong = await new Promise<string>((resolve) => last.once('data', resolve));
+  for (const c of clients) c.destroy();
+  const out = await finish(p);
+  assert.is(told, 'error: too many clients\n');
+  assert.is(pong, 'pong\n');
+  assert.ok(out.records.some((r) => r.ctx === 'ipc' && r.op === 'drop_client'), describe(out));
+});
+
+test('limits: a silent client is closed after the idle bound (TSYD_FAULT=ipc-short-idle: 300 ms)', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`), 'echo waiting; read x; true', { TSYD_FAULT: 'ipc-short-idle' });
+  await p.waitForStdout(/waiting/);
+  const silent = await client(sock);
+  // Without the bound it stays open for 60 s: the 10 s fallback fails the test.
+  const how = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), 10_000);
+    silent.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+  });
+  silent.destroy();
+  const out = await finish(p);
+  assert.is(how, 'closed');
+  assert.is(out.code, 0, describe(out));
+});
+
+test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
+  for (const [rule, what] of [
+    ['ipc:relative.sock', /bad rule 'ipc:relative\.sock' \(from -m\): 'relative\.sock' is neither an absolute path nor an abstract @name; expected ipc:/],
+    ['ipc:', /the socket address is empty/],
+    [`ipc:/${'x'.repeat(120)}`, /the socket address is 121 bytes long/],
+    ['ipc:/a/../b', /is not canonical/],
+    ['ipc/uid:nobody', /'nobody' is not a uid; expected ipc\/uid:N/],
+    ['lock:sideways', /lock must be on, off, exec or ipc, got 'sideways'/],
+  ] as const) {
+    const r = await runTsyd(['run', '-m', rule, '--', '/bin/true']);
+    assert.is(r.code, 125, `${rule}: ${describe(r)}`);
+    assert.match(r.stderr, what);
+  }
+  const ok = await runTsyd(['check', '-p', 'none', '-m', 'ipc:@ctl', '-m', 'ipc/uid:1000', '-m', 'lock:ipc']);
+  assert.ok(ok.stdout.endsWith('ipc:@ctl\nipc/uid:1000\nlock:ipc\n'), ok.stdout);
+});
+
+test.run();
