@@ -8,6 +8,7 @@ import { fromBytes } from '../sandbox/bytes.js';
 import { isCapability, CAPABILITIES } from '../sandbox/capabilities.js';
 import type { Policy } from '../sandbox/policy.js';
 import { formatStatement, parseRuleBytes } from '../sandbox/rules.js';
+import { isSetidRule } from '../sandbox/setid-rules.js';
 import { ruleError } from '../sandbox/source.js';
 import type { DecisionRing } from '../shared/decision-ring.js';
 import { EmuState } from '../shared/emulator-states.js';
@@ -58,11 +59,12 @@ function lockOf(state: IpcState): string {
 
 function applyRule(state: IpcState, text: string): void {
   const { policy, rules, wd, log } = state;
+  // SAFETY: the emulators' confinement allows the credential transits declared at start, and no
+  // others (refused before parsing: this thread reads no /etc/passwd to resolve names).
+  if (isSetidRule(fromBytes(text))) throw ruleError(fromBytes(text), AS_ARG, 0, 'setid rules cannot be changed at run time', 'a sandbox, allow, deny or lock rule');
   // Parsed first as -m parses it: a bad rule gets the same message.
   const stmt = parseRuleBytes(text, AS_ARG);
   const fail = (what: string, expected: string) => ruleError(formatStatement(stmt), AS_ARG, 0, what, expected);
-  // SAFETY: what the emulators and threads set up once at start (crypt keys, the socket, the
-  // credential transits their confinement allows) never changes from outside.
   if (stmt.type === 'crypt' || stmt.type === 'ipc' || stmt.type === 'setid') throw fail(`${stmt.type} rules cannot be changed at run time`, 'a sandbox, allow, deny or lock rule');
   // SAFETY: once locked (lock:on, or lock:exec after the program started) nothing changes the
   // policy, the socket included; lock:exec before that is locked already for the socket.

@@ -68,7 +68,7 @@ test('a bad rule gets the very message of a bad -m', async () => {
   const sock = sockPath();
   const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x');
   await p.waitForStdout(/waiting/);
-  const r = await ctl(sock, 'allow/read+relative', 'sandbox/sideways?', 'crypt+/x');
+  const r = await ctl(sock, 'allow/read+relative', 'sandbox/sideways?', 'crypt+/x', 'setuid+root:nobody', 'setgid+0:65534');
   const m = await runTsyd(['check', '-m', 'allow/read+relative']);
   await finish(p);
   assert.is(r.code, 1);
@@ -76,6 +76,9 @@ test('a bad rule gets the very message of a bad -m', async () => {
   assert.is(`tsyd: ${lines[0]!.slice('error: '.length)}\n`, m.stderr);
   assert.match(lines[1]!, /^error: unknown capability 'sideways'/);
   assert.match(lines[2]!, /^error: bad rule 'crypt\+\/x' \(from -m\): crypt rules cannot be changed at run time/);
+  // SAFETY: the emulators' confinement allows the transits declared at start, and no others.
+  assert.match(lines[3]!, /^error: bad rule 'setuid\+root:nobody' \(from -m\): setid rules cannot be changed at run time/);
+  assert.match(lines[4]!, /^error: bad rule 'setgid\+0:65534' \(from -m\): setid rules cannot be changed at run time/);
 });
 
 test('stat: one line of JSON with every key', async () => {
