@@ -96,6 +96,10 @@ struct WriteBack {
   int tmp_fd;
   int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
   bool lost = false;  // err: the buffer was kept for a retry that never landed (the sandbox ended)
+  dev_t dir_dev = 0;  // the directory's device and inode (with handle and name: the file's key)
+  ino_t dir_ino = 0;
+  ino_t tmp_ino = 0;  // the ciphertext's inode (the entry's disk_ino once it lands)
+  uint64_t seq = 0;   // the order jobs were made in: of two jobs of one file, the higher is newer
 };
 
 std::mutex g_mu;
@@ -108,6 +112,7 @@ std::map<Key, CryptIdentity> g_identities;
 std::map<std::pair<dev_t, ino_t>, Key> g_buffer_names;
 std::atomic<bool> g_any_buffer{false};
 std::vector<WriteBack> g_ready;
+uint64_t g_next_seq = 1;
 int g_inotify = -1;
 bool g_fd_pressure = false;
 // Jobs cryptCollect returned that the caller has not yet handed to the AES worker (or written
@@ -204,6 +209,16 @@ int Reopen(int fd, int flags) {
   return r < 0 ? -errno : r;
 }
 
+// A job (made, not an error) that writes back the file of key `k`?
+bool OfFile(const WriteBack& w, const Key& k) {
+  return w.err == 0 && w.handle == k.handle && w.dir_dev == k.dev && w.dir_ino == k.ino && w.name == k.name;
+}
+
+// The job of `k`'s file not yet collected (g_ready.end(): none). Holds g_mu.
+std::vector<WriteBack>::iterator ReadyJobOf(const Key& k) {
+  return std::find_if(g_ready.begin(), g_ready.end(), [&](const WriteBack& w) { return OfFile(w, k); });
+}
+
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
@@ -227,7 +242,16 @@ void QueueWriteBack(const Key& k, Entry& e) {
       return;
     }
   } else {
-    if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
+    w.dir_dev = k.dev, w.dir_ino = k.ino, w.tmp_ino = sb.st_ino, w.seq = g_next_seq++;
+    // One pending write-back per file: a job of this file not yet collected is replaced (its
+    // buffer and ciphertext file freed): its inode never reaches the disk (not one the name had).
+    auto old = ReadyJobOf(k);
+    const ino_t superseded = old == g_ready.end() ? 0 : old->tmp_ino;
+    if (old != g_ready.end()) {
+      CloseIf(old->plain_fd), CloseIf(old->dir_fd), CloseIf(old->tmp_fd);
+      g_ready.erase(old);
+    }
+    if (e.disk_ino != 0 && e.disk_ino != superseded) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
     e.pending = true;
   }
@@ -715,6 +739,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
       o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
       o.Set("dirFd", Napi::Number::New(env, w.dir_fd));
       o.Set("tmpFd", Napi::Number::New(env, w.tmp_fd));
+      o.Set("seq", Napi::Number::New(env, static_cast<double>(w.seq)));
     }
     out.Set(static_cast<uint32_t>(i), o);
   }
@@ -823,6 +848,20 @@ bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, 
 
 void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, int err) {
   WriteBackFailed(handle, dir_fd, name, tmp_fd, err);
+}
+
+void CryptWriteBackSuperseded(int handle, int dir_fd, const std::string& name, int tmp_fd) {
+  struct stat tsb;
+  int kerr = 0;
+  if (fstat(tmp_fd, &tsb) < 0) return;
+  Key k = KeyOf(dir_fd, name, handle, &kerr);
+  if (kerr < 0) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(k);
+  if (it == g_entries.end()) return;
+  // Its ciphertext never reaches the disk: not an inode the name may have.
+  std::vector<ino_t>& older = it->second.older;
+  older.erase(std::remove(older.begin(), older.end(), tsb.st_ino), older.end());
 }
 
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {

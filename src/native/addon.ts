@@ -148,7 +148,7 @@ export interface Spawned {
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
 /** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
-export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean };
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; seq: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean };
 
 /** cryptCollect()'s modes (addon/crypt-files.cc). */
 export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
@@ -300,8 +300,8 @@ export interface Addon {
   aesSubmit(job: AesJob): number;
   /** Jobs queued or running in this fd table's worker. */
   aesPending(): number;
-  /** True once no job is queued or running; false after timeoutMs. */
-  aesDrain(timeoutMs: number): boolean;
+  /** True once no more than `atMost` (default 0) jobs are queued or running; false after timeoutMs. */
+  aesDrain(timeoutMs: number, atMost?: number): boolean;
   /** Writes every queued job, then joins the thread: its last events, or undefined when none runs. */
   aesStop(): AesReport | undefined;
   /** What the worker did since the last call, or undefined when none runs. */
@@ -376,6 +376,8 @@ export interface AesJob {
   dirFd: number;
   name: string;
   tmpFd: number;
+  /** cryptCollect's order of the jobs: a job of the same file still queued is replaced by the newer of the two (absent: never replaced). */
+  seq?: number;
 }
 
 export type AesEvent =
