@@ -429,6 +429,42 @@ void ForgetIdentities(int handle) {
   for (auto it = g_buffer_names.begin(); it != g_buffer_names.end();) it = it->second.handle == handle ? g_buffer_names.erase(it) : std::next(it);
 }
 
+// The entry `it` (end(): none) goes when it holds no buffer. Holds g_mu.
+void EraseIfEmpty(std::map<Key, Entry>::iterator it) {
+  if (it == g_entries.end() || it->second.committed >= 0 || it->second.live >= 0) return;
+  CloseIf(it->second.dir_fd);
+  g_entries.erase(it);
+}
+
+// An open that created the file on disk (O_CREAT) failed after it: the file goes again, as
+// natively a failed open creates nothing (a 0-byte file left there would not verify once the
+// entry is gone). SAFETY: only while no other open of the new file was handed out (`ours`: the
+// descriptions of its writers' buffer this open counted) and no write-back of it is on its way,
+// and only when the name is still that inode (never another file put under it meanwhile).
+// The entry keeps no buffer (its writers' buffer, when `ours`, is dropped at its close). Holds g_mu.
+void UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
+  if (e.created_ino != dsb.st_ino || e.writers > ours || e.dir_fd < 0) return;
+  auto job = ReadyJobOf(k);  // a reader's create: the write-back of its empty content
+  if (e.pending && job == g_ready.end()) return;
+  if (job != g_ready.end()) {
+    CloseIf(job->plain_fd), CloseIf(job->dir_fd), CloseIf(job->tmp_fd);
+    g_ready.erase(job);
+  }
+  struct stat now;
+  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == dsb.st_dev && now.st_ino == dsb.st_ino) unlinkat(e.dir_fd, k.name.c_str(), 0);
+  g_identities.erase(k);
+  e.created_ino = 0, e.disk_ino = 0, e.pending = false;
+  e.older.clear();
+  CloseIf(e.committed);
+  if (e.live >= 0 && ours > 0) {
+    e.unlinked = true;
+  } else if (e.live >= 0) {
+    if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
+    e.wd = -1;
+    CloseIf(e.live);
+  }
+}
+
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
 // What a buffer's new description keeps of the program's flags (O_DIRECT: a memfd has none).
 constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_NOATIME;
@@ -437,8 +473,15 @@ constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSY
 // the program's O_CREAT/O_EXCL and mode, never truncated), then its buffer is reopened with the
 // program's flags. ≥ 0: tsyd's fd to inject; kNotCrypt; -errno.
 // `for_stat`: no description for the program, a copy of tsyd's committed buffer (its identity
-// and size are what the program's stat of the name shows).
-int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false) {
+// and size are what the program's stat of the name shows). `made`: set when this open created
+// the file on disk (for UndoCreate when the program does not get its fd).
+struct CreatedFile {
+  bool yes = false;
+  bool writer = false;
+  Key key{0, 0, "", -1};
+  struct stat disk {};
+};
+int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false, CreatedFile* made = nullptr) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
   if (StatPath(path, &st->anchor, &psb, false) == 0 && !S_ISREG(psb.st_mode)) return kNotCrypt;
@@ -514,11 +557,9 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
   // is written back now (its 0 bytes on disk would not verify once the entry is gone).
   if (r == 0 && created && !writer) QueueWriteBack(k, e);
+  if (r < 0 && created) UndoCreate(k, e, dsb, 0);
   if (r < 0) {
-    if (e.committed < 0 && e.live < 0) {
-      CloseIf(e.dir_fd);
-      g_entries.erase(k);
-    }
+    EraseIfEmpty(g_entries.find(k));
     return r;
   }
   NoteIdentity(k, dsb, e);
@@ -532,7 +573,23 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));
   // Counted before the program has it: its close event may come as soon as it is injected.
   if (fd >= 0 && writer) e.writers++;
+  if (fd < 0 && created) {
+    UndoCreate(k, e, dsb, 0);
+    EraseIfEmpty(g_entries.find(k));
+  }
+  if (fd >= 0 && created && made) *made = CreatedFile{true, writer, k, dsb};
   return fd;
+}
+
+// The program did not get the fd `fd` of the file its open created (its own fd table is full):
+// the file goes again (UndoCreate); closes `fd`.
+void UndoCreatedOpen(const CreatedFile& made, int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(made.key);
+  if (it != g_entries.end()) UndoCreate(it->first, it->second, made.disk, made.writer ? 1 : 0);
+  close(fd);
+  DrainEvents();  // its close: the writers' buffer is dropped (unlinked) now
+  EraseIfEmpty(g_entries.find(made.key));
 }
 
 int CurrentHandle(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
@@ -607,14 +664,17 @@ Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
     }
     mode &= ~static_cast<unsigned>(um);
   }
-  int fd = OpenBuffer(st, handle, path, flags, mode, tmp_dir);
+  CreatedFile made;
+  int fd = OpenBuffer(st, handle, path, flags, mode, tmp_dir, false, &made);
   if (fd == kNotCrypt) return Napi::Number::New(env, kNotCrypt);
   if (fd < 0) {
     int r = Respond(st, 1, -fd);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
   }
   int remote = InstallFd(st->notify_fd, st->req->id, fd, (flags & O_CLOEXEC) != 0);
-  close(fd);  // a description the program did not get gives its close event now
+  // Refused (EMFILE: the program's fd table is full): as natively, the open creates nothing.
+  if (remote < 0 && remote != -ENOENT && made.yes) UndoCreatedOpen(made, fd);
+  else close(fd);  // a description the program did not get gives its close event now
   if (remote >= 0) {
     int r = Respond(st, 2, remote);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
