@@ -555,8 +555,9 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
   // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
-  // is written back now (its 0 bytes on disk would not verify once the entry is gone).
-  if (r == 0 && created && !writer) QueueWriteBack(k, e);
+  // is written back now (its 0 bytes on disk would not verify once the entry is gone); with
+  // `made`, once the program has its fd (WriteBackCreated: not if the open fails after all).
+  if (r == 0 && created && !writer && !made) QueueWriteBack(k, e);
   if (r < 0 && created) UndoCreate(k, e, dsb, 0);
   if (r < 0) {
     EraseIfEmpty(g_entries.find(k));
@@ -590,6 +591,16 @@ void UndoCreatedOpen(const CreatedFile& made, int fd) {
   close(fd);
   DrainEvents();  // its close: the writers' buffer is dropped (unlinked) now
   EraseIfEmpty(g_entries.find(made.key));
+}
+
+// The program got its fd of the file its reader's open created: the empty content is written
+// back (unless a writer's write-back comes, or is on its way).
+void WriteBackCreated(const CreatedFile& made) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(made.key);
+  if (it == g_entries.end()) return;
+  Entry& e = it->second;
+  if (e.committed >= 0 && e.live < 0 && !e.pending && e.created_ino == made.disk.st_ino) QueueWriteBack(it->first, e);
 }
 
 int CurrentHandle(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
@@ -673,8 +684,12 @@ Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
   }
   int remote = InstallFd(st->notify_fd, st->req->id, fd, (flags & O_CLOEXEC) != 0);
   // Refused (EMFILE: the program's fd table is full): as natively, the open creates nothing.
-  if (remote < 0 && remote != -ENOENT && made.yes) UndoCreatedOpen(made, fd);
-  else close(fd);  // a description the program did not get gives its close event now
+  if (remote < 0 && remote != -ENOENT && made.yes) {
+    UndoCreatedOpen(made, fd);
+  } else {
+    close(fd);  // a description the program did not get gives its close event now
+    if (made.yes && !made.writer) WriteBackCreated(made);
+  }
   if (remote >= 0) {
     int r = Respond(st, 2, remote);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
