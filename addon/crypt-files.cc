@@ -110,6 +110,12 @@ std::map<Key, Entry> g_entries;
 // the name maps back to it (stat of a program's fd of the buffer shows it too).
 std::map<Key, CryptIdentity> g_identities;
 std::map<std::pair<dev_t, ino_t>, Key> g_buffer_names;
+// A snapshot's name (in g_buffer_names) goes when the buffer itself is gone: its last description
+// (tsyd's, a job's, a reader's in the program) closed, its last mapping unmapped. Each committed
+// buffer is watched (IN_DELETE_SELF, which the kernel sends then): wd → the buffer's device and
+// inode. SAFETY: the event is read before any new buffer is made (DrainEvents comes first), so a
+// freed O_TMPFILE inode number given to the next buffer never loses that buffer's name.
+std::map<int, std::pair<dev_t, ino_t>> g_gone_watches;
 std::atomic<bool> g_any_buffer{false};
 std::vector<WriteBack> g_ready;
 uint64_t g_next_seq = 1;
@@ -258,6 +264,25 @@ void QueueWriteBack(const Key& k, Entry& e) {
   g_ready.push_back(std::move(w));
 }
 
+// Watches the committed buffer `fd` for its end (g_gone_watches). Without a watch (the limit of
+// watches reached) its name stays until the sandbox ends. Holds g_mu.
+void WatchGone(int fd) {
+  struct stat sb;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
+  if (fstat(fd, &sb) < 0 || Inotify() < 0) return;
+  const int wd = inotify_add_watch(g_inotify, p, IN_DELETE_SELF);
+  if (wd >= 0) g_gone_watches[wd] = {sb.st_dev, sb.st_ino};
+}
+
+// A watched buffer is gone (IN_DELETE_SELF): its name goes; its watch is gone (IN_IGNORED). Holds g_mu.
+void BufferGone(const inotify_event* ev) {
+  auto it = g_gone_watches.find(ev->wd);
+  if (it == g_gone_watches.end()) return;
+  if (ev->mask & IN_DELETE_SELF) g_buffer_names.erase(it->second);
+  if (ev->mask & IN_IGNORED) g_gone_watches.erase(it);
+}
+
 // `live` has no program description left: it becomes `committed` and is queued. Holds g_mu.
 // False when it cannot be sealed yet (a description tsyd did not count still maps it for writing).
 bool Commit(const Key& k, Entry& e) {
@@ -274,6 +299,7 @@ bool Commit(const Key& k, Entry& e) {
   CloseIf(e.committed);
   e.committed = e.live;
   e.live = -1;
+  WatchGone(e.committed);
   // SAFETY: a file unlinked while written is not brought back by its write-back; the next open
   // of the name reads the disk.
   if (e.unlinked) {
@@ -298,6 +324,7 @@ void DrainEvents() {
     for (ssize_t off = 0; off < n;) {
       const inotify_event* ev = reinterpret_cast<const inotify_event*>(buf + off);
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      if (ev->mask & (IN_DELETE_SELF | IN_IGNORED)) BufferGone(ev);
       if (!(ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))) continue;
       for (auto& [k, e] : g_entries) {
         if (e.wd != ev->wd || e.live < 0) continue;
@@ -350,6 +377,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
     return s;
   }
   e.committed = buf;
+  WatchGone(buf);
   e.disk_ino = dsb.st_ino;
   e.pending = false;
   e.older.clear();
@@ -881,6 +909,14 @@ Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// cryptBufferNames() → how many buffers' names (identities) the registry holds: those of buffers
+// still open somewhere (tests). Apart from cryptBuffers(), whose record shape is kept.
+Napi::Value CryptBufferNames(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  DrainEvents();
+  return Napi::Number::New(info.Env(), static_cast<double>(g_buffer_names.size()));
+}
+
 // cryptWriteBackNow(job) → 0 or -errno: what the AES worker does with a job (aesSubmit), on this
 // thread: encrypt into tmpFd, fsync, link it beside the file, rename it onto the name; closes the
 // job's fds. Until the AES worker runs.
@@ -947,6 +983,7 @@ void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptTruncate", Napi::Function::New(env, CryptTruncate, "cryptTruncate"));
   exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
   exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
+  exports.Set("cryptBufferNames", Napi::Function::New(env, CryptBufferNames, "cryptBufferNames"));
   exports.Set("cryptHanded", Napi::Function::New(env, CryptHanded, "cryptHanded"));
   exports.Set("cryptDue", Napi::Function::New(env, CryptDue, "cryptDue"));
   exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));

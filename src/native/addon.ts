@@ -349,6 +349,8 @@ export interface Addon {
   finishStatAs(fd: number): number;
   /** What the registry holds now. */
   cryptBuffers(): { entries: number; live: number; writers: number; retrying: number };
+  /** How many buffers' names (their crypt file's identity) the registry holds: those of buffers still open somewhere. */
+  cryptBufferNames(): number;
   /** The jobs cryptCollect returned not yet handed to the AES worker (`done`: one more was). */
   cryptHanded(done?: boolean): number;
   /** A write-back may be due: a close event not yet read, a job not yet handed on (addon/crypt-files.cc). */

@@ -4,10 +4,12 @@
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
+import { cryptPolicy, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
 import { describe, runNative, spawnTsyd, tsydBin } from '../helpers/tsyd.js';
+import { native } from '../../src/native/addon.js';
+import { spawn } from '../../src/spawn.js';
 
 /** The plaintext buffers (memfds) tsyd's AES worker's fd table holds now: how many, and their bytes. */
 function cryptMemfds(pid: number): { count: number; bytes: number } {
@@ -55,6 +57,24 @@ test('tsyd limited to 1500 fds, 4000 rewrites of one small crypt file: no open f
   assert.is(r.code, 0, describe(r));
   const plain = decryptFile(`${dir}/f`);
   assert.ok(Buffer.isBuffer(plain) && plain.subarray(0, 15).toString() === '000000000003999', describe(r));
+});
+
+test('1000 rewrites of one crypt file: the names of its buffers go with the buffers (not one kept per rewrite)', async () => {
+  const dir = tempTree('crypt-rewrites-names');
+  const rules = cryptPolicy(dir).map((rule) => ({ rule }));
+  const child = spawn(fixture('cryptrewrite'), [`${dir}/f`, '1000', '1'], { policy: [{ profile: 'off' }, ...rules], stdio: 'ignore', logLevel: 'silent' });
+  let peak = 0;
+  let running = true;
+  const ended = child.result.finally(() => (running = false));
+  // The registry is this process's: sampled while the program runs (its end forgets every name).
+  while (running) {
+    peak = Math.max(peak, native.cryptBufferNames());
+    await new Promise((res) => setTimeout(res, 5));
+  }
+  assert.is((await ended).exitCode, 0);
+  // Before: one per buffer ever made (about 1000 at the end of the loop).
+  assert.ok(peak <= 16, `peak ${peak} buffer names`);
+  assert.ok(String(decryptFile(`${dir}/f`)).startsWith('000000000000999'));
 });
 
 test.run();
