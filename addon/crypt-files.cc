@@ -318,12 +318,14 @@ bool Commit(const Key& k, Entry& e) {
 void DrainEvents() {
   if (g_inotify < 0) return;
   alignas(inotify_event) char buf[4096];
+  bool overflow = false;
   for (;;) {
     ssize_t n = read(g_inotify, buf, sizeof buf);
-    if (n <= 0) return;
+    if (n <= 0) break;
     for (ssize_t off = 0; off < n;) {
       const inotify_event* ev = reinterpret_cast<const inotify_event*>(buf + off);
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      overflow = overflow || (ev->mask & IN_Q_OVERFLOW);
       if (ev->mask & (IN_DELETE_SELF | IN_IGNORED)) BufferGone(ev);
       if (!(ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))) continue;
       for (auto& [k, e] : g_entries) {
@@ -334,6 +336,11 @@ void DrainEvents() {
         break;
       }
     }
+  }
+  // Events were lost (the queue's limit: many buffers gone at once): every writers' buffer no
+  // description writes any more is committed now, as its lost close event would have.
+  for (auto& [k, e] : g_entries) {
+    if (overflow && e.live >= 0 && NoWriter(e.live) == 1) Commit(k, e);
   }
 }
 
@@ -787,6 +794,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     const int64_t now = NowMs();
     const bool pressure = g_fd_pressure;
     if (how > 0) g_fd_pressure = false;
+    size_t dropped = 0;
     for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
       Entry& e = it->second;
       // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
@@ -820,6 +828,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
         CloseIf(e.live), CloseIf(e.committed), CloseIf(e.dir_fd);
         it = g_entries.erase(it);
+        // Each buffer gone is two events: read as they come, the queue's limit is not reached.
+        if (++dropped % 1024 == 0) DrainEvents();
       } else {
         ++it;
       }

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { cryptPolicy, cryptRules, decryptFile } from '../helpers/crypt-sandbox.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, runNative, spawnTsyd, tsydBin } from '../helpers/tsyd.js';
+import { describe, runNative, runTsyd, spawnTsyd, tsydBin } from '../helpers/tsyd.js';
 import { native } from '../../src/native/addon.js';
 import { spawn } from '../../src/spawn.js';
 
@@ -75,6 +75,14 @@ test('1000 rewrites of one crypt file: the names of its buffers go with the buff
   // Before: one per buffer ever made (about 1000 at the end of the loop).
   assert.ok(peak <= 16, `peak ${peak} buffer names`);
   assert.ok(String(decryptFile(`${dir}/f`)).startsWith('000000000000999'));
+});
+
+test('8500 snapshots closed at once (more buffer-gone events than inotify queues): a writer closed meanwhile is still committed', async () => {
+  const dir = tempTree('crypt-many-close');
+  const r = await runTsyd(['run', ...cryptRules(dir), '--', fixture('cryptmanyclose'), dir, '8500'], { timeoutMs: 300_000 });
+  assert.is(r.stdout.trim(), 'read new', describe(r));
+  assert.is(r.code, 0, describe(r));
+  assert.is(String(decryptFile(`${dir}/w`)), 'new');
 });
 
 test.run();
