@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -41,6 +42,8 @@ namespace tsyd {
 // addon/crypt-files.cc: a failed write-back's content is kept for a retry (a passing want), or
 // counted lost (the end of the sandbox names it and exits 101). stray: the temporary name left.
 void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int tmp_fd, const char* stage, int err, const std::string& stray);
+// addon/crypt-files.cc: a job replaced by a newer one of its file before it ran.
+void CryptWriteBackSuperseded(int handle, int dir_fd, const std::string& name, int tmp_fd);
 
 namespace {
 
@@ -53,7 +56,15 @@ struct AesJob {
   int handle;
   int plain_fd, dir_fd, tmp_fd;
   std::string name;
+  uint64_t seq = 0;  // cryptCollect's order of the jobs (0: none given, never replaced)
+  dev_t dir_dev = 0;
+  ino_t dir_ino = 0;
 };
+
+// Do `a` and `b` write back the same file (its key handle, directory and name)?
+bool SameFile(const AesJob& a, const AesJob& b) {
+  return a.seq != 0 && b.seq != 0 && a.handle == b.handle && a.dir_dev == b.dir_dev && a.dir_ino == b.dir_ino && a.name == b.name;
+}
 
 enum EventKind { kWritten = 0, kFailed = 1, kProbe = 2 };
 enum Stage { kEncrypt = 0, kFsync = 1, kLink = 2, kRename = 3, kSyncDir = 4 };
@@ -207,7 +218,7 @@ void* AesThread(void* arg) {
     RunJob(w, job);
     lock.lock();
     w.busy = false;
-    if (w.queue.empty()) w.idle_cv.notify_all();
+    w.idle_cv.notify_all();  // aesDrain waits for the queue to run empty, or below a bound
   }
   return nullptr;
 }
@@ -291,25 +302,54 @@ bool IsPlainName(const std::string& n) {
   return !n.empty() && n.size() <= kMaxName && n != "." && n != ".." && n.find('/') == std::string::npos && n.find('\0') == std::string::npos;
 }
 
-// aesSubmit({ handle, plainFd, dirFd, name, tmpFd }) → the job's id (≥ 0), or -errno: -ESRCH
-// when no worker shares this thread's fd table, -EINVAL for a name that is not one plain entry
-// name. The worker owns (and closes) the three fds once this returns an id; else the caller does.
+// A job that will not run (a newer one of its file replaced it): its fds closed (its buffer freed).
+void Drop(AesJob& job) {
+  CryptWriteBackSuperseded(job.handle, job.dir_fd, job.name, job.tmp_fd);
+  close(job.plain_fd);
+  close(job.tmp_fd);
+  close(job.dir_fd);
+}
+
+// aesSubmit({ handle, plainFd, dirFd, name, tmpFd, seq? }) → the job's id (≥ 0), or -errno:
+// -ESRCH when no worker shares this thread's fd table, -EINVAL for a name that is not one plain
+// entry name. The worker owns (and closes) the three fds once this returns an id; else the caller
+// does. With `seq` (cryptCollect's), one job per file waits: a job of the same file still queued
+// is replaced by the newer of the two (the other is dropped), so a file rewritten faster than it
+// is encrypted holds at most the running job and one queued.
 Napi::Value Submit(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = info[0].As<Napi::Object>();
   AesJob job{0, IntOf(o, "handle"), IntOf(o, "plainFd"), IntOf(o, "dirFd"), IntOf(o, "tmpFd"), NameOf(o.Get("name"))};
   if (!IsPlainName(job.name) || job.plain_fd < 0 || job.dir_fd < 0 || job.tmp_fd < 0) return Napi::Number::New(env, -EINVAL);
-  std::lock_guard<std::mutex> reg(workers_m);  // held: the worker cannot be stopped meanwhile
-  AesWorker* w = OfThisFdTable();
-  if (!w) return Napi::Number::New(env, -ESRCH);
+  struct stat dsb;
+  if (o.Get("seq").IsNumber() && fstat(job.dir_fd, &dsb) == 0) {
+    job.seq = static_cast<uint64_t>(o.Get("seq").As<Napi::Number>().Int64Value());
+    job.dir_dev = dsb.st_dev, job.dir_ino = dsb.st_ino;
+  }
+  AesJob dropped{-1, 0, -1, -1, -1, ""};
   int32_t id;
   {
-    std::lock_guard<std::mutex> lock(w->m);
-    if (w->stop) return Napi::Number::New(env, -ESRCH);
-    id = job.id = w->next_id++;
-    w->queue.push_back(std::move(job));
+    std::lock_guard<std::mutex> reg(workers_m);  // held: the worker cannot be stopped meanwhile
+    AesWorker* w = OfThisFdTable();
+    if (!w) return Napi::Number::New(env, -ESRCH);
+    {
+      std::lock_guard<std::mutex> lock(w->m);
+      if (w->stop) return Napi::Number::New(env, -ESRCH);
+      id = job.id = w->next_id++;
+      auto queued = std::find_if(w->queue.begin(), w->queue.end(), [&](const AesJob& q) { return SameFile(q, job); });
+      if (queued == w->queue.end()) {
+        w->queue.push_back(std::move(job));
+      } else if (queued->seq < job.seq) {
+        dropped = std::move(*queued);
+        *queued = std::move(job);
+      } else {
+        dropped = std::move(job);  // handed on late: the newer content is queued already
+      }
+    }
+    w->work_cv.notify_one();
   }
-  w->work_cv.notify_one();
+  // Outside the worker's locks: the registry takes its own.
+  if (dropped.plain_fd >= 0) Drop(dropped);
   return Napi::Number::New(env, id);
 }
 
@@ -321,14 +361,15 @@ Napi::Value Pending(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(w->queue.size() + (w->busy ? 1 : 0)));
 }
 
-// aesDrain(timeoutMs) → true once no job is queued or running (at once without a worker),
-// false when timeoutMs passed first.
+// aesDrain(timeoutMs, atMost = 0) → true once no more than atMost jobs are queued or running
+// (at once without a worker), false when timeoutMs passed first.
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   const int32_t ms = info[0].As<Napi::Number>().Int32Value();
+  const size_t at_most = info.Length() > 1 && info[1].IsNumber() ? static_cast<size_t>(std::max(0, info[1].As<Napi::Number>().Int32Value())) : 0;
   AesWorker* w = Mine();
   if (!w) return Napi::Boolean::New(info.Env(), true);
   std::unique_lock<std::mutex> lock(w->m);
-  const bool done = w->idle_cv.wait_for(lock, std::chrono::milliseconds(ms < 0 ? 0 : ms), [&] { return w->queue.empty() && !w->busy; });
+  const bool done = w->idle_cv.wait_for(lock, std::chrono::milliseconds(ms < 0 ? 0 : ms), [&] { return w->queue.size() + (w->busy ? 1 : 0) <= at_most; });
   return Napi::Boolean::New(info.Env(), done);
 }
 

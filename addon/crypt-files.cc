@@ -98,6 +98,10 @@ struct WriteBack {
   std::string name;
   int tmp_fd;
   int err;  // 0, or the errno that kept the job from being made (the buffer is dropped)
+  dev_t dir_dev = 0;  // the directory's device and inode (with handle and name: the file's key)
+  ino_t dir_ino = 0;
+  ino_t tmp_ino = 0;  // the ciphertext's inode (the entry's disk_ino once it lands)
+  uint64_t seq = 0;   // the order jobs were made in: of two jobs of one file, the higher is newer
 };
 
 std::mutex g_mu;
@@ -108,8 +112,15 @@ std::map<Key, Entry> g_entries;
 // the name maps back to it (stat of a program's fd of the buffer shows it too).
 std::map<Key, CryptIdentity> g_identities;
 std::map<std::pair<dev_t, ino_t>, Key> g_buffer_names;
+// A snapshot's name (in g_buffer_names) goes when the buffer itself is gone: its last description
+// (tsyd's, a job's, a reader's in the program) closed, its last mapping unmapped. Each committed
+// buffer is watched (IN_DELETE_SELF, which the kernel sends then): wd → the buffer's device and
+// inode. SAFETY: the event is read before any new buffer is made (DrainEvents comes first), so a
+// freed O_TMPFILE inode number given to the next buffer never loses that buffer's name.
+std::map<int, std::pair<dev_t, ino_t>> g_gone_watches;
 std::atomic<bool> g_any_buffer{false};
 std::vector<WriteBack> g_ready;
+uint64_t g_next_seq = 1;
 int g_inotify = -1;
 bool g_fd_pressure = false;
 // Jobs cryptCollect returned that the caller has not yet handed to the AES worker (or written
@@ -216,6 +227,16 @@ int KeepOwner(int tmp, const struct stat& sb, const Entry& e) {
   return uid == static_cast<uid_t>(-1) && gid == static_cast<gid_t>(-1) ? 0 : fchown(tmp, uid, gid);
 }
 
+// A job (made, not an error) that writes back the file of key `k`?
+bool OfFile(const WriteBack& w, const Key& k) {
+  return w.err == 0 && w.handle == k.handle && w.dir_dev == k.dev && w.dir_ino == k.ino && w.name == k.name;
+}
+
+// The job of `k`'s file not yet collected (g_ready.end(): none). Holds g_mu.
+std::vector<WriteBack>::iterator ReadyJobOf(const Key& k) {
+  return std::find_if(g_ready.begin(), g_ready.end(), [&](const WriteBack& w) { return OfFile(w, k); });
+}
+
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
@@ -242,11 +263,39 @@ void QueueWriteBack(const Key& k, Entry& e) {
     }
     NoteLostWriteBack(k.handle, e.dir_fd, k.name, "prepare", w.err);
   } else {
-    if (e.disk_ino != 0) e.older.push_back(e.disk_ino);
+    w.dir_dev = k.dev, w.dir_ino = k.ino, w.tmp_ino = sb.st_ino, w.seq = g_next_seq++;
+    // One pending write-back per file: a job of this file not yet collected is replaced (its
+    // buffer and ciphertext file freed): its inode never reaches the disk (not one the name had).
+    auto old = ReadyJobOf(k);
+    const ino_t superseded = old == g_ready.end() ? 0 : old->tmp_ino;
+    if (old != g_ready.end()) {
+      CloseIf(old->plain_fd), CloseIf(old->dir_fd), CloseIf(old->tmp_fd);
+      g_ready.erase(old);
+    }
+    if (e.disk_ino != 0 && e.disk_ino != superseded) e.older.push_back(e.disk_ino);
     e.disk_ino = sb.st_ino;
     e.pending = true;
   }
   g_ready.push_back(std::move(w));
+}
+
+// Watches the committed buffer `fd` for its end (g_gone_watches). Without a watch (the limit of
+// watches reached) its name stays until the sandbox ends. Holds g_mu.
+void WatchGone(int fd) {
+  struct stat sb;
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
+  if (fstat(fd, &sb) < 0 || Inotify() < 0) return;
+  const int wd = inotify_add_watch(g_inotify, p, IN_DELETE_SELF);
+  if (wd >= 0) g_gone_watches[wd] = {sb.st_dev, sb.st_ino};
+}
+
+// A watched buffer is gone (IN_DELETE_SELF): its name goes; its watch is gone (IN_IGNORED). Holds g_mu.
+void BufferGone(const inotify_event* ev) {
+  auto it = g_gone_watches.find(ev->wd);
+  if (it == g_gone_watches.end()) return;
+  if (ev->mask & IN_DELETE_SELF) g_buffer_names.erase(it->second);
+  if (ev->mask & IN_IGNORED) g_gone_watches.erase(it);
 }
 
 // `live` has no program description left: it becomes `committed` and is queued. Holds g_mu.
@@ -265,6 +314,7 @@ bool Commit(const Key& k, Entry& e) {
   CloseIf(e.committed);
   e.committed = e.live;
   e.live = -1;
+  WatchGone(e.committed);
   // SAFETY: a file unlinked while written is not brought back by its write-back; the next open
   // of the name reads the disk.
   if (e.unlinked) {
@@ -283,12 +333,15 @@ bool Commit(const Key& k, Entry& e) {
 void DrainEvents() {
   if (g_inotify < 0) return;
   alignas(inotify_event) char buf[4096];
+  bool overflow = false;
   for (;;) {
     ssize_t n = read(g_inotify, buf, sizeof buf);
-    if (n <= 0) return;
+    if (n <= 0) break;
     for (ssize_t off = 0; off < n;) {
       const inotify_event* ev = reinterpret_cast<const inotify_event*>(buf + off);
       off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+      overflow = overflow || (ev->mask & IN_Q_OVERFLOW);
+      if (ev->mask & (IN_DELETE_SELF | IN_IGNORED)) BufferGone(ev);
       if (!(ev->mask & (IN_CLOSE_WRITE | IN_CLOSE_NOWRITE))) continue;
       for (auto& [k, e] : g_entries) {
         if (e.wd != ev->wd || e.live < 0) continue;
@@ -298,6 +351,11 @@ void DrainEvents() {
         break;
       }
     }
+  }
+  // Events were lost (the queue's limit: many buffers gone at once): every writers' buffer no
+  // description writes any more is committed now, as its lost close event would have.
+  for (auto& [k, e] : g_entries) {
+    if (overflow && e.live >= 0 && NoWriter(e.live) == 1) Commit(k, e);
   }
 }
 
@@ -341,6 +399,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
     return s;
   }
   e.committed = buf;
+  WatchGone(buf);
   e.disk_ino = dsb.st_ino;
   e.pending = false;
   e.older.clear();
@@ -420,6 +479,42 @@ void ForgetIdentities(int handle) {
   for (auto it = g_buffer_names.begin(); it != g_buffer_names.end();) it = it->second.handle == handle ? g_buffer_names.erase(it) : std::next(it);
 }
 
+// The entry `it` (end(): none) goes when it holds no buffer. Holds g_mu.
+void EraseIfEmpty(std::map<Key, Entry>::iterator it) {
+  if (it == g_entries.end() || it->second.committed >= 0 || it->second.live >= 0) return;
+  CloseIf(it->second.dir_fd);
+  g_entries.erase(it);
+}
+
+// An open that created the file on disk (O_CREAT) failed after it: the file goes again, as
+// natively a failed open creates nothing (a 0-byte file left there would not verify once the
+// entry is gone). SAFETY: only while no other open of the new file was handed out (`ours`: the
+// descriptions of its writers' buffer this open counted) and no write-back of it is on its way,
+// and only when the name is still that inode (never another file put under it meanwhile).
+// The entry keeps no buffer (its writers' buffer, when `ours`, is dropped at its close). Holds g_mu.
+void UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
+  if (e.created_ino != dsb.st_ino || e.writers > ours || e.dir_fd < 0) return;
+  auto job = ReadyJobOf(k);  // a reader's create: the write-back of its empty content
+  if (e.pending && job == g_ready.end()) return;
+  if (job != g_ready.end()) {
+    CloseIf(job->plain_fd), CloseIf(job->dir_fd), CloseIf(job->tmp_fd);
+    g_ready.erase(job);
+  }
+  struct stat now;
+  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == dsb.st_dev && now.st_ino == dsb.st_ino) unlinkat(e.dir_fd, k.name.c_str(), 0);
+  g_identities.erase(k);
+  e.created_ino = 0, e.disk_ino = 0, e.pending = false;
+  e.older.clear();
+  CloseIf(e.committed);
+  if (e.live >= 0 && ours > 0) {
+    e.unlinked = true;
+  } else if (e.live >= 0) {
+    if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
+    e.wd = -1;
+    CloseIf(e.live);
+  }
+}
+
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
 // What a buffer's new description keeps of the program's flags (O_DIRECT: a memfd has none).
 constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_NOATIME;
@@ -428,8 +523,15 @@ constexpr int kBufferFlags = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSY
 // the program's O_CREAT/O_EXCL and mode, never truncated), then its buffer is reopened with the
 // program's flags. ≥ 0: tsyd's fd to inject; kNotCrypt; -errno.
 // `for_stat`: no description for the program, a copy of tsyd's committed buffer (its identity
-// and size are what the program's stat of the name shows).
-int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false) {
+// and size are what the program's stat of the name shows). `made`: set when this open created
+// the file on disk (for UndoCreate when the program does not get its fd).
+struct CreatedFile {
+  bool yes = false;
+  bool writer = false;
+  Key key{0, 0, "", -1};
+  struct stat disk {};
+};
+int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false, CreatedFile* made = nullptr) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
   const int missing = StatPath(path, &st->anchor, &psb, false);
@@ -526,13 +628,12 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
   // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
-  // is written back now (its 0 bytes on disk would not verify once the entry is gone).
-  if (r == 0 && created && !writer) QueueWriteBack(k, e);
+  // is written back now (its 0 bytes on disk would not verify once the entry is gone); with
+  // `made`, once the program has its fd (WriteBackCreated: not if the open fails after all).
+  if (r == 0 && created && !writer && !made) QueueWriteBack(k, e);
+  if (r < 0 && created) UndoCreate(k, e, dsb, 0);
   if (r < 0) {
-    if (e.committed < 0 && e.live < 0) {
-      CloseIf(e.dir_fd);
-      g_entries.erase(k);
-    }
+    EraseIfEmpty(g_entries.find(k));
     return r;
   }
   NoteIdentity(k, dsb, e);
@@ -546,7 +647,33 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));
   // Counted before the program has it: its close event may come as soon as it is injected.
   if (fd >= 0 && writer) e.writers++;
+  if (fd < 0 && created) {
+    UndoCreate(k, e, dsb, 0);
+    EraseIfEmpty(g_entries.find(k));
+  }
+  if (fd >= 0 && created && made) *made = CreatedFile{true, writer, k, dsb};
   return fd;
+}
+
+// The program did not get the fd `fd` of the file its open created (its own fd table is full):
+// the file goes again (UndoCreate); closes `fd`.
+void UndoCreatedOpen(const CreatedFile& made, int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(made.key);
+  if (it != g_entries.end()) UndoCreate(it->first, it->second, made.disk, made.writer ? 1 : 0);
+  close(fd);
+  DrainEvents();  // its close: the writers' buffer is dropped (unlinked) now
+  EraseIfEmpty(g_entries.find(made.key));
+}
+
+// The program got its fd of the file its reader's open created: the empty content is written
+// back (unless a writer's write-back comes, or is on its way).
+void WriteBackCreated(const CreatedFile& made) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(made.key);
+  if (it == g_entries.end()) return;
+  Entry& e = it->second;
+  if (e.committed >= 0 && e.live < 0 && !e.pending && e.created_ino == made.disk.st_ino) QueueWriteBack(it->first, e);
 }
 
 int CurrentHandle(const Napi::CallbackInfo& info) { return info[0].As<Napi::Number>().Int32Value(); }
@@ -621,14 +748,21 @@ Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
     }
     mode &= ~static_cast<unsigned>(um);
   }
-  int fd = OpenBuffer(st, handle, path, flags, mode, tmp_dir);
+  CreatedFile made;
+  int fd = OpenBuffer(st, handle, path, flags, mode, tmp_dir, false, &made);
   if (fd == kNotCrypt) return Napi::Number::New(env, kNotCrypt);
   if (fd < 0) {
     int r = Respond(st, 1, -fd);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : fd);
   }
   int remote = InstallFd(st->notify_fd, st->req->id, fd, (flags & O_CLOEXEC) != 0);
-  close(fd);  // a description the program did not get gives its close event now
+  // Refused (EMFILE: the program's fd table is full): as natively, the open creates nothing.
+  if (remote < 0 && remote != -ENOENT && made.yes) {
+    UndoCreatedOpen(made, fd);
+  } else {
+    close(fd);  // a description the program did not get gives its close event now
+    if (made.yes && !made.writer) WriteBackCreated(made);
+  }
   if (remote >= 0) {
     int r = Respond(st, 2, remote);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
@@ -698,6 +832,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     const int64_t now = NowMs();
     const bool pressure = g_fd_pressure;
     if (how > 0) g_fd_pressure = false;
+    size_t dropped = 0;
     for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
       Entry& e = it->second;
       // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
@@ -727,6 +862,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
         CloseIf(e.live), CloseIf(e.committed), CloseIf(e.dir_fd);
         it = g_entries.erase(it);
+        // Each buffer gone is two events: read as they come, the queue's limit is not reached.
+        if (++dropped % 1024 == 0) DrainEvents();
       } else {
         ++it;
       }
@@ -759,6 +896,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
       o.Set("plainFd", Napi::Number::New(env, w.plain_fd));
       o.Set("dirFd", Napi::Number::New(env, w.dir_fd));
       o.Set("tmpFd", Napi::Number::New(env, w.tmp_fd));
+      o.Set("seq", Napi::Number::New(env, static_cast<double>(w.seq)));
     }
     out.Set(static_cast<uint32_t>(i), o);
   }
@@ -834,6 +972,14 @@ Napi::Value CryptBuffers(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// cryptBufferNames() → how many buffers' names (identities) the registry holds: those of buffers
+// still open somewhere (tests). Apart from cryptBuffers(), whose record shape is kept.
+Napi::Value CryptBufferNames(const Napi::CallbackInfo& info) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  DrainEvents();
+  return Napi::Number::New(info.Env(), static_cast<double>(g_buffer_names.size()));
+}
+
 // cryptWriteBackNow(job) → 0 or -errno: what the AES worker does with a job (aesSubmit), on this
 // thread: encrypt into tmpFd, fsync, link it beside the file, rename it onto the name; closes the
 // job's fds. Until the AES worker runs.
@@ -880,6 +1026,20 @@ void CryptWriteBackFailed(int handle, int dir_fd, const std::string& name, int t
   WriteBackFailed(handle, dir_fd, name, tmp_fd, stage, err, stray);
 }
 
+void CryptWriteBackSuperseded(int handle, int dir_fd, const std::string& name, int tmp_fd) {
+  struct stat tsb;
+  int kerr = 0;
+  if (fstat(tmp_fd, &tsb) < 0) return;
+  Key k = KeyOf(dir_fd, name, handle, &kerr);
+  if (kerr < 0) return;
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto it = g_entries.find(k);
+  if (it == g_entries.end()) return;
+  // Its ciphertext never reaches the disk: not an inode the name may have.
+  std::vector<ino_t>& older = it->second.older;
+  older.erase(std::remove(older.begin(), older.end(), tsb.st_ino), older.end());
+}
+
 void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptOpenInject", Napi::Function::New(env, CryptOpenInject, "cryptOpenInject"));
   exports.Set("cryptCollect", Napi::Function::New(env, CryptCollect, "cryptCollect"));
@@ -888,6 +1048,7 @@ void InitCryptFiles(Napi::Env env, Napi::Object exports) {
   exports.Set("cryptTruncate", Napi::Function::New(env, CryptTruncate, "cryptTruncate"));
   exports.Set("cryptWriteBackNow", Napi::Function::New(env, CryptWriteBackNow, "cryptWriteBackNow"));
   exports.Set("cryptBuffers", Napi::Function::New(env, CryptBuffers, "cryptBuffers"));
+  exports.Set("cryptBufferNames", Napi::Function::New(env, CryptBufferNames, "cryptBufferNames"));
   exports.Set("cryptHanded", Napi::Function::New(env, CryptHanded, "cryptHanded"));
   exports.Set("cryptDue", Napi::Function::New(env, CryptDue, "cryptDue"));
   exports.Set("CRYPT_NOT_REGULAR", Napi::Number::New(env, kNotCrypt));

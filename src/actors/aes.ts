@@ -65,9 +65,9 @@ function logEvent(log: TsydLogger, e: AesEvent): void {
   }
 }
 
-/** Waits up to `timeoutMs` for every queued write-back: true when none is left. */
-export function drainAes(timeoutMs: number): boolean {
-  return native.aesDrain(timeoutMs);
+/** Waits up to `timeoutMs` until no more than `atMost` write-backs are queued or running (default: none left): true once so. */
+export function drainAes(timeoutMs: number, atMost = 0): boolean {
+  return native.aesDrain(timeoutMs, atMost);
 }
 
 /** Writes every queued job, then joins tsyd_aes (a no-op when none runs), logging its last events. */

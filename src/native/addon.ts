@@ -148,7 +148,7 @@ export interface Spawned {
 export const ChildEvent = { exec: 0, ended: 1, stopped: 2, continued: 3, reaperEnded: 4 } as const;
 
 /** A buffer to encrypt onto `name` in dirFd (tmpFd: an O_TMPFILE beside it), or why none could be made. */
-export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean; stage?: string; stray?: string };
+export type CryptWriteBack = { name: string; handle: number; plainFd: number; dirFd: number; tmpFd: number; seq: number; err?: undefined; lost?: undefined } | { name: string; err: number; lost?: boolean; stage?: string; stray?: string };
 
 /** cryptCollect()'s modes (addon/crypt-files.cc). */
 export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const;
@@ -315,8 +315,8 @@ export interface Addon {
   aesSubmit(job: AesJob): number;
   /** Jobs queued or running in this fd table's worker. */
   aesPending(): number;
-  /** True once no job is queued or running; false after timeoutMs. */
-  aesDrain(timeoutMs: number): boolean;
+  /** True once no more than `atMost` (default 0) jobs are queued or running; false after timeoutMs. */
+  aesDrain(timeoutMs: number, atMost?: number): boolean;
   /** Writes every queued job, then joins the thread: its last events, or undefined when none runs. */
   aesStop(): AesReport | undefined;
   /** What the worker did since the last call, or undefined when none runs. */
@@ -366,6 +366,8 @@ export interface Addon {
   finishStatAs(fd: number): number;
   /** What the registry holds now. */
   cryptBuffers(): { entries: number; live: number; writers: number; retrying: number };
+  /** How many buffers' names (their crypt file's identity) the registry holds: those of buffers still open somewhere. */
+  cryptBufferNames(): number;
   /** The jobs cryptCollect returned not yet handed to the AES worker (`done`: one more was). */
   cryptHanded(done?: boolean): number;
   /** A write-back may be due: a close event not yet read, a job not yet handed on (addon/crypt-files.cc). */
@@ -393,6 +395,8 @@ export interface AesJob {
   dirFd: number;
   name: string;
   tmpFd: number;
+  /** cryptCollect's order of the jobs: a job of the same file still queued is replaced by the newer of the two (absent: never replaced). */
+  seq?: number;
 }
 
 export type AesEvent =

@@ -6,10 +6,14 @@ import { constants as os } from 'node:os';
 import { native } from '../native/addon.js';
 import { fromBytes } from '../sandbox/bytes.js';
 import { drainWriteBacks, submitWriteBacks } from '../actors/crypt-writeback.js';
+import { drainAes } from '../actors/aes.js';
 import type { EmulatorContext } from './context.js';
 
 const { EACCES, EBADMSG, EISDIR, ESRCH, EXDEV } = os.errno;
 const O_PATH = 0o10000000;
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0;
+const O_TRUNC = 0o1000;
 const O_CLOEXEC = 0o2000000;
 const O_DIRECTORY = 0o200000;
 
@@ -39,10 +43,25 @@ export function openCryptFile(ctx: EmulatorContext, sys: string, path: string, f
   // ENOTDIR as natively (cp and mv probe a target with O_PATH|O_DIRECTORY: a success made them
   // take a crypt file for a directory; found by an attack).
   if (flags & O_PATH) flags = flags & (O_CLOEXEC | O_DIRECTORY);
+  if ((flags & O_ACCMODE) !== O_RDONLY || flags & O_TRUNC) awaitWriteBackRoom();
   const r = native.cryptOpenInject(crypt.handle, flags, mode, crypt.tmp);
   if (r === native.CRYPT_NOT_REGULAR) return false;
   afterCryptOp(ctx, sys, path, r);
   return true;
+}
+
+/**
+ * Write-backs queued or running in the AES worker above which a writer's open waits for it: each
+ * holds its plaintext buffer (a file's whole content) and three fds; one per file at most, so
+ * this bounds a program that writes many files faster than they are encrypted.
+ */
+const AES_QUEUE_LIMIT = 256;
+/** How long such an open waits (on its emulator thread) before it goes on anyway. */
+const AES_ROOM_WAIT_MS = 30_000;
+
+/** Back-pressure before a writer's open: waits while the AES worker holds more than AES_QUEUE_LIMIT jobs (never fails the open). */
+function awaitWriteBackRoom(): void {
+  if (native.aesPending() > AES_QUEUE_LIMIT) drainAes(AES_ROOM_WAIT_MS, AES_QUEUE_LIMIT);
 }
 
 /** One warn record for a file that does not verify, or a writer refused; the write-backs due go on. */

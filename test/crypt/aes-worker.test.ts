@@ -101,6 +101,32 @@ test('stop() writes every queued job, then joins', () => {
   assert.is(native.aesEvents(), undefined, 'no worker after stop');
 });
 
+test('one job per file waits: a newer job (seq) replaces the queued one of its file, an older one handed on late is dropped', () => {
+  assert.is(native.aesStart({ filter: confinementFilter('aes'), slowJobMs: 300 }), 0);
+  const [p1, p2, p3, p4] = [1, 2, 3, 4].map((i) => Buffer.from(`content ${i}`));
+  const first = native.aesSubmit({ ...job('one', p1), seq: 1 });
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // the worker takes it: running
+  native.aesSubmit({ ...job('one', p2), seq: 2 });
+  const newest = native.aesSubmit({ ...job('one', p4), seq: 4 });
+  native.aesSubmit({ ...job('one', p3), seq: 3 });
+  const pending = native.aesPending();
+  const report = native.aesStop()!;
+  assert.is(pending, 2, 'the running job and one queued');
+  assert.equal(report.events.map((e) => e.op === 'written' && e.id), [first, newest]);
+  assert.ok(referenceDecrypt(key, readFileSync(join(dir, 'one')))?.equals(p4));
+  assert.equal(readdirSync(dir).filter((n) => n.includes('one')), ['one']);
+});
+
+test('aesDrain(timeout, atMost) returns once no more than atMost jobs are queued or running', () => {
+  assert.is(native.aesStart({ filter: confinementFilter('aes'), slowJobMs: 200 }), 0);
+  for (let i = 0; i < 4; i++) assert.ok(native.aesSubmit({ ...job(`d${i}`, Buffer.from('x')), seq: i + 1 }) >= 0);
+  const drained = native.aesDrain(20_000, 2);
+  const left = native.aesPending();
+  native.aesStop();
+  assert.ok(drained);
+  assert.ok(left <= 2 && left >= 1, `left ${left}`);
+});
+
 test('32 write-backs submitted at once from 8 threads: every file complete and decryptable', async () => {
   assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
   const threads = Array.from({ length: 8 }, (_, t) =>

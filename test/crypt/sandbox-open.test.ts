@@ -1,7 +1,7 @@
 // Crypt sandboxing under tsyd (real kernel, test/fixtures/cryptio.c): a program reads and writes
 // crypt files as plaintext with every ordinary access pattern; on disk they are the format, and
 // a file that does not verify is never released (EBADMSG, one warn record ctx:"crypt").
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { cryptio, cryptRules, decryptFile, KEY, OTHER_KEY } from '../helpers/crypt-sandbox.js';
@@ -123,6 +123,17 @@ test('as an unprivileged user (nobody)', async () => {
   assert.is(await ok(dir, ['read', `${dir}/f`], { user: NOBODY }), `${MARKER}+`);
   assert.not.ok(readFileSync(`${dir}/f`).includes(MARKER));
   assert.is(statSync(`${dir}/f`).uid, NOBODY);
+});
+
+test('a create open the program gets no fd of (its fd table is full: EMFILE) leaves no file, as natively', async () => {
+  const dir = tempTree('crypt-open-full');
+  // O_WRONLY|O_CREAT, O_RDWR|O_CREAT|O_TRUNC, O_RDONLY|O_CREAT (octal)
+  for (const flags of ['101', '1102', '100']) {
+    const r = await cryptio(dir, ['fullopen', `${dir}/new${flags}`, flags]);
+    assert.is(r.stdout, 'open errno=24\nexists=0\n', `${flags}: ${describe(r)}`);
+    assert.is(r.code, 0, describe(r));
+  }
+  assert.equal(readdirSync(dir), [], 'nothing created on disk');
 });
 
 test.run();
