@@ -375,8 +375,15 @@ for (const user of [undefined, NOBODY]) {
         const waiting = mode === 'bigsend' ? count : Math.floor(MAX_WAITING_KIB / kib);
         const base = statusMiB(p.pid, 'VmRSS');
         p.child.stdin!.write(`go ${count}\n`);
-        await until(() => threadsOf(p.pid, 'tsyd_blk') >= Math.min(waiting, 90), `the sends wait on job threads (${threadsOf(p.pid, 'tsyd_blk')})`, 20_000);
-        await new Promise((r) => setTimeout(r, 300));
+        await until(() => threadsOf(p.pid, 'tsyd_blk') >= waiting, `the sends wait on job threads (${threadsOf(p.pid, 'tsyd_blk')})`, 20_000);
+        // Every call is decided before the peer reads: one still on its way to tsyd then would
+        // meet a queue with room and go through at once, or take the claim of a job that just
+        // sent (seen under load: calls=20 for 16 datagrams, the drain 7 calls early). With more
+        // than `waiting` sends held, fewer than the rest would be refused: this never returns.
+        p.child.stdin!.write(`wait ${count - waiting}\n`);
+        const refused = await p.waitForStdout(/^returned .*$/m, 20_000);
+        assert.match(refused, new RegExp(`^returned ${count - waiting} calls=0 errors=${count - waiting} eagain=${count - waiting}$`, 'm'));
+        assert.is(threadsOf(p.pid, 'tsyd_blk'), waiting, 'as many sends wait as the limit holds');
         p.child.stdin!.write('drain\n');
         const out = await p.waitForStdout(/^done .*$/m, 30_000);
         const grown = statusMiB(p.pid, 'VmHWM') - base;
