@@ -33,8 +33,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace tsyd {
@@ -66,6 +68,9 @@ bool SameFile(const AesJob& a, const AesJob& b) {
   return a.seq != 0 && b.seq != 0 && a.handle == b.handle && a.dir_dev == b.dir_dev && a.dir_ino == b.dir_ino && a.name == b.name;
 }
 
+using FileKey = std::tuple<int, dev_t, ino_t, std::string>;
+FileKey KeyOf(const AesJob& j) { return FileKey{j.handle, j.dir_dev, j.dir_ino, j.name}; }
+
 enum EventKind { kWritten = 0, kFailed = 1, kProbe = 2 };
 enum Stage { kEncrypt = 0, kFsync = 1, kLink = 2, kRename = 3, kSyncDir = 4 };
 const char* const kStages[] = {"encrypt", "fsync", "link", "rename", "fsync_dir"};
@@ -90,6 +95,9 @@ struct AesWorker {
   std::condition_variable work_cv;  // a job queued, or stop
   std::condition_variable idle_cv;  // the queue ran empty, or the thread started/failed
   std::deque<AesJob> queue;
+  // The newest job of each file (with a seq) the thread has taken: an older one handed on later
+  // (two threads collected two jobs of one file and submitted them in reverse order) never runs.
+  std::map<FileKey, uint64_t> newest_taken;
   bool busy = false;
   bool stop = false;
   enum { kStarting, kRunning, kFailedStart } start = kStarting;
@@ -212,6 +220,10 @@ void* AesThread(void* arg) {
     if (w.queue.empty()) break;  // stop, and drained: no queued write-back is lost
     AesJob job = std::move(w.queue.front());
     w.queue.pop_front();
+    if (job.seq != 0) {
+      uint64_t& newest = w.newest_taken[KeyOf(job)];
+      newest = std::max(newest, job.seq);
+    }
     w.busy = true;
     lock.unlock();
     if (w.slow_job_ms > 0) usleep(static_cast<useconds_t>(w.slow_job_ms) * 1000);
@@ -337,7 +349,11 @@ Napi::Value Submit(const Napi::CallbackInfo& info) {
       if (w->stop) return Napi::Number::New(env, -ESRCH);
       id = job.id = w->next_id++;
       auto queued = std::find_if(w->queue.begin(), w->queue.end(), [&](const AesJob& q) { return SameFile(q, job); });
-      if (queued == w->queue.end()) {
+      auto taken = job.seq != 0 ? w->newest_taken.find(KeyOf(job)) : w->newest_taken.end();
+      if (taken != w->newest_taken.end() && taken->second > job.seq) {
+        // SAFETY: never an older content last: a newer one of this file was taken already.
+        dropped = std::move(job);
+      } else if (queued == w->queue.end()) {
         w->queue.push_back(std::move(job));
       } else if (queued->seq < job.seq) {
         dropped = std::move(*queued);

@@ -117,6 +117,20 @@ test('one job per file waits: a newer job (seq) replaces the queued one of its f
   assert.equal(readdirSync(dir).filter((n) => n.includes('one')), ['one']);
 });
 
+test('an older job of a file handed on after a newer one was taken never runs (the newer content stays on disk)', () => {
+  // Two threads collected two jobs of one file and handed them on in reverse order.
+  assert.is(native.aesStart({ filter: confinementFilter('aes'), slowJobMs: 300 }), 0);
+  const [older, newer] = [Buffer.from('older content'), Buffer.from('newer content')];
+  const ran = native.aesSubmit({ ...job('late', newer), seq: 8 });
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100); // the worker takes it: running
+  native.aesSubmit({ ...job('late', older), seq: 7 });
+  assert.is(native.aesPending(), 1, 'the older job was not queued behind the running newer one');
+  const report = native.aesStop()!;
+  assert.equal(report.events.map((e) => e.op === 'written' && e.id), [ran]);
+  assert.ok(referenceDecrypt(key, readFileSync(join(dir, 'late')))?.equals(newer));
+  assert.equal(readdirSync(dir).filter((n) => n.includes('late')), ['late']);
+});
+
 test('aesDrain(timeout, atMost) returns once no more than atMost jobs are queued or running', () => {
   assert.is(native.aesStart({ filter: confinementFilter('aes'), slowJobMs: 200 }), 0);
   for (let i = 0; i < 4; i++) assert.ok(native.aesSubmit({ ...job(`d${i}`, Buffer.from('x')), seq: i + 1 }) >= 0);
