@@ -67,6 +67,14 @@ test('after the drop, paths are resolved as the program: a symlink in a director
   assert.is(r.stdout, want, describe(r));
 });
 
+test('a caller with 601 supplementary groups (a /proc status larger than a page) is followed: calls go on, the drop still counts', async () => {
+  const groups = Array.from({ length: 601 }, (_, i) => 100000 + i).join(',');
+  const script = steps(['groups', 'print(len(os.getgroups()), end=" ")'], ['before', `open("${dir}/secret").read()`], ['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`], ['other', `open("${dir}/open.txt").read()`]);
+  const r = await runNative('setpriv', ['--groups', groups, process.execPath, tsydBin, 'run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, '601 groups ok\nbefore ok\nsetuid ok\nafter EACCES\nother ok\n', describe(r));
+  assert.is(r.code, 0, describe(r));
+});
+
 test('without the transit the same program keeps today\'s answer: setuid(65534) is EPERM', async () => {
   const script = steps(['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`]);
   const r = await runTsyd(['run', ...POLICY, '--', 'python3', '-c', script]);
