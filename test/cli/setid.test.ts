@@ -23,6 +23,9 @@ const steps = (...lines: Array<[string, string]>) =>
 
 const setidRecords = (r: RunResult) => r.records.filter((x) => x.ctx === 'setid' && x.level === 'warn');
 
+/** `tsyd run ARGS` started with these supplementary groups (setpriv --groups, comma-separated). */
+const runTsydInGroups = (groups: string, args: string[]) => runNative('setpriv', ['--groups', groups, process.execPath, tsydBin, 'run', ...args]);
+
 test('root → nobody along setuid+root:nobody: then the root-only file is EACCES (tsyd opened it as 65534)', async () => {
   const script = steps(['before', `open("${dir}/secret").read()`], ['setuid1000', 'os.setuid(1000)'], ['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`], ['other', `open("${dir}/open.txt").read()`]);
   const r = await runTsyd(['run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
@@ -70,7 +73,7 @@ test('after the drop, paths are resolved as the program: a symlink in a director
 test('a caller with 601 supplementary groups (a /proc status larger than a page) is followed: calls go on, the drop still counts', async () => {
   const groups = Array.from({ length: 601 }, (_, i) => 100000 + i).join(',');
   const script = steps(['groups', 'print(len(os.getgroups()), end=" ")'], ['before', `open("${dir}/secret").read()`], ['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`], ['other', `open("${dir}/open.txt").read()`]);
-  const r = await runNative('setpriv', ['--groups', groups, process.execPath, tsydBin, 'run', ...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
+  const r = await runTsydInGroups(groups, [...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
   assert.is(r.stdout, '601 groups ok\nbefore ok\nsetuid ok\nafter EACCES\nother ok\n', describe(r));
   assert.is(r.code, 0, describe(r));
 });
@@ -93,13 +96,15 @@ test('gids: setgid along setgid+root:nogroup goes on, setgid(1000) is EPERM; a g
   assert.equal(setidRecords(r).map((x) => [x.sys, x.want]), [['setgid', 1000]], describe(r));
 });
 
-test('setgroups: to a superset EPERM, to none ok (with transits); refused without transits', async () => {
-  const script = steps(['super', 'os.setgroups(os.getgroups() + [4242])'], ['none', 'os.setgroups([])'], ['groups', 'print(os.getgroups(), end=" ")']);
-  const r = await runTsyd(['run', ...TRANSITS, '--', 'python3', '-c', script]);
-  assert.is(r.stdout, 'super EPERM\nnone ok\n[] groups ok\n', describe(r));
-  assert.equal(setidRecords(r).map((x) => [x.sys, x.want]), [['setgroups', 4242]], describe(r));
-  const plain = await runTsyd(['run', '--', 'python3', '-c', script]);
-  assert.match(plain.stdout, /^super EPERM\nnone EPERM\n/, describe(plain));
+test('setgroups: only to none (a list in memory can change after tsyd reads it): a held subset and a superset are EPERM; refused without transits', async () => {
+  const script = steps(['held', 'os.setgroups(os.getgroups())'], ['super', 'os.setgroups(os.getgroups() + [4243])'], ['none', 'os.setgroups([])'], ['groups', 'print(os.getgroups(), end=" ")']);
+  const r = await runTsydInGroups('4242', [...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'held EPERM\nsuper EPERM\nnone ok\n[] groups ok\n', describe(r));
+  const recs = setidRecords(r);
+  assert.equal(recs.map((x) => [x.sys, x.size]), [['setgroups', 1], ['setgroups', 2]], describe(r));
+  assert.match(String(recs[0]!.msg), /only setgroups to none is allowed/, describe(r));
+  const plain = await runTsydInGroups('4242', ['--', 'python3', '-c', script]);
+  assert.match(plain.stdout, /^held EPERM\nsuper EPERM\nnone EPERM\n/, describe(plain));
 });
 
 test('setpriv --reuid/--regid/--clear-groups then make: works, and what tsyd created is owned by 65534', async () => {
