@@ -107,6 +107,17 @@ test('setgroups: only to none (a list in memory can change after tsyd reads it):
   assert.match(plain.stdout, /^held EPERM\nsuper EPERM\nnone EPERM\n/, describe(plain));
 });
 
+test('setreuid/setregid(X, -1) also set the saved id to the old effective one (the kernel\'s rule): 65534 → 0 there is EPERM', async () => {
+  const script = steps(['resuid', 'os.setresuid(65534, 0, 65534)'], ['reuid', 'os.setreuid(65534, -1)'], ['uids', 'print(os.getresuid(), end=" ")'],
+    ['resgid', 'os.setresgid(65534, 0, 65534)'], ['regid', 'os.setregid(65534, -1)'], ['gids', 'print(os.getresgid(), end=" ")'], ['both', 'os.setreuid(65534, 65534)']);
+  // Natively the saved ids go back to 0.
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, 'resuid ok\nreuid ok\n(65534, 0, 0) uids ok\nresgid ok\nregid ok\n(65534, 0, 0) gids ok\nboth ok\n', describe(n));
+  const r = await runTsyd(['run', ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'resuid ok\nreuid EPERM\n(65534, 0, 65534) uids ok\nresgid ok\nregid EPERM\n(65534, 0, 65534) gids ok\nboth ok\n', describe(r));
+  assert.equal(setidRecords(r).map((x) => [x.sys, x.slot, x.from, x.want]), [['setreuid', 'saved', 65534, 0], ['setregid', 'saved', 65534, 0]], describe(r));
+});
+
 test('setpriv --reuid/--regid/--clear-groups then make: works, and what tsyd created is owned by 65534', async () => {
   const work = tempTree('setid-make', { 'Makefile': 'all:\n\t@echo built > made.txt\n\t@cat made.txt\n' });
   ownTree(work, NOBODY);
