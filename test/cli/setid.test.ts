@@ -3,7 +3,7 @@
 // for it (opens, creates) as the program's own. Any other change is EPERM with a ctx:"setid" record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { runBpf } from '../helpers/bpf-run.js';
 import { native } from '../../src/native/addon.js';
@@ -76,6 +76,31 @@ test('a caller with 601 supplementary groups (a /proc status larger than a page)
   const r = await runTsydInGroups(groups, [...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
   assert.is(r.stdout, '601 groups ok\nbefore ok\nsetuid ok\nafter EACCES\nother ok\n', describe(r));
   assert.is(r.code, 0, describe(r));
+});
+
+test('after the drop, relative names from a cwd inside a directory the program cannot search work, as natively (the walk starts at the cwd)', async () => {
+  const t = tempTree('setid-cwd', { 'priv/sub/pub.txt': 'public\n' });
+  chmodSync(`${t}/priv`, 0o700);
+  chmodSync(`${t}/priv/sub`, 0o777);
+  mkdirSync(`${t}/priv/sub/deep`);
+  chmodSync(`${t}/priv/sub/deep`, 0o777);
+  const drop = '(os.setgroups([]), os.setresgid(65534, 65534, 65534), os.setresuid(65534, 65534, 65534))';
+  const bind = (name: string) => `__import__("socket").socket(__import__("socket").AF_UNIX).bind("${name}")`;
+  const script = steps(['cd', `os.chdir("${t}/priv/sub")`], ['socket', '__import__("socket")'], ['drop', drop], ['open', 'open("pub.txt").read()'], ['stat', 'os.stat("pub.txt")'],
+    ['statdot', 'os.stat(".")'], ['create', 'open("new.txt", "w").close()'], ['mkdir', 'os.mkdir("d")'], ['bind', bind('s.sock')],
+    ['binddeep', bind('./deep/../deep/c.sock')], ['listdir', 'os.listdir(".")'], ['up', 'open("../sub/pub.txt").read()'], ['abs', `open("${t}/priv/sub/pub.txt").read()`]);
+  const want = 'cd ok\nsocket ok\ndrop ok\nopen ok\nstat ok\nstatdot ok\ncreate ok\nmkdir ok\nbind ok\nbinddeep ok\nlistdir ok\nup EACCES\nabs EACCES\n';
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, want, describe(n));
+  for (const f of ['new.txt', 'd', 's.sock', 'deep/c.sock']) rmSync(`${t}/priv/sub/${f}`, { recursive: true });
+  const net = ['-m', 'sandbox/net/bind:on', '-m', `allow/net/bind+${t}/**`];
+  const r = await runTsyd(['run', ...POLICY, ...net, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, want, describe(r));
+  assert.equal(lstatSync(`${t}/priv/sub/new.txt`).uid, NOBODY);
+  // SAFETY: still decided on the canonical path: a relative name the policy denies stays denied.
+  const deny = steps(['cd', `os.chdir("${t}/priv/sub")`], ['drop', drop], ['denied', 'open("pub.txt").read()'], ['deep', 'open("deep/../pub.txt").read()']);
+  const d = await runTsyd(['run', ...POLICY, '-m', `deny/read+${t}/priv/sub/pub.txt`, ...TRANSITS, '--', 'python3', '-c', deny]);
+  assert.match(d.stdout, /^cd ok\ndrop ok\ndenied (EACCES|ENOENT)\ndeep (EACCES|ENOENT)\n$/, describe(d));
 });
 
 test('without the transit the same program keeps today\'s answer: setuid(65534) is EPERM', async () => {
