@@ -92,6 +92,12 @@ static bool ParseStatus(const char* text, Ids* ids) {
 // The largest /proc/<tid>/status read: 65536 groups of up to 11 bytes, and the other lines.
 static constexpr size_t kMaxStatusBytes = 1 << 20;
 
+// `text` holds the line that starts with `label` up to its newline.
+static bool HasWholeLine(const std::string& text, const char* label) {
+  const size_t at = text.find(label);
+  return at != std::string::npos && text.find('\n', at + 1) != std::string::npos;
+}
+
 // The credentials of program thread `tid`; -errno (ESRCH: gone).
 static int ReadIds(pid_t tid, Ids* ids) {
   char path[48];
@@ -116,7 +122,9 @@ static int ReadIds(pid_t tid, Ids* ids) {
       close(fd);
       return -ESRCH;
     }
-    if (n == 0) break;
+    // Done at the end of the file, or once the last line read (CapEff, after Uid, Gid and
+    // Groups) is whole: no second read in the common case.
+    if (n == 0 || HasWholeLine(text, "\nCapEff:")) break;
   }
   close(fd);
   if (text.empty()) return -ESRCH;
