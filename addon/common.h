@@ -442,6 +442,9 @@ struct ResolveOpts {
   // path (cwd or dirfd) is taken as tsyd's fd (ResolveResult::anchor), and the walk and the act
   // start there, as the kernel's do: its ancestors need not be searchable by the caller.
   bool anchor_start = false;
+  // With anchor_start: the request's thread state, to take a dirfd with pidfd_getfd (TakeFd). A
+  // caller that left uid 0 is not dumpable: its /proc/<tid>/fd is root's, and not searchable.
+  ThreadState* caller = nullptr;
 };
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own

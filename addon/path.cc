@@ -57,8 +57,17 @@ static int ProcLink(pid_t tid, int dirfd, const ResolveOpts& opts, std::string* 
     // program's cwd or fd table become meanwhile.
     int fd = -1;
     bool dead = false;
-    int r = NameThroughLink(p, missing, opts.names, &fd, out, &dead);
-    if (r < 0) return r;
+    if (dirfd == AT_FDCWD || opts.caller == nullptr) {
+      int r = NameThroughLink(p, missing, opts.names, &fd, out, &dead);
+      if (r < 0) return r;
+    } else {
+      if ((fd = TakeFd(opts.caller, dirfd)) < 0) return fd;
+      int r = NameOfFd(fd, opts.names, out, &dead);
+      if (r < 0) {
+        close(fd);
+        return r;
+      }
+    }
     anchor->Reset();
     anchor->fd = fd;
     anchor->path = *out;
@@ -609,6 +618,7 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.reaper = st->reaper;
   opts.names = &st->dir_names;
   opts.anchor_start = st->acting_as;
+  opts.caller = st;
   ResolveResult res;
   st->slots[kPathSlash] = 0;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);

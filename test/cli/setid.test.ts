@@ -78,7 +78,7 @@ test('a caller with 601 supplementary groups (a /proc status larger than a page)
   assert.is(r.code, 0, describe(r));
 });
 
-test('after the drop, relative names from a cwd inside a directory the program cannot search work, as natively (the walk starts at the cwd)', async () => {
+test('after the drop, relative names from a cwd (or a dirfd) inside a directory the program cannot search work, as natively (the walk starts there)', async () => {
   const t = tempTree('setid-cwd', { 'priv/sub/pub.txt': 'public\n' });
   chmodSync(`${t}/priv`, 0o700);
   chmodSync(`${t}/priv/sub`, 0o777);
@@ -86,10 +86,11 @@ test('after the drop, relative names from a cwd inside a directory the program c
   chmodSync(`${t}/priv/sub/deep`, 0o777);
   const drop = '(os.setgroups([]), os.setresgid(65534, 65534, 65534), os.setresuid(65534, 65534, 65534))';
   const bind = (name: string) => `__import__("socket").socket(__import__("socket").AF_UNIX).bind("${name}")`;
-  const script = steps(['cd', `os.chdir("${t}/priv/sub")`], ['socket', '__import__("socket")'], ['drop', drop], ['open', 'open("pub.txt").read()'], ['stat', 'os.stat("pub.txt")'],
+  const script = steps(['cd', `os.chdir("${t}/priv/sub")`], ['socket', '__import__("socket")'], ['dirfd', 'setattr(sys, "d", os.open(".", os.O_RDONLY))'], ['drop', drop],
+    ['openat', 'os.close(os.open("pub.txt", os.O_RDONLY, dir_fd=sys.d))'], ['open', 'open("pub.txt").read()'], ['stat', 'os.stat("pub.txt")'],
     ['statdot', 'os.stat(".")'], ['create', 'open("new.txt", "w").close()'], ['mkdir', 'os.mkdir("d")'], ['bind', bind('s.sock')],
     ['binddeep', bind('./deep/../deep/c.sock')], ['listdir', 'os.listdir(".")'], ['up', 'open("../sub/pub.txt").read()'], ['abs', `open("${t}/priv/sub/pub.txt").read()`]);
-  const want = 'cd ok\nsocket ok\ndrop ok\nopen ok\nstat ok\nstatdot ok\ncreate ok\nmkdir ok\nbind ok\nbinddeep ok\nlistdir ok\nup EACCES\nabs EACCES\n';
+  const want = 'cd ok\nsocket ok\ndirfd ok\ndrop ok\nopenat ok\nopen ok\nstat ok\nstatdot ok\ncreate ok\nmkdir ok\nbind ok\nbinddeep ok\nlistdir ok\nup EACCES\nabs EACCES\n';
   const n = await runNative('python3', ['-c', script]);
   assert.is(n.stdout, want, describe(n));
   for (const f of ['new.txt', 'd', 's.sock', 'deep/c.sock']) rmSync(`${t}/priv/sub/${f}`, { recursive: true });
