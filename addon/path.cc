@@ -708,16 +708,26 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   else if (fd < 0) return Napi::Number::New(env, -EBADF);
   else snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, fd);
   char link[PATH_MAX];
-  long n = AsCaller([&]() -> long {
-    ssize_t r = readlink(p, link, sizeof link);
-    return r < 0 ? -errno : r;
-  });
   std::string out;
   bool dead = false;
-  if (n >= static_cast<ssize_t>(sizeof link)) n = -ENAMETOOLONG;
-  if (n >= 0) out.assign(link, static_cast<size_t>(n));
+  long n;
+  const bool copied = st->acting_as && fd != AT_FDCWD;
+  if (copied) {
+    // A caller that left uid 0 is not dumpable: its /proc/<tid>/fd is root's and not searchable
+    // with its credentials. The fd is copied (pidfd_getfd) and named from tsyd's copy.
+    int own = TakeFd(st, fd);
+    n = own < 0 ? own : NameOfFd(own, &st->dir_names, &out, &dead);
+    if (own >= 0) close(own);
+  } else {
+    n = AsCaller([&]() -> long {
+      ssize_t r = readlink(p, link, sizeof link);
+      return r < 0 ? -errno : r;
+    });
+    if (n >= static_cast<ssize_t>(sizeof link)) n = -ENAMETOOLONG;
+    if (n >= 0) out.assign(link, static_cast<size_t>(n));
+  }
   // Too long for the kernel to name, or ending in " (deleted)": named through tsyd's fd of it.
-  if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) {
+  if (!copied && (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out)))) {
     int own = -1;
     n = NameThroughLink(p, EBADF, &st->dir_names, &own, &out, &dead);
     if (own >= 0) close(own);

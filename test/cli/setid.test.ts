@@ -87,10 +87,10 @@ test('after the drop, relative names from a cwd (or a dirfd) inside a directory 
   const drop = '(os.setgroups([]), os.setresgid(65534, 65534, 65534), os.setresuid(65534, 65534, 65534))';
   const bind = (name: string) => `__import__("socket").socket(__import__("socket").AF_UNIX).bind("${name}")`;
   const script = steps(['cd', `os.chdir("${t}/priv/sub")`], ['socket', '__import__("socket")'], ['dirfd', 'setattr(sys, "d", os.open(".", os.O_RDONLY))'], ['drop', drop],
-    ['openat', 'os.close(os.open("pub.txt", os.O_RDONLY, dir_fd=sys.d))'], ['open', 'open("pub.txt").read()'], ['stat', 'os.stat("pub.txt")'],
+    ['openat', 'os.close(os.open("pub.txt", os.O_RDONLY, dir_fd=sys.d))'], ['fchdir', '(os.chdir("/"), os.fchdir(sys.d))'], ['open', 'open("pub.txt").read()'], ['stat', 'os.stat("pub.txt")'],
     ['statdot', 'os.stat(".")'], ['create', 'open("new.txt", "w").close()'], ['mkdir', 'os.mkdir("d")'], ['bind', bind('s.sock')],
     ['binddeep', bind('./deep/../deep/c.sock')], ['listdir', 'os.listdir(".")'], ['up', 'open("../sub/pub.txt").read()'], ['abs', `open("${t}/priv/sub/pub.txt").read()`]);
-  const want = 'cd ok\nsocket ok\ndirfd ok\ndrop ok\nopenat ok\nopen ok\nstat ok\nstatdot ok\ncreate ok\nmkdir ok\nbind ok\nbinddeep ok\nlistdir ok\nup EACCES\nabs EACCES\n';
+  const want = 'cd ok\nsocket ok\ndirfd ok\ndrop ok\nopenat ok\nfchdir ok\nopen ok\nstat ok\nstatdot ok\ncreate ok\nmkdir ok\nbind ok\nbinddeep ok\nlistdir ok\nup EACCES\nabs EACCES\n';
   const n = await runNative('python3', ['-c', script]);
   assert.is(n.stdout, want, describe(n));
   for (const f of ['new.txt', 'd', 's.sock', 'deep/c.sock']) rmSync(`${t}/priv/sub/${f}`, { recursive: true });
