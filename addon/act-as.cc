@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <string>
 
 namespace tsyd {
 
@@ -88,18 +89,46 @@ static bool ParseStatus(const char* text, Ids* ids) {
   return true;
 }
 
+// The largest /proc/<tid>/status read: 65536 groups of up to 11 bytes, and the other lines.
+static constexpr size_t kMaxStatusBytes = 1 << 20;
+
+// `text` holds the line that starts with `label` up to its newline.
+static bool HasWholeLine(const std::string& text, const char* label) {
+  const size_t at = text.find(label);
+  return at != std::string::npos && text.find('\n', at + 1) != std::string::npos;
+}
+
 // The credentials of program thread `tid`; -errno (ESRCH: gone).
 static int ReadIds(pid_t tid, Ids* ids) {
   char path[48];
   snprintf(path, sizeof path, "/proc/%d/status", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
-  char buf[4096];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  // The whole file: a caller with many supplementary groups (NGROUPS_MAX 65536, up to ~11 bytes
+  // each) has a status far larger than one page. Bounded: a file that grows past it is refused.
+  std::string text;
+  for (;;) {
+    const size_t at = text.size();
+    if (at >= kMaxStatusBytes) {
+      close(fd);
+      return -EINVAL;
+    }
+    text.resize(at + 4096);
+    const ssize_t n = read(fd, &text[at], 4096);
+    const int err = errno;
+    text.resize(at + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    if (n < 0 && err == EINTR) continue;
+    if (n < 0) {
+      close(fd);
+      return -ESRCH;
+    }
+    // Done at the end of the file, or once the last line read (CapEff, after Uid, Gid and
+    // Groups) is whole: no second read in the common case.
+    if (n == 0 || HasWholeLine(text, "\nCapEff:")) break;
+  }
   close(fd);
-  if (n <= 0) return -ESRCH;
-  buf[n] = 0;
-  return ParseStatus(buf, ids) ? 0 : -EINVAL;
+  if (text.empty()) return -ESRCH;
+  return ParseStatus(text.c_str(), ids) ? 0 : -EINVAL;
 }
 
 // Same ids as the kernel compares them (the saved ids of tsyd's thread stay tsyd's).

@@ -438,6 +438,13 @@ struct ResolveOpts {
   bool slash_entry = false;
   pid_t reaper = 0;            // the reaper: its /proc entries are refused like tsyd's
   DirNames* names = nullptr;   // the calling thread's deep directories' paths, if any (NameOfFd)
+  // The thread acts with the caller's credentials (SafeSetID): the start directory of a relative
+  // path (cwd or dirfd) is taken as tsyd's fd (ResolveResult::anchor), and the walk and the act
+  // start there, as the kernel's do: its ancestors need not be searchable by the caller.
+  bool anchor_start = false;
+  // With anchor_start: the request's thread state, to take a dirfd with pidfd_getfd (TakeFd). A
+  // caller that left uid 0 is not dumpable: its /proc/<tid>/fd is root's, and not searchable.
+  ThreadState* caller = nullptr;
 };
 struct ResolveResult {
   bool magic = false;    // result is a /proc/<tgid>/fd/N style magic link of the caller's own
@@ -460,7 +467,8 @@ struct ResolveResult {
   std::string magic_target;
   // The result is below /proc/<pid> (or /proc/<pid>/task/<tid>) of a process outside the sandbox.
   bool foreign_proc = false;
-  // The start directory was removed: the walk went on from its fd (and ops on the result must).
+  // The start directory was removed, or taken for anchor_start: the walk went on from its fd
+  // (and ops on the result must).
   Anchor anchor;
 };
 

@@ -192,6 +192,7 @@ static long Classify(ThreadState* st, bool binding, bool connecting) {
   opts.slash_entry = binding;
   // SAFETY: the reaper's /proc entries are refused as for every other path (it is tsyd's).
   opts.reaper = st->reaper;
+  opts.anchor_start = st->acting_as;
   ResolveResult res;
   long len = Canonicalize(static_cast<pid_t>(st->req->pid), AT_FDCWD, raw.c_str(), opts,
                           reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);

@@ -41,8 +41,8 @@ pid_t TgidOf(pid_t tid) {
 // Reads a link of the caller's /proc entry (cwd or an fd): the directory a relative path
 // starts from. A path too long for the kernel to name, or one ending in " (deleted)", is named
 // through tsyd's fd of the directory (NameThroughLink); a removed directory becomes the walk's
-// anchor. Returns 0 or -errno.
-static int ProcLink(pid_t tid, int dirfd, DirNames* names, std::string* out, Anchor* anchor) {
+// anchor, and so does every start directory with opts.anchor_start. Returns 0 or -errno.
+static int ProcLink(pid_t tid, int dirfd, const ResolveOpts& opts, std::string* out, Anchor* anchor) {
   char p[64];
   if (dirfd == AT_FDCWD) {
     snprintf(p, sizeof p, "/proc/%d/cwd", tid);
@@ -50,12 +50,36 @@ static int ProcLink(pid_t tid, int dirfd, DirNames* names, std::string* out, Anc
     if (dirfd < 0) return -EBADF;
     snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, dirfd);
   }
+  const int missing = dirfd == AT_FDCWD ? ENOENT : EBADF;
+  if (opts.anchor_start) {
+    // SAFETY: opened first, then named from tsyd's own fd (NameThroughLink): the path that
+    // decides is the name of the very directory the walk and the act start from, whatever the
+    // program's cwd or fd table become meanwhile.
+    int fd = -1;
+    bool dead = false;
+    if (dirfd == AT_FDCWD || opts.caller == nullptr) {
+      int r = NameThroughLink(p, missing, opts.names, &fd, out, &dead);
+      if (r < 0) return r;
+    } else {
+      if ((fd = TakeFd(opts.caller, dirfd)) < 0) return fd;
+      int r = NameOfFd(fd, opts.names, out, &dead);
+      if (r < 0) {
+        close(fd);
+        return r;
+      }
+    }
+    anchor->Reset();
+    anchor->fd = fd;
+    anchor->path = *out;
+    if (out->empty() || (*out)[0] != '/') return -ENOTDIR;  // pipe:[..], socket:[..], ...
+    return 0;
+  }
+  DirNames* const names = opts.names;
   char buf[PATH_MAX];
   long n = AsCaller([&]() -> long {
     ssize_t r = readlink(p, buf, sizeof buf);
     return r < 0 ? -errno : r;
   });
-  const int missing = dirfd == AT_FDCWD ? ENOENT : EBADF;
   if (n < 0 && n != -ENAMETOOLONG) return n == -ENOENT ? -missing : static_cast<int>(n);
   if (n >= 0 && n < static_cast<ssize_t>(sizeof buf)) out->assign(buf, static_cast<size_t>(n));
   if (n < 0 || n >= static_cast<ssize_t>(sizeof buf) || IsDeletedTarget(*out)) {
@@ -226,7 +250,7 @@ static constexpr int kPlainWalkMin = 3;
 // else (a symlink, a missing or non-directory component, EACCES, /proc): the walk answers.
 // SAFETY: /proc is left to the walk (/proc/self, tsyd's pids, magic links); the decision is
 // still made on the string, and the emulated call opens it again with RESOLVE_NO_SYMLINKS.
-static bool PlainWalk(const std::string& start, const char* raw, bool nofollow_last, std::string* full) {
+static bool PlainWalk(const std::string& start, const Anchor* anchor, const char* raw, bool nofollow_last, std::string* full) {
   std::string p = start;
   int components = 0;
   for (const char* s = raw; *s != 0;) {
@@ -242,10 +266,8 @@ static bool PlainWalk(const std::string& start, const char* raw, bool nofollow_l
   }
   if (components < kPlainWalkMin || p.size() >= PATH_MAX) return false;
   if (p.compare(0, 5, "/proc") == 0 && (p.size() == 5 || p[5] == '/')) return false;
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC | (nofollow_last ? O_NOFOLLOW : 0);
-  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, p.c_str(), &how, sizeof how));
+  // From the walk's anchor when it holds the path (a removed or taken start directory).
+  int fd = Openat2Path(p, anchor, O_PATH | O_CLOEXEC | (nofollow_last ? O_NOFOLLOW : 0), 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (fd < 0) return false;
   close(fd);
   *full = std::move(p);
@@ -275,7 +297,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   const bool absolute = raw[0] == '/';
   std::string base;
   if (!absolute || opts.in_root) {
-    int r = ProcLink(tid, dirfd, opts.names, &base, &res->anchor);
+    int r = ProcLink(tid, dirfd, opts, &base, &res->anchor);
     if (r < 0) return r;
   }
   // SAFETY: RESOLVE_BENEATH refuses absolute paths and `..` above the start directory;
@@ -297,9 +319,9 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   const bool trailing_slash = raw[rawlen - 1] == '/';
   std::string plain;
   // The walk below, in one lookup where that is the same (PlainWalk): not for the resolve
-  // modes that check each step (beneath, in_root, no_xdev), nor from a removed directory.
-  if (!opts.beneath && !opts.in_root && !opts.no_xdev && res->anchor.fd < 0 && !trailing_slash &&
-      PlainWalk(out, raw, opts.nofollow_last, &plain))
+  // modes that check each step (beneath, in_root, no_xdev).
+  if (!opts.beneath && !opts.in_root && !opts.no_xdev && !trailing_slash &&
+      PlainWalk(out, anchor, raw, opts.nofollow_last, &plain))
     out = std::move(plain);
   else
     PushComponents(&pending, raw);
@@ -595,6 +617,8 @@ static Napi::Value ResolvePath(const Napi::CallbackInfo& info) {
   opts.slash_entry = flags & kSlashEntry;
   opts.reaper = st->reaper;
   opts.names = &st->dir_names;
+  opts.anchor_start = st->acting_as;
+  opts.caller = st;
   ResolveResult res;
   st->slots[kPathSlash] = 0;
   long len = Canonicalize(tid, dirfd, raw, opts, reinterpret_cast<char*>(st->path), kDecideAsOffset, &res);
@@ -684,16 +708,26 @@ static Napi::Value ResolveFd(const Napi::CallbackInfo& info) {
   else if (fd < 0) return Napi::Number::New(env, -EBADF);
   else snprintf(p, sizeof p, "/proc/%d/fd/%d", tid, fd);
   char link[PATH_MAX];
-  long n = AsCaller([&]() -> long {
-    ssize_t r = readlink(p, link, sizeof link);
-    return r < 0 ? -errno : r;
-  });
   std::string out;
   bool dead = false;
-  if (n >= static_cast<ssize_t>(sizeof link)) n = -ENAMETOOLONG;
-  if (n >= 0) out.assign(link, static_cast<size_t>(n));
+  long n;
+  const bool copied = st->acting_as && fd != AT_FDCWD;
+  if (copied) {
+    // A caller that left uid 0 is not dumpable: its /proc/<tid>/fd is root's and not searchable
+    // with its credentials. The fd is copied (pidfd_getfd) and named from tsyd's copy.
+    int own = TakeFd(st, fd);
+    n = own < 0 ? own : NameOfFd(own, &st->dir_names, &out, &dead);
+    if (own >= 0) close(own);
+  } else {
+    n = AsCaller([&]() -> long {
+      ssize_t r = readlink(p, link, sizeof link);
+      return r < 0 ? -errno : r;
+    });
+    if (n >= static_cast<ssize_t>(sizeof link)) n = -ENAMETOOLONG;
+    if (n >= 0) out.assign(link, static_cast<size_t>(n));
+  }
   // Too long for the kernel to name, or ending in " (deleted)": named through tsyd's fd of it.
-  if (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out))) {
+  if (!copied && (n == -ENAMETOOLONG || (n >= 0 && IsDeletedTarget(out)))) {
     int own = -1;
     n = NameThroughLink(p, EBADF, &st->dir_names, &own, &out, &dead);
     if (own >= 0) close(own);

@@ -3,7 +3,8 @@
 // credentials for a request, so it may call set*id, but only with tsyd's own ids and the
 // target ids of the declared transits (setuid+SRC:DST): the ids a program of this sandbox can
 // have. SAFETY: an emulator taken over by a bug cannot make itself any other user or group.
-// setgroups' list is in memory the filter cannot read (accepted: README, SafeSetID).
+// setgroups' list is in memory the filter cannot read (accepted: README, SafeSetID; a program's
+// groups are its groups at start or none: src/syscalls/credentials.ts lets only setgroups(0) go on).
 import { constants as os } from 'node:os';
 import { Assembler, Op } from './bpf.js';
 import { archPrologue, argLo, RET } from './program-filter.js';

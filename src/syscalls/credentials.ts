@@ -12,23 +12,51 @@ import { constants as os } from 'node:os';
 import type { EmulatorContext, HandlerSpec } from './context.js';
 import { readCredentials } from '../proc/proc-status.js';
 
-const { EFAULT, EPERM } = os.errno;
+const { EPERM } = os.errno;
 const UNCHANGED = -1;
 /** NGROUPS_MAX: the kernel refuses a larger list (EINVAL) before it reads it. */
 const NGROUPS_MAX = 65536;
 
-/** Which of real/effective/saved/fs ids each argument (by position) may set (setuid sets all it may). */
 type Kind = 'uid' | 'gid';
-const SHAPES: Record<string, { kind: Kind; args: number[][] }> = {
-  setuid: { kind: 'uid', args: [[0, 1, 2, 3]] },
-  setgid: { kind: 'gid', args: [[0, 1, 2, 3]] },
-  setreuid: { kind: 'uid', args: [[0], [1, 2, 3]] },
-  setregid: { kind: 'gid', args: [[0], [1, 2, 3]] },
-  setresuid: { kind: 'uid', args: [[0], [1, 3], [2]] },
-  setresgid: { kind: 'gid', args: [[0], [1, 3], [2]] },
-  setfsuid: { kind: 'uid', args: [[3]] },
-  setfsgid: { kind: 'gid', args: [[3]] },
+const KINDS: Record<string, Kind> = {
+  setuid: 'uid', setgid: 'gid', setreuid: 'uid', setregid: 'gid',
+  setresuid: 'uid', setresgid: 'gid', setfsuid: 'uid', setfsgid: 'gid',
 };
+const SLOTS = ['real', 'effective', 'saved', 'fs'] as const;
+
+/**
+ * The real, effective, saved and fs ids after the call, as the kernel sets them (kernel/sys.c)
+ * from the caller's current ones. SAFETY: where the kernel's outcome depends on what tsyd does
+ * not read (CAP_SETUID for setuid; the no-op shortcut of newer kernels for setres*id), the
+ * outcome that changes more slots is taken: every slot that may change is checked.
+ */
+export function idsAfter(sys: string, current: readonly number[], args: readonly number[]): number[] {
+  const [r, e, s, fs] = current as [number, number, number, number];
+  const arg = (i: number, old: number) => (args[i] === UNCHANGED ? old : args[i]! >>> 0);
+  switch (sys) {
+    case 'setuid':
+    case 'setgid': {
+      // With CAP_SETUID every slot; without it only effective and fs (a subset).
+      const to = arg(0, e);
+      return args[0] === UNCHANGED ? [r, e, s, fs] : [to, to, to, to];
+    }
+    case 'setreuid':
+    case 'setregid': {
+      // The saved id takes the new effective one when the real id is set, or when the effective
+      // id is set to other than the old real one: setreuid(X, -1) sets saved := old effective.
+      const re = arg(1, e);
+      const saved = args[0] !== UNCHANGED || (args[1] !== UNCHANGED && re !== r) ? re : s;
+      return [arg(0, r), re, saved, re];
+    }
+    case 'setresuid':
+    case 'setresgid': {
+      const re = arg(1, e);
+      return [arg(0, r), re, arg(2, s), re];
+    }
+    default: // setfsuid, setfsgid
+      return [r, e, s, arg(0, fs)];
+  }
+}
 
 function refuse(ctx: EmulatorContext, sys: string, fields: Record<string, unknown>, why: string): void {
   ctx.log.warn({ ctx: 'setid', sys, pid: ctx.req.pid, ...fields }, `refused ${sys}: ${why}`);
@@ -36,35 +64,31 @@ function refuse(ctx: EmulatorContext, sys: string, fields: Record<string, unknow
 }
 
 function decide(ctx: EmulatorContext, sys: string): void {
-  const shape = SHAPES[sys]!;
+  const kind = KINDS[sys]!;
   const { req } = ctx;
   const creds = readCredentials(req.pid);
   if (creds === null) return req.fail(EPERM);
-  const current = creds[shape.kind];
+  const current = creds[kind];
+  const after = idsAfter(sys, current, [req.int(0), req.int(1), req.int(2)]);
   const transits = ctx.policy.transits;
-  for (let i = 0; i < shape.args.length; i++) {
-    const want = req.int(i);
-    if (want === UNCHANGED) continue;
-    const to = want >>> 0;
-    // Every id this argument could set keeps its value, or moves along a declared transit.
-    for (const slot of shape.args[i]!) {
-      const from = current[slot]!;
-      if (from === to || transits.allows(shape.kind, from, to)) continue;
-      const why = transits.declared ? `no transit ${shape.kind} ${from} → ${to} is declared` : 'credentials cannot change under tsyd (no transit is declared)';
-      return refuse(ctx, sys, { kind: shape.kind, from, want: to }, why);
-    }
+  // Every id keeps its value, or moves along a declared transit.
+  for (let slot = 0; slot < SLOTS.length; slot++) {
+    const from = current[slot]!;
+    const to = after[slot]!;
+    if (from === to || transits.allows(kind, from, to)) continue;
+    const why = transits.declared ? `no transit ${kind} ${from} → ${to} is declared (${SLOTS[slot]} id)` : 'credentials cannot change under tsyd (no transit is declared)';
+    return refuse(ctx, sys, { kind, slot: SLOTS[slot], from, want: to }, why);
   }
   // setfsuid/setfsgid return the previous fs id; the kernel does that when continued.
   req.continue();
 }
 
 /**
- * setgroups: only with transits declared, and only to drop groups (none, or a subset of the
- * caller's). SAFETY (accepted risk, README SafeSetID): a non-empty list is read from the
- * program's memory and the kernel reads it again when continued; another thread could swap it
- * in between. Only a caller that holds CAP_SETGID gets that far (the kernel checks it), and
- * tsyd then follows the groups the kernel set: it lends nothing, but the transit limit on
- * groups is only as strong as the list. An empty list (the usual drop) reads no memory.
+ * setgroups: only with transits declared, and only to none (size 0: drop every group).
+ * SAFETY: a non-empty list is program memory: tsyd would check one copy and the kernel read
+ * another, which a racing thread can swap in between (an attack won in 8-24 tries). The size is
+ * a register, so "none" is the only list tsyd can decide for certain: any other is EPERM, even a
+ * subset of the caller's groups (a deviation from "drop only", README SafeSetID).
  */
 function decideGroups(ctx: EmulatorContext): void {
   const { req } = ctx;
@@ -73,16 +97,7 @@ function decideGroups(ctx: EmulatorContext): void {
   const size = req.int(0);
   // An empty list, or a size the kernel refuses (EINVAL) before it reads anything.
   if (size <= 0 || size > NGROUPS_MAX) return req.continue();
-  const creds = readCredentials(req.pid);
-  if (creds === null) return req.fail(EPERM);
-  const list = req.readMemory(1, size * 4);
-  if (list === null || !req.idValid()) return req.fail(EFAULT);
-  const held = new Set(creds.groups);
-  for (let i = 0; i < size; i++) {
-    const g = list.readUInt32LE(i * 4);
-    if (!held.has(g)) return refuse(ctx, 'setgroups', { want: g }, `group ${g} is not one of the caller's: setgroups may only drop groups`);
-  }
-  req.continue();
+  refuse(ctx, 'setgroups', { size }, 'a list in memory can change after tsyd reads it: only setgroups to none is allowed');
 }
 
 /**
@@ -100,7 +115,7 @@ function decideCapset(ctx: EmulatorContext): void {
 
 export function credentialHandlers(): Map<string, HandlerSpec> {
   const h = new Map<string, HandlerSpec>();
-  for (const sys of Object.keys(SHAPES)) h.set(sys, { caps: [], handle: (ctx) => decide(ctx, sys) });
+  for (const sys of Object.keys(KINDS)) h.set(sys, { caps: [], handle: (ctx) => decide(ctx, sys) });
   h.set('setgroups', { caps: [], handle: decideGroups });
   h.set('capset', { caps: [], handle: decideCapset });
   return h;

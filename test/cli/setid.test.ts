@@ -3,7 +3,7 @@
 // for it (opens, creates) as the program's own. Any other change is EPERM with a ctx:"setid" record.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { runBpf } from '../helpers/bpf-run.js';
 import { native } from '../../src/native/addon.js';
@@ -22,6 +22,9 @@ const steps = (...lines: Array<[string, string]>) =>
   lines.map(([name, code]) => `t(${JSON.stringify(name)}, lambda: ${code})`).join('\n') + '\n';
 
 const setidRecords = (r: RunResult) => r.records.filter((x) => x.ctx === 'setid' && x.level === 'warn');
+
+/** `tsyd run ARGS` started with these supplementary groups (setpriv --groups, comma-separated). */
+const runTsydInGroups = (groups: string, args: string[]) => runNative('setpriv', ['--groups', groups, process.execPath, tsydBin, 'run', ...args]);
 
 test('root → nobody along setuid+root:nobody: then the root-only file is EACCES (tsyd opened it as 65534)', async () => {
   const script = steps(['before', `open("${dir}/secret").read()`], ['setuid1000', 'os.setuid(1000)'], ['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`], ['other', `open("${dir}/open.txt").read()`]);
@@ -67,6 +70,40 @@ test('after the drop, paths are resolved as the program: a symlink in a director
   assert.is(r.stdout, want, describe(r));
 });
 
+test('a caller with 601 supplementary groups (a /proc status larger than a page) is followed: calls go on, the drop still counts', async () => {
+  const groups = Array.from({ length: 601 }, (_, i) => 100000 + i).join(',');
+  const script = steps(['groups', 'print(len(os.getgroups()), end=" ")'], ['before', `open("${dir}/secret").read()`], ['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`], ['other', `open("${dir}/open.txt").read()`]);
+  const r = await runTsydInGroups(groups, [...POLICY, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, '601 groups ok\nbefore ok\nsetuid ok\nafter EACCES\nother ok\n', describe(r));
+  assert.is(r.code, 0, describe(r));
+});
+
+test('after the drop, relative names from a cwd (or a dirfd) inside a directory the program cannot search work, as natively (the walk starts there)', async () => {
+  const t = tempTree('setid-cwd', { 'priv/sub/pub.txt': 'public\n' });
+  chmodSync(`${t}/priv`, 0o700);
+  chmodSync(`${t}/priv/sub`, 0o777);
+  mkdirSync(`${t}/priv/sub/deep`);
+  chmodSync(`${t}/priv/sub/deep`, 0o777);
+  const drop = '(os.setgroups([]), os.setresgid(65534, 65534, 65534), os.setresuid(65534, 65534, 65534))';
+  const bind = (name: string) => `__import__("socket").socket(__import__("socket").AF_UNIX).bind("${name}")`;
+  const script = steps(['cd', `os.chdir("${t}/priv/sub")`], ['socket', '__import__("socket")'], ['dirfd', 'setattr(sys, "d", os.open(".", os.O_RDONLY))'], ['drop', drop],
+    ['openat', 'os.close(os.open("pub.txt", os.O_RDONLY, dir_fd=sys.d))'], ['fchdir', '(os.chdir("/"), os.fchdir(sys.d))'], ['open', 'open("pub.txt").read()'], ['stat', 'os.stat("pub.txt")'],
+    ['statdot', 'os.stat(".")'], ['create', 'open("new.txt", "w").close()'], ['mkdir', 'os.mkdir("d")'], ['bind', bind('s.sock')],
+    ['binddeep', bind('./deep/../deep/c.sock')], ['listdir', 'os.listdir(".")'], ['up', 'open("../sub/pub.txt").read()'], ['abs', `open("${t}/priv/sub/pub.txt").read()`]);
+  const want = 'cd ok\nsocket ok\ndirfd ok\ndrop ok\nopenat ok\nfchdir ok\nopen ok\nstat ok\nstatdot ok\ncreate ok\nmkdir ok\nbind ok\nbinddeep ok\nlistdir ok\nup EACCES\nabs EACCES\n';
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, want, describe(n));
+  for (const f of ['new.txt', 'd', 's.sock', 'deep/c.sock']) rmSync(`${t}/priv/sub/${f}`, { recursive: true });
+  const net = ['-m', 'sandbox/net/bind:on', '-m', `allow/net/bind+${t}/**`];
+  const r = await runTsyd(['run', ...POLICY, ...net, ...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, want, describe(r));
+  assert.equal(lstatSync(`${t}/priv/sub/new.txt`).uid, NOBODY);
+  // SAFETY: still decided on the canonical path: a relative name the policy denies stays denied.
+  const deny = steps(['cd', `os.chdir("${t}/priv/sub")`], ['drop', drop], ['denied', 'open("pub.txt").read()'], ['deep', 'open("deep/../pub.txt").read()']);
+  const d = await runTsyd(['run', ...POLICY, '-m', `deny/read+${t}/priv/sub/pub.txt`, ...TRANSITS, '--', 'python3', '-c', deny]);
+  assert.match(d.stdout, /^cd ok\ndrop ok\ndenied (EACCES|ENOENT)\ndeep (EACCES|ENOENT)\n$/, describe(d));
+});
+
 test('without the transit the same program keeps today\'s answer: setuid(65534) is EPERM', async () => {
   const script = steps(['setuid', 'os.setuid(65534)'], ['after', `open("${dir}/secret").read()`]);
   const r = await runTsyd(['run', ...POLICY, '--', 'python3', '-c', script]);
@@ -85,13 +122,26 @@ test('gids: setgid along setgid+root:nogroup goes on, setgid(1000) is EPERM; a g
   assert.equal(setidRecords(r).map((x) => [x.sys, x.want]), [['setgid', 1000]], describe(r));
 });
 
-test('setgroups: to a superset EPERM, to none ok (with transits); refused without transits', async () => {
-  const script = steps(['super', 'os.setgroups(os.getgroups() + [4242])'], ['none', 'os.setgroups([])'], ['groups', 'print(os.getgroups(), end=" ")']);
+test('setgroups: only to none (a list in memory can change after tsyd reads it): a held subset and a superset are EPERM; refused without transits', async () => {
+  const script = steps(['held', 'os.setgroups(os.getgroups())'], ['super', 'os.setgroups(os.getgroups() + [4243])'], ['none', 'os.setgroups([])'], ['groups', 'print(os.getgroups(), end=" ")']);
+  const r = await runTsydInGroups('4242', [...TRANSITS, '--', 'python3', '-c', script]);
+  assert.is(r.stdout, 'held EPERM\nsuper EPERM\nnone ok\n[] groups ok\n', describe(r));
+  const recs = setidRecords(r);
+  assert.equal(recs.map((x) => [x.sys, x.size]), [['setgroups', 1], ['setgroups', 2]], describe(r));
+  assert.match(String(recs[0]!.msg), /only setgroups to none is allowed/, describe(r));
+  const plain = await runTsydInGroups('4242', ['--', 'python3', '-c', script]);
+  assert.match(plain.stdout, /^held EPERM\nsuper EPERM\nnone EPERM\n/, describe(plain));
+});
+
+test('setreuid/setregid(X, -1) also set the saved id to the old effective one (the kernel\'s rule): 65534 → 0 there is EPERM', async () => {
+  const script = steps(['resuid', 'os.setresuid(65534, 0, 65534)'], ['reuid', 'os.setreuid(65534, -1)'], ['uids', 'print(os.getresuid(), end=" ")'],
+    ['resgid', 'os.setresgid(65534, 0, 65534)'], ['regid', 'os.setregid(65534, -1)'], ['gids', 'print(os.getresgid(), end=" ")'], ['both', 'os.setreuid(65534, 65534)']);
+  // Natively the saved ids go back to 0.
+  const n = await runNative('python3', ['-c', script]);
+  assert.is(n.stdout, 'resuid ok\nreuid ok\n(65534, 0, 0) uids ok\nresgid ok\nregid ok\n(65534, 0, 0) gids ok\nboth ok\n', describe(n));
   const r = await runTsyd(['run', ...TRANSITS, '--', 'python3', '-c', script]);
-  assert.is(r.stdout, 'super EPERM\nnone ok\n[] groups ok\n', describe(r));
-  assert.equal(setidRecords(r).map((x) => [x.sys, x.want]), [['setgroups', 4242]], describe(r));
-  const plain = await runTsyd(['run', '--', 'python3', '-c', script]);
-  assert.match(plain.stdout, /^super EPERM\nnone EPERM\n/, describe(plain));
+  assert.is(r.stdout, 'resuid ok\nreuid EPERM\n(65534, 0, 65534) uids ok\nresgid ok\nregid EPERM\n(65534, 0, 65534) gids ok\nboth ok\n', describe(r));
+  assert.equal(setidRecords(r).map((x) => [x.sys, x.slot, x.from, x.want]), [['setreuid', 'saved', 65534, 0], ['setregid', 'saved', 65534, 0]], describe(r));
 });
 
 test('setpriv --reuid/--regid/--clear-groups then make: works, and what tsyd created is owned by 65534', async () => {
