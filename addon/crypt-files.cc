@@ -693,10 +693,34 @@ int WithEntry(int handle, const std::string& path, F fn, bool new_identity = fal
   Key k = KeyOf(dir_fd, path.substr(slash + 1), handle, &err);
   close(dir_fd);
   if (err < 0) return err;
+  auto it = g_entries.find(k);
+  const int r = it == g_entries.end() ? 0 : fn(it);
   // Another file takes the name (or none): it is no longer the file the identity was of.
   if (new_identity) g_identities.erase(k);
-  auto it = g_entries.find(k);
-  return it == g_entries.end() ? 0 : fn(it);
+  return r;
+}
+
+// The entry `it`, whose name is unlinked while its writers are at work, leaves the name: the next
+// open of the name reads the disk (a new file), never this buffer. It goes under a key no name
+// has (device 0, a number of its own, no name: a call by name on it fails ENOENT) with the
+// file's identity (fstat of its fds shows it, as natively the deleted inode's), and is dropped
+// at its writers' last close (`unlinked`: never written back, as natively its content goes
+// with the deleted inode). Holds g_mu.
+void DetachUnlinked(std::map<Key, Entry>::iterator it) {
+  static ino_t next_orphan = 1;
+  const Key k = it->first;
+  const Key orphan{0, next_orphan++, "", k.handle};
+  Entry e = std::move(it->second);
+  g_entries.erase(it);
+  e.unlinked = true;
+  e.pending = false, e.older.clear(), e.disk_ino = 0, e.created_ino = 0, e.retry_err = 0;
+  CloseIf(e.committed);
+  auto id = g_identities.find(k);
+  if (id != g_identities.end()) g_identities.insert_or_assign(orphan, id->second);
+  for (auto& [buf, key] : g_buffer_names) {
+    if (!(key < k) && !(k < key)) key = orphan;
+  }
+  g_entries.emplace(orphan, std::move(e));
 }
 
 // cryptForget(handle, path: Buffer, unlinking) → 0 or -errno, before the name `path` goes or
@@ -711,7 +735,7 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
     Entry& e = it->second;
     if (e.live >= 0) {
       if (!unlinking) return -EBUSY;
-      e.unlinked = true;
+      DetachUnlinked(it);
       return 0;
     }
     // SAFETY: a content whose write-back waits for a retry is written back before its name moves
