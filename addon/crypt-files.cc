@@ -80,6 +80,7 @@ struct Entry {
   int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
   ino_t created_ino = 0; // the on-disk file this sandbox created (O_CREAT): 0 bytes there is empty
   int retry_err = 0;     // the transient errno that kept `committed`'s write-back from being made: retried
+  bool seal_blocked = false;  // `live` has no writer but could not be sealed (a lease): committed by a later collect
 };
 
 // A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
@@ -209,12 +210,23 @@ int NoWriter(int ro) {
   return errno == EAGAIN ? 0 : -errno;
 }
 
-// A new description of tsyd's buffer `fd`, with `flags`.
+// A new description of tsyd's buffer `fd`, with `flags`. SAFETY (liveness): never waits (tsyd
+// holds g_mu): a read lease the program took on a buffer (a reopen through /proc/self/fd) would
+// block an open for writing until the lease is broken (lease-break-time, 45 s), and with it every
+// crypt call of the sandbox. O_NONBLOCK: -EWOULDBLOCK then (the break is started); the caller
+// takes it as "still in use". The description keeps O_NONBLOCK only when `flags` has it.
 int Reopen(int fd, int flags) {
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
-  int r = open(p, flags | O_CLOEXEC);
-  return r < 0 ? -errno : r;
+  int r = open(p, flags | O_CLOEXEC | O_NONBLOCK);
+  if (r < 0) return -errno;
+  const int fl = (flags & O_NONBLOCK) ? 0 : fcntl(r, F_GETFL);
+  if (fl < 0 || (fl > 0 && fcntl(r, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+    const int err = -errno;
+    close(r);
+    return err;
+  }
+  return r;
 }
 
 // The ciphertext's file `tmp` (its stat `sb`) gets the file's owner and group, where they differ
@@ -304,7 +316,10 @@ bool Commit(const Key& k, Entry& e) {
   // The watch goes first: tsyd's own description for the seals gives a close event too.
   if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
   e.wd = -1;
-  if (SealReadOnly(e.live, !e.tmp_dir.empty()) < 0) {
+  const int sealed = SealReadOnly(e.live, !e.tmp_dir.empty());
+  // A lease held on it (Reopen): no close event may come; the monitor's loop tries again.
+  e.seal_blocked = sealed == -EWOULDBLOCK;
+  if (sealed < 0) {
     // Not sealed (still mapped for writing): watched again, committed at a later close.
     char p[64];
     snprintf(p, sizeof p, "/proc/thread-self/fd/%d", e.live);
@@ -865,6 +880,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
         continue;
       }
+      // A buffer no description writes that a lease kept from being sealed: tried again.
+      if (e.seal_blocked && e.live >= 0 && NoWriter(e.live) == 1) Commit(it->first, e);
       // A write-back that could not be made for a passing want is made again.
       if (how < 3 && e.retry_err != 0 && e.live < 0 && e.committed >= 0) QueueWriteBack(it->first, e);
       if (all && e.live >= 0 && !Commit(it->first, e)) {
