@@ -129,6 +129,9 @@ bool g_fd_pressure = false;
 // emulator) may hold a job of the file a rename moves: it must land before the rename.
 std::atomic<int> g_handing{0};  // a job could not be made for want of fds or memory since the last prune
 
+// An entry whose name was unlinked while written leaves the name (defined below).
+void DetachUnlinked(std::map<Key, Entry>::iterator it);
+
 // A reason to keep the buffer and make its job again later (fds, memory or space run out for now).
 bool Transient(int err) {
   return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOSPC || err == EDQUOT || err == EAGAIN || err == EINTR;
@@ -501,33 +504,32 @@ void EraseIfEmpty(std::map<Key, Entry>::iterator it) {
   g_entries.erase(it);
 }
 
-// An open that created the file on disk (O_CREAT) failed after it: the file goes again, as
-// natively a failed open creates nothing (a 0-byte file left there would not verify once the
-// entry is gone). SAFETY: only while no other open of the new file was handed out (`ours`: the
-// descriptions of its writers' buffer this open counted) and no write-back of it is on its way,
-// and only when the name is still that inode (never another file put under it meanwhile).
-// The entry keeps no buffer (its writers' buffer, when `ours`, is dropped at its close). Holds g_mu.
-void UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
-  if (e.created_ino != dsb.st_ino || e.writers > ours || e.dir_fd < 0) return;
+// An open that created its file (O_CREAT, unnamed: OpenDisk) failed after it: the file is never
+// linked under the name, as natively a failed open creates nothing. Only while no other open of
+// the new file was handed out (`ours`: the descriptions of its writers' buffer this open counted)
+// and no write-back of it is on its way; false otherwise (the caller names the file after all).
+// The entry keeps no buffer (its writers' buffer, when `ours`, leaves the name and is dropped at
+// its close: `e` is then gone). Holds g_mu.
+bool UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
+  if (e.created_ino != dsb.st_ino || e.writers > ours || e.dir_fd < 0) return false;
   auto job = ReadyJobOf(k);  // a reader's create: the write-back of its empty content
-  if (e.pending && job == g_ready.end()) return;
+  if (e.pending && job == g_ready.end()) return false;
   if (job != g_ready.end()) {
     CloseIf(job->plain_fd), CloseIf(job->dir_fd), CloseIf(job->tmp_fd);
     g_ready.erase(job);
   }
-  struct stat now;
-  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == dsb.st_dev && now.st_ino == dsb.st_ino) unlinkat(e.dir_fd, k.name.c_str(), 0);
   g_identities.erase(k);
   e.created_ino = 0, e.disk_ino = 0, e.pending = false;
   e.older.clear();
   CloseIf(e.committed);
   if (e.live >= 0 && ours > 0) {
-    e.unlinked = true;
+    DetachUnlinked(g_entries.find(k));
   } else if (e.live >= 0) {
     if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
     e.wd = -1;
     CloseIf(e.live);
   }
+  return true;
 }
 
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
@@ -545,7 +547,55 @@ struct CreatedFile {
   bool writer = false;
   Key key{0, 0, "", -1};
   struct stat disk {};
+  int disk_fd = -1;  // the new file, not yet named (-1: named already); the caller closes both
+  int dir_fd = -1;
 };
+
+// The on-disk file of an open (`how`: with the program's O_CREAT/O_EXCL): its fd or -errno;
+// `created`: this open made it. SAFETY: a new file is made unnamed (O_TMPFILE) and named only
+// once the program has its fd (NameCreated): an open that fails after it leaves nothing, and
+// tsyd never removes a file by name (a file renamed onto the name meanwhile would be removed;
+// found by an attack). `unnamed` false (a file system without O_TMPFILE): made under the name,
+// and left there (empty) if the open fails after all.
+int OpenDisk(int dir_fd, const std::string& name, const open_how& how, bool* created, bool* unnamed) {
+  *created = false, *unnamed = false;
+  const auto at2 = [&](const open_how& h) {
+    const int fd = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &h, sizeof h));
+    return fd < 0 ? -errno : fd;
+  };
+  if (!(how.flags & O_CREAT)) return at2(how);
+  open_how existing = how;
+  existing.flags &= ~static_cast<uint64_t>(O_CREAT | O_EXCL);
+  existing.mode = 0;  // openat2: EINVAL with a mode and no O_CREAT
+  struct stat sb;
+  if (!(how.flags & O_EXCL)) {
+    const int fd = at2(existing);
+    if (fd != -ENOENT) return fd;
+  } else if (fstatat(dir_fd, name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+    return -EEXIST;
+  } else if (errno != ENOENT) {
+    return -errno;
+  }
+  int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, static_cast<mode_t>(how.mode));
+  if (fd >= 0) {
+    *created = *unnamed = true;
+    return fd;
+  }
+  if (errno != EOPNOTSUPP && errno != EISDIR) return -errno;
+  open_how excl = how;
+  excl.flags |= O_EXCL;
+  fd = at2(excl);
+  *created = fd >= 0;
+  return fd == -EEXIST && !(how.flags & O_EXCL) ? at2(existing) : fd;
+}
+
+// The unnamed new file `disk_fd` gets its name (in `dir_fd`): 0 or -errno (EEXIST: another file
+// took the name meanwhile; it stays there, as after a rename onto the new file).
+int NameCreated(int disk_fd, int dir_fd, const std::string& name) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", disk_fd);
+  return linkat(AT_FDCWD, p, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
 int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false, CreatedFile* made = nullptr) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
@@ -584,20 +634,22 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = no_links | RESOLVE_BENEATH;
-  // Created by this open (O_EXCL first): its 0 bytes on disk are an empty file, not a truncated one.
-  bool created = (flags & O_CREAT) && (flags & O_EXCL);
-  int disk = -1;
-  if ((flags & O_CREAT) && !(flags & O_EXCL)) {
-    open_how excl = how;
-    excl.flags |= O_EXCL;
-    disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &excl, sizeof excl));
-    created = disk >= 0;
-  }
-  if (disk < 0) disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
+  // Created by this open: its 0 bytes on disk are an empty file, not a truncated one.
+  bool created = false, unnamed = false;
+  int disk = OpenDisk(dir_fd, name, how, &created, &unnamed);
   if (disk < 0) {
-    int e = -errno;
     close(dir_fd);
-    return e;
+    return disk;
+  }
+  // Named now when no caller names it once the program has its fd.
+  if (unnamed && !made) {
+    const int named = NameCreated(disk, dir_fd, name);
+    unnamed = false;
+    if (named < 0) {
+      close(disk);
+      close(dir_fd);
+      return named;
+    }
   }
   struct stat dsb;
   if (fstat(disk, &dsb) < 0 || !S_ISREG(dsb.st_mode)) {
@@ -640,14 +692,15 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     // Truncated without being read: the file on disk is still the one the write-back replaces.
     e.disk_ino = dsb.st_ino;
   }
-  close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
   // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
   // is written back now (its 0 bytes on disk would not verify once the entry is gone); with
   // `made`, once the program has its fd (WriteBackCreated: not if the open fails after all).
   if (r == 0 && created && !writer && !made) QueueWriteBack(k, e);
-  if (r < 0 && created) UndoCreate(k, e, dsb, 0);
+  // Failed after the create: the new file stays unnamed (unless another open of it was handed out).
+  if (r < 0 && created && !UndoCreate(k, e, dsb, 0) && unnamed) NameCreated(disk, e.dir_fd, name);
   if (r < 0) {
+    close(disk);
     EraseIfEmpty(g_entries.find(k));
     return r;
   }
@@ -657,25 +710,31 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     // being written: sqlite compares stat by name with fstat of its fd and took the snapshot's
     // identity for a moved database ("attempt to write a readonly database"; found by an attack).
     int copy = fcntl(e.live >= 0 ? e.live : e.committed, F_DUPFD_CLOEXEC, 0);
+    close(disk);
     return copy < 0 ? -errno : copy;
   }
   int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));
   // Counted before the program has it: its close event may come as soon as it is injected.
   if (fd >= 0 && writer) e.writers++;
   if (fd < 0 && created) {
-    UndoCreate(k, e, dsb, 0);
+    if (!UndoCreate(k, e, dsb, 0) && unnamed) NameCreated(disk, e.dir_fd, name);
     EraseIfEmpty(g_entries.find(k));
   }
-  if (fd >= 0 && created && made) *made = CreatedFile{true, writer, k, dsb};
+  if (fd >= 0 && created && made) {
+    *made = CreatedFile{true, writer, k, dsb};
+    if (unnamed) made->disk_fd = disk, made->dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0), disk = -1;
+  }
+  CloseIf(disk);
   return fd;
 }
 
 // The program did not get the fd `fd` of the file its open created (its own fd table is full):
-// the file goes again (UndoCreate); closes `fd`.
+// the file is not named (UndoCreate), unless another open of it was handed out; closes `fd`.
 void UndoCreatedOpen(const CreatedFile& made, int fd) {
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_entries.find(made.key);
-  if (it != g_entries.end()) UndoCreate(it->first, it->second, made.disk, made.writer ? 1 : 0);
+  const bool undone = it != g_entries.end() && UndoCreate(it->first, it->second, made.disk, made.writer ? 1 : 0);
+  if (!undone && made.disk_fd >= 0) NameCreated(made.disk_fd, made.dir_fd, made.key.name);
   close(fd);
   DrainEvents();  // its close: the writers' buffer is dropped (unlinked) now
   EraseIfEmpty(g_entries.find(made.key));
@@ -800,8 +859,13 @@ Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
     UndoCreatedOpen(made, fd);
   } else {
     close(fd);  // a description the program did not get gives its close event now
-    if (made.yes && !made.writer) WriteBackCreated(made);
+    // The program has its fd: the new file gets its name (another file that took the name
+    // meanwhile is not replaced by a reader's empty content).
+    const int named = made.disk_fd >= 0 ? NameCreated(made.disk_fd, made.dir_fd, made.key.name) : 0;
+    if (made.yes && !made.writer && named == 0) WriteBackCreated(made);
   }
+  if (made.disk_fd >= 0) close(made.disk_fd);
+  if (made.dir_fd >= 0) close(made.dir_fd);
   if (remote >= 0) {
     int r = Respond(st, 2, remote);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
