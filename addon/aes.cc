@@ -171,7 +171,8 @@ void RunJob(AesWorker& w, AesJob& job) {
       if (unlinkat(job.dir_fd, temp.c_str(), 0) < 0) stray = temp;
     }
   }
-  // Committed; make the rename itself durable (EINVAL/EBADF: a directory that cannot be synced).
+  // Committed; make the rename itself durable (EINVAL/EBADF: a directory that cannot be synced:
+  // one tsyd may not read comes as its O_PATH fd, QueueWriteBack).
   if (rc == 0 && fsync(job.dir_fd) < 0 && errno != EINVAL && errno != EBADF) {
     e.stage = kSyncDir;
     rc = -errno;

@@ -256,7 +256,10 @@ std::vector<WriteBack>::iterator ReadyJobOf(const Key& k) {
 void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
-  w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
+  // The directory, to fsync after the rename (its durability): an O_PATH fd cannot be synced
+  // (EBADF), and the AES worker opens nothing. One tsyd may not read (0333): its O_PATH fd, not synced.
+  w.dir_fd = openat(e.dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+  if (w.dir_fd < 0 && (errno == EACCES || errno == EPERM)) w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
   // The ciphertext's file: beside the file (same file system, for the rename), with the mode
   // the file has now (a chmod while it was open is kept), and its owner and group.
   struct stat now;
@@ -1109,6 +1112,8 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
     if (unlinkat(dir, tmpname, 0) < 0) stray = tmpname;
   }
   if (r < 0) WriteBackFailed(handle, dir, name, tmp, stage, -r, stray);
+  // Committed; the rename made durable where the directory can be synced (as the AES worker).
+  if (r == 0) fsync(dir);
   close(plain), close(dir), close(tmp);
   return Napi::Number::New(env, r);
 }
