@@ -65,6 +65,7 @@ struct Key {
 struct Entry {
   int dir_fd = -1;       // O_PATH of the directory
   int committed = -1;    // the whole content readers get (never written again)
+  int64_t committed_bytes = 0;  // its size (counted in g_snapshot_bytes)
   int live = -1;         // the writers' shared buffer
   int wd = -1;           // inotify watch on `live`
   int writers = 0;       // the program's descriptions of `live` not yet released
@@ -85,6 +86,9 @@ struct Entry {
 
 // A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
 constexpr int64_t kIdleMs = 5000;
+// Above this many bytes of snapshots (every entry's `committed`), those written back are dropped
+// at once, not after kIdleMs: a program writing many large files fast held gigabytes of them.
+constexpr int64_t kSnapshotBytes = 256 << 20;
 
 int64_t NowMs() {
   struct timespec ts;
@@ -120,6 +124,7 @@ std::map<std::pair<dev_t, ino_t>, Key> g_buffer_names;
 // freed O_TMPFILE inode number given to the next buffer never loses that buffer's name.
 std::map<int, std::pair<dev_t, ino_t>> g_gone_watches;
 std::atomic<bool> g_any_buffer{false};
+int64_t g_snapshot_bytes = 0;  // the sizes of every entry's `committed` (SetCommitted)
 std::vector<WriteBack> g_ready;
 uint64_t g_next_seq = 1;
 int g_inotify = -1;
@@ -178,6 +183,16 @@ int CopyAll(int src, int dst) {
     if (n == 0) break;
   }
   return ftruncate(dst, out) < 0 ? -errno : 0;
+}
+
+// `e.committed` becomes `fd` (-1: none; the old one is closed), its size counted.
+void SetCommitted(Entry& e, int fd) {
+  g_snapshot_bytes -= e.committed_bytes;
+  if (e.committed != fd) CloseIf(e.committed);
+  e.committed = fd;
+  struct stat sb;
+  e.committed_bytes = fd >= 0 && fstat(fd, &sb) == 0 ? sb.st_size : 0;
+  g_snapshot_bytes += e.committed_bytes;
 }
 
 // SAFETY: a committed buffer is never written again: a reader that reopens its description for
@@ -332,14 +347,13 @@ bool Commit(const Key& k, Entry& e) {
     e.wd = inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
     return false;
   }
-  CloseIf(e.committed);
-  e.committed = e.live;
+  SetCommitted(e, e.live);
   e.live = -1;
   WatchGone(e.committed);
   // SAFETY: a file unlinked while written is not brought back by its write-back; the next open
   // of the name reads the disk.
   if (e.unlinked) {
-    CloseIf(e.committed);
+    SetCommitted(e, -1);
     e.unlinked = false;
     e.disk_ino = 0;
     e.older.clear();
@@ -398,7 +412,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
   if (e.committed >= 0 && ours) return 0;
   // Changed on disk by someone else (or never read): the disk decides, unless writers are at work.
   if (e.committed >= 0 && e.live >= 0) return 0;
-  CloseIf(e.committed);
+  SetCommitted(e, -1);
   int buf = NewBuffer(e.tmp_dir);
   if (buf < 0) return buf;
   // SAFETY: a 0-byte file is empty only when this sandbox created it and its write-back has not
@@ -419,7 +433,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
     close(buf);
     return s;
   }
-  e.committed = buf;
+  SetCommitted(e, buf);
   WatchGone(buf);
   e.disk_ino = dsb.st_ino;
   e.pending = false;
@@ -524,7 +538,7 @@ bool UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
   g_identities.erase(k);
   e.created_ino = 0, e.disk_ino = 0, e.pending = false;
   e.older.clear();
-  CloseIf(e.committed);
+  SetCommitted(e, -1);
   if (e.live >= 0 && ours > 0) {
     DetachUnlinked(g_entries.find(k));
   } else if (e.live >= 0) {
@@ -791,7 +805,7 @@ void DetachUnlinked(std::map<Key, Entry>::iterator it) {
   g_entries.erase(it);
   e.unlinked = true;
   e.pending = false, e.older.clear(), e.disk_ino = 0, e.created_ino = 0, e.retry_err = 0;
-  CloseIf(e.committed);
+  SetCommitted(e, -1);
   auto id = g_identities.find(k);
   if (id != g_identities.end()) g_identities.insert_or_assign(orphan, id->second);
   for (auto& [buf, key] : g_buffer_names) {
@@ -821,7 +835,8 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
       QueueWriteBack(it->first, e);
       if (e.retry_err != 0) return -e.retry_err;
     }
-    CloseIf(e.committed), CloseIf(e.dir_fd);
+    SetCommitted(e, -1);
+    CloseIf(e.dir_fd);
     g_entries.erase(it);
     return 0;
   }, true);
@@ -936,10 +951,12 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(g_mu);
     DrainEvents();
     const int64_t now = NowMs();
-    const bool pressure = g_fd_pressure;
+    // Too many bytes of snapshots: those written back go now (at any collect, not only the monitor's).
+    const bool bytes_pressure = g_snapshot_bytes > kSnapshotBytes;
+    const bool pressure = g_fd_pressure || bytes_pressure;
     if (how > 0) g_fd_pressure = false;
     size_t dropped = 0;
-    for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
+    for (auto it = g_entries.begin(); (how > 0 || bytes_pressure) && it != g_entries.end();) {
       Entry& e = it->second;
       // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
       // this process may be writing its own right now.
@@ -955,8 +972,7 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
         e.wd = -1;
-        CloseIf(e.committed);
-        e.committed = e.live;
+        SetCommitted(e, e.live);
         e.live = -1;
         if (!e.unlinked) QueueWriteBack(it->first, e);
       }
@@ -968,7 +984,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
                         (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
-        CloseIf(e.live), CloseIf(e.committed), CloseIf(e.dir_fd);
+        SetCommitted(e, -1);
+        CloseIf(e.live), CloseIf(e.dir_fd);
         it = g_entries.erase(it);
         // Each buffer gone is two events: read as they come, the queue's limit is not reached.
         if (++dropped % 1024 == 0) DrainEvents();
