@@ -1137,6 +1137,12 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+bool IsCryptBuffer(dev_t dev, ino_t ino) {
+  if (!g_any_buffer) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_buffer_names.count({dev, ino}) != 0;
+}
+
 bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, CryptIdentity* out) {
   if (!g_any_buffer) return false;
   std::lock_guard<std::mutex> lock(g_mu);
