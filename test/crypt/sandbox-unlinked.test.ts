@@ -31,4 +31,13 @@ test('a writer holds f, rm f, the writer writes and closes: f does not come back
   assert.equal(r.out, ['gone'], describe(r));
 });
 
+test('a writer holds f: a rename of f, or of another file onto f, fails EBUSY; f keeps the writer\'s content', async () => {
+  const dir = tempTree('crypt-renamed-busy');
+  const f = `${dir}/f`;
+  const r = await sh(dir, `echo old > ${f} && exec 3>>${f}; echo more >&3; mv ${f} ${dir}/g 2>/dev/null || echo src-busy; echo h > ${dir}/h; mv ${dir}/h ${f} 2>/dev/null || echo target-busy; exec 3>&-; sleep 0.3; cat ${f}`);
+  assert.is(r.code, 0, describe(r));
+  assert.equal(r.out, ['src-busy', 'target-busy', 'old', 'more'], describe(r));
+  assert.is(String(decryptFile(f)), 'old\nmore\n', describe(r));
+});
+
 test.run();
