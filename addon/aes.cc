@@ -61,6 +61,7 @@ struct AesJob {
   uint64_t seq = 0;  // cryptCollect's order of the jobs (0: none given, never replaced)
   dev_t dir_dev = 0;
   ino_t dir_ino = 0;
+  int64_t bytes = 0;  // its plaintext's size when submitted (the bound on queued bytes)
 };
 
 // Do `a` and `b` write back the same file (its key handle, directory and name)?
@@ -99,6 +100,7 @@ struct AesWorker {
   // (two threads collected two jobs of one file and submitted them in reverse order) never runs.
   std::map<FileKey, uint64_t> newest_taken;
   bool busy = false;
+  int64_t busy_bytes = 0;  // the running job's plaintext
   bool stop = false;
   enum { kStarting, kRunning, kFailedStart } start = kStarting;
   int confine_errno = 0;
@@ -171,7 +173,8 @@ void RunJob(AesWorker& w, AesJob& job) {
       if (unlinkat(job.dir_fd, temp.c_str(), 0) < 0) stray = temp;
     }
   }
-  // Committed; make the rename itself durable (EINVAL/EBADF: a directory that cannot be synced).
+  // Committed; make the rename itself durable (EINVAL/EBADF: a directory that cannot be synced:
+  // one tsyd may not read comes as its O_PATH fd, QueueWriteBack).
   if (rc == 0 && fsync(job.dir_fd) < 0 && errno != EINVAL && errno != EBADF) {
     e.stage = kSyncDir;
     rc = -errno;
@@ -225,11 +228,13 @@ void* AesThread(void* arg) {
       newest = std::max(newest, job.seq);
     }
     w.busy = true;
+    w.busy_bytes = job.bytes;
     lock.unlock();
     if (w.slow_job_ms > 0) usleep(static_cast<useconds_t>(w.slow_job_ms) * 1000);
     RunJob(w, job);
     lock.lock();
     w.busy = false;
+    w.busy_bytes = 0;
     w.idle_cv.notify_all();  // aesDrain waits for the queue to run empty, or below a bound
   }
   return nullptr;
@@ -333,7 +338,8 @@ Napi::Value Submit(const Napi::CallbackInfo& info) {
   Napi::Object o = info[0].As<Napi::Object>();
   AesJob job{0, IntOf(o, "handle"), IntOf(o, "plainFd"), IntOf(o, "dirFd"), IntOf(o, "tmpFd"), NameOf(o.Get("name"))};
   if (!IsPlainName(job.name) || job.plain_fd < 0 || job.dir_fd < 0 || job.tmp_fd < 0) return Napi::Number::New(env, -EINVAL);
-  struct stat dsb;
+  struct stat dsb, psb;
+  if (fstat(job.plain_fd, &psb) == 0) job.bytes = psb.st_size;
   if (o.Get("seq").IsNumber() && fstat(job.dir_fd, &dsb) == 0) {
     job.seq = static_cast<uint64_t>(o.Get("seq").As<Napi::Number>().Int64Value());
     job.dir_dev = dsb.st_dev, job.dir_ino = dsb.st_ino;
@@ -369,6 +375,13 @@ Napi::Value Submit(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, id);
 }
 
+// The plaintext bytes of the jobs queued and running (w.m held).
+int64_t PendingBytes(const AesWorker& w) {
+  int64_t n = w.busy_bytes;
+  for (const AesJob& j : w.queue) n += j.bytes;
+  return n;
+}
+
 // aesPending() → jobs queued or running in this fd table's worker (0 without one).
 Napi::Value Pending(const Napi::CallbackInfo& info) {
   AesWorker* w = Mine();
@@ -377,15 +390,27 @@ Napi::Value Pending(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(w->queue.size() + (w->busy ? 1 : 0)));
 }
 
-// aesDrain(timeoutMs, atMost = 0) → true once no more than atMost jobs are queued or running
-// (at once without a worker), false when timeoutMs passed first.
+// aesPendingBytes() → the plaintext bytes those jobs hold (their size when submitted; 0 without a worker).
+Napi::Value PendingBytesJs(const Napi::CallbackInfo& info) {
+  AesWorker* w = Mine();
+  if (!w) return Napi::Number::New(info.Env(), 0);
+  std::lock_guard<std::mutex> lock(w->m);
+  return Napi::Number::New(info.Env(), static_cast<double>(PendingBytes(*w)));
+}
+
+// aesDrain(timeoutMs, atMost = 0, atMostBytes?) → true once no more than atMost jobs are queued
+// or running, and (with atMostBytes) they hold no more than atMostBytes of plaintext or only the
+// running one is left (at once without a worker); false when timeoutMs passed first.
 Napi::Value Drain(const Napi::CallbackInfo& info) {
   const int32_t ms = info[0].As<Napi::Number>().Int32Value();
   const size_t at_most = info.Length() > 1 && info[1].IsNumber() ? static_cast<size_t>(std::max(0, info[1].As<Napi::Number>().Int32Value())) : 0;
+  const int64_t at_most_bytes = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : -1;
   AesWorker* w = Mine();
   if (!w) return Napi::Boolean::New(info.Env(), true);
   std::unique_lock<std::mutex> lock(w->m);
-  const bool done = w->idle_cv.wait_for(lock, std::chrono::milliseconds(ms < 0 ? 0 : ms), [&] { return w->queue.size() + (w->busy ? 1 : 0) <= at_most; });
+  const bool done = w->idle_cv.wait_for(lock, std::chrono::milliseconds(ms < 0 ? 0 : ms), [&] {
+    return w->queue.size() + (w->busy ? 1 : 0) <= at_most && (at_most_bytes < 0 || w->queue.empty() || PendingBytes(*w) <= at_most_bytes);
+  });
   return Napi::Boolean::New(info.Env(), done);
 }
 
@@ -456,6 +481,7 @@ void InitAes(Napi::Env env, Napi::Object exports) {
   exports.Set("aesStart", Napi::Function::New(env, Start, "aesStart"));
   exports.Set("aesSubmit", Napi::Function::New(env, Submit, "aesSubmit"));
   exports.Set("aesPending", Napi::Function::New(env, Pending, "aesPending"));
+  exports.Set("aesPendingBytes", Napi::Function::New(env, PendingBytesJs, "aesPendingBytes"));
   exports.Set("aesDrain", Napi::Function::New(env, Drain, "aesDrain"));
   exports.Set("aesStop", Napi::Function::New(env, Stop, "aesStop"));
   exports.Set("aesEvents", Napi::Function::New(env, EventsJs, "aesEvents"));

@@ -65,6 +65,7 @@ struct Key {
 struct Entry {
   int dir_fd = -1;       // O_PATH of the directory
   int committed = -1;    // the whole content readers get (never written again)
+  int64_t committed_bytes = 0;  // its size (counted in g_snapshot_bytes)
   int live = -1;         // the writers' shared buffer
   int wd = -1;           // inotify watch on `live`
   int writers = 0;       // the program's descriptions of `live` not yet released
@@ -80,10 +81,14 @@ struct Entry {
   int64_t last_use = 0;  // CLOCK_MONOTONIC ms of the last open or stat
   ino_t created_ino = 0; // the on-disk file this sandbox created (O_CREAT): 0 bytes there is empty
   int retry_err = 0;     // the transient errno that kept `committed`'s write-back from being made: retried
+  bool seal_blocked = false;  // `live` has no writer but could not be sealed (a lease): committed by a later collect
 };
 
 // A snapshot nobody opened for this long is dropped once written back (its plaintext freed).
 constexpr int64_t kIdleMs = 5000;
+// Above this many bytes of snapshots (every entry's `committed`), those written back are dropped
+// at once, not after kIdleMs: a program writing many large files fast held gigabytes of them.
+constexpr int64_t kSnapshotBytes = 256 << 20;
 
 int64_t NowMs() {
   struct timespec ts;
@@ -119,6 +124,7 @@ std::map<std::pair<dev_t, ino_t>, Key> g_buffer_names;
 // freed O_TMPFILE inode number given to the next buffer never loses that buffer's name.
 std::map<int, std::pair<dev_t, ino_t>> g_gone_watches;
 std::atomic<bool> g_any_buffer{false};
+int64_t g_snapshot_bytes = 0;  // the sizes of every entry's `committed` (SetCommitted)
 std::vector<WriteBack> g_ready;
 uint64_t g_next_seq = 1;
 int g_inotify = -1;
@@ -127,6 +133,9 @@ bool g_fd_pressure = false;
 // back itself): a drain must wait for them too. Another thread (the monitor's loop, another
 // emulator) may hold a job of the file a rename moves: it must land before the rename.
 std::atomic<int> g_handing{0};  // a job could not be made for want of fds or memory since the last prune
+
+// An entry whose name was unlinked while written leaves the name (defined below).
+void DetachUnlinked(std::map<Key, Entry>::iterator it);
 
 // A reason to keep the buffer and make its job again later (fds, memory or space run out for now).
 bool Transient(int err) {
@@ -176,6 +185,16 @@ int CopyAll(int src, int dst) {
   return ftruncate(dst, out) < 0 ? -errno : 0;
 }
 
+// `e.committed` becomes `fd` (-1: none; the old one is closed), its size counted.
+void SetCommitted(Entry& e, int fd) {
+  g_snapshot_bytes -= e.committed_bytes;
+  if (e.committed != fd) CloseIf(e.committed);
+  e.committed = fd;
+  struct stat sb;
+  e.committed_bytes = fd >= 0 && fstat(fd, &sb) == 0 ? sb.st_size : 0;
+  g_snapshot_bytes += e.committed_bytes;
+}
+
 // SAFETY: a committed buffer is never written again: a reader that reopens its description for
 // writing (/proc/self/fd/N) cannot change what other readers, and the write-back, see.
 int Seal(int fd, bool tmp) {
@@ -209,12 +228,23 @@ int NoWriter(int ro) {
   return errno == EAGAIN ? 0 : -errno;
 }
 
-// A new description of tsyd's buffer `fd`, with `flags`.
+// A new description of tsyd's buffer `fd`, with `flags`. SAFETY (liveness): never waits (tsyd
+// holds g_mu): a read lease the program took on a buffer (a reopen through /proc/self/fd) would
+// block an open for writing until the lease is broken (lease-break-time, 45 s), and with it every
+// crypt call of the sandbox. O_NONBLOCK: -EWOULDBLOCK then (the break is started); the caller
+// takes it as "still in use". The description keeps O_NONBLOCK only when `flags` has it.
 int Reopen(int fd, int flags) {
   char p[64];
   snprintf(p, sizeof p, "/proc/thread-self/fd/%d", fd);
-  int r = open(p, flags | O_CLOEXEC);
-  return r < 0 ? -errno : r;
+  int r = open(p, flags | O_CLOEXEC | O_NONBLOCK);
+  if (r < 0) return -errno;
+  const int fl = (flags & O_NONBLOCK) ? 0 : fcntl(r, F_GETFL);
+  if (fl < 0 || (fl > 0 && fcntl(r, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+    const int err = -errno;
+    close(r);
+    return err;
+  }
+  return r;
 }
 
 // The ciphertext's file `tmp` (its stat `sb`) gets the file's owner and group, where they differ
@@ -241,7 +271,10 @@ std::vector<WriteBack>::iterator ReadyJobOf(const Key& k) {
 void QueueWriteBack(const Key& k, Entry& e) {
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
-  w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
+  // The directory, to fsync after the rename (its durability): an O_PATH fd cannot be synced
+  // (EBADF), and the AES worker opens nothing. One tsyd may not read (0333): its O_PATH fd, not synced.
+  w.dir_fd = openat(e.dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+  if (w.dir_fd < 0 && (errno == EACCES || errno == EPERM)) w.dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0);
   // The ciphertext's file: beside the file (same file system, for the rename), with the mode
   // the file has now (a chmod while it was open is kept), and its owner and group.
   struct stat now;
@@ -304,21 +337,23 @@ bool Commit(const Key& k, Entry& e) {
   // The watch goes first: tsyd's own description for the seals gives a close event too.
   if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
   e.wd = -1;
-  if (SealReadOnly(e.live, !e.tmp_dir.empty()) < 0) {
+  const int sealed = SealReadOnly(e.live, !e.tmp_dir.empty());
+  // A lease held on it (Reopen): no close event may come; the monitor's loop tries again.
+  e.seal_blocked = sealed == -EWOULDBLOCK;
+  if (sealed < 0) {
     // Not sealed (still mapped for writing): watched again, committed at a later close.
     char p[64];
     snprintf(p, sizeof p, "/proc/thread-self/fd/%d", e.live);
     e.wd = inotify_add_watch(g_inotify, p, IN_CLOSE_WRITE | IN_CLOSE_NOWRITE);
     return false;
   }
-  CloseIf(e.committed);
-  e.committed = e.live;
+  SetCommitted(e, e.live);
   e.live = -1;
   WatchGone(e.committed);
   // SAFETY: a file unlinked while written is not brought back by its write-back; the next open
   // of the name reads the disk.
   if (e.unlinked) {
-    CloseIf(e.committed);
+    SetCommitted(e, -1);
     e.unlinked = false;
     e.disk_ino = 0;
     e.older.clear();
@@ -377,7 +412,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
   if (e.committed >= 0 && ours) return 0;
   // Changed on disk by someone else (or never read): the disk decides, unless writers are at work.
   if (e.committed >= 0 && e.live >= 0) return 0;
-  CloseIf(e.committed);
+  SetCommitted(e, -1);
   int buf = NewBuffer(e.tmp_dir);
   if (buf < 0) return buf;
   // SAFETY: a 0-byte file is empty only when this sandbox created it and its write-back has not
@@ -398,7 +433,7 @@ int EnsureCommitted(Entry& e, int handle, int disk, const struct stat& dsb) {
     close(buf);
     return s;
   }
-  e.committed = buf;
+  SetCommitted(e, buf);
   WatchGone(buf);
   e.disk_ino = dsb.st_ino;
   e.pending = false;
@@ -486,33 +521,32 @@ void EraseIfEmpty(std::map<Key, Entry>::iterator it) {
   g_entries.erase(it);
 }
 
-// An open that created the file on disk (O_CREAT) failed after it: the file goes again, as
-// natively a failed open creates nothing (a 0-byte file left there would not verify once the
-// entry is gone). SAFETY: only while no other open of the new file was handed out (`ours`: the
-// descriptions of its writers' buffer this open counted) and no write-back of it is on its way,
-// and only when the name is still that inode (never another file put under it meanwhile).
-// The entry keeps no buffer (its writers' buffer, when `ours`, is dropped at its close). Holds g_mu.
-void UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
-  if (e.created_ino != dsb.st_ino || e.writers > ours || e.dir_fd < 0) return;
+// An open that created its file (O_CREAT, unnamed: OpenDisk) failed after it: the file is never
+// linked under the name, as natively a failed open creates nothing. Only while no other open of
+// the new file was handed out (`ours`: the descriptions of its writers' buffer this open counted)
+// and no write-back of it is on its way; false otherwise (the caller names the file after all).
+// The entry keeps no buffer (its writers' buffer, when `ours`, leaves the name and is dropped at
+// its close: `e` is then gone). Holds g_mu.
+bool UndoCreate(const Key& k, Entry& e, const struct stat& dsb, int ours) {
+  if (e.created_ino != dsb.st_ino || e.writers > ours || e.dir_fd < 0) return false;
   auto job = ReadyJobOf(k);  // a reader's create: the write-back of its empty content
-  if (e.pending && job == g_ready.end()) return;
+  if (e.pending && job == g_ready.end()) return false;
   if (job != g_ready.end()) {
     CloseIf(job->plain_fd), CloseIf(job->dir_fd), CloseIf(job->tmp_fd);
     g_ready.erase(job);
   }
-  struct stat now;
-  if (fstatat(e.dir_fd, k.name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == dsb.st_dev && now.st_ino == dsb.st_ino) unlinkat(e.dir_fd, k.name.c_str(), 0);
   g_identities.erase(k);
   e.created_ino = 0, e.disk_ino = 0, e.pending = false;
   e.older.clear();
-  CloseIf(e.committed);
+  SetCommitted(e, -1);
   if (e.live >= 0 && ours > 0) {
-    e.unlinked = true;
+    DetachUnlinked(g_entries.find(k));
   } else if (e.live >= 0) {
     if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
     e.wd = -1;
     CloseIf(e.live);
   }
+  return true;
 }
 
 constexpr int kWriteModes = O_WRONLY | O_RDWR;
@@ -530,7 +564,55 @@ struct CreatedFile {
   bool writer = false;
   Key key{0, 0, "", -1};
   struct stat disk {};
+  int disk_fd = -1;  // the new file, not yet named (-1: named already); the caller closes both
+  int dir_fd = -1;
 };
+
+// The on-disk file of an open (`how`: with the program's O_CREAT/O_EXCL): its fd or -errno;
+// `created`: this open made it. SAFETY: a new file is made unnamed (O_TMPFILE) and named only
+// once the program has its fd (NameCreated): an open that fails after it leaves nothing, and
+// tsyd never removes a file by name (a file renamed onto the name meanwhile would be removed;
+// found by an attack). `unnamed` false (a file system without O_TMPFILE): made under the name,
+// and left there (empty) if the open fails after all.
+int OpenDisk(int dir_fd, const std::string& name, const open_how& how, bool* created, bool* unnamed) {
+  *created = false, *unnamed = false;
+  const auto at2 = [&](const open_how& h) {
+    const int fd = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &h, sizeof h));
+    return fd < 0 ? -errno : fd;
+  };
+  if (!(how.flags & O_CREAT)) return at2(how);
+  open_how existing = how;
+  existing.flags &= ~static_cast<uint64_t>(O_CREAT | O_EXCL);
+  existing.mode = 0;  // openat2: EINVAL with a mode and no O_CREAT
+  struct stat sb;
+  if (!(how.flags & O_EXCL)) {
+    const int fd = at2(existing);
+    if (fd != -ENOENT) return fd;
+  } else if (fstatat(dir_fd, name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+    return -EEXIST;
+  } else if (errno != ENOENT) {
+    return -errno;
+  }
+  int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, static_cast<mode_t>(how.mode));
+  if (fd >= 0) {
+    *created = *unnamed = true;
+    return fd;
+  }
+  if (errno != EOPNOTSUPP && errno != EISDIR) return -errno;
+  open_how excl = how;
+  excl.flags |= O_EXCL;
+  fd = at2(excl);
+  *created = fd >= 0;
+  return fd == -EEXIST && !(how.flags & O_EXCL) ? at2(existing) : fd;
+}
+
+// The unnamed new file `disk_fd` gets its name (in `dir_fd`): 0 or -errno (EEXIST: another file
+// took the name meanwhile; it stays there, as after a rename onto the new file).
+int NameCreated(int disk_fd, int dir_fd, const std::string& name) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/thread-self/fd/%d", disk_fd);
+  return linkat(AT_FDCWD, p, dir_fd, name.c_str(), AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
 int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, unsigned mode, const std::string& tmp_dir, bool for_stat = false, CreatedFile* made = nullptr) {
   // Only a regular file (or a new one) is a crypt file: a FIFO or device is not opened here.
   struct stat psb;
@@ -569,20 +651,22 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   how.flags = static_cast<uint64_t>((writer ? O_RDWR : O_RDONLY) | (flags & (O_CREAT | O_EXCL | O_DIRECTORY)) | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   how.mode = (flags & O_CREAT) ? mode : 0;
   how.resolve = no_links | RESOLVE_BENEATH;
-  // Created by this open (O_EXCL first): its 0 bytes on disk are an empty file, not a truncated one.
-  bool created = (flags & O_CREAT) && (flags & O_EXCL);
-  int disk = -1;
-  if ((flags & O_CREAT) && !(flags & O_EXCL)) {
-    open_how excl = how;
-    excl.flags |= O_EXCL;
-    disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &excl, sizeof excl));
-    created = disk >= 0;
-  }
-  if (disk < 0) disk = static_cast<int>(syscall(SYS_openat2, dir_fd, name.c_str(), &how, sizeof how));
+  // Created by this open: its 0 bytes on disk are an empty file, not a truncated one.
+  bool created = false, unnamed = false;
+  int disk = OpenDisk(dir_fd, name, how, &created, &unnamed);
   if (disk < 0) {
-    int e = -errno;
     close(dir_fd);
-    return e;
+    return disk;
+  }
+  // Named now when no caller names it once the program has its fd.
+  if (unnamed && !made) {
+    const int named = NameCreated(disk, dir_fd, name);
+    unnamed = false;
+    if (named < 0) {
+      close(disk);
+      close(dir_fd);
+      return named;
+    }
   }
   struct stat dsb;
   if (fstat(disk, &dsb) < 0 || !S_ISREG(dsb.st_mode)) {
@@ -625,14 +709,15 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     // Truncated without being read: the file on disk is still the one the write-back replaces.
     e.disk_ino = dsb.st_ino;
   }
-  close(disk);
   if (r == 0 && writer) r = EnsureLive(e, (flags & O_TRUNC) != 0);
   // Created by a reader (O_CREAT|O_RDONLY): no writer will write it back, so its empty content
   // is written back now (its 0 bytes on disk would not verify once the entry is gone); with
   // `made`, once the program has its fd (WriteBackCreated: not if the open fails after all).
   if (r == 0 && created && !writer && !made) QueueWriteBack(k, e);
-  if (r < 0 && created) UndoCreate(k, e, dsb, 0);
+  // Failed after the create: the new file stays unnamed (unless another open of it was handed out).
+  if (r < 0 && created && !UndoCreate(k, e, dsb, 0) && unnamed) NameCreated(disk, e.dir_fd, name);
   if (r < 0) {
+    close(disk);
     EraseIfEmpty(g_entries.find(k));
     return r;
   }
@@ -642,25 +727,31 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
     // being written: sqlite compares stat by name with fstat of its fd and took the snapshot's
     // identity for a moved database ("attempt to write a readonly database"; found by an attack).
     int copy = fcntl(e.live >= 0 ? e.live : e.committed, F_DUPFD_CLOEXEC, 0);
+    close(disk);
     return copy < 0 ? -errno : copy;
   }
   int fd = Reopen(writer ? e.live : e.committed, flags & kBufferFlags & (writer ? ~0 : ~(kWriteModes | O_TRUNC | O_APPEND)));
   // Counted before the program has it: its close event may come as soon as it is injected.
   if (fd >= 0 && writer) e.writers++;
   if (fd < 0 && created) {
-    UndoCreate(k, e, dsb, 0);
+    if (!UndoCreate(k, e, dsb, 0) && unnamed) NameCreated(disk, e.dir_fd, name);
     EraseIfEmpty(g_entries.find(k));
   }
-  if (fd >= 0 && created && made) *made = CreatedFile{true, writer, k, dsb};
+  if (fd >= 0 && created && made) {
+    *made = CreatedFile{true, writer, k, dsb};
+    if (unnamed) made->disk_fd = disk, made->dir_fd = fcntl(e.dir_fd, F_DUPFD_CLOEXEC, 0), disk = -1;
+  }
+  CloseIf(disk);
   return fd;
 }
 
 // The program did not get the fd `fd` of the file its open created (its own fd table is full):
-// the file goes again (UndoCreate); closes `fd`.
+// the file is not named (UndoCreate), unless another open of it was handed out; closes `fd`.
 void UndoCreatedOpen(const CreatedFile& made, int fd) {
   std::lock_guard<std::mutex> lock(g_mu);
   auto it = g_entries.find(made.key);
-  if (it != g_entries.end()) UndoCreate(it->first, it->second, made.disk, made.writer ? 1 : 0);
+  const bool undone = it != g_entries.end() && UndoCreate(it->first, it->second, made.disk, made.writer ? 1 : 0);
+  if (!undone && made.disk_fd >= 0) NameCreated(made.disk_fd, made.dir_fd, made.key.name);
   close(fd);
   DrainEvents();  // its close: the writers' buffer is dropped (unlinked) now
   EraseIfEmpty(g_entries.find(made.key));
@@ -693,10 +784,34 @@ int WithEntry(int handle, const std::string& path, F fn, bool new_identity = fal
   Key k = KeyOf(dir_fd, path.substr(slash + 1), handle, &err);
   close(dir_fd);
   if (err < 0) return err;
+  auto it = g_entries.find(k);
+  const int r = it == g_entries.end() ? 0 : fn(it);
   // Another file takes the name (or none): it is no longer the file the identity was of.
   if (new_identity) g_identities.erase(k);
-  auto it = g_entries.find(k);
-  return it == g_entries.end() ? 0 : fn(it);
+  return r;
+}
+
+// The entry `it`, whose name is unlinked while its writers are at work, leaves the name: the next
+// open of the name reads the disk (a new file), never this buffer. It goes under a key no name
+// has (device 0, a number of its own, no name: a call by name on it fails ENOENT) with the
+// file's identity (fstat of its fds shows it, as natively the deleted inode's), and is dropped
+// at its writers' last close (`unlinked`: never written back, as natively its content goes
+// with the deleted inode). Holds g_mu.
+void DetachUnlinked(std::map<Key, Entry>::iterator it) {
+  static ino_t next_orphan = 1;
+  const Key k = it->first;
+  const Key orphan{0, next_orphan++, "", k.handle};
+  Entry e = std::move(it->second);
+  g_entries.erase(it);
+  e.unlinked = true;
+  e.pending = false, e.older.clear(), e.disk_ino = 0, e.created_ino = 0, e.retry_err = 0;
+  SetCommitted(e, -1);
+  auto id = g_identities.find(k);
+  if (id != g_identities.end()) g_identities.insert_or_assign(orphan, id->second);
+  for (auto& [buf, key] : g_buffer_names) {
+    if (!(key < k) && !(k < key)) key = orphan;
+  }
+  g_entries.emplace(orphan, std::move(e));
 }
 
 // cryptForget(handle, path: Buffer, unlinking) → 0 or -errno, before the name `path` goes or
@@ -711,7 +826,7 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
     Entry& e = it->second;
     if (e.live >= 0) {
       if (!unlinking) return -EBUSY;
-      e.unlinked = true;
+      DetachUnlinked(it);
       return 0;
     }
     // SAFETY: a content whose write-back waits for a retry is written back before its name moves
@@ -720,7 +835,8 @@ Napi::Value CryptForget(const Napi::CallbackInfo& info) {
       QueueWriteBack(it->first, e);
       if (e.retry_err != 0) return -e.retry_err;
     }
-    CloseIf(e.committed), CloseIf(e.dir_fd);
+    SetCommitted(e, -1);
+    CloseIf(e.dir_fd);
     g_entries.erase(it);
     return 0;
   }, true);
@@ -761,8 +877,13 @@ Napi::Value CryptOpenInject(const Napi::CallbackInfo& info) {
     UndoCreatedOpen(made, fd);
   } else {
     close(fd);  // a description the program did not get gives its close event now
-    if (made.yes && !made.writer) WriteBackCreated(made);
+    // The program has its fd: the new file gets its name (another file that took the name
+    // meanwhile is not replaced by a reader's empty content).
+    const int named = made.disk_fd >= 0 ? NameCreated(made.disk_fd, made.dir_fd, made.key.name) : 0;
+    if (made.yes && !made.writer && named == 0) WriteBackCreated(made);
   }
+  if (made.disk_fd >= 0) close(made.disk_fd);
+  if (made.dir_fd >= 0) close(made.dir_fd);
   if (remote >= 0) {
     int r = Respond(st, 2, remote);
     return Napi::Number::New(env, r == -ENOENT ? -ESRCH : remote);
@@ -830,10 +951,12 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(g_mu);
     DrainEvents();
     const int64_t now = NowMs();
-    const bool pressure = g_fd_pressure;
+    // Too many bytes of snapshots: those written back go now (at any collect, not only the monitor's).
+    const bool bytes_pressure = g_snapshot_bytes > kSnapshotBytes;
+    const bool pressure = g_fd_pressure || bytes_pressure;
     if (how > 0) g_fd_pressure = false;
     size_t dropped = 0;
-    for (auto it = g_entries.begin(); how > 0 && it != g_entries.end();) {
+    for (auto it = g_entries.begin(); (how > 0 || bytes_pressure) && it != g_entries.end();) {
       Entry& e = it->second;
       // SAFETY: the end of one sandbox touches only its own key's files: another sandbox of
       // this process may be writing its own right now.
@@ -841,14 +964,15 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
         ++it;
         continue;
       }
+      // A buffer no description writes that a lease kept from being sealed: tried again.
+      if (e.seal_blocked && e.live >= 0 && NoWriter(e.live) == 1) Commit(it->first, e);
       // A write-back that could not be made for a passing want is made again.
       if (how < 3 && e.retry_err != 0 && e.live < 0 && e.committed >= 0) QueueWriteBack(it->first, e);
       if (all && e.live >= 0 && !Commit(it->first, e)) {
         // Still mapped for writing by a description tsyd did not hand out: taken as it is now.
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
         e.wd = -1;
-        CloseIf(e.committed);
-        e.committed = e.live;
+        SetCommitted(e, e.live);
         e.live = -1;
         if (!e.unlinked) QueueWriteBack(it->first, e);
       }
@@ -860,7 +984,8 @@ Napi::Value CryptCollect(const Napi::CallbackInfo& info) {
                         (!e.pending || (fstatat(e.dir_fd, it->first.name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.disk_ino)));
       if (done) {
         if (e.wd >= 0) inotify_rm_watch(g_inotify, e.wd);
-        CloseIf(e.live), CloseIf(e.committed), CloseIf(e.dir_fd);
+        SetCommitted(e, -1);
+        CloseIf(e.live), CloseIf(e.dir_fd);
         it = g_entries.erase(it);
         // Each buffer gone is two events: read as they come, the queue's limit is not reached.
         if (++dropped % 1024 == 0) DrainEvents();
@@ -1004,11 +1129,19 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
     if (unlinkat(dir, tmpname, 0) < 0) stray = tmpname;
   }
   if (r < 0) WriteBackFailed(handle, dir, name, tmp, stage, -r, stray);
+  // Committed; the rename made durable where the directory can be synced (as the AES worker).
+  if (r == 0) fsync(dir);
   close(plain), close(dir), close(tmp);
   return Napi::Number::New(env, r);
 }
 
 }  // namespace
+
+bool IsCryptBuffer(dev_t dev, ino_t ino) {
+  if (!g_any_buffer) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_buffer_names.count({dev, ino}) != 0;
+}
 
 bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, CryptIdentity* out) {
   if (!g_any_buffer) return false;

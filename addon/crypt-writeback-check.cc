@@ -12,6 +12,7 @@
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -43,11 +44,29 @@ int InodeFlags(int fd) {
   return fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 ? flags : 0;
 }
 
-WriteBackRefusal DirRefusal(int dir_fd) {
-  // The flags need an open that is not O_PATH (an unreadable directory: the rename says it).
+// The directory's immutable and append-only flags (FS_*_FL), or -errno when they cannot be known.
+// statx on the O_PATH fd needs no read access to the directory (a 0333 one); a file system that
+// does not report them there is asked by FS_IOC_GETFLAGS (one without flags has none).
+int DirFlags(int dir_fd) {
+  struct statx sx;
+  constexpr uint64_t kBoth = STATX_ATTR_APPEND | STATX_ATTR_IMMUTABLE;
+  if (statx(dir_fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, 0, &sx) == 0 && (sx.stx_attributes_mask & kBoth) == kBoth) {
+    return ((sx.stx_attributes & STATX_ATTR_APPEND) ? FS_APPEND_FL : 0) | ((sx.stx_attributes & STATX_ATTR_IMMUTABLE) ? FS_IMMUTABLE_FL : 0);
+  }
   const int dir = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
-  const int flags = InodeFlags(dir);
-  if (dir >= 0) close(dir);
+  if (dir < 0) return -errno;
+  int flags = 0;
+  const int r = ioctl(dir, FS_IOC_GETFLAGS, &flags);
+  const int err = errno;
+  close(dir);
+  if (r == 0) return flags;
+  return err == ENOTTY || err == EOPNOTSUPP || err == ENOSYS || err == EINVAL ? 0 : -err;
+}
+
+WriteBackRefusal DirRefusal(int dir_fd) {
+  const int flags = DirFlags(dir_fd);
+  // SAFETY: fail closed: flags that cannot be known may be append-only (the rename would fail).
+  if (flags < 0) return {-flags, "the directory's append-only and immutable flags cannot be read"};
   if (flags & FS_IMMUTABLE_FL) return {EPERM, "the directory is immutable: no file can be renamed onto the name"};
   if (flags & FS_APPEND_FL) return {EPERM, "the directory is append-only: no file can be renamed onto the name"};
   if (faccessat(dir_fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {

@@ -1,5 +1,6 @@
 // The emulated open: tsyd opens the canonical path it decided on and injects the fd.
 #include "common.h"
+#include "crypt-identity.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -113,6 +114,15 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
     if (!NotifIdValid(st->notify_fd, st->req->id)) {
       close(fd);
       return -ESRCH;
+    }
+    // SAFETY: a crypt file's plaintext buffer is never reopened for writing through its magic
+    // link: a snapshot is never written again, and crypt/tmp's (O_TMPFILE files) are kept so by
+    // their mode only, which root ignores and the program may fchmod.
+    struct stat sb;
+    const bool writes = (oflags & O_ACCMODE) != O_RDONLY || (oflags & O_TRUNC);
+    if (writes && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && IsCryptBuffer(sb.st_dev, sb.st_ino)) {
+      close(fd);
+      return -EACCES;
     }
     return fd;
   }

@@ -65,9 +65,9 @@ function logEvent(log: TsydLogger, e: AesEvent): void {
   }
 }
 
-/** Waits up to `timeoutMs` until no more than `atMost` write-backs are queued or running (default: none left): true once so. */
-export function drainAes(timeoutMs: number, atMost = 0): boolean {
-  return native.aesDrain(timeoutMs, atMost);
+/** Waits up to `timeoutMs` until no more than `atMost` write-backs are queued or running (default: none left), holding no more than `atMostBytes` of plaintext (or only the running one is left): true once so. */
+export function drainAes(timeoutMs: number, atMost = 0, atMostBytes?: number): boolean {
+  return atMostBytes === undefined ? native.aesDrain(timeoutMs, atMost) : native.aesDrain(timeoutMs, atMost, atMostBytes);
 }
 
 /** Writes every queued job, then joins tsyd_aes (a no-op when none runs), logging its last events. */

@@ -315,8 +315,10 @@ export interface Addon {
   aesSubmit(job: AesJob): number;
   /** Jobs queued or running in this fd table's worker. */
   aesPending(): number;
-  /** True once no more than `atMost` (default 0) jobs are queued or running; false after timeoutMs. */
-  aesDrain(timeoutMs: number, atMost?: number): boolean;
+  /** The plaintext bytes the jobs queued or running hold (their size when submitted). */
+  aesPendingBytes(): number;
+  /** True once no more than `atMost` (default 0) jobs are queued or running, holding no more than `atMostBytes` (or only the running one is left); false after timeoutMs. */
+  aesDrain(timeoutMs: number, atMost?: number, atMostBytes?: number): boolean;
   /** Writes every queued job, then joins the thread: its last events, or undefined when none runs. */
   aesStop(): AesReport | undefined;
   /** What the worker did since the last call, or undefined when none runs. */

@@ -56,12 +56,17 @@ export function openCryptFile(ctx: EmulatorContext, sys: string, path: string, f
  * this bounds a program that writes many files faster than they are encrypted.
  */
 const AES_QUEUE_LIMIT = 256;
+/**
+ * The plaintext bytes those write-backs may hold above which a writer's open waits too: a count
+ * alone let 256 large files (400 x 8 MiB: 2.5 GB of memfds) wait in memory.
+ */
+const AES_QUEUE_BYTES = 256 << 20;
 /** How long such an open waits (on its emulator thread) before it goes on anyway. */
 const AES_ROOM_WAIT_MS = 30_000;
 
-/** Back-pressure before a writer's open: waits while the AES worker holds more than AES_QUEUE_LIMIT jobs (never fails the open). */
+/** Back-pressure before a writer's open: waits while the AES worker holds more than AES_QUEUE_LIMIT jobs or AES_QUEUE_BYTES of plaintext (never fails the open). */
 function awaitWriteBackRoom(): void {
-  if (native.aesPending() > AES_QUEUE_LIMIT) drainAes(AES_ROOM_WAIT_MS, AES_QUEUE_LIMIT);
+  if (native.aesPending() > AES_QUEUE_LIMIT || native.aesPendingBytes() > AES_QUEUE_BYTES) drainAes(AES_ROOM_WAIT_MS, AES_QUEUE_LIMIT, AES_QUEUE_BYTES);
 }
 
 /** One warn record for a file that does not verify, or a writer refused; the write-backs due go on. */

@@ -141,6 +141,19 @@ test('aesDrain(timeout, atMost) returns once no more than atMost jobs are queued
   assert.ok(left <= 2 && left >= 1, `left ${left}`);
 });
 
+test('aesPendingBytes() counts the plaintext queued and running; aesDrain(timeout, atMost, atMostBytes) waits for it', () => {
+  assert.is(native.aesStart({ filter: confinementFilter('aes'), slowJobMs: 200 }), 0);
+  for (let i = 0; i < 4; i++) assert.ok(native.aesSubmit({ ...job(`p${i}`, Buffer.alloc(1000, 'p')), seq: i + 1 }) >= 0);
+  const before = native.aesPendingBytes();
+  const drained = native.aesDrain(20_000, 100, 2000);
+  const after = native.aesPendingBytes();
+  native.aesStop();
+  assert.is(before, 4000);
+  assert.ok(drained);
+  assert.ok(after <= 2000 && after >= 1000, `after ${after}`);
+  assert.is(native.aesPendingBytes(), 0);
+});
+
 test('32 write-backs submitted at once from 8 threads: every file complete and decryptable', async () => {
   assert.is(native.aesStart({ filter: confinementFilter('aes') }), 0);
   const threads = Array.from({ length: 8 }, (_, t) =>

@@ -33,21 +33,41 @@ function cryptMemfds(pid: number): { count: number; bytes: number } {
   return { count: seen.size, bytes: [...seen.values()].reduce((a, b) => a + b, 0) };
 }
 
-test('2000 rewrites of one 1 MiB crypt file: tsyd holds a few plaintext buffers at most, the last content lands', async () => {
-  const dir = tempTree('crypt-rewrites');
-  const run = spawnTsyd(['run', ...cryptRules(dir), '--', fixture('cryptrewrite'), `${dir}/f`, '2000', '1024'], { timeoutMs: 300_000 });
+/** Runs tsyd with `args`; its result and the most plaintext its buffers held at once (sampled every 20 ms). */
+async function runSampled(args: string[]) {
+  const run = spawnTsyd(args, { timeoutMs: 300_000 });
   let peak = { count: 0, bytes: 0 };
   const sampler = setInterval(() => {
     const now = cryptMemfds(run.pid);
     if (now.bytes > peak.bytes) peak = now;
   }, 20);
   const r = await run.result.finally(() => clearInterval(sampler));
+  return { r, peak };
+}
+
+test('2000 rewrites of one 1 MiB crypt file: tsyd holds a few plaintext buffers at most, the last content lands', async () => {
+  const dir = tempTree('crypt-rewrites');
+  const { r, peak } = await runSampled(['run', ...cryptRules(dir), '--', fixture('cryptrewrite'), `${dir}/f`, '2000', '1024']);
   assert.is(r.stdout.trim(), 'ok 2000', describe(r));
   assert.is(r.code, 0, describe(r));
   // Before: one queued job (its buffer) per rewrite, hundreds of MiB.
   assert.ok(peak.bytes <= 16 << 20, `peak ${peak.count} buffers, ${peak.bytes} bytes\n${describe(r)}`);
   const plain = decryptFile(`${dir}/f`);
   assert.ok(Buffer.isBuffer(plain) && plain.length === 1 << 20 && plain.subarray(0, 15).toString() === '000000000001999', String(plain).slice(0, 15));
+});
+
+test('120 crypt files of 8 MiB written as fast as possible: the plaintext tsyd holds stays bounded by bytes, every file lands', async () => {
+  const dir = tempTree('crypt-bulk');
+  const { r, peak } = await runSampled(['run', ...cryptRules(dir), '--', fixture('cryptbulk'), dir, '120', '8']);
+  assert.is(r.stdout.trim(), 'ok 120', describe(r));
+  assert.is(r.code, 0, describe(r));
+  // Before: every snapshot was kept 5 s after its write-back landed, and jobs were bounded by
+  // count only: ~1 GiB of the 960 MiB written was held at once.
+  assert.ok(peak.bytes <= 448 << 20, `peak ${peak.count} buffers, ${peak.bytes >> 20} MiB\n${describe(r)}`);
+  for (const i of [0, 119]) {
+    const plain = decryptFile(`${dir}/b${i}`);
+    assert.ok(Buffer.isBuffer(plain) && plain.length === 8 << 20 && plain[0] === 0x62, `b${i}`);
+  }
 });
 
 test('tsyd limited to 1500 fds, 4000 rewrites of one small crypt file: no open fails for the write-backs left behind', async () => {

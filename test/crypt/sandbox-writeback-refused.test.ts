@@ -96,6 +96,22 @@ test('as root, a crypt file in an append-only directory (chattr +a): the writer 
   }
 });
 
+test('as nobody, its own crypt file in a root 0333 append-only directory it cannot read: the writer open fails EPERM', async () => {
+  // Before: "write-ok" (the flags came from an open of the directory, which failed: no flags),
+  // write_back_failed rename EPERM, a stray ciphertext, write_back_lost, exit 101.
+  const { dir, f } = cryptDir('crypt-append-unread', 0o333, NOBODY, 0o600);
+  execFileSync('chattr', ['+a', dir]);
+  let r: RunResult;
+  try {
+    r = await rewrite(dir, f, NOBODY);
+  } finally {
+    execFileSync('chattr', ['-a', dir]);
+  }
+  assertRefused(r, f, EPERM, /append-only/);
+  chmodSync(dir, 0o755);
+  assert.equal(readdirSync(dir), ['f']);
+});
+
 test('as root, a reader that would create a crypt file (O_CREAT|O_RDONLY) in an append-only directory: EPERM, nothing created', async () => {
   // Before: "ok", a 0-byte file the directory does not let tsyd replace nor remove, write_back_lost, exit 101.
   const { dir } = cryptDir('crypt-append-create', 0o755);
