@@ -35,6 +35,8 @@ const state: IpcState = {
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
+/** How long a refused peer's answer may take to reach the kernel. */
+const REFUSED_MS = 1_000;
 const idleMs = data.fault === 'ipc-short-idle' ? SHORT_IDLE_MS : IPC_LIMITS.idleMs;
 
 const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, serve);
@@ -56,6 +58,9 @@ server.listen(address.startsWith('@') ? `\0${address.slice(1)}` : address, IPC_L
     return;
   }
   if (data.fault === 'ipc-probe') probe();
+  if (data.fault === 'ipc-die') setTimeout(() => {
+    throw new Error('TSYD_FAULT=ipc-die');
+  }, 200);
   log.info({ ctx: 'boot', op: 'start_ipc_thread', address, confined: data.ipc.filter !== undefined }, `IPC worker listens on ${address}`);
   parentPort?.postMessage({ type: 'ipc.ready', ...identity });
 });
@@ -75,23 +80,23 @@ function probe(): void {
 
 /** One client: its uid checked, then its lines answered, within IPC_LIMITS. */
 function serve(socket: Socket): void {
+  // SAFETY: the error listener comes before any write: a peer that is gone already (EPIPE,
+  // ECONNRESET on the refusal) is an event of this socket, never an uncaught error of tsyd_ipc.
+  socket.on('error', () => socket.destroy());
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
   const uid = fd >= 0 ? native.peerUid(fd) : -1;
   // SAFETY: only tsyd's own uid (and ipc/uid:N) may control the sandbox; a peer whose
   // credentials cannot be read is refused too.
   if (uid < 0 || !uids.includes(uid)) {
     log.warn({ ctx: 'ipc', op: 'refuse_peer', uid }, `IPC peer with uid ${uid} refused`);
-    socket.end('error: permission denied\n');
-    return;
+    return refuse(socket, 'error: permission denied');
   }
   if (clients.size >= IPC_LIMITS.clients) {
     log.warn({ ctx: 'ipc', op: 'too_many_clients', max: IPC_LIMITS.clients }, 'IPC client refused: too many clients');
-    socket.end('error: too many clients\n');
-    return;
+    return refuse(socket, 'error: too many clients');
   }
   clients.add(socket);
   socket.on('close', () => clients.delete(socket));
-  socket.on('error', () => socket.destroy());
   socket.setTimeout(idleMs, () => {
     log.info({ ctx: 'ipc', op: 'idle_client', idle_ms: idleMs }, 'IPC client closed: idle');
     socket.destroy();
@@ -107,6 +112,15 @@ function serve(socket: Socket): void {
     }
     if (pending.length > IPC_LIMITS.lineBytes) tooLong(socket);
   });
+}
+
+/**
+ * SAFETY: a refused peer is closed as soon as its answer is in the kernel (a fresh connection has
+ * room: at once), whether or not it reads; one that stalls even that is closed after REFUSED_MS.
+ */
+function refuse(socket: Socket, text: string): void {
+  socket.setTimeout(REFUSED_MS, () => socket.destroy());
+  socket.write(`${text}\n`, () => socket.destroy());
 }
 
 function tooLong(socket: Socket): void {

@@ -21,8 +21,7 @@ import { Ctl, WorkerData } from '../shared/worker-data.js';
 import { finishWriteBacks, startAesWorker, writeBackInLoop } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
 import { StateBoard } from '../shared/state-board.js';
-import { startIpc, stopIpc } from './ipc.js';
-import type { Worker } from 'node:worker_threads';
+import { startIpc, stopIpc, type IpcThread } from './ipc.js';
 
 export type MonitorMessage =
   | PoolEvent
@@ -83,7 +82,7 @@ interface Serving {
   visits: StateVisits;
   /** With an IPC socket: where the monitor's state is shown to tsyd_ipc, and tsyd_ipc itself once started. */
   board?: StateBoard;
-  ipc?: Worker;
+  ipc?: IpcThread;
 }
 let cur!: Serving;
 
@@ -273,8 +272,8 @@ const machine = monitorMachine.provide({
     closeThreads: fromPromise(closeThreads),
     startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.aesFilter, cur.data.fault)),
     startIpc: fromPromise(async () => {
-      const { worker, guard } = await startIpc(cur.data, cur.log);
-      cur.ipc = worker;
+      const { ipc, guard } = await startIpc(cur.data, cur.log);
+      cur.ipc = ipc;
       // SAFETY: every emulator of this sandbox (none started yet) refuses the program this socket.
       cur.data.emulator.ipc = guard;
     }),

@@ -106,7 +106,7 @@ export interface EmulatorShared {
    * (every emulator but the first stays in its start for a minute), "setid-return-fails" (an
    * emulator's return to tsyd's credentials after acting as the caller fails: tsyd exits 101), "ipc-probe" (tsyd_ipc tries an
    * open and an exec once confined, and logs their errnos), "ipc-short-idle" (tsyd_ipc closes a
-   * silent client after 300 ms).
+   * silent client after 300 ms), "ipc-die" (tsyd_ipc throws, uncaught, 200 ms after it listens).
    */
   fault?: string;
 }

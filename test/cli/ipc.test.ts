@@ -8,7 +8,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import { fixture } from '../helpers/fixtures.js';
 import { rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, NOBODY, runTsyd, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
+import { describe, NOBODY, runNative, runTsyd, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
 
 const dir = tempTree('ipc', { f: 'CONTENT' });
 const f = `${dir}/f`;
@@ -271,6 +271,42 @@ test('limits: a silent client is closed after the idle bound (TSYD_FAULT=ipc-sho
   const out = await finish(p);
   assert.is(how, 'closed');
   assert.is(out.code, 0, describe(out));
+});
+
+/** Runs `script` (node, CommonJS; `ADDR` is the socket as libuv takes it) as uid `user`. */
+function peerScript(address: string, script: string, user = NOBODY) {
+  const path = address.startsWith('@') ? `\0${address.slice(1)}` : address;
+  return runNative(process.execPath, ['-e', `const net = require('node:net'); const ADDR = ${JSON.stringify(path)};\n${script}`], { user });
+}
+
+/** Connects `count` times and closes each connection at once, before tsyd answers. */
+const CONNECT_AND_CLOSE = (count: number) => `let left = ${count};
+const next = () => { if (left-- <= 0) return; const c = net.createConnection({ path: ADDR }); c.on('connect', () => { c.destroy(); next(); }); c.on('error', () => next()); };
+next();`;
+
+test('a refused peer that connects and closes at once does not kill the IPC worker; the program\'s exit status passes through', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 7');
+  await p.waitForStdout(/waiting/);
+  const attack = await peerScript(`@${name}`, CONNECT_AND_CLOSE(200));
+  assert.is(attack.code, 0, describe(attack));
+  const own = await ctl(`@${name}`, 'ping');
+  const out = await finish(p);
+  assert.is(own.stdout, 'pong\n', describe(own));
+  assert.is(out.code, 7, describe(out));
+});
+
+test('an IPC worker that dies (TSYD_FAULT=ipc-die) is logged once; the program runs on and its exit status passes through', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x; exit 7', { TSYD_FAULT: 'ipc-die' });
+  await p.waitForStdout(/waiting/);
+  await new Promise((r) => setTimeout(r, 600));
+  const gone = await ctl(sock, 'ping');
+  const out = await finish(p);
+  assert.is(gone.code, 1, describe(gone));
+  assert.is(out.code, 7, describe(out));
+  assert.is(out.records.filter((r) => r.ctx === 'ipc' && r.op === 'ipc_died').length, 1, describe(out));
+  assert.not.ok(out.records.some((r) => r.op === 'exit_ipc_thread' && r.level === 'warn'), describe(out));
 });
 
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
