@@ -319,6 +319,34 @@ static Napi::Value PeerUid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(cred.uid));
 }
 
+// bindUnixSocket(address: Buffer, mode) → fd or -errno: a UNIX stream socket bound to `address`
+// (a path, or a NUL and an abstract name, padded to the whole sun_path as libuv does), exactly
+// these bytes, for the IPC worker to listen on. SAFETY: a path's file is created with `mode`
+// (the socket inode's mode is set before bind; tsyd's umask is 0): no moment with more.
+static Napi::Value BindUnixSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "bindUnixSocket(address: Buffer, mode: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Buffer<char> address = info[0].As<Napi::Buffer<char>>();
+  sockaddr_un un;
+  memset(&un, 0, sizeof un);
+  un.sun_family = AF_UNIX;
+  if (address.Length() == 0 || address.Length() >= sizeof un.sun_path) return Napi::Number::New(env, -ENAMETOOLONG);
+  memcpy(un.sun_path, address.Data(), address.Length());
+  const bool abstract = address.Data()[0] == 0;
+  socklen_t len = abstract ? sizeof un : static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.Length() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  if ((!abstract && fchmod(fd, static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value())) < 0) || bind(fd, reinterpret_cast<sockaddr*>(&un), len) < 0) {
+    int err = errno;
+    close(fd);
+    return Napi::Number::New(env, -err);
+  }
+  return Napi::Number::New(env, fd);
+}
+
 // The address tsyd passes to the kernel, built from what it checked. For a UNIX path the
 // checked file (connect) or directory (bind) is opened without following symlinks and named
 // through this thread's fd table, so a path swapped after the check is never used.
@@ -1185,6 +1213,7 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("readSockaddr", Napi::Function::New(env, ReadSockaddr, "readSockaddr"));
   exports.Set("guardSocket", Napi::Function::New(env, GuardSocket, "guardSocket"));
   exports.Set("peerUid", Napi::Function::New(env, PeerUid, "peerUid"));
+  exports.Set("bindUnixSocket", Napi::Function::New(env, BindUnixSocket, "bindUnixSocket"));
   exports.Set("readMsgName", Napi::Function::New(env, ReadMsgName, "readMsgName"));
   exports.Set("netOp", Napi::Function::New(env, NetOpJs, "netOp"));
   exports.Set("netSettle", Napi::Function::New(env, NetSettle, "netSettle"));

@@ -4,6 +4,13 @@
 export const IPC_LIMITS = {
   /** Clients served at once; the next is told `error: too many clients` and closed. */
   clients: 128,
+  /**
+   * Connections open at once, refused and not yet checked ones included (each is an fd of tsyd):
+   * past this one is closed unanswered as it is accepted.
+   */
+  connections: 160,
+  /** Refused peers of one uid still being told why (each for 1 s at most): past this one is closed unanswered. */
+  refusedPerUid: 4,
   /** Connections the kernel queues before tsyd_ipc accepts them. */
   backlog: 128,
   /** Bytes of one command line (its newline not counted): longer → `error: line too long`, closed. */

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { TsydLogger } from '../log.js';
 import type { IpcConfig, IpcGuard, LogConfig, MonitorConfig } from '../shared/thread-config.js';
 import { MONITOR_LIMITS } from '../shared/thread-limits.js';
+import { removeSocketFile } from './ipc-socket-file.js';
 
 /** What tsyd_ipc is given. */
 export interface IpcWorkerData {
@@ -52,7 +53,7 @@ export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ ipc: I
       worker.removeAllListeners('exit');
       worker.removeAllListeners('error');
       const guard: IpcGuard = ipc.address.startsWith('@') ? { abstract: ipc.address } : { dev: m.dev, ino: m.ino };
-      resolve({ ipc: new IpcThread(worker, log), guard });
+      resolve({ ipc: new IpcThread(worker, log, ipc.address, guard), guard });
     });
   });
 }
@@ -61,14 +62,19 @@ export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ ipc: I
  * A running tsyd_ipc. SAFETY: its death (an uncaught error) never ends the sandbox: it is logged
  * once (alert) and the program runs on without run-time control — not restarted, since the
  * emulators guard the socket file they were given, and a new one would be another file. Its
- * socket stops listening (libuv unlinks a bound path as the thread's handles close).
+ * socket stops listening; its file is removed at the sandbox's exit (stopIpc).
  */
 export class IpcThread {
   /** Resolves once the thread has exited, whenever that was. */
   readonly exited: Promise<void>;
   private stopping = false;
 
-  constructor(readonly worker: Worker, log: TsydLogger) {
+  constructor(
+    readonly worker: Worker,
+    log: TsydLogger,
+    readonly address: string,
+    readonly guard: IpcGuard,
+  ) {
     let died = false;
     const death = (why: string) => {
       if (died || this.stopping) return;
@@ -101,5 +107,8 @@ export async function stopIpc(ipc: IpcThread, log: TsydLogger): Promise<void> {
   }, STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
+  // Removed by the thread as it closes; here too for a thread that died (only the file it bound).
+  const { dev, ino } = ipc.guard;
+  if (dev !== undefined && ino !== undefined) removeSocketFile(ipc.address, dev, ino);
   log.debug({ ctx: 'boot', op: 'exit_ipc_thread' }, 'IPC worker joined');
 }

@@ -6,7 +6,8 @@
 // hostile, holds up a decision. Started by the monitor machine (startingIpc) before the first
 // emulator, so it listens before the program runs; it confines itself with its own filter
 // (src/confine/thread-filters.ts 'ipc') once it listens, before it serves anybody.
-import { openSync, statSync } from 'node:fs';
+import { chownSync, openSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -20,6 +21,7 @@ import { WorkerData } from '../shared/worker-data.js';
 import type { IpcWorkerData } from './ipc.js';
 import { answer, type IpcState } from './ipc-commands.js';
 import { IPC_LIMITS, SHORT_IDLE_MS } from './ipc-limits.js';
+import { addressBytes, IPC_SOCKET_MODE, removeSocketFile } from './ipc-socket-file.js';
 
 const data = workerData as IpcWorkerData;
 native.setThreadName('tsyd_ipc');
@@ -35,26 +37,56 @@ const state: IpcState = {
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
+/** The refused peers not closed yet, per uid. */
+const refusing = new Map<number, number>();
+/** The clients served per peer uid. */
+const perUid = new Map<number, number>();
+/** SAFETY: the slots are shared evenly by the uids served: ipc/uid:N never takes all of tsyd's own uid's. */
+const clientsPerUid = Math.floor(IPC_LIMITS.clients / new Set(uids).size);
 /** How long a refused peer's answer may take to reach the kernel. */
 const REFUSED_MS = 1_000;
 const idleMs = data.fault === 'ipc-short-idle' ? SHORT_IDLE_MS : IPC_LIMITS.idleMs;
 
 const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, serve);
-server.on('error', (err: NodeJS.ErrnoException) => {
-  parentPort?.postMessage({ type: 'ipc.failed', error: `cannot listen on ${address}: ${err.message}` });
-});
-// An abstract name is given to libuv with its leading NUL.
-server.listen(address.startsWith('@') ? `\0${address.slice(1)}` : address, IPC_LIMITS.backlog, () => {
-  let identity: { dev?: bigint; ino?: bigint } = {};
+// SAFETY: every connection counts until it is closed, refused ones and those not yet checked
+// included: past this the kernel's queue is all a flood fills, never tsyd's fds.
+server.maxConnections = IPC_LIMITS.connections;
+const failed = (error: string) => parentPort?.postMessage({ type: 'ipc.failed', error });
+server.on('error', (err: NodeJS.ErrnoException) => failed(`cannot listen on ${address}: ${err.message}`));
+let identity: { dev?: bigint; ino?: bigint } = {};
+const fd = native.bindUnixSocket(addressBytes(address), IPC_SOCKET_MODE);
+if (fd < 0) failed(`cannot listen on ${address}: ${errnoName(-fd)}`);
+else {
   if (address.startsWith('/')) {
-    const st = statSync(address, { bigint: true });
+    const st = statSync(addressBytes(address), { bigint: true });
     identity = { dev: st.dev, ino: st.ino };
+    giveToPeerUid();
   }
+  server.listen({ fd, backlog: IPC_LIMITS.backlog }, ready);
+}
+
+/**
+ * ipc/uid:N of another uid gets the socket file (mode 0600, before listen): tsyd's own uid, as
+ * root, still connects. An unprivileged tsyd cannot give it away: uid N is warned about and
+ * reaches only an abstract socket (README).
+ */
+function giveToPeerUid(): void {
+  const own = process.getuid?.() ?? 0;
+  const other = uids.find((u) => u !== own);
+  if (other === undefined) return;
+  try {
+    chownSync(addressBytes(address), other, -1);
+  } catch (err) {
+    log.warn({ ctx: 'ipc', op: 'socket_owner', uid: other, err: String(err) }, `the IPC socket file cannot be given to uid ${other}: it cannot connect (use ipc:@NAME)`);
+  }
+}
+
+function ready(): void {
   try {
     if (data.ipc.filter) native.loadThreadFilter(data.ipc.filter);
   } catch (err) {
     server.close();
-    parentPort?.postMessage({ type: 'ipc.failed', error: `its seccomp filter failed to load: ${String(err)}` });
+    failed(`its seccomp filter failed to load: ${String(err)}`);
     return;
   }
   if (data.fault === 'ipc-probe') probe();
@@ -63,7 +95,12 @@ server.listen(address.startsWith('@') ? `\0${address.slice(1)}` : address, IPC_L
   }, 200);
   log.info({ ctx: 'boot', op: 'start_ipc_thread', address, confined: data.ipc.filter !== undefined }, `IPC worker listens on ${address}`);
   parentPort?.postMessage({ type: 'ipc.ready', ...identity });
-});
+}
+
+function errnoName(errno: number): string {
+  const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0];
+  return name ?? `errno ${errno}`;
+}
 
 /** Test only (TSYD_FAULT=ipc-probe): what the filter does to an open and an exec of this thread. */
 function probe(): void {
@@ -89,14 +126,23 @@ function serve(socket: Socket): void {
   // credentials cannot be read is refused too.
   if (uid < 0 || !uids.includes(uid)) {
     log.warn({ ctx: 'ipc', op: 'refuse_peer', uid }, `IPC peer with uid ${uid} refused`);
-    return refuse(socket, 'error: permission denied');
+    return refuse(socket, uid, 'error: permission denied');
   }
   if (clients.size >= IPC_LIMITS.clients) {
     log.warn({ ctx: 'ipc', op: 'too_many_clients', max: IPC_LIMITS.clients }, 'IPC client refused: too many clients');
-    return refuse(socket, 'error: too many clients');
+    return refuse(socket, uid, 'error: too many clients');
+  }
+  const ofUid = perUid.get(uid) ?? 0;
+  if (ofUid >= clientsPerUid) {
+    log.warn({ ctx: 'ipc', op: 'too_many_clients', uid, max: clientsPerUid }, `IPC client refused: too many clients of uid ${uid}`);
+    return refuse(socket, uid, `error: too many clients of uid ${uid}`);
   }
   clients.add(socket);
-  socket.on('close', () => clients.delete(socket));
+  perUid.set(uid, ofUid + 1);
+  socket.on('close', () => {
+    clients.delete(socket);
+    perUid.set(uid, (perUid.get(uid) ?? 1) - 1);
+  });
   socket.setTimeout(idleMs, () => {
     log.info({ ctx: 'ipc', op: 'idle_client', idle_ms: idleMs }, 'IPC client closed: idle');
     socket.destroy();
@@ -115,12 +161,22 @@ function serve(socket: Socket): void {
 }
 
 /**
- * SAFETY: a refused peer is closed as soon as its answer is in the kernel (a fresh connection has
- * room: at once), whether or not it reads; one that stalls even that is closed after REFUSED_MS.
+ * SAFETY: a refused peer holds an fd of tsyd for REFUSED_MS at most (its answer, then FIN; closed
+ * when it closes, or at the bound), and a uid holds at most IPC_LIMITS.refusedPerUid of them: past
+ * that a refused peer is closed at once, unanswered. Its input is read and dropped, so that
+ * closing never resets the connection before the answer is read.
  */
-function refuse(socket: Socket, text: string): void {
+function refuse(socket: Socket, uid: number, text: string): void {
+  const held = refusing.get(uid) ?? 0;
+  if (held >= IPC_LIMITS.refusedPerUid) {
+    socket.destroy();
+    return;
+  }
+  refusing.set(uid, held + 1);
+  socket.once('close', () => refusing.set(uid, (refusing.get(uid) ?? 1) - 1));
   socket.setTimeout(REFUSED_MS, () => socket.destroy());
-  socket.write(`${text}\n`, () => socket.destroy());
+  socket.resume();
+  socket.end(`${text}\n`);
 }
 
 function tooLong(socket: Socket): void {
@@ -143,6 +199,9 @@ function reply(socket: Socket, text: string): void {
 parentPort?.on('message', (m: { type: string }) => {
   if (m.type !== 'ipc.close') return;
   for (const c of clients) c.destroy();
-  // libuv unlinks a socket path it bound when the server closes.
-  server.close(() => parentPort?.close());
+  server.close(() => {
+    // Bound by tsyd, not by libuv: removed here, if it is still the file bound.
+    if (identity.dev !== undefined && identity.ino !== undefined) removeSocketFile(address, identity.dev, identity.ino);
+    parentPort?.close();
+  });
 });

@@ -3,12 +3,12 @@
 // the policy at a known point, without sleeps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, linkSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fixture } from '../helpers/fixtures.js';
 import { rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, NOBODY, runNative, runTsyd, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
+import { describe, NOBODY, runNative, runTsyd, spawnProgram, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
 
 const dir = tempTree('ipc', { f: 'CONTENT' });
 const f = `${dir}/f`;
@@ -307,6 +307,65 @@ test('an IPC worker that dies (TSYD_FAULT=ipc-die) is logged once; the program r
   assert.is(out.code, 7, describe(out));
   assert.is(out.records.filter((r) => r.ctx === 'ipc' && r.op === 'ipc_died').length, 1, describe(out));
   assert.not.ok(out.records.some((r) => r.op === 'exit_ipc_thread' && r.level === 'warn'), describe(out));
+  assert.not.ok(existsSync(sock), 'the socket path is removed at exit');
+});
+
+/** The sockets open in process `pid`. */
+function socketsOf(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+test('another uid that holds refused connections open costs tsyd a bounded number of fds; the operator is still served', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 0');
+  await p.waitForStdout(/waiting/);
+  const before = socketsOf(p.pid);
+  // 400 connections, never read, never closed, held until stdin ends (the poc held 24k).
+  const path = `\0${name}`;
+  const flood = spawnProgram(process.execPath, ['-e', `const net = require('node:net'); const all = []; let left = 400;
+for (let i = 0; i < 400; i++) { const c = net.createConnection({ path: ${JSON.stringify(path)} }); c.pause(); c.on('error', () => {}); c.on('connect', () => { if (--left === 0) console.log('held'); }); c.on('error', () => { if (--left === 0) console.log('held'); }); all.push(c); }
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`], { user: NOBODY, keepStdinOpen: true });
+  await flood.waitForStdout(/held/);
+  await new Promise((r) => setTimeout(r, 300));
+  const during = socketsOf(p.pid);
+  const own = await ctl(`@${name}`, 'ping');
+  flood.child.stdin!.end();
+  await flood.result;
+  const out = await finish(p);
+  assert.ok(during - before <= 160, `tsyd held ${during - before} more sockets`);
+  assert.is(own.stdout, 'pong\n', describe(own));
+  assert.is(out.code, 0, describe(out));
+});
+
+test('a path socket is created 0600 (no other uid may connect); ipc/uid:N is given the file', async () => {
+  chmodSync(dir, 0o755);
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x');
+  await p.waitForStdout(/waiting/);
+  const mode = statSync(sock).mode & 0o7777;
+  const other = await runTsyd(['ctl', sock, 'ping'], { user: NOBODY });
+  await finish(p);
+  assert.is(mode, 0o600);
+  assert.is(other.code, 1);
+  assert.match(other.stderr, /EACCES/, describe(other));
+
+  const given = sockPath();
+  const q = sandboxed(rules(`ipc:${given}`, `ipc/uid:${NOBODY}`, 'lock:ipc'), 'echo waiting; read x');
+  await q.waitForStdout(/waiting/);
+  const st = statSync(given);
+  const served = await runTsyd(['ctl', given, 'ping'], { user: NOBODY });
+  const own = await ctl(given, 'ping');
+  await finish(q);
+  assert.is(st.mode & 0o7777, 0o600);
+  assert.is(st.uid, NOBODY);
+  assert.is(served.stdout, 'pong\n', describe(served));
+  assert.is(own.stdout, 'pong\n', describe(own));
 });
 
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
