@@ -368,6 +368,33 @@ test('a path socket is created 0600 (no other uid may connect); ipc/uid:N is giv
   assert.is(own.stdout, 'pong\n', describe(own));
 });
 
+test('a non-ASCII name is bound, guarded and reached as the very bytes given: abstract (connect, bind) and path', async () => {
+  const netcall = fixture('netcall');
+  const name = `ctl-é-${process.pid}-${++n}`;
+  const sock = `${dir}/ctl-é-${++n}.sock`;
+  const p = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+@**', 'allow/net/connect+/***', `ipc:@${name}`, 'lock:ipc'), [
+    'echo waiting; read x',
+    `${netcall} connect a:${name}`,
+    `${netcall} bind a:${name}`,
+  ].join('; '));
+  await p.waitForStdout(/waiting/);
+  const own = await ctl(`@${name}`, 'ping');
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  assert.is(own.stdout, 'pong\n', `tsyd ctl reaches the name typed: ${describe(own)}`);
+  assert.is(out.stdout, 'waiting\nconnect EACCES\nbind EADDRINUSE\n', describe(out));
+
+  const q = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; ${netcall} connect u:${sock}`);
+  await q.waitForStdout(/waiting/);
+  const there = existsSync(sock);
+  const byPath = await ctl(sock, 'ping');
+  q.child.stdin!.write('\n');
+  const qout = await finish(q);
+  assert.ok(there, 'the socket file has the name given');
+  assert.is(byPath.stdout, 'pong\n', describe(byPath));
+  assert.is(qout.stdout, 'waiting\nconnect EACCES\n', describe(qout));
+});
+
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
   for (const [rule, what] of [
     ['ipc:relative.sock', /bad rule 'ipc:relative\.sock' \(from -m\): 'relative\.sock' is neither an absolute path nor an abstract @name; expected ipc:/],
