@@ -13,7 +13,7 @@ import type { Access, EmulatorContext } from '../syscalls/context.js';
 import type { EmulatorTask } from '../shared/thread-config.js';
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
-import { PolicyLog } from '../shared/policy-log.js';
+import { PolicyLog, PROGRAM_LOG_QUOTA } from '../shared/policy-log.js';
 import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
@@ -226,7 +226,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       open: () => policy!.lock === 'off' && !wd.locked,
       apply(rule) {
         try {
-          const stmt = rules.add(policy!, rule);
+          const stmt = rules.add(policy!, rule, PROGRAM_LOG_QUOTA);
           logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid }, `the program changed the policy: ${fromBytes(rule)}`);
           // SAFETY: the program's own lock takes effect at once, for every thread (lock:ipc
           // only closes its own route: the IPC socket may still change the policy).

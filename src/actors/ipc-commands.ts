@@ -71,10 +71,21 @@ function applyRule(state: IpcState, text: string): void {
   const lock = lockOf(state);
   if (lock !== 'off' && lock !== 'ipc') throw fail(`the policy is locked (lock:${lock})`, 'no rule once the policy is locked');
   rules.catchUp(policy);
+  // SAFETY: lock:on (or exec: the program runs already) takes effect at once, for every thread,
+  // and needs no room in the log: a log the program filled never keeps the operator from locking.
+  if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) {
+    wd.lock();
+    try {
+      rules.add(policy, text);
+    } catch (err) {
+      // No room: the lock holds all the same (wd), only the rules shown by stat lack it.
+      if (!(err instanceof RangeError)) throw err;
+    }
+    log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket locked the policy: ${fromBytes(text)}`);
+    return;
+  }
   rules.add(policy, text);
   log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket changed the policy: ${fromBytes(text)}`);
-  // SAFETY: lock:on (or exec: the program runs already) takes effect at once, for every thread.
-  if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) wd.lock();
 }
 
 function stat(state: IpcState): object {

@@ -395,6 +395,31 @@ test('a non-ASCII name is bound, guarded and reached as the very bytes given: ab
   assert.is(qout.stdout, 'waiting\nconnect EACCES\n', describe(qout));
 });
 
+test('a program that fills the run-time rules under lock:off leaves the operator room to deny and lock; lock:on needs no room at all', async () => {
+  const sock = sockPath();
+  // Rules of ~200 bytes through /dev/tsyd until refused (1 MiB of log, before: all of it).
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:${sock}`, 'lock:off'), [
+    `r=allow/read+/$(head -c 180 /dev/zero | tr '\\0' a)`,
+    'i=0; while test -e "/dev/tsyd/$r/$i"; do i=$((i+1)); done',
+    'echo full; read x',
+    `cat ${f} 2>/dev/null || echo denied`,
+  ].join('; '), {}, undefined);
+  await p.waitForStdout(/full/);
+  // The operator: rules of ~4000 bytes until the log is full, then lock:on.
+  const big = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
+  const r = await ctl(sock, `deny/read+${f}`, ...big, 'lock:on', `allow/read+${f}`, 'sandbox/read?');
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.is(lines[0], 'ok', `the operator's deny fits: ${r.stdout.slice(0, 300)}`);
+  assert.ok(lines.slice(1, 21).some((l) => l === 'ok'), `the operator's room holds rules of 4000 bytes: ${lines[1]!.slice(0, 200)}`);
+  assert.ok(lines.slice(1, 21).some((l) => /too many rules/.test(l)), 'the operator filled the log');
+  assert.is(lines[21], 'ok', 'lock:on with a full log');
+  assert.match(lines[22]!, /the policy is locked \(lock:on\)/);
+  assert.is(lines[23], 'on');
+  assert.is(out.stdout, 'full\ndenied\n', describe(out));
+});
+
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
   for (const [rule, what] of [
     ['ipc:relative.sock', /bad rule 'ipc:relative\.sock' \(from -m\): 'relative\.sock' is neither an absolute path nor an abstract @name; expected ipc:/],
