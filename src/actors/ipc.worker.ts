@@ -20,7 +20,7 @@ import { StateBoard } from '../shared/state-board.js';
 import { WorkerData } from '../shared/worker-data.js';
 import type { IpcWorkerData } from './ipc.js';
 import { answer, type IpcState } from './ipc-commands.js';
-import { IPC_LIMITS, SHORT_IDLE_MS } from './ipc-limits.js';
+import { IPC_LIMITS, SHORT_IDLE_MS, SHORT_LINE_MS } from './ipc-limits.js';
 import { addressBytes, IPC_SOCKET_MODE, removeSocketFile } from './ipc-socket-file.js';
 
 const data = workerData as IpcWorkerData;
@@ -34,6 +34,7 @@ const state: IpcState = {
   ring: new DecisionRing(data.ipc.decisions),
   programPid: data.ipc.programPid,
   log,
+  spent: 0,
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
@@ -46,6 +47,7 @@ const clientsPerUid = Math.floor(IPC_LIMITS.clients / new Set(uids).size);
 /** How long a refused peer's answer may take to reach the kernel. */
 const REFUSED_MS = 1_000;
 const idleMs = data.fault === 'ipc-short-idle' ? SHORT_IDLE_MS : IPC_LIMITS.idleMs;
+const lineMs = data.fault === 'ipc-short-idle' ? SHORT_LINE_MS : IPC_LIMITS.lineMs;
 
 const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, serve);
 // SAFETY: every connection counts until it is closed, refused ones and those not yet checked
@@ -148,15 +150,27 @@ function serve(socket: Socket): void {
     socket.destroy();
   });
   let pending: Buffer = Buffer.alloc(0);
+  // SAFETY: the idle bound counts silence; this one counts a line from its first byte, so that
+  // a byte now and then (never a newline) does not hold a slot for ever.
+  let lineTimer: NodeJS.Timeout | undefined;
+  socket.on('close', () => clearTimeout(lineTimer));
   socket.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     for (let nl = pending.indexOf(10); nl >= 0 && !socket.destroyed; nl = pending.indexOf(10)) {
       const line = pending.subarray(0, nl);
       pending = pending.subarray(nl + 1);
+      clearTimeout(lineTimer);
+      lineTimer = undefined;
       if (line.length > IPC_LIMITS.lineBytes) return tooLong(socket);
       reply(socket, answer(state, line.toString('latin1').replace(/\r$/, '')));
     }
-    if (pending.length > IPC_LIMITS.lineBytes) tooLong(socket);
+    if (pending.length > IPC_LIMITS.lineBytes) return tooLong(socket);
+    if (pending.length > 0 && lineTimer === undefined && !socket.destroyed) {
+      lineTimer = setTimeout(() => {
+        log.info({ ctx: 'ipc', op: 'slow_line', line_ms: lineMs }, 'IPC client closed: its line did not end in time');
+        socket.destroy();
+      }, lineMs);
+    }
   });
 }
 

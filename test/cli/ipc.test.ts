@@ -420,6 +420,49 @@ test('a program that fills the run-time rules under lock:off leaves the operator
   assert.is(out.stdout, 'full\ndenied\n', describe(out));
 });
 
+test('limits: a line must end within its bound (TSYD_FAULT=ipc-short-idle: 1 s): a byte every 100 ms does not hold a slot', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x; true', { TSYD_FAULT: 'ipc-short-idle', TSYD_LOG: 'info' });
+  await p.waitForStdout(/waiting/);
+  const slow = await client(sock);
+  const drip = setInterval(() => slow.write(' '), 100);
+  // Never silent for the 300 ms idle bound: without the line bound it stays open.
+  const how = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), 5_000);
+    slow.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+  });
+  clearInterval(drip);
+  slow.destroy();
+  const out = await finish(p);
+  assert.is(how, 'closed');
+  assert.ok(out.records.some((r) => r.ctx === 'ipc' && r.op === 'slow_line'), describe(out));
+});
+
+test("limits: rules from the socket are bounded in wildcards and in bytes per run, so the emulators' heap is never exceeded", async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; cat ${f}`);
+  await p.waitForStdout(/waiting/);
+  // The attack: 258 rules of ~4 KB of `*a` (every emulator died of heap OOM catching up).
+  const heavy = Array.from({ length: 258 }, (_, i) => `allow/read+/${'*a'.repeat(2030)}${i}`);
+  const r = await ctl(sock, ...heavy);
+  // Plain rules of 4000 bytes: the budget (64 KiB in a run) ends them.
+  const plain = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
+  const q = await ctl(sock, ...plain);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  const answers = r.stdout.trimEnd().split('\n');
+  assert.is(answers.length, 258);
+  assert.ok(answers.every((l) => /the rule has 2030 wildcards/.test(l)), answers[0]);
+  const qa = q.stdout.trimEnd().split('\n');
+  assert.ok(qa.filter((l) => l === 'ok').length >= 10, q.stdout.slice(0, 200));
+  assert.match(qa[19]!, /too many rules added through the socket/);
+  assert.is(out.stdout, 'waiting\nCONTENT', describe(out));
+  assert.not.ok(out.records.some((r) => r.op === 'emulator_died'), describe(out));
+});
+
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
   for (const [rule, what] of [
     ['ipc:relative.sock', /bad rule 'ipc:relative\.sock' \(from -m\): 'relative\.sock' is neither an absolute path nor an abstract @name; expected ipc:/],
