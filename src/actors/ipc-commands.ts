@@ -72,7 +72,8 @@ function applyRule(state: IpcState, text: string): void {
   // SAFETY: once locked (lock:on, or lock:exec after the program started) nothing changes the
   // policy, the socket included; lock:exec before that is locked already for the socket.
   const lock = lockOf(state);
-  if (lock !== 'off' && lock !== 'ipc') throw fail(`the policy is locked (lock:${lock})`, 'no rule once the policy is locked');
+  // The message names the rule that locked it: lock:exec (the default) once the program runs, or lock:on.
+  if (lock !== 'off' && lock !== 'ipc') throw fail(`the policy is locked (lock:${policy.lock === 'exec' ? 'exec' : lock})`, 'no rule once the policy is locked');
   rules.catchUp(policy);
   // SAFETY: lock:on (or exec: the program runs already) takes effect at once, for every thread,
   // and needs no room in the log: a log the program filled never keeps the operator from locking.

@@ -207,7 +207,7 @@ test('limits: a line longer than 4096 bytes is refused and the connection closed
   assert.is(long.code, 1);
   assert.is(long.stdout, 'error: line too long\n');
   // lock:exec (the default) once the program runs: a change that fits is refused as locked.
-  assert.match(fits.stdout, /^error: bad rule .*the policy is locked \(lock:on\)/);
+  assert.match(fits.stdout, /^error: bad rule .*the policy is locked \(lock:exec\)/);
   const missing = await ctl(`${dir}/none.sock`, 'ping');
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cannot connect to .*none\.sock: ENOENT/);
