@@ -277,31 +277,39 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Classify(st, false, false)));
 }
 
-// SAFETY: the IPC socket (guardSocket) is decided by its identity, on the very file tsyd would
-// connect to: a hard link, a renamed path or a /proc/PID/fd/N name of it are all refused.
+// SAFETY: the IPC sockets (guardSocket: every one of this process) are decided by their
+// identity, on the very file tsyd would connect to: a hard link, a renamed path or a
+// /proc/PID/fd/N name of one are all refused.
 static bool IsGuarded(ThreadState* st, int fd) {
-  if (!st->guarded) return false;
+  if (st->guarded.empty()) return false;
   struct stat sb;
   // A file tsyd cannot look at is not let through either (fail closed).
   if (fstat(fd, &sb) < 0) return true;
-  return S_ISSOCK(sb.st_mode) && static_cast<uint64_t>(sb.st_dev) == st->guarded_dev && static_cast<uint64_t>(sb.st_ino) == st->guarded_ino;
+  if (!S_ISSOCK(sb.st_mode)) return false;
+  for (size_t i = 0; i + 1 < st->guarded.size(); i += 2)
+    if (static_cast<uint64_t>(sb.st_dev) == st->guarded[i] && static_cast<uint64_t>(sb.st_ino) == st->guarded[i + 1]) return true;
+  return false;
 }
 
-// guardSocket(dev: bigint, ino: bigint) | guardSocket(): the IPC socket of the sandbox this
-// emulator serves (none: no argument).
+// guardSocket(dev, ino, dev2, ino2, ...: bigint) | guardSocket(): the IPC socket files of this
+// process (every sandbox's) that the program of the sandbox this emulator serves never reaches.
 static Napi::Value GuardSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
-  st->guarded = false;
-  if (info.Length() == 0) return env.Undefined();
-  if (info.Length() < 2 || !info[0].IsBigInt() || !info[1].IsBigInt()) {
-    Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint)").ThrowAsJavaScriptException();
+  std::vector<uint64_t> ids;
+  if (info.Length() % 2 != 0) {
+    Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint, ...)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  bool lossless = true;
-  st->guarded_dev = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-  st->guarded_ino = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
-  st->guarded = true;
+  for (size_t i = 0; i < info.Length(); i++) {
+    if (!info[i].IsBigInt()) {
+      Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint, ...)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    bool lossless = true;
+    ids.push_back(info[i].As<Napi::BigInt>().Uint64Value(&lossless));
+  }
+  st->guarded.swap(ids);
   return env.Undefined();
 }
 

@@ -14,6 +14,7 @@ import type { EmulatorTask } from '../shared/thread-config.js';
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
 import { PolicyLog, PROGRAM_LOG_QUOTA } from '../shared/policy-log.js';
+import { IpcSockets } from '../shared/ipc-sockets.js';
 import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
@@ -148,9 +149,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   native.setFailCredentialReturn(task.fault === 'setid-return-fails');
   // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
   native.setSlowJobPickup(task.fault === 'slow-job-pickup');
-  // SAFETY: the IPC socket of this sandbox (none: cleared from an earlier sandbox's).
-  if (task.ipc?.dev !== undefined && task.ipc.ino !== undefined) native.guardSocket(task.ipc.dev, task.ipc.ino);
-  else native.guardSocket();
+  // SAFETY: the IPC sockets the addon refuses are set before each connect is decided (ipc-guard.ts).
   const logger = log;
   const ring = decisions;
 
@@ -203,6 +202,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     audit,
     crypt: task.crypt,
     ipc: task.ipc,
+    ipcSockets: new IpcSockets(task.ipcSockets),
     allows(cap, sys, path) {
       const allowed = policy!.check(cap, path);
       // The hot path: an allowed decision outside learning mode (and debug logs) needs no text for the path.

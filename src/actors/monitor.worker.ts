@@ -22,6 +22,7 @@ import { finishWriteBacks, startAesWorker, writeBackInLoop } from './crypt-write
 import { mark } from '../shared/timeline.js';
 import { StateBoard } from '../shared/state-board.js';
 import { startIpc, stopIpc, type IpcThread } from './ipc.js';
+import { IpcSockets } from '../shared/ipc-sockets.js';
 
 export type MonitorMessage =
   | PoolEvent
@@ -83,6 +84,8 @@ interface Serving {
   /** With an IPC socket: where the monitor's state is shown to tsyd_ipc, and tsyd_ipc itself once started. */
   board?: StateBoard;
   ipc?: IpcThread;
+  /** Its entry among the process's IPC sockets (IpcSockets). */
+  ipcEntry?: number;
 }
 let cur!: Serving;
 
@@ -274,12 +277,22 @@ const machine = monitorMachine.provide({
     startIpc: fromPromise(async () => {
       const { ipc, guard } = await startIpc(cur.data, cur.log);
       cur.ipc = ipc;
+      // SAFETY: every sandbox of this process refuses its program this socket (the same uid's
+      // program of another sandbox could otherwise control this one).
+      cur.ipcEntry = new IpcSockets(cur.data.emulator.ipcSockets).add(guard);
+      if (cur.ipcEntry < 0) {
+        await stopIpc(ipc, cur.log);
+        cur.ipc = undefined;
+        throw new Error('too many IPC sockets in this process');
+      }
       // SAFETY: every emulator of this sandbox (none started yet) refuses the program this socket.
       cur.data.emulator.ipc = guard;
     }),
     stopIpc: fromPromise(async () => {
       if (cur.ipc) await stopIpc(cur.ipc, cur.log);
       cur.ipc = undefined;
+      new IpcSockets(cur.data.emulator.ipcSockets).remove(cur.ipcEntry ?? -1);
+      cur.ipcEntry = undefined;
     }),
     waitAes: fromPromise(async () => finishWriteBacks(cur.log, cur.data.crypt!.handle)),
   },

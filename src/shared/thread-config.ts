@@ -99,6 +99,8 @@ export interface EmulatorShared {
   crypt?: CryptConfig;
   /** The IPC socket (ipc:), set by the monitor once tsyd_ipc listens: never reached for the program. */
   ipc?: IpcGuard;
+  /** Every IPC socket of this process (IpcSockets: every sandbox's): never reached for the program either. */
+  ipcSockets: SharedArrayBuffer;
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),

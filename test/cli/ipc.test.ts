@@ -463,6 +463,25 @@ test("limits: rules from the socket are bounded in wildcards and in bytes per ru
   assert.not.ok(out.records.some((r) => r.op === 'emulator_died'), describe(out));
 });
 
+test("a program never reaches another sandbox's IPC socket of the same process (library: path and abstract)", async () => {
+  const b = sockPath();
+  const c = abstractName();
+  const index = new URL('../../src/index.js', import.meta.url).href;
+  const netcall = fixture('netcall');
+  const script = `import { spawn } from ${JSON.stringify(index)};
+import { existsSync } from 'node:fs';
+const r = (...xs) => [{ profile: 'none' }, ...xs.map((rule) => ({ rule }))];
+const others = [spawn('/bin/sleep', ['4'], { policy: r('ipc:${b}', 'lock:ipc'), stdio: 'ignore' }), spawn('/bin/sleep', ['4'], { policy: r('ipc:@${c}', 'lock:ipc'), stdio: 'ignore' })];
+while (!existsSync(${JSON.stringify(b)})) await new Promise((res) => setTimeout(res, 20));
+await new Promise((res) => setTimeout(res, 300));
+const a = spawn('/bin/sh', ['-c', '${netcall} connect u:${b}; ${netcall} connect a:${c}'], { policy: r('sandbox/net/connect:on', 'allow/net/connect+/***', 'allow/net/connect+@**'), stdio: 'inherit' });
+await a.result;
+for (const o of others) o.kill();
+await Promise.all(others.map((o) => o.result));`;
+  const out = await runNative(process.execPath, ['--input-type=module', '-e', script]);
+  assert.is(out.stdout, 'connect EACCES\nconnect EACCES\n', describe(out));
+});
+
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
   for (const [rule, what] of [
     ['ipc:relative.sock', /bad rule 'ipc:relative\.sock' \(from -m\): 'relative\.sock' is neither an absolute path nor an abstract @name; expected ipc:/],
