@@ -127,7 +127,7 @@ function serve(socket: Socket): void {
   // SAFETY: only tsyd's own uid (and ipc/uid:N) may control the sandbox; a peer whose
   // credentials cannot be read is refused too.
   if (uid < 0 || !uids.includes(uid)) {
-    log.warn({ ctx: 'ipc', op: 'refuse_peer', uid }, `IPC peer with uid ${uid} refused`);
+    logRefusal(uid);
     return refuse(socket, uid, 'error: permission denied');
   }
   if (clients.size >= IPC_LIMITS.clients) {
@@ -172,6 +172,22 @@ function serve(socket: Socket): void {
       }, lineMs);
     }
   });
+}
+
+/** The refusals of each uid not logged yet, and when one was last logged. */
+const unlogged = new Map<number, { since: number; count: number }>();
+
+/** SAFETY: a flood of refused peers is one warn record per uid per second (with the count it stands for), not one each. */
+function logRefusal(uid: number): void {
+  const now = Date.now();
+  const seen = unlogged.get(uid);
+  if (seen !== undefined && now - seen.since < 1_000) {
+    seen.count++;
+    return;
+  }
+  const more = seen?.count ?? 0;
+  unlogged.set(uid, { since: now, count: 0 });
+  log.warn({ ctx: 'ipc', op: 'refuse_peer', uid, ...(more > 0 ? { also_refused: more } : {}) }, `IPC peer with uid ${uid} refused${more > 0 ? ` (and ${more} more before)` : ''}`);
 }
 
 /**

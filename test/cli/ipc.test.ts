@@ -294,6 +294,9 @@ test('a refused peer that connects and closes at once does not kill the IPC work
   const out = await finish(p);
   assert.is(own.stdout, 'pong\n', describe(own));
   assert.is(out.code, 7, describe(out));
+  // One warn record per uid per second, not one per peer.
+  const refusals = out.records.filter((r) => r.op === 'refuse_peer').length;
+  assert.ok(refusals >= 1 && refusals <= 10, `${refusals} refuse_peer records for 200 peers`);
 });
 
 test('an IPC worker that dies (TSYD_FAULT=ipc-die) is logged once; the program runs on and its exit status passes through', async () => {
