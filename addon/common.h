@@ -193,9 +193,7 @@ struct ThreadState {
   std::string msg;                   // net.cc: the struct msghdr of sendmsg
   int taken_fd = -1;                 // takeFd(): tsyd's copy of the program's fd, until endRequest()
   pid_t reaper = 0;                  // the program's parent (setReaperPid): its /proc is tsyd's
-  bool guarded = false;              // net.cc guardSocket(): the IPC socket's identity, never reached for the program
-  uint64_t guarded_dev = 0;
-  uint64_t guarded_ino = 0;
+  std::vector<uint64_t> guarded;     // net.cc guardSocket(): the IPC sockets' identities (dev, ino pairs), never reached for the program
   std::string magic_target;          // resolvePath(): what a magic path's link named when decided
   int32_t* jobs = nullptr;           // the job table (bindJobs), job_count entries
   size_t job_count = 0;

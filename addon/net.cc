@@ -278,31 +278,39 @@ static Napi::Value ReadMsgName(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(Classify(st, false, false)));
 }
 
-// SAFETY: the IPC socket (guardSocket) is decided by its identity, on the very file tsyd would
-// connect to: a hard link, a renamed path or a /proc/PID/fd/N name of it are all refused.
+// SAFETY: the IPC sockets (guardSocket: every one of this process) are decided by their
+// identity, on the very file tsyd would connect to: a hard link, a renamed path or a
+// /proc/PID/fd/N name of one are all refused.
 static bool IsGuarded(ThreadState* st, int fd) {
-  if (!st->guarded) return false;
+  if (st->guarded.empty()) return false;
   struct stat sb;
   // A file tsyd cannot look at is not let through either (fail closed).
   if (fstat(fd, &sb) < 0) return true;
-  return S_ISSOCK(sb.st_mode) && static_cast<uint64_t>(sb.st_dev) == st->guarded_dev && static_cast<uint64_t>(sb.st_ino) == st->guarded_ino;
+  if (!S_ISSOCK(sb.st_mode)) return false;
+  for (size_t i = 0; i + 1 < st->guarded.size(); i += 2)
+    if (static_cast<uint64_t>(sb.st_dev) == st->guarded[i] && static_cast<uint64_t>(sb.st_ino) == st->guarded[i + 1]) return true;
+  return false;
 }
 
-// guardSocket(dev: bigint, ino: bigint) | guardSocket(): the IPC socket of the sandbox this
-// emulator serves (none: no argument).
+// guardSocket(dev, ino, dev2, ino2, ...: bigint) | guardSocket(): the IPC socket files of this
+// process (every sandbox's) that the program of the sandbox this emulator serves never reaches.
 static Napi::Value GuardSocket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ThreadState* st = State(env);
-  st->guarded = false;
-  if (info.Length() == 0) return env.Undefined();
-  if (info.Length() < 2 || !info[0].IsBigInt() || !info[1].IsBigInt()) {
-    Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint)").ThrowAsJavaScriptException();
+  std::vector<uint64_t> ids;
+  if (info.Length() % 2 != 0) {
+    Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint, ...)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  bool lossless = true;
-  st->guarded_dev = info[0].As<Napi::BigInt>().Uint64Value(&lossless);
-  st->guarded_ino = info[1].As<Napi::BigInt>().Uint64Value(&lossless);
-  st->guarded = true;
+  for (size_t i = 0; i < info.Length(); i++) {
+    if (!info[i].IsBigInt()) {
+      Napi::TypeError::New(env, "guardSocket(dev: bigint, ino: bigint, ...)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    bool lossless = true;
+    ids.push_back(info[i].As<Napi::BigInt>().Uint64Value(&lossless));
+  }
+  st->guarded.swap(ids);
   return env.Undefined();
 }
 
@@ -318,6 +326,34 @@ static Napi::Value PeerUid(const Napi::CallbackInfo& info) {
   socklen_t len = sizeof cred;
   if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Napi::Number::New(env, -errno);
   return Napi::Number::New(env, static_cast<double>(cred.uid));
+}
+
+// bindUnixSocket(address: Buffer, mode) → fd or -errno: a UNIX stream socket bound to `address`
+// (a path, or a NUL and an abstract name, padded to the whole sun_path as libuv does), exactly
+// these bytes, for the IPC worker to listen on. SAFETY: a path's file is created with `mode`
+// (the socket inode's mode is set before bind; tsyd's umask is 0): no moment with more.
+static Napi::Value BindUnixSocket(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsBuffer() || !info[1].IsNumber()) {
+    Napi::TypeError::New(env, "bindUnixSocket(address: Buffer, mode: number)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Buffer<char> address = info[0].As<Napi::Buffer<char>>();
+  sockaddr_un un;
+  memset(&un, 0, sizeof un);
+  un.sun_family = AF_UNIX;
+  if (address.Length() == 0 || address.Length() >= sizeof un.sun_path) return Napi::Number::New(env, -ENAMETOOLONG);
+  memcpy(un.sun_path, address.Data(), address.Length());
+  const bool abstract = address.Data()[0] == 0;
+  socklen_t len = abstract ? sizeof un : static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.Length() + 1);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  if ((!abstract && fchmod(fd, static_cast<mode_t>(info[1].As<Napi::Number>().Uint32Value())) < 0) || bind(fd, reinterpret_cast<sockaddr*>(&un), len) < 0) {
+    int err = errno;
+    close(fd);
+    return Napi::Number::New(env, -err);
+  }
+  return Napi::Number::New(env, fd);
 }
 
 // The address tsyd passes to the kernel, built from what it checked. For a UNIX path the
@@ -1186,6 +1222,7 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("readSockaddr", Napi::Function::New(env, ReadSockaddr, "readSockaddr"));
   exports.Set("guardSocket", Napi::Function::New(env, GuardSocket, "guardSocket"));
   exports.Set("peerUid", Napi::Function::New(env, PeerUid, "peerUid"));
+  exports.Set("bindUnixSocket", Napi::Function::New(env, BindUnixSocket, "bindUnixSocket"));
   exports.Set("readMsgName", Napi::Function::New(env, ReadMsgName, "readMsgName"));
   exports.Set("netOp", Napi::Function::New(env, NetOpJs, "netOp"));
   exports.Set("netSettle", Napi::Function::New(env, NetSettle, "netSettle"));

@@ -13,7 +13,8 @@ import type { Access, EmulatorContext } from '../syscalls/context.js';
 import type { EmulatorTask } from '../shared/thread-config.js';
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
-import { PolicyLog } from '../shared/policy-log.js';
+import { PolicyLog, PROGRAM_LOG_QUOTA } from '../shared/policy-log.js';
+import { IpcSockets } from '../shared/ipc-sockets.js';
 import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
@@ -148,9 +149,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   native.setFailCredentialReturn(task.fault === 'setid-return-fails');
   // Test only: a job handed to an idle job thread waits there a while, as on a busy machine.
   native.setSlowJobPickup(task.fault === 'slow-job-pickup');
-  // SAFETY: the IPC socket of this sandbox (none: cleared from an earlier sandbox's).
-  if (task.ipc?.dev !== undefined && task.ipc.ino !== undefined) native.guardSocket(task.ipc.dev, task.ipc.ino);
-  else native.guardSocket();
+  // SAFETY: the IPC sockets the addon refuses are set before each connect is decided (ipc-guard.ts).
   const logger = log;
   const ring = decisions;
 
@@ -203,6 +202,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     audit,
     crypt: task.crypt,
     ipc: task.ipc,
+    ipcSockets: new IpcSockets(task.ipcSockets),
     allows(cap, sys, path) {
       const allowed = policy!.check(cap, path);
       // The hot path: an allowed decision outside learning mode (and debug logs) needs no text for the path.
@@ -226,7 +226,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       open: () => policy!.lock === 'off' && !wd.locked,
       apply(rule) {
         try {
-          const stmt = rules.add(policy!, rule);
+          const stmt = rules.add(policy!, rule, PROGRAM_LOG_QUOTA);
           logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid }, `the program changed the policy: ${fromBytes(rule)}`);
           // SAFETY: the program's own lock takes effect at once, for every thread (lock:ipc
           // only closes its own route: the IPC socket may still change the policy).

@@ -16,6 +16,7 @@ import type { PolicyLog } from '../shared/policy-log.js';
 import { Slot } from '../shared/slot.js';
 import type { StateBoard } from '../shared/state-board.js';
 import type { WorkerData } from '../shared/worker-data.js';
+import { IPC_LIMITS } from './ipc-limits.js';
 
 /** What the commands read and change. */
 export interface IpcState {
@@ -26,6 +27,8 @@ export interface IpcState {
   ring: DecisionRing;
   programPid: number;
   log: TsydLogger;
+  /** Bytes of rules the socket added in this run (IPC_LIMITS.ruleBytes). */
+  spent: number;
 }
 
 const STATE_NAMES = new Map<number, string>(Object.entries(EmuState).map(([name, code]) => [code, name]));
@@ -69,12 +72,39 @@ function applyRule(state: IpcState, text: string): void {
   // SAFETY: once locked (lock:on, or lock:exec after the program started) nothing changes the
   // policy, the socket included; lock:exec before that is locked already for the socket.
   const lock = lockOf(state);
-  if (lock !== 'off' && lock !== 'ipc') throw fail(`the policy is locked (lock:${lock})`, 'no rule once the policy is locked');
+  // The message names the rule that locked it: lock:exec (the default) once the program runs, or lock:on.
+  if (lock !== 'off' && lock !== 'ipc') throw fail(`the policy is locked (lock:${policy.lock === 'exec' ? 'exec' : lock})`, 'no rule once the policy is locked');
   rules.catchUp(policy);
+  // SAFETY: lock:on (or exec: the program runs already) takes effect at once, for every thread,
+  // and needs no room in the log: a log the program filled never keeps the operator from locking.
+  if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) {
+    wd.lock();
+    try {
+      rules.add(policy, text);
+    } catch (err) {
+      // No room: the lock holds all the same (wd), only the rules shown by stat lack it.
+      if (!(err instanceof RangeError)) throw err;
+    }
+    log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket locked the policy: ${fromBytes(text)}`);
+    return;
+  }
+  withinBudget(state, text, fail);
   rules.add(policy, text);
+  state.spent += text.length;
   log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket changed the policy: ${fromBytes(text)}`);
-  // SAFETY: lock:on (or exec: the program runs already) takes effect at once, for every thread.
-  if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) wd.lock();
+}
+
+/**
+ * SAFETY: every emulator holds a compiled copy of every rule added: the socket's rules are
+ * bounded in bytes (all clients, the whole run) and in wildcards per rule, so that no client
+ * drives the emulators out of their heap, nor a decision into seconds of matching.
+ */
+function withinBudget(state: IpcState, text: string, fail: (what: string, expected: string) => Error): void {
+  const wildcards = text.match(/[*?[{]/g)?.length ?? 0;
+  if (wildcards > IPC_LIMITS.ruleWildcards) throw fail(`the rule has ${wildcards} wildcards`, `at most ${IPC_LIMITS.ruleWildcards} wildcards (*, ?, [, {) in a rule from the socket`);
+  if (state.spent + text.length > IPC_LIMITS.ruleBytes) {
+    throw fail(`too many rules added through the socket (${state.spent} of its ${IPC_LIMITS.ruleBytes} bytes in a run)`, 'no more rules from the socket in this run');
+  }
 }
 
 function stat(state: IpcState): object {

@@ -4,6 +4,13 @@
 export const IPC_LIMITS = {
   /** Clients served at once; the next is told `error: too many clients` and closed. */
   clients: 128,
+  /**
+   * Connections open at once, refused and not yet checked ones included (each is an fd of tsyd):
+   * past this one is closed unanswered as it is accepted.
+   */
+  connections: 160,
+  /** Refused peers of one uid still being told why (each for 1 s at most): past this one is closed unanswered. */
+  refusedPerUid: 4,
   /** Connections the kernel queues before tsyd_ipc accepts them. */
   backlog: 128,
   /** Bytes of one command line (its newline not counted): longer → `error: line too long`, closed. */
@@ -12,7 +19,18 @@ export const IPC_LIMITS = {
   outputBytes: 64 * 1024,
   /** A client silent this long is closed. */
   idleMs: 60_000,
+  /** A line begun must end within this (a byte now and then never holds a slot for long): else closed. */
+  lineMs: 10_000,
+  /**
+   * Bytes of rules the socket may add in one run, all clients together: past this `error: ... the
+   * socket's rules are over their budget`. SAFETY: with ruleWildcards, every emulator's copy of
+   * the rules stays far below its heap (258 rules of 4 KB of `*a` took 85 MiB: every emulator died).
+   */
+  ruleBytes: 64 * 1024,
+  /** Wildcards (`*`, `?`, `[`, `{`) in one rule from the socket. */
+  ruleWildcards: 32,
 } as const;
 
-/** Test only (TSYD_FAULT=ipc-short-idle): the idle bound, short enough for a test to wait it out. */
+/** Test only (TSYD_FAULT=ipc-short-idle): the idle and line bounds, short enough for a test to wait them out. */
 export const SHORT_IDLE_MS = 300;
+export const SHORT_LINE_MS = 1_000;

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { TsydLogger } from '../log.js';
 import type { IpcConfig, IpcGuard, LogConfig, MonitorConfig } from '../shared/thread-config.js';
 import { MONITOR_LIMITS } from '../shared/thread-limits.js';
+import { removeSocketFile } from './ipc-socket-file.js';
 
 /** What tsyd_ipc is given. */
 export interface IpcWorkerData {
@@ -27,7 +28,7 @@ const STOP_TIMEOUT_MS = 2_000;
  * Starts tsyd_ipc for `data` (data.ipc set): resolves with the socket's identity once it listens
  * and is confined (the emulators refuse the program any connect to it); rejects when it cannot.
  */
-export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ worker: Worker; guard: IpcGuard }> {
+export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ ipc: IpcThread; guard: IpcGuard }> {
   const ipc = data.ipc!;
   const workerData: IpcWorkerData = { ipc, policy: data.emulator.policy, policyLog: data.emulator.policyLog, shared: data.shared, maxEmulators: data.maxEmulators, log: data.log, fault: data.fault };
   const worker = new Worker(new URL('../actors/ipc.worker.cjs', import.meta.url), { workerData, name: 'tsyd_ipc', resourceLimits: MONITOR_LIMITS });
@@ -51,16 +52,54 @@ export function startIpc(data: MonitorConfig, log: TsydLogger): Promise<{ worker
       clearTimeout(timer);
       worker.removeAllListeners('exit');
       worker.removeAllListeners('error');
-      worker.on('error', (err) => log.error({ ctx: 'ipc', op: 'ipc_failed', err: String(err) }, 'IPC worker failed'));
       const guard: IpcGuard = ipc.address.startsWith('@') ? { abstract: ipc.address } : { dev: m.dev, ino: m.ino };
-      resolve({ worker, guard });
+      resolve({ ipc: new IpcThread(worker, log, ipc.address, guard), guard });
     });
   });
 }
 
-/** Stops tsyd_ipc: its clients are closed, its socket removed; ended by force after a bound. */
-export async function stopIpc(worker: Worker, log: TsydLogger): Promise<void> {
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+/**
+ * A running tsyd_ipc. SAFETY: its death (an uncaught error) never ends the sandbox: it is logged
+ * once (alert) and the program runs on without run-time control — not restarted, since the
+ * emulators guard the socket file they were given, and a new one would be another file. Its
+ * socket stops listening; its file is removed at the sandbox's exit (stopIpc).
+ */
+export class IpcThread {
+  /** Resolves once the thread has exited, whenever that was. */
+  readonly exited: Promise<void>;
+  private stopping = false;
+
+  constructor(
+    readonly worker: Worker,
+    log: TsydLogger,
+    readonly address: string,
+    readonly guard: IpcGuard,
+  ) {
+    let died = false;
+    const death = (why: string) => {
+      if (died || this.stopping) return;
+      died = true;
+      log.alert({ ctx: 'ipc', op: 'ipc_died', err: why }, `the IPC worker died (${why}): the program runs on without run-time control`);
+    };
+    worker.on('error', (err) => death(String(err)));
+    this.exited = new Promise<void>((resolve) =>
+      worker.once('exit', (code) => {
+        death(`exit ${code}`);
+        resolve();
+      }),
+    );
+  }
+
+  /** Marks the exit that follows as asked for (no alert). */
+  stop(): void {
+    this.stopping = true;
+  }
+}
+
+/** Stops tsyd_ipc: its clients are closed, its socket removed; ended by force after a bound. A thread gone already is done. */
+export async function stopIpc(ipc: IpcThread, log: TsydLogger): Promise<void> {
+  const { worker, exited } = ipc;
+  ipc.stop();
   worker.postMessage({ type: 'ipc.close' });
   const timer = setTimeout(() => {
     log.warn({ ctx: 'ipc', op: 'exit_ipc_thread' }, 'IPC worker did not stop in time: terminated');
@@ -68,5 +107,8 @@ export async function stopIpc(worker: Worker, log: TsydLogger): Promise<void> {
   }, STOP_TIMEOUT_MS);
   await exited;
   clearTimeout(timer);
+  // Removed by the thread as it closes; here too for a thread that died (only the file it bound).
+  const { dev, ino } = ipc.guard;
+  if (dev !== undefined && ino !== undefined) removeSocketFile(ipc.address, dev, ino);
   log.debug({ ctx: 'boot', op: 'exit_ipc_thread' }, 'IPC worker joined');
 }

@@ -6,7 +6,8 @@
 // hostile, holds up a decision. Started by the monitor machine (startingIpc) before the first
 // emulator, so it listens before the program runs; it confines itself with its own filter
 // (src/confine/thread-filters.ts 'ipc') once it listens, before it serves anybody.
-import { openSync, statSync } from 'node:fs';
+import { chownSync, openSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -19,7 +20,8 @@ import { StateBoard } from '../shared/state-board.js';
 import { WorkerData } from '../shared/worker-data.js';
 import type { IpcWorkerData } from './ipc.js';
 import { answer, type IpcState } from './ipc-commands.js';
-import { IPC_LIMITS, SHORT_IDLE_MS } from './ipc-limits.js';
+import { IPC_LIMITS, SHORT_IDLE_MS, SHORT_LINE_MS } from './ipc-limits.js';
+import { addressBytes, IPC_SOCKET_MODE, removeSocketFile } from './ipc-socket-file.js';
 
 const data = workerData as IpcWorkerData;
 native.setThreadName('tsyd_ipc');
@@ -32,33 +34,75 @@ const state: IpcState = {
   ring: new DecisionRing(data.ipc.decisions),
   programPid: data.ipc.programPid,
   log,
+  spent: 0,
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
+/** The refused peers not closed yet, per uid. */
+const refusing = new Map<number, number>();
+/** The clients served per peer uid. */
+const perUid = new Map<number, number>();
+/** SAFETY: the slots are shared evenly by the uids served: ipc/uid:N never takes all of tsyd's own uid's. */
+const clientsPerUid = Math.floor(IPC_LIMITS.clients / new Set(uids).size);
+/** How long a refused peer's answer may take to reach the kernel. */
+const REFUSED_MS = 1_000;
 const idleMs = data.fault === 'ipc-short-idle' ? SHORT_IDLE_MS : IPC_LIMITS.idleMs;
+const lineMs = data.fault === 'ipc-short-idle' ? SHORT_LINE_MS : IPC_LIMITS.lineMs;
 
 const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, serve);
-server.on('error', (err: NodeJS.ErrnoException) => {
-  parentPort?.postMessage({ type: 'ipc.failed', error: `cannot listen on ${address}: ${err.message}` });
-});
-// An abstract name is given to libuv with its leading NUL.
-server.listen(address.startsWith('@') ? `\0${address.slice(1)}` : address, IPC_LIMITS.backlog, () => {
-  let identity: { dev?: bigint; ino?: bigint } = {};
+// SAFETY: every connection counts until it is closed, refused ones and those not yet checked
+// included: past this the kernel's queue is all a flood fills, never tsyd's fds.
+server.maxConnections = IPC_LIMITS.connections;
+const failed = (error: string) => parentPort?.postMessage({ type: 'ipc.failed', error });
+server.on('error', (err: NodeJS.ErrnoException) => failed(`cannot listen on ${address}: ${err.message}`));
+let identity: { dev?: bigint; ino?: bigint } = {};
+const fd = native.bindUnixSocket(addressBytes(address), IPC_SOCKET_MODE);
+if (fd < 0) failed(`cannot listen on ${address}: ${errnoName(-fd)}`);
+else {
   if (address.startsWith('/')) {
-    const st = statSync(address, { bigint: true });
+    const st = statSync(addressBytes(address), { bigint: true });
     identity = { dev: st.dev, ino: st.ino };
+    giveToPeerUid();
   }
+  server.listen({ fd, backlog: IPC_LIMITS.backlog }, ready);
+}
+
+/**
+ * ipc/uid:N of another uid gets the socket file (mode 0600, before listen): tsyd's own uid, as
+ * root, still connects. An unprivileged tsyd cannot give it away: uid N is warned about and
+ * reaches only an abstract socket (README).
+ */
+function giveToPeerUid(): void {
+  const own = process.getuid?.() ?? 0;
+  const other = uids.find((u) => u !== own);
+  if (other === undefined) return;
+  try {
+    chownSync(addressBytes(address), other, -1);
+  } catch (err) {
+    log.warn({ ctx: 'ipc', op: 'socket_owner', uid: other, err: String(err) }, `the IPC socket file cannot be given to uid ${other}: it cannot connect (use ipc:@NAME)`);
+  }
+}
+
+function ready(): void {
   try {
     if (data.ipc.filter) native.loadThreadFilter(data.ipc.filter);
   } catch (err) {
     server.close();
-    parentPort?.postMessage({ type: 'ipc.failed', error: `its seccomp filter failed to load: ${String(err)}` });
+    failed(`its seccomp filter failed to load: ${String(err)}`);
     return;
   }
   if (data.fault === 'ipc-probe') probe();
+  if (data.fault === 'ipc-die') setTimeout(() => {
+    throw new Error('TSYD_FAULT=ipc-die');
+  }, 200);
   log.info({ ctx: 'boot', op: 'start_ipc_thread', address, confined: data.ipc.filter !== undefined }, `IPC worker listens on ${address}`);
   parentPort?.postMessage({ type: 'ipc.ready', ...identity });
-});
+}
+
+function errnoName(errno: number): string {
+  const name = Object.entries(osConstants.errno).find(([, n]) => n === errno)?.[0];
+  return name ?? `errno ${errno}`;
+}
 
 /** Test only (TSYD_FAULT=ipc-probe): what the filter does to an open and an exec of this thread. */
 function probe(): void {
@@ -75,38 +119,94 @@ function probe(): void {
 
 /** One client: its uid checked, then its lines answered, within IPC_LIMITS. */
 function serve(socket: Socket): void {
+  // SAFETY: the error listener comes before any write: a peer that is gone already (EPIPE,
+  // ECONNRESET on the refusal) is an event of this socket, never an uncaught error of tsyd_ipc.
+  socket.on('error', () => socket.destroy());
   const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
   const uid = fd >= 0 ? native.peerUid(fd) : -1;
   // SAFETY: only tsyd's own uid (and ipc/uid:N) may control the sandbox; a peer whose
   // credentials cannot be read is refused too.
   if (uid < 0 || !uids.includes(uid)) {
-    log.warn({ ctx: 'ipc', op: 'refuse_peer', uid }, `IPC peer with uid ${uid} refused`);
-    socket.end('error: permission denied\n');
-    return;
+    logRefusal(uid);
+    return refuse(socket, uid, 'error: permission denied');
   }
   if (clients.size >= IPC_LIMITS.clients) {
     log.warn({ ctx: 'ipc', op: 'too_many_clients', max: IPC_LIMITS.clients }, 'IPC client refused: too many clients');
-    socket.end('error: too many clients\n');
-    return;
+    return refuse(socket, uid, 'error: too many clients');
+  }
+  const ofUid = perUid.get(uid) ?? 0;
+  if (ofUid >= clientsPerUid) {
+    log.warn({ ctx: 'ipc', op: 'too_many_clients', uid, max: clientsPerUid }, `IPC client refused: too many clients of uid ${uid}`);
+    return refuse(socket, uid, `error: too many clients of uid ${uid}`);
   }
   clients.add(socket);
-  socket.on('close', () => clients.delete(socket));
-  socket.on('error', () => socket.destroy());
+  perUid.set(uid, ofUid + 1);
+  socket.on('close', () => {
+    clients.delete(socket);
+    perUid.set(uid, (perUid.get(uid) ?? 1) - 1);
+  });
   socket.setTimeout(idleMs, () => {
     log.info({ ctx: 'ipc', op: 'idle_client', idle_ms: idleMs }, 'IPC client closed: idle');
     socket.destroy();
   });
   let pending: Buffer = Buffer.alloc(0);
+  // SAFETY: the idle bound counts silence; this one counts a line from its first byte, so that
+  // a byte now and then (never a newline) does not hold a slot for ever.
+  let lineTimer: NodeJS.Timeout | undefined;
+  socket.on('close', () => clearTimeout(lineTimer));
   socket.on('data', (chunk: Buffer) => {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     for (let nl = pending.indexOf(10); nl >= 0 && !socket.destroyed; nl = pending.indexOf(10)) {
       const line = pending.subarray(0, nl);
       pending = pending.subarray(nl + 1);
+      clearTimeout(lineTimer);
+      lineTimer = undefined;
       if (line.length > IPC_LIMITS.lineBytes) return tooLong(socket);
       reply(socket, answer(state, line.toString('latin1').replace(/\r$/, '')));
     }
-    if (pending.length > IPC_LIMITS.lineBytes) tooLong(socket);
+    if (pending.length > IPC_LIMITS.lineBytes) return tooLong(socket);
+    if (pending.length > 0 && lineTimer === undefined && !socket.destroyed) {
+      lineTimer = setTimeout(() => {
+        log.info({ ctx: 'ipc', op: 'slow_line', line_ms: lineMs }, 'IPC client closed: its line did not end in time');
+        socket.destroy();
+      }, lineMs);
+    }
   });
+}
+
+/** The refusals of each uid not logged yet, and when one was last logged. */
+const unlogged = new Map<number, { since: number; count: number }>();
+
+/** SAFETY: a flood of refused peers is one warn record per uid per second (with the count it stands for), not one each. */
+function logRefusal(uid: number): void {
+  const now = Date.now();
+  const seen = unlogged.get(uid);
+  if (seen !== undefined && now - seen.since < 1_000) {
+    seen.count++;
+    return;
+  }
+  const more = seen?.count ?? 0;
+  unlogged.set(uid, { since: now, count: 0 });
+  log.warn({ ctx: 'ipc', op: 'refuse_peer', uid, ...(more > 0 ? { also_refused: more } : {}) }, `IPC peer with uid ${uid} refused${more > 0 ? ` (and ${more} more before)` : ''}`);
+}
+
+/**
+ * SAFETY: a refused peer holds an fd of tsyd for REFUSED_MS at most (its answer, then FIN; closed
+ * when it closes, or at the bound), and a uid holds at most IPC_LIMITS.refusedPerUid of them: past
+ * that a refused peer is closed at once, unanswered. Its input is read and dropped, so that
+ * closing never resets the connection before the answer is read.
+ */
+function refuse(socket: Socket, uid: number, text: string): void {
+  const held = refusing.get(uid) ?? 0;
+  if (held >= IPC_LIMITS.refusedPerUid) {
+    socket.destroy();
+    return;
+  }
+  refusing.set(uid, held + 1);
+  socket.once('close', () => refusing.set(uid, (refusing.get(uid) ?? 1) - 1));
+  socket.setTimeout(REFUSED_MS, () => socket.destroy());
+  socket.resume();
+  socket.end(`${text}\n`);
 }
 
 function tooLong(socket: Socket): void {
@@ -129,6 +229,9 @@ function reply(socket: Socket, text: string): void {
 parentPort?.on('message', (m: { type: string }) => {
   if (m.type !== 'ipc.close') return;
   for (const c of clients) c.destroy();
-  // libuv unlinks a socket path it bound when the server closes.
-  server.close(() => parentPort?.close());
+  server.close(() => {
+    // Bound by tsyd, not by libuv: removed here, if it is still the file bound.
+    if (identity.dev !== undefined && identity.ino !== undefined) removeSocketFile(address, identity.dev, identity.ino);
+    parentPort?.close();
+  });
 });

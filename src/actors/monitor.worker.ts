@@ -21,8 +21,8 @@ import { Ctl, WorkerData } from '../shared/worker-data.js';
 import { finishWriteBacks, startAesWorker, writeBackInLoop } from './crypt-writeback.js';
 import { mark } from '../shared/timeline.js';
 import { StateBoard } from '../shared/state-board.js';
-import { startIpc, stopIpc } from './ipc.js';
-import type { Worker } from 'node:worker_threads';
+import { startIpc, stopIpc, type IpcThread } from './ipc.js';
+import { IpcSockets } from '../shared/ipc-sockets.js';
 
 export type MonitorMessage =
   | PoolEvent
@@ -83,7 +83,9 @@ interface Serving {
   visits: StateVisits;
   /** With an IPC socket: where the monitor's state is shown to tsyd_ipc, and tsyd_ipc itself once started. */
   board?: StateBoard;
-  ipc?: Worker;
+  ipc?: IpcThread;
+  /** Its entry among the process's IPC sockets (IpcSockets). */
+  ipcEntry?: number;
 }
 let cur!: Serving;
 
@@ -273,14 +275,24 @@ const machine = monitorMachine.provide({
     closeThreads: fromPromise(closeThreads),
     startAes: fromPromise(async () => startAesWorker(cur.log, cur.data.aesFilter, cur.data.fault)),
     startIpc: fromPromise(async () => {
-      const { worker, guard } = await startIpc(cur.data, cur.log);
-      cur.ipc = worker;
+      const { ipc, guard } = await startIpc(cur.data, cur.log);
+      cur.ipc = ipc;
+      // SAFETY: every sandbox of this process refuses its program this socket (the same uid's
+      // program of another sandbox could otherwise control this one).
+      cur.ipcEntry = new IpcSockets(cur.data.emulator.ipcSockets).add(guard);
+      if (cur.ipcEntry < 0) {
+        await stopIpc(ipc, cur.log);
+        cur.ipc = undefined;
+        throw new Error('too many IPC sockets in this process');
+      }
       // SAFETY: every emulator of this sandbox (none started yet) refuses the program this socket.
       cur.data.emulator.ipc = guard;
     }),
     stopIpc: fromPromise(async () => {
       if (cur.ipc) await stopIpc(cur.ipc, cur.log);
       cur.ipc = undefined;
+      new IpcSockets(cur.data.emulator.ipcSockets).remove(cur.ipcEntry ?? -1);
+      cur.ipcEntry = undefined;
     }),
     waitAes: fromPromise(async () => finishWriteBacks(cur.log, cur.data.crypt!.handle)),
   },

@@ -89,7 +89,7 @@ export async function runCtl(cmd: CtlCommand): Promise<number> {
     if (reply.startsWith('error:')) {
       ok = false;
       // The server closes after these: the rest would not be answered.
-      if (reply === 'error: permission denied' || reply === 'error: line too long' || reply === 'error: too many clients') break;
+      if (reply === 'error: permission denied' || reply === 'error: line too long' || reply.startsWith('error: too many clients')) break;
     }
   }
   socket.end();

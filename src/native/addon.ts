@@ -210,12 +210,14 @@ export interface Addon {
   /** Reads and classifies a sockaddr argument (op: NetOp): a SockKind, or -errno. */
   readSockaddr(addrArg: number, lenArg: number, op: number): number;
   /**
-   * The IPC socket of the sandbox this emulator serves (no argument: none): a connect or send
-   * whose UNIX path opens to this identity (st_dev, st_ino) is refused with EACCES.
+   * The IPC sockets of this process (dev, ino pairs; none: no argument): a connect or send whose
+   * UNIX path opens to one of these identities (st_dev, st_ino) is refused with EACCES.
    */
-  guardSocket(dev?: bigint, ino?: bigint): void;
+  guardSocket(...ids: bigint[]): void;
   /** SO_PEERCRED's uid of a connected UNIX socket, or -errno (the IPC worker's clients). */
   peerUid(fd: number): number;
+  /** A UNIX stream socket bound to exactly `address`'s bytes (a path; or a NUL and an abstract name), a path's file created with `mode`: fd or -errno. */
+  bindUnixSocket(address: Buffer, mode: number): number;
   /** The same for sendmsg's msg_name (index -1) or sendmmsg's entry `index`: a SockKind, or -errno. */
   readMsgName(msgArg: number, index: number): number;
   /**

@@ -11,6 +11,11 @@ const ENTRIES = 1;
 const HEADER = 16;
 /** Room for the rules a program may add: about 16k rules of 64 bytes. */
 export const POLICY_LOG_SIZE = 1 << 20;
+/**
+ * SAFETY: the program's own rules (/dev/tsyd) may fill the log only up to this: the rest is the
+ * operator's (the IPC socket), who can always deny, turn a sandbox on or lock after the program filled its part.
+ */
+export const PROGRAM_LOG_QUOTA = POLICY_LOG_SIZE - (64 << 10);
 
 export class PolicyLog {
   private readonly words: Int32Array;
@@ -47,16 +52,17 @@ export class PolicyLog {
 
   /**
    * Parses `text` (a byte string) as a rule, applies it to `policy` and appends it for the other
-   * emulators. Throws (PolicyError) for a bad rule or a locked policy, changing nothing.
+   * emulators, if the log holds it within its first `limit` bytes (the program's: PROGRAM_LOG_QUOTA).
+   * Throws (PolicyError) for a bad rule or a locked policy, changing nothing.
    */
-  add(policy: Policy, text: string): Statement {
+  add(policy: Policy, text: string, limit = this.bytes.length): Statement {
     this.lock();
     try {
       this.catchUp(policy);
       if (text.length > 0xffff) throw new RangeError(`rule longer than 65535 bytes: ${fromBytes(text.slice(0, 40))}...`);
       const stmt = parseRuleBytes(text, { kind: 'runtime' });
       const end = this.offset + 2 + text.length;
-      if (end > this.bytes.length) throw new RangeError('too many rules added at run time');
+      if (end > Math.min(limit, this.bytes.length)) throw new RangeError('too many rules added at run time');
       policy.apply(stmt);
       this.bytes[this.offset] = text.length & 0xff;
       this.bytes[this.offset + 1] = text.length >> 8;

@@ -99,6 +99,8 @@ export interface EmulatorShared {
   crypt?: CryptConfig;
   /** The IPC socket (ipc:), set by the monitor once tsyd_ipc listens: never reached for the program. */
   ipc?: IpcGuard;
+  /** Every IPC socket of this process (IpcSockets: every sandbox's): never reached for the program either. */
+  ipcSockets: SharedArrayBuffer;
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
@@ -106,7 +108,7 @@ export interface EmulatorShared {
    * (every emulator but the first stays in its start for a minute), "setid-return-fails" (an
    * emulator's return to tsyd's credentials after acting as the caller fails: tsyd exits 101), "ipc-probe" (tsyd_ipc tries an
    * open and an exec once confined, and logs their errnos), "ipc-short-idle" (tsyd_ipc closes a
-   * silent client after 300 ms).
+   * silent client after 300 ms), "ipc-die" (tsyd_ipc throws, uncaught, 200 ms after it listens).
    */
   fault?: string;
 }

@@ -3,6 +3,7 @@
 import { confinementFilter } from '../confine/thread-filters.js';
 import { credentialBounds } from '../confine/emulator-filter.js';
 import { PolicyLog } from '../shared/policy-log.js';
+import { processIpcSockets } from '../shared/ipc-sockets.js';
 import type { CryptConfig, IpcConfig, MonitorConfig } from '../shared/thread-config.js';
 import type { SandboxConfig } from './options.js';
 import type { Policy } from '../sandbox/policy.js';
@@ -66,6 +67,7 @@ export function monitorConfig(config: SandboxConfig, made: SupervisorFds, crypt?
       log,
       decisions: made.decisions,
       policyLog: PolicyLog.create().buffer,
+      ipcSockets: processIpcSockets(),
       audit: config.audit,
       record: config.record,
       fault: config.fault,

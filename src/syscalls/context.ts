@@ -4,6 +4,7 @@ import type { TsydLogger } from '../log.js';
 import type { AddressFamily, Capability, NetCapability } from '../sandbox/rules.js';
 import type { Request } from './request.js';
 import type { CryptConfig, IpcGuard } from '../shared/thread-config.js';
+import type { IpcSockets } from '../shared/ipc-sockets.js';
 
 /** One decision: a path (canonical, or a UNIX socket path / `@abstract` name) or an IP address. */
 export interface Access {
@@ -56,6 +57,8 @@ export interface EmulatorContext {
   allowsOtherFamily(cap: NetCapability, sys: string, family: number): boolean;
   /** The IPC socket of this sandbox (ipc:): the program never reaches it (handlers/net.ts). */
   readonly ipc?: IpcGuard;
+  /** Every IPC socket of this process, this sandbox's included: the program reaches none (ipc-guard.ts). */
+  readonly ipcSockets: IpcSockets;
   /** The /dev/tsyd control route (handlers/control.ts). */
   readonly control: {
     /** True while the program may still change the policy. */

@@ -264,8 +264,9 @@ function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' 
   const decides = ctx.policy.isOn(cap) || (sys === 'bind' && ctx.policy.isOn('create'));
   // SAFETY: with stat on, a UNIX path is looked at even when the call's own capabilities are
   // off: a hidden one does not exist (connect, and bind, which would make a name in it).
-  // SAFETY: with an IPC socket, every connect is read and decided here (ipc-guard.ts).
-  const guarded = sys === 'connect' && ctx.ipc !== undefined;
+  // SAFETY: with an IPC socket (this sandbox's, or another's of this process), every connect
+  // that stops in the kernel is read and decided here (ipc-guard.ts).
+  const guarded = sys === 'connect' && (ctx.ipc !== undefined || ctx.ipcSockets.list().length > 0);
   if (!decides && !guarded && !ctx.policy.isOn('stat')) return ctx.req.continue();
   const kind = ctx.req.net.readSockaddr(CONNECT.addr, CONNECT.addrlen, op);
   if (guarded && !answered(ctx, ipcSocketVerdict(ctx, sys, kind))) return;

@@ -3,12 +3,12 @@
 // the policy at a known point, without sleeps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, linkSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fixture } from '../helpers/fixtures.js';
 import { rules } from '../helpers/fsops.js';
 import { tempTree } from '../helpers/tmp.js';
-import { describe, NOBODY, runTsyd, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
+import { describe, NOBODY, runNative, runTsyd, spawnProgram, spawnTsyd, type RunningProcess } from '../helpers/tsyd.js';
 
 const dir = tempTree('ipc', { f: 'CONTENT' });
 const f = `${dir}/f`;
@@ -207,7 +207,7 @@ test('limits: a line longer than 4096 bytes is refused and the connection closed
   assert.is(long.code, 1);
   assert.is(long.stdout, 'error: line too long\n');
   // lock:exec (the default) once the program runs: a change that fits is refused as locked.
-  assert.match(fits.stdout, /^error: bad rule .*the policy is locked \(lock:on\)/);
+  assert.match(fits.stdout, /^error: bad rule .*the policy is locked \(lock:exec\)/);
   const missing = await ctl(`${dir}/none.sock`, 'ping');
   assert.is(missing.code, 1);
   assert.match(missing.stderr, /cannot connect to .*none\.sock: ENOENT/);
@@ -271,6 +271,218 @@ test('limits: a silent client is closed after the idle bound (TSYD_FAULT=ipc-sho
   const out = await finish(p);
   assert.is(how, 'closed');
   assert.is(out.code, 0, describe(out));
+});
+
+/** Runs `script` (node, CommonJS; `ADDR` is the socket as libuv takes it) as uid `user`. */
+function peerScript(address: string, script: string, user = NOBODY) {
+  const path = address.startsWith('@') ? `\0${address.slice(1)}` : address;
+  return runNative(process.execPath, ['-e', `const net = require('node:net'); const ADDR = ${JSON.stringify(path)};\n${script}`], { user });
+}
+
+/** Connects `count` times and closes each connection at once, before tsyd answers. */
+const CONNECT_AND_CLOSE = (count: number) => `let left = ${count};
+const next = () => { if (left-- <= 0) return; const c = net.createConnection({ path: ADDR }); c.on('connect', () => { c.destroy(); next(); }); c.on('error', () => next()); };
+next();`;
+
+test('a refused peer that connects and closes at once does not kill the IPC worker; the program\'s exit status passes through', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 7');
+  await p.waitForStdout(/waiting/);
+  const attack = await peerScript(`@${name}`, CONNECT_AND_CLOSE(200));
+  assert.is(attack.code, 0, describe(attack));
+  const own = await ctl(`@${name}`, 'ping');
+  const out = await finish(p);
+  assert.is(own.stdout, 'pong\n', describe(own));
+  assert.is(out.code, 7, describe(out));
+  // One warn record per uid per second, not one per peer.
+  const refusals = out.records.filter((r) => r.op === 'refuse_peer').length;
+  assert.ok(refusals >= 1 && refusals <= 10, `${refusals} refuse_peer records for 200 peers`);
+});
+
+test('an IPC worker that dies (TSYD_FAULT=ipc-die) is logged once; the program runs on and its exit status passes through', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x; exit 7', { TSYD_FAULT: 'ipc-die' });
+  await p.waitForStdout(/waiting/);
+  await new Promise((r) => setTimeout(r, 600));
+  const gone = await ctl(sock, 'ping');
+  const out = await finish(p);
+  assert.is(gone.code, 1, describe(gone));
+  assert.is(out.code, 7, describe(out));
+  assert.is(out.records.filter((r) => r.ctx === 'ipc' && r.op === 'ipc_died').length, 1, describe(out));
+  assert.not.ok(out.records.some((r) => r.op === 'exit_ipc_thread' && r.level === 'warn'), describe(out));
+  assert.not.ok(existsSync(sock), 'the socket path is removed at exit');
+});
+
+/** The sockets open in process `pid`. */
+function socketsOf(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+test('another uid that holds refused connections open costs tsyd a bounded number of fds; the operator is still served', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 0');
+  await p.waitForStdout(/waiting/);
+  const before = socketsOf(p.pid);
+  // 400 connections, never read, never closed, held until stdin ends (the poc held 24k).
+  const path = `\0${name}`;
+  const flood = spawnProgram(process.execPath, ['-e', `const net = require('node:net'); const all = []; let left = 400;
+for (let i = 0; i < 400; i++) { const c = net.createConnection({ path: ${JSON.stringify(path)} }); c.pause(); c.on('error', () => {}); c.on('connect', () => { if (--left === 0) console.log('held'); }); c.on('error', () => { if (--left === 0) console.log('held'); }); all.push(c); }
+process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`], { user: NOBODY, keepStdinOpen: true });
+  await flood.waitForStdout(/held/);
+  await new Promise((r) => setTimeout(r, 300));
+  const during = socketsOf(p.pid);
+  const own = await ctl(`@${name}`, 'ping');
+  flood.child.stdin!.end();
+  await flood.result;
+  const out = await finish(p);
+  assert.ok(during - before <= 160, `tsyd held ${during - before} more sockets`);
+  assert.is(own.stdout, 'pong\n', describe(own));
+  assert.is(out.code, 0, describe(out));
+});
+
+test('a path socket is created 0600 (no other uid may connect); ipc/uid:N is given the file', async () => {
+  chmodSync(dir, 0o755);
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x');
+  await p.waitForStdout(/waiting/);
+  const mode = statSync(sock).mode & 0o7777;
+  const other = await runTsyd(['ctl', sock, 'ping'], { user: NOBODY });
+  await finish(p);
+  assert.is(mode, 0o600);
+  assert.is(other.code, 1);
+  assert.match(other.stderr, /EACCES/, describe(other));
+
+  const given = sockPath();
+  const q = sandboxed(rules(`ipc:${given}`, `ipc/uid:${NOBODY}`, 'lock:ipc'), 'echo waiting; read x');
+  await q.waitForStdout(/waiting/);
+  const st = statSync(given);
+  const served = await runTsyd(['ctl', given, 'ping'], { user: NOBODY });
+  const own = await ctl(given, 'ping');
+  await finish(q);
+  assert.is(st.mode & 0o7777, 0o600);
+  assert.is(st.uid, NOBODY);
+  assert.is(served.stdout, 'pong\n', describe(served));
+  assert.is(own.stdout, 'pong\n', describe(own));
+});
+
+test('a non-ASCII name is bound, guarded and reached as the very bytes given: abstract (connect, bind) and path', async () => {
+  const netcall = fixture('netcall');
+  const name = `ctl-é-${process.pid}-${++n}`;
+  const sock = `${dir}/ctl-é-${++n}.sock`;
+  const p = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+@**', 'allow/net/connect+/***', `ipc:@${name}`, 'lock:ipc'), [
+    'echo waiting; read x',
+    `${netcall} connect a:${name}`,
+    `${netcall} bind a:${name}`,
+  ].join('; '));
+  await p.waitForStdout(/waiting/);
+  const own = await ctl(`@${name}`, 'ping');
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  assert.is(own.stdout, 'pong\n', `tsyd ctl reaches the name typed: ${describe(own)}`);
+  assert.is(out.stdout, 'waiting\nconnect EACCES\nbind EADDRINUSE\n', describe(out));
+
+  const q = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; ${netcall} connect u:${sock}`);
+  await q.waitForStdout(/waiting/);
+  const there = existsSync(sock);
+  const byPath = await ctl(sock, 'ping');
+  q.child.stdin!.write('\n');
+  const qout = await finish(q);
+  assert.ok(there, 'the socket file has the name given');
+  assert.is(byPath.stdout, 'pong\n', describe(byPath));
+  assert.is(qout.stdout, 'waiting\nconnect EACCES\n', describe(qout));
+});
+
+test('a program that fills the run-time rules under lock:off leaves the operator room to deny and lock; lock:on needs no room at all', async () => {
+  const sock = sockPath();
+  // Rules of ~200 bytes through /dev/tsyd until refused (1 MiB of log, before: all of it).
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:${sock}`, 'lock:off'), [
+    `r=allow/read+/$(head -c 180 /dev/zero | tr '\\0' a)`,
+    'i=0; while test -e "/dev/tsyd/$r/$i"; do i=$((i+1)); done',
+    'echo full; read x',
+    `cat ${f} 2>/dev/null || echo denied`,
+  ].join('; '), {}, undefined);
+  await p.waitForStdout(/full/);
+  // The operator: rules of ~4000 bytes until the log is full, then lock:on.
+  const big = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
+  const r = await ctl(sock, `deny/read+${f}`, ...big, 'lock:on', `allow/read+${f}`, 'sandbox/read?');
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  const lines = r.stdout.trimEnd().split('\n');
+  assert.is(lines[0], 'ok', `the operator's deny fits: ${r.stdout.slice(0, 300)}`);
+  assert.ok(lines.slice(1, 21).some((l) => l === 'ok'), `the operator's room holds rules of 4000 bytes: ${lines[1]!.slice(0, 200)}`);
+  assert.ok(lines.slice(1, 21).some((l) => /too many rules/.test(l)), 'the operator filled the log');
+  assert.is(lines[21], 'ok', 'lock:on with a full log');
+  assert.match(lines[22]!, /the policy is locked \(lock:on\)/);
+  assert.is(lines[23], 'on');
+  assert.is(out.stdout, 'full\ndenied\n', describe(out));
+});
+
+test('limits: a line must end within its bound (TSYD_FAULT=ipc-short-idle: 1 s): a byte every 100 ms does not hold a slot', async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x; true', { TSYD_FAULT: 'ipc-short-idle', TSYD_LOG: 'info' });
+  await p.waitForStdout(/waiting/);
+  const slow = await client(sock);
+  const drip = setInterval(() => slow.write(' '), 100);
+  // Never silent for the 300 ms idle bound: without the line bound it stays open.
+  const how = await new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('still open'), 5_000);
+    slow.once('close', () => {
+      clearTimeout(timer);
+      resolve('closed');
+    });
+  });
+  clearInterval(drip);
+  slow.destroy();
+  const out = await finish(p);
+  assert.is(how, 'closed');
+  assert.ok(out.records.some((r) => r.ctx === 'ipc' && r.op === 'slow_line'), describe(out));
+});
+
+test("limits: rules from the socket are bounded in wildcards and in bytes per run, so the emulators' heap is never exceeded", async () => {
+  const sock = sockPath();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; cat ${f}`);
+  await p.waitForStdout(/waiting/);
+  // The attack: 258 rules of ~4 KB of `*a` (every emulator died of heap OOM catching up).
+  const heavy = Array.from({ length: 258 }, (_, i) => `allow/read+/${'*a'.repeat(2030)}${i}`);
+  const r = await ctl(sock, ...heavy);
+  // Plain rules of 4000 bytes: the budget (64 KiB in a run) ends them.
+  const plain = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
+  const q = await ctl(sock, ...plain);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  const answers = r.stdout.trimEnd().split('\n');
+  assert.is(answers.length, 258);
+  assert.ok(answers.every((l) => /the rule has 2030 wildcards/.test(l)), answers[0]);
+  const qa = q.stdout.trimEnd().split('\n');
+  assert.ok(qa.filter((l) => l === 'ok').length >= 10, q.stdout.slice(0, 200));
+  assert.match(qa[19]!, /too many rules added through the socket/);
+  assert.is(out.stdout, 'waiting\nCONTENT', describe(out));
+  assert.not.ok(out.records.some((r) => r.op === 'emulator_died'), describe(out));
+});
+
+test("a program never reaches another sandbox's IPC socket of the same process (library: path and abstract)", async () => {
+  const b = sockPath();
+  const c = abstractName();
+  const index = new URL('../../src/index.js', import.meta.url).href;
+  const netcall = fixture('netcall');
+  const script = `import { spawn } from ${JSON.stringify(index)};
+import { existsSync } from 'node:fs';
+const r = (...xs) => [{ profile: 'none' }, ...xs.map((rule) => ({ rule }))];
+const others = [spawn('/bin/sleep', ['4'], { policy: r('ipc:${b}', 'lock:ipc'), stdio: 'ignore' }), spawn('/bin/sleep', ['4'], { policy: r('ipc:@${c}', 'lock:ipc'), stdio: 'ignore' })];
+while (!existsSync(${JSON.stringify(b)})) await new Promise((res) => setTimeout(res, 20));
+await new Promise((res) => setTimeout(res, 300));
+const a = spawn('/bin/sh', ['-c', '${netcall} connect u:${b}; ${netcall} connect a:${c}'], { policy: r('sandbox/net/connect:on', 'allow/net/connect+/***', 'allow/net/connect+@**'), stdio: 'inherit' });
+await a.result;
+for (const o of others) o.kill();
+await Promise.all(others.map((o) => o.result));`;
+  const out = await runNative(process.execPath, ['--input-type=module', '-e', script]);
+  assert.is(out.stdout, 'connect EACCES\nconnect EACCES\n', describe(out));
 });
 
 test('bad ipc rules are policy errors (125) in the style of the other rules', async () => {
