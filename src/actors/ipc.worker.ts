@@ -203,8 +203,13 @@ function refuse(socket: Socket, uid: number, text: string): void {
     return;
   }
   refusing.set(uid, held + 1);
-  socket.once('close', () => refusing.set(uid, (refusing.get(uid) ?? 1) - 1));
-  socket.setTimeout(REFUSED_MS, () => socket.destroy());
+  // Counted from the refusal, not from the peer's last byte (an idle timer its input would reset:
+  // 40 uids x 4 refused peers sending a byte now and then held every connection for ever).
+  const bound = setTimeout(() => socket.destroy(), REFUSED_MS);
+  socket.once('close', () => {
+    clearTimeout(bound);
+    refusing.set(uid, (refusing.get(uid) ?? 1) - 1);
+  });
   socket.resume();
   socket.end(`${text}\n`);
 }

@@ -299,6 +299,20 @@ test('a refused peer that connects and closes at once does not kill the IPC work
   assert.ok(refusals >= 1 && refusals <= 10, `${refusals} refuse_peer records for 200 peers`);
 });
 
+test('a refused peer is closed within its bound even when it keeps sending (the bound counts from the refusal)', async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 0');
+  await p.waitForStdout(/waiting/);
+  // A byte every 200 ms for up to 6 s; prints how long tsyd kept the connection.
+  const peer = await peerScript(`@${name}`, `const t0 = Date.now(); const c = net.createConnection({ path: ADDR });
+const tick = setInterval(() => c.write('x'), 200); c.on('error', () => {});
+c.on('close', () => { clearInterval(tick); console.log('closed after ' + (Date.now() - t0)); process.exit(0); });
+setTimeout(() => { console.log('still open after 6000'); process.exit(0); }, 6000);`);
+  await finish(p);
+  const held = Number(/(?:closed|still open) after (\d+)/.exec(peer.stdout)?.[1] ?? NaN);
+  assert.ok(held < 4000, `tsyd held the refused peer for ${held} ms: ${describe(peer)}`);
+});
+
 test('an IPC worker that dies (TSYD_FAULT=ipc-die) is logged once; the program runs on and its exit status passes through', async () => {
   const sock = sockPath();
   const p = sandboxed(rules(`ipc:${sock}`, 'lock:ipc'), 'echo waiting; read x; exit 7', { TSYD_FAULT: 'ipc-die' });
