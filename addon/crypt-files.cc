@@ -1137,10 +1137,16 @@ Napi::Value CryptWriteBackNow(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-bool IsCryptBuffer(dev_t dev, ino_t ino) {
+bool IsCryptSnapshot(dev_t dev, ino_t ino) {
   if (!g_any_buffer) return false;
   std::lock_guard<std::mutex> lock(g_mu);
-  return g_buffer_names.count({dev, ino}) != 0;
+  auto b = g_buffer_names.find({dev, ino});
+  if (b == g_buffer_names.end()) return false;
+  // The writers' buffer is written through any of its descriptions, as a plain file is (`tee
+  // /dev/stdout > f`, `echo x > /proc/self/fd/3`): only the others are snapshots.
+  auto e = g_entries.find(b->second);
+  struct stat lsb;
+  return e == g_entries.end() || e->second.live < 0 || fstat(e->second.live, &lsb) != 0 || lsb.st_dev != dev || lsb.st_ino != ino;
 }
 
 bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, CryptIdentity* out) {

@@ -22,7 +22,7 @@ struct CryptIdentity {
 // mode and owner are the file's from now on (a chmod or chown by name).
 bool CryptIdentityOf(dev_t buf_dev, ino_t buf_ino, const struct stat* disk_now, CryptIdentity* out);
 
-// Is (dev, ino) one of the plaintext buffers of a crypt file (a snapshot, a writers' buffer)?
-bool IsCryptBuffer(dev_t dev, ino_t ino);
+// Is (dev, ino) a snapshot of a crypt file (one of its plaintext buffers, not its writers' one)?
+bool IsCryptSnapshot(dev_t dev, ino_t ino);
 
 }  // namespace tsyd

@@ -115,12 +115,13 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
       close(fd);
       return -ESRCH;
     }
-    // SAFETY: a crypt file's plaintext buffer is never reopened for writing through its magic
-    // link: a snapshot is never written again, and crypt/tmp's (O_TMPFILE files) are kept so by
-    // their mode only, which root ignores and the program may fchmod.
+    // SAFETY: a crypt file's snapshot is never reopened for writing through its magic link: a
+    // snapshot is never written again, and crypt/tmp's (O_TMPFILE files) are kept so by their
+    // mode only, which root ignores and the program may fchmod. (The writers' buffer may be, as
+    // a plain file: `tee /dev/stdout > f`.)
     struct stat sb;
     const bool writes = (oflags & O_ACCMODE) != O_RDONLY || (oflags & O_TRUNC);
-    if (writes && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && IsCryptBuffer(sb.st_dev, sb.st_ino)) {
+    if (writes && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && IsCryptSnapshot(sb.st_dev, sb.st_ino)) {
       close(fd);
       return -EACCES;
     }

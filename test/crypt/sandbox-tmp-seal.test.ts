@@ -20,4 +20,19 @@ test('as root with crypt/tmp, a reader writes its snapshot through /proc/self/fd
   assert.is(String(decryptFile(f)), 'original\n');
 });
 
+test('the writers\' buffer is written through its magic link as a plain file is (tee /dev/stdout > f; > /proc/self/fd/3), with and without crypt/tmp', async () => {
+  for (const buffers of ['memfd', 'crypt/tmp']) {
+    const dir = tempTree('crypt-writer-reopen');
+    const extra = buffers === 'memfd' ? [] : ['-m', `crypt/tmp:${tempTree('crypt-writer-reopen-buffers')}`];
+    const r = await runTsyd(['run', ...cryptRules(dir), ...extra, '--', '/bin/sh', '-c',
+      `echo hi | tee /dev/stdout > ${dir}/f; exec 3>${dir}/g; echo via-proc > /proc/self/fd/3; exec 3>&-; cat ${dir}/f ${dir}/g`]);
+    // Before: "tee: /dev/stdout: Permission denied", "cannot create /proc/self/fd/3" (EACCES).
+    assert.is(r.code, 0, `${buffers}: ${describe(r)}`);
+    // As natively: tee's own open of /dev/stdout truncates f and writes at offset 0 too.
+    assert.equal(r.stdout.trim().split('\n'), ['hi', 'via-proc'], `${buffers}: ${describe(r)}`);
+    assert.is(String(decryptFile(`${dir}/f`)), 'hi\n');
+    assert.is(String(decryptFile(`${dir}/g`)), 'via-proc\n');
+  }
+});
+
 test.run();
