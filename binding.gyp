@@ -20,6 +20,7 @@
         "addon/control.cc",
         "addon/privilege.cc",
         "addon/act-as.cc",
+        "addon/own-proc.cc",
         "addon/offload.cc",
         "addon/interrupter.cc",
         "addon/crypt.cc",

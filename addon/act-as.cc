@@ -186,6 +186,7 @@ void ReturnHomeOrDie(const Ids& home, bool fault) {
 
 void ReturnHome(ThreadState* st) {
   if (!st->acting_as) return;
+  ActForOwnProc(0);
   ReturnHomeOrDie(st->home, st->fail_return);
   st->acting_as = false;
 }
@@ -215,6 +216,7 @@ static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
     ReturnHome(st);
     return Napi::Number::New(env, -EPERM);
   }
+  ActForOwnProc(tid);
   return Napi::Number::New(env, 1);
 }
 

@@ -335,6 +335,26 @@ bool RaiseCapability(int cap);
 void LowerCapability(int cap);
 // Whether RaiseCapability(cap) would succeed (the capability is in this thread's permitted set).
 bool MayRaiseCapability(int cap);
+// Whether the capability is in this thread's effective set.
+bool IsEffectiveCapability(int cap);
+
+// own-proc.cc: this thread acts as program thread `tid` (SafeSetID; 0: as tsyd) until told otherwise.
+void ActForOwnProc(pid_t tid);
+bool ActingForCaller();
+// For one operation on `path`: when it is below the caller's own /proc/<tgid> while this thread
+// acts as the caller, raises what stands for the kernel's same-process exemptions (CAP_SYS_PTRACE;
+// CAP_DAC_READ_SEARCH for the fd directory itself, or, with lookup_only, a name in it); lowers them after.
+class OwnProcAccess {
+ public:
+  OwnProcAccess(const std::string& path, bool lookup_only);
+  ~OwnProcAccess();
+  OwnProcAccess(const OwnProcAccess&) = delete;
+  OwnProcAccess& operator=(const OwnProcAccess&) = delete;
+
+ private:
+  bool ptrace_ = false;
+  bool dac_ = false;
+};
 
 // Runs op() (a long: ≥ 0 or -errno); when ptrace access to the caller was refused (a program
 // that made itself non-dumpable), once more with CAP_SYS_PTRACE raised, if this thread may.

@@ -255,7 +255,9 @@ static long DoReadlink(ThreadState* st, const char* path, uint64_t buf, long siz
     struct stat sb;
     if (fstat(f.fd, &sb) < 0) return -errno;
     if (!S_ISLNK(sb.st_mode)) return -EINVAL;
+    OwnProcAccess own(path, true);
     n = readlinkat(f.fd, "", target, sizeof target);
+    if (n < 0) return -errno;
   }
   if (n < 0) return -errno;
   if (n > size) n = size;

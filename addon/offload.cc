@@ -119,7 +119,9 @@ static void Run(Job* job) {
     ReturnHomeOrDie(job->home);
     JobAnswer(*job, -EPERM);
   } else {
+    if (job->follows && job->act) ActForOwnProc(job->entry[kJobCaller]);
     job->work(*job);
+    ActForOwnProc(0);
     if (job->follows) ReturnHomeOrDie(job->home);
   }
   int32_t* entry = job->entry;

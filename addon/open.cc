@@ -86,21 +86,44 @@ static std::string LinkOf(int fd) {
   return n <= 0 ? std::string() : std::string(link, static_cast<size_t>(n));
 }
 
+// /proc/<tgid>/fd/N of the program itself, reopened: the directory opened without following
+// anything, then only the final magic link followed.
+static int ReopenThroughProgramFdDir(const char* path, uint64_t oflags, unsigned mode) {
+  const char* slash = strrchr(path, '/');
+  std::string dir(path, static_cast<size_t>(slash - path));
+  open_how dh{};
+  dh.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+  dh.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  int dfd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &dh, sizeof dh));
+  if (dfd < 0) return -errno;
+  int fd = openat(dfd, slash + 1, static_cast<int>(oflags), mode);
+  int e = errno;
+  close(dfd);
+  return fd < 0 ? -e : fd;
+}
+
+// The same for a caller tsyd acts as (SafeSetID): a non-dumpable caller's fd directory is closed
+// to tsyd's thread, so its fd N is copied (pidfd_getfd) and the copy reopened through this
+// thread's own /proc/thread-self/fd, as the caller.
+// SAFETY: no capability is raised for the reopen: the kernel checks the file's mode against the
+// caller's credentials, as for the caller's own reopen (a root-only file held O_RDONLY is not
+// opened for writing, nor for reading once its mode refuses the caller).
+static int ReopenCallerFdCopy(ThreadState* st, const char* path, uint64_t oflags, unsigned mode) {
+  const char* name = strrchr(path, '/') + 1;
+  const int copy = TakeFd(st, atoi(name));
+  if (copy < 0) return copy;
+  char self[64];
+  snprintf(self, sizeof self, "/proc/thread-self/fd/%d", copy);
+  int fd = open(self, static_cast<int>(oflags), mode);
+  int e = errno;
+  close(copy);
+  return fd < 0 ? -e : fd;
+}
+
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {
   if (magic) {
-    // /proc/<tgid>/fd/N of the program itself: open the directory without following
-    // anything, then follow only the final magic link.
-    const char* slash = strrchr(path, '/');
-    std::string dir(path, static_cast<size_t>(slash - path));
-    open_how dh{};
-    dh.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    dh.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    int dfd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &dh, sizeof dh));
-    if (dfd < 0) return -errno;
-    int fd = openat(dfd, slash + 1, static_cast<int>(oflags), mode);
-    int e = errno;
-    close(dfd);
-    if (fd < 0) return -e;
+    int fd = ActingForCaller() ? ReopenCallerFdCopy(st, path, oflags, mode) : ReopenThroughProgramFdDir(path, oflags, mode);
+    if (fd < 0) return fd;
     // SAFETY: the decision was made on what the program's fd N named then (a pipe, a socket,
     // a memfd, a deleted file decided by its former path); the program may have dup2'ed
     // something else onto N since — a named file, another pipe or a deleted file of another
@@ -144,7 +167,7 @@ static bool IsCurrentTtyDevice(const struct stat& sb) { return S_ISCHR(sb.st_mod
 
 static OpenKind KindOfOpen(const std::string& path, const Anchor* anchor, bool magic) {
   struct stat sb;
-  if ((magic ? stat(path.c_str(), &sb) : StatPath(path, anchor, &sb, false)) < 0) return kOpenHere;
+  if (StatPath(path, magic ? nullptr : anchor, &sb, magic) < 0) return kOpenHere;
   if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return kOpenHere;
   // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
   // ones): never opened for the program, as a device is never made (mknod).

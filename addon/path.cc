@@ -427,7 +427,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     // A file still linked whose name happens to end in " (deleted)" is a path like any other.
     if (in_proc && IsDeletedTarget(target) && target[0] == '/') {
       struct stat lst;
-      if (stat(next.c_str(), &lst) == 0 && lst.st_nlink > 0 && target.compare(0, 7, "/memfd:") != 0) {
+      if (StatPath(next, nullptr, &lst, true) == 0 && lst.st_nlink > 0 && target.compare(0, 7, "/memfd:") != 0) {
         PushComponents(&pending, target);
         out = root;
         continue;

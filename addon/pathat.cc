@@ -255,6 +255,7 @@ int StatPath(const std::string& path, const Anchor* anchor, struct stat* sb, boo
   PathAt at;
   int r = at.Open(path, anchor);
   if (r < 0) return r;
+  OwnProcAccess own(path, true);
   return fstatat(at.dirfd(), at.name(), sb, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
@@ -262,6 +263,7 @@ long ReadlinkPath(const std::string& path, const Anchor* anchor, char* buf, size
   PathAt at;
   int r = at.Open(path, anchor);
   if (r < 0) return r;
+  OwnProcAccess own(path, true);
   ssize_t n = readlinkat(at.dirfd(), at.name(), buf, size);
   return n < 0 ? -errno : n;
 }
@@ -274,6 +276,8 @@ int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, u
   how.flags = flags;
   how.mode = mode;
   how.resolve = resolve;
+  // SAFETY: O_PATH opens nothing's data: a name in the caller's own fd directory may be looked up.
+  OwnProcAccess own(path, (flags & O_PATH) != 0);
   int fd = static_cast<int>(syscall(SYS_openat2, at.dirfd(), at.name(), &how, sizeof how));
   return fd < 0 ? -errno : fd;
 }

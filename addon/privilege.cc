@@ -43,6 +43,10 @@ bool MayRaiseCapability(int cap) {
   return Caps(data) && (data[cap / 32].permitted >> (cap % 32)) & 1;
 }
 void LowerCapability(int cap) { SetEffective(cap, false); }
+bool IsEffectiveCapability(int cap) {
+  __user_cap_data_struct data[2];
+  return Caps(data) && (data[cap / 32].effective >> (cap % 32)) & 1;
+}
 
 // lowerThreadCapabilities(caps: number[]): removes `caps` from this thread's effective set (the
 // permitted set keeps CAP_SYS_PTRACE for RaiseCallerAccess). Throws when capset fails.
