@@ -111,7 +111,7 @@ static int ReopenThroughProgramFdDir(const char* path, uint64_t oflags, unsigned
 static int ReopenCallerFdCopy(ThreadState* st, const char* path, uint64_t oflags, unsigned mode) {
   const char* name = strrchr(path, '/') + 1;
   const int copy = TakeFd(st, atoi(name));
-  if (copy < 0) return copy;
+  if (copy < 0) return copy == -EBADF ? -ENOENT : copy;  // a closed fd N: no such entry in fd/
   char self[64];
   snprintf(self, sizeof self, "/proc/thread-self/fd/%d", copy);
   int fd = open(self, static_cast<int>(oflags), mode);

@@ -276,8 +276,9 @@ int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, u
   how.flags = flags;
   how.mode = mode;
   how.resolve = resolve;
-  // SAFETY: O_PATH opens nothing's data: a name in the caller's own fd directory may be looked up.
-  OwnProcAccess own(path, (flags & O_PATH) != 0);
+  // SAFETY: a name in the caller's own fd directory may be looked up when nothing is opened through
+  // it: O_PATH opens no data, and RESOLVE_NO_MAGICLINKS refuses its magic links (ELOOP).
+  OwnProcAccess own(path, (flags & O_PATH) != 0 || (resolve & RESOLVE_NO_MAGICLINKS) != 0);
   int fd = static_cast<int>(syscall(SYS_openat2, at.dirfd(), at.name(), &how, sizeof how));
   return fd < 0 ? -errno : fd;
 }

@@ -46,6 +46,7 @@ t("read /dev/stdin", lambda: rd("/dev/stdin"))
 t("read pipe /proc/self/fd", lambda: rd(f"/proc/self/fd/{r}"))
 t("write pipe /dev/fd", lambda: rd(f"/dev/fd/{w}", os.O_WRONLY))
 t("read root's pipe", lambda: rd(f"/proc/self/fd/{root_r}"))
+t("read closed fd", lambda: rd("/proc/self/fd/987"))
 t("read secret held", lambda: rd(f"/proc/self/fd/{secret}"))
 t("write secret held", lambda: rd(f"/proc/self/fd/{secret}", os.O_WRONLY))
 t("rdwr 0666 held O_RDONLY", lambda: rd(f"/proc/self/fd/{shared}", os.O_RDWR))
@@ -82,7 +83,7 @@ os.close(hold_w); os.waitpid(kid, 0)
 // What the kernel answers natively on this machine's python3 (checked in the native run).
 const NATIVE_SHAPE: Array<[string, string]> = [
   ['list /proc/self/fd', 'some'], ['read /dev/stdin', 'anyone'], ['read pipe /proc/self/fd', 'own pipe'],
-  ['write pipe /dev/fd', 'opened'], ['read root\'s pipe', 'EACCES'], ['read secret held', 'EACCES'],
+  ['write pipe /dev/fd', 'opened'], ['read root\'s pipe', 'EACCES'], ['read closed fd', 'ENOENT'], ['read secret held', 'EACCES'],
   ['write secret held', 'EACCES'], ['rdwr 0666 held O_RDONLY', 'opened'], ['read /proc/pid/task/tid/fd', 'shared'],
   ['environ', 'EACCES'], ['mem', 'EACCES'], ['root child fd 0', 'EACCES'], ['list root child fds', 'EACCES'],
   ['root child cwd', 'EACCES'], ['outside root fd 0', 'EACCES'],
