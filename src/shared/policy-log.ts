@@ -20,6 +20,9 @@ export const POLICY_LOG_SIZE = 1 << 20;
  */
 export const PROGRAM_LOG_QUOTA = POLICY_LOG_SIZE - (64 << 10);
 
+/** Does the rule lock the policy for good (lock:on, or lock:exec once the program runs)? */
+const locks = (stmt: Statement) => stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec');
+
 export class PolicyLog {
   private readonly words: Int32Array;
   private readonly bytes: Uint8Array;
@@ -55,8 +58,8 @@ export class PolicyLog {
 
   /**
    * Parses `text` (a byte string) as a rule, applies it to `policy` and appends it for the other
-   * emulators, if it fits in the budget of `route` (none: the operator's lock:on, which needs no
-   * room) and the log holds it within its first `limit` bytes (the program's: PROGRAM_LOG_QUOTA).
+   * emulators, if it fits in the budget of `route` (none: the operator's lock:on; a lock never
+   * needs budget) and the log holds it within its first `limit` bytes (the program's: PROGRAM_LOG_QUOTA).
    * Throws (PolicyError) for a bad rule, (RuleBudgetError) over the route's budget, changing nothing.
    */
   add(policy: Policy, text: string, route?: RuleRoute, limit = this.bytes.length): Statement {
@@ -65,12 +68,13 @@ export class PolicyLog {
       this.catchUp(policy);
       if (text.length > 0xffff) throw new RangeError(`rule longer than 65535 bytes: ${fromBytes(text.slice(0, 40))}...`);
       const stmt = parseRuleBytes(text, { kind: 'runtime' });
-      const cost = ruleCost(stmt, text);
-      if (route !== undefined) checkBudget(route, this.spent(route), text, cost);
+      // SAFETY: a lock only closes routes: never refused for want of budget.
+      const cost = route === undefined || locks(stmt) ? undefined : ruleCost(stmt, text);
+      if (route !== undefined && cost !== undefined) checkBudget(route, this.spent(route), text, cost);
       const end = this.offset + 2 + text.length;
       if (end > Math.min(limit, this.bytes.length)) throw new RangeError('too many rules added at run time');
       policy.apply(stmt);
-      if (route !== undefined) {
+      if (route !== undefined && cost !== undefined) {
         Atomics.add(this.words, SPENT[route], cost.bytes);
         Atomics.add(this.words, SPENT[route] + 1, cost.automatonSteps);
       }

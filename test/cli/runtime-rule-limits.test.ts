@@ -31,6 +31,21 @@ test('lock:off: a program rule over the budget of automaton steps or wildcards i
   assert.match(String(refused[1]!['err']), /the rule has 33 wildcards; expected at most 32/);
 });
 
+test('lock:off: a program whose rules are over the budget of bytes can still lock the policy', async () => {
+  const big = (i: number) => `/dev/tsyd/allow/read+/${String(i).padEnd(4000, 'b')}`;
+  const run = await fsops([...rules('lock:off'), ...readAll], [
+    ...Array.from({ length: 17 }, (_, i) => ['stat', big(i)]).flat(),
+    // 16 × 4012 bytes and 1342: 2 bytes left, fewer than lock:on's 7.
+    'stat', `/dev/tsyd/allow/read+/${'c'.repeat(1330)}`,
+    'stat', '/dev/tsyd/lock:on',
+    'stat', `/dev/tsyd/deny/read+${f}`,
+    'read', f,
+  ]);
+  const lines = run.lines.map((l) => (l.startsWith('stat ok') ? 'stat ok' : l));
+  expectRun({ ...run, lines }, [...Array<string>(16).fill('stat ok'), 'stat EINVAL', 'stat ok', 'stat ok', 'stat ENOENT', 'read ok CONTENT']);
+  assert.match(run.result.log, /too many rules added through the program \(\/dev\/tsyd\) \(\d+ of its 65536 bytes in a run\)/);
+});
+
 test('the rules of the start (-m) are the operator\'s: no run-time budget', async () => {
   const run = await fsops([...readAll, ...[0, 1, 2, 3].map(heavy).flatMap((r) => rules(r)), ...rules(`deny/read+${f}`)], ['read', f]);
   expectRun(run, ['read EACCES'], [{ cap: 'read', path: f, sys: 'openat' }]);
