@@ -14,6 +14,7 @@ import type { EmulatorTask } from '../shared/thread-config.js';
 import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
 import { PolicyLog, PROGRAM_LOG_QUOTA } from '../shared/policy-log.js';
+import { RuleBudgetError } from '../shared/runtime-rule-limits.js';
 import { IpcSockets } from '../shared/ipc-sockets.js';
 import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
@@ -226,14 +227,16 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       open: () => policy!.lock === 'off' && !wd.locked,
       apply(rule) {
         try {
-          const stmt = rules.add(policy!, rule, PROGRAM_LOG_QUOTA);
+          const stmt = rules.add(policy!, rule, 'program', PROGRAM_LOG_QUOTA);
           logger.notice({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid }, `the program changed the policy: ${fromBytes(rule)}`);
           // SAFETY: the program's own lock takes effect at once, for every thread (lock:ipc
           // only closes its own route: the IPC socket may still change the policy).
           if (stmt.type === 'lock' && (stmt.mode === 'on' || stmt.mode === 'exec')) wd.lock();
           return 0;
         } catch (err) {
-          logger.warn({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid, err: String((err as Error).message) }, 'bad rule from the program');
+          // SAFETY: over its budget (RUNTIME_RULE_LIMITS) is refused as a bad rule is: EINVAL.
+          const why = err instanceof RuleBudgetError ? "a rule from the program over its run-time budget" : 'bad rule from the program';
+          logger.warn({ ctx: 'policy', op: 'runtime_rule', rule: fromBytes(rule), pid: req.pid, err: String((err as Error).message) }, why);
           return EINVAL;
         }
       },

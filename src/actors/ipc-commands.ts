@@ -16,7 +16,7 @@ import type { PolicyLog } from '../shared/policy-log.js';
 import { Slot } from '../shared/slot.js';
 import type { StateBoard } from '../shared/state-board.js';
 import type { WorkerData } from '../shared/worker-data.js';
-import { IPC_LIMITS } from './ipc-limits.js';
+import { RuleBudgetError } from '../shared/runtime-rule-limits.js';
 
 /** What the commands read and change. */
 export interface IpcState {
@@ -27,8 +27,6 @@ export interface IpcState {
   ring: DecisionRing;
   programPid: number;
   log: TsydLogger;
-  /** Bytes of rules the socket added in this run (IPC_LIMITS.ruleBytes). */
-  spent: number;
 }
 
 const STATE_NAMES = new Map<number, string>(Object.entries(EmuState).map(([name, code]) => [code, name]));
@@ -88,23 +86,15 @@ function applyRule(state: IpcState, text: string): void {
     log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket locked the policy: ${fromBytes(text)}`);
     return;
   }
-  withinBudget(state, text, fail);
-  rules.add(policy, text);
-  state.spent += text.length;
-  log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket changed the policy: ${fromBytes(text)}`);
-}
-
-/**
- * SAFETY: every emulator holds a compiled copy of every rule added: the socket's rules are
- * bounded in bytes (all clients, the whole run) and in wildcards per rule, so that no client
- * drives the emulators out of their heap, nor a decision into seconds of matching.
- */
-function withinBudget(state: IpcState, text: string, fail: (what: string, expected: string) => Error): void {
-  const wildcards = text.match(/[*?[{]/g)?.length ?? 0;
-  if (wildcards > IPC_LIMITS.ruleWildcards) throw fail(`the rule has ${wildcards} wildcards`, `at most ${IPC_LIMITS.ruleWildcards} wildcards (*, ?, [, {) in a rule from the socket`);
-  if (state.spent + text.length > IPC_LIMITS.ruleBytes) {
-    throw fail(`too many rules added through the socket (${state.spent} of its ${IPC_LIMITS.ruleBytes} bytes in a run)`, 'no more rules from the socket in this run');
+  // SAFETY: every emulator holds a compiled copy of every rule added and tries it on its
+  // decisions: the socket's rules are bounded (RUNTIME_RULE_LIMITS, all clients, the whole run).
+  try {
+    rules.add(policy, text, 'socket');
+  } catch (err) {
+    if (err instanceof RuleBudgetError) throw fail(err.what, err.expected);
+    throw err;
   }
+  log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket changed the policy: ${fromBytes(text)}`);
 }
 
 function stat(state: IpcState): object {

@@ -21,14 +21,7 @@ export const IPC_LIMITS = {
   idleMs: 60_000,
   /** A line begun must end within this (a byte now and then never holds a slot for long): else closed. */
   lineMs: 10_000,
-  /**
-   * Bytes of rules the socket may add in one run, all clients together: past this `error: ... the
-   * socket's rules are over their budget`. SAFETY: with ruleWildcards, every emulator's copy of
-   * the rules stays far below its heap (258 rules of 4 KB of `*a` took 85 MiB: every emulator died).
-   */
-  ruleBytes: 64 * 1024,
-  /** Wildcards (`*`, `?`, `[`, `{`) in one rule from the socket. */
-  ruleWildcards: 32,
+  // The rules the socket may add: RUNTIME_RULE_LIMITS (src/shared/runtime-rule-limits.ts), as the program's.
 } as const;
 
 /** Test only (TSYD_FAULT=ipc-short-idle): the idle and line bounds, short enough for a test to wait them out. */

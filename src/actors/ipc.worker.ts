@@ -34,7 +34,6 @@ const state: IpcState = {
   ring: new DecisionRing(data.ipc.decisions),
   programPid: data.ipc.programPid,
   log,
-  spent: 0,
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();

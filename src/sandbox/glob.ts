@@ -135,18 +135,43 @@ export function globMatcher(pattern: string, parsed?: ParsedGlob): GlobMatcher {
   return m;
 }
 
-function buildMatcher({ steps, treeAt }: ParsedGlob): GlobMatcher {
+/** How many leading steps are literal chars (the prefix tested with startsWith). */
+function literalSteps(steps: readonly GlobStep[]): number {
   let p = 0;
+  while (steps[p]?.kind === 'char') p++;
+  return p;
+}
+
+/** Is the glob matched without an automaton: a literal, `LITERAL/***` or `LITERAL**`? */
+function isPlain({ steps }: ParsedGlob, p: number): boolean {
+  if (p === steps.length) return true;
+  // The only non-literal step is the final `**` (or the `**` of a trailing `/***`).
+  return p === steps.length - 1 && steps[p]!.kind === 'globstar';
+}
+
+/**
+ * The states the matcher of a glob simulates past its literal prefix: 0 for a literal or a
+ * prefix test. SAFETY: a match of a path of n bytes visits at most n × (this + 1) states,
+ * whatever the path: the bound of a decision's work that run-time rules are budgeted in
+ * (src/shared/runtime-rule-limits.ts).
+ */
+export function automatonSteps(g: ParsedGlob): number {
+  const p = literalSteps(g.steps);
+  return isPlain(g, p) ? 0 : g.steps.length - p;
+}
+
+function buildMatcher(g: ParsedGlob): GlobMatcher {
+  const { steps, treeAt } = g;
+  const p = literalSteps(steps);
   let prefix = '';
-  for (let s = steps[0]; s?.kind === 'char'; s = steps[++p]) prefix += String.fromCharCode(s.code);
+  for (const s of steps.slice(0, p)) if (s.kind === 'char') prefix += String.fromCharCode(s.code);
   if (p === steps.length) return (path) => path === prefix;
-  if (p === steps.length - 1) {
-    // The only non-literal step is the final `**` (or the `**` of a trailing `/***`).
+  if (isPlain(g, p)) {
     if (treeAt >= 0 && treeAt === p - 1) {
       const dir = prefix.slice(0, -1);
       return (path) => path === dir || path.startsWith(prefix);
     }
-    if (steps[p]!.kind === 'globstar') return (path) => path.startsWith(prefix);
+    return (path) => path.startsWith(prefix);
   }
   return automaton(steps, treeAt, p, prefix);
 }

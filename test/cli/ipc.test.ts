@@ -414,7 +414,7 @@ test('a non-ASCII name is bound, guarded and reached as the very bytes given: ab
 
 test('a program that fills the run-time rules under lock:off leaves the operator room to deny and lock; lock:on needs no room at all', async () => {
   const sock = sockPath();
-  // Rules of ~200 bytes through /dev/tsyd until refused (1 MiB of log, before: all of it).
+  // Rules of ~200 bytes through /dev/tsyd until refused (the program's 64 KiB of rules in a run).
   const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:${sock}`, 'lock:off'), [
     `r=allow/read+/$(head -c 180 /dev/zero | tr '\\0' a)`,
     'i=0; while test -e "/dev/tsyd/$r/$i"; do i=$((i+1)); done',
@@ -458,13 +458,15 @@ test('limits: a line must end within its bound (TSYD_FAULT=ipc-short-idle: 1 s):
   assert.ok(out.records.some((r) => r.ctx === 'ipc' && r.op === 'slow_line'), describe(out));
 });
 
-test("limits: rules from the socket are bounded in wildcards and in bytes per run, so the emulators' heap is never exceeded", async () => {
+test("limits: rules from the socket are bounded in wildcards, bytes and automaton steps per run, so the emulators' heap is never exceeded nor a decision slow", async () => {
   const sock = sockPath();
   const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; cat ${f}`);
   await p.waitForStdout(/waiting/);
   // The attack: 258 rules of ~4 KB of `*a` (every emulator died of heap OOM catching up).
   const heavy = Array.from({ length: 258 }, (_, i) => `allow/read+/${'*a'.repeat(2030)}${i}`);
   const r = await ctl(sock, ...heavy);
+  // 591 rules of 65 automaton steps made one decision on a 4 KB path take 1-3 s: the second is over the 128.
+  const slow = await ctl(sock, ...[0, 1].map((i) => `allow/read+${'/**/a'.repeat(16)}/${i}`));
   // Plain rules of 4000 bytes: the budget (64 KiB in a run) ends them.
   const plain = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
   const q = await ctl(sock, ...plain);
@@ -473,6 +475,10 @@ test("limits: rules from the socket are bounded in wildcards and in bytes per ru
   const answers = r.stdout.trimEnd().split('\n');
   assert.is(answers.length, 258);
   assert.ok(answers.every((l) => /the rule has 2030 wildcards/.test(l)), answers[0]);
+  assert.equal(slow.stdout.trimEnd().split('\n').map((l) => l.replace(/^error: bad rule .* \(from -m\): /, '')), [
+    'ok',
+    "the rule's globs need 65 automaton steps, and the socket used 65 of its 128 in a run; expected globs with fewer wildcards after their literal prefix (a literal path, /DIR/*** and /DIR/** cost none)",
+  ]);
   const qa = q.stdout.trimEnd().split('\n');
   assert.ok(qa.filter((l) => l === 'ok').length >= 10, q.stdout.slice(0, 200));
   assert.match(qa[19]!, /too many rules added through the socket/);

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PolicyError } from '../../src/errors.js';
 import { fromBytes, toBytes } from '../../src/sandbox/bytes.js';
-import { ChildMatch, childMatch, compileGlob, globMatcher } from '../../src/sandbox/glob.js';
+import { automatonSteps, ChildMatch, childMatch, compileGlob, globMatcher, parseGlob } from '../../src/sandbox/glob.js';
 import { PatternError } from '../../src/sandbox/pattern-error.js';
 import { rng, seedFrom } from '../helpers/random.js';
 
@@ -15,6 +15,17 @@ const both = (pattern: string, path: string) => {
   assert.is(compileGlob(pattern).test(path), a, `RegExp and matcher agree on ${pattern} ~ ${path}`);
   return a;
 };
+
+test('automatonSteps: the steps past the literal prefix of a glob that needs an automaton (the run-time budget), none for a literal or a prefix test', () => {
+  const steps = (pattern: string) => automatonSteps(parseGlob(pattern));
+  assert.is(steps('/etc/passwd'), 0);
+  assert.is(steps('/usr/***'), 0);
+  assert.is(steps('/usr/**'), 0);
+  assert.is(steps('/home/u/**/*.txt'), 7);
+  assert.is(steps('/*'), 1);
+  assert.is(steps(`${'/**/a'.repeat(16)}/0`), 65);
+  assert.is(steps('/[ab]?\\*'), 3); // class, ?, an escaped * (a literal)
+});
 
 test('* matches within one component, zero chars included, never /', () => {
   assert.ok(both('/etc/*.conf', '/etc/a.conf'));
