@@ -360,6 +360,36 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`], { use
   assert.is(out.code, 0, describe(out));
 });
 
+test("another uid that connects and closes in a tight loop (the kernel's queue kept full) does not lock the operator out of an abstract socket", async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 0');
+  await p.waitForStdout(/waiting/);
+  // Before: 13 of 20 pings failed with EAGAIN (a non-blocking connect on a full queue).
+  const flood = spawnProgram(fixture('ipcflood'), ['connect', name, '4'], { user: NOBODY, keepStdinOpen: true });
+  await flood.waitForStdout(/flooding/);
+  const pings: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await ctl(`@${name}`, 'ping');
+    pings.push(r.code === 0 ? r.stdout.trim() : r.stderr.trim());
+  }
+  flood.child.stdin!.end();
+  await flood.result;
+  const out = await finish(p);
+  assert.equal(pings, Array(10).fill('pong'));
+  assert.is(out.code, 0, describe(out));
+});
+
+test('tsyd ctl gives up on a queue that stays full, and says so', async () => {
+  const name = abstractName();
+  const full = spawnProgram(fixture('ipcflood'), ['hold', name], { keepStdinOpen: true });
+  await full.waitForStdout(/full/);
+  const r = await ctl(`@${name}`, 'ping');
+  full.child.stdin!.end();
+  await full.result;
+  assert.is(r.code, 1, describe(r));
+  assert.match(r.stderr, /cannot connect to @.*: EAGAIN \(its queue stayed full for 5 s: another process may be flooding it/);
+});
+
 test('a path socket is created 0600 (no other uid may connect); ipc/uid:N is given the file', async () => {
   chmodSync(dir, 0o755);
   const sock = sockPath();
