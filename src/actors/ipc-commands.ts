@@ -27,21 +27,31 @@ export interface IpcState {
   ring: DecisionRing;
   programPid: number;
   log: TsydLogger;
-  /** Bytes of rules the socket added in this run (IPC_LIMITS.ruleBytes). */
-  spent: number;
+  /** Bytes of rules the socket added in this run, per peer uid (ruleBudget). */
+  spent: Map<number, number>;
+  /** Bytes of rules each uid served may add in a run. */
+  ruleBudget: number;
 }
 
 const STATE_NAMES = new Map<number, string>(Object.entries(EmuState).map(([name, code]) => [code, name]));
-/** The rules of -m: their errors say `(from -m)`. */
-const AS_ARG = { kind: 'arg' } as const;
+/** Parsed as -m parses a rule; their errors say `(from the IPC socket)` where -m's say `(from -m)`. */
+const FROM_SOCKET = { kind: 'ipc' } as const;
 
-/** The answer (without its newline) to one command line (a byte string). */
-export function answer(state: IpcState, line: string): string {
+/**
+ * SAFETY: the socket's rule budget (IPC_LIMITS.ruleBytes) is shared evenly by the uids served,
+ * as the client slots are: ipc/uid:N never spends what tsyd's own uid needs.
+ */
+export function ruleBudgetPerUid(uidsServed: number): number {
+  return Math.floor(IPC_LIMITS.ruleBytes / Math.max(1, uidsServed));
+}
+
+/** The answer (without its newline) to one command line (a byte string) of a client of uid `uid`. */
+export function answer(state: IpcState, line: string, uid: number): string {
   if (line === 'ping') return 'pong';
   if (line === 'stat') return JSON.stringify(stat(state));
   if (line.startsWith('sandbox/') && line.endsWith('?')) return capability(state, line.slice(8, -1));
   try {
-    applyRule(state, line);
+    applyRule(state, line, uid);
     return 'ok';
   } catch (err) {
     if (err instanceof PolicyError || err instanceof RangeError) return `error: ${err.message}`;
@@ -60,14 +70,14 @@ function lockOf(state: IpcState): string {
   return state.wd.locked ? 'on' : state.policy.lock;
 }
 
-function applyRule(state: IpcState, text: string): void {
+function applyRule(state: IpcState, text: string, uid: number): void {
   const { policy, rules, wd, log } = state;
   // SAFETY: the emulators' confinement allows the credential transits declared at start, and no
   // others (refused before parsing: this thread reads no /etc/passwd to resolve names).
-  if (isSetidRule(fromBytes(text))) throw ruleError(fromBytes(text), AS_ARG, 0, 'setid rules cannot be changed at run time', 'a sandbox, allow, deny or lock rule');
+  if (isSetidRule(fromBytes(text))) throw ruleError(fromBytes(text), FROM_SOCKET, 0, 'setid rules cannot be changed at run time', 'a sandbox, allow, deny or lock rule');
   // Parsed first as -m parses it: a bad rule gets the same message.
-  const stmt = parseRuleBytes(text, AS_ARG);
-  const fail = (what: string, expected: string) => ruleError(formatStatement(stmt), AS_ARG, 0, what, expected);
+  const stmt = parseRuleBytes(text, FROM_SOCKET);
+  const fail = (what: string, expected: string) => ruleError(formatStatement(stmt), FROM_SOCKET, 0, what, expected);
   if (stmt.type === 'crypt' || stmt.type === 'ipc' || stmt.type === 'setid') throw fail(`${stmt.type} rules cannot be changed at run time`, 'a sandbox, allow, deny or lock rule');
   // SAFETY: once locked (lock:on, or lock:exec after the program started) nothing changes the
   // policy, the socket included; lock:exec before that is locked already for the socket.
@@ -88,22 +98,23 @@ function applyRule(state: IpcState, text: string): void {
     log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket locked the policy: ${fromBytes(text)}`);
     return;
   }
-  withinBudget(state, text, fail);
+  withinBudget(state, text, uid, fail);
   rules.add(policy, text);
-  state.spent += text.length;
+  state.spent.set(uid, (state.spent.get(uid) ?? 0) + text.length);
   log.notice({ ctx: 'policy', op: 'ipc_rule', rule: fromBytes(text) }, `the IPC socket changed the policy: ${fromBytes(text)}`);
 }
 
 /**
  * SAFETY: every emulator holds a compiled copy of every rule added: the socket's rules are
- * bounded in bytes (all clients, the whole run) and in wildcards per rule, so that no client
+ * bounded in bytes (all clients of a uid, the whole run) and in wildcards per rule, so that no client
  * drives the emulators out of their heap, nor a decision into seconds of matching.
  */
-function withinBudget(state: IpcState, text: string, fail: (what: string, expected: string) => Error): void {
+function withinBudget(state: IpcState, text: string, uid: number, fail: (what: string, expected: string) => Error): void {
   const wildcards = text.match(/[*?[{]/g)?.length ?? 0;
   if (wildcards > IPC_LIMITS.ruleWildcards) throw fail(`the rule has ${wildcards} wildcards`, `at most ${IPC_LIMITS.ruleWildcards} wildcards (*, ?, [, {) in a rule from the socket`);
-  if (state.spent + text.length > IPC_LIMITS.ruleBytes) {
-    throw fail(`too many rules added through the socket (${state.spent} of its ${IPC_LIMITS.ruleBytes} bytes in a run)`, 'no more rules from the socket in this run');
+  const spent = state.spent.get(uid) ?? 0;
+  if (spent + text.length > state.ruleBudget) {
+    throw fail(`too many rules added through the socket (${spent} of uid ${uid}'s ${state.ruleBudget} bytes in a run)`, 'no more rules from the socket in this run');
   }
 }
 

@@ -28,8 +28,9 @@ export const IPC_LIMITS = {
   /** A line begun must end within this (a byte now and then never holds a slot for long): else closed. */
   lineMs: 10_000,
   /**
-   * Bytes of rules the socket may add in one run, all clients together: past this `error: ... the
-   * socket's rules are over their budget`. SAFETY: with ruleWildcards, every emulator's copy of
+   * Bytes of rules the socket may add in one run, all clients together, shared evenly by the uids
+   * served (ipc/uid:N: half each): past a uid's share `error: ... too many rules added through the
+   * socket`. SAFETY: with ruleWildcards, every emulator's copy of
    * the rules stays far below its heap (258 rules of 4 KB of `*a` took 85 MiB: every emulator died).
    */
   ruleBytes: 64 * 1024,

@@ -19,7 +19,7 @@ import { PolicyLog } from '../shared/policy-log.js';
 import { StateBoard } from '../shared/state-board.js';
 import { WorkerData } from '../shared/worker-data.js';
 import type { IpcWorkerData } from './ipc.js';
-import { answer, type IpcState } from './ipc-commands.js';
+import { answer, ruleBudgetPerUid, type IpcState } from './ipc-commands.js';
 import { IPC_LIMITS, SHORT_IDLE_MS, SHORT_LINE_MS } from './ipc-limits.js';
 import { addressBytes, IPC_SOCKET_MODE, removeSocketFile } from './ipc-socket-file.js';
 
@@ -34,7 +34,8 @@ const state: IpcState = {
   ring: new DecisionRing(data.ipc.decisions),
   programPid: data.ipc.programPid,
   log,
-  spent: 0,
+  spent: new Map(),
+  ruleBudget: ruleBudgetPerUid(new Set(data.ipc.uids).size),
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
@@ -201,7 +202,7 @@ function admit(socket: Socket, uid: number): void {
       clearTimeout(lineTimer);
       lineTimer = undefined;
       if (line.length > IPC_LIMITS.lineBytes) return tooLong(socket);
-      reply(socket, answer(state, line.toString('latin1').replace(/\r$/, '')));
+      reply(socket, answer(state, line.toString('latin1').replace(/\r$/, ''), uid));
     }
     if (pending.length > IPC_LIMITS.lineBytes) return tooLong(socket);
     if (pending.length > 0 && lineTimer === undefined && !socket.destroyed) {

@@ -57,7 +57,7 @@ test('lock:on over IPC: every further change is refused (ok, then error), the pr
   assert.is(r.code, 1, describe(r));
   const lines = r.stdout.split('\n');
   assert.is(lines[0], 'ok');
-  assert.match(lines[1]!, /^error: bad rule 'allow\/read\+.*' \(from -m\): the policy is locked \(lock:on\)/);
+  assert.match(lines[1]!, /^error: bad rule 'allow\/read\+.*' \(from the IPC socket\): the policy is locked \(lock:on\)/);
   assert.is(lines[2], 'pong', 'a refused change leaves the connection open');
   p.child.stdin!.write('\n');
   const out = await finish(p);
@@ -73,12 +73,13 @@ test('a bad rule gets the very message of a bad -m', async () => {
   await finish(p);
   assert.is(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.is(`tsyd: ${lines[0]!.slice('error: '.length)}\n`, m.stderr);
+  // The very text of -m's, but for where the rule came from.
+  assert.is(`tsyd: ${lines[0]!.slice('error: '.length)}\n`, m.stderr.replace('(from -m)', '(from the IPC socket)'));
   assert.match(lines[1]!, /^error: unknown capability 'sideways'/);
-  assert.match(lines[2]!, /^error: bad rule 'crypt\+\/x' \(from -m\): crypt rules cannot be changed at run time/);
+  assert.match(lines[2]!, /^error: bad rule 'crypt\+\/x' \(from the IPC socket\): crypt rules cannot be changed at run time/);
   // SAFETY: the emulators' confinement allows the transits declared at start, and no others.
-  assert.match(lines[3]!, /^error: bad rule 'setuid\+root:nobody' \(from -m\): setid rules cannot be changed at run time/);
-  assert.match(lines[4]!, /^error: bad rule 'setgid\+0:65534' \(from -m\): setid rules cannot be changed at run time/);
+  assert.match(lines[3]!, /^error: bad rule 'setuid\+root:nobody' \(from the IPC socket\): setid rules cannot be changed at run time/);
+  assert.match(lines[4]!, /^error: bad rule 'setgid\+0:65534' \(from the IPC socket\): setid rules cannot be changed at run time/);
 });
 
 test('stat: one line of JSON with every key', async () => {
@@ -508,6 +509,22 @@ test("limits: rules from the socket are bounded in wildcards and in bytes per ru
   assert.match(qa[19]!, /too many rules added through the socket/);
   assert.is(out.stdout, 'waiting\nCONTENT', describe(out));
   assert.not.ok(out.records.some((r) => r.op === 'emulator_died'), describe(out));
+});
+
+test("the rule budget is shared by the uids served: ipc/uid:N spending all of its share leaves tsyd's own uid its own", async () => {
+  const name = abstractName();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:@${name}`, `ipc/uid:${NOBODY}`, 'lock:ipc'), `echo waiting; read x; cat ${f} 2>/dev/null || echo denied`);
+  await p.waitForStdout(/waiting/);
+  // Before: uid N's 16 rules of 4000 bytes took the whole 64 KiB; then only lock:on worked.
+  const plain = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
+  const other = await runTsyd(['ctl', `@${name}`, ...plain], { user: NOBODY });
+  const own = await ctl(`@${name}`, `deny/read+${f}`);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  const answers = other.stdout.trimEnd().split('\n');
+  assert.match(answers[19]!, new RegExp(`too many rules added through the socket \\(\\d+ of uid ${NOBODY}'s 32768 bytes in a run\\)`));
+  assert.is(own.stdout, 'ok\n', describe(own));
+  assert.is(out.stdout, 'waiting\ndenied\n', describe(out));
 });
 
 test("a program never reaches another sandbox's IPC socket of the same process (library: path and abstract)", async () => {
