@@ -3,7 +3,7 @@
 // the policy at a known point, without sleeps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, linkSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fixture } from '../helpers/fixtures.js';
 import { rules } from '../helpers/fsops.js';
@@ -166,6 +166,32 @@ test('the program never reaches the socket, whatever its rules: its path, a hard
   assert.is(out.stdout, ['waiting', 'connect OK', 'connect EACCES', 'connect EACCES', 'connect EACCES', 'bind EACCES', 'rm-refused', 'mv-refused', ''].join('\n'), describe(out));
   const refusals = out.records.filter((r) => r.ctx === 'access' && r.cap === 'containment' && r.sys === 'connect');
   assert.is(refusals.length, 3, describe(out));
+});
+
+test('the program cannot lock the operator out through the directory that holds the socket: no chmod, chown or rename of it', async () => {
+  chmodSync(dir, 0o755);
+  const sub = `${dir}/sub${++n}`;
+  mkdirSync(sub, { mode: 0o755 });
+  const sock = `${sub}/ctl.sock`;
+  const p = sandboxed(rules('sandbox/write:on', 'allow/write+/***', 'sandbox/delete:on', 'allow/delete+/***', 'sandbox/create:on', 'allow/create+/***', `ipc:${sock}`, `ipc/uid:${NOBODY}`, 'lock:ipc'), [
+    'echo waiting; read x',
+    `chmod 000 ${sub} 2>/dev/null || echo chmod-refused`,
+    `chown ${NOBODY} ${sub} 2>/dev/null || echo chown-refused`,
+    `mv ${sub} ${sub}.away 2>/dev/null || echo mv-refused`,
+    `chmod 755 ${dir}/other${n} && echo chmod-elsewhere`,
+    'echo done; read x',
+  ].join('; '));
+  mkdirSync(`${dir}/other${n}`);
+  await p.waitForStdout(/waiting/);
+  p.child.stdin!.write('\n');
+  await p.waitForStdout(/done/);
+  const served = await runTsyd(['ctl', sock, 'ping'], { user: NOBODY });
+  const st = statSync(sub);
+  const out = await finish(p);
+  assert.is(out.stdout, 'waiting\nchmod-refused\nchown-refused\nmv-refused\nchmod-elsewhere\ndone\n', describe(out));
+  assert.is(st.mode & 0o7777, 0o755);
+  assert.is(st.uid, 0);
+  assert.is(served.stdout, 'pong\n', describe(served));
 });
 
 test('the program never reaches the socket through /proc/self/fd/N of an O_PATH fd to it', async () => {
