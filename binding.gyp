@@ -16,6 +16,7 @@
         "addon/dirents.cc",
         "addon/net.cc",
         "addon/unixbind.cc",
+        "addon/ipc-accept.cc",
         "addon/alone.cc",
         "addon/control.cc",
         "addon/privilege.cc",

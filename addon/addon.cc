@@ -72,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitNet(env, exports);
   InitAlone(env, exports);
   InitUnixBind(env, exports);
+  InitIpcAccept(env, exports);
   InitCrypt(env, exports);
   InitCryptFiles(env, exports);
   InitCryptWriteBackCheck(env, exports);

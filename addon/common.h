@@ -263,6 +263,7 @@ void InitOffload(Napi::Env env, Napi::Object exports);
 void InitInterrupter(Napi::Env env, Napi::Object exports);
 void InitAlone(Napi::Env env, Napi::Object exports);
 void InitUnixBind(Napi::Env env, Napi::Object exports);
+void InitIpcAccept(Napi::Env env, Napi::Object exports);
 void InitCrypt(Napi::Env env, Napi::Object exports);
 void InitCryptIo(Napi::Env env, Napi::Object exports);
 void InitAes(Napi::Env env, Napi::Object exports);

@@ -16,7 +16,7 @@ import type { PolicyLog } from '../shared/policy-log.js';
 import { Slot } from '../shared/slot.js';
 import type { StateBoard } from '../shared/state-board.js';
 import type { WorkerData } from '../shared/worker-data.js';
-import { RuleBudgetError } from '../shared/runtime-rule-limits.js';
+import { checkBudget, RuleBudgetError, ruleCost, type RuleCost } from '../shared/runtime-rule-limits.js';
 
 /** What the commands read and change. */
 export interface IpcState {
@@ -27,19 +27,23 @@ export interface IpcState {
   ring: DecisionRing;
   programPid: number;
   log: TsydLogger;
+  /** What each peer uid's rules cost of the socket's budget in this run (its share: checkShare). */
+  spent: Map<number, RuleCost>;
+  /** How many uids the socket serves (tsyd's own, ipc/uid:N): they share its budget evenly. */
+  uidsServed: number;
 }
 
 const STATE_NAMES = new Map<number, string>(Object.entries(EmuState).map(([name, code]) => [code, name]));
-/** The rules of -m: their errors say `(from -m)`. */
-const AS_ARG = { kind: 'arg' } as const;
+/** Parsed as -m parses a rule; their errors say `(from the IPC socket)` where -m's say `(from -m)`. */
+const FROM_SOCKET = { kind: 'ipc' } as const;
 
-/** The answer (without its newline) to one command line (a byte string). */
-export function answer(state: IpcState, line: string): string {
+/** The answer (without its newline) to one command line (a byte string) of a client of uid `uid`. */
+export function answer(state: IpcState, line: string, uid: number): string {
   if (line === 'ping') return 'pong';
   if (line === 'stat') return JSON.stringify(stat(state));
   if (line.startsWith('sandbox/') && line.endsWith('?')) return capability(state, line.slice(8, -1));
   try {
-    applyRule(state, line);
+    applyRule(state, line, uid);
     return 'ok';
   } catch (err) {
     if (err instanceof PolicyError || err instanceof RangeError) return `error: ${err.message}`;
@@ -58,14 +62,14 @@ function lockOf(state: IpcState): string {
   return state.wd.locked ? 'on' : state.policy.lock;
 }
 
-function applyRule(state: IpcState, text: string): void {
+function applyRule(state: IpcState, text: string, uid: number): void {
   const { policy, rules, wd, log } = state;
   // SAFETY: the emulators' confinement allows the credential transits declared at start, and no
   // others (refused before parsing: this thread reads no /etc/passwd to resolve names).
-  if (isSetidRule(fromBytes(text))) throw ruleError(fromBytes(text), AS_ARG, 0, 'setid rules cannot be changed at run time', 'a sandbox, allow, deny or lock rule');
+  if (isSetidRule(fromBytes(text))) throw ruleError(fromBytes(text), FROM_SOCKET, 0, 'setid rules cannot be changed at run time', 'a sandbox, allow, deny or lock rule');
   // Parsed first as -m parses it: a bad rule gets the same message.
-  const stmt = parseRuleBytes(text, AS_ARG);
-  const fail = (what: string, expected: string) => ruleError(formatStatement(stmt), AS_ARG, 0, what, expected);
+  const stmt = parseRuleBytes(text, FROM_SOCKET);
+  const fail = (what: string, expected: string) => ruleError(formatStatement(stmt), FROM_SOCKET, 0, what, expected);
   if (stmt.type === 'crypt' || stmt.type === 'ipc' || stmt.type === 'setid') throw fail(`${stmt.type} rules cannot be changed at run time`, 'a sandbox, allow, deny or lock rule');
   // SAFETY: once locked (lock:on, or lock:exec after the program started) nothing changes the
   // policy, the socket included; lock:exec before that is locked already for the socket.
@@ -87,9 +91,15 @@ function applyRule(state: IpcState, text: string): void {
     return;
   }
   // SAFETY: every emulator holds a compiled copy of every rule added and tries it on its
-  // decisions: the socket's rules are bounded (RUNTIME_RULE_LIMITS, all clients, the whole run).
+  // decisions: the socket's rules are bounded (RUNTIME_RULE_LIMITS, all clients, the whole run),
+  // and shared evenly by the uids served, as the client slots are: ipc/uid:N never spends what
+  // tsyd's own uid needs.
+  const cost = ruleCost(stmt, text);
+  const mine = state.spent.get(uid) ?? { bytes: 0, automatonSteps: 0 };
   try {
+    checkBudget('socket', mine, text, cost, { uid, of: state.uidsServed });
     rules.add(policy, text, 'socket');
+    state.spent.set(uid, { bytes: mine.bytes + cost.bytes, automatonSteps: mine.automatonSteps + cost.automatonSteps });
   } catch (err) {
     if (err instanceof RuleBudgetError) throw fail(err.what, err.expected);
     throw err;

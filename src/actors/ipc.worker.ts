@@ -9,7 +9,7 @@
 import { chownSync, openSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { spawnSync } from 'node:child_process';
-import { createServer, type Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../native/addon.js';
 import { createThreadLogger } from '../thread-log.js';
@@ -34,6 +34,8 @@ const state: IpcState = {
   ring: new DecisionRing(data.ipc.decisions),
   programPid: data.ipc.programPid,
   log,
+  spent: new Map(),
+  uidsServed: new Set(data.ipc.uids).size,
 };
 const { address, uids } = data.ipc;
 const clients = new Set<Socket>();
@@ -45,25 +47,31 @@ const perUid = new Map<number, number>();
 const clientsPerUid = Math.floor(IPC_LIMITS.clients / new Set(uids).size);
 /** How long a refused peer's answer may take to reach the kernel. */
 const REFUSED_MS = 1_000;
+/** Connections taken from the kernel's queue in one native call. */
+const ACCEPT_BATCH = 64;
 const idleMs = data.fault === 'ipc-short-idle' ? SHORT_IDLE_MS : IPC_LIMITS.idleMs;
 const lineMs = data.fault === 'ipc-short-idle' ? SHORT_LINE_MS : IPC_LIMITS.lineMs;
 
-const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, serve);
-// SAFETY: every connection counts until it is closed, refused ones and those not yet checked
-// included: past this the kernel's queue is all a flood fills, never tsyd's fds.
-server.maxConnections = IPC_LIMITS.connections;
+/** Connections open (served or being refused): IPC_LIMITS.connections. */
+let open = 0;
+
+const server = createServer({ allowHalfOpen: false, pauseOnConnect: false }, (socket) => {
+  const handle = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+  admit(socket, handle >= 0 ? native.peerUid(handle) : -1);
+  drainQueue();
+});
 const failed = (error: string) => parentPort?.postMessage({ type: 'ipc.failed', error });
 server.on('error', (err: NodeJS.ErrnoException) => failed(`cannot listen on ${address}: ${err.message}`));
 let identity: { dev?: bigint; ino?: bigint } = {};
-const fd = native.bindUnixSocket(addressBytes(address), IPC_SOCKET_MODE);
-if (fd < 0) failed(`cannot listen on ${address}: ${errnoName(-fd)}`);
+const listenFd = native.bindUnixSocket(addressBytes(address), IPC_SOCKET_MODE);
+if (listenFd < 0) failed(`cannot listen on ${address}: ${errnoName(-listenFd)}`);
 else {
   if (address.startsWith('/')) {
     const st = statSync(addressBytes(address), { bigint: true });
     identity = { dev: st.dev, ino: st.ino };
     giveToPeerUid();
   }
-  server.listen({ fd, backlog: IPC_LIMITS.backlog }, ready);
+  server.listen({ fd: listenFd, backlog: IPC_LIMITS.backlog }, ready);
 }
 
 /**
@@ -116,16 +124,49 @@ function probe(): void {
   log.warn({ ctx: 'ipc', op: 'probe', open_errno: openErrno, exec_errno: execErrno }, 'IPC worker probe');
 }
 
+/**
+ * SAFETY: takes every connection the kernel has queued (up to the queue's size), not one per
+ * turn of the event loop: a peer of another uid that connects and closes in a loop must not
+ * keep the queue full, or the operator's connect fails (EAGAIN). A connection that would be
+ * closed unanswered (over a bound) is closed here as a bare fd, never made a JS socket.
+ */
+function drainQueue(): void {
+  for (let taken = 0; taken < IPC_LIMITS.backlog; ) {
+    const got = native.acceptPeers(listenFd, ACCEPT_BATCH);
+    for (let i = 0; i < got.length; i += 2) {
+      const peer = got[i]!;
+      const uid = got[i + 1]!;
+      if (open >= IPC_LIMITS.connections || (!serves(uid) && refusedAtBound(uid))) {
+        if (!serves(uid)) logRefusal(uid);
+        native.close(peer);
+        continue;
+      }
+      admit(new Socket({ fd: peer, readable: true, writable: true }), uid);
+    }
+    taken += got.length / 2;
+    if (got.length < 2 * ACCEPT_BATCH) return;
+  }
+}
+
+/** SAFETY: only tsyd's own uid (and ipc/uid:N) may control the sandbox; a peer whose credentials cannot be read (uid < 0) is refused too. */
+function serves(uid: number): boolean {
+  return uid >= 0 && uids.includes(uid);
+}
+
 /** One client: its uid checked, then its lines answered, within IPC_LIMITS. */
-function serve(socket: Socket): void {
+function admit(socket: Socket, uid: number): void {
   // SAFETY: the error listener comes before any write: a peer that is gone already (EPIPE,
   // ECONNRESET on the refusal) is an event of this socket, never an uncaught error of tsyd_ipc.
   socket.on('error', () => socket.destroy());
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-  const uid = fd >= 0 ? native.peerUid(fd) : -1;
-  // SAFETY: only tsyd's own uid (and ipc/uid:N) may control the sandbox; a peer whose
-  // credentials cannot be read is refused too.
-  if (uid < 0 || !uids.includes(uid)) {
+  // SAFETY: every connection counts until it is closed, refused ones included: past the bound
+  // one is closed unanswered, and the kernel's queue is all a flood fills, never tsyd's fds.
+  if (open >= IPC_LIMITS.connections) {
+    socket.destroy();
+    return;
+  }
+  open++;
+  socket.once('close', () => open--);
+  if (!serves(uid)) {
     logRefusal(uid);
     return refuse(socket, uid, 'error: permission denied');
   }
@@ -161,7 +202,7 @@ function serve(socket: Socket): void {
       clearTimeout(lineTimer);
       lineTimer = undefined;
       if (line.length > IPC_LIMITS.lineBytes) return tooLong(socket);
-      reply(socket, answer(state, line.toString('latin1').replace(/\r$/, '')));
+      reply(socket, answer(state, line.toString('latin1').replace(/\r$/, ''), uid));
     }
     if (pending.length > IPC_LIMITS.lineBytes) return tooLong(socket);
     if (pending.length > 0 && lineTimer === undefined && !socket.destroyed) {
@@ -196,12 +237,11 @@ function logRefusal(uid: number): void {
  * closing never resets the connection before the answer is read.
  */
 function refuse(socket: Socket, uid: number, text: string): void {
-  const held = refusing.get(uid) ?? 0;
-  if (held >= IPC_LIMITS.refusedPerUid) {
+  if (refusedAtBound(uid)) {
     socket.destroy();
     return;
   }
-  refusing.set(uid, held + 1);
+  refusing.set(uid, (refusing.get(uid) ?? 0) + 1);
   // Counted from the refusal, not from the peer's last byte (an idle timer its input would reset:
   // 40 uids x 4 refused peers sending a byte now and then held every connection for ever).
   const bound = setTimeout(() => socket.destroy(), REFUSED_MS);
@@ -211,6 +251,11 @@ function refuse(socket: Socket, uid: number, text: string): void {
   });
   socket.resume();
   socket.end(`${text}\n`);
+}
+
+/** Does uid hold IPC_LIMITS.refusedPerUid refused peers already (the next is closed unanswered)? */
+function refusedAtBound(uid: number): boolean {
+  return (refusing.get(uid) ?? 0) >= IPC_LIMITS.refusedPerUid;
 }
 
 function tooLong(socket: Socket): void {

@@ -1,8 +1,9 @@
 // `tsyd ctl SOCKET COMMAND...`: the IPC client. Sends each command on its own line, waits for
 // its answer and prints it; exit 0 only if every answer was `ok` or a value, 1 otherwise
 // (an `error: ...` answer, a refused or missing socket, a connection closed early).
-import { createConnection, type Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { UsageError } from '../errors.js';
+import { CONNECT_RETRY_MS, connectRetrying } from './ctl-connect.js';
 
 export interface CtlCommand {
   command: 'ctl';
@@ -62,16 +63,19 @@ class LineReader {
   }
 }
 
+/** What a failed connect's errno means to the operator. */
+const WHY: Record<string, string> = {
+  ENOENT: ' (no such socket)',
+  ECONNREFUSED: ' (nothing listens there)',
+  EAGAIN: ` (its queue stayed full for ${CONNECT_RETRY_MS / 1000} s: another process may be flooding it; a path socket, ipc:/PATH, cannot be reached by other uids)`,
+};
+
 /** Runs `cmd`: the exit status. */
 export async function runCtl(cmd: CtlCommand): Promise<number> {
   const path = cmd.socket.startsWith('@') ? `\0${cmd.socket.slice(1)}` : cmd.socket;
-  const socket = createConnection({ path });
-  const connected = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-    socket.once('connect', () => resolve(undefined));
-    socket.once('error', (err) => resolve(err));
-  });
-  if (connected) {
-    process.stderr.write(`tsyd: ctl: cannot connect to ${cmd.socket}: ${connected.code ?? connected.message}${connected.code === 'ENOENT' ? ' (no such socket)' : connected.code === 'ECONNREFUSED' ? ' (nothing listens there)' : ''}\n`);
+  const socket = await connectRetrying(path);
+  if (!(socket instanceof Socket)) {
+    process.stderr.write(`tsyd: ctl: cannot connect to ${cmd.socket}: ${socket.code ?? socket.message}${WHY[socket.code ?? ''] ?? ''}\n`);
     return 1;
   }
   socket.on('error', () => {});

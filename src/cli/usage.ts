@@ -90,7 +90,8 @@ const CTL = `Usage: tsyd ctl SOCKET COMMAND...
   Control a running sandbox through its IPC socket (the rule ipc:PATH or ipc:@NAME): each COMMAND
   is sent on its own line and its answer printed. COMMAND: a rule in -m syntax (ok, or the error
   a bad -m gives), ping (pong), sandbox/CAP? (on or off), stat (one line of JSON), lock:on.
-  Exit 0 if every answer was ok or a value, 1 otherwise (also when the socket is missing or refuses).`;
+  Exit 0 if every answer was ok or a value, 1 otherwise (also when the socket is missing or refuses).
+  A connect that finds the socket's queue full (EAGAIN) is tried again for 5 s.`;
 
 const SYSCALLS = `Usage: tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...
   Print every system call the program may make, and how its filter answers it under that policy.

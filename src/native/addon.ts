@@ -216,6 +216,11 @@ export interface Addon {
   guardSocket(...ids: bigint[]): void;
   /** SO_PEERCRED's uid of a connected UNIX socket, or -errno (the IPC worker's clients). */
   peerUid(fd: number): number;
+  /**
+   * Takes up to `max` connections queued on the listening socket `listenFd`: [fd, uid, ...] with
+   * each one's SO_PEERCRED uid (-errno when unreadable); empty when none waits.
+   */
+  acceptPeers(listenFd: number, max: number): Int32Array;
   /** A UNIX stream socket bound to exactly `address`'s bytes (a path; or a NUL and an abstract name), a path's file created with `mode`: fd or -errno. */
   bindUnixSocket(address: Buffer, mode: number): number;
   /** The same for sendmsg's msg_name (index -1) or sendmmsg's entry `index`: a SockKind, or -errno. */

@@ -79,10 +79,11 @@ export function buildPolicy(
   let used: ProfileContext | undefined;
   const contextOnce = () => (used ??= typeof context === 'function' ? context() : context);
   const policy = Policy.from(policyStatements(inputs, contextOnce, enforced));
+  policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? [])]));
   // SAFETY: the IPC socket's path is protected as a policy file: the program can neither bind
-  // it first, nor delete, rename or replace it (connects to it: src/syscalls/ipc-guard.ts).
-  const ipcPath = policy.ipc.address?.startsWith('/') ? [fromBytes(policy.ipc.address)] : [];
-  policy.protectPolicyFiles(policyFilesNames([...inputFiles(inputs), ...(used?.files ?? []), ...ipcPath]));
+  // it first, nor delete, rename or replace it (connects to it: src/syscalls/ipc-guard.ts); nor
+  // change the attributes of a directory on the way (chmod 000 would lock the operator out).
+  if (policy.ipc.address?.startsWith('/')) policy.protectSocketWay(policyFilesNames([fromBytes(policy.ipc.address)]));
   return policy;
 }
 

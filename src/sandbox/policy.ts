@@ -23,6 +23,8 @@ export interface PolicyData {
   lock: LockMode;
   /** The names a program may never change: Policy.protectPolicyFiles (omitted when none). */
   policyFiles?: string[];
+  /** The IPC socket's names: Policy.protectSocketWay (omitted when none). */
+  socketFiles?: string[];
   /** Crypt sandboxing (omitted when unused); never the key. */
   crypt?: CryptData;
   /** SafeSetID transits (omitted when none). */
@@ -61,6 +63,9 @@ export class Policy {
   private readonly policyFiles = new Set<string>();
   /** The directories on the way to them: never created or deleted (nor renamed, either way). */
   private readonly policyFileDirs = new Set<string>();
+  /** The IPC socket's names (policy files too), and the directories on the way to them: never written either (chmod, chown, xattrs). */
+  private readonly socketFiles = new Set<string>();
+  private readonly socketDirs = new Set<string>();
   /** Crypt sandboxing: which files are encrypted at rest, the key's source, crypt/tmp. */
   readonly crypt = new CryptSettings();
   /** SafeSetID: the credential transits the program may take. */
@@ -155,10 +160,24 @@ export class Policy {
     }
   }
 
-  /** Would `cap` on `path` change a protected policy file (or the way to one)? */
+  /**
+   * Protects the IPC socket's names as policy files, and the directories on the way to them
+   * from attribute changes too. SAFETY: a program that may chmod a directory it owns on the way
+   * (`ipc:/tmp/x/ctl.sock`, `chmod 000 /tmp/x`, a chown, an ACL) would lock the operator out.
+   */
+  protectSocketWay(names: Iterable<string>): void {
+    const all = [...names];
+    this.protectPolicyFiles(all);
+    for (const name of all) {
+      this.socketFiles.add(name);
+      for (let dir = parentDir(name); dir !== null; dir = parentDir(dir)) this.socketDirs.add(dir);
+    }
+  }
+
+  /** Would `cap` on `path` change a protected policy file (or the way to one, or to the IPC socket)? */
   changesPolicyFile(cap: Capability, path: string): boolean {
     if (!CHANGES_A_FILE.has(cap) || this.policyFiles.size === 0) return false;
-    return this.policyFiles.has(path) || (cap !== 'write' && this.policyFileDirs.has(path));
+    return this.policyFiles.has(path) || (cap === 'write' ? this.socketDirs.has(path) : this.policyFileDirs.has(path));
   }
 
   /** The protected names (canonical byte strings). */
@@ -310,7 +329,7 @@ export class Policy {
   /** The names changesPolicyFile() denies `cap` on. */
   private protectedNames(cap: Capability): string[] {
     if (!CHANGES_A_FILE.has(cap)) return [];
-    return cap === 'write' ? [...this.policyFiles] : [...this.policyFiles, ...this.policyFileDirs];
+    return cap === 'write' ? [...this.policyFiles, ...this.socketDirs] : [...this.policyFiles, ...this.policyFileDirs];
   }
 
   /** Allowed? `addr` has 4 bytes (family 4) or 16 bytes (family 6); `port` in host order. */
@@ -333,6 +352,7 @@ export class Policy {
     for (const [cap, list] of this.rules) for (const r of list) rules.push({ action: r.action, cap, pattern: r.pattern });
     const data: PolicyData = { on: CAPABILITIES.filter((c) => this.on.has(c)), rules, lock: this.lockMode };
     if (this.policyFiles.size > 0) data.policyFiles = [...this.policyFiles];
+    if (this.socketFiles.size > 0) data.socketFiles = [...this.socketFiles];
     if (this.cryptUsed()) data.crypt = this.crypt.toJSON();
     if (this.transits.declared) data.setid = this.transits.toJSON();
     if (this.ipc.used) data.ipc = this.ipc.toJSON();
@@ -369,6 +389,12 @@ export class Policy {
         throw new PolicyError('bad policy data: policyFiles must be a list of paths');
       }
       p.protectPolicyFiles(data.policyFiles);
+    }
+    if (data.socketFiles !== undefined) {
+      if (!Array.isArray(data.socketFiles) || !data.socketFiles.every((f) => typeof f === 'string')) {
+        throw new PolicyError('bad policy data: socketFiles must be a list of paths');
+      }
+      p.protectSocketWay(data.socketFiles);
     }
     if (data.crypt !== undefined) p.crypt.loadJSON(data.crypt);
     if (data.setid !== undefined) p.transits.loadJSON(data.setid);

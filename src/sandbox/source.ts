@@ -9,9 +9,11 @@ export type RuleSource =
   | { kind: 'file'; file: string; line: number; col?: number }
   | { kind: 'profile'; name: string }
   | { kind: 'data' }
-  | { kind: 'runtime' };
+  | { kind: 'runtime' }
+  /** A client of the IPC socket (ipc:): the rule is parsed as -m parses it. */
+  | { kind: 'ipc' };
 
-/** `-m`, `library rule N`, `FILE:LINE:COL`, `profile NAME`, `policy data` or the program; `offset` moves the column right. */
+/** `-m`, `library rule N`, `FILE:LINE:COL`, `profile NAME`, `policy data`, the program or the IPC socket; `offset` moves the column right. */
 export function describeSource(source: RuleSource, offset = 0): string {
   switch (source.kind) {
     case 'arg':
@@ -26,6 +28,8 @@ export function describeSource(source: RuleSource, offset = 0): string {
       return 'policy data';
     case 'runtime':
       return 'the program, through /dev/tsyd';
+    case 'ipc':
+      return 'the IPC socket';
   }
 }
 

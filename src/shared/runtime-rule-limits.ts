@@ -56,20 +56,30 @@ export class RuleBudgetError extends RangeError {
   }
 }
 
+/** One of `of` even parts of a route's budget, held by the peers of `uid` (the socket's uids served). */
+export interface BudgetShare {
+  uid: number;
+  of: number;
+}
+
 /**
  * Throws a RuleBudgetError when the rule `text` of `route` does not fit in what is left of its
- * budget (`spent` so far in the run).
+ * budget (`spent` so far in the run), or of `share` of it.
  */
-export function checkBudget(route: RuleRoute, spent: RuleCost, text: string, cost: RuleCost): void {
+export function checkBudget(route: RuleRoute, spent: RuleCost, text: string, cost: RuleCost, share?: BudgetShare): void {
   const who = ROUTE_NAME[route];
+  const whose = share === undefined ? 'its' : `uid ${share.uid}'s`;
+  const parts = share === undefined ? 1 : Math.max(1, share.of);
+  const bytes = Math.floor(RUNTIME_RULE_LIMITS.bytes / parts);
+  const steps = Math.floor(RUNTIME_RULE_LIMITS.automatonSteps / parts);
   const wildcards = text.match(/[*?[{]/g)?.length ?? 0;
   if (wildcards > RUNTIME_RULE_LIMITS.wildcards) throw new RuleBudgetError(`the rule has ${wildcards} wildcards`, `at most ${RUNTIME_RULE_LIMITS.wildcards} wildcards (*, ?, [, {) in a rule from ${who}`);
-  if (spent.bytes + cost.bytes > RUNTIME_RULE_LIMITS.bytes) {
-    throw new RuleBudgetError(`too many rules added through ${who} (${spent.bytes} of its ${RUNTIME_RULE_LIMITS.bytes} bytes in a run)`, `no more rules from ${who} in this run`);
+  if (spent.bytes + cost.bytes > bytes) {
+    throw new RuleBudgetError(`too many rules added through ${who} (${spent.bytes} of ${whose} ${bytes} bytes in a run)`, `no more rules from ${who} in this run`);
   }
-  if (spent.automatonSteps + cost.automatonSteps > RUNTIME_RULE_LIMITS.automatonSteps) {
+  if (spent.automatonSteps + cost.automatonSteps > steps) {
     throw new RuleBudgetError(
-      `the rule's globs need ${cost.automatonSteps} automaton steps, and ${who} used ${spent.automatonSteps} of its ${RUNTIME_RULE_LIMITS.automatonSteps} in a run`,
+      `the rule's globs need ${cost.automatonSteps} automaton steps, and ${who} used ${spent.automatonSteps} of ${whose} ${steps} in a run`,
       `globs with fewer wildcards after their literal prefix (a literal path, /DIR/*** and /DIR/** cost none)`,
     );
   }

@@ -265,8 +265,10 @@ function connectOrBind(ctx: EmulatorContext, cap: NetCapability, sys: 'connect' 
   // SAFETY: with stat on, a UNIX path is looked at even when the call's own capabilities are
   // off: a hidden one does not exist (connect, and bind, which would make a name in it).
   // SAFETY: with an IPC socket (this sandbox's, or another's of this process), every connect
-  // that stops in the kernel is read and decided here (ipc-guard.ts).
-  const guarded = sys === 'connect' && (ctx.ipc !== undefined || ctx.ipcSockets.list().length > 0);
+  // and bind that stops in the kernel is read and decided here (ipc-guard.ts): a bind of the
+  // abstract name without libuv's NUL padding is another address the kernel lets the program
+  // take, and an operator's client that passes the name's exact length would talk to it.
+  const guarded = ctx.ipc !== undefined || ctx.ipcSockets.list().length > 0;
   if (!decides && !guarded && !ctx.policy.isOn('stat')) return ctx.req.continue();
   const kind = ctx.req.net.readSockaddr(CONNECT.addr, CONNECT.addrlen, op);
   if (guarded && !answered(ctx, ipcSocketVerdict(ctx, sys, kind))) return;

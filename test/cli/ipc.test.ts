@@ -3,7 +3,7 @@
 // the policy at a known point, without sleeps.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, existsSync, linkSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readlinkSync, renameSync, statSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { fixture } from '../helpers/fixtures.js';
 import { rules } from '../helpers/fsops.js';
@@ -57,7 +57,7 @@ test('lock:on over IPC: every further change is refused (ok, then error), the pr
   assert.is(r.code, 1, describe(r));
   const lines = r.stdout.split('\n');
   assert.is(lines[0], 'ok');
-  assert.match(lines[1]!, /^error: bad rule 'allow\/read\+.*' \(from -m\): the policy is locked \(lock:on\)/);
+  assert.match(lines[1]!, /^error: bad rule 'allow\/read\+.*' \(from the IPC socket\): the policy is locked \(lock:on\)/);
   assert.is(lines[2], 'pong', 'a refused change leaves the connection open');
   p.child.stdin!.write('\n');
   const out = await finish(p);
@@ -73,12 +73,13 @@ test('a bad rule gets the very message of a bad -m', async () => {
   await finish(p);
   assert.is(r.code, 1);
   const lines = r.stdout.split('\n');
-  assert.is(`tsyd: ${lines[0]!.slice('error: '.length)}\n`, m.stderr);
+  // The very text of -m's, but for where the rule came from.
+  assert.is(`tsyd: ${lines[0]!.slice('error: '.length)}\n`, m.stderr.replace('(from -m)', '(from the IPC socket)'));
   assert.match(lines[1]!, /^error: unknown capability 'sideways'/);
-  assert.match(lines[2]!, /^error: bad rule 'crypt\+\/x' \(from -m\): crypt rules cannot be changed at run time/);
+  assert.match(lines[2]!, /^error: bad rule 'crypt\+\/x' \(from the IPC socket\): crypt rules cannot be changed at run time/);
   // SAFETY: the emulators' confinement allows the transits declared at start, and no others.
-  assert.match(lines[3]!, /^error: bad rule 'setuid\+root:nobody' \(from -m\): setid rules cannot be changed at run time/);
-  assert.match(lines[4]!, /^error: bad rule 'setgid\+0:65534' \(from -m\): setid rules cannot be changed at run time/);
+  assert.match(lines[3]!, /^error: bad rule 'setuid\+root:nobody' \(from the IPC socket\): setid rules cannot be changed at run time/);
+  assert.match(lines[4]!, /^error: bad rule 'setgid\+0:65534' \(from the IPC socket\): setid rules cannot be changed at run time/);
 });
 
 test('stat: one line of JSON with every key', async () => {
@@ -167,6 +168,32 @@ test('the program never reaches the socket, whatever its rules: its path, a hard
   assert.is(refusals.length, 3, describe(out));
 });
 
+test('the program cannot lock the operator out through the directory that holds the socket: no chmod, chown or rename of it', async () => {
+  chmodSync(dir, 0o755);
+  const sub = `${dir}/sub${++n}`;
+  mkdirSync(sub, { mode: 0o755 });
+  const sock = `${sub}/ctl.sock`;
+  const p = sandboxed(rules('sandbox/write:on', 'allow/write+/***', 'sandbox/delete:on', 'allow/delete+/***', 'sandbox/create:on', 'allow/create+/***', `ipc:${sock}`, `ipc/uid:${NOBODY}`, 'lock:ipc'), [
+    'echo waiting; read x',
+    `chmod 000 ${sub} 2>/dev/null || echo chmod-refused`,
+    `chown ${NOBODY} ${sub} 2>/dev/null || echo chown-refused`,
+    `mv ${sub} ${sub}.away 2>/dev/null || echo mv-refused`,
+    `chmod 755 ${dir}/other${n} && echo chmod-elsewhere`,
+    'echo done; read x',
+  ].join('; '));
+  mkdirSync(`${dir}/other${n}`);
+  await p.waitForStdout(/waiting/);
+  p.child.stdin!.write('\n');
+  await p.waitForStdout(/done/);
+  const served = await runTsyd(['ctl', sock, 'ping'], { user: NOBODY });
+  const st = statSync(sub);
+  const out = await finish(p);
+  assert.is(out.stdout, 'waiting\nchmod-refused\nchown-refused\nmv-refused\nchmod-elsewhere\ndone\n', describe(out));
+  assert.is(st.mode & 0o7777, 0o755);
+  assert.is(st.uid, 0);
+  assert.is(served.stdout, 'pong\n', describe(served));
+});
+
 test('the program never reaches the socket through /proc/self/fd/N of an O_PATH fd to it', async () => {
   const sock = sockPath();
   const p = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`), `echo waiting; read x; ${fixture('opathconnect')} ${sock}`);
@@ -176,11 +203,15 @@ test('the program never reaches the socket through /proc/self/fd/N of an O_PATH 
   assert.is(out.stdout, 'waiting\nconnect EACCES\n', describe(out));
 });
 
-test('the program never reaches an abstract IPC socket, even with allow/net/connect+@*, nor binds its name', async () => {
+test('the program never reaches an abstract IPC socket, even with allow/net/connect+@*, nor binds its name, padded or not', async () => {
   const name = abstractName();
   const netcall = fixture('netcall');
-  const out = await runTsyd(['run', '-p', 'none', ...rules('sandbox/net/connect:on', 'allow/net/connect+@**', `ipc:@${name}`), '--', '/bin/sh', '-c', `${netcall} connect a:${name}; ${netcall} bind a:${name}`]);
-  assert.is(out.stdout, 'connect EACCES\nbind EADDRINUSE\n', describe(out));
+  // Without the padding it is another address: before, the program bound it (with no capability
+  // on, or allow/net/bind+@**), and a client that passes the exact length (socat) talked to it.
+  for (const caps of [[], ['sandbox/net/bind:on', 'allow/net/bind+@**']]) {
+    const out = await runTsyd(['run', '-p', 'none', ...rules('sandbox/net/connect:on', 'allow/net/connect+@**', ...caps, `ipc:@${name}`), '--', '/bin/sh', '-c', `${netcall} connect a:${name}; ${netcall} bind a:${name}; ${netcall} bind A:${name}; ${netcall} bind A:${name}-other`]);
+    assert.is(out.stdout, 'connect EACCES\nbind EACCES\nbind EACCES\nbind OK\n', `${caps.join(' ')}: ${describe(out)}`);
+  }
 });
 
 test("the IPC thread's filter refuses an open and an exec", async () => {
@@ -360,6 +391,36 @@ process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`], { use
   assert.is(out.code, 0, describe(out));
 });
 
+test("another uid that connects and closes in a tight loop (the kernel's queue kept full) does not lock the operator out of an abstract socket", async () => {
+  const name = abstractName();
+  const p = sandboxed(rules(`ipc:@${name}`, 'lock:ipc'), 'echo waiting; read x; exit 0');
+  await p.waitForStdout(/waiting/);
+  // Before: 13 of 20 pings failed with EAGAIN (a non-blocking connect on a full queue).
+  const flood = spawnProgram(fixture('ipcflood'), ['connect', name, '4'], { user: NOBODY, keepStdinOpen: true });
+  await flood.waitForStdout(/flooding/);
+  const pings: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    const r = await ctl(`@${name}`, 'ping');
+    pings.push(r.code === 0 ? r.stdout.trim() : r.stderr.trim());
+  }
+  flood.child.stdin!.end();
+  await flood.result;
+  const out = await finish(p);
+  assert.equal(pings, Array(10).fill('pong'));
+  assert.is(out.code, 0, describe(out));
+});
+
+test('tsyd ctl gives up on a queue that stays full, and says so', async () => {
+  const name = abstractName();
+  const full = spawnProgram(fixture('ipcflood'), ['hold', name], { keepStdinOpen: true });
+  await full.waitForStdout(/full/);
+  const r = await ctl(`@${name}`, 'ping');
+  full.child.stdin!.end();
+  await full.result;
+  assert.is(r.code, 1, describe(r));
+  assert.match(r.stderr, /cannot connect to @.*: EAGAIN \(its queue stayed full for 5 s: another process may be flooding it/);
+});
+
 test('a path socket is created 0600 (no other uid may connect); ipc/uid:N is given the file', async () => {
   chmodSync(dir, 0o755);
   const sock = sockPath();
@@ -399,7 +460,7 @@ test('a non-ASCII name is bound, guarded and reached as the very bytes given: ab
   p.child.stdin!.write('\n');
   const out = await finish(p);
   assert.is(own.stdout, 'pong\n', `tsyd ctl reaches the name typed: ${describe(own)}`);
-  assert.is(out.stdout, 'waiting\nconnect EACCES\nbind EADDRINUSE\n', describe(out));
+  assert.is(out.stdout, 'waiting\nconnect EACCES\nbind EACCES\n', describe(out));
 
   const q = sandboxed(rules('sandbox/net/connect:on', 'allow/net/connect+/***', `ipc:${sock}`, 'lock:ipc'), `echo waiting; read x; ${netcall} connect u:${sock}`);
   await q.waitForStdout(/waiting/);
@@ -484,6 +545,22 @@ test("limits: rules from the socket are bounded in wildcards, bytes and automato
   assert.match(qa[19]!, /too many rules added through the socket/);
   assert.is(out.stdout, 'waiting\nCONTENT', describe(out));
   assert.not.ok(out.records.some((r) => r.op === 'emulator_died'), describe(out));
+});
+
+test("the rule budget is shared by the uids served: ipc/uid:N spending all of its share leaves tsyd's own uid its own", async () => {
+  const name = abstractName();
+  const p = sandboxed(rules('sandbox/read:on', 'allow/read+/***', `ipc:@${name}`, `ipc/uid:${NOBODY}`, 'lock:ipc'), `echo waiting; read x; cat ${f} 2>/dev/null || echo denied`);
+  await p.waitForStdout(/waiting/);
+  // Before: uid N's 16 rules of 4000 bytes took the whole 64 KiB; then only lock:on worked.
+  const plain = Array.from({ length: 20 }, (_, i) => `allow/read+/${String(i).padEnd(4000, 'b')}`);
+  const other = await runTsyd(['ctl', `@${name}`, ...plain], { user: NOBODY });
+  const own = await ctl(`@${name}`, `deny/read+${f}`);
+  p.child.stdin!.write('\n');
+  const out = await finish(p);
+  const answers = other.stdout.trimEnd().split('\n');
+  assert.match(answers[19]!, new RegExp(`too many rules added through the socket \\(\\d+ of uid ${NOBODY}'s 32768 bytes in a run\\)`));
+  assert.is(own.stdout, 'ok\n', describe(own));
+  assert.is(out.stdout, 'waiting\ndenied\n', describe(out));
 });
 
 test("a program never reaches another sandbox's IPC socket of the same process (library: path and abstract)", async () => {
