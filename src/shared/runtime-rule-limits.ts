@@ -68,8 +68,8 @@ export interface BudgetShare {
  */
 export function checkBudget(route: RuleRoute, spent: RuleCost, text: string, cost: RuleCost, share?: BudgetShare): void {
   const who = ROUTE_NAME[route];
-  const whose = share === undefined ? 'its' : `uid ${share.uid}'s`;
   const parts = share === undefined ? 1 : Math.max(1, share.of);
+  const whose = share === undefined || parts === 1 ? 'its' : `uid ${share.uid}'s`;
   const bytes = Math.floor(RUNTIME_RULE_LIMITS.bytes / parts);
   const steps = Math.floor(RUNTIME_RULE_LIMITS.automatonSteps / parts);
   const wildcards = text.match(/[*?[{]/g)?.length ?? 0;
