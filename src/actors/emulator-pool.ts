@@ -114,8 +114,9 @@ export class EmulatorPool {
 
   private spawn(kind: EmulatorKind): boolean {
     const { wd, logger } = this.opts;
-    // The slot's state word starts at the emulator machine's initial state (starting).
-    const slot = wd.claimSlot(EMULATOR_TABLES[kind].initial);
+    // The slot's state word starts at the emulator machine's initial state (starting), its kind
+    // word is set before (the inspector shows a helper whose thread is not up yet as a helper).
+    const slot = wd.claimSlot(EMULATOR_TABLES[kind].initial, kind);
     if (slot < 0) return false;
     // curr counts the emulator from now on, so the monitor does not spawn twice for one need.
     const word = wd.addCurr(1);

@@ -165,7 +165,6 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     if ((visited & (1 << state)) === 0) Atomics.store(slot, Slot.visited, (visited |= 1 << state));
   };
   Atomics.store(slot, Slot.tid, tid);
-  Atomics.store(slot, Slot.kind, task.kind === 'core' ? 0 : 1);
 
   const audit = task.audit === true;
   const record = task.record === true;

@@ -10,7 +10,7 @@ import type { AnyActorRef, StateValue } from 'xstate';
 import type { MonitorMessage } from '../actors/monitor.worker.js';
 import type { EmulatorKind } from '../machines/emulator.machine.js';
 import { EmuState, emulatorStateName } from '../shared/emulator-states.js';
-import { Slot } from '../shared/slot.js';
+import { Slot, SLOT_KIND_HELPER } from '../shared/slot.js';
 import type { WorkerData } from '../shared/worker-data.js';
 import type { Policy } from '../sandbox/policy.js';
 import type { SandboxResult } from '../supervisor/result.js';
@@ -95,8 +95,6 @@ export function notStartedSnapshot(): InspectSnapshot {
   const pool: PoolView = { curr: 0, busy: 0, max: 0, core: 0, helpers: 0, spawns: 0, retirements: 0, deaths: 0, capacityAlerts: 0 };
   return { time: Date.now(), machines: {}, pool, violations: 0, program: { pid: null, running: false }, policy: [] };
 }
-
-const KIND_HELPER = 1;
 
 /** The context fields a page can show: plain values only (no actor refs, no functions). */
 function plainFields(context: unknown): Record<string, unknown> {
@@ -195,7 +193,7 @@ export class InspectSource {
       const s = wd.slot(i);
       const code = Atomics.load(s, Slot.state);
       if (code === EmuState.free) continue;
-      const kind: EmulatorKind = Atomics.load(s, Slot.kind) === KIND_HELPER ? 'helper' : 'core';
+      const kind: EmulatorKind = Atomics.load(s, Slot.kind) === SLOT_KIND_HELPER ? 'helper' : 'core';
       list.push({ slot: i, kind, value: emulatorStateName(code), tid: Atomics.load(s, Slot.tid) });
     }
     const held = [...new Set(list.map((e) => e.value))].sort();

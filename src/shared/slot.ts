@@ -35,7 +35,7 @@ export const Slot = {
   state: 24,
   /** The emulator thread's id. */
   tid: 25,
-  /** 0 core, 1 helper. */
+  /** SLOT_KIND_CORE or SLOT_KIND_HELPER: written by the pool before it publishes the slot's state. */
   kind: 26,
   /** Odd while the emulator is inside NOTIF_RECV (kept by the addon; the interrupter watches). */
   recvGen: 27,
@@ -94,6 +94,10 @@ export const Slot = {
 } as const;
 
 export type SlotWord = keyof typeof Slot;
+
+/** The values of a slot's kind word (written by the pool when it claims the slot). */
+export const SLOT_KIND_CORE = 0;
+export const SLOT_KIND_HELPER = 1;
 
 /**
  * The words of the addon's table (its `slotLayout` export: name → index, and `words`) that

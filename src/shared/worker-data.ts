@@ -4,7 +4,8 @@
 // `curr` (emulators alive or starting) and `busy` (emulators handling a request right now)
 // live in ONE Int32 word, curr in the high 16 bits and busy in the low 16, so the monitor
 // reads both with a single atomic load and emulators change them with single atomic adds.
-import { Slot, SLOT_WORDS } from './slot.js';
+import type { EmulatorKind } from '../machines/emulator.machine.js';
+import { Slot, SLOT_KIND_CORE, SLOT_KIND_HELPER, SLOT_WORDS } from './slot.js';
 
 /**
  * Control words. The counts word sits alone on its cache line: emulators add to it on every
@@ -122,10 +123,18 @@ export class WorkerData {
     return new Int32Array(this.buffer, 4 * (Ctl.words + SLOT_WORDS * i), SLOT_WORDS);
   }
 
-  /** A free slot index, claimed (its state word set to `initial`, the emulator machine's initial state), or -1. */
-  claimSlot(initial: number): number {
+  /**
+   * A free slot index, claimed (its state word set to `initial`, the emulator machine's initial
+   * state) for an emulator of `kind`, or -1. The kind word is written BEFORE the state word leaves
+   * free: a reader that sees the slot taken sees its kind too, also while the emulator's thread
+   * has not started (~100 ms, seconds on a loaded machine). Only the pool's thread claims and
+   * releases slots, so a free slot's kind word is nobody else's to write.
+   */
+  claimSlot(initial: number, kind: EmulatorKind): number {
     for (let i = 0; i < this.maxEmulators; i++) {
       const s = this.slot(i);
+      if (Atomics.load(s, Slot.state) !== SLOT_FREE) continue;
+      Atomics.store(s, Slot.kind, kind === 'helper' ? SLOT_KIND_HELPER : SLOT_KIND_CORE);
       if (Atomics.compareExchange(s, Slot.state, SLOT_FREE, initial) === SLOT_FREE) {
         Atomics.store(s, Slot.visited, 1 << initial);
         return i;

@@ -6,22 +6,12 @@ import type { EventEmitter } from 'node:events';
 import { internals } from '../../src/supervisor/internals.js';
 import * as assert from 'uvu/assert';
 import type { InspectEvent } from '../../src/index.js';
-import { fixture } from '../helpers/fixtures.js';
-import { tempTree } from '../helpers/tmp.js';
-import { collect, makeFifos, releaseFifo, spawnBlocking, until } from '../supervisor/helpers.js';
+import { collect, releaseFifo, spawnFifoFlood, until } from '../supervisor/helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('inspect(): machines, pool and program of a growing pool; events only while someone listens', async () => {
-  const dir = tempTree('inspect-stream', { regular: 'R' });
-  const fifos = makeFifos(dir, 'f', 3);
-  const child = spawnBlocking(fixture('fifoflood'), ['3', `${dir}/f`, `${dir}/regular`], {
-    policy: [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }],
-    stdio: ['pipe', 'pipe', 'inherit'],
-    emulators: 1,
-    keepAliveMs: 300,
-    logLevel: 'silent',
-  });
+  const { fifos, child } = spawnFifoFlood('inspect-stream', 3, { keepAliveMs: 300 });
   try {
     // Every 'inspect' emission, listened to or not.
     const emitted: InspectEvent[] = [];

@@ -4,6 +4,8 @@ import { closeSync, openSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { spawn } from '../../src/index.js';
+import { fixture } from '../helpers/fixtures.js';
+import { tempTree } from '../helpers/tmp.js';
 
 /** Collects a stream into a string that tests can poll. */
 export function collect(stream: Readable | null): { text: () => string } {
@@ -40,4 +42,22 @@ export function spawnBlocking(...args: Parameters<typeof spawn>): ReturnType<typ
   } finally {
     delete process.env.TSYD_FAULT;
   }
+}
+
+/**
+ * The FIFO flood (fixtures/fifoflood): `count` threads of the program block in FIFO opens that
+ * hold their emulator (spawnBlocking), read rules on, one core emulator; `extra` adds options.
+ * The program prints "started", joins its threads on "join" and exits on "exit".
+ */
+export function spawnFifoFlood(name: string, count: number, extra: Parameters<typeof spawn>[2] = {}) {
+  const dir = tempTree(name, { regular: 'R' });
+  const fifos = makeFifos(dir, 'f', count);
+  const child = spawnBlocking(fixture('fifoflood'), [String(count), `${dir}/f`, `${dir}/regular`], {
+    policy: [{ rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }],
+    stdio: ['pipe', 'pipe', 'inherit'],
+    emulators: 1,
+    logLevel: 'silent',
+    ...extra,
+  });
+  return { dir, fifos, child };
 }
