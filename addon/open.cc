@@ -64,15 +64,9 @@ static Napi::Value ReadOpenHow(const Napi::CallbackInfo& info) {
 }
 
 int UmaskOf(pid_t tid) {
-  char p[64];
-  snprintf(p, sizeof p, "/proc/%d/status", tid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
   char buf[512];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -ESRCH;
-  buf[n] = 0;
+  long n = ReadProcStatus(tid, buf, sizeof buf);
+  if (n < 0) return static_cast<int>(n);
   const char* u = strstr(buf, "\nUmask:");
   if (!u) return -ESRCH;
   return static_cast<int>(strtol(u + 7, nullptr, 8)) & 0777;
@@ -92,11 +86,8 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
     // anything, then follow only the final magic link.
     const char* slash = strrchr(path, '/');
     std::string dir(path, static_cast<size_t>(slash - path));
-    open_how dh{};
-    dh.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    dh.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    int dfd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &dh, sizeof dh));
-    if (dfd < 0) return -errno;
+    int dfd = Openat2Path(dir, nullptr, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (dfd < 0) return dfd;
     int fd = openat(dfd, slash + 1, static_cast<int>(oflags), mode);
     int e = errno;
     close(dfd);
@@ -144,7 +135,7 @@ static bool IsCurrentTtyDevice(const struct stat& sb) { return S_ISCHR(sb.st_mod
 
 static OpenKind KindOfOpen(const std::string& path, const Anchor* anchor, bool magic) {
   struct stat sb;
-  if ((magic ? stat(path.c_str(), &sb) : StatPath(path, anchor, &sb, false)) < 0) return kOpenHere;
+  if (StatPath(path, magic ? nullptr : anchor, &sb, magic) < 0) return kOpenHere;
   if (S_ISREG(sb.st_mode) || S_ISDIR(sb.st_mode) || S_ISLNK(sb.st_mode) || S_ISSOCK(sb.st_mode)) return kOpenHere;
   // SAFETY: a block device is the raw file system under every path rule (hidden files, denied
   // ones): never opened for the program, as a device is never made (mknod).
@@ -308,7 +299,9 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
       return Napi::Number::New(env, -e);
     }
     anchor->path = st->anchor.path;
-    int r = Offload(st, [path, magic, magic_target, anchor, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
+    const ViewRoot view = t_view;  // the job opens in the same view (the root fd outlives every job)
+    int r = Offload(st, [path, magic, magic_target, anchor, oflags, mode, cloexec, o_path, caller, id, notify_fd, view](Job& job) {
+      t_view = view;
       ThreadState js;  // OpenChecked's magic branch checks the request and what it reopened
       seccomp_notif req{};
       req.id = id;

@@ -23,8 +23,11 @@ import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
 import { Request } from '../syscalls/request.js';
 import { mark } from '../shared/timeline.js';
+import { runtimeCall } from '../agent/runtime-phase.js';
 
 const SIGALRM = 14;
+/** The calls that run a program: decided even while a container's runtime makes them. */
+const EXEC_NRS = new Set([native.syscalls.execve, native.syscalls.execveat].filter((n): n is number => n !== undefined));
 const { EACCES, EINVAL, ENOSYS, EPERM, ESRCH } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
@@ -142,6 +145,10 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   }
   // The reaper's /proc entries are refused like tsyd's own; job threads write this sandbox's table.
   native.setReaperPid(task.reaperPid);
+  // SAFETY: a container's paths are its own, looked up from its root (tsyd agent); every other
+  // sandbox's from tsyd's (a thread that served a container before must not keep its view).
+  const view = task.view;
+  native.setViewRoot(view?.rootFd ?? -1, view?.ownPidNs ?? false);
   native.bindJobs(wd.jobs());
   // Test only: a call that may block holds this emulator (the pool's tests need one).
   native.setInlineBlocking(task.fault === 'inline-blocking');
@@ -278,6 +285,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
     req.begin();
+    if (view !== undefined && runtimeCall(req, view, wd.ctl, EXEC_NRS)) return;
     const nr = req.nr;
     const entry = handlerTable.get(nr);
     if (!entry) {

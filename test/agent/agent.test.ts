@@ -1,0 +1,100 @@
+// tsyd agent with real runc containers (busybox-static rootfs): a container's decided calls are
+// decided by tsyd's emulators in the container's view, records carry the container id, and the
+// agent's death fails the container's next decided call instead of letting it through.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
+import { buildPolicy, type PolicyInput } from '../../src/sandbox/build.js';
+import { containersMissing, finished, makeBundle, removeContainer, runContainer, scratch, startContainer } from './container.js';
+import { denials, startAgent, type AgentProcess } from './agent-process.js';
+
+const missing = containersMissing();
+const tmp = scratch('agent');
+const POLICY = ['-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/etc/secret'];
+const inputs: PolicyInput[] = [{ profile: 'none' }, { rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }, { rule: 'deny/read+/etc/secret' }];
+let agent: AgentProcess;
+let seq = 0;
+
+test.before(async () => {
+  if (missing !== undefined) return;
+  agent = await startAgent(tmp.dir, 'main', POLICY);
+});
+
+test.after(async () => {
+  await agent?.stop();
+  tmp.remove();
+});
+
+/** A container running `script` under the agent's socket; its id. */
+function bundleFor(script: string, socket = agent.socket): { id: string; bundle: ReturnType<typeof makeBundle> } {
+  const id = `tsyd-agent-${process.pid}-${++seq}`;
+  const seccomp = exportOciSeccomp(buildPolicy(inputs), socket);
+  const bundle = makeBundle(join(tmp.dir, id), ['sh', '-c', script], seccomp);
+  return { id, bundle };
+}
+
+test('a denied read fails with EACCES and one record with the container id; an allowed read works', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const { id, bundle } = bundleFor('cat /etc/public; cat /etc/secret; echo rc=$?');
+  try {
+    const r = await runContainer(bundle, id);
+    assert.is(r.status, 0, r.stderr);
+    // /etc/public exists in the container only: read through the container's root.
+    assert.match(r.stdout, /container public/);
+    assert.match(r.stderr, /can't open '\/etc\/secret': Permission denied/);
+    assert.match(r.stdout, /rc=1/);
+    const mine = denials(agent, id);
+    assert.is(mine.length, 1, JSON.stringify(mine));
+    assert.is(mine[0]!.path, '/etc/secret');
+    assert.is(mine[0]!.cap, 'read');
+  } finally {
+    removeContainer(id);
+  }
+});
+
+test("paths are the container's: its symlinks, its cwd, its /proc/self", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const { id, bundle } = bundleFor('cd /etc && cat ./link; echo link=$?; cat ../etc/secret; echo rel=$?; head -1 /proc/self/status');
+  // An absolute symlink of the container: it leads to the container's /etc/secret (the host has none).
+  symlinkSync('/etc/secret', join(bundle.rootfs, 'etc/link'));
+  try {
+    const r = await runContainer(bundle, id);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /link=1/, 'the link is decided as its target');
+    assert.match(r.stdout, /rel=1/);
+    assert.match(r.stdout, /Name:\s+head/, "/proc/self is the caller in the container's pid namespace");
+    const paths = denials(agent, id).map((d) => d.path);
+    assert.equal(paths, ['/etc/secret', '/etc/secret']);
+  } finally {
+    removeContainer(id);
+  }
+});
+
+test("the agent's death fails the container's next decided call (never unchecked)", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const own = await startAgent(tmp.dir, 'dying', POLICY);
+  // The container waits for /tmp/go (stat and sleep are not decided), then reads: by then the agent is gone.
+  const { id, bundle } = bundleFor('cat /etc/public; echo ready > /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; cat /etc/public; echo rc=$?', own.socket);
+  try {
+    const child = startContainer(bundle, id);
+    const done = finished(child, id);
+    const { existsSync, writeFileSync } = await import('node:fs');
+    for (const deadline = Date.now() + 30_000; !existsSync(join(bundle.rootfs, 'tmp/ready')); ) {
+      if (Date.now() > deadline) assert.unreachable('the container did not start');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    await own.stop('SIGKILL');
+    writeFileSync(join(bundle.rootfs, 'tmp/go'), '');
+    const r = await done;
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout.match(/container public/g)?.length, 1, `the first read only: ${r.stdout}`);
+    assert.match(r.stderr, /can't open '\/etc\/public': Function not implemented/);
+    assert.match(r.stdout, /rc=1/);
+  } finally {
+    removeContainer(id);
+  }
+});
+
+test.run();
