@@ -15,7 +15,7 @@ import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
 import { PolicyLog, PROGRAM_LOG_QUOTA } from '../shared/policy-log.js';
 import { IpcSockets } from '../shared/ipc-sockets.js';
-import { droppedCapabilities } from '../confine/capabilities.js';
+import { CAP_SYS_PTRACE, droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
 import { EMULATOR_TABLES, EmuEvent } from '../shared/emulator-states.js';
@@ -27,6 +27,7 @@ import { runtimeCall } from '../agent/runtime-phase.js';
 
 const SIGALRM = 14;
 /** The calls that run a program: decided even while a container's runtime makes them. */
+const ALL_CAPABILITIES = Array.from({ length: 64 }, (_, i) => i);
 const EXEC_NRS = new Set([native.syscalls.execve, native.syscalls.execveat].filter((n): n is number => n !== undefined));
 const { EACCES, EINVAL, ENOSYS, EPERM, ESRCH } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
@@ -111,6 +112,19 @@ function faultHook(spec: string | undefined): (path: string) => void {
   return () => {};
 }
 
+/**
+ * What an emulator of a container (tsyd agent) drops at rest. It acts with each caller's
+ * credentials (followCaller: the caller's capabilities within these). SAFETY: a container in a
+ * user namespace of its own has capabilities over that namespace only: acting for it, this
+ * thread has none. Otherwise the policy's drops, but CAP_SYS_PTRACE, which this thread uses at
+ * rest only (to read the exe of a caller of another uid: runtime-phase.ts) and while acting only
+ * when the caller has it.
+ */
+function containerDrops(view: NonNullable<EmulatorTask['view']>, policy: Policy): number[] {
+  if (view.otherUserNs) return ALL_CAPABILITIES;
+  return droppedCapabilities(policy).filter((c) => c !== CAP_SYS_PTRACE);
+}
+
 /** This process's group, from /proc/self/stat. */
 function ownProcessGroup(): number {
   const stat = readFileSync('/proc/self/stat', 'latin1');
@@ -128,7 +142,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const decisions = new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
   const rules = new PolicyLog(task.policyLog);
-  const dropped = droppedCapabilities(policy);
+  const dropped = task.view === undefined ? droppedCapabilities(policy) : containerDrops(task.view, policy);
   const unfit = reusable(task, policy.lock, JSON.stringify(dropped));
   if (unfit !== undefined) throw new Error(`emulator thread ${tid} cannot serve this sandbox: ${unfit}`);
   handlers ??= buildHandlerTable();
@@ -281,7 +295,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const dynamic = policy.lock === 'off' || policy.lock === 'ipc';
   // SafeSetID: with transits declared this thread acts with each caller's credentials (addon/act-as.cc);
   // without, nothing is read (transits cannot be added at run time).
-  const follow = policy.transits.declared;
+  // A container's calls are always made with its process's credentials (tsyd agent): a
+  // container's root has the runtime's few capabilities, not the agent's.
+  const follow = policy.transits.declared || task.view !== undefined;
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
     req.begin();

@@ -4,7 +4,11 @@
 // container's root, cwd and /proc: ContainerView). Each container gets its own pool: a container
 // whose calls block or flood grows and holds only its own emulators.
 import { availableParallelism } from 'node:os';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { confinementFilter } from '../confine/thread-filters.js';
+import { credentialBounds, type CredentialBounds } from '../confine/emulator-filter.js';
+import { readCredentials } from '../proc/proc-status.js';
 import type { MonitorHandle } from '../actors/monitor-handle.js';
 import type { TsydLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
@@ -42,6 +46,35 @@ export interface ServedContainer {
 }
 
 /**
+ * The ids the emulators may take to act for the container: tsyd's own, those of the process that
+ * loaded the filter, and the bundle's process.user (runc loads the filter before it changes ids
+ * unless noNewPrivileges). A process of the container that takes other ids later has its decided
+ * calls refused (EPERM: the emulator cannot act as it), never made with the agent's ids.
+ */
+function containerIds(msg: ContainerMessage): CredentialBounds {
+  const own = credentialBounds();
+  const uids = [...own.uids];
+  const gids = [...own.gids];
+  const now = readCredentials(msg.pid);
+  if (now !== null) {
+    uids.push(...now.uid);
+    gids.push(...now.gid, ...now.groups);
+  }
+  if (msg.bundle !== undefined) {
+    try {
+      const user = (JSON.parse(readFileSync(join(msg.bundle, 'config.json'), 'utf8')) as { process?: { user?: { uid?: unknown; gid?: unknown; additionalGids?: unknown } } }).process?.user;
+      if (Number.isInteger(user?.uid)) uids.push(user!.uid as number);
+      if (Number.isInteger(user?.gid)) gids.push(user!.gid as number);
+      if (Array.isArray(user?.additionalGids)) gids.push(...user!.additionalGids.filter((g): g is number => Number.isInteger(g)));
+    } catch {
+      // no readable bundle: the ids of the process are those it runs with
+    }
+  }
+  const uniq = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
+  return { uids: uniq(uids), gids: uniq(gids) };
+}
+
+/**
  * Serves `msg`'s listener until no process of the container uses it. Throws (after closing what
  * it opened, the listener included) when the container cannot be served.
  */
@@ -55,6 +88,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   let rootFd: number;
   let runtimeExe: string;
   let ownPidNs: boolean;
+  let otherUserNs: boolean;
   try {
     pidfd = native.pidfdOpen(msg.pid);
     opened.push(pidfd);
@@ -65,6 +99,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     opened.push(rootFd);
     runtimeExe = fileIdentity(`/proc/${msg.pid}/exe`);
     ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
+    otherUserNs = readlinkSync(`/proc/${msg.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
   } catch (err) {
     closeAll();
     throw err;
@@ -100,7 +135,9 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   const bindings = { container: msg.id };
   data.log.bindings = bindings;
   data.emulator.log = { ...data.emulator.log, bindings };
-  data.emulator.view = { rootFd, ownPidNs, runtimeExe, programWord: Ctl.programStarted };
+  data.emulator.view = { rootFd, ownPidNs, otherUserNs, runtimeExe, programWord: Ctl.programStarted };
+  // The emulators act with the container's credentials: their filter lets them take its ids.
+  if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg));
   const clog = log.child(bindings);
   const handle: MonitorHandle = opts.supervisor.serve(config, wd, data, clog);
   handle.once('monitor.done', (m: { exitCode: number }) => {

@@ -127,6 +127,8 @@ export interface ContainerView {
   runtimeExe: string;
   /** A word of the shared buffer: 1 once a call came from the container's program (the runtime's part is over). */
   programWord: number;
+  /** The container has a user namespace of its own: its capabilities are its namespace's, none of them tsyd's. */
+  otherUserNs: boolean;
 }
 
 /** One emulator's life as a piscina task. */

@@ -72,6 +72,37 @@ test("paths are the container's: its symlinks, its cwd, its /proc/self", async (
   }
 });
 
+test("a container's calls are made with its own credentials: its root lacks the agent's DAC override, its users are theirs", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  // Allowed by the policy, refused by the kernel to the container (runc's default capabilities
+  // have no CAP_DAC_OVERRIDE): the agent must not open it with its own.
+  const script = 'cat /etc/private; echo private=$?; cat /etc/public; echo public=$?; echo x > /tmp/mine; cat /tmp/mine; echo mine=$?';
+  for (const user of [undefined, { uid: 1000, gid: 1000 }]) {
+    const { id, bundle } = bundleFor(script);
+    const { chownSync, chmodSync, readFileSync, writeFileSync } = await import('node:fs');
+    writeFileSync(join(bundle.rootfs, 'etc/private'), 'private\n', { mode: 0o600 });
+    chownSync(join(bundle.rootfs, 'etc/private'), 1234, 1234);
+    chmodSync(join(bundle.rootfs, 'etc/private'), 0o600);
+    if (user !== undefined) {
+      const config = JSON.parse(readFileSync(join(bundle.dir, 'config.json'), 'utf8')) as { process: { user: object } };
+      config.process.user = user;
+      writeFileSync(join(bundle.dir, 'config.json'), JSON.stringify(config));
+    }
+    try {
+      const r = await runContainer(bundle, id);
+      const who = user === undefined ? 'root' : 'uid 1000';
+      assert.is(r.status, 0, `${who}: ${r.stderr}`);
+      assert.match(r.stdout, /private=1/, `${who}: ${r.stdout}`);
+      assert.not.match(r.stdout, /^private$/m, `${who}: the file was read`);
+      assert.match(r.stdout, /public=0/, `${who}: ${r.stdout} ${r.stderr}`);
+      assert.match(r.stdout, /mine=0/, `${who}: ${r.stdout} ${r.stderr}`);
+      assert.equal(denials(agent, id), [], `${who}: the kernel refused it, not the policy`);
+    } finally {
+      removeContainer(id);
+    }
+  }
+});
+
 test("the agent's death fails the container's next decided call (never unchecked)", async () => {
   if (missing !== undefined) assert.unreachable(missing);
   const own = await startAgent(tmp.dir, 'dying', POLICY);
