@@ -15,7 +15,7 @@ import type { LogLevel } from '../log.js';
 import { native } from '../native/addon.js';
 import type { Policy } from '../sandbox/policy.js';
 import { DecisionReader } from '../supervisor/decisions.js';
-import { DEFAULT_KEEP_ALIVE_MS, DEFAULT_MAX_EMULATORS, type SandboxConfig } from '../supervisor/options.js';
+import { DEFAULT_KEEP_ALIVE_MS, type SandboxConfig } from '../supervisor/options.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { monitorConfig } from '../supervisor/thread-configs.js';
 import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from '../shared/worker-data.js';
@@ -29,6 +29,8 @@ const SIGKILL = 9;
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 /** How often a served listener is looked at for its hang-up (every process of the container ended). */
 const HANGUP_POLL_MS = 100;
+/** A container's emulators at most (its blocked calls wait on job threads, not emulators). */
+const MAX_EMULATORS_PER_CONTAINER = 16;
 
 export interface ServeOptions {
   policy: Policy;
@@ -124,7 +126,9 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     logFd: opts.logFd,
     logFormat: 'json',
     coreSize,
-    maxEmulators: DEFAULT_MAX_EMULATORS,
+    // SAFETY: one container's pool is bounded well below tsyd run's (each emulator ~10 MiB): a
+    // container that keeps every emulator busy holds at most these, never the machine's memory.
+    maxEmulators: MAX_EMULATORS_PER_CONTAINER,
     keepAliveMs: DEFAULT_KEEP_ALIVE_MS,
     maxBlockingCalls: DEFAULT_MAX_JOBS,
     audit: false,

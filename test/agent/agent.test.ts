@@ -12,7 +12,7 @@ import { denials, startAgent, type AgentProcess } from './agent-process.js';
 
 const missing = containersMissing();
 const tmp = scratch('agent');
-const POLICY = ['-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/etc/secret'];
+const POLICY = ['-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/etc/secret', '-m', 'sandbox/stat:on', '-m', 'allow/stat+/***'];
 const inputs: PolicyInput[] = [{ profile: 'none' }, { rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }, { rule: 'deny/read+/etc/secret' }];
 let agent: AgentProcess;
 let seq = 0;
@@ -28,9 +28,10 @@ test.after(async () => {
 });
 
 /** A container running `script` under the agent's socket; its id. */
-function bundleFor(script: string, socket = agent.socket): { id: string; bundle: ReturnType<typeof makeBundle> } {
+function bundleFor(script: string, socket = agent.socket, stat = false): { id: string; bundle: ReturnType<typeof makeBundle> } {
   const id = `tsyd-agent-${process.pid}-${++seq}`;
-  const seccomp = exportOciSeccomp(buildPolicy(inputs), socket);
+  // `stat`: stat calls stop too (the agent's policy decides them as allowed: stat is off there).
+  const seccomp = exportOciSeccomp(buildPolicy(stat ? [...inputs, { rule: 'sandbox/stat:on' }] : inputs), socket);
   const bundle = makeBundle(join(tmp.dir, id), ['sh', '-c', script], seccomp);
   return { id, bundle };
 }
@@ -56,7 +57,7 @@ test('a denied read fails with EACCES and one record with the container id; an a
 
 test("paths are the container's: its symlinks, its cwd, its /proc/self", async () => {
   if (missing !== undefined) assert.unreachable(missing);
-  const { id, bundle } = bundleFor('cd /etc && cat ./link; echo link=$?; cat ../etc/secret; echo rel=$?; head -1 /proc/self/status');
+  const { id, bundle } = bundleFor('cd /etc && cat ./link; echo link=$?; cat ../etc/secret; echo rel=$?; head -1 /proc/self/status; echo self=$(readlink /proc/self)', undefined, true);
   // An absolute symlink of the container: it leads to the container's /etc/secret (the host has none).
   symlinkSync('/etc/secret', join(bundle.rootfs, 'etc/link'));
   try {
@@ -65,6 +66,8 @@ test("paths are the container's: its symlinks, its cwd, its /proc/self", async (
     assert.match(r.stdout, /link=1/, 'the link is decided as its target');
     assert.match(r.stdout, /rel=1/);
     assert.match(r.stdout, /Name:\s+head/, "/proc/self is the caller in the container's pid namespace");
+    const self = Number(/self=(\d+)/.exec(r.stdout)?.[1]);
+    assert.ok(self > 1 && self < 100, `readlink /proc/self says the pid in the container: ${r.stdout}`);
     const paths = denials(agent, id).map((d) => d.path);
     assert.equal(paths, ['/etc/secret', '/etc/secret']);
   } finally {
