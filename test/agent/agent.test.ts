@@ -106,6 +106,24 @@ test("a container's calls are made with its own credentials: its root lacks the 
   }
 });
 
+test('the user profile (no -p): runc takes its whole profile (every argument rule) and the container runs under it', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const user = await startAgent(tmp.dir, 'user', ['-m', 'deny/read+/etc/secret']);
+  const id = `tsyd-agent-${process.pid}-${++seq}`;
+  try {
+    const seccomp = exportOciSeccomp(buildPolicy([{ rule: 'deny/read+/etc/secret' }]), user.socket);
+    assert.ok(seccomp.syscalls.some((e) => e.names.includes('ioctl') && e.args !== undefined), 'argument rules are in it');
+    const bundle = makeBundle(join(tmp.dir, id), ['sh', '-c', 'cat /etc/public; cat /etc/secret; echo rc=$?; echo hi > /tmp/x; cat /tmp/x; ls / > /dev/null; echo ls=$?'], seccomp);
+    const r = await runContainer(bundle, id);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /container public\nrc=1\nhi\nls=0/);
+    assert.equal(denials(user, id).map((d) => d.path), ['/etc/secret']);
+  } finally {
+    removeContainer(id);
+    await user.stop();
+  }
+});
+
 test("the agent's death fails the container's next decided call (never unchecked)", async () => {
   if (missing !== undefined) assert.unreachable(missing);
   const own = await startAgent(tmp.dir, 'dying', POLICY);
