@@ -124,6 +124,28 @@ test('the user profile (no -p): runc takes its whole profile (every argument rul
   }
 });
 
+test('runc exec into a served container: the new process (a listener of its own) is served with the same container id', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const { id, bundle } = bundleFor('while [ ! -e /tmp/go ]; do sleep 0.05; done');
+  const { openSync, closeSync, writeFileSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  const out = openSync(join(bundle.dir, 'out'), 'w');
+  try {
+    const run = spawnSync('runc', ['run', '-d', '--bundle', bundle.dir, id], { stdio: ['ignore', out, out] });
+    assert.is(run.status, 0, 'runc run -d');
+    const e = spawnSync('runc', ['exec', id, 'sh', '-c', 'cat /etc/public; cat /etc/secret; echo rc=$?'], { encoding: 'utf8', timeout: 30_000 });
+    assert.is(e.status, 0, e.stderr);
+    assert.match(e.stdout, /container public\nrc=1/);
+    assert.match(e.stderr, /can't open '\/etc\/secret': Permission denied/);
+    assert.equal(denials(agent, id).map((d) => d.path), ['/etc/secret']);
+    assert.is(agent.records().filter((r) => r.op === 'serve_container' && r.container === id).length, 2, 'two listeners: the container and the exec');
+    writeFileSync(join(bundle.rootfs, 'tmp/go'), '');
+  } finally {
+    closeSync(out);
+    removeContainer(id);
+  }
+});
+
 test("the agent's death fails the container's next decided call (never unchecked)", async () => {
   if (missing !== undefined) assert.unreachable(missing);
   const own = await startAgent(tmp.dir, 'dying', POLICY);
