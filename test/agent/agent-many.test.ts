@@ -3,7 +3,7 @@
 // opens leaves another container's calls going, and a container's end frees what it held.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
@@ -42,6 +42,11 @@ async function waitFor(path: string, what: string): Promise<void> {
     if (Date.now() > deadline) assert.unreachable(`${what}: ${path} did not appear`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** What a process holds: its open fds and its threads. */
+function held(pid: number): { fds: number; threads: number } {
+  return { fds: readdirSync(`/proc/${pid}/fd`).length, threads: readdirSync(`/proc/${pid}/task`).length };
 }
 
 /** Both read both files, once both are running (each waits for the test's /tmp/go). */
@@ -87,6 +92,7 @@ test("a container blocking 200 FIFO opens does not stop another's calls; its end
   if (missing !== undefined) assert.unreachable(missing);
   // 200 readers of a FIFO without writer: 200 opens waiting in the agent (job threads).
   const blocker = container('mkfifo /tmp/fifo; for i in $(seq 200); do cat /tmp/fifo & done; echo > /tmp/ready; wait', 'web');
+  const before = held(agent.child.pid!);
   const other = container('echo > /tmp/ready; while [ ! -e /tmp/go ]; do sleep 0.05; done; for i in $(seq 100); do cat /etc/public > /dev/null || exit 1; done; echo done', 'web');
   try {
     const blocked = finished(startContainer(blocker.bundle, blocker.id), blocker.id, 120_000);
@@ -106,6 +112,14 @@ test("a container blocking 200 FIFO opens does not stop another's calls; its end
     }
     const end = agent.records().find((x) => x.op === 'container_ended' && x.container === blocker.id)!;
     assert.is(end.clean, true, 'every thread of the blocker stopped, its fds closed');
+    // Both containers ended: the agent holds again the fds and threads it held before them.
+    let now = held(agent.child.pid!);
+    for (const deadline = Date.now() + 20_000; now.fds > before.fds || now.threads > before.threads; now = held(agent.child.pid!)) {
+      if (Date.now() > deadline) break;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    assert.ok(now.fds <= before.fds, `fds: ${before.fds} before, ${now.fds} after`);
+    assert.ok(now.threads <= before.threads, `threads: ${before.threads} before, ${now.threads} after`);
   } finally {
     removeContainer(blocker.id);
     removeContainer(other.id);
