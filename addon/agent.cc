@@ -8,7 +8,10 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#include <string>
 
 namespace tsyd {
 
@@ -82,7 +85,25 @@ static Napi::Value StatPathMode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r < 0 ? r : static_cast<double>(sb.st_mode));
 }
 
+// exeIdentity(pid) → "DEV:INO" of /proc/PID/exe, or -errno. A process of another uid (or a
+// non-dumpable one: runc's init) needs ptrace access: CAP_SYS_PTRACE is raised for that one stat,
+// as for the caller's memory (privilege.cc), and lowered again.
+static Napi::Value ExeIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/exe", info[0].As<Napi::Number>().Int32Value());
+  struct stat sb;
+  int r = stat(p, &sb) < 0 ? -errno : 0;
+  if ((r == -EPERM || r == -EACCES) && RaiseCallerAccess()) {
+    r = stat(p, &sb) < 0 ? -errno : 0;
+    LowerCallerAccess();
+  }
+  if (r < 0) return Napi::Number::New(env, r);
+  return Napi::String::New(env, std::to_string(static_cast<unsigned long long>(sb.st_dev)) + ":" + std::to_string(static_cast<unsigned long long>(sb.st_ino)));
+}
+
 void InitAgent(Napi::Env env, Napi::Object exports) {
+  exports.Set("exeIdentity", Napi::Function::New(env, ExeIdentity, "exeIdentity"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("hungUp", Napi::Function::New(env, HungUp, "hungUp"));
   exports.Set("setViewRoot", Napi::Function::New(env, SetViewRoot, "setViewRoot"));

@@ -15,7 +15,7 @@ import { formatIPv6 } from '../sandbox/address.js';
 import { buildHandlerTable } from '../syscalls/index.js';
 import { PolicyLog, PROGRAM_LOG_QUOTA } from '../shared/policy-log.js';
 import { IpcSockets } from '../shared/ipc-sockets.js';
-import { CAP_SYS_PTRACE, droppedCapabilities } from '../confine/capabilities.js';
+import { droppedCapabilities } from '../confine/capabilities.js';
 import { DecisionRing } from '../shared/decision-ring.js';
 import { isBelow } from '../proc/proc-tree.js';
 import { EMULATOR_TABLES, EmuEvent } from '../shared/emulator-states.js';
@@ -113,16 +113,16 @@ function faultHook(spec: string | undefined): (path: string) => void {
 }
 
 /**
- * What an emulator of a container (tsyd agent) drops at rest. It acts with each caller's
- * credentials (followCaller: the caller's capabilities within these). SAFETY: a container in a
- * user namespace of its own has capabilities over that namespace only: acting for it, this
- * thread has none. Otherwise the policy's drops, but CAP_SYS_PTRACE, which this thread uses at
- * rest only (to read the exe of a caller of another uid: runtime-phase.ts) and while acting only
- * when the caller has it.
+ * What an emulator of a container (tsyd agent) drops at rest: every capability the container's
+ * process does not have, and the policy's drops. It acts with each caller's credentials
+ * (followCaller: the caller's capabilities within these), and a caller with the container's own
+ * needs no switch. SAFETY: a container in a user namespace of its own has capabilities over that
+ * namespace only: acting for it, this thread has none.
  */
 function containerDrops(view: NonNullable<EmulatorTask['view']>, policy: Policy): number[] {
   if (view.otherUserNs) return ALL_CAPABILITIES;
-  return droppedCapabilities(policy).filter((c) => c !== CAP_SYS_PTRACE);
+  const has = new Set(view.capabilities);
+  return [...new Set([...ALL_CAPABILITIES.filter((c) => !has.has(c)), ...droppedCapabilities(policy)])];
 }
 
 /** This process's group, from /proc/self/stat. */

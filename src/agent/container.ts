@@ -20,7 +20,6 @@ import type { Supervisor } from '../supervisor/supervisor.js';
 import { monitorConfig } from '../supervisor/thread-configs.js';
 import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from '../shared/worker-data.js';
 import type { ContainerMessage } from './message.js';
-import { fileIdentity } from './runtime-phase.js';
 
 const O_PATH = 0o10000000;
 const O_DIRECTORY = 0o200000;
@@ -46,6 +45,14 @@ export interface ServeOptions {
 export interface ServedContainer {
   id: string;
   ended: Promise<void>;
+}
+
+/** The capability numbers in the effective set of `pid` (its CapEff). */
+function effectiveCapabilities(pid: number): number[] {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (hex === undefined) throw new Error(`no CapEff in /proc/${pid}/status`);
+  const bits = BigInt(`0x${hex}`);
+  return Array.from({ length: 64 }, (_, i) => i).filter((i) => ((bits >> BigInt(i)) & 1n) === 1n);
 }
 
 /**
@@ -92,6 +99,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   let runtimeExe: string;
   let ownPidNs: boolean;
   let otherUserNs: boolean;
+  let capabilities: number[];
   try {
     pidfd = native.pidfdOpen(msg.pid);
     opened.push(pidfd);
@@ -100,7 +108,10 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     // path of the container is looked up from it.
     rootFd = native.openat2(Buffer.from(`/proc/${msg.pid}/root`), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
     opened.push(rootFd);
-    runtimeExe = fileIdentity(`/proc/${msg.pid}/exe`);
+    const exe = native.exeIdentity(msg.pid);
+    if (typeof exe === 'number') throw new Error(`cannot read the exe of ${msg.pid} (errno ${-exe})`);
+    runtimeExe = exe;
+    capabilities = effectiveCapabilities(msg.pid);
     ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
     otherUserNs = readlinkSync(`/proc/${msg.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
   } catch (err) {
@@ -146,7 +157,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   const bindings = { container: msg.id };
   data.log.bindings = bindings;
   data.emulator.log = { ...data.emulator.log, bindings };
-  data.emulator.view = { rootFd, ownPidNs, otherUserNs, runtimeExe, programWord: Ctl.programStarted };
+  data.emulator.view = { rootFd, ownPidNs, otherUserNs, capabilities, runtimeExe, programWord: Ctl.programStarted };
   // The emulators act with the container's credentials: their filter lets them take its ids.
   if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg));
   const clog = log.child(bindings);

@@ -3,16 +3,9 @@
 // own code before it executes the container's program: runc opens its exec FIFO (a host file,
 // through /proc/self/fd) and execs. Those calls are the runtime's, not the container's: they run
 // as the runtime made them. The container's first exec is decided, as every call after it.
-import { statSync } from 'node:fs';
 import { Answer, native } from '../native/addon.js';
 import type { ContainerView } from '../shared/thread-config.js';
 import type { Request } from '../syscalls/request.js';
-
-/** The identity of a file as ContainerView.runtimeExe holds it. */
-export function fileIdentity(path: string): string {
-  const st = statSync(path, { bigint: true });
-  return `${st.dev}:${st.ino}`;
-}
 
 /**
  * Answers CONTINUE and returns true when `req` comes from the runtime's init process (before the
@@ -27,12 +20,8 @@ export function fileIdentity(path: string): string {
  */
 export function runtimeCall(req: Request, view: ContainerView, ctl: Int32Array, execNrs: ReadonlySet<number>): boolean {
   if (Atomics.load(ctl, view.programWord) !== 0 || execNrs.has(req.nr)) return false;
-  let exe: string;
-  try {
-    exe = fileIdentity(`/proc/${req.pid}/exe`);
-  } catch {
-    return false;
-  }
+  const exe = native.exeIdentity(req.pid);
+  if (typeof exe === 'number') return false;
   if (exe !== view.runtimeExe) {
     Atomics.store(ctl, view.programWord, 1);
     return false;

@@ -383,6 +383,8 @@ export interface Addon {
   hungUp(fd: number): number;
   /** This thread decides in a container's view (its root fd; its own pid namespace); -1: tsyd's. */
   setViewRoot(fd: number, ownPidNs: boolean): void;
+  /** "DEV:INO" of /proc/PID/exe (CAP_SYS_PTRACE raised for it when needed), or -errno. */
+  exeIdentity(pid: number): string | number;
   /** st_mode of a canonical path in this thread's view, or -errno. */
   statPathMode(path: Buffer, follow: boolean): number;
 }

@@ -123,12 +123,14 @@ export interface ContainerView {
   rootFd: number;
   /** The container has a pid namespace of its own (the agent serves no other). */
   ownPidNs: boolean;
-  /** st_dev and st_ino of the runtime's binary (its init process's /proc/PID/exe when the listener came), as decimal text. */
+  /** st_dev and st_ino of the runtime's binary (its init process's /proc/PID/exe when the listener came): native.exeIdentity. */
   runtimeExe: string;
   /** A word of the shared buffer: 1 once a call came from the container's program (the runtime's part is over). */
   programWord: number;
   /** The container has a user namespace of its own: its capabilities are its namespace's, none of them tsyd's. */
   otherUserNs: boolean;
+  /** The effective capabilities of the process that loaded the filter (runc: the container's, with noNewPrivileges). */
+  capabilities: number[];
 }
 
 /** One emulator's life as a piscina task. */
