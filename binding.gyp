@@ -30,6 +30,7 @@
         "addon/crypt-lost.cc",
         "addon/crypt-io.cc",
         "addon/aes.cc",
+        "addon/agent.cc",
         "addon/native-thread.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -78,6 +78,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitCryptWriteBackCheck(env, exports);
   InitCryptIo(env, exports);
   InitAes(env, exports);
+  InitAgent(env, exports);
   return exports;
 }
 

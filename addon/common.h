@@ -268,6 +268,7 @@ void InitCrypt(Napi::Env env, Napi::Object exports);
 void InitCryptIo(Napi::Env env, Napi::Object exports);
 void InitAes(Napi::Env env, Napi::Object exports);
 void InitActAs(Napi::Env env, Napi::Object exports);
+void InitAgent(Napi::Env env, Napi::Object exports);
 
 // A call running on a job thread (offload.cc): it owns what it needs (copies, fds).
 struct Job {
@@ -372,7 +373,10 @@ long AsCaller(F op) {
 }
 
 // Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
+// Reads tsyd's /proc/<tid>/status into buf (NUL-terminated): its length, or -errno.
+long ReadProcStatus(pid_t tid, char* buf, size_t size);
 pid_t TgidOf(pid_t tid);
+pid_t NsIdOf(pid_t tid, const char* key);
 
 // A copy of the caller's fd `fd` in tsyd (pidfd_getfd, O_CLOEXEC), or -errno (-ESRCH: caller gone).
 int TakeFd(ThreadState* st, int fd);
@@ -420,6 +424,16 @@ class PathAt {
   int dirfd_ = -100;  // AT_FDCWD
   const char* name_ = ".";
 };
+
+// The container's view (tsyd agent): canonical paths are the container's, looked up from its root
+// (`fd`, tsyd's O_PATH fd of /proc/PID/root) instead of tsyd's. `own_pidns`: the container has a
+// pid namespace of its own, so its /proc names its pids, and /proc/self is the caller's pid there.
+// Per thread: an emulator serves one container at a time, and a job thread takes its emulator's.
+struct ViewRoot {
+  int fd = -1;
+  bool own_pidns = false;
+};
+extern thread_local ViewRoot t_view;
 
 // stat/lstat, readlink, openat2 and statfs of a canonical path through PathAt: 0, a length, an
 // fd, or -errno.

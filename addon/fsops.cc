@@ -231,8 +231,11 @@ static bool IsProcSelfLink(const char* path) {
 // What /proc/self ("TGID") and /proc/thread-self ("TGID/task/TID") say to the caller, or -errno.
 static ssize_t ProcSelfLink(ThreadState* st, const char* path, char* target, size_t size) {
   const bool self = strcmp(path, "/proc/self") == 0;
-  const pid_t tid = static_cast<pid_t>(st->req->pid);
-  const pid_t tgid = TgidOf(tid);
+  // In a container's pid namespace (tsyd agent), the ids it knows itself by.
+  const pid_t host_tid = static_cast<pid_t>(st->req->pid);
+  const pid_t tid = t_view.own_pidns ? NsIdOf(host_tid, "NSpid:") : host_tid;
+  if (tid < 0) return tid;
+  const pid_t tgid = t_view.own_pidns ? NsIdOf(host_tid, "NStgid:") : TgidOf(host_tid);
   if (tgid < 0) return tgid;
   int n = self ? snprintf(target, size, "%d", tgid) : snprintf(target, size, "%d/task/%d", tgid, tid);
   return n;

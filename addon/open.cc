@@ -64,15 +64,9 @@ static Napi::Value ReadOpenHow(const Napi::CallbackInfo& info) {
 }
 
 int UmaskOf(pid_t tid) {
-  char p[64];
-  snprintf(p, sizeof p, "/proc/%d/status", tid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
   char buf[512];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -ESRCH;
-  buf[n] = 0;
+  long n = ReadProcStatus(tid, buf, sizeof buf);
+  if (n < 0) return static_cast<int>(n);
   const char* u = strstr(buf, "\nUmask:");
   if (!u) return -ESRCH;
   return static_cast<int>(strtol(u + 7, nullptr, 8)) & 0777;
@@ -91,11 +85,9 @@ static std::string LinkOf(int fd) {
 static int ReopenThroughProgramFdDir(const char* path, uint64_t oflags, unsigned mode) {
   const char* slash = strrchr(path, '/');
   std::string dir(path, static_cast<size_t>(slash - path));
-  open_how dh{};
-  dh.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-  dh.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  int dfd = static_cast<int>(syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &dh, sizeof dh));
-  if (dfd < 0) return -errno;
+  // In the caller's view (a container's root under tsyd agent).
+  int dfd = Openat2Path(dir, nullptr, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+  if (dfd < 0) return dfd;
   int fd = openat(dfd, slash + 1, static_cast<int>(oflags), mode);
   int e = errno;
   close(dfd);
@@ -331,7 +323,9 @@ static Napi::Value OpenInject(const Napi::CallbackInfo& info) {
       return Napi::Number::New(env, -e);
     }
     anchor->path = st->anchor.path;
-    int r = Offload(st, [path, magic, magic_target, anchor, oflags, mode, cloexec, o_path, caller, id, notify_fd](Job& job) {
+    const ViewRoot view = t_view;  // the job opens in the same view (the root fd outlives every job)
+    int r = Offload(st, [path, magic, magic_target, anchor, oflags, mode, cloexec, o_path, caller, id, notify_fd, view](Job& job) {
+      t_view = view;
       ThreadState js;  // OpenChecked's magic branch checks the request and what it reopened
       seccomp_notif req{};
       req.id = id;

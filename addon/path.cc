@@ -23,16 +23,39 @@ static constexpr int kMaxSymlinks = 40;  // as the kernel's MAXSYMLINKS
 static constexpr int kEndsInSlash = 1;
 static constexpr int kLastIsDir = 2;
 
-pid_t TgidOf(pid_t tid) {
+long ReadProcStatus(pid_t tid, char* buf, size_t size) {
   char p[64];
   snprintf(p, sizeof p, "/proc/%d/status", tid);
   int fd = open(p, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
-  char buf[1024];
-  ssize_t n = read(fd, buf, sizeof buf - 1);
+  ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0) return -ESRCH;
   buf[n] = 0;
+  return n;
+}
+
+// The last id of line `key` (NStgid:, NSpid:) in tsyd's /proc/<tid>/status: the id in the
+// task's own pid namespace (a container's), or -errno.
+pid_t NsIdOf(pid_t tid, const char* key) {
+  char buf[2048];
+  long n = ReadProcStatus(tid, buf, sizeof buf);
+  if (n < 0) return static_cast<pid_t>(n);
+  const char* t = strstr(buf, key);
+  if (!t) return -ESRCH;
+  const char* end = strchr(t, '\n');
+  const char* last = end ? end : t + strlen(t);
+  while (last > t && (last[-1] == ' ' || last[-1] == '\t')) last--;
+  const char* start = last;
+  while (start > t && start[-1] >= '0' && start[-1] <= '9') start--;
+  if (start == last) return -ESRCH;
+  return static_cast<pid_t>(strtol(start, nullptr, 10));
+}
+
+pid_t TgidOf(pid_t tid) {
+  char buf[1024];
+  long n = ReadProcStatus(tid, buf, sizeof buf);
+  if (n < 0) return static_cast<pid_t>(n);
   const char* t = strstr(buf, "\nTgid:");
   if (!t) return -ESRCH;
   return static_cast<pid_t>(strtol(t + 6, nullptr, 10));
@@ -310,7 +333,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   auto crossed = [&](const std::string& p) { return opts.no_xdev && MountOf(p, anchor) != start_mount; };
   pid_t tgid = 0;
   auto own_tgid = [&]() -> pid_t {
-    if (tgid == 0) tgid = TgidOf(tid);
+    if (tgid == 0) tgid = t_view.own_pidns ? NsIdOf(tid, "NStgid:") : TgidOf(tid);
     return tgid;
   };
 
@@ -372,7 +395,9 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       Append(&out, std::to_string(g));
       if (c == "thread-self") {
         Append(&out, "task");
-        Append(&out, std::to_string(tid));
+        pid_t t = t_view.own_pidns ? NsIdOf(tid, "NSpid:") : tid;
+        if (t < 0) return t;
+        Append(&out, std::to_string(t));
       }
       continue;
     }
@@ -380,7 +405,8 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     // whatever follows: /proc/<tsyd thread>/fd/N would lead to tsyd's files by name,
     // /proc/<tsyd>/cwd to its working directory. (The reaper's guarded entries are refused
     // below, as any process's outside the sandbox; its stat and status are the parent's.)
-    if (out == "/proc" && root == "/" && !c.empty() && c.find_first_not_of("0123456789") == std::string::npos &&
+    // (A container with a pid namespace of its own sees no pid of tsyd's: its /proc has none.)
+    if (out == "/proc" && root == "/" && !t_view.own_pidns && !c.empty() && c.find_first_not_of("0123456789") == std::string::npos &&
         IsTsydPid(strtol(c.c_str(), nullptr, 10)))
       return -EACCES;
     next = out;
@@ -427,7 +453,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     // A file still linked whose name happens to end in " (deleted)" is a path like any other.
     if (in_proc && IsDeletedTarget(target) && target[0] == '/') {
       struct stat lst;
-      if (StatPath(next, nullptr, &lst, true) == 0 && lst.st_nlink > 0 && target.compare(0, 7, "/memfd:") != 0) {
+      if (StatPath(next, anchor, &lst, true) == 0 && lst.st_nlink > 0 && target.compare(0, 7, "/memfd:") != 0) {
         PushComponents(&pending, target);
         out = root;
         continue;
@@ -441,7 +467,8 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
       long owner = ProcPid(next);
       pid_t g = own_tgid();
       if (g < 0) return g;
-      if (owner < 0 || (owner != g && TgidOf(static_cast<pid_t>(owner)) != g)) return -EACCES;
+      // (In a container's pid namespace only its own tgid: TgidOf reads tsyd's /proc.)
+      if (owner < 0 || (owner != g && (t_view.own_pidns || TgidOf(static_cast<pid_t>(owner)) != g))) return -EACCES;
       out = std::move(next);
       res->magic = true;
       // SAFETY: a deleted file is decided by the path it had: reopening it read-write through
@@ -479,6 +506,15 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   // `self` is tsyd, its <tsyd pid>/mem writable by tsyd): it is refused as a whole.
   if (OnProcfsElsewhere(out, anchor)) return -EACCES;
   long owner = ProcPid(out);
+  if (t_view.own_pidns) {
+    // SAFETY: a container's own /proc: every process of its pid namespace is the container's,
+    // none is tsyd. Another process's guarded entries are refused as they are outside the
+    // sandbox under tsyd run (tsyd opens with more power than the container may have).
+    if (owner > 0 && owner != own_tgid() && IsPtraceGuarded(out)) return -EACCES;
+    if (out.size() + 1 > outsz) return -ENAMETOOLONG;
+    memcpy(outbuf, out.c_str(), out.size() + 1);
+    return static_cast<long>(out.size());
+  }
   if (owner >= 0 && IsTsydPid(owner)) return -EACCES;
   // SAFETY: the program never reaches another process's memory, environment or fds: ptrace,
   // process_vm_* and pidfd_getfd are refused to it, and their /proc forms are too, for any

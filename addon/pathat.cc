@@ -217,12 +217,21 @@ PathAt::~PathAt() {
   if (owned_ >= 0) close(owned_);
 }
 
+thread_local ViewRoot t_view;
+
 int PathAt::Open(const std::string& path, const Anchor* anchor) {
   size_t from = 0;
   int at = AT_FDCWD;
   if (anchor != nullptr && anchor->Holds(path)) {
     at = anchor->fd;
     from = path.size() == anchor->path.size() ? path.size() : anchor->path.size() + 1;
+  } else if (t_view.fd >= 0 && !path.empty() && path[0] == '/') {
+    // SAFETY: the container's view: its paths are looked up from its root, never from tsyd's.
+    // Canonical paths hold no `..` and no symlink is followed: the lookup stays below it, and
+    // crosses the container's own mounts (the root fd is on its mount tree).
+    at = t_view.fd;
+    from = path.find_first_not_of('/');
+    if (from == std::string::npos) from = path.size();
   }
   if (path.size() - from < PATH_MAX) {
     dirfd_ = at;

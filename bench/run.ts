@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark of bench/, side by side, into bench/RESULTS.md (tables, the
 // command, the machine) and bench/results.json (every sample, for tooling).
-// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool,startup,memory,warm,crypt,setid,ipc] [--out DIR]
+// Usage: node dist/bench/run.js [--rounds N] [--only micro,macro,pool,startup,memory,warm,crypt,setid,ipc,agent] [--out DIR]
 // DIR is made first (a long run is never lost to a missing folder). With --only, the sections not
 // run keep their earlier text and figures (bench/lib/merge.ts); the summary is made from both.
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -18,11 +18,12 @@ import { warm } from './warm.js';
 import { crypt } from './crypt.js';
 import { setid } from './setid.js';
 import { ipc } from './ipc.js';
+import { agent } from './agent.js';
 
 const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
-    only: { type: 'string', default: 'micro,macro,pool,startup,memory,warm,crypt,setid,ipc' },
+    only: { type: 'string', default: 'micro,macro,pool,startup,memory,warm,crypt,setid,ipc,agent' },
     out: { type: 'string', default: join(root, 'bench') },
   },
 });
@@ -31,7 +32,7 @@ if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) {
   console.error(`bench: --rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
   process.exit(2);
 }
-const ALL_SECTIONS = ['micro', 'macro', 'pool', 'startup', 'memory', 'warm', 'crypt', 'setid', 'ipc'];
+const ALL_SECTIONS = ['micro', 'macro', 'pool', 'startup', 'memory', 'warm', 'crypt', 'setid', 'ipc', 'agent'];
 const only = new Set(values.only!.split(','));
 for (const s of only) {
   if (!ALL_SECTIONS.includes(s)) {
@@ -58,6 +59,7 @@ if (only.has('warm')) sections.push(await warm(rounds));
 if (only.has('crypt')) sections.push(await crypt(Math.max(rounds, 5)));
 if (only.has('setid')) sections.push(await setid(Math.max(rounds, 8)));
 if (only.has('ipc')) sections.push(await ipc(Math.max(rounds, 8)));
+if (only.has('agent')) sections.push(await agent(rounds));
 const minutes = ((Date.now() - t0) / 60_000).toFixed(1);
 
 /** The figures the issue asks for, in a few lines at the top. */
@@ -118,6 +120,11 @@ function summary(): string[] {
     const base = ip[names[0]!].ns;
     const parts = names.slice(1).map((n) => `${n} ${ratio(ip[n].ns, base)}`);
     lines.push(`- **IPC, the program's opens with clients / with none**: ${parts.join('; ')} (${(1e9 / base).toFixed(0)} opens/s with none).`);
+  });
+  const ag = get('agent');
+  if (ag) safely('agent', () => {
+    const parts = (['openat', 'stat'] as const).map((op) => `${op} ${ratio(ag[op]['container, tsyd agent'].ns, ag[op]['tsyd run (host)'].ns)}`);
+    lines.push(`- **a decided call in a runc container (tsyd agent) / under tsyd run**: ${parts.join(', ')} (the agent acts with each caller's credentials).`);
   });
   return lines.length > 0 ? ['## Summary', '', ...lines, ''] : [];
 }

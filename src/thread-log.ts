@@ -118,6 +118,6 @@ class ThreadLogger implements TsydLogger {
 }
 
 /** The root logger of a supervisor thread: what createLogger(opts) makes, without pino. */
-export function createThreadLogger(opts: LogOptions = {}): TsydLogger {
-  return new ThreadLogger({ level: opts.level ?? 'warn', fd: opts.fd ?? 2, format: opts.format ?? 'json' }, {});
+export function createThreadLogger(opts: LogOptions & { bindings?: Fields } = {}): TsydLogger {
+  return new ThreadLogger({ level: opts.level ?? 'warn', fd: opts.fd ?? 2, format: opts.format ?? 'json' }, opts.bindings ?? {});
 }

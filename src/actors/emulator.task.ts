@@ -24,8 +24,12 @@ import { WorkerData } from '../shared/worker-data.js';
 import { Slot } from '../shared/slot.js';
 import { Request } from '../syscalls/request.js';
 import { mark } from '../shared/timeline.js';
+import { runtimeCall } from '../agent/runtime-phase.js';
 
 const SIGALRM = 14;
+/** The calls that run a program: decided even while a container's runtime makes them. */
+const ALL_CAPABILITIES = Array.from({ length: 64 }, (_, i) => i);
+const EXEC_NRS = new Set([native.syscalls.execve, native.syscalls.execveat].filter((n): n is number => n !== undefined));
 const { EACCES, EINVAL, ENOSYS, EPERM, ESRCH } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
@@ -109,6 +113,19 @@ function faultHook(spec: string | undefined): (path: string) => void {
   return () => {};
 }
 
+/**
+ * What an emulator of a container (tsyd agent) drops at rest: every capability the container's
+ * process does not have, and the policy's drops. It acts with each caller's credentials
+ * (followCaller: the caller's capabilities within these), and a caller with the container's own
+ * needs no switch. SAFETY: a container in a user namespace of its own has capabilities over that
+ * namespace only: acting for it, this thread has none.
+ */
+function containerDrops(view: NonNullable<EmulatorTask['view']>, policy: Policy): number[] {
+  if (view.otherUserNs) return ALL_CAPABILITIES;
+  const has = new Set(view.capabilities);
+  return [...new Set([...ALL_CAPABILITIES.filter((c) => !has.has(c)), ...droppedCapabilities(policy)])];
+}
+
 /** This process's group, from /proc/self/stat. */
 function ownProcessGroup(): number {
   const stat = readFileSync('/proc/self/stat', 'latin1');
@@ -126,7 +143,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const decisions = new DecisionRing(task.decisions);
   const wd = new WorkerData(task.shared, task.maxEmulators);
   const rules = new PolicyLog(task.policyLog);
-  const dropped = droppedCapabilities(policy);
+  const dropped = task.view === undefined ? droppedCapabilities(policy) : containerDrops(task.view, policy);
   const unfit = reusable(task, policy.lock, JSON.stringify(dropped));
   if (unfit !== undefined) throw new Error(`emulator thread ${tid} cannot serve this sandbox: ${unfit}`);
   handlers ??= buildHandlerTable();
@@ -143,6 +160,10 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   }
   // The reaper's /proc entries are refused like tsyd's own; job threads write this sandbox's table.
   native.setReaperPid(task.reaperPid);
+  // SAFETY: a container's paths are its own, looked up from its root (tsyd agent); every other
+  // sandbox's from tsyd's (a thread that served a container before must not keep its view).
+  const view = task.view;
+  native.setViewRoot(view?.rootFd ?? -1, view?.ownPidNs ?? false);
   native.bindJobs(wd.jobs());
   // Test only: a call that may block holds this emulator (the pool's tests need one).
   native.setInlineBlocking(task.fault === 'inline-blocking');
@@ -276,10 +297,13 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const dynamic = policy.lock === 'off' || policy.lock === 'ipc';
   // SafeSetID: with transits declared this thread acts with each caller's credentials (addon/act-as.cc);
   // without, nothing is read (transits cannot be added at run time).
-  const follow = policy.transits.declared;
+  // A container's calls are always made with its process's credentials (tsyd agent): a
+  // container's root has the runtime's few capabilities, not the agent's.
+  const follow = policy.transits.declared || task.view !== undefined;
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
     req.begin();
+    if (view !== undefined && runtimeCall(req, view, wd.ctl, EXEC_NRS)) return;
     const nr = req.nr;
     const entry = handlerTable.get(nr);
     if (!entry) {

@@ -8,6 +8,7 @@ import { DEFAULT_INSPECT_ADDRESS, parseInspectAddress, type InspectAddress } fro
 import { isProfile, unknownProfile } from '../sandbox/profiles.js';
 import { parseCrypt, type CryptCommand } from './crypt-args.js';
 import { parseCtl, type CtlCommand } from './ctl.js';
+import { parseAgent, parseOciSeccomp, type AgentCommand } from './agent-args.js';
 
 export interface RunCommand {
   command: 'run';
@@ -48,6 +49,8 @@ export type Command =
   | { command: 'export'; mode: 'bpf' | 'pfc'; policy?: PolicyInput[] }
   | { command: 'syscalls'; policy: PolicyInput[] }
   | { command: 'program-filter'; policy: PolicyInput[] }
+  | { command: 'oci-seccomp'; policy: PolicyInput[]; listener: string; metadata?: string }
+  | AgentCommand
   | { command: 'viz'; argv: string[] }
   | { command: 'help'; topic?: HelpTopic }
   | { command: 'usage' }
@@ -77,7 +80,7 @@ function profileName(name: string): string {
   return name;
 }
 
-const COMMANDS = ['run', 'check', 'learn', 'export', 'crypt', 'ctl', 'viz', 'help'];
+const COMMANDS = ['run', 'check', 'learn', 'export', 'agent', 'crypt', 'ctl', 'viz', 'help'];
 const POLICY_OPTIONS = ['-p', '--profile', '-m', '--rule', '-P', '--policy-file', '-h', '--help'];
 const LOG_OPTIONS = ['--log-level', '--log-fd'];
 /** Each command's options, for "did you mean". */
@@ -101,6 +104,7 @@ export function parseArgs(argv: string[]): Command {
   if (cmd === '-V' || cmd === '--version') return { command: 'version' };
   if (cmd === 'viz') return { command: 'viz', argv: rest };
   if (cmd === 'export') return parseExport(rest);
+  if (cmd === 'agent') return parseAgent(rest);
   if (cmd === 'ctl') return rest[0] === '-h' || rest[0] === '--help' ? { command: 'help', topic: 'ctl' } : parseCtl(rest);
   if (cmd === 'crypt') return rest.some((x) => x === '-h' || x === '--help') ? { command: 'help', topic: 'crypt' } : parseCrypt(rest);
   if (cmd !== 'run' && cmd !== 'check' && cmd !== 'learn') {
@@ -186,12 +190,13 @@ function parseExport(rest: string[]): Command {
     if (check.command === 'help') return { command: 'help', topic: 'syscalls' };
     return { command: 'syscalls', policy: (check as CheckCommand).policy };
   }
+  if (mode === 'oci-seccomp') return parseOciSeccomp(rest.slice(1));
   if (mode === 'program') {
     const check = parseArgs(['check', ...rest.slice(1)]);
     if (check.command === 'help') return { command: 'help', topic: 'export' };
     return { command: 'program-filter', policy: (check as CheckCommand).policy };
   }
-  if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls', 'program'], 'see tsyd export --help'));
+  if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls', 'program', 'oci-seccomp'], 'see tsyd export --help'));
   const extra = rest[1];
   if (extra === '-h' || extra === '--help') return { command: 'help', topic: 'export' };
   if (extra === undefined) return { command: 'export', mode };

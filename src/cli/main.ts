@@ -71,6 +71,15 @@ export async function main(argv: string[]): Promise<void> {
         process.stdout.write(exportProgramFilter(buildPolicy(cmd.policy)));
         code = 0;
         break;
+      case 'oci-seccomp': {
+        const { exportOciSeccomp } = await import('../export/oci-seccomp.js');
+        process.stdout.write(`${JSON.stringify(exportOciSeccomp(buildPolicy(cmd.policy), cmd.listener, cmd.metadata), null, 2)}\n`);
+        code = 0;
+        break;
+      }
+      case 'agent':
+        code = await (await import('./agent.js')).runAgent(cmd);
+        break;
       case 'run':
         // TSYD_EXPORT=bpf|pfc: boot exports the filters first, then runs the program (as the
         // reference's boot()); a failed export runs nothing (125).

@@ -63,6 +63,7 @@ ${EXIT}`;
 const EXPORT = `Usage: tsyd export bpf|pfc [-p PROFILE]... [-m RULE]... [-P FILE]...
        tsyd export syscalls [-p PROFILE]... [-m RULE]... [-P FILE]...
        tsyd export program [-p PROFILE]... [-m RULE]... [-P FILE]... > FILE
+       tsyd export oci-seccomp --listener SOCK [--metadata TEXT] [-p PROFILE]... [-m RULE]... [-P FILE]...
   bpf       write the supervisor threads' filters to tsyd_emu.bpf, tsyd_int.bpf, tsyd_ipc.bpf,
             tsyd_aes.bpf in the working directory (never overwritten: an existing one is an error)
   pfc       print them as pseudo filter code
@@ -73,7 +74,22 @@ const EXPORT = `Usage: tsyd export bpf|pfc [-p PROFILE]... [-m RULE]... [-P FILE
   program   write the program's filter for that policy to stdout (struct sock_filter[], as
             loaded; tsyd's and the reaper's pids are the stand-ins 0x7ffffffd and 0x7ffffffe,
             which a loader replaces); refused on a terminal
+  oci-seccomp  print the linux.seccomp object (JSON) of an OCI bundle or a node's seccomp
+            profile: the calls tsyd decides for that policy stop for tsyd agent listening on
+            SOCK (SCMP_ACT_NOTIFY), the calls it refuses fail as under tsyd run, the rest run;
+            --metadata policy=NAME picks the agent's --policies DIR/NAME.policy
   -h, --help  this help (tsyd export syscalls --help: the policy options)`;
+
+const AGENT = `Usage: tsyd agent --listen SOCK [--policies DIR] [-p PROFILE]... [-m RULE]... [-P FILE]...
+  The seccomp agent of an OCI runtime (runc, crun): serves every container whose seccomp profile
+  names SOCK as its listenerPath (tsyd export oci-seccomp), each with its own policy, decided in
+  the container's view (its root, its cwd, its /proc). Records carry the container id.
+  --listen SOCK              the UNIX socket to listen on (created 0600; an existing socket is replaced)
+  --policies DIR             a container with listenerMetadata policy=NAME gets DIR/NAME.policy
+                             (a NAME that is no plain file name there: every decided call denied)
+  --log-level LEVEL, --log-fd N   as for run
+  The policy options (as for run) make the default policy; the policy is always locked (lock:on).
+  If the agent dies, every container's next decided call fails (ENOSYS): never unchecked.`;
 
 const CRYPT = `Usage: tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT
   Encrypt stdin into the crypt file format, or decrypt a crypt file, outside a sandbox (recovery,
@@ -109,6 +125,8 @@ export const USAGE = `Usage:
   tsyd export bpf|pfc [POLICY]             write the supervisor threads' filters (tsyd_*.bpf) or print them
   tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
                                            filter answers it under that policy
+  tsyd export oci-seccomp --listener SOCK [POLICY]   print a container's linux.seccomp for tsyd agent
+  tsyd agent --listen SOCK [--policies DIR] [POLICY] serve containers' seccomp listeners (runc, crun)
   tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT
                                            encrypt or decrypt the crypt file format
   tsyd ctl SOCKET COMMAND...               control a running sandbox through its IPC socket
@@ -128,5 +146,5 @@ emulators), TSYD_KEEP_ALIVE (ms a helper emulator idles before it retires), TSYD
 export the filters, then run the program), TSYD_SKIP_SCMP (supervisor threads unconfined: debugging only).`;
 
 /** The help of one command (`tsyd run --help`). */
-export const COMMAND_USAGE = { run: RUN, check: CHECK, learn: LEARN, export: EXPORT, syscalls: SYSCALLS, crypt: CRYPT, ctl: CTL } as const;
+export const COMMAND_USAGE = { run: RUN, check: CHECK, learn: LEARN, export: EXPORT, agent: AGENT, syscalls: SYSCALLS, crypt: CRYPT, ctl: CTL } as const;
 export type HelpTopic = keyof typeof COMMAND_USAGE;

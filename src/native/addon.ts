@@ -382,6 +382,16 @@ export interface Addon {
   /** A write-back may be due: a close event not yet read, a job not yet handed on (addon/crypt-files.cc). */
   cryptDue(): boolean;
   CRYPT_NOT_REGULAR: number;
+  /** tsyd agent (addon/agent.cc): [n, fd...] of one non-blocking recvmsg into buf, or [-errno]. */
+  recvFds(fd: number, buf: Buffer): number[];
+  /** 1 when the fd reports POLLHUP/POLLERR now (a listener no process uses any more), 0, -errno. */
+  hungUp(fd: number): number;
+  /** This thread decides in a container's view (its root fd; its own pid namespace); -1: tsyd's. */
+  setViewRoot(fd: number, ownPidNs: boolean): void;
+  /** "DEV:INO" of /proc/PID/exe (CAP_SYS_PTRACE raised for it when needed), or -errno. */
+  exeIdentity(pid: number): string | number;
+  /** st_mode of a canonical path in this thread's view, or -errno. */
+  statPathMode(path: Buffer, follow: boolean): number;
 }
 
 /** aesStart(): the worker's own seccomp filter (absent: unconfined, TSYD_SKIP_SCMP); probe: test only. */

@@ -9,6 +9,8 @@ export interface LogConfig {
   level: LogLevel;
   fd: number;
   format: LogFormat;
+  /** Fields of every record (tsyd agent: the container's id). */
+  bindings?: Record<string, string>;
 }
 
 /** What every thread that touches the program's calls shares. */
@@ -101,6 +103,8 @@ export interface EmulatorShared {
   ipc?: IpcGuard;
   /** Every IPC socket of this process (IpcSockets: every sandbox's): never reached for the program either. */
   ipcSockets: SharedArrayBuffer;
+  /** tsyd agent: the container's view (its root, O_PATH) and its runtime's binary (src/agent/runtime-phase.ts). */
+  view?: ContainerView;
   /**
    * Test-only faults (TSYD_FAULT): "crash-on:/path" (the thread dies), "throw-on:/path" (the
    * handler throws), "inline-blocking" (FIFO and device opens block the emulator, as before job threads),
@@ -111,6 +115,22 @@ export interface EmulatorShared {
    * silent client after 300 ms), "ipc-die" (tsyd_ipc throws, uncaught, 200 ms after it listens).
    */
   fault?: string;
+}
+
+/** What the emulators of a container's listener know of it (tsyd agent). */
+export interface ContainerView {
+  /** tsyd's O_PATH fd of /proc/PID/root of the container's first process. */
+  rootFd: number;
+  /** The container has a pid namespace of its own (the agent serves no other). */
+  ownPidNs: boolean;
+  /** st_dev and st_ino of the runtime's binary (its init process's /proc/PID/exe when the listener came): native.exeIdentity. */
+  runtimeExe: string;
+  /** A word of the shared buffer: 1 once a call came from the container's program (the runtime's part is over). */
+  programWord: number;
+  /** The container has a user namespace of its own: its capabilities are its namespace's, none of them tsyd's. */
+  otherUserNs: boolean;
+  /** The effective capabilities of the process that loaded the filter (runc: the container's, with noNewPrivileges). */
+  capabilities: number[];
 }
 
 /** One emulator's life as a piscina task. */

@@ -26,6 +26,8 @@ export const Ctl = {
   monitorWaiting: 33,
   /** The emulator states (bit = state code) seen in slots since released: what the inspector reports as visited. */
   visited: 34,
+  /** tsyd agent: 1 once a call came from the container's program (src/agent/runtime-phase.ts). */
+  programStarted: 40,
   words: 48,
 } as const;
 

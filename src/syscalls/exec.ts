@@ -5,7 +5,7 @@
 // between the check and the kernel's own lookup, so exec is a policy for what a program runs
 // in good faith, not a barrier against a program racing its own exec. The read capability
 // still guards every file the new image opens.
-import { constants as fsc, fstatSync, lstatSync, readSync } from 'node:fs';
+import { constants as fsc, fstatSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { native, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
@@ -102,23 +102,15 @@ export function headOf(path: string, magic = false): Head {
   }
 }
 
-/** Whether the checked path is a symlink itself (not followed). */
+/** Whether the checked path is a symlink itself (not followed). In this thread's view (a container's: tsyd agent). */
 function isLink(path: string): boolean {
-  try {
-    return lstatSync(Buffer.from(path, 'latin1')).isSymbolicLink();
-  } catch {
-    return false;
-  }
+  const mode = native.statPathMode(Buffer.from(path, 'latin1'), false);
+  return mode >= 0 && (mode & fsc.S_IFMT) === fsc.S_IFLNK;
 }
 
 /** Whether the canonical path names something (not followed: canonical paths have no links but a magic one). */
 function exists(path: string): boolean {
-  try {
-    lstatSync(Buffer.from(path, 'latin1'));
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
-  }
+  return native.statPathMode(Buffer.from(path, 'latin1'), false) !== -os.errno.ENOENT;
 }
 
 /** Denies an exec for a reason of the file's head (one warn record), with `errno`. */

@@ -1,0 +1,161 @@
+// `tsyd agent --listen SOCK`: the seccomp agent of OCI runtimes. The runtime connects to SOCK
+// once per container process it starts (runc run, runc exec) and sends the container's seccomp
+// listener with the container's state; the agent serves each listener (container.ts) with the
+// policy the container asks for (policies.ts) until the container ends. Hostile input on the
+// socket (garbage, no fd, an fd that is no listener, a client that never ends its message)
+// costs one warn record and nothing else.
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import type { AgentCommand } from '../cli/agent-args.js';
+import { createLogger, type LogLevel } from '../log.js';
+import { native } from '../native/addon.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { BadMessage, MAX_MESSAGE_BYTES, parseMessage } from './message.js';
+import { agentPolicy, choosePolicy, denyAll } from './policies.js';
+import { serveContainer, type ServedContainer } from './container.js';
+import type { Policy } from '../sandbox/policy.js';
+
+const EAGAIN = 11;
+/** A client must have sent its whole message (and closed) within this. */
+const MESSAGE_TIMEOUT_MS = 2000;
+const RETRY_MS = 5;
+/** Connections being read at once; more are closed at once (a flood costs nothing). */
+const MAX_PENDING = 64;
+
+/** The fd of an accepted connection (libuv's; paused, so only the agent reads it). */
+function fdOf(socket: Socket): number {
+  return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+}
+
+/** Whether `text` is a whole JSON value (runc keeps the connection open until the agent closes it). */
+function whole(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads one runtime message from `fd` (until it is a whole JSON value, or EOF): its text and the fds that came with it. */
+async function readMessage(fd: number): Promise<{ text: string; fds: number[] }> {
+  const buf = Buffer.alloc(MAX_MESSAGE_BYTES + 1);
+  const fds: number[] = [];
+  let got = 0;
+  const deadline = Date.now() + MESSAGE_TIMEOUT_MS;
+  try {
+    for (;;) {
+      const [n, ...received] = native.recvFds(fd, buf.subarray(got));
+      fds.push(...received);
+      if (n! === 0) break;
+      if (n! > 0) {
+        got += n!;
+        if (got > MAX_MESSAGE_BYTES) throw new BadMessage(`more than ${MAX_MESSAGE_BYTES} bytes`);
+        if (buf[got - 1] === 0x7d && whole(buf.toString('utf8', 0, got))) break;
+        continue;
+      }
+      if (n! !== -EAGAIN) throw new BadMessage(`recvmsg failed (errno ${-n!})`);
+      if (Date.now() > deadline) throw new BadMessage(`no end of message within ${MESSAGE_TIMEOUT_MS} ms`);
+      await new Promise((r) => setTimeout(r, RETRY_MS));
+    }
+  } catch (err) {
+    for (const f of fds) native.close(f);
+    throw err;
+  }
+  return { text: buf.toString('utf8', 0, got), fds };
+}
+
+/** Replaces a socket left by an earlier agent; never anything else. */
+function removeStaleSocket(path: string): void {
+  const st = lstatSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return;
+  if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+  unlinkSync(path);
+}
+
+export async function serveAgent(cmd: AgentCommand): Promise<number> {
+  const logLevel: LogLevel = cmd.logLevel ?? 'warn';
+  const logFd = cmd.logFd ?? 2;
+  const log = createLogger({ level: logLevel, fd: logFd, format: 'json' }).child({ module: 'agent' });
+  let fallback: Policy;
+  try {
+    fallback = agentPolicy(cmd.policy);
+  } catch (err) {
+    process.stderr.write(`tsyd: agent: ${String((err as Error).message)}\n`);
+    return 125;
+  }
+  const refused = denyAll();
+  const cache = new Map<string, Policy>();
+  // One monitor thread per container, none kept idle: a container's threads end with it.
+  const supervisor = new Supervisor({ maxIdle: 0 });
+  const served = new Set<ServedContainer>();
+  let pending = 0;
+
+  const accept = async (socket: Socket) => {
+    const fd = fdOf(socket);
+    try {
+      const { text, fds } = await readMessage(fd);
+      const msg = parseMessage(text, fds);
+      const choice = choosePolicy(msg.metadata, cmd.policies, fallback, cache);
+      if ('refused' in choice) log.error({ ctx: 'agent', op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
+      const policy = 'refused' in choice ? refused : choice.policy;
+      const name = 'refused' in choice ? 'refused' : choice.name;
+      let container: ServedContainer;
+      try {
+        container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log });
+      } catch (err) {
+        log.error({ ctx: 'agent', op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
+        return;
+      }
+      served.add(container);
+      void container.ended.then(() => served.delete(container));
+    } catch (err) {
+      const why = err instanceof BadMessage ? err.message : String(err);
+      log.warn({ ctx: 'agent', op: 'bad_message', why }, `refused a message on the agent socket: ${why}`);
+    } finally {
+      socket.destroy();
+    }
+  };
+
+  const server = createServer({ pauseOnConnect: true }, (socket) => {
+    if (pending >= MAX_PENDING) {
+      socket.destroy();
+      return;
+    }
+    pending++;
+    void accept(socket).finally(() => pending--);
+  });
+  try {
+    removeStaleSocket(cmd.listen);
+    // SAFETY: 0600 from its creation (umask), so that no other user can hand the agent a
+    // listener to serve, or flood it: only the runtime (root, or the agent's user) connects.
+    const umask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(cmd.listen, () => resolve());
+      });
+    } finally {
+      process.umask(umask);
+    }
+    chmodSync(cmd.listen, 0o600);
+  } catch (err) {
+    process.stderr.write(`tsyd: agent: cannot listen on ${cmd.listen}: ${String((err as Error).message)}\n`);
+    return 125;
+  }
+  log.notice({ ctx: 'agent', op: 'listen', path: cmd.listen }, `listening on ${cmd.listen}`);
+  const stop = new Promise<void>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+  });
+  await stop;
+  server.close();
+  // SAFETY: the agent's end ends every listener (the kernel answers the containers' decided
+  // calls ENOSYS from then on): never unchecked. Served containers are not waited for.
+  log.notice({ ctx: 'agent', op: 'exit', containers: served.size }, 'agent stopping: containers lose their supervisor');
+  try {
+    unlinkSync(cmd.listen);
+  } catch {
+    // gone already
+  }
+  process.exit(0);
+}

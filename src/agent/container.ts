@@ -1,0 +1,190 @@
+// One container's listener, served by tsyd's own supervisor: a monitor thread with its pool of
+// emulators and its interrupter (src/actors/), the same decision code as `tsyd run`. What differs
+// is where the listener comes from (the runtime) and the view the emulators decide in (the
+// container's root, cwd and /proc: ContainerView). Each container gets its own pool: a container
+// whose calls block or flood grows and holds only its own emulators.
+import { availableParallelism } from 'node:os';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { confinementFilter } from '../confine/thread-filters.js';
+import { credentialBounds, type CredentialBounds } from '../confine/emulator-filter.js';
+import { readCredentials } from '../proc/proc-status.js';
+import type { MonitorHandle } from '../actors/monitor-handle.js';
+import type { TsydLogger } from '../log.js';
+import type { LogLevel } from '../log.js';
+import { native } from '../native/addon.js';
+import type { Policy } from '../sandbox/policy.js';
+import { DecisionReader } from '../supervisor/decisions.js';
+import { DEFAULT_KEEP_ALIVE_MS, type SandboxConfig } from '../supervisor/options.js';
+import type { Supervisor } from '../supervisor/supervisor.js';
+import { monitorConfig } from '../supervisor/thread-configs.js';
+import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from '../shared/worker-data.js';
+import type { ContainerMessage } from './message.js';
+
+const O_PATH = 0o10000000;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const SIGKILL = 9;
+const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
+/** How often a served listener is looked at for its hang-up (every process of the container ended). */
+const HANGUP_POLL_MS = 100;
+/** A container's emulators at most (its blocked calls wait on job threads, not emulators). */
+const MAX_EMULATORS_PER_CONTAINER = 16;
+
+export interface ServeOptions {
+  policy: Policy;
+  /** The policy's name (default, or NAME of policy=NAME) for the records. */
+  policyName: string;
+  logLevel: LogLevel;
+  logFd: number;
+  supervisor: Supervisor;
+  log: TsydLogger;
+}
+
+/** A container being served; `ended` settles once its threads have stopped and its fds are closed. */
+export interface ServedContainer {
+  id: string;
+  ended: Promise<void>;
+}
+
+/** The capability numbers in the effective set of `pid` (its CapEff). */
+function effectiveCapabilities(pid: number): number[] {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (hex === undefined) throw new Error(`no CapEff in /proc/${pid}/status`);
+  const bits = BigInt(`0x${hex}`);
+  return Array.from({ length: 64 }, (_, i) => i).filter((i) => ((bits >> BigInt(i)) & 1n) === 1n);
+}
+
+/**
+ * The ids the emulators may take to act for the container: tsyd's own, those of the process that
+ * loaded the filter, and the bundle's process.user (runc loads the filter before it changes ids
+ * unless noNewPrivileges). A process of the container that takes other ids later has its decided
+ * calls refused (EPERM: the emulator cannot act as it), never made with the agent's ids.
+ */
+function containerIds(msg: ContainerMessage): CredentialBounds {
+  const own = credentialBounds();
+  const uids = [...own.uids];
+  const gids = [...own.gids];
+  const now = readCredentials(msg.pid);
+  if (now !== null) {
+    uids.push(...now.uid);
+    gids.push(...now.gid, ...now.groups);
+  }
+  if (msg.bundle !== undefined) {
+    try {
+      const user = (JSON.parse(readFileSync(join(msg.bundle, 'config.json'), 'utf8')) as { process?: { user?: { uid?: unknown; gid?: unknown; additionalGids?: unknown } } }).process?.user;
+      if (Number.isInteger(user?.uid)) uids.push(user!.uid as number);
+      if (Number.isInteger(user?.gid)) gids.push(user!.gid as number);
+      if (Array.isArray(user?.additionalGids)) gids.push(...user!.additionalGids.filter((g): g is number => Number.isInteger(g)));
+    } catch {
+      // no readable bundle: the ids of the process are those it runs with
+    }
+  }
+  const uniq = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
+  return { uids: uniq(uids), gids: uniq(gids) };
+}
+
+/**
+ * Serves `msg`'s listener until no process of the container uses it. Throws (after closing what
+ * it opened, the listener included) when the container cannot be served.
+ */
+export function serveContainer(msg: ContainerMessage, opts: ServeOptions): ServedContainer {
+  const { log } = opts;
+  const opened: number[] = [msg.listenerFd];
+  const closeAll = () => {
+    for (const fd of opened) native.close(fd);
+  };
+  let pidfd: number;
+  let rootFd: number;
+  let runtimeExe: string;
+  let ownPidNs: boolean;
+  let otherUserNs: boolean;
+  let capabilities: number[];
+  try {
+    pidfd = native.pidfdOpen(msg.pid);
+    opened.push(pidfd);
+    // SAFETY: the root of the process that loaded the filter, taken now (runc has pivoted into
+    // the container's root by then, and chroot/pivot_root are refused to the container): every
+    // path of the container is looked up from it.
+    rootFd = native.openat2(Buffer.from(`/proc/${msg.pid}/root`), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+    opened.push(rootFd);
+    const exe = native.exeIdentity(msg.pid);
+    if (typeof exe === 'number') throw new Error(`cannot read the exe of ${msg.pid} (errno ${-exe})`);
+    runtimeExe = exe;
+    capabilities = effectiveCapabilities(msg.pid);
+    ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
+    otherUserNs = readlinkSync(`/proc/${msg.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
+  } catch (err) {
+    closeAll();
+    throw err;
+  }
+  // SAFETY: a container in the agent's pid namespace could name tsyd's pids, and the profile
+  // lets signals through (kill, ptrace-free calls that tsyd run guards for its own pid): refused.
+  if (!ownPidNs) {
+    closeAll();
+    throw new Error('the container shares the agent\'s pid namespace: not served (its calls fail with ENOSYS)');
+  }
+  // As tsyd run (src/supervisor/program.ts): the kernel switches straight to the emulator.
+  try {
+    native.setNotifyFlags(msg.listenerFd, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+  } catch {
+    // Linux < 6.6: the answer is only slower
+  }
+  const coreSize = Math.min(2, availableParallelism());
+  const config = {
+    policy: opts.policy,
+    logLevel: opts.logLevel,
+    logFd: opts.logFd,
+    logFormat: 'json',
+    coreSize,
+    // SAFETY: one container's pool is bounded well below tsyd run's (each emulator ~10 MiB): a
+    // container that keeps every emulator busy holds at most these, never the machine's memory.
+    maxEmulators: MAX_EMULATORS_PER_CONTAINER,
+    keepAliveMs: DEFAULT_KEEP_ALIVE_MS,
+    maxBlockingCalls: DEFAULT_MAX_JOBS,
+    audit: false,
+    record: false,
+    skipConfinement: process.env.TSYD_SKIP_SCMP !== undefined && process.env.TSYD_SKIP_SCMP !== '',
+    fault: process.env.TSYD_FAULT || undefined,
+  } as SandboxConfig;
+  const wd = WorkerData.create(config.maxEmulators, config.maxBlockingCalls);
+  // The policy is locked (policies.ts): the supervisor threads confine themselves at once.
+  wd.lock();
+  const decisions = new DecisionReader({ access: () => {}, violation: () => {} }, false);
+  const wakeFd = native.eventfd();
+  opened.push(wakeFd);
+  const data = monitorConfig(config, { notifyFd: msg.listenerFd, pidfd, reaperPid: 0, wakeFd, shared: wd.buffer, decisions: decisions.ring.buffer });
+  const bindings = { container: msg.id };
+  data.log.bindings = bindings;
+  data.emulator.log = { ...data.emulator.log, bindings };
+  data.emulator.view = { rootFd, ownPidNs, otherUserNs, capabilities, runtimeExe, programWord: Ctl.programStarted };
+  // The emulators act with the container's credentials: their filter lets them take its ids.
+  if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg));
+  const clog = log.child(bindings);
+  const handle: MonitorHandle = opts.supervisor.serve(config, wd, data, clog);
+  handle.once('monitor.done', (m: { exitCode: number }) => {
+    // SAFETY: the supervisor failed: the container must not run on without it.
+    if (m.exitCode !== 0) {
+      clog.alert({ ctx: 'agent', op: 'supervisor_failed', pid: msg.pid }, 'the supervisor of this container failed: killing it');
+      native.pidfdSendSignal(pidfd, SIGKILL);
+    }
+  });
+  clog.notice({ ctx: 'agent', op: 'serve_container', pid: msg.pid, policy: opts.policyName, bundle: msg.bundle }, `serving container ${msg.id} (policy ${opts.policyName})`);
+  const ended = new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (native.hungUp(msg.listenerFd) === 0 && handle.result === undefined) return;
+      clearInterval(timer);
+      void (async () => {
+        const clean = await handle.stop();
+        await opts.supervisor.release(handle, clean);
+        await decisions.close();
+        // SAFETY: closed only once every thread of this container has ended (a live emulator
+        // must never poll a reused fd number), and only when they did.
+        if (clean) closeAll();
+        clog.notice({ ctx: 'agent', op: 'container_ended', violations: decisions.violationCount, clean }, `container ${msg.id} ended`);
+        resolve();
+      })();
+    }, HANGUP_POLL_MS);
+  });
+  return { id: msg.id, ended };
+}

@@ -1,0 +1,49 @@
+// `tsyd agent` as a child of the test: started on a socket in a scratch dir, its JSON log read
+// back as records.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tsydBin } from '../helpers/tsyd.js';
+
+export interface AgentProcess {
+  socket: string;
+  child: ChildProcess;
+  /** Every JSON record the agent wrote so far. */
+  records(): Array<Record<string, unknown>>;
+  /** Ends the agent (SIGKILL unless said) and waits for it. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `tsyd agent --listen DIR/NAME.sock ARGS...` and waits until it listens. */
+export async function startAgent(dir: string, name: string, args: string[]): Promise<AgentProcess> {
+  const socket = join(dir, `${name}.sock`);
+  const logPath = join(dir, `${name}.log`);
+  const logFd = openSync(logPath, 'w');
+  const child = spawn(process.execPath, [tsydBin, 'agent', '--listen', socket, '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', logFd] });
+  closeSync(logFd);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const records = () =>
+    readFileSync(logPath, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const deadline = Date.now() + 20_000; !records().some((r) => r.op === 'listen'); ) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the agent did not listen: ${readFileSync(logPath, 'utf8')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (!existsSync(socket)) throw new Error('the agent says it listens, but its socket is missing');
+  return {
+    socket,
+    child,
+    records,
+    async stop(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** The access records (denials) of container `id`. */
+export function denials(agent: AgentProcess, id: string): Array<Record<string, unknown>> {
+  return agent.records().filter((r) => r.ctx === 'access' && r.container === id);
+}
