@@ -85,13 +85,13 @@ static Napi::Value StatPathMode(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, r < 0 ? r : static_cast<double>(sb.st_mode));
 }
 
-// exeIdentity(pid) → "DEV:INO" of /proc/PID/exe, or -errno. A process of another uid (or a
-// non-dumpable one: runc's init) needs ptrace access: CAP_SYS_PTRACE is raised for that one stat,
-// as for the caller's memory (privilege.cc), and lowered again.
-static Napi::Value ExeIdentity(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// procIdentity(pid, entry) → "DEV:INO" of /proc/PID/ENTRY (ENTRY: exe, root or ns/pid), or
+// -errno. A process of another uid (or a non-dumpable one: runc's init) needs ptrace access:
+// CAP_SYS_PTRACE is raised for that one stat, as for the caller's memory (privilege.cc), and
+// lowered again. exeIdentity(pid) is procIdentity(pid, "exe").
+static Napi::Value Identity(Napi::Env env, int pid, const char* entry) {
   char p[64];
-  snprintf(p, sizeof p, "/proc/%d/exe", info[0].As<Napi::Number>().Int32Value());
+  snprintf(p, sizeof p, "/proc/%d/%s", pid, entry);
   struct stat sb;
   int r = stat(p, &sb) < 0 ? -errno : 0;
   if ((r == -EPERM || r == -EACCES) && RaiseCallerAccess()) {
@@ -102,8 +102,24 @@ static Napi::Value ExeIdentity(const Napi::CallbackInfo& info) {
   return Napi::String::New(env, std::to_string(static_cast<unsigned long long>(sb.st_dev)) + ":" + std::to_string(static_cast<unsigned long long>(sb.st_ino)));
 }
 
+static Napi::Value ExeIdentity(const Napi::CallbackInfo& info) {
+  return Identity(info.Env(), info[0].As<Napi::Number>().Int32Value(), "exe");
+}
+
+static Napi::Value ProcIdentity(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string entry = info[1].As<Napi::String>().Utf8Value();
+  // SAFETY: a fixed set of entries: never a path of the caller's choosing.
+  if (entry != "exe" && entry != "root" && entry != "ns/pid") {
+    Napi::TypeError::New(env, "procIdentity: entry must be exe, root or ns/pid").ThrowAsJavaScriptException();
+    return env.Null();
+  }
+  return Identity(env, info[0].As<Napi::Number>().Int32Value(), entry.c_str());
+}
+
 void InitAgent(Napi::Env env, Napi::Object exports) {
   exports.Set("exeIdentity", Napi::Function::New(env, ExeIdentity, "exeIdentity"));
+  exports.Set("procIdentity", Napi::Function::New(env, ProcIdentity, "procIdentity"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("hungUp", Napi::Function::New(env, HungUp, "hungUp"));
   exports.Set("setViewRoot", Napi::Function::New(env, SetViewRoot, "setViewRoot"));

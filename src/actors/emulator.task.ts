@@ -25,6 +25,8 @@ import { Slot } from '../shared/slot.js';
 import { Request } from '../syscalls/request.js';
 import { mark } from '../shared/timeline.js';
 import { runtimeCall } from '../agent/runtime-phase.js';
+import { inContainer } from '../agent/caller-check.js';
+import { denialBudget } from '../agent/denial-budget.js';
 
 const SIGALRM = 14;
 /** The calls that run a program: decided even while a container's runtime makes them. */
@@ -193,6 +195,8 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   // (README, Profiles: `-p off`). Read once: otherwise an allowed access costs no text.
   const logAllowed = logger.isLevelEnabled('debug');
   const traced = record || logAllowed;
+  // SAFETY: a container (tsyd agent) writes a bounded number of denial records; tsyd run all.
+  const logDenial = view === undefined ? () => true : denialBudget(wd.ctl, logger);
   /**
    * Logs and reports one decision; returns whether the call goes on. `policyFile`: a denial
    * that protects a policy file of this sandbox.
@@ -211,7 +215,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     if (letThrough) v.audit = true;
     const what = a.path ?? a.addr;
     const why = policyFile ? ': a policy file of this sandbox, or the way to one' : '';
-    logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${letThrough ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}${why}`);
+    if (logDenial()) logger.warn({ ctx: 'access', cap: v.cap, path: a.path, addr: a.addr, given: a.given, sys: v.sys, pid: v.pid, audit: v.audit }, `${letThrough ? 'audit: would deny' : 'denied'} ${v.cap} of ${what}${why}`);
     ring.countViolation();
     ring.push(JSON.stringify(v), record);
     return letThrough;
@@ -263,7 +267,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     },
     refuseAct(sys, target, answer = true) {
       const v: Access = { cap: 'containment', target, sys, pid: req.pid, allowed: false };
-      logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}`);
+      if (logDenial()) logger.warn({ ctx: 'access', cap: v.cap, target, sys, pid: v.pid }, `refused ${sys} on ${target}`);
       ring.countViolation();
       ring.push(JSON.stringify(v), record);
       // SAFETY: never subject to audit mode: these calls would stop or starve the supervisor.
@@ -303,6 +307,12 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
   const handleOne = () => {
     if (dynamic && rules.behind) rules.catchUp(policy!);
     req.begin();
+    if (view !== undefined && !inContainer(req.pid, view)) {
+      // SAFETY: the listener came with a claim (a container's pid) its caller does not match.
+      native.respond(Answer.error, EPERM);
+      if (logDenial()) logger.warn({ ctx: 'agent', op: 'foreign_caller', pid: req.pid, nr: req.nr }, 'a call from a process outside the container this listener was claimed for: refused');
+      return;
+    }
     if (view !== undefined && runtimeCall(req, view, wd.ctl, EXEC_NRS)) return;
     const nr = req.nr;
     const entry = handlerTable.get(nr);

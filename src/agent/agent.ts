@@ -13,14 +13,21 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { BadMessage, MAX_MESSAGE_BYTES, parseMessage } from './message.js';
 import { agentPolicy, choosePolicy, denyAll } from './policies.js';
 import { serveContainer, type ServedContainer } from './container.js';
+import { claimRefused, peerServed } from './peer.js';
 import type { Policy } from '../sandbox/policy.js';
 
 const EAGAIN = 11;
 /** A client must have sent its whole message (and closed) within this. */
 const MESSAGE_TIMEOUT_MS = 2000;
 const RETRY_MS = 5;
-/** Connections being read at once; more are closed at once (a flood costs nothing). */
-const MAX_PENDING = 64;
+/**
+ * Connections of one peer uid being read at once; more of that uid are closed at once (a flood
+ * costs nothing). SAFETY: per uid, so that an allowed user's held connections never crowd out
+ * root's runtime.
+ */
+const MAX_PENDING_PER_UID = 64;
+/** Refused peer uids that get a record (one each). */
+const MAX_REFUSED_UIDS_LOGGED = 1024;
 
 /** The fd of an accepted connection (libuv's; paused, so only the agent reads it). */
 function fdOf(socket: Socket): number {
@@ -89,20 +96,27 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   // One monitor thread per container, none kept idle: a container's threads end with it.
   const supervisor = new Supervisor({ maxIdle: 0 });
   const served = new Set<ServedContainer>();
-  let pending = 0;
+  const pending = new Map<number, number>();
+  const allowed = new Set(cmd.allowUids ?? []);
+  const refusedUids = new Set<number>();
 
-  const accept = async (socket: Socket) => {
+  const accept = async (socket: Socket, peerUid: number) => {
     const fd = fdOf(socket);
     try {
       const { text, fds } = await readMessage(fd);
       const msg = parseMessage(text, fds);
+      const refusedClaim = claimRefused(msg.pid, peerUid);
+      if (refusedClaim !== undefined) {
+        native.close(msg.listenerFd);
+        throw new BadMessage(`uid ${peerUid}: ${refusedClaim}`);
+      }
       const choice = choosePolicy(msg.metadata, cmd.policies, fallback, cache);
       if ('refused' in choice) log.error({ ctx: 'agent', op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
       const policy = 'refused' in choice ? refused : choice.policy;
       const name = 'refused' in choice ? 'refused' : choice.name;
       let container: ServedContainer;
       try {
-        container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log });
+        container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log, clientUid: peerUid });
       } catch (err) {
         log.error({ ctx: 'agent', op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
         return;
@@ -118,12 +132,25 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   };
 
   const server = createServer({ pauseOnConnect: true }, (socket) => {
-    if (pending >= MAX_PENDING) {
+    const uid = native.peerUid(fdOf(socket));
+    const held = pending.get(uid) ?? 0;
+    if (!peerServed(uid, allowed)) {
+      // One record per refused uid: a flood of connections costs no log.
+      if (!refusedUids.has(uid) && refusedUids.size < MAX_REFUSED_UIDS_LOGGED) log.warn({ ctx: 'agent', op: 'peer_refused', uid }, `refused a connection of uid ${uid} (not root, the agent's user or --allow-uid)`);
+      if (refusedUids.size < MAX_REFUSED_UIDS_LOGGED) refusedUids.add(uid);
       socket.destroy();
       return;
     }
-    pending++;
-    void accept(socket).finally(() => pending--);
+    if (held >= MAX_PENDING_PER_UID) {
+      socket.destroy();
+      return;
+    }
+    pending.set(uid, held + 1);
+    void accept(socket, uid).finally(() => {
+      const left = pending.get(uid)! - 1;
+      if (left === 0) pending.delete(uid);
+      else pending.set(uid, left);
+    });
   });
   try {
     removeStaleSocket(cmd.listen);

@@ -5,7 +5,6 @@
 // whose calls block or flood grows and holds only its own emulators.
 import { availableParallelism } from 'node:os';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { confinementFilter } from '../confine/thread-filters.js';
 import { credentialBounds, type CredentialBounds } from '../confine/emulator-filter.js';
 import { readCredentials } from '../proc/proc-status.js';
@@ -18,8 +17,9 @@ import { DecisionReader } from '../supervisor/decisions.js';
 import { DEFAULT_KEEP_ALIVE_MS, type SandboxConfig } from '../supervisor/options.js';
 import type { Supervisor } from '../supervisor/supervisor.js';
 import { monitorConfig } from '../supervisor/thread-configs.js';
-import { Ctl, DEFAULT_MAX_JOBS, WorkerData } from '../shared/worker-data.js';
+import { Ctl, WorkerData } from '../shared/worker-data.js';
 import type { ContainerMessage } from './message.js';
+import { denialsNotLogged } from './denial-budget.js';
 
 const O_PATH = 0o10000000;
 const O_DIRECTORY = 0o200000;
@@ -30,6 +30,12 @@ const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 const HANGUP_POLL_MS = 100;
 /** A container's emulators at most (its blocked calls wait on job threads, not emulators). */
 const MAX_EMULATORS_PER_CONTAINER = 16;
+/**
+ * SAFETY: a container's calls that block at once (FIFO opens, connects: one job thread each,
+ * threads of the agent, outside the container's pids cgroup); the next one fails EAGAIN, as
+ * under tsyd run past its own limit.
+ */
+export const MAX_JOBS_PER_CONTAINER = 64;
 
 export interface ServeOptions {
   policy: Policy;
@@ -39,6 +45,8 @@ export interface ServeOptions {
   logFd: number;
   supervisor: Supervisor;
   log: TsydLogger;
+  /** SO_PEERCRED uid of the client that sent the listener: in every record when not root's. */
+  clientUid: number;
 }
 
 /** A container being served; `ended` settles once its threads have stopped and its fds are closed. */
@@ -56,29 +64,21 @@ function effectiveCapabilities(pid: number): number[] {
 }
 
 /**
- * The ids the emulators may take to act for the container: tsyd's own, those of the process that
- * loaded the filter, and the bundle's process.user (runc loads the filter before it changes ids
- * unless noNewPrivileges). A process of the container that takes other ids later has its decided
- * calls refused (EPERM: the emulator cannot act as it), never made with the agent's ids.
+ * The ids the emulators may take to act for the container: tsyd's own and those of the process
+ * that loaded the filter. SAFETY: never the bundle's process.user (the message names the bundle:
+ * a client of the socket could name a file of its own). A process of the container that takes
+ * other ids later (runc without noNewPrivileges loads the filter before it takes process.user)
+ * has its decided calls refused (EPERM: the emulator cannot act as it), never made with the
+ * agent's ids.
  */
-function containerIds(msg: ContainerMessage): CredentialBounds {
+function containerIds(pid: number): CredentialBounds {
   const own = credentialBounds();
   const uids = [...own.uids];
   const gids = [...own.gids];
-  const now = readCredentials(msg.pid);
+  const now = readCredentials(pid);
   if (now !== null) {
     uids.push(...now.uid);
     gids.push(...now.gid, ...now.groups);
-  }
-  if (msg.bundle !== undefined) {
-    try {
-      const user = (JSON.parse(readFileSync(join(msg.bundle, 'config.json'), 'utf8')) as { process?: { user?: { uid?: unknown; gid?: unknown; additionalGids?: unknown } } }).process?.user;
-      if (Number.isInteger(user?.uid)) uids.push(user!.uid as number);
-      if (Number.isInteger(user?.gid)) gids.push(user!.gid as number);
-      if (Array.isArray(user?.additionalGids)) gids.push(...user!.additionalGids.filter((g): g is number => Number.isInteger(g)));
-    } catch {
-      // no readable bundle: the ids of the process are those it runs with
-    }
   }
   const uniq = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
   return { uids: uniq(uids), gids: uniq(gids) };
@@ -97,6 +97,8 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   let pidfd: number;
   let rootFd: number;
   let runtimeExe: string;
+  let pidNs: string | number;
+  let root: string | number;
   let ownPidNs: boolean;
   let otherUserNs: boolean;
   let capabilities: number[];
@@ -111,6 +113,9 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     const exe = native.exeIdentity(msg.pid);
     if (typeof exe === 'number') throw new Error(`cannot read the exe of ${msg.pid} (errno ${-exe})`);
     runtimeExe = exe;
+    pidNs = native.procIdentity(msg.pid, 'ns/pid');
+    root = native.procIdentity(msg.pid, 'root');
+    if (typeof pidNs === 'number' || typeof root === 'number') throw new Error(`cannot read the namespace or root of ${msg.pid}`);
     capabilities = effectiveCapabilities(msg.pid);
     ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
     otherUserNs = readlinkSync(`/proc/${msg.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
@@ -141,7 +146,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     // container that keeps every emulator busy holds at most these, never the machine's memory.
     maxEmulators: MAX_EMULATORS_PER_CONTAINER,
     keepAliveMs: DEFAULT_KEEP_ALIVE_MS,
-    maxBlockingCalls: DEFAULT_MAX_JOBS,
+    maxBlockingCalls: MAX_JOBS_PER_CONTAINER,
     audit: false,
     record: false,
     skipConfinement: process.env.TSYD_SKIP_SCMP !== undefined && process.env.TSYD_SKIP_SCMP !== '',
@@ -154,12 +159,15 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   const wakeFd = native.eventfd();
   opened.push(wakeFd);
   const data = monitorConfig(config, { notifyFd: msg.listenerFd, pidfd, reaperPid: 0, wakeFd, shared: wd.buffer, decisions: decisions.ring.buffer });
-  const bindings = { container: msg.id };
+  // SAFETY: the id is the client's word: a container of an allowed user (--allow-uid) carries
+  // that uid in every record, so that it never passes for a container of root's runtime.
+  const bindings: Record<string, string> = { container: msg.id };
+  if (opts.clientUid !== 0) bindings.client_uid = String(opts.clientUid);
   data.log.bindings = bindings;
   data.emulator.log = { ...data.emulator.log, bindings };
-  data.emulator.view = { rootFd, ownPidNs, otherUserNs, capabilities, runtimeExe, programWord: Ctl.programStarted };
+  data.emulator.view = { rootFd, ownPidNs, pidNs, root, otherUserNs, capabilities, runtimeExe, programWord: Ctl.programStarted };
   // The emulators act with the container's credentials: their filter lets them take its ids.
-  if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg));
+  if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg.pid));
   const clog = log.child(bindings);
   const handle: MonitorHandle = opts.supervisor.serve(config, wd, data, clog);
   handle.once('monitor.done', (m: { exitCode: number }) => {
@@ -181,7 +189,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
         // SAFETY: closed only once every thread of this container has ended (a live emulator
         // must never poll a reused fd number), and only when they did.
         if (clean) closeAll();
-        clog.notice({ ctx: 'agent', op: 'container_ended', violations: decisions.violationCount, clean }, `container ${msg.id} ended`);
+        clog.notice({ ctx: 'agent', op: 'container_ended', violations: decisions.violationCount, denials_not_logged: denialsNotLogged(wd.ctl), clean }, `container ${msg.id} ended`);
         resolve();
       })();
     }, HANGUP_POLL_MS);

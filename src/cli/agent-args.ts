@@ -13,6 +13,8 @@ export interface AgentCommand {
   policy: PolicyInput[];
   /** --policies DIR: `policy=NAME` picks DIR/NAME.policy. */
   policies?: string;
+  /** --allow-uid UID[,UID...]: users besides root and the agent's own whose runtime may connect. */
+  allowUids?: number[];
   logLevel?: LogLevel;
   logFd?: number;
 }
@@ -52,10 +54,10 @@ export function parseOciSeccomp(argv: string[]): Command {
   return { command: 'oci-seccomp', policy, listener, ...(metadata !== undefined ? { metadata } : {}) };
 }
 
-/** `agent --listen SOCK [--policies DIR] [--log-level L] [--log-fd N] [POLICY OPTIONS]`. */
+/** `agent --listen SOCK [--policies DIR] [--allow-uid UID,...] [--log-level L] [--log-fd N] [POLICY OPTIONS]`. */
 export function parseAgent(argv: string[]): Command {
   if (argv.includes('-h') || argv.includes('--help')) return { command: 'help', topic: 'agent' };
-  const { found, rest } = takeOptions(argv, ['--listen', '--policies', '--log-level', '--log-fd']);
+  const { found, rest } = takeOptions(argv, ['--listen', '--policies', '--allow-uid', '--log-level', '--log-fd']);
   const policy = policyOf(rest, 'agent');
   if (!Array.isArray(policy)) return policy;
   const listen = found.get('--listen');
@@ -65,11 +67,14 @@ export function parseAgent(argv: string[]): Command {
   const logFd = found.get('--log-fd');
   if (logFd !== undefined && !/^\d+$/.test(logFd)) throw new UsageError(`--log-fd must be a file descriptor number, got '${logFd}'`);
   const policies = found.get('--policies');
+  const allowUid = found.get('--allow-uid');
+  if (allowUid !== undefined && !/^\d+(,\d+)*$/.test(allowUid)) throw new UsageError(`--allow-uid must be uids separated by commas, got '${allowUid}'`);
   return {
     command: 'agent',
     listen,
     policy,
     ...(policies !== undefined ? { policies } : {}),
+    ...(allowUid !== undefined ? { allowUids: allowUid.split(',').map(Number) } : {}),
     ...(logLevel !== undefined ? { logLevel } : {}),
     ...(logFd !== undefined ? { logFd: Number(logFd) } : {}),
   };

@@ -87,6 +87,8 @@ const AGENT = `Usage: tsyd agent --listen SOCK [--policies DIR] [-p PROFILE]... 
   --listen SOCK              the UNIX socket to listen on (created 0600; an existing socket is replaced)
   --policies DIR             a container with listenerMetadata policy=NAME gets DIR/NAME.policy
                              (a NAME that is no plain file name there: every decided call denied)
+  --allow-uid UID[,UID]...   users besides root and the agent's own that may connect (a rootless
+                             runtime); each hands over only containers of its own uid
   --log-level LEVEL, --log-fd N   as for run
   The policy options (as for run) make the default policy; the policy is always locked (lock:on).
   If the agent dies, every container's next decided call fails (ENOSYS): never unchecked.`;

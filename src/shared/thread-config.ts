@@ -123,6 +123,9 @@ export interface ContainerView {
   rootFd: number;
   /** The container has a pid namespace of its own (the agent serves no other). */
   ownPidNs: boolean;
+  /** "DEV:INO" of the container's pid namespace and of its root, from the claimed pid when the listener came (src/agent/caller-check.ts). */
+  pidNs: string;
+  root: string;
   /** st_dev and st_ino of the runtime's binary (its init process's /proc/PID/exe when the listener came): native.exeIdentity. */
   runtimeExe: string;
   /** A word of the shared buffer: 1 once a call came from the container's program (the runtime's part is over). */

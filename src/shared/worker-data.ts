@@ -28,6 +28,10 @@ export const Ctl = {
   visited: 34,
   /** tsyd agent: 1 once a call came from the container's program (src/agent/runtime-phase.ts). */
   programStarted: 40,
+  /** tsyd agent: the second of the denial records being counted, their count, the denials not logged (src/agent/denial-budget.ts). */
+  deniedSecond: 41,
+  deniedInSecond: 42,
+  deniedNotLogged: 43,
   words: 48,
 } as const;
 

@@ -1,0 +1,171 @@
+// Who may hand tsyd agent a listener, and what one container may hold of the agent: a client's
+// own listener never borrows another container's view (its root, its ids), its connections never
+// crowd out the runtime's, and a container's blocked calls and denial records are bounded.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
+import { buildPolicy } from '../../src/sandbox/build.js';
+import { fixture } from '../helpers/fixtures.js';
+import { NOBODY } from '../helpers/tsyd.js';
+import { containersMissing, makeBundle, removeContainer, runContainer, scratch, type Bundle } from './container.js';
+import { denials, startAgent, type AgentProcess } from './agent-process.js';
+
+const missing = containersMissing();
+const tmp = scratch('peer');
+const POLICY = ['-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/etc/secret'];
+let agent: AgentProcess;
+let seccomp: object;
+let seq = 0;
+
+test.before(async () => {
+  if (missing !== undefined) return;
+  // The rootless set-up of README: the socket reachable by an allowed user (here nobody).
+  chmodSync(tmp.dir, 0o711);
+  agent = await startAgent(tmp.dir, 'peer', ['--allow-uid', String(NOBODY), ...POLICY]);
+  chmodSync(agent.socket, 0o666);
+  seccomp = exportOciSeccomp(buildPolicy([{ profile: 'none' }, { rule: 'sandbox/read:on' }]), agent.socket);
+});
+
+test.after(async () => {
+  await agent?.stop();
+  tmp.remove();
+});
+
+function bundleFor(script: string): { id: string; bundle: Bundle } {
+  const id = `tsyd-peer-${process.pid}-${++seq}`;
+  return { id, bundle: makeBundle(join(tmp.dir, id), ['sh', '-c', script], seccomp) };
+}
+
+/** Whether the agent writes a record matching `match` within 10 s (the wait is not what is tested). */
+async function recorded(match: (r: Record<string, unknown>) => boolean): Promise<boolean> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((res) => setTimeout(res, 50))) {
+    if (agent.records().some(match)) return true;
+  }
+  return false;
+}
+
+/** A container (root) that waits for its /tmp/go; its init's pid. */
+function waitingVictim(): { id: string; bundle: Bundle; pid: number } {
+  const { id, bundle } = bundleFor('while [ ! -e /tmp/go ]; do sleep 0.05; done');
+  const r = spawnSync('runc', ['run', '-d', '--bundle', bundle.dir, id], { stdio: 'ignore' });
+  assert.is(r.status, 0, 'the victim container did not start');
+  const pid = (JSON.parse(spawnSync('runc', ['state', id], { encoding: 'utf8' }).stdout) as { pid: number }).pid;
+  return { id, bundle, pid };
+}
+
+/** Runs the ownlistener fixture (its own listener, claimed as `pid`'s), as `uid` when given. */
+function ownListener(pid: number, id: string, path: string, uid?: number, bundle?: string): string {
+  const args = [fixture('ownlistener'), agent.socket, String(pid), id, path, ...(bundle !== undefined ? [bundle] : [])];
+  const asUser = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+  const r = spawnSync(asUser[0] ?? args[0]!, [...asUser.slice(1), ...(uid === undefined ? args.slice(1) : args)], { encoding: 'utf8', timeout: 30_000 });
+  return r.stdout + r.stderr;
+}
+
+test("an allowed user's client claiming a root container's pid (and naming a bundle of its own): refused", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const victim = waitingVictim();
+  const evil = join(tmp.dir, 'evil');
+  spawnSync('mkdir', ['-m', '0755', evil]);
+  writeFileSync(join(evil, 'config.json'), JSON.stringify({ process: { user: { uid: NOBODY, gid: NOBODY } } }));
+  try {
+    const out = ownListener(victim.pid, victim.id, '/etc/public', NOBODY, evil);
+    assert.not.match(out, /container public/, `the client read the victim container's file: ${out}`);
+    assert.ok(await recorded((r) => r.op === 'bad_message' && String(r.why).includes(`not a process of uid ${NOBODY}`)), 'the claim is refused with a record');
+  } finally {
+    writeFileSync(join(victim.bundle.rootfs, 'tmp/go'), '');
+    removeContainer(victim.id);
+  }
+});
+
+test("a root client's own listener claiming a container: its calls are refused, never served in the container's view", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const victim = waitingVictim();
+  try {
+    const out = ownListener(victim.pid, victim.id, '/etc/public');
+    assert.not.match(out, /container public/, `the client's open was made in the victim's root: ${out}`);
+    assert.match(out, /failed: Operation not permitted/);
+    assert.ok(await recorded((r) => r.op === 'foreign_caller' && r.container === victim.id), 'a foreign_caller record');
+  } finally {
+    writeFileSync(join(victim.bundle.rootfs, 'tmp/go'), '');
+    removeContainer(victim.id);
+  }
+});
+
+test('a container blocks at most 64 calls at once in the agent: the next ones fail EAGAIN', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const script = [
+    'mkfifo /tmp/f; touch /tmp/err; i=0',
+    'while [ $i -lt 80 ]; do (cat /tmp/f >/dev/null 2>>/tmp/err) & i=$((i+1)); done',
+    // waits (at most 10 s) until 16 of the 80 opens failed
+    't=0; while [ $t -lt 200 ]; do n=0; while read l; do n=$((n+1)); done < /tmp/err; [ $n -ge 16 ] && break; sleep 0.05; t=$((t+1)); done',
+    'echo failed=$n; cat /tmp/err; cat /etc/public',
+  ].join('\n');
+  const { id, bundle } = bundleFor(script);
+  try {
+    const r = await runContainer(bundle, id);
+    assert.match(r.stdout, /failed=(1[6-9]|[2-9]\d)/, r.stdout + r.stderr);
+    assert.match(r.stdout, /Resource temporarily unavailable/);
+    assert.match(r.stdout, /container public/, 'its other calls go on');
+  } finally {
+    removeContainer(id);
+  }
+});
+
+test('a container flooding denials: the first ones are logged, the rest counted in summary records', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const N = 3000;
+  const { id, bundle } = bundleFor(`i=0; while [ $i -lt ${N} ]; do true < /etc/secret 2>/dev/null; i=$((i+1)); done; echo done`);
+  try {
+    const r = await runContainer(bundle, id);
+    assert.match(r.stdout, /done/, r.stderr);
+    assert.ok(await recorded((x) => x.op === 'container_ended' && x.container === id), 'the container ended');
+    const records = agent.records().filter((x) => x.container === id);
+    const logged = denials(agent, id).length;
+    const summed = records.filter((x) => x.op === 'denials_not_logged').reduce((s, x) => s + Number(x.count), 0);
+    const atEnd = Number(records.find((x) => x.op === 'container_ended')?.denials_not_logged);
+    assert.ok(logged >= 100, `the first denials are logged: ${logged}`);
+    assert.ok(logged < N, `${logged} of ${N} denials logged: no bound`);
+    assert.is(logged + summed + atEnd, N, 'every denial is logged or counted');
+  } finally {
+    removeContainer(id);
+  }
+});
+
+/** The connected sockets the agent holds. */
+function agentSockets(): number {
+  const dir = `/proc/${agent.child.pid}/fd`;
+  return readdirSync(dir).filter((fd) => {
+    try {
+      return readlinkSync(join(dir, fd)).startsWith('socket:');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+test("70 held connections of an allowed user do not crowd out the runtime's", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const before = agentSockets();
+  const holders: ChildProcess[] = [];
+  const { id, bundle } = bundleFor('cat /etc/public; cat /etc/secret; echo rc=$?');
+  try {
+    for (let i = 0; i < 70; i++) {
+      holders.push(spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', fixture('agentclient'), agent.socket, '{', 'hold'], { stdio: 'ignore' }));
+    }
+    // Waits (at most 5 s) until the agent holds them (or closed those over its bound).
+    for (const deadline = Date.now() + 5000; agentSockets() < before + 64 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    const r = await runContainer(bundle, id);
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, /container public/);
+    assert.match(r.stdout, /rc=1/, 'the container is served: its secret denied');
+    assert.equal(denials(agent, id).map((d) => d.path), ['/etc/secret']);
+  } finally {
+    for (const h of holders) h.kill();
+    removeContainer(id);
+  }
+});
+
+test.run();
