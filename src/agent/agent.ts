@@ -21,9 +21,9 @@ const EAGAIN = 11;
 const MESSAGE_TIMEOUT_MS = 2000;
 const RETRY_MS = 5;
 /**
- * Connections of one peer uid being read at once; more of that uid are closed at once (a flood
- * costs nothing). SAFETY: per uid, so that an allowed user's held connections never crowd out
- * root's runtime.
+ * Connections of one peer uid being read at once. SAFETY: per uid, so that an allowed user's held
+ * connections never crowd out root's runtime; past it, the uid's connection that has waited
+ * longest is closed (a runtime's message comes at once: only a held connection grows old).
  */
 const MAX_PENDING_PER_UID = 64;
 /** Refused peer uids that get a record (one each). */
@@ -45,7 +45,7 @@ function whole(text: string): boolean {
 }
 
 /** Reads one runtime message from `fd` (until it is a whole JSON value, or EOF): its text and the fds that came with it. */
-async function readMessage(fd: number): Promise<{ text: string; fds: number[] }> {
+async function readMessage(fd: number, evicted: () => boolean): Promise<{ text: string; fds: number[] }> {
   const buf = Buffer.alloc(MAX_MESSAGE_BYTES + 1);
   const fds: number[] = [];
   let got = 0;
@@ -64,12 +64,20 @@ async function readMessage(fd: number): Promise<{ text: string; fds: number[] }>
       if (n! !== -EAGAIN) throw new BadMessage(`recvmsg failed (errno ${-n!})`);
       if (Date.now() > deadline) throw new BadMessage(`no end of message within ${MESSAGE_TIMEOUT_MS} ms`);
       await new Promise((r) => setTimeout(r, RETRY_MS));
+      // SAFETY: an evicted connection's fd is closed (its number may be another's by now): never read again.
+      if (evicted()) throw new BadMessage('closed: newer connections of the same uid waited');
     }
   } catch (err) {
     for (const f of fds) native.close(f);
     throw err;
   }
   return { text: buf.toString('utf8', 0, got), fds };
+}
+
+/** A connection whose message is being read; `evicted` once closed for a newer one. */
+interface PendingConnection {
+  socket: Socket;
+  evicted: boolean;
 }
 
 /** Replaces a socket left by an earlier agent; never anything else. */
@@ -96,14 +104,16 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   // One monitor thread per container, none kept idle: a container's threads end with it.
   const supervisor = new Supervisor({ maxIdle: 0 });
   const served = new Set<ServedContainer>();
-  const pending = new Map<number, number>();
+  /** Per peer uid, its connections being read, oldest first. */
+  const pending = new Map<number, PendingConnection[]>();
   const allowed = new Set(cmd.allowUids ?? []);
   const refusedUids = new Set<number>();
 
-  const accept = async (socket: Socket, peerUid: number) => {
+  const accept = async (conn: PendingConnection, peerUid: number) => {
+    const { socket } = conn;
     const fd = fdOf(socket);
     try {
-      const { text, fds } = await readMessage(fd);
+      const { text, fds } = await readMessage(fd, () => conn.evicted);
       const msg = parseMessage(text, fds);
       const refusedClaim = claimRefused(msg.pid, peerUid);
       if (refusedClaim !== undefined) {
@@ -133,7 +143,6 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
 
   const server = createServer({ pauseOnConnect: true }, (socket) => {
     const uid = native.peerUid(fdOf(socket));
-    const held = pending.get(uid) ?? 0;
     if (!peerServed(uid, allowed)) {
       // One record per refused uid: a flood of connections costs no log.
       if (!refusedUids.has(uid) && refusedUids.size < MAX_REFUSED_UIDS_LOGGED) log.warn({ ctx: 'agent', op: 'peer_refused', uid }, `refused a connection of uid ${uid} (not root, the agent's user or --allow-uid)`);
@@ -141,15 +150,19 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
       socket.destroy();
       return;
     }
-    if (held >= MAX_PENDING_PER_UID) {
-      socket.destroy();
-      return;
+    const queue = pending.get(uid) ?? [];
+    if (queue.length >= MAX_PENDING_PER_UID) {
+      const oldest = queue.shift()!;
+      oldest.evicted = true;
+      oldest.socket.destroy();
     }
-    pending.set(uid, held + 1);
-    void accept(socket, uid).finally(() => {
-      const left = pending.get(uid)! - 1;
-      if (left === 0) pending.delete(uid);
-      else pending.set(uid, left);
+    const conn: PendingConnection = { socket, evicted: false };
+    queue.push(conn);
+    pending.set(uid, queue);
+    void accept(conn, uid).finally(() => {
+      const at = queue.indexOf(conn);
+      if (at >= 0) queue.splice(at, 1);
+      if (queue.length === 0 && pending.get(uid) === queue) pending.delete(uid);
     });
   });
   try {

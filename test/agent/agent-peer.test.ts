@@ -146,14 +146,16 @@ function agentSockets(): number {
   }).length;
 }
 
-test("70 held connections of an allowed user do not crowd out the runtime's", async () => {
-  if (missing !== undefined) assert.unreachable(missing);
+/** Holds 70 connections (as `uid` when given) that sent `{` only, then runs a container: is it served? */
+async function servedDespiteHeld(uid?: number): Promise<void> {
   const before = agentSockets();
   const holders: ChildProcess[] = [];
   const { id, bundle } = bundleFor('cat /etc/public; cat /etc/secret; echo rc=$?');
+  const client = [fixture('agentclient'), agent.socket, '{', 'hold'];
   try {
     for (let i = 0; i < 70; i++) {
-      holders.push(spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', fixture('agentclient'), agent.socket, '{', 'hold'], { stdio: 'ignore' }));
+      const asUser = uid === undefined ? client : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...client];
+      holders.push(spawn(asUser[0]!, asUser.slice(1), { stdio: 'ignore' }));
     }
     // Waits (at most 5 s) until the agent holds them (or closed those over its bound).
     for (const deadline = Date.now() + 5000; agentSockets() < before + 64 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
@@ -166,6 +168,16 @@ test("70 held connections of an allowed user do not crowd out the runtime's", as
     for (const h of holders) h.kill();
     removeContainer(id);
   }
+}
+
+test("70 held connections of an allowed user do not crowd out the runtime's", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  await servedDespiteHeld(NOBODY);
+});
+
+test("70 held connections of root's own: the oldest gives way to the runtime's", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  await servedDespiteHeld();
 });
 
 test.run();
