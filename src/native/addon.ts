@@ -390,7 +390,7 @@ export interface Addon {
   setViewRoot(fd: number, ownPidNs: boolean): void;
   /** "DEV:INO" of /proc/PID/exe (CAP_SYS_PTRACE raised for it when needed), or -errno. */
   exeIdentity(pid: number): string | number;
-  /** "DEV:INO" of /proc/PID/ENTRY (exe, root or ns/pid; CAP_SYS_PTRACE raised for it when needed), or -errno. */
+  /** "DEV:INO" of /proc/PID/ENTRY (exe or root; ns/pid: its link, "pid:[INO]"; CAP_SYS_PTRACE raised for it when needed), or -errno. */
   procIdentity(pid: number, entry: 'exe' | 'root' | 'ns/pid'): string | number;
   /** st_mode of a canonical path in this thread's view, or -errno. */
   statPathMode(path: Buffer, follow: boolean): number;

@@ -123,7 +123,7 @@ export interface ContainerView {
   rootFd: number;
   /** The container has a pid namespace of its own (the agent serves no other). */
   ownPidNs: boolean;
-  /** "DEV:INO" of the container's pid namespace and of its root, from the claimed pid when the listener came (src/agent/caller-check.ts). */
+  /** The link of the container's pid namespace ("pid:[INO]") and "DEV:INO" of its root, from the claimed pid when the listener came (src/agent/caller-check.ts). */
   pidNs: string;
   root: string;
   /** st_dev and st_ino of the runtime's binary (its init process's /proc/PID/exe when the listener came): native.exeIdentity. */
