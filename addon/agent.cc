@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/nsfs.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -133,8 +135,27 @@ static Napi::Value ProcIdentity(const Napi::CallbackInfo& info) {
   return entry == "ns/pid" ? NamespaceLink(env, pid, "ns/pid") : Identity(env, pid, entry.c_str());
 }
 
+// userNsOwner(pid) → the uid that owns the user namespace of PID (NS_GET_OWNER_UID, in the
+// agent's namespace), or -errno.
+static Napi::Value UserNsOwner(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/ns/user", info[0].As<Napi::Number>().Int32Value());
+  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && (errno == EPERM || errno == EACCES) && RaiseCallerAccess()) {
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    LowerCallerAccess();
+  }
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  uid_t owner;
+  const int r = ioctl(fd, NS_GET_OWNER_UID, &owner) < 0 ? -errno : 0;
+  close(fd);
+  return Napi::Number::New(env, r < 0 ? r : static_cast<double>(owner));
+}
+
 void InitAgent(Napi::Env env, Napi::Object exports) {
   exports.Set("exeIdentity", Napi::Function::New(env, ExeIdentity, "exeIdentity"));
+  exports.Set("userNsOwner", Napi::Function::New(env, UserNsOwner, "userNsOwner"));
   exports.Set("procIdentity", Napi::Function::New(env, ProcIdentity, "procIdentity"));
   exports.Set("recvFds", Napi::Function::New(env, RecvFds, "recvFds"));
   exports.Set("hungUp", Napi::Function::New(env, HungUp, "hungUp"));

@@ -392,6 +392,8 @@ export interface Addon {
   exeIdentity(pid: number): string | number;
   /** "DEV:INO" of /proc/PID/ENTRY (exe or root; ns/pid: its link, "pid:[INO]"; CAP_SYS_PTRACE raised for it when needed), or -errno. */
   procIdentity(pid: number, entry: 'exe' | 'root' | 'ns/pid'): string | number;
+  /** The uid owning the user namespace of PID (NS_GET_OWNER_UID), or -errno. */
+  userNsOwner(pid: number): number;
   /** st_mode of a canonical path in this thread's view, or -errno. */
   statPathMode(path: Buffer, follow: boolean): number;
 }

@@ -80,6 +80,39 @@ test("an allowed user's client claiming a root container's pid (and naming a bun
   }
 });
 
+/** The first line of `child`'s stdout that matches `re` (the child is killed by the caller). */
+function lineOf(child: ChildProcess, re: RegExp): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      text += d.toString();
+      const m = re.exec(text);
+      if (m !== null) resolve(m);
+    });
+    child.once('exit', () => reject(new Error(`exited before ${re}: ${text}`)));
+  });
+}
+
+test('an allowed user claims a process of its own mapped to a sub-uid (a user namespace it owns): accepted', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', fixture('usernsowned')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const pid = Number((await lineOf(child, /^ready (\d+)/m))[1]);
+    writeFileSync(`/proc/${pid}/uid_map`, '0 100000 1000\n');
+    writeFileSync(`/proc/${pid}/gid_map`, '0 100000 1000\n');
+    const mapped = lineOf(child, /^mapped/m);
+    child.stdin!.write('go\n');
+    await mapped;
+    const id = `tsyd-peer-subuid-${process.pid}`;
+    ownListener(pid, id, '/etc/public', NOBODY);
+    // Accepted, then not served: it shares the agent's pid namespace (serve_container error).
+    assert.ok(await recorded((r) => r.container === id && r.op === 'serve_container'), 'the claim is accepted');
+    assert.not.ok(agent.records().some((r) => r.op === 'bad_message' && String(r.why).includes(`pid ${pid} `)), "refused as another user's");
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
 test("a root client's own listener claiming a container: its calls are refused, never served in the container's view", async () => {
   if (missing !== undefined) assert.unreachable(missing);
   const victim = waitingVictim();
