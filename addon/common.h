@@ -377,10 +377,11 @@ long AsCaller(F op) {
   return r;
 }
 
-// Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
 // Reads tsyd's /proc/<tid>/status into buf (NUL-terminated): its length, or -errno.
 long ReadProcStatus(pid_t tid, char* buf, size_t size);
+// Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
 pid_t TgidOf(pid_t tid);
+// The last id of line `key` (NStgid:, NSpid:) of /proc/<tid>/status: the id in the task's own pid namespace.
 pid_t NsIdOf(pid_t tid, const char* key);
 // The Tgid: line of the status file `status` below `dirfd` (a /proc/<pid> directory fd, or
 // AT_FDCWD and a whole path), or -errno.
