@@ -75,4 +75,15 @@ test('a notified i386 call is answered ENOSYS, never decided as the x86_64 call 
   assert.is(refused.length, 2, JSON.stringify(refused));
 });
 
+test('the exported profile names only x86_64: i386 and x32 calls in a runc container never run', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const r = await run('otherabi truncate64 /etc/secret; echo i386=$?; otherabi x32open /etc/secret; echo x32=$?');
+  // runc's bad-arch action: the thread is killed (SIGSYS, sh says 159) before the call runs.
+  assert.match(r.stdout, /i386=159/, r.stdout + r.stderr);
+  assert.match(r.stdout, /x32=159/);
+  assert.not.match(r.stdout, /truncate64 =|x32open =/);
+  assert.is(statSync(join(r.bundle.rootfs, 'etc/secret')).size, 'container secret\n'.length);
+  assert.equal(exportOciSeccomp(buildPolicy(inputs), '/s').architectures, ['SCMP_ARCH_X86_64']);
+});
+
 test.run();
