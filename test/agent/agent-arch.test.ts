@@ -86,4 +86,23 @@ test('the exported profile names only x86_64: i386 and x32 calls in a runc conta
   assert.equal(exportOciSeccomp(buildPolicy(inputs), '/s').architectures, ['SCMP_ARCH_X86_64']);
 });
 
+test("the runtime's part ends at the first exec: the runtime's binary exec'd in the container is decided", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const runc = ['/usr/sbin/runc', '/usr/bin/runc'].find((p) => existsSync(p));
+  if (runc === undefined) return assert.unreachable('no runc in /usr');
+  // The host's /usr, runc's binary in it, seen by the container (a toolbox's bind mount); the
+  // container's program is that very binary. exec is off in the policy: notified all the same.
+  const r = await run(`exec ${runc} spec --bundle /etc`, {
+    config: (c) => c.mounts.push({ destination: '/usr', type: 'bind', source: '/usr', options: ['rbind', 'ro'] }),
+    rootfs: (root) => {
+      symlinkSync('usr/lib', join(root, 'lib'));
+      symlinkSync('usr/lib64', join(root, 'lib64'));
+    },
+  });
+  assert.ok(!existsSync(join(r.bundle.rootfs, 'etc/config.json')), `runc ran unchecked: ${r.stderr}`);
+  assert.is.not(r.status, 0);
+  const created = denials(agent, r.id).filter((x) => x.cap === 'create' && x.path === '/etc/config.json');
+  assert.is(created.length, 1, JSON.stringify(denials(agent, r.id)));
+});
+
 test.run();
