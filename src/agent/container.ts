@@ -157,7 +157,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   const bindings = { container: msg.id };
   data.log.bindings = bindings;
   data.emulator.log = { ...data.emulator.log, bindings };
-  data.emulator.view = { rootFd, ownPidNs, otherUserNs, capabilities, runtimeExe, programWord: Ctl.programStarted };
+  data.emulator.view = { rootFd, ownPidNs, otherUserNs, capabilities, runtimePid: msg.pid, runtimeExe, programWord: Ctl.programStarted };
   // The emulators act with the container's credentials: their filter lets them take its ids.
   if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg));
   const clog = log.child(bindings);
