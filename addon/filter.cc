@@ -252,6 +252,8 @@ static void AddSyscalls(Napi::Env env, Napi::Object exports) {
   s.Set("file_setattr", Napi::Number::New(env, 469));
   exports.Set("syscalls", s);
   exports.Set("arch", Napi::String::New(env, kArchName == 0 ? "x86_64" : "aarch64"));
+  // The one native ABI of the filter's first instructions, for the agent's emulators (src/syscalls/abi.ts).
+  exports.Set("auditArch", Napi::Number::New(env, kArch));
 }
 
 void InitFilter(Napi::Env env, Napi::Object exports) {

@@ -23,16 +23,31 @@ static constexpr int kMaxSymlinks = 40;  // as the kernel's MAXSYMLINKS
 static constexpr int kEndsInSlash = 1;
 static constexpr int kLastIsDir = 2;
 
-long ReadProcStatus(pid_t tid, char* buf, size_t size) {
-  char p[64];
-  snprintf(p, sizeof p, "/proc/%d/status", tid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
+// Reads the status file `status` below `dirfd` (a /proc/<pid> directory fd, or AT_FDCWD and a
+// whole path) into buf (NUL-terminated): its length, or -errno.
+static long ReadStatusIn(int dirfd, const char* status, char* buf, size_t size) {
+  int fd = openat(dirfd, status, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0) return -ESRCH;
   buf[n] = 0;
   return n;
+}
+
+long ReadProcStatus(pid_t tid, char* buf, size_t size) {
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/status", tid);
+  return ReadStatusIn(AT_FDCWD, p, buf, size);
+}
+
+pid_t TgidInProcDir(int dirfd, const char* status) {
+  char buf[1024];
+  long n = ReadStatusIn(dirfd, status, buf, sizeof buf);
+  if (n < 0) return static_cast<pid_t>(n);
+  const char* t = strstr(buf, "\nTgid:");
+  if (!t) return -ESRCH;
+  return static_cast<pid_t>(strtol(t + 6, nullptr, 10));
 }
 
 // The last id of line `key` (NStgid:, NSpid:) in tsyd's /proc/<tid>/status: the id in the
@@ -53,12 +68,9 @@ pid_t NsIdOf(pid_t tid, const char* key) {
 }
 
 pid_t TgidOf(pid_t tid) {
-  char buf[1024];
-  long n = ReadProcStatus(tid, buf, sizeof buf);
-  if (n < 0) return static_cast<pid_t>(n);
-  const char* t = strstr(buf, "\nTgid:");
-  if (!t) return -ESRCH;
-  return static_cast<pid_t>(strtol(t + 6, nullptr, 10));
+  char p[64];
+  snprintf(p, sizeof p, "/proc/%d/status", tid);
+  return TgidInProcDir(AT_FDCWD, p);
 }
 
 // Reads a link of the caller's /proc entry (cwd or an fd): the directory a relative path

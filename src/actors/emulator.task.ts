@@ -27,6 +27,7 @@ import { mark } from '../shared/timeline.js';
 import { runtimeCall } from '../agent/runtime-phase.js';
 import { inContainer } from '../agent/caller-check.js';
 import { denialBudget } from '../agent/denial-budget.js';
+import { isNativeCall } from '../syscalls/abi.js';
 
 const SIGALRM = 14;
 /** The calls that run a program: decided even while a container's runtime makes them. */
@@ -311,6 +312,14 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       // SAFETY: the listener came with a claim (a container's pid) its caller does not match.
       native.respond(Answer.error, EPERM);
       if (logDenial()) logger.warn({ ctx: 'agent', op: 'foreign_caller', pid: req.pid, nr: req.nr }, 'a call from a process outside the container this listener was claimed for: refused');
+      return;
+    }
+    // SAFETY: a call of another ABI (i386 `int $0x80`, x32) is never decided by its number, which
+    // names another call here: ENOSYS, as tsyd run's filter answers it (abi.ts), and the kernel
+    // once the listener is gone. Not EPERM: the call does not exist for the program, whatever its rights.
+    if (!isNativeCall(req.arch, req.nr)) {
+      native.respond(Answer.error, ENOSYS);
+      if (logDenial()) logger.warn({ ctx: 'emulator', op: 'foreign_abi', arch: req.arch >>> 0, nr: req.nr, pid: req.pid }, `a call of another ABI (arch 0x${(req.arch >>> 0).toString(16)}, nr ${req.nr}): ENOSYS`);
       return;
     }
     if (view !== undefined && runtimeCall(req, view, wd.ctl, EXEC_NRS)) return;

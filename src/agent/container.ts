@@ -165,7 +165,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   if (opts.clientUid !== 0) bindings.client_uid = String(opts.clientUid);
   data.log.bindings = bindings;
   data.emulator.log = { ...data.emulator.log, bindings };
-  data.emulator.view = { rootFd, ownPidNs, pidNs, root, otherUserNs, capabilities, runtimeExe, programWord: Ctl.programStarted };
+  data.emulator.view = { rootFd, ownPidNs, pidNs, root, otherUserNs, capabilities, runtimePid: msg.pid, runtimeExe, programWord: Ctl.programStarted };
   // The emulators act with the container's credentials: their filter lets them take its ids.
   if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg.pid));
   const clog = log.child(bindings);

@@ -3,26 +3,37 @@
 // own code before it executes the container's program: runc opens its exec FIFO (a host file,
 // through /proc/self/fd) and execs. Those calls are the runtime's, not the container's: they run
 // as the runtime made them. The container's first exec is decided, as every call after it.
+import { existsSync } from 'node:fs';
 import { Answer, native } from '../native/addon.js';
 import type { ContainerView } from '../shared/thread-config.js';
 import type { Request } from '../syscalls/request.js';
 
+/** Whether thread `tid` is a thread of process `pid` now (the caller of a live notification: its tid is not reused while it waits). */
+function threadOf(tid: number, pid: number): boolean {
+  return tid === pid || existsSync(`/proc/${pid}/task/${tid}`);
+}
+
 /**
- * Answers CONTINUE and returns true when `req` comes from the runtime's init process (before the
- * container's program runs) and is not an exec. Returns false (the call is decided) otherwise;
- * the first call of the container's program ends the runtime's part for good (`ctl[programWord]`).
- * SAFETY: the caller is the runtime's binary: its /proc/PID/exe is the very file (device, inode)
- * the init process ran when the listener came — runc's sealed copy of itself (a memfd that no
- * process of the container can reach or exec). The exe is read while the caller waits in this
- * notification, and the notification is checked valid afterwards: the pid was not reused, and
- * no other thread of the caller has exec'd since (an exec ends every other thread, and with it
- * the notification).
+ * Answers CONTINUE and returns true when `req` comes from the runtime's init process before any
+ * exec was notified, and is not an exec. Returns false (the call is decided) otherwise.
+ * SAFETY: the runtime's part is the init process the listener came with (`view.runtimePid`, any
+ * of its threads) until the first exec of anything ends it for good (`ctl[programWord]`): from
+ * then on that very pid is the container's program, whatever file it runs (a bind mount of the
+ * runtime's own binary included). The exported profile always notifies execve and execveat
+ * (src/export/oci-seccomp.ts), so no exec goes unseen. A caller whose exe is no longer the one
+ * the init process ran when the listener came (`view.runtimeExe`) ends it too: a profile that
+ * lets an exec through unseen still has the container's program decided (unless that program is
+ * the runtime's binary: such a profile is not tsyd's). The caller is checked while it waits in
+ * this notification, and the notification is checked valid afterwards (no reused tid).
  */
 export function runtimeCall(req: Request, view: ContainerView, ctl: Int32Array, execNrs: ReadonlySet<number>): boolean {
-  if (Atomics.load(ctl, view.programWord) !== 0 || execNrs.has(req.nr)) return false;
-  const exe = native.exeIdentity(req.pid);
-  if (typeof exe === 'number') return false;
-  if (exe !== view.runtimeExe) {
+  if (Atomics.load(ctl, view.programWord) !== 0) return false;
+  if (execNrs.has(req.nr)) {
+    Atomics.store(ctl, view.programWord, 1);
+    return false;
+  }
+  if (!threadOf(req.pid, view.runtimePid)) return false;
+  if (native.exeIdentity(req.pid) !== view.runtimeExe) {
     Atomics.store(ctl, view.programWord, 1);
     return false;
   }

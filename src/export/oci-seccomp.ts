@@ -1,7 +1,7 @@
 // `tsyd export oci-seccomp`: the `linux.seccomp` object of an OCI bundle (or a node's seccomp
 // profile) that hands a container's decided calls to `tsyd agent` (README: Containers). It is
 // the program filter of src/confine/program-filter.ts in the runtime's words: the calls tsyd
-// decides for the policy are SCMP_ACT_NOTIFY, the calls tsyd refuses are SCMP_ACT_ERRNO with
+// decides for the policy are SCMP_ACT_NOTIFY (and every exec), the calls tsyd refuses are SCMP_ACT_ERRNO with
 // tsyd run's errnos, every other call is allowed. libseccomp has no "first rule wins": the
 // table's ordered argument rules become disjoint conjunctions (one entry each), so that no two
 // entries with different actions can match the same call.
@@ -38,8 +38,20 @@ export interface OciSeccomp {
   syscalls: OciSyscall[];
 }
 
-/** The architectures named, by tsyd's: the native one first, then the 32-bit ABIs the same CPU runs (their calls are named the same, and tsyd answers their notifications ENOSYS: fail closed). */
-const ARCHES: Record<Arch, string[]> = { x86_64: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'], aarch64: ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM'] };
+/**
+ * The architectures named: the native one alone. SAFETY: the entries name the native ABI's calls
+ * only; an ABI named here would get every call of its own that the native one lacks (i386
+ * truncate64, stat64, chown32, socketcall, ...) as defaultAction, allowed. A call of any ABI not
+ * named is the runtime's bad-arch action (runc 1.1 with libseccomp 2.5: the calling thread is
+ * killed, SIGSYS; x32 calls on x86_64 too): it never runs (test/agent/agent-arch.test.ts).
+ */
+const ARCHES: Record<Arch, string[]> = { x86_64: ['SCMP_ARCH_X86_64'], aarch64: ['SCMP_ARCH_AARCH64'] };
+/**
+ * SAFETY: notified whatever the policy, once any call is: the agent ends the runtime's part of a
+ * container (calls made as they come) at the first exec it is told of (src/agent/runtime-phase.ts).
+ * A profile that notifies nothing has no listener, no agent, and so no runtime's part.
+ */
+const EXEC_CALLS = new Set(['execve', 'execveat']);
 const LOW32 = 0xffffffff;
 
 /** What one table outcome is in a container: an action and its errno. */
@@ -197,8 +209,9 @@ export function exportOciSeccomp(policy: Policy, listener: string, metadata?: st
   const syscalls: OciSyscall[] = [];
   for (const name of Object.keys(syscallNumbers(arch)).sort()) {
     const e = SYSCALLS[name];
-    if (e) syscalls.push(...entriesOf(name, e, handlerCaps.get(name) ?? [], isOn));
+    if (e && !EXEC_CALLS.has(name)) syscalls.push(...entriesOf(name, e, handlerCaps.get(name) ?? [], isOn));
   }
+  if (syscalls.some((s) => s.action === 'SCMP_ACT_NOTIFY')) for (const name of EXEC_CALLS) syscalls.push(entry(name, { action: 'SCMP_ACT_NOTIFY' }));
   // Plain entries with the same action share one entry (a shorter profile to read).
   const merged: OciSyscall[] = [];
   const plain = new Map<string, OciSyscall>();

@@ -155,6 +155,8 @@ export const CryptCollect = { due: 0, pruneIdle: 1, all: 2, forget: 3 } as const
 
 export interface Addon {
   arch: 'x86_64' | 'aarch64';
+  /** AUDIT_ARCH_* of the native ABI: the only one tsyd run's filter lets reach a handler (addon/filter.cc kArch). */
+  auditArch: number;
   syscalls: Record<string, number>;
   buildFilter(notify: number[], deny: Array<[number, number]>, fallbackErrno?: number): Buffer;
   spawn(req: SpawnRequest): Spawned;

@@ -126,9 +126,11 @@ export interface ContainerView {
   /** The link of the container's pid namespace ("pid:[INO]") and "DEV:INO" of its root, from the claimed pid when the listener came (src/agent/caller-check.ts). */
   pidNs: string;
   root: string;
+  /** The runtime's init process that loaded the filter (the message's pid): its calls before the first exec are the runtime's (src/agent/runtime-phase.ts). */
+  runtimePid: number;
   /** st_dev and st_ino of the runtime's binary (its init process's /proc/PID/exe when the listener came): native.exeIdentity. */
   runtimeExe: string;
-  /** A word of the shared buffer: 1 once a call came from the container's program (the runtime's part is over). */
+  /** A word of the shared buffer: 1 once an exec was notified (the runtime's part is over for good). */
   programWord: number;
   /** The container has a user namespace of its own: its capabilities are its namespace's, none of them tsyd's. */
   otherUserNs: boolean;

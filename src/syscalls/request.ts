@@ -34,6 +34,8 @@ export class Request {
   nr = 0;
   /** The caller's thread id (in tsyd's pid namespace). */
   pid = 0;
+  /** AUDIT_ARCH_* of the call (its ABI: see abi.ts). */
+  arch = 0;
   /** The socket operations on this request. */
   readonly net: NetRequest;
 
@@ -48,6 +50,7 @@ export class Request {
   begin(): void {
     this.nr = this.slot[Slot.nr]!;
     this.pid = this.slot[Slot.pid]!;
+    this.arch = this.slot[Slot.arch]!;
   }
 
   // --- arguments ---

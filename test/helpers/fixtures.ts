@@ -36,6 +36,11 @@ export function fixture(name: string): string {
   return compile(join(sourceDir, `${name}.c`), name);
 }
 
+/** Like fixture(), linked static and not PIE (runs in a rootfs without libraries; static data below 4 GiB). */
+export function staticFixture(name: string): string {
+  return compile(join(sourceDir, `${name}.c`), `${name}-static`, ['-static', '-no-pie']);
+}
+
 /** Absolute path of the compiled program `name` of the fidelity harness (test/fidelity/NAME.c). */
 export function fidelityProgram(name: string): string {
   return compile(join(repoRoot, 'test', 'fidelity', `${name}.c`), `fidelity-${name}`);
@@ -46,13 +51,13 @@ export function benchProgram(name: string): string {
   return compile(join(repoRoot, 'bench', `${name}.c`), `bench-${name}`);
 }
 
-function compile(src: string, name: string): string {
+function compile(src: string, name: string, flags: string[] = []): string {
   const done = compiled.get(name);
   if (done !== undefined) return done;
   if (!existsSync(src)) throw new Error(`no C source ${src}`);
   const out = join(binDir(), name);
   try {
-    execFileSync('cc', ['-O2', '-Wall', '-Werror', '-pthread', '-o', out, src], {
+    execFileSync('cc', ['-O2', '-Wall', '-Werror', '-pthread', ...flags, '-o', out, src], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
