@@ -225,6 +225,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
     req,
     policy,
     log: logger,
+    logsRefusal: logDenial,
     audit,
     crypt: task.crypt,
     ipc: task.ipc,
@@ -335,7 +336,7 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       if (r < 0) {
         // SAFETY: a call tsyd cannot perform with the caller's credentials is not performed.
         native.respond(Answer.error, EPERM);
-        if (r !== -ESRCH) logger.error({ ctx: 'setid', op: 'follow_credentials', sys: entry.name, pid: req.pid, err: -r }, "cannot act with the caller's credentials: refused");
+        if (r !== -ESRCH && logDenial()) logger.error({ ctx: 'setid', op: 'follow_credentials', sys: entry.name, pid: req.pid, err: -r }, "cannot act with the caller's credentials: refused");
         return;
       }
     }

@@ -14,6 +14,7 @@ import { BadMessage, MAX_MESSAGE_BYTES, parseMessage } from './message.js';
 import { agentPolicy, choosePolicy, denyAll } from './policies.js';
 import { serveContainer, type ServedContainer } from './container.js';
 import { claimRefused, peerServed } from './peer.js';
+import { ClientListeners } from './client-listeners.js';
 import type { Policy } from '../sandbox/policy.js';
 
 const EAGAIN = 11;
@@ -108,6 +109,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   const pending = new Map<number, PendingConnection[]>();
   const allowed = new Set(cmd.allowUids ?? []);
   const refusedUids = new Set<number>();
+  const perClient = new ClientListeners();
 
   const accept = async (conn: PendingConnection, peerUid: number) => {
     const { socket } = conn;
@@ -120,6 +122,11 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
         native.close(msg.listenerFd);
         throw new BadMessage(`uid ${peerUid}: ${refusedClaim}`);
       }
+      const overBound = perClient.take(peerUid);
+      if (overBound !== undefined) {
+        native.close(msg.listenerFd);
+        throw new BadMessage(overBound);
+      }
       const choice = choosePolicy(msg.metadata, cmd.policies, fallback, cache);
       if ('refused' in choice) log.error({ ctx: 'agent', op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
       const policy = 'refused' in choice ? refused : choice.policy;
@@ -129,10 +136,14 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
         container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log, clientUid: peerUid });
       } catch (err) {
         log.error({ ctx: 'agent', op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
+        perClient.release(peerUid);
         return;
       }
       served.add(container);
-      void container.ended.then(() => served.delete(container));
+      void container.ended.then(() => {
+        served.delete(container);
+        perClient.release(peerUid);
+      });
     } catch (err) {
       const why = err instanceof BadMessage ? err.message : String(err);
       log.warn({ ctx: 'agent', op: 'bad_message', why }, `refused a message on the agent socket: ${why}`);

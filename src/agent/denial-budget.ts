@@ -1,4 +1,5 @@
-// How many denial records a container may write: tsyd agent logs one record per denied call,
+// How many denial records a container may write: tsyd agent logs one record per denied call
+// (every refusal record of a call: ctx.logsRefusal),
 // and a container that loops on a denied call would fill the agent's log (every container's).
 // The first DENIAL_RECORDS_PER_SECOND denials of each second are logged; the rest are counted,
 // and the count is logged as one summary record (`op: "denials_not_logged"`) with the first

@@ -38,6 +38,12 @@ export interface EmulatorContext {
   readonly req: Request;
   readonly policy: Policy;
   readonly log: TsydLogger;
+  /**
+   * SAFETY: call before writing any record of a refused call (the warn of a refusal): false when
+   * it is over the container's denial budget (tsyd agent: src/agent/denial-budget.ts; counted
+   * instead). Under tsyd run always true: every refusal is logged.
+   */
+  readonly logsRefusal: () => boolean;
   /** Crypt sandboxing: the key's handle (process-wide) and crypt/tmp; absent while Crypt is off. */
   readonly crypt?: CryptConfig;
   /** Audit mode: decisions made without allows() (listing filters, EXDEV) must let things through too. */

@@ -59,7 +59,7 @@ export function idsAfter(sys: string, current: readonly number[], args: readonly
 }
 
 function refuse(ctx: EmulatorContext, sys: string, fields: Record<string, unknown>, why: string): void {
-  ctx.log.warn({ ctx: 'setid', sys, pid: ctx.req.pid, ...fields }, `refused ${sys}: ${why}`);
+  if (ctx.logsRefusal()) ctx.log.warn({ ctx: 'setid', sys, pid: ctx.req.pid, ...fields }, `refused ${sys}: ${why}`);
   ctx.req.fail(EPERM);
 }
 

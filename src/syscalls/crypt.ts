@@ -73,13 +73,13 @@ function awaitWriteBackRoom(): void {
 function afterCryptOp(ctx: EmulatorContext, sys: string, path: string, r: number): void {
   if (r === -EBADMSG) {
     const name = fromBytes(path);
-    ctx.log.warn({ ctx: 'crypt', op: 'decrypt', sys, path: name, pid: ctx.req.pid, err: EBADMSG }, `the crypt file ${name} does not verify (tampered, truncated or another key): EBADMSG`);
+    if (ctx.logsRefusal()) ctx.log.warn({ ctx: 'crypt', op: 'decrypt', sys, path: name, pid: ctx.req.pid, err: EBADMSG }, `the crypt file ${name} does not verify (tampered, truncated or another key): EBADMSG`);
   }
   // A writer tsyd could not write back (README "Crypt sandboxing": refused up front).
   const reason = r < 0 && r !== -EBADMSG ? native.cryptRefusal() : undefined;
   if (reason !== undefined) {
     const name = fromBytes(path);
-    ctx.log.warn({ ctx: 'crypt', op: 'write_back_refused', sys, path: name, pid: ctx.req.pid, err: -r, reason }, `the crypt file ${name} cannot be opened for writing (or created): its write-back could not land (${reason})`);
+    if (ctx.logsRefusal()) ctx.log.warn({ ctx: 'crypt', op: 'write_back_refused', sys, path: name, pid: ctx.req.pid, err: -r, reason }, `the crypt file ${name} cannot be opened for writing (or created): its write-back could not land (${reason})`);
   }
   if (r !== -ESRCH) submitWriteBacks(ctx.log);
 }

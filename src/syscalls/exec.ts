@@ -115,7 +115,7 @@ function exists(path: string): boolean {
 
 /** Denies an exec for a reason of the file's head (one warn record), with `errno`. */
 function refuseHead(ctx: EmulatorContext, sys: string, path: string, why: string, errno: number): void {
-  ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.req.pid, why }, `denied exec of ${fromBytes(path)}: ${why}`);
+  if (ctx.logsRefusal()) ctx.log.warn({ ctx: 'access', cap: 'exec', path: fromBytes(path), sys, pid: ctx.req.pid, why }, `denied exec of ${fromBytes(path)}: ${why}`);
   ctx.req.fail(errno);
 }
 

@@ -325,7 +325,7 @@ function control(ctx: EmulatorContext, sys: string): number {
 }
 
 function refusedRoute(ctx: EmulatorContext, sys: string, what: string): void {
-  ctx.log.warn({ ctx: 'access', cap: 'net/connect', sys, pid: ctx.req.pid, opt: what }, `refused ${what}: it sends data past the checked destination`);
+  if (ctx.logsRefusal()) ctx.log.warn({ ctx: 'access', cap: 'net/connect', sys, pid: ctx.req.pid, opt: what }, `refused ${what}: it sends data past the checked destination`);
 }
 
 /**
@@ -453,7 +453,7 @@ function setsockopt(ctx: EmulatorContext): void {
     // the kernel binds or connects to: addresses net/bind and net/connect never saw. Refused
     // (fail closed), also when net/bind alone is on.
     const cap = name === SCTP_SOCKOPT_BINDX_ADD ? 'net/bind' : 'net/connect';
-    ctx.log.warn({ ctx: 'access', cap, sys: 'setsockopt', pid: req.pid, opt: SCTP_NAMES[name] }, `refused ${SCTP_NAMES[name]}: addresses tsyd does not decide`);
+    if (ctx.logsRefusal()) ctx.log.warn({ ctx: 'access', cap, sys: 'setsockopt', pid: req.pid, opt: SCTP_NAMES[name] }, `refused ${SCTP_NAMES[name]}: addresses tsyd does not decide`);
     return req.fail(EPERM);
   }
   if (level === IPPROTO_IP && name === IP_OPTIONS) {

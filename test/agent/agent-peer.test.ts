@@ -1,17 +1,18 @@
 // Who may hand tsyd agent a listener, and what one container may hold of the agent: a client's
 // own listener never borrows another container's view (its root, its ids), its connections never
 // crowd out the runtime's, and a container's blocked calls and denial records are bounded.
+// An allowed client has a bounded number of containers served at once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
 import { buildPolicy } from '../../src/sandbox/build.js';
 import { fixture } from '../helpers/fixtures.js';
 import { NOBODY } from '../helpers/tsyd.js';
 import { containersMissing, makeBundle, removeContainer, runContainer, scratch, type Bundle } from './container.js';
-import { denials, startAgent, type AgentProcess } from './agent-process.js';
+import { denials, denialsCounted, startAgent, type AgentProcess } from './agent-process.js';
 
 const missing = containersMissing();
 const tmp = scratch('peer');
@@ -155,15 +156,46 @@ test('a container flooding denials: the first ones are logged, the rest counted 
     const r = await runContainer(bundle, id);
     assert.match(r.stdout, /done/, r.stderr);
     assert.ok(await recorded((x) => x.op === 'container_ended' && x.container === id), 'the container ended');
-    const records = agent.records().filter((x) => x.container === id);
     const logged = denials(agent, id).length;
-    const summed = records.filter((x) => x.op === 'denials_not_logged').reduce((s, x) => s + Number(x.count), 0);
-    const atEnd = Number(records.find((x) => x.op === 'container_ended')?.denials_not_logged);
     assert.ok(logged >= 100, `the first denials are logged: ${logged}`);
     assert.ok(logged < N, `${logged} of ${N} denials logged: no bound`);
-    assert.is(logged + summed + atEnd, N, 'every denial is logged or counted');
+    assert.is(logged + denialsCounted(agent, id), N, 'every denial is logged or counted');
   } finally {
     removeContainer(id);
+  }
+});
+
+test('an allowed client has at most 8 containers served at once: the next is refused, a freed place taken again', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+  // A process of the client's own, in a user and pid namespace it made, to claim (claimRefused lets it).
+  const own = spawn(asNobody[0]!, [...asNobody.slice(1), 'unshare', '-Urpf', 'sleep', '60'], { stdio: 'ignore' });
+  let claimed = '';
+  for (const deadline = Date.now() + 5000; claimed === '' && Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+    claimed = readFileSync(`/proc/${own.pid}/task/${own.pid}/children`, 'utf8').trim();
+  }
+  const ofClient = (op: string) => agent.records().filter((x) => x.op === op && (x.client_uid === String(NOBODY) || String(x.why).includes(`uid ${NOBODY} `)));
+  // n clients (one process group) each hand over a listener of their own claiming `claimed`, held 30 s.
+  const hand = (n: number) => {
+    const one = `${fixture('ownlistener')} ${agent.socket} ${claimed} many /etc/public /nonexistent 30`;
+    return spawn(asNobody[0]!, [...asNobody.slice(1), 'sh', '-c', `for i in $(seq ${n}); do ${one} & done; wait`], { stdio: 'ignore', detached: true });
+  };
+  const servedBefore = ofClient('serve_container').length;
+  const endedBefore = ofClient('container_ended').length;
+  const first = hand(10);
+  let second: ChildProcess | undefined;
+  try {
+    const tooMany = () => ofClient('bad_message').filter((x) => String(x.why).includes('too_many')).length;
+    assert.ok(await recorded(() => tooMany() >= 2 && ofClient('serve_container').length - servedBefore >= 8), 'two refused as too many');
+    assert.is(ofClient('serve_container').length - servedBefore, 8, '8 served');
+    process.kill(-first.pid!, 'SIGKILL');
+    assert.ok(await recorded(() => ofClient('container_ended').length - endedBefore >= 8), 'the 8 ended');
+    second = hand(1);
+    assert.ok(await recorded(() => ofClient('serve_container').length - servedBefore === 9), 'a freed place is taken again');
+  } finally {
+    for (const c of [first, second]) if (c?.pid !== undefined) try { process.kill(-c.pid, 'SIGKILL'); } catch {}
+    if (claimed !== '') process.kill(Number(claimed), 'SIGKILL');
+    own.kill('SIGKILL');
   }
 });
 

@@ -47,3 +47,10 @@ export async function startAgent(dir: string, name: string, args: string[]): Pro
 export function denials(agent: AgentProcess, id: string): Array<Record<string, unknown>> {
   return agent.records().filter((r) => r.ctx === 'access' && r.container === id);
 }
+
+/** The denials of container `id` counted, not logged: its summary records and its `container_ended` record. */
+export function denialsCounted(agent: AgentProcess, id: string): number {
+  const records = agent.records().filter((r) => r.container === id);
+  const summed = records.filter((r) => r.op === 'denials_not_logged').reduce((s, r) => s + Number(r.count), 0);
+  return summed + Number(records.find((r) => r.op === 'container_ended')?.denials_not_logged);
+}
