@@ -46,8 +46,9 @@ test('the tarball ships what runs: no tests, bench, CI or sources beyond the add
   const stray = files.filter((f) => /^(test|bench|\.ci|scripts|docs|dist\/test|dist\/bench)\//.test(f) || f.endsWith('.map') || (f.startsWith('src/') && !f.startsWith('src/inspect/page/')));
   assert.equal(stray, []);
   // A guard against shipping something new by mistake (each new source of the addon and each
-  // thread bundle adds a few; Crypt sandboxing took it past 300).
-  assert.ok(pack!.entryCount < 350, `${pack!.entryCount} files`);
+  // thread bundle adds a few; Crypt sandboxing took it past 300, the containers agent — 18 files
+  // of dist/src/agent, its addon source and CLI — to 370).
+  assert.ok(pack!.entryCount < 400, `${pack!.entryCount} files`);
 });
 
 test('installed with --ignore-scripts: one line that says `npm rebuild tsyd`, exit 125, no stack trace', () => {
