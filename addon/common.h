@@ -345,14 +345,19 @@ bool ActingForCaller();
 // For one operation on `path`: when it is below the caller's own /proc/<tgid> while this thread
 // acts as the caller, raises what stands for the kernel's same-process exemptions (CAP_SYS_PTRACE;
 // CAP_DAC_READ_SEARCH for the fd directory itself, or, with lookup_only, a name in it); lowers them after.
+// The operation must then start from Through(anchor): the process directory this guard pinned.
 class OwnProcAccess {
  public:
   OwnProcAccess(const std::string& path, bool lookup_only);
   ~OwnProcAccess();
   OwnProcAccess(const OwnProcAccess&) = delete;
   OwnProcAccess& operator=(const OwnProcAccess&) = delete;
+  // Where a PathAt of `path` starts: the pinned /proc/<pid>[/task/<tid>] while the capabilities
+  // are raised, `anchor` otherwise.
+  const Anchor* Through(const Anchor* anchor) const { return pin_.fd >= 0 ? &pin_ : anchor; }
 
  private:
+  Anchor pin_;
   bool ptrace_ = false;
   bool dac_ = false;
 };
@@ -373,6 +378,9 @@ long AsCaller(F op) {
 
 // Thread group id of a thread, from /proc/<tid>/status; -errno on failure.
 pid_t TgidOf(pid_t tid);
+// The Tgid: line of the status file `status` below `dirfd` (a /proc/<pid> directory fd, or
+// AT_FDCWD and a whole path), or -errno.
+pid_t TgidInProcDir(int dirfd, const char* status);
 
 // A copy of the caller's fd `fd` in tsyd (pidfd_getfd, O_CLOEXEC), or -errno (-ESRCH: caller gone).
 int TakeFd(ThreadState* st, int fd);

@@ -10,6 +10,7 @@
 #include "common.h"
 
 #include <linux/capability.h>
+#include <fcntl.h>
 #include <stdlib.h>
 
 #include <string>
@@ -35,28 +36,35 @@ static long NumberAt(const std::string& path, size_t at, size_t* end) {
   return strtol(path.c_str() + at, nullptr, 10);
 }
 
-// The part of `path` after /proc/<pid>[/task/<tid>] when <pid> is the caller's own process
-// (its tgid, or one of its threads); false otherwise. (/proc/<tgid>/task/<tid> exists only for
-// a thread of that group.)
-static bool OwnProcRest(const std::string& path, std::string* rest) {
-  if (t_caller_tid <= 0 || path.compare(0, 6, "/proc/") != 0) return false;
+// The length of the /proc/<pid>[/task/<tid>] that starts `path`, when that is the caller's own
+// process (its tgid, or one of its threads) and `path` goes below it, opened as `pin`; 0 otherwise. (/proc/<tgid>/task/<tid>
+// exists only for a thread of that group.)
+static size_t PinOwnProc(const std::string& path, Anchor* pin) {
+  if (t_caller_tid <= 0 || path.compare(0, 6, "/proc/") != 0) return 0;
   size_t end;
-  const long pid = NumberAt(path, 6, &end);
-  if (pid <= 0) return false;
-  if (t_caller_tgid == 0) t_caller_tgid = TgidOf(t_caller_tid);
-  if (t_caller_tgid <= 0) return false;
-  // SAFETY: another process's /proc never gets these capabilities (a pid reused meanwhile is
-  // not the caller's: TgidOf reads its thread group now).
-  if (pid != t_caller_tgid && TgidOf(static_cast<pid_t>(pid)) != t_caller_tgid) return false;
-  *rest = path.substr(end);
+  if (NumberAt(path, 6, &end) <= 0) return 0;
   size_t tend;
-  if (rest->compare(0, 6, "/task/") == 0 && NumberAt(*rest, 6, &tend) > 0) *rest = rest->substr(tend);
-  return true;
+  if (path.compare(end, 6, "/task/") == 0 && NumberAt(path, end + 6, &tend) > 0) end = tend;
+  if (end == path.size()) return 0;  // the directory itself: nothing below it is reached
+  if (t_caller_tgid == 0) t_caller_tgid = TgidOf(t_caller_tid);
+  if (t_caller_tgid <= 0) return 0;
+  // SAFETY: the process is pinned before it is checked, and the operation then starts from the
+  // pin: a /proc/<pid> directory fd stays with the process it was opened on (once that exits,
+  // every lookup below it fails with ENOENT), so a pid reused by another process after the check
+  // is never reached with the capabilities raised. Its status is read without them (0444).
+  pin->fd = open(path.substr(0, end).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (pin->fd < 0 || TgidInProcDir(pin->fd, "status") != t_caller_tgid) {
+    pin->Reset();
+    return 0;
+  }
+  pin->path = path.substr(0, end);
+  return end;
 }
 
 OwnProcAccess::OwnProcAccess(const std::string& path, bool lookup_only) {
-  std::string rest;
-  if (!OwnProcRest(path, &rest) || rest.empty()) return;
+  const size_t end = PinOwnProc(path, &pin_);
+  if (end == 0) return;
+  const std::string rest = path.substr(end);
   ptrace_ = !IsEffectiveCapability(CAP_SYS_PTRACE) && RaiseCapability(CAP_SYS_PTRACE);
   // The fd directory itself (opened to list it), or a name in it looked up without opening
   // what it leads to (readlink, lstat, stat, O_PATH).

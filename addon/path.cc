@@ -26,7 +26,11 @@ static constexpr int kLastIsDir = 2;
 pid_t TgidOf(pid_t tid) {
   char p[64];
   snprintf(p, sizeof p, "/proc/%d/status", tid);
-  int fd = open(p, O_RDONLY | O_CLOEXEC);
+  return TgidInProcDir(AT_FDCWD, p);
+}
+
+pid_t TgidInProcDir(int dirfd, const char* status) {
+  int fd = openat(dirfd, status, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   char buf[1024];
   ssize_t n = read(fd, buf, sizeof buf - 1);

@@ -252,33 +252,33 @@ int PathAt::Open(const std::string& path, const Anchor* anchor) {
 }
 
 int StatPath(const std::string& path, const Anchor* anchor, struct stat* sb, bool follow) {
-  PathAt at;
-  int r = at.Open(path, anchor);
-  if (r < 0) return r;
   OwnProcAccess own(path, true);
+  PathAt at;
+  int r = at.Open(path, own.Through(anchor));
+  if (r < 0) return r;
   return fstatat(at.dirfd(), at.name(), sb, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
 long ReadlinkPath(const std::string& path, const Anchor* anchor, char* buf, size_t size) {
-  PathAt at;
-  int r = at.Open(path, anchor);
-  if (r < 0) return r;
   OwnProcAccess own(path, true);
+  PathAt at;
+  int r = at.Open(path, own.Through(anchor));
+  if (r < 0) return r;
   ssize_t n = readlinkat(at.dirfd(), at.name(), buf, size);
   return n < 0 ? -errno : n;
 }
 
 int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, uint64_t mode, uint64_t resolve) {
+  // SAFETY: a name in the caller's own fd directory may be looked up when nothing is opened through
+  // it: O_PATH opens no data, and RESOLVE_NO_MAGICLINKS refuses its magic links (ELOOP).
+  OwnProcAccess own(path, (flags & O_PATH) != 0 || (resolve & RESOLVE_NO_MAGICLINKS) != 0);
   PathAt at;
-  int r = at.Open(path, anchor);
+  int r = at.Open(path, own.Through(anchor));
   if (r < 0) return r;
   open_how how{};
   how.flags = flags;
   how.mode = mode;
   how.resolve = resolve;
-  // SAFETY: a name in the caller's own fd directory may be looked up when nothing is opened through
-  // it: O_PATH opens no data, and RESOLVE_NO_MAGICLINKS refuses its magic links (ELOOP).
-  OwnProcAccess own(path, (flags & O_PATH) != 0 || (resolve & RESOLVE_NO_MAGICLINKS) != 0);
   int fd = static_cast<int>(syscall(SYS_openat2, at.dirfd(), at.name(), &how, sizeof how));
   return fd < 0 ? -errno : fd;
 }

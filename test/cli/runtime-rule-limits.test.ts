@@ -31,6 +31,16 @@ test('lock:off: a program rule over the budget of automaton steps or wildcards i
   assert.match(String(refused[1]!['err']), /the rule has 33 wildcards; expected at most 32/);
 });
 
+test('lock:off: only real wildcards count: 33 escaped stars (\\*) and 33 braces (no glob feature) fit; 33 stars do not', async () => {
+  const run = await fsops([...rules('lock:off'), ...readAll], [
+    'stat', `/dev/tsyd/allow/read+/${'\\*a'.repeat(33)}`,
+    'stat', `/dev/tsyd/allow/read+/${'{a'.repeat(33)}`,
+    'stat', `/dev/tsyd/allow/read+/${'*a'.repeat(33)}`,
+  ]);
+  expectRun({ ...run, lines: run.lines.map((l) => (l.startsWith('stat ok') ? 'stat ok' : l)) }, ['stat ok', 'stat ok', 'stat EINVAL']);
+  assert.match(run.result.log, /the rule has 33 wildcards; expected at most 32 wildcards \(\*, \?, \[\) in a rule/);
+});
+
 test('lock:off: a program whose rules are over the budget of bytes can still lock the policy', async () => {
   const big = (i: number) => `/dev/tsyd/allow/read+/${String(i).padEnd(4000, 'b')}`;
   const run = await fsops([...rules('lock:off'), ...readAll], [
