@@ -267,8 +267,34 @@ std::vector<WriteBack>::iterator ReadyJobOf(const Key& k) {
   return std::find_if(g_ready.begin(), g_ready.end(), [&](const WriteBack& w) { return OfFile(w, k); });
 }
 
+// Fds a crypt open leaves to tsyd itself (its threads load modules, make pipes; the write-backs
+// need three each): under fewer, a crypt open fails EMFILE for the program instead.
+constexpr int kFdReserve = 64;
+// Fds a write-back job leaves to tsyd's threads: under fewer, the job is not made now (EMFILE,
+// kept and made again). SAFETY: jobs queued while the AES worker lags held the whole reserve,
+// and the monitor's next emulator thread failed to start (EMFILE): tsyd ended 101 with the
+// buffers not written back and no record naming them.
+constexpr int kThreadFdReserve = kFdReserve / 2;
+
+// True when fewer than about `reserve` fds are left below RLIMIT_NOFILE (fds are handed out
+// lowest first, so the lowest free one tells how many are left above it at most).
+bool FdsShort(int any_fd, int reserve = kFdReserve) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return false;
+  const int lowest = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
+  if (lowest < 0) return true;
+  close(lowest);
+  return static_cast<rlim_t>(lowest) + static_cast<rlim_t>(reserve) >= rl.rlim_cur;
+}
+
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
+  // Too few fds left for tsyd's threads: kept and made again, as a job refused EMFILE below.
+  if (FdsShort(e.committed, kThreadFdReserve)) {
+    e.retry_err = EMFILE;
+    g_fd_pressure = true;
+    return;
+  }
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
   // The directory, to fsync after the rename (its durability): an O_PATH fd cannot be synced
@@ -464,21 +490,6 @@ int EnsureLive(Entry& e, bool truncating) {
   e.wd = wd;
   e.writers = 0;
   return 0;
-}
-
-// Fds a crypt open leaves to tsyd itself (its threads load modules, make pipes; the write-backs
-// need three each): under fewer, a crypt open fails EMFILE for the program instead.
-constexpr int kFdReserve = 64;
-
-// True when fewer than about kFdReserve fds are left below RLIMIT_NOFILE (fds are handed out
-// lowest first, so the lowest free one tells how many are left above it at most).
-bool FdsShort(int any_fd) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return false;
-  const int lowest = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
-  if (lowest < 0) return true;
-  close(lowest);
-  return static_cast<rlim_t>(lowest) + kFdReserve >= rl.rlim_cur;
 }
 
 // A device and inode no other file has while the sandbox runs: a memfd's (the kernel numbers
