@@ -21,6 +21,7 @@
 #include "common.h"
 #include "crypt-identity.h"
 #include "crypt-writeback.h"
+#include "fds-left.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -276,21 +277,18 @@ constexpr int kFdReserve = 64;
 // buffers not written back and no record naming them.
 constexpr int kThreadFdReserve = kFdReserve / 2;
 
-// True when fewer than about `reserve` fds are left below RLIMIT_NOFILE (fds are handed out
-// lowest first, so the lowest free one tells how many are left above it at most).
-bool FdsShort(int any_fd, int reserve = kFdReserve) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return false;
-  const int lowest = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
-  if (lowest < 0) return true;
-  close(lowest);
-  return static_cast<rlim_t>(lowest) + static_cast<rlim_t>(reserve) >= rl.rlim_cur;
+// True when fewer than `reserve` fds are left below RLIMIT_NOFILE. SAFETY: counted, not taken
+// from the lowest free fd: with holes left by fds freed out of order that one was low while the
+// table was full, and the monitor could not load a module nor start a thread (exit 101).
+bool FdsShort(int reserve = kFdReserve) {
+  const int left = FdsLeft();
+  return left >= 0 && left < reserve;
 }
 
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
   // Too few fds left for tsyd's threads: kept and made again, as a job refused EMFILE below.
-  if (FdsShort(e.committed, kThreadFdReserve)) {
+  if (FdsShort(kThreadFdReserve)) {
     e.retry_err = EMFILE;
     g_fd_pressure = true;
     return;
@@ -637,7 +635,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   if (dir_fd < 0) return dir_fd;
   // A crypt file holds fds in tsyd until its write-back lands: never all of them (a thread of
   // tsyd that cannot start fails the supervisor, and the buffers not written back are lost).
-  if (FdsShort(dir_fd)) {
+  if (FdsShort()) {
     close(dir_fd);
     std::lock_guard<std::mutex> lock(g_mu);
     g_fd_pressure = true;
