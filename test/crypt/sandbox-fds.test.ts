@@ -21,6 +21,20 @@ test('tsyd limited to 300 fds, the program writes 600 crypt files: each one whos
   assert.not.ok(r.records.some((rec) => rec.op === 'write_back' || rec.op === 'write_back_lost'), describe(r));
 });
 
+test('the write-back jobs of many crypt files closed at once leave tsyd fds of its own: the plain opens meanwhile succeed', async () => {
+  // The program holds crypt files open (2 MB each) until tsyd refuses one (its last 64 fds), then
+  // all are closed at once (the subshell exits): their write-back jobs (three fds each) are made
+  // in one batch while it opens a plain file again and again (tsyd opens it first).
+  const dir = tempTree('crypt-fds-batch');
+  const plain = tempTree('crypt-fds-batch-plain');
+  const r = await runNative('/usr/bin/prlimit', ['--nofile=300:300', process.execPath, tsydBin, 'run', ...cryptRules(dir), '--', '/bin/bash', '-c',
+    `(i=0; while exec {fd}>${dir}/f$i; do head -c 2000000 /dev/zero >&$fd; i=$((i+1)); done 2>/dev/null; echo held=$i)
+for j in $(seq 1000); do echo x 2>/dev/null > ${plain}/p || echo failed=$j; done; exit 0`], { timeoutMs: 120_000 });
+  assert.match(r.stdout, /held=[1-9]/, describe(r));
+  assert.not.match(r.stdout, /failed/, describe(r));
+  assert.is(r.code, 0, describe(r));
+});
+
 test('a write-back that can never be made (no inode left): an error record per lost file and tsyd exits 101', async () => {
   // A tmpfs of 8 inodes in a mount namespace of its own; the program holds the crypt file c/f open
   // while it fills every inode left with plain files, then closes it: its write-back's O_TMPFILE
