@@ -28,6 +28,7 @@
         "addon/crypt-files.cc",
         "addon/crypt-writeback-check.cc",
         "addon/crypt-lost.cc",
+        "addon/fds-left.cc",
         "addon/crypt-io.cc",
         "addon/aes.cc",
         "addon/agent.cc",

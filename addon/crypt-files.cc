@@ -21,6 +21,7 @@
 #include "common.h"
 #include "crypt-identity.h"
 #include "crypt-writeback.h"
+#include "fds-left.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -267,8 +268,31 @@ std::vector<WriteBack>::iterator ReadyJobOf(const Key& k) {
   return std::find_if(g_ready.begin(), g_ready.end(), [&](const WriteBack& w) { return OfFile(w, k); });
 }
 
+// Fds a crypt open leaves to tsyd itself (its threads load modules, make pipes; the write-backs
+// need three each): under fewer, a crypt open fails EMFILE for the program instead.
+constexpr int kFdReserve = 64;
+// Fds a write-back job leaves to tsyd's threads: under fewer, the job is not made now (EMFILE,
+// kept and made again). SAFETY: jobs queued while the AES worker lags held the whole reserve,
+// and the monitor's next emulator thread failed to start (EMFILE): tsyd ended 101 with the
+// buffers not written back and no record naming them.
+constexpr int kThreadFdReserve = kFdReserve / 2;
+
+// True when fewer than `reserve` fds are left below RLIMIT_NOFILE. SAFETY: counted, not taken
+// from the lowest free fd: with holes left by fds freed out of order that one was low while the
+// table was full, and the monitor could not load a module nor start a thread (exit 101).
+bool FdsShort(int reserve = kFdReserve) {
+  const int left = FdsLeft();
+  return left >= 0 && left < reserve;
+}
+
 // The write-back of `e`'s committed buffer, queued for cryptCollect. Holds g_mu.
 void QueueWriteBack(const Key& k, Entry& e) {
+  // Too few fds left for tsyd's threads: kept and made again, as a job refused EMFILE below.
+  if (FdsShort(kThreadFdReserve)) {
+    e.retry_err = EMFILE;
+    g_fd_pressure = true;
+    return;
+  }
   WriteBack w{k.handle, -1, -1, k.name, -1, 0};
   w.plain_fd = fcntl(e.committed, F_DUPFD_CLOEXEC, 0);
   // The directory, to fsync after the rename (its durability): an O_PATH fd cannot be synced
@@ -466,21 +490,6 @@ int EnsureLive(Entry& e, bool truncating) {
   return 0;
 }
 
-// Fds a crypt open leaves to tsyd itself (its threads load modules, make pipes; the write-backs
-// need three each): under fewer, a crypt open fails EMFILE for the program instead.
-constexpr int kFdReserve = 64;
-
-// True when fewer than about kFdReserve fds are left below RLIMIT_NOFILE (fds are handed out
-// lowest first, so the lowest free one tells how many are left above it at most).
-bool FdsShort(int any_fd) {
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return false;
-  const int lowest = fcntl(any_fd, F_DUPFD_CLOEXEC, 0);
-  if (lowest < 0) return true;
-  close(lowest);
-  return static_cast<rlim_t>(lowest) + kFdReserve >= rl.rlim_cur;
-}
-
 // A device and inode no other file has while the sandbox runs: a memfd's (the kernel numbers
 // them from a counter that does not go back; the memfd is closed at once). Not the on-disk
 // file's: each write-back frees the inode the name had, and the file system gives its number to
@@ -626,7 +635,7 @@ int OpenBuffer(ThreadState* st, int handle, const std::string& path, int flags, 
   if (dir_fd < 0) return dir_fd;
   // A crypt file holds fds in tsyd until its write-back lands: never all of them (a thread of
   // tsyd that cannot start fails the supervisor, and the buffers not written back are lost).
-  if (FdsShort(dir_fd)) {
+  if (FdsShort()) {
     close(dir_fd);
     std::lock_guard<std::mutex> lock(g_mu);
     g_fd_pressure = true;
