@@ -41,6 +41,9 @@ static long NumberAt(const std::string& path, size_t at, size_t* end) {
 // exists only for a thread of that group.)
 static size_t PinOwnProc(const std::string& path, Anchor* pin) {
   if (t_caller_tid <= 0 || path.compare(0, 6, "/proc/") != 0) return 0;
+  // A container's /proc (tsyd agent) names pids of its own namespace, not tsyd's /proc's: the
+  // exemption is tsyd run's (SafeSetID); an agent's caller is never pinned through tsyd's /proc.
+  if (t_view.fd >= 0) return 0;
   size_t end;
   if (NumberAt(path, 6, &end) <= 0) return 0;
   size_t tend;

@@ -4,10 +4,10 @@
 // container's root, cwd and /proc: ContainerView). Each container gets its own pool: a container
 // whose calls block or flood grows and holds only its own emulators.
 import { availableParallelism } from 'node:os';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { confinementFilter } from '../confine/thread-filters.js';
 import { credentialBounds, type CredentialBounds } from '../confine/emulator-filter.js';
-import { readCredentials } from '../proc/proc-status.js';
+import { readCredentials, readEffectiveCapabilities } from '../proc/proc-status.js';
 import type { MonitorHandle } from '../actors/monitor-handle.js';
 import type { TsydLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
@@ -53,14 +53,6 @@ export interface ServeOptions {
 export interface ServedContainer {
   id: string;
   ended: Promise<void>;
-}
-
-/** The capability numbers in the effective set of `pid` (its CapEff). */
-function effectiveCapabilities(pid: number): number[] {
-  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  if (hex === undefined) throw new Error(`no CapEff in /proc/${pid}/status`);
-  const bits = BigInt(`0x${hex}`);
-  return Array.from({ length: 64 }, (_, i) => i).filter((i) => ((bits >> BigInt(i)) & 1n) === 1n);
 }
 
 /**
@@ -116,7 +108,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     pidNs = native.procIdentity(msg.pid, 'ns/pid');
     root = native.procIdentity(msg.pid, 'root');
     if (typeof pidNs === 'number' || typeof root === 'number') throw new Error(`cannot read the namespace or root of ${msg.pid}`);
-    capabilities = effectiveCapabilities(msg.pid);
+    capabilities = readEffectiveCapabilities(msg.pid);
     ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
     otherUserNs = readlinkSync(`/proc/${msg.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
   } catch (err) {

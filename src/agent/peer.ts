@@ -5,9 +5,14 @@ import { readlinkSync } from 'node:fs';
 import { native } from '../native/addon.js';
 import { readCredentials } from '../proc/proc-status.js';
 
+/** Root or the agent's own user: the runtime, trusted to name any container. */
+export function isRuntimeUid(uid: number): boolean {
+  return uid === 0 || uid === process.getuid!();
+}
+
 /** SAFETY: a connection of any other uid is closed before a byte of it is read. */
 export function peerServed(uid: number, allowed: ReadonlySet<number>): boolean {
-  return uid === 0 || uid === process.getuid!() || allowed.has(uid);
+  return isRuntimeUid(uid) || allowed.has(uid);
 }
 
 /**
@@ -18,7 +23,7 @@ export function peerServed(uid: number, allowed: ReadonlySet<number>): boolean {
  * (not the agent's), never another user's container.
  */
 export function claimRefused(pid: number, uid: number): string | undefined {
-  if (uid === 0 || uid === process.getuid!()) return undefined;
+  if (isRuntimeUid(uid)) return undefined;
   const creds = readCredentials(pid);
   if (creds === null) return `pid ${pid} is gone`;
   if (creds.uid[0] === uid && creds.uid[1] === uid) return undefined;

@@ -60,3 +60,11 @@ export function readCredentials(tid: number): { uid: number[]; gid: number[]; gr
   if (uid.length !== 4 || gid.length !== 4 || groups === null) return null;
   return { uid, gid, groups: groups[1]!.trim().split(/\s+/).filter((g) => g !== '').map(Number) };
 }
+
+/** The capability numbers in the effective set (CapEff) of `pid`; throws when it is gone. */
+export function readEffectiveCapabilities(pid: number): number[] {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  if (!/^CapEff:/m.test(status)) throw new Error(`no CapEff in /proc/${pid}/status`);
+  const bits = hex(status, 'CapEff');
+  return Array.from({ length: 64 }, (_, i) => i).filter((i) => ((bits >> BigInt(i)) & 1n) === 1n);
+}
