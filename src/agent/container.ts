@@ -8,6 +8,8 @@ import { readlinkSync } from 'node:fs';
 import { confinementFilter } from '../confine/thread-filters.js';
 import { credentialBounds, type CredentialBounds } from '../confine/emulator-filter.js';
 import { readCredentials, readEffectiveCapabilities } from '../proc/proc-status.js';
+import { joinRanges, readIdMap } from '../proc/id-maps.js';
+import { isRuntimeUid } from './peer.js';
 import type { MonitorHandle } from '../actors/monitor-handle.js';
 import type { TsydLogger } from '../log.js';
 import type { LogLevel } from '../log.js';
@@ -56,14 +58,18 @@ export interface ServedContainer {
 }
 
 /**
- * The ids the emulators may take to act for the container: tsyd's own and those of the process
- * that loaded the filter. SAFETY: never the bundle's process.user (the message names the bundle:
- * a client of the socket could name a file of its own). A process of the container that takes
- * other ids later (runc without noNewPrivileges loads the filter before it takes process.user)
- * has its decided calls refused (EPERM: the emulator cannot act as it), never made with the
- * agent's ids.
+ * The ids the emulators may take to act for the container: tsyd's own, those of the process that
+ * loaded the filter, and every id the container's user namespace maps (the host side of its
+ * uid_map and gid_map): its processes may take any of those (nginx's and postgres's workers drop
+ * to their users, `su`, runc without noNewPrivileges takes process.user after the filter). The
+ * ids a call is made with are always the caller's, read from the kernel (addon/act-as.cc): this
+ * bound only keeps an emulator taken over by a bug within the container's ids.
+ * SAFETY: never the bundle's process.user (the message names the bundle: a client of the socket
+ * could name a file of its own). A container in the agent's own user namespace maps every id
+ * (its root may take any): `mapped` only for the runtime's containers (root or the agent's
+ * user); an allowed user's container there is bounded to the ids its process had.
  */
-function containerIds(pid: number): CredentialBounds {
+function containerIds(pid: number, mapped: boolean): CredentialBounds {
   const own = credentialBounds();
   const uids = [...own.uids];
   const gids = [...own.gids];
@@ -73,7 +79,17 @@ function containerIds(pid: number): CredentialBounds {
     gids.push(...now.gid, ...now.groups);
   }
   const uniq = (ids: number[]) => [...new Set(ids)].sort((a, b) => a - b);
-  return { uids: uniq(uids), gids: uniq(gids) };
+  return {
+    uids: uniq(uids),
+    gids: uniq(gids),
+    uidRanges: mapped ? joinRanges(readIdMap(pid, 'uid_map')) : [],
+    gidRanges: mapped ? joinRanges(readIdMap(pid, 'gid_map')) : [],
+  };
+}
+
+/** `pid` is in another user namespace than the agent's. */
+function otherUserNs(pid: number): boolean {
+  return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
 }
 
 /**
@@ -92,7 +108,8 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   let pidNs: string | number;
   let root: string | number;
   let ownPidNs: boolean;
-  let otherUserNs: boolean;
+  let inOtherUserNs: boolean;
+  let bounds: CredentialBounds;
   let capabilities: number[];
   try {
     pidfd = native.pidfdOpen(msg.pid);
@@ -110,7 +127,8 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     if (typeof pidNs === 'number' || typeof root === 'number') throw new Error(`cannot read the namespace or root of ${msg.pid}`);
     capabilities = readEffectiveCapabilities(msg.pid);
     ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
-    otherUserNs = readlinkSync(`/proc/${msg.pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
+    inOtherUserNs = otherUserNs(msg.pid);
+    bounds = containerIds(msg.pid, inOtherUserNs || isRuntimeUid(opts.clientUid));
   } catch (err) {
     closeAll();
     throw err;
@@ -157,9 +175,9 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
   if (opts.clientUid !== 0) bindings.client_uid = String(opts.clientUid);
   data.log.bindings = bindings;
   data.emulator.log = { ...data.emulator.log, bindings };
-  data.emulator.view = { rootFd, ownPidNs, pidNs, root, otherUserNs, capabilities, runtimePid: msg.pid, runtimeExe, programWord: Ctl.programStarted };
+  data.emulator.view = { rootFd, ownPidNs, pidNs, root, otherUserNs: inOtherUserNs, capabilities, runtimePid: msg.pid, runtimeExe, programWord: Ctl.programStarted };
   // The emulators act with the container's credentials: their filter lets them take its ids.
-  if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', containerIds(msg.pid));
+  if (data.emulatorFilter !== undefined) data.emulatorFilter = confinementFilter('emulator', bounds);
   const clog = log.child(bindings);
   const handle: MonitorHandle = opts.supervisor.serve(config, wd, data, clog);
   handle.once('monitor.done', (m: { exitCode: number }) => {

@@ -10,12 +10,16 @@ import { Assembler, Op } from './bpf.js';
 import { archPrologue, argLo, RET } from './program-filter.js';
 import { native } from '../native/addon.js';
 import { readCredentials } from '../proc/proc-status.js';
+import type { IdRange } from '../proc/id-maps.js';
 import type { Transits } from '../sandbox/setid-policy.js';
 
-/** The ids an emulator thread may take. */
+/** The ids an emulator thread may take: each one listed, and (tsyd agent) whole ranges. */
 export interface CredentialBounds {
   uids: number[];
   gids: number[];
+  /** A container's user namespace: the ids it maps (src/agent/container.ts). */
+  uidRanges?: IdRange[];
+  gidRanges?: IdRange[];
 }
 
 /** (uid_t)-1: "leave this id unchanged" (and setfsuid(-1) only reads the fs id). */
@@ -39,16 +43,19 @@ export function emulatorFilter(deny: string[], bounds: CredentialBounds): Buffer
   archPrologue(a, native.arch);
   const eperm = a.label('eperm');
   const allow = a.label('allow');
-  const checks: Array<{ label: ReturnType<Assembler['label']>; args: number; ids: number[] }> = [];
-  const calls: Array<[Record<string, number>, number[]]> = [[UID_CALLS, bounds.uids], [GID_CALLS, bounds.gids]];
-  for (const [table, ids] of calls) {
+  const checks: Array<{ label: ReturnType<Assembler['label']>; args: number; ids: number[]; ranges: IdRange[] }> = [];
+  const calls: Array<[Record<string, number>, number[], IdRange[]]> = [
+    [UID_CALLS, bounds.uids, bounds.uidRanges ?? []],
+    [GID_CALLS, bounds.gids, bounds.gidRanges ?? []],
+  ];
+  for (const [table, ids, ranges] of calls) {
     for (const [name, args] of Object.entries(table)) {
       const nr = native.syscalls[name];
       if (nr === undefined) continue;
       const check = a.label(name);
       const next = a.label('next');
       a.jump(Op.JEQ_K, nr, check, next).bind(next);
-      checks.push({ label: check, args, ids: [...ids, UNCHANGED] });
+      checks.push({ label: check, args, ids: [...ids, UNCHANGED], ranges });
     }
   }
   for (const name of deny) {
@@ -64,11 +71,18 @@ export function emulatorFilter(deny: string[], bounds: CredentialBounds): Buffer
       // The low 32 bits: uid_t and gid_t are 32-bit, the kernel ignores the rest.
       a.load(argLo(i));
       const ok = a.label('ok');
-      c.ids.forEach((id, k) => {
-        const miss = k === c.ids.length - 1 ? eperm : a.label('miss');
-        a.jump(Op.JEQ_K, id, ok, miss);
-        if (miss !== eperm) a.bind(miss);
-      });
+      for (const id of c.ids) {
+        const miss = a.label('miss');
+        a.jump(Op.JEQ_K, id, ok, miss).bind(miss);
+      }
+      // first <= id < first + count (count >= 1, first + count <= 2^32 - 1: id-maps.ts).
+      for (const r of c.ranges) {
+        const inside = a.label('from');
+        const miss = a.label('miss');
+        a.jump(Op.JGE_K, r.first, inside, miss).bind(inside);
+        a.jump(Op.JGE_K, r.first + r.count, miss, ok).bind(miss);
+      }
+      a.goto(eperm);
       a.bind(ok);
     }
     a.ret(RET.allow);
