@@ -32,12 +32,8 @@ export interface Bundle {
   rootfs: string;
 }
 
-/**
- * A bundle in `dir`: rootfs with busybox-static and its applets in /bin, /etc/secret and
- * /etc/public, the process `args`, the `seccomp` section (or none). Read-write rootfs.
- */
-export function makeBundle(dir: string, args: string[], seccomp?: object, extra: (config: Record<string, any>) => void = () => {}): Bundle {
-  const rootfs = join(dir, 'rootfs');
+/** A rootfs at `rootfs`: busybox-static and its applets in /bin, /etc/secret and /etc/public. */
+export function makeRootfs(rootfs: string): string {
   for (const d of ['bin', 'etc', 'proc', 'dev', 'tmp', 'sys']) mkdirSync(join(rootfs, d), { recursive: true });
   copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);
@@ -45,6 +41,15 @@ export function makeBundle(dir: string, args: string[], seccomp?: object, extra:
   writeFileSync(join(rootfs, 'etc/secret'), 'container secret\n');
   writeFileSync(join(rootfs, 'etc/public'), 'container public\n');
   chmodSync(join(rootfs, 'tmp'), 0o1777);
+  return rootfs;
+}
+
+/**
+ * A bundle in `dir`: rootfs with busybox-static and its applets in /bin, /etc/secret and
+ * /etc/public, the process `args`, the `seccomp` section (or none). Read-write rootfs.
+ */
+export function makeBundle(dir: string, args: string[], seccomp?: object, extra: (config: Record<string, any>) => void = () => {}): Bundle {
+  const rootfs = makeRootfs(join(dir, 'rootfs'));
   const spec = spawnSync('runc', ['spec'], { cwd: dir });
   if (spec.status !== 0) throw new Error(`runc spec failed: ${String(spec.stderr)}`);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, any>;
