@@ -22,6 +22,7 @@
         "addon/privilege.cc",
         "addon/act-as.cc",
         "addon/own-proc.cc",
+        "addon/view-proc.cc",
         "addon/offload.cc",
         "addon/interrupter.cc",
         "addon/crypt.cc",

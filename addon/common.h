@@ -450,6 +450,9 @@ int StatPath(const std::string& path, const Anchor* anchor, struct stat* sb, boo
 long ReadlinkPath(const std::string& path, const Anchor* anchor, char* buf, size_t size);
 int Openat2Path(const std::string& path, const Anchor* anchor, uint64_t flags, uint64_t mode, uint64_t resolve);
 int StatfsPath(const std::string& path, const Anchor* anchor, struct statfs* sf);
+// In this thread's container view (t_view): its /proc is a procfs in which no process of tsyd
+// has a pid (view-proc.cc), so the kernel's checks of another process's entries apply unchanged.
+bool ViewProcHidesTsyd();
 
 // How the caller's /proc link `link` (/proc/<tid>/cwd or /proc/<tid>/fd/N) names its object when
 // the link's text cannot be used as it is (too long to read, or ending in " (deleted)"): opened

@@ -348,6 +348,17 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     if (tgid == 0) tgid = t_view.own_pidns ? NsIdOf(tid, "NStgid:") : TgidOf(tid);
     return tgid;
   };
+  // SAFETY: in a container's /proc, the guarded entries of any process (exe, cwd, root, fd,
+  // environ, mem, ...; the caller's own too: a number names it only in its own namespace's
+  // procfs) are looked up, followed and opened by the emulator only where that /proc names no
+  // process of tsyd (view-proc.cc): the emulator's thread group is tsyd's, which the kernel's
+  // ptrace-access check never refuses. Asked once per walk.
+  int view_proc_hides_tsyd = -1;
+  auto view_refuses = [&](const std::string& p) -> bool {
+    if (!t_view.own_pidns || ProcPid(p) <= 0 || !IsPtraceGuarded(p)) return false;
+    if (view_proc_hides_tsyd < 0) view_proc_hides_tsyd = ViewProcHidesTsyd() ? 1 : 0;
+    return view_proc_hides_tsyd == 0;
+  };
 
   std::vector<std::string> pending;
   const size_t rawlen = strlen(raw);
@@ -424,6 +435,7 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
     next = out;
     Append(&next, c);
     if (next.size() >= kMaxPathLen) return -ENAMETOOLONG;
+    if (view_refuses(next)) return -EACCES;
     if (last && entry_last) {
       struct stat lst;
       int r = StatPath(next, anchor, &lst, false);
@@ -519,10 +531,15 @@ static long CanonicalizeIn(pid_t tid, int dirfd, const char* raw, const ResolveO
   if (OnProcfsElsewhere(out, anchor)) return -EACCES;
   long owner = ProcPid(out);
   if (t_view.own_pidns) {
-    // SAFETY: a container's own /proc: every process of its pid namespace is the container's,
-    // none is tsyd. Another process's guarded entries are refused as they are outside the
-    // sandbox under tsyd run (tsyd opens with more power than the container may have).
-    if (owner > 0 && owner != own_tgid() && IsPtraceGuarded(out)) return -EACCES;
+    // SAFETY: a container's own /proc: every process of its pid namespace is the container's.
+    // Another process's guarded entries (exe, cwd, root, fd, environ, mem, ...) are left to the
+    // kernel: the emulator opens them with the caller's uid, gids and effective capabilities
+    // (never more than the agent's), so the kernel's ptrace-access check (procfs checks the
+    // fsuid, fsgid and effective set) answers as it does for the caller natively: another uid
+    // without CAP_SYS_PTRACE is refused. The emulator only lacks the caller's exemptions (same
+    // thread group; its user namespace's capabilities), so it may be refused more, never less.
+    // The one exemption it has of its own, tsyd's thread group, is kept out (view_refuses).
+    if (view_refuses(out)) return -EACCES;
     if (out.size() + 1 > outsz) return -ENAMETOOLONG;
     memcpy(outbuf, out.c_str(), out.size() + 1);
     return static_cast<long>(out.size());

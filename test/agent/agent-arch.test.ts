@@ -9,10 +9,10 @@ import { copyFileSync, existsSync, readFileSync, statSync, symlinkSync } from 'n
 import { join } from 'node:path';
 import { native } from '../../src/native/addon.js';
 import { exportOciSeccomp, type OciSeccomp } from '../../src/export/oci-seccomp.js';
-import { buildPolicy, type PolicyInput } from '../../src/sandbox/build.js';
+import { buildPolicy } from '../../src/sandbox/build.js';
 import { staticFixture } from '../helpers/fixtures.js';
 import { containersMissing, makeBundle, removeContainer, runContainer, scratch } from './container.js';
-import { denials, startAgent, type AgentProcess } from './agent-process.js';
+import { agentForFile, denials } from './agent-process.js';
 
 const missing = containersMissing() ?? (native.arch !== 'x86_64' ? 'i386 and x32 are x86_64 ABIs' : undefined);
 const tmp = scratch('arch');
@@ -22,19 +22,9 @@ const RULES = [
   'sandbox/create:on', 'allow/create+/tmp/***',
   'sandbox/delete:on', 'allow/delete+/tmp/***',
 ];
-const inputs: PolicyInput[] = [{ profile: 'none' }, ...RULES.map((rule) => ({ rule }))];
-let agent: AgentProcess;
+const served = agentForFile(test, tmp, 'arch', RULES, missing);
+const { inputs } = served;
 let seq = 0;
-
-test.before(async () => {
-  if (missing !== undefined) return;
-  agent = await startAgent(tmp.dir, 'arch', ['-p', 'none', ...RULES.flatMap((r) => ['-m', r])]);
-});
-
-test.after(async () => {
-  await agent?.stop();
-  tmp.remove();
-});
 
 interface RunOptions {
   /** Changes the exported profile. */
@@ -48,7 +38,7 @@ interface RunOptions {
 /** Runs `script` in a container with the exported profile and /bin/otherabi; its output, id and bundle. */
 async function run(script: string, opts: RunOptions = {}) {
   const id = `tsyd-arch-${process.pid}-${++seq}`;
-  const seccomp = exportOciSeccomp(buildPolicy(inputs), agent.socket);
+  const seccomp = exportOciSeccomp(buildPolicy(inputs), served.agent.socket);
   opts.edit?.(seccomp);
   const bundle = makeBundle(join(tmp.dir, id), ['sh', '-c', script], seccomp, opts.config);
   copyFileSync(staticFixture('otherabi'), join(bundle.rootfs, 'bin/otherabi'));
@@ -71,7 +61,7 @@ test('a notified i386 call is answered ENOSYS, never decided as the x86_64 call 
   assert.match(r.stdout, /unlink = -1 Function not implemented/);
   assert.ok(!existsSync(join(r.bundle.rootfs, 'tmp/leak')), 'the denied file was linked');
   assert.is(readFileSync(join(r.bundle.rootfs, 'etc/secret'), 'utf8'), 'container secret\n');
-  const refused = agent.records().filter((x) => x.container === r.id && x.op === 'foreign_abi');
+  const refused = served.agent.records().filter((x) => x.container === r.id && x.op === 'foreign_abi');
   assert.is(refused.length, 2, JSON.stringify(refused));
 });
 
@@ -101,8 +91,8 @@ test("the runtime's part ends at the first exec: the runtime's binary exec'd in 
   });
   assert.ok(!existsSync(join(r.bundle.rootfs, 'etc/config.json')), `runc ran unchecked: ${r.stderr}`);
   assert.is.not(r.status, 0);
-  const created = denials(agent, r.id).filter((x) => x.cap === 'create' && x.path === '/etc/config.json');
-  assert.is(created.length, 1, JSON.stringify(denials(agent, r.id)));
+  const created = denials(served.agent, r.id).filter((x) => x.cap === 'create' && x.path === '/etc/config.json');
+  assert.is(created.length, 1, JSON.stringify(denials(served.agent, r.id)));
 });
 
 test.run();

@@ -3,6 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Test } from 'uvu';
+import type { PolicyInput } from '../../src/sandbox/build.js';
 import { tsydBin } from '../helpers/tsyd.js';
 
 export interface AgentProcess {
@@ -39,6 +41,32 @@ export async function startAgent(dir: string, name: string, args: string[]): Pro
     async stop(signal = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
+    },
+  };
+}
+
+/** One agent for a test file's tests: `-p none -m RULE...`, and the same policy as policy inputs (for the exported profile). */
+export interface FileAgent {
+  inputs: PolicyInput[];
+  /** The agent, once the file's `before` started it. */
+  readonly agent: AgentProcess;
+}
+
+/** Starts the file's agent before its tests (not when containers are `missing`); stops it and removes `tmp` after them. */
+export function agentForFile(suite: Test, tmp: { dir: string; remove(): void }, name: string, rules: string[], missing: string | undefined): FileAgent {
+  let agent: AgentProcess | undefined;
+  suite.before(async () => {
+    if (missing === undefined) agent = await startAgent(tmp.dir, name, ['-p', 'none', ...rules.flatMap((r) => ['-m', r])]);
+  });
+  suite.after(async () => {
+    await agent?.stop();
+    tmp.remove();
+  });
+  return {
+    inputs: [{ profile: 'none' }, ...rules.map((rule) => ({ rule }))],
+    get agent() {
+      if (agent === undefined) throw new Error(`the agent ${name} is not started`);
+      return agent;
     },
   };
 }
