@@ -23,6 +23,7 @@
         "addon/act-as.cc",
         "addon/own-proc.cc",
         "addon/view-proc.cc",
+        "addon/view-devices.cc",
         "addon/offload.cc",
         "addon/interrupter.cc",
         "addon/crypt.cc",

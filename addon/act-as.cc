@@ -199,6 +199,7 @@ static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
   ThreadState* st = State(env);
   pid_t tid = info[0].As<Napi::Number>().Int32Value();
   ReturnHome(st);
+  ActForOwnProc(0);
   if (!st->home_known) {
     if (!IdsOfThread(&st->home)) return Napi::Number::New(env, -EPERM);
     st->home_known = true;
@@ -209,7 +210,14 @@ static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
   // SAFETY: never more capabilities than this thread has at rest (the program's at start).
   caller.eff[0] &= st->home.eff[0];
   caller.eff[1] &= st->home.eff[1];
-  if (SameIds(caller, st->home)) return Napi::Number::New(env, 0);
+  if (SameIds(caller, st->home)) {
+    // tsyd agent: this thread's rest is the container's credentials less the policy's drops
+    // (CAP_MKNOD, CAP_SYS_PTRACE, ...): a caller holding one of those is refused its own /proc
+    // entries by the kernel (ptrace access: its capabilities are not within this thread's)
+    // unless own-proc.cc keeps the same-process exemption for it, as for a caller acted as.
+    if (t_view.fd >= 0) ActForOwnProc(tid);
+    return Napi::Number::New(env, 0);
+  }
   st->acting_as = true;
   st->acting = caller;
   if (!Become(caller, st->home)) {

@@ -1,6 +1,7 @@
 // The emulated open: tsyd opens the canonical path it decided on and injects the fd.
 #include "common.h"
 #include "crypt-identity.h"
+#include "view-devices.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,14 +81,74 @@ static std::string LinkOf(int fd) {
   return n <= 0 ? std::string() : std::string(link, static_cast<size_t>(n));
 }
 
+// tsyd agent: the object `pin` (an O_PATH fd) opened with `oflags` for container process `caller`
+// through this thread's own fd link. SAFETY: the container's device rules are checked on the very
+// object then opened (its cgroup's; the kernel checks the agent's): a character device they refuse
+// is EPERM, as natively, and never opened (a device's open may act: a watchdog starts).
+static int ReopenPinned(pid_t caller, int pin, uint64_t oflags) {
+  struct stat sb;
+  if (fstat(pin, &sb) < 0) return -errno;
+  // SAFETY: as KindOfOpen refuses a block device: one swapped in after it looked.
+  if (S_ISBLK(sb.st_mode)) return -EACCES;
+  if (S_ISCHR(sb.st_mode) && !(oflags & O_PATH)) {  // O_PATH opens nothing, as natively
+    const int r = ViewDeviceAccess(caller, sb.st_rdev, oflags);
+    if (r < 0) return r;
+  }
+  char self[64];
+  snprintf(self, sizeof self, "/proc/thread-self/fd/%d", pin);
+  const int fd = open(self, static_cast<int>(oflags & ~static_cast<uint64_t>(O_CREAT | O_EXCL | O_NOFOLLOW)));
+  return fd < 0 ? -errno : fd;
+}
+
+// How many times an O_CREAT open in a container's view looks again when the file it did not find
+// was made by another meanwhile (EEXIST of its own O_EXCL creation).
+constexpr int kCreateRaces = 8;
+
+// The checked path opened in a container's view (tsyd agent): pinned with O_PATH, its device
+// rules checked (ReopenPinned), then opened. A file this open creates is made with O_EXCL: a
+// regular file of its own, never a device put there since the look.
+static int OpenInView(ThreadState* st, const std::string& path, uint64_t oflags, unsigned mode) {
+  constexpr uint64_t kResolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const pid_t caller = static_cast<pid_t>(st->req->pid);
+  // O_PATH opens nothing; O_DIRECTORY (O_TMPFILE has it) fails ENOTDIR before a device's open.
+  if (oflags & (O_PATH | O_DIRECTORY)) return Openat2Path(path, &st->anchor, oflags, mode, kResolve);
+  for (int tries = 0; tries < kCreateRaces; tries++) {
+    const int pin = Openat2Path(path, &st->anchor, O_PATH | O_CLOEXEC | (oflags & O_NOFOLLOW), 0, kResolve);
+    if (pin == -ENOENT && (oflags & O_CREAT)) {
+      const int fd = Openat2Path(path, &st->anchor, oflags | O_EXCL, mode, kResolve);
+      if (fd != -EEXIST || (oflags & O_EXCL)) return fd;
+      continue;
+    }
+    if (pin < 0) return pin;
+    if ((oflags & O_CREAT) && (oflags & O_EXCL)) {
+      close(pin);
+      return -EEXIST;
+    }
+    const int fd = ReopenPinned(caller, pin, oflags);
+    close(pin);
+    return fd;
+  }
+  return -EAGAIN;
+}
+
 // /proc/<tgid>/fd/N of the program itself, reopened: the directory opened without following
 // anything, then only the final magic link followed.
-static int ReopenThroughProgramFdDir(const char* path, uint64_t oflags, unsigned mode) {
+static int ReopenThroughProgramFdDir(pid_t caller, const char* path, uint64_t oflags, unsigned mode) {
   const char* slash = strrchr(path, '/');
   std::string dir(path, static_cast<size_t>(slash - path));
   // In the caller's view (a container's root under tsyd agent).
   int dfd = Openat2Path(dir, nullptr, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
   if (dfd < 0) return dfd;
+  if (t_view.fd >= 0) {
+    // SAFETY: the container's device rules, on what its fd N is (ReopenPinned).
+    const int pin = openat(dfd, slash + 1, O_PATH | O_CLOEXEC);
+    const int e = errno;
+    close(dfd);
+    if (pin < 0) return -e;
+    const int fd = ReopenPinned(caller, pin, oflags);
+    close(pin);
+    return fd;
+  }
   int fd = openat(dfd, slash + 1, static_cast<int>(oflags), mode);
   int e = errno;
   close(dfd);
@@ -104,6 +165,12 @@ static int ReopenCallerFdCopy(ThreadState* st, const char* path, uint64_t oflags
   const char* name = strrchr(path, '/') + 1;
   const int copy = TakeFd(st, atoi(name));
   if (copy < 0) return copy == -EBADF ? -ENOENT : copy;  // a closed fd N: no such entry in fd/
+  if (t_view.fd >= 0) {
+    // SAFETY: the container's device rules, on what its fd N is (ReopenPinned).
+    const int fd = ReopenPinned(static_cast<pid_t>(st->req->pid), copy, oflags);
+    close(copy);
+    return fd;
+  }
   char self[64];
   snprintf(self, sizeof self, "/proc/thread-self/fd/%d", copy);
   int fd = open(self, static_cast<int>(oflags), mode);
@@ -114,7 +181,7 @@ static int ReopenCallerFdCopy(ThreadState* st, const char* path, uint64_t oflags
 
 int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, unsigned mode) {
   if (magic) {
-    int fd = ActingForCaller() ? ReopenCallerFdCopy(st, path, oflags, mode) : ReopenThroughProgramFdDir(path, oflags, mode);
+    int fd = ActingForCaller() ? ReopenCallerFdCopy(st, path, oflags, mode) : ReopenThroughProgramFdDir(static_cast<pid_t>(st->req->pid), path, oflags, mode);
     if (fd < 0) return fd;
     // SAFETY: the decision was made on what the program's fd N named then (a pipe, a socket,
     // a memfd, a deleted file decided by its former path); the program may have dup2'ed
@@ -145,6 +212,7 @@ int OpenChecked(ThreadState* st, const char* path, bool magic, uint64_t oflags, 
   // SAFETY: what was checked is what is opened: no symlink or magic link is followed, so a
   // component swapped for a symlink after the check fails with ELOOP instead of escaping. A
   // path in a removed directory is opened from that directory (st->anchor), as checked.
+  if (t_view.fd >= 0) return OpenInView(st, path, oflags, mode);
   return Openat2Path(path, &st->anchor, oflags, mode, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 

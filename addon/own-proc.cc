@@ -1,4 +1,4 @@
-// SafeSetID: the kernel's same-process exemptions for /proc, kept for a caller tsyd acts as.
+// SafeSetID and tsyd agent: the kernel's same-process exemptions for /proc, kept for a caller tsyd acts as.
 // Natively a process may always enter its own /proc/<pid>/fd (proc_fd_permission: same thread
 // group) and read its own ptrace-guarded entries (ptrace_may_access: same thread group), even
 // after a drop made it non-dumpable and its /proc entries root's. The emulator acting with the
@@ -10,6 +10,7 @@
 #include "common.h"
 
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <fcntl.h>
 #include <stdlib.h>
 
@@ -41,21 +42,28 @@ static long NumberAt(const std::string& path, size_t at, size_t* end) {
 // exists only for a thread of that group.)
 static size_t PinOwnProc(const std::string& path, Anchor* pin) {
   if (t_caller_tid <= 0 || path.compare(0, 6, "/proc/") != 0) return 0;
-  // A container's /proc (tsyd agent) names pids of its own namespace, not tsyd's /proc's: the
-  // exemption is tsyd run's (SafeSetID); an agent's caller is never pinned through tsyd's /proc.
-  if (t_view.fd >= 0) return 0;
+  // A container's /proc (tsyd agent) names pids of its own namespace: its caller is pinned there,
+  // by its pid in that namespace. SAFETY: only where that /proc is a procfs showing no process of
+  // tsyd (view-proc.cc): else a pid of it could name the agent itself.
+  const bool view = t_view.fd >= 0;
   size_t end;
   if (NumberAt(path, 6, &end) <= 0) return 0;
   size_t tend;
   if (path.compare(end, 6, "/task/") == 0 && NumberAt(path, end + 6, &tend) > 0) end = tend;
   if (end == path.size()) return 0;  // the directory itself: nothing below it is reached
-  if (t_caller_tgid == 0) t_caller_tgid = TgidOf(t_caller_tid);
+  // (Asked only now: its own lookups, /proc and /proc/self, never come back here.)
+  if (view && !ViewProcHidesTsyd()) return 0;
+  if (t_caller_tgid == 0) t_caller_tgid = view ? NsIdOf(t_caller_tid, "NStgid:") : TgidOf(t_caller_tid);
   if (t_caller_tgid <= 0) return 0;
   // SAFETY: the process is pinned before it is checked, and the operation then starts from the
   // pin: a /proc/<pid> directory fd stays with the process it was opened on (once that exits,
   // every lookup below it fails with ENOENT), so a pid reused by another process after the check
   // is never reached with the capabilities raised. Its status is read without them (0444).
-  pin->fd = open(path.substr(0, end).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // In a view, through its root (Openat2Path pins nothing for the directory itself); its status
+  // then names the tgid in the container's namespace.
+  const std::string dir = path.substr(0, end);
+  pin->fd = view ? Openat2Path(dir, nullptr, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+                 : open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (pin->fd < 0 || TgidInProcDir(pin->fd, "status") != t_caller_tgid) {
     pin->Reset();
     return 0;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const BUSYBOX = '/bin/busybox';
-const APPLETS = ['sh', 'cat', 'echo', 'ls', 'sleep', 'mkfifo', 'touch', 'true', 'stat', 'seq', 'dd', 'head', 'date', 'su', 'id', 'readlink', 'tr'];
+const APPLETS = ['sh', 'cat', 'echo', 'ls', 'sleep', 'mkfifo', 'touch', 'true', 'stat', 'seq', 'dd', 'head', 'date', 'su', 'id', 'readlink', 'tr', 'mknod'];
 
 /** Why containers cannot run here (a sentence that says how to fix it), or undefined. */
 export function containersMissing(): string | undefined {
