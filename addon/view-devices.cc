@@ -1,7 +1,7 @@
 // A container's device rules, applied by tsyd agent to the character devices it opens for the
 // container (view-devices.h). The kernel checks a device open against the opener's device
 // cgroup: an emulator of the agent is in the agent's cgroup, not the container's, so the
-// container's rules (runc: nothing but null, zero, full, random, urandom, tty, ptmx, pts) must be
+// container's rules (runc: nothing but null, zero, full, random, urandom, tty, ptmx, tun, pts) must be
 // applied here, or a container with CAP_MKNOD (Docker's and podman's default), or a device node
 // shipped in its image, would open /dev/kvm, the host's consoles, a raw disk's sg node.
 #include "view-devices.h"
@@ -95,10 +95,10 @@ bool ListAllows(const std::string& list, dev_t rdev, const char* access) {
 }
 
 // runc's default rules for a container (libcontainer's AllowedDevices; Docker's and podman's are
-// the same): applied where the container's own cannot be read (cgroup v2 keeps them in a BPF
+// the same; runc 1.1.5 here lists these in devices.list): applied where the container's own cannot be read (cgroup v2 keeps them in a BPF
 // program). SAFETY: a container given more devices is refused them under the agent (README).
 constexpr const char* kDefaultRules =
-    "c 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 136:* rwm\n";
+    "c 1:3 rwm\nc 1:5 rwm\nc 1:7 rwm\nc 1:8 rwm\nc 1:9 rwm\nc 5:0 rwm\nc 5:2 rwm\nc 10:200 rwm\nc 136:* rwm\n";
 
 }  // namespace
 
