@@ -98,36 +98,60 @@ static bool HasWholeLine(const std::string& text, const char* label) {
   return at != std::string::npos && text.find('\n', at + 1) != std::string::npos;
 }
 
-// The credentials of program thread `tid`; -errno (ESRCH: gone).
-static int ReadIds(pid_t tid, Ids* ids) {
+// The whole of a /proc/<tid>/status fd from offset 0 (pread: a seq_file renders it anew at 0),
+// or -ESRCH (its task has ended) / -EINVAL. A caller with many supplementary groups
+// (NGROUPS_MAX 65536, up to ~11 bytes each) has a status far larger than one page. Bounded: a
+// file that grows past it is refused.
+static int ReadStatus(int fd, std::string* text) {
+  text->clear();
+  for (;;) {
+    const size_t at = text->size();
+    if (at >= kMaxStatusBytes) return -EINVAL;
+    text->resize(at + 4096);
+    const ssize_t n = pread(fd, &(*text)[at], 4096, static_cast<off_t>(at));
+    const int err = errno;
+    text->resize(at + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+    if (n < 0 && err == EINTR) continue;
+    if (n < 0) return -ESRCH;
+    // Done at the end of the file, or once the last line read (CapEff, after Uid, Gid and
+    // Groups) is whole: no second read in the common case.
+    if (n == 0 || HasWholeLine(*text, "\nCapEff:")) break;
+  }
+  return text->empty() ? -ESRCH : 0;
+}
+
+// The credentials of program thread `tid`; -errno (ESRCH: gone). Opened by path once per
+// caller thread, then read again on the kept fd (st->status_fds).
+// SAFETY: a kept fd names the task, never the number: /proc/<tid> holds the struct pid it was
+// looked up on, and a read once that task has ended fails (ESRCH), also when the number is
+// another task's by then (a reused tid is a new struct pid; the old number is free only once no
+// task holds the old one). Then the path is opened anew, as before the cache. The uids are shown
+// in the user namespace of the opener (f_cred: tsyd's, opened at home), the same for every read.
+static int ReadIds(ThreadState* st, pid_t tid, Ids* ids) {
+  std::string text;
+  ThreadState::CachedPidfd* slot = nullptr;
+  for (auto& e : st->status_fds) {
+    if (e.fd >= 0 && e.tid == tid) slot = &e;
+  }
+  if (slot && ReadStatus(slot->fd, &text) < 0) {
+    close(slot->fd);
+    *slot = ThreadState::CachedPidfd{};
+    slot = nullptr;
+  } else if (slot) {
+    return ParseStatus(text.c_str(), ids) ? 0 : -EINVAL;
+  }
   char path[48];
   snprintf(path, sizeof path, "/proc/%d/status", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
-  // The whole file: a caller with many supplementary groups (NGROUPS_MAX 65536, up to ~11 bytes
-  // each) has a status far larger than one page. Bounded: a file that grows past it is refused.
-  std::string text;
-  for (;;) {
-    const size_t at = text.size();
-    if (at >= kMaxStatusBytes) {
-      close(fd);
-      return -EINVAL;
-    }
-    text.resize(at + 4096);
-    const ssize_t n = read(fd, &text[at], 4096);
-    const int err = errno;
-    text.resize(at + static_cast<size_t>(std::max<ssize_t>(n, 0)));
-    if (n < 0 && err == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return -ESRCH;
-    }
-    // Done at the end of the file, or once the last line read (CapEff, after Uid, Gid and
-    // Groups) is whole: no second read in the common case.
-    if (n == 0 || HasWholeLine(text, "\nCapEff:")) break;
+  const int r = ReadStatus(fd, &text);
+  if (r < 0) {
+    close(fd);
+    return r;
   }
-  close(fd);
-  if (text.empty()) return -ESRCH;
+  slot = &st->status_fds[st->status_next++ % (sizeof st->status_fds / sizeof st->status_fds[0])];
+  if (slot->fd >= 0) close(slot->fd);
+  *slot = ThreadState::CachedPidfd{tid, fd};
   return ParseStatus(text.c_str(), ids) ? 0 : -EINVAL;
 }
 
@@ -136,18 +160,27 @@ static bool SameIds(const Ids& a, const Ids& b) {
   return a.uid == b.uid && a.gid == b.gid && a.groups == b.groups && a.eff[0] == b.eff[0] && a.eff[1] == b.eff[1];
 }
 
-// Each credential change costs the kernel a new struct cred (~2-3 µs here): only the steps
-// that change something are made, and CAP_SETUID|CAP_SETGID are raised in one capset.
-bool Become(const Ids& to, const Ids& home) {
+// The ids Become(to, home) leaves this thread with.
+static Ids Wanted(const Ids& to, const Ids& home) {
   Ids want = to;
   want.uid[2] = home.uid[2];
   want.gid[2] = home.gid[2];
   want.eff[0] &= home.eff[0];
   want.eff[1] &= home.eff[1];
   std::sort(want.groups.begin(), want.groups.end());
+  return want;
+}
+
+// Each credential change costs the kernel a new struct cred (~2-3 µs here): only the steps
+// that change something are made, and CAP_SETUID|CAP_SETGID are raised in one capset.
+bool Become(const Ids& to, const Ids& home, const Ids* known) {
+  const Ids want = Wanted(to, home);
+  // `known` only chooses the steps: the result is read back and compared below all the same,
+  // so a stale one fails closed (a step refused, or the last check).
   Ids now;
-  if (!IdsOfThread(&now)) return false;
-  if (SameIds(now, want)) return true;
+  if (known != nullptr) now = *known;
+  else if (!IdsOfThread(&now)) return false;
+  if (SameIds(now, want)) return known == nullptr || (IdsOfThread(&now) && SameIds(now, want));
   const bool groups = now.groups != want.groups;
   const bool gids = now.gid != want.gid;
   const bool uids = now.uid != want.uid;
@@ -155,7 +188,9 @@ bool Become(const Ids& to, const Ids& home) {
     // CAP_SETUID and CAP_SETGID from the permitted set (the effective one is the program's).
     const uint32_t need = (1u << CAP_SETUID) | (1u << CAP_SETGID);
     if ((now.eff[0] & need) != need) {
-      const uint32_t raised[2] = {now.eff[0] | need, now.eff[1]};
+      // With the effective set wanted at the end raised too: on the way home (tsyd's set holds
+      // both), the last capset below then has nothing left to do.
+      const uint32_t raised[2] = {now.eff[0] | need | want.eff[0], now.eff[1] | want.eff[1]};
       const uint32_t all[2] = {~0u, ~0u};
       if (!SetEffectiveSet(raised, all)) return false;
     }
@@ -187,7 +222,9 @@ void ReturnHomeOrDie(const Ids& home, bool fault) {
 void ReturnHome(ThreadState* st) {
   if (!st->acting_as) return;
   ActForOwnProc(0);
-  ReturnHomeOrDie(st->home, st->fail_return);
+  // The ids the last followCaller verified this thread at.
+  const Ids acting = Wanted(st->acting, st->home);
+  if (st->fail_return || !Become(st->home, st->home, &acting)) ReturnHomeOrDie(st->home, st->fail_return);
   st->acting_as = false;
 }
 
@@ -205,7 +242,7 @@ static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
     st->home_known = true;
   }
   Ids caller;
-  int r = ReadIds(tid, &caller);
+  int r = ReadIds(st, tid, &caller);
   if (r < 0) return Napi::Number::New(env, r);
   // SAFETY: never more capabilities than this thread has at rest (the program's at start).
   caller.eff[0] &= st->home.eff[0];
@@ -220,8 +257,11 @@ static Napi::Value FollowCaller(const Napi::CallbackInfo& info) {
   }
   st->acting_as = true;
   st->acting = caller;
-  if (!Become(caller, st->home)) {
-    ReturnHome(st);
+  // At home here (ReturnHome, or the first request: home read just now).
+  if (!Become(caller, st->home, &st->home)) {
+    // In between: home from the ids the thread holds (read again, not assumed), or tsyd stops.
+    st->acting_as = false;
+    ReturnHomeOrDie(st->home, st->fail_return);
     return Napi::Number::New(env, -EPERM);
   }
   ActForOwnProc(tid);

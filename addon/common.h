@@ -166,7 +166,9 @@ struct Ids {
 };
 // Switches this thread to `to` (saved ids: home's; effective capabilities: to's within home's);
 // false when any step failed (the thread is then in between: ReturnHomeOrDie).
-bool Become(const Ids& to, const Ids& home);
+// `known`: the ids this thread was last verified at (skips reading them first; the switch is
+// verified after all the same).
+bool Become(const Ids& to, const Ids& home, const Ids* known = nullptr);
 // Back to tsyd's credentials (`home`), or tsyd exits 101 (never a later request with the wrong
 // ones). `fault`: test only (TSYD_FAULT=setid-return-fails), the return counts as failed.
 void ReturnHomeOrDie(const Ids& home, bool fault = false);
@@ -230,6 +232,10 @@ struct ThreadState {
   // This thread's /proc/thread-self/fd directory (O_PATH), for the paths of fds it holds;
   // closed at rest with the pidfds.
   int self_fd_dir = -1;
+  // act-as.cc: /proc/<tid>/status of the last callers followed, read again with pread (no open
+  // per call; SAFETY in act-as.cc). Closed at rest with the pidfds.
+  CachedPidfd status_fds[4];
+  unsigned status_next = 0;
   // act-as.cc: followCaller() switched this thread to `acting` (the caller's credentials) for
   // the current request; endRequest() returns to `home`.
   bool acting_as = false;

@@ -16,10 +16,12 @@ namespace tsyd {
 static constexpr size_t kMaxDirentsRead = 64 * 1024;
 
 void DropCaches(ThreadState* st) {
-  for (auto& e : st->pidfds) {
+  auto drop = [](ThreadState::CachedPidfd& e) {
     if (e.fd >= 0) close(e.fd);
     e = ThreadState::CachedPidfd{};
-  }
+  };
+  for (auto& e : st->pidfds) drop(e);
+  for (auto& e : st->status_fds) drop(e);
   if (st->self_fd_dir >= 0) close(st->self_fd_dir);
   st->self_fd_dir = -1;
 }

@@ -13,13 +13,14 @@ import { startAgent, type AgentProcess } from '../test/agent/agent-process.js';
 import { fmtNs, fmtRatio, median, parseNs, sideBySide, Skipped } from './lib/measure.js';
 import type { Section } from './lib/report.js';
 import { root, tsydBin } from './lib/tools.js';
+import { agentFootprints, BATCHES, PER_BATCH } from './agent-memory.js';
 
 const CALLS = 4000;
 const INNER = 5;
 const RULES = ['-p', 'none', '-m', 'sandbox/read:on', '-m', 'allow/read+/***', '-m', 'deny/read+/etc/secret'];
 const INPUTS: PolicyInput[] = [{ profile: 'none' }, { rule: 'sandbox/read:on' }, { rule: 'allow/read+/***' }, { rule: 'deny/read+/etc/secret' }];
 
-type Where = 'container-native' | 'container-agent' | 'tsyd-run';
+type Where = 'container-native' | 'container-agent' | 'container-baseline' | 'tsyd-run';
 interface Variant {
   name: string;
   where: Where;
@@ -27,12 +28,19 @@ interface Variant {
   neighbour?: 'fifo' | 'denials';
 }
 
+/**
+ * TSYD_BENCH_BASELINE=DIR: another built checkout (e.g. a worktree of main); its agent serves the
+ * same container beside this one's, in turn within each round (before/after a change, one run).
+ */
+const BASELINE = process.env.TSYD_BENCH_BASELINE || undefined;
+
 const VARIANTS: Variant[] = [
   { name: 'container, profile stops nothing (native)', where: 'container-native' },
   { name: 'container, tsyd agent', where: 'container-agent' },
   { name: 'tsyd run (host)', where: 'tsyd-run' },
   { name: 'container, tsyd agent, neighbour blocks 200 FIFO opens', where: 'container-agent', neighbour: 'fifo' },
   { name: 'container, tsyd agent, neighbour floods denials', where: 'container-agent', neighbour: 'denials' },
+  ...(BASELINE === undefined ? [] : [{ name: `container, tsyd agent of the baseline (${BASELINE})`, where: 'container-baseline' as const }]),
 ];
 
 const NEIGHBOUR = {
@@ -43,6 +51,7 @@ const NEIGHBOUR = {
 interface Setup {
   dir: string;
   agent: AgentProcess;
+  baseline?: AgentProcess;
   /** callloop, linked statically (the rootfs has no libc). */
   loop: string;
   serial: number;
@@ -50,9 +59,9 @@ interface Setup {
 
 const STAT_INPUTS: PolicyInput[] = [...INPUTS, { rule: 'sandbox/stat:on' }, { rule: 'allow/stat+/***' }];
 
-function bundle(s: Setup, script: string, stops: boolean, op: 'openat' | 'stat' = 'openat'): { id: string; bundle: Bundle } {
+function bundle(s: Setup, script: string, stops: boolean, op: 'openat' | 'stat' = 'openat', agent = s.agent): { id: string; bundle: Bundle } {
   const id = `tsyd-bench-agent-${process.pid}-${++s.serial}`;
-  const seccomp = exportOciSeccomp(buildPolicy(stops ? (op === 'stat' ? STAT_INPUTS : INPUTS) : [{ profile: 'none' }]), s.agent.socket);
+  const seccomp = exportOciSeccomp(buildPolicy(stops ? (op === 'stat' ? STAT_INPUTS : INPUTS) : [{ profile: 'none' }]), agent.socket);
   const b = makeBundle(join(s.dir, id), ['sh', '-c', script], seccomp);
   copyFileSync(s.loop, join(b.rootfs, 'bin/callloop'));
   return { id, bundle: b };
@@ -77,7 +86,8 @@ async function runOnce(s: Setup, v: Variant, op: 'openat' | 'stat'): Promise<num
     neighbour = { id: n.id, done };
   }
   try {
-    const c = bundle(s, `exec /bin/callloop ${args}`, v.where === 'container-agent', op);
+    const agent = v.where === 'container-baseline' ? s.baseline! : s.agent;
+    const c = bundle(s, `exec /bin/callloop ${args}`, v.where !== 'container-native', op, agent);
     const r = await runContainer(c.bundle, c.id);
     removeContainer(c.id);
     if (r.status !== 0) throw new Error(`runc run: ${r.stderr}`);
@@ -97,13 +107,16 @@ export async function agent(rounds: number): Promise<Section> {
   const tables: Section['tables'] = [];
   const data: Record<string, unknown> = {};
   let agentProcess: AgentProcess | undefined;
+  let baselineProcess: AgentProcess | undefined;
   try {
     if (missing !== undefined) throw new Skipped(missing);
     const loop = join(dir, 'callloop');
     execFileSync('cc', ['-O2', '-static', '-pthread', '-I', join(root, 'bench'), '-o', loop, join(root, 'bench', 'callloop.c')]);
     // The stat variant: the agent's default policy decides stat too (the profile stops it only then).
-    agentProcess = await startAgent(dir, 'bench', [...RULES, '-m', 'sandbox/stat:on', '-m', 'allow/stat+/***']);
-    const setup: Setup = { dir, agent: agentProcess, loop, serial: 0 };
+    const agentRules = [...RULES, '-m', 'sandbox/stat:on', '-m', 'allow/stat+/***'];
+    agentProcess = await startAgent(dir, 'bench', agentRules);
+    if (BASELINE !== undefined) baselineProcess = await startAgent(dir, 'baseline', agentRules, join(BASELINE, 'bin', 'tsyd.js'));
+    const setup: Setup = { dir, agent: agentProcess, baseline: baselineProcess, loop, serial: 0 };
     for (const op of ['openat', 'stat'] as const) {
       const results = await sideBySide(VARIANTS, rounds, (v) => runOnce(setup, v, op));
       const base = median(results.get(VARIANTS[2]!.name)!.samples);
@@ -114,10 +127,20 @@ export async function agent(rounds: number): Promise<Section> {
       tables.push({ caption: `**${op}** (1 thread)`, headers: ['where', `per ${op}`, '× tsyd run'], rows });
       data[op] = Object.fromEntries([...results].map(([n, c]) => [n, { ns: median(c.samples), samples: c.samples, skipped: c.skipped }]));
     }
+    // What the agent keeps once containers end: its own agent, after the calls above.
+    const rows = await agentFootprints(dir, RULES, INPUTS);
+    const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
+    tables.push({
+      caption: `**the agent after each batch of ${PER_BATCH} containers** (${BATCHES} batches, one after the other; batch 0: before any)`,
+      headers: ['batch', 'containers ended', 'agent RSS', 'threads', 'fds'],
+      rows: rows.map((r) => [String(r.batch), String(r.ended), mib(r.rssKiB), String(r.threads), String(r.fds)]),
+    });
+    data.memory = rows;
   } catch (err) {
     tables.push({ headers: ['where', 'per openat'], rows: [['all', err instanceof Skipped ? `skipped: ${err.message}` : `failed: ${String(err)}`]] });
   } finally {
     await agentProcess?.stop('SIGTERM');
+    await baselineProcess?.stop('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
   return {
@@ -125,6 +148,7 @@ export async function agent(rounds: number): Promise<Section> {
     title: 'Containers: a decided call inside a runc container (tsyd agent) and under tsyd run',
     method: [
       `\`bench/callloop.c\` linked statically, \`callloop openat /etc/public 1 ${CALLS} ${INNER}\` (/etc/hostname on the host), ${rounds} rounds, the variants in turn within each round; the policy is \`${RULES.join(' ')}\` (every open emulated).`,
+      ...(BASELINE === undefined ? [] : [`**baseline**: the same container under the agent of another checkout (\`TSYD_BENCH_BASELINE=${BASELINE}\`), started beside this one's, in turn with the other variants.`]),
       '**native**: the container\'s profile (`tsyd export oci-seccomp -p none`) stops nothing. **tsyd agent**: the profile of that policy, one agent serving every container (a pool per container). **neighbour**: another container under the same agent at the same time, with 200 readers blocked in opens of a FIFO without writer, or looping on a denied read.',
     ],
     tables,

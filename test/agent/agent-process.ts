@@ -16,12 +16,12 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `tsyd agent --listen DIR/NAME.sock ARGS...` and waits until it listens. */
-export async function startAgent(dir: string, name: string, args: string[]): Promise<AgentProcess> {
+/** Starts `tsyd agent --listen DIR/NAME.sock ARGS...` (`bin`: another checkout's bin/tsyd.js) and waits until it listens. */
+export async function startAgent(dir: string, name: string, args: string[], bin = tsydBin): Promise<AgentProcess> {
   const socket = join(dir, `${name}.sock`);
   const logPath = join(dir, `${name}.log`);
   const logFd = openSync(logPath, 'w');
-  const child = spawn(process.execPath, [tsydBin, 'agent', '--listen', socket, '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', logFd] });
+  const child = spawn(process.execPath, [bin, 'agent', '--listen', socket, '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', logFd] });
   closeSync(logFd);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const records = () =>
