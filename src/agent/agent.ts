@@ -3,7 +3,7 @@
 // listener with the container's state; the agent serves each listener (container.ts) with the
 // policy the container asks for (policies.ts) until the container ends. Hostile input on the
 // socket (garbage, no fd, an fd that is no listener, a client that never ends its message)
-// costs one warn record and nothing else.
+// costs one warn record, within the budget of the client's uid (peer-records.ts), and nothing else.
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import type { AgentCommand } from '../cli/agent-args.js';
@@ -12,6 +12,7 @@ import { native } from '../native/addon.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { BadMessage, parseMessage } from './message.js';
 import { readMessage, socketSource } from './read-message.js';
+import { PeerRecords } from './peer-records.js';
 import { agentPolicy, choosePolicy, denyAll } from './policies.js';
 import { serveContainer, type ServedContainer } from './container.js';
 import { claimRefused, peerServed } from './peer.js';
@@ -67,6 +68,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   const allowed = new Set(cmd.allowUids ?? []);
   const refusedUids = new Set<number>();
   const perClient = new ClientListeners();
+  const records = new PeerRecords(log);
 
   const accept = async (conn: PendingConnection, peerUid: number) => {
     const { socket } = conn;
@@ -85,14 +87,14 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
         throw new BadMessage(overBound);
       }
       const choice = choosePolicy(msg.metadata, cmd.policies, fallback, cache);
-      if ('refused' in choice) log.error({ ctx: 'agent', op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
+      if ('refused' in choice) records.error(peerUid, { op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
       const policy = 'refused' in choice ? refused : choice.policy;
       const name = 'refused' in choice ? 'refused' : choice.name;
       let container: ServedContainer;
       try {
         container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log, clientUid: peerUid });
       } catch (err) {
-        log.error({ ctx: 'agent', op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
+        records.error(peerUid, { op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
         perClient.release(peerUid);
         return;
       }
@@ -103,7 +105,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
       });
     } catch (err) {
       const why = err instanceof BadMessage ? err.message : String(err);
-      log.warn({ ctx: 'agent', op: 'bad_message', why }, `refused a message on the agent socket: ${why}`);
+      records.warn(peerUid, { op: 'bad_message', why }, `refused a message on the agent socket: ${why}`);
     } finally {
       socket.destroy();
     }

@@ -1,12 +1,14 @@
 // What one client of tsyd agent's socket may cost the agent (atkagent3): the fds it sends (one per
-// message: a connection is refused at the second).
+// message: a connection is refused at the second) and the records its refused messages write (one
+// budget per peer uid, the denial budget's, every record with its uid).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
 import { buildPolicy } from '../../src/sandbox/build.js';
+import { DENIAL_RECORDS_PER_SECOND } from '../../src/agent/denial-budget.js';
 import { fixture } from '../helpers/fixtures.js';
 import { NOBODY } from '../helpers/tsyd.js';
 import { containersMissing, makeBundle, removeContainer, scratch } from './container.js';
@@ -71,6 +73,32 @@ test("an allowed client sending an fd with every byte holds at most one fd per c
   } finally {
     removeContainer(id);
   }
+});
+
+test('N refused messages of one uid: at most the budget logged a second, every one logged or counted, each record with the uid', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const N = 1500;
+  const ofRoot = (op: string) => agent.records().filter((r) => r.op === op && r.client_uid === '0');
+  const { sent, ended } = await flood(N, 0, 0);
+  await ended;
+  assert.is(sent, N);
+  // A refusal of a later second writes the summary of the ones counted before it.
+  const trigger = () => spawnSync(fixture('agentclient'), [agent.socket, '{}', 'close', '/etc/hostname']);
+  let triggers = 0;
+  const triggerLogged = () => ofRoot('bad_message').some((r) => String(r.why).includes('not a seccomp listener'));
+  for (; triggers < 5 && !triggerLogged(); triggers++) {
+    await new Promise((r) => setTimeout(r, 1100));
+    trigger();
+    await recorded(triggerLogged);
+  }
+  assert.ok(triggerLogged(), 'a refusal of a later second is logged');
+  const logged = ofRoot('bad_message');
+  const counted = ofRoot('refusals_not_logged').reduce((s, r) => s + Number(r.count), 0);
+  assert.ok(logged.length < N, `${logged.length} of ${N} refusals logged: no budget`);
+  assert.is(logged.length + counted, N + triggers, 'every refusal is logged or counted');
+  const perSecond = new Map<number, number>();
+  for (const r of logged) perSecond.set(Math.floor(Number(r.time) / 1000), (perSecond.get(Math.floor(Number(r.time) / 1000)) ?? 0) + 1);
+  assert.ok(Math.max(...perSecond.values()) <= DENIAL_RECORDS_PER_SECOND, `records a second: ${JSON.stringify([...perSecond])}`);
 });
 
 test.run();
