@@ -1,8 +1,9 @@
-// Reads one runtime message from a connection of the agent's socket: its text (until it is a
-// whole JSON value, or EOF: runc keeps the connection open until the agent closes it) and the one
+// Reads one runtime message from a connection of the agent's socket: its text (until its JSON
+// object has closed, or EOF: runc keeps the connection open until the agent closes it) and the one
 // fd that came with it. Every way a client may hold the agent's resources while it sends is bounded:
-// one fd, MAX_MESSAGE_BYTES of text, MESSAGE_TIMEOUT_MS, one parse per read batch.
+// one fd, MAX_MESSAGE_BYTES of text, MESSAGE_TIMEOUT_MS, each byte looked at once (no parse here).
 import { native } from '../native/addon.js';
+import { JsonEnd } from './json-end.js';
 import { BadMessage, MAX_MESSAGE_BYTES } from './message.js';
 
 const EAGAIN = 11;
@@ -24,20 +25,11 @@ export function socketSource(fd: number, evicted: () => boolean): MessageSource 
   return { recv: (buf) => native.recvFds(fd, buf), close: (f) => native.close(f), evicted };
 }
 
-/** Whether `text` is a whole JSON value. */
-export function isWholeJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads one message from `source`; throws BadMessage after closing every fd received. */
-export async function readMessage(source: MessageSource, whole: (text: string) => boolean = isWholeJson): Promise<{ text: string; fds: number[] }> {
+export async function readMessage(source: MessageSource): Promise<{ text: string; fds: number[] }> {
   const buf = Buffer.alloc(MAX_MESSAGE_BYTES + 1);
   const fds: number[] = [];
+  const end = new JsonEnd();
   let got = 0;
   const deadline = Date.now() + MESSAGE_TIMEOUT_MS;
   try {
@@ -52,12 +44,10 @@ export async function readMessage(source: MessageSource, whole: (text: string) =
       if (n! > 0) {
         got += n!;
         if (got > MAX_MESSAGE_BYTES) throw new BadMessage(`more than ${MAX_MESSAGE_BYTES} bytes`);
+        if (end.feed(buf.subarray(got - n!, got))) break;
         continue;
       }
       if (n! !== -EAGAIN) throw new BadMessage(`recvmsg failed (errno ${-n!})`);
-      // Everything sent so far is read: parsed once per such batch, never once per chunk (a
-      // client sending `}` byte by byte would cost a parse of the whole text each).
-      if (got > 0 && buf[got - 1] === 0x7d && whole(buf.toString('utf8', 0, got))) break;
       if (Date.now() > deadline) throw new BadMessage(`no end of message within ${MESSAGE_TIMEOUT_MS} ms`);
       await new Promise((r) => setTimeout(r, RETRY_MS));
       // SAFETY: an evicted connection's fd is closed (its number may be another's by now): never read again.

@@ -1,8 +1,9 @@
 // readMessage (src/agent/read-message.ts) against a client that sends `}` byte by byte: the text is
-// parsed once per read batch (when everything sent so far is read), never once per chunk; a
-// whole message the runtime keeps its connection open after is still taken at once.
+// never parsed while it comes (JsonEnd finds its end, each byte looked at once); a whole message
+// the runtime keeps its connection open after is still taken at once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { JsonEnd } from '../../src/agent/json-end.js';
 import { readMessage, type MessageSource } from '../../src/agent/read-message.js';
 
 const EAGAIN = -11;
@@ -22,17 +23,36 @@ function source(chunks: Array<string | null>, open = false): MessageSource {
   };
 }
 
-test('a client sending `}` byte by byte: one parse per read batch', async () => {
-  const batches = 4;
-  const chunks: Array<string | null> = [];
-  for (let b = 0; b < batches; b++) chunks.push(...Array<string>(1000).fill('}'), null);
+/** How often JSON.parse runs while `run` does. */
+async function parsesDuring(run: () => Promise<unknown>): Promise<number> {
+  const parse = JSON.parse;
   let parses = 0;
-  const { text } = await readMessage(source(chunks), (t) => {
+  JSON.parse = (...args: Parameters<typeof JSON.parse>) => {
     parses++;
-    return t.length < 0;
-  });
-  assert.is(text.length, 4000);
-  assert.ok(parses <= batches, `${parses} parses for ${batches} batches`);
+    return parse(...args);
+  };
+  try {
+    await run();
+  } finally {
+    JSON.parse = parse;
+  }
+  return parses;
+}
+
+test('a client sending `}` byte by byte inside a string: never a parse of the text while it comes', async () => {
+  const chunks: Array<string | null> = ['{"a":"'];
+  for (let b = 0; b < 4; b++) chunks.push(...Array<string>(1000).fill('}'), null);
+  let text = '';
+  const parses = await parsesDuring(async () => ({ text } = await readMessage(source(chunks))));
+  assert.is(text.length, 4006);
+  assert.is(parses, 0);
+});
+
+test('braces and quotes inside strings, escaped quotes: the message ends at its closing brace', () => {
+  const message = JSON.stringify({ a: '}\\"', b: ['\\"}{', { c: ']"' }] });
+  const end = new JsonEnd();
+  const closedAt = [...Buffer.from(message)].findIndex((b) => end.feed(Uint8Array.of(b)));
+  assert.is(closedAt, message.length - 1);
 });
 
 test('a whole message on a connection left open is taken when its batch is read', async () => {
