@@ -17,11 +17,14 @@
 
 namespace tsyd {
 
-static constexpr int kMaxFds = 8;
+// SAFETY: the runtime sends one fd; room for two, so that a second one is seen (and the
+// connection refused, src/agent/read-message.ts) and no recvmsg takes more into the agent's table.
+static constexpr int kMaxFds = 2;
 
 // recvFds(fd, buf) → [n, fd...] (n bytes into buf; the fds received, close-on-exec) or [-errno].
-// Non-blocking (MSG_DONTWAIT). SAFETY: a message whose fds did not all fit (MSG_CTRUNC) has its
-// fds closed and is -EMSGSIZE: never an fd the agent does not know it holds.
+// Non-blocking (MSG_DONTWAIT). SAFETY: a message whose fds did not all fit (MSG_CTRUNC; the kernel
+// drops those it did not install) has its fds closed and is -EMSGSIZE: never an fd the agent does
+// not know it holds.
 static Napi::Value RecvFds(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();

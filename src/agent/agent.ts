@@ -3,24 +3,22 @@
 // listener with the container's state; the agent serves each listener (container.ts) with the
 // policy the container asks for (policies.ts) until the container ends. Hostile input on the
 // socket (garbage, no fd, an fd that is no listener, a client that never ends its message)
-// costs one warn record and nothing else.
+// costs one warn record, within the budget of the client's uid (peer-records.ts), and nothing else.
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import type { AgentCommand } from '../cli/agent-args.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { native } from '../native/addon.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { BadMessage, MAX_MESSAGE_BYTES, parseMessage } from './message.js';
+import { BadMessage, parseMessage } from './message.js';
+import { readMessage, socketSource } from './read-message.js';
+import { PeerRecords } from './peer-records.js';
 import { agentPolicy, choosePolicy, denyAll } from './policies.js';
 import { serveContainer, type ServedContainer } from './container.js';
 import { claimRefused, peerServed } from './peer.js';
 import { ClientListeners } from './client-listeners.js';
 import type { Policy } from '../sandbox/policy.js';
 
-const EAGAIN = 11;
-/** A client must have sent its whole message (and closed) within this. */
-const MESSAGE_TIMEOUT_MS = 2000;
-const RETRY_MS = 5;
 /**
  * Connections of one peer uid being read at once. SAFETY: per uid, so that an allowed user's held
  * connections never crowd out root's runtime; past it, the uid's connection that has waited
@@ -33,46 +31,6 @@ const MAX_REFUSED_UIDS_LOGGED = 1024;
 /** The fd of an accepted connection (libuv's; paused, so only the agent reads it). */
 function fdOf(socket: Socket): number {
   return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
-}
-
-/** Whether `text` is a whole JSON value (runc keeps the connection open until the agent closes it). */
-function whole(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Reads one runtime message from `fd` (until it is a whole JSON value, or EOF): its text and the fds that came with it. */
-async function readMessage(fd: number, evicted: () => boolean): Promise<{ text: string; fds: number[] }> {
-  const buf = Buffer.alloc(MAX_MESSAGE_BYTES + 1);
-  const fds: number[] = [];
-  let got = 0;
-  const deadline = Date.now() + MESSAGE_TIMEOUT_MS;
-  try {
-    for (;;) {
-      const [n, ...received] = native.recvFds(fd, buf.subarray(got));
-      fds.push(...received);
-      if (n! === 0) break;
-      if (n! > 0) {
-        got += n!;
-        if (got > MAX_MESSAGE_BYTES) throw new BadMessage(`more than ${MAX_MESSAGE_BYTES} bytes`);
-        if (buf[got - 1] === 0x7d && whole(buf.toString('utf8', 0, got))) break;
-        continue;
-      }
-      if (n! !== -EAGAIN) throw new BadMessage(`recvmsg failed (errno ${-n!})`);
-      if (Date.now() > deadline) throw new BadMessage(`no end of message within ${MESSAGE_TIMEOUT_MS} ms`);
-      await new Promise((r) => setTimeout(r, RETRY_MS));
-      // SAFETY: an evicted connection's fd is closed (its number may be another's by now): never read again.
-      if (evicted()) throw new BadMessage('closed: newer connections of the same uid waited');
-    }
-  } catch (err) {
-    for (const f of fds) native.close(f);
-    throw err;
-  }
-  return { text: buf.toString('utf8', 0, got), fds };
 }
 
 /** A connection whose message is being read; `evicted` once closed for a newer one. */
@@ -110,12 +68,13 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   const allowed = new Set(cmd.allowUids ?? []);
   const refusedUids = new Set<number>();
   const perClient = new ClientListeners();
+  const records = new PeerRecords(log);
 
   const accept = async (conn: PendingConnection, peerUid: number) => {
     const { socket } = conn;
     const fd = fdOf(socket);
     try {
-      const { text, fds } = await readMessage(fd, () => conn.evicted);
+      const { text, fds } = await readMessage(socketSource(fd, () => conn.evicted));
       const msg = parseMessage(text, fds);
       const refusedClaim = claimRefused(msg.pid, peerUid);
       if (refusedClaim !== undefined) {
@@ -128,14 +87,14 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
         throw new BadMessage(overBound);
       }
       const choice = choosePolicy(msg.metadata, cmd.policies, fallback, cache);
-      if ('refused' in choice) log.error({ ctx: 'agent', op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
+      if ('refused' in choice) records.error(peerUid, { op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
       const policy = 'refused' in choice ? refused : choice.policy;
       const name = 'refused' in choice ? 'refused' : choice.name;
       let container: ServedContainer;
       try {
         container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log, clientUid: peerUid });
       } catch (err) {
-        log.error({ ctx: 'agent', op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
+        records.error(peerUid, { op: 'serve_container', container: msg.id, err: String((err as Error).message) }, `container ${msg.id} cannot be served: its decided calls fail`);
         perClient.release(peerUid);
         return;
       }
@@ -146,7 +105,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
       });
     } catch (err) {
       const why = err instanceof BadMessage ? err.message : String(err);
-      log.warn({ ctx: 'agent', op: 'bad_message', why }, `refused a message on the agent socket: ${why}`);
+      records.warn(peerUid, { op: 'bad_message', why }, `refused a message on the agent socket: ${why}`);
     } finally {
       socket.destroy();
     }

@@ -4,8 +4,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Test } from 'uvu';
+import * as assert from 'uvu/assert';
 import type { PolicyInput } from '../../src/sandbox/build.js';
 import { tsydBin } from '../helpers/tsyd.js';
+import { runContainer, type Bundle } from './container.js';
 
 export interface AgentProcess {
   socket: string;
@@ -81,4 +83,21 @@ export function denialsCounted(agent: AgentProcess, id: string): number {
   const records = agent.records().filter((r) => r.container === id);
   const summed = records.filter((r) => r.op === 'denials_not_logged').reduce((s, r) => s + Number(r.count), 0);
   return summed + Number(records.find((r) => r.op === 'container_ended')?.denials_not_logged);
+}
+
+/** Whether `agent` writes a record matching `match` within 10 s (the wait is not what is tested). */
+export async function recordedWithin(agent: AgentProcess, match: (r: Record<string, unknown>) => boolean): Promise<boolean> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((res) => setTimeout(res, 50))) {
+    if (agent.records().some(match)) return true;
+  }
+  return false;
+}
+
+/** Runs the container of `bundle` (`cat /etc/public; cat /etc/secret; echo rc=$?`): served, its secret denied. */
+export async function assertServedSecretDenied(agent: AgentProcess, bundle: Bundle, id: string): Promise<void> {
+  const r = await runContainer(bundle, id);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /container public/);
+  assert.match(r.stdout, /rc=1/, 'the container is served: its secret denied');
+  assert.equal(denials(agent, id).map((d) => d.path), ['/etc/secret']);
 }
