@@ -112,6 +112,8 @@ static int OpenInView(ThreadState* st, const std::string& path, uint64_t oflags,
   const pid_t caller = static_cast<pid_t>(st->req->pid);
   // O_PATH opens nothing; O_DIRECTORY (O_TMPFILE has it) fails ENOTDIR before a device's open.
   if (oflags & (O_PATH | O_DIRECTORY)) return Openat2Path(path, &st->anchor, oflags, mode, kResolve);
+  // O_CREAT|O_EXCL makes a new regular file or fails (EEXIST also for a symlink there): no device.
+  if ((oflags & O_CREAT) && (oflags & O_EXCL)) return Openat2Path(path, &st->anchor, oflags, mode, kResolve);
   for (int tries = 0; tries < kCreateRaces; tries++) {
     const int pin = Openat2Path(path, &st->anchor, O_PATH | O_CLOEXEC | (oflags & O_NOFOLLOW), 0, kResolve);
     if (pin == -ENOENT && (oflags & O_CREAT)) {
@@ -120,10 +122,14 @@ static int OpenInView(ThreadState* st, const std::string& path, uint64_t oflags,
       continue;
     }
     if (pin < 0) return pin;
-    if ((oflags & O_CREAT) && (oflags & O_EXCL)) {
+    struct stat sb;
+    if ((oflags & O_CREAT) && fstat(pin, &sb) == 0 && S_ISDIR(sb.st_mode)) {
       close(pin);
-      return -EEXIST;
+      return -EISDIR;  // as the kernel answers O_CREAT of a directory
     }
+    // The caller's own /proc entries (environ, maps, ...): the same-process exemption the pin's
+    // lookup had holds for the reopen too (own-proc.cc; nothing for any other path).
+    OwnProcAccess own(path, false);
     const int fd = ReopenPinned(caller, pin, oflags);
     close(pin);
     return fd;

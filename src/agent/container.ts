@@ -67,9 +67,10 @@ export interface ServedContainer {
  * SAFETY: never the bundle's process.user (the message names the bundle: a client of the socket
  * could name a file of its own). A container in the agent's own user namespace maps every id
  * (its root may take any): `mapped` only for the runtime's containers (root or the agent's
- * user); an allowed user's container there is bounded to the ids its process had.
+ * user); an allowed user's container there is bounded to the ids its process had. `runtime`:
+ * a map of many ranges may be bounded by the one covering them (id-maps.ts joinRanges).
  */
-function containerIds(pid: number, mapped: boolean): CredentialBounds {
+function containerIds(pid: number, mapped: boolean, runtime: boolean): CredentialBounds {
   const own = credentialBounds();
   const uids = [...own.uids];
   const gids = [...own.gids];
@@ -82,8 +83,8 @@ function containerIds(pid: number, mapped: boolean): CredentialBounds {
   return {
     uids: uniq(uids),
     gids: uniq(gids),
-    uidRanges: mapped ? joinRanges(readIdMap(pid, 'uid_map')) : [],
-    gidRanges: mapped ? joinRanges(readIdMap(pid, 'gid_map')) : [],
+    uidRanges: mapped ? joinRanges(readIdMap(pid, 'uid_map'), runtime) : [],
+    gidRanges: mapped ? joinRanges(readIdMap(pid, 'gid_map'), runtime) : [],
   };
 }
 
@@ -128,7 +129,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     capabilities = readEffectiveCapabilities(msg.pid);
     ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
     inOtherUserNs = otherUserNs(msg.pid);
-    bounds = containerIds(msg.pid, inOtherUserNs || isRuntimeUid(opts.clientUid));
+    bounds = containerIds(msg.pid, inOtherUserNs || isRuntimeUid(opts.clientUid), isRuntimeUid(opts.clientUid));
   } catch (err) {
     closeAll();
     throw err;

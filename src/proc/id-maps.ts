@@ -32,11 +32,14 @@ export function readIdMap(pid: number, which: 'uid_map' | 'gid_map'): IdRange[] 
 export const MAX_RANGES = 16;
 
 /**
- * `ranges` sorted, overlapping and adjacent ones joined; past MAX_RANGES the range from the first
- * id to the last (SAFETY: wider than the map: its gaps too. The bound is defence in depth for the
- * emulators' filter, whose program must stay within BPF_MAXINSNS).
+ * `ranges` sorted, overlapping and adjacent ones joined. Past MAX_RANGES, with `cover`, the range
+ * from the first id to the last (wider than the map: its gaps too), else the first MAX_RANGES
+ * ranges only (the ids of the rest refused). SAFETY: `cover` is for the runtime's containers
+ * (root's, whose own root may take any id); a map an allowed client wrote (17 single ids far
+ * apart) must not widen the bound to every user between them. The bound is defence in depth for
+ * the emulators' filter, whose program must stay within BPF_MAXINSNS.
  */
-export function joinRanges(ranges: IdRange[]): IdRange[] {
+export function joinRanges(ranges: IdRange[], cover: boolean): IdRange[] {
   const sorted = [...ranges].sort((a, b) => a.first - b.first);
   const out: IdRange[] = [];
   for (const r of sorted) {
@@ -46,6 +49,7 @@ export function joinRanges(ranges: IdRange[]): IdRange[] {
     } else out.push({ ...r });
   }
   if (out.length <= MAX_RANGES) return out;
+  if (!cover) return out.slice(0, MAX_RANGES);
   const end = Math.max(...out.map((r) => r.first + r.count));
   return [{ first: out[0]!.first, count: end - out[0]!.first }];
 }

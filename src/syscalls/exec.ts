@@ -5,7 +5,7 @@
 // between the check and the kernel's own lookup, so exec is a policy for what a program runs
 // in good faith, not a barrier against a program racing its own exec. The read capability
 // still guards every file the new image opens.
-import { constants as fsc, fstatSync, readSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readSync } from 'node:fs';
 import { constants as os } from 'node:os';
 import { native, Resolve } from '../native/addon.js';
 import type { EmulatorContext, HandlerSpec } from './context.js';
@@ -13,6 +13,8 @@ import { fromBytes } from '../sandbox/bytes.js';
 import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW, isHidden, refusePath, resolveVisible, resolveFdArg } from './common.js';
 import { isCryptPath } from './crypt.js';
 import { args, CWD, type PathArg } from './request.js';
+
+const O_PATH = 0o10000000;
 
 const { EACCES, ELOOP, ENOENT } = os.errno;
 /** The kernel reads at most this much of a script for its `#!` line (BINPRM_BUF_SIZE). */
@@ -63,25 +65,36 @@ function elfInterpreter(fd: number, head: Buffer): string | null {
  * head tsyd cannot read may name any interpreter: the caller refuses the exec.
  */
 export function headOf(path: string, magic = false): Head {
-  let fd: number;
+  let pin: number;
   try {
-    // Non-blocking: a FIFO named as a program must not stall the emulator. SAFETY: the path is
-    // canonical: no symlink, no magic link is followed (a component swapped since the check
-    // fails instead of leading tsyd elsewhere), and only a regular file is read. A magic path
-    // (/proc/<tgid>/fd/N of the program's own memfd or deleted file, as the canonicaliser made
-    // it) is followed, to the object the kernel's exec will read through the same link.
+    // SAFETY: the path is canonical: no symlink, no magic link is followed (a component swapped
+    // since the check fails instead of leading tsyd elsewhere). A magic path (/proc/<tgid>/fd/N
+    // of the program's own memfd or deleted file, as the canonicaliser made it) is followed, to
+    // the object the kernel's exec will read through the same link. Pinned with O_PATH: nothing
+    // is opened before it is known to be a regular file (a device's open may act — a watchdog
+    // starts — and under tsyd agent the container's device rules would not be asked).
     const resolve = magic ? 0 : Resolve2.noSymlinks | Resolve2.noMagiclinks;
-    fd = native.openat2(Buffer.from(path, 'latin1'), fsc.O_RDONLY | fsc.O_NONBLOCK | (magic ? 0 : fsc.O_NOFOLLOW), 0, resolve);
+    pin = native.openat2(Buffer.from(path, 'latin1'), O_PATH | (magic ? 0 : fsc.O_NOFOLLOW), 0, resolve);
   } catch (err) {
     const code = (err as { errno?: number }).errno;
-    // Gone: the kernel's own lookup fails as well. Anything else (EACCES of an execute-only
-    // file, EWOULDBLOCK of a lease, ELOOP of a swapped component): unknown.
+    // Gone: the kernel's own lookup fails as well. Anything else (ELOOP of a swapped component): unknown.
     if (code === os.errno.ENOENT) return { kind: 'other' };
     return { kind: 'unreadable', why: `cannot read its head to check what it runs (errno ${code ?? '?'})`, errno: code };
   }
+  let fd: number;
   try {
     // Not a regular file: the kernel refuses to execute it (EACCES).
-    if (!fstatSync(fd).isFile()) return { kind: 'other' };
+    if (!fstatSync(pin).isFile()) return { kind: 'other' };
+    // Non-blocking (a lease must not stall the emulator), through this process's own fd link:
+    // the file pinned, nothing else. EACCES of an execute-only file, EWOULDBLOCK of a lease: unknown.
+    fd = openSync(`/proc/self/fd/${pin}`, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    const code = os.errno[(err as NodeJS.ErrnoException).code as keyof typeof os.errno];
+    return { kind: 'unreadable', why: `cannot read its head to check what it runs (errno ${code ?? '?'})`, errno: code };
+  } finally {
+    native.close(pin);
+  }
+  try {
     const head = Buffer.alloc(BINPRM_BUF_SIZE);
     const n = readSync(fd, head, 0, head.length, 0);
     if (n >= 64 && head.readUInt32LE(0) === ELF_MAGIC) {
@@ -98,7 +111,10 @@ export function headOf(path: string, magic = false): Head {
   } catch (err) {
     return { kind: 'unreadable', why: `cannot read its head (${(err as NodeJS.ErrnoException).code ?? 'error'})` };
   } finally {
-    native.close(fd);
+    // SAFETY: closed by node:fs, which opened it: a worker thread's fs keeps the fds it opened and
+    // closes them all when the thread ends — one closed behind its back would be closed again
+    // then, by number, whatever holds that number by then (another container's listener).
+    closeSync(fd);
   }
 }
 

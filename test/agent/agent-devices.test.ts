@@ -38,14 +38,28 @@ p kvm2-read cat /tmp/kvm2
 p zero-read head -c 4 /dev/zero
 p self-exe readlink /proc/self/exe
 p self-fds ls /proc/self/fd/
+p self-maps head -c 1 /proc/self/maps
+p self-auxv head -c 1 /proc/self/auxv
+p exec-kvm /tmp/kvm
+p excl-link sh -c 'ln -s /nowhere /tmp/dl; set -C; echo > /tmp/dl'
+mkfifo -m 777 /tmp/f
+(exec 3>/tmp/f; echo opened > /tmp/w) &
+sleep 0.3
+p exec-fifo /tmp/f
+sleep 0.5
+echo "fifo writer $(cat /tmp/w 2>/dev/null || echo blocked)"
+kill $! 2>/dev/null
 `;
 
-async function probe(seccomp?: object): Promise<string> {
+/** The device rules runc spec writes, and the bundle's own rule for 7:0 (read only). */
+const OWN_RULE = (devices: object[]) => [...devices, { allow: true, type: 'c', major: 7, minor: 0, access: 'r' }];
+
+async function probe(seccomp?: object, rules = OWN_RULE): Promise<string> {
   const id = `tsyd-dev-${process.pid}-${++seq}`;
   const bundle = makeBundle(join(tmp.dir, id), ['sh', '-c', PROBE], seccomp, (config) => {
     const caps = ['CAP_AUDIT_WRITE', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_MKNOD'];
     for (const set of ['bounding', 'effective', 'permitted']) config.process.capabilities[set] = caps;
-    config.linux.resources.devices.push({ allow: true, type: 'c', major: 7, minor: 0, access: 'r' });
+    config.linux.resources.devices = rules(config.linux.resources.devices);
   });
   for (const [name, ma, mi] of [['kvm', 10, 232], ['vcs', 7, 0], ['null2', 1, 3]] as const) {
     const made = spawnSync('mknod', ['-m', '666', join(bundle.rootfs, 'tmp', name), 'c', String(ma), String(mi)]);
@@ -70,9 +84,24 @@ test("device nodes open under the agent as natively: the container's cgroup rule
   assert.match(native, /^null2-write rc=0 $/m, native);
   assert.match(native, /^mknod rc=0 $/m, native);
   assert.match(native, /^kvm2-read rc=1 .*Operation not permitted$/m, native);
+  assert.match(native, /^exec-kvm rc=126 .*Permission denied$/m, native);
+  assert.match(native, /^fifo writer blocked$/m, 'natively an exec opens nothing: ' + native);
   const seccomp = exportOciSeccomp(buildPolicy(served.inputs), served.agent.socket);
   const agent = await probe(seccomp);
   assert.fixture(agent, native);
+});
+
+test('a cgroup that allows every device but some (devices.list shows only "a *:* rwm") keeps its refusals under the agent', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const allBut = () => [{ allow: true, access: 'rwm' }, { allow: false, type: 'c', major: 10, minor: 232, access: 'rwm' }];
+  const native = await probe(undefined, allBut);
+  assert.match(native, /^kvm-read rc=1 .*Operation not permitted$/m, native);
+  assert.match(native, /^null2-read rc=0 $/m, native);
+  const agent = await probe(exportOciSeccomp(buildPolicy(served.inputs), served.agent.socket), allBut);
+  for (const line of ['kvm-read', 'kvm-write', 'kvm-fd', 'kvm2-read', 'null2-read', 'null2-write', 'zero-read']) {
+    const mine = new RegExp(`^${line} .*$`, 'm');
+    assert.is(mine.exec(agent)?.[0], mine.exec(native)?.[0], line);
+  }
 });
 
 test.run();

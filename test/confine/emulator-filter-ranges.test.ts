@@ -35,9 +35,11 @@ test('set*id within a mapped range is allowed, one past either end is EPERM, lis
 
 test('a map of 340 lines (the kernel\'s most) is joined into one range and the filter stays within BPF_MAXINSNS', () => {
   const lines = Array.from({ length: 340 }, (_, i) => ({ first: 100000 + 2 * i, count: 1 }));
-  const joined = joinRanges(lines);
-  assert.equal(joined, [{ first: 100000, count: 679 }]);
-  assert.equal(joinRanges([{ first: 10, count: 5 }, { first: 0, count: 10 }, { first: 30, count: 1 }]), [{ first: 0, count: 15 }, { first: 30, count: 1 }]);
+  assert.equal(joinRanges(lines, true), [{ first: 100000, count: 679 }], "the runtime's container: the covering range");
+  // An allowed client's map: never wider than the map (17 single ids far apart: the first 16 only).
+  const far = Array.from({ length: 17 }, (_, i) => ({ first: 1001 + 6000 * i, count: 1 }));
+  assert.equal(joinRanges(far, false), far.slice(0, MAX_RANGES));
+  assert.equal(joinRanges([{ first: 10, count: 5 }, { first: 0, count: 10 }, { first: 30, count: 1 }], false), [{ first: 0, count: 15 }, { first: 30, count: 1 }]);
   const ranges = Array.from({ length: MAX_RANGES }, (_, i) => ({ first: 1000 * i, count: 10 }));
   const prog = emulatorFilter(['execve'], { uids: [0, 1, 2], gids: [0], uidRanges: ranges, gidRanges: ranges });
   assert.ok(prog.length / 8 <= BPF_MAXINSNS, `${prog.length / 8} instructions`);
