@@ -60,20 +60,30 @@ static bool IdsOfThread(Ids* ids) {
   return true;
 }
 
-// Parses "Uid:\tR\tE\tS\tFS" style lines and "Groups:\tA B C" of /proc/<tid>/status.
-static bool ParseStatus(const char* text, Ids* ids) {
+// SAFETY: the most supplementary groups of a caller tsyd acts as. Each call it makes for such a
+// caller costs the kernel a setgroups sort of them twice (there and back) and a rendering of its
+// status: ~34 ms of tsyd's CPU per call at 65536 groups (a container with CAP_SETGID, atkagent5),
+// charged to no cgroup of the caller's. A caller with more is refused (E2BIG: EPERM to it).
+static constexpr size_t kMaxCallerGroups = 1024;
+// The largest /proc/<tid>/status read: kMaxCallerGroups groups of up to 11 bytes, and the other
+// lines; a longer one (more groups) is refused unread.
+static constexpr size_t kMaxStatusBytes = 64 << 10;
+
+// Parses "Uid:\tR\tE\tS\tFS" style lines and "Groups:\tA B C" of /proc/<tid>/status: 0, -EINVAL
+// (not a status), -E2BIG (more than kMaxCallerGroups groups).
+static int ParseStatus(const char* text, Ids* ids) {
   const char* u = strstr(text, "\nUid:");
   const char* g = strstr(text, "\nGid:");
   const char* gr = strstr(text, "\nGroups:");
   const char* ce = strstr(text, "\nCapEff:");
-  if (!u || !g || !gr || !ce) return false;
+  if (!u || !g || !gr || !ce) return -EINVAL;
   unsigned long long eff;
-  if (sscanf(ce + 8, "%llx", &eff) != 1) return false;
+  if (sscanf(ce + 8, "%llx", &eff) != 1) return -EINVAL;
   ids->eff[0] = static_cast<uint32_t>(eff);
   ids->eff[1] = static_cast<uint32_t>(eff >> 32);
   unsigned a[4], b[4];
-  if (sscanf(u + 5, "%u %u %u %u", &a[0], &a[1], &a[2], &a[3]) != 4) return false;
-  if (sscanf(g + 5, "%u %u %u %u", &b[0], &b[1], &b[2], &b[3]) != 4) return false;
+  if (sscanf(u + 5, "%u %u %u %u", &a[0], &a[1], &a[2], &a[3]) != 4) return -EINVAL;
+  if (sscanf(g + 5, "%u %u %u %u", &b[0], &b[1], &b[2], &b[3]) != 4) return -EINVAL;
   ids->uid = {a[0], a[1], a[2], a[3]};
   ids->gid = {b[0], b[1], b[2], b[3]};
   ids->groups.clear();
@@ -86,11 +96,9 @@ static bool ParseStatus(const char* text, Ids* ids) {
     p = end;
   }
   std::sort(ids->groups.begin(), ids->groups.end());
-  return true;
+  return ids->groups.size() <= kMaxCallerGroups ? 0 : -E2BIG;
 }
 
-// The largest /proc/<tid>/status read: 65536 groups of up to 11 bytes, and the other lines.
-static constexpr size_t kMaxStatusBytes = 1 << 20;
 
 // `text` holds the line that starts with `label` up to its newline.
 static bool HasWholeLine(const std::string& text, const char* label) {
@@ -99,25 +107,23 @@ static bool HasWholeLine(const std::string& text, const char* label) {
 }
 
 // The whole of a /proc/<tid>/status fd from offset 0 (pread: a seq_file renders it anew at 0),
-// or -ESRCH (its task has ended) / -EINVAL. A caller with many supplementary groups
-// (NGROUPS_MAX 65536, up to ~11 bytes each) has a status far larger than one page. Bounded: a
-// file that grows past it is refused.
+// or -ESRCH (its task has ended) / -E2BIG (its CapEff line does not end within kMaxStatusBytes:
+// more groups than tsyd acts with).
 static int ReadStatus(int fd, std::string* text) {
-  text->clear();
-  for (;;) {
-    const size_t at = text->size();
-    if (at >= kMaxStatusBytes) return -EINVAL;
-    text->resize(at + 4096);
-    const ssize_t n = pread(fd, &(*text)[at], 4096, static_cast<off_t>(at));
-    const int err = errno;
-    text->resize(at + static_cast<size_t>(std::max<ssize_t>(n, 0)));
-    if (n < 0 && err == EINTR) continue;
-    if (n < 0) return -ESRCH;
-    // Done at the end of the file, or once the last line read (CapEff, after Uid, Gid and
-    // Groups) is whole: no second read in the common case.
-    if (n == 0 || HasWholeLine(*text, "\nCapEff:")) break;
+  // One read of the most tsyd takes, into this thread's buffer: the kernel renders the whole file
+  // at each read from a new offset, so reads in steps cost a rendering each (at 65536 groups,
+  // ~3 ms apiece).
+  static thread_local char buf[kMaxStatusBytes];
+  ssize_t n;
+  do n = pread(fd, buf, sizeof buf, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    text->clear();
+    return -ESRCH;
   }
-  return text->empty() ? -ESRCH : 0;
+  text->assign(buf, static_cast<size_t>(n));
+  // The last line read (CapEff, after Uid, Gid and Groups) must be whole within the bound.
+  return HasWholeLine(*text, "\nCapEff:") ? 0 : -E2BIG;
 }
 
 // The credentials of program thread `tid`; -errno (ESRCH: gone). Opened by path once per
@@ -133,26 +139,29 @@ static int ReadIds(ThreadState* st, pid_t tid, Ids* ids) {
   for (auto& e : st->status_fds) {
     if (e.fd >= 0 && e.tid == tid) slot = &e;
   }
-  if (slot && ReadStatus(slot->fd, &text) < 0) {
+  if (slot) {
+    const int r = ReadStatus(slot->fd, &text);
+    // Too many groups: refused, the fd kept (the kernel keeps its grown buffer with it: a
+    // rendering each, not one per buffer size tried on a new open).
+    if (r == -E2BIG) return r;
+    if (r == 0) return ParseStatus(text.c_str(), ids);
     close(slot->fd);
     *slot = ThreadState::CachedPidfd{};
     slot = nullptr;
-  } else if (slot) {
-    return ParseStatus(text.c_str(), ids) ? 0 : -EINVAL;
   }
   char path[48];
   snprintf(path, sizeof path, "/proc/%d/status", tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
   const int r = ReadStatus(fd, &text);
-  if (r < 0) {
+  if (r < 0 && r != -E2BIG) {
     close(fd);
     return r;
   }
   slot = &st->status_fds[st->status_next++ % (sizeof st->status_fds / sizeof st->status_fds[0])];
   if (slot->fd >= 0) close(slot->fd);
   *slot = ThreadState::CachedPidfd{tid, fd};
-  return ParseStatus(text.c_str(), ids) ? 0 : -EINVAL;
+  return r < 0 ? r : ParseStatus(text.c_str(), ids);
 }
 
 // Same ids as the kernel compares them (the saved ids of tsyd's thread stay tsyd's).

@@ -33,7 +33,7 @@ const SIGALRM = 14;
 /** The calls that run a program: decided even while a container's runtime makes them. */
 const ALL_CAPABILITIES = Array.from({ length: 64 }, (_, i) => i);
 const EXEC_NRS = new Set([native.syscalls.execve, native.syscalls.execveat].filter((n): n is number => n !== undefined));
-const { EACCES, EINVAL, ENOSYS, EPERM, ESRCH } = os.errno;
+const { E2BIG, EACCES, EINVAL, ENOSYS, EPERM, ESRCH } = os.errno;
 /** Idle emulators look at the lock flag and keep_alive this often. */
 const POLL_MS = 250;
 
@@ -336,7 +336,9 @@ export default function emulate(task: EmulatorTask): 'retired' | 'stopped' {
       if (r < 0) {
         // SAFETY: a call tsyd cannot perform with the caller's credentials is not performed.
         native.respond(Answer.error, EPERM);
-        if (r !== -ESRCH && logDenial()) logger.error({ ctx: 'setid', op: 'follow_credentials', sys: entry.name, pid: req.pid, err: -r }, "cannot act with the caller's credentials: refused");
+        // E2BIG: more supplementary groups than tsyd acts with (addon/act-as.cc kMaxCallerGroups).
+        const why = r === -E2BIG ? 'the caller has more than 1024 supplementary groups' : undefined;
+        if (r !== -ESRCH && logDenial()) logger.error({ ctx: 'setid', op: 'follow_credentials', sys: entry.name, pid: req.pid, err: -r, why }, `cannot act with the caller's credentials${why ? ` (${why})` : ''}: refused`);
         return;
       }
     }

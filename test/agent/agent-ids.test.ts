@@ -4,7 +4,8 @@
 // emulators' sake, and never made with more (a file of another user stays unreadable).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, writeFileSync } from 'node:fs';
+import { staticFixture } from '../helpers/fixtures.js';
 import { join } from 'node:path';
 import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
 import { buildPolicy } from '../../src/sandbox/build.js';
@@ -106,6 +107,23 @@ test("a container in a user namespace: its user 1000 is the host's 101000, and a
   const { id, bundle } = container(`su app -s /bin/sh -c '${READS}'`, undefined, true);
   try {
     assertReadAsUser1000(await runContainer(bundle, id), id, 'user namespace');
+  } finally {
+    removeContainer(id);
+  }
+});
+
+test('a caller with more than 1024 supplementary groups is refused (EPERM, one record saying why); 1000 groups are served', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const { id, bundle } = container('manygroups 1000 /etc/public; manygroups 1025 /etc/public');
+  copyFileSync(staticFixture('manygroups'), join(bundle.rootfs, 'bin/manygroups'));
+  try {
+    const r = await runContainer(bundle, id);
+    assert.is(r.status, 0, r.stderr);
+    // SAFETY bound (addon/act-as.cc kMaxCallerGroups): each call for 65536 groups cost the agent ~34 ms.
+    assert.is(r.stdout, 'open=0\nopen=EPERM\n', r.stdout + r.stderr);
+    const refused = agent.records().filter((x) => x.container === id && x.op === 'follow_credentials');
+    assert.is(refused.length, 1, JSON.stringify(refused));
+    assert.is(refused[0]!.why, 'the caller has more than 1024 supplementary groups');
   } finally {
     removeContainer(id);
   }
