@@ -5,7 +5,7 @@
 // socket (garbage, no fd, an fd that is no listener, a client that never ends its message)
 // costs one warn record, within the budget of the client's uid (peer-records.ts), and nothing else.
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import type { AgentCommand } from '../cli/agent-args.js';
 import { createLogger, type LogLevel } from '../log.js';
 import { native } from '../native/addon.js';
@@ -39,12 +39,38 @@ interface PendingConnection {
   evicted: boolean;
 }
 
-/** Replaces a socket left by an earlier agent; never anything else. */
-function removeStaleSocket(path: string): void {
+/** How a connect to `path` ends: undefined when something accepted it, else the error's code. */
+function connectOutcome(path: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(undefined);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+/**
+ * Replaces a socket left by an earlier agent; never anything else. SAFETY: a socket something
+ * answers on belongs to a running agent: taking it over would hand its containers (the next
+ * `runc run`) to this agent's policy and leave that agent unreachable. Only a socket whose connect
+ * is refused (nobody listens: ECONNREFUSED) is stale; any other answer leaves it in place.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (st === undefined) return;
   if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
+  const outcome = await connectOutcome(path);
+  if (outcome === undefined) throw new Error(`another agent listens on ${path}: stop it first (or choose another --listen)`);
+  if (outcome !== 'ECONNREFUSED') throw new Error(`cannot tell whether an agent listens on ${path} (connect: ${outcome}): left in place`);
   unlinkSync(path);
+}
+
+/** The agent did not start (bad usage, a socket it must not take): why on stderr, 125. */
+function refuseStart(why: string): number {
+  process.stderr.write(`tsyd: agent: ${why}\n`);
+  return 125;
 }
 
 export async function serveAgent(cmd: AgentCommand): Promise<number> {
@@ -55,8 +81,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   try {
     fallback = agentPolicy(cmd.policy);
   } catch (err) {
-    process.stderr.write(`tsyd: agent: ${String((err as Error).message)}\n`);
-    return 125;
+    return refuseStart((err as Error).message);
   }
   const refused = denyAll();
   const cache = new Map<string, Policy>();
@@ -136,7 +161,11 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
     });
   });
   try {
-    removeStaleSocket(cmd.listen);
+    await removeStaleSocket(cmd.listen);
+  } catch (err) {
+    return refuseStart((err as Error).message);
+  }
+  try {
     // SAFETY: 0600 from its creation (umask), so that no other user can hand the agent a
     // listener to serve, or flood it: only the runtime (root, or the agent's user) connects.
     const umask = process.umask(0o177);
@@ -150,8 +179,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
     }
     chmodSync(cmd.listen, 0o600);
   } catch (err) {
-    process.stderr.write(`tsyd: agent: cannot listen on ${cmd.listen}: ${String((err as Error).message)}\n`);
-    return 125;
+    return refuseStart(`cannot listen on ${cmd.listen}: ${(err as Error).message}`);
   }
   log.notice({ ctx: 'agent', op: 'listen', path: cmd.listen }, `listening on ${cmd.listen}`);
   const stop = new Promise<void>((resolve) => {

@@ -1,12 +1,13 @@
 // `tsyd agent`'s command line: what it refuses before it listens (exit 125, a line that says why),
 // and its help.
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tsydBin } from '../helpers/tsyd.js';
 import { scratch } from './container.js';
+import { startAgent } from './agent-process.js';
 
 const tmp = scratch('cli');
 const agent = (...args: string[]) => spawnSync(process.execPath, [tsydBin, 'agent', ...args], { encoding: 'utf8', timeout: 20_000 });
@@ -35,6 +36,35 @@ test('agent --help and tsyd help agent print its usage', () => {
     assert.match(r.stdout, /tsyd agent --listen SOCK/);
     assert.match(r.stdout, /--policies DIR/);
   }
+});
+
+test('a second agent on the socket of a running agent: 125, the first keeps its socket', async () => {
+  const first = await startAgent(tmp.dir, 'taken', ['-p', 'none']);
+  try {
+    const second = spawnSync(process.execPath, [tsydBin, 'agent', '--listen', first.socket, '-p', 'none'], { encoding: 'utf8', timeout: 20_000 });
+    assert.is(second.status, 125, second.stderr);
+    assert.match(second.stderr, /another agent listens on .*taken\.sock/);
+    assert.ok(existsSync(first.socket));
+    assert.is(first.child.exitCode, null);
+  } finally {
+    await first.stop();
+  }
+});
+
+test('a socket nobody listens on is stale: replaced', async () => {
+  const stale = join(tmp.dir, 'stale.sock');
+  // Left as an agent killed with SIGKILL leaves it (libuv unlinks it on a close).
+  const listenAndDie = `require('node:net').createServer().listen(${JSON.stringify(stale)}, () => process.kill(process.pid, 'SIGKILL'))`;
+  spawnSync(process.execPath, ['-e', listenAndDie]);
+  assert.ok(existsSync(stale));
+  const agent = spawn(process.execPath, [tsydBin, 'agent', '--listen', stale, '-p', 'none', '--log-level', 'notice'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  agent.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((r) => agent.once('exit', (code) => r(code)));
+  for (const deadline = Date.now() + 20_000; !err.includes('"op":"listen"') && agent.exitCode === null && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  agent.kill('SIGTERM');
+  assert.is(await exited, 0, err);
+  assert.match(err, /"op":"listen"/);
 });
 
 test.run();
