@@ -4,7 +4,7 @@
 // policy the container asks for (policies.ts) until the container ends. Hostile input on the
 // socket (garbage, no fd, an fd that is no listener, a client that never ends its message)
 // costs one warn record, within the budget of the client's uid (peer-records.ts), and nothing else.
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import type { AgentCommand } from '../cli/agent-args.js';
 import { createLogger, type LogLevel } from '../log.js';
@@ -67,6 +67,18 @@ async function removeStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
+/** Why `path` is not a directory the agent can use, or undefined. */
+function notADirectory(path: string): string | undefined {
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch (err) {
+    return `cannot stat it (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+  }
+  if (st === undefined) return 'no such directory';
+  return st.isDirectory() ? undefined : 'not a directory';
+}
+
 /** The agent did not start (bad usage, a socket it must not take): why on stderr, 125. */
 function refuseStart(why: string): number {
   process.stderr.write(`tsyd: agent: ${why}\n`);
@@ -83,6 +95,8 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   } catch (err) {
     return refuseStart((err as Error).message);
   }
+  const policiesWrong = cmd.policies === undefined ? undefined : notADirectory(cmd.policies);
+  if (policiesWrong !== undefined) return refuseStart(`--policies ${cmd.policies}: ${policiesWrong} (policy=NAME reads DIR/NAME.policy)`);
   const refused = denyAll();
   const cache = new Map<string, Policy>();
   // One monitor thread per container, none kept idle: a container's threads end with it.

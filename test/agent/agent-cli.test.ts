@@ -30,6 +30,17 @@ test('no --listen, a policy it cannot serve, a path that is not a socket: 125 an
   assert.is(badRule.status, 125);
 });
 
+test('--policies DIR that is missing or not a directory: 125 at start, saying which and why', () => {
+  const missing = agent('--listen', join(tmp.dir, 'p.sock'), '-p', 'none', '--policies', join(tmp.dir, 'nosuch'));
+  assert.is(missing.status, 125);
+  assert.match(missing.stderr, /--policies .*nosuch: no such directory/);
+  const file = join(tmp.dir, 'policies-file');
+  writeFileSync(file, '');
+  const notDir = agent('--listen', join(tmp.dir, 'p.sock'), '-p', 'none', '--policies', file);
+  assert.is(notDir.status, 125);
+  assert.match(notDir.stderr, /--policies .*policies-file: not a directory/);
+});
+
 test('agent --help and tsyd help agent print its usage', () => {
   for (const r of [agent('--help'), spawnSync(process.execPath, [tsydBin, 'help', 'agent'], { encoding: 'utf8' })]) {
     assert.is(r.status, 0, r.stderr);
