@@ -5,6 +5,7 @@
 // socket (garbage, no fd, an fd that is no listener, a client that never ends its message)
 // costs one warn record, within the budget of the client's uid (peer-records.ts), and nothing else.
 import { chmodSync, lstatSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { connect, createServer, type Socket } from 'node:net';
 import type { AgentCommand } from '../cli/agent-args.js';
 import { createLogger, type LogLevel } from '../log.js';
@@ -73,10 +74,10 @@ function notADirectory(path: string): string | undefined {
   try {
     st = statSync(path, { throwIfNoEntry: false });
   } catch (err) {
-    return `cannot stat it (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    return `cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
   }
-  if (st === undefined) return 'no such directory';
-  return st.isDirectory() ? undefined : 'not a directory';
+  if (st === undefined) return 'does not exist';
+  return st.isDirectory() ? undefined : 'is not a directory';
 }
 
 /** The agent did not start (bad usage, a socket it must not take): why on stderr, 125. */
@@ -96,7 +97,7 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
     return refuseStart((err as Error).message);
   }
   const policiesWrong = cmd.policies === undefined ? undefined : notADirectory(cmd.policies);
-  if (policiesWrong !== undefined) return refuseStart(`--policies ${cmd.policies}: ${policiesWrong} (policy=NAME reads DIR/NAME.policy)`);
+  if (policiesWrong !== undefined) return refuseStart(`--policies ${cmd.policies} ${policiesWrong} (policy=NAME reads DIR/NAME.policy)`);
   const refused = denyAll();
   const cache = new Map<string, Policy>();
   // One monitor thread per container, none kept idle: a container's threads end with it.
@@ -174,6 +175,9 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
       if (queue.length === 0 && pending.get(uid) === queue) pending.delete(uid);
     });
   });
+  const listenDir = dirname(cmd.listen);
+  const listenDirWrong = notADirectory(listenDir);
+  if (listenDirWrong !== undefined) return refuseStart(`cannot listen on ${cmd.listen}: directory ${listenDir} ${listenDirWrong}`);
   try {
     await removeStaleSocket(cmd.listen);
   } catch (err) {

@@ -3,6 +3,7 @@
 import { UsageError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
+import { requireAbsoluteSocket } from '../agent/socket-path.js';
 import { parseArgs, type CheckCommand, type Command } from './args.js';
 
 export interface AgentCommand {
@@ -62,6 +63,7 @@ export function parseAgent(argv: string[]): Command {
   if (!Array.isArray(policy)) return policy;
   const listen = found.get('--listen');
   if (listen === undefined) throw new UsageError('agent needs --listen SOCK: the socket named as listenerPath in the containers\' seccomp profile');
+  requireAbsoluteSocket('--listen', listen);
   const logLevel = found.get('--log-level');
   if (logLevel !== undefined && !isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of trace, debug, info, notice, warn, error, alert, fatal, silent; got '${logLevel}'`);
   const logFd = found.get('--log-fd');

@@ -33,12 +33,21 @@ test('no --listen, a policy it cannot serve, a path that is not a socket: 125 an
 test('--policies DIR that is missing or not a directory: 125 at start, saying which and why', () => {
   const missing = agent('--listen', join(tmp.dir, 'p.sock'), '-p', 'none', '--policies', join(tmp.dir, 'nosuch'));
   assert.is(missing.status, 125);
-  assert.match(missing.stderr, /--policies .*nosuch: no such directory/);
+  assert.match(missing.stderr, /--policies .*nosuch does not exist/);
   const file = join(tmp.dir, 'policies-file');
   writeFileSync(file, '');
   const notDir = agent('--listen', join(tmp.dir, 'p.sock'), '-p', 'none', '--policies', file);
   assert.is(notDir.status, 125);
-  assert.match(notDir.stderr, /--policies .*policies-file: not a directory/);
+  assert.match(notDir.stderr, /--policies .*policies-file is not a directory/);
+});
+
+test('--listen: a relative path refused as export oci-seccomp refuses it, a missing directory named: 125', () => {
+  const relative = agent('--listen', 'agent.sock', '-p', 'none');
+  assert.is(relative.status, 125);
+  assert.match(relative.stderr, /--listen must be an absolute path \(the runtime connects to it from its own directory\), got 'agent.sock'/);
+  const noDir = agent('--listen', join(tmp.dir, 'nosuch', 'a.sock'), '-p', 'none');
+  assert.is(noDir.status, 125);
+  assert.match(noDir.stderr, /cannot listen on .*nosuch\/a\.sock: directory .*nosuch does not exist/);
 });
 
 test('agent --help and tsyd help agent print its usage', () => {
