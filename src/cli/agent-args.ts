@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
 import { requireAbsoluteSocket } from '../agent/socket-path.js';
-import { parseArgs, type CheckCommand, type Command } from './args.js';
+import { parsePolicyOptions, type Command } from './args.js';
 
 export interface AgentCommand {
   command: 'agent';
@@ -38,15 +38,18 @@ function takeOptions(argv: string[], names: readonly string[]): { found: Map<str
   return { found, rest };
 }
 
+const OCI_SECCOMP_OPTIONS = ['--listener', '--metadata'] as const;
+const AGENT_OPTIONS = ['--listen', '--policies', '--allow-uid', '--log-level', '--log-fd'] as const;
+
 function policyOf(rest: string[], topic: 'export' | 'agent'): PolicyInput[] | Command {
-  const check = parseArgs(['check', ...rest]);
-  if (check.command === 'help') return { command: 'help', topic };
-  return (check as CheckCommand).policy;
+  const of = topic === 'agent' ? { name: 'agent', options: AGENT_OPTIONS, help: 'tsyd agent --help' } : { name: 'export oci-seccomp', options: OCI_SECCOMP_OPTIONS, help: 'tsyd export --help' };
+  const policy = parsePolicyOptions(rest, of);
+  return policy === 'help' ? { command: 'help', topic } : policy;
 }
 
 /** `export oci-seccomp --listener SOCK [--metadata TEXT] [POLICY OPTIONS]`. */
 export function parseOciSeccomp(argv: string[]): Command {
-  const { found, rest } = takeOptions(argv, ['--listener', '--metadata']);
+  const { found, rest } = takeOptions(argv, OCI_SECCOMP_OPTIONS);
   const policy = policyOf(rest, 'export');
   if (!Array.isArray(policy)) return policy;
   const listener = found.get('--listener');
@@ -58,7 +61,7 @@ export function parseOciSeccomp(argv: string[]): Command {
 /** `agent --listen SOCK [--policies DIR] [--allow-uid UID,...] [--log-level L] [--log-fd N] [POLICY OPTIONS]`. */
 export function parseAgent(argv: string[]): Command {
   if (argv.includes('-h') || argv.includes('--help')) return { command: 'help', topic: 'agent' };
-  const { found, rest } = takeOptions(argv, ['--listen', '--policies', '--allow-uid', '--log-level', '--log-fd']);
+  const { found, rest } = takeOptions(argv, AGENT_OPTIONS);
   const policy = policyOf(rest, 'agent');
   if (!Array.isArray(policy)) return policy;
   const listen = found.get('--listen');

@@ -50,12 +50,27 @@ test('--listen: a relative path refused as export oci-seccomp refuses it, a miss
   assert.match(noDir.stderr, /cannot listen on .*nosuch\/a\.sock: directory .*nosuch does not exist/);
 });
 
+test('errors in the policy options name the command typed and its help, never check', () => {
+  const sock = join(tmp.dir, 'n.sock');
+  const program = agent('--listen', sock, '-p', 'none', 'prog');
+  assert.is(program.status, 125);
+  assert.match(program.stderr, /agent takes no program, got 'prog' \(see tsyd agent --help\)/);
+  const typo = agent('--listen', sock, '--polices', tmp.dir);
+  assert.is(typo.status, 125);
+  assert.match(typo.stderr, /unknown option '--polices'; did you mean '--policies'\? \(see tsyd agent --help\)/);
+  const exported = spawnSync(process.execPath, [tsydBin, 'export', 'oci-seccomp', '--listener', sock, '-p', 'none', 'prog'], { encoding: 'utf8' });
+  assert.is(exported.status, 125);
+  assert.match(exported.stderr, /export oci-seccomp takes no program, got 'prog' \(see tsyd export --help\)/);
+  for (const r of [program, typo, exported]) assert.not.match(r.stderr, /check/);
+});
+
 test('agent --help and tsyd help agent print its usage', () => {
   for (const r of [agent('--help'), spawnSync(process.execPath, [tsydBin, 'help', 'agent'], { encoding: 'utf8' })]) {
     assert.is(r.status, 0, r.stderr);
     assert.match(r.stdout, /tsyd agent --listen SOCK/);
     assert.match(r.stdout, /--policies DIR/);
   }
+  assert.match(spawnSync(process.execPath, [tsydBin, '--help'], { encoding: 'utf8' }).stdout, /tsyd agent --listen SOCK \[--policies DIR\] \[--allow-uid UID,\.\.\.\]/);
 });
 
 test('a second agent on the socket of a running agent: 125, the first keeps its socket', async () => {
