@@ -199,15 +199,20 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
   } catch (err) {
     return refuseStart(`cannot listen on ${cmd.listen}: ${(err as Error).message}`);
   }
-  log.notice({ ctx: 'agent', op: 'listen', path: cmd.listen }, `listening on ${cmd.listen}`);
-  const stop = new Promise<void>((resolve) => {
-    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve());
+  // Taken before anything says the agent listens: a signal sent on that word ends it cleanly.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => resolve(sig));
   });
-  await stop;
+  log.notice({ ctx: 'agent', op: 'listen', path: cmd.listen }, `listening on ${cmd.listen}`);
+  // At every log level (as `tsyd run --inspect`'s address): the agent is otherwise silent until a
+  // container goes wrong.
+  process.stderr.write(`tsyd: agent listening on ${cmd.listen} (pid ${process.pid})\n`);
+  const signal = await stopSignal;
   server.close();
   // SAFETY: the agent's end ends every listener (the kernel answers the containers' decided
-  // calls ENOSYS from then on): never unchecked. Served containers are not waited for.
-  log.notice({ ctx: 'agent', op: 'exit', containers: served.size }, 'agent stopping: containers lose their supervisor');
+  // calls ENOSYS from then on): never unchecked. Served containers are not waited for. A warn
+  // record: seen at the default level, with what it leaves behind.
+  log.warn({ ctx: 'agent', op: 'exit', signal, containers: served.size }, `agent stopping on ${signal}: ${served.size} container(s) lose their supervisor (their decided calls fail ENOSYS from now on)`);
   try {
     unlinkSync(cmd.listen);
   } catch {
