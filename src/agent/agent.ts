@@ -14,7 +14,7 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { BadMessage, parseMessage } from './message.js';
 import { readMessage, socketSource } from './read-message.js';
 import { PeerRecords } from './peer-records.js';
-import { agentPolicy, choosePolicy, denyAll } from './policies.js';
+import { agentPolicy, choosePolicy, denyAll, unknownMetadataKeys } from './policies.js';
 import { serveContainer, type ServedContainer } from './container.js';
 import { claimRefused, peerServed } from './peer.js';
 import { ClientListeners } from './client-listeners.js';
@@ -130,6 +130,8 @@ export async function serveAgent(cmd: AgentCommand): Promise<number> {
       if ('refused' in choice) records.error(peerUid, { op: 'policy_refused', container: msg.id, why: choice.refused }, `container ${msg.id}: ${choice.refused}: every decided call is denied`);
       const policy = 'refused' in choice ? refused : choice.policy;
       const name = 'refused' in choice ? 'refused' : choice.name;
+      const unknownKeys = unknownMetadataKeys(msg.metadata);
+      if (unknownKeys.length > 0) records.warn(peerUid, { op: 'metadata_unknown', container: msg.id, keys: unknownKeys, policy: name }, `container ${msg.id}: listenerMetadata key(s) ${unknownKeys.map((k) => `'${k}'`).join(', ')} unknown (the agent reads policy=NAME): served with the ${name === 'default' ? 'default policy' : `policy ${name}`}`);
       let container: ServedContainer;
       try {
         container = serveContainer(msg, { policy, policyName: name, logLevel, logFd, supervisor, log, clientUid: peerUid });
