@@ -328,6 +328,20 @@ static Napi::Value PeerUid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(cred.uid));
 }
 
+// peerPid(fd): the pid SO_PEERCRED gives for the connected UNIX socket `fd` (for a client: the
+// process that called listen), 0 when the kernel has none to tell, or -errno.
+static Napi::Value PeerPid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(env, "peerPid(fd)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, static_cast<double>(cred.pid));
+}
+
 // bindUnixSocket(address: Buffer, mode) → fd or -errno: a UNIX stream socket bound to `address`
 // (a path, or a NUL and an abstract name, padded to the whole sun_path as libuv does), exactly
 // these bytes, for the IPC worker to listen on. SAFETY: a path's file is created with `mode`
@@ -1222,6 +1236,7 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("readSockaddr", Napi::Function::New(env, ReadSockaddr, "readSockaddr"));
   exports.Set("guardSocket", Napi::Function::New(env, GuardSocket, "guardSocket"));
   exports.Set("peerUid", Napi::Function::New(env, PeerUid, "peerUid"));
+  exports.Set("peerPid", Napi::Function::New(env, PeerPid, "peerPid"));
   exports.Set("bindUnixSocket", Napi::Function::New(env, BindUnixSocket, "bindUnixSocket"));
   exports.Set("readMsgName", Napi::Function::New(env, ReadMsgName, "readMsgName"));
   exports.Set("netOp", Napi::Function::New(env, NetOpJs, "netOp"));

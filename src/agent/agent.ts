@@ -40,15 +40,16 @@ interface PendingConnection {
   evicted: boolean;
 }
 
-/** How a connect to `path` ends: undefined when something accepted it, else the error's code. */
-function connectOutcome(path: string): Promise<string | undefined> {
+/** How a connect to `path` ends: the listener's pid (SO_PEERCRED; 0 or less: untold) when something accepted it, else the error's code. */
+function connectOutcome(path: string): Promise<{ pid: number } | { error: string }> {
   return new Promise((resolve) => {
     const probe = connect(path);
     probe.once('connect', () => {
+      const pid = native.peerPid(fdOf(probe));
       probe.destroy();
-      resolve(undefined);
+      resolve({ pid });
     });
-    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
   });
 }
 
@@ -63,8 +64,8 @@ async function removeStaleSocket(path: string): Promise<void> {
   if (st === undefined) return;
   if (!st.isSocket()) throw new Error(`${path} exists and is not a socket`);
   const outcome = await connectOutcome(path);
-  if (outcome === undefined) throw new Error(`another agent listens on ${path}: stop it first (or choose another --listen)`);
-  if (outcome !== 'ECONNREFUSED') throw new Error(`cannot tell whether an agent listens on ${path} (connect: ${outcome}): left in place`);
+  if ('pid' in outcome) throw new Error(`another agent listens on ${path}${outcome.pid > 0 ? ` (pid ${outcome.pid})` : ''}: stop it first (or choose another --listen)`);
+  if (outcome.error !== 'ECONNREFUSED') throw new Error(`cannot tell whether an agent listens on ${path} (connect: ${outcome.error}): left in place`);
   unlinkSync(path);
 }
 
