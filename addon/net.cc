@@ -314,18 +314,29 @@ static Napi::Value GuardSocket(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// peerUid(fd): the uid SO_PEERCRED gives for the connected UNIX socket `fd` (the IPC worker's
-// client), or -errno.
-static Napi::Value PeerUid(const Napi::CallbackInfo& info) {
+// SO_PEERCRED of the connected UNIX socket info[0], one field of it (`pick`), or -errno.
+static Napi::Value PeerCredField(const Napi::CallbackInfo& info, const char* usage, double (*pick)(const struct ucred&)) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(env, "peerUid(fd)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, usage).ThrowAsJavaScriptException();
     return env.Undefined();
   }
   struct ucred cred;
   socklen_t len = sizeof cred;
   if (getsockopt(info[0].As<Napi::Number>().Int32Value(), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return Napi::Number::New(env, -errno);
-  return Napi::Number::New(env, static_cast<double>(cred.uid));
+  return Napi::Number::New(env, pick(cred));
+}
+
+// peerUid(fd): the uid SO_PEERCRED gives for the connected UNIX socket `fd` (the IPC worker's
+// client), or -errno.
+static Napi::Value PeerUid(const Napi::CallbackInfo& info) {
+  return PeerCredField(info, "peerUid(fd)", [](const struct ucred& c) { return static_cast<double>(c.uid); });
+}
+
+// peerPid(fd): the pid SO_PEERCRED gives for the connected UNIX socket `fd` (for a client: the
+// process that called listen), 0 when the kernel has none to tell, or -errno.
+static Napi::Value PeerPid(const Napi::CallbackInfo& info) {
+  return PeerCredField(info, "peerPid(fd)", [](const struct ucred& c) { return static_cast<double>(c.pid); });
 }
 
 // bindUnixSocket(address: Buffer, mode) → fd or -errno: a UNIX stream socket bound to `address`
@@ -1222,6 +1233,7 @@ void InitNet(Napi::Env env, Napi::Object exports) {
   exports.Set("readSockaddr", Napi::Function::New(env, ReadSockaddr, "readSockaddr"));
   exports.Set("guardSocket", Napi::Function::New(env, GuardSocket, "guardSocket"));
   exports.Set("peerUid", Napi::Function::New(env, PeerUid, "peerUid"));
+  exports.Set("peerPid", Napi::Function::New(env, PeerPid, "peerPid"));
   exports.Set("bindUnixSocket", Napi::Function::New(env, BindUnixSocket, "bindUnixSocket"));
   exports.Set("readMsgName", Napi::Function::New(env, ReadMsgName, "readMsgName"));
   exports.Set("netOp", Napi::Function::New(env, NetOpJs, "netOp"));

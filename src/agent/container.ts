@@ -27,6 +27,8 @@ const O_PATH = 0o10000000;
 const O_DIRECTORY = 0o200000;
 const O_CLOEXEC = 0o2000000;
 const SIGKILL = 9;
+const EPERM = 1;
+const EACCES = 13;
 const SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
 /** How often a served listener is looked at for its hang-up (every process of the container ended). */
 const HANGUP_POLL_MS = 100;
@@ -88,6 +90,19 @@ function containerIds(pid: number, mapped: boolean, runtime: boolean): Credentia
   };
 }
 
+/** `/proc/PID/root`, opened O_PATH; refused unless the agent may look into `pid` (as ptrace may). */
+function openContainerRoot(pid: number): number {
+  const path = `/proc/${pid}/root`;
+  try {
+    return native.openat2(Buffer.from(path), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+  } catch (err) {
+    // The addon's errors carry the positive errno.
+    const errno = (err as { errno?: number }).errno;
+    if (errno !== EACCES && errno !== EPERM) throw err;
+    throw new Error(`cannot open ${path} (${errno === EACCES ? 'EACCES' : 'EPERM'}): the agent must run as root or as the container's user`);
+  }
+}
+
 /** `pid` is in another user namespace than the agent's. */
 function otherUserNs(pid: number): boolean {
   return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
@@ -118,7 +133,7 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     // SAFETY: the root of the process that loaded the filter, taken now (runc has pivoted into
     // the container's root by then, and chroot/pivot_root are refused to the container): every
     // path of the container is looked up from it.
-    rootFd = native.openat2(Buffer.from(`/proc/${msg.pid}/root`), O_PATH | O_DIRECTORY | O_CLOEXEC, 0, 0);
+    rootFd = openContainerRoot(msg.pid);
     opened.push(rootFd);
     const exe = native.exeIdentity(msg.pid);
     if (typeof exe === 'number') throw new Error(`cannot read the exe of ${msg.pid} (errno ${-exe})`);

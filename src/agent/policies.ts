@@ -29,6 +29,15 @@ export function agentPolicy(inputs: PolicyInput[]): Policy {
 
 const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
+/** The keys of `metadata` (`KEY=VALUE` or `KEY`, separated as `policy=`) the agent does not read: all but `policy`. */
+export function unknownMetadataKeys(metadata: string): string[] {
+  return metadata
+    .split(/[\s,;]+/)
+    .filter((word) => word !== '')
+    .map((word) => word.split('=')[0]!)
+    .filter((key) => key !== 'policy');
+}
+
 export type Choice = { policy: Policy; name: string } | { refused: string };
 
 /**

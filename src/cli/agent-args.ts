@@ -3,7 +3,8 @@
 import { UsageError } from '../errors.js';
 import { isLogLevel, type LogLevel } from '../log.js';
 import type { PolicyInput } from '../sandbox/build.js';
-import { parseArgs, type CheckCommand, type Command } from './args.js';
+import { requireAbsoluteSocket } from '../agent/socket-path.js';
+import { parsePolicyOptions, type Command } from './args.js';
 
 export interface AgentCommand {
   command: 'agent';
@@ -37,15 +38,18 @@ function takeOptions(argv: string[], names: readonly string[]): { found: Map<str
   return { found, rest };
 }
 
+const OCI_SECCOMP_OPTIONS = ['--listener', '--metadata'] as const;
+const AGENT_OPTIONS = ['--listen', '--policies', '--allow-uid', '--log-level', '--log-fd'] as const;
+
 function policyOf(rest: string[], topic: 'export' | 'agent'): PolicyInput[] | Command {
-  const check = parseArgs(['check', ...rest]);
-  if (check.command === 'help') return { command: 'help', topic };
-  return (check as CheckCommand).policy;
+  const of = topic === 'agent' ? { name: 'agent', options: AGENT_OPTIONS, help: 'tsyd agent --help' } : { name: 'export oci-seccomp', options: OCI_SECCOMP_OPTIONS, help: 'tsyd export --help' };
+  const policy = parsePolicyOptions(rest, of);
+  return policy === 'help' ? { command: 'help', topic } : policy;
 }
 
 /** `export oci-seccomp --listener SOCK [--metadata TEXT] [POLICY OPTIONS]`. */
 export function parseOciSeccomp(argv: string[]): Command {
-  const { found, rest } = takeOptions(argv, ['--listener', '--metadata']);
+  const { found, rest } = takeOptions(argv, OCI_SECCOMP_OPTIONS);
   const policy = policyOf(rest, 'export');
   if (!Array.isArray(policy)) return policy;
   const listener = found.get('--listener');
@@ -57,11 +61,12 @@ export function parseOciSeccomp(argv: string[]): Command {
 /** `agent --listen SOCK [--policies DIR] [--allow-uid UID,...] [--log-level L] [--log-fd N] [POLICY OPTIONS]`. */
 export function parseAgent(argv: string[]): Command {
   if (argv.includes('-h') || argv.includes('--help')) return { command: 'help', topic: 'agent' };
-  const { found, rest } = takeOptions(argv, ['--listen', '--policies', '--allow-uid', '--log-level', '--log-fd']);
+  const { found, rest } = takeOptions(argv, AGENT_OPTIONS);
   const policy = policyOf(rest, 'agent');
   if (!Array.isArray(policy)) return policy;
   const listen = found.get('--listen');
   if (listen === undefined) throw new UsageError('agent needs --listen SOCK: the socket named as listenerPath in the containers\' seccomp profile');
+  requireAbsoluteSocket('--listen', listen);
   const logLevel = found.get('--log-level');
   if (logLevel !== undefined && !isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of trace, debug, info, notice, warn, error, alert, fatal, silent; got '${logLevel}'`);
   const logFd = found.get('--log-fd');

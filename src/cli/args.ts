@@ -90,12 +90,32 @@ const OPTIONS: Record<'run' | 'check' | 'learn', string[]> = {
   learn: [...POLICY_OPTIONS, ...LOG_OPTIONS, '-o', '--output'],
 };
 
-function unknownOption(a: string, cmd: 'run' | 'check' | 'learn'): UsageError {
+/**
+ * The command whose policy options `check`'s grammar reads (agent, export oci-seccomp, ...): named
+ * in its errors with its own options and help, never as `check`.
+ */
+export interface PolicyOptionsOf {
+  /** As the user typed it: `agent`, `export oci-seccomp`. */
+  name: string;
+  /** Its options besides the policy options, for "did you mean". */
+  options: readonly string[];
+  /** Where its usage is: `tsyd agent --help`. */
+  help: string;
+}
+
+function unknownOption(a: string, cmd: 'run' | 'check' | 'learn', of: PolicyOptionsOf | undefined): UsageError {
   const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
+  if (of !== undefined) return new UsageError(unknownName('option', name, [...OPTIONS.check, ...of.options], `see ${of.help}`));
   return new UsageError(unknownName('option', name, OPTIONS[cmd], `see tsyd ${cmd} --help`));
 }
 
-export function parseArgs(argv: string[]): Command {
+/** The policy options in `argv` as `tsyd check` reads them, errors naming the command `of`; or its help. */
+export function parsePolicyOptions(argv: string[], of: PolicyOptionsOf): PolicyInput[] | 'help' {
+  const check = parseArgs(['check', ...argv], of);
+  return check.command === 'help' ? 'help' : (check as CheckCommand).policy;
+}
+
+export function parseArgs(argv: string[], policyOf?: PolicyOptionsOf): Command {
   const [cmd, ...rest] = argv;
   // Bare `tsyd` is a usage error (125): the usage on stderr.
   if (cmd === undefined) return { command: 'usage' };
@@ -154,11 +174,11 @@ export function parseArgs(argv: string[]): Command {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : value(rest, i++, a);
       if (!/^\d+$/.test(v)) throw new UsageError(`--log-fd must be a file descriptor number, got '${v}'`);
       logFd = Number(v);
-    } else if (a.startsWith('-') && a !== '-') throw unknownOption(a, cmd);
+    } else if (a.startsWith('-') && a !== '-') throw unknownOption(a, cmd, policyOf);
     else break;
   }
   if (cmd === 'check') {
-    if (i < rest.length) throw new UsageError(`check takes no program, got '${rest[i]}'`);
+    if (i < rest.length) throw new UsageError(`${policyOf?.name ?? 'check'} takes no program, got '${rest[i]}'${policyOf !== undefined ? ` (see ${policyOf.help})` : ''}`);
     return { command: 'check', policy };
   }
   const [program, ...args] = rest.slice(i);
@@ -185,23 +205,21 @@ function parseExport(rest: string[]): Command {
     if (mode === undefined) throw new UsageError('export needs a mode: bpf, pfc, syscalls or program (see tsyd export --help)');
     return { command: 'help', topic: 'export' };
   }
+  const exportPolicy = () => parsePolicyOptions(rest.slice(1), { name: `export ${mode}`, options: [], help: 'tsyd export --help' });
   if (mode === 'syscalls') {
-    const check = parseArgs(['check', ...rest.slice(1)]);
-    if (check.command === 'help') return { command: 'help', topic: 'syscalls' };
-    return { command: 'syscalls', policy: (check as CheckCommand).policy };
+    const policy = exportPolicy();
+    return policy === 'help' ? { command: 'help', topic: 'syscalls' } : { command: 'syscalls', policy };
   }
   if (mode === 'oci-seccomp') return parseOciSeccomp(rest.slice(1));
   if (mode === 'program') {
-    const check = parseArgs(['check', ...rest.slice(1)]);
-    if (check.command === 'help') return { command: 'help', topic: 'export' };
-    return { command: 'program-filter', policy: (check as CheckCommand).policy };
+    const policy = exportPolicy();
+    return policy === 'help' ? { command: 'help', topic: 'export' } : { command: 'program-filter', policy };
   }
   if (mode !== 'bpf' && mode !== 'pfc') throw new UsageError(unknownName('export mode', mode, ['bpf', 'pfc', 'syscalls', 'program', 'oci-seccomp'], 'see tsyd export --help'));
   const extra = rest[1];
   if (extra === '-h' || extra === '--help') return { command: 'help', topic: 'export' };
   if (extra === undefined) return { command: 'export', mode };
   // Policy options: the emulators' filter bounds their credential calls by its transits.
-  const check = parseArgs(['check', ...rest.slice(1)]);
-  if (check.command === 'help') return { command: 'help', topic: 'export' };
-  return { command: 'export', mode, policy: (check as CheckCommand).policy };
+  const policy = exportPolicy();
+  return policy === 'help' ? { command: 'help', topic: 'export' } : { command: 'export', mode, policy };
 }

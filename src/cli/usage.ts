@@ -80,7 +80,7 @@ const EXPORT = `Usage: tsyd export bpf|pfc [-p PROFILE]... [-m RULE]... [-P FILE
             --metadata policy=NAME picks the agent's --policies DIR/NAME.policy
   -h, --help  this help (tsyd export syscalls --help: the policy options)`;
 
-const AGENT = `Usage: tsyd agent --listen SOCK [--policies DIR] [-p PROFILE]... [-m RULE]... [-P FILE]...
+const AGENT = `Usage: tsyd agent --listen SOCK [--policies DIR] [--allow-uid UID,...] [-p PROFILE]... [-m RULE]... [-P FILE]...
   The seccomp agent of an OCI runtime (runc, crun): serves every container whose seccomp profile
   names SOCK as its listenerPath (tsyd export oci-seccomp), each with its own policy, decided in
   the container's view (its root, its cwd, its /proc). Records carry the container id.
@@ -128,7 +128,8 @@ export const USAGE = `Usage:
   tsyd export syscalls [-p|-m|-P ...]      print every system call the program may make, and how the
                                            filter answers it under that policy
   tsyd export oci-seccomp --listener SOCK [POLICY]   print a container's linux.seccomp for tsyd agent
-  tsyd agent --listen SOCK [--policies DIR] [POLICY] serve containers' seccomp listeners (runc, crun)
+  tsyd agent --listen SOCK [--policies DIR] [--allow-uid UID,...] [POLICY]
+                                           serve containers' seccomp listeners (runc, crun)
   tsyd crypt encrypt|decrypt [--key HEX | --key-env NAME] < IN > OUT
                                            encrypt or decrypt the crypt file format
   tsyd ctl SOCKET COMMAND...               control a running sandbox through its IPC socket

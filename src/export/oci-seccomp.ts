@@ -5,8 +5,8 @@
 // tsyd run's errnos, every other call is allowed. libseccomp has no "first rule wins": the
 // table's ordered argument rules become disjoint conjunctions (one entry each), so that no two
 // entries with different actions can match the same call.
-import { UsageError } from '../errors.js';
 import { native } from '../native/addon.js';
+import { requireAbsoluteSocket } from '../agent/socket-path.js';
 import { allHandlers } from '../syscalls/index.js';
 import { ERRNO, syscallNumbers, type Arch } from '../confine/program-filter.js';
 import { SYSCALLS, type ArgTest, type Entry, type Outcome } from '../confine/syscall-table.js';
@@ -203,7 +203,7 @@ function entry(name: string, v: Verdict): OciSyscall {
  * policy from its --policies directory).
  */
 export function exportOciSeccomp(policy: Policy, listener: string, metadata?: string, arch: Arch = native.arch): OciSeccomp {
-  if (!listener.startsWith('/')) throw new UsageError(`--listener must be an absolute path (the runtime connects to it from its own directory), got '${listener}'`);
+  requireAbsoluteSocket('--listener', listener);
   const handlerCaps = new Map<string, readonly Capability[]>(allHandlers().map(([name, spec]) => [name, spec.caps]));
   const isOn = (c: Capability) => policy.isOn(c);
   const syscalls: OciSyscall[] = [];

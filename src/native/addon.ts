@@ -218,6 +218,8 @@ export interface Addon {
   guardSocket(...ids: bigint[]): void;
   /** SO_PEERCRED's uid of a connected UNIX socket, or -errno (the IPC worker's clients). */
   peerUid(fd: number): number;
+  /** SO_PEERCRED's pid of a connected UNIX socket (a client's: the listener's), 0 if none, or -errno. */
+  peerPid(fd: number): number;
   /**
    * Takes up to `max` connections queued on the listening socket `listenFd`: [fd, uid, ...] with
    * each one's SO_PEERCRED uid (-errno when unreadable); empty when none waits.

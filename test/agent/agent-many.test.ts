@@ -30,10 +30,10 @@ test.after(async () => {
   tmp.remove();
 });
 
-/** A container of `script` whose profile (read decided) asks the agent for policy `name`. */
-function container(script: string, name: string): { id: string; bundle: Bundle } {
+/** A container of `script` whose profile (read decided) asks the agent for policy `name` (or sends `metadata`). */
+function container(script: string, name: string, metadata = `policy=${name}`): { id: string; bundle: Bundle } {
   const id = `tsyd-many-${process.pid}-${++seq}`;
-  const seccomp = exportOciSeccomp(buildPolicy([{ profile: 'none' }, { rule: 'sandbox/read:on' }]), agent.socket, `policy=${name}`);
+  const seccomp = exportOciSeccomp(buildPolicy([{ profile: 'none' }, { rule: 'sandbox/read:on' }]), agent.socket, metadata);
   return { id, bundle: makeBundle(join(tmp.dir, id), ['sh', '-c', script], seccomp) };
 }
 
@@ -88,6 +88,20 @@ test('a policy name that is no plain file name in DIR: every decided call denied
     } finally {
       removeContainer(c.id);
     }
+  }
+});
+
+test('an unknown listenerMetadata key: served with the default policy, one warn record naming the key', async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const c = container('cat /etc/secret; echo secret=$?', 'web', 'polcy=web');
+  try {
+    const r = await finished(startContainer(c.bundle, c.id), c.id);
+    // The default (-p none) reads /etc/secret; web.policy would deny it.
+    assert.match(r.stdout, /secret=0/, r.stderr);
+    const unknown = agent.records().filter((x) => x.op === 'metadata_unknown' && x.container === c.id);
+    assert.equal(unknown.map((x) => [x.level, x.keys, x.policy]), [['warn', ['polcy'], 'default']]);
+  } finally {
+    removeContainer(c.id);
   }
 });
 

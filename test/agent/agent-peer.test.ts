@@ -5,12 +5,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportOciSeccomp } from '../../src/export/oci-seccomp.js';
 import { buildPolicy } from '../../src/sandbox/build.js';
 import { fixture } from '../helpers/fixtures.js';
-import { NOBODY } from '../helpers/tsyd.js';
+import { NOBODY, tsydBin } from '../helpers/tsyd.js';
 import { containersMissing, makeBundle, removeContainer, runContainer, scratch, type Bundle } from './container.js';
 import { assertServedSecretDenied, denials, denialsCounted, recordedWithin, startAgent, type AgentProcess } from './agent-process.js';
 
@@ -234,6 +234,28 @@ test("70 held connections of an allowed user do not crowd out the runtime's", as
 test("70 held connections of root's own: the oldest gives way to the runtime's", async () => {
   if (missing !== undefined) assert.unreachable(missing);
   await servedDespiteHeld();
+});
+
+test("an agent that is not root, a root container: serve_container says which path and who the agent must be", async () => {
+  if (missing !== undefined) assert.unreachable(missing);
+  const own = join(tmp.dir, 'nobody');
+  mkdirSync(own);
+  chownSync(own, NOBODY, NOBODY);
+  const nobodyAgent = await startAgent(own, 'nobody', POLICY, tsydBin, NOBODY);
+  try {
+    const nobodySeccomp = exportOciSeccomp(buildPolicy([{ profile: 'none' }, { rule: 'sandbox/read:on' }]), nobodyAgent.socket);
+    const id = `tsyd-peer-${process.pid}-${++seq}`;
+    const bundle = makeBundle(join(tmp.dir, id), ['sh', '-c', 'cat /etc/public'], nobodySeccomp);
+    try {
+      await runContainer(bundle, id);
+      const failed = nobodyAgent.records().find((r) => r.op === 'serve_container' && r.container === id);
+      assert.match(String(failed?.err), /cannot open \/proc\/\d+\/root \(EACCES\): the agent must run as root or as the container's user/, JSON.stringify(nobodyAgent.records()));
+    } finally {
+      removeContainer(id);
+    }
+  } finally {
+    await nobodyAgent.stop();
+  }
 });
 
 test.run();

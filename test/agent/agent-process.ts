@@ -18,17 +18,18 @@ export interface AgentProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `tsyd agent --listen DIR/NAME.sock ARGS...` (`bin`: another checkout's bin/tsyd.js) and waits until it listens. */
-export async function startAgent(dir: string, name: string, args: string[], bin = tsydBin): Promise<AgentProcess> {
+/** Starts `tsyd agent --listen DIR/NAME.sock ARGS...` (`bin`: another checkout's bin/tsyd.js; `uid`: as that user) and waits until it listens. */
+export async function startAgent(dir: string, name: string, args: string[], bin = tsydBin, uid?: number): Promise<AgentProcess> {
   const socket = join(dir, `${name}.sock`);
   const logPath = join(dir, `${name}.log`);
   const logFd = openSync(logPath, 'w');
-  const child = spawn(process.execPath, [bin, 'agent', '--listen', socket, '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', logFd] });
+  const child = spawn(process.execPath, [bin, 'agent', '--listen', socket, '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', logFd], ...(uid !== undefined ? { uid, gid: uid } : {}) });
   closeSync(logFd);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const records = () =>
     readFileSync(logPath, 'utf8')
       .split('\n')
+      .slice(0, -1) // a line being written has no newline yet
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   for (const deadline = Date.now() + 20_000; !records().some((r) => r.op === 'listen'); ) {
