@@ -4,11 +4,11 @@
 // container's root, cwd and /proc: ContainerView). Each container gets its own pool: a container
 // whose calls block or flood grows and holds only its own emulators.
 import { availableParallelism } from 'node:os';
-import { readlinkSync } from 'node:fs';
 import { confinementFilter } from '../confine/thread-filters.js';
 import { credentialBounds, type CredentialBounds } from '../confine/emulator-filter.js';
 import { readCredentials, readEffectiveCapabilities } from '../proc/proc-status.js';
 import { joinRanges, readIdMap } from '../proc/id-maps.js';
+import { inOtherNamespace } from '../proc/namespaces.js';
 import { isRuntimeUid } from './peer.js';
 import type { MonitorHandle } from '../actors/monitor-handle.js';
 import type { TsydLogger } from '../log.js';
@@ -103,11 +103,6 @@ function openContainerRoot(pid: number): number {
   }
 }
 
-/** `pid` is in another user namespace than the agent's. */
-function otherUserNs(pid: number): boolean {
-  return readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user');
-}
-
 /**
  * Serves `msg`'s listener until no process of the container uses it. Throws (after closing what
  * it opened, the listener included) when the container cannot be served.
@@ -142,8 +137,8 @@ export function serveContainer(msg: ContainerMessage, opts: ServeOptions): Serve
     root = native.procIdentity(msg.pid, 'root');
     if (typeof pidNs === 'number' || typeof root === 'number') throw new Error(`cannot read the namespace or root of ${msg.pid}`);
     capabilities = readEffectiveCapabilities(msg.pid);
-    ownPidNs = readlinkSync(`/proc/${msg.pid}/ns/pid`) !== readlinkSync('/proc/self/ns/pid');
-    inOtherUserNs = otherUserNs(msg.pid);
+    ownPidNs = inOtherNamespace(msg.pid, 'pid');
+    inOtherUserNs = inOtherNamespace(msg.pid, 'user');
     bounds = containerIds(msg.pid, inOtherUserNs || isRuntimeUid(opts.clientUid), isRuntimeUid(opts.clientUid));
   } catch (err) {
     closeAll();

@@ -1,7 +1,7 @@
 // Who may hand the agent a listener: the peer of a connection (SO_PEERCRED) is root, the agent's
 // own user, or a user the operator allows (--allow-uid: rootless podman's user). The message's
 // claims are checked against that peer: an allowed user's container process must be its own.
-import { readlinkSync } from 'node:fs';
+import { inOtherNamespace } from '../proc/namespaces.js';
 import { native } from '../native/addon.js';
 import { readCredentials } from '../proc/proc-status.js';
 
@@ -36,7 +36,7 @@ export function claimRefused(pid: number, uid: number): string | undefined {
 /** The owner of `pid`'s user namespace when it is not the agent's, else -1. */
 function ownedUserNs(pid: number): number {
   try {
-    if (readlinkSync(`/proc/${pid}/ns/user`) === readlinkSync('/proc/self/ns/user')) return -1;
+    if (!inOtherNamespace(pid, 'user')) return -1;
   } catch {
     return -1;
   }
